@@ -1,0 +1,99 @@
+import { type Static, type TSchema, Type } from '@sinclair/typebox'
+
+// Plain `enum`/`type: [..., 'null']` instead of TypeBox unions: ajv reports one readable error
+// ("must be one of: ...") rather than one per anyOf branch.
+function StringEnum<const T extends readonly string[]>(values: T, options: { default?: T[number] } = {}) {
+  return Type.Unsafe<T[number]>({ type: 'string', enum: values, ...options })
+}
+
+function NullableString() {
+  return Type.Unsafe<string | null>({ type: ['string', 'null'], minLength: 1, default: null })
+}
+
+function Section<T extends Parameters<typeof Type.Object>[0]>(properties: T) {
+  return Type.Object(properties, { additionalProperties: false, default: {} })
+}
+
+const Millis = (value: number) => Type.Integer({ minimum: 0, default: value })
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+export const SETTING_SOURCES = ['user', 'project', 'local'] as const
+export const PERMISSION_MODES = ['default', 'acceptEdits', 'bypassPermissions', 'plan', 'dontAsk'] as const
+
+export const ConfigSchema = Type.Object(
+  {
+    server: Section({
+      host: Type.String({ minLength: 1, default: '127.0.0.1' }),
+      port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
+      bodyLimitBytes: Type.Integer({ minimum: 1, default: 10 * 1024 * 1024 }),
+      keepAliveTimeoutMs: Millis(72_000),
+      requestTimeoutMs: Millis(0),
+      shutdownGraceMs: Millis(10_000),
+      apiKeys: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
+      allowUnauthenticatedRemote: Type.Boolean({ default: false }),
+    }),
+    claude: Section({
+      cliPath: NullableString(),
+      env: Type.Record(Type.String(), Type.String(), { default: {} }),
+      defaultModel: NullableString(),
+      settingSources: Type.Array(StringEnum(SETTING_SOURCES), {
+        uniqueItems: true,
+        default: [...SETTING_SOURCES],
+      }),
+      defaultWorkspace: NullableString(),
+      permissionMode: StringEnum(PERMISSION_MODES, { default: 'default' }),
+    }),
+    pool: Section({
+      maxRunners: Type.Integer({ minimum: 1, default: 8 }),
+      warmSpares: Type.Integer({ minimum: 0, default: 1 }),
+      idleTimeoutMs: Millis(300_000),
+      queueSize: Type.Integer({ minimum: 0, default: 64 }),
+      queueTimeoutMs: Millis(30_000),
+      sessionQueueSize: Type.Integer({ minimum: 0, default: 4 }),
+      turnTimeoutMs: Millis(600_000),
+      startTimeoutMs: Millis(60_000),
+      startRetries: Type.Integer({ minimum: 0, default: 1 }),
+    }),
+    store: Section({
+      dataDir: Type.String({ minLength: 1, default: '~/.claude-code-gateway' }),
+    }),
+    log: Section({
+      level: StringEnum(LOG_LEVELS, { default: 'info' }),
+      pretty: StringEnum(['auto', 'always', 'never'] as const, { default: 'auto' }),
+    }),
+  },
+  { additionalProperties: false },
+)
+
+export type Config = Static<typeof ConfigSchema>
+
+/**
+ * Keys read once at start: the HTTP server options, the data directory, the CLI binary and the
+ * log transport. A reload that changes one of them is accepted but takes effect on restart.
+ */
+export const RESTART_REQUIRED_KEYS: readonly string[] = [
+  'server.host',
+  'server.port',
+  'server.bodyLimitBytes',
+  'server.keepAliveTimeoutMs',
+  'server.requestTimeoutMs',
+  'claude.cliPath',
+  'store.dataDir',
+  'log.pretty',
+]
+
+/** Keys holding filesystem paths: `~` is expanded and relative paths are resolved at load. */
+export const PATH_KEYS: readonly string[] = ['claude.cliPath', 'claude.defaultWorkspace', 'store.dataDir']
+
+const upperSnake = (name: string) => name.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()
+
+/** Every configurable key (dotted) with its schema and environment variable, in schema order. */
+export const CONFIG_KEYS: readonly { key: string; env: string; schema: TSchema }[] = Object.entries(
+  ConfigSchema.properties,
+).flatMap(([section, sectionSchema]) =>
+  Object.entries(sectionSchema.properties as Record<string, TSchema>).map(([name, schema]) => ({
+    key: `${section}.${name}`,
+    env: `CCGW_${upperSnake(section)}_${upperSnake(name)}`,
+    schema,
+  })),
+)

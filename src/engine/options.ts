@@ -1,0 +1,49 @@
+import type { Options, ThinkingConfig } from '@anthropic-ai/claude-agent-sdk'
+import type { SessionSettings, ThinkingSetting } from '../store/types.js'
+import type { RunnerProfile } from './pool.js'
+
+/** What every runner of this gateway shares: which CLI, its environment and which settings it loads. */
+export interface HostOptions {
+  cliPath: string | undefined
+  env: Record<string, string | undefined>
+  settingSources: NonNullable<Options['settingSources']>
+}
+
+/**
+ * The SDK options a session's runner starts with. The key names everything that is fixed at start-up, so a
+ * warm spare serves only sessions whose key matches.
+ */
+export function runnerProfile(
+  settings: SessionSettings,
+  resume: string | null,
+  host: HostOptions,
+  hostGeneration: number,
+): RunnerProfile {
+  const options: Options = {
+    cwd: settings.workspace,
+    env: host.env,
+    pathToClaudeCodeExecutable: host.cliPath,
+    settingSources: host.settingSources,
+    includePartialMessages: true,
+    permissionMode: settings.permissionMode,
+    allowDangerouslySkipPermissions: settings.permissionMode === 'bypassPermissions',
+    allowedTools: settings.allowedTools,
+    disallowedTools: settings.disallowedTools,
+    additionalDirectories: settings.additionalDirectories,
+  }
+  if (settings.model) options.model = settings.model
+  if (settings.agent) options.agent = settings.agent
+  if (settings.tools) options.tools = settings.tools
+  if (settings.maxTurns) options.maxTurns = settings.maxTurns
+  if (settings.thinking) options.thinking = thinkingConfig(settings.thinking)
+  if (settings.systemPrompt !== null) options.systemPrompt = settings.systemPrompt
+  else if (settings.appendSystemPrompt) {
+    options.systemPrompt = { type: 'preset', preset: 'claude_code', append: settings.appendSystemPrompt }
+  }
+  if (resume) options.resume = resume
+  return { key: JSON.stringify([settings, resume, hostGeneration]), options }
+}
+
+function thinkingConfig(setting: ThinkingSetting): ThinkingConfig {
+  return setting.type === 'enabled' ? { type: 'enabled', budgetTokens: setting.budgetTokens } : setting
+}

@@ -1,0 +1,222 @@
+/**
+ * A runner is one live Claude Code process: one SDK query in streaming-input mode, fed a user message per
+ * turn. It knows nothing of sessions or events; it hands every SDK message to whoever serves it.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
+import {
+  type Options,
+  type Query,
+  type SDKMessage,
+  type SDKUserMessage,
+  type SpawnedProcess,
+  type SpawnOptions,
+  startup,
+} from '@anthropic-ai/claude-agent-sdk'
+import type { ContentBlock } from '../events/types.js'
+
+export type RunnerState = 'ready' | 'busy' | 'closed'
+
+export interface RunnerExit {
+  code: number | null
+  signal: NodeJS.Signals | null
+  /** Set when the SDK reported why the process stopped serving. */
+  error?: Error
+  /** The end of what the CLI wrote on stderr, for error messages. */
+  stderr: string
+}
+
+export interface RunnerHooks {
+  onMessage(message: SDKMessage): void
+  onExit(exit: RunnerExit): void
+}
+
+const STDERR_TAIL_BYTES = 4096
+
+/** The user messages of a streaming-input query: a queue the SDK reads from for the life of the process. */
+class InputStream implements AsyncIterable<SDKUserMessage> {
+  private readonly queued: SDKUserMessage[] = []
+  private wake: (() => void) | null = null
+  private ended = false
+
+  push(message: SDKUserMessage): void {
+    this.queued.push(message)
+    this.wake?.()
+  }
+
+  end(): void {
+    this.ended = true
+    this.wake?.()
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<SDKUserMessage> {
+    for (;;) {
+      const next = this.queued.shift()
+      if (next) {
+        yield next
+        continue
+      }
+      if (this.ended) return
+      await new Promise<void>((resolve) => {
+        this.wake = resolve
+      })
+      this.wake = null
+    }
+  }
+}
+
+/** Every CLI process the gateway started and that has not exited: what shutdown must stop. */
+export const liveProcesses = new Set<ChildProcess>()
+
+export class Runner {
+  readonly id = randomUUID()
+  state: RunnerState = 'ready'
+  readonly exited: Promise<RunnerExit>
+  private hooks: RunnerHooks | null = null
+  /** Messages that arrived before anyone attached (a spare's start-up chatter). */
+  private backlog: SDKMessage[] = []
+  private readonly input = new InputStream()
+  private readonly query: Query
+
+  private constructor(
+    /** Which start-up options this process was started with: a spare serves only a session that matches. */
+    readonly key: string,
+    private readonly child: TrackedChild,
+    start: (input: AsyncIterable<SDKUserMessage>) => Query,
+  ) {
+    this.query = start(this.input)
+    this.exited = this.pump()
+  }
+
+  /**
+   * Start a process and wait until Claude Code has initialised (tools, settings, MCP handshakes), so that
+   * the first message costs only a model call. Rejects if the process fails to start in time.
+   */
+  static async start(key: string, options: Options, timeoutMs: number): Promise<Runner> {
+    const child = new TrackedChild()
+    const warm = await startup({
+      options: { ...options, spawnClaudeCodeProcess: (spawnOptions) => child.spawn(spawnOptions) },
+      // 0 means no limit; the SDK's own default would cut it at a minute.
+      initializeTimeoutMs: timeoutMs > 0 ? timeoutMs : 2 ** 31 - 1,
+    }).catch((error: Error) => {
+      child.kill()
+      throw new Error(child.describeFailure(error.message))
+    })
+    return new Runner(key, child, (input) => warm.query(input))
+  }
+
+  get pid(): number | null {
+    return this.child.pid
+  }
+
+  /** Route this process's messages and exit to the session it now serves. */
+  attach(hooks: RunnerHooks): void {
+    this.hooks = hooks
+    const backlog = this.backlog
+    this.backlog = []
+    for (const message of backlog) hooks.onMessage(message)
+  }
+
+  /** Queue a user message; Claude Code runs it as the next turn. */
+  send(content: string | ContentBlock[]): string {
+    const uuid = randomUUID()
+    this.input.push({
+      type: 'user',
+      message: { role: 'user', content: content as SDKUserMessage['message']['content'] },
+      parent_tool_use_id: null,
+      session_id: '',
+      uuid,
+    })
+    return uuid
+  }
+
+  async interrupt(): Promise<void> {
+    if (this.state === 'closed') return
+    await this.query.interrupt()
+  }
+
+  /** Stop the process; resolves once it has exited (the SDK escalates to SIGTERM, then SIGKILL). */
+  async close(): Promise<RunnerExit> {
+    if (this.state !== 'closed') {
+      this.state = 'closed'
+      this.input.end()
+      this.query.close()
+    }
+    return this.exited
+  }
+
+  /** Kill at once, without the SDK's grace period (shutdown after its deadline, tests). */
+  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
+    this.child.kill(signal)
+  }
+
+  private async pump(): Promise<RunnerExit> {
+    let error: Error | undefined
+    try {
+      for await (const message of this.query) {
+        if (this.hooks) this.hooks.onMessage(message)
+        else this.backlog.push(message)
+      }
+    } catch (thrown) {
+      error = thrown as Error
+    }
+    this.state = 'closed'
+    this.input.end()
+    const { code, signal } = await this.child.exit
+    const exit = { code, signal, error, stderr: this.child.stderrTail() }
+    this.hooks?.onExit(exit)
+    return exit
+  }
+}
+
+/** Spawns the CLI for the SDK so the gateway knows its pid, its stderr and when it really exited. */
+class TrackedChild {
+  private process: ChildProcess | null = null
+  private stderr = ''
+  private resolveExit!: (exit: { code: number | null; signal: NodeJS.Signals | null }) => void
+  readonly exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    this.resolveExit = resolve
+  })
+
+  get pid(): number | null {
+    return this.process?.pid ?? null
+  }
+
+  spawn(options: SpawnOptions): SpawnedProcess {
+    // The SDK's abort signal is deliberately not wired to kill(): it closes stdin first and escalates itself.
+    const child = spawn(options.command, options.args, {
+      cwd: options.cwd,
+      env: options.env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    })
+    this.process = child
+    liveProcesses.add(child)
+    child.stderr.setEncoding('utf8')
+    child.stderr.on('data', (chunk: string) => {
+      this.stderr = (this.stderr + chunk).slice(-STDERR_TAIL_BYTES)
+    })
+    child.on('error', () => {
+      // reported through 'exit' and the SDK's own error; without a listener it would crash the gateway
+    })
+    child.on('exit', (code, signal) => {
+      liveProcesses.delete(child)
+      this.resolveExit({ code, signal })
+    })
+    return child as unknown as SpawnedProcess
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
+    if (this.process && this.process.exitCode === null && this.process.signalCode === null)
+      this.process.kill(signal)
+    if (!this.process) this.resolveExit({ code: null, signal: null })
+  }
+
+  stderrTail(): string {
+    return this.stderr.trim()
+  }
+
+  describeFailure(message: string): string {
+    const tail = this.stderrTail()
+    return tail ? `${message}: ${tail.split('\n').slice(-5).join(' | ')}` : message
+  }
+}

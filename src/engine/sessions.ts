@@ -1,0 +1,537 @@
+/**
+ * The session manager: the engine's one entry point. Sessions are durable records; a live session borrows a
+ * runner from the pool for as long as it is in use, hibernates when idle and resumes with Claude's own
+ * session id. Turns of one session never interleave: a second message waits for the first (bounded).
+ */
+import { randomUUID } from 'node:crypto'
+import { realpathSync, statSync } from 'node:fs'
+import type { Logger } from 'pino'
+import type { EventBus } from '../events/bus.js'
+import type { ContentBlock, EventBody, EventOf, SessionState, TokenUsage } from '../events/types.js'
+import type { Page, SessionQuery, SessionRecord, SessionSettings, Store } from '../store/types.js'
+import type { ClaudeCliInfo } from './claude-cli.js'
+import { GatewayError } from './errors.js'
+import { type HostOptions, runnerProfile } from './options.js'
+import { type PoolLimits, ProcessPool } from './pool.js'
+import { liveProcesses, type Runner, type RunnerExit } from './runner.js'
+import { after } from './timers.js'
+import { Translator } from './translate.js'
+
+export interface EngineLimits extends PoolLimits {
+  idleTimeoutMs: number
+  turnTimeoutMs: number
+  /** Messages that may wait behind a session's running turn before `session_busy`. */
+  sessionQueueSize: number
+}
+
+export interface EngineDefaults {
+  workspace: string
+  model: string | null
+  permissionMode: SessionSettings['permissionMode']
+}
+
+export interface EngineOptions {
+  store: Store
+  bus: EventBus
+  log: Logger
+  cli: ClaudeCliInfo
+  host: HostOptions
+  limits: EngineLimits
+  defaults: EngineDefaults
+}
+
+export type NewSession = Partial<SessionSettings> & { title?: string | null }
+
+export type TurnCompleted = EventOf<'turn.completed'>
+
+export interface Turn {
+  id: string
+  sessionId: string
+  /** Sequence number of the turn's `turn.started` event: replay from `startSeq - 1` to see all of it. */
+  startSeq: number
+  done: Promise<TurnCompleted>
+}
+
+interface ActiveTurn {
+  id: string
+  resolve(completed: TurnCompleted): void
+  timer: NodeJS.Timeout | null
+  timedOut: boolean
+}
+
+interface LiveSession {
+  record: SessionRecord
+  runner: Runner | null
+  active: ActiveTurn | null
+  /** Turns started or waiting for this session; the chain below serialises them. */
+  pending: number
+  tail: Promise<void>
+  idleTimer: NodeJS.Timeout | null
+  lastTurnId: string
+}
+
+const INTERRUPT_GRACE_MS = 5_000
+const EMPTY_USAGE: TokenUsage = {
+  inputTokens: 0,
+  outputTokens: 0,
+  cacheReadInputTokens: 0,
+  cacheCreationInputTokens: 0,
+  thinkingTokens: 0,
+}
+
+export class SessionManager {
+  private readonly live = new Map<string, LiveSession>()
+  private readonly byRunner = new Map<Runner, LiveSession>()
+  private readonly pool: ProcessPool
+  private readonly options: EngineOptions
+  private limits: EngineLimits
+  /** Bumped when host options change, so processes started before no longer match new sessions. */
+  private hostGeneration = 0
+  private closing = false
+
+  constructor(options: EngineOptions) {
+    this.options = { ...options }
+    this.limits = options.limits
+    this.pool = new ProcessPool(
+      options.limits,
+      {
+        evict: (runner) => this.evict(runner),
+        lifecycle: (event, runner, detail) =>
+          options.log.info(
+            { process: event, runner: runner?.id, pid: runner?.pid ?? undefined, ...detail },
+            `claude process ${event}`,
+          ),
+      },
+      options.log,
+    )
+  }
+
+  get cli(): ClaudeCliInfo {
+    return this.options.cli
+  }
+
+  /** Sessions that had a runner when the gateway stopped are hibernated now; warm spares start. */
+  start(): void {
+    const { store } = this.options
+    for (const state of ['starting', 'idle', 'running'] as const) {
+      for (const record of store.listSessions({ state, limit: 1_000_000, offset: 0 }).items) {
+        record.state = record.claudeSessionId ? 'hibernated' : 'new'
+        store.updateSession(record)
+      }
+    }
+    if (this.options.cli.usable) this.pool.setSpareProfile(this.profileFor(this.settings({}), null))
+  }
+
+  /** Apply reloaded settings: limits now, host options and defaults to processes started from now on. */
+  reconfigure(update: Pick<EngineOptions, 'limits' | 'host' | 'defaults'>): void {
+    this.limits = update.limits
+    this.options.host = update.host
+    this.options.defaults = update.defaults
+    this.hostGeneration++
+    this.pool.updateLimits(update.limits)
+    if (this.options.cli.usable) this.pool.setSpareProfile(this.profileFor(this.settings({}), null))
+  }
+
+  stats() {
+    return {
+      sessions: this.options.store.countSessions(),
+      activeSessions: this.live.size,
+      processes: this.pool.stats,
+    }
+  }
+
+  createSession(input: NewSession): SessionRecord {
+    const now = Date.now()
+    const record: SessionRecord = {
+      id: randomUUID(),
+      title: input.title ?? null,
+      settings: this.settings(input),
+      claudeSessionId: null,
+      state: 'new',
+      createdAt: now,
+      updatedAt: now,
+      usage: { ...EMPTY_USAGE },
+      costUsd: 0,
+      turns: 0,
+    }
+    this.options.store.insertSession(record)
+    return record
+  }
+
+  getSession(id: string): SessionRecord | undefined {
+    return this.live.get(id)?.record ?? this.options.store.getSession(id)
+  }
+
+  listSessions(query: SessionQuery): Page<SessionRecord> {
+    return this.options.store.listSessions(query)
+  }
+
+  /** Live runner facts for a session, for APIs that show them. */
+  runnerOf(id: string): { pid: number | null; busy: boolean } | null {
+    const runner = this.live.get(id)?.runner
+    return runner ? { pid: runner.pid, busy: runner.state === 'busy' } : null
+  }
+
+  /**
+   * Send a user message. Resolves once the turn has started (a runner holds the message); its events follow
+   * on the bus and `done` settles when it ends. Rejects with a GatewayError when it cannot start.
+   */
+  async send(sessionId: string, content: string | ContentBlock[]): Promise<Turn> {
+    if (this.closing) throw new GatewayError('shutting_down', 'The gateway is shutting down')
+    if (!this.options.cli.usable)
+      throw new GatewayError('unavailable', this.options.cli.reason ?? 'Claude Code CLI is unavailable')
+    const live = this.open(sessionId)
+    if (live.pending > this.limits.sessionQueueSize) {
+      throw new GatewayError('session_busy', `Session ${sessionId} is busy with ${live.pending} turns`, 1_000)
+    }
+    live.pending++
+    const previous = live.tail
+    let release!: () => void
+    live.tail = new Promise((resolve) => {
+      release = resolve
+    })
+    const finish = () => {
+      live.pending--
+      release()
+      if (live.pending === 0) this.pool.idle()
+    }
+    try {
+      await previous
+      const turn = await this.startTurn(live, content)
+      void turn.done.finally(finish)
+      return turn
+    } catch (error) {
+      finish()
+      throw error
+    }
+  }
+
+  /** Stop the running turn (it completes with status `interrupted`); false when nothing is running. */
+  async interrupt(sessionId: string): Promise<boolean> {
+    const live = this.live.get(sessionId)
+    if (!live?.active || !live.runner) return false
+    await live.runner.interrupt()
+    return true
+  }
+
+  /** Stop a session's runner; the record (and transcript) is kept unless `purge`. */
+  async deleteSession(sessionId: string, purge: boolean): Promise<boolean> {
+    const record = this.getSession(sessionId)
+    if (!record) return false
+    const live = this.live.get(sessionId)
+    if (live) {
+      if (live.active) this.failTurn(live, 'interrupted', 'The session was deleted')
+      await this.release(live, 'closed')
+      this.live.delete(sessionId)
+    }
+    if (purge) {
+      this.options.bus.forget(sessionId)
+      this.options.store.deleteSession(sessionId)
+    } else if (record.state !== 'closed') {
+      this.setState(live ?? this.wrap(record), 'closed')
+    }
+    return true
+  }
+
+  /** Finish running turns (up to `graceMs`), then stop every process. */
+  async shutdown(graceMs: number): Promise<void> {
+    this.closing = true
+    const running = [...this.live.values()].filter((live) => live.active)
+    const drained = Promise.all(running.map((live) => live.tail))
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([drained, new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))])
+    clearTimeout(timer)
+    for (const live of this.live.values()) {
+      if (live.active) this.failTurn(live, 'shutting_down', 'The gateway is shutting down')
+      live.runner = null
+      this.clearIdle(live)
+      this.setState(live, live.record.claudeSessionId ? 'hibernated' : 'new')
+    }
+    await this.pool.close()
+    for (const child of liveProcesses) child.kill('SIGKILL')
+    this.options.bus.flush()
+  }
+
+  private open(sessionId: string): LiveSession {
+    const existing = this.live.get(sessionId)
+    if (existing) return existing
+    const record = this.options.store.getSession(sessionId)
+    if (!record || record.state === 'closed')
+      throw new GatewayError('not_found', `Session ${sessionId} does not exist`)
+    const live = this.wrap(record)
+    this.live.set(sessionId, live)
+    return live
+  }
+
+  private wrap(record: SessionRecord): LiveSession {
+    return {
+      record,
+      runner: null,
+      active: null,
+      pending: 0,
+      tail: Promise.resolve(),
+      idleTimer: null,
+      lastTurnId: '',
+    }
+  }
+
+  private async startTurn(live: LiveSession, content: string | ContentBlock[]): Promise<Turn> {
+    if (this.closing) throw new GatewayError('shutting_down', 'The gateway is shutting down')
+    const runner = live.runner ?? (await this.attachRunner(live))
+    this.clearIdle(live)
+    runner.state = 'busy'
+    this.pool.touch(runner)
+    const id = randomUUID()
+    live.lastTurnId = id
+    const started = this.publish(live, { type: 'turn.started', turnId: id, content })
+    this.setState(live, 'running')
+    const done = new Promise<TurnCompleted>((resolve) => {
+      live.active = {
+        id,
+        resolve,
+        timedOut: false,
+        timer: after(this.limits.turnTimeoutMs, () => this.timeOut(live, runner)),
+      }
+    })
+    runner.send(content)
+    return { id, sessionId: live.record.id, startSeq: started.seq, done }
+  }
+
+  private async attachRunner(live: LiveSession): Promise<Runner> {
+    const { record } = live
+    const resume = record.claudeSessionId
+    const profile = this.profileFor(record.settings, resume)
+    if (!resume) this.pool.setSpareProfile(profile)
+    const before = record.state
+    this.setState(live, 'starting')
+    let runner: Runner
+    try {
+      runner = await this.pool.acquire(profile, !resume)
+    } catch (error) {
+      this.setState(live, before === 'starting' ? 'new' : before)
+      const failure = error as GatewayError
+      this.publish(live, {
+        type: 'error',
+        code: failure.code ?? 'internal',
+        message: failure.message,
+        retryAfterMs: failure.retryAfterMs,
+      })
+      throw error
+    }
+    const translator = new Translator()
+    live.runner = runner
+    this.byRunner.set(runner, live)
+    runner.attach({
+      onMessage: (message) => {
+        if (live.runner !== runner) return
+        for (const body of translator.translate(message, live.active?.id ?? live.lastTurnId))
+          this.onEvent(live, body)
+      },
+      onExit: (exit) => this.onExit(live, runner, exit),
+    })
+    this.setState(live, 'idle')
+    return runner
+  }
+
+  private onEvent(live: LiveSession, body: EventBody): void {
+    const { record } = live
+    if (body.type === 'session.ready' || body.type === 'conversation.reset') {
+      record.claudeSessionId = body.claudeSessionId
+      this.save(live)
+    }
+    if (body.type !== 'turn.completed') {
+      this.publish(live, body)
+      return
+    }
+    const completed: EventBody = live.active?.timedOut
+      ? { ...body, status: 'error', error: { code: 'turn_timeout', message: this.timeoutMessage() } }
+      : body
+    addUsage(record.usage, body.usage)
+    record.costUsd += body.costUsd
+    record.turns++
+    this.completeTurn(live, completed)
+  }
+
+  private completeTurn(live: LiveSession, body: Extract<EventBody, { type: 'turn.completed' }>): void {
+    const active = live.active
+    const event = this.publish(live, body) as TurnCompleted
+    if (!active) return
+    if (active.timer) clearTimeout(active.timer)
+    live.active = null
+    const runner = live.runner
+    if (runner) {
+      runner.state = 'ready'
+      this.setState(live, 'idle')
+      this.armIdle(live, runner)
+    }
+    active.resolve(event)
+  }
+
+  /** End the running turn from outside the CLI (its process died, the session was deleted, shutdown). */
+  private failTurn(
+    live: LiveSession,
+    code: 'process_exited' | 'turn_timeout' | 'interrupted' | 'shutting_down',
+    message: string,
+  ): void {
+    const active = live.active
+    if (!active) return
+    this.publish(live, { type: 'error', turnId: active.id, code, message })
+    this.completeTurn(live, {
+      type: 'turn.completed',
+      turnId: active.id,
+      status: code === 'interrupted' ? 'interrupted' : 'error',
+      result: '',
+      stopReason: null,
+      durationMs: 0,
+      numTurns: 0,
+      usage: { ...EMPTY_USAGE },
+      costUsd: 0,
+      error: { code, message },
+    })
+  }
+
+  private onExit(live: LiveSession, runner: Runner, exit: RunnerExit): void {
+    this.byRunner.delete(runner)
+    this.pool.exited(runner)
+    if (live.runner !== runner) return
+    this.options.log.warn(
+      { runner: runner.id, code: exit.code, signal: exit.signal },
+      'claude process exited',
+    )
+    live.runner = null
+    this.clearIdle(live)
+    if (live.active) {
+      const timedOut = live.active.timedOut
+      this.failTurn(
+        live,
+        timedOut ? 'turn_timeout' : 'process_exited',
+        timedOut ? this.timeoutMessage() : describeExit(exit),
+      )
+    }
+    this.setState(live, live.record.claudeSessionId ? 'hibernated' : 'new', 'process exited')
+  }
+
+  private timeOut(live: LiveSession, runner: Runner): void {
+    const active = live.active
+    if (!active) return
+    active.timedOut = true
+    this.options.log.warn({ session: live.record.id, turn: active.id }, 'turn timed out')
+    void runner.interrupt().catch(() => undefined)
+    // A process that does not stop within the grace period is killed; the exit fails the turn.
+    setTimeout(() => {
+      if (live.active === active) runner.kill()
+    }, INTERRUPT_GRACE_MS).unref()
+  }
+
+  private timeoutMessage(): string {
+    return `The turn did not finish within ${this.limits.turnTimeoutMs} ms`
+  }
+
+  private armIdle(live: LiveSession, runner: Runner): void {
+    this.clearIdle(live)
+    live.idleTimer = after(this.limits.idleTimeoutMs, () => {
+      if (live.runner === runner && !live.active && live.pending <= 1) void this.release(live, 'hibernated')
+    })
+    live.idleTimer?.unref()
+  }
+
+  private clearIdle(live: LiveSession): void {
+    if (live.idleTimer) clearTimeout(live.idleTimer)
+    live.idleTimer = null
+  }
+
+  /** Let a session's runner go (idle timeout, delete). */
+  private async release(live: LiveSession, state: SessionState): Promise<void> {
+    const runner = live.runner
+    live.runner = null
+    this.clearIdle(live)
+    this.setState(live, state === 'hibernated' && !live.record.claudeSessionId ? 'new' : state)
+    if (runner) {
+      this.byRunner.delete(runner)
+      await this.pool.retire(runner)
+    }
+    if (state === 'hibernated' && live.pending === 0) this.live.delete(live.record.id)
+  }
+
+  /** The pool wants this runner's slot: allowed only when its session is not using it. */
+  private evict(runner: Runner): boolean {
+    const live = this.byRunner.get(runner)
+    if (!live) return true
+    if (live.active || live.pending > 0) return false
+    this.byRunner.delete(runner)
+    live.runner = null
+    this.clearIdle(live)
+    this.setState(live, live.record.claudeSessionId ? 'hibernated' : 'new', 'evicted')
+    this.live.delete(live.record.id)
+    return true
+  }
+
+  private setState(live: LiveSession, state: SessionState, reason?: string): void {
+    const previous = live.record.state
+    if (previous === state) return
+    live.record.state = state
+    this.save(live)
+    this.publish(live, { type: 'session.state', state, previous, ...(reason ? { reason } : {}) })
+  }
+
+  private save(live: LiveSession): void {
+    live.record.updatedAt = Date.now()
+    this.options.store.updateSession(live.record)
+  }
+
+  private publish(live: LiveSession, body: EventBody) {
+    return this.options.bus.publish(live.record.id, body)
+  }
+
+  private settings(input: NewSession): SessionSettings {
+    const { defaults } = this.options
+    return {
+      workspace: resolveWorkspace(input.workspace ?? defaults.workspace),
+      model: input.model ?? defaults.model,
+      agent: input.agent ?? null,
+      permissionMode: input.permissionMode ?? defaults.permissionMode,
+      tools: input.tools ?? null,
+      allowedTools: input.allowedTools ?? [],
+      disallowedTools: input.disallowedTools ?? [],
+      systemPrompt: input.systemPrompt ?? null,
+      appendSystemPrompt: input.appendSystemPrompt ?? null,
+      thinking: input.thinking ?? null,
+      maxTurns: input.maxTurns ?? null,
+      additionalDirectories: input.additionalDirectories ?? [],
+    }
+  }
+
+  private profileFor(settings: SessionSettings, resume: string | null) {
+    return runnerProfile(settings, resume, this.options.host, this.hostGeneration)
+  }
+}
+
+function resolveWorkspace(path: string): string {
+  let real: string
+  try {
+    real = realpathSync(path)
+  } catch {
+    throw new GatewayError('invalid_request', `Workspace ${path} does not exist`)
+  }
+  if (!statSync(real).isDirectory())
+    throw new GatewayError('invalid_request', `Workspace ${path} is not a directory`)
+  return real
+}
+
+function addUsage(total: TokenUsage, turn: TokenUsage): void {
+  total.inputTokens += turn.inputTokens
+  total.outputTokens += turn.outputTokens
+  total.cacheReadInputTokens += turn.cacheReadInputTokens
+  total.cacheCreationInputTokens += turn.cacheCreationInputTokens
+  total.thinkingTokens += turn.thinkingTokens
+}
+
+function describeExit(exit: RunnerExit): string {
+  const how = exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`
+  const detail = exit.stderr
+    ? `: ${exit.stderr.split('\n').slice(-3).join(' | ')}`
+    : exit.error
+      ? `: ${exit.error.message}`
+      : ''
+  return `Claude Code exited unexpectedly (${how}) during the turn${detail}`
+}

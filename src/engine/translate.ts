@@ -1,0 +1,284 @@
+/**
+ * The one place where SDK messages become gateway events. Everything downstream reads only events.
+ * One Translator serves one runner (one CLI process): it remembers open tool calls and the process's
+ * running cost total, which the CLI reports cumulatively.
+ */
+import type { SDKMessage, SDKResultMessage } from '@anthropic-ai/claude-agent-sdk'
+import type { ContentBlock, ErrorCode, EventBody, TokenUsage, TurnStatus } from '../events/types.js'
+
+interface OpenToolCall {
+  name: string
+  input: unknown
+  startedAt: number
+}
+
+const FILE_TOOLS = new Set(['Write', 'Edit', 'MultiEdit', 'NotebookEdit'])
+
+export class Translator {
+  private readonly openCalls = new Map<string, OpenToolCall>()
+  private costSoFar = 0
+  private claudeSessionId: string | null = null
+
+  /** Events for one SDK message, in the order they happened. `turnId` is the turn the runner is serving. */
+  translate(message: SDKMessage, turnId: string): EventBody[] {
+    switch (message.type) {
+      case 'stream_event':
+        return this.streamEvent(message.event, turnId, message.parent_tool_use_id)
+      case 'assistant':
+        return this.assistant(message, turnId)
+      case 'user':
+        return 'isReplay' in message && message.isReplay ? [] : this.toolResults(message, turnId)
+      case 'result':
+        return this.result(message, turnId)
+      case 'conversation_reset':
+        return [
+          {
+            type: 'conversation.reset',
+            claudeSessionId: message.new_conversation_id,
+            trigger: message.trigger ?? 'clear',
+          },
+        ]
+      case 'system':
+        return this.system(message, turnId)
+      default:
+        return []
+    }
+  }
+
+  private streamEvent(
+    event: Extract<SDKMessage, { type: 'stream_event' }>['event'],
+    turnId: string,
+    parentToolUseId: string | null,
+  ): EventBody[] {
+    if (event.type !== 'content_block_delta') return []
+    const delta = event.delta
+    if (delta.type === 'text_delta')
+      return [{ type: 'text.delta', turnId, text: delta.text, parentToolUseId }]
+    if (delta.type === 'thinking_delta') {
+      return [{ type: 'thinking.delta', turnId, text: delta.thinking, parentToolUseId }]
+    }
+    return []
+  }
+
+  private assistant(message: Extract<SDKMessage, { type: 'assistant' }>, turnId: string): EventBody[] {
+    const content = message.message.content as unknown as ContentBlock[]
+    const parentToolUseId = message.parent_tool_use_id
+    const events: EventBody[] = [
+      {
+        type: 'message',
+        turnId,
+        messageId: message.message.id,
+        model: message.message.model,
+        content,
+        parentToolUseId,
+        synthetic: message.message.model === '<synthetic>',
+      },
+    ]
+    for (const block of content) {
+      if (block.type !== 'tool_use' && block.type !== 'server_tool_use' && block.type !== 'mcp_tool_use')
+        continue
+      const toolUseId = String(block.id)
+      const name = String(block.name)
+      this.openCalls.set(toolUseId, { name, input: block.input, startedAt: Date.now() })
+      events.push({ type: 'tool.call', turnId, toolUseId, name, input: block.input, parentToolUseId })
+    }
+    return events
+  }
+
+  private toolResults(message: Extract<SDKMessage, { type: 'user' }>, turnId: string): EventBody[] {
+    const content = message.message.content
+    if (typeof content === 'string') return []
+    const events: EventBody[] = []
+    for (const block of content) {
+      if (block.type !== 'tool_result') continue
+      const call = this.openCalls.get(block.tool_use_id)
+      this.openCalls.delete(block.tool_use_id)
+      const name = call?.name ?? 'unknown'
+      const isError = block.is_error === true
+      events.push({
+        type: 'tool.result',
+        turnId,
+        toolUseId: block.tool_use_id,
+        name,
+        isError,
+        content: (block.content ?? '') as string | ContentBlock[],
+        structured: message.tool_use_result,
+        durationMs: call ? Date.now() - call.startedAt : null,
+        parentToolUseId: message.parent_tool_use_id,
+      })
+      if (!isError && FILE_TOOLS.has(name)) {
+        const change = fileChange(name, call?.input, message.tool_use_result)
+        if (change)
+          events.push({ type: 'file.changed', turnId, toolUseId: block.tool_use_id, tool: name, ...change })
+      }
+    }
+    return events
+  }
+
+  private system(message: Extract<SDKMessage, { type: 'system' }>, turnId: string): EventBody[] {
+    switch (message.subtype) {
+      case 'init':
+        if (message.session_id === this.claudeSessionId) return []
+        this.claudeSessionId = message.session_id
+        return [
+          {
+            type: 'session.ready',
+            claudeSessionId: message.session_id,
+            model: message.model,
+            cwd: message.cwd,
+            tools: message.tools,
+            permissionMode: message.permissionMode,
+          },
+        ]
+      case 'api_retry':
+        return [
+          {
+            type: 'api.retry',
+            turnId,
+            attempt: message.attempt,
+            maxRetries: message.max_retries,
+            delayMs: message.retry_delay_ms,
+            status: message.error_status,
+          },
+        ]
+      case 'compact_boundary':
+        return [
+          {
+            type: 'compacted',
+            turnId,
+            trigger: message.compact_metadata.trigger,
+            preTokens: message.compact_metadata.pre_tokens,
+            postTokens: message.compact_metadata.post_tokens,
+          },
+        ]
+      default:
+        return []
+    }
+  }
+
+  private result(message: SDKResultMessage, turnId: string): EventBody[] {
+    const costUsd = Math.max(0, message.total_cost_usd - this.costSoFar)
+    this.costSoFar = message.total_cost_usd
+    const usage = tokenUsage(message.usage)
+    const model = Object.keys(message.modelUsage)[0] ?? ''
+    const { status, error } = outcome(message)
+    return [
+      { type: 'usage', turnId, model, usage, costUsd },
+      {
+        type: 'turn.completed',
+        turnId,
+        status,
+        result: message.subtype === 'success' ? message.result : '',
+        structuredOutput: message.subtype === 'success' ? message.structured_output : undefined,
+        stopReason: message.stop_reason,
+        durationMs: message.duration_ms,
+        numTurns: message.num_turns,
+        usage,
+        costUsd,
+        ...(error ? { error } : {}),
+      },
+    ]
+  }
+}
+
+export function tokenUsage(usage: SDKResultMessage['usage']): TokenUsage {
+  const details = (usage as { output_tokens_details?: { thinking_tokens?: number } }).output_tokens_details
+  return {
+    inputTokens: usage.input_tokens ?? 0,
+    outputTokens: usage.output_tokens ?? 0,
+    cacheReadInputTokens: usage.cache_read_input_tokens ?? 0,
+    cacheCreationInputTokens: usage.cache_creation_input_tokens ?? 0,
+    thinkingTokens: details?.thinking_tokens ?? 0,
+  }
+}
+
+function outcome(message: SDKResultMessage): {
+  status: TurnStatus
+  error?: { code: ErrorCode; message: string }
+} {
+  if (message.subtype === 'success') {
+    if (!message.is_error) return { status: 'success' }
+    return {
+      status: 'error',
+      error: { code: classifyUpstream(message.api_error_status, message.result), message: message.result },
+    }
+  }
+  const text = message.errors.join('; ')
+  switch (message.subtype) {
+    case 'error_max_turns':
+      return {
+        status: 'error',
+        error: { code: 'max_turns', message: text || 'Maximum number of turns reached' },
+      }
+    case 'error_max_budget_usd':
+      return { status: 'error', error: { code: 'max_budget', message: text || 'Maximum budget reached' } }
+    default:
+      if (message.terminal_reason === 'aborted_streaming' || message.terminal_reason === 'aborted_tools') {
+        return { status: 'interrupted', error: { code: 'interrupted', message: 'The turn was interrupted' } }
+      }
+      if (message.terminal_reason === 'prompt_too_long') {
+        return {
+          status: 'error',
+          error: { code: 'context_length_exceeded', message: text || 'Prompt is too long' },
+        }
+      }
+      return {
+        status: 'error',
+        error: { code: 'upstream_error', message: text || 'Claude Code reported an error' },
+      }
+  }
+}
+
+/** What kind of upstream failure a failed turn was, from the HTTP status the CLI saw and its message. */
+export function classifyUpstream(status: number | null | undefined, text: string): ErrorCode {
+  if (/prompt is too long|context window|context length/i.test(text)) return 'context_length_exceeded'
+  if (status === 429 || /rate.?limit/i.test(text)) return 'rate_limited'
+  if (status === 529 || /overloaded/i.test(text)) return 'overloaded'
+  return 'upstream_error'
+}
+
+interface FileOutput {
+  type?: 'create' | 'update'
+  filePath?: string
+  content?: string
+  originalFile?: string | null
+  oldString?: string
+  newString?: string
+  notebook_path?: string
+  original_file?: string
+  new_source?: string
+}
+
+function fileChange(
+  tool: string,
+  input: unknown,
+  structured: unknown,
+): { path: string; kind: 'created' | 'modified'; before?: string | null; after?: string } | undefined {
+  const out = (structured ?? {}) as FileOutput
+  const args = (input ?? {}) as { file_path?: string; notebook_path?: string; content?: string }
+  if (tool === 'NotebookEdit') {
+    const path = out.notebook_path ?? args.notebook_path
+    return path ? { path, kind: 'modified', before: out.original_file } : undefined
+  }
+  const path = out.filePath ?? args.file_path
+  if (!path) return undefined
+  if (tool === 'Write') {
+    const created = out.type ? out.type === 'create' : out.originalFile === null
+    return {
+      path,
+      kind: created ? 'created' : 'modified',
+      before: out.originalFile ?? null,
+      after: out.content ?? args.content,
+    }
+  }
+  const before = out.originalFile ?? undefined
+  const after =
+    before !== undefined && out.oldString !== undefined && out.newString !== undefined
+      ? applyEdit(before, out.oldString, out.newString, (out as { replaceAll?: boolean }).replaceAll === true)
+      : undefined
+  return { path, kind: 'modified', before, after }
+}
+
+function applyEdit(before: string, oldString: string, newString: string, all: boolean): string {
+  return all ? before.split(oldString).join(newString) : before.replace(oldString, () => newString)
+}

@@ -1,0 +1,151 @@
+/**
+ * The gateway's one event vocabulary. Every consumer (OpenAI chunks, native SSE/WS, the admin UI, metrics,
+ * the store) reads these and nothing else; they are produced from SDK messages in `engine/translate.ts`.
+ * The reference with examples is docs/events.md.
+ */
+
+export type SessionState = 'new' | 'starting' | 'idle' | 'running' | 'hibernated' | 'closed'
+
+export interface TokenUsage {
+  inputTokens: number
+  outputTokens: number
+  cacheReadInputTokens: number
+  cacheCreationInputTokens: number
+  /** Output tokens spent on thinking, when the CLI reports them. */
+  thinkingTokens: number
+}
+
+export type TurnStatus = 'success' | 'error' | 'interrupted'
+
+export type ErrorCode =
+  | 'busy'
+  | 'session_busy'
+  | 'unavailable'
+  | 'start_failed'
+  | 'process_exited'
+  | 'turn_timeout'
+  | 'interrupted'
+  | 'upstream_error'
+  | 'rate_limited'
+  | 'overloaded'
+  | 'context_length_exceeded'
+  | 'max_turns'
+  | 'max_budget'
+  | 'not_found'
+  | 'invalid_request'
+  | 'shutting_down'
+  | 'internal'
+
+/** A piece of content the model produced or was given, in Anthropic's block shape (kept as-is). */
+export type ContentBlock = { type: string; [key: string]: unknown }
+
+export type EventBody =
+  | { type: 'session.state'; state: SessionState; previous: SessionState; reason?: string }
+  | {
+      type: 'session.ready'
+      claudeSessionId: string
+      model: string
+      cwd: string
+      tools: string[]
+      permissionMode: string
+    }
+  | { type: 'conversation.reset'; claudeSessionId: string; trigger: string }
+  | { type: 'turn.started'; turnId: string; content: string | ContentBlock[] }
+  | { type: 'text.delta'; turnId: string; text: string; parentToolUseId: string | null }
+  | { type: 'thinking.delta'; turnId: string; text: string; parentToolUseId: string | null }
+  | {
+      type: 'message'
+      turnId: string
+      messageId: string
+      model: string
+      content: ContentBlock[]
+      parentToolUseId: string | null
+      /** True for a local command's answer (model "<synthetic>"): no model call happened. */
+      synthetic: boolean
+    }
+  | {
+      type: 'tool.call'
+      turnId: string
+      toolUseId: string
+      name: string
+      input: unknown
+      parentToolUseId: string | null
+    }
+  | {
+      type: 'tool.result'
+      turnId: string
+      toolUseId: string
+      name: string
+      isError: boolean
+      content: string | ContentBlock[]
+      /** The tool's structured output when the CLI reports one (e.g. Write's file, Bash's stdout). */
+      structured?: unknown
+      durationMs: number | null
+      parentToolUseId: string | null
+    }
+  | {
+      type: 'file.changed'
+      turnId: string
+      toolUseId: string
+      tool: string
+      path: string
+      kind: 'created' | 'modified' | 'deleted'
+      /** Content before the change, when the tool reported it (null: the file did not exist). */
+      before?: string | null
+      /** Content after the change, when the tool reported it. */
+      after?: string
+    }
+  | {
+      type: 'permission.requested'
+      turnId: string
+      requestId: string
+      toolUseId: string
+      toolName: string
+      input: unknown
+      reason?: string
+    }
+  | {
+      type: 'permission.resolved'
+      turnId: string
+      requestId: string
+      behavior: 'allow' | 'deny'
+      message?: string
+      by: 'client' | 'rule' | 'timeout'
+    }
+  | {
+      type: 'api.retry'
+      turnId: string
+      attempt: number
+      maxRetries: number
+      delayMs: number
+      status: number | null
+    }
+  | { type: 'compacted'; turnId: string; trigger: string; preTokens: number; postTokens?: number }
+  | { type: 'usage'; turnId: string; model: string; usage: TokenUsage; costUsd: number }
+  | {
+      type: 'turn.completed'
+      turnId: string
+      status: TurnStatus
+      /** The final assistant text of the turn. */
+      result: string
+      structuredOutput?: unknown
+      stopReason: string | null
+      durationMs: number
+      numTurns: number
+      usage: TokenUsage
+      costUsd: number
+      error?: { code: ErrorCode; message: string }
+    }
+  | { type: 'error'; turnId?: string; code: ErrorCode; message: string; retryAfterMs?: number }
+
+export type EventType = EventBody['type']
+
+export type GatewayEvent = EventBody & {
+  /** Per-session sequence number, from 1, without gaps. */
+  seq: number
+  /** Milliseconds since the epoch. */
+  ts: number
+  sessionId: string
+}
+
+export type EventOf<T extends EventType> = Extract<GatewayEvent, { type: T }>

@@ -1,0 +1,152 @@
+/**
+ * Wires the gateway together: logger, Claude Code CLI, store, event bus, engine and HTTP server. The CLI
+ * entry (cli.ts) and the tests both start it through `startGateway`.
+ */
+import type { FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import { type Config, type ConfigChange, exposureProblem, isLoopbackHost } from './config/index.js'
+import { detectClaudeCli } from './engine/claude-cli.js'
+import { SessionManager } from './engine/sessions.js'
+import { EventBus } from './events/bus.js'
+import { createLogger } from './observability/logger.js'
+import { buildServer } from './server.js'
+import { SqliteStore } from './store/sqlite.js'
+import type { Store } from './store/types.js'
+import { VERSION } from './version.js'
+
+export interface GatewayContext {
+  /** The running configuration; replaced (never mutated) on hot reload. */
+  config: Config
+  engine: SessionManager
+  bus: EventBus
+  store: Store
+  log: Logger
+  version: string
+  startedAt: number
+}
+
+export interface Gateway {
+  context: GatewayContext
+  app: FastifyInstance
+  /** Base URL the server listens on, e.g. http://127.0.0.1:8080 */
+  url: string
+  /** Apply a reloaded configuration: the keys that apply live take effect now. */
+  reconfigure(change: ConfigChange): void
+  /** Stop accepting requests, let running turns finish (up to server.shutdownGraceMs), stop every process. */
+  close(): Promise<void>
+}
+
+export interface StartOptions {
+  config: Config
+  log?: Logger
+  /** The environment Claude Code inherits (before `claude.env` is applied); process.env by default. */
+  env?: NodeJS.ProcessEnv
+}
+
+export async function startGateway({
+  config,
+  log: givenLog,
+  env = process.env,
+}: StartOptions): Promise<Gateway> {
+  const startedAt = Date.now()
+  const log = givenLog ?? createLogger(config.log)
+  checkExposure(config, log)
+
+  const cli = await detectClaudeCli(config.claude.cliPath, { ...env, ...config.claude.env })
+  if (cli.usable)
+    log.info({ path: cli.path, source: cli.source, version: cli.version }, 'Claude Code CLI found')
+  else log.warn({ reason: cli.reason }, 'Claude Code CLI unusable: the gateway runs degraded')
+
+  const store = new SqliteStore(config.store.dataDir)
+  const bus = new EventBus(store, {
+    onListenerError: (err, event) =>
+      log.error({ err, session: event.sessionId, seq: event.seq }, 'event listener failed'),
+  })
+  const engine = new SessionManager({
+    store,
+    bus,
+    log: log.child({ component: 'engine' }),
+    cli,
+    ...engineSettings(config, env, cli.path),
+  })
+  const context: GatewayContext = { config, engine, bus, store, log, version: VERSION, startedAt }
+  const app = await buildServer(context)
+  try {
+    await app.listen({
+      host: config.server.host,
+      port: config.server.port,
+      listenTextResolver: (address) =>
+        `Claude Code Gateway ${VERSION} ready at ${address} (${Date.now() - startedAt} ms)`,
+    })
+  } catch (error) {
+    await engine.shutdown(0)
+    store.close()
+    throw error
+  }
+  engine.start()
+  const url = listeningUrl(app)
+
+  let closing: Promise<void> | null = null
+  return {
+    context,
+    app,
+    url,
+    reconfigure(change) {
+      context.config = change.config
+      log.level = change.config.log.level
+      engine.reconfigure(engineSettings(change.config, env, cli.path))
+      log.info({ changed: change.changed, restartRequired: change.restartRequired }, 'configuration reloaded')
+      if (change.restartRequired.length > 0) {
+        log.warn({ keys: change.restartRequired }, 'some changed keys take effect only after a restart')
+      }
+    },
+    close() {
+      closing ??= (async () => {
+        log.info('shutting down')
+        const server = app.close()
+        await engine.shutdown(context.config.server.shutdownGraceMs)
+        await server
+        store.close()
+        log.info('stopped')
+      })()
+      return closing
+    },
+  }
+}
+
+/** What the engine takes from the configuration; all of it applies live (to processes started later). */
+function engineSettings(config: Config, env: NodeJS.ProcessEnv, cliPath: string | null) {
+  return {
+    limits: { ...config.pool },
+    host: {
+      cliPath: cliPath ?? undefined,
+      env: { ...env, ...config.claude.env },
+      settingSources: [...config.claude.settingSources],
+    },
+    defaults: {
+      workspace: config.claude.defaultWorkspace ?? process.cwd(),
+      model: config.claude.defaultModel,
+      permissionMode: config.claude.permissionMode,
+    },
+  }
+}
+
+/** Binding beyond loopback without API keys exposes Claude Code (and the machine) to the network. */
+function checkExposure(config: Config, log: Logger): void {
+  const problem = exposureProblem(config)
+  if (problem) throw new Error(`Refusing to start: ${problem}`)
+  const { host, apiKeys } = config.server
+  if (!isLoopbackHost(host) && apiKeys.length === 0) {
+    log.warn(
+      { host },
+      'LISTENING ON A NON-LOOPBACK ADDRESS WITHOUT API KEYS: anyone who can reach it can run Claude Code',
+    )
+  }
+}
+
+function listeningUrl(app: FastifyInstance): string {
+  const address = app.server.address()
+  if (address === null || typeof address === 'string') return String(address)
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
+  return `http://${host}:${address.port}`
+}

@@ -1,0 +1,31 @@
+import { randomUUID } from 'node:crypto'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import { healthRoutes } from './api/openai/health.js'
+import type { GatewayContext } from './gateway.js'
+import { RequestLogController } from './observability/request-log.js'
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/
+
+/** The HTTP application: Fastify with the gateway's API plugins, each encapsulated under its prefix. */
+export async function buildServer(gateway: GatewayContext): Promise<FastifyInstance> {
+  const { server } = gateway.config
+  const app = Fastify({
+    loggerInstance: gateway.log as FastifyBaseLogger,
+    logController: new RequestLogController(),
+    bodyLimit: server.bodyLimitBytes,
+    keepAliveTimeout: server.keepAliveTimeoutMs,
+    requestTimeout: server.requestTimeoutMs,
+    // A caller's own request id is kept (so it can correlate logs), anything else gets a fresh one.
+    genReqId: (req) => {
+      const given = req.headers['x-request-id']
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
+    },
+  })
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id)
+  })
+
+  await app.register(healthRoutes, { gateway })
+  return app
+}

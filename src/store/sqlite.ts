@@ -1,0 +1,145 @@
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import type { GatewayEvent } from '../events/types.js'
+import type { EventQuery, Page, SessionQuery, SessionRecord, Store } from './types.js'
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS sessions (
+  id TEXT PRIMARY KEY,
+  state TEXT NOT NULL,
+  workspace TEXT NOT NULL,
+  agent TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_by_update ON sessions (updated_at DESC);
+CREATE TABLE IF NOT EXISTS events (
+  session_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  event TEXT NOT NULL,
+  PRIMARY KEY (session_id, seq)
+) WITHOUT ROWID;
+`
+
+interface SessionRow {
+  record: string
+}
+
+/** SQLite store: one file in the data directory, WAL mode, records kept as JSON beside indexed columns. */
+export class SqliteStore implements Store {
+  private readonly db: Database.Database
+  private readonly statements
+
+  constructor(dataDir: string) {
+    mkdirSync(dataDir, { recursive: true })
+    this.db = new Database(join(dataDir, 'gateway.sqlite'))
+    this.db.pragma('journal_mode = WAL')
+    this.db.pragma('synchronous = NORMAL')
+    this.db.exec(SCHEMA)
+    this.statements = {
+      insert: this.db.prepare(
+        'INSERT INTO sessions (id, state, workspace, agent, created_at, updated_at, record) VALUES (@id, @state, @workspace, @agent, @createdAt, @updatedAt, @record)',
+      ),
+      update: this.db.prepare(
+        'UPDATE sessions SET state = @state, workspace = @workspace, agent = @agent, updated_at = @updatedAt, record = @record WHERE id = @id',
+      ),
+      get: this.db.prepare<[string], SessionRow>('SELECT record FROM sessions WHERE id = ?'),
+      delete: this.db.prepare('DELETE FROM sessions WHERE id = ?'),
+      deleteEvents: this.db.prepare('DELETE FROM events WHERE session_id = ?'),
+      count: this.db.prepare<[], { n: number }>('SELECT count(*) AS n FROM sessions'),
+      appendEvent: this.db.prepare('INSERT INTO events (session_id, seq, event) VALUES (?, ?, ?)'),
+      readEvents: this.db.prepare<[string, number, number], { event: string }>(
+        'SELECT event FROM events WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?',
+      ),
+      lastSeq: this.db.prepare<[string], { seq: number | null }>(
+        'SELECT max(seq) AS seq FROM events WHERE session_id = ?',
+      ),
+    }
+  }
+
+  insertSession(record: SessionRecord): void {
+    this.statements.insert.run(row(record))
+  }
+
+  updateSession(record: SessionRecord): void {
+    this.statements.update.run(row(record))
+  }
+
+  getSession(id: string): SessionRecord | undefined {
+    const found = this.statements.get.get(id)
+    return found ? (JSON.parse(found.record) as SessionRecord) : undefined
+  }
+
+  listSessions(query: SessionQuery): Page<SessionRecord> {
+    const where: string[] = []
+    const params: Record<string, string | number> = { limit: query.limit, offset: query.offset }
+    if (query.state) {
+      where.push('state = @state')
+      params.state = query.state
+    }
+    if (query.workspace) {
+      where.push('workspace = @workspace')
+      params.workspace = query.workspace
+    }
+    if (query.agent) {
+      where.push('agent = @agent')
+      params.agent = query.agent
+    }
+    const filter = where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''
+    const rows = this.db
+      .prepare<Record<string, string | number>, SessionRow>(
+        `SELECT record FROM sessions ${filter} ORDER BY updated_at DESC, id LIMIT @limit OFFSET @offset`,
+      )
+      .all(params)
+    const { n } = this.db
+      .prepare<Record<string, string | number>, { n: number }>(`SELECT count(*) AS n FROM sessions ${filter}`)
+      .get(params)!
+    return { items: rows.map((r) => JSON.parse(r.record) as SessionRecord), total: n }
+  }
+
+  deleteSession(id: string): void {
+    this.db.transaction(() => {
+      this.statements.delete.run(id)
+      this.statements.deleteEvents.run(id)
+    })()
+  }
+
+  countSessions(): number {
+    return this.statements.count.get()!.n
+  }
+
+  appendEvents(events: readonly GatewayEvent[]): void {
+    this.db.transaction(() => {
+      for (const event of events)
+        this.statements.appendEvent.run(event.sessionId, event.seq, JSON.stringify(event))
+    })()
+  }
+
+  readEvents(sessionId: string, query: EventQuery = {}): GatewayEvent[] {
+    return this.statements.readEvents
+      .all(sessionId, query.afterSeq ?? 0, query.limit ?? -1)
+      .map((r) => JSON.parse(r.event) as GatewayEvent)
+  }
+
+  lastSeq(sessionId: string): number {
+    return this.statements.lastSeq.get(sessionId)?.seq ?? 0
+  }
+
+  close(): void {
+    this.db.close()
+  }
+}
+
+function row(record: SessionRecord) {
+  return {
+    id: record.id,
+    state: record.state,
+    workspace: record.settings.workspace,
+    agent: record.settings.agent,
+    createdAt: record.createdAt,
+    updatedAt: record.updatedAt,
+    record: JSON.stringify(record),
+  }
+}

@@ -1,0 +1,73 @@
+import type { GatewayEvent, SessionState, TokenUsage } from '../events/types.js'
+
+export type PermissionMode = 'default' | 'acceptEdits' | 'bypassPermissions' | 'plan' | 'dontAsk'
+
+export type ThinkingSetting =
+  | { type: 'adaptive' }
+  | { type: 'enabled'; budgetTokens: number }
+  | { type: 'disabled' }
+
+/** What a session asks of Claude Code; everything a runner needs to start (or resume) it. */
+export interface SessionSettings {
+  workspace: string
+  model: string | null
+  agent: string | null
+  permissionMode: PermissionMode
+  /** Built-in tools offered to Claude; null = Claude Code's default set. */
+  tools: string[] | null
+  allowedTools: string[]
+  disallowedTools: string[]
+  /** Replaces Claude Code's system prompt when set. */
+  systemPrompt: string | null
+  /** Appended to Claude Code's system prompt when set. */
+  appendSystemPrompt: string | null
+  thinking: ThinkingSetting | null
+  maxTurns: number | null
+  additionalDirectories: string[]
+}
+
+export interface SessionRecord {
+  id: string
+  title: string | null
+  settings: SessionSettings
+  /** Claude Code's own session id: what a runner resumes. Changes on /clear. */
+  claudeSessionId: string | null
+  state: SessionState
+  createdAt: number
+  updatedAt: number
+  usage: TokenUsage
+  costUsd: number
+  turns: number
+}
+
+export interface SessionQuery {
+  limit: number
+  offset: number
+  state?: SessionState
+  workspace?: string
+  agent?: string
+}
+
+export interface Page<T> {
+  items: T[]
+  total: number
+}
+
+export interface EventQuery {
+  afterSeq?: number
+  limit?: number
+}
+
+/** Persistence behind the engine. SQLite by default; the interface is what another backend implements. */
+export interface Store {
+  insertSession(record: SessionRecord): void
+  updateSession(record: SessionRecord): void
+  getSession(id: string): SessionRecord | undefined
+  listSessions(query: SessionQuery): Page<SessionRecord>
+  deleteSession(id: string): void
+  countSessions(): number
+  appendEvents(events: readonly GatewayEvent[]): void
+  readEvents(sessionId: string, query?: EventQuery): GatewayEvent[]
+  lastSeq(sessionId: string): number
+  close(): void
+}

@@ -1,0 +1,131 @@
+/**
+ * Test harness: a scripted model, a private Claude Code home and either an engine or a whole gateway,
+ * all on 127.0.0.1 and all stopped by `close()`. The CLI is the real one the SDK ships.
+ */
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import pino from 'pino'
+import { type Config, loadConfig } from '../../src/config/index.js'
+import { detectClaudeCli } from '../../src/engine/claude-cli.js'
+import { type EngineLimits, SessionManager } from '../../src/engine/sessions.js'
+import { EventBus } from '../../src/events/bus.js'
+import type { GatewayEvent } from '../../src/events/types.js'
+import { type Gateway, startGateway } from '../../src/gateway.js'
+import { SqliteStore } from '../../src/store/sqlite.js'
+import { ScriptedAnthropic } from './scripted-anthropic.js'
+
+export interface TestHome {
+  root: string
+  /** A workspace folder Claude Code may work in. */
+  workspace: string
+  dataDir: string
+  /** The environment the CLI runs with: scripted model, private config dir and HOME. */
+  env: NodeJS.ProcessEnv
+  model: ScriptedAnthropic
+  close(): Promise<void>
+}
+
+export async function testHome(): Promise<TestHome> {
+  const root = mkdtempSync(join(tmpdir(), 'ccgw-test-'))
+  const workspace = join(root, 'workspace')
+  const dataDir = join(root, 'data')
+  mkdirSync(workspace)
+  const model = new ScriptedAnthropic()
+  const url = await model.start()
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    ANTHROPIC_BASE_URL: url,
+    ANTHROPIC_API_KEY: 'test-key-not-real',
+    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+    CLAUDE_CONFIG_DIR: join(root, 'claude-config'),
+    HOME: join(root, 'home'),
+    // As root, Claude Code refuses bypassPermissions unless it is told it runs in a sandbox.
+    IS_SANDBOX: '1',
+  }
+  mkdirSync(env.HOME!, { recursive: true })
+  return {
+    root,
+    workspace,
+    dataDir,
+    env,
+    model,
+    async close() {
+      await model.stop()
+      rmSync(root, { recursive: true, force: true })
+    },
+  }
+}
+
+export const quietLog = () => pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' })
+
+export const testLimits = (overrides: Partial<EngineLimits> = {}): EngineLimits => ({
+  maxRunners: 4,
+  warmSpares: 0,
+  idleTimeoutMs: 60_000,
+  queueSize: 8,
+  queueTimeoutMs: 30_000,
+  turnTimeoutMs: 60_000,
+  startTimeoutMs: 30_000,
+  startRetries: 1,
+  sessionQueueSize: 4,
+  ...overrides,
+})
+
+export interface TestEngine {
+  engine: SessionManager
+  bus: EventBus
+  store: SqliteStore
+  /** Every event published, in order. */
+  events: GatewayEvent[]
+  close(): Promise<void>
+}
+
+/** An engine with its own store in `home.dataDir`; several in a row share it (a gateway restart). */
+export async function testEngine(home: TestHome, limits: Partial<EngineLimits> = {}): Promise<TestEngine> {
+  const cli = await detectClaudeCli(null, { PATH: '' })
+  const store = new SqliteStore(home.dataDir)
+  const bus = new EventBus(store)
+  const events: GatewayEvent[] = []
+  bus.subscribeAll((event) => events.push(event))
+  const engine = new SessionManager({
+    store,
+    bus,
+    log: quietLog(),
+    cli,
+    host: { cliPath: cli.path ?? undefined, env: home.env, settingSources: [] },
+    limits: testLimits(limits),
+    defaults: { workspace: home.workspace, model: null, permissionMode: 'default' },
+  })
+  engine.start()
+  return {
+    engine,
+    bus,
+    store,
+    events,
+    async close() {
+      await engine.shutdown(0)
+      store.close()
+    },
+  }
+}
+
+/** A configuration as the gateway would load it with no file, plus the given overrides. */
+export function testConfig(
+  home: TestHome,
+  overrides: { [K in keyof Config]?: Partial<Config[K]> } = {},
+): Config {
+  const base = structuredClone(loadConfig({ env: {}, cwd: home.root }).config) as Config
+  base.server.port = 0
+  base.store.dataDir = home.dataDir
+  base.claude.defaultWorkspace = home.workspace
+  base.claude.settingSources = []
+  base.log.level = 'silent'
+  for (const [section, values] of Object.entries(overrides))
+    Object.assign(base[section as keyof Config], values)
+  return base
+}
+
+export async function testGateway(home: TestHome, config = testConfig(home)): Promise<Gateway> {
+  return startGateway({ config, log: quietLog(), env: home.env })
+}
