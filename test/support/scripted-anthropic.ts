@@ -108,10 +108,11 @@ export function lastUserText(body: MessagesRequestBody): string {
   return ''
 }
 
-/** Every text of the conversation (user and assistant turns) in order, reminders left out. */
+/** Every text of the conversation (user and assistant turns) in order, reminders and environment left out. */
 export function conversationTexts(body: MessagesRequestBody): { role: string; text: string }[] {
   const out: { role: string; text: string }[] = []
   for (const message of body.messages ?? []) {
+    if (message.role !== 'user' && message.role !== 'assistant') continue
     const blocks: ContentBlock[] =
       typeof message.content === 'string' ? [{ type: 'text', text: message.content }] : message.content
     for (const block of blocks) {

@@ -1,0 +1,363 @@
+/**
+ * The engine against the real Claude Code CLI and the scripted model: turns, thinking, tools that really
+ * touch the workspace, interrupt, hibernate and resume, restart, crashes, limits and shutdown.
+ */
+import assert from 'node:assert/strict'
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { after, before, describe, test } from 'node:test'
+import { GatewayError } from '../../src/engine/errors.js'
+import { liveProcesses } from '../../src/engine/runner.js'
+import type { EventOf, GatewayEvent } from '../../src/events/types.js'
+import { type TestHome, testEngine, testHome } from '../support/harness.js'
+import { conversationTexts, lastUserText, text, toolCall } from '../support/scripted-anthropic.js'
+import { isGone, waitForEvent, waitUntil } from '../support/wait.js'
+
+const ofTurn = (events: GatewayEvent[], turnId: string) =>
+  events.filter((e) => 'turnId' in e && e.turnId === turnId)
+
+describe('engine with the real CLI', () => {
+  let home: TestHome
+  before(async () => {
+    home = await testHome()
+  })
+  after(async () => {
+    await home.close()
+  })
+
+  test('a text turn streams token by token and completes with usage', async () => {
+    const { engine, events, close } = await testEngine(home)
+    try {
+      home.model.script(
+        text('Hello from the scripted model', {
+          chunkSize: 5,
+          usage: { input_tokens: 30, output_tokens: 9 },
+        }),
+      )
+      const session = engine.createSession({ title: 'text' })
+      const turn = await engine.send(session.id, 'Say hello')
+      const done = await turn.done
+      assert.equal(done.status, 'success')
+      assert.equal(done.result, 'Hello from the scripted model')
+      assert.equal(done.usage.inputTokens, 30)
+      assert.equal(done.usage.outputTokens, 9)
+
+      const mine = ofTurn(events, turn.id)
+      const deltas = mine.filter((e): e is EventOf<'text.delta'> => e.type === 'text.delta')
+      assert.ok(deltas.length >= 5, `expected token deltas, got ${deltas.length}`)
+      assert.equal(deltas.map((d) => d.text).join(''), 'Hello from the scripted model')
+      assert.deepEqual(
+        [...new Set(mine.map((e) => e.type))],
+        ['turn.started', 'text.delta', 'message', 'usage', 'turn.completed'],
+      )
+      const forSession = events.filter((e) => e.sessionId === session.id)
+      assert.deepEqual(
+        forSession.map((e) => e.seq),
+        forSession.map((_, i) => i + 1),
+        'sequence numbers start at 1 without gaps',
+      )
+      assert.equal(lastUserText(home.model.turns.at(-1)!.body), 'Say hello')
+      const record = engine.getSession(session.id)!
+      assert.equal(record.state, 'idle')
+      assert.ok(record.claudeSessionId)
+      assert.equal(record.turns, 1)
+    } finally {
+      await close()
+    }
+  })
+
+  test('a thinking turn streams thinking deltas before the text', async () => {
+    const { engine, events, close } = await testEngine(home)
+    try {
+      home.model.script({
+        blocks: [
+          { type: 'thinking', thinking: 'Let me think about this carefully.' },
+          { type: 'text', text: 'The answer is 4.' },
+        ],
+        chunkSize: 6,
+      })
+      const session = engine.createSession({ thinking: { type: 'enabled', budgetTokens: 2048 } })
+      const turn = await engine.send(session.id, 'What is 2 + 2?')
+      const done = await turn.done
+      assert.equal(done.result, 'The answer is 4.')
+      const mine = ofTurn(events, turn.id)
+      const thinking = mine.filter((e): e is EventOf<'thinking.delta'> => e.type === 'thinking.delta')
+      assert.ok(thinking.length > 1)
+      assert.equal(thinking.map((t) => t.text).join(''), 'Let me think about this carefully.')
+      const firstText = mine.findIndex((e) => e.type === 'text.delta')
+      assert.ok(mine.findIndex((e) => e.type === 'thinking.delta') < firstText)
+      // Claude Code turns a budget into adaptive thinking on models that support it; either way it is on.
+      assert.ok(['enabled', 'adaptive'].includes(home.model.turns.at(-1)!.body.thinking?.type ?? 'none'))
+    } finally {
+      await close()
+    }
+  })
+
+  test('Claude runs Bash and Write in the workspace; the files exist and the changes are events', async () => {
+    const { engine, events, close } = await testEngine(home)
+    try {
+      home.model.script(
+        toolCall('Bash', { command: 'echo from-bash > bash.txt', description: 'write a file' }),
+        toolCall('Write', { file_path: join(home.workspace, 'hello.py'), content: 'print("hi")\n' }),
+        text('Both files are written.'),
+      )
+      const session = engine.createSession({ permissionMode: 'bypassPermissions' })
+      const turn = await engine.send(session.id, 'Create two files')
+      const done = await turn.done
+      assert.equal(done.status, 'success', JSON.stringify(done.error))
+      assert.equal(readFileSync(join(home.workspace, 'bash.txt'), 'utf8'), 'from-bash\n')
+      assert.equal(readFileSync(join(home.workspace, 'hello.py'), 'utf8'), 'print("hi")\n')
+
+      const mine = ofTurn(events, turn.id)
+      const calls = mine.filter((e): e is EventOf<'tool.call'> => e.type === 'tool.call')
+      assert.deepEqual(
+        calls.map((c) => c.name),
+        ['Bash', 'Write'],
+      )
+      const results = mine.filter((e): e is EventOf<'tool.result'> => e.type === 'tool.result')
+      assert.deepEqual(
+        results.map((r) => [r.name, r.isError]),
+        [
+          ['Bash', false],
+          ['Write', false],
+        ],
+      )
+      assert.equal(results[0]!.toolUseId, calls[0]!.toolUseId)
+      const change = mine.find((e): e is EventOf<'file.changed'> => e.type === 'file.changed')
+      assert.ok(change)
+      assert.equal(change.path, join(home.workspace, 'hello.py'))
+      assert.equal(change.kind, 'created')
+      assert.equal(change.after, 'print("hi")\n')
+      assert.equal(change.before, null)
+    } finally {
+      await close()
+    }
+  })
+
+  test('interrupt stops a streaming turn; the same process serves the next message', async () => {
+    const { engine, events, close } = await testEngine(home)
+    try {
+      home.model.script(
+        text('x'.repeat(400), { chunkSize: 2, chunkDelayMs: 20 }),
+        text('after the interrupt'),
+      )
+      const session = engine.createSession({})
+      const turn = await engine.send(session.id, 'Write a long answer')
+      await waitForEvent(events, (e) => e.type === 'text.delta' && e.turnId === turn.id)
+      const pid = engine.runnerOf(session.id)!.pid
+      assert.equal(await engine.interrupt(session.id), true)
+      const done = await turn.done
+      assert.equal(done.status, 'interrupted')
+      assert.equal(engine.getSession(session.id)!.state, 'idle')
+
+      const next = await engine.send(session.id, 'Are you still there?')
+      assert.equal((await next.done).result, 'after the interrupt')
+      assert.equal(engine.runnerOf(session.id)!.pid, pid, 'no new process')
+      assert.equal(await engine.interrupt(session.id), false, 'nothing to interrupt')
+    } finally {
+      await close()
+    }
+  })
+
+  test('an idle session hibernates and resumes with its context', async () => {
+    const { engine, events, close } = await testEngine(home, { idleTimeoutMs: 300 })
+    try {
+      home.model.script(text('My name is Scripty.'), text('You asked for my name.'))
+      const session = engine.createSession({})
+      await (await engine.send(session.id, 'What is your name?')).done
+      const firstPid = engine.runnerOf(session.id)!.pid!
+      await waitForEvent(events, (e) => e.type === 'session.state' && e.state === 'hibernated')
+      assert.equal(engine.runnerOf(session.id), null)
+      await waitUntil(() => isGone(firstPid), 10_000, 'the hibernated process to exit')
+
+      const second = await engine.send(session.id, 'What did I ask?')
+      assert.equal((await second.done).result, 'You asked for my name.')
+      assert.notEqual(engine.runnerOf(session.id)!.pid, firstPid)
+      assert.deepEqual(conversationTexts(home.model.turns.at(-1)!.body), [
+        { role: 'user', text: 'What is your name?' },
+        { role: 'assistant', text: 'My name is Scripty.' },
+        { role: 'user', text: 'What did I ask?' },
+      ])
+    } finally {
+      await close()
+    }
+  })
+
+  test('sessions survive a gateway restart and continue with their context', async () => {
+    const first = await testEngine(home)
+    let sessionId: string
+    try {
+      home.model.script(text('Remember: the code word is heron.'))
+      const session = first.engine.createSession({ title: 'before restart' })
+      sessionId = session.id
+      await (await first.engine.send(session.id, 'Tell me a code word')).done
+    } finally {
+      await first.close()
+    }
+    const second = await testEngine(home)
+    try {
+      const listed = second.engine
+        .listSessions({ limit: 100, offset: 0 })
+        .items.find((s) => s.id === sessionId)
+      assert.ok(listed, 'listed after the restart')
+      assert.equal(listed.title, 'before restart')
+      assert.equal(listed.state, 'hibernated')
+      home.model.script(text('It was heron.'))
+      const turn = await second.engine.send(sessionId, 'Which code word?')
+      assert.equal((await turn.done).result, 'It was heron.')
+      const seen = conversationTexts(home.model.turns.at(-1)!.body).map((t) => t.text)
+      assert.deepEqual(seen, ['Tell me a code word', 'Remember: the code word is heron.', 'Which code word?'])
+      const replayed = second.bus.replay(sessionId)
+      assert.deepEqual(
+        replayed.map((e) => e.seq),
+        replayed.map((_, i) => i + 1),
+        'the event log continues without a gap across the restart',
+      )
+    } finally {
+      await second.close()
+    }
+  })
+
+  test('a CLI killed mid-turn fails that turn clearly and the next message resumes', async () => {
+    const { engine, events, close } = await testEngine(home)
+    try {
+      home.model.script(
+        text('First answer.'),
+        text('y'.repeat(300), { chunkSize: 1, chunkDelayMs: 20 }),
+        text('Back again.'),
+      )
+      const session = engine.createSession({})
+      await (await engine.send(session.id, 'First question')).done
+      const turn = await engine.send(session.id, 'Second question')
+      await waitForEvent(events, (e) => e.type === 'text.delta' && e.turnId === turn.id)
+      process.kill(engine.runnerOf(session.id)!.pid!, 'SIGKILL')
+      const done = await turn.done
+      assert.equal(done.status, 'error')
+      assert.equal(done.error?.code, 'process_exited')
+      assert.match(done.error!.message, /exited unexpectedly \(signal SIGKILL\)/)
+      assert.equal(engine.getSession(session.id)!.state, 'hibernated')
+
+      const next = await engine.send(session.id, 'Third question')
+      assert.equal((await next.done).result, 'Back again.')
+      const seen = conversationTexts(home.model.turns.at(-1)!.body).map((t) => t.text)
+      assert.deepEqual(seen.slice(0, 2), ['First question', 'First answer.'])
+      assert.equal(seen.at(-1), 'Third question')
+    } finally {
+      await close()
+    }
+  })
+
+  test('a full pool evicts the least recently used idle runner', async () => {
+    const { engine, events, close } = await testEngine(home, { maxRunners: 1, queueSize: 0 })
+    try {
+      const a = engine.createSession({ title: 'a' })
+      const b = engine.createSession({ title: 'b' })
+      await (await engine.send(a.id, 'hello a')).done
+      await (await engine.send(b.id, 'hello b')).done
+      assert.equal(engine.getSession(a.id)!.state, 'hibernated')
+      assert.ok(
+        events.some((e) => e.sessionId === a.id && e.type === 'session.state' && e.reason === 'evicted'),
+      )
+      assert.equal(engine.stats().processes.live, 1)
+    } finally {
+      await close()
+    }
+  })
+
+  test('a full pool and a full queue give the busy error; a queued request waits its turn', async () => {
+    const { engine, events, close } = await testEngine(home, {
+      maxRunners: 1,
+      queueSize: 1,
+      queueTimeoutMs: 20_000,
+    })
+    try {
+      home.model.script(text('z'.repeat(100), { chunkSize: 1, chunkDelayMs: 20 }))
+      const a = engine.createSession({ title: 'slow' })
+      const b = engine.createSession({ title: 'queued' })
+      const c = engine.createSession({ title: 'refused' })
+      const slow = await engine.send(a.id, 'slow one')
+      await waitForEvent(events, (e) => e.type === 'text.delta' && e.turnId === slow.id)
+      const queued = engine.send(b.id, 'waits for a slot')
+      await waitUntil(() => engine.stats().processes.queued === 1, 5_000, 'the request to queue')
+      await assert.rejects(engine.send(c.id, 'no room'), (error: unknown) => {
+        assert.ok(error instanceof GatewayError)
+        assert.equal(error.code, 'busy')
+        assert.ok(error.retryAfterMs && error.retryAfterMs > 0)
+        return true
+      })
+      assert.equal((await slow.done).status, 'success')
+      assert.equal((await (await queued).done).status, 'success')
+      assert.equal(
+        engine.getSession(a.id)!.state,
+        'hibernated',
+        'the idle runner gave way to the queued request',
+      )
+    } finally {
+      await close()
+    }
+  })
+
+  test('a second message to a busy session waits; beyond the session queue it is refused', async () => {
+    const { engine, events, close } = await testEngine(home, { sessionQueueSize: 1 })
+    try {
+      home.model.script(text('one', { delayMs: 500 }), text('two'))
+      const session = engine.createSession({})
+      const first = await engine.send(session.id, 'first')
+      const second = engine.send(session.id, 'second')
+      await assert.rejects(engine.send(session.id, 'third'), { code: 'session_busy' })
+      assert.equal((await first.done).result, 'one')
+      const secondTurn = await second
+      assert.equal((await secondTurn.done).result, 'two')
+      const starts = events.filter((e) => e.type === 'turn.started').map((e) => e.turnId)
+      const ends = events.filter((e) => e.type === 'turn.completed').map((e) => e.turnId)
+      assert.deepEqual(starts, ends, 'turns never interleave')
+    } finally {
+      await close()
+    }
+  })
+
+  test('a warm spare serves a new conversation without starting a process', async () => {
+    const { engine, close } = await testEngine(home, { warmSpares: 1 })
+    try {
+      await waitUntil(() => engine.stats().processes.spares === 1, 30_000, 'a warm spare')
+      const sparePids = [...liveProcesses].map((p) => p.pid)
+      const session = engine.createSession({})
+      const turn = await engine.send(session.id, 'hi')
+      assert.equal((await turn.done).status, 'success')
+      assert.ok(sparePids.includes(engine.runnerOf(session.id)!.pid!), 'the spare process serves the session')
+      await waitUntil(() => engine.stats().processes.spares === 1, 30_000, 'the spare to be replaced')
+    } finally {
+      await close()
+    }
+  })
+
+  test('a turn that runs too long fails with turn_timeout', async () => {
+    const { engine, close } = await testEngine(home, { turnTimeoutMs: 800 })
+    try {
+      home.model.script(text('w'.repeat(200), { chunkSize: 1, chunkDelayMs: 30 }))
+      const session = engine.createSession({})
+      const done = await (await engine.send(session.id, 'take your time')).done
+      assert.equal(done.status, 'error')
+      assert.equal(done.error?.code, 'turn_timeout')
+    } finally {
+      await close()
+    }
+  })
+
+  test('after shutdown no CLI process is left', async () => {
+    const { engine, close } = await testEngine(home, { warmSpares: 1 })
+    const a = engine.createSession({})
+    const b = engine.createSession({})
+    await (await engine.send(a.id, 'one')).done
+    home.model.script(text('v'.repeat(200), { chunkSize: 1, chunkDelayMs: 20 }))
+    const running = await engine.send(b.id, 'two')
+    await waitUntil(() => engine.stats().processes.spares === 1, 30_000, 'a warm spare')
+    const pids = [...liveProcesses].map((p) => p.pid!)
+    assert.ok(pids.length >= 3, `expected two runners and a spare, got ${pids.length}`)
+    await close()
+    assert.equal((await running.done).error?.code, 'shutting_down')
+    assert.equal(liveProcesses.size, 0)
+    for (const pid of pids) assert.ok(isGone(pid), `process ${pid} is gone`)
+    assert.ok(existsSync(home.dataDir))
+  })
+})
