@@ -51,6 +51,7 @@ export const ConfigSchema = Type.Object(
       queueTimeoutMs: Millis(30_000),
       sessionQueueSize: Type.Integer({ minimum: 0, default: 4 }),
       turnTimeoutMs: Millis(600_000),
+      permissionTimeoutMs: Millis(120_000),
       startTimeoutMs: Millis(60_000),
       startRetries: Type.Integer({ minimum: 0, default: 1 }),
     }),

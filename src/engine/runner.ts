@@ -5,7 +5,9 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import {
+  type CanUseTool,
   type Options,
+  type PermissionResult,
   type Query,
   type SDKMessage,
   type SDKUserMessage,
@@ -26,9 +28,16 @@ export interface RunnerExit {
   stderr: string
 }
 
+export type PermissionRequest = Parameters<CanUseTool>[2] & {
+  toolName: string
+  input: Record<string, unknown>
+}
+
 export interface RunnerHooks {
   onMessage(message: SDKMessage): void
   onExit(exit: RunnerExit): void
+  /** Claude Code would ask the user before running a tool: the session decides. */
+  onPermission(request: PermissionRequest): Promise<PermissionResult>
 }
 
 const STDERR_TAIL_BYTES = 4096
@@ -94,15 +103,28 @@ export class Runner {
    */
   static async start(key: string, options: Options, timeoutMs: number): Promise<Runner> {
     const child = new TrackedChild()
+    // The callback is fixed at start-up, before any session owns the process: it asks whoever is attached.
+    let runner: Runner | undefined
+    const canUseTool: CanUseTool = async (toolName, input, context) =>
+      runner?.hooks
+        ? runner.hooks.onPermission({ ...context, toolName, input })
+        : { behavior: 'deny', message: 'No session is attached to this Claude Code process' }
+    // Under bypassPermissions nothing is ever asked (the SDK warns when a callback is set anyway).
+    const asks = options.permissionMode !== 'bypassPermissions'
     const warm = await startup({
-      options: { ...options, spawnClaudeCodeProcess: (spawnOptions) => child.spawn(spawnOptions) },
+      options: {
+        ...options,
+        ...(asks ? { canUseTool } : {}),
+        spawnClaudeCodeProcess: (spawnOptions) => child.spawn(spawnOptions),
+      },
       // 0 means no limit; the SDK's own default would cut it at a minute.
       initializeTimeoutMs: timeoutMs > 0 ? timeoutMs : 2 ** 31 - 1,
     }).catch((error: Error) => {
       child.kill()
       throw new Error(child.describeFailure(error.message))
     })
-    return new Runner(key, child, (input) => warm.query(input))
+    runner = new Runner(key, child, (input) => warm.query(input))
+    return runner
   }
 
   get pid(): number | null {

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { realpathSync, statSync } from 'node:fs'
+import type { PermissionResult } from '@anthropic-ai/claude-agent-sdk'
 import type { Logger } from 'pino'
 import type { EventBus } from '../events/bus.js'
 import type { ContentBlock, EventBody, EventOf, SessionState, TokenUsage } from '../events/types.js'
@@ -13,7 +14,7 @@ import type { ClaudeCliInfo } from './claude-cli.js'
 import { GatewayError } from './errors.js'
 import { type HostOptions, runnerProfile } from './options.js'
 import { type PoolLimits, ProcessPool } from './pool.js'
-import { liveProcesses, type Runner, type RunnerExit } from './runner.js'
+import { liveProcesses, type PermissionRequest, type Runner, type RunnerExit } from './runner.js'
 import { after } from './timers.js'
 import { Translator } from './translate.js'
 
@@ -22,7 +23,13 @@ export interface EngineLimits extends PoolLimits {
   turnTimeoutMs: number
   /** Messages that may wait behind a session's running turn before `session_busy`. */
   sessionQueueSize: number
+  /** How long a permission request waits for an answer (0: no limit). */
+  permissionTimeoutMs: number
 }
+
+export type PermissionAnswer =
+  | { behavior: 'allow'; updatedInput?: Record<string, unknown> }
+  | { behavior: 'deny'; message?: string }
 
 export interface EngineDefaults {
   workspace: string
@@ -68,6 +75,8 @@ interface LiveSession {
   tail: Promise<void>
   idleTimer: NodeJS.Timeout | null
   lastTurnId: string
+  /** Permission requests waiting for an answer, by request id. */
+  permissions: Map<string, (answer: PermissionAnswer, by: 'client' | 'timeout' | 'interrupt') => void>
 }
 
 const INTERRUPT_GRACE_MS = 5_000
@@ -214,6 +223,14 @@ export class SessionManager {
     return true
   }
 
+  /** Answer a pending permission request; false when there is none with that id. */
+  answerPermission(sessionId: string, requestId: string, answer: PermissionAnswer): boolean {
+    const settle = this.live.get(sessionId)?.permissions.get(requestId)
+    if (!settle) return false
+    settle(answer, 'client')
+    return true
+  }
+
   /** Stop a session's runner; the record (and transcript) is kept unless `purge`. */
   async deleteSession(sessionId: string, purge: boolean): Promise<boolean> {
     const record = this.getSession(sessionId)
@@ -272,6 +289,7 @@ export class SessionManager {
       tail: Promise.resolve(),
       idleTimer: null,
       lastTurnId: '',
+      permissions: new Map(),
     }
   }
 
@@ -328,6 +346,7 @@ export class SessionManager {
           this.onEvent(live, body)
       },
       onExit: (exit) => this.onExit(live, runner, exit),
+      onPermission: (request) => this.askPermission(live, request),
     })
     this.setState(live, 'idle')
     return runner
@@ -400,6 +419,8 @@ export class SessionManager {
     )
     live.runner = null
     this.clearIdle(live)
+    for (const settle of live.permissions.values())
+      settle({ behavior: 'deny', message: 'Claude Code exited' }, 'interrupt')
     if (live.active) {
       const timedOut = live.active.timedOut
       this.failTurn(
@@ -409,6 +430,56 @@ export class SessionManager {
       )
     }
     this.setState(live, live.record.claudeSessionId ? 'hibernated' : 'new', 'process exited')
+  }
+
+  private askPermission(live: LiveSession, request: PermissionRequest): Promise<PermissionResult> {
+    const turnId = live.active?.id ?? live.lastTurnId
+    const requestId = request.requestId ?? randomUUID()
+    this.publish(live, {
+      type: 'permission.requested',
+      turnId,
+      requestId,
+      toolUseId: request.toolUseID,
+      toolName: request.toolName,
+      input: request.input,
+      ...(request.decisionReason || request.title ? { reason: request.decisionReason ?? request.title } : {}),
+    })
+    if (!live.record.settings.askPermissions) {
+      const message = `${request.toolName} needs approval and this session does not take interactive approvals`
+      this.publish(live, {
+        type: 'permission.resolved',
+        turnId,
+        requestId,
+        behavior: 'deny',
+        message,
+        by: 'rule',
+      })
+      return Promise.resolve({ behavior: 'deny', message })
+    }
+    return new Promise((resolve) => {
+      const settle = (answer: PermissionAnswer, by: 'client' | 'timeout' | 'interrupt') => {
+        if (!live.permissions.delete(requestId)) return
+        if (timer) clearTimeout(timer)
+        request.signal.removeEventListener('abort', onAbort)
+        if (answer.behavior === 'allow') {
+          this.publish(live, { type: 'permission.resolved', turnId, requestId, behavior: 'allow', by })
+          resolve({ behavior: 'allow', updatedInput: answer.updatedInput ?? request.input })
+          return
+        }
+        const message = answer.message || `The user denied ${request.toolName}`
+        this.publish(live, { type: 'permission.resolved', turnId, requestId, behavior: 'deny', message, by })
+        resolve({ behavior: 'deny', message })
+      }
+      const onAbort = () => settle({ behavior: 'deny', message: 'The turn was interrupted' }, 'interrupt')
+      const timer = after(this.limits.permissionTimeoutMs, () =>
+        settle(
+          { behavior: 'deny', message: `No answer within ${this.limits.permissionTimeoutMs} ms` },
+          'timeout',
+        ),
+      )
+      request.signal.addEventListener('abort', onAbort, { once: true })
+      live.permissions.set(requestId, settle)
+    })
   }
 
   private timeOut(live: LiveSession, runner: Runner): void {
@@ -498,6 +569,7 @@ export class SessionManager {
       thinking: input.thinking ?? null,
       maxTurns: input.maxTurns ?? null,
       additionalDirectories: input.additionalDirectories ?? [],
+      askPermissions: input.askPermissions ?? false,
     }
   }
 

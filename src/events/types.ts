@@ -110,7 +110,8 @@ export type EventBody =
       requestId: string
       behavior: 'allow' | 'deny'
       message?: string
-      by: 'client' | 'rule' | 'timeout'
+      /** Who decided: an API client, the session's rules (no interactive approvals), the timeout, or an interrupt. */
+      by: 'client' | 'rule' | 'timeout' | 'interrupt'
     }
   | {
       type: 'api.retry'

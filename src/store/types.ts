@@ -24,6 +24,12 @@ export interface SessionSettings {
   thinking: ThinkingSetting | null
   maxTurns: number | null
   additionalDirectories: string[]
+  /**
+   * When Claude Code would ask before running a tool: true publishes a `permission.requested` event and
+   * waits for an answer through the API (deny after the permission timeout); false denies at once, so only
+   * the permission mode and the allow/deny rules decide.
+   */
+  askPermissions: boolean
 }
 
 export interface SessionRecord {

@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test'
 import { GatewayError } from '../../src/engine/errors.js'
 import { liveProcesses } from '../../src/engine/runner.js'
 import type { EventOf, GatewayEvent } from '../../src/events/types.js'
-import { type TestHome, testEngine, testHome } from '../support/harness.js'
+import { flakyCli, type TestHome, testEngine, testHome } from '../support/harness.js'
 import { conversationTexts, lastUserText, text, toolCall } from '../support/scripted-anthropic.js'
 import { isGone, waitForEvent, waitUntil } from '../support/wait.js'
 
@@ -339,6 +339,132 @@ describe('engine with the real CLI', () => {
       const done = await (await engine.send(session.id, 'take your time')).done
       assert.equal(done.status, 'error')
       assert.equal(done.error?.code, 'turn_timeout')
+    } finally {
+      await close()
+    }
+  })
+
+  test('a permission request is published and answered through the engine', async () => {
+    const { engine, events, close } = await testEngine(home)
+    try {
+      const target = join(home.workspace, 'approved.txt')
+      const refused = join(home.workspace, 'refused.txt')
+      home.model.script(
+        toolCall('Write', { file_path: target, content: 'approved\n' }),
+        toolCall('Write', { file_path: refused, content: 'refused\n' }),
+        text('Done.'),
+      )
+      const session = engine.createSession({ permissionMode: 'default', askPermissions: true })
+      const turn = await engine.send(session.id, 'Write two files')
+      const first = (await waitForEvent(
+        events,
+        (e) => e.type === 'permission.requested',
+      )) as EventOf<'permission.requested'>
+      assert.equal(first.toolName, 'Write')
+      assert.deepEqual(first.input, { file_path: target, content: 'approved\n' })
+      assert.equal(engine.answerPermission(session.id, 'no-such-request', { behavior: 'allow' }), false)
+      assert.equal(engine.answerPermission(session.id, first.requestId, { behavior: 'allow' }), true)
+      const second = (await waitForEvent(
+        events,
+        (e) => e.type === 'permission.requested' && e.requestId !== first.requestId,
+      )) as EventOf<'permission.requested'>
+      engine.answerPermission(session.id, second.requestId, { behavior: 'deny', message: 'Not that one' })
+      assert.equal((await turn.done).status, 'success')
+      assert.equal(readFileSync(target, 'utf8'), 'approved\n')
+      assert.equal(existsSync(refused), false)
+      const resolved = events.filter(
+        (e): e is EventOf<'permission.resolved'> => e.type === 'permission.resolved',
+      )
+      assert.deepEqual(
+        resolved.map((r) => [r.behavior, r.by]),
+        [
+          ['allow', 'client'],
+          ['deny', 'client'],
+        ],
+      )
+      const denied = events.find(
+        (e): e is EventOf<'tool.result'> => e.type === 'tool.result' && e.toolUseId === second.toolUseId,
+      )
+      assert.equal(denied?.isError, true)
+      assert.match(JSON.stringify(denied?.content), /Not that one/)
+    } finally {
+      await close()
+    }
+  })
+
+  test('without interactive approvals, or without an answer in time, a permission request is denied', async () => {
+    const { engine, events, close } = await testEngine(home, { permissionTimeoutMs: 300 })
+    try {
+      home.model.script(
+        toolCall('Write', { file_path: join(home.workspace, 'a.txt'), content: 'a' }),
+        text('Could not write.'),
+        toolCall('Write', { file_path: join(home.workspace, 'b.txt'), content: 'b' }),
+        text('Nobody answered.'),
+      )
+      const rules = engine.createSession({ permissionMode: 'default' })
+      await (await engine.send(rules.id, 'write a')).done
+      const asking = engine.createSession({ permissionMode: 'default', askPermissions: true })
+      await (await engine.send(asking.id, 'write b')).done
+      const resolved = events.filter(
+        (e): e is EventOf<'permission.resolved'> => e.type === 'permission.resolved',
+      )
+      assert.deepEqual(
+        resolved.map((r) => [r.sessionId, r.behavior, r.by]),
+        [
+          [rules.id, 'deny', 'rule'],
+          [asking.id, 'deny', 'timeout'],
+        ],
+      )
+      assert.equal(existsSync(join(home.workspace, 'a.txt')), false)
+      assert.equal(existsSync(join(home.workspace, 'b.txt')), false)
+    } finally {
+      await close()
+    }
+  })
+
+  test('a CLI that fails to start is retried once', async () => {
+    const flaky = await flakyCli(home, 1)
+    const { engine, close } = await testEngine(home, { startRetries: 1 }, flaky.path)
+    try {
+      const session = engine.createSession({})
+      assert.equal((await (await engine.send(session.id, 'hi')).done).status, 'success')
+      assert.equal(flaky.starts(), 2)
+    } finally {
+      await close()
+    }
+  })
+
+  test('a CLI that keeps failing to start gives start_failed with its reason', async () => {
+    const broken = await flakyCli(home, 100)
+    const { engine, events, close } = await testEngine(home, { startRetries: 1 }, broken.path)
+    try {
+      const session = engine.createSession({})
+      await assert.rejects(engine.send(session.id, 'hi'), (error: unknown) => {
+        assert.ok(error instanceof GatewayError)
+        assert.equal(error.code, 'start_failed')
+        assert.match(error.message, /simulated start failure/)
+        return true
+      })
+      assert.equal(broken.starts(), 2)
+      assert.equal(engine.getSession(session.id)!.state, 'new')
+      assert.ok(events.some((e) => e.type === 'error' && e.code === 'start_failed'))
+      assert.equal(engine.stats().processes.live, 0)
+    } finally {
+      await close()
+    }
+  })
+
+  test('without a usable CLI, turns are refused as unavailable with the reason', async () => {
+    const { engine, close } = await testEngine(home, {}, join(home.root, 'no-such-claude'))
+    try {
+      assert.equal(engine.cli.usable, false)
+      const session = engine.createSession({})
+      await assert.rejects(engine.send(session.id, 'hi'), (error: unknown) => {
+        assert.ok(error instanceof GatewayError)
+        assert.equal(error.code, 'unavailable')
+        assert.match(error.message, /no-such-claude/)
+        return true
+      })
     } finally {
       await close()
     }

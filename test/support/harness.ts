@@ -2,7 +2,8 @@
  * Test harness: a scripted model, a private Claude Code home and either an engine or a whole gateway,
  * all on 127.0.0.1 and all stopped by `close()`. The CLI is the real one the SDK ships.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { randomUUID } from 'node:crypto'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pino from 'pino'
@@ -69,6 +70,7 @@ export const testLimits = (overrides: Partial<EngineLimits> = {}): EngineLimits 
   startTimeoutMs: 30_000,
   startRetries: 1,
   sessionQueueSize: 4,
+  permissionTimeoutMs: 30_000,
   ...overrides,
 })
 
@@ -82,8 +84,12 @@ export interface TestEngine {
 }
 
 /** An engine with its own store in `home.dataDir`; several in a row share it (a gateway restart). */
-export async function testEngine(home: TestHome, limits: Partial<EngineLimits> = {}): Promise<TestEngine> {
-  const cli = await detectClaudeCli(null, { PATH: '' })
+export async function testEngine(
+  home: TestHome,
+  limits: Partial<EngineLimits> = {},
+  cliPath: string | null = null,
+): Promise<TestEngine> {
+  const cli = await detectClaudeCli(cliPath, { PATH: '' })
   const store = new SqliteStore(home.dataDir)
   const bus = new EventBus(store)
   const events: GatewayEvent[] = []
@@ -107,6 +113,35 @@ export async function testEngine(home: TestHome, limits: Partial<EngineLimits> =
       await engine.shutdown(0)
       store.close()
     },
+  }
+}
+
+/**
+ * A wrapper around the real CLI that fails to start its first `failures` times (exit 3 with a message on
+ * stderr), counting every start in `<root>/starts`. `--version` always works, like a CLI that is installed
+ * but breaks at start-up.
+ */
+export async function flakyCli(
+  home: TestHome,
+  failures: number,
+): Promise<{ path: string; starts(): number }> {
+  const real = (await detectClaudeCli(null, { PATH: '' })).path!
+  const name = `flaky-claude-${randomUUID()}`
+  const counter = join(home.root, `${name}.starts`)
+  const path = join(home.root, name)
+  writeFileSync(
+    path,
+    `#!/bin/sh
+if [ "$1" = "--version" ]; then exec "${real}" --version; fi
+echo x >> "${counter}"
+if [ "$(wc -l < "${counter}")" -le ${failures} ]; then echo "simulated start failure" >&2; exit 3; fi
+exec "${real}" "$@"
+`,
+    { mode: 0o755 },
+  )
+  return {
+    path,
+    starts: () => (existsSync(counter) ? readFileSync(counter, 'utf8').split('\n').length - 1 : 0),
   }
 }
 

@@ -66,6 +66,7 @@ test('defaults apply when there is no file, and the result is frozen', (t) => {
       queueSize: 64,
       queueTimeoutMs: 30_000,
       sessionQueueSize: 4,
+      permissionTimeoutMs: 120_000,
       turnTimeoutMs: 600_000,
       startTimeoutMs: 60_000,
       startRetries: 1,
