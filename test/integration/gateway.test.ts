@@ -1,0 +1,215 @@
+/**
+ * The gateway as a server and as a command: health, request ids, request logs, configuration errors,
+ * hot reload, refusing an open bind, and a clean stop with no Claude Code process left behind.
+ */
+import assert from 'node:assert/strict'
+import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { existsSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { PassThrough } from 'node:stream'
+import { after, before, describe, test } from 'node:test'
+import { createLogger } from '../../src/observability/logger.js'
+import { VERSION } from '../../src/version.js'
+import { type TestHome, testConfig, testGateway, testHome } from '../support/harness.js'
+import { isGone, waitUntil } from '../support/wait.js'
+
+const CLI = new URL('../../dist/cli.js', import.meta.url).pathname
+
+describe('gateway server', () => {
+  let home: TestHome
+  before(async () => {
+    home = await testHome()
+  })
+  after(async () => {
+    await home.close()
+  })
+
+  test('GET /v1/health reports the CLI, sessions and processes', async () => {
+    const gateway = await testGateway(home)
+    try {
+      const response = await fetch(`${gateway.url}/v1/health`)
+      assert.equal(response.status, 200)
+      assert.match(response.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/)
+      const body = (await response.json()) as Record<string, unknown>
+      assert.deepEqual(Object.keys(body).sort(), [
+        'claude',
+        'processes',
+        'sessions',
+        'status',
+        'uptime_s',
+        'version',
+      ])
+      assert.equal(body.status, 'ok')
+      assert.equal(body.version, VERSION)
+      const claude = body.claude as Record<string, unknown>
+      assert.equal(claude.usable, true)
+      assert.equal(claude.source, 'bundled')
+      assert.match(String(claude.version), /^\d+\.\d+\.\d+/)
+      assert.ok(existsSync(String(claude.path)))
+      assert.deepEqual(body.sessions, { total: 0, active: 0 })
+      assert.equal((body.processes as { max: number }).max, gateway.context.config.pool.maxRunners)
+
+      const echoed = await fetch(`${gateway.url}/v1/health`, { headers: { 'x-request-id': 'my-trace-42' } })
+      assert.equal(echoed.headers.get('x-request-id'), 'my-trace-42')
+    } finally {
+      await gateway.close()
+    }
+  })
+
+  test('without a usable CLI the gateway still starts and health says degraded, with the reason', async () => {
+    const config = testConfig(home, { claude: { cliPath: join(home.root, 'missing-claude') } })
+    const gateway = await testGateway(home, config)
+    try {
+      const body = (await (await fetch(`${gateway.url}/v1/health`)).json()) as {
+        status: string
+        reason: string
+        claude: { usable: boolean; reason: string }
+      }
+      assert.equal(body.status, 'degraded')
+      assert.equal(body.claude.usable, false)
+      assert.match(body.reason, /missing-claude/)
+      assert.equal(body.reason, body.claude.reason)
+    } finally {
+      await gateway.close()
+    }
+  })
+
+  test('one JSON log line per request, without credentials', async () => {
+    const stream = new PassThrough()
+    const lines: Record<string, unknown>[] = []
+    stream.on('data', (chunk: Buffer) => {
+      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line))
+    })
+    const log = createLogger({ level: 'info', pretty: 'never', destination: stream })
+    const { startGateway } = await import('../../src/gateway.js')
+    const gateway = await startGateway({ config: testConfig(home), log, env: home.env })
+    try {
+      await fetch(`${gateway.url}/v1/health`, { headers: { authorization: 'Bearer sk-secret-value' } })
+      await fetch(`${gateway.url}/nowhere`)
+      await waitUntil(() => lines.filter((l) => l.msg === 'request').length === 2, 5_000, 'two request lines')
+      const requests = lines.filter((l) => l.msg === 'request')
+      assert.deepEqual(
+        requests.map((l) => [l.method, l.route, l.status]),
+        [
+          ['GET', '/v1/health', 200],
+          ['GET', 'unmatched', 404],
+        ],
+      )
+      for (const line of requests) {
+        assert.equal(typeof line.reqId, 'string')
+        assert.equal(typeof line.durationMs, 'number')
+      }
+      assert.ok(lines.some((l) => String(l.msg).includes('ready at')))
+      assert.ok(!JSON.stringify(lines).includes('sk-secret-value'))
+      assert.equal(lines.filter((l) => l.msg === 'incoming request').length, 0)
+    } finally {
+      await gateway.close()
+    }
+  })
+})
+
+describe('claude-code-gateway command', () => {
+  let home: TestHome
+  before(async () => {
+    assert.ok(existsSync(CLI), 'dist/cli.js exists (npm test builds it first)')
+    home = await testHome()
+  })
+  after(async () => {
+    await home.close()
+  })
+
+  const run = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+    spawn(process.execPath, [CLI, ...args], {
+      env: { ...home.env, CCGW_STORE_DATA_DIR: home.dataDir, CCGW_CLAUDE_SETTING_SOURCES: '', ...env },
+      cwd: home.workspace,
+    })
+
+  /** Log lines as they come (JSON: stdout is not a TTY). */
+  function logOf(child: ChildProcessWithoutNullStreams): Record<string, unknown>[] {
+    const lines: Record<string, unknown>[] = []
+    let rest = ''
+    child.stdout.on('data', (chunk: Buffer) => {
+      const parts = (rest + chunk.toString()).split('\n')
+      rest = parts.pop() ?? ''
+      for (const part of parts) if (part.startsWith('{')) lines.push(JSON.parse(part))
+    })
+    return lines
+  }
+
+  test('starts, reloads its config on change and SIGHUP, and stops with no Claude process left', async () => {
+    const configFile = join(home.root, 'gateway.yaml')
+    writeFileSync(configFile, 'pool:\n  maxRunners: 4\n  warmSpares: 1\n')
+    const child = run(['--port', '0', '--host', '127.0.0.1', '--config', configFile])
+    const log = logOf(child)
+    try {
+      const ready = await waitUntil(
+        () => log.find((l) => String(l.msg).includes('ready at')),
+        15_000,
+        'ready',
+      )
+      const url = /(http:\/\/[^\s]+)/.exec(String(ready.msg))![1]!
+      assert.equal((await fetch(`${url}/v1/health`)).status, 200)
+
+      writeFileSync(configFile, 'pool:\n  maxRunners: 3\n  warmSpares: 1\n')
+      const reloaded = await waitUntil(
+        () => log.find((l) => l.msg === 'configuration reloaded'),
+        10_000,
+        'reload',
+      )
+      assert.deepEqual(reloaded.changed, ['pool.maxRunners'])
+      const health = (await (await fetch(`${url}/v1/health`)).json()) as { processes: { max: number } }
+      assert.equal(health.processes.max, 3)
+
+      writeFileSync(configFile, 'pool:\n  maxRunners: 0\n')
+      child.kill('SIGHUP')
+      const rejected = await waitUntil(
+        () => log.find((l) => String(l.msg).includes('reload rejected')),
+        10_000,
+        'rejection',
+      )
+      assert.match(String(rejected.err), /pool\.maxRunners/)
+      const still = (await (await fetch(`${url}/v1/health`)).json()) as { processes: { max: number } }
+      assert.equal(still.processes.max, 3, 'the running configuration stays')
+
+      await waitUntil(() => log.find((l) => l.process === 'spare'), 30_000, 'a warm spare')
+      const children = execFileSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' })
+        .split('\n')
+        .filter(Boolean)
+        .map(Number)
+      assert.ok(children.length >= 1, 'the spare runs as a child process')
+      child.kill('SIGTERM')
+      const [code] = await once(child, 'exit')
+      assert.equal(code, 0)
+      for (const pid of children) assert.ok(isGone(pid), `Claude Code process ${pid} stopped`)
+    } finally {
+      child.kill('SIGKILL')
+    }
+  })
+
+  test('an invalid configuration exits non-zero naming file, key and problem', async () => {
+    const configFile = join(home.root, 'bad.yaml')
+    writeFileSync(configFile, 'pool:\n  maxRunners: 0\n  speed: 3\n')
+    const child = run(['--config', configFile])
+    let stderr = ''
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString()
+    })
+    const [code] = await once(child, 'exit')
+    assert.equal(code, 1)
+    assert.match(stderr, new RegExp(`${configFile}: pool\\.maxRunners: must be >= 1`))
+    assert.match(stderr, /pool\.speed: unknown key/)
+  })
+
+  test('refuses to listen beyond loopback without API keys', async () => {
+    const child = run(['--host', '0.0.0.0', '--port', '0'])
+    let stderr = ''
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString()
+    })
+    const [code] = await once(child, 'exit')
+    assert.equal(code, 1)
+    assert.match(stderr, /server\.host/)
+    assert.match(stderr, /apiKeys/)
+  })
+})
