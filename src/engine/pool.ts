@@ -30,12 +30,11 @@ export interface PoolHooks {
    */
   evict(runner: Runner): boolean
   /** A runner started or stopped; for logs and metrics. */
-  lifecycle(
-    event: 'spawn' | 'ready' | 'exit' | 'spare' | 'evict',
-    runner: Runner | null,
-    detail?: object,
-  ): void
+  lifecycle(event: ProcessLifecycle, runner: Runner | null, detail?: object): void
 }
+
+/** The life of a CLI process: started, initialised, parked as a spare, given up by its session, gone. */
+export type ProcessLifecycle = 'spawn' | 'ready' | 'spare' | 'hibernate' | 'crash' | 'exit'
 
 interface Waiter {
   grant(): void
@@ -221,7 +220,6 @@ export class ProcessPool {
     if (spare) return this.handOver(spare)
     for (const runner of this.serving.keys()) {
       if (runner.state !== 'ready' || !this.hooks.evict(runner)) continue
-      this.hooks.lifecycle('evict', runner)
       this.serving.delete(runner)
       return this.handOver(runner)
     }
@@ -249,7 +247,7 @@ export class ProcessPool {
       this.hooks.lifecycle('spawn', null, { attempt })
       try {
         const runner = await this.launch(profile, this.limits.startTimeoutMs)
-        this.hooks.lifecycle('ready', runner)
+        this.watch(runner, 'ready')
         return runner
       } catch (error) {
         lastError = error as Error
@@ -267,6 +265,7 @@ export class ProcessPool {
     const wanted = this.limits.warmSpares - this.spares.length - this.sparesStarting
     if (wanted <= 0 || this.waiters.length > 0 || this.occupied >= this.limits.maxRunners) return
     const profile = this.spareProfile
+    this.hooks.lifecycle('spawn', null, { spare: true })
     this.sparesStarting++
     this.transient++
     this.launch(profile, this.limits.startTimeoutMs)
@@ -277,7 +276,7 @@ export class ProcessPool {
           return
         }
         this.spares.push(runner)
-        this.hooks.lifecycle('spare', runner)
+        this.watch(runner, 'spare')
         void runner.exited.then(() => {
           const index = this.spares.indexOf(runner)
           if (index < 0) return
@@ -301,6 +300,11 @@ export class ProcessPool {
         this.serveWaiters()
         this.fillSpares()
       })
+  }
+
+  private watch(runner: Runner, event: 'ready' | 'spare'): void {
+    this.hooks.lifecycle(event, runner)
+    void runner.exited.then(({ code, signal }) => this.hooks.lifecycle('exit', runner, { code, signal }))
   }
 
   private discard(spare: Runner): void {

@@ -13,7 +13,7 @@ import type { Page, SessionQuery, SessionRecord, SessionSettings, Store } from '
 import type { ClaudeCliInfo } from './claude-cli.js'
 import { GatewayError } from './errors.js'
 import { type HostOptions, runnerProfile } from './options.js'
-import { type PoolLimits, ProcessPool } from './pool.js'
+import { type PoolLimits, type ProcessLifecycle, ProcessPool } from './pool.js'
 import { liveProcesses, type PermissionRequest, type Runner, type RunnerExit } from './runner.js'
 import { after } from './timers.js'
 import { Translator } from './translate.js'
@@ -105,11 +105,7 @@ export class SessionManager {
       options.limits,
       {
         evict: (runner) => this.evict(runner),
-        lifecycle: (event, runner, detail) =>
-          options.log.info(
-            { process: event, runner: runner?.id, pid: runner?.pid ?? undefined, ...detail },
-            `claude process ${event}`,
-          ),
+        lifecycle: (event, runner, detail) => this.lifecycle(event, runner, detail),
       },
       options.log,
     )
@@ -413,10 +409,12 @@ export class SessionManager {
     this.byRunner.delete(runner)
     this.pool.exited(runner)
     if (live.runner !== runner) return
-    this.options.log.warn(
-      { runner: runner.id, code: exit.code, signal: exit.signal },
-      'claude process exited',
-    )
+    this.lifecycle('crash', runner, {
+      session: live.record.id,
+      code: exit.code,
+      signal: exit.signal,
+      turn: live.active?.id,
+    })
     live.runner = null
     this.clearIdle(live)
     for (const settle of live.permissions.values())
@@ -519,6 +517,7 @@ export class SessionManager {
     this.setState(live, state === 'hibernated' && !live.record.claudeSessionId ? 'new' : state)
     if (runner) {
       this.byRunner.delete(runner)
+      if (state === 'hibernated') this.lifecycle('hibernate', runner, { session: live.record.id })
       await this.pool.retire(runner)
     }
     if (state === 'hibernated' && live.pending === 0) this.live.delete(live.record.id)
@@ -532,9 +531,17 @@ export class SessionManager {
     this.byRunner.delete(runner)
     live.runner = null
     this.clearIdle(live)
+    this.lifecycle('hibernate', runner, { session: live.record.id, reason: 'evicted' })
     this.setState(live, live.record.claudeSessionId ? 'hibernated' : 'new', 'evicted')
     this.live.delete(live.record.id)
     return true
+  }
+
+  private lifecycle(event: ProcessLifecycle, runner: Runner | null, detail?: object): void {
+    // `cliPid`: pino's own `pid` field is the gateway's.
+    const line = { process: event, runner: runner?.id, cliPid: runner?.pid ?? undefined, ...detail }
+    if (event === 'crash') this.options.log.warn(line, `claude process ${event}`)
+    else this.options.log.info(line, `claude process ${event}`)
   }
 
   private setState(live: LiveSession, state: SessionState, reason?: string): void {

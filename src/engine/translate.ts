@@ -31,6 +31,8 @@ export class Translator {
       case 'result':
         return this.result(message, turnId)
       case 'conversation_reset':
+        // The CLI restarts its running cost total with the new conversation.
+        this.costSoFar = 0
         return [
           {
             type: 'conversation.reset',
@@ -157,8 +159,10 @@ export class Translator {
   }
 
   private result(message: SDKResultMessage, turnId: string): EventBody[] {
-    const costUsd = Math.max(0, message.total_cost_usd - this.costSoFar)
-    this.costSoFar = message.total_cost_usd
+    // total_cost_usd is the process's running total; a total below the last one was restarted (/clear).
+    const total = message.total_cost_usd
+    const costUsd = total >= this.costSoFar ? total - this.costSoFar : total
+    this.costSoFar = total
     const usage = tokenUsage(message.usage)
     const model = Object.keys(message.modelUsage)[0] ?? ''
     const { status, error } = outcome(message)

@@ -36,9 +36,10 @@ export class EventBus {
       this.flushScheduled = true
       setImmediate(() => this.flush())
     }
+    // Snapshots: a listener that subscribes from inside a delivery has this event replayed already.
     const forSession = this.listeners.get(sessionId)
-    if (forSession) for (const listener of forSession) this.deliver(listener, event)
-    for (const listener of this.everyListeners) this.deliver(listener, event)
+    if (forSession) for (const listener of [...forSession]) this.deliver(listener, event)
+    for (const listener of [...this.everyListeners]) this.deliver(listener, event)
     return event
   }
 
@@ -77,9 +78,12 @@ export class EventBus {
     return this.lastSeq.get(sessionId) ?? this.store.lastSeq(sessionId)
   }
 
-  /** Forget a deleted session's counter (its events are gone from the store). */
+  /**
+   * Forget a deleted session's counter and its events not yet written (its events are gone from the store),
+   * so nothing of it is written after the store deleted it, whichever of the two comes first.
+   */
   forget(sessionId: string): void {
-    this.flush()
+    this.pending = this.pending.filter((event) => event.sessionId !== sessionId)
     this.lastSeq.delete(sessionId)
   }
 

@@ -10,7 +10,7 @@ import { GatewayError } from '../../src/engine/errors.js'
 import { liveProcesses } from '../../src/engine/runner.js'
 import type { EventOf, GatewayEvent } from '../../src/events/types.js'
 import { flakyCli, type TestHome, testEngine, testHome } from '../support/harness.js'
-import { conversationTexts, lastUserText, text, toolCall } from '../support/scripted-anthropic.js'
+import { conversationTexts, failure, lastUserText, text, toolCall } from '../support/scripted-anthropic.js'
 import { isGone, waitForEvent, waitUntil } from '../support/wait.js'
 
 const ofTurn = (events: GatewayEvent[], turnId: string) =>
@@ -467,6 +467,33 @@ describe('engine with the real CLI', () => {
       })
     } finally {
       await close()
+    }
+  })
+
+  test('upstream failures end the turn with a classified error; retries are events', async () => {
+    const own = await testHome()
+    own.env.CLAUDE_CODE_MAX_RETRIES = '1'
+    const { engine, events, close } = await testEngine(own)
+    try {
+      const session = engine.createSession({})
+      const tooLong = failure(400, 'prompt is too long: 250000 tokens > 200000 maximum', 'invalid_request_error')
+      own.model.script(tooLong)
+      const first = await (await engine.send(session.id, 'a very long prompt')).done
+      assert.equal(first.status, 'error')
+      assert.equal(first.error?.code, 'context_length_exceeded')
+
+      const overloaded = failure(529, 'Overloaded', 'overloaded_error')
+      own.model.script(overloaded, overloaded)
+      const turn = await engine.send(session.id, 'again')
+      const second = await turn.done
+      assert.equal(second.error?.code, 'overloaded')
+      const retry = ofTurn(events, turn.id).find((e): e is EventOf<'api.retry'> => e.type === 'api.retry')
+      assert.ok(retry)
+      assert.equal(retry.status, 529)
+      assert.equal(retry.maxRetries, 1)
+    } finally {
+      await close()
+      await own.close()
     }
   })
 

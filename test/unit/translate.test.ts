@@ -84,7 +84,11 @@ function textDelta(text: string, parent: string | null = null, index = 0): SDKPa
 }
 
 function thinkingDelta(thinking: string, index = 0): SDKPartialAssistantMessage {
-  return stream({ type: 'content_block_delta', index, delta: { type: 'thinking_delta', thinking } })
+  return stream({
+    type: 'content_block_delta',
+    index,
+    delta: { type: 'thinking_delta', thinking, estimated_tokens: null },
+  })
 }
 
 function assistant(
@@ -772,10 +776,9 @@ test('after /clear the CLI restarts its running cost total: the next turn is sti
     uuid: uuid(),
     session_id: CLAUDE_SESSION,
   }
-  const clear = run(translator, [reset, success('', 0, { num_turns: 0 })])
-  assert.equal(clear[1]?.type === 'usage' ? clear[1].costUsd : -1, 0)
-  const after = run(translator, [success('two', 0.125)])
-  assert.equal(after[0]?.type === 'usage' ? after[0].costUsd : -1, 0.125)
+  // The first turn after the reset costs more than everything before it: only the reset tells.
+  const after = run(translator, [reset, success('two', 0.75)])
+  assert.equal(after[1]?.type === 'usage' ? after[1].costUsd : -1, 0.75)
   // A total below the last one is a restarted total even without the reset message.
   const dropped = new Translator()
   run(dropped, [success('one', 0.5)])
