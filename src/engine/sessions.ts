@@ -198,7 +198,10 @@ export class SessionManager {
     const finish = () => {
       live.pending--
       release()
-      if (live.pending === 0) this.pool.idle()
+      if (live.pending > 0) return
+      // Only sessions holding a runner stay in memory; the store has the rest.
+      if (!live.runner && this.live.get(sessionId) === live) this.live.delete(sessionId)
+      this.pool.idle()
     }
     try {
       await previous
