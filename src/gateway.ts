@@ -59,6 +59,8 @@ export async function startGateway({
 
   const store = new SqliteStore(config.store.dataDir)
   const bus = new EventBus(store, {
+    onPersistError: (err) =>
+      log.error({ err }, 'events could not be written; they are kept for the next write'),
     onListenerError: (err, event) =>
       log.error({ err, session: event.sessionId, seq: event.seq }, 'event listener failed'),
   })

@@ -258,6 +258,7 @@ export class SessionManager {
     await Promise.race([drained, new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))])
     clearTimeout(timer)
     for (const live of this.live.values()) {
+      this.settlePermissions(live, 'The gateway is shutting down')
       if (live.active) this.failTurn(live, 'shutting_down', 'The gateway is shutting down')
       live.runner = null
       this.clearIdle(live)
@@ -335,7 +336,7 @@ export class SessionManager {
       })
       throw error
     }
-    const translator = new Translator()
+    const translator = new Translator(resume ? record.costUsd : 0)
     live.runner = runner
     this.byRunner.set(runner, live)
     runner.attach({
@@ -420,8 +421,7 @@ export class SessionManager {
     })
     live.runner = null
     this.clearIdle(live)
-    for (const settle of live.permissions.values())
-      settle({ behavior: 'deny', message: 'Claude Code exited' }, 'interrupt')
+    this.settlePermissions(live, 'Claude Code exited')
     if (live.active) {
       const timedOut = live.active.timedOut
       this.failTurn(
@@ -483,6 +483,11 @@ export class SessionManager {
     })
   }
 
+  /** Deny every open permission request of a session that lets its runner go. */
+  private settlePermissions(live: LiveSession, message: string): void {
+    for (const settle of live.permissions.values()) settle({ behavior: 'deny', message }, 'interrupt')
+  }
+
   private timeOut(live: LiveSession, runner: Runner): void {
     const active = live.active
     if (!active) return
@@ -516,6 +521,7 @@ export class SessionManager {
   private async release(live: LiveSession, state: SessionState): Promise<void> {
     const runner = live.runner
     live.runner = null
+    this.settlePermissions(live, `The session was ${state}`)
     this.clearIdle(live)
     this.setState(live, state === 'hibernated' && !live.record.claudeSessionId ? 'new' : state)
     if (runner) {

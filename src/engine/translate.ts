@@ -16,8 +16,15 @@ const FILE_TOOLS = new Set(['Write', 'Edit', 'MultiEdit', 'NotebookEdit'])
 
 export class Translator {
   private readonly openCalls = new Map<string, OpenToolCall>()
-  private costSoFar = 0
   private claudeSessionId: string | null = null
+  /** The model of the main conversation's last answer (subagents and local commands left out). */
+  private model = ''
+
+  /**
+   * @param costSoFar the running cost total the CLI starts from: a resumed conversation continues the total
+   *   saved in its transcript, so the first turn after a resume must not be charged for the earlier ones.
+   */
+  constructor(private costSoFar = 0) {}
 
   /** Events for one SDK message, in the order they happened. `turnId` is the turn the runner is serving. */
   translate(message: SDKMessage, turnId: string): EventBody[] {
@@ -54,9 +61,11 @@ export class Translator {
   ): EventBody[] {
     if (event.type !== 'content_block_delta') return []
     const delta = event.delta
-    if (delta.type === 'text_delta')
+    // Empty deltas carry nothing (thinking with display "omitted" streams them): no event.
+    if (delta.type === 'text_delta' && delta.text) {
       return [{ type: 'text.delta', turnId, text: delta.text, parentToolUseId }]
-    if (delta.type === 'thinking_delta') {
+    }
+    if (delta.type === 'thinking_delta' && delta.thinking) {
       return [{ type: 'thinking.delta', turnId, text: delta.thinking, parentToolUseId }]
     }
     return []
@@ -65,6 +74,8 @@ export class Translator {
   private assistant(message: Extract<SDKMessage, { type: 'assistant' }>, turnId: string): EventBody[] {
     const content = message.message.content as unknown as ContentBlock[]
     const parentToolUseId = message.parent_tool_use_id
+    const synthetic = message.message.model === '<synthetic>'
+    if (parentToolUseId === null && !synthetic) this.model = message.message.model
     const events: EventBody[] = [
       {
         type: 'message',
@@ -73,7 +84,7 @@ export class Translator {
         model: message.message.model,
         content,
         parentToolUseId,
-        synthetic: message.message.model === '<synthetic>',
+        synthetic,
       },
     ]
     for (const block of content) {
@@ -164,7 +175,7 @@ export class Translator {
     const costUsd = total >= this.costSoFar ? total - this.costSoFar : total
     this.costSoFar = total
     const usage = tokenUsage(message.usage)
-    const model = Object.keys(message.modelUsage)[0] ?? ''
+    const model = this.model || (Object.keys(message.modelUsage)[0] ?? '')
     const { status, error } = outcome(message)
     return [
       { type: 'usage', turnId, model, usage, costUsd },
@@ -275,7 +286,9 @@ function fileChange(
       after: out.content ?? args.content,
     }
   }
-  const before = out.originalFile ?? undefined
+  // An Edit with an empty old_string on a missing file creates it with new_string.
+  if (out.originalFile === null) return { path, kind: 'created', before: null, after: out.newString }
+  const before = out.originalFile
   const after =
     before !== undefined && out.oldString !== undefined && out.newString !== undefined
       ? applyEdit(before, out.oldString, out.newString, (out as { replaceAll?: boolean }).replaceAll === true)

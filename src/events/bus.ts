@@ -10,6 +10,14 @@ export interface Subscription {
 export interface BusOptions {
   /** Called when a listener throws; the bus itself never lets one listener break another. */
   onListenerError?: (error: unknown, event: GatewayEvent) => void
+  /** Called when a batch of events could not be written; they stay in memory for the next attempt. */
+  onPersistError?: (error: unknown) => void
+}
+
+/** A session's follower, with the last sequence number it has already seen (by replay or subscription). */
+interface Follower {
+  listener: Listener
+  after: number
 }
 
 /**
@@ -18,7 +26,7 @@ export interface BusOptions {
  */
 export class EventBus {
   private readonly lastSeq = new Map<string, number>()
-  private readonly listeners = new Map<string, Set<Listener>>()
+  private readonly followers = new Map<string, Set<Follower>>()
   private readonly everyListeners = new Set<Listener>()
   private pending: GatewayEvent[] = []
   private flushScheduled = false
@@ -34,12 +42,13 @@ export class EventBus {
     this.pending.push(event)
     if (!this.flushScheduled) {
       this.flushScheduled = true
-      setImmediate(() => this.flush())
+      setImmediate(() => this.flushInBackground())
     }
-    // Snapshots: a listener that subscribes from inside a delivery has this event replayed already.
-    const forSession = this.listeners.get(sessionId)
-    if (forSession) for (const listener of [...forSession]) this.deliver(listener, event)
-    for (const listener of [...this.everyListeners]) this.deliver(listener, event)
+    // A follower added during this delivery has seen this event already (`after`), so it is skipped.
+    const forSession = this.followers.get(sessionId)
+    if (forSession)
+      for (const follower of forSession) if (seq > follower.after) this.deliver(follower.listener, event)
+    for (const listener of this.everyListeners) this.deliver(listener, event)
     return event
   }
 
@@ -49,16 +58,17 @@ export class EventBus {
    */
   subscribe(sessionId: string, listener: Listener, afterSeq?: number): Subscription {
     if (afterSeq !== undefined) for (const event of this.replay(sessionId, afterSeq)) listener(event)
-    let set = this.listeners.get(sessionId)
+    let set = this.followers.get(sessionId)
     if (!set) {
       set = new Set()
-      this.listeners.set(sessionId, set)
+      this.followers.set(sessionId, set)
     }
-    set.add(listener)
+    const follower = { listener, after: this.currentSeq(sessionId) }
+    set.add(follower)
     return {
       close: () => {
-        set.delete(listener)
-        if (set.size === 0 && this.listeners.get(sessionId) === set) this.listeners.delete(sessionId)
+        set.delete(follower)
+        if (set.size === 0 && this.followers.get(sessionId) === set) this.followers.delete(sessionId)
       },
     }
   }
@@ -92,7 +102,20 @@ export class EventBus {
     if (this.pending.length === 0) return
     const batch = this.pending
     this.pending = []
-    this.store.appendEvents(batch)
+    try {
+      this.store.appendEvents(batch)
+    } catch (error) {
+      this.pending = batch.concat(this.pending)
+      throw error
+    }
+  }
+
+  private flushInBackground(): void {
+    try {
+      this.flush()
+    } catch (error) {
+      this.options.onPersistError?.(error)
+    }
   }
 
   private nextSeq(sessionId: string): number {

@@ -164,14 +164,18 @@ describe('engine with the real CLI', () => {
     try {
       home.model.script(text('My name is Scripty.'), text('You asked for my name.'))
       const session = engine.createSession({})
-      await (await engine.send(session.id, 'What is your name?')).done
+      const first = await (await engine.send(session.id, 'What is your name?')).done
       const firstPid = engine.runnerOf(session.id)!.pid!
       await waitForEvent(events, (e) => e.type === 'session.state' && e.state === 'hibernated')
       assert.equal(engine.runnerOf(session.id), null)
       await waitUntil(() => isGone(firstPid), 10_000, 'the hibernated process to exit')
 
-      const second = await engine.send(session.id, 'What did I ask?')
-      assert.equal((await second.done).result, 'You asked for my name.')
+      const second = await (await engine.send(session.id, 'What did I ask?')).done
+      assert.equal(second.result, 'You asked for my name.')
+      // The resumed CLI continues its saved cost total: the turn is charged only for itself.
+      assert.ok(first.costUsd > 0)
+      assert.ok(Math.abs(second.costUsd - first.costUsd) < 1e-9, `${second.costUsd} vs ${first.costUsd}`)
+      assert.ok(Math.abs(engine.getSession(session.id)!.costUsd - 2 * first.costUsd) < 1e-9)
       assert.notEqual(engine.runnerOf(session.id)!.pid, firstPid)
       assert.deepEqual(conversationTexts(home.model.turns.at(-1)!.body), [
         { role: 'user', text: 'What is your name?' },
@@ -476,7 +480,11 @@ describe('engine with the real CLI', () => {
     const { engine, events, close } = await testEngine(own)
     try {
       const session = engine.createSession({})
-      const tooLong = failure(400, 'prompt is too long: 250000 tokens > 200000 maximum', 'invalid_request_error')
+      const tooLong = failure(
+        400,
+        'prompt is too long: 250000 tokens > 200000 maximum',
+        'invalid_request_error',
+      )
       own.model.script(tooLong)
       const first = await (await engine.send(session.id, 'a very long prompt')).done
       assert.equal(first.status, 'error')

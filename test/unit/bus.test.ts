@@ -50,8 +50,8 @@ const texts = (events: readonly GatewayEvent[]) =>
   events.map((e) => (e.type === 'text.delta' ? e.text : e.type))
 
 test('publish numbers events per session from 1 without gaps, independently per session', async (t) => {
-  const store = openStore(t)
-  const bus = new EventBus(store)
+  const { store, bus: newBus } = fixture(t)
+  const bus = newBus()
   const before = Date.now()
   const a1 = bus.publish('a', { type: 'session.state', state: 'starting', previous: 'new' })
   const b1 = bus.publish('b', delta('x'))
@@ -89,11 +89,12 @@ test('publish numbers events per session from 1 without gaps, independently per 
 })
 
 test('subscribe with afterSeq replays stored events, then live ones: no gap, no duplicate', async (t) => {
-  const store = openStore(t)
-  const bus = new EventBus(store)
+  const { store, bus: newBus } = fixture(t)
+  const bus = newBus()
   publishTexts(bus, 's', ['1', '2', '3'])
   await nextTick()
   publishTexts(bus, 's', ['4', '5']) // still pending: the replay must include them
+  assert.deepEqual(seqs(store.readEvents('s')), [1, 2, 3])
   publishTexts(bus, 'other', ['o'])
 
   const received: GatewayEvent[] = []
@@ -121,7 +122,7 @@ test('subscribe with afterSeq replays stored events, then live ones: no gap, no 
 })
 
 test('a subscriber added from inside a delivery gets each event once', (t) => {
-  const bus = new EventBus(openStore(t))
+  const bus = fixture(t).bus()
   const late: GatewayEvent[] = []
   bus.subscribe('s', (event) => {
     if (event.seq === 2) bus.subscribe('s', (e) => late.push(e), 0)
@@ -131,7 +132,7 @@ test('a subscriber added from inside a delivery gets each event once', (t) => {
 })
 
 test('replay reads stored and pending events with afterSeq and limit', async (t) => {
-  const bus = new EventBus(openStore(t))
+  const bus = fixture(t).bus()
   publishTexts(bus, 's', ['1', '2', '3'])
   await nextTick()
   publishTexts(bus, 's', ['4', '5'])
@@ -142,7 +143,7 @@ test('replay reads stored and pending events with afterSeq and limit', async (t)
 })
 
 test('subscribeAll follows every session until closed', (t) => {
-  const bus = new EventBus(openStore(t))
+  const bus = fixture(t).bus()
   const received: GatewayEvent[] = []
   const subscription = bus.subscribeAll((event) => received.push(event))
   bus.publish('a', delta('1'))
@@ -159,7 +160,7 @@ test('subscribeAll follows every session until closed', (t) => {
 
 test('a throwing listener does not stop the others and is reported to onListenerError', (t) => {
   const failures: [unknown, GatewayEvent][] = []
-  const bus = new EventBus(openStore(t), { onListenerError: (error, event) => failures.push([error, event]) })
+  const bus = fixture(t).bus({ onListenerError: (error, event) => failures.push([error, event]) })
   const boom = new Error('listener failed')
   const order: string[] = []
   bus.subscribe('s', () => {
@@ -179,7 +180,7 @@ test('a throwing listener does not stop the others and is reported to onListener
     [boom, event],
   ])
   // Without onListenerError the error is swallowed all the same.
-  const quiet = new EventBus(openStore(t))
+  const quiet = fixture(t).bus()
   quiet.subscribe('s', () => {
     throw boom
   })
@@ -202,8 +203,8 @@ test('a new bus on the same store continues after the last stored seq (restart)'
   store.close()
 
   // And across a reopened database.
-  const reopened = openStore(t, dir)
-  const third = new EventBus(reopened)
+  const { store: reopened, bus: newBus } = fixture(t, dir)
+  const third = newBus()
   assert.equal(third.publish('a', delta('5')).seq, 5)
   third.flush()
   assert.deepEqual(seqs(reopened.readEvents('a')), [1, 2, 3, 4, 5])
@@ -212,8 +213,8 @@ test('a new bus on the same store continues after the last stored seq (restart)'
 })
 
 test('forget() after store.deleteSession: numbering restarts and no event of it is written later', async (t) => {
-  const store = openStore(t)
-  const bus = new EventBus(store)
+  const { store, bus: newBus } = fixture(t)
+  const bus = newBus()
   publishTexts(bus, 'gone', ['1', '2'])
   await nextTick()
   publishTexts(bus, 'gone', ['3']) // pending when the session is deleted
@@ -229,8 +230,8 @@ test('forget() after store.deleteSession: numbering restarts and no event of it 
 })
 
 test("forget() before store.deleteSession (the engine's order) leaves nothing either", async (t) => {
-  const store = openStore(t)
-  const bus = new EventBus(store)
+  const { store, bus: newBus } = fixture(t)
+  const bus = newBus()
   publishTexts(bus, 'gone', ['1', '2'])
   bus.forget('gone')
   store.deleteSession('gone')

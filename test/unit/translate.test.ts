@@ -903,3 +903,56 @@ test('classifyUpstream: the message wins over the status for context length', ()
   assert.equal(classifyUpstream(429, 'Prompt is too long'), 'context_length_exceeded')
   assert.equal(classifyUpstream(401, 'Invalid API key'), 'upstream_error')
 })
+
+test('a resumed conversation starts from the cost saved before: its first turn is charged only itself', () => {
+  const translator = new Translator(0.25)
+  const events = run(translator, [success('resumed', 0.375)])
+  assert.equal(events[0]?.type === 'usage' ? events[0].costUsd : -1, 0.125)
+})
+
+test('usage names the main conversation model, not a subagent or a local command', () => {
+  const translator = new Translator()
+  const events = run(translator, [
+    assistant('msg_main', [text('main')], { model: 'claude-main-model' }),
+    assistant('msg_sub', [text('sub')], { parent: 'toolu_task', model: 'claude-haiku-sub' }),
+    assistant('msg_local', [text('local')], { model: '<synthetic>' }),
+    success('done', 0.01),
+  ])
+  const usageEvent = events.find((e) => e.type === 'usage')
+  assert.equal(usageEvent?.type === 'usage' ? usageEvent.model : '', 'claude-main-model')
+})
+
+test('empty text and thinking deltas produce no event', () => {
+  assert.deepEqual(run(new Translator(), [textDelta(''), thinkingDelta('')]), [])
+})
+
+test('Edit creating a missing file (empty old_string) is a creation', (t) => {
+  clock(t)
+  const translator = new Translator()
+  const path = `${CWD}/new.txt`
+  run(translator, [
+    assistant('msg_new', [
+      toolUse('toolu_new', 'Edit', { file_path: path, old_string: '', new_string: 'hello\n' }),
+    ]),
+  ])
+  const created: FileEditOutput = {
+    filePath: path,
+    oldString: '',
+    newString: 'hello\n',
+    originalFile: null,
+    structuredPatch: [],
+    userModified: false,
+    replaceAll: false,
+  }
+  const events = run(translator, [toolResult('toolu_new', 'File created.', { structured: created })])
+  assert.deepEqual(events[1], {
+    type: 'file.changed',
+    turnId: TURN,
+    toolUseId: 'toolu_new',
+    tool: 'Edit',
+    path,
+    kind: 'created',
+    before: null,
+    after: 'hello\n',
+  })
+})

@@ -1,0 +1,237 @@
+/** SqliteStore: session records with paginated, filtered listing, and the per-session event log. */
+import assert from 'node:assert/strict'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { type TestContext, test } from 'node:test'
+import type { EventBody, GatewayEvent, SessionState } from '../../src/events/types.js'
+import { SqliteStore } from '../../src/store/sqlite.js'
+import type { SessionRecord } from '../../src/store/types.js'
+
+function tempDir(t: TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'ccgw-store-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+/** A store closed at the end of the test (closing twice is harmless). */
+function openStore(t: TestContext, dir = tempDir(t)): SqliteStore {
+  const store = new SqliteStore(dir)
+  t.after(() => store.close())
+  return store
+}
+
+function record(
+  id: string,
+  options: { state?: SessionState; workspace?: string; agent?: string | null; updatedAt?: number } = {},
+): SessionRecord {
+  const updatedAt = options.updatedAt ?? 1_000
+  return {
+    id,
+    title: `Session ${id}`,
+    settings: {
+      workspace: options.workspace ?? '/work/a',
+      model: 'claude-sonnet-4-5',
+      agent: options.agent ?? null,
+      permissionMode: 'acceptEdits',
+      tools: null,
+      allowedTools: ['Read'],
+      disallowedTools: [],
+      systemPrompt: null,
+      appendSystemPrompt: 'Be brief.',
+      thinking: { type: 'enabled', budgetTokens: 2048 },
+      maxTurns: 10,
+      additionalDirectories: [],
+      askPermissions: false,
+    },
+    claudeSessionId: null,
+    state: options.state ?? 'new',
+    createdAt: updatedAt - 500,
+    updatedAt,
+    usage: {
+      inputTokens: 0,
+      outputTokens: 0,
+      cacheReadInputTokens: 0,
+      cacheCreationInputTokens: 0,
+      thinkingTokens: 0,
+    },
+    costUsd: 0,
+    turns: 0,
+  }
+}
+
+function event(sessionId: string, seq: number, body?: EventBody): GatewayEvent {
+  return {
+    ...(body ?? { type: 'text.delta', turnId: 't', text: `#${seq}`, parentToolUseId: null }),
+    seq,
+    ts: 1_700_000_000_000 + seq,
+    sessionId,
+  }
+}
+
+const ids = (records: readonly SessionRecord[]) => records.map((r) => r.id)
+const seqs = (events: readonly GatewayEvent[]) => events.map((e) => e.seq)
+
+test('insert, get and update a session record', (t) => {
+  const store = openStore(t)
+  const original = record('s1')
+  store.insertSession(original)
+  assert.deepEqual(store.getSession('s1'), original)
+  assert.equal(store.getSession('missing'), undefined)
+  assert.throws(() => store.insertSession(record('s1')), /UNIQUE|PRIMARY KEY/)
+
+  const updated: SessionRecord = {
+    ...original,
+    title: 'Renamed',
+    state: 'idle',
+    claudeSessionId: '9b6f1d2e-4c3a-4f8e-9d71-2a5b6c7d8e90',
+    updatedAt: 2_000,
+    usage: {
+      inputTokens: 10,
+      outputTokens: 5,
+      cacheReadInputTokens: 3,
+      cacheCreationInputTokens: 2,
+      thinkingTokens: 1,
+    },
+    costUsd: 0.25,
+    turns: 1,
+    settings: { ...original.settings, workspace: '/work/b', agent: 'reviewer' },
+  }
+  store.updateSession(updated)
+  assert.deepEqual(store.getSession('s1'), updated)
+  // The indexed columns follow the record.
+  assert.deepEqual(
+    ids(
+      store.listSessions({ limit: 10, offset: 0, state: 'idle', workspace: '/work/b', agent: 'reviewer' })
+        .items,
+    ),
+    ['s1'],
+  )
+  assert.equal(store.listSessions({ limit: 10, offset: 0, state: 'new' }).total, 0)
+
+  // Updating an unknown session changes nothing.
+  store.updateSession(record('ghost'))
+  assert.equal(store.getSession('ghost'), undefined)
+  assert.equal(store.countSessions(), 1)
+})
+
+test('listSessions: newest update first (ties by id), pagination with the total', (t) => {
+  const store = openStore(t)
+  store.insertSession(record('c', { updatedAt: 3_000 }))
+  store.insertSession(record('a', { updatedAt: 1_000 }))
+  store.insertSession(record('e', { updatedAt: 5_000 }))
+  store.insertSession(record('b', { updatedAt: 3_000 }))
+  store.insertSession(record('d', { updatedAt: 4_000 }))
+  assert.equal(store.countSessions(), 5)
+
+  const all = store.listSessions({ limit: 100, offset: 0 })
+  assert.deepEqual(ids(all.items), ['e', 'd', 'b', 'c', 'a'])
+  assert.equal(all.total, 5)
+  assert.deepEqual(store.listSessions({ limit: 2, offset: 0 }), {
+    items: [store.getSession('e'), store.getSession('d')],
+    total: 5,
+  })
+  assert.deepEqual(ids(store.listSessions({ limit: 2, offset: 2 }).items), ['b', 'c'])
+  assert.deepEqual(ids(store.listSessions({ limit: 2, offset: 4 }).items), ['a'])
+  assert.deepEqual(store.listSessions({ limit: 2, offset: 10 }), { items: [], total: 5 })
+
+  // An update moves a session to the front.
+  store.updateSession({ ...store.getSession('a')!, updatedAt: 9_000 })
+  assert.deepEqual(ids(store.listSessions({ limit: 100, offset: 0 }).items), ['a', 'e', 'd', 'b', 'c'])
+})
+
+test('listSessions filters by state, workspace and agent, alone or together, and counts the filtered total', (t) => {
+  const store = openStore(t)
+  store.insertSession(record('1', { state: 'idle', workspace: '/w/x', agent: 'reviewer', updatedAt: 1 }))
+  store.insertSession(record('2', { state: 'idle', workspace: '/w/y', agent: null, updatedAt: 2 }))
+  store.insertSession(record('3', { state: 'hibernated', workspace: '/w/x', agent: null, updatedAt: 3 }))
+  store.insertSession(record('4', { state: 'closed', workspace: '/w/x', agent: 'reviewer', updatedAt: 4 }))
+  store.insertSession(record('5', { state: 'idle', workspace: '/w/x', agent: 'reviewer', updatedAt: 5 }))
+
+  const list = (query: { state?: SessionState; workspace?: string; agent?: string }, limit = 100) => {
+    const page = store.listSessions({ limit, offset: 0, ...query })
+    return [ids(page.items), page.total]
+  }
+  assert.deepEqual(list({ state: 'idle' }), [['5', '2', '1'], 3])
+  assert.deepEqual(list({ workspace: '/w/x' }), [['5', '4', '3', '1'], 4])
+  assert.deepEqual(list({ agent: 'reviewer' }), [['5', '4', '1'], 3])
+  assert.deepEqual(list({ state: 'idle', workspace: '/w/x', agent: 'reviewer' }), [['5', '1'], 2])
+  assert.deepEqual(list({ state: 'idle', workspace: '/w/x' }, 1), [['5'], 2])
+  assert.deepEqual(list({ state: 'running' }), [[], 0])
+  assert.deepEqual(list({ agent: 'nobody' }), [[], 0])
+})
+
+test('events: append, read after a sequence number with a limit, last sequence number', (t) => {
+  const store = openStore(t)
+  store.appendEvents([event('s', 1), event('s', 2), event('other', 1)])
+  store.appendEvents([event('s', 4), event('s', 3)])
+  store.appendEvents([])
+  assert.deepEqual(store.readEvents('s'), [event('s', 1), event('s', 2), event('s', 3), event('s', 4)])
+  assert.deepEqual(seqs(store.readEvents('s', { afterSeq: 2 })), [3, 4])
+  assert.deepEqual(seqs(store.readEvents('s', { limit: 3 })), [1, 2, 3])
+  assert.deepEqual(seqs(store.readEvents('s', { afterSeq: 1, limit: 2 })), [2, 3])
+  assert.deepEqual(seqs(store.readEvents('s', { afterSeq: 4 })), [])
+  assert.deepEqual(store.readEvents('nothing'), [])
+  assert.equal(store.lastSeq('s'), 4)
+  assert.equal(store.lastSeq('other'), 1)
+  assert.equal(store.lastSeq('nothing'), 0)
+
+  // Events are kept as they were published, whatever their type.
+  const ready = event('s', 5, {
+    type: 'session.ready',
+    claudeSessionId: 'c',
+    model: 'm',
+    cwd: '/w',
+    tools: ['Bash'],
+    permissionMode: 'default',
+  })
+  store.appendEvents([ready])
+  assert.deepEqual(store.readEvents('s', { afterSeq: 4 }), [ready])
+})
+
+test('a batch of events is written whole or not at all', (t) => {
+  const store = openStore(t)
+  store.appendEvents([event('s', 1)])
+  assert.throws(() => store.appendEvents([event('s', 2), event('s', 1)]), /UNIQUE|PRIMARY KEY/)
+  assert.deepEqual(seqs(store.readEvents('s')), [1])
+})
+
+test('deleteSession removes the record and its events, nothing else', (t) => {
+  const store = openStore(t)
+  store.insertSession(record('gone'))
+  store.insertSession(record('kept'))
+  store.appendEvents([event('gone', 1), event('gone', 2), event('kept', 1)])
+  store.deleteSession('gone')
+  assert.equal(store.getSession('gone'), undefined)
+  assert.deepEqual(store.readEvents('gone'), [])
+  assert.equal(store.lastSeq('gone'), 0)
+  assert.equal(store.countSessions(), 1)
+  assert.deepEqual(store.listSessions({ limit: 10, offset: 0 }).total, 1)
+  assert.deepEqual(seqs(store.readEvents('kept')), [1])
+  store.deleteSession('never-existed')
+  assert.equal(store.countSessions(), 1)
+})
+
+test('reopening the same data directory keeps sessions and events', (t) => {
+  const dir = join(tempDir(t), 'nested', 'data')
+  const first = openStore(t, dir)
+  assert.ok(existsSync(join(dir, 'gateway.sqlite')))
+  const s1 = record('s1', { state: 'idle', updatedAt: 2 })
+  const s2 = record('s2', { state: 'hibernated', updatedAt: 1 })
+  first.insertSession(s1)
+  first.insertSession(s2)
+  first.appendEvents([event('s1', 1), event('s1', 2)])
+  first.close()
+
+  const second = openStore(t, dir)
+  assert.deepEqual(second.getSession('s1'), s1)
+  assert.deepEqual(second.listSessions({ limit: 10, offset: 0 }), { items: [s1, s2], total: 2 })
+  assert.deepEqual(second.readEvents('s1'), [event('s1', 1), event('s1', 2)])
+  assert.equal(second.lastSeq('s1'), 2)
+  second.appendEvents([event('s1', 3)])
+  second.close()
+
+  const third = openStore(t, dir)
+  assert.deepEqual(seqs(third.readEvents('s1')), [1, 2, 3])
+  assert.equal(third.countSessions(), 2)
+})
