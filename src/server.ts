@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
-import { healthRoutes } from './api/openai/health.js'
+import { openaiApi } from './api/openai/index.js'
 import type { GatewayContext } from './gateway.js'
 import { RequestLogController } from './observability/request-log.js'
 
@@ -26,6 +26,6 @@ export async function buildServer(gateway: GatewayContext): Promise<FastifyInsta
     reply.header('x-request-id', request.id)
   })
 
-  await app.register(healthRoutes, { gateway })
+  await app.register(openaiApi, { gateway, prefix: '/v1' })
   return app
 }

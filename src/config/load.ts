@@ -319,11 +319,18 @@ function resolvePaths(layer: Layer): Layer {
   for (const key of PATH_KEYS) {
     const [section, name] = key.split('.') as [string, string]
     const value = get(layer.value, key)
-    if (typeof value !== 'string') continue
-    const expanded = expandHome(value)
-    // A bare command name is looked up on PATH when spawned, so it stays as it is.
-    const bare = key === 'claude.cliPath' && !/[\\/]/.test(expanded)
-    ;(layer.value[section] as Json)[name] = bare ? expanded : resolve(layer.dir, expanded)
+    const absolute = (path: string) => {
+      const expanded = expandHome(path)
+      // A bare command name is looked up on PATH when spawned, so it stays as it is.
+      const bare = key === 'claude.cliPath' && !/[\\/]/.test(expanded)
+      return bare ? expanded : resolve(layer.dir, expanded)
+    }
+    if (typeof value === 'string') (layer.value[section] as Json)[name] = absolute(value)
+    else if (Array.isArray(value)) {
+      ;(layer.value[section] as Json)[name] = value.map((item) =>
+        typeof item === 'string' ? absolute(item) : item,
+      )
+    }
   }
   return layer
 }

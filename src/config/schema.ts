@@ -14,6 +14,10 @@ function Section<T extends Parameters<typeof Type.Object>[0]>(properties: T) {
   return Type.Object(properties, { additionalProperties: false, default: {} })
 }
 
+function NullableModel() {
+  return Type.Unsafe<string | null>({ type: ['string', 'null'], minLength: 1 })
+}
+
 const Millis = (value: number) => Type.Integer({ minimum: 0, default: value })
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
@@ -58,6 +62,29 @@ export const ConfigSchema = Type.Object(
     store: Section({
       dataDir: Type.String({ minLength: 1, default: '~/.claude-code-gateway' }),
     }),
+    openai: Section({
+      models: Type.Record(Type.String({ minLength: 1 }), NullableModel(), {
+        default: {
+          'claude-code': null,
+          'claude-code-opus': 'opus',
+          'claude-code-sonnet': 'sonnet',
+          'claude-code-haiku': 'haiku',
+        },
+      }),
+      defaultTools: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
+      requestableTools: Type.Array(Type.String({ minLength: 1 }), {
+        default: ['Read', 'Glob', 'Grep', 'WebSearch', 'WebFetch'],
+      }),
+      permissionModes: Type.Array(StringEnum(PERMISSION_MODES), {
+        uniqueItems: true,
+        default: ['default', 'plan'],
+      }),
+      workspaceRoots: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
+      remoteImages: Type.Boolean({ default: false }),
+      toolCallTimeoutMs: Millis(300_000),
+      keepAliveMs: Millis(15_000),
+      retryBudgetMs: Millis(30_000),
+    }),
     log: Section({
       level: StringEnum(LOG_LEVELS, { default: 'info' }),
       pretty: StringEnum(['auto', 'always', 'never'] as const, { default: 'auto' }),
@@ -84,7 +111,12 @@ export const RESTART_REQUIRED_KEYS: readonly string[] = [
 ]
 
 /** Keys holding filesystem paths: `~` is expanded and relative paths are resolved at load. */
-export const PATH_KEYS: readonly string[] = ['claude.cliPath', 'claude.defaultWorkspace', 'store.dataDir']
+export const PATH_KEYS: readonly string[] = [
+  'claude.cliPath',
+  'claude.defaultWorkspace',
+  'store.dataDir',
+  'openai.workspaceRoots',
+]
 
 const upperSnake = (name: string) => name.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()
 

@@ -36,6 +36,12 @@ export function runnerProfile(
   if (settings.tools) options.tools = settings.tools
   if (settings.maxTurns) options.maxTurns = settings.maxTurns
   if (settings.thinking) options.thinking = thinkingConfig(settings.thinking)
+  if (settings.effort) options.effort = settings.effort
+  if (settings.outputSchema) options.outputFormat = { type: 'json_schema', schema: settings.outputSchema }
+  // Claude Code reads its per-response output cap from the environment only.
+  if (settings.maxOutputTokens) {
+    options.env = { ...host.env, CLAUDE_CODE_MAX_OUTPUT_TOKENS: String(settings.maxOutputTokens) }
+  }
   if (settings.systemPrompt !== null) options.systemPrompt = settings.systemPrompt
   else if (settings.appendSystemPrompt) {
     options.systemPrompt = { type: 'preset', preset: 'claude_code', append: settings.appendSystemPrompt }

@@ -6,6 +6,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import {
   type CanUseTool,
+  type ModelInfo,
   type Options,
   type PermissionResult,
   type Query,
@@ -150,6 +151,11 @@ export class Runner {
       uuid,
     })
     return uuid
+  }
+
+  /** The models this CLI offers (its aliases with the model each resolves to). */
+  supportedModels(): Promise<ModelInfo[]> {
+    return this.query.supportedModels()
   }
 
   async interrupt(): Promise<void> {

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { realpathSync, statSync } from 'node:fs'
-import type { PermissionResult } from '@anthropic-ai/claude-agent-sdk'
+import type { ModelInfo, PermissionResult } from '@anthropic-ai/claude-agent-sdk'
 import type { Logger } from 'pino'
 import type { EventBus } from '../events/bus.js'
 import type { ContentBlock, EventBody, EventOf, SessionState, TokenUsage } from '../events/types.js'
@@ -16,6 +16,7 @@ import { type HostOptions, runnerProfile } from './options.js'
 import { type PoolLimits, type ProcessLifecycle, ProcessPool } from './pool.js'
 import { liveProcesses, type PermissionRequest, type Runner, type RunnerExit } from './runner.js'
 import { after } from './timers.js'
+import { claudeConfigDir, type SeedTurn, seedTranscript } from './transcript.js'
 import { Translator } from './translate.js'
 
 export interface EngineLimits extends PoolLimits {
@@ -47,7 +48,11 @@ export interface EngineOptions {
   defaults: EngineDefaults
 }
 
-export type NewSession = Partial<SessionSettings> & { title?: string | null }
+export type NewSession = Partial<SessionSettings> & {
+  title?: string | null
+  /** Earlier turns of the conversation: Claude sees them as real turns when the session starts. */
+  history?: SeedTurn[]
+}
 
 export type TurnCompleted = EventOf<'turn.completed'>
 
@@ -97,6 +102,8 @@ export class SessionManager {
   /** Bumped when host options change, so processes started before no longer match new sessions. */
   private hostGeneration = 0
   private closing = false
+  private knownModels: ModelInfo[] = []
+  private modelsAsked = false
 
   constructor(options: EngineOptions) {
     this.options = { ...options }
@@ -147,11 +154,12 @@ export class SessionManager {
 
   createSession(input: NewSession): SessionRecord {
     const now = Date.now()
+    const settings = this.settings(input)
     const record: SessionRecord = {
       id: randomUUID(),
       title: input.title ?? null,
-      settings: this.settings(input),
-      claudeSessionId: null,
+      settings,
+      claudeSessionId: input.history?.length ? this.seed(settings.workspace, input.history) : null,
       state: 'new',
       createdAt: now,
       updatedAt: now,
@@ -161,6 +169,11 @@ export class SessionManager {
     }
     this.options.store.insertSession(record)
     return record
+  }
+
+  /** Write the history as a Claude Code transcript; the session's first runner resumes it. */
+  private seed(cwd: string, turns: SeedTurn[]): string {
+    return seedTranscript({ configDir: claudeConfigDir(this.options.host.env), cwd, turns }).sessionId
   }
 
   getSession(id: string): SessionRecord | undefined {
@@ -546,7 +559,23 @@ export class SessionManager {
     return true
   }
 
+  /** The models the CLI reports, learned from the first process that started (empty until then). */
+  get models(): readonly ModelInfo[] {
+    return this.knownModels
+  }
+
   private lifecycle(event: ProcessLifecycle, runner: Runner | null, detail?: object): void {
+    if (runner && (event === 'ready' || event === 'spare') && !this.modelsAsked) {
+      this.modelsAsked = true
+      runner.supportedModels().then(
+        (models) => {
+          this.knownModels = models
+        },
+        () => {
+          this.modelsAsked = false
+        },
+      )
+    }
     // `cliPid`: pino's own `pid` field is the gateway's.
     const line = { process: event, runner: runner?.id, cliPid: runner?.pid ?? undefined, ...detail }
     if (event === 'crash') this.options.log.warn(line, `claude process ${event}`)
@@ -583,6 +612,9 @@ export class SessionManager {
       systemPrompt: input.systemPrompt ?? null,
       appendSystemPrompt: input.appendSystemPrompt ?? null,
       thinking: input.thinking ?? null,
+      effort: input.effort ?? null,
+      outputSchema: input.outputSchema ?? null,
+      maxOutputTokens: input.maxOutputTokens ?? null,
       maxTurns: input.maxTurns ?? null,
       additionalDirectories: input.additionalDirectories ?? [],
       askPermissions: input.askPermissions ?? false,

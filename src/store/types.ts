@@ -2,6 +2,8 @@ import type { GatewayEvent, SessionState, TokenUsage } from '../events/types.js'
 
 export type PermissionMode = 'default' | 'acceptEdits' | 'bypassPermissions' | 'plan' | 'dontAsk'
 
+export type Effort = 'low' | 'medium' | 'high' | 'xhigh' | 'max'
+
 export type ThinkingSetting =
   | { type: 'adaptive' }
   | { type: 'enabled'; budgetTokens: number }
@@ -22,6 +24,12 @@ export interface SessionSettings {
   /** Appended to Claude Code's system prompt when set. */
   appendSystemPrompt: string | null
   thinking: ThinkingSetting | null
+  /** How hard Claude works (Claude Code's effort level); null: the model's default. */
+  effort: Effort | null
+  /** A JSON Schema the final answer must follow (Claude Code's structured output); null: free text. */
+  outputSchema: Record<string, unknown> | null
+  /** Cap on each model response's output tokens; null: Claude Code's default. */
+  maxOutputTokens: number | null
   maxTurns: number | null
   additionalDirectories: string[]
   /**

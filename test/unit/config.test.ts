@@ -72,6 +72,22 @@ test('defaults apply when there is no file, and the result is frozen', (t) => {
       startRetries: 1,
     },
     store: { dataDir: join(homedir(), '.claude-code-gateway') },
+    openai: {
+      models: {
+        'claude-code': null,
+        'claude-code-opus': 'opus',
+        'claude-code-sonnet': 'sonnet',
+        'claude-code-haiku': 'haiku',
+      },
+      defaultTools: [],
+      requestableTools: ['Read', 'Glob', 'Grep', 'WebSearch', 'WebFetch'],
+      permissionModes: ['default', 'plan'],
+      workspaceRoots: [],
+      remoteImages: false,
+      toolCallTimeoutMs: 300_000,
+      keepAliveMs: 15_000,
+      retryBudgetMs: 30_000,
+    },
     log: { level: 'info', pretty: 'auto' },
   })
   assert.ok(Object.isFrozen(config.server.apiKeys))

@@ -6,7 +6,7 @@ import type { GatewayContext } from '../../gateway.js'
  * `degraded` means the gateway runs but cannot reach Claude Code; `reason` says why.
  */
 export const healthRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async (app, { gateway }) => {
-  app.get('/v1/health', async () => {
+  app.get('/health', async () => {
     const { engine, version, startedAt } = gateway
     const cli = engine.cli
     const stats = engine.stats()

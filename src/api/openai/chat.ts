@@ -1,0 +1,290 @@
+/**
+ * POST /v1/chat/completions: one request is one turn of a Claude Code session (or the rest of a turn that
+ * stopped on client function calls). The status is chosen only once the turn shows progress, so start-up
+ * and upstream failures are real HTTP errors; after the first byte an error travels as an SSE event.
+ */
+import { randomBytes } from 'node:crypto'
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import { GatewayError } from '../../engine/errors.js'
+import type { Turn } from '../../engine/sessions.js'
+import { TurnFollower } from '../../events/follow.js'
+import type { GatewayEvent } from '../../events/types.js'
+import type { GatewayContext } from '../../gateway.js'
+import { Answer, type AnswerOptions, type Delta } from './answer.js'
+import { ConversationIndex } from './conversations.js'
+import { fromEngineError, invalidRequest, OpenAIError } from './errors.js'
+import type { ModelCatalogue } from './models.js'
+import { type ChatPlan, conversationKey, planRequest } from './request.js'
+import { ChatCompletionRequest } from './schema.js'
+
+const CONVERSATIONS_REMEMBERED = 10_000
+
+interface Exchange {
+  id: string
+  created: number
+  model: string
+  plan: ChatPlan
+  sessionId: string
+  turn: Turn
+  follower: TurnFollower
+  answer: Answer
+  timing: { received: number; dispatched: number; firstEvent: number }
+}
+
+export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue: ModelCatalogue }> = async (
+  app,
+  { gateway, catalogue },
+) => {
+  const conversations = new ConversationIndex(CONVERSATIONS_REMEMBERED)
+
+  app.post<{ Body: ChatCompletionRequest }>(
+    '/chat/completions',
+    { schema: { body: ChatCompletionRequest } },
+    async (request, reply) => {
+      const received = performance.now()
+      const body = request.body
+      const model = catalogue.resolve(body.model)
+      const plan = planRequest(body, gateway.config, model)
+      const sessionId = openSession(plan)
+      if (plan.input.kind !== 'user') {
+        throw invalidRequest(
+          'No function call of this conversation is waiting for these tool results.',
+          'messages',
+        )
+      }
+      const turn = await gateway.engine.send(sessionId, plan.input.content)
+      const exchange: Exchange = {
+        id: `chatcmpl-${randomBytes(18).toString('base64url')}`,
+        created: Math.floor(Date.now() / 1000),
+        model: body.model,
+        plan,
+        sessionId,
+        turn,
+        follower: new TurnFollower(gateway.bus, sessionId, turn.id, turn.startSeq),
+        answer: new Answer(answerOptions(plan)),
+        timing: { received, dispatched: performance.now(), firstEvent: 0 },
+      }
+      const interruptOnClose = () => {
+        if (!exchange.answer.completed) void gateway.engine.interrupt(sessionId).catch(() => undefined)
+      }
+      reply.raw.once('close', interruptOnClose)
+      try {
+        const first = await firstProgress(exchange)
+        exchange.timing.firstEvent = performance.now()
+        if (plan.stream) await stream(exchange, first, request, reply)
+        else await respond(exchange, first, reply)
+      } finally {
+        exchange.follower.close()
+        reply.raw.off('close', interruptOnClose)
+      }
+      const completed = exchange.answer.completed
+      if (completed?.status === 'success' || exchange.answer.stopped) {
+        conversations.remember(
+          conversationKey(plan.profileKey, [...plan.conversation, assistantMessage(exchange.answer)]),
+          sessionId,
+        )
+      }
+      return reply
+    },
+  )
+
+  /** The session this request talks to: named, continued from a remembered history, or a new one. */
+  function openSession(plan: ChatPlan): string {
+    const { engine } = gateway
+    if (plan.sessionId) {
+      const session = engine.getSession(plan.sessionId)
+      if (!session || session.state === 'closed') {
+        throw new OpenAIError(
+          404,
+          `Session '${plan.sessionId}' does not exist.`,
+          'invalid_request_error',
+          'session_id',
+          'session_not_found',
+        )
+      }
+      return session.id
+    }
+    const continued = conversations.take(plan.historyKey)
+    if (continued && engine.getSession(continued)?.state !== 'closed') return continued
+    return engine.createSession({ ...plan.settings, history: plan.history }).id
+  }
+
+  /**
+   * Wait for the first event that shows the turn is answering (or its end). Meanwhile Claude Code may be
+   * retrying an overloaded upstream: past the retry budget the turn is abandoned and the request fails
+   * with the status a router can act on.
+   */
+  async function firstProgress(exchange: Exchange): Promise<GatewayEvent[]> {
+    const seen: GatewayEvent[] = []
+    const options = answerOptions(exchange.plan)
+    const budget = gateway.config.openai.retryBudgetMs
+    let retry: { status: number | null; delayMs: number } | null = null
+    for (;;) {
+      const deadline: number =
+        retry && budget > 0
+          ? exchange.timing.dispatched + budget - performance.now()
+          : Number.POSITIVE_INFINITY
+      const next: GatewayEvent | undefined | 'timeout' = Number.isFinite(deadline)
+        ? await exchange.follower.nextWithin(deadline)
+        : (await exchange.follower.next()).value
+      if (next === 'timeout') {
+        await gateway.engine.interrupt(exchange.sessionId)
+        const code = retry?.status === 429 ? 'rate_limited' : 'overloaded'
+        throw fromEngineError(
+          code,
+          `Claude's API is ${code === 'rate_limited' ? 'rate limited' : 'overloaded'}; retries did not succeed within ${budget} ms`,
+          retry?.delayMs,
+        )
+      }
+      if (next === undefined) throw new GatewayError('internal', 'The turn ended without completing')
+      seen.push(next)
+      if (next.type === 'api.retry') retry = { status: next.status, delayMs: next.delayMs }
+      if (Answer.isProgress(next, options)) {
+        if (
+          next.type === 'turn.completed' &&
+          next.status !== 'success' &&
+          !hasAnswer(seen, options) &&
+          next.error
+        ) {
+          throw fromEngineError(next.error.code, next.error.message)
+        }
+        return seen
+      }
+    }
+  }
+
+  function answerOptions(plan: ChatPlan): AnswerOptions {
+    return { json: plan.json, stop: plan.stop, clientFunction: () => undefined }
+  }
+
+  async function respond(exchange: Exchange, first: GatewayEvent[], reply: FastifyReply): Promise<void> {
+    const { answer } = exchange
+    for (const event of first) answer.apply(event)
+    while (!answer.completed) {
+      const next = await exchange.follower.next()
+      if (next.done) break
+      answer.apply(next.value)
+      if (answer.stopped && !answer.completed) void gateway.engine.interrupt(exchange.sessionId)
+    }
+    const failure =
+      answer.completed?.status === 'error' && !answer.content && !answer.toolCalls.length
+        ? answer.completed.error
+        : undefined
+    if (failure) throw fromEngineError(failure.code, failure.message)
+    const message: Record<string, unknown> = {
+      role: 'assistant',
+      content: answer.content || (answer.toolCalls.length ? null : ''),
+      refusal: null,
+    }
+    if (answer.reasoning) message.reasoning_content = answer.reasoning
+    if (answer.thinkingBlocks.length) message.thinking_blocks = answer.thinkingBlocks
+    if (answer.toolCalls.length) message.tool_calls = answer.toolCalls
+    reply
+      .header('x-session-id', exchange.sessionId)
+      .header('server-timing', serverTiming(exchange, performance.now()))
+      .type('application/json')
+      .send({
+        id: exchange.id,
+        object: 'chat.completion',
+        created: exchange.created,
+        model: exchange.model,
+        system_fingerprint: null,
+        choices: [{ index: 0, message, logprobs: null, finish_reason: answer.finishReason ?? 'stop' }],
+        usage: answer.usage,
+      })
+  }
+
+  async function stream(
+    exchange: Exchange,
+    first: GatewayEvent[],
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): Promise<void> {
+    const { answer, plan } = exchange
+    const raw = reply.raw
+    reply.hijack()
+    raw.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+      'x-request-id': request.id,
+      'x-session-id': exchange.sessionId,
+      'server-timing': serverTiming(exchange, performance.now()),
+    })
+    const base = {
+      id: exchange.id,
+      object: 'chat.completion.chunk',
+      created: exchange.created,
+      model: exchange.model,
+      system_fingerprint: null,
+    }
+    const usageField = plan.includeUsage ? { usage: null } : {}
+    let lastWrite = Date.now()
+    const write = (data: string) => {
+      lastWrite = Date.now()
+      if (!raw.destroyed) raw.write(data)
+    }
+    const chunk = (delta: object, finishReason: string | null = null) =>
+      write(
+        `data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }], ...usageField })}\n\n`,
+      )
+    const keepAliveMs = gateway.config.openai.keepAliveMs
+    const keepAlive =
+      keepAliveMs > 0
+        ? setInterval(() => {
+            if (Date.now() - lastWrite >= keepAliveMs) write(': keep-alive\n\n')
+          }, keepAliveMs)
+        : null
+    try {
+      let sentRole = false
+      const send = (deltas: Delta[]) => {
+        for (const delta of deltas) {
+          chunk(sentRole ? delta : { role: 'assistant', content: '', ...delta })
+          sentRole = true
+        }
+      }
+      for (const event of first) send(answer.apply(event))
+      while (!answer.completed && !raw.destroyed) {
+        const next = await exchange.follower.next()
+        if (next.done) break
+        send(answer.apply(next.value))
+        if (answer.stopped && !answer.completed) void gateway.engine.interrupt(exchange.sessionId)
+      }
+      if (raw.destroyed) return
+      if (!sentRole) send([{ content: '' }])
+      const failure = answer.completed?.status === 'error' ? answer.completed.error : undefined
+      if (failure && !answer.stopped) {
+        write(`data: ${JSON.stringify(fromEngineError(failure.code, failure.message).body)}\n\n`)
+      } else {
+        chunk({}, answer.finishReason ?? 'stop')
+        if (plan.includeUsage)
+          write(`data: ${JSON.stringify({ ...base, choices: [], usage: answer.usage })}\n\n`)
+      }
+      write('data: [DONE]\n\n')
+    } finally {
+      if (keepAlive) clearInterval(keepAlive)
+      raw.end()
+    }
+  }
+}
+
+function hasAnswer(events: GatewayEvent[], options: AnswerOptions): boolean {
+  return events.some((event) => event.type !== 'turn.completed' && Answer.isProgress(event, options))
+}
+
+/** The assistant message as a client appends it to its history: what the next request's key must match. */
+function assistantMessage(answer: Answer): ChatPlan['conversation'][number] {
+  return {
+    role: 'assistant',
+    content: answer.content || null,
+    ...(answer.toolCalls.length ? { tool_calls: answer.toolCalls } : {}),
+  }
+}
+
+/** What the gateway itself added (validation, planning, dispatch) and how long Claude took to answer. */
+function serverTiming(exchange: Exchange, now: number): string {
+  const { received, dispatched, firstEvent } = exchange.timing
+  const round = (ms: number) => Math.max(0, Math.round(ms * 100) / 100)
+  return `gateway;dur=${round(dispatched - received)};desc="gateway", claude;dur=${round((firstEvent || now) - dispatched)};desc="first token"`
+}

@@ -1,0 +1,78 @@
+import type { ErrorCode } from '../../events/types.js'
+
+/** OpenAI's error body: `{"error": {"message", "type", "param", "code"}}`. */
+export interface OpenAIErrorBody {
+  error: { message: string; type: string; param: string | null; code: string | null }
+}
+
+/** An error answered in OpenAI's format, with OpenAI's status code. */
+export class OpenAIError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly type: string,
+    readonly param: string | null = null,
+    readonly code: string | null = null,
+    /** Seconds, for the Retry-After header. */
+    readonly retryAfter?: number,
+  ) {
+    super(message)
+  }
+
+  get body(): OpenAIErrorBody {
+    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } }
+  }
+}
+
+export const invalidRequest = (message: string, param: string | null = null, code: string | null = null) =>
+  new OpenAIError(400, message, 'invalid_request_error', param, code)
+
+interface Mapping {
+  status: number
+  type: string
+  code: string | null
+}
+
+const MAPPINGS: Record<ErrorCode, Mapping> = {
+  busy: { status: 429, type: 'rate_limit_error', code: 'rate_limit_exceeded' },
+  rate_limited: { status: 429, type: 'rate_limit_error', code: 'rate_limit_exceeded' },
+  session_busy: { status: 409, type: 'invalid_request_error', code: 'conversation_busy' },
+  unavailable: { status: 503, type: 'server_error', code: 'service_unavailable' },
+  start_failed: { status: 503, type: 'server_error', code: 'service_unavailable' },
+  shutting_down: { status: 503, type: 'server_error', code: 'service_unavailable' },
+  overloaded: { status: 503, type: 'server_error', code: 'overloaded' },
+  interrupted: { status: 503, type: 'server_error', code: 'interrupted' },
+  context_length_exceeded: { status: 400, type: 'invalid_request_error', code: 'context_length_exceeded' },
+  turn_timeout: { status: 504, type: 'server_error', code: 'timeout' },
+  not_found: { status: 404, type: 'invalid_request_error', code: 'not_found' },
+  invalid_request: { status: 400, type: 'invalid_request_error', code: null },
+  process_exited: { status: 502, type: 'server_error', code: 'upstream_process_exited' },
+  upstream_error: { status: 502, type: 'server_error', code: 'upstream_error' },
+  max_turns: { status: 500, type: 'server_error', code: 'max_turns' },
+  max_budget: { status: 500, type: 'server_error', code: 'max_budget' },
+  internal: { status: 500, type: 'server_error', code: null },
+}
+
+/** An engine failure as OpenAI would report it; context-length errors get OpenAI's wording (LiteLLM reads it). */
+export function fromEngineError(code: ErrorCode, message: string, retryAfterMs?: number): OpenAIError {
+  const { status, type, code: openAICode } = MAPPINGS[code]
+  const text = code === 'context_length_exceeded' ? contextLengthMessage(message) : message
+  const retryAfter =
+    retryAfterMs !== undefined
+      ? Math.max(1, Math.ceil(retryAfterMs / 1000))
+      : status === 429 || status === 503
+        ? 1
+        : undefined
+  return new OpenAIError(status, text, type, null, openAICode, retryAfter)
+}
+
+function contextLengthMessage(message: string): string {
+  const numbers = /~?([\d,]+) tokens[^\d]*(?:limit|>|maximum)[^\d]*([\d,]+)/i.exec(message)
+  const parse = (value: string | undefined) => (value ? Number(value.replaceAll(',', '')) : undefined)
+  const used = parse(numbers?.[1])
+  const limit = parse(numbers?.[2])
+  if (used !== undefined && limit !== undefined) {
+    return `This model's maximum context length is ${limit} tokens. However, your messages resulted in ${used} tokens. Please reduce the length of the messages.`
+  }
+  return `This model's maximum context length is exceeded by your messages. Please reduce the length of the messages. (${message})`
+}

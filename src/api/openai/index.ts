@@ -1,0 +1,117 @@
+/**
+ * The OpenAI-compatible API under /v1: what LiteLLM and every OpenAI SDK talk to. Errors always come back
+ * in OpenAI's shape with OpenAI's status codes.
+ */
+import type { FastifyError, FastifyPluginAsync, FastifyReply } from 'fastify'
+import { isGatewayError } from '../../engine/errors.js'
+import type { GatewayContext } from '../../gateway.js'
+import { hasValidKey } from '../auth.js'
+import { chatRoutes } from './chat.js'
+import { fromEngineError, OpenAIError } from './errors.js'
+import { healthRoutes } from './health.js'
+import { ModelCatalogue, modelRoutes } from './models.js'
+
+export const openaiApi: FastifyPluginAsync<{ gateway: GatewayContext }> = async (app, { gateway }) => {
+  const catalogue = new ModelCatalogue(gateway)
+
+  app.setErrorHandler((error, request, reply) =>
+    sendError(reply, toOpenAIError(error as FastifyError), request.log),
+  )
+  app.setNotFoundHandler((request, reply) =>
+    sendError(
+      reply,
+      new OpenAIError(
+        404,
+        `Unknown request URL: ${request.method} ${request.url}`,
+        'invalid_request_error',
+        null,
+        'unknown_url',
+      ),
+    ),
+  )
+
+  // Health stays open: load balancers and liveness probes carry no key.
+  await app.register(healthRoutes, { gateway })
+  await app.register(async (authenticated) => {
+    authenticated.addHook('onRequest', async (request, reply) => {
+      if (hasValidKey(request, gateway.config.server.apiKeys)) return
+      const message =
+        request.headers.authorization || request.headers['x-api-key']
+          ? 'Incorrect API key provided.'
+          : "You didn't provide an API key. Provide it as 'Authorization: Bearer YOUR_KEY'."
+      return sendError(reply, new OpenAIError(401, message, 'invalid_request_error', null, 'invalid_api_key'))
+    })
+    await authenticated.register(modelRoutes, { catalogue })
+    await authenticated.register(chatRoutes, { gateway, catalogue })
+  })
+}
+
+export function sendError(
+  reply: FastifyReply,
+  error: OpenAIError,
+  log?: { error: (o: object, m: string) => void },
+): FastifyReply {
+  if (error.status >= 500) log?.error({ err: error.message, code: error.code }, 'request failed')
+  if (error.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter))
+  return reply.code(error.status).type('application/json').send(error.body)
+}
+
+/** Any error a /v1 route can raise, in OpenAI's terms. */
+export function toOpenAIError(error: unknown): OpenAIError {
+  if (error instanceof OpenAIError) return error
+  if (isGatewayError(error)) return fromEngineError(error.code, error.message, error.retryAfterMs)
+  const fastify = error as FastifyError
+  if (fastify.validation) {
+    const issue = fastify.validation[0]
+    const param = issue ? paramName(issue.instancePath, issue.params) : null
+    return new OpenAIError(
+      400,
+      `Invalid request: ${param ?? 'body'} ${issue?.message ?? 'is invalid'}`,
+      'invalid_request_error',
+      param,
+      'invalid_value',
+    )
+  }
+  switch (fastify.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new OpenAIError(
+        413,
+        'Request body too large.',
+        'invalid_request_error',
+        null,
+        'request_too_large',
+      )
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new OpenAIError(
+        400,
+        `We could not parse the JSON body of your request. (${fastify.message})`,
+        'invalid_request_error',
+        null,
+        'invalid_json',
+      )
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new OpenAIError(
+        415,
+        'Content-Type must be application/json.',
+        'invalid_request_error',
+        null,
+        'unsupported_media_type',
+      )
+  }
+  if (fastify.statusCode && fastify.statusCode < 500) {
+    return new OpenAIError(fastify.statusCode, fastify.message, 'invalid_request_error')
+  }
+  return new OpenAIError(500, 'The gateway had an internal error.', 'server_error')
+}
+
+/** `/messages/0/content` + missingProperty `role` → `messages[0].content.role` (OpenAI's `param` style). */
+function paramName(instancePath: string, params: Record<string, unknown>): string {
+  const parts = instancePath.split('/').filter(Boolean)
+  if (typeof params.missingProperty === 'string') parts.push(params.missingProperty)
+  if (typeof params.additionalProperty === 'string') parts.push(params.additionalProperty)
+  return parts.reduce(
+    (name, part) => (/^\d+$/.test(part) ? `${name}[${part}]` : name ? `${name}.${part}` : part),
+    '',
+  )
+}

@@ -1,0 +1,482 @@
+/**
+ * A Chat Completions request in the engine's terms: the session settings it asks for, the conversation
+ * before its new input (as real user/assistant turns), and the new input itself (a user turn, or the
+ * results of client function calls).
+ */
+import { createHash } from 'node:crypto'
+import { realpathSync } from 'node:fs'
+import { sep } from 'node:path'
+import type { Config } from '../../config/index.js'
+import type { NewSession } from '../../engine/sessions.js'
+import type { ContentBlock } from '../../events/types.js'
+import type { Effort, PermissionMode, ThinkingSetting } from '../../store/types.js'
+import { invalidRequest } from './errors.js'
+import type { CatalogueEntry } from './models.js'
+import type { ChatCompletionRequest, ChatMessage, FunctionTool, GatewayOptions } from './schema.js'
+
+export interface Turn {
+  role: 'user' | 'assistant'
+  content: ContentBlock[]
+}
+
+export interface ToolResult {
+  toolCallId: string
+  content: string
+}
+
+export type NewInput =
+  | { kind: 'user'; content: ContentBlock[] }
+  | { kind: 'tool_results'; results: ToolResult[] }
+
+export interface ChatPlan {
+  settings: NewSession
+  /** Everything before the new input, as the turns Claude must see. */
+  history: Turn[]
+  input: NewInput
+  /** Identifies "this configuration + this history": a live session that answered it can continue. */
+  historyKey: string
+  /** The part of every key that stays the same within a conversation (model, system, options). */
+  profileKey: string
+  /** The request's user, assistant and tool messages: with the answer appended, the next request's history. */
+  conversation: ChatMessage[]
+  stream: boolean
+  includeUsage: boolean
+  stop: string[]
+  /** The answer is JSON (response_format json_object/json_schema). */
+  json: boolean
+  tools: FunctionTool[]
+  sessionId: string | undefined
+  maxTokens: number | null
+}
+
+const IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp'])
+const DATA_URL = /^data:([\w/+.-]+);base64,(.*)$/s
+
+export function planRequest(body: ChatCompletionRequest, config: Config, model: CatalogueEntry): ChatPlan {
+  if (body.n != null && body.n > 1)
+    throw invalidRequest('n > 1 is not supported: Claude Code returns one choice.', 'n')
+  if (body.logprobs) throw invalidRequest('logprobs are not available from Claude Code.', 'logprobs')
+  if (body.top_logprobs)
+    throw invalidRequest('top_logprobs are not available from Claude Code.', 'top_logprobs')
+  const options: GatewayOptions = { ...pickOptions(body), ...body.extra_body }
+
+  const system: string[] = []
+  const conversation: { message: ChatMessage; index: number }[] = []
+  body.messages.forEach((message, index) => {
+    if (message.role === 'system' || message.role === 'developer')
+      system.push(textOf(message.content, `messages[${index}].content`))
+    else if (message.role === 'function')
+      throw invalidRequest(
+        "The 'function' role is deprecated: use 'tool' messages.",
+        `messages[${index}].role`,
+      )
+    else conversation.push({ message, index })
+  })
+  const lastAssistant = conversation.findLastIndex(({ message }) => message.role === 'assistant')
+  const trailing = conversation.slice(lastAssistant + 1)
+  if (trailing.length === 0) {
+    throw invalidRequest('The last message must be from the user or a tool, not the assistant.', 'messages')
+  }
+  const parts: PartOptions = { remoteImages: config.openai.remoteImages }
+  const input = newInput(trailing, parts)
+  const history = mergeTurns(
+    conversation.slice(0, lastAssistant + 1).map(({ message, index }) => toTurn(message, index, parts)),
+  )
+
+  const settings = sessionSettings(body, options, config, model, system)
+  const profileKey = JSON.stringify([model.id, settings, body.tools ?? [], body.tool_choice ?? null])
+  return {
+    settings,
+    history,
+    input,
+    historyKey: conversationKey(
+      profileKey,
+      conversation.slice(0, lastAssistant + 1).map(({ message }) => message),
+    ),
+    profileKey,
+    conversation: conversation.map(({ message }) => message),
+    stream: body.stream === true,
+    includeUsage: body.stream_options?.include_usage === true,
+    stop: typeof body.stop === 'string' ? [body.stop] : (body.stop ?? []),
+    json: body.response_format?.type === 'json_object' || body.response_format?.type === 'json_schema',
+    tools: body.tool_choice === 'none' ? [] : (body.tools ?? []),
+    sessionId: options.session_id,
+    maxTokens: body.max_completion_tokens ?? body.max_tokens ?? null,
+  }
+}
+
+/**
+ * The key of a conversation so far: what a follow-up request's history hashes to once the client has
+ * appended the assistant's answer. Only what clients send back verbatim counts (roles, text, tool calls);
+ * reasoning fields are left out because clients differ in whether they return them.
+ */
+export function conversationKey(profileKey: string, messages: readonly ChatMessage[]): string {
+  const hash = createHash('sha256').update(profileKey)
+  for (const message of messages) {
+    hash.update('\u0000')
+    hash.update(
+      JSON.stringify([
+        message.role,
+        normalizedContent(message.content),
+        message.tool_call_id ?? null,
+        toolCallsKey(message),
+      ]),
+    )
+  }
+  return hash.digest('base64url')
+}
+
+function toolCallsKey(message: ChatMessage): unknown {
+  return (message.tool_calls ?? []).map((call) => [
+    call.id,
+    call.function.name,
+    canonicalArguments(call.function.arguments),
+  ])
+}
+
+function canonicalArguments(text: string): string {
+  try {
+    return JSON.stringify(JSON.parse(text))
+  } catch {
+    return text
+  }
+}
+
+function normalizedContent(content: unknown): unknown {
+  if (content === null || content === undefined) return ''
+  if (typeof content === 'string') return content
+  if (!Array.isArray(content)) return content
+  const parts = content as { type?: string; text?: string }[]
+  if (parts.every((part) => part.type === 'text')) return parts.map((part) => part.text ?? '').join('')
+  return parts
+}
+
+function pickOptions(body: ChatCompletionRequest): GatewayOptions {
+  const {
+    workspace,
+    permission_mode,
+    allowed_tools,
+    disallowed_tools,
+    max_turns,
+    agent,
+    append_system_prompt,
+    session_id,
+    thinking,
+  } = body
+  return Object.fromEntries(
+    Object.entries({
+      workspace,
+      permission_mode,
+      allowed_tools,
+      disallowed_tools,
+      max_turns,
+      agent,
+      append_system_prompt,
+      session_id,
+      thinking,
+    }).filter(([, value]) => value !== undefined),
+  )
+}
+
+function sessionSettings(
+  body: ChatCompletionRequest,
+  options: GatewayOptions,
+  config: Config,
+  model: CatalogueEntry,
+  system: string[],
+): NewSession {
+  const { openai } = config
+  const requested = options.allowed_tools ?? []
+  for (const [i, tool] of requested.entries()) {
+    if (!openai.requestableTools.includes(tool)) {
+      throw invalidRequest(
+        `Tool '${tool}' may not be enabled by requests; this gateway allows: ${openai.requestableTools.join(', ') || 'none'}.`,
+        `allowed_tools[${i}]`,
+      )
+    }
+  }
+  const permissionMode = (options.permission_mode ?? 'default') as PermissionMode
+  if (!openai.permissionModes.includes(permissionMode)) {
+    throw invalidRequest(
+      `Permission mode '${options.permission_mode}' is not allowed; this gateway allows: ${openai.permissionModes.join(', ')}.`,
+      'permission_mode',
+    )
+  }
+  const tools = [...new Set([...openai.defaultTools, ...requested])]
+  const append = [...system, ...instructionsFor(body), options.append_system_prompt ?? '']
+    .filter(Boolean)
+    .join('\n\n')
+  return {
+    workspace: options.workspace ? confinedWorkspace(options.workspace, openai.workspaceRoots) : undefined,
+    model: model.claudeModel,
+    agent: options.agent ?? null,
+    permissionMode,
+    tools,
+    allowedTools: tools,
+    disallowedTools: options.disallowed_tools ?? [],
+    systemPrompt: null,
+    appendSystemPrompt: append || null,
+    thinking: thinkingSetting(body, options),
+    effort: effortOf(body.reasoning_effort),
+    outputSchema: outputSchema(body),
+    maxOutputTokens: body.max_completion_tokens ?? body.max_tokens ?? null,
+    maxTurns: options.max_turns ?? null,
+    additionalDirectories: [],
+    askPermissions: false,
+  }
+}
+
+/** What Claude Code has no switch for, asked of the model in words (tool choice, one call at a time). */
+function instructionsFor(body: ChatCompletionRequest): string[] {
+  const out: string[] = []
+  const choice = body.tool_choice
+  if (body.tools?.length && choice === 'required')
+    out.push('You must answer by calling one or more of the provided functions.')
+  if (body.tools?.length && typeof choice === 'object')
+    out.push(`You must answer by calling the function \`${choice.function.name}\`.`)
+  if (body.tools?.length && body.parallel_tool_calls === false)
+    out.push('Call at most one function per answer.')
+  return out
+}
+
+function thinkingSetting(body: ChatCompletionRequest, options: GatewayOptions): ThinkingSetting | null {
+  if (options.thinking?.type === 'enabled')
+    return { type: 'enabled', budgetTokens: options.thinking.budget_tokens }
+  if (options.thinking) return { type: options.thinking.type }
+  if (body.reasoning_effort === 'none') return { type: 'disabled' }
+  return null
+}
+
+function effortOf(effort: ChatCompletionRequest['reasoning_effort']): Effort | null {
+  switch (effort) {
+    case undefined:
+    case 'none':
+      return null
+    case 'minimal':
+      return 'low'
+    default:
+      return effort as Effort
+  }
+}
+
+function outputSchema(body: ChatCompletionRequest): Record<string, unknown> | null {
+  const format = body.response_format
+  if (format?.type === 'json_schema') return format.json_schema.schema ?? { type: 'object' }
+  if (format?.type === 'json_object') return { type: 'object', additionalProperties: true }
+  return null
+}
+
+/** A requested workspace must resolve (symlinks included) to a folder under one of the configured roots. */
+function confinedWorkspace(requested: string, roots: readonly string[]): string {
+  if (roots.length === 0) {
+    throw invalidRequest(
+      'This gateway does not let requests choose a workspace (openai.workspaceRoots is empty).',
+      'workspace',
+    )
+  }
+  let real: string
+  try {
+    real = realpathSync(requested)
+  } catch {
+    throw invalidRequest(`Workspace '${requested}' does not exist.`, 'workspace')
+  }
+  const inside = roots.some((root) => {
+    let realRoot: string
+    try {
+      realRoot = realpathSync(root)
+    } catch {
+      return false
+    }
+    return real === realRoot || real.startsWith(realRoot.endsWith(sep) ? realRoot : realRoot + sep)
+  })
+  if (!inside) throw invalidRequest(`Workspace '${requested}' is outside the allowed roots.`, 'workspace')
+  return real
+}
+
+interface PartOptions {
+  remoteImages: boolean
+}
+
+function newInput(trailing: { message: ChatMessage; index: number }[], parts: PartOptions): NewInput {
+  const tools = trailing.filter(({ message }) => message.role === 'tool')
+  if (tools.length > 0) {
+    const stray = trailing.find(({ message }) => message.role !== 'tool')
+    if (stray)
+      throw invalidRequest(
+        'After tool results, send them alone; a new user message goes in the next request.',
+        `messages[${stray.index}]`,
+      )
+    return {
+      kind: 'tool_results',
+      results: tools.map(({ message, index }) => ({
+        toolCallId: message.tool_call_id ?? missing(`messages[${index}].tool_call_id`),
+        content: textOf(message.content, `messages[${index}].content`),
+      })),
+    }
+  }
+  return {
+    kind: 'user',
+    content: trailing.flatMap(({ message, index }) => userBlocks(message.content, index, parts)),
+  }
+}
+
+function missing(param: string): never {
+  throw invalidRequest(`Missing required parameter: '${param}'.`, param)
+}
+
+function toTurn(message: ChatMessage, index: number, parts: PartOptions): Turn {
+  if (message.role === 'user') return { role: 'user', content: userBlocks(message.content, index, parts) }
+  if (message.role === 'tool') {
+    return {
+      role: 'user',
+      content: [
+        {
+          type: 'tool_result',
+          tool_use_id: message.tool_call_id ?? missing(`messages[${index}].tool_call_id`),
+          content: textOf(message.content, `messages[${index}].content`),
+        },
+      ],
+    }
+  }
+  const blocks: ContentBlock[] = []
+  for (const block of message.thinking_blocks ?? []) {
+    if (block.type === 'thinking' && typeof (block as { signature?: unknown }).signature === 'string')
+      blocks.push(block)
+  }
+  const text = message.content == null ? '' : textOf(message.content, `messages[${index}].content`)
+  if (text) blocks.push({ type: 'text', text })
+  for (const [i, call] of (message.tool_calls ?? []).entries()) {
+    blocks.push({
+      type: 'tool_use',
+      id: call.id,
+      name: call.function.name,
+      input: parseArguments(
+        call.function.arguments,
+        `messages[${index}].tool_calls[${i}].function.arguments`,
+      ),
+    })
+  }
+  return { role: 'assistant', content: blocks }
+}
+
+function parseArguments(text: string, param: string): unknown {
+  try {
+    return text ? JSON.parse(text) : {}
+  } catch {
+    throw invalidRequest('Function arguments must be a JSON object.', param)
+  }
+}
+
+/** Consecutive turns of one role become one (the Messages API alternates roles). */
+function mergeTurns(turns: Turn[]): Turn[] {
+  const merged: Turn[] = []
+  for (const turn of turns) {
+    const last = merged.at(-1)
+    if (last?.role === turn.role) last.content.push(...turn.content)
+    else merged.push({ role: turn.role, content: [...turn.content] })
+  }
+  return merged
+}
+
+function textOf(content: unknown, param: string): string {
+  if (typeof content === 'string') return content
+  if (Array.isArray(content)) {
+    return content
+      .map((part: { type?: string; text?: unknown }, i) => {
+        if (part?.type === 'text' && typeof part.text === 'string') return part.text
+        if (part?.type === 'refusal') return ''
+        throw invalidRequest(`Only text parts are allowed here, got '${part?.type}'.`, `${param}[${i}]`)
+      })
+      .join('')
+  }
+  throw invalidRequest('Content must be a string or an array of content parts.', param)
+}
+
+function userBlocks(content: unknown, index: number, parts: PartOptions): ContentBlock[] {
+  const param = `messages[${index}].content`
+  if (typeof content === 'string') return [{ type: 'text', text: content }]
+  if (!Array.isArray(content))
+    throw invalidRequest('Content must be a string or an array of content parts.', param)
+  return content.map((part: Record<string, unknown>, i) => contentPart(part, `${param}[${i}]`, parts))
+}
+
+function contentPart(part: Record<string, unknown>, param: string, parts: PartOptions): ContentBlock {
+  switch (part?.type) {
+    case 'text':
+      if (typeof part.text !== 'string')
+        throw invalidRequest('A text part needs a string `text`.', `${param}.text`)
+      return { type: 'text', text: part.text }
+    case 'image_url':
+      return imageBlock(part.image_url as { url?: unknown } | undefined, `${param}.image_url.url`, parts)
+    case 'file':
+      return documentBlock(
+        part.file as { file_data?: unknown; file_id?: unknown; filename?: unknown } | undefined,
+        `${param}.file`,
+      )
+    default:
+      throw invalidRequest(
+        `Content part type '${String(part?.type)}' is not supported; use text, image_url or file.`,
+        `${param}.type`,
+      )
+  }
+}
+
+function imageBlock(image: { url?: unknown } | undefined, param: string, parts: PartOptions): ContentBlock {
+  const url = image?.url
+  if (typeof url !== 'string') throw invalidRequest('An image_url part needs a `url`.', param)
+  const data = DATA_URL.exec(url)
+  if (data) {
+    const mediaType = data[1]!.toLowerCase()
+    if (!IMAGE_TYPES.has(mediaType))
+      throw invalidRequest(`Image type '${mediaType}' is not supported; use JPEG, PNG, GIF or WebP.`, param)
+    return { type: 'image', source: { type: 'base64', media_type: mediaType, data: data[2] } }
+  }
+  if (/^https?:\/\//i.test(url)) {
+    if (!parts.remoteImages)
+      throw invalidRequest(
+        'Remote image URLs are disabled on this gateway (openai.remoteImages); send the image as a base64 data URL.',
+        param,
+      )
+    return { type: 'image', source: { type: 'url', url } }
+  }
+  throw invalidRequest(
+    'An image URL must be a base64 data URL (data:image/png;base64,...) or an http(s) URL.',
+    param,
+  )
+}
+
+function documentBlock(
+  file: { file_data?: unknown; file_id?: unknown; filename?: unknown } | undefined,
+  param: string,
+): ContentBlock {
+  if (typeof file?.file_id === 'string')
+    throw invalidRequest(
+      'Uploaded file ids are not supported; send the file inline as file_data.',
+      `${param}.file_id`,
+    )
+  const data = typeof file?.file_data === 'string' ? DATA_URL.exec(file.file_data) : null
+  if (!data)
+    throw invalidRequest(
+      'A file part needs `file_data` as a base64 data URL (data:application/pdf;base64,...).',
+      `${param}.file_data`,
+    )
+  const mediaType = data[1]!.toLowerCase()
+  const title = typeof file?.filename === 'string' ? { title: file.filename } : {}
+  if (mediaType === 'application/pdf')
+    return { type: 'document', source: { type: 'base64', media_type: mediaType, data: data[2] }, ...title }
+  if (mediaType.startsWith('text/')) {
+    return {
+      type: 'document',
+      source: {
+        type: 'text',
+        media_type: 'text/plain',
+        data: Buffer.from(data[2]!, 'base64').toString('utf8'),
+      },
+      ...title,
+    }
+  }
+  throw invalidRequest(
+    `File type '${mediaType}' is not supported; use PDF or plain text.`,
+    `${param}.file_data`,
+  )
+}
