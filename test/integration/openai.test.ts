@@ -1,0 +1,314 @@
+/**
+ * The OpenAI-compatible provider with the official `openai` SDK, the real CLI and the scripted model:
+ * exact response and chunk shapes, continuation without replay, faithful history, images, errors.
+ */
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import OpenAI from 'openai'
+import type { Gateway } from '../../src/gateway.js'
+import { type TestHome, testConfig, testGateway, testHome } from '../support/harness.js'
+import { conversationTexts, failure, lastUserText, text } from '../support/scripted-anthropic.js'
+
+const PNG_1PX =
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=='
+
+const COMPLETION_KEYS = ['choices', 'created', 'id', 'model', 'object', 'system_fingerprint', 'usage']
+const CHUNK_KEYS = ['choices', 'created', 'id', 'model', 'object', 'system_fingerprint']
+const USAGE_KEYS = [
+  'completion_tokens',
+  'completion_tokens_details',
+  'prompt_tokens',
+  'prompt_tokens_details',
+  'total_tokens',
+]
+
+const sorted = (value: object) => Object.keys(value).sort()
+
+describe('OpenAI provider with the openai SDK', () => {
+  let home: TestHome
+  let gateway: Gateway
+  let client: OpenAI
+  before(async () => {
+    home = await testHome()
+    gateway = await testGateway(home, testConfig(home, { pool: { warmSpares: 1 } }))
+    client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'unused', maxRetries: 0 })
+  })
+  after(async () => {
+    await gateway.close()
+    await home.close()
+  })
+
+  test('models are listed in OpenAI shape and each can be fetched', async () => {
+    const list = await client.models.list()
+    const ids = list.data.map((m) => m.id)
+    for (const id of ['claude-code', 'claude-code-opus', 'claude-code-sonnet', 'claude-code-haiku'])
+      assert.ok(ids.includes(id))
+    for (const model of list.data) {
+      assert.deepEqual(sorted(model), ['created', 'id', 'object', 'owned_by'])
+      assert.equal(model.object, 'model')
+      assert.ok(Number.isInteger(model.created))
+    }
+    const one = await client.models.retrieve('claude-code-sonnet')
+    assert.equal(one.id, 'claude-code-sonnet')
+    await assert.rejects(client.models.retrieve('gpt-4o'), (error: InstanceType<typeof OpenAI.APIError>) => {
+      assert.equal(error.status, 404)
+      assert.equal(error.code, 'model_not_found')
+      return true
+    })
+  })
+
+  test('a completion has OpenAI’s exact shape, with cache tokens counted as prompt tokens', async () => {
+    home.model.script(
+      text('Hello there!', {
+        usage: {
+          input_tokens: 20,
+          output_tokens: 5,
+          cache_read_input_tokens: 100,
+          cache_creation_input_tokens: 30,
+        },
+      }),
+    )
+    const response = await client.chat.completions
+      .create({ model: 'claude-code-sonnet', messages: [{ role: 'user', content: 'Hi' }] })
+      .withResponse()
+    const completion = response.data
+    assert.deepEqual(sorted(completion), COMPLETION_KEYS)
+    assert.match(completion.id, /^chatcmpl-/)
+    assert.equal(completion.object, 'chat.completion')
+    assert.ok(Number.isInteger(completion.created))
+    assert.equal(completion.model, 'claude-code-sonnet')
+    assert.equal(completion.choices.length, 1)
+    const [choice] = completion.choices
+    assert.deepEqual(sorted(choice!), ['finish_reason', 'index', 'logprobs', 'message'])
+    assert.equal(choice!.index, 0)
+    assert.equal(choice!.finish_reason, 'stop')
+    assert.deepEqual(choice!.message, { role: 'assistant', content: 'Hello there!', refusal: null })
+    assert.deepEqual(sorted(completion.usage!), USAGE_KEYS)
+    assert.deepEqual(completion.usage, {
+      prompt_tokens: 150,
+      completion_tokens: 5,
+      total_tokens: 155,
+      prompt_tokens_details: { cached_tokens: 100 },
+      completion_tokens_details: { reasoning_tokens: 0 },
+    })
+    assert.ok(response.response.headers.get('x-request-id'))
+    assert.match(response.response.headers.get('server-timing') ?? '', /gateway;dur=[\d.]+/)
+    assert.match(String(home.model.turns.at(-1)!.body.model), /sonnet/, 'the model map chose Claude Sonnet')
+  })
+
+  test('streaming is token by token: role first, a finish chunk, a usage chunk, then [DONE]', async () => {
+    home.model.script(text('streamed answer', { chunkSize: 3 }))
+    const stream = await client.chat.completions.create({
+      model: 'claude-code',
+      messages: [{ role: 'user', content: 'stream please' }],
+      stream: true,
+      stream_options: { include_usage: true },
+    })
+    const chunks = []
+    for await (const chunk of stream) chunks.push(chunk)
+    for (const chunk of chunks) {
+      assert.deepEqual(sorted(chunk), [...CHUNK_KEYS, 'usage'].sort())
+      assert.equal(chunk.object, 'chat.completion.chunk')
+      assert.equal(chunk.id, chunks[0]!.id)
+      assert.equal(chunk.created, chunks[0]!.created)
+      assert.equal(chunk.model, 'claude-code')
+    }
+    const content = chunks.slice(0, -2)
+    assert.equal(content[0]!.choices[0]!.delta.role, 'assistant')
+    assert.ok(content.length >= 5, 'one chunk per model delta')
+    assert.equal(content.map((c) => c.choices[0]!.delta.content).join(''), 'streamed answer')
+    for (const chunk of content) assert.equal(chunk.choices[0]!.finish_reason, null)
+    const finish = chunks.at(-2)!
+    assert.deepEqual(finish.choices[0]!.delta, {})
+    assert.equal(finish.choices[0]!.finish_reason, 'stop')
+    const usage = chunks.at(-1)!
+    assert.deepEqual(usage.choices, [])
+    assert.equal(usage.usage!.completion_tokens, 7)
+
+    const raw = await fetch(`${gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'claude-code',
+        stream: true,
+        messages: [{ role: 'user', content: 'raw' }],
+      }),
+    })
+    const body = await raw.text()
+    assert.equal(raw.headers.get('content-type'), 'text/event-stream; charset=utf-8')
+    assert.ok(body.endsWith('data: [DONE]\n\n'))
+    assert.ok(!body.includes('"usage":'), 'no usage field without stream_options.include_usage')
+  })
+
+  test('a follow-up continues the live session: no new process, only the new turn is sent', async () => {
+    home.model.script(text('Nice to meet you, Ada.'), text('Your name is Ada.'))
+    const messages: OpenAI.ChatCompletionMessageParam[] = [
+      { role: 'system', content: 'You are terse.' },
+      { role: 'developer', content: 'Answer in English.' },
+      { role: 'user', content: 'My name is Ada.' },
+    ]
+    const first = await client.chat.completions.create({ model: 'claude-code', messages }).withResponse()
+    const sessionId = first.response.headers.get('x-session-id')
+    const pid = gateway.context.engine.runnerOf(sessionId!)!.pid
+    const sessions = gateway.context.engine.stats().sessions
+    messages.push(first.data.choices[0]!.message, { role: 'user', content: 'What is my name?' })
+    const second = await client.chat.completions.create({ model: 'claude-code', messages }).withResponse()
+    assert.equal(second.data.choices[0]!.message.content, 'Your name is Ada.')
+    assert.equal(second.response.headers.get('x-session-id'), sessionId)
+    assert.equal(gateway.context.engine.runnerOf(sessionId!)!.pid, pid, 'the same process')
+    assert.equal(gateway.context.engine.stats().sessions, sessions, 'no new session')
+    const last = home.model.turns.at(-1)!.body
+    assert.deepEqual(conversationTexts(last), [
+      { role: 'user', text: 'My name is Ada.' },
+      { role: 'assistant', text: 'Nice to meet you, Ada.' },
+      { role: 'user', text: 'What is my name?' },
+    ])
+    const system = JSON.stringify(last.system)
+    assert.ok(
+      system.includes('You are terse.') && system.includes('Answer in English.'),
+      'system and developer messages reach Claude',
+    )
+  })
+
+  test('a history the gateway has not seen reaches Claude as real turns, not one flattened prompt', async () => {
+    home.model.script(text('It was blue.'))
+    await client.chat.completions.create({
+      model: 'claude-code',
+      messages: [
+        { role: 'user', content: 'Pick a colour.' },
+        { role: 'assistant', content: 'Blue.' },
+        { role: 'user', content: 'Which colour did you pick?' },
+      ],
+    })
+    assert.deepEqual(conversationTexts(home.model.turns.at(-1)!.body), [
+      { role: 'user', text: 'Pick a colour.' },
+      { role: 'assistant', text: 'Blue.' },
+      { role: 'user', text: 'Which colour did you pick?' },
+    ])
+  })
+
+  test('images as data URLs reach Claude as image blocks; remote URLs are refused by default', async () => {
+    home.model.script(text('A single pixel.'))
+    await client.chat.completions.create({
+      model: 'claude-code',
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'What is in this image?' },
+            { type: 'image_url', image_url: { url: `data:image/png;base64,${PNG_1PX}` } },
+          ],
+        },
+      ],
+    })
+    const user = home.model.turns.at(-1)!.body.messages!.findLast((m) => m.role === 'user')!
+    const image = (user.content as { type: string; source?: { media_type: string; data: string } }[]).find(
+      (b) => b.type === 'image',
+    )
+    assert.equal(image?.source?.media_type, 'image/png')
+    assert.equal(image?.source?.data, PNG_1PX)
+    assert.ok(lastUserText(home.model.turns.at(-1)!.body).startsWith('What is in this image?'))
+
+    await assert.rejects(
+      client.chat.completions.create({
+        model: 'claude-code',
+        messages: [
+          {
+            role: 'user',
+            content: [{ type: 'image_url', image_url: { url: 'https://example.com/cat.png' } }],
+          },
+        ],
+      }),
+      (error: InstanceType<typeof OpenAI.APIError>) => {
+        assert.equal(error.status, 400)
+        assert.equal(error.param, 'messages[0].content[0].image_url.url')
+        return true
+      },
+    )
+  })
+
+  test('bad requests get OpenAI error objects naming the parameter', async () => {
+    const post = (body: unknown, headers: Record<string, string> = {}) =>
+      fetch(`${gateway.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+      })
+    const cases: [unknown, number, string | null][] = [
+      ['{not json', 400, null],
+      [{ messages: [{ role: 'user', content: 'x' }] }, 400, 'model'],
+      [{ model: 'claude-code', messages: [] }, 400, 'messages'],
+      [{ model: 'claude-code', messages: [{ role: 'user', content: 'x' }], n: 2 }, 400, 'n'],
+      [{ model: 'claude-code', messages: [{ role: 'user', content: 'x' }], logprobs: true }, 400, 'logprobs'],
+      [{ model: 'claude-code', messages: [{ role: 'assistant', content: 'x' }] }, 400, 'messages'],
+      [
+        { model: 'claude-code', messages: [{ role: 'user', content: 'x' }], allowed_tools: ['Bash'] },
+        400,
+        'allowed_tools[0]',
+      ],
+      [
+        {
+          model: 'claude-code',
+          messages: [{ role: 'user', content: 'x' }],
+          permission_mode: 'bypassPermissions',
+        },
+        400,
+        'permission_mode',
+      ],
+      [{ model: 'nope', messages: [{ role: 'user', content: 'x' }] }, 404, 'model'],
+    ]
+    for (const [body, status, param] of cases) {
+      const response = await post(body)
+      assert.equal(response.status, status, JSON.stringify(body))
+      const error = (await response.json()) as { error: Record<string, unknown> }
+      assert.deepEqual(sorted(error.error), ['code', 'message', 'param', 'type'])
+      assert.equal(error.error.param, param, JSON.stringify(body))
+      assert.ok(response.headers.get('x-request-id'))
+    }
+    const large = await post({
+      model: 'claude-code',
+      messages: [{ role: 'user', content: 'x'.repeat(gateway.context.config.server.bodyLimitBytes) }],
+    })
+    assert.equal(large.status, 413)
+  })
+
+  test('upstream failures become the status LiteLLM acts on, before any byte is sent', async () => {
+    home.model.script(
+      failure(400, 'prompt is too long: 250000 tokens > 200000 maximum', 'invalid_request_error'),
+    )
+    await assert.rejects(
+      client.chat.completions.create({
+        model: 'claude-code',
+        messages: [{ role: 'user', content: 'too long' }],
+      }),
+      (error: InstanceType<typeof OpenAI.APIError>) => {
+        assert.equal(error.status, 400)
+        assert.equal(error.code, 'context_length_exceeded')
+        assert.match(error.message, /This model's maximum context length is 200000 tokens/)
+        return true
+      },
+    )
+  })
+})
+
+describe('OpenAI provider: API keys', () => {
+  test('keys are required when configured; health stays open', async () => {
+    const home = await testHome()
+    const gateway = await testGateway(home, testConfig(home, { server: { apiKeys: ['sk-test-1'] } }))
+    try {
+      const missing = await fetch(`${gateway.url}/v1/models`)
+      assert.equal(missing.status, 401)
+      assert.equal(((await missing.json()) as { error: { code: string } }).error.code, 'invalid_api_key')
+      const wrong = await fetch(`${gateway.url}/v1/models`, { headers: { authorization: 'Bearer sk-wrong' } })
+      assert.equal(wrong.status, 401)
+      const right = await fetch(`${gateway.url}/v1/models`, {
+        headers: { authorization: 'Bearer sk-test-1' },
+      })
+      assert.equal(right.status, 200)
+      assert.equal((await fetch(`${gateway.url}/v1/health`)).status, 200)
+    } finally {
+      await gateway.close()
+      await home.close()
+    }
+  })
+})
