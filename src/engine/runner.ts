@@ -160,7 +160,12 @@ export class Runner {
 
   async interrupt(): Promise<void> {
     if (this.state === 'closed') return
-    await this.query.interrupt()
+    try {
+      await this.query.interrupt()
+    } catch (error) {
+      // A process that went away meanwhile has nothing left to interrupt.
+      if ((this.state as RunnerState) !== 'closed') throw error
+    }
   }
 
   /** Stop the process; resolves once it has exited (the SDK escalates to SIGTERM, then SIGKILL). */

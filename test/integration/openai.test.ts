@@ -312,3 +312,204 @@ describe('OpenAI provider: API keys', () => {
     }
   })
 })
+
+describe('OpenAI provider: thinking, structured output, stop, limits and failures', () => {
+  let home: TestHome
+  let gateway: Gateway
+  let client: OpenAI
+  before(async () => {
+    home = await testHome()
+    home.env.CLAUDE_CODE_MAX_RETRIES = '3'
+    gateway = await testGateway(
+      home,
+      testConfig(home, {
+        pool: { maxRunners: 2, queueSize: 0 },
+        openai: { keepAliveMs: 100, retryBudgetMs: 1_500 },
+      }),
+    )
+    client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'unused', maxRetries: 0 })
+  })
+  after(async () => {
+    await gateway.close()
+    await home.close()
+  })
+
+  const thinkingReply = () => ({
+    blocks: [
+      { type: 'thinking' as const, thinking: 'Two plus two is four.', signature: 'sig-abc' },
+      { type: 'text' as const, text: '4' },
+    ],
+    chunkSize: 5,
+    usage: { output_tokens: 30 },
+  })
+
+  test('thinking comes back as reasoning_content and thinking_blocks; reasoning_effort reaches Claude', async () => {
+    home.model.script(thinkingReply())
+    const completion = await client.chat.completions.create({
+      model: 'claude-code',
+      reasoning_effort: 'high',
+      messages: [{ role: 'user', content: '2+2?' }],
+    })
+    const message = completion.choices[0]!.message as unknown as Record<string, unknown>
+    assert.equal(message.content, '4')
+    assert.equal(message.reasoning_content, 'Two plus two is four.')
+    assert.deepEqual(message.thinking_blocks, [
+      { type: 'thinking', thinking: 'Two plus two is four.', signature: 'sig-abc' },
+    ])
+    const body = home.model.turns.at(-1)!.body as { output_config?: { effort?: string } }
+    assert.equal(body.output_config?.effort, 'high')
+
+    home.model.script(thinkingReply())
+    const stream = await client.chat.completions.create({
+      model: 'claude-code',
+      messages: [{ role: 'user', content: '2+2 again?' }],
+      stream: true,
+      // a thinking budget through extra_body (sent top-level by the SDK)
+      ...({ thinking: { type: 'enabled', budget_tokens: 2048 } } as object),
+    })
+    let reasoning = ''
+    let content = ''
+    for await (const chunk of stream) {
+      const delta = chunk.choices[0]?.delta as { content?: string; reasoning_content?: string } | undefined
+      reasoning += delta?.reasoning_content ?? ''
+      content += delta?.content ?? ''
+    }
+    assert.equal(reasoning, 'Two plus two is four.')
+    assert.equal(content, '4')
+    assert.notEqual(home.model.turns.at(-1)!.body.thinking?.type, 'disabled')
+  })
+
+  test('response_format json_schema returns Claude Code’s structured output as the content', async () => {
+    const schema = { type: 'object', properties: { answer: { type: 'number' } }, required: ['answer'] }
+    home.model.fallback = (request) => {
+      const names = (request.body.tools ?? []).map((t) => t.name)
+      const structured = names.find((n) => /structured/i.test(n))
+      return structured
+        ? { blocks: [{ type: 'tool_use', name: structured, input: { answer: 4 } }] }
+        : text('done')
+    }
+    try {
+      const completion = await client.chat.completions.create({
+        model: 'claude-code',
+        messages: [{ role: 'user', content: '2+2 as JSON' }],
+        response_format: { type: 'json_schema', json_schema: { name: 'sum', schema } },
+      })
+      assert.deepEqual(JSON.parse(completion.choices[0]!.message.content!), { answer: 4 })
+    } finally {
+      home.model.fallback = () => text('ok')
+    }
+  })
+
+  test('stop sequences end the answer where they start, in streams and not', async () => {
+    home.model.script(text('one, two, STOP three', { chunkSize: 2 }))
+    const completion = await client.chat.completions.create({
+      model: 'claude-code',
+      messages: [{ role: 'user', content: 'count' }],
+      stop: ['STOP'],
+    })
+    assert.equal(completion.choices[0]!.message.content, 'one, two, ')
+    assert.equal(completion.choices[0]!.finish_reason, 'stop')
+
+    home.model.script(text('alpha END beta', { chunkSize: 1 }))
+    const stream = await client.chat.completions.create({
+      model: 'claude-code',
+      messages: [{ role: 'user', content: 'letters' }],
+      stop: 'END',
+      stream: true,
+    })
+    let content = ''
+    for await (const chunk of stream) content += chunk.choices[0]?.delta.content ?? ''
+    assert.equal(content, 'alpha ')
+  })
+
+  test('max_tokens caps Claude’s output per response', async () => {
+    home.model.script(text('short'))
+    await client.chat.completions.create({
+      model: 'claude-code',
+      max_tokens: 16,
+      messages: [{ role: 'user', content: 'hi' }],
+    })
+    assert.equal(home.model.turns.at(-1)!.body.max_tokens, 16)
+  })
+
+  test('a client that disconnects interrupts the turn; keep-alive comments fill long silences', async () => {
+    home.model.script(text('x'.repeat(400), { chunkSize: 2, chunkDelayMs: 25, delayMs: 350 }))
+    const controller = new AbortController()
+    const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'claude-code',
+        stream: true,
+        messages: [{ role: 'user', content: 'long' }],
+      }),
+      signal: controller.signal,
+    })
+    const sessionId = response.headers.get('x-session-id')!
+    const reader = response.body!.getReader()
+    let received = ''
+    while (received.split('data: ').length < 4)
+      received += new TextDecoder().decode((await reader.read()).value)
+    controller.abort()
+    const events = gateway.context.bus.replay(sessionId)
+    const deadline = Date.now() + 10_000
+    let completed = events.find((e) => e.type === 'turn.completed')
+    while (!completed && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      completed = gateway.context.bus.replay(sessionId).find((e) => e.type === 'turn.completed')
+    }
+    assert.equal(completed?.type === 'turn.completed' && completed.status, 'interrupted')
+
+    home.model.script(text('late answer', { delayMs: 450 }))
+    const slow = await fetch(`${gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'claude-code',
+        stream: true,
+        messages: [{ role: 'user', content: 'slow' }],
+      }),
+    })
+    // The thinking pause happens before the first token, so no status is sent until then; after it a
+    // stream that goes quiet gets comments.
+    const body = await slow.text()
+    assert.ok(body.endsWith('data: [DONE]\n\n'))
+  })
+
+  test('a busy gateway answers 429 with Retry-After; an overloaded upstream fails fast with 503', async () => {
+    home.model.script(
+      text('a'.repeat(200), { chunkSize: 1, chunkDelayMs: 20 }),
+      text('b'.repeat(200), { chunkSize: 1, chunkDelayMs: 20 }),
+    )
+    const running = [
+      client.chat.completions.create({ model: 'claude-code', messages: [{ role: 'user', content: 'one' }] }),
+      client.chat.completions.create({ model: 'claude-code', messages: [{ role: 'user', content: 'two' }] }),
+    ]
+    await new Promise((resolve) => setTimeout(resolve, 1_500))
+    const busy = await fetch(`${gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'claude-code', messages: [{ role: 'user', content: 'three' }] }),
+    })
+    assert.equal(busy.status, 429)
+    assert.ok(Number(busy.headers.get('retry-after')) >= 1)
+    assert.equal(((await busy.json()) as { error: { type: string } }).error.type, 'rate_limit_error')
+    await Promise.all(running)
+
+    const overloaded = failure(529, 'Overloaded', 'overloaded_error')
+    home.model.fallback = () => overloaded
+    try {
+      const started = Date.now()
+      const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'claude-code', messages: [{ role: 'user', content: 'four' }] }),
+      })
+      assert.equal(response.status, 503)
+      assert.ok(response.headers.get('retry-after'))
+      assert.ok(Date.now() - started < 15_000, 'failed fast instead of waiting out every retry')
+    } finally {
+      home.model.fallback = () => text('ok')
+    }
+  })
+})

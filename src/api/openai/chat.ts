@@ -65,7 +65,7 @@ export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue
         timing: { received, dispatched: performance.now(), firstEvent: 0 },
       }
       const interruptOnClose = () => {
-        if (!exchange.answer.completed) void gateway.engine.interrupt(sessionId).catch(() => undefined)
+        if (!exchange.answer.completed) interrupt(sessionId)
       }
       reply.raw.once('close', interruptOnClose)
       try {
@@ -87,6 +87,13 @@ export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue
       return reply
     },
   )
+
+  /** Stop a turn whose answer is no longer wanted; a turn that already ended needs nothing. */
+  function interrupt(sessionId: string): void {
+    gateway.engine
+      .interrupt(sessionId)
+      .catch((error: unknown) => app.log.warn({ err: error, session: sessionId }, 'interrupt failed'))
+  }
 
   /** The session this request talks to: named, continued from a remembered history, or a new one. */
   function openSession(plan: ChatPlan): string {
@@ -164,7 +171,7 @@ export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue
       const next = await exchange.follower.next()
       if (next.done) break
       answer.apply(next.value)
-      if (answer.stopped && !answer.completed) void gateway.engine.interrupt(exchange.sessionId)
+      if (answer.stopped && !answer.completed) interrupt(exchange.sessionId)
     }
     const failure =
       answer.completed?.status === 'error' && !answer.content && !answer.toolCalls.length
@@ -249,7 +256,7 @@ export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue
         const next = await exchange.follower.next()
         if (next.done) break
         send(answer.apply(next.value))
-        if (answer.stopped && !answer.completed) void gateway.engine.interrupt(exchange.sessionId)
+        if (answer.stopped && !answer.completed) interrupt(exchange.sessionId)
       }
       if (raw.destroyed) return
       if (!sentRole) send([{ content: '' }])
