@@ -433,7 +433,7 @@ describe('OpenAI provider: thinking, structured output, stop, limits and failure
   })
 
   test('a client that disconnects interrupts the turn; keep-alive comments fill long silences', async () => {
-    home.model.script(text('x'.repeat(400), { chunkSize: 2, chunkDelayMs: 25, delayMs: 350 }))
+    home.model.script(text('x'.repeat(400), { chunkSize: 2, chunkDelayMs: 25 }))
     const controller = new AbortController()
     const response = await fetch(`${gateway.url}/v1/chat/completions`, {
       method: 'POST',
@@ -460,8 +460,8 @@ describe('OpenAI provider: thinking, structured output, stop, limits and failure
     }
     assert.equal(completed?.type === 'turn.completed' && completed.status, 'interrupted')
 
-    home.model.script(text('late answer', { delayMs: 450 }))
-    const slow = await fetch(`${gateway.url}/v1/chat/completions`, {
+    home.model.script({ blocks: [{ type: 'text', text: 'ab' }], chunkSize: 1, chunkDelayMs: 400 })
+    const quiet = await fetch(`${gateway.url}/v1/chat/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
@@ -470,10 +470,68 @@ describe('OpenAI provider: thinking, structured output, stop, limits and failure
         messages: [{ role: 'user', content: 'slow' }],
       }),
     })
-    // The thinking pause happens before the first token, so no status is sent until then; after it a
-    // stream that goes quiet gets comments.
-    const body = await slow.text()
+    const body = await quiet.text()
+    assert.ok(body.includes(': keep-alive\n\n'), 'a comment line during the silence')
     assert.ok(body.endsWith('data: [DONE]\n\n'))
+  })
+
+  test('after the first byte, a failure travels as an SSE error event before [DONE]', async () => {
+    home.model.script(text('x'.repeat(300), { chunkSize: 1, chunkDelayMs: 20 }))
+    const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'claude-code',
+        stream: true,
+        messages: [{ role: 'user', content: 'crash' }],
+      }),
+    })
+    assert.equal(response.status, 200)
+    const reader = response.body!.getReader()
+    let body = new TextDecoder().decode((await reader.read()).value)
+    process.kill(gateway.context.engine.runnerOf(response.headers.get('x-session-id')!)!.pid!, 'SIGKILL')
+    for (;;) {
+      const { value, done } = await reader.read()
+      if (done) break
+      body += new TextDecoder().decode(value)
+    }
+    const data = body
+      .split('\n\n')
+      .filter((frame) => frame.startsWith('data: '))
+      .map((frame) => frame.slice('data: '.length))
+    assert.equal(data.at(-1), '[DONE]')
+    const error = JSON.parse(data.at(-2)!) as { error: { code: string; type: string } }
+    assert.equal(error.error.code, 'upstream_process_exited')
+    assert.equal(error.error.type, 'server_error')
+  })
+
+  test('PDF files arrive as documents; thinking_blocks of earlier answers are accepted', async () => {
+    home.model.script(text('It is a PDF.'))
+    const pdf = Buffer.from('%PDF-1.4 tiny').toString('base64')
+    await client.chat.completions.create({
+      model: 'claude-code',
+      messages: [
+        { role: 'user', content: 'Think first.' },
+        {
+          role: 'assistant',
+          content: 'Thought about it.',
+          ...({ thinking_blocks: [{ type: 'thinking', thinking: 'hmm', signature: 'sig-1' }] } as object),
+        },
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'What is this file?' },
+            { type: 'file', file: { file_data: `data:application/pdf;base64,${pdf}`, filename: 'tiny.pdf' } },
+          ],
+        },
+      ],
+    })
+    const user = home.model.turns.at(-1)!.body.messages!.findLast((m) => m.role === 'user')!
+    const document = (user.content as { type: string; source?: { media_type: string; data: string } }[]).find(
+      (b) => b.type === 'document',
+    )
+    assert.equal(document?.source?.media_type, 'application/pdf')
+    assert.equal(document?.source?.data, pdf)
   })
 
   test('a busy gateway answers 429 with Retry-After; an overloaded upstream fails fast with 503', async () => {
@@ -510,6 +568,28 @@ describe('OpenAI provider: thinking, structured output, stop, limits and failure
       assert.ok(Date.now() - started < 15_000, 'failed fast instead of waiting out every retry')
     } finally {
       home.model.fallback = () => text('ok')
+    }
+  })
+})
+
+describe('OpenAI provider without a usable CLI', () => {
+  test('completions answer 503 with the reason; models and health still answer', async () => {
+    const home = await testHome()
+    const gateway = await testGateway(home, testConfig(home, { claude: { cliPath: '/nonexistent/claude' } }))
+    try {
+      const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'claude-code', messages: [{ role: 'user', content: 'hi' }] }),
+      })
+      assert.equal(response.status, 503)
+      const body = (await response.json()) as { error: { message: string; code: string } }
+      assert.equal(body.error.code, 'service_unavailable')
+      assert.match(body.error.message, /nonexistent/)
+      assert.equal((await fetch(`${gateway.url}/v1/models`)).status, 200)
+    } finally {
+      await gateway.close()
+      await home.close()
     }
   })
 })
