@@ -1,5 +1,6 @@
 import type { Options, ThinkingConfig } from '@anthropic-ai/claude-agent-sdk'
 import type { SessionSettings, ThinkingSetting } from '../store/types.js'
+import { CLIENT_TOOLS_RULE } from './client-tools.js'
 import type { RunnerProfile } from './pool.js'
 
 /** What every runner of this gateway shares: which CLI, its environment and which settings it loads. */
@@ -47,7 +48,12 @@ export function runnerProfile(
     options.systemPrompt = { type: 'preset', preset: 'claude_code', append: settings.appendSystemPrompt }
   }
   if (resume) options.resume = resume
-  return { key: JSON.stringify([settings, resume, hostGeneration]), options }
+  if (settings.clientTools?.length) options.allowedTools = [...settings.allowedTools, CLIENT_TOOLS_RULE]
+  return {
+    key: JSON.stringify([settings, resume, hostGeneration]),
+    options,
+    clientTools: settings.clientTools,
+  }
 }
 
 function thinkingConfig(setting: ThinkingSetting): ThinkingConfig {

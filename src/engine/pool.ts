@@ -4,6 +4,7 @@
  */
 import type { Options } from '@anthropic-ai/claude-agent-sdk'
 import type { Logger } from 'pino'
+import type { ClientToolSpec } from '../store/types.js'
 import { GatewayError } from './errors.js'
 import { Runner } from './runner.js'
 import { after } from './timers.js'
@@ -21,6 +22,8 @@ export interface PoolLimits {
 export interface RunnerProfile {
   key: string
   options: Options
+  /** Functions the API client executes, served to this process by the gateway. */
+  clientTools: ClientToolSpec[] | null
 }
 
 export interface PoolHooks {
@@ -63,8 +66,7 @@ export class ProcessPool {
     private limits: PoolLimits,
     private readonly hooks: PoolHooks,
     private readonly log: Logger,
-    private readonly launch: RunnerLauncher = (profile, timeoutMs) =>
-      Runner.start(profile.key, profile.options, timeoutMs),
+    private readonly launch: RunnerLauncher = (profile, timeoutMs) => Runner.start(profile, timeoutMs),
   ) {}
 
   get stats() {

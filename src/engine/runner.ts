@@ -17,6 +17,13 @@ import {
   startup,
 } from '@anthropic-ai/claude-agent-sdk'
 import type { ContentBlock } from '../events/types.js'
+import {
+  CLIENT_SERVER,
+  type ClientToolCall,
+  type ClientToolResult,
+  clientToolServer,
+} from './client-tools.js'
+import type { RunnerProfile } from './pool.js'
 
 export type RunnerState = 'ready' | 'busy' | 'closed'
 
@@ -39,6 +46,8 @@ export interface RunnerHooks {
   onExit(exit: RunnerExit): void
   /** Claude Code would ask the user before running a tool: the session decides. */
   onPermission(request: PermissionRequest): Promise<PermissionResult>
+  /** Claude called a function the API client executes: resolves with the client's result. */
+  onClientTool(call: ClientToolCall): Promise<ClientToolResult>
 }
 
 const STDERR_TAIL_BYTES = 4096
@@ -102,7 +111,8 @@ export class Runner {
    * Start a process and wait until Claude Code has initialised (tools, settings, MCP handshakes), so that
    * the first message costs only a model call. Rejects if the process fails to start in time.
    */
-  static async start(key: string, options: Options, timeoutMs: number): Promise<Runner> {
+  static async start(profile: RunnerProfile, timeoutMs: number): Promise<Runner> {
+    const { key, options } = profile
     const child = new TrackedChild()
     // The callback is fixed at start-up, before any session owns the process: it asks whoever is attached.
     let runner: Runner | undefined
@@ -112,10 +122,18 @@ export class Runner {
         : { behavior: 'deny', message: 'No session is attached to this Claude Code process' }
     // Under bypassPermissions nothing is ever asked (the SDK warns when a callback is set anyway).
     const asks = options.permissionMode !== 'bypassPermissions'
+    const clientCall = (call: ClientToolCall): Promise<ClientToolResult> =>
+      runner?.hooks
+        ? runner.hooks.onClientTool(call)
+        : Promise.resolve({ content: 'No session is attached to this Claude Code process', isError: true })
+    const mcpServers = profile.clientTools?.length
+      ? { ...options.mcpServers, [CLIENT_SERVER]: clientToolServer(profile.clientTools, clientCall) }
+      : options.mcpServers
     const warm = await startup({
       options: {
         ...options,
         ...(asks ? { canUseTool } : {}),
+        ...(mcpServers ? { mcpServers } : {}),
         spawnClaudeCodeProcess: (spawnOptions) => child.spawn(spawnOptions),
       },
       // 0 means no limit; the SDK's own default would cut it at a minute.

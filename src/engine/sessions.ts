@@ -11,6 +11,7 @@ import type { EventBus } from '../events/bus.js'
 import type { ContentBlock, EventBody, EventOf, SessionState, TokenUsage } from '../events/types.js'
 import type { Page, SessionQuery, SessionRecord, SessionSettings, Store } from '../store/types.js'
 import type { ClaudeCliInfo } from './claude-cli.js'
+import { type ClientToolCall, type ClientToolResult, clientFunctionName } from './client-tools.js'
 import { GatewayError } from './errors.js'
 import { type HostOptions, runnerProfile } from './options.js'
 import { type PoolLimits, type ProcessLifecycle, ProcessPool } from './pool.js'
@@ -26,6 +27,14 @@ export interface EngineLimits extends PoolLimits {
   sessionQueueSize: number
   /** How long a permission request waits for an answer (0: no limit). */
   permissionTimeoutMs: number
+  /** How long a call of a client-executed function waits for its result (0: no limit). */
+  clientToolTimeoutMs: number
+}
+
+export interface ToolResultInput {
+  toolUseId: string
+  content: string
+  isError?: boolean
 }
 
 export type PermissionAnswer =
@@ -82,6 +91,16 @@ interface LiveSession {
   lastTurnId: string
   /** Permission requests waiting for an answer, by request id. */
   permissions: Map<string, (answer: PermissionAnswer, by: 'client' | 'timeout' | 'interrupt') => void>
+  /** Calls of client-executed functions in the running turn that have no result yet, by tool_use id. */
+  clientCalls: Map<string, ClientCallSlot>
+}
+
+/** A client function call's mailbox: its result may arrive before or after Claude Code asks for it. */
+interface ClientCallSlot {
+  result: Promise<ClientToolResult>
+  deliver(result: ClientToolResult): void
+  delivered: boolean
+  waiting: boolean
 }
 
 const INTERRUPT_GRACE_MS = 5_000
@@ -235,6 +254,44 @@ export class SessionManager {
     return true
   }
 
+  /**
+   * Results of client-executed function calls of the running turn: the turn goes on with them. Returns the
+   * turn and the sequence number to follow it from. Fails when a call is not waiting (wrong id, timed out).
+   */
+  submitToolResults(
+    sessionId: string,
+    results: readonly ToolResultInput[],
+  ): { turnId: string; afterSeq: number } {
+    const live = this.live.get(sessionId)
+    const active = live?.active
+    if (!live || !active) {
+      throw new GatewayError('invalid_request', 'No turn of this session is waiting for function results')
+    }
+    for (const result of results) {
+      const slot = live.clientCalls.get(result.toolUseId)
+      if (!slot || slot.delivered) {
+        throw new GatewayError(
+          'invalid_request',
+          `No function call '${result.toolUseId}' is waiting for a result`,
+        )
+      }
+    }
+    const afterSeq = this.options.bus.currentSeq(sessionId)
+    for (const result of results) {
+      const slot = live.clientCalls.get(result.toolUseId)!
+      slot.delivered = true
+      slot.deliver({ content: result.content, isError: result.isError })
+    }
+    this.armTurnTimer(live)
+    return { turnId: active.id, afterSeq }
+  }
+
+  /** Tool_use ids of the running turn's client function calls that still wait for a result. */
+  pendingClientCalls(sessionId: string): string[] {
+    const live = this.live.get(sessionId)
+    return live ? [...live.clientCalls].filter(([, slot]) => !slot.delivered).map(([id]) => id) : []
+  }
+
   /** Answer a pending permission request; false when there is none with that id. */
   answerPermission(sessionId: string, requestId: string, answer: PermissionAnswer): boolean {
     const settle = this.live.get(sessionId)?.permissions.get(requestId)
@@ -303,6 +360,7 @@ export class SessionManager {
       idleTimer: null,
       lastTurnId: '',
       permissions: new Map(),
+      clientCalls: new Map(),
     }
   }
 
@@ -360,6 +418,7 @@ export class SessionManager {
       },
       onExit: (exit) => this.onExit(live, runner, exit),
       onPermission: (request) => this.askPermission(live, request),
+      onClientTool: (call) => this.awaitClient(live, runner, call),
     })
     this.setState(live, 'idle')
     return runner
@@ -371,6 +430,9 @@ export class SessionManager {
       record.claudeSessionId = body.claudeSessionId
       this.save(live)
     }
+    if (body.type === 'tool.call' && clientFunctionName(body.name) !== undefined)
+      this.clientSlot(live, body.toolUseId)
+    if (body.type === 'tool.result') live.clientCalls.delete(body.toolUseId)
     if (body.type !== 'turn.completed') {
       this.publish(live, body)
       return
@@ -390,6 +452,7 @@ export class SessionManager {
     if (!active) return
     if (active.timer) clearTimeout(active.timer)
     live.active = null
+    this.releaseClientCalls(live, 'The turn ended')
     const runner = live.runner
     if (runner) {
       runner.state = 'ready'
@@ -494,6 +557,75 @@ export class SessionManager {
       request.signal.addEventListener('abort', onAbort, { once: true })
       live.permissions.set(requestId, settle)
     })
+  }
+
+  private clientSlot(live: LiveSession, toolUseId: string): ClientCallSlot {
+    let slot = live.clientCalls.get(toolUseId)
+    if (!slot) {
+      let deliver!: (result: ClientToolResult) => void
+      const result = new Promise<ClientToolResult>((resolve) => {
+        deliver = resolve
+      })
+      slot = { result, deliver, delivered: false, waiting: false }
+      live.clientCalls.set(toolUseId, slot)
+    }
+    return slot
+  }
+
+  /**
+   * Claude Code runs a client function: wait for the client's result. The client's think time does not
+   * count against the turn timeout; the call has its own limit, past which the turn is interrupted.
+   */
+  private async awaitClient(
+    live: LiveSession,
+    runner: Runner,
+    call: ClientToolCall,
+  ): Promise<ClientToolResult> {
+    const slot = this.clientSlot(live, call.toolUseId)
+    slot.waiting = true
+    const active = live.active
+    if (active?.timer) {
+      clearTimeout(active.timer)
+      active.timer = null
+    }
+    const limit = this.limits.clientToolTimeoutMs
+    const timer = after(limit, () => {
+      if (slot.delivered || live.runner !== runner) return
+      const message = `The client did not return the result of ${call.name} within ${limit} ms`
+      this.publish(live, { type: 'error', turnId: active?.id, code: 'tool_timeout', message })
+      slot.delivered = true
+      slot.deliver({ content: message, isError: true })
+      void runner.interrupt().catch(() => undefined)
+    })
+    const aborted = new Promise<ClientToolResult>((resolve) => {
+      call.signal.addEventListener(
+        'abort',
+        () => resolve({ content: 'The call was cancelled', isError: true }),
+        { once: true },
+      )
+    })
+    try {
+      return await Promise.race([slot.result, aborted])
+    } finally {
+      if (timer) clearTimeout(timer)
+      slot.waiting = false
+    }
+  }
+
+  /** Let go of every client function call of the turn (it ended, or its process did). */
+  private releaseClientCalls(live: LiveSession, reason: string): void {
+    for (const slot of live.clientCalls.values())
+      if (!slot.delivered) slot.deliver({ content: reason, isError: true })
+    live.clientCalls.clear()
+  }
+
+  /** Restart the turn's clock once no client call is waiting any more. */
+  private armTurnTimer(live: LiveSession): void {
+    const active = live.active
+    const runner = live.runner
+    if (!active || !runner || active.timer) return
+    if ([...live.clientCalls.values()].some((slot) => !slot.delivered)) return
+    active.timer = after(this.limits.turnTimeoutMs, () => this.timeOut(live, runner))
   }
 
   /** Deny every open permission request of a session that lets its runner go. */
@@ -616,6 +748,7 @@ export class SessionManager {
       outputSchema: input.outputSchema ?? null,
       maxOutputTokens: input.maxOutputTokens ?? null,
       maxTurns: input.maxTurns ?? null,
+      clientTools: input.clientTools ?? null,
       additionalDirectories: input.additionalDirectories ?? [],
       askPermissions: input.askPermissions ?? false,
     }

@@ -19,6 +19,11 @@ export class Translator {
   private claudeSessionId: string | null = null
   /** The model of the main conversation's last answer (subagents and local commands left out). */
   private model = ''
+  /** Usage reported when each stream (main thread or a subagent's) started its current response. */
+  private readonly responseUsage = new Map<
+    string | null,
+    Partial<Record<'input_tokens' | 'cache_read_input_tokens' | 'cache_creation_input_tokens', number | null>>
+  >()
 
   /**
    * @param costSoFar the running cost total the CLI starts from: a resumed conversation continues the total
@@ -59,6 +64,31 @@ export class Translator {
     turnId: string,
     parentToolUseId: string | null,
   ): EventBody[] {
+    if (event.type === 'message_start') {
+      this.responseUsage.set(parentToolUseId, event.message.usage)
+      return []
+    }
+    if (event.type === 'message_delta') {
+      // The delta's counts are the response's totals so far; missing ones come from its start.
+      const start = this.responseUsage.get(parentToolUseId)
+      this.responseUsage.delete(parentToolUseId)
+      const usage = {
+        input_tokens: event.usage.input_tokens ?? start?.input_tokens ?? 0,
+        output_tokens: event.usage.output_tokens,
+        cache_read_input_tokens: event.usage.cache_read_input_tokens ?? start?.cache_read_input_tokens ?? 0,
+        cache_creation_input_tokens:
+          event.usage.cache_creation_input_tokens ?? start?.cache_creation_input_tokens ?? 0,
+      }
+      return [
+        {
+          type: 'message.stop',
+          turnId,
+          stopReason: event.delta.stop_reason ?? null,
+          usage: tokenUsage(usage as SDKResultMessage['usage']),
+          parentToolUseId,
+        },
+      ]
+    }
     if (event.type !== 'content_block_delta') return []
     const delta = event.delta
     // Empty deltas carry nothing (thinking with display "omitted" streams them): no event.

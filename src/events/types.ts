@@ -24,6 +24,7 @@ export type ErrorCode =
   | 'start_failed'
   | 'process_exited'
   | 'turn_timeout'
+  | 'tool_timeout'
   | 'interrupted'
   | 'upstream_error'
   | 'rate_limited'
@@ -62,6 +63,14 @@ export type EventBody =
       parentToolUseId: string | null
       /** True for a local command's answer (model "<synthetic>"): no model call happened. */
       synthetic: boolean
+    }
+  /** The model finished one response (it may call tools and go on): `stopReason` and `usage` are the API's. */
+  | {
+      type: 'message.stop'
+      turnId: string
+      stopReason: string | null
+      usage: TokenUsage
+      parentToolUseId: string | null
     }
   | {
       type: 'tool.call'

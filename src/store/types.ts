@@ -2,6 +2,14 @@ import type { GatewayEvent, SessionState, TokenUsage } from '../events/types.js'
 
 export type PermissionMode = 'default' | 'acceptEdits' | 'bypassPermissions' | 'plan' | 'dontAsk'
 
+/** A function the API client executes itself, offered to Claude as a tool. */
+export interface ClientToolSpec {
+  name: string
+  description: string
+  /** JSON Schema of the arguments, as the client gave it. */
+  parameters: Record<string, unknown>
+}
+
 export type Effort = 'low' | 'medium' | 'high' | 'xhigh' | 'max'
 
 export type ThinkingSetting =
@@ -31,6 +39,8 @@ export interface SessionSettings {
   /** Cap on each model response's output tokens; null: Claude Code's default. */
   maxOutputTokens: number | null
   maxTurns: number | null
+  /** Functions the API client runs (OpenAI `tools`); null: none. */
+  clientTools: ClientToolSpec[] | null
   additionalDirectories: string[]
   /**
    * When Claude Code would ask before running a tool: true publishes a `permission.requested` event and

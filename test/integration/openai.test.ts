@@ -7,7 +7,13 @@ import { after, before, describe, test } from 'node:test'
 import OpenAI from 'openai'
 import type { Gateway } from '../../src/gateway.js'
 import { type TestHome, testConfig, testGateway, testHome } from '../support/harness.js'
-import { conversationTexts, failure, lastUserText, text } from '../support/scripted-anthropic.js'
+import {
+  conversationTexts,
+  failure,
+  lastUserText,
+  type RecordedRequest,
+  text,
+} from '../support/scripted-anthropic.js'
 
 const PNG_1PX =
   'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=='
@@ -590,6 +596,218 @@ describe('OpenAI provider without a usable CLI', () => {
     } finally {
       await gateway.close()
       await home.close()
+    }
+  })
+})
+
+describe('OpenAI provider: client function tools', () => {
+  let home: TestHome
+  let gateway: Gateway
+  let client: OpenAI
+  const weather: OpenAI.ChatCompletionTool = {
+    type: 'function',
+    function: {
+      name: 'get_weather',
+      description: 'Weather for a city',
+      parameters: {
+        type: 'object',
+        properties: {
+          city: { type: 'string', description: 'City name' },
+          unit: { type: 'string', enum: ['c', 'f'] },
+        },
+        required: ['city'],
+        additionalProperties: false,
+      },
+    },
+  }
+  const time: OpenAI.ChatCompletionTool = {
+    type: 'function',
+    function: { name: 'get_time', parameters: { type: 'object', properties: { tz: { type: 'string' } } } },
+  }
+  /** The model calls the client's function(s) once, then answers with the results it was given. */
+  const callThenAnswer =
+    (calls: { name: string; input: Record<string, unknown> }[]) => (request: RecordedRequest) => {
+      const last = request.body.messages?.findLast((m) => m.role === 'user')
+      const results = Array.isArray(last?.content) ? last.content.filter((b) => b.type === 'tool_result') : []
+      if (results.length === 0) {
+        return {
+          blocks: calls.map((c) => ({
+            type: 'tool_use' as const,
+            name: `mcp__client__${c.name}`,
+            input: c.input,
+          })),
+        }
+      }
+      return text(`Results: ${results.map((r) => JSON.stringify(r.content)).join(' | ')}`)
+    }
+
+  before(async () => {
+    home = await testHome()
+    gateway = await testGateway(home, testConfig(home, { openai: { toolCallTimeoutMs: 2_000 } }))
+    client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'unused', maxRetries: 0 })
+  })
+  after(async () => {
+    await gateway.close()
+    await home.close()
+  })
+
+  test('a tool round trip: tool_calls, then role tool results continue the same Claude turn', async () => {
+    home.model.fallback = callThenAnswer([{ name: 'get_weather', input: { city: 'Paris' } }])
+    try {
+      const messages: OpenAI.ChatCompletionMessageParam[] = [{ role: 'user', content: 'Weather in Paris?' }]
+      const first = await client.chat.completions
+        .create({ model: 'claude-code', messages, tools: [weather] })
+        .withResponse()
+      const choice = first.data.choices[0]!
+      assert.equal(choice.finish_reason, 'tool_calls')
+      assert.equal(choice.message.content, null)
+      const [call] = choice.message.tool_calls as OpenAI.ChatCompletionMessageFunctionToolCall[]
+      assert.equal(call!.type, 'function')
+      assert.equal(call!.function.name, 'get_weather')
+      assert.deepEqual(JSON.parse(call!.function.arguments), { city: 'Paris' })
+      assert.ok(first.data.usage && first.data.usage.completion_tokens > 0, 'usage of the response so far')
+      const offered = home.model.turns
+        .at(-1)!
+        .body.tools!.find((t) => t.name === 'mcp__client__get_weather') as
+        | { input_schema: unknown }
+        | undefined
+      assert.deepEqual(
+        offered?.input_schema,
+        weather.function.parameters,
+        'Claude sees the client’s schema as is',
+      )
+
+      const sessionId = first.response.headers.get('x-session-id')!
+      const pid = gateway.context.engine.runnerOf(sessionId)!.pid
+      messages.push(choice.message, { role: 'tool', tool_call_id: call!.id, content: '21°C and sunny' })
+      const second = await client.chat.completions
+        .create({ model: 'claude-code', messages, tools: [weather] })
+        .withResponse()
+      assert.equal(second.response.headers.get('x-session-id'), sessionId)
+      assert.equal(second.data.choices[0]!.finish_reason, 'stop')
+      assert.match(second.data.choices[0]!.message.content!, /21°C and sunny/)
+      assert.equal(gateway.context.engine.runnerOf(sessionId)!.pid, pid)
+      const turns = gateway.context.bus.replay(sessionId).filter((e) => e.type === 'turn.started')
+      assert.equal(turns.length, 1, 'one Claude turn served both requests')
+    } finally {
+      home.model.fallback = () => text('ok')
+    }
+  })
+
+  test('streamed tool calls: index, id, type and name first, then the arguments; parallel calls', async () => {
+    home.model.fallback = callThenAnswer([
+      { name: 'get_weather', input: { city: 'Rome' } },
+      { name: 'get_time', input: { tz: 'Europe/Rome' } },
+    ])
+    try {
+      const messages: OpenAI.ChatCompletionMessageParam[] = [
+        { role: 'user', content: 'Weather and time in Rome?' },
+      ]
+      const stream = await client.chat.completions.create({
+        model: 'claude-code',
+        messages,
+        tools: [weather, time],
+        stream: true,
+      })
+      const deltas: OpenAI.ChatCompletionChunk.Choice.Delta.ToolCall[] = []
+      let finish: string | null = null
+      for await (const chunk of stream) {
+        deltas.push(...(chunk.choices[0]?.delta.tool_calls ?? []))
+        finish = chunk.choices[0]?.finish_reason ?? finish
+      }
+      assert.equal(finish, 'tool_calls')
+      const heads = deltas.filter((d) => d.id)
+      assert.deepEqual(
+        heads.map((d) => [d.index, d.type, d.function?.name, d.function?.arguments]),
+        [
+          [0, 'function', 'get_weather', ''],
+          [1, 'function', 'get_time', ''],
+        ],
+      )
+      const args = (index: number) =>
+        deltas
+          .filter((d) => d.index === index)
+          .map((d) => d.function?.arguments ?? '')
+          .join('')
+      assert.deepEqual(JSON.parse(args(0)), { city: 'Rome' })
+      assert.deepEqual(JSON.parse(args(1)), { tz: 'Europe/Rome' })
+
+      messages.push(
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: heads.map((d) => ({
+            id: d.id!,
+            type: 'function' as const,
+            function: { name: d.function!.name!, arguments: args(d.index) },
+          })),
+        },
+        { role: 'tool', tool_call_id: heads[0]!.id!, content: 'rainy' },
+        { role: 'tool', tool_call_id: heads[1]!.id!, content: '14:05' },
+      )
+      const answer = await client.chat.completions.create({
+        model: 'claude-code',
+        messages,
+        tools: [weather, time],
+      })
+      assert.match(answer.choices[0]!.message.content!, /rainy/)
+      assert.match(answer.choices[0]!.message.content!, /14:05/)
+    } finally {
+      home.model.fallback = () => text('ok')
+    }
+  })
+
+  test('tool_choice none offers no function; results nobody waits for are refused', async () => {
+    home.model.script(text('No tools needed.'))
+    await client.chat.completions.create({
+      model: 'claude-code',
+      messages: [{ role: 'user', content: 'hi' }],
+      tools: [weather],
+      tool_choice: 'none',
+    })
+    assert.ok(!home.model.turns.at(-1)!.body.tools?.some((t) => t.name.includes('get_weather')))
+
+    await assert.rejects(
+      client.chat.completions.create({
+        model: 'claude-code',
+        tools: [weather],
+        messages: [
+          { role: 'user', content: 'Weather?' },
+          {
+            role: 'assistant',
+            content: null,
+            tool_calls: [
+              { id: 'call_unknown', type: 'function', function: { name: 'get_weather', arguments: '{}' } },
+            ],
+          },
+          { role: 'tool', tool_call_id: 'call_unknown', content: 'sunny' },
+        ],
+      }),
+      (error: InstanceType<typeof OpenAI.APIError>) => {
+        assert.equal(error.status, 400)
+        assert.equal(error.code, 'tool_call_not_pending')
+        return true
+      },
+    )
+  })
+
+  test('a call the client never answers times out and ends the turn cleanly', async () => {
+    home.model.fallback = callThenAnswer([{ name: 'get_weather', input: { city: 'Oslo' } }])
+    try {
+      const first = await client.chat.completions
+        .create({ model: 'claude-code', messages: [{ role: 'user', content: 'Oslo?' }], tools: [weather] })
+        .withResponse()
+      const sessionId = first.response.headers.get('x-session-id')!
+      const deadline = Date.now() + 15_000
+      while (gateway.context.engine.getSession(sessionId)!.state !== 'idle' && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+      const events = gateway.context.bus.replay(sessionId)
+      assert.ok(events.some((e) => e.type === 'error' && e.code === 'tool_timeout'))
+      const completed = events.find((e) => e.type === 'turn.completed')
+      assert.equal(completed?.type === 'turn.completed' && completed.status, 'interrupted')
+    } finally {
+      home.model.fallback = () => text('ok')
     }
   })
 })

@@ -71,6 +71,7 @@ export const testLimits = (overrides: Partial<EngineLimits> = {}): EngineLimits 
   startRetries: 1,
   sessionQueueSize: 4,
   permissionTimeoutMs: 30_000,
+  clientToolTimeoutMs: 30_000,
   ...overrides,
 })
 

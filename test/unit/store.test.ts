@@ -44,6 +44,7 @@ function record(
       outputSchema: null,
       maxOutputTokens: null,
       maxTurns: 10,
+      clientTools: null,
       additionalDirectories: [],
       askPermissions: false,
     },

@@ -40,6 +40,11 @@ export interface AnswerOptions {
   stop: readonly string[]
   /** Maps a Claude tool name to the client function it stands for, or undefined for Claude's own tools. */
   clientFunction(toolName: string): string | undefined
+  /**
+   * The answer covers a whole turn. False when it continues a turn after client function results (or ends
+   * on client calls): its usage is then that of its own model responses, not the turn's.
+   */
+  wholeTurn: boolean
 }
 
 export class Answer {
@@ -51,17 +56,31 @@ export class Answer {
   completed: EventOf<'turn.completed'> | null = null
   /** A stop sequence was reached: the rest of the turn is not part of the answer. */
   stopped = false
+  /**
+   * Claude finished a response that calls client functions: the answer ends here with those calls, while
+   * the turn waits for their results (the next request brings them).
+   */
+  handedOff = false
   /** Text held back because it might be the start of a stop sequence. */
   private held = ''
   private textBlockEnded = false
   private readonly longestStop: number
+  /** Usage of the model responses this answer covers (main conversation only). */
+  private readonly responses: TokenUsage = {
+    inputTokens: 0,
+    outputTokens: 0,
+    cacheReadInputTokens: 0,
+    cacheCreationInputTokens: 0,
+    thinkingTokens: 0,
+  }
+  private responseCount = 0
 
   constructor(private readonly options: AnswerOptions) {
     this.longestStop = Math.max(0, ...options.stop.map((s) => s.length))
   }
 
   /** Whether the event is the answer's first sign of life (what a stream waits for before its 200). */
-  static isProgress(event: GatewayEvent, options: AnswerOptions): boolean {
+  static isProgress(event: GatewayEvent, options: Pick<AnswerOptions, 'json' | 'clientFunction'>): boolean {
     if (event.type === 'turn.completed') return true
     if ('parentToolUseId' in event && event.parentToolUseId !== null) return false
     if (event.type === 'text.delta') return !options.json
@@ -69,9 +88,15 @@ export class Answer {
     return event.type === 'tool.call' && options.clientFunction(event.name) !== undefined
   }
 
+  /** Nothing more belongs to this answer: the turn ended, a stop sequence was met, or client calls wait. */
+  get done(): boolean {
+    return this.completed !== null || this.handedOff
+  }
+
   /** Take one event of the turn; returns what a stream should send now. */
   apply(event: GatewayEvent): Delta[] {
     if (event.type === 'turn.completed') return this.complete(event)
+    if (this.handedOff) return []
     if (this.stopped || ('parentToolUseId' in event && event.parentToolUseId !== null)) return []
     switch (event.type) {
       case 'text.delta':
@@ -84,13 +109,32 @@ export class Answer {
         return []
       case 'tool.call':
         return this.toolCall(event)
+      case 'message.stop':
+        this.addResponse(event.usage)
+        if (event.stopReason === 'tool_use' && this.toolCalls.length > 0) {
+          this.handedOff = true
+          this.finishReason = 'tool_calls'
+          return this.flushHeld()
+        }
+        return []
       default:
         return []
     }
   }
 
   get usage(): Usage | null {
-    return this.completed ? openAIUsage(this.completed.usage) : null
+    if (this.completed && (this.options.wholeTurn || this.responseCount === 0))
+      return openAIUsage(this.completed.usage)
+    return this.responseCount > 0 ? openAIUsage(this.responses) : null
+  }
+
+  private addResponse(usage: TokenUsage): void {
+    this.responseCount++
+    this.responses.inputTokens += usage.inputTokens
+    this.responses.outputTokens += usage.outputTokens
+    this.responses.cacheReadInputTokens += usage.cacheReadInputTokens
+    this.responses.cacheCreationInputTokens += usage.cacheCreationInputTokens
+    this.responses.thinkingTokens += usage.thinkingTokens
   }
 
   private text(piece: string): Delta[] {
@@ -119,6 +163,13 @@ export class Answer {
     if (!text) return []
     this.content += text
     return [{ content: text }]
+  }
+
+  private flushHeld(): Delta[] {
+    if (!this.held || this.stopped) return []
+    const held = this.held
+    this.held = ''
+    return this.emit(held)
   }
 
   private message(content: ContentBlock[]): void {
@@ -151,11 +202,7 @@ export class Answer {
 
   private complete(event: EventOf<'turn.completed'>): Delta[] {
     this.completed = event
-    const deltas: Delta[] = []
-    if (this.held && !this.stopped) {
-      deltas.push(...this.emit(this.held))
-      this.held = ''
-    }
+    const deltas = this.flushHeld()
     if (this.options.json && event.structuredOutput !== undefined) {
       deltas.push(...this.emit(JSON.stringify(event.structuredOutput)))
     } else if (this.options.json && event.result && !this.content) {

@@ -5,8 +5,8 @@
  */
 import { randomBytes } from 'node:crypto'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import { clientFunctionName } from '../../engine/client-tools.js'
 import { GatewayError } from '../../engine/errors.js'
-import type { Turn } from '../../engine/sessions.js'
 import { TurnFollower } from '../../events/follow.js'
 import type { GatewayEvent } from '../../events/types.js'
 import type { GatewayContext } from '../../gateway.js'
@@ -25,7 +25,6 @@ interface Exchange {
   model: string
   plan: ChatPlan
   sessionId: string
-  turn: Turn
   follower: TurnFollower
   answer: Answer
   timing: { received: number; dispatched: number; firstEvent: number }
@@ -43,29 +42,21 @@ export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue
     async (request, reply) => {
       const received = performance.now()
       const body = request.body
-      const model = catalogue.resolve(body.model)
-      const plan = planRequest(body, gateway.config, model)
-      const sessionId = openSession(plan)
-      if (plan.input.kind !== 'user') {
-        throw invalidRequest(
-          'No function call of this conversation is waiting for these tool results.',
-          'messages',
-        )
-      }
-      const turn = await gateway.engine.send(sessionId, plan.input.content)
+      const plan = planRequest(body, gateway.config, catalogue.resolve(body.model))
+      const { sessionId, turnId, startSeq } = await dispatch(plan)
       const exchange: Exchange = {
         id: `chatcmpl-${randomBytes(18).toString('base64url')}`,
         created: Math.floor(Date.now() / 1000),
         model: body.model,
         plan,
         sessionId,
-        turn,
-        follower: new TurnFollower(gateway.bus, sessionId, turn.id, turn.startSeq),
-        answer: new Answer(answerOptions(plan)),
+        follower: new TurnFollower(gateway.bus, sessionId, turnId, startSeq),
+        answer: new Answer({ ...answerOptions(plan), wholeTurn: plan.input.kind === 'user' }),
         timing: { received, dispatched: performance.now(), firstEvent: 0 },
       }
+      // A client that goes away before its answer is complete does not want the rest of the turn.
       const interruptOnClose = () => {
-        if (!exchange.answer.completed) interrupt(sessionId)
+        if (!exchange.answer.done) interrupt(sessionId)
       }
       reply.raw.once('close', interruptOnClose)
       try {
@@ -77,16 +68,45 @@ export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue
         exchange.follower.close()
         reply.raw.off('close', interruptOnClose)
       }
-      const completed = exchange.answer.completed
-      if (completed?.status === 'success' || exchange.answer.stopped) {
+      const { answer } = exchange
+      if (answer.completed?.status === 'success' || answer.stopped || answer.handedOff) {
         conversations.remember(
-          conversationKey(plan.profileKey, [...plan.conversation, assistantMessage(exchange.answer)]),
+          conversationKey(plan.profileKey, [...plan.conversation, assistantMessage(answer)]),
           sessionId,
         )
       }
       return reply
     },
   )
+
+  /**
+   * Hand the request's new input to the engine: tool results continue the turn that waits for them, a user
+   * message starts a turn. Returns where to follow the turn's events from.
+   */
+  async function dispatch(plan: ChatPlan): Promise<{ sessionId: string; turnId: string; startSeq: number }> {
+    const { engine } = gateway
+    if (plan.input.kind === 'tool_results') {
+      const sessionId = plan.sessionId ?? conversations.take(plan.historyKey)
+      const results = plan.input.results.map((r) => ({ toolUseId: r.toolCallId, content: r.content }))
+      try {
+        if (!sessionId) throw new GatewayError('invalid_request', 'no waiting turn')
+        const { turnId, afterSeq } = engine.submitToolResults(sessionId, results)
+        return { sessionId, turnId, startSeq: afterSeq + 1 }
+      } catch (error) {
+        if (!(error instanceof GatewayError) || error.code !== 'invalid_request') throw error
+        throw invalidRequest(
+          'No function call of this conversation is waiting for these tool results (it may have timed out, or the history does not match the conversation).',
+          'messages',
+          'tool_call_not_pending',
+        )
+      }
+    }
+    const sessionId = openSession(plan)
+    // New user input while function calls wait: the client moved on, so the waiting turn ends first.
+    if (engine.pendingClientCalls(sessionId).length > 0) await engine.interrupt(sessionId)
+    const turn = await engine.send(sessionId, plan.input.content)
+    return { sessionId, turnId: turn.id, startSeq: turn.startSeq }
+  }
 
   /** Stop a turn whose answer is no longer wanted; a turn that already ended needs nothing. */
   function interrupt(sessionId: string): void {
@@ -160,14 +180,22 @@ export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue
     }
   }
 
-  function answerOptions(plan: ChatPlan): AnswerOptions {
-    return { json: plan.json, stop: plan.stop, clientFunction: () => undefined }
+  function answerOptions(plan: ChatPlan): Omit<AnswerOptions, 'wholeTurn'> {
+    const offered = new Set(plan.tools.map((tool) => tool.function.name))
+    return {
+      json: plan.json,
+      stop: plan.stop,
+      clientFunction: (toolName) => {
+        const name = clientFunctionName(toolName)
+        return name !== undefined && offered.has(name) ? name : undefined
+      },
+    }
   }
 
   async function respond(exchange: Exchange, first: GatewayEvent[], reply: FastifyReply): Promise<void> {
     const { answer } = exchange
     for (const event of first) answer.apply(event)
-    while (!answer.completed) {
+    while (!answer.done) {
       const next = await exchange.follower.next()
       if (next.done) break
       answer.apply(next.value)
@@ -252,7 +280,7 @@ export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue
         }
       }
       for (const event of first) send(answer.apply(event))
-      while (!answer.completed && !raw.destroyed) {
+      while (!answer.done && !raw.destroyed) {
         const next = await exchange.follower.next()
         if (next.done) break
         send(answer.apply(next.value))
@@ -276,7 +304,7 @@ export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue
   }
 }
 
-function hasAnswer(events: GatewayEvent[], options: AnswerOptions): boolean {
+function hasAnswer(events: GatewayEvent[], options: Pick<AnswerOptions, 'json' | 'clientFunction'>): boolean {
   return events.some((event) => event.type !== 'turn.completed' && Answer.isProgress(event, options))
 }
 

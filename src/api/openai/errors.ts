@@ -44,6 +44,7 @@ const MAPPINGS: Record<ErrorCode, Mapping> = {
   interrupted: { status: 503, type: 'server_error', code: 'interrupted' },
   context_length_exceeded: { status: 400, type: 'invalid_request_error', code: 'context_length_exceeded' },
   turn_timeout: { status: 504, type: 'server_error', code: 'timeout' },
+  tool_timeout: { status: 504, type: 'server_error', code: 'tool_call_timeout' },
   not_found: { status: 404, type: 'invalid_request_error', code: 'not_found' },
   invalid_request: { status: 400, type: 'invalid_request_error', code: null },
   process_exited: { status: 502, type: 'server_error', code: 'upstream_process_exited' },

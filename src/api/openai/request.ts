@@ -9,7 +9,7 @@ import { sep } from 'node:path'
 import type { Config } from '../../config/index.js'
 import type { NewSession } from '../../engine/sessions.js'
 import type { ContentBlock } from '../../events/types.js'
-import type { Effort, PermissionMode, ThinkingSetting } from '../../store/types.js'
+import type { ClientToolSpec, Effort, PermissionMode, ThinkingSetting } from '../../store/types.js'
 import { invalidRequest } from './errors.js'
 import type { CatalogueEntry } from './models.js'
 import type { ChatCompletionRequest, ChatMessage, FunctionTool, GatewayOptions } from './schema.js'
@@ -221,9 +221,19 @@ function sessionSettings(
     outputSchema: outputSchema(body),
     maxOutputTokens: body.max_completion_tokens ?? body.max_tokens ?? null,
     maxTurns: options.max_turns ?? null,
+    clientTools: clientTools(body),
     additionalDirectories: [],
     askPermissions: false,
   }
+}
+
+function clientTools(body: ChatCompletionRequest): ClientToolSpec[] | null {
+  if (!body.tools?.length || body.tool_choice === 'none') return null
+  return body.tools.map(({ function: fn }) => ({
+    name: fn.name,
+    description: fn.description ?? '',
+    parameters: fn.parameters ?? { type: 'object', properties: {} },
+  }))
 }
 
 /** What Claude Code has no switch for, asked of the model in words (tool choice, one call at a time). */

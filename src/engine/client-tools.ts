@@ -1,0 +1,81 @@
+/**
+ * Functions that the API client executes, offered to Claude as one in-process MCP server. Its tool list is
+ * the client's own JSON Schema, unchanged (the SDK's zod-based `tool()` would rewrite it), and a call parks
+ * until the client's result arrives through the API. Claude sees each function as `mcp__client__<name>`.
+ */
+import { createSdkMcpServer, type McpSdkServerConfigWithInstance } from '@anthropic-ai/claude-agent-sdk'
+import { z } from 'zod'
+import type { ClientToolSpec } from '../store/types.js'
+
+export const CLIENT_SERVER = 'client'
+const PREFIX = `mcp__${CLIENT_SERVER}__`
+
+export interface ClientToolCall {
+  /** Claude's tool_use id: the id the API client answers. */
+  toolUseId: string
+  name: string
+  input: Record<string, unknown>
+  /** Aborted when Claude Code gives up on the call (interrupt, its own tool timeout). */
+  signal: AbortSignal
+}
+
+export interface ClientToolResult {
+  content: string
+  isError?: boolean
+}
+
+/** The name Claude sees for a client function (names are already limited to [A-Za-z0-9_-] at the edge). */
+export const modelToolName = (name: string) => `${PREFIX}${name}`
+
+/** The client function a Claude tool name stands for, or undefined for Claude Code's own tools. */
+export const clientFunctionName = (toolName: string) =>
+  toolName.startsWith(PREFIX) ? toolName.slice(PREFIX.length) : undefined
+
+/** The permission rule that lets every client function run without a prompt. */
+export const CLIENT_TOOLS_RULE = `mcp__${CLIENT_SERVER}`
+
+// The MCP server dispatches on the method literal; the params are read as given.
+const ListToolsRequest = z.object({ method: z.literal('tools/list'), params: z.optional(z.any()) })
+const CallToolRequest = z.object({
+  method: z.literal('tools/call'),
+  params: z.looseObject({ name: z.string(), arguments: z.optional(z.record(z.string(), z.unknown())) }),
+})
+
+export function clientToolServer(
+  tools: readonly ClientToolSpec[],
+  call: (request: ClientToolCall) => Promise<ClientToolResult>,
+): McpSdkServerConfigWithInstance {
+  // `tools: []` still announces the tools capability; both handlers are replaced below.
+  const config = createSdkMcpServer({ name: CLIENT_SERVER, tools: [] })
+  const server = config.instance.server
+  server.setRequestHandler(ListToolsRequest, () => ({
+    tools: tools.map((tool) => ({
+      name: tool.name,
+      description: tool.description,
+      inputSchema: tool.parameters,
+      // Read-only: Claude Code runs the calls of one answer at the same time (and allows them in plan mode).
+      annotations: { readOnlyHint: true },
+      // Never hidden behind tool search, whatever built-in tools the session has.
+      _meta: { 'anthropic/alwaysLoad': true },
+    })),
+  }))
+  server.setRequestHandler(CallToolRequest, async (request, extra) => {
+    const toolUseId = extra._meta?.['claudecode/toolUseId']
+    if (typeof toolUseId !== 'string') return errorResult('Claude Code sent no tool_use id for this call')
+    const result = await call({
+      toolUseId,
+      name: request.params.name,
+      input: request.params.arguments ?? {},
+      signal: extra.signal,
+    })
+    return {
+      content: [{ type: 'text' as const, text: result.content }],
+      ...(result.isError ? { isError: true } : {}),
+    }
+  })
+  return config
+}
+
+function errorResult(message: string) {
+  return { content: [{ type: 'text' as const, text: message }], isError: true }
+}
