@@ -12,6 +12,8 @@ export async function buildServer(gateway: GatewayContext): Promise<FastifyInsta
   const app = Fastify({
     loggerInstance: gateway.log as FastifyBaseLogger,
     logController: new RequestLogController(),
+    // Types are as sent: "16" is not a number, "true" not a boolean (OpenAI refuses them too).
+    ajv: { customOptions: { coerceTypes: false } },
     bodyLimit: server.bodyLimitBytes,
     keepAliveTimeout: server.keepAliveTimeoutMs,
     requestTimeout: server.requestTimeoutMs,

@@ -79,6 +79,7 @@ export const ConfigSchema = Type.Object(
         uniqueItems: true,
         default: ['default', 'plan'],
       }),
+      requestableAgents: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
       workspaceRoots: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
       remoteImages: Type.Boolean({ default: false }),
       toolCallTimeoutMs: Millis(300_000),

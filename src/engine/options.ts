@@ -48,7 +48,10 @@ export function runnerProfile(
     options.systemPrompt = { type: 'preset', preset: 'claude_code', append: settings.appendSystemPrompt }
   }
   if (resume) options.resume = resume
-  if (settings.clientTools?.length) options.allowedTools = [...settings.allowedTools, CLIENT_TOOLS_RULE]
+  // Elsewhere the runner's permission callback lets client functions run; in dontAsk mode only rules count.
+  if (settings.clientTools?.length && settings.permissionMode === 'dontAsk') {
+    options.allowedTools = [...settings.allowedTools, CLIENT_TOOLS_RULE]
+  }
   return {
     key: JSON.stringify([settings, resume, hostGeneration]),
     options,

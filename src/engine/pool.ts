@@ -171,7 +171,8 @@ export class ProcessPool {
   private reserveSlot(): Promise<void> {
     const reservation = this.tryReserve()
     if (reservation) return reservation
-    if (this.waiters.length >= this.limits.queueSize) {
+    // A spare still starting gives its slot to a waiter once it is up: such a wait is not queueing.
+    if (this.waiters.length >= this.limits.queueSize + this.sparesStarting) {
       return Promise.reject(
         new GatewayError(
           'busy',

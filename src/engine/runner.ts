@@ -21,6 +21,7 @@ import {
   CLIENT_SERVER,
   type ClientToolCall,
   type ClientToolResult,
+  clientFunctionName,
   clientToolServer,
 } from './client-tools.js'
 import type { RunnerProfile } from './pool.js'
@@ -117,9 +118,12 @@ export class Runner {
     // The callback is fixed at start-up, before any session owns the process: it asks whoever is attached.
     let runner: Runner | undefined
     const canUseTool: CanUseTool = async (toolName, input, context) =>
-      runner?.hooks
-        ? runner.hooks.onPermission({ ...context, toolName, input })
-        : { behavior: 'deny', message: 'No session is attached to this Claude Code process' }
+      // The client's own functions need no approval: the client runs them itself.
+      clientFunctionName(toolName) !== undefined
+        ? { behavior: 'allow', updatedInput: input }
+        : runner?.hooks
+          ? runner.hooks.onPermission({ ...context, toolName, input })
+          : { behavior: 'deny', message: 'No session is attached to this Claude Code process' }
     // Under bypassPermissions nothing is ever asked (the SDK warns when a callback is set anyway).
     const asks = options.permissionMode !== 'bypassPermissions'
     const clientCall = (call: ClientToolCall): Promise<ClientToolResult> =>

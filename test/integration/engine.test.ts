@@ -48,7 +48,7 @@ describe('engine with the real CLI', () => {
       assert.equal(deltas.map((d) => d.text).join(''), 'Hello from the scripted model')
       assert.deepEqual(
         [...new Set(mine.map((e) => e.type))],
-        ['turn.started', 'text.delta', 'message', 'usage', 'turn.completed'],
+        ['turn.started', 'text.delta', 'message', 'message.stop', 'usage', 'turn.completed'],
       )
       const forSession = events.filter((e) => e.sessionId === session.id)
       assert.deepEqual(

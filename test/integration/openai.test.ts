@@ -94,8 +94,13 @@ describe('OpenAI provider with the openai SDK', () => {
       prompt_tokens: 150,
       completion_tokens: 5,
       total_tokens: 155,
-      prompt_tokens_details: { cached_tokens: 100 },
-      completion_tokens_details: { reasoning_tokens: 0 },
+      prompt_tokens_details: { cached_tokens: 100, audio_tokens: 0 },
+      completion_tokens_details: {
+        reasoning_tokens: 0,
+        audio_tokens: 0,
+        accepted_prediction_tokens: 0,
+        rejected_prediction_tokens: 0,
+      },
     })
     assert.ok(response.response.headers.get('x-request-id'))
     assert.match(response.response.headers.get('server-timing') ?? '', /gateway;dur=[\d.]+/)
@@ -262,6 +267,18 @@ describe('OpenAI provider with the openai SDK', () => {
         'permission_mode',
       ],
       [{ model: 'nope', messages: [{ role: 'user', content: 'x' }] }, 404, 'model'],
+      [
+        { model: 'claude-code', messages: [{ role: 'user', content: 'x' }], max_tokens: '16' },
+        400,
+        'max_tokens',
+      ],
+      [{ model: 'claude-code', messages: [{ role: 'user', content: 'x' }], functions: [] }, 400, 'functions'],
+      [
+        { model: 'claude-code', messages: [{ role: 'user', content: 'x' }], logit_bias: { '1': 2 } },
+        400,
+        'logit_bias',
+      ],
+      [{ model: 'claude-code', messages: [{ role: 'user', content: 'x' }], agent: 'reviewer' }, 400, 'agent'],
     ]
     for (const [body, status, param] of cases) {
       const response = await post(body)
@@ -428,7 +445,7 @@ describe('OpenAI provider: thinking, structured output, stop, limits and failure
     assert.equal(content, 'alpha ')
   })
 
-  test('max_tokens caps Claude’s output per response', async () => {
+  test('max_tokens caps Claude’s output and ends the answer with finish_reason length', async () => {
     home.model.script(text('short'))
     await client.chat.completions.create({
       model: 'claude-code',
@@ -436,6 +453,19 @@ describe('OpenAI provider: thinking, structured output, stop, limits and failure
       messages: [{ role: 'user', content: 'hi' }],
     })
     assert.equal(home.model.turns.at(-1)!.body.max_tokens, 16)
+
+    // Claude Code would ask the model to go on past the limit; the answer stops at it instead.
+    home.model.script(
+      text('The first part is cut', { stopReason: 'max_tokens' }),
+      text('and this never shows'),
+    )
+    const cut = await client.chat.completions.create({
+      model: 'claude-code',
+      max_tokens: 5,
+      messages: [{ role: 'user', content: 'long story' }],
+    })
+    assert.equal(cut.choices[0]!.finish_reason, 'length')
+    assert.equal(cut.choices[0]!.message.content, 'The first part is cut')
   })
 
   test('a client that disconnects interrupts the turn; keep-alive comments fill long silences', async () => {

@@ -82,6 +82,7 @@ test('defaults apply when there is no file, and the result is frozen', (t) => {
       defaultTools: [],
       requestableTools: ['Read', 'Glob', 'Grep', 'WebSearch', 'WebFetch'],
       permissionModes: ['default', 'plan'],
+      requestableAgents: [],
       workspaceRoots: [],
       remoteImages: false,
       toolCallTimeoutMs: 300_000,

@@ -215,8 +215,13 @@ test('text after a tool use starts a new paragraph; subagent text is not part of
     prompt_tokens: 17,
     completion_tokens: 4,
     total_tokens: 21,
-    prompt_tokens_details: { cached_tokens: 5 },
-    completion_tokens_details: { reasoning_tokens: 0 },
+    prompt_tokens_details: { cached_tokens: 5, audio_tokens: 0 },
+    completion_tokens_details: {
+      reasoning_tokens: 0,
+      audio_tokens: 0,
+      accepted_prediction_tokens: 0,
+      rejected_prediction_tokens: 0,
+    },
   })
 })
 
@@ -243,4 +248,33 @@ test('client calls end the answer when the model response ends; usage is that re
   assert.equal(answer.done, true)
   assert.equal(answer.finishReason, 'tool_calls')
   assert.equal(answer.usage?.completion_tokens, 9)
+})
+
+test('JSON Schemas are checked at the edge and lose their $schema dialect', () => {
+  const schema = {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    type: 'object',
+    properties: { a: { type: 'number' } },
+  }
+  const result = plan({
+    response_format: { type: 'json_schema', json_schema: { name: 'x', schema } },
+    tools: [{ type: 'function', function: { name: 'f', parameters: schema } }],
+  } as Partial<ChatCompletionRequest>)
+  assert.deepEqual(result.settings.outputSchema, { type: 'object', properties: { a: { type: 'number' } } })
+  assert.deepEqual(result.settings.clientTools?.[0]?.parameters, {
+    type: 'object',
+    properties: { a: { type: 'number' } },
+  })
+  rejects(
+    {
+      response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'objectt' } } },
+    } as Partial<ChatCompletionRequest>,
+    'response_format.json_schema.schema',
+  )
+  rejects(
+    {
+      tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'objectt' } } }],
+    } as Partial<ChatCompletionRequest>,
+    'tools[0].function.parameters',
+  )
 })

@@ -30,8 +30,13 @@ export interface Usage {
   prompt_tokens: number
   completion_tokens: number
   total_tokens: number
-  prompt_tokens_details: { cached_tokens: number }
-  completion_tokens_details: { reasoning_tokens: number }
+  prompt_tokens_details: { cached_tokens: number; audio_tokens: number }
+  completion_tokens_details: {
+    reasoning_tokens: number
+    audio_tokens: number
+    accepted_prediction_tokens: number
+    rejected_prediction_tokens: number
+  }
 }
 
 export interface AnswerOptions {
@@ -111,6 +116,12 @@ export class Answer {
         return this.toolCall(event)
       case 'message.stop':
         this.addResponse(event.usage)
+        // Claude Code would ask the model to go on past the limit; the OpenAI answer ends at it.
+        if (event.stopReason === 'max_tokens') {
+          this.stopped = true
+          this.finishReason = 'length'
+          return this.flushHeld()
+        }
         if (event.stopReason === 'tool_use' && this.toolCalls.length > 0) {
           this.handedOff = true
           this.finishReason = 'tool_calls'
@@ -235,7 +246,12 @@ export function openAIUsage(usage: TokenUsage): Usage {
     prompt_tokens: prompt,
     completion_tokens: usage.outputTokens,
     total_tokens: prompt + usage.outputTokens,
-    prompt_tokens_details: { cached_tokens: usage.cacheReadInputTokens },
-    completion_tokens_details: { reasoning_tokens: usage.thinkingTokens },
+    prompt_tokens_details: { cached_tokens: usage.cacheReadInputTokens, audio_tokens: 0 },
+    completion_tokens_details: {
+      reasoning_tokens: usage.thinkingTokens,
+      audio_tokens: 0,
+      accepted_prediction_tokens: 0,
+      rejected_prediction_tokens: 0,
+    },
   }
 }

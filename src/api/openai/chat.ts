@@ -8,7 +8,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { clientFunctionName } from '../../engine/client-tools.js'
 import { GatewayError } from '../../engine/errors.js'
 import { TurnFollower } from '../../events/follow.js'
-import type { GatewayEvent } from '../../events/types.js'
+import type { ErrorCode, GatewayEvent } from '../../events/types.js'
 import type { GatewayContext } from '../../gateway.js'
 import { Answer, type AnswerOptions, type Delta } from './answer.js'
 import { ConversationIndex } from './conversations.js'
@@ -27,6 +27,8 @@ interface Exchange {
   sessionId: string
   follower: TurnFollower
   answer: Answer
+  /** The turn was interrupted because the answer was cut. */
+  cut: boolean
   timing: { received: number; dispatched: number; firstEvent: number }
 }
 
@@ -52,6 +54,7 @@ export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue
         sessionId,
         follower: new TurnFollower(gateway.bus, sessionId, turnId, startSeq),
         answer: new Answer({ ...answerOptions(plan), wholeTurn: plan.input.kind === 'user' }),
+        cut: false,
         timing: { received, dispatched: performance.now(), firstEvent: 0 },
       }
       // A client that goes away before its answer is complete does not want the rest of the turn.
@@ -101,11 +104,24 @@ export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue
         )
       }
     }
-    const sessionId = openSession(plan)
+    const { sessionId, continued } = openSession(plan)
     // New user input while function calls wait: the client moved on, so the waiting turn ends first.
     if (engine.pendingClientCalls(sessionId).length > 0) await engine.interrupt(sessionId)
-    const turn = await engine.send(sessionId, plan.input.content)
-    return { sessionId, turnId: turn.id, startSeq: turn.startSeq }
+    try {
+      const turn = await engine.send(sessionId, plan.input.content)
+      return { sessionId, turnId: turn.id, startSeq: turn.startSeq }
+    } catch (error) {
+      // Not started (busy, say): the conversation can still be continued by a retry.
+      if (continued) conversations.remember(plan.historyKey, sessionId)
+      throw error
+    }
+  }
+
+  /** The answer was cut (stop sequence, max_tokens): the rest of the turn is not wanted. Once. */
+  function stopIfCut(exchange: Exchange): void {
+    if (!exchange.answer.stopped || exchange.answer.completed || exchange.cut) return
+    exchange.cut = true
+    interrupt(exchange.sessionId)
   }
 
   /** Stop a turn whose answer is no longer wanted; a turn that already ended needs nothing. */
@@ -116,7 +132,7 @@ export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue
   }
 
   /** The session this request talks to: named, continued from a remembered history, or a new one. */
-  function openSession(plan: ChatPlan): string {
+  function openSession(plan: ChatPlan): { sessionId: string; continued: boolean } {
     const { engine } = gateway
     if (plan.sessionId) {
       const session = engine.getSession(plan.sessionId)
@@ -129,11 +145,16 @@ export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue
           'session_not_found',
         )
       }
-      return session.id
+      return { sessionId: session.id, continued: false }
     }
     const continued = conversations.take(plan.historyKey)
-    if (continued && engine.getSession(continued)?.state !== 'closed') return continued
-    return engine.createSession({ ...plan.settings, history: plan.history }).id
+    if (continued && engine.getSession(continued)?.state !== 'closed')
+      return { sessionId: continued, continued: true }
+    const title = titleOf(plan)
+    return {
+      sessionId: engine.createSession({ ...plan.settings, title, history: plan.history }).id,
+      continued: false,
+    }
   }
 
   /**
@@ -199,13 +220,11 @@ export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue
       const next = await exchange.follower.next()
       if (next.done) break
       answer.apply(next.value)
-      if (answer.stopped && !answer.completed) interrupt(exchange.sessionId)
+      stopIfCut(exchange)
     }
-    const failure =
-      answer.completed?.status === 'error' && !answer.content && !answer.toolCalls.length
-        ? answer.completed.error
-        : undefined
-    if (failure) throw fromEngineError(failure.code, failure.message)
+    const failure = failureOf(answer)
+    if (failure && !answer.content && !answer.toolCalls.length)
+      throw fromEngineError(failure.code, failure.message)
     const message: Record<string, unknown> = {
       role: 'assistant',
       content: answer.content || (answer.toolCalls.length ? null : ''),
@@ -284,12 +303,12 @@ export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue
         const next = await exchange.follower.next()
         if (next.done) break
         send(answer.apply(next.value))
-        if (answer.stopped && !answer.completed) interrupt(exchange.sessionId)
+        stopIfCut(exchange)
       }
       if (raw.destroyed) return
       if (!sentRole) send([{ content: '' }])
-      const failure = answer.completed?.status === 'error' ? answer.completed.error : undefined
-      if (failure && !answer.stopped) {
+      const failure = failureOf(answer)
+      if (failure) {
         write(`data: ${JSON.stringify(fromEngineError(failure.code, failure.message).body)}\n\n`)
       } else {
         chunk({}, answer.finishReason ?? 'stop')
@@ -306,6 +325,22 @@ export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue
 
 function hasAnswer(events: GatewayEvent[], options: Pick<AnswerOptions, 'json' | 'clientFunction'>): boolean {
   return events.some((event) => event.type !== 'turn.completed' && Answer.isProgress(event, options))
+}
+
+/** Errors that end an answer; running out of turns or budget only makes it incomplete ('length'). */
+function failureOf(answer: Answer): { code: ErrorCode; message: string } | undefined {
+  const completed = answer.completed
+  if (completed?.status !== 'error' || !completed.error || answer.stopped) return undefined
+  return completed.error.code === 'max_turns' || completed.error.code === 'max_budget'
+    ? undefined
+    : completed.error
+}
+
+/** A session's title for the admin views: the start of its first user message. */
+function titleOf(plan: ChatPlan): string | null {
+  const first = plan.history[0]?.content ?? (plan.input.kind === 'user' ? plan.input.content : [])
+  const text = first.find((block) => block.type === 'text')?.text
+  return typeof text === 'string' && text.trim() ? text.trim().replace(/\s+/g, ' ').slice(0, 80) : null
 }
 
 /** The assistant message as a client appends it to its history: what the next request's key must match. */

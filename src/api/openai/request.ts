@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto'
 import { realpathSync } from 'node:fs'
 import { sep } from 'node:path'
+import { Ajv } from 'ajv'
 import type { Config } from '../../config/index.js'
 import type { NewSession } from '../../engine/sessions.js'
 import type { ContentBlock } from '../../events/types.js'
@@ -58,6 +59,7 @@ export function planRequest(body: ChatCompletionRequest, config: Config, model: 
   if (body.logprobs) throw invalidRequest('logprobs are not available from Claude Code.', 'logprobs')
   if (body.top_logprobs)
     throw invalidRequest('top_logprobs are not available from Claude Code.', 'top_logprobs')
+  rejectUnsupported(body as ChatCompletionRequest & Record<string, unknown>)
   const options: GatewayOptions = { ...pickOptions(body), ...body.extra_body }
 
   const system: string[] = []
@@ -75,7 +77,7 @@ export function planRequest(body: ChatCompletionRequest, config: Config, model: 
   const lastAssistant = conversation.findLastIndex(({ message }) => message.role === 'assistant')
   const trailing = conversation.slice(lastAssistant + 1)
   if (trailing.length === 0) {
-    throw invalidRequest('The last message must be from the user or a tool, not the assistant.', 'messages')
+    throw invalidRequest('The conversation must end with a user or tool message.', 'messages')
   }
   const parts: PartOptions = { remoteImages: config.openai.remoteImages }
   const input = newInput(trailing, parts)
@@ -195,11 +197,19 @@ function sessionSettings(
       )
     }
   }
-  const permissionMode = (options.permission_mode ?? 'default') as PermissionMode
+  const configured = config.claude.permissionMode
+  const permissionMode = (options.permission_mode ??
+    (openai.permissionModes.includes(configured) ? configured : 'default')) as PermissionMode
   if (!openai.permissionModes.includes(permissionMode)) {
     throw invalidRequest(
       `Permission mode '${options.permission_mode}' is not allowed; this gateway allows: ${openai.permissionModes.join(', ')}.`,
       'permission_mode',
+    )
+  }
+  if (options.agent && !openai.requestableAgents.includes(options.agent)) {
+    throw invalidRequest(
+      `Agent '${options.agent}' may not be chosen by requests; this gateway allows: ${openai.requestableAgents.join(', ') || 'none'}.`,
+      'agent',
     )
   }
   const tools = [...new Set([...openai.defaultTools, ...requested])]
@@ -229,10 +239,13 @@ function sessionSettings(
 
 function clientTools(body: ChatCompletionRequest): ClientToolSpec[] | null {
   if (!body.tools?.length || body.tool_choice === 'none') return null
-  return body.tools.map(({ function: fn }) => ({
+  return body.tools.map(({ function: fn }, i) => ({
     name: fn.name,
     description: fn.description ?? '',
-    parameters: fn.parameters ?? { type: 'object', properties: {} },
+    parameters: checkedSchema(
+      fn.parameters ?? { type: 'object', properties: {} },
+      `tools[${i}].function.parameters`,
+    ),
   }))
 }
 
@@ -247,6 +260,29 @@ function instructionsFor(body: ChatCompletionRequest): string[] {
   if (body.tools?.length && body.parallel_tool_calls === false)
     out.push('Call at most one function per answer.')
   return out
+}
+
+/** OpenAI parameters Claude Code has no equivalent for, refused rather than silently ignored. */
+function rejectUnsupported(body: Record<string, unknown>): void {
+  if (body.functions !== undefined || body.function_call !== undefined) {
+    const param = body.functions !== undefined ? 'functions' : 'function_call'
+    throw invalidRequest(
+      "'functions' and 'function_call' are deprecated: use 'tools' and 'tool_choice'.",
+      param,
+    )
+  }
+  if (body.logit_bias && Object.keys(body.logit_bias).length > 0) {
+    throw invalidRequest('logit_bias is not available from Claude Code.', 'logit_bias')
+  }
+  if (body.audio !== undefined || (Array.isArray(body.modalities) && body.modalities.includes('audio'))) {
+    throw invalidRequest(
+      'Audio output is not available from Claude Code.',
+      body.audio !== undefined ? 'audio' : 'modalities',
+    )
+  }
+  if (body.prediction !== undefined) {
+    throw invalidRequest('Predicted outputs are not available from Claude Code.', 'prediction')
+  }
 }
 
 function thinkingSetting(body: ChatCompletionRequest, options: GatewayOptions): ThinkingSetting | null {
@@ -271,9 +307,38 @@ function effortOf(effort: ChatCompletionRequest['reasoning_effort']): Effort | n
 
 function outputSchema(body: ChatCompletionRequest): Record<string, unknown> | null {
   const format = body.response_format
-  if (format?.type === 'json_schema') return format.json_schema.schema ?? { type: 'object' }
+  if (format?.type === 'json_schema') {
+    return checkedSchema(
+      format.json_schema.schema ?? { type: 'object' },
+      'response_format.json_schema.schema',
+    )
+  }
   if (format?.type === 'json_object') return { type: 'object', additionalProperties: true }
   return null
+}
+
+const schemaChecker = new Ajv({ strict: false, allErrors: false })
+const checkedSchemas = new Map<string, Record<string, unknown>>()
+const CHECKED_SCHEMAS_KEPT = 256
+
+/**
+ * A client's JSON Schema as Claude Code takes it: valid (else a 400 naming the parameter, rather than a CLI
+ * that refuses to start), and without `$schema`: clients name dialects (zod 4 says draft 2020-12) that
+ * Claude Code's checker does not know, while the keywords themselves are fine. Checked once per schema.
+ */
+function checkedSchema(schema: Record<string, unknown>, param: string): Record<string, unknown> {
+  const key = JSON.stringify(schema)
+  const known = checkedSchemas.get(key)
+  if (known) return known
+  const { $schema: _dialect, ...rest } = schema
+  try {
+    schemaChecker.compile(rest)
+  } catch (error) {
+    throw invalidRequest(`Invalid JSON Schema: ${(error as Error).message}`, param, 'invalid_schema')
+  }
+  if (checkedSchemas.size >= CHECKED_SCHEMAS_KEPT) checkedSchemas.delete(checkedSchemas.keys().next().value!)
+  checkedSchemas.set(key, rest)
+  return rest
 }
 
 /** A requested workspace must resolve (symlinks included) to a folder under one of the configured roots. */
