@@ -466,6 +466,7 @@ describe('OpenAI provider: thinking, structured output, stop, limits and failure
     })
     assert.equal(cut.choices[0]!.finish_reason, 'length')
     assert.equal(cut.choices[0]!.message.content, 'The first part is cut')
+    home.model.clearScript()
   })
 
   test('a client that disconnects interrupts the turn; keep-alive comments fill long silences', async () => {

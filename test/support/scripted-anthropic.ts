@@ -163,6 +163,11 @@ export class ScriptedAnthropic {
     return this.requests.filter((r) => r.path.startsWith('/v1/messages') && !r.path.includes('count_tokens'))
   }
 
+  /** Drop replies that were scripted but not asked for (a test that ends its turn early). */
+  clearScript(): void {
+    this.queue.length = 0
+  }
+
   reset(): void {
     this.queue.length = 0
     this.requests.length = 0
