@@ -119,7 +119,7 @@ export async function startGateway({
 /** What the engine takes from the configuration; all of it applies live (to processes started later). */
 function engineSettings(config: Config, env: NodeJS.ProcessEnv, cliPath: string | null) {
   return {
-    limits: { ...config.pool, clientToolTimeoutMs: config.openai.toolCallTimeoutMs },
+    limits: { ...config.pool, clientToolTimeoutMs: config.openai.toolCallTimeoutMs, tools: config.tools },
     host: {
       cliPath: cliPath ?? undefined,
       env: { ...env, ...config.claude.env },

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto'
+import { Ajv } from 'ajv'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import { nativeApi } from './api/native/index.js'
 import { openaiApi } from './api/openai/index.js'
 import type { GatewayContext } from './gateway.js'
 import { RequestLogController } from './observability/request-log.js'
@@ -12,8 +14,6 @@ export async function buildServer(gateway: GatewayContext): Promise<FastifyInsta
   const app = Fastify({
     loggerInstance: gateway.log as FastifyBaseLogger,
     logController: new RequestLogController(),
-    // Types are as sent: "16" is not a number, "true" not a boolean (OpenAI refuses them too).
-    ajv: { customOptions: { coerceTypes: false } },
     bodyLimit: server.bodyLimitBytes,
     keepAliveTimeout: server.keepAliveTimeoutMs,
     requestTimeout: server.requestTimeoutMs,
@@ -24,10 +24,24 @@ export async function buildServer(gateway: GatewayContext): Promise<FastifyInsta
     },
   })
 
+  // Bodies are JSON: their types are as sent ("16" is not a number; OpenAI refuses it too). Query strings
+  // and path parameters are text, so they are converted to the schema's types.
+  const strict = new Ajv({ coerceTypes: false, useDefaults: true, removeAdditional: false, allErrors: false })
+  const coercing = new Ajv({
+    coerceTypes: 'array',
+    useDefaults: true,
+    removeAdditional: false,
+    allErrors: false,
+  })
+  app.setValidatorCompiler(({ schema, httpPart }) =>
+    (httpPart === 'body' ? strict : coercing).compile(schema),
+  )
+
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id)
   })
 
   await app.register(openaiApi, { gateway, prefix: '/v1' })
+  await app.register(nativeApi, { gateway, prefix: '/api' })
   return app
 }

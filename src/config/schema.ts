@@ -1,4 +1,5 @@
-import { type Static, type TSchema, Type } from '@sinclair/typebox'
+import { type Static, type TInteger, type TSchema, Type } from '@sinclair/typebox'
+import { DEFAULT_TOOL_LIMITS, type ToolLimits } from '../tools/types.js'
 
 // Plain `enum`/`type: [..., 'null']` instead of TypeBox unions: ajv reports one readable error
 // ("must be one of: ...") rather than one per anyOf branch.
@@ -86,6 +87,19 @@ export const ConfigSchema = Type.Object(
       keepAliveMs: Millis(15_000),
       retryBudgetMs: Millis(30_000),
     }),
+    tools: Section(
+      Object.fromEntries(
+        Object.entries(DEFAULT_TOOL_LIMITS).map(([key, value]) => [
+          key,
+          Type.Integer({ minimum: 1, default: value }),
+        ]),
+      ) as Record<keyof ToolLimits, TInteger>,
+    ),
+    native: Section({
+      workspaceRoots: Type.Array(Type.String({ minLength: 1 }), { default: ['~'] }),
+      heartbeatMs: Millis(15_000),
+      maxBufferedBytes: Type.Integer({ minimum: 1024, default: 1024 * 1024 }),
+    }),
     log: Section({
       level: StringEnum(LOG_LEVELS, { default: 'info' }),
       pretty: StringEnum(['auto', 'always', 'never'] as const, { default: 'auto' }),
@@ -117,6 +131,7 @@ export const PATH_KEYS: readonly string[] = [
   'claude.defaultWorkspace',
   'store.dataDir',
   'openai.workspaceRoots',
+  'native.workspaceRoots',
 ]
 
 const upperSnake = (name: string) => name.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()

@@ -43,10 +43,17 @@ export function runnerProfile(
   if (settings.maxOutputTokens) {
     options.env = { ...host.env, CLAUDE_CODE_MAX_OUTPUT_TOKENS: String(settings.maxOutputTokens) }
   }
-  if (settings.systemPrompt !== null) options.systemPrompt = settings.systemPrompt
-  else if (settings.appendSystemPrompt) {
-    options.systemPrompt = { type: 'preset', preset: 'claude_code', append: settings.appendSystemPrompt }
-  }
+  // Claude Code's own prompt unless replaced (the SDK alone would send a bare agent prompt). Rendered fresh at
+  // each launch rather than recorded in the transcript, so a changed context applies on resume.
+  options.systemPrompt =
+    settings.systemPrompt !== null
+      ? { type: 'custom', prompt: settings.systemPrompt, snapshot: false }
+      : {
+          type: 'preset',
+          preset: 'claude_code',
+          snapshot: false,
+          ...(settings.appendSystemPrompt ? { append: settings.appendSystemPrompt } : {}),
+        }
   if (resume) options.resume = resume
   // Elsewhere the runner's permission callback lets client functions run; in dontAsk mode only rules count.
   if (settings.clientTools?.length && settings.permissionMode === 'dontAsk') {

@@ -7,7 +7,6 @@ import { randomUUID } from 'node:crypto'
 import {
   type CanUseTool,
   type ModelInfo,
-  type Options,
   type PermissionResult,
   type Query,
   type SDKMessage,

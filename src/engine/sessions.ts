@@ -10,6 +10,7 @@ import type { Logger } from 'pino'
 import type { EventBus } from '../events/bus.js'
 import type { ContentBlock, EventBody, EventOf, SessionState, TokenUsage } from '../events/types.js'
 import type { Page, SessionQuery, SessionRecord, SessionSettings, Store } from '../store/types.js'
+import { type RunToolOptions, runTool as runDirectTool, type ToolLimits } from '../tools/index.js'
 import type { ClaudeCliInfo } from './claude-cli.js'
 import { type ClientToolCall, type ClientToolResult, clientFunctionName } from './client-tools.js'
 import { GatewayError } from './errors.js'
@@ -29,6 +30,8 @@ export interface EngineLimits extends PoolLimits {
   permissionTimeoutMs: number
   /** How long a call of a client-executed function waits for its result (0: no limit). */
   clientToolTimeoutMs: number
+  /** Limits of the direct tools (`runTool`). */
+  tools: Partial<ToolLimits>
 }
 
 export interface ToolResultInput {
@@ -93,6 +96,8 @@ interface LiveSession {
   permissions: Map<string, (answer: PermissionAnswer, by: 'client' | 'timeout' | 'interrupt') => void>
   /** Calls of client-executed functions in the running turn that have no result yet, by tool_use id. */
   clientCalls: Map<string, ClientCallSlot>
+  /** The settings changed while a turn ran: the runner restarts with them once the turn ends. */
+  restartAfterTurn: boolean
 }
 
 /** A client function call's mailbox: its result may arrive before or after Claude Code asks for it. */
@@ -201,6 +206,70 @@ export class SessionManager {
 
   listSessions(query: SessionQuery): Page<SessionRecord> {
     return this.options.store.listSessions(query)
+  }
+
+  /**
+   * Change a session's settings. Claude Code takes most of them only at start, so a live runner is let go
+   * (now if idle, else when its turn ends) and the next message resumes the conversation with them.
+   */
+  updateSettings(sessionId: string, patch: Partial<SessionSettings>): SessionRecord {
+    const live = this.live.get(sessionId)
+    const record = live?.record ?? this.options.store.getSession(sessionId)
+    if (!record || record.state === 'closed')
+      throw new GatewayError('not_found', `Session ${sessionId} does not exist`)
+    const workspace = patch.workspace ? resolveWorkspace(patch.workspace) : record.settings.workspace
+    record.settings = { ...record.settings, ...patch, workspace }
+    record.updatedAt = Date.now()
+    this.options.store.updateSession(record)
+    if (live?.runner) {
+      if (live.active || live.pending > 0) live.restartAfterTurn = true
+      else void this.release(live, 'hibernated')
+    }
+    return record
+  }
+
+  /**
+   * Run one of the gateway's direct tools in a session's workspace, on the API client's behalf. The call
+   * and its result go into the session's events like Claude's own tool calls (with `file.changed` for
+   * writes and edits); a failed call is recorded too and then thrown.
+   */
+  async runTool(
+    sessionId: string,
+    name: string,
+    input: unknown,
+    options: RunToolOptions = {},
+  ): Promise<unknown> {
+    const record = this.getSession(sessionId)
+    if (!record || record.state === 'closed')
+      throw new GatewayError('not_found', `Session ${sessionId} does not exist`)
+    const turnId = `direct-${randomUUID()}`
+    const toolUseId = `direct_${randomUUID()}`
+    const publish = (body: EventBody) => this.options.bus.publish(sessionId, body)
+    publish({ type: 'tool.call', turnId, toolUseId, name, input, parentToolUseId: null })
+    const started = Date.now()
+    const done = (isError: boolean, content: string, structured?: unknown) =>
+      publish({
+        type: 'tool.result',
+        turnId,
+        toolUseId,
+        name,
+        isError,
+        content,
+        structured,
+        durationMs: Date.now() - started,
+        parentToolUseId: null,
+      })
+    let result: unknown
+    try {
+      result = await runDirectTool(name, record.settings.workspace, input, this.limits.tools, options)
+    } catch (error) {
+      done(true, (error as Error).message)
+      throw error
+    }
+    done(false, JSON.stringify(result), result)
+    const change = fileChangeOf(name, result)
+    if (change) publish({ type: 'file.changed', turnId, toolUseId, tool: name, ...change })
+    return result
   }
 
   /** Live runner facts for a session, for APIs that show them. */
@@ -361,6 +430,7 @@ export class SessionManager {
       lastTurnId: '',
       permissions: new Map(),
       clientCalls: new Map(),
+      restartAfterTurn: false,
     }
   }
 
@@ -454,7 +524,10 @@ export class SessionManager {
     live.active = null
     this.releaseClientCalls(live, 'The turn ended')
     const runner = live.runner
-    if (runner) {
+    if (runner && live.restartAfterTurn) {
+      live.restartAfterTurn = false
+      void this.release(live, 'hibernated')
+    } else if (runner) {
       runner.state = 'ready'
       this.setState(live, 'idle')
       this.armIdle(live, runner)
@@ -756,6 +829,23 @@ export class SessionManager {
 
   private profileFor(settings: SessionSettings, resume: string | null) {
     return runnerProfile(settings, resume, this.options.host, this.hostGeneration)
+  }
+}
+
+/** What a direct write or edit changed, for the `file.changed` event. */
+function fileChangeOf(tool: string, result: unknown) {
+  if (tool !== 'write' && tool !== 'edit') return undefined
+  const out = result as {
+    type: 'create' | 'update'
+    filePath: string
+    originalFile: string | null
+    updatedFile?: string
+  }
+  return {
+    path: out.filePath,
+    kind: out.type === 'create' ? ('created' as const) : ('modified' as const),
+    before: out.originalFile,
+    ...(out.updatedFile !== undefined ? { after: out.updatedFile } : {}),
   }
 }
 

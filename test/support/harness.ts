@@ -72,6 +72,7 @@ export const testLimits = (overrides: Partial<EngineLimits> = {}): EngineLimits 
   sessionQueueSize: 4,
   permissionTimeoutMs: 30_000,
   clientToolTimeoutMs: 30_000,
+  tools: {},
   ...overrides,
 })
 

@@ -13,6 +13,7 @@ import {
   loadConfig,
   RESTART_REQUIRED_KEYS,
 } from '../../src/config/index.js'
+import { DEFAULT_TOOL_LIMITS } from '../../src/tools/types.js'
 
 function tempDir(t: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), 'ccgw-config-'))
@@ -89,6 +90,8 @@ test('defaults apply when there is no file, and the result is frozen', (t) => {
       keepAliveMs: 15_000,
       retryBudgetMs: 30_000,
     },
+    tools: { ...DEFAULT_TOOL_LIMITS },
+    native: { workspaceRoots: [homedir()], heartbeatMs: 15_000, maxBufferedBytes: 1_048_576 },
     log: { level: 'info', pretty: 'auto' },
   })
   assert.ok(Object.isFrozen(config.server.apiKeys))

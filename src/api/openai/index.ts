@@ -6,6 +6,7 @@ import type { FastifyError, FastifyPluginAsync, FastifyReply } from 'fastify'
 import { isGatewayError } from '../../engine/errors.js'
 import type { GatewayContext } from '../../gateway.js'
 import { hasValidKey } from '../auth.js'
+import { validationPath } from '../validation.js'
 import { chatRoutes } from './chat.js'
 import { fromEngineError, OpenAIError } from './errors.js'
 import { healthRoutes } from './health.js'
@@ -63,7 +64,7 @@ export function toOpenAIError(error: unknown): OpenAIError {
   const fastify = error as FastifyError
   if (fastify.validation) {
     const issue = fastify.validation[0]
-    const param = issue ? paramName(issue.instancePath, issue.params) : null
+    const param = issue ? validationPath(issue.instancePath, issue.params) : null
     return new OpenAIError(
       400,
       `Invalid request: ${param ?? 'body'} ${issue?.message ?? 'is invalid'}`,
@@ -103,15 +104,4 @@ export function toOpenAIError(error: unknown): OpenAIError {
     return new OpenAIError(fastify.statusCode, fastify.message, 'invalid_request_error')
   }
   return new OpenAIError(500, 'The gateway had an internal error.', 'server_error')
-}
-
-/** `/messages/0/content` + missingProperty `role` → `messages[0].content.role` (OpenAI's `param` style). */
-function paramName(instancePath: string, params: Record<string, unknown>): string {
-  const parts = instancePath.split('/').filter(Boolean)
-  if (typeof params.missingProperty === 'string') parts.push(params.missingProperty)
-  if (typeof params.additionalProperty === 'string') parts.push(params.additionalProperty)
-  return parts.reduce(
-    (name, part) => (/^\d+$/.test(part) ? `${name}[${part}]` : name ? `${name}.${part}` : part),
-    '',
-  )
 }

@@ -4,13 +4,12 @@
  * results of client function calls).
  */
 import { createHash } from 'node:crypto'
-import { realpathSync } from 'node:fs'
-import { sep } from 'node:path'
 import { Ajv } from 'ajv'
 import type { Config } from '../../config/index.js'
 import type { NewSession } from '../../engine/sessions.js'
 import type { ContentBlock } from '../../events/types.js'
 import type { ClientToolSpec, Effort, PermissionMode, ThinkingSetting } from '../../store/types.js'
+import { workspaceUnder } from '../workspaces.js'
 import { invalidRequest } from './errors.js'
 import type { CatalogueEntry } from './models.js'
 import type { ChatCompletionRequest, ChatMessage, FunctionTool, GatewayOptions } from './schema.js'
@@ -349,23 +348,9 @@ function confinedWorkspace(requested: string, roots: readonly string[]): string 
       'workspace',
     )
   }
-  let real: string
-  try {
-    real = realpathSync(requested)
-  } catch {
-    throw invalidRequest(`Workspace '${requested}' does not exist.`, 'workspace')
-  }
-  const inside = roots.some((root) => {
-    let realRoot: string
-    try {
-      realRoot = realpathSync(root)
-    } catch {
-      return false
-    }
-    return real === realRoot || real.startsWith(realRoot.endsWith(sep) ? realRoot : realRoot + sep)
-  })
-  if (!inside) throw invalidRequest(`Workspace '${requested}' is outside the allowed roots.`, 'workspace')
-  return real
+  const resolved = workspaceUnder(requested, roots)
+  if ('problem' in resolved) throw invalidRequest(`${resolved.problem}.`, 'workspace')
+  return resolved.path
 }
 
 interface PartOptions {

@@ -1,0 +1,35 @@
+/**
+ * The native Claude Code API under /api: sessions, turns, events. Errors always come back in the one
+ * native shape (`{"error": {"code", "message", "field"?}}`).
+ */
+import type { FastifyPluginAsync, FastifyReply } from 'fastify'
+import type { GatewayContext } from '../../gateway.js'
+import { hasValidKey } from '../auth.js'
+import { ApiError, toApiError } from './errors.js'
+import { sessionRoutes } from './sessions.js'
+import { toolRoutes } from './tools.js'
+
+export const nativeApi: FastifyPluginAsync<{ gateway: GatewayContext }> = async (app, { gateway }) => {
+  app.setErrorHandler((error, request, reply) => {
+    const apiError = toApiError(error)
+    if (apiError.status >= 500) request.log.error({ err: error }, 'request failed')
+    return send(reply, apiError)
+  })
+  app.setNotFoundHandler((request, reply) =>
+    send(reply, new ApiError(404, 'not_found', `No route ${request.method} ${request.url}`)),
+  )
+  app.addHook('onRequest', async (request, reply) => {
+    if (hasValidKey(request, gateway.config.server.apiKeys)) return
+    return send(
+      reply,
+      new ApiError(401, 'unauthorized', 'A valid API key is required (Authorization: Bearer KEY)'),
+    )
+  })
+  await app.register(sessionRoutes, { gateway })
+  await app.register(toolRoutes, { gateway })
+}
+
+function send(reply: FastifyReply, error: ApiError): FastifyReply {
+  if (error.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter))
+  return reply.code(error.status).type('application/json').send(error.body)
+}

@@ -1,0 +1,47 @@
+/**
+ * The gateway's direct tools: what each one does (`GET /api/tools`) and running one in a session's
+ * workspace on the client's behalf (`POST /api/sessions/{id}/tools/{name}`), recorded like Claude's calls.
+ */
+import { type Static, Type } from '@sinclair/typebox'
+import type { FastifyPluginAsync } from 'fastify'
+import type { GatewayContext } from '../../gateway.js'
+import { describeTools, isToolName, ToolError } from '../../tools/index.js'
+import { ApiError, notFound } from './errors.js'
+
+const ToolParams = Type.Object({ id: Type.String({ minLength: 1 }), name: Type.String({ minLength: 1 }) })
+
+export const toolRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async (app, { gateway }) => {
+  const tools = describeTools().map(({ name, claudeCodeName, description, inputSchema }) => ({
+    name,
+    claude_code_name: claudeCodeName,
+    description,
+    input_schema: inputSchema,
+    endpoint: `/api/sessions/{id}/tools/${name}`,
+  }))
+
+  app.get('/tools', async () => ({ tools }))
+
+  app.post<{ Params: Static<typeof ToolParams>; Body: unknown }>(
+    '/sessions/:id/tools/:name',
+    { schema: { params: ToolParams } },
+    async (request, reply) => {
+      const { id, name } = request.params
+      if (!isToolName(name)) throw notFound(`Tool ${name}`)
+      // A caller that hangs up does not want the result: the tool stops (bash kills its process group).
+      const abort = new AbortController()
+      const onClose = () => {
+        if (!reply.raw.writableFinished) abort.abort()
+      }
+      reply.raw.once('close', onClose)
+      try {
+        return await gateway.engine.runTool(id, name, request.body ?? {}, { signal: abort.signal })
+      } catch (error) {
+        if (!(error instanceof ToolError)) throw error
+        const field = typeof error.details?.field === 'string' ? `body.${error.details.field}` : undefined
+        throw new ApiError(error.status, error.code, error.message, field)
+      } finally {
+        reply.raw.off('close', onClose)
+      }
+    },
+  )
+}

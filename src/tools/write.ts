@@ -1,0 +1,106 @@
+import { mkdir, stat, writeFile } from 'node:fs/promises'
+import { dirname } from 'node:path'
+import { Type } from '@sinclair/typebox'
+import { readTextFile } from './text.js'
+import type { Tool } from './types.js'
+import {
+  confineTo,
+  fsToolError,
+  isToolError,
+  ToolError,
+  workspaceRelative,
+  workspaceRoot,
+} from './workspace.js'
+
+export const WriteInput = Type.Object(
+  {
+    file_path: Type.String({
+      minLength: 1,
+      description: 'The file to write: relative to the workspace, or absolute inside it.',
+    }),
+    content: Type.String({ description: 'The whole new content of the file.' }),
+  },
+  { additionalProperties: false },
+)
+
+export interface WriteResult {
+  type: 'create' | 'update'
+  /** The file's real path. */
+  filePath: string
+  /** The same, relative to the workspace (`/` separators). */
+  relativePath: string
+  /** The content before, `null` when the file did not exist (or see `originalOmitted`). */
+  originalFile: string | null
+  /** Set when the file existed but its content before is not returned: binary, or over `maxFileBytes`. */
+  originalOmitted?: true
+}
+
+/** The file's text before a write: `undefined` when it does not exist, `null` when it cannot be shown. */
+export async function previousContent(
+  filePath: string,
+  shown: string,
+  maxBytes: number,
+): Promise<string | null | undefined> {
+  let info: Awaited<ReturnType<typeof stat>>
+  try {
+    info = await stat(filePath)
+  } catch (error) {
+    const mapped = fsToolError(error, shown)
+    if (isToolError(mapped) && mapped.code === 'not_found') return undefined
+    throw mapped
+  }
+  if (info.isDirectory())
+    throw new ToolError('invalid_input', `${shown} is a directory`, { field: 'file_path' })
+  if (!info.isFile())
+    throw new ToolError('invalid_input', `${shown} is not a regular file`, { field: 'file_path' })
+  try {
+    return (await readTextFile(filePath, shown, maxBytes)).text
+  } catch (error) {
+    if (isToolError(error) && (error.code === 'too_large' || error.details?.binary === true)) return null
+    throw error
+  }
+}
+
+/** Writes `content`, creating the parent folders; `filePath` is a confined real path. */
+export async function writeConfined(filePath: string, shown: string, content: string): Promise<void> {
+  try {
+    await mkdir(dirname(filePath), { recursive: true })
+    await writeFile(filePath, content, 'utf8')
+  } catch (error) {
+    throw fsToolError(error, shown)
+  }
+}
+
+export const writeTool: Tool<typeof WriteInput, WriteResult> = {
+  name: 'write',
+  claudeCodeName: 'Write',
+  description:
+    'Writes a file of the workspace, replacing it when it exists and creating it and its parent folders ' +
+    'when it does not. Returns whether it was created or updated, and its content before (null when new).',
+  inputSchema: WriteInput,
+  async run(workspace, input, { limits }) {
+    const size = Buffer.byteLength(input.content, 'utf8')
+    if (size > limits.writeMaxBytes)
+      throw new ToolError(
+        'too_large',
+        `content is ${size} bytes, more than the ${limits.writeMaxBytes} allowed`,
+        {
+          field: 'content',
+          size,
+          limit: limits.writeMaxBytes,
+        },
+      )
+    const root = await workspaceRoot(workspace)
+    const filePath = await confineTo(root, input.file_path)
+    const before = await previousContent(filePath, input.file_path, limits.maxFileBytes)
+    await writeConfined(filePath, input.file_path, input.content)
+    const result: WriteResult = {
+      type: before === undefined ? 'create' : 'update',
+      filePath,
+      relativePath: workspaceRelative(root, filePath),
+      originalFile: before ?? null,
+    }
+    if (before === null) result.originalOmitted = true
+    return result
+  },
+}
