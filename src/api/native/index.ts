@@ -8,6 +8,7 @@ import { hasValidKey } from '../auth.js'
 import { ApiError, toApiError } from './errors.js'
 import { sessionRoutes } from './sessions.js'
 import { toolRoutes } from './tools.js'
+import { websocketRoutes } from './ws.js'
 
 export const nativeApi: FastifyPluginAsync<{ gateway: GatewayContext }> = async (app, { gateway }) => {
   app.setErrorHandler((error, request, reply) => {
@@ -27,6 +28,7 @@ export const nativeApi: FastifyPluginAsync<{ gateway: GatewayContext }> = async 
   })
   await app.register(sessionRoutes, { gateway })
   await app.register(toolRoutes, { gateway })
+  await app.register(websocketRoutes, { gateway })
 }
 
 function send(reply: FastifyReply, error: ApiError): FastifyReply {

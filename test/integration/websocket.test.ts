@@ -1,0 +1,129 @@
+/** Session WebSockets with the `ws` client: messages, every event, permission answers, tool-only stream. */
+import assert from 'node:assert/strict'
+import { once } from 'node:events'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { after, before, describe, test } from 'node:test'
+import WebSocket from 'ws'
+import type { Gateway } from '../../src/gateway.js'
+import { type TestHome, testConfig, testGateway, testHome } from '../support/harness.js'
+import { text, toolCall } from '../support/scripted-anthropic.js'
+import { waitUntil } from '../support/wait.js'
+
+interface Frame {
+  type: string
+  [key: string]: unknown
+}
+
+describe('session WebSockets', () => {
+  let home: TestHome
+  let gateway: Gateway
+  before(async () => {
+    home = await testHome()
+    gateway = await testGateway(
+      home,
+      testConfig(home, { pool: { warmSpares: 0 }, native: { workspaceRoots: [home.root] } }),
+    )
+  })
+  after(async () => {
+    await gateway.close()
+    await home.close()
+  })
+
+  const createSession = async (body: object) => {
+    const response = await fetch(`${gateway.url}/api/sessions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    })
+    return ((await response.json()) as { id: string }).id
+  }
+
+  async function open(path: string): Promise<{ socket: WebSocket; frames: Frame[] }> {
+    const socket = new WebSocket(`${gateway.url.replace('http', 'ws')}${path}`)
+    const frames: Frame[] = []
+    socket.on('message', (data) => frames.push(JSON.parse(data.toString()) as Frame))
+    await once(socket, 'open')
+    return { socket, frames }
+  }
+
+  test('send a message and receive every event of its turn; bad frames get an error', async () => {
+    const id = await createSession({})
+    const { socket, frames } = await open(`/api/sessions/${id}/stream`)
+    home.model.script(text('over the socket', { chunkSize: 4 }))
+    socket.send(JSON.stringify({ type: 'message', content: 'hi', request_id: 'r1' }))
+    await waitUntil(() => frames.some((f) => f.type === 'turn.completed'), 20_000, 'turn.completed')
+    const ack = frames.find((f) => f.type === 'ack')
+    assert.equal(ack?.request_id, 'r1')
+    const turnFrames = frames.filter((f) => f.turnId === ack?.turn_id)
+    assert.equal(turnFrames[0]!.type, 'turn.started')
+    assert.equal(
+      turnFrames
+        .filter((f) => f.type === 'text.delta')
+        .map((f) => f.text)
+        .join(''),
+      'over the socket',
+    )
+    const seqs = frames.filter((f) => typeof f.seq === 'number').map((f) => f.seq as number)
+    assert.deepEqual(
+      seqs,
+      [...seqs].sort((a, b) => a - b),
+      'in order',
+    )
+
+    socket.send('not json')
+    await waitUntil(() => frames.some((f) => f.type === 'error'), 5_000, 'an error frame')
+    assert.equal(frames.find((f) => f.type === 'error')?.code, 'validation_error')
+    socket.close()
+  })
+
+  test('permission requests are answered over the socket; the tool stream shows tool calls only', async () => {
+    const id = await createSession({ permission_mode: 'default', ask_permissions: true })
+    const { socket, frames } = await open(`/api/sessions/${id}/stream`)
+    const tools = await open(`/api/sessions/${id}/tools/stream`)
+    const target = join(home.workspace, 'ws-approved.txt')
+    home.model.script(toolCall('Write', { file_path: target, content: 'ok\n' }), text('Written.'))
+    socket.send(JSON.stringify({ type: 'message', content: 'write it' }))
+    const asked = await waitUntil(
+      () => frames.find((f) => f.type === 'permission.requested'),
+      20_000,
+      'permission',
+    )
+    socket.send(
+      JSON.stringify({ type: 'permission', permission_request_id: asked.requestId, behavior: 'allow' }),
+    )
+    await waitUntil(() => frames.some((f) => f.type === 'turn.completed'), 20_000, 'turn.completed')
+    assert.ok(existsSync(target))
+    await waitUntil(() => tools.frames.some((f) => f.type === 'tool.result'), 5_000, 'tool frames')
+    assert.deepEqual(
+      [...new Set(tools.frames.map((f) => f.type))],
+      ['tool.call', 'permission.requested', 'permission.resolved', 'tool.result', 'file.changed'],
+    )
+    socket.close()
+    tools.socket.close()
+  })
+
+  test('a reconnect with ?after= replays what it missed', async () => {
+    const id = await createSession({})
+    home.model.script(text('missed while away'))
+    await fetch(`${gateway.url}/api/sessions/${id}/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ content: 'hello' }),
+    })
+    const { socket, frames } = await open(`/api/sessions/${id}/stream?after=2`)
+    const expected = gateway.context.bus.replay(id, 2).map((e) => e.seq)
+    await waitUntil(() => frames.length >= expected.length, 5_000, 'the replay')
+    assert.deepEqual(
+      frames.map((f) => f.seq),
+      expected,
+    )
+    socket.close()
+  })
+
+  test('an unknown session closes the socket with 4404', async () => {
+    const socket = new WebSocket(`${gateway.url.replace('http', 'ws')}/api/sessions/nope/stream`)
+    const [code] = (await once(socket, 'close')) as [number]
+    assert.equal(code, 4404)
+  })
+})
