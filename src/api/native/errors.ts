@@ -5,6 +5,7 @@
 import type { FastifyError } from 'fastify'
 import { isGatewayError } from '../../engine/errors.js'
 import type { ErrorCode } from '../../events/types.js'
+import { retryAfterSeconds } from '../retry.js'
 import { validationPath } from '../validation.js'
 
 export interface ApiErrorBody {
@@ -55,12 +56,7 @@ const STATUS: Record<ErrorCode, number> = {
 
 export function fromEngineError(code: ErrorCode, message: string, retryAfterMs?: number): ApiError {
   const status = STATUS[code]
-  const retryAfter =
-    retryAfterMs !== undefined
-      ? Math.max(1, Math.ceil(retryAfterMs / 1000))
-      : status === 429 || status === 503
-        ? 1
-        : undefined
+  const retryAfter = retryAfterSeconds(status, retryAfterMs)
   return new ApiError(
     status,
     code === 'invalid_request' ? 'validation_error' : code,

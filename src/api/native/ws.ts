@@ -54,13 +54,20 @@ export const websocketRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
   await app.register(websocket, { options: { maxPayload: gateway.config.server.bodyLimitBytes } })
   const { engine, bus } = gateway
 
-  /** Follow a session on a socket: replay, live events through `filter`, cut-off when it falls behind. */
+  /**
+   * Follow a session on a socket: replay after `after` (default: from now), live events through `filter`,
+   * cut-off when it falls behind. False (and the socket closed with 4404) when there is no such session.
+   */
   function follow(
     socket: WebSocket,
     sessionId: string,
-    after: number,
+    after: number | undefined,
     filter: (event: GatewayEvent) => boolean,
-  ) {
+  ): boolean {
+    if (!engine.getSession(sessionId)) {
+      socket.close(4404, notFound(`Session ${sessionId}`).message)
+      return false
+    }
     const send = (event: GatewayEvent) => {
       if (!filter(event) || socket.readyState !== socket.OPEN) return
       if (socket.bufferedAmount > gateway.config.native.maxBufferedBytes) {
@@ -69,8 +76,9 @@ export const websocketRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
       }
       socket.send(JSON.stringify(event))
     }
-    const subscription = bus.subscribe(sessionId, send, after)
+    const subscription = bus.subscribe(sessionId, send, after ?? bus.currentSeq(sessionId))
     socket.on('close', () => subscription.close())
+    return true
   }
 
   app.get<{ Params: Static<typeof Params>; Querystring: Static<typeof Query> }>(
@@ -78,11 +86,7 @@ export const websocketRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
     { websocket: true, schema: { params: Params, querystring: Query } },
     (socket, request) => {
       const { id } = request.params
-      if (!engine.getSession(id)) {
-        socket.close(4404, notFound(`Session ${id}`).message)
-        return
-      }
-      follow(socket, id, request.query.after ?? bus.currentSeq(id), () => true)
+      if (!follow(socket, id, request.query.after, () => true)) return
       socket.on('message', (data) => {
         let parsed: unknown
         try {
@@ -108,11 +112,7 @@ export const websocketRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
     { websocket: true, schema: { params: Params, querystring: Query } },
     (socket, request) => {
       const { id } = request.params
-      if (!engine.getSession(id)) {
-        socket.close(4404, notFound(`Session ${id}`).message)
-        return
-      }
-      follow(socket, id, request.query.after ?? bus.currentSeq(id), (event) => TOOL_EVENTS.has(event.type))
+      if (!follow(socket, id, request.query.after, (event) => TOOL_EVENTS.has(event.type))) return
       socket.on('message', () =>
         reply(socket, { type: 'error', code: 'read_only', message: 'This stream only reports tool calls' }),
       )

@@ -1,4 +1,5 @@
 import type { ErrorCode } from '../../events/types.js'
+import { retryAfterSeconds } from '../retry.js'
 
 /** OpenAI's error body: `{"error": {"message", "type", "param", "code"}}`. */
 export interface OpenAIErrorBody {
@@ -58,13 +59,7 @@ const MAPPINGS: Record<ErrorCode, Mapping> = {
 export function fromEngineError(code: ErrorCode, message: string, retryAfterMs?: number): OpenAIError {
   const { status, type, code: openAICode } = MAPPINGS[code]
   const text = code === 'context_length_exceeded' ? contextLengthMessage(message) : message
-  const retryAfter =
-    retryAfterMs !== undefined
-      ? Math.max(1, Math.ceil(retryAfterMs / 1000))
-      : status === 429 || status === 503
-        ? 1
-        : undefined
-  return new OpenAIError(status, text, type, null, openAICode, retryAfter)
+  return new OpenAIError(status, text, type, null, openAICode, retryAfterSeconds(status, retryAfterMs))
 }
 
 function contextLengthMessage(message: string): string {

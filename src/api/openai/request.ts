@@ -12,7 +12,7 @@ import type { ClientToolSpec, Effort, PermissionMode, ThinkingSetting } from '..
 import { workspaceUnder } from '../workspaces.js'
 import { invalidRequest } from './errors.js'
 import type { CatalogueEntry } from './models.js'
-import type { ChatCompletionRequest, ChatMessage, FunctionTool, GatewayOptions } from './schema.js'
+import { type ChatCompletionRequest, type ChatMessage, type FunctionTool, GatewayOptions } from './schema.js'
 
 export interface Turn {
   role: 'user' | 'assistant'
@@ -152,31 +152,14 @@ function normalizedContent(content: unknown): unknown {
   return parts
 }
 
+/** The gateway's own keys sent top-level (OpenAI SDKs merge `extra_body` into the body). */
 function pickOptions(body: ChatCompletionRequest): GatewayOptions {
-  const {
-    workspace,
-    permission_mode,
-    allowed_tools,
-    disallowed_tools,
-    max_turns,
-    agent,
-    append_system_prompt,
-    session_id,
-    thinking,
-  } = body
-  return Object.fromEntries(
-    Object.entries({
-      workspace,
-      permission_mode,
-      allowed_tools,
-      disallowed_tools,
-      max_turns,
-      agent,
-      append_system_prompt,
-      session_id,
-      thinking,
-    }).filter(([, value]) => value !== undefined),
-  )
+  const picked: Record<string, unknown> = {}
+  for (const key of Object.keys(GatewayOptions.properties)) {
+    const value = (body as Record<string, unknown>)[key]
+    if (value !== undefined) picked[key] = value
+  }
+  return picked as GatewayOptions
 }
 
 function sessionSettings(
