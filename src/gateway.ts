@@ -124,6 +124,7 @@ function engineSettings(config: Config, env: NodeJS.ProcessEnv, cliPath: string 
       cliPath: cliPath ?? undefined,
       env: { ...env, ...config.claude.env },
       settingSources: [...config.claude.settingSources],
+      niceness: config.claude.niceness,
     },
     defaults: {
       workspace: config.claude.defaultWorkspace ?? process.cwd(),

@@ -47,6 +47,7 @@ export const ConfigSchema = Type.Object(
       }),
       defaultWorkspace: NullableString(),
       permissionMode: StringEnum(PERMISSION_MODES, { default: 'default' }),
+      niceness: Type.Integer({ minimum: 0, maximum: 19, default: 10 }),
     }),
     pool: Section({
       maxRunners: Type.Integer({ minimum: 1, default: 8 }),

@@ -8,6 +8,8 @@ export interface HostOptions {
   cliPath: string | undefined
   env: Record<string, string | undefined>
   settingSources: NonNullable<Options['settingSources']>
+  /** How much lower than the gateway's the CLI processes' scheduling priority is (0: the same). */
+  niceness: number
 }
 
 /**
@@ -63,6 +65,7 @@ export function runnerProfile(
     key: JSON.stringify([settings, resume, hostGeneration]),
     options,
     clientTools: settings.clientTools,
+    niceness: host.niceness,
   }
 }
 

@@ -24,6 +24,7 @@ export interface RunnerProfile {
   options: Options
   /** Functions the API client executes, served to this process by the gateway. */
   clientTools: ClientToolSpec[] | null
+  niceness: number
 }
 
 export interface PoolHooks {
@@ -111,7 +112,8 @@ export class ProcessPool {
       if (index >= 0) {
         const [spare] = this.spares.splice(index, 1)
         this.serving.set(spare!, true)
-        this.fillSpares()
+        // The replacement starts after this request is on its way, not in its path.
+        setImmediate(() => this.fillSpares())
         return spare!
       }
     }

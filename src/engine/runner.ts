@@ -4,6 +4,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
+import { setPriority } from 'node:os'
 import {
   type CanUseTool,
   type ModelInfo,
@@ -113,7 +114,7 @@ export class Runner {
    */
   static async start(profile: RunnerProfile, timeoutMs: number): Promise<Runner> {
     const { key, options } = profile
-    const child = new TrackedChild()
+    const child = new TrackedChild(profile.niceness)
     // The callback is fixed at start-up, before any session owns the process: it asks whoever is attached.
     let runner: Runner | undefined
     const canUseTool: CanUseTool = async (toolName, input, context) =>
@@ -226,6 +227,9 @@ export class Runner {
 /** Spawns the CLI for the SDK so the gateway knows its pid, its stderr and when it really exited. */
 class TrackedChild {
   private process: ChildProcess | null = null
+
+  constructor(private readonly niceness: number) {}
+
   private stderr = ''
   private resolveExit!: (exit: { code: number | null; signal: NodeJS.Signals | null }) => void
   readonly exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
@@ -245,6 +249,14 @@ class TrackedChild {
     })
     this.process = child
     liveProcesses.add(child)
+    // Claude Code is the heavy part: under load the gateway's event loop (every stream's latency) goes first.
+    if (this.niceness > 0 && child.pid) {
+      try {
+        setPriority(child.pid, this.niceness)
+      } catch {
+        // not allowed here: the process keeps the gateway's priority
+      }
+    }
     child.stderr.setEncoding('utf8')
     child.stderr.on('data', (chunk: string) => {
       this.stderr = (this.stderr + chunk).slice(-STDERR_TAIL_BYTES)

@@ -127,6 +127,8 @@ export class SessionManager {
   private hostGeneration = 0
   private closing = false
   private knownModels: ModelInfo[] = []
+  /** Sessions in the store, counted once and then kept up to date (health is polled often). */
+  private sessionCount: number | undefined
   private modelsAsked = false
 
   constructor(options: EngineOptions) {
@@ -169,8 +171,9 @@ export class SessionManager {
   }
 
   stats() {
+    this.sessionCount ??= this.options.store.countSessions()
     return {
-      sessions: this.options.store.countSessions(),
+      sessions: this.sessionCount,
       activeSessions: this.live.size,
       processes: this.pool.stats,
     }
@@ -192,6 +195,7 @@ export class SessionManager {
       turns: 0,
     }
     this.options.store.insertSession(record)
+    if (this.sessionCount !== undefined) this.sessionCount++
     return record
   }
 
@@ -382,6 +386,7 @@ export class SessionManager {
     if (purge) {
       this.options.bus.forget(sessionId)
       this.options.store.deleteSession(sessionId)
+      if (this.sessionCount !== undefined) this.sessionCount--
     } else if (record.state !== 'closed') {
       this.setState(live ?? this.wrap(record), 'closed')
     }

@@ -9,20 +9,12 @@ export interface LoggerOptions {
   destination?: NodeJS.WritableStream
 }
 
-/** Keys whose values are never written, whatever the level: credentials and prompt contents. */
-export const REDACTED_PATHS = [
-  'req.headers.authorization',
-  'req.headers["x-api-key"]',
-  'req.headers.cookie',
-  '*.apiKey',
-  '*.apiKeys',
-  '*.env',
-  'env',
-  'content',
-  '*.content',
-  'prompt',
-  '*.prompt',
-]
+/**
+ * Credentials that could reach a log line (request headers), never written whatever the level. Explicit
+ * paths only: wildcard paths cost pino several microseconds per line, and the gateway logs no prompt,
+ * content, configuration map or environment in the first place.
+ */
+export const REDACTED_PATHS = ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie']
 
 /** Structured JSON logs; human-readable when a person is watching (stdout is a TTY). */
 export function createLogger(options: LoggerOptions): Logger {

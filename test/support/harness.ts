@@ -101,7 +101,7 @@ export async function testEngine(
     bus,
     log: quietLog(),
     cli,
-    host: { cliPath: cli.path ?? undefined, env: home.env, settingSources: [] },
+    host: { cliPath: cli.path ?? undefined, env: home.env, settingSources: [], niceness: 10 },
     limits: testLimits(limits),
     defaults: { workspace: home.workspace, model: null, permissionMode: 'default' },
   })

@@ -59,6 +59,7 @@ test('defaults apply when there is no file, and the result is frozen', (t) => {
       settingSources: ['user', 'project', 'local'],
       defaultWorkspace: null,
       permissionMode: 'default',
+      niceness: 10,
     },
     pool: {
       maxRunners: 8,
