@@ -3,6 +3,7 @@ import { Ajv } from 'ajv'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { nativeApi } from './api/native/index.js'
 import { openaiApi } from './api/openai/index.js'
+import { registerOpenApi } from './api/openapi.js'
 import type { GatewayContext } from './gateway.js'
 import { RequestLogController } from './observability/request-log.js'
 
@@ -41,6 +42,8 @@ export async function buildServer(gateway: GatewayContext): Promise<FastifyInsta
     reply.header('x-request-id', request.id)
   })
 
+  // Before the routes: it documents the routes registered after it (GET /api/openapi.json).
+  await registerOpenApi(app)
   await app.register(openaiApi, { gateway, prefix: '/v1' })
   await app.register(nativeApi, { gateway, prefix: '/api' })
   return app

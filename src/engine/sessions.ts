@@ -225,10 +225,7 @@ export class SessionManager {
     record.settings = { ...record.settings, ...patch, workspace }
     record.updatedAt = Date.now()
     this.options.store.updateSession(record)
-    if (live?.runner) {
-      if (live.active || live.pending > 0) live.restartAfterTurn = true
-      else void this.release(live, 'hibernated')
-    }
+    this.restartRunner(sessionId)
     return record
   }
 
@@ -767,6 +764,19 @@ export class SessionManager {
     this.setState(live, live.record.claudeSessionId ? 'hibernated' : 'new', 'evicted')
     this.live.delete(live.record.id)
     return true
+  }
+
+  /** Claude Code's config folder as the CLI processes see it (their environment's CLAUDE_CONFIG_DIR). */
+  get claudeConfigDir(): string {
+    return claudeConfigDir(this.options.host.env)
+  }
+
+  /** Let a session's process go so that its next turn starts fresh (files it read at start changed). */
+  restartRunner(sessionId: string): void {
+    const live = this.live.get(sessionId)
+    if (!live?.runner) return
+    if (live.active || live.pending > 0) live.restartAfterTurn = true
+    else void this.release(live, 'hibernated')
   }
 
   /** The models the CLI reports, learned from the first process that started (empty until then). */

@@ -5,7 +5,10 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify'
 import type { GatewayContext } from '../../gateway.js'
 import { hasValidKey } from '../auth.js'
+import { openapiRoutes } from '../openapi.js'
 import { ApiError, toApiError } from './errors.js'
+import { historyRoutes } from './history.js'
+import { memoryRoutes } from './memory.js'
 import { sessionRoutes } from './sessions.js'
 import { toolRoutes } from './tools.js'
 import { websocketRoutes } from './ws.js'
@@ -28,6 +31,9 @@ export const nativeApi: FastifyPluginAsync<{ gateway: GatewayContext }> = async 
   })
   await app.register(sessionRoutes, { gateway })
   await app.register(toolRoutes, { gateway })
+  await app.register(historyRoutes, { gateway })
+  await app.register(memoryRoutes, { gateway })
+  await app.register(openapiRoutes, { gateway })
   await app.register(websocketRoutes, { gateway })
 }
 

@@ -172,8 +172,19 @@ export const sessionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
       const turn = await engine.send(id, content as string | ContentBlock[])
       const follower = new TurnFollower(gateway.bus, id, turn.id, turn.startSeq)
       if (wantsEventStream(request.headers.accept)) {
-        const stream = new EventStream(reply, { ...limits(), onClose: () => follower.close() })
-        for await (const event of follower) stream.send(event)
+        let completed = false
+        // A client that hangs up on its own turn's stream does not want the rest of it.
+        const stream = new EventStream(reply, {
+          ...limits(),
+          onClose: () => {
+            follower.close()
+            if (!completed) void engine.interrupt(id).catch(() => undefined)
+          },
+        })
+        for await (const event of follower) {
+          if (event.type === 'turn.completed') completed = true
+          stream.send(event)
+        }
         stream.close()
         return reply
       }

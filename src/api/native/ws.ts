@@ -64,7 +64,8 @@ export const websocketRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
     after: number | undefined,
     filter: (event: GatewayEvent) => boolean,
   ): boolean {
-    if (!engine.getSession(sessionId)) {
+    const state = engine.getSession(sessionId)?.state
+    if (state === undefined || state === 'closed') {
       socket.close(4404, notFound(`Session ${sessionId}`).message)
       return false
     }
