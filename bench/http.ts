@@ -1,0 +1,481 @@
+/**
+ * HTTP throughput of the gateway's cheap routes, `GET /v1/models` and `GET /v1/health`, against a bare
+ * `node:http` server answering the same bytes: what Fastify, the request id, the OpenAI plugin's hooks and
+ * the per-request log line cost.
+ *
+ * Each server runs in its own child process, so the load generator (autocannon, in this process) does not
+ * share an event loop with it; on a 2-core machine that is one core each:
+ * - the gateway as an operator starts it (`node dist/cli.js --port N`, configured by CCGW_* variables as in
+ *   startup.ts) with `pool.warmSpares` 0, once with `log.level` info, stdout (its JSON log) going to a file,
+ *   so every request writes its real log line, and once with `log.level` warn (no request line);
+ * - a bare `node:http` server that answers each path with the body the info gateway returned (fetched first,
+ *   served byte for byte) and the same `content-type`.
+ * Same autocannon settings for all; runs alternate between the servers (the order rotating every round) so
+ * a noisy phase of the shared machine does not land on one server only. Reported: median req/s and the
+ * median of the runs' p50 and p99 latencies.
+ *
+ * `BENCH_HTTP_MODE=inprocess` runs the servers in this process instead (startGateway with the test harness's
+ * configuration and a pino logger writing to a file): the load generator then competes with them.
+ *
+ * Needs a build: `npm run build && node --import tsx bench/http.ts`
+ * (env: BENCH_HTTP_SECONDS, BENCH_HTTP_RUNS, BENCH_HTTP_CONNECTIONS, BENCH_HTTP_MODE).
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { closeSync, createWriteStream, existsSync, mkdtempSync, openSync, readFileSync } from 'node:fs'
+import { createServer, get, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import autocannon from 'autocannon'
+import { detectClaudeCli } from '../src/engine/claude-cli.js'
+import { type Gateway, startGateway } from '../src/gateway.js'
+import { createLogger } from '../src/observability/logger.js'
+import { type TestHome, testConfig, testHome } from '../test/support/harness.js'
+import {
+  type BenchResult,
+  freePort,
+  isMain,
+  type Ratio,
+  type Row,
+  render,
+  sleep,
+  summarize,
+} from './stats.js'
+
+export interface HttpOptions {
+  connections: number
+  pipelining: number
+  /** Seconds per measured run. */
+  durationS: number
+  /** Measured runs per server and path. */
+  runs: number
+  /** Seconds of unmeasured load on each server and path before the first run (JIT, connection set-up). */
+  warmupS: number
+  /** `child`: each server in its own process (the default); `inprocess`: in this process. */
+  mode: 'child' | 'inprocess'
+}
+
+export const defaultHttpOptions = (): HttpOptions => ({
+  connections: envInt('BENCH_HTTP_CONNECTIONS', 50),
+  pipelining: 1,
+  durationS: envInt('BENCH_HTTP_SECONDS', 4),
+  runs: envInt('BENCH_HTTP_RUNS', 3),
+  warmupS: 1,
+  mode: process.env.BENCH_HTTP_MODE === 'inprocess' ? 'inprocess' : 'child',
+})
+
+const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)))
+const CLI = join(ROOT, 'dist', 'cli.js')
+const READY_TIMEOUT_MS = 30_000
+const PATHS = ['/v1/models', '/v1/health'] as const
+type Path = (typeof PATHS)[number]
+
+/** stats.ts knows 'ms' and 'MB'; its renderer prints any unit as given and formats it like 'ms'. */
+const REQ_PER_S = 'req/s' as string as Row['unit']
+const MICROS = 'µs' as string as Row['unit']
+
+function envInt(name: string, fallback: number): number {
+  const raw = process.env[name]
+  const value = raw === undefined || raw === '' ? Number.NaN : Number(raw)
+  return Number.isInteger(value) && value > 0 ? value : fallback
+}
+
+interface Target {
+  label: string
+  url: string
+  /** The server's own process, when it has one: its CPU time is read around each run. */
+  pid?: number
+  stop(): Promise<void>
+}
+
+interface Body {
+  contentType: string
+  bytes: Buffer
+}
+
+/** One GET; the status, the content type and the body's exact bytes. */
+function fetchBody(url: string): Promise<{ status: number; body: Body }> {
+  return new Promise((done, fail) => {
+    const request = get(url, { agent: false, timeout: 2_000 }, (response) => {
+      const chunks: Buffer[] = []
+      response.on('data', (chunk: Buffer) => chunks.push(chunk))
+      response.on('end', () =>
+        done({
+          status: response.statusCode ?? 0,
+          body: {
+            contentType: String(response.headers['content-type'] ?? ''),
+            bytes: Buffer.concat(chunks),
+          },
+        }),
+      )
+    })
+    request.on('timeout', () => request.destroy(new Error('timeout')))
+    request.on('error', fail)
+  })
+}
+
+async function waitForHealth(url: string, child: ChildProcess | null, output: () => string): Promise<void> {
+  const started = performance.now()
+  for (;;) {
+    if (child && child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}: ${output()}`)
+    if (performance.now() - started > READY_TIMEOUT_MS) throw new Error(`server not ready: ${output()}`)
+    try {
+      if ((await fetchBody(`${url}/v1/health`)).status === 200) return
+    } catch {
+      // not listening yet
+    }
+    await sleep(20)
+  }
+}
+
+function waitForExit(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
+  return new Promise((done) => child.once('exit', () => done()))
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  child.kill('SIGTERM')
+  const killer = setTimeout(() => child.kill('SIGKILL'), 10_000)
+  await waitForExit(child)
+  clearTimeout(killer)
+}
+
+/** `node dist/cli.js --port N`, its stdout (the JSON log) appended to `logFile`. */
+async function gatewayChild(
+  home: TestHome,
+  cliPath: string,
+  level: 'info' | 'warn',
+  logFile: string,
+): Promise<Target> {
+  const port = await freePort()
+  const out = openSync(logFile, 'a')
+  const child = spawn(process.execPath, [CLI, '--port', String(port)], {
+    cwd: home.workspace,
+    env: {
+      ...home.env,
+      CCGW_STORE_DATA_DIR: mkdtempSync(join(home.root, 'data-')),
+      CCGW_CLAUDE_CLI_PATH: cliPath,
+      CCGW_CLAUDE_DEFAULT_WORKSPACE: home.workspace,
+      CCGW_CLAUDE_SETTING_SOURCES: '',
+      CCGW_POOL_WARM_SPARES: '0',
+      CCGW_LOG_LEVEL: level,
+      CCGW_LOG_PRETTY: 'never',
+    },
+    stdio: ['ignore', out, 'pipe'],
+  })
+  closeSync(out)
+  let stderr = ''
+  child.stderr?.setEncoding('utf8')
+  child.stderr?.on('data', (chunk: string) => {
+    stderr = (stderr + chunk).slice(-4000)
+  })
+  const url = `http://127.0.0.1:${port}`
+  try {
+    await waitForHealth(url, child, () => stderr)
+  } catch (error) {
+    await stopChild(child)
+    throw error
+  }
+  return { label: `gateway, log ${level}`, url, pid: child.pid, stop: () => stopChild(child) }
+}
+
+/** The bare server: for each known path its body and content type, 404 for anything else. */
+function rawHandler(bodies: Record<string, Body>) {
+  return (request: { url?: string }, response: import('node:http').ServerResponse) => {
+    const body = bodies[request.url ?? '']
+    if (!body) {
+      response.writeHead(404).end()
+      return
+    }
+    response.writeHead(200, { 'content-type': body.contentType, 'content-length': body.bytes.length })
+    response.end(body.bytes)
+  }
+}
+
+/** The same handler as a child script (CommonJS, bodies passed base64 in the environment). */
+const RAW_CHILD_SCRIPT = `
+const http = require('node:http')
+const given = JSON.parse(process.env.RAW_BODIES)
+const bodies = {}
+for (const [path, body] of Object.entries(given))
+  bodies[path] = { contentType: body.contentType, bytes: Buffer.from(body.base64, 'base64') }
+const server = http.createServer((request, response) => {
+  const body = bodies[request.url]
+  if (!body) { response.writeHead(404).end(); return }
+  response.writeHead(200, { 'content-type': body.contentType, 'content-length': body.bytes.length })
+  response.end(body.bytes)
+})
+server.listen(0, '127.0.0.1', () => console.log('port ' + server.address().port))
+process.on('SIGTERM', () => { server.closeAllConnections(); server.close(() => process.exit(0)) })
+`
+
+async function rawChild(bodies: Record<string, Body>): Promise<Target> {
+  const encoded = Object.fromEntries(
+    Object.entries(bodies).map(([path, body]) => [
+      path,
+      { contentType: body.contentType, base64: body.bytes.toString('base64') },
+    ]),
+  )
+  const child = spawn(process.execPath, ['-e', RAW_CHILD_SCRIPT], {
+    env: { PATH: process.env.PATH, RAW_BODIES: JSON.stringify(encoded) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  const port = await new Promise<number>((done, fail) => {
+    const timer = setTimeout(() => fail(new Error(`raw server not ready: ${output}`)), READY_TIMEOUT_MS)
+    child.stdout?.setEncoding('utf8')
+    child.stdout?.on('data', (chunk: string) => {
+      output += chunk
+      const match = /port (\d+)/.exec(output)
+      if (match) {
+        clearTimeout(timer)
+        done(Number(match[1]))
+      }
+    })
+    child.stderr?.setEncoding('utf8')
+    child.stderr?.on('data', (chunk: string) => {
+      output += chunk
+    })
+    child.once('exit', (code) => fail(new Error(`raw server exited with ${code}: ${output}`)))
+  })
+  return {
+    label: 'raw node:http',
+    url: `http://127.0.0.1:${port}`,
+    pid: child.pid,
+    stop: () => stopChild(child),
+  }
+}
+
+async function gatewayInProcess(home: TestHome, level: 'info' | 'warn', logFile: string): Promise<Target> {
+  const destination = createWriteStream(logFile, { flags: 'a' })
+  const config = testConfig(home, { pool: { warmSpares: 0 }, log: { level, pretty: 'never' } })
+  const gateway: Gateway = await startGateway({
+    config,
+    log: createLogger({ level, pretty: 'never', destination }),
+    env: home.env,
+  })
+  return {
+    label: `gateway, log ${level}`,
+    url: gateway.url,
+    async stop() {
+      await gateway.close()
+      await new Promise<void>((done) => destination.end(done))
+    },
+  }
+}
+
+async function rawInProcess(bodies: Record<string, Body>): Promise<Target> {
+  const server: Server = createServer(rawHandler(bodies))
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done))
+  const { port } = server.address() as AddressInfo
+  return {
+    label: 'raw node:http',
+    url: `http://127.0.0.1:${port}`,
+    async stop() {
+      server.closeAllConnections()
+      await new Promise<void>((done) => server.close(() => done()))
+    },
+  }
+}
+
+interface Run {
+  reqPerS: number
+  p50: number
+  p99: number
+  /** Bytes per response, headers included. */
+  bytes: number
+  /** CPU time (user + system, every thread) the server process spent per request, in µs; NaN in process. */
+  cpuUsPerRequest: number
+  /** The server process's CPU time over the run's duration (1 = one core busy all the time). */
+  cpuLoad: number
+}
+
+const CLOCK_TICKS_PER_S = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
+  } catch {
+    return 100
+  }
+})()
+
+/** User + system CPU time of a process (all its threads) in ms, from /proc/<pid>/stat. */
+function cpuMs(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  // The command name is in parentheses and may contain spaces: fields resume after the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_S
+}
+
+/** Requests each server answered (warm-up included), by URL origin: to compare with the log lines. */
+const answered = new Map<string, number>()
+
+async function load(server: Target, path: Path, options: HttpOptions, durationS: number): Promise<Run> {
+  const url = server.url + path
+  const cpuBefore = cpuMs(server.pid)
+  const result = await autocannon({
+    url,
+    connections: options.connections,
+    pipelining: options.pipelining,
+    duration: durationS,
+  })
+  if (result.errors > 0 || result.non2xx > 0 || result.timeouts > 0)
+    throw new Error(
+      `${url}: ${result.errors} errors, ${result.timeouts} timeouts, ${result.non2xx} non-2xx responses`,
+    )
+  const origin = new URL(url).origin
+  answered.set(origin, (answered.get(origin) ?? 0) + result.requests.total)
+  return {
+    reqPerS: result.requests.total / result.duration,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    bytes: result.throughput.total / Math.max(1, result.requests.total),
+    cpuUsPerRequest: ((cpuMs(server.pid) - cpuBefore) * 1000) / Math.max(1, result.requests.total),
+    cpuLoad: (cpuMs(server.pid) - cpuBefore) / (result.duration * 1000),
+  }
+}
+
+const medianRow = (rows: Row[], name: string) =>
+  summarize(rows.find((row) => row.name === name)?.samples ?? []).median
+
+const lineCount = (file: string) =>
+  existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).length : 0
+
+export async function runHttp(options: HttpOptions = defaultHttpOptions()): Promise<BenchResult> {
+  if (options.mode === 'child' && !existsSync(CLI))
+    throw new Error(`${CLI} is missing: run \`npm run build\` first (npm run bench does)`)
+  const began = performance.now()
+  const home = await testHome()
+  const targets: Target[] = []
+  try {
+    const cli = await detectClaudeCli(null, { PATH: '' })
+    if (!cli.usable || !cli.path) throw new Error(`Claude Code CLI unusable: ${cli.reason}`)
+    const logFile = { info: join(home.root, 'gateway-info.log'), warn: join(home.root, 'gateway-warn.log') }
+    const start = (level: 'info' | 'warn') =>
+      options.mode === 'child'
+        ? gatewayChild(home, cli.path!, level, logFile[level])
+        : gatewayInProcess(home, level, logFile[level])
+    const info = await start('info')
+    targets.push(info)
+    const warn = await start('warn')
+    targets.push(warn)
+
+    // The bodies the raw server serves: exactly what the info gateway answers.
+    const bodies: Record<string, Body> = {}
+    for (const path of PATHS) {
+      const { status, body } = await fetchBody(info.url + path)
+      if (status !== 200) throw new Error(`${path}: status ${status}`)
+      bodies[path] = body
+    }
+    const raw = options.mode === 'child' ? await rawChild(bodies) : await rawInProcess(bodies)
+    targets.push(raw)
+    for (const path of PATHS) {
+      const { body } = await fetchBody(raw.url + path)
+      if (!body.bytes.equals(bodies[path]!.bytes)) throw new Error(`raw ${path}: body differs`)
+    }
+
+    const servers = [raw, info, warn]
+    const runs = new Map<string, Run[]>()
+    const key = (server: Target, path: Path) => `${path} ${server.label}`
+    for (const path of PATHS) {
+      for (const server of servers) await load(server, path, options, options.warmupS)
+      for (let round = 0; round < options.runs; round++) {
+        // Rotate the order every round, so no server always runs first (or right after another).
+        const order = servers.map((_, i) => servers[(i + round) % servers.length]!)
+        for (const server of order) {
+          const run = await load(server, path, options, options.durationS)
+          const list = runs.get(key(server, path)) ?? []
+          list.push(run)
+          runs.set(key(server, path), list)
+        }
+      }
+    }
+    // Stopped first, so the async log writers have drained (the stop itself adds a few lines).
+    for (const target of targets.splice(0).reverse()) await target.stop()
+    const infoLines = lineCount(logFile.info)
+    const warnLines = lineCount(logFile.warn)
+    const served = (target: Target) => answered.get(new URL(target.url).origin) ?? 0
+
+    const rows: Row[] = []
+    const ratios: Ratio[] = []
+    const bytesNote: string[] = []
+    for (const path of PATHS) {
+      for (const server of servers) {
+        const of = runs.get(key(server, path)) ?? []
+        const name = key(server, path)
+        rows.push(
+          { name: `${name}: throughput`, unit: REQ_PER_S, samples: of.map((run) => run.reqPerS) },
+          { name: `${name}: latency p50`, unit: 'ms', samples: of.map((run) => run.p50) },
+          { name: `${name}: latency p99`, unit: 'ms', samples: of.map((run) => run.p99) },
+        )
+        if (options.mode === 'child')
+          rows.push({
+            name: `${name}: server CPU per request`,
+            unit: MICROS,
+            samples: of.map((run) => run.cpuUsPerRequest),
+            note: `server busy ${of.map((run) => run.cpuLoad.toFixed(2)).join('/')} of a core`,
+          })
+        bytesNote.push(`${name} ${Math.round(of[0]?.bytes ?? Number.NaN)} B`)
+      }
+      ratios.push(
+        {
+          name: `${path} gateway (log info) / raw, req/s`,
+          numerator: `${key(info, path)}: throughput`,
+          denominator: `${key(raw, path)}: throughput`,
+          atLeast: 0.8,
+        },
+        {
+          name: `${path} gateway (log warn) / raw, req/s`,
+          numerator: `${key(warn, path)}: throughput`,
+          denominator: `${key(raw, path)}: throughput`,
+        },
+        {
+          name: `${path} gateway log info / log warn, req/s`,
+          numerator: `${key(info, path)}: throughput`,
+          denominator: `${key(warn, path)}: throughput`,
+        },
+      )
+      if (options.mode === 'child')
+        ratios.push(
+          {
+            name: `${path} raw / gateway (log info), CPU per request`,
+            numerator: `${key(raw, path)}: server CPU per request`,
+            denominator: `${key(info, path)}: server CPU per request`,
+          },
+          {
+            name: `${path} raw / gateway (log warn), CPU per request`,
+            numerator: `${key(raw, path)}: server CPU per request`,
+            denominator: `${key(warn, path)}: server CPU per request`,
+          },
+        )
+    }
+    const where =
+      options.mode === 'child'
+        ? 'each server in its own child process (gateway: node dist/cli.js --port N, CCGW_POOL_WARM_SPARES=0, CCGW_LOG_LEVEL info or warn, stdout to a file; raw: node -e with a node:http server); autocannon in the parent'
+        : 'every server and autocannon in this one process (startGateway with testConfig, pino to a file): they share one event loop'
+    return {
+      title: 'HTTP throughput: GET /v1/models and /v1/health, gateway vs a bare node:http server',
+      rows,
+      ratios,
+      targets: [],
+      notes: [
+        `autocannon: ${options.connections} connections, pipelining ${options.pipelining}, ${options.durationS} s per run, ${options.runs} runs per server and path (order rotating each round), after ${options.warmupS} s of unmeasured warm-up each`,
+        where,
+        'throughput rows: requests completed / run duration, one sample per run; latency rows: the p50 or p99 of each run (autocannon, ms), one sample per run',
+        `raw server: the info gateway's bodies byte for byte with the same content-type, and only the headers node:http adds itself (date, connection, keep-alive; the gateway adds x-request-id too); bytes per response, headers included: ${bytesNote.join('; ')}`,
+        `log lines written: level info ${infoLines} for ${served(info)} requests answered (one line per request, plus start and stop lines); level warn ${warnLines} for ${served(warn)}`,
+        `ratios to two decimals: ${ratios.map((r) => `${r.name} ${(medianRow(rows, r.numerator) / medianRow(rows, r.denominator)).toFixed(2)}`).join('; ')}`,
+      ],
+      elapsedMs: performance.now() - began,
+    }
+  } finally {
+    for (const target of targets.reverse()) await target.stop().catch(() => undefined)
+    await home.close()
+  }
+}
+
+if (isMain(import.meta.url)) {
+  const result = await runHttp()
+  console.log(render(result).join('\n'))
+}

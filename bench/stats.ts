@@ -1,0 +1,188 @@
+/**
+ * Small helpers shared by the benchmarks: order statistics, the result shape every benchmark returns and the
+ * table they are printed as. Percentiles use the nearest-rank method (p90 of 20 samples is the 18th
+ * smallest); the median of an even number of samples is the mean of the two middle ones.
+ */
+import { readdir, readFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
+
+export interface Summary {
+  n: number
+  median: number
+  p90: number
+  min: number
+  max: number
+}
+
+export function summarize(samples: readonly number[]): Summary {
+  if (samples.length === 0)
+    return { n: 0, median: Number.NaN, p90: Number.NaN, min: Number.NaN, max: Number.NaN }
+  const sorted = [...samples].sort((a, b) => a - b)
+  const n = sorted.length
+  const middle = Math.floor(n / 2)
+  const median = n % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
+  return { n, median, p90: percentile(sorted, 90), min: sorted[0]!, max: sorted[n - 1]! }
+}
+
+/** Nearest-rank percentile of already sorted samples. */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN
+  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length))
+  return sorted[Math.min(rank, sorted.length) - 1]!
+}
+
+/** One measured quantity: its samples and what they count in. */
+export interface Row {
+  name: string
+  unit: 'ms' | 'MB'
+  samples: number[]
+  /** A short remark printed after the figures (e.g. how many conversations found a warm spare). */
+  note?: string
+}
+
+/** `numerator / denominator` of two rows' medians, with the target it is checked against. */
+export interface Ratio {
+  name: string
+  numerator: string
+  denominator: string
+  /** The ratio must be at least this for the check to pass; omitted when there is no target. */
+  atLeast?: number
+}
+
+/** A target on one row's median: `median <= atMost`. */
+export interface Target {
+  row: string
+  atMost: number
+}
+
+export interface BenchResult {
+  title: string
+  rows: Row[]
+  ratios: Ratio[]
+  targets: Target[]
+  notes: string[]
+  elapsedMs: number
+}
+
+const fmt = (value: number, unit: Row['unit']): string => {
+  if (!Number.isFinite(value)) return '-'
+  return unit === 'MB' ? value.toFixed(1) : value >= 100 ? value.toFixed(0) : value.toFixed(1)
+}
+
+function pad(cells: string[][]): string[] {
+  const widths = cells[0]!.map((_, column) => Math.max(...cells.map((row) => row[column]!.length)))
+  return cells.map((row) =>
+    row
+      .map((cell, column) =>
+        // Names and notes (first and last columns) are left-aligned, figures right-aligned.
+        column === 0 || column === row.length - 1
+          ? cell.padEnd(widths[column]!)
+          : cell.padStart(widths[column]!),
+      )
+      .join('  ')
+      .trimEnd(),
+  )
+}
+
+export function medianOf(result: BenchResult, name: string): number {
+  const row = result.rows.find((r) => r.name === name)
+  return row ? summarize(row.samples).median : Number.NaN
+}
+
+/** The result as printable lines: a table of rows, then ratios and targets with their verdict, then notes. */
+export function render(result: BenchResult): string[] {
+  const header = ['', 'n', 'median', 'p90', 'min', 'max', 'unit', '']
+  const body = result.rows.map((row) => {
+    const s = summarize(row.samples)
+    return [
+      row.name,
+      String(s.n),
+      fmt(s.median, row.unit),
+      fmt(s.p90, row.unit),
+      fmt(s.min, row.unit),
+      fmt(s.max, row.unit),
+      row.unit,
+      row.note ?? '',
+    ]
+  })
+  const lines = [`## ${result.title} (${(result.elapsedMs / 1000).toFixed(1)} s)`, ...pad([header, ...body])]
+  for (const ratio of result.ratios) {
+    const value = medianOf(result, ratio.numerator) / medianOf(result, ratio.denominator)
+    const verdict =
+      ratio.atLeast === undefined
+        ? ''
+        : value >= ratio.atLeast
+          ? `  (target >= ${ratio.atLeast}x: met)`
+          : `  (target >= ${ratio.atLeast}x: NOT met)`
+    lines.push(`ratio ${ratio.name}: ${formatRatio(value)}${verdict}`)
+  }
+  for (const target of result.targets) {
+    const row = result.rows.find((r) => r.name === target.row)
+    const median = medianOf(result, target.row)
+    const verdict = median <= target.atMost ? 'met' : 'NOT met'
+    lines.push(
+      `target ${target.row}: median ${fmt(median, row?.unit ?? 'ms')} <= ${target.atMost} ${row?.unit ?? ''}: ${verdict}`,
+    )
+  }
+  for (const note of result.notes) lines.push(`note: ${note}`)
+  return lines
+}
+
+/** A ratio as `2.9x`, or `-` when a side has no samples. */
+export const formatRatio = (value: number): string => (Number.isFinite(value) ? `${value.toFixed(1)}x` : '-')
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+/** True when this module is the script node was started with (`node --import tsx bench/x.ts`). */
+export function isMain(importMetaUrl: string): boolean {
+  const entry = process.argv[1]
+  return entry !== undefined && pathToFileURL(resolve(entry)).href === importMetaUrl
+}
+
+/** A port that was free a moment ago on 127.0.0.1 (the OS picks it; it is released before returning). */
+export async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done))
+  const address = server.address()
+  await new Promise<void>((done) => server.close(() => done()))
+  if (address === null || typeof address === 'string') throw new Error('no port')
+  return address.port
+}
+
+/** Resident set size of one process (not its children) in MB, from /proc/<pid>/status. */
+export async function rssMb(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8')
+  const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(status)
+  if (!match) throw new Error(`no VmRSS for ${pid}`)
+  return Number(match[1]) / 1024
+}
+
+/** Every descendant of `pid` (children, grandchildren...), found by scanning /proc/<pid>/stat. */
+export async function descendants(pid: number): Promise<number[]> {
+  const parents = new Map<number, number>()
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = await readFile(`/proc/${entry}/stat`, 'utf8')
+      // The command name is in parentheses and may contain spaces: fields resume after the last ')'.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      parents.set(Number(entry), Number(fields[1]))
+    } catch {
+      // the process exited while we looked
+    }
+  }
+  const found: number[] = []
+  const queue = [pid]
+  while (queue.length > 0) {
+    const parent = queue.shift()!
+    for (const [child, ppid] of parents) {
+      if (ppid === parent) {
+        found.push(child)
+        queue.push(child)
+      }
+    }
+  }
+  return found
+}

@@ -1,0 +1,502 @@
+/**
+ * Time to first text: how long a client waits from sending a message to the first streamed token.
+ *
+ * Pool: the engine with warm spares (what the gateway runs). Each new conversation is `createSession` +
+ * `send`, timed from just before `send()` to the first `text.delta` event of that turn on the bus; then a
+ * follow-up message on the same session (its runner is live), timed the same way.
+ *
+ * Baseline: a CLI process per request, the way gateways that shell out to `claude -p` do it:
+ * `claude -p --output-format stream-json --verbose --include-partial-messages "<prompt>"` with the same
+ * environment and working directory, timed from spawn to the first `stream_event` text_delta line on stdout;
+ * its follow-up is the same command with `--resume <session id>`. Each process is left to exit before the
+ * next one starts.
+ *
+ * Floor: one CLI process started as the runner starts one (SDK `startup()` with the pool's options), idle a
+ * moment, then sent one message: what a warm spare can at best do, without pool, sessions, store or bus.
+ *
+ * All talk to the same scripted model on 127.0.0.1 (test/support/scripted-anthropic.ts), which answers at
+ * once, so the figures are the gateway's and the CLI's own overhead, not a real model's latency.
+ *
+ * Run: `node --import tsx bench/ttft.ts` (env: BENCH_CONVERSATIONS, BENCH_PAUSE_MS, BENCH_WARM_SPARES,
+ * BENCH_FLOOR_IDLE_MS).
+ */
+import { spawn } from 'node:child_process'
+import { setPriority } from 'node:os'
+import {
+  type CanUseTool,
+  type SDKUserMessage,
+  type SpawnedProcess,
+  type SpawnOptions,
+  startup,
+} from '@anthropic-ai/claude-agent-sdk'
+import { detectClaudeCli } from '../src/engine/claude-cli.js'
+import { runnerProfile } from '../src/engine/options.js'
+import type { GatewayEvent } from '../src/events/types.js'
+import { type TestHome, testEngine, testHome } from '../test/support/harness.js'
+import { lastUserText, text } from '../test/support/scripted-anthropic.js'
+import { waitUntil } from '../test/support/wait.js'
+import { type BenchResult, isMain, type Row, render, sleep } from './stats.js'
+
+export interface TtftOptions {
+  /** New conversations per scenario (and spawn-per-request runs). */
+  conversations: number
+  /** Pause between two conversations in the paced scenarios. */
+  pauseMs: number
+  warmSpares: number
+  maxRunners: number
+}
+
+export const defaultTtftOptions = (): TtftOptions => ({
+  conversations: envInt('BENCH_CONVERSATIONS', 20),
+  pauseMs: envInt('BENCH_PAUSE_MS', 300),
+  warmSpares: envInt('BENCH_WARM_SPARES', 2),
+  maxRunners: 8,
+})
+
+const PROMPT = 'Say hello'
+const FOLLOW_UP = 'And once more'
+let promptCounter = 0
+/** Every prompt is unique, so the request that carries it can be found among the model's requests. */
+const unique = (prompt: string) => `${prompt} (#${++promptCounter})`
+const ANSWER = 'Hello from the scripted model'
+const TURN_TIMEOUT_MS = 60_000
+/** `claude.niceness` of the engine testEngine() builds (test/support/harness.ts): the floor runs at the same. */
+const ENGINE_NICENESS = 10
+/** How long the floor's process idles between start-up and its message, as a spare would. */
+const FLOOR_IDLE_MS = Number(process.env.BENCH_FLOOR_IDLE_MS ?? 300)
+
+/** The 1-based positions where `flags` equals `value`, as ranges: "1-8, 10". */
+function ranges(flags: boolean[], value: boolean): string {
+  const out: string[] = []
+  for (let i = 0; i < flags.length; i++) {
+    if (flags[i] !== value) continue
+    let end = i
+    while (end + 1 < flags.length && flags[end + 1] === value) end++
+    out.push(end > i ? `${i + 1}-${end + 1}` : `${i + 1}`)
+    i = end
+  }
+  return out.length > 0 ? out.join(', ') : 'none'
+}
+
+function envInt(name: string, fallback: number): number {
+  const raw = process.env[name]
+  const value = raw === undefined || raw === '' ? Number.NaN : Number(raw)
+  return Number.isInteger(value) && value >= 0 ? value : fallback
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Baseline: one CLI process per request
+
+/** One timed turn: to the first text, and to the moment the model received the request. */
+interface Timing {
+  ttftMs: number
+  toModelMs: number
+}
+
+/** Milliseconds from `wallStart` (Date.now) until the scripted model received the request carrying `prompt`. */
+function toModel(home: TestHome, prompt: string, wallStart: number): number {
+  const request = home.model.turns.find((r) => r.receivedAt >= wallStart && lastUserText(r.body) === prompt)
+  return request ? request.receivedAt - wallStart : Number.NaN
+}
+
+interface SpawnRun extends Timing {
+  sessionId: string
+}
+
+async function spawnOnce(
+  cliPath: string,
+  home: TestHome,
+  prompt: string,
+  resume?: string,
+): Promise<SpawnRun> {
+  const args = ['-p', '--output-format', 'stream-json', '--verbose', '--include-partial-messages']
+  if (resume) args.push('--resume', resume)
+  args.push(prompt)
+  const wallStart = Date.now()
+  const started = performance.now()
+  const child = spawn(cliPath, args, {
+    cwd: home.workspace,
+    env: home.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let firstText = 0
+  let sessionId = ''
+  let stderr = ''
+  let buffered = ''
+  child.stdout.setEncoding('utf8')
+  child.stdout.on('data', (chunk: string) => {
+    const now = performance.now()
+    buffered += chunk
+    for (let end = buffered.indexOf('\n'); end >= 0; end = buffered.indexOf('\n')) {
+      const line = buffered.slice(0, end)
+      buffered = buffered.slice(end + 1)
+      if (!line.trim()) continue
+      const message = JSON.parse(line) as {
+        type?: string
+        session_id?: string
+        event?: { type?: string; delta?: { type?: string } }
+      }
+      if (!sessionId && message.session_id) sessionId = message.session_id
+      if (
+        !firstText &&
+        message.type === 'stream_event' &&
+        message.event?.type === 'content_block_delta' &&
+        message.event.delta?.type === 'text_delta'
+      )
+        firstText = now
+    }
+  })
+  child.stderr.setEncoding('utf8')
+  child.stderr.on('data', (chunk: string) => {
+    stderr = (stderr + chunk).slice(-2000)
+  })
+  const timer = setTimeout(() => child.kill('SIGKILL'), TURN_TIMEOUT_MS)
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+    child.on('exit', (exitCode, exitSignal) => resolve([exitCode, exitSignal])),
+  )
+  clearTimeout(timer)
+  if (code !== 0 || !firstText) {
+    throw new Error(
+      `claude -p failed (code ${code}, signal ${signal}, text seen: ${firstText > 0}): ${stderr}`,
+    )
+  }
+  return { ttftMs: firstText - started, toModelMs: toModel(home, prompt, wallStart), sessionId }
+}
+
+async function spawnPerRequest(cliPath: string, home: TestHome, count: number, pauseMs: number) {
+  const fresh: Timing[] = []
+  const resumed: Timing[] = []
+  for (let i = 0; i < count; i++) {
+    const first = await spawnOnce(cliPath, home, unique(PROMPT))
+    fresh.push(first)
+    // Every other conversation gets its follow-up: it varies little and costs a whole process each time.
+    if (i % 2 === 0) resumed.push(await spawnOnce(cliPath, home, unique(FOLLOW_UP), first.sessionId))
+    await sleep(pauseMs)
+  }
+  return { fresh, resumed }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The warm pool
+
+interface PoolScenario {
+  warmSpares: number
+  maxRunners: number
+  pauseMs: number
+  /** Delete each session after its follow-up (its runner stops); otherwise sessions stay open (idle). */
+  endConversations: boolean
+  /** Wait before each conversation until every spare is ready: no process is starting during its turns. */
+  waitForSpares?: boolean
+  count: number
+}
+
+interface PoolRun {
+  fresh: Timing[]
+  followUp: Timing[]
+  /** Conversations that found a ready warm spare when they sent their first message. */
+  warmHits: number
+  /** Per conversation, in order: whether a ready spare was there when it sent its first message. */
+  warm: boolean[]
+}
+
+async function poolScenario(home: TestHome, scenario: PoolScenario): Promise<PoolRun> {
+  const bench = await testEngine(home, {
+    warmSpares: scenario.warmSpares,
+    maxRunners: scenario.maxRunners,
+    // Long enough that no session hibernates during the run: "kept open" means kept open.
+    idleTimeoutMs: 10 * 60_000,
+    turnTimeoutMs: TURN_TIMEOUT_MS,
+    queueTimeoutMs: TURN_TIMEOUT_MS,
+  })
+  const { engine, bus } = bench
+  const firstText = new Map<string, number>()
+  const listener = bus.subscribeAll((event: GatewayEvent) => {
+    if (event.type === 'text.delta' && !firstText.has(event.turnId))
+      firstText.set(event.turnId, performance.now())
+  })
+  const timeTurn = async (sessionId: string, content: string): Promise<Timing> => {
+    const wallStart = Date.now()
+    const started = performance.now()
+    const turn = await engine.send(sessionId, content)
+    const done = await turn.done
+    if (done.status !== 'success') throw new Error(`turn ended ${done.status}: ${JSON.stringify(done.error)}`)
+    const at = firstText.get(turn.id)
+    if (at === undefined) throw new Error(`turn ${turn.id} completed without a text.delta event`)
+    return { ttftMs: at - started, toModelMs: toModel(home, content, wallStart) }
+  }
+  const run: PoolRun = { fresh: [], followUp: [], warmHits: 0, warm: [] }
+  try {
+    await waitUntil(() => engine.stats().processes.spares >= scenario.warmSpares, 60_000, 'warm spares')
+    for (let i = 0; i < scenario.count; i++) {
+      if (scenario.waitForSpares)
+        await waitUntil(() => engine.stats().processes.spares >= scenario.warmSpares, 60_000, 'warm spares')
+      const session = engine.createSession({})
+      const warm = engine.stats().processes.spares > 0
+      run.warm.push(warm)
+      if (warm) run.warmHits++
+      run.fresh.push(await timeTurn(session.id, unique(PROMPT)))
+      run.followUp.push(await timeTurn(session.id, unique(FOLLOW_UP)))
+      if (scenario.endConversations) await engine.deleteSession(session.id, false)
+      if (scenario.pauseMs > 0) await sleep(scenario.pauseMs)
+    }
+  } finally {
+    listener.close()
+    await bench.close()
+  }
+  return run
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The floor: one warm CLI process on its own, without pool, session manager, store or event bus
+
+/** A user-message queue for a streaming-input query, as the gateway's runner has. */
+class Input implements AsyncIterable<SDKUserMessage> {
+  private readonly queued: SDKUserMessage[] = []
+  private wake: (() => void) | null = null
+  private ended = false
+
+  push(content: string): void {
+    this.queued.push({
+      type: 'user',
+      message: { role: 'user', content },
+      parent_tool_use_id: null,
+      session_id: '',
+    })
+    this.wake?.()
+  }
+
+  end(): void {
+    this.ended = true
+    this.wake?.()
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<SDKUserMessage> {
+    for (;;) {
+      const next = this.queued.shift()
+      if (next) yield next
+      else if (this.ended) return
+      else
+        await new Promise<void>((resolve) => {
+          this.wake = resolve
+        })
+    }
+  }
+}
+
+/**
+ * The first message to a CLI process started the way the runner starts one (the SDK's `startup()`, the
+ * options the pool uses for a new conversation, a permission callback), left idle like a spare, then sent a
+ * message with nothing of the gateway in between: what a warm spare can at best achieve with this CLI.
+ * Timed to the first text `stream_event` the SDK hands over.
+ */
+async function cliFloor(
+  home: TestHome,
+  cliPath: string,
+  count: number,
+  idleMs: number,
+  pauseMs: number,
+): Promise<Timing[]> {
+  const probe = await testEngine(home, { warmSpares: 0 })
+  const settings = probe.engine.createSession({}).settings
+  await probe.close()
+  const host = { cliPath, env: home.env, settingSources: [], niceness: ENGINE_NICENESS }
+  const { options } = runnerProfile(settings, null, host, 0)
+  const asks = options.permissionMode !== 'bypassPermissions'
+  const canUseTool: CanUseTool = async () => ({ behavior: 'deny', message: 'no tools in this benchmark' })
+  // Spawned as the runner spawns it: same command, and the same lower scheduling priority.
+  const spawnClaudeCodeProcess = (spawnOptions: SpawnOptions): SpawnedProcess => {
+    const child = spawn(spawnOptions.command, spawnOptions.args, {
+      cwd: spawnOptions.cwd,
+      env: spawnOptions.env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    })
+    try {
+      if (ENGINE_NICENESS > 0 && child.pid) setPriority(child.pid, ENGINE_NICENESS)
+    } catch {
+      // not allowed here: like the runner, keep the current priority
+    }
+    child.stderr.resume()
+    return child as unknown as SpawnedProcess
+  }
+  const timings: Timing[] = []
+  for (let i = 0; i < count; i++) {
+    const warm = await startup({
+      options: { ...options, ...(asks ? { canUseTool } : {}), spawnClaudeCodeProcess },
+      initializeTimeoutMs: TURN_TIMEOUT_MS,
+    })
+    const input = new Input()
+    const query = warm.query(input)
+    try {
+      await sleep(idleMs)
+      const prompt = unique(PROMPT)
+      const wallStart = Date.now()
+      const started = performance.now()
+      input.push(prompt)
+      let firstText = 0
+      for await (const message of query) {
+        if (!firstText && message.type === 'stream_event' && message.event.type === 'content_block_delta')
+          firstText = performance.now()
+        if (message.type === 'result') break
+      }
+      if (!firstText) throw new Error('the CLI produced no text')
+      timings.push({ ttftMs: firstText - started, toModelMs: toModel(home, prompt, wallStart) })
+    } finally {
+      input.end()
+      query.close()
+    }
+    await sleep(pauseMs)
+  }
+  return timings
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+export async function runTtft(options: TtftOptions = defaultTtftOptions()): Promise<BenchResult> {
+  const began = performance.now()
+  const home = await testHome()
+  home.model.fallback = () => text(ANSWER, { chunkSize: 5 })
+  try {
+    // The CLI testEngine runs (the SDK's bundled one): the baseline runs the same binary.
+    const cli = await detectClaudeCli(null, { PATH: '' })
+    if (!cli.usable || !cli.path) throw new Error(`Claude Code CLI unusable: ${cli.reason}`)
+    const cliPath = cli.path
+    const { conversations: count, pauseMs, warmSpares, maxRunners } = options
+    const half = Math.ceil(count / 2)
+
+    // One discarded run, so the first measured process does not pay for a cold page cache.
+    await spawnOnce(cliPath, home, unique(PROMPT))
+
+    // The baseline runs in two halves, before and after the pool scenarios, so a slow phase of the (shared)
+    // machine does not land on one side only.
+    const spawnA = await spawnPerRequest(cliPath, home, half, pauseMs)
+    const paced = await poolScenario(home, { warmSpares, maxRunners, pauseMs, endConversations: true, count })
+    const burst = await poolScenario(home, {
+      warmSpares,
+      maxRunners,
+      pauseMs: 0,
+      endConversations: true,
+      count,
+    })
+    const open = await poolScenario(home, { warmSpares, maxRunners, pauseMs, endConversations: false, count })
+    // With as many slots as spares, taking a spare cannot start a replacement during the turn: the
+    // difference to "paced" is what the replacement's start-up costs the turn on this machine.
+    const quiet = await poolScenario(home, {
+      warmSpares,
+      maxRunners: warmSpares,
+      pauseMs,
+      endConversations: true,
+      waitForSpares: true,
+      count: half,
+    })
+    const floor = await cliFloor(home, cliPath, half, FLOOR_IDLE_MS, pauseMs)
+    const spawnB = await spawnPerRequest(cliPath, home, count - half, pauseMs)
+
+    const hits = (run: PoolRun, of = count) => `warm spare ready for ${run.warmHits}/${of}`
+    const ttft = (runs: Timing[]) => runs.map((run) => run.ttftMs)
+    const toModelMs = (runs: Timing[]) => runs.map((run) => run.toModelMs)
+    const spawnFresh = [...spawnA.fresh, ...spawnB.fresh]
+    const spawnResumed = [...spawnA.resumed, ...spawnB.resumed]
+    const name = {
+      spawnFresh: 'spawn per request: new conversation',
+      spawnResumed: 'spawn per request: follow-up (--resume)',
+      paced: 'pool: new conversation, paced',
+      burst: 'pool: new conversation, back-to-back',
+      openWarm: 'pool: sessions kept open, a spare was ready',
+      openCold: 'pool: sessions kept open, no spare (slots full)',
+      followUp: 'pool: follow-up on a live session',
+      quiet: 'pool: new conversation, no process starting meanwhile',
+      floor: 'floor: one warm CLI process alone, first message',
+    }
+    const rows: Row[] = [
+      { name: name.spawnFresh, unit: 'ms', samples: ttft(spawnFresh) },
+      { name: name.spawnResumed, unit: 'ms', samples: ttft(spawnResumed) },
+      { name: name.paced, unit: 'ms', samples: ttft(paced.fresh), note: hits(paced) },
+      { name: name.burst, unit: 'ms', samples: ttft(burst.fresh), note: hits(burst) },
+      {
+        name: name.openWarm,
+        unit: 'ms',
+        samples: ttft(open.fresh.filter((_, i) => open.warm[i])),
+        note: `conversations ${ranges(open.warm, true)} of ${count}`,
+      },
+      {
+        name: name.openCold,
+        unit: 'ms',
+        samples: ttft(open.fresh.filter((_, i) => !open.warm[i])),
+        note: `conversations ${ranges(open.warm, false)} of ${count}`,
+      },
+      { name: name.followUp, unit: 'ms', samples: ttft(paced.followUp) },
+      { name: name.quiet, unit: 'ms', samples: ttft(quiet.fresh), note: hits(quiet, half) },
+      { name: name.floor, unit: 'ms', samples: ttft(floor) },
+      // Where the time goes: how long until the model even sees the request (the rest is streaming back).
+      {
+        name: `${name.spawnFresh}: until the model gets the request`,
+        unit: 'ms',
+        samples: toModelMs(spawnFresh),
+      },
+      {
+        name: `${name.paced}: until the model gets the request`,
+        unit: 'ms',
+        samples: toModelMs(paced.fresh),
+      },
+      {
+        name: `${name.followUp}: until the model gets the request`,
+        unit: 'ms',
+        samples: toModelMs(paced.followUp),
+      },
+      { name: `${name.floor}: until the model gets the request`, unit: 'ms', samples: toModelMs(floor) },
+    ]
+    return {
+      title: 'Time to first text',
+      rows,
+      ratios: [
+        {
+          name: 'spawn / pool, new conversation, paced',
+          numerator: name.spawnFresh,
+          denominator: name.paced,
+          atLeast: 5,
+        },
+        {
+          name: 'spawn / pool, new conversation, back-to-back',
+          numerator: name.spawnFresh,
+          denominator: name.burst,
+          atLeast: 5,
+        },
+        {
+          name: 'spawn / pool, sessions kept open, no spare',
+          numerator: name.spawnFresh,
+          denominator: name.openCold,
+        },
+        {
+          name: 'spawn --resume / pool, follow-up',
+          numerator: name.spawnResumed,
+          denominator: name.followUp,
+        },
+        {
+          name: 'spawn / floor (the most a warm spare can give)',
+          numerator: name.spawnFresh,
+          denominator: name.floor,
+        },
+        { name: 'pool paced / floor', numerator: name.paced, denominator: name.floor },
+        { name: 'pool, no process starting / floor', numerator: name.quiet, denominator: name.floor },
+      ],
+      targets: [],
+      notes: [
+        `${count} conversations per row; each has a first message and a follow-up; pool: warmSpares ${warmSpares}, maxRunners ${maxRunners}`,
+        `paced = ${pauseMs} ms pause after each conversation; back-to-back = the next conversation starts as soon as the previous one ended`,
+        'paced and back-to-back delete each session after its follow-up (its process stops); "kept open" (paced too) leaves every session idle with its process, as clients that never delete sessions do, and is split by whether a spare was ready',
+        'spawn per request: half the runs before the pool scenarios and half after, same pacing, each process exits before the next starts; every other one gets a --resume follow-up',
+        `no process starting meanwhile: ${half} paced conversations with maxRunners = warmSpares = ${warmSpares}, each started once every spare is ready, so no replacement spare starts during its turns`,
+        `floor: ${half} CLI processes started as the runner starts them (SDK startup(), the pool's options for a new conversation), idle ${FLOOR_IDLE_MS} ms, then sent one message with no pool, session manager, store or bus: the best a warm spare can do with this CLI`,
+        '"until the model gets the request": from send()/spawn to the scripted model receiving the turn (Date.now, 1 ms resolution)',
+      ],
+      elapsedMs: performance.now() - began,
+    }
+  } finally {
+    await home.close()
+  }
+}
+
+if (isMain(import.meta.url)) {
+  const result = await runTtft()
+  console.log(render(result).join('\n'))
+}
