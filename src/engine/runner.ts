@@ -6,6 +6,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { setPriority } from 'node:os'
 import {
+  type AgentInfo,
   type CanUseTool,
   type ModelInfo,
   type PermissionResult,
@@ -92,6 +93,8 @@ export class Runner {
   readonly id = randomUUID()
   state: RunnerState = 'ready'
   readonly exited: Promise<RunnerExit>
+  /** The working directory the process was started in. */
+  readonly cwd: string
   private hooks: RunnerHooks | null = null
   /** Messages that arrived before anyone attached (a spare's start-up chatter). */
   private backlog: SDKMessage[] = []
@@ -101,9 +104,11 @@ export class Runner {
   private constructor(
     /** Which start-up options this process was started with: a spare serves only a session that matches. */
     readonly key: string,
+    cwd: string,
     private readonly child: TrackedChild,
     start: (input: AsyncIterable<SDKUserMessage>) => Query,
   ) {
+    this.cwd = cwd
     this.query = start(this.input)
     this.exited = this.pump()
   }
@@ -146,7 +151,7 @@ export class Runner {
       child.kill()
       throw new Error(child.describeFailure(error.message))
     })
-    runner = new Runner(key, child, (input) => warm.query(input))
+    runner = new Runner(key, options.cwd ?? process.cwd(), child, (input) => warm.query(input))
     return runner
   }
 
@@ -173,6 +178,11 @@ export class Runner {
       uuid,
     })
     return uuid
+  }
+
+  /** The agents this CLI offers in its working directory (built-in ones and the agent files it loaded). */
+  supportedAgents(): Promise<AgentInfo[]> {
+    return this.query.supportedAgents()
   }
 
   /** The models this CLI offers (its aliases with the model each resolves to). */

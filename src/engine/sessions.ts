@@ -5,8 +5,9 @@
  */
 import { randomUUID } from 'node:crypto'
 import { realpathSync, statSync } from 'node:fs'
-import type { ModelInfo, PermissionResult } from '@anthropic-ai/claude-agent-sdk'
+import type { AgentInfo, ModelInfo, PermissionResult } from '@anthropic-ai/claude-agent-sdk'
 import type { Logger } from 'pino'
+import { builtinAgentsOf, clearTranscriptAgent } from '../agents/index.js'
 import type { EventBus } from '../events/bus.js'
 import type { ContentBlock, EventBody, EventOf, SessionState, TokenUsage } from '../events/types.js'
 import type { Page, SessionQuery, SessionRecord, SessionSettings, Store } from '../store/types.js'
@@ -127,6 +128,9 @@ export class SessionManager {
   private hostGeneration = 0
   private closing = false
   private knownModels: ModelInfo[] = []
+  private knownAgents: AgentInfo[] = []
+  /** Processes of sessions being stopped, by session: a restart waits for the old one to be gone. */
+  private readonly retiring = new Map<string, Promise<void>>()
   /** Sessions in the store, counted once and then kept up to date (health is polled often). */
   private sessionCount: number | undefined
   private modelsAsked = false
@@ -222,6 +226,7 @@ export class SessionManager {
     if (!record || record.state === 'closed')
       throw new GatewayError('not_found', `Session ${sessionId} does not exist`)
     const workspace = patch.workspace ? resolveWorkspace(patch.workspace) : record.settings.workspace
+    if (patch.agent === null && record.settings.agent) record.clearAgentOnResume = true
     record.settings = { ...record.settings, ...patch, workspace }
     record.updatedAt = Date.now()
     this.options.store.updateSession(record)
@@ -461,6 +466,17 @@ export class SessionManager {
   private async attachRunner(live: LiveSession): Promise<Runner> {
     const { record } = live
     const resume = record.claudeSessionId
+    // The previous process must be gone before its transcript is touched or resumed.
+    await this.retiring.get(record.id)
+    if (resume && record.clearAgentOnResume) {
+      await clearTranscriptAgent({
+        configDir: this.claudeConfigDir,
+        cwd: record.settings.workspace,
+        sessionId: resume,
+      })
+      record.clearAgentOnResume = false
+      this.save(live)
+    }
     const profile = this.profileFor(record.settings, resume)
     if (!resume) this.pool.setSpareProfile(profile)
     const before = record.state
@@ -747,7 +763,10 @@ export class SessionManager {
     if (runner) {
       this.byRunner.delete(runner)
       if (state === 'hibernated') this.lifecycle('hibernate', runner, { session: live.record.id })
-      await this.pool.retire(runner)
+      const retired = this.pool.retire(runner).catch(() => undefined)
+      this.retiring.set(live.record.id, retired)
+      await retired
+      if (this.retiring.get(live.record.id) === retired) this.retiring.delete(live.record.id)
     }
     if (state === 'hibernated' && live.pending === 0) this.live.delete(live.record.id)
   }
@@ -779,6 +798,11 @@ export class SessionManager {
     else void this.release(live, 'hibernated')
   }
 
+  /** Claude Code's built-in agents, learned from the first process that started (empty until then). */
+  get builtinAgents(): readonly AgentInfo[] {
+    return this.knownAgents
+  }
+
   /** The models the CLI reports, learned from the first process that started (empty until then). */
   get models(): readonly ModelInfo[] {
     return this.knownModels
@@ -787,6 +811,15 @@ export class SessionManager {
   private lifecycle(event: ProcessLifecycle, runner: Runner | null, detail?: object): void {
     if (runner && (event === 'ready' || event === 'spare') && !this.modelsAsked) {
       this.modelsAsked = true
+      runner
+        .supportedAgents()
+        .then((agents) => builtinAgentsOf(agents, { configDir: this.claudeConfigDir, workspace: runner.cwd }))
+        .then(
+          (agents) => {
+            this.knownAgents = agents
+          },
+          () => undefined,
+        )
       runner.supportedModels().then(
         (models) => {
           this.knownModels = models

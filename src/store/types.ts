@@ -62,6 +62,11 @@ export interface SessionRecord {
   usage: TokenUsage
   costUsd: number
   turns: number
+  /**
+   * The main agent was removed: Claude Code would restore it from the transcript on resume, so the next
+   * start clears it there first.
+   */
+  clearAgentOnResume?: boolean
 }
 
 export interface SessionQuery {

@@ -6,6 +6,7 @@ import type { FastifyPluginAsync, FastifyReply } from 'fastify'
 import type { GatewayContext } from '../../gateway.js'
 import { hasValidKey } from '../auth.js'
 import { openapiRoutes } from '../openapi.js'
+import { agentRoutes } from './agents.js'
 import { ApiError, toApiError } from './errors.js'
 import { historyRoutes } from './history.js'
 import { memoryRoutes } from './memory.js'
@@ -31,6 +32,7 @@ export const nativeApi: FastifyPluginAsync<{ gateway: GatewayContext }> = async 
   })
   await app.register(sessionRoutes, { gateway })
   await app.register(toolRoutes, { gateway })
+  await app.register(agentRoutes, { gateway, builtinAgents: () => gateway.engine.builtinAgents })
   await app.register(historyRoutes, { gateway })
   await app.register(memoryRoutes, { gateway })
   await app.register(openapiRoutes, { gateway })

@@ -1,0 +1,368 @@
+/**
+ * The agents API against the real CLI and the scripted model: agent files of the user's and a project's
+ * scope (create, list, read, change, delete, every error), and a session switching its main agent, which
+ * Claude Code then runs with the agent's prompt as its system prompt while the conversation goes on.
+ */
+import assert from 'node:assert/strict'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { after, before, describe, test } from 'node:test'
+import type { Gateway } from '../../src/gateway.js'
+import { type TestHome, testConfig, testGateway, testHome } from '../support/harness.js'
+import { text } from '../support/scripted-anthropic.js'
+
+interface Json {
+  [key: string]: unknown
+}
+
+describe('native API: agents', () => {
+  let home: TestHome
+  let gateway: Gateway
+  let userDir: string
+  let projectDir: string
+  before(async () => {
+    home = await testHome()
+    // Claude Code loads user and project agents only with those setting sources; the routes read the
+    // CLAUDE_CONFIG_DIR the CLI gets (claude.env over the gateway's environment).
+    gateway = await testGateway(
+      home,
+      testConfig(home, {
+        native: { workspaceRoots: [home.root] },
+        claude: {
+          settingSources: ['user', 'project'],
+          env: { CLAUDE_CONFIG_DIR: home.env.CLAUDE_CONFIG_DIR! },
+        },
+      }),
+    )
+    userDir = join(home.env.CLAUDE_CONFIG_DIR!, 'agents')
+    projectDir = join(home.workspace, '.claude', 'agents')
+  })
+  after(async () => {
+    await gateway.close()
+    await home.close()
+  })
+
+  const call = async (method: string, path: string, body?: unknown) => {
+    const response = await fetch(`${gateway.url}${path}`, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    })
+    const raw = await response.text()
+    return { status: response.status, body: (raw ? JSON.parse(raw) : null) as Json }
+  }
+  const ws = () => encodeURIComponent(home.workspace)
+  const errorOf = (response: { body: Json }) => response.body.error as Json
+  const expectError = (
+    response: { status: number; body: Json },
+    status: number,
+    code: string,
+    field?: string,
+  ) => {
+    assert.equal(response.status, status, JSON.stringify(response.body))
+    assert.equal(errorOf(response).code, code)
+    if (field !== undefined) assert.equal(errorOf(response).field, field)
+  }
+  const files = (list: Json) => (list.agents as Json[]).filter((agent) => agent.scope !== 'builtin')
+
+  test('agent files of both scopes: create, list, read, change, delete', async () => {
+    const pirate = {
+      name: 'pirate',
+      description: 'Talks like a pirate',
+      prompt: 'You are a pirate.',
+      tools: ['Read', 'Grep'],
+      model: 'sonnet',
+      scope: 'user',
+    }
+    const created = await call('POST', '/api/agents', pirate)
+    assert.equal(created.status, 201)
+    assert.equal(created.body.path, join(userDir, 'pirate.md'))
+    assert.equal(created.body.scope, 'user')
+    assert.deepEqual(created.body.tools, ['Read', 'Grep'])
+    const file = readFileSync(join(userDir, 'pirate.md'), 'utf8')
+    assert.match(
+      file,
+      /^---\nname: pirate\ndescription: Talks like a pirate\ntools: Read, Grep\nmodel: sonnet\n---\n/,
+    )
+    assert.ok(file.endsWith('\nYou are a pirate.\n'))
+    expectError(await call('POST', '/api/agents', pirate), 409, 'already_exists', 'body.name')
+    const replaced = await call('POST', '/api/agents', { ...pirate, prompt: 'Arr.', overwrite: true })
+    assert.equal(replaced.status, 201)
+    assert.equal(replaced.body.prompt, 'Arr.')
+
+    const reviewer = {
+      name: 'reviewer',
+      description: 'Reviews diffs',
+      prompt: 'Review.',
+      max_turns: 3,
+      permission_mode: 'plan',
+      scope: 'project',
+      workspace: home.workspace,
+    }
+    const project = await call('POST', '/api/agents', reviewer)
+    assert.equal(project.status, 201)
+    assert.equal(project.body.path, join(projectDir, 'reviewer.md'))
+    assert.equal(project.body.max_turns, 3)
+
+    // Validation names the field.
+    const { workspace: _, ...noWorkspace } = reviewer
+    expectError(await call('POST', '/api/agents', noWorkspace), 400, 'validation_error', 'body.workspace')
+    expectError(
+      await call('POST', '/api/agents', { ...reviewer, workspace: '/etc' }),
+      400,
+      'validation_error',
+      'body.workspace',
+    )
+    expectError(
+      await call('POST', '/api/agents', { ...pirate, name: 'Bad Name' }),
+      400,
+      'validation_error',
+      'body.name',
+    )
+    const { description: __, ...noDescription } = pirate
+    expectError(await call('POST', '/api/agents', noDescription), 400, 'validation_error', 'body.description')
+    expectError(
+      await call('POST', '/api/agents', { ...pirate, name: 'x', description: ' ' }),
+      400,
+      'validation_error',
+      'body.description',
+    )
+    expectError(
+      await call('POST', '/api/agents', { ...pirate, tools: 'Read' }),
+      400,
+      'validation_error',
+      'body.tools',
+    )
+    expectError(
+      await call('POST', '/api/agents', { ...pirate, colour: 'red' }),
+      400,
+      'validation_error',
+      'body.colour',
+    )
+    expectError(
+      await call('POST', '/api/agents', { ...pirate, scope: 'global' }),
+      400,
+      'validation_error',
+      'body.scope',
+    )
+    assert.ok(!existsSync(join(userDir, 'x.md')))
+
+    // A file that does not parse is listed with its error.
+    writeFileSync(join(userDir, 'broken.md'), '---\nname: [\n---\nnothing')
+    const listed = await call('GET', `/api/agents?workspace=${ws()}`)
+    assert.equal(listed.status, 200)
+    assert.deepEqual(
+      files(listed.body).map(({ name, scope, loaded, error }) => ({
+        name,
+        scope,
+        loaded,
+        broken: Boolean(error),
+      })),
+      [
+        { name: 'broken', scope: 'user', loaded: false, broken: true },
+        { name: 'pirate', scope: 'user', loaded: true, broken: false },
+        { name: 'reviewer', scope: 'project', loaded: true, broken: false },
+      ],
+    )
+    assert.deepEqual(
+      files(listed.body).find((agent) => agent.name === 'pirate'),
+      {
+        name: 'pirate',
+        description: 'Talks like a pirate',
+        tools: ['Read', 'Grep'],
+        model: 'sonnet',
+        scope: 'user',
+        path: join(userDir, 'pirate.md'),
+        loaded: true,
+        overridden: false,
+      },
+    )
+    const userOnly = await call('GET', '/api/agents')
+    assert.deepEqual(
+      files(userOnly.body).map((agent) => agent.scope),
+      ['user', 'user'],
+    )
+    expectError(
+      await call('GET', '/api/agents?workspace=/etc'),
+      400,
+      'validation_error',
+      'querystring.workspace',
+    )
+
+    // Reading one.
+    const config = await call('GET', '/api/agents/pirate/config')
+    assert.equal(config.status, 200)
+    assert.equal(config.body.prompt, 'Arr.')
+    assert.equal(config.body.model, 'sonnet')
+    assert.equal(config.body.max_turns, null)
+    assert.deepEqual(config.body.other_front_matter, {})
+    const projectConfig = await call('GET', `/api/agents/reviewer/config?scope=project&workspace=${ws()}`)
+    assert.equal(projectConfig.body.permission_mode, 'plan')
+    assert.equal((await call('GET', `/api/agents/reviewer/config?workspace=${ws()}`)).body.scope, 'project')
+    expectError(await call('GET', '/api/agents/reviewer/config'), 404, 'not_found')
+    expectError(
+      await call('GET', '/api/agents/reviewer/config?scope=project'),
+      400,
+      'validation_error',
+      'querystring.workspace',
+    )
+    expectError(
+      await call('GET', '/api/agents/pirate/config?scope=team'),
+      400,
+      'validation_error',
+      'querystring.scope',
+    )
+    assert.match((await call('GET', '/api/agents/broken/config')).body.error as string, /Invalid YAML/)
+
+    // Changing one: given fields merged, null removes.
+    const changed = await call('PUT', '/api/agents/pirate/config', {
+      model: 'haiku',
+      tools: null,
+      prompt: 'Yo ho.',
+    })
+    assert.equal(changed.status, 200)
+    assert.equal(changed.body.model, 'haiku')
+    assert.equal(changed.body.tools, null)
+    assert.equal(changed.body.description, 'Talks like a pirate')
+    const rewritten = readFileSync(join(userDir, 'pirate.md'), 'utf8')
+    assert.ok(!rewritten.includes('tools:'))
+    assert.match(rewritten, /model: haiku\n---\n\nYo ho\.\n$/)
+    expectError(
+      await call('PUT', '/api/agents/pirate/config', { max_turns: 0 }),
+      400,
+      'validation_error',
+      'body.max_turns',
+    )
+    expectError(
+      await call('PUT', '/api/agents/pirate/config', { name: 'other' }),
+      400,
+      'validation_error',
+      'body.name',
+    )
+    expectError(
+      await call('PUT', '/api/agents/pirate/config', { description: '' }),
+      400,
+      'validation_error',
+      'body.description',
+    )
+    expectError(await call('PUT', '/api/agents/nobody/config', { model: 'x' }), 404, 'not_found')
+    expectError(await call('PUT', '/api/agents/broken/config', { model: 'x' }), 422, 'invalid_agent_file')
+
+    // The same name in both scopes: the project's wins, changes must say which.
+    await call('POST', '/api/agents', {
+      ...pirate,
+      description: 'Project pirate',
+      scope: 'project',
+      workspace: home.workspace,
+    })
+    const both = await call('GET', `/api/agents?workspace=${ws()}`)
+    const pirates = files(both.body).filter((agent) => agent.name === 'pirate')
+    assert.deepEqual(
+      pirates.map(({ scope, overridden }) => ({ scope, overridden })),
+      [
+        { scope: 'user', overridden: true },
+        { scope: 'project', overridden: false },
+      ],
+    )
+    assert.equal(
+      (await call('GET', `/api/agents/pirate/config?workspace=${ws()}`)).body.description,
+      'Project pirate',
+    )
+    expectError(
+      await call('PUT', `/api/agents/pirate/config?workspace=${ws()}`, { model: 'opus' }),
+      409,
+      'ambiguous',
+      'querystring.scope',
+    )
+    expectError(await call('DELETE', `/api/agents/pirate?workspace=${ws()}`), 409, 'ambiguous')
+
+    // Deleting.
+    assert.equal((await call('DELETE', `/api/agents/pirate?scope=project&workspace=${ws()}`)).status, 204)
+    assert.ok(!existsSync(join(projectDir, 'pirate.md')))
+    expectError(await call('DELETE', `/api/agents/pirate?scope=project&workspace=${ws()}`), 404, 'not_found')
+    assert.equal((await call('DELETE', `/api/agents/reviewer?workspace=${ws()}`)).status, 204)
+    assert.equal((await call('DELETE', '/api/agents/broken')).status, 204)
+    assert.equal((await call('DELETE', '/api/agents/pirate')).status, 204)
+    assert.deepEqual(files((await call('GET', `/api/agents?workspace=${ws()}`)).body), [])
+  })
+
+  test("a session's main agent changes for its next turns; the conversation goes on", async () => {
+    const marker = 'You are a parrot. Repeat everything. PARROT-PROMPT-7431.'
+    const agent = await call('POST', '/api/agents', {
+      name: 'parrot',
+      description: 'Repeats what it hears',
+      prompt: marker,
+      tools: ['Read'],
+      scope: 'user',
+    })
+    assert.equal(agent.status, 201)
+    const session = await call('POST', '/api/sessions', {})
+    const id = session.body.id as string
+    assert.equal(session.body.agent, null)
+
+    home.model.script(text('first answer'))
+    assert.equal(
+      (await call('POST', `/api/sessions/${id}/messages`, { content: 'hello' })).body.status,
+      'success',
+    )
+    assert.ok(!JSON.stringify(home.model.turns.at(-1)!.body.system).includes('PARROT-PROMPT-7431'))
+
+    const switched = await call('PUT', `/api/sessions/${id}/agent`, { agent: 'parrot' })
+    assert.equal(switched.status, 200)
+    assert.equal(switched.body.agent, 'parrot')
+    home.model.script(text('squawk'))
+    const turn = await call('POST', `/api/sessions/${id}/messages`, { content: 'say something' })
+    assert.equal(turn.body.status, 'success')
+    assert.equal(turn.body.text, 'squawk')
+    let request = home.model.turns.at(-1)!.body
+    // Claude Code runs a main-thread agent with the agent's prompt as its system prompt, and its tools.
+    assert.ok(JSON.stringify(request.system).includes('PARROT-PROMPT-7431'), JSON.stringify(request.system))
+    assert.ok(JSON.stringify(request.messages).includes('first answer'), 'context kept')
+    const tools = ((request as { tools?: { name: string }[] }).tools ?? []).map((tool) => tool.name)
+    assert.ok(tools.includes('Read'))
+    assert.ok(!tools.includes('Bash'), tools.join())
+
+    const cleared = await call('PUT', `/api/sessions/${id}/agent`, { agent: null })
+    assert.equal(cleared.body.agent, null)
+    home.model.script(text('back to normal'))
+    await call('POST', `/api/sessions/${id}/messages`, { content: 'and now?' })
+    request = home.model.turns.at(-1)!.body
+    assert.ok(!JSON.stringify(request.system).includes('PARROT-PROMPT-7431'))
+    assert.ok(JSON.stringify(request.messages).includes('squawk'), 'context kept')
+
+    // Errors.
+    expectError(await call('PUT', '/api/sessions/nope/agent', { agent: 'parrot' }), 404, 'not_found')
+    expectError(await call('PUT', `/api/sessions/${id}/agent`, {}), 400, 'validation_error', 'body.agent')
+    expectError(
+      await call('PUT', `/api/sessions/${id}/agent`, { agent: '' }),
+      400,
+      'validation_error',
+      'body.agent',
+    )
+    mkdirSync(userDir, { recursive: true })
+    writeFileSync(join(userDir, 'mute.md'), '---\nname: mute\n---\nNo description')
+    expectError(
+      await call('PUT', `/api/sessions/${id}/agent`, { agent: 'mute' }),
+      409,
+      'agent_unavailable',
+      'body.agent',
+    )
+
+    // Claude Code's own agents, once a process has reported them (when the gateway learns them).
+    const listed = (await call('GET', '/api/agents')).body.agents as Json[]
+    const builtin = listed.filter((entry) => entry.scope === 'builtin')
+    if (builtin.length > 0) {
+      const general = builtin.find((entry) => entry.name === 'general-purpose')
+      assert.ok(general, JSON.stringify(builtin))
+      assert.equal(general.path, null)
+      assert.ok(!builtin.some((entry) => entry.name === 'parrot'), 'file agents are not built-in')
+      expectError(
+        await call('PUT', `/api/sessions/${id}/agent`, { agent: 'no-such-agent' }),
+        404,
+        'not_found',
+        'body.agent',
+      )
+      assert.equal((await call('PUT', `/api/sessions/${id}/agent`, { agent: 'general-purpose' })).status, 200)
+    }
+  })
+})
