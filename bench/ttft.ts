@@ -24,13 +24,13 @@ import { spawn } from 'node:child_process'
 import { setPriority } from 'node:os'
 import {
   type CanUseTool,
-  type SDKUserMessage,
   type SpawnedProcess,
   type SpawnOptions,
   startup,
 } from '@anthropic-ai/claude-agent-sdk'
 import { detectClaudeCli } from '../src/engine/claude-cli.js'
 import { runnerProfile } from '../src/engine/options.js'
+import { InputStream } from '../src/engine/runner.js'
 import type { GatewayEvent } from '../src/events/types.js'
 import { type TestHome, testEngine, testHome } from '../test/support/harness.js'
 import { lastUserText, text } from '../test/support/scripted-anthropic.js'
@@ -249,40 +249,6 @@ async function poolScenario(home: TestHome, scenario: PoolScenario): Promise<Poo
 // ---------------------------------------------------------------------------------------------------------
 // The floor: one warm CLI process on its own, without pool, session manager, store or event bus
 
-/** A user-message queue for a streaming-input query, as the gateway's runner has. */
-class Input implements AsyncIterable<SDKUserMessage> {
-  private readonly queued: SDKUserMessage[] = []
-  private wake: (() => void) | null = null
-  private ended = false
-
-  push(content: string): void {
-    this.queued.push({
-      type: 'user',
-      message: { role: 'user', content },
-      parent_tool_use_id: null,
-      session_id: '',
-    })
-    this.wake?.()
-  }
-
-  end(): void {
-    this.ended = true
-    this.wake?.()
-  }
-
-  async *[Symbol.asyncIterator](): AsyncIterator<SDKUserMessage> {
-    for (;;) {
-      const next = this.queued.shift()
-      if (next) yield next
-      else if (this.ended) return
-      else
-        await new Promise<void>((resolve) => {
-          this.wake = resolve
-        })
-    }
-  }
-}
-
 /**
  * The first message to a CLI process started the way the runner starts one (the SDK's `startup()`, the
  * options the pool uses for a new conversation, a permission callback), left idle like a spare, then sent a
@@ -324,14 +290,19 @@ async function cliFloor(
       options: { ...options, ...(asks ? { canUseTool } : {}), spawnClaudeCodeProcess },
       initializeTimeoutMs: TURN_TIMEOUT_MS,
     })
-    const input = new Input()
+    const input = new InputStream()
     const query = warm.query(input)
     try {
       await sleep(idleMs)
       const prompt = unique(PROMPT)
       const wallStart = Date.now()
       const started = performance.now()
-      input.push(prompt)
+      input.push({
+        type: 'user',
+        message: { role: 'user', content: prompt },
+        parent_tool_use_id: null,
+        session_id: '',
+      })
       let firstText = 0
       for await (const message of query) {
         if (!firstText && message.type === 'stream_event' && message.event.type === 'content_block_delta')

@@ -55,7 +55,7 @@ export interface RunnerHooks {
 const STDERR_TAIL_BYTES = 4096
 
 /** The user messages of a streaming-input query: a queue the SDK reads from for the life of the process. */
-class InputStream implements AsyncIterable<SDKUserMessage> {
+export class InputStream implements AsyncIterable<SDKUserMessage> {
   private readonly queued: SDKUserMessage[] = []
   private wake: (() => void) | null = null
   private ended = false
