@@ -3,7 +3,7 @@
  * the client's own JSON Schema, unchanged (the SDK's zod-based `tool()` would rewrite it), and a call parks
  * until the client's result arrives through the API. Claude sees each function as `mcp__client__<name>`.
  */
-import { createSdkMcpServer, type McpSdkServerConfigWithInstance } from '@anthropic-ai/claude-agent-sdk'
+import type { McpSdkServerConfigWithInstance } from '@anthropic-ai/claude-agent-sdk'
 import { z } from 'zod'
 import type { ClientToolSpec } from '../store/types.js'
 
@@ -41,10 +41,11 @@ const CallToolRequest = z.object({
   params: z.looseObject({ name: z.string(), arguments: z.optional(z.record(z.string(), z.unknown())) }),
 })
 
-export function clientToolServer(
+export async function clientToolServer(
   tools: readonly ClientToolSpec[],
   call: (request: ClientToolCall) => Promise<ClientToolResult>,
-): McpSdkServerConfigWithInstance {
+): Promise<McpSdkServerConfigWithInstance> {
+  const { createSdkMcpServer } = await import('@anthropic-ai/claude-agent-sdk')
   // `tools: []` still announces the tools capability; both handlers are replaced below.
   const config = createSdkMcpServer({ name: CLIENT_SERVER, tools: [] })
   const server = config.instance.server

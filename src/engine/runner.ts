@@ -5,17 +5,16 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { setPriority } from 'node:os'
-import {
-  type AgentInfo,
-  type CanUseTool,
-  type ModelInfo,
-  type PermissionResult,
-  type Query,
-  type SDKMessage,
-  type SDKUserMessage,
-  type SpawnedProcess,
-  type SpawnOptions,
-  startup,
+import type {
+  AgentInfo,
+  CanUseTool,
+  ModelInfo,
+  PermissionResult,
+  Query,
+  SDKMessage,
+  SDKUserMessage,
+  SpawnedProcess,
+  SpawnOptions,
 } from '@anthropic-ai/claude-agent-sdk'
 import type { ContentBlock } from '../events/types.js'
 import {
@@ -136,8 +135,10 @@ export class Runner {
         ? runner.hooks.onClientTool(call)
         : Promise.resolve({ content: 'No session is attached to this Claude Code process', isError: true })
     const mcpServers = profile.clientTools?.length
-      ? { ...options.mcpServers, [CLIENT_SERVER]: clientToolServer(profile.clientTools, clientCall) }
+      ? { ...options.mcpServers, [CLIENT_SERVER]: await clientToolServer(profile.clientTools, clientCall) }
       : options.mcpServers
+    // Loaded on first use: the SDK is a fifth of the gateway's start-up, and nothing needs it before.
+    const { startup } = await import('@anthropic-ai/claude-agent-sdk')
     const warm = await startup({
       options: {
         ...options,
