@@ -27,7 +27,7 @@
  * Runs alone: `node --import tsx bench/openai.ts` (env: BENCH_OPENAI_RUNS, BENCH_OPENAI_STREAMS, and
  * BENCH_OPENAI_CLI_NICE=N, a diagnostic that starts the CLI processes of (b) at nice N).
  */
-import { ChildProcess, spawn } from 'node:child_process'
+import { ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { Agent, request as httpRequest } from 'node:http'
 import { setPriority } from 'node:os'
@@ -37,6 +37,7 @@ import type { Gateway } from '../src/gateway.js'
 import { type TestHome, testConfig, testGateway, testHome } from '../test/support/harness.js'
 import { text } from '../test/support/scripted-anthropic.js'
 import { type BenchResult, isMain, percentile, type Row, render, sleep, summarize } from './stats.js'
+import { spawnOnce } from './ttft.js'
 
 export interface OpenAIOptions {
   /** Conversations (each with a follow-up) and CLI spawns in (a). */
@@ -176,55 +177,6 @@ async function streamCompletion(url: string, messages: ChatMessage[]): Promise<S
     gatewayMs: timingOf(timing, 'gateway'),
     claudeMs: timingOf(timing, 'claude'),
   }
-}
-
-/** `claude -p … <prompt>` with the gateway's binary and environment: spawn to the first text_delta line. */
-async function spawnOnce(cliPath: string, home: TestHome, prompt: string): Promise<number> {
-  const args = ['-p', '--output-format', 'stream-json', '--verbose', '--include-partial-messages']
-  args.push('--append-system-prompt', SYSTEM, prompt)
-  const started = performance.now()
-  const child = spawn(cliPath, args, {
-    cwd: home.workspace,
-    env: home.env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let firstText = 0
-  let stderr = ''
-  let buffered = ''
-  child.stdout.setEncoding('utf8')
-  child.stdout.on('data', (chunk: string) => {
-    const now = performance.now()
-    buffered += chunk
-    for (let end = buffered.indexOf('\n'); end >= 0; end = buffered.indexOf('\n')) {
-      const line = buffered.slice(0, end)
-      buffered = buffered.slice(end + 1)
-      if (firstText || !line.includes('text_delta')) continue
-      const message = JSON.parse(line) as {
-        type?: string
-        event?: { type?: string; delta?: { type?: string } }
-      }
-      if (
-        message.type === 'stream_event' &&
-        message.event?.type === 'content_block_delta' &&
-        message.event.delta?.type === 'text_delta'
-      )
-        firstText = now
-    }
-  })
-  child.stderr.setEncoding('utf8')
-  child.stderr.on('data', (chunk: string) => {
-    stderr = (stderr + chunk).slice(-2000)
-  })
-  const timer = setTimeout(() => child.kill('SIGKILL'), TURN_TIMEOUT_MS)
-  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((done) =>
-    child.on('exit', (exitCode, exitSignal) => done([exitCode, exitSignal])),
-  )
-  clearTimeout(timer)
-  if (code !== 0 || !firstText)
-    throw new Error(
-      `claude -p failed (code ${code}, signal ${signal}, text seen: ${firstText > 0}): ${stderr}`,
-    )
-  return firstText - started
 }
 
 async function waitUntil(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
@@ -399,10 +351,12 @@ async function timeToFirstToken(home: TestHome, runs: number): Promise<TtftRuns>
     // Discarded: the first conversation sets the spares' options (its system prompt), the first spawn warms
     // the page cache.
     await conversation(false)
-    await spawnOnce(cliPath, home, unique(PROMPT))
+    await spawnOnce(cliPath, home, unique(PROMPT), ['--append-system-prompt', SYSTEM])
     for (let i = 0; i < runs; i++) {
       await conversation(true)
-      result.spawn.push(await spawnOnce(cliPath, home, unique(PROMPT)))
+      result.spawn.push(
+        (await spawnOnce(cliPath, home, unique(PROMPT), ['--append-system-prompt', SYSTEM])).ttftMs,
+      )
     }
   } finally {
     recorder.close()

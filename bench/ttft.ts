@@ -88,7 +88,7 @@ function envInt(name: string, fallback: number): number {
 // Baseline: one CLI process per request
 
 /** One timed turn: to the first text, and to the moment the model received the request. */
-interface Timing {
+export interface Timing {
   ttftMs: number
   toModelMs: number
 }
@@ -99,19 +99,29 @@ function toModel(home: TestHome, prompt: string, wallStart: number): number {
   return request ? request.receivedAt - wallStart : Number.NaN
 }
 
-interface SpawnRun extends Timing {
+export interface SpawnRun extends Timing {
   sessionId: string
 }
 
-async function spawnOnce(
+/**
+ * The baseline of every benchmark: `claude -p … <prompt>` with the gateway's binary and environment, timed
+ * from spawn to the first text_delta line; `extraArgs` go before the prompt (a resume, a system prompt).
+ */
+export async function spawnOnce(
   cliPath: string,
   home: TestHome,
   prompt: string,
-  resume?: string,
+  extraArgs: readonly string[] = [],
 ): Promise<SpawnRun> {
-  const args = ['-p', '--output-format', 'stream-json', '--verbose', '--include-partial-messages']
-  if (resume) args.push('--resume', resume)
-  args.push(prompt)
+  const args = [
+    '-p',
+    '--output-format',
+    'stream-json',
+    '--verbose',
+    '--include-partial-messages',
+    ...extraArgs,
+    prompt,
+  ]
   const wallStart = Date.now()
   const started = performance.now()
   const child = spawn(cliPath, args, {
@@ -170,7 +180,8 @@ async function spawnPerRequest(cliPath: string, home: TestHome, count: number, p
     const first = await spawnOnce(cliPath, home, unique(PROMPT))
     fresh.push(first)
     // Every other conversation gets its follow-up: it varies little and costs a whole process each time.
-    if (i % 2 === 0) resumed.push(await spawnOnce(cliPath, home, unique(FOLLOW_UP), first.sessionId))
+    if (i % 2 === 0)
+      resumed.push(await spawnOnce(cliPath, home, unique(FOLLOW_UP), ['--resume', first.sessionId]))
     await sleep(pauseMs)
   }
   return { fresh, resumed }
