@@ -457,6 +457,16 @@ interface Operation {
   security?: Record<string, string[]>[]
 }
 
+/** What a WebSocket route answers: the upgrade, a plain request, and the usual errors. */
+const SOCKET_RESPONSES = {
+  101: { description: 'Switching Protocols: the socket is open.', type: 'null' },
+  404: { description: 'A request that is not a WebSocket upgrade (empty body).', type: 'null' },
+  ...nativeErrors({
+    400: 'validation_error: a query parameter is invalid or unknown.',
+    ...NATIVE_COMMON,
+  }),
+}
+
 const OPERATIONS: Record<string, Operation> = {
   'POST /api/sessions': {
     operationId: 'createSession',
@@ -612,14 +622,7 @@ const OPERATIONS: Record<string, Operation> = {
       '"message"?, "request_id"?}`; each is answered by `{"type": "ack", "request_id", ...}` or ' +
       '`{"type": "error", "code", "message", "request_id"}` (no `seq`, unlike events). Close codes: 4404 no ' +
       'such session, 1008 `slow_consumer` (more than `native.maxBufferedBytes` behind).',
-    response: {
-      101: { description: 'Switching Protocols: the socket is open.', type: 'null' },
-      404: { description: 'A request that is not a WebSocket upgrade (empty body).', type: 'null' },
-      ...nativeErrors({
-        400: 'validation_error: a query parameter is invalid or unknown.',
-        ...NATIVE_COMMON,
-      }),
-    },
+    response: SOCKET_RESPONSES,
   },
   'GET /api/sessions/:id/tools/stream': {
     operationId: 'toolSocket',
@@ -629,14 +632,7 @@ const OPERATIONS: Record<string, Operation> = {
       'WebSocket, read-only: `tool.call`, `tool.result`, `file.changed`, `permission.requested` and ' +
       '`permission.resolved` events as JSON text messages (after `after`, or from now). Anything the client ' +
       'sends is answered by `{"type": "error", "code": "read_only"}`. Close codes as for /stream.',
-    response: {
-      101: { description: 'Switching Protocols: the socket is open.', type: 'null' },
-      404: { description: 'A request that is not a WebSocket upgrade (empty body).', type: 'null' },
-      ...nativeErrors({
-        400: 'validation_error: a query parameter is invalid or unknown.',
-        ...NATIVE_COMMON,
-      }),
-    },
+    response: SOCKET_RESPONSES,
   },
   'GET /api/sessions/:id/history': {
     operationId: 'getHistory',
