@@ -6,6 +6,7 @@ import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyPluginAsync } from 'fastify'
 import type { SessionManager } from '../../engine/sessions.js'
 import { TurnFollower } from '../../events/follow.js'
+import { Paragraphs } from '../../events/paragraphs.js'
 import type { ContentBlock, EventOf, GatewayEvent, SessionState } from '../../events/types.js'
 import type { GatewayContext } from '../../gateway.js'
 import type { PermissionMode, SessionSettings, ThinkingSetting } from '../../store/types.js'
@@ -271,7 +272,7 @@ function turnResult(turnId: string, events: GatewayEvent[]) {
   if (!completed) throw new ApiError(500, 'internal', 'The turn ended without completing')
   let text = ''
   let thinking = ''
-  let textEnded = false
+  const paragraphs = new Paragraphs()
   const calls = new Map<string, Record<string, unknown>>()
   for (const event of events) {
     if (
@@ -283,14 +284,13 @@ function turnResult(turnId: string, events: GatewayEvent[]) {
       continue
     switch (event.type) {
       case 'text.delta':
-        text += textEnded && text ? `\n\n${event.text}` : event.text
-        textEnded = false
+        text += paragraphs.next(event.text)
         break
       case 'thinking.delta':
         thinking += event.text
         break
       case 'message':
-        if (event.content.some((block) => block.type === 'text')) textEnded = true
+        paragraphs.message(event.content)
         break
       case 'tool.call':
         calls.set(event.toolUseId, {

@@ -3,6 +3,7 @@
  * the whole message, usage and finish reason at the end. Streaming and non-streaming share it, so both
  * give the same content.
  */
+import { Paragraphs } from '../../events/paragraphs.js'
 import type { ContentBlock, EventOf, GatewayEvent, TokenUsage } from '../../events/types.js'
 
 export interface Delta {
@@ -68,7 +69,7 @@ export class Answer {
   handedOff = false
   /** Text held back because it might be the start of a stop sequence. */
   private held = ''
-  private textBlockEnded = false
+  private readonly paragraphs = new Paragraphs()
   private readonly longestStop: number
   /** Usage of the model responses this answer covers (main conversation only). */
   private readonly responses: TokenUsage = {
@@ -149,10 +150,7 @@ export class Answer {
   }
 
   private text(piece: string): Delta[] {
-    let text = piece
-    // Text of a later assistant message (after Claude used a tool) is a new paragraph.
-    if (this.textBlockEnded && (this.content || this.held)) text = `\n\n${text}`
-    this.textBlockEnded = false
+    const text = this.paragraphs.next(piece)
     if (this.longestStop === 0) {
       this.content += text
       return [{ content: text }]
@@ -184,8 +182,8 @@ export class Answer {
   }
 
   private message(content: ContentBlock[]): void {
+    this.paragraphs.message(content)
     for (const block of content) {
-      if (block.type === 'text') this.textBlockEnded = true
       if (block.type === 'thinking' && typeof block.signature === 'string') {
         this.thinkingBlocks.push({
           type: 'thinking',
