@@ -13,6 +13,7 @@ import swagger from '@fastify/swagger'
 import { type TSchema, Type } from '@sinclair/typebox'
 import type { FastifyInstance, FastifyPluginAsync, FastifySchema, RouteOptions } from 'fastify'
 import type { GatewayContext } from '../gateway.js'
+import { PERMISSION_MODES } from '../store/types.js'
 import { describeTools, TOOL_NAMES } from '../tools/index.js'
 import { VERSION } from '../version.js'
 
@@ -68,8 +69,7 @@ const Usage = Type.Object({
   }),
 })
 
-const STATES = ['new', 'starting', 'idle', 'running', 'hibernated', 'closed']
-const PERMISSION_MODES = ['default', 'acceptEdits', 'bypassPermissions', 'plan', 'dontAsk']
+const STATES = ['new', 'starting', 'idle', 'running', 'hibernated', 'paused', 'closed']
 
 const Session = Type.Object(
   {
@@ -126,18 +126,19 @@ const SessionList = Type.Object({
   offset: Type.Integer(),
 })
 
+/** What a tool call returned to the model: text, or content blocks in Anthropic's shape. */
+const ToolResultContent = Type.Union([
+  Type.String(),
+  Type.Array(Type.Object({ type: Type.String() }, { additionalProperties: true })),
+])
+
 const TurnToolCall = Type.Object({
   id: Type.String({ description: 'The tool_use id.' }),
   name: Type.String(),
   input: Type.Unknown(),
   parent_tool_use_id: Nullable(Type.String({ description: 'Set inside a subagent: the Task call.' })),
   status: Enum(['running', 'completed', 'error']),
-  result: Type.Optional(
-    Type.Union([
-      Type.String(),
-      Type.Array(Type.Object({ type: Type.String() }, { additionalProperties: true })),
-    ]),
-  ),
+  result: Type.Optional(ToolResultContent),
   is_error: Type.Optional(Type.Boolean()),
   duration_ms: Type.Optional(Nullable(Type.Number())),
 })
@@ -351,6 +352,265 @@ const MemoryFile = Type.Object({
   truncated: Type.Boolean({ description: 'Only the first 1 MiB is in `content`.' }),
 })
 
+const FILE_COMMAND_SOURCES = ['skill-user', 'skill-project', 'user', 'project']
+
+const Command = Type.Object(
+  {
+    name: Type.String({ description: 'Without the slash; `folder:name` for a command file in a subfolder.' }),
+    description: Type.String(),
+    argument_hint: Type.String({ description: 'What the arguments look like; empty when it takes none.' }),
+    aliases: Type.Array(Type.String(), { description: 'Other names that run it.' }),
+    source: Enum([...FILE_COMMAND_SOURCES, 'gateway', 'builtin', 'plugin'], {
+      description: 'Where it comes from, in order of precedence (docs/api.md).',
+    }),
+    path: Nullable(
+      Type.String({ description: "The file that defines it; null for the gateway's and Claude Code's own." }),
+    ),
+    loaded: Type.Boolean({ description: 'It can run: Claude Code loads the scope of its file.' }),
+    overridden: Type.Boolean({ description: 'A loaded command of higher precedence has the same name.' }),
+  },
+  { description: 'A slash command.' },
+)
+
+const CommandList = Type.Object({
+  workspace: Nullable(
+    Type.String({ description: 'The workspace whose project commands are listed; null: none.' }),
+  ),
+  commands: Type.Array(Type.Unsafe(ref('Command'))),
+  builtins_reported: Type.Boolean({
+    description: 'A Claude Code process has reported its own commands (else they are not listed yet).',
+  }),
+})
+
+const CommandRun = Type.String({ description: 'The command run (an alias resolved to its name).' })
+
+const GatewayCommandResult = Type.Object(
+  {
+    command: CommandRun,
+    source: Type.Literal('gateway'),
+    output: Type.String({ description: 'What the command shows, as Claude Code would print it.' }),
+    data: Type.Unknown({ description: 'The same, as the routes the command uses answered it.' }),
+  },
+  { title: 'gateway command result', description: 'A command the gateway ran itself; no turn ran.' },
+)
+
+const CommandTurnResult = Type.Composite(
+  [
+    Type.Object({
+      command: CommandRun,
+      source: NullableEnum([...FILE_COMMAND_SOURCES, 'builtin', 'plugin']),
+      output: Type.String({ description: "What Claude Code printed for it (the turn's `result`)." }),
+    }),
+    TurnResult,
+  ],
+  {
+    title: 'command turn result',
+    description:
+      'A command Claude Code ran, as a turn of the session. `source` is null for a name passed on before ' +
+      'Claude Code reported its commands.',
+  },
+)
+
+const TOOL_CALL_STATUSES = ['running', 'succeeded', 'failed', 'denied', 'interrupted', 'timeout']
+
+const ToolCall = Type.Object(
+  {
+    id: Type.String({ description: 'The tool_use id (`direct_…` for a direct call).' }),
+    seq: Type.Integer({ description: 'Sequence number of its `tool.call` event.' }),
+    name: Type.String(),
+    input: Type.Unknown({ description: 'The input Claude (or the API client) gave.' }),
+    status: Enum(TOOL_CALL_STATUSES),
+    caller: Enum(['main', 'subagent', 'direct'], {
+      description: "Claude's main conversation, a subagent, or an API client (a direct tool).",
+    }),
+    agent: Nullable(
+      Type.String({
+        description: "The main agent or the subagent's type; null: Claude Code's own, or direct.",
+      }),
+    ),
+    parent_tool_use_id: Nullable(Type.String({ description: 'Inside a subagent: the Task call.' })),
+    turn_id: Type.String({ description: '`direct-…` for a direct call.' }),
+    result: Nullable(
+      Type.Object(
+        {
+          content: ToolResultContent,
+          is_error: Type.Boolean(),
+          structured: Type.Optional(Type.Unknown({ description: "The tool's own output, when reported." })),
+        },
+        { description: 'null until the call has one.' },
+      ),
+    ),
+    permission: Nullable(
+      Type.Object(
+        {
+          request_id: Type.String(),
+          behavior: NullableEnum(['allow', 'deny']),
+          by: NullableEnum(['client', 'rule', 'timeout', 'interrupt']),
+          message: Type.Optional(Type.String({ description: "A denial's message." })),
+          reason: Type.Optional(Type.String({ description: 'Why Claude Code asked.' })),
+        },
+        { description: 'null when no permission request was made; `behavior` null while it waits.' },
+      ),
+    ),
+    started_at: Type.String({ format: 'date-time' }),
+    finished_at: Nullable(Type.String({ format: 'date-time' })),
+    duration_ms: Nullable(Type.Number()),
+  },
+  { description: "One of a session's tool calls, read from its event log." },
+)
+
+const ToolCallPage = Type.Object({
+  items: Type.Array(Type.Unsafe(ref('ToolCall'))),
+  total: Type.Integer({ description: 'Calls matching the filters, all pages.' }),
+  limit: Type.Integer(),
+  offset: Type.Integer(),
+})
+
+const ToolPermissions = Type.Object({
+  permission_mode: Enum(PERMISSION_MODES),
+  allowed_tools: Type.Array(Type.String()),
+  disallowed_tools: Type.Array(Type.String()),
+  ask_permissions: Type.Boolean(),
+})
+
+const PermissionRequest = Type.Object(
+  {
+    request_id: Type.String(),
+    tool_use_id: Type.String(),
+    tool_name: Type.String(),
+    input: Type.Unknown(),
+    reason: Type.Optional(Type.String({ description: 'Why Claude Code asks, when it says.' })),
+    turn_id: Type.String(),
+    requested_at: Type.String({ format: 'date-time' }),
+    expires_at: Nullable(
+      Type.String({ format: 'date-time', description: 'When it is denied unanswered; null: never.' }),
+    ),
+  },
+  { description: 'A permission request waiting for an answer.' },
+)
+
+const FileEntry = Type.Object(
+  {
+    name: Type.String(),
+    path: Type.String({ description: 'Relative to the workspace.' }),
+    type: Enum(['file', 'dir', 'symlink']),
+    size: Nullable(Type.Integer({ description: "Bytes (a symlink's: its target's); null for a folder." })),
+    modified_at: Type.String({ format: 'date-time' }),
+    target: Type.Optional(Type.String({ description: "A symlink's target, relative to the workspace." })),
+    children: Type.Optional(
+      Type.Array(Type.Unsafe(ref('FileEntry')), {
+        description: 'In a tree: the entries of a folder less than `depth` levels down.',
+      }),
+    ),
+  },
+  { description: 'A file, folder or symlink of a workspace.' },
+)
+
+const FileListing = Type.Object({
+  path: Type.String({ description: 'The folder listed, relative to the workspace.' }),
+  entries: Type.Array(Type.Unsafe(ref('FileEntry'))),
+  truncated: Type.Boolean({ description: 'There were more than `native.filesListMaxEntries` entries.' }),
+})
+
+const Upload = Type.Object({
+  path: Type.String({ description: 'The folder uploaded into, relative to the workspace.' }),
+  files: Type.Array(
+    Type.Object({
+      path: Type.String({ description: 'Relative to the workspace.' }),
+      size: Type.Integer(),
+      sha256: Type.String({ description: 'Hex.' }),
+      created: Type.Boolean({ description: 'false: it replaced a file.' }),
+    }),
+  ),
+})
+
+const ProjectInit = Type.Object({
+  turn: Type.Unsafe(ref('TurnResult')),
+  claude_md: Type.Object({
+    path: Type.String(),
+    exists: Type.Boolean(),
+    written: Type.Boolean({ description: 'The turn wrote it.' }),
+    created: Type.Boolean({ description: 'The turn wrote it and it did not exist before.' }),
+    size: Type.Integer({ description: 'Bytes; 0 when absent.' }),
+  }),
+})
+
+const ClaudeSession = Type.Object(
+  {
+    claude_session_id: Type.String(),
+    summary: Type.String({
+      description: 'Its title in Claude Code, else its summary, else its first prompt.',
+    }),
+    title: Nullable(Type.String({ description: 'The title given in Claude Code (`/rename`).' })),
+    first_prompt: Nullable(Type.String()),
+    git_branch: Nullable(Type.String()),
+    created_at: Nullable(Type.String({ format: 'date-time' })),
+    last_modified: Type.String({ format: 'date-time' }),
+    file_size: Nullable(Type.Integer()),
+  },
+  { description: 'A conversation Claude Code keeps for a folder (its transcript).' },
+)
+
+const ClaudeSessionPage = Type.Object({
+  workspace: Type.String({ description: 'The real path of the folder.' }),
+  items: Type.Array(Type.Unsafe(ref('ClaudeSession'))),
+  limit: Type.Integer(),
+  offset: Type.Integer(),
+  has_more: Type.Boolean(),
+})
+
+const AgentListItem = Type.Object(
+  {
+    name: Type.String(),
+    description: Nullable(Type.String()),
+    tools: Nullable(Type.Array(Type.String()), { description: 'null: every tool.' }),
+    model: Nullable(Type.String()),
+    scope: Enum(['user', 'project', 'builtin']),
+    path: Nullable(Type.String({ description: "The agent file; null for Claude Code's own agents." })),
+    loaded: Type.Boolean({ description: 'Claude Code loads it: its scope is loaded and the file is valid.' }),
+    overridden: Type.Boolean({ description: 'A definition of higher precedence has the same name.' }),
+    error: Type.Optional(Type.String({ description: 'Why Claude Code would not load the file.' })),
+  },
+  { description: "An agent: one of an agent file, or one of Claude Code's own." },
+)
+
+const NullableNames = Nullable(Type.Array(Type.String()))
+const AgentConfig = Type.Object(
+  {
+    name: Type.String(),
+    scope: Enum(['user', 'project']),
+    path: Type.String(),
+    description: Nullable(Type.String()),
+    prompt: Type.String({ description: "The system prompt (the file's body)." }),
+    tools: NullableNames,
+    disallowed_tools: NullableNames,
+    model: Nullable(Type.String()),
+    color: Nullable(Type.String()),
+    permission_mode: NullableEnum([...PERMISSION_MODES, 'auto']),
+    effort: Nullable(Type.Union([Enum(['low', 'medium', 'high', 'xhigh', 'max']), Type.Integer()])),
+    max_turns: Nullable(Type.Integer()),
+    auto_compact_window: Nullable(Type.Integer()),
+    skills: NullableNames,
+    mcp_servers: Nullable(
+      Type.Array(Type.Union([Type.String(), Type.Object({}, { additionalProperties: true })])),
+    ),
+    initial_prompt: Nullable(Type.String()),
+    background: Nullable(Type.Boolean()),
+    omit_claude_md: Nullable(Type.Boolean()),
+    memory: NullableEnum(['user', 'project', 'local']),
+    isolation: NullableEnum(['worktree', 'remote']),
+    observer: Nullable(Type.String()),
+    observer_message: Nullable(Type.String()),
+    hooks: Nullable(Type.Object({}, { additionalProperties: true })),
+    other_front_matter: Type.Object(
+      {},
+      { additionalProperties: true, description: 'Other front matter keys.' },
+    ),
+    error: Type.Optional(Type.String({ description: 'Why Claude Code would not load the file.' })),
+  },
+  { description: 'An agent file with every setting (null: not set), as the file has them.' },
+)
+
 /** The document's shared schemas (`#/components/schemas/<name>`); exported for the tests. */
 export const SCHEMAS = {
   NativeError,
@@ -374,6 +634,22 @@ export const SCHEMAS = {
   HistoryItem,
   HistoryPage,
   MemoryFile,
+  Command,
+  CommandList,
+  GatewayCommandResult,
+  CommandTurnResult,
+  ToolCall,
+  ToolCallPage,
+  ToolPermissions,
+  PermissionRequest,
+  FileEntry,
+  FileListing,
+  Upload,
+  ProjectInit,
+  ClaudeSession,
+  ClaudeSessionPage,
+  AgentListItem,
+  AgentConfig,
 } satisfies Record<string, TSchema>
 
 /** The schema of each direct tool's result, by tool name. */
@@ -440,14 +716,38 @@ const BODY_ERRORS = {
   415: 'unsupported_media_type: the body is neither application/json nor text/plain.',
 }
 const SESSION_NOT_FOUND = { 404: 'not_found: no such session, or it is closed.' }
+/** Why a turn cannot start (once it has, its failures are in its answer). */
+const TURN_START_ERRORS = {
+  409:
+    "session_busy: too many messages already wait behind this session's running turn; session_paused: " +
+    'the session is paused (resume it first).',
+  429: 'busy: every Claude Code process is busy and the wait queue is full.',
+  503: 'unavailable (no usable CLI), start_failed, shutting_down.',
+}
+const QUERY_ERRORS = { 400: 'validation_error: a query parameter is invalid or unknown.' }
+/** The errors of the routes on one agent file (`scope` and `workspace` in the query). */
+const AGENT_FILE_ERRORS = {
+  400: 'validation_error: a query parameter is invalid or unknown, `scope=project` without `workspace`, or a workspace not under native.workspaceRoots.',
+  403: 'path_outside_scope: the file leads out of its scope.',
+  404: 'not_found: no such agent file.',
+  409: 'ambiguous: both scopes have the name and no `scope` was given.',
+  422: 'invalid_agent_file: the file cannot be read as an agent file.',
+  ...NATIVE_COMMON,
+}
 
 interface Operation {
   operationId: string
   tags: string[]
-  summary: string
+  /** Absent: the route's own (its schema's `summary`, `description`). */
+  summary?: string
   description?: string
   /** Documentation only: a body the route validates itself. */
   body?: Json
+  /**
+   * The route takes a missing body as `{}`. @fastify/swagger marks every request body required; the document
+   * is corrected after it is built (see `withOptionalBodies`).
+   */
+  bodyOptional?: true
   /** Documentation only: path parameters the route validates itself. */
   params?: Json
   /** Documentation only: headers the route reads. */
@@ -462,7 +762,7 @@ const SOCKET_RESPONSES = {
   101: { description: 'Switching Protocols: the socket is open.', type: 'null' },
   404: { description: 'A request that is not a WebSocket upgrade (empty body).', type: 'null' },
   ...nativeErrors({
-    400: 'validation_error: a query parameter is invalid or unknown.',
+    ...QUERY_ERRORS,
     ...NATIVE_COMMON,
   }),
 }
@@ -490,7 +790,7 @@ const OPERATIONS: Record<string, Operation> = {
     response: {
       200: json('A page of sessions.', ref('SessionList')),
       ...nativeErrors({
-        400: 'validation_error: a query parameter is invalid or unknown.',
+        ...QUERY_ERRORS,
         ...NATIVE_COMMON,
       }),
     },
@@ -514,7 +814,7 @@ const OPERATIONS: Record<string, Operation> = {
     response: {
       204: { description: 'Closed (or purged).', type: 'null' },
       ...nativeErrors({
-        400: 'validation_error: a query parameter is invalid or unknown.',
+        ...QUERY_ERRORS,
         404: 'not_found: no such session.',
         ...NATIVE_COMMON,
       }),
@@ -565,14 +865,7 @@ const OPERATIONS: Record<string, Operation> = {
           ),
         },
       },
-      ...nativeErrors({
-        ...BODY_ERRORS,
-        ...SESSION_NOT_FOUND,
-        409: "session_busy: too many messages already wait behind this session's running turn.",
-        429: 'busy: every Claude Code process is busy and the wait queue is full.',
-        ...NATIVE_COMMON,
-        503: 'unavailable (no usable CLI), start_failed, shutting_down.',
-      }),
+      ...nativeErrors({ ...BODY_ERRORS, ...SESSION_NOT_FOUND, ...TURN_START_ERRORS, ...NATIVE_COMMON }),
     },
   },
   'GET /api/sessions/:id/events': {
@@ -604,7 +897,7 @@ const OPERATIONS: Record<string, Operation> = {
         },
       },
       ...nativeErrors({
-        400: 'validation_error: a query parameter is invalid or unknown.',
+        ...QUERY_ERRORS,
         ...SESSION_NOT_FOUND,
         ...NATIVE_COMMON,
       }),
@@ -644,7 +937,7 @@ const OPERATIONS: Record<string, Operation> = {
     response: {
       200: json('A page of history items.', ref('HistoryPage')),
       ...nativeErrors({
-        400: 'validation_error: a query parameter is invalid or unknown.',
+        ...QUERY_ERRORS,
         ...SESSION_NOT_FOUND,
         ...NATIVE_COMMON,
       }),
@@ -764,6 +1057,329 @@ const OPERATIONS: Record<string, Operation> = {
       }),
     },
   },
+  'POST /api/sessions/:id/resume': {
+    operationId: 'resumeSession',
+    tags: ['lifecycle'],
+    response: {
+      200: json(
+        'The session, `idle` with its `runner` (or as it is when already live or running).',
+        ref('Session'),
+      ),
+      ...nativeErrors({
+        404: 'not_found: no such session.',
+        409: 'session_closed: the session is closed.',
+        429: TURN_START_ERRORS[429],
+        503: TURN_START_ERRORS[503],
+        ...NATIVE_COMMON,
+      }),
+    },
+  },
+  'POST /api/sessions/:id/pause': {
+    operationId: 'pauseSession',
+    tags: ['lifecycle'],
+    response: {
+      200: json('The session, `paused` without a `runner`.', ref('Session')),
+      ...nativeErrors({
+        404: 'not_found: no such session.',
+        409: 'session_busy: a turn runs or messages wait (interrupt it first); session_closed: the session is closed.',
+        ...NATIVE_COMMON,
+      }),
+    },
+  },
+  'POST /api/sessions/:id/fork': {
+    operationId: 'forkSession',
+    tags: ['lifecycle'],
+    bodyOptional: true,
+    response: {
+      201: json('The new session (`new`, with a copy of the conversation).', ref('Session')),
+      ...nativeErrors({
+        ...BODY_ERRORS,
+        404: 'not_found: no such session, or no such turn or message in its current conversation.',
+        409: 'session_busy: a whole fork of a session whose turn is running.',
+        ...NATIVE_COMMON,
+      }),
+    },
+  },
+  'POST /api/sessions/import': {
+    operationId: 'importSession',
+    tags: ['lifecycle'],
+    response: {
+      201: json('The new session (`new`), continuing the conversation.', ref('Session')),
+      ...nativeErrors({
+        ...BODY_ERRORS,
+        404: 'not_found: Claude Code has no such conversation in that workspace.',
+        409: 'conflict: a session of the gateway already continues that conversation.',
+        ...NATIVE_COMMON,
+      }),
+    },
+  },
+  'GET /api/claude-sessions': {
+    operationId: 'listClaudeSessions',
+    tags: ['lifecycle'],
+    response: {
+      200: json("A page of Claude Code's sessions, most recently modified first.", ref('ClaudeSessionPage')),
+      ...nativeErrors({
+        400: 'validation_error: `workspace` is missing, not a folder or not under native.workspaceRoots; or a query parameter is invalid or unknown.',
+        ...NATIVE_COMMON,
+      }),
+    },
+  },
+  'GET /api/commands': {
+    operationId: 'listCommands',
+    tags: ['commands'],
+    response: {
+      200: json('The commands.', ref('CommandList')),
+      ...nativeErrors({
+        400: 'validation_error: `workspace` is not a folder under native.workspaceRoots, or a query parameter is unknown.',
+        ...NATIVE_COMMON,
+      }),
+    },
+  },
+  'GET /api/sessions/:id/commands': {
+    operationId: 'listSessionCommands',
+    tags: ['commands'],
+    response: {
+      200: json("The commands of the session's workspace.", ref('CommandList')),
+      ...nativeErrors({ ...SESSION_NOT_FOUND, ...NATIVE_COMMON }),
+    },
+  },
+  'POST /api/sessions/:id/commands/:name': {
+    operationId: 'runCommand',
+    tags: ['commands'],
+    bodyOptional: true,
+    response: {
+      200: json("The gateway command's answer, or the turn of the command Claude Code ran.", {
+        oneOf: [ref('GatewayCommandResult'), ref('CommandTurnResult')],
+      }),
+      ...nativeErrors({
+        ...BODY_ERRORS,
+        400: 'validation_error: `params.name`, or `body.args` (arguments to a command that takes none, or refused by the route a gateway command uses); invalid_json.',
+        403: 'path_outside_workspace: /export to a file out of the workspace.',
+        404: 'not_found: no such session (or closed), or no such command (the message names the closest ones).',
+        409:
+          `${TURN_START_ERRORS[409]} command_unavailable: only files of a scope Claude Code does not load ` +
+          'define it. conflict: /memory on a memory file that is a folder or leads out of its folder.',
+        413: 'payload_too_large: the body is over server.bodyLimitBytes, or /memory would make the file larger than 1 MiB; too_large: /export over tools.writeMaxBytes.',
+        429: TURN_START_ERRORS[429],
+        503: TURN_START_ERRORS[503],
+        ...NATIVE_COMMON,
+      }),
+    },
+  },
+  'GET /api/sessions/:id/tool-calls': {
+    operationId: 'listToolCalls',
+    tags: ['tool-calls'],
+    response: {
+      200: json('A page of tool calls.', ref('ToolCallPage')),
+      ...nativeErrors({ ...QUERY_ERRORS, ...SESSION_NOT_FOUND, ...NATIVE_COMMON }),
+    },
+  },
+  'GET /api/sessions/:id/tool-permissions': {
+    operationId: 'getToolPermissions',
+    tags: ['permissions'],
+    response: {
+      200: json("The session's permission mode, rules and approvals.", ref('ToolPermissions')),
+      ...nativeErrors({ ...SESSION_NOT_FOUND, ...NATIVE_COMMON }),
+    },
+  },
+  'PUT /api/sessions/:id/tool-permissions': {
+    operationId: 'updateToolPermissions',
+    tags: ['permissions'],
+    response: {
+      200: json('The permissions now in force.', ref('ToolPermissions')),
+      ...nativeErrors({
+        ...BODY_ERRORS,
+        400: 'validation_error: the body does not match the schema, or a rule is not `Tool` or `Tool(pattern)` (`field` names it); invalid_json.',
+        ...SESSION_NOT_FOUND,
+        ...NATIVE_COMMON,
+      }),
+    },
+  },
+  'GET /api/sessions/:id/permissions': {
+    operationId: 'listPermissionRequests',
+    tags: ['permissions'],
+    response: {
+      200: json(
+        'The requests waiting for an answer, oldest first.',
+        plain(Type.Object({ items: Type.Array(Type.Unsafe(ref('PermissionRequest'))) })),
+      ),
+      ...nativeErrors({ ...SESSION_NOT_FOUND, ...NATIVE_COMMON }),
+    },
+  },
+  'POST /api/sessions/:id/permissions/:request_id': {
+    operationId: 'answerPermissionRequest',
+    tags: ['permissions'],
+    response: {
+      200: json(
+        'The request answered.',
+        plain(
+          Type.Object({
+            request_id: Type.String(),
+            tool_use_id: Type.String(),
+            tool_name: Type.String(),
+            behavior: Enum(['allow', 'deny']),
+          }),
+        ),
+      ),
+      ...nativeErrors({
+        ...BODY_ERRORS,
+        400: 'validation_error: the body does not match the schema, `message` with allow or `updated_input` with deny; invalid_json.',
+        404: 'not_found: no such session (or closed), or no such request waiting (answered, timed out, or never made).',
+        ...NATIVE_COMMON,
+      }),
+    },
+  },
+  'POST /api/sessions/:id/files/upload': {
+    operationId: 'uploadFiles',
+    tags: ['files'],
+    response: {
+      201: json('Where the files were written.', ref('Upload')),
+      ...nativeErrors({
+        400: 'validation_error: an unknown field, a field after the files or given twice, `overwrite` not true or false, no file; invalid_input: `path` is a file, a file name is a folder or comes twice; bad_request: not a valid form.',
+        403: 'path_outside_workspace, permission_denied.',
+        ...SESSION_NOT_FOUND,
+        409: 'already_exists: a file exists and `overwrite` is not true.',
+        413: 'payload_too_large: a file over native.uploadMaxFileBytes, more than native.uploadMaxFiles files, or too many fields.',
+        415: 'unsupported_media_type: the body is not multipart/form-data.',
+        ...NATIVE_COMMON,
+      }),
+    },
+  },
+  'GET /api/sessions/:id/files': {
+    operationId: 'listFiles',
+    tags: ['files'],
+    response: {
+      200: json('The listing: a tree of `children`, or flat.', ref('FileListing')),
+      ...nativeErrors({
+        400: 'validation_error: a query parameter is invalid or unknown; invalid_input: `path` is a file.',
+        403: 'path_outside_workspace, permission_denied.',
+        404: 'not_found: no such session (or closed), or no such folder.',
+        ...NATIVE_COMMON,
+      }),
+    },
+  },
+  'GET /api/sessions/:id/files/content': {
+    operationId: 'downloadFile',
+    tags: ['files'],
+    response: {
+      200: {
+        description:
+          "The file's bytes. Content-Type from its name (application/octet-stream when unknown), " +
+          'Content-Length, Content-Disposition: attachment, X-Content-Type-Options: nosniff.',
+        headers: {
+          'content-disposition': { type: 'string', description: '`attachment` with the file name.' },
+          'x-content-type-options': { type: 'string', enum: ['nosniff'] },
+        },
+        content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } },
+      },
+      ...nativeErrors({
+        400: 'validation_error: `path` is missing, or a query parameter is unknown; invalid_input: `path` is not a file.',
+        403: 'path_outside_workspace, permission_denied.',
+        404: 'not_found: no such session (or closed), or no such file.',
+        ...NATIVE_COMMON,
+      }),
+    },
+  },
+  'POST /api/sessions/:id/project/init': {
+    operationId: 'initProject',
+    tags: ['project'],
+    response: {
+      200: json(
+        'The finished turn (also when it failed: its `status`), and what became of CLAUDE.md.',
+        ref('ProjectInit'),
+      ),
+      ...nativeErrors({ ...SESSION_NOT_FOUND, ...TURN_START_ERRORS, ...NATIVE_COMMON }),
+    },
+  },
+  'PUT /api/sessions/:id/project/workspace': {
+    operationId: 'moveSessionWorkspace',
+    tags: ['project'],
+    response: {
+      200: json('The session in its new workspace.', ref('Session')),
+      ...nativeErrors({ ...BODY_ERRORS, ...SESSION_NOT_FOUND, ...NATIVE_COMMON }),
+    },
+  },
+  'GET /api/agents': {
+    operationId: 'listAgents',
+    tags: ['agents'],
+    summary: 'List agents',
+    description:
+      "The user's agent files, with `workspace` that workspace's, and Claude Code's own agents (`builtin`, " +
+      'once a Claude Code process has reported them). A file that does not load is listed with its `error`.',
+    response: {
+      200: json('The agents.', plain(Type.Object({ agents: Type.Array(Type.Unsafe(ref('AgentListItem'))) }))),
+      ...nativeErrors({
+        400: 'validation_error: `workspace` is not a folder under native.workspaceRoots, or a query parameter is unknown.',
+        ...NATIVE_COMMON,
+      }),
+    },
+  },
+  'POST /api/agents': {
+    operationId: 'createAgent',
+    tags: ['agents'],
+    summary: 'Create an agent file',
+    description: "Writes `<name>.md` in the scope's agents folder (`project` needs `workspace`).",
+    response: {
+      201: json('The agent.', ref('AgentConfig')),
+      ...nativeErrors({
+        ...BODY_ERRORS,
+        403: 'path_outside_scope: the agents folder leads out of its scope.',
+        409: 'already_exists: the scope has that agent and `overwrite` is not true.',
+        ...NATIVE_COMMON,
+      }),
+    },
+  },
+  'GET /api/agents/:name/config': {
+    operationId: 'getAgent',
+    tags: ['agents'],
+    summary: 'Read an agent file',
+    description:
+      'Every setting, its prompt and its unknown front matter keys; without `scope`, the one Claude Code would use.',
+    response: {
+      200: json('The agent.', ref('AgentConfig')),
+      ...nativeErrors(AGENT_FILE_ERRORS),
+    },
+  },
+  'PUT /api/agents/:name/config': {
+    operationId: 'updateAgent',
+    tags: ['agents'],
+    summary: 'Change an agent file',
+    description:
+      'Merges the fields given (`null` removes a setting), keeping comments and unknown keys. No renaming.',
+    response: {
+      200: json('The agent after the change.', ref('AgentConfig')),
+      ...nativeErrors({
+        ...AGENT_FILE_ERRORS,
+        ...BODY_ERRORS,
+        400: `${AGENT_FILE_ERRORS[400]} Or the body does not match the schema (\`field\` names it); invalid_json.`,
+      }),
+    },
+  },
+  'DELETE /api/agents/:name': {
+    operationId: 'deleteAgent',
+    tags: ['agents'],
+    summary: 'Delete an agent file',
+    response: {
+      204: { description: 'Deleted.', type: 'null' },
+      ...nativeErrors(AGENT_FILE_ERRORS),
+    },
+  },
+  'PUT /api/sessions/:id/agent': {
+    operationId: 'setSessionAgent',
+    tags: ['agents'],
+    summary: "Switch a session's main agent",
+    description:
+      'For its next turns, with the conversation kept (its process restarts with the agent); null: none.',
+    response: {
+      200: json('The session with its new agent.', ref('Session')),
+      ...nativeErrors({
+        ...BODY_ERRORS,
+        404: 'not_found: no such session (or closed), or no such agent.',
+        409: 'agent_unavailable: only a file that does not load, or of a scope Claude Code does not load, defines it.',
+        ...NATIVE_COMMON,
+      }),
+    },
+  },
   'GET /api/openapi.json': {
     operationId: 'getOpenApi',
     tags: ['health'],
@@ -838,7 +1454,23 @@ const OPERATIONS: Record<string, Operation> = {
 
 const TAGS = [
   { name: 'sessions', description: 'Sessions and their turns, events and context (native API, /api).' },
+  {
+    name: 'lifecycle',
+    description: 'Resume, pause, fork and import sessions; the conversations Claude Code keeps for a folder.',
+  },
+  {
+    name: 'commands',
+    description: "Slash commands: Claude Code's own, command and skill files, and those the gateway runs.",
+  },
+  {
+    name: 'tool-calls',
+    description: "A session's tool calls (Claude's, its subagents', direct ones), read from its events.",
+  },
+  { name: 'permissions', description: 'What Claude may do with its tools, and the answers to what it asks.' },
   { name: 'tools', description: "The gateway's direct tools, run in a session's workspace (native API)." },
+  { name: 'files', description: "A session's workspace as files: upload, list, download." },
+  { name: 'project', description: "Claude Code's /init, and moving a session to another workspace." },
+  { name: 'agents', description: "Claude Code's agent files, and a session's main agent." },
   { name: 'openai', description: 'The OpenAI-compatible API (/v1); reference: docs/openai.md.' },
   { name: 'health', description: "The gateway's health, and this description of its API." },
 ]
@@ -896,6 +1528,20 @@ function describeRoute(schema: FastifySchema | undefined, url: string, route: Ro
   } as FastifySchema
 }
 
+/** The document with the request bodies of `bodyOptional` operations optional, as the routes take them. */
+function withOptionalBodies<T extends { paths?: object }>(document: T): T {
+  const paths = document.paths as
+    | Record<string, Record<string, { requestBody?: { required?: boolean } }>>
+    | undefined
+  for (const [key, operation] of Object.entries(OPERATIONS)) {
+    if (!operation.bodyOptional) continue
+    const [method = '', url = ''] = key.split(' ')
+    const documented = paths?.[url.replace(/:(\w+)/g, '{$1}')]?.[method.toLowerCase()]
+    if (documented?.requestBody) documented.requestBody.required = false
+  }
+  return document
+}
+
 /**
  * Registers @fastify/swagger on the root app. Call it before any route: it sees only the routes registered
  * after it.
@@ -922,6 +1568,8 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       security: securityFor(true),
     },
     transform: ({ schema, url, route }) => ({ schema: describeRoute(schema, url, route), url }),
+    transformObject: (built) =>
+      withOptionalBodies('openapiObject' in built ? built.openapiObject : built.swaggerObject),
   })
 }
 

@@ -8,6 +8,7 @@ import { realpathSync, statSync } from 'node:fs'
 import type { AgentInfo, ModelInfo, PermissionResult } from '@anthropic-ai/claude-agent-sdk'
 import type { Logger } from 'pino'
 import { builtinAgentsOf, clearTranscriptAgent } from '../agents/index.js'
+import { type ReportedCommand, reportedCommandsOf } from '../commands/index.js'
 import type { EventBus } from '../events/bus.js'
 import type { ContentBlock, EventBody, EventOf, SessionState, TokenUsage } from '../events/types.js'
 import type { Page, SessionQuery, SessionRecord, SessionSettings, Store } from '../store/types.js'
@@ -19,7 +20,7 @@ import { type HostOptions, runnerProfile } from './options.js'
 import { type PoolLimits, type ProcessLifecycle, ProcessPool } from './pool.js'
 import { liveProcesses, type PermissionRequest, type Runner, type RunnerExit } from './runner.js'
 import { after } from './timers.js'
-import { claudeConfigDir, type SeedTurn, seedTranscript } from './transcript.js'
+import { adoptTranscript, claudeConfigDir, type SeedTurn, seedTranscript } from './transcript.js'
 import { Translator } from './translate.js'
 
 export interface EngineLimits extends PoolLimits {
@@ -65,9 +66,14 @@ export type NewSession = Partial<SessionSettings> & {
   title?: string | null
   /** Earlier turns of the conversation: Claude sees them as real turns when the session starts. */
   history?: SeedTurn[]
+  /** A Claude Code session (its transcript in the workspace) that the session's first runner resumes. */
+  resume?: string
 }
 
 export type TurnCompleted = EventOf<'turn.completed'>
+
+/** A file a direct call changed, as its `file.changed` event tells it. */
+export type FileChange = Pick<EventOf<'file.changed'>, 'path' | 'kind' | 'before' | 'after'>
 
 export interface Turn {
   id: string
@@ -94,11 +100,22 @@ interface LiveSession {
   idleTimer: NodeJS.Timeout | null
   lastTurnId: string
   /** Permission requests waiting for an answer, by request id. */
-  permissions: Map<string, (answer: PermissionAnswer, by: 'client' | 'timeout' | 'interrupt') => void>
+  permissions: Map<string, PendingPermission>
   /** Calls of client-executed functions in the running turn that have no result yet, by tool_use id. */
   clientCalls: Map<string, ClientCallSlot>
   /** The settings changed while a turn ran: the runner restarts with them once the turn ends. */
   restartAfterTurn: boolean
+}
+
+/** A permission request that waits for an answer. */
+export interface WaitingPermission {
+  requested: EventOf<'permission.requested'>
+  /** When it is denied for want of an answer (ms since the epoch); null: it waits as long as it takes. */
+  expiresAt: number | null
+}
+
+interface PendingPermission extends WaitingPermission {
+  settle(answer: PermissionAnswer, by: 'client' | 'timeout' | 'interrupt'): void
 }
 
 /** A client function call's mailbox: its result may arrive before or after Claude Code asks for it. */
@@ -129,6 +146,7 @@ export class SessionManager {
   private closing = false
   private knownModels: ModelInfo[] = []
   private knownAgents: AgentInfo[] = []
+  private knownCommands: ReportedCommand[] | null = null
   /** Processes of sessions being stopped, by session: a restart waits for the old one to be gone. */
   private readonly retiring = new Map<string, Promise<void>>()
   /** Sessions in the store, counted once and then kept up to date (health is polled often). */
@@ -190,7 +208,8 @@ export class SessionManager {
       id: randomUUID(),
       title: input.title ?? null,
       settings,
-      claudeSessionId: input.history?.length ? this.seed(settings.workspace, input.history) : null,
+      claudeSessionId:
+        input.resume ?? (input.history?.length ? this.seed(settings.workspace, input.history) : null),
       state: 'new',
       createdAt: now,
       updatedAt: now,
@@ -235,16 +254,31 @@ export class SessionManager {
   }
 
   /**
-   * Run one of the gateway's direct tools in a session's workspace, on the API client's behalf. The call
-   * and its result go into the session's events like Claude's own tool calls (with `file.changed` for
-   * writes and edits); a failed call is recorded too and then thrown.
+   * Run one of the gateway's direct tools in a session's workspace, on the API client's behalf, recorded
+   * as a direct call (with `file.changed` for writes and edits).
    */
-  async runTool(
+  runTool(sessionId: string, name: string, input: unknown, options: RunToolOptions = {}): Promise<unknown> {
+    return this.recordDirectCall(
+      sessionId,
+      name,
+      input,
+      (workspace) => runDirectTool(name, workspace, input, this.limits.tools, options),
+      (result) => fileChangesOf(name, result),
+    )
+  }
+
+  /**
+   * Do `work` in a session's workspace on the API client's behalf. The call and its result go into the
+   * session's events like Claude's own tool calls, with a `file.changed` for each change `changes` reads
+   * from the result; a failed call is recorded too and then thrown.
+   */
+  async recordDirectCall<R>(
     sessionId: string,
     name: string,
     input: unknown,
-    options: RunToolOptions = {},
-  ): Promise<unknown> {
+    work: (workspace: string) => Promise<R>,
+    changes: (result: R) => FileChange[],
+  ): Promise<R> {
     const record = this.getSession(sessionId)
     if (!record || record.state === 'closed')
       throw new GatewayError('not_found', `Session ${sessionId} does not exist`)
@@ -265,16 +299,16 @@ export class SessionManager {
         durationMs: Date.now() - started,
         parentToolUseId: null,
       })
-    let result: unknown
+    let result: R
     try {
-      result = await runDirectTool(name, record.settings.workspace, input, this.limits.tools, options)
+      result = await work(record.settings.workspace)
     } catch (error) {
       done(true, (error as Error).message)
       throw error
     }
     done(false, JSON.stringify(result), result)
-    const change = fileChangeOf(name, result)
-    if (change) publish({ type: 'file.changed', turnId, toolUseId, tool: name, ...change })
+    for (const change of changes(result))
+      publish({ type: 'file.changed', turnId, toolUseId, tool: name, ...change })
     return result
   }
 
@@ -289,27 +323,13 @@ export class SessionManager {
    * on the bus and `done` settles when it ends. Rejects with a GatewayError when it cannot start.
    */
   async send(sessionId: string, content: string | ContentBlock[]): Promise<Turn> {
-    if (this.closing) throw new GatewayError('shutting_down', 'The gateway is shutting down')
-    if (!this.options.cli.usable)
-      throw new GatewayError('unavailable', this.options.cli.reason ?? 'Claude Code CLI is unavailable')
+    this.checkCanStart()
     const live = this.open(sessionId)
     if (live.pending > this.limits.sessionQueueSize) {
       throw new GatewayError('session_busy', `Session ${sessionId} is busy with ${live.pending} turns`, 1_000)
     }
-    live.pending++
     const previous = live.tail
-    let release!: () => void
-    live.tail = new Promise((resolve) => {
-      release = resolve
-    })
-    const finish = () => {
-      live.pending--
-      release()
-      if (live.pending > 0) return
-      // Only sessions holding a runner stay in memory; the store has the rest.
-      if (!live.runner && this.live.get(sessionId) === live) this.live.delete(sessionId)
-      this.pool.idle()
-    }
+    const finish = this.holdLine(live)
     try {
       await previous
       const turn = await this.startTurn(live, content)
@@ -327,6 +347,53 @@ export class SessionManager {
     if (!live?.active || !live.runner) return false
     await live.runner.interrupt()
     return true
+  }
+
+  /**
+   * Start the session's Claude Code process now, resuming its conversation, so that its next message goes
+   * straight to a live process; a paused session is un-paused first. Nothing starts when the session has a
+   * process already, or a turn under way (which gets one).
+   */
+  async resume(sessionId: string): Promise<SessionRecord> {
+    this.checkCanStart()
+    const stored = this.getSession(sessionId)
+    if (!stored || stored.state === 'closed')
+      throw new GatewayError('not_found', `Session ${sessionId} does not exist`)
+    if (stored.state === 'paused') {
+      const paused = this.live.get(sessionId) ?? this.wrap(stored)
+      this.setState(paused, stored.claudeSessionId ? 'hibernated' : 'new')
+    }
+    const live = this.open(sessionId)
+    if (live.runner || live.pending > 0) return live.record
+    const finish = this.holdLine(live)
+    try {
+      this.armIdle(live, await this.attachRunner(live))
+    } finally {
+      finish()
+    }
+    return live.record
+  }
+
+  /**
+   * Pause a session: its process stops and it takes no message until it is resumed. Refused while a turn
+   * runs or waits (interrupt it first). The state is stored: a paused session stays paused across restarts.
+   */
+  async pause(sessionId: string): Promise<SessionRecord> {
+    const live = this.live.get(sessionId)
+    const record = live?.record ?? this.options.store.getSession(sessionId)
+    if (!record || record.state === 'closed')
+      throw new GatewayError('not_found', `Session ${sessionId} does not exist`)
+    if (record.state === 'paused') return record
+    if (live && live.pending > 0) {
+      throw new GatewayError(
+        'session_busy',
+        `Session ${sessionId} has a turn under way; interrupt it first`,
+        1_000,
+      )
+    }
+    if (live) await this.release(live, 'paused')
+    else this.setState(this.wrap(record), 'paused')
+    return record
   }
 
   /**
@@ -369,10 +436,16 @@ export class SessionManager {
 
   /** Answer a pending permission request; false when there is none with that id. */
   answerPermission(sessionId: string, requestId: string, answer: PermissionAnswer): boolean {
-    const settle = this.live.get(sessionId)?.permissions.get(requestId)
-    if (!settle) return false
-    settle(answer, 'client')
+    const pending = this.live.get(sessionId)?.permissions.get(requestId)
+    if (!pending) return false
+    pending.settle(answer, 'client')
     return true
+  }
+
+  /** The session's permission requests that wait for an answer, oldest first. */
+  pendingPermissions(sessionId: string): WaitingPermission[] {
+    const pending = this.live.get(sessionId)?.permissions.values() ?? []
+    return [...pending].map(({ requested, expiresAt }) => ({ requested, expiresAt }))
   }
 
   /** Stop a session's runner; the record (and transcript) is kept unless `purge`. */
@@ -415,12 +488,15 @@ export class SessionManager {
     this.options.bus.flush()
   }
 
+  /** A session about to run: its live state, created from the store when it has none. */
   private open(sessionId: string): LiveSession {
     const existing = this.live.get(sessionId)
-    if (existing) return existing
-    const record = this.options.store.getSession(sessionId)
+    const record = existing?.record ?? this.options.store.getSession(sessionId)
     if (!record || record.state === 'closed')
       throw new GatewayError('not_found', `Session ${sessionId} does not exist`)
+    if (record.state === 'paused')
+      throw new GatewayError('session_paused', `Session ${sessionId} is paused; resume it first`)
+    if (existing) return existing
     const live = this.wrap(record)
     this.live.set(sessionId, live)
     return live
@@ -438,6 +514,33 @@ export class SessionManager {
       permissions: new Map(),
       clientCalls: new Map(),
       restartAfterTurn: false,
+    }
+  }
+
+  /** Refuse work that would need a Claude Code process the gateway cannot start. */
+  private checkCanStart(): void {
+    if (this.closing) throw new GatewayError('shutting_down', 'The gateway is shutting down')
+    if (!this.options.cli.usable)
+      throw new GatewayError('unavailable', this.options.cli.reason ?? 'Claude Code CLI is unavailable')
+  }
+
+  /**
+   * Take the session's next place in line (turns and warm-ups run one at a time, in order); the work waits
+   * for `live.tail` as it was before, and calls the function returned when it is done.
+   */
+  private holdLine(live: LiveSession): () => void {
+    live.pending++
+    let release!: () => void
+    live.tail = new Promise((resolve) => {
+      release = resolve
+    })
+    return () => {
+      live.pending--
+      release()
+      if (live.pending > 0) return
+      // Only sessions holding a runner stay in memory; the store has the rest.
+      if (!live.runner && this.live.get(live.record.id) === live) this.live.delete(live.record.id)
+      this.pool.idle()
     }
   }
 
@@ -468,6 +571,16 @@ export class SessionManager {
     const resume = record.claudeSessionId
     // The previous process must be gone before its transcript is touched or resumed.
     await this.retiring.get(record.id)
+    // Claude Code keeps transcripts by working directory: a session that moved takes its transcript along.
+    if (resume) {
+      const location = { configDir: this.claudeConfigDir, cwd: record.settings.workspace, sessionId: resume }
+      await adoptTranscript(location).catch((error: unknown) =>
+        this.options.log.warn(
+          { err: error, session: record.id },
+          'transcript not moved to the new workspace',
+        ),
+      )
+    }
     if (resume && record.clearAgentOnResume) {
       await clearTranscriptAgent({
         configDir: this.claudeConfigDir,
@@ -518,6 +631,18 @@ export class SessionManager {
       record.claudeSessionId = body.claudeSessionId
       this.save(live)
     }
+    // The live process keeps running with the model `/model` chose; the session keeps it for the next one.
+    if (body.type === 'model.changed') {
+      record.settings = { ...record.settings, model: body.model }
+      this.save(live)
+    }
+    // Every result of the CLI reports its usage, also a late one that ends no turn (background work).
+    if (body.type === 'usage') {
+      addUsage(record.usage, body.usage)
+      record.costUsd += body.costUsd
+      // A turn's end saves its usage; a late result has no end of turn to do it.
+      if (!live.active) this.save(live)
+    }
     if (body.type === 'tool.call' && clientFunctionName(body.name) !== undefined)
       this.clientSlot(live, body.toolUseId)
     if (body.type === 'tool.result') live.clientCalls.delete(body.toolUseId)
@@ -525,11 +650,12 @@ export class SessionManager {
       this.publish(live, body)
       return
     }
-    const completed: EventBody = live.active?.timedOut
+    // A turn ends once: a result that comes with no turn under way ends and counts none.
+    const active = live.active
+    if (!active) return
+    const completed: EventBody = active.timedOut
       ? { ...body, status: 'error', error: { code: 'turn_timeout', message: this.timeoutMessage() } }
       : body
-    addUsage(record.usage, body.usage)
-    record.costUsd += body.costUsd
     record.turns++
     this.completeTurn(live, completed)
   }
@@ -603,7 +729,7 @@ export class SessionManager {
   private askPermission(live: LiveSession, request: PermissionRequest): Promise<PermissionResult> {
     const turnId = live.active?.id ?? live.lastTurnId
     const requestId = request.requestId ?? randomUUID()
-    this.publish(live, {
+    const requested = this.publish(live, {
       type: 'permission.requested',
       turnId,
       requestId,
@@ -611,7 +737,7 @@ export class SessionManager {
       toolName: request.toolName,
       input: request.input,
       ...(request.decisionReason || request.title ? { reason: request.decisionReason ?? request.title } : {}),
-    })
+    }) as EventOf<'permission.requested'>
     if (!live.record.settings.askPermissions) {
       const message = `${request.toolName} needs approval and this session does not take interactive approvals`
       this.publish(live, {
@@ -630,8 +756,16 @@ export class SessionManager {
         if (timer) clearTimeout(timer)
         request.signal.removeEventListener('abort', onAbort)
         if (answer.behavior === 'allow') {
-          this.publish(live, { type: 'permission.resolved', turnId, requestId, behavior: 'allow', by })
-          resolve({ behavior: 'allow', updatedInput: answer.updatedInput ?? request.input })
+          const { updatedInput } = answer
+          this.publish(live, {
+            type: 'permission.resolved',
+            turnId,
+            requestId,
+            behavior: 'allow',
+            by,
+            ...(updatedInput ? { updatedInput } : {}),
+          })
+          resolve({ behavior: 'allow', updatedInput: updatedInput ?? request.input })
           return
         }
         const message = answer.message || `The user denied ${request.toolName}`
@@ -639,14 +773,12 @@ export class SessionManager {
         resolve({ behavior: 'deny', message })
       }
       const onAbort = () => settle({ behavior: 'deny', message: 'The turn was interrupted' }, 'interrupt')
-      const timer = after(this.limits.permissionTimeoutMs, () =>
-        settle(
-          { behavior: 'deny', message: `No answer within ${this.limits.permissionTimeoutMs} ms` },
-          'timeout',
-        ),
+      const limit = this.limits.permissionTimeoutMs
+      const timer = after(limit, () =>
+        settle({ behavior: 'deny', message: `No answer within ${limit} ms` }, 'timeout'),
       )
       request.signal.addEventListener('abort', onAbort, { once: true })
-      live.permissions.set(requestId, settle)
+      live.permissions.set(requestId, { requested, expiresAt: timer ? requested.ts + limit : null, settle })
     })
   }
 
@@ -721,7 +853,7 @@ export class SessionManager {
 
   /** Deny every open permission request of a session that lets its runner go. */
   private settlePermissions(live: LiveSession, message: string): void {
-    for (const settle of live.permissions.values()) settle({ behavior: 'deny', message }, 'interrupt')
+    for (const { settle } of live.permissions.values()) settle({ behavior: 'deny', message }, 'interrupt')
   }
 
   private timeOut(live: LiveSession, runner: Runner): void {
@@ -753,7 +885,7 @@ export class SessionManager {
     live.idleTimer = null
   }
 
-  /** Let a session's runner go (idle timeout, delete). */
+  /** Let a session's runner go (idle timeout, delete, pause). */
   private async release(live: LiveSession, state: SessionState): Promise<void> {
     const runner = live.runner
     live.runner = null
@@ -768,7 +900,7 @@ export class SessionManager {
       await retired
       if (this.retiring.get(live.record.id) === retired) this.retiring.delete(live.record.id)
     }
-    if (state === 'hibernated' && live.pending === 0) this.live.delete(live.record.id)
+    if ((state === 'hibernated' || state === 'paused') && live.pending === 0) this.live.delete(live.record.id)
   }
 
   /** The pool wants this runner's slot: allowed only when its session is not using it. */
@@ -808,6 +940,14 @@ export class SessionManager {
     return this.knownModels
   }
 
+  /**
+   * Claude Code's own slash commands (built-in, plugins', MCP servers'), learned from the first process that
+   * started; null until then.
+   */
+  get cliCommands(): readonly ReportedCommand[] | null {
+    return this.knownCommands
+  }
+
   private lifecycle(event: ProcessLifecycle, runner: Runner | null, detail?: object): void {
     if (runner && (event === 'ready' || event === 'spare') && !this.modelsAsked) {
       this.modelsAsked = true
@@ -817,6 +957,17 @@ export class SessionManager {
         .then(
           (agents) => {
             this.knownAgents = agents
+          },
+          () => undefined,
+        )
+      runner
+        .supportedCommands()
+        .then((commands) =>
+          reportedCommandsOf(commands, { configDir: this.claudeConfigDir, workspace: runner.cwd }),
+        )
+        .then(
+          (commands) => {
+            this.knownCommands = commands
           },
           () => undefined,
         )
@@ -881,20 +1032,22 @@ export class SessionManager {
 }
 
 /** What a direct write or edit changed, for the `file.changed` event. */
-function fileChangeOf(tool: string, result: unknown) {
-  if (tool !== 'write' && tool !== 'edit') return undefined
+function fileChangesOf(tool: string, result: unknown): FileChange[] {
+  if (tool !== 'write' && tool !== 'edit') return []
   const out = result as {
     type: 'create' | 'update'
     filePath: string
     originalFile: string | null
     updatedFile?: string
   }
-  return {
-    path: out.filePath,
-    kind: out.type === 'create' ? ('created' as const) : ('modified' as const),
-    before: out.originalFile,
-    ...(out.updatedFile !== undefined ? { after: out.updatedFile } : {}),
-  }
+  return [
+    {
+      path: out.filePath,
+      kind: out.type === 'create' ? 'created' : 'modified',
+      before: out.originalFile,
+      ...(out.updatedFile !== undefined ? { after: out.updatedFile } : {}),
+    },
+  ]
 }
 
 function resolveWorkspace(path: string): string {

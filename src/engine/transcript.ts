@@ -17,6 +17,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { mkdirSync, realpathSync, writeFileSync } from 'node:fs'
+import { mkdir, readdir, rename, stat } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { isAbsolute, join, relative, resolve } from 'node:path'
 import type { ContentBlock } from '../events/types.js'
@@ -120,6 +121,49 @@ export function seedTranscript(options: SeedOptions): SeededTranscript {
   // 'wx': fail rather than overwrite a file or follow a link planted at this name.
   writeFileSync(path, lines.join(''), { mode: 0o600, flag: 'wx' })
   return { sessionId, path }
+}
+
+export interface TranscriptLocation {
+  /** Claude Code's config folder, as the CLI sees it (see `claudeConfigDir`). */
+  configDir: string
+  /** The working directory the CLI will be started in. */
+  cwd: string
+  /** Claude Code's session id (the transcript's name). */
+  sessionId: string
+}
+
+/**
+ * Move a session's transcript to the project folder of `cwd` when it is in another one (the session was
+ * moved to another workspace): the CLI would still find it there, but everything that looks transcripts up
+ * by working directory (the CLI's session list, `transcriptPath`) would not. The folder of its subagents'
+ * transcripts moves along. Call it while no CLI runs the session. Returns the transcript's path, or null
+ * when there is no transcript.
+ */
+export async function adoptTranscript({
+  configDir,
+  cwd,
+  sessionId,
+}: TranscriptLocation): Promise<string | null> {
+  // A session id names files: only the CLI's own shape of id, nothing that could walk elsewhere.
+  if (!/^[\w-]+$/.test(sessionId)) return null
+  const projects = join(resolve(configDir), 'projects')
+  const home = join(projects, projectSlug(realCwd(cwd)))
+  const name = `${sessionId}.jsonl`
+  const exists = (path: string) =>
+    stat(path).then(
+      () => true,
+      () => false,
+    )
+  if (await exists(join(home, name))) return join(home, name)
+  for (const folder of await readdir(projects).catch(() => [])) {
+    const from = join(projects, folder)
+    if (from === home || !(await exists(join(from, name)))) continue
+    await mkdir(home, { recursive: true, mode: 0o700 })
+    await rename(join(from, name), join(home, name))
+    if (await exists(join(from, sessionId))) await rename(join(from, sessionId), join(home, sessionId))
+    return join(home, name)
+  }
+  return null
 }
 
 function isInside(parent: string, child: string): boolean {

@@ -13,6 +13,8 @@ interface OpenToolCall {
 }
 
 const FILE_TOOLS = new Set(['Write', 'Edit', 'MultiEdit', 'NotebookEdit'])
+/** What `/model` takes for "back to the CLI's own default model". */
+const DEFAULT_MODEL_ALIAS = 'default'
 
 export class Translator {
   private readonly openCalls = new Map<string, OpenToolCall>()
@@ -117,6 +119,8 @@ export class Translator {
         synthetic,
       },
     ]
+    const switchedTo = synthetic ? modelSwitch(message) : undefined
+    if (switchedTo !== undefined) events.push({ type: 'model.changed', turnId, model: switchedTo })
     for (const block of content) {
       if (block.type !== 'tool_use' && block.type !== 'server_tool_use' && block.type !== 'mcp_tool_use')
         continue
@@ -132,6 +136,7 @@ export class Translator {
     const content = message.message.content
     if (typeof content === 'string') return []
     const events: EventBody[] = []
+    const refused = refusedCalls(message)
     for (const block of content) {
       if (block.type !== 'tool_result') continue
       const call = this.openCalls.get(block.tool_use_id)
@@ -148,6 +153,7 @@ export class Translator {
         structured: message.tool_use_result,
         durationMs: call ? Date.now() - call.startedAt : null,
         parentToolUseId: message.parent_tool_use_id,
+        ...(refused.has(block.tool_use_id) ? { denied: true as const } : {}),
       })
       if (!isError && FILE_TOOLS.has(name)) {
         const change = fileChange(name, call?.input, message.tool_use_result)
@@ -194,6 +200,19 @@ export class Translator {
             postTokens: message.compact_metadata.post_tokens,
           },
         ]
+      case 'local_command_output':
+        // A local command's output sent on its own rather than as a synthetic answer: shown as one.
+        return [
+          {
+            type: 'message',
+            turnId,
+            messageId: message.uuid,
+            model: '<synthetic>',
+            content: [{ type: 'text', text: message.content }],
+            parentToolUseId: null,
+            synthetic: true,
+          },
+        ]
       default:
         return []
     }
@@ -206,9 +225,13 @@ export class Translator {
     this.costSoFar = total
     const usage = tokenUsage(message.usage)
     const model = this.model || (Object.keys(message.modelUsage)[0] ?? '')
+    const spent: EventBody = { type: 'usage', turnId, model, usage, costUsd }
+    // Claude Code went on by itself (a background subagent finished after its turn had ended): what that
+    // cost counts, but the result answers none of the gateway's messages, so it ends no turn.
+    if (answersNoMessage(message)) return [spent]
     const { status, error } = outcome(message)
     return [
-      { type: 'usage', turnId, model, usage, costUsd },
+      spent,
       {
         type: 'turn.completed',
         turnId,
@@ -221,9 +244,56 @@ export class Translator {
         usage,
         costUsd,
         ...(error ? { error } : {}),
+        ...(message.subtype === 'success' && message.local_command
+          ? { localCommand: message.local_command }
+          : {}),
       },
     ]
   }
+}
+
+/**
+ * A result Claude Code produced on its own initiative (its `origin` is not a person: a task notification,
+ * an auto-continuation) without taking in any user message sent to it.
+ */
+function answersNoMessage(message: SDKResultMessage): boolean {
+  return message.origin !== undefined && message.origin.kind !== 'human' && !message.user_message_uuid
+}
+
+/**
+ * Claude Code's notes on the tool results of a user message (`tool_result_meta`, which the SDK's types do
+ * not declare): each result's permission decision, stamped by the CLI itself.
+ */
+interface ToolResultMeta {
+  id?: unknown
+  permission_decision?: { decision?: unknown }
+}
+
+/**
+ * The tool calls of a user message that Claude Code's permission check rejected, whoever decided: its deny
+ * rules (path-scoped file rules included), its permission mode, or the answer to a permission request.
+ */
+function refusedCalls(message: Extract<SDKMessage, { type: 'user' }>): Set<string> {
+  const meta = (message as { tool_result_meta?: unknown }).tool_result_meta
+  const refused = new Set<string>()
+  if (!Array.isArray(meta)) return refused
+  for (const entry of meta as ToolResultMeta[])
+    if (entry?.permission_decision?.decision === 'reject' && typeof entry.id === 'string')
+      refused.add(entry.id)
+  return refused
+}
+
+/**
+ * The model a local `/model <name>` switched the process to, from the command run Claude Code stamps on its
+ * answer (`local_command_run`, undeclared in the SDK's types): null for `default`, undefined when the answer
+ * is not a model switch (another command, or `/model` alone, which only shows the current model).
+ */
+function modelSwitch(message: Extract<SDKMessage, { type: 'assistant' }>): string | null | undefined {
+  const run = (message as { local_command_run?: { command?: unknown; args?: unknown } }).local_command_run
+  if (run?.command !== 'model' || typeof run.args !== 'string') return undefined
+  const name = run.args.trim()
+  if (!name) return undefined
+  return name === DEFAULT_MODEL_ALIAS ? null : name
 }
 
 export function tokenUsage(usage: SDKResultMessage['usage']): TokenUsage {

@@ -4,7 +4,7 @@
  * The reference with examples is docs/events.md.
  */
 
-export type SessionState = 'new' | 'starting' | 'idle' | 'running' | 'hibernated' | 'closed'
+export type SessionState = 'new' | 'starting' | 'idle' | 'running' | 'hibernated' | 'paused' | 'closed'
 
 export interface TokenUsage {
   inputTokens: number
@@ -20,6 +20,7 @@ export type TurnStatus = 'success' | 'error' | 'interrupted'
 export type ErrorCode =
   | 'busy'
   | 'session_busy'
+  | 'session_paused'
   | 'unavailable'
   | 'start_failed'
   | 'process_exited'
@@ -91,6 +92,8 @@ export type EventBody =
       structured?: unknown
       durationMs: number | null
       parentToolUseId: string | null
+      /** Claude Code's permission check refused the call (a rule, the mode, or an answer): it did not run. */
+      denied?: true
     }
   | {
       type: 'file.changed'
@@ -119,6 +122,8 @@ export type EventBody =
       requestId: string
       behavior: 'allow' | 'deny'
       message?: string
+      /** For an allow that replaced the tool's input: what the tool runs with instead of Claude's input. */
+      updatedInput?: Record<string, unknown>
       /** Who decided: an API client, the session's rules (no interactive approvals), the timeout, or an interrupt. */
       by: 'client' | 'rule' | 'timeout' | 'interrupt'
     }
@@ -131,6 +136,8 @@ export type EventBody =
       status: number | null
     }
   | { type: 'compacted'; turnId: string; trigger: string; preTokens: number; postTokens?: number }
+  /** `/model` switched the CLI process's model; null: back to the CLI's default. */
+  | { type: 'model.changed'; turnId: string; model: string | null }
   | { type: 'usage'; turnId: string; model: string; usage: TokenUsage; costUsd: number }
   | {
       type: 'turn.completed'
@@ -145,6 +152,8 @@ export type EventBody =
       usage: TokenUsage
       costUsd: number
       error?: { code: ErrorCode; message: string }
+      /** The slash command Claude Code ran itself, without calling the model (`usage`, `clear`, ...). */
+      localCommand?: string
     }
   | { type: 'error'; turnId?: string; code: ErrorCode; message: string; retryAfterMs?: number }
 

@@ -31,6 +31,13 @@ interface SessionRow {
 export class SqliteStore implements Store {
   private readonly db: Database.Database
   private readonly statements
+  private readonly listCache = new Map<
+    string,
+    {
+      rows: Database.Statement<Record<string, string | number>, SessionRow>
+      count: Database.Statement<Record<string, string | number>, { n: number }>
+    }
+  >()
 
   constructor(dataDir: string) {
     mkdirSync(dataDir, { recursive: true })
@@ -52,6 +59,10 @@ export class SqliteStore implements Store {
       appendEvent: this.db.prepare('INSERT INTO events (session_id, seq, event) VALUES (?, ?, ?)'),
       readEvents: this.db.prepare<[string, number, number], { event: string }>(
         'SELECT event FROM events WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?',
+      ),
+      // The type is read in SQLite, so events of other types are skipped without being parsed in JS.
+      readEventsOfTypes: this.db.prepare<[string, number, string, number], { event: string }>(
+        "SELECT event FROM events WHERE session_id = ? AND seq > ? AND json_extract(event, '$.type') IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT ?",
       ),
       lastSeq: this.db.prepare<[string], { seq: number | null }>(
         'SELECT max(seq) AS seq FROM events WHERE session_id = ?',
@@ -87,16 +98,29 @@ export class SqliteStore implements Store {
       where.push('agent = @agent')
       params.agent = query.agent
     }
-    const filter = where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''
-    const rows = this.db
-      .prepare<Record<string, string | number>, SessionRow>(
-        `SELECT record FROM sessions ${filter} ORDER BY updated_at DESC, id LIMIT @limit OFFSET @offset`,
-      )
-      .all(params)
-    const { n } = this.db
-      .prepare<Record<string, string | number>, { n: number }>(`SELECT count(*) AS n FROM sessions ${filter}`)
-      .get(params)!
+    const { rows: pageOf, count } = this.listStatements(
+      where.length > 0 ? `WHERE ${where.join(' AND ')}` : '',
+    )
+    const rows = pageOf.all(params)
+    const { n } = count.get(params)!
     return { items: rows.map((r) => JSON.parse(r.record) as SessionRecord), total: n }
+  }
+
+  /** The two statements of a filtered list, prepared once per filter (there are eight filters at most). */
+  private listStatements(filter: string) {
+    let statements = this.listCache.get(filter)
+    if (!statements) {
+      statements = {
+        rows: this.db.prepare<Record<string, string | number>, SessionRow>(
+          `SELECT record FROM sessions ${filter} ORDER BY updated_at DESC, id LIMIT @limit OFFSET @offset`,
+        ),
+        count: this.db.prepare<Record<string, string | number>, { n: number }>(
+          `SELECT count(*) AS n FROM sessions ${filter}`,
+        ),
+      }
+      this.listCache.set(filter, statements)
+    }
+    return statements
   }
 
   deleteSession(id: string): void {
@@ -118,9 +142,11 @@ export class SqliteStore implements Store {
   }
 
   readEvents(sessionId: string, query: EventQuery = {}): GatewayEvent[] {
-    return this.statements.readEvents
-      .all(sessionId, query.afterSeq ?? 0, query.limit ?? -1)
-      .map((r) => JSON.parse(r.event) as GatewayEvent)
+    const { afterSeq = 0, limit = -1, types } = query
+    const rows = types
+      ? this.statements.readEventsOfTypes.all(sessionId, afterSeq, JSON.stringify(types), limit)
+      : this.statements.readEvents.all(sessionId, afterSeq, limit)
+    return rows.map((r) => JSON.parse(r.event) as GatewayEvent)
   }
 
   lastSeq(sessionId: string): number {

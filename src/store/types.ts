@@ -1,6 +1,8 @@
-import type { GatewayEvent, SessionState, TokenUsage } from '../events/types.js'
+import type { EventType, GatewayEvent, SessionState, TokenUsage } from '../events/types.js'
 
-export type PermissionMode = 'default' | 'acceptEdits' | 'bypassPermissions' | 'plan' | 'dontAsk'
+/** Claude Code's permission modes, as sessions, the configuration and both APIs name them. */
+export const PERMISSION_MODES = ['default', 'acceptEdits', 'bypassPermissions', 'plan', 'dontAsk'] as const
+export type PermissionMode = (typeof PERMISSION_MODES)[number]
 
 /** A function the API client executes itself, offered to Claude as a tool. */
 export interface ClientToolSpec {
@@ -85,6 +87,8 @@ export interface Page<T> {
 export interface EventQuery {
   afterSeq?: number
   limit?: number
+  /** Only events of these types (a session's tool calls among its token deltas, say). */
+  types?: readonly EventType[]
 }
 
 /** Persistence behind the engine. SQLite by default; the interface is what another backend implements. */

@@ -3,10 +3,9 @@
  * for minutes, or megabytes of text to match, never stall the gateway's event loop, and a search past its
  * time is stopped by terminating the worker.
  */
-import { extname } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { type ResourceLimits, Worker } from 'node:worker_threads'
+import type { ResourceLimits } from 'node:worker_threads'
 import { type Static, Type } from '@sinclair/typebox'
+import { startModuleWorker } from '../util/module-worker.js'
 import { compilePattern, type OutputMode, type SearchResult } from './search-core.js'
 import type { SearchJob, SearchReply } from './search-worker.js'
 import type { Tool, ToolLimits } from './types.js'
@@ -86,20 +85,6 @@ export type SearchInputType = Static<typeof SearchInput>
 const HARD_STOP_GRACE_MS = 1000
 const WORKER_LIMITS: ResourceLimits = { maxOldGenerationSizeMb: 512 }
 
-const moduleExt = extname(fileURLToPath(import.meta.url))
-
-function startWorker(job: SearchJob): Worker {
-  const entry = new URL(`./search-worker${moduleExt}`, import.meta.url)
-  if (moduleExt === '.ts') {
-    // Running from TypeScript sources (tests, development under tsx): workers do not inherit tsx's
-    // loader, so the worker registers it before it loads its entry.
-    const tsx = import.meta.resolve('tsx/esm/api')
-    const boot = `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(entry.href)}) })`
-    return new Worker(boot, { eval: true, workerData: job, resourceLimits: WORKER_LIMITS })
-  }
-  return new Worker(entry, { workerData: job, resourceLimits: WORKER_LIMITS })
-}
-
 /** Runs a search in a worker thread; `timeout` when it has not answered by the time limit and its grace. */
 export function searchInWorker(
   workspace: string,
@@ -109,7 +94,11 @@ export function searchInWorker(
 ): Promise<SearchResult> {
   signal?.throwIfAborted()
   return new Promise((resolve, reject) => {
-    const worker = startWorker({ workspace, input, limits, timeoutMs: limits.searchTimeoutMs })
+    const job: SearchJob = { workspace, input, limits, timeoutMs: limits.searchTimeoutMs }
+    const worker = startModuleWorker('search-worker', import.meta.url, {
+      workerData: job,
+      resourceLimits: WORKER_LIMITS,
+    })
     let settled = false
     const finish = (outcome: () => void) => {
       if (settled) return

@@ -38,6 +38,11 @@ export interface WalkOptions {
   signal?: AbortSignal
   /** Called for each file; returning `false` stops the walk. */
   onFile(file: WalkFile): boolean | undefined | Promise<boolean | undefined>
+  /**
+   * Called for each folder found (not ignored), before its entries and also when `maxDepth` keeps the walk
+   * out of it; returning `false` stops the walk.
+   */
+  onDirectory?(dir: WalkFile): boolean | undefined | Promise<boolean | undefined>
 }
 
 export interface WalkOutcome {
@@ -83,6 +88,9 @@ function isIgnored(layers: readonly IgnoreLayer[], rel: string, isDir: boolean):
 
 class Stop extends Error {}
 
+/** `rel` (relative to the workspace root) relative to the folder `startRel` the walk started in. */
+const relativeTo = (startRel: string, rel: string) => (startRel === '.' ? rel : posix.relative(startRel, rel))
+
 export async function walk(options: WalkOptions): Promise<WalkOutcome> {
   const { root, start, maxEntries, signal } = options
   const outcome: WalkOutcome = { entries: 0, limitReached: false, stopped: false }
@@ -119,8 +127,12 @@ export async function walk(options: WalkOptions): Promise<WalkOutcome> {
         const abs = join(dirAbs, entry.name)
         if (entry.isDirectory()) {
           if (VCS_FOLDERS.has(entry.name)) continue
-          if (options.maxDepth !== undefined && depth + 1 >= options.maxDepth) continue
           if (options.gitignore && isIgnored(layers, rel, true)) continue
+          if ((await options.onDirectory?.({ abs, rel, relToStart: relativeTo(startRel, rel) })) === false) {
+            outcome.stopped = true
+            throw new Stop()
+          }
+          if (options.maxDepth !== undefined && depth + 1 >= options.maxDepth) continue
           await visit(abs, rel, depth + 1)
           continue
         }
@@ -133,8 +145,7 @@ export async function walk(options: WalkOptions): Promise<WalkOutcome> {
           fileAbs = target
         } else if (!entry.isFile()) continue
         if (options.gitignore && isIgnored(layers, rel, false)) continue
-        const relToStart = startRel === '.' ? rel : posix.relative(startRel, rel)
-        if ((await options.onFile({ abs: fileAbs, rel, relToStart })) === false) {
+        if ((await options.onFile({ abs: fileAbs, rel, relToStart: relativeTo(startRel, rel) })) === false) {
           outcome.stopped = true
           throw new Stop()
         }

@@ -91,6 +91,31 @@ describe('native API: sessions and turns', () => {
     assert.equal((await call('DELETE', '/api/sessions/nope')).status, 404)
   })
 
+  test('a malformed permission rule is refused naming it, the same way wherever rules are set', async () => {
+    const sessions = async () => (await call('GET', '/api/sessions')).body.total
+    const before = await sessions()
+    const created = await call('POST', '/api/sessions', { allowed_tools: ['Read', 'Bash(npm test:*'] })
+    assert.equal(created.status, 400)
+    assert.equal((created.body.error as Json).code, 'validation_error')
+    assert.equal((created.body.error as Json).field, 'body.allowed_tools[1]')
+    assert.match((created.body.error as Json).message as string, /not a permission rule/)
+    assert.equal(await sessions(), before, 'no session was created')
+
+    const rules = { allowed_tools: ['Read', 'Bash(npm test:*)'], disallowed_tools: ['mcp__github'] }
+    const id = (await call('POST', '/api/sessions', rules)).body.id as string
+    const bad = { disallowed_tools: ['two words'] }
+    const context = await call('PUT', `/api/sessions/${id}/context`, bad)
+    assert.equal(context.status, 400)
+    assert.equal((context.body.error as Json).field, 'body.disallowed_tools[0]')
+    const permissions = await call('PUT', `/api/sessions/${id}/tool-permissions`, bad)
+    assert.deepEqual(permissions.body, context.body)
+    const settings = (await call('GET', `/api/sessions/${id}`)).body.settings as Json
+    assert.deepEqual(
+      [settings.allowed_tools, settings.disallowed_tools],
+      [rules.allowed_tools, ['mcp__github']],
+    )
+  })
+
   test('a message returns the turn: text, tool calls with results, usage and cost', async () => {
     const created = await call('POST', '/api/sessions', { permission_mode: 'bypassPermissions' })
     const id = created.body.id as string

@@ -4,7 +4,8 @@
  * response shapes it documents are what the routes really answer.
  */
 import assert from 'node:assert/strict'
-import { writeFileSync } from 'node:fs'
+import { randomUUID } from 'node:crypto'
+import { mkdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { Ajv } from 'ajv'
@@ -13,12 +14,14 @@ import type { Gateway } from '../../src/gateway.js'
 import { VERSION } from '../../src/version.js'
 import { type TestHome, testConfig, testGateway, testHome } from '../support/harness.js'
 import { text, toolCall } from '../support/scripted-anthropic.js'
+import { waitUntil } from '../support/wait.js'
 
 type Json = Record<string, unknown>
 interface Operation {
   tags?: string[]
   operationId?: string
-  requestBody?: { content: Record<string, { schema: Json }> }
+  summary?: string
+  requestBody?: { required?: boolean; content: Record<string, { schema: Json }> }
   responses: Record<string, Json>
   security?: unknown[]
 }
@@ -94,19 +97,54 @@ describe('OpenAPI document', () => {
   let home: TestHome
   let gateway: Gateway
   let doc: Document
+  let check: ReturnType<typeof validatorFor>
 
   before(async () => {
     home = await testHome()
-    gateway = await testGateway(home, testConfig(home, { native: { workspaceRoots: [home.root] } }))
+    gateway = await testGateway(
+      home,
+      testConfig(home, {
+        native: { workspaceRoots: [home.root] },
+        // Agent files go to the test's own Claude Code config folder.
+        claude: { env: { CLAUDE_CONFIG_DIR: home.env.CLAUDE_CONFIG_DIR! } },
+      }),
+    )
     const response = await fetch(`${gateway.url}/api/openapi.json`)
     assert.equal(response.status, 200)
     assert.match(response.headers.get('content-type') ?? '', /^application\/json/)
     doc = (await response.json()) as Document
+    check = validatorFor(doc)
   })
   after(async () => {
     await gateway?.close()
     await home?.close()
   })
+
+  /** A call with a JSON body (or none): its status and body (parsed JSON, text, or null when empty). */
+  const call = async (method: string, path: string, body?: unknown) => {
+    const response = await fetch(`${gateway.url}${path}`, {
+      method,
+      ...(body === undefined
+        ? {}
+        : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+    })
+    const raw = await response.text()
+    const json = response.headers.get('content-type')?.startsWith('application/json')
+    return { status: response.status, body: raw && json ? (JSON.parse(raw) as unknown) : raw || null }
+  }
+  /** Checks that `path` answers `status` with what the document says `operation` answers then. */
+  const expect = async (
+    operation: string,
+    path: string,
+    status: number,
+    body?: unknown,
+    method = operation.split(' ')[0]!,
+  ) => {
+    const answer = await call(method, path, body)
+    assert.equal(answer.status, status, `${method} ${path}: ${JSON.stringify(answer.body)}`)
+    check(responseSchema(doc, operation, status), answer.body, `${method} ${path} ${status}`)
+    return answer.body as Json
+  }
 
   test('is an OpenAPI 3 document: version, info, tags, security schemes, the native error shape', () => {
     assert.match(doc.openapi, /^3\.\d+\.\d+$/)
@@ -115,7 +153,19 @@ describe('OpenAPI document', () => {
     assert.equal(typeof doc.paths, 'object')
     assert.deepEqual(
       doc.tags.map((tag) => tag.name),
-      ['sessions', 'tools', 'openai', 'health'],
+      [
+        'sessions',
+        'lifecycle',
+        'commands',
+        'tool-calls',
+        'permissions',
+        'tools',
+        'files',
+        'project',
+        'agents',
+        'openai',
+        'health',
+      ],
     )
     assert.deepEqual(doc.components.securitySchemes.bearerAuth, {
       type: 'http',
@@ -149,7 +199,7 @@ describe('OpenAPI document', () => {
     }
   })
 
-  test('documents every /api and /v1 route Fastify serves, and no other', () => {
+  test('documents every /api and /v1 route Fastify serves, and no other, each with its answer', () => {
     const served = routesOf(gateway.app).filter((route) => / \/(api|v1)\//.test(route))
     assert.ok(served.includes('POST /api/sessions'), served.join('\n'))
     assert.ok(served.includes('POST /v1/chat/completions'), served.join('\n'))
@@ -162,11 +212,18 @@ describe('OpenAPI document', () => {
         const name = `${method.toUpperCase()} ${path}`
         assert.equal(operation.tags?.length, 1, `${name} has one tag`)
         assert.ok(tags.has(operation.tags[0]!), `${name}: tag ${operation.tags[0]} is declared`)
-        assert.ok(Object.keys(operation.responses).length > 0, `${name} has responses`)
-        if (operation.operationId) {
-          assert.ok(!ids.has(operation.operationId), `${name}: operationId is unique`)
-          ids.add(operation.operationId)
-        }
+        assert.ok(operation.summary, `${name} has a summary`)
+        // A response the document does not describe shows as @fastify/swagger's placeholder.
+        const described = Object.entries(operation.responses).filter(
+          ([, response]) => response.description !== 'Default Response',
+        )
+        assert.ok(
+          described.some(([status]) => Number(status) < 400),
+          `${name} describes its answer`,
+        )
+        assert.ok(operation.operationId, `${name} has an operationId`)
+        assert.ok(!ids.has(operation.operationId), `${name}: operationId is unique`)
+        ids.add(operation.operationId)
       }
     }
   })
@@ -204,32 +261,22 @@ describe('OpenAPI document', () => {
     assert.ok(body('/api/sessions/{id}/messages').properties.content)
     const toolBody = body('/api/sessions/{id}/tools/{name}') as unknown as { oneOf: Json[] }
     assert.equal(toolBody.oneOf.length, 6)
+
+    // Bodies the routes do without (they take none as `{}`), and the one that is a form.
+    const requestBody = (method: string, path: string) => {
+      const documented = doc.paths[path]?.[method]?.requestBody
+      assert.ok(documented, `${method} ${path} has a request body`)
+      return documented
+    }
+    assert.equal(requestBody('post', '/api/sessions/{id}/fork').required, false)
+    assert.equal(requestBody('post', '/api/sessions/{id}/commands/{name}').required, false)
+    assert.equal(requestBody('post', '/api/sessions/{id}/messages').required, true)
+    const upload = requestBody('post', '/api/sessions/{id}/files/upload')
+    assert.deepEqual(Object.keys(upload.content), ['multipart/form-data'])
+    assert.equal(upload.required, true)
   })
 
   test('the documented answers are what the routes answer', async () => {
-    const check = validatorFor(doc)
-    const call = async (method: string, path: string, body?: unknown) => {
-      const response = await fetch(`${gateway.url}${path}`, {
-        method,
-        ...(body === undefined
-          ? {}
-          : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
-      })
-      return { status: response.status, body: response.status === 204 ? null : await response.json() }
-    }
-    const expect = async (
-      operation: string,
-      path: string,
-      status: number,
-      body?: unknown,
-      method = operation.split(' ')[0]!,
-    ) => {
-      const answer = await call(method, path, body)
-      assert.equal(answer.status, status, `${method} ${path}: ${JSON.stringify(answer.body)}`)
-      check(responseSchema(doc, operation, status), answer.body, `${method} ${path} ${status}`)
-      return answer.body as Json
-    }
-
     const session = await expect('POST /api/sessions', '/api/sessions', 201, {
       title: 'documented',
       thinking: { type: 'enabled', budget_tokens: 2048 },
@@ -306,7 +353,6 @@ describe('OpenAPI document', () => {
   })
 
   test('a turn answers as TurnResult documents it', async () => {
-    const check = validatorFor(doc)
     writeFileSync(join(home.workspace, 'turn.txt'), 'for the turn\n')
     const created = await fetch(`${gateway.url}/api/sessions`, {
       method: 'POST',
@@ -327,6 +373,184 @@ describe('OpenAPI document', () => {
     check(responseSchema(doc, 'POST /api/sessions/{id}/messages', 200), turn, 'turn result')
     const session = await fetch(`${gateway.url}/api/sessions/${id}`)
     check({ $ref: '#/components/schemas/Session' }, await session.json(), 'session after a turn')
+  })
+
+  test('permissions, tool calls, commands, files, project, lifecycle and agents answer as documented', async () => {
+    const { engine } = gateway.context
+    const created = await expect('POST /api/sessions', '/api/sessions', 201, {
+      title: 'everything',
+      ask_permissions: true,
+    })
+    const id = String(created.id)
+    const session = (path: string) => `/api/sessions/${id}${path}`
+
+    // A turn whose Bash call waits for an answer: the waiting request, then the answer.
+    home.model.script(toolCall('Bash', { command: 'echo hi > asked.txt' }), text('Done.'))
+    const turn = call('POST', session('/messages'), { content: 'Write asked.txt' })
+    await waitUntil(() => engine.pendingPermissions(id).length > 0, 30_000, 'the permission request')
+    const pending = await expect('GET /api/sessions/{id}/permissions', session('/permissions'), 200)
+    const [request] = pending.items as Json[]
+    const answerPath = session(`/permissions/${request?.request_id}`)
+    await expect('POST /api/sessions/{id}/permissions/{request_id}', answerPath, 200, { behavior: 'allow' })
+    await expect('POST /api/sessions/{id}/permissions/{request_id}', answerPath, 404, { behavior: 'deny' })
+    const answered = (await turn).body as Json
+    assert.equal(answered.status, 'success', JSON.stringify(answered))
+    assert.equal(readFileSync(join(home.workspace, 'asked.txt'), 'utf8'), 'hi\n')
+
+    // Its tool calls: Claude's, with the permission decision, and a direct one.
+    await expect('POST /api/sessions/{id}/tools/{name}', session('/tools/read'), 200, {
+      file_path: 'asked.txt',
+    })
+    const calls = await expect('GET /api/sessions/{id}/tool-calls', session('/tool-calls'), 200)
+    assert.deepEqual(
+      (calls.items as Json[]).map((each) => [each.name, each.caller, each.status, each.permission !== null]),
+      [
+        ['Bash', 'main', 'succeeded', true],
+        ['read', 'direct', 'succeeded', false],
+      ],
+    )
+    await expect('GET /api/sessions/{id}/tool-calls', session('/tool-calls?status=maybe'), 400)
+    await expect('GET /api/sessions/{id}/tool-permissions', session('/tool-permissions'), 200)
+    await expect('PUT /api/sessions/{id}/tool-permissions', session('/tool-permissions'), 200, {
+      allowed_tools: ['Bash(echo:*)'],
+      ask_permissions: false,
+    })
+    await expect('PUT /api/sessions/{id}/tool-permissions', session('/tool-permissions'), 400, {
+      allowed_tools: ['not a rule'],
+    })
+    await expect(
+      'GET /api/sessions/{id}/tool-permissions',
+      '/api/sessions/no-such-session/tool-permissions',
+      404,
+    )
+
+    // Slash commands: lists; one the gateway runs (no body needed) and one Claude Code runs (a turn).
+    await expect('GET /api/commands', `/api/commands?workspace=${encodeURIComponent(home.workspace)}`, 200)
+    await expect('GET /api/commands', '/api/commands?workspace=%2F', 400)
+    await expect('GET /api/sessions/{id}/commands', session('/commands'), 200)
+    const run = 'POST /api/sessions/{id}/commands/{name}'
+    const help = await expect(run, session('/commands/help'), 200)
+    assert.equal(help.source, 'gateway')
+    assert.match(String(help.output), /^\/status — /m)
+    await expect(run, session('/commands/status'), 200, {})
+    await expect(run, session('/commands/help'), 400, { args: 'me' })
+    const usage = await expect(run, session('/commands/usage'), 200)
+    assert.equal(usage.command, 'usage')
+    assert.equal(usage.status, 'success', JSON.stringify(usage))
+    await expect(run, session('/commands/no-such-command'), 404)
+
+    // Files: an upload (a form), a tree and a flat listing, a download.
+    mkdirSync(join(home.workspace, 'docs'))
+    writeFileSync(join(home.workspace, 'docs', 'guide.md'), '# Guide\n')
+    symlinkSync('docs/guide.md', join(home.workspace, 'guide-link.md'))
+    const form = new FormData()
+    form.append('path', 'uploads')
+    form.append('files', new Blob(['uploaded\n']), 'up.txt')
+    const upload = await fetch(`${gateway.url}${session('/files/upload')}`, { method: 'POST', body: form })
+    assert.equal(upload.status, 201)
+    check(responseSchema(doc, 'POST /api/sessions/{id}/files/upload', 201), await upload.json(), 'upload')
+    assert.equal(readFileSync(join(home.workspace, 'uploads', 'up.txt'), 'utf8'), 'uploaded\n')
+    await expect('POST /api/sessions/{id}/files/upload', session('/files/upload'), 415, { files: [] })
+    const listing = await expect('GET /api/sessions/{id}/files', session('/files?depth=2'), 200)
+    const entries = listing.entries as Json[]
+    assert.deepEqual(
+      (entries.find((entry) => entry.name === 'docs')?.children as Json[] | undefined)?.map((e) => e.path),
+      ['docs/guide.md'],
+    )
+    assert.equal(entries.find((entry) => entry.name === 'guide-link.md')?.target, 'docs/guide.md')
+    await expect('GET /api/sessions/{id}/files', session('/files?depth=3&flat=true'), 200)
+    await expect('GET /api/sessions/{id}/files', session('/files?path=..'), 403)
+    const download = await fetch(`${gateway.url}${session('/files/content?path=docs/guide.md')}`)
+    assert.equal(download.status, 200)
+    assert.equal(await download.text(), '# Guide\n')
+    const documented = doc.paths['/api/sessions/{id}/files/content']?.get?.responses['200'] as {
+      headers: Record<string, unknown>
+      content: Record<string, { schema: Json }>
+    }
+    assert.deepEqual(Object.values(documented.content)[0]?.schema, { type: 'string', format: 'binary' })
+    for (const header of Object.keys(documented.headers)) assert.ok(download.headers.get(header), header)
+    await expect('GET /api/sessions/{id}/files/content', session('/files/content?path=docs'), 400)
+    await expect('GET /api/sessions/{id}/files/content', session('/files/content?path=missing.txt'), 404)
+
+    // Project: /init (a turn of the session), and another session moved to another folder.
+    home.model.script(text('CLAUDE.md can wait.'))
+    const init = await expect('POST /api/sessions/{id}/project/init', session('/project/init'), 200)
+    assert.deepEqual(
+      [(init.turn as Json).text, (init.claude_md as Json).written],
+      ['CLAUDE.md can wait.', false],
+    )
+    const other = await expect('POST /api/sessions', '/api/sessions', 201, {})
+    const elsewhere = join(home.root, 'elsewhere')
+    mkdirSync(elsewhere)
+    const move = 'PUT /api/sessions/{id}/project/workspace'
+    const moved = await expect(move, `/api/sessions/${other.id}/project/workspace`, 200, {
+      workspace: elsewhere,
+    })
+    assert.equal(moved.workspace, realpathSync(elsewhere))
+    await expect(move, `/api/sessions/${other.id}/project/workspace`, 400, { workspace: '/' })
+
+    // Lifecycle: pause (which turns commands away), resume, fork, Claude Code's sessions and import.
+    const paused = await expect('POST /api/sessions/{id}/pause', session('/pause'), 200)
+    assert.equal(paused.state, 'paused')
+    await expect(run, session('/commands/usage'), 409)
+    const resumed = await expect('POST /api/sessions/{id}/resume', session('/resume'), 200)
+    assert.equal(resumed.state, 'idle')
+    await expect('POST /api/sessions/{id}/resume', '/api/sessions/no-such-session/resume', 404)
+    const fork = 'POST /api/sessions/{id}/fork'
+    const whole = await expect(fork, session('/fork'), 201)
+    assert.equal(whole.title, 'everything (fork)')
+    await expect(fork, session('/fork'), 201, { at_message: answered.turn_id, title: null })
+    await expect(fork, session('/fork'), 404, { at_message: 'no-such-message' })
+    await expect(fork, session('/fork'), 400, { at_messages: 'typo' })
+    const workspace = encodeURIComponent(home.workspace)
+    const listed = await expect(
+      'GET /api/claude-sessions',
+      `/api/claude-sessions?workspace=${workspace}`,
+      200,
+    )
+    const ids = (listed.items as Json[]).map((item) => item.claude_session_id)
+    assert.ok(ids.includes(resumed.claude_session_id), JSON.stringify(listed))
+    await expect('GET /api/claude-sessions', '/api/claude-sessions', 400)
+    const importing = (claudeSessionId: unknown) => ({
+      claude_session_id: claudeSessionId,
+      workspace: home.workspace,
+    })
+    await expect(
+      'POST /api/sessions/import',
+      '/api/sessions/import',
+      409,
+      importing(resumed.claude_session_id),
+    )
+    await expect('POST /api/sessions/import', '/api/sessions/import', 404, importing(randomUUID()))
+    // A closed session's conversation is free to be continued by another.
+    assert.equal((await call('DELETE', `/api/sessions/${whole.id}`)).status, 204)
+    const imported = await expect(
+      'POST /api/sessions/import',
+      '/api/sessions/import',
+      201,
+      importing(whole.claude_session_id),
+    )
+    assert.equal(imported.claude_session_id, whole.claude_session_id)
+
+    // Agents: an agent file created, read, changed and deleted; the session's main agent.
+    const agent = { name: 'doc-writer', description: 'Writes docs', prompt: 'You write docs.', scope: 'user' }
+    await expect('POST /api/agents', '/api/agents', 201, { ...agent, tools: ['Read'] })
+    await expect('POST /api/agents', '/api/agents', 409, agent)
+    const agents = await expect('GET /api/agents', `/api/agents?workspace=${workspace}`, 200)
+    assert.ok((agents.agents as Json[]).some((each) => each.name === 'doc-writer'))
+    const config = '/api/agents/doc-writer/config'
+    await expect('GET /api/agents/{name}/config', config, 200)
+    const changed = await expect('PUT /api/agents/{name}/config', config, 200, {
+      model: 'sonnet',
+      max_turns: 3,
+    })
+    assert.deepEqual([changed.model, changed.max_turns, changed.tools], ['sonnet', 3, ['Read']])
+    // Claude Code does not load user agents here (no setting sources): the session cannot use it.
+    await expect('PUT /api/sessions/{id}/agent', session('/agent'), 409, { agent: 'doc-writer' })
+    await expect('PUT /api/sessions/{id}/agent', session('/agent'), 200, { agent: null })
+    assert.equal((await call('DELETE', '/api/agents/doc-writer?scope=user')).status, 204)
+    assert.equal(doc.paths['/api/agents/{name}']?.delete?.responses['204']?.content, undefined)
+    await expect('GET /api/agents/{name}/config', config, 404)
   })
 })
 

@@ -956,3 +956,132 @@ test('Edit creating a missing file (empty old_string) is a creation', (t) => {
     after: 'hello\n',
   })
 })
+
+/**
+ * The notes Claude Code 2.1 stamps on a user message's tool results (`tool_result_meta`), which the SDK's
+ * types do not declare; shaped as the CLI sent them against the scripted model.
+ */
+type ToolResultMeta = {
+  id: string
+  non_execution_kind?: string
+  permission_decision: { decision: 'accept' | 'reject' | 'cancelled'; source: string; reason_type?: string }
+}
+
+function withMeta(message: SDKUserMessage, meta: ToolResultMeta[]): SDKUserMessage {
+  const stamped: SDKUserMessage & { tool_result_meta: ToolResultMeta[] } = {
+    ...message,
+    tool_result_meta: meta,
+  }
+  return stamped
+}
+
+test("a call Claude Code's permission check rejected is denied: a rule, the mode, a path rule, a subagent's", () => {
+  const translator = new Translator()
+  const calls = ['toolu_rule', 'toolu_mode', 'toolu_path', 'toolu_ran', 'toolu_failed']
+  run(translator, [
+    assistant(
+      'msg_p',
+      calls.map((id) => toolUse(id, 'Bash', { command: 'x' })),
+    ),
+  ])
+  const refusal = 'Permission to use Bash with command x has been denied.'
+  const events = run(translator, [
+    withMeta(toolResult('toolu_rule', refusal, { isError: true, structured: `Error: ${refusal}` }), [
+      {
+        id: 'toolu_rule',
+        non_execution_kind: 'permission-rule',
+        permission_decision: { decision: 'reject', source: 'config', reason_type: 'subcommandResults' },
+      },
+    ]),
+    withMeta(toolResult('toolu_mode', 'denied in dontAsk mode', { isError: true }), [
+      {
+        id: 'toolu_mode',
+        non_execution_kind: 'permission-rule',
+        permission_decision: { decision: 'reject', source: 'config', reason_type: 'mode' },
+      },
+    ]),
+    // A path-scoped file rule: no non_execution_kind, and wording unlike the others'.
+    withMeta(
+      toolResult('toolu_path', '<tool_use_error>File is in a directory that is denied</tool_use_error>', {
+        isError: true,
+        parent: 'toolu_task',
+      }),
+      [
+        {
+          id: 'toolu_path',
+          permission_decision: { decision: 'reject', source: 'config', reason_type: 'rule' },
+        },
+      ],
+    ),
+    withMeta(toolResult('toolu_ran', 'fine'), [
+      { id: 'toolu_ran', permission_decision: { decision: 'accept', source: 'config', reason_type: 'mode' } },
+    ]),
+    // The refusal wording alone decides nothing.
+    toolResult('toolu_failed', refusal, { isError: true }),
+  ])
+  assert.deepEqual(
+    events.map((e) => e.type === 'tool.result' && [e.toolUseId, e.isError, e.denied]),
+    [
+      ['toolu_rule', true, true],
+      ['toolu_mode', true, true],
+      ['toolu_path', true, true],
+      ['toolu_ran', false, undefined],
+      ['toolu_failed', true, undefined],
+    ],
+  )
+  assert.ok(!('denied' in events[3]!), 'absent, not false, on a call that ran')
+})
+
+test('a result Claude Code made on its own after a background task answers no message: usage only', () => {
+  const translator = new Translator()
+  const turn = run(translator, [success('started it', 0.25, { user_message_uuid: uuid() })])
+  assert.deepEqual(
+    turn.map((e) => e.type),
+    ['usage', 'turn.completed'],
+  )
+  const notified = success('after the subagent', 0.5, {
+    origin: { kind: 'task-notification' },
+    usage: usage(12, 7),
+  })
+  assert.deepEqual(run(translator, [notified]), [
+    {
+      type: 'usage',
+      turnId: TURN,
+      model: MODEL,
+      usage: { ...ZERO_USAGE, inputTokens: 12, outputTokens: 7 },
+      costUsd: 0.25,
+    },
+  ])
+  // One that took in a user message queued meanwhile answers it: it ends that turn.
+  const folded = success('both', 0.75, { origin: { kind: 'task-notification' }, user_message_uuid: uuid() })
+  assert.deepEqual(
+    run(translator, [folded], 'turn-2').map((e) => e.type),
+    ['usage', 'turn.completed'],
+  )
+})
+
+test('/model <name> run locally becomes model.changed; "default" is null; /model alone changes nothing', () => {
+  const modelCommand = (args: string): SDKAssistantMessage => {
+    const answer = assistant('msg_model', [text(`Set model to ${args}`)], { model: '<synthetic>' })
+    const stamped: SDKAssistantMessage & { local_command_run: { command: string; args: string } } = {
+      ...answer,
+      local_command_run: { command: 'model', args },
+    }
+    return stamped
+  }
+  const changes = (message: SDKMessage) =>
+    run(new Translator(), [message]).filter((e) => e.type === 'model.changed')
+  assert.deepEqual(changes(modelCommand('sonnet')), [
+    { type: 'model.changed', turnId: TURN, model: 'sonnet' },
+  ])
+  assert.deepEqual(changes(modelCommand(' claude-haiku-4-5 ')), [
+    { type: 'model.changed', turnId: TURN, model: 'claude-haiku-4-5' },
+  ])
+  assert.deepEqual(changes(modelCommand('default')), [{ type: 'model.changed', turnId: TURN, model: null }])
+  assert.deepEqual(changes(modelCommand('')), [])
+  const other: SDKAssistantMessage & { local_command_run: { command: string; args: string } } = {
+    ...assistant('msg_effort', [text('Set effort')], { model: '<synthetic>' }),
+    local_command_run: { command: 'effort', args: 'high' },
+  }
+  assert.deepEqual(changes(other), [])
+})

@@ -27,8 +27,9 @@ import {
 } from '../../agents/index.js'
 import { claudeConfigDir } from '../../engine/transcript.js'
 import type { GatewayContext } from '../../gateway.js'
-import { workspaceUnder } from '../workspaces.js'
-import { ApiError, invalid, notFound } from './errors.js'
+import { ApiError, invalid } from './errors.js'
+import { confinedWorkspace, sessionOf } from './resolve.js'
+import { SessionParams } from './schemas.js'
 import { sessionView } from './views.js'
 
 export interface AgentRouteOptions {
@@ -118,7 +119,6 @@ const AgentQuery = Type.Object(
 )
 type AgentQuery = { scope?: AgentScope; workspace?: string }
 const NameParams = Type.Object({ name: Type.String({ minLength: 1 }) })
-const IdParams = Type.Object({ id: Type.String({ minLength: 1 }) })
 const SessionAgent = Type.Object(
   { agent: Type.Union([Type.String({ minLength: 1 }), Type.Null()]) },
   { additionalProperties: false },
@@ -207,13 +207,12 @@ export const agentRoutes: FastifyPluginAsync<AgentRouteOptions> = async (app, op
     },
   )
 
-  app.put<{ Params: Static<typeof IdParams>; Body: Static<typeof SessionAgent> }>(
+  app.put<{ Params: Static<typeof SessionParams>; Body: Static<typeof SessionAgent> }>(
     '/sessions/:id/agent',
-    { schema: { params: IdParams, body: SessionAgent } },
+    { schema: { params: SessionParams, body: SessionAgent } },
     async (request) => {
       const { id } = request.params
-      const session = gateway.engine.getSession(id)
-      if (!session || session.state === 'closed') throw notFound(`Session ${id}`)
+      const session = sessionOf(gateway.engine, id)
       const { agent } = request.body
       if (agent !== null) await checkUsable(agent, session.settings.workspace)
       return sessionView(gateway.engine.updateSettings(id, { agent }), gateway.engine)
@@ -243,9 +242,7 @@ export const agentRoutes: FastifyPluginAsync<AgentRouteOptions> = async (app, op
 
   function confined(workspace: string | undefined, field: string): string | null {
     if (workspace === undefined) return null
-    const resolved = workspaceUnder(workspace, gateway.config.native.workspaceRoots)
-    if ('problem' in resolved) throw invalid(resolved.problem, field)
-    return resolved.path
+    return confinedWorkspace(workspace, gateway.config.native.workspaceRoots, field)
   }
 
   function locationsFor(

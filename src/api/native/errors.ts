@@ -5,6 +5,7 @@
 import type { FastifyError } from 'fastify'
 import { isGatewayError } from '../../engine/errors.js'
 import type { ErrorCode } from '../../events/types.js'
+import type { ToolError } from '../../tools/workspace.js'
 import { retryAfterSeconds } from '../retry.js'
 import { validationPath } from '../validation.js'
 
@@ -37,6 +38,7 @@ const STATUS: Record<ErrorCode, number> = {
   busy: 429,
   rate_limited: 429,
   session_busy: 409,
+  session_paused: 409,
   unavailable: 503,
   start_failed: 503,
   shutting_down: 503,
@@ -64,6 +66,12 @@ export function fromEngineError(code: ErrorCode, message: string, retryAfterMs?:
     undefined,
     retryAfter,
   )
+}
+
+/** A direct tool's failure in the native shape, its field named in the request part it came from. */
+export function fromToolError(error: ToolError, part: 'body' | 'querystring'): ApiError {
+  const field = typeof error.details?.field === 'string' ? `${part}.${error.details.field}` : undefined
+  return new ApiError(error.status, error.code, error.message, field)
 }
 
 /** Any error a native route can raise, in the native shape. */

@@ -8,15 +8,13 @@
  */
 import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyPluginAsync } from 'fastify'
-import type { SessionManager } from '../../engine/sessions.js'
 import type { EventBus } from '../../events/bus.js'
 import type { ContentBlock, GatewayEvent } from '../../events/types.js'
 import type { GatewayContext } from '../../gateway.js'
-import type { SessionRecord, ThinkingSetting } from '../../store/types.js'
-import { notFound } from './errors.js'
+import type { SessionRecord } from '../../store/types.js'
+import { sessionOf } from './resolve.js'
+import { SessionParams, ThinkingSchema, thinkingSetting } from './schemas.js'
 import { sessionView, usageView } from './views.js'
-
-const IdParams = Type.Object({ id: Type.String({ minLength: 1 }) })
 
 const HistoryQuery = Type.Object(
   {
@@ -32,15 +30,6 @@ const ExportBody = Type.Object(
   { additionalProperties: false },
 )
 
-const ThinkingBody = Type.Union([
-  Type.Object(
-    { type: Type.Literal('enabled'), budget_tokens: Type.Integer({ minimum: 1024 }) },
-    { additionalProperties: false },
-  ),
-  Type.Object({ type: Type.Literal('disabled') }, { additionalProperties: false }),
-  Type.Object({ type: Type.Literal('adaptive') }, { additionalProperties: false }),
-])
-
 /** Raw events read per store query while building a page. */
 const CHUNK_MIN = 100
 const CHUNK_MAX = 1000
@@ -53,9 +42,9 @@ const SCAN_BUDGET = 20_000
 export const historyRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async (app, { gateway }) => {
   const { engine, bus } = gateway
 
-  app.get<{ Params: Static<typeof IdParams>; Querystring: Static<typeof HistoryQuery> }>(
+  app.get<{ Params: Static<typeof SessionParams>; Querystring: Static<typeof HistoryQuery> }>(
     '/sessions/:id/history',
-    { schema: { params: IdParams, querystring: HistoryQuery } },
+    { schema: { params: SessionParams, querystring: HistoryQuery } },
     async (request) => {
       const { id } = request.params
       sessionOf(engine, id)
@@ -63,9 +52,9 @@ export const historyRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
     },
   )
 
-  app.post<{ Params: Static<typeof IdParams>; Body: Static<typeof ExportBody> }>(
+  app.post<{ Params: Static<typeof SessionParams>; Body: Static<typeof ExportBody> }>(
     '/sessions/:id/export',
-    { schema: { params: IdParams, body: ExportBody } },
+    { schema: { params: SessionParams, body: ExportBody } },
     async (request, reply) => {
       const { id } = request.params
       const record = sessionOf(engine, id)
@@ -92,24 +81,15 @@ export const historyRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
     },
   )
 
-  app.post<{ Params: Static<typeof IdParams>; Body: Static<typeof ThinkingBody> }>(
+  app.post<{ Params: Static<typeof SessionParams>; Body: Static<typeof ThinkingSchema> }>(
     '/sessions/:id/thinking',
-    { schema: { params: IdParams, body: ThinkingBody } },
+    { schema: { params: SessionParams, body: ThinkingSchema } },
     async (request) => {
       const { id } = request.params
       sessionOf(engine, id)
-      const body = request.body
-      const thinking: ThinkingSetting =
-        body.type === 'enabled' ? { type: 'enabled', budgetTokens: body.budget_tokens } : { type: body.type }
-      return sessionView(engine.updateSettings(id, { thinking }), engine)
+      return sessionView(engine.updateSettings(id, { thinking: thinkingSetting(request.body) }), engine)
     },
   )
-}
-
-function sessionOf(engine: SessionManager, id: string): SessionRecord {
-  const record = engine.getSession(id)
-  if (!record || record.state === 'closed') throw notFound(`Session ${id}`)
-  return record
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -7,10 +7,16 @@ import type { GatewayContext } from '../../gateway.js'
 import { hasValidKey } from '../auth.js'
 import { openapiRoutes } from '../openapi.js'
 import { agentRoutes } from './agents.js'
+import { commandRoutes } from './commands.js'
 import { ApiError, toApiError } from './errors.js'
+import { fileRoutes } from './files.js'
 import { historyRoutes } from './history.js'
+import { lifecycleRoutes } from './lifecycle.js'
 import { memoryRoutes } from './memory.js'
+import { permissionRoutes } from './permissions.js'
+import { projectRoutes } from './project.js'
 import { sessionRoutes } from './sessions.js'
+import { toolCallRoutes } from './tool-calls.js'
 import { toolRoutes } from './tools.js'
 import { websocketRoutes } from './ws.js'
 
@@ -31,10 +37,16 @@ export const nativeApi: FastifyPluginAsync<{ gateway: GatewayContext }> = async 
     )
   })
   await app.register(sessionRoutes, { gateway })
+  await app.register(lifecycleRoutes, { gateway })
   await app.register(toolRoutes, { gateway })
+  await app.register(toolCallRoutes, { gateway })
+  await app.register(permissionRoutes, { gateway })
   await app.register(agentRoutes, { gateway, builtinAgents: () => gateway.engine.builtinAgents })
   await app.register(historyRoutes, { gateway })
   await app.register(memoryRoutes, { gateway })
+  await app.register(commandRoutes, { gateway })
+  await app.register(fileRoutes, { gateway })
+  await app.register(projectRoutes, { gateway })
   await app.register(openapiRoutes, { gateway })
   await app.register(websocketRoutes, { gateway })
 }

@@ -16,15 +16,15 @@ import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyPluginAsync } from 'fastify'
 import type { GatewayContext } from '../../gateway.js'
 import type { SessionRecord } from '../../store/types.js'
-import { ApiError, invalid, notFound } from './errors.js'
+import { ApiError, invalid } from './errors.js'
+import { sessionOf } from './resolve.js'
+import { SessionParams } from './schemas.js'
 
 /** The most a memory file may hold (bytes, UTF-8) after a write; a larger file is read only in part. */
 export const MEMORY_MAX_BYTES = 1024 * 1024
 
 const SCOPES = ['project', 'local', 'user'] as const
 type Scope = (typeof SCOPES)[number]
-
-const IdParams = Type.Object({ id: Type.String({ minLength: 1 }) })
 
 const MemoryWrite = Type.Object(
   {
@@ -68,27 +68,21 @@ export const memoryRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = asy
     ]
   }
 
-  const sessionOf = (id: string): SessionRecord => {
-    const record = engine.getSession(id)
-    if (!record || record.state === 'closed') throw notFound(`Session ${id}`)
-    return record
-  }
-
-  app.get<{ Params: Static<typeof IdParams> }>(
+  app.get<{ Params: Static<typeof SessionParams> }>(
     '/sessions/:id/memory',
-    { schema: { params: IdParams } },
+    { schema: { params: SessionParams } },
     async (request) => {
-      const record = sessionOf(request.params.id)
+      const record = sessionOf(engine, request.params.id)
       return { files: await Promise.all(filesOf(record).map(readMemory)) }
     },
   )
 
-  app.post<{ Params: Static<typeof IdParams>; Body: Static<typeof MemoryWrite> }>(
+  app.post<{ Params: Static<typeof SessionParams>; Body: Static<typeof MemoryWrite> }>(
     '/sessions/:id/memory',
-    { schema: { params: IdParams, body: MemoryWrite } },
+    { schema: { params: SessionParams, body: MemoryWrite } },
     async (request) => {
       const { id } = request.params
-      const record = sessionOf(id)
+      const record = sessionOf(engine, id)
       const { scope, mode, content } = request.body
       if (mode === 'add' && content.trim() === '')
         throw invalid('body.content must not be empty when adding to memory', 'body.content')

@@ -10,6 +10,12 @@ export interface SseOptions {
 }
 
 /**
+ * Each published event's SSE frame, built once: the bus hands the same event object to every subscriber
+ * of its session, and serialising it for each one was most of the cost of a wide fan-out.
+ */
+const frames = new WeakMap<GatewayEvent, string>()
+
+/**
  * A text/event-stream of gateway events: the sequence number is the SSE id (so a reconnect's
  * Last-Event-ID resumes exactly), the type is the SSE event name, heartbeats keep proxies from closing it.
  */
@@ -38,7 +44,12 @@ export class EventStream {
   }
 
   send(event: GatewayEvent): void {
-    this.write(`id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`)
+    let frame = frames.get(event)
+    if (frame === undefined) {
+      frame = `id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`
+      frames.set(event, frame)
+    }
+    this.write(frame)
   }
 
   /** End with a last `error` event saying why (no `id`: it is not one of the session's events). */

@@ -6,9 +6,10 @@ import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyPluginAsync } from 'fastify'
 import type { GatewayContext } from '../../gateway.js'
 import { describeTools, isToolName, ToolError } from '../../tools/index.js'
-import { ApiError, notFound } from './errors.js'
+import { fromToolError, notFound } from './errors.js'
+import { SessionParams } from './schemas.js'
 
-const ToolParams = Type.Object({ id: Type.String({ minLength: 1 }), name: Type.String({ minLength: 1 }) })
+const ToolParams = Type.Object({ ...SessionParams.properties, name: Type.String({ minLength: 1 }) })
 
 export const toolRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async (app, { gateway }) => {
   const tools = describeTools().map(({ name, claudeCodeName, description, inputSchema }) => ({
@@ -36,9 +37,7 @@ export const toolRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async
       try {
         return await gateway.engine.runTool(id, name, request.body ?? {}, { signal: abort.signal })
       } catch (error) {
-        if (!(error instanceof ToolError)) throw error
-        const field = typeof error.details?.field === 'string' ? `body.${error.details.field}` : undefined
-        throw new ApiError(error.status, error.code, error.message, field)
+        throw error instanceof ToolError ? fromToolError(error, 'body') : error
       } finally {
         reply.raw.off('close', onClose)
       }

@@ -45,3 +45,13 @@ export function sessionView(record: SessionRecord, engine: SessionManager) {
     updated_at: new Date(record.updatedAt).toISOString(),
   }
 }
+
+/** What Claude may do with its tools in a session (`/sessions/{id}/tool-permissions`). */
+export function toolPermissionsView({ settings }: SessionRecord) {
+  return {
+    permission_mode: settings.permissionMode,
+    allowed_tools: settings.allowedTools,
+    disallowed_tools: settings.disallowedTools,
+    ask_permissions: settings.askPermissions,
+  }
+}

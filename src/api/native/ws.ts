@@ -5,18 +5,13 @@
  */
 import websocket from '@fastify/websocket'
 import { type Static, Type } from '@sinclair/typebox'
-import { Ajv } from 'ajv'
+import { Ajv, type ValidateFunction } from 'ajv'
 import type { FastifyPluginAsync } from 'fastify'
 import type { WebSocket } from 'ws'
 import type { GatewayEvent } from '../../events/types.js'
 import type { GatewayContext } from '../../gateway.js'
 import { notFound, toApiError } from './errors.js'
-
-const Params = Type.Object({ id: Type.String({ minLength: 1 }) })
-const Query = Type.Object(
-  { after: Type.Optional(Type.Integer({ minimum: 0 })) },
-  { additionalProperties: false },
-)
+import { ReplayQuery, SessionParams } from './schemas.js'
 
 /** What a client may send on `/stream`; `request_id` comes back on the answer. */
 const ClientMessage = Type.Union([
@@ -39,7 +34,12 @@ const ClientMessage = Type.Union([
   }),
 ])
 type ClientMessage = Static<typeof ClientMessage>
-const isClientMessage = new Ajv({ strict: false }).compile<ClientMessage>(ClientMessage)
+// Compiled on the first message, not at import: every start of the gateway would pay for it.
+let clientMessageValidator: ValidateFunction<ClientMessage> | undefined
+function isClientMessage(data: unknown): data is ClientMessage {
+  clientMessageValidator ??= new Ajv({ strict: false }).compile<ClientMessage>(ClientMessage)
+  return clientMessageValidator(data)
+}
 
 const TOOL_EVENTS = new Set([
   'tool.call',
@@ -82,9 +82,9 @@ export const websocketRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
     return true
   }
 
-  app.get<{ Params: Static<typeof Params>; Querystring: Static<typeof Query> }>(
+  app.get<{ Params: Static<typeof SessionParams>; Querystring: Static<typeof ReplayQuery> }>(
     '/sessions/:id/stream',
-    { websocket: true, schema: { params: Params, querystring: Query } },
+    { websocket: true, schema: { params: SessionParams, querystring: ReplayQuery } },
     (socket, request) => {
       const { id } = request.params
       if (!follow(socket, id, request.query.after, () => true)) return
@@ -108,9 +108,9 @@ export const websocketRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
     },
   )
 
-  app.get<{ Params: Static<typeof Params>; Querystring: Static<typeof Query> }>(
+  app.get<{ Params: Static<typeof SessionParams>; Querystring: Static<typeof ReplayQuery> }>(
     '/sessions/:id/tools/stream',
-    { websocket: true, schema: { params: Params, querystring: Query } },
+    { websocket: true, schema: { params: SessionParams, querystring: ReplayQuery } },
     (socket, request) => {
       const { id } = request.params
       if (!follow(socket, id, request.query.after, (event) => TOOL_EVENTS.has(event.type))) return

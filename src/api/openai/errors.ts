@@ -38,6 +38,7 @@ const MAPPINGS: Record<ErrorCode, Mapping> = {
   busy: { status: 429, type: 'rate_limit_error', code: 'rate_limit_exceeded' },
   rate_limited: { status: 429, type: 'rate_limit_error', code: 'rate_limit_exceeded' },
   session_busy: { status: 409, type: 'invalid_request_error', code: 'conversation_busy' },
+  session_paused: { status: 409, type: 'invalid_request_error', code: 'conversation_paused' },
   unavailable: { status: 503, type: 'server_error', code: 'service_unavailable' },
   start_failed: { status: 503, type: 'server_error', code: 'service_unavailable' },
   shutting_down: { status: 503, type: 'server_error', code: 'service_unavailable' },

@@ -1,0 +1,213 @@
+/**
+ * Slash commands: which ones a workspace or a session has (`GET /api/commands`,
+ * `GET /api/sessions/{id}/commands`) and running one in a session (`POST /api/sessions/{id}/commands/{name}`).
+ *
+ * A command Claude Code runs (its own, a command file, a skill) is sent to the session's process as the user
+ * text `/<name> <args>`, queued behind a running turn like any message, and answered with its turn. The
+ * commands Claude Code does not run headless are the gateway's own (gateway-commands.ts).
+ */
+import { type Static, Type } from '@sinclair/typebox'
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
+import {
+  type CommandEntry,
+  catalog,
+  commandFiles,
+  type FileSource,
+  nearMatches,
+  resolveCommand,
+  scopeOf,
+} from '../../commands/index.js'
+import type { GatewayContext } from '../../gateway.js'
+import { ApiError, type ApiErrorBody, invalid } from './errors.js'
+import { GATEWAY_COMMANDS, type NativeApi } from './gateway-commands.js'
+import { confinedWorkspace, sessionOf } from './resolve.js'
+import { SessionParams } from './schemas.js'
+import { answeredTurn } from './turn-answer.js'
+
+const ListQuery = Type.Object(
+  {
+    workspace: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: 'A workspace (under native.workspaceRoots) whose project commands and skills to list.',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+)
+
+const RunParams = Type.Object({
+  ...SessionParams.properties,
+  name: Type.String({
+    pattern: '^/?[^/\\s]+$',
+    maxLength: 256,
+    description:
+      'The command or one of its aliases, with or without its slash (`clear`, `reset`, `frontend:component`).',
+  }),
+})
+
+const RunBody = Type.Object(
+  {
+    args: Type.Optional(
+      Type.String({ description: 'What follows the name, as typed after `/<name> ` in Claude Code.' }),
+    ),
+  },
+  { additionalProperties: false },
+)
+
+export const commandRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async (app, { gateway }) => {
+  const { engine } = gateway
+
+  /** Every command of a workspace (none of a project without one), as the API shows it. */
+  const commandsOf = async (workspace: string | null): Promise<CommandEntry[]> =>
+    catalog({
+      files: await commandFiles({ configDir: engine.claudeConfigDir, workspace }),
+      gateway: GATEWAY_COMMANDS,
+      reported: engine.cliCommands ?? [],
+      settingSources: gateway.config.claude.settingSources,
+    })
+  const listAnswer = async (workspace: string | null) => ({
+    workspace,
+    commands: (await commandsOf(workspace)).map(commandView),
+    builtins_reported: engine.cliCommands !== null,
+  })
+
+  app.get<{ Querystring: Static<typeof ListQuery> }>(
+    '/commands',
+    {
+      schema: {
+        summary: 'List slash commands',
+        description:
+          "The gateway's commands, Claude Code's own (once a Claude Code process has reported them: " +
+          "`builtins_reported`), the user's command and skill files and, with `workspace`, the project's.",
+        querystring: ListQuery,
+      },
+    },
+    async (request) => {
+      const { workspace } = request.query
+      if (workspace === undefined) return listAnswer(null)
+      return listAnswer(
+        confinedWorkspace(workspace, gateway.config.native.workspaceRoots, 'querystring.workspace'),
+      )
+    },
+  )
+
+  app.get<{ Params: Static<typeof SessionParams> }>(
+    '/sessions/:id/commands',
+    {
+      schema: {
+        summary: "List a session's slash commands",
+        description: "As `GET /api/commands` for the session's workspace.",
+        params: SessionParams,
+      },
+    },
+    async (request) => listAnswer(sessionOf(engine, request.params.id).settings.workspace),
+  )
+
+  app.post<{ Params: Static<typeof RunParams>; Body: Static<typeof RunBody> }>(
+    '/sessions/:id/commands/:name',
+    {
+      // A command without arguments needs no body.
+      preValidation: async (request) => {
+        request.body ??= {}
+      },
+      schema: {
+        summary: 'Run a slash command in a session',
+        description:
+          "Claude Code's commands, command files and skills run as the user text `/<name> <args>` (queued " +
+          "behind a running turn) and answer with their turn; `output` is what Claude Code prints. The gateway's " +
+          'own commands answer at once with `output` and `data`. An unknown name is 404 with near matches.',
+        params: RunParams,
+        body: RunBody,
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params
+      const name = request.params.name.replace(/^\//, '')
+      const session = sessionOf(engine, id)
+      const args = request.body.args?.trim() ?? ''
+      const entries = await commandsOf(session.settings.workspace)
+      const entry = resolveCommand(entries, name)
+      const own = entry?.source === 'gateway' && GATEWAY_COMMANDS.find((each) => each.name === entry.name)
+      if (own) {
+        if (args && !own.argumentHint) throw invalid(`/${own.name} takes no arguments`, 'body.args')
+        const result = await own.run({
+          session,
+          args,
+          api: nativeApiFor(app, request),
+          configDir: engine.claudeConfigDir,
+          settingSources: gateway.config.claude.settingSources,
+        })
+        return { command: own.name, source: 'gateway', ...result }
+      }
+      const refusal = entry ? null : notRunnable(entries, name, engine.cliCommands !== null)
+      if (refusal) throw refusal
+      const command = entry?.name ?? name
+      const turn = await engine.send(id, `/${command}${args ? ` ${args}` : ''}`)
+      const answer = await answeredTurn(gateway, reply, turn)
+      return { command, source: entry?.source ?? null, output: answer.result, ...answer }
+    },
+  )
+}
+
+/**
+ * Why a name no runnable command has cannot run: 409 when only files of a scope Claude Code does not load
+ * define it, else 404 naming the closest commands. Null before a Claude Code process has reported its own
+ * commands: the name may be one of them, so it is Claude Code's to judge.
+ */
+function notRunnable(
+  entries: readonly CommandEntry[],
+  name: string,
+  builtinsKnown: boolean,
+): ApiError | null {
+  const unloaded = entries.find((entry) => entry.name === name && !entry.loaded)
+  if (unloaded) {
+    const scope = scopeOf(unloaded.source as FileSource)
+    return new ApiError(
+      409,
+      'command_unavailable',
+      `/${name} (${unloaded.path}) cannot run: Claude Code does not load ${scope} commands ` +
+        `(claude.settingSources lacks '${scope}')`,
+      'params.name',
+    )
+  }
+  if (!builtinsKnown) return null
+  const near = nearMatches(entries, name)
+  const hint = near.length ? ` Did you mean ${near.map((each) => `/${each}`).join(', ')}?` : ''
+  return new ApiError(404, 'not_found', `Command /${name} does not exist.${hint}`, 'params.name')
+}
+
+/** The native API as the caller sees it (same credentials, same request id), for the gateway's commands. */
+function nativeApiFor(app: FastifyInstance, request: FastifyRequest): NativeApi {
+  const headers: Record<string, string> = { 'x-request-id': request.id }
+  for (const name of ['authorization', 'x-api-key']) {
+    const value = request.headers[name]
+    if (typeof value === 'string') headers[name] = value
+  }
+  return async <T>(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown, as = 'json'): Promise<T> => {
+    const response = await app.inject({
+      method,
+      url: `${app.prefix}${path}`,
+      headers,
+      ...(body === undefined ? {} : { payload: body as object }),
+    })
+    if (response.statusCode < 400) return (as === 'text' ? response.body : response.json()) as T
+    // The route's error is the command's, about what the caller typed after the name.
+    const { error } = response.json<ApiErrorBody>()
+    const retryAfter = Number(response.headers['retry-after']) || undefined
+    throw new ApiError(response.statusCode, error.code, error.message, error.field && 'body.args', retryAfter)
+  }
+}
+
+function commandView(entry: CommandEntry) {
+  return {
+    name: entry.name,
+    description: entry.description,
+    argument_hint: entry.argumentHint,
+    aliases: entry.aliases,
+    source: entry.source,
+    path: entry.path,
+    loaded: entry.loaded,
+    overridden: entry.overridden,
+  }
+}

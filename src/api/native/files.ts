@@ -1,0 +1,354 @@
+/**
+ * A session's workspace files: upload into it (`multipart/form-data`), list it, download one file. Paths are
+ * confined to the workspace as the direct tools' are (src/tools/workspace.ts); an upload is recorded in the
+ * session's events like a direct tool call, with a `file.changed` per file.
+ */
+import { createReadStream } from 'node:fs'
+import { stat } from 'node:fs/promises'
+import { basename } from 'node:path'
+import multipart, { type Multipart, type MultipartValue } from '@fastify/multipart'
+import { type Static, Type } from '@sinclair/typebox'
+import { create as contentDisposition } from 'content-disposition'
+import type { FastifyError, FastifyPluginAsync, FastifyRequest } from 'fastify'
+import { contentType } from 'mime-types'
+import type { Config } from '../../config/index.js'
+import type { GatewayContext } from '../../gateway.js'
+import { type ListedEntry, listWorkspace } from '../../tools/listing.js'
+import { Upload, UploadConflict, type UploadedFile } from '../../tools/upload.js'
+import { confine, fsToolError, ToolError } from '../../tools/workspace.js'
+import { ApiError, fromToolError, invalid } from './errors.js'
+import { sessionOf } from './resolve.js'
+import { SessionParams } from './schemas.js'
+
+/** Longest value of a form field (`path`, `overwrite`), in bytes. */
+const FIELD_MAX_BYTES = 4096
+/** Form fields read before the parser gives up: the known ones, and room to name an unknown one. */
+const FIELDS_MAX = 16
+
+const UploadForm = Type.Object(
+  {
+    path: Type.Optional(
+      Type.String({
+        description:
+          'The folder to upload into: relative to the workspace, or absolute inside it (default: the ' +
+          'workspace). Created when missing. Must come before the files.',
+      }),
+    ),
+    overwrite: Type.Optional(
+      Type.Unsafe<'true' | 'false'>({
+        type: 'string',
+        enum: ['true', 'false'],
+        default: 'false',
+        description: 'Replace files that exist (else the upload fails with 409). Must come before the files.',
+      }),
+    ),
+    files: Type.Array(Type.String({ format: 'binary' }), {
+      description:
+        'The files (any field name): each is written into the folder under its file name, without the ' +
+        "client's folders.",
+    }),
+  },
+  { additionalProperties: false },
+)
+
+const ListQuery = Type.Object(
+  {
+    path: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          'The folder to list: relative to the workspace, or absolute inside it (default: the workspace).',
+      }),
+    ),
+    depth: Type.Integer({
+      minimum: 1,
+      default: 1,
+      description: "Folder levels to list: 1 lists the folder's own entries, 2 also theirs, ...",
+    }),
+    flat: Type.Boolean({
+      default: false,
+      description: 'One list (folders before their entries) instead of a tree of `children`.',
+    }),
+    include_ignored: Type.Boolean({
+      default: false,
+      description: 'Also list what .gitignore and .ignore files ignore (version control folders never are).',
+    }),
+  },
+  { additionalProperties: false },
+)
+
+const ContentQuery = Type.Object(
+  {
+    path: Type.String({
+      minLength: 1,
+      description: 'The file: relative to the workspace, or absolute inside it.',
+    }),
+  },
+  { additionalProperties: false },
+)
+
+export const fileRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async (app, { gateway }) => {
+  const { engine } = gateway
+  // Only this plugin's routes take multipart bodies; a file over the size limit is reported by the route.
+  await app.register(multipart, { throwFileSizeLimit: false })
+
+  app.post<{ Params: Static<typeof SessionParams> }>(
+    '/sessions/:id/files/upload',
+    {
+      schema: {
+        summary: "Upload files into the session's workspace",
+        description:
+          'A multipart/form-data form: optional `path` and `overwrite` fields, then one or more files. The ' +
+          'files are put in place once all of them arrived: a failed upload (a file over ' +
+          '`native.uploadMaxFileBytes` or more than `native.uploadMaxFiles` files: 413; an existing file ' +
+          'without `overwrite`: 409; a path out of the workspace: 403) leaves nothing behind. Recorded as a ' +
+          'direct `upload` call with a `file.changed` event per file.',
+        consumes: ['multipart/form-data'],
+        params: SessionParams,
+        body: UploadForm,
+      },
+      // The form is read as a stream by the handler, which checks it; its schema is the documentation.
+      validatorCompiler: (route) => (route.httpPart === 'body' ? () => true : app.validatorCompiler!(route)),
+    },
+    async (request, reply) => {
+      const { id } = request.params
+      const record = sessionOf(engine, id)
+      if (!request.isMultipart())
+        throw new ApiError(415, 'unsupported_media_type', 'An upload is a multipart/form-data body')
+      const limits = gateway.config.native
+      const form = new FormFields()
+      let upload: Upload | undefined
+      try {
+        for await (const part of formParts(request, limits)) {
+          if (part.type === 'field') {
+            if (upload)
+              throw invalid(`body.${part.fieldname} must come before the files`, `body.${part.fieldname}`)
+            form.read(part)
+            continue
+          }
+          upload ??= await Upload.into(record.settings.workspace, form.path, form.overwrite)
+          await upload.add(part.filename, part.file)
+          if (part.file.truncated) {
+            throw new ApiError(
+              413,
+              'payload_too_large',
+              `${part.filename} is larger than ${limits.uploadMaxFileBytes} bytes (native.uploadMaxFileBytes)`,
+              'body.files',
+            )
+          }
+        }
+        if (!upload) throw invalid('body.files must hold at least one file', 'body.files')
+        const staged = upload
+        const input = { path: staged.path, overwrite: form.overwrite, files: staged.names }
+        const files = await engine.recordDirectCall(
+          id,
+          'upload',
+          input,
+          () => staged.commit(),
+          (done) =>
+            done.map((file) => ({ path: file.filePath, kind: file.created ? 'created' : 'modified' })),
+        )
+        return reply.code(201).send({ path: staged.path, files: files.map(uploadedView) })
+      } catch (error) {
+        await upload?.discard()
+        // The rest of the body is read and dropped, so that the client gets the answer rather than a reset.
+        request.raw.unpipe()
+        request.raw.resume()
+        throw uploadError(error)
+      }
+    },
+  )
+
+  app.get<{ Params: Static<typeof SessionParams>; Querystring: Static<typeof ListQuery> }>(
+    '/sessions/:id/files',
+    {
+      schema: {
+        summary: "List the session's workspace",
+        description:
+          'Files, folders and symlinks with their size and modification time, as a tree (or `flat`), down ' +
+          'to `depth` levels. Left out: version control folders, symlinks to folders or out of the ' +
+          'workspace, and (unless `include_ignored`) what .gitignore and .ignore files ignore. At most ' +
+          '`native.filesListMaxEntries` entries (`truncated` when there were more).',
+        params: SessionParams,
+        querystring: ListQuery,
+      },
+    },
+    async (request) => {
+      const record = sessionOf(engine, request.params.id)
+      const { path, depth, flat, include_ignored } = request.query
+      const listing = await fromTools(
+        () =>
+          listWorkspace(record.settings.workspace, {
+            ...(path === undefined ? {} : { path }),
+            depth,
+            includeIgnored: include_ignored,
+            maxEntries: gateway.config.native.filesListMaxEntries,
+            walkMaxEntries: gateway.config.tools.walkMaxEntries,
+          }),
+        'querystring',
+      )
+      const entries = listing.entries.map(entryView)
+      return {
+        path: listing.path,
+        entries: flat ? entries : treeOf(listing.path, depth, entries),
+        truncated: listing.truncated,
+      }
+    },
+  )
+
+  app.get<{ Params: Static<typeof SessionParams>; Querystring: Static<typeof ContentQuery> }>(
+    '/sessions/:id/files/content',
+    {
+      schema: {
+        summary: 'Download a file of the workspace',
+        description:
+          'The raw bytes, with a Content-Type from the file name (application/octet-stream when unknown) and ' +
+          'Content-Disposition: attachment.',
+        params: SessionParams,
+        querystring: ContentQuery,
+      },
+    },
+    async (request, reply) => {
+      const record = sessionOf(engine, request.params.id)
+      const { path } = request.query
+      const file = await fromTools(async () => {
+        const real = await confine(record.settings.workspace, path)
+        const info = await stat(real).catch((error: unknown) => {
+          throw fsToolError(error, path)
+        })
+        if (!info.isFile()) throw new ToolError('invalid_input', `${path} is not a file`, { field: 'path' })
+        return { real, size: info.size }
+      }, 'querystring')
+      const name = basename(file.real)
+      return reply
+        .type(contentType(name) || 'application/octet-stream')
+        .header('content-length', file.size)
+        .header('content-disposition', contentDisposition(name))
+        .header('x-content-type-options', 'nosniff')
+        .send(createReadStream(file.real))
+    },
+  )
+}
+
+/** The `path` and `overwrite` fields of an upload form. */
+class FormFields {
+  path: string | undefined
+  overwrite = false
+  private readonly seen = new Set<string>()
+
+  read(part: MultipartValue): void {
+    const field = `body.${part.fieldname}`
+    if (part.fieldname !== 'path' && part.fieldname !== 'overwrite')
+      throw invalid(`${field} is not a field of an upload (path, overwrite, then files)`, field)
+    if (this.seen.has(part.fieldname)) throw invalid(`${field} is given twice`, field)
+    this.seen.add(part.fieldname)
+    if (part.valueTruncated) throw invalid(`${field} is longer than ${FIELD_MAX_BYTES} bytes`, field)
+    const value = String(part.value)
+    if (part.fieldname === 'path') {
+      if (value === '') throw invalid(`${field} must not be empty`, field)
+      this.path = value
+    } else if (value === 'true' || value === 'false') this.overwrite = value === 'true'
+    else throw invalid(`${field} must be true or false`, field)
+  }
+}
+
+/** The parts of a multipart body, the parser's own failures as API errors. */
+async function* formParts(request: FastifyRequest, limits: Config['native']): AsyncGenerator<Multipart> {
+  const parts = request.parts({
+    limits: {
+      fileSize: limits.uploadMaxFileBytes,
+      files: limits.uploadMaxFiles,
+      fields: FIELDS_MAX,
+      fieldSize: FIELD_MAX_BYTES,
+      parts: limits.uploadMaxFiles + FIELDS_MAX,
+    },
+  })
+  for (;;) {
+    let next: IteratorResult<Multipart>
+    try {
+      next = await parts.next()
+    } catch (error) {
+      throw formError(error, limits)
+    }
+    if (next.done) return
+    yield next.value
+  }
+}
+
+function formError(error: unknown, limits: Config['native']): ApiError {
+  const { code, message } = error as FastifyError
+  switch (code) {
+    case 'FST_FILES_LIMIT':
+      return new ApiError(
+        413,
+        'payload_too_large',
+        `An upload may hold at most ${limits.uploadMaxFiles} files (native.uploadMaxFiles)`,
+        'body.files',
+      )
+    case 'FST_PARTS_LIMIT':
+    case 'FST_FIELDS_LIMIT':
+      return new ApiError(413, 'payload_too_large', 'The form has too many fields')
+    default:
+      return new ApiError(400, 'bad_request', `The body is not a valid multipart/form-data form: ${message}`)
+  }
+}
+
+/** An upload's failure in the native shape. */
+function uploadError(error: unknown): unknown {
+  if (error instanceof UploadConflict) return new ApiError(409, 'already_exists', error.message, 'body.files')
+  return error instanceof ToolError ? fromToolError(error, 'body') : error
+}
+
+async function fromTools<T>(run: () => Promise<T>, part: 'body' | 'querystring'): Promise<T> {
+  try {
+    return await run()
+  } catch (error) {
+    throw error instanceof ToolError ? fromToolError(error, part) : error
+  }
+}
+
+function uploadedView(file: UploadedFile) {
+  return { path: file.relativePath, size: file.size, sha256: file.sha256, created: file.created }
+}
+
+interface EntryView {
+  name: string
+  path: string
+  type: ListedEntry['type']
+  size: number | null
+  modified_at: string
+  target?: string
+  children?: EntryView[]
+}
+
+function entryView(entry: ListedEntry): EntryView {
+  return {
+    name: entry.path.slice(entry.path.lastIndexOf('/') + 1),
+    path: entry.path,
+    type: entry.type,
+    size: entry.size,
+    modified_at: entry.modified.toISOString(),
+    ...(entry.target === undefined ? {} : { target: entry.target }),
+  }
+}
+
+/**
+ * The entries of the folder `root` as a tree: each folder less than `depth` levels down gets the
+ * `children` listed in it. The entries come in walk order, each folder before its own entries.
+ */
+function treeOf(root: string, depth: number, entries: EntryView[]): EntryView[] {
+  const top: EntryView[] = []
+  const folders = new Map<string, EntryView[]>()
+  for (const entry of entries) {
+    const at = entry.path.lastIndexOf('/')
+    const parent = at < 0 ? '.' : entry.path.slice(0, at)
+    const siblings = parent === root ? top : folders.get(parent)
+    siblings?.push(entry)
+    const level = (root === '.' ? entry.path : entry.path.slice(root.length + 1)).split('/').length
+    if (entry.type === 'dir' && level < depth) {
+      entry.children = []
+      folders.set(entry.path, entry.children)
+    }
+  }
+  return top
+}

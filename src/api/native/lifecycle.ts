@@ -1,0 +1,217 @@
+/**
+ * A session's life beyond its turns: resume it now (warm), pause it, fork it into a new session, and import
+ * a conversation Claude Code itself had in a workspace (listed by `GET /api/claude-sessions`).
+ */
+import { type Static, Type } from '@sinclair/typebox'
+import type { FastifyPluginAsync } from 'fastify'
+import { type ClaudeSessionInfo, listClaudeSessions } from '../../engine/claude-sessions.js'
+import { forkSession, importSession } from '../../engine/fork.js'
+import type { SessionManager } from '../../engine/sessions.js'
+import type { GatewayContext } from '../../gateway.js'
+import type { SessionRecord } from '../../store/types.js'
+import { ApiError, notFound } from './errors.js'
+import { confinedWorkspace } from './resolve.js'
+import { pageQuery, SessionParams } from './schemas.js'
+import { sessionView } from './views.js'
+
+const UUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
+
+/** A session's title (a label for people); what `description` says is used when it is absent. */
+const Title = (description: string) =>
+  Type.Optional(Type.Union([Type.String({ maxLength: 200 }), Type.Null()], { description }))
+
+const ForkBody = Type.Object(
+  {
+    at_message: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 200,
+        description:
+          "Where the branch ends: a `turn_id` of the session (the fork ends after Claude's last message of " +
+          'that turn), a `message_id` of an assistant item of its history (`msg_…`: the fork ends with that ' +
+          "message), or the uuid of an entry of Claude Code's transcript. Absent: the whole conversation.",
+      }),
+    ),
+    title: Title('Absent: the source\'s title followed by " (fork)".'),
+  },
+  { additionalProperties: false },
+)
+
+const ImportBody = Type.Object(
+  {
+    claude_session_id: Type.String({
+      pattern: UUID_PATTERN,
+      description: "Claude Code's session id (a UUID), as `GET /api/claude-sessions` lists it.",
+    }),
+    workspace: Type.String({
+      minLength: 1,
+      description:
+        'The folder Claude Code ran that session in (its transcripts are kept per folder); it becomes the ' +
+        "session's workspace and must be under `native.workspaceRoots`.",
+    }),
+    title: Title("Absent: the conversation's title or first prompt in Claude Code."),
+  },
+  { additionalProperties: false },
+)
+
+const ClaudeSessionsQuery = Type.Object(
+  {
+    workspace: Type.String({
+      minLength: 1,
+      description: 'The folder whose Claude Code sessions are listed; under `native.workspaceRoots`.',
+    }),
+    ...pageQuery('Sessions'),
+  },
+  { additionalProperties: false },
+)
+
+export const lifecycleRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async (app, { gateway }) => {
+  const { engine, bus } = gateway
+
+  app.post<{ Params: Static<typeof SessionParams> }>(
+    '/sessions/:id/resume',
+    {
+      schema: {
+        summary: 'Resume a session now',
+        description:
+          "Starts the session's Claude Code process now, resuming its conversation, so that its next " +
+          'message goes straight to a live process (a session resumes by itself on its next message ' +
+          'anyway). A paused session is un-paused. No body. Answers the session, `idle` with its `runner`.',
+        params: SessionParams,
+      },
+    },
+    async (request) => {
+      const { id } = request.params
+      openSession(engine, id)
+      return sessionView(await engine.resume(id), engine)
+    },
+  )
+
+  app.post<{ Params: Static<typeof SessionParams> }>(
+    '/sessions/:id/pause',
+    {
+      schema: {
+        summary: 'Pause a session',
+        description:
+          "Stops the session's Claude Code process; the session is `paused` and refuses messages " +
+          '(`409 session_paused`) until `POST /api/sessions/{id}/resume`, also after a gateway restart. ' +
+          'Refused with `409 session_busy` while a turn runs or waits: interrupt it first. No body.',
+        params: SessionParams,
+      },
+    },
+    async (request) => {
+      const { id } = request.params
+      openSession(engine, id)
+      return sessionView(await engine.pause(id), engine)
+    },
+  )
+
+  app.post<{ Params: Static<typeof SessionParams>; Body: Static<typeof ForkBody> }>(
+    '/sessions/:id/fork',
+    {
+      schema: {
+        summary: 'Fork a session',
+        description:
+          "A new session with the source's settings and a copy of its conversation, whole or up to " +
+          '`at_message`; the two go on independently. Forking a session whole while its turn runs is ' +
+          'refused (`409 session_busy`). A closed session can be forked. The body may be left out (a whole ' +
+          'fork). Answers `201` with the new session.',
+        params: SessionParams,
+        body: ForkBody,
+      },
+      // Forking the whole conversation needs no body at all.
+      preValidation: async (request) => {
+        request.body ??= {}
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params
+      const { at_message, title } = request.body
+      const fork = await forkSession(engine, bus, id, { at: at_message, title })
+      return reply.code(201).send(sessionView(fork, engine))
+    },
+  )
+
+  app.post<{ Body: Static<typeof ImportBody> }>(
+    '/sessions/import',
+    {
+      schema: {
+        summary: 'Import a Claude Code session',
+        description:
+          'A new session that continues a conversation Claude Code itself had in `workspace` (its first ' +
+          'message resumes it with every earlier turn). Other settings are the configured defaults; change ' +
+          'them with `PUT /api/sessions/{id}/context`. `409 conflict` when a session of the gateway already ' +
+          'continues that conversation. Answers `201` with the session.',
+        body: ImportBody,
+      },
+    },
+    async (request, reply) => {
+      const { claude_session_id, title } = request.body
+      const workspace = confined(request.body.workspace, 'body.workspace')
+      const outcome = await importSession(engine, claude_session_id, {
+        workspace,
+        ...(title !== undefined ? { title } : {}),
+      })
+      if ('heldBy' in outcome) {
+        throw new ApiError(
+          409,
+          'conflict',
+          `Session ${outcome.heldBy.id} already continues Claude Code session ${claude_session_id}`,
+        )
+      }
+      return reply.code(201).send(sessionView(outcome.created, engine))
+    },
+  )
+
+  app.get<{ Querystring: Static<typeof ClaudeSessionsQuery> }>(
+    '/claude-sessions',
+    {
+      schema: {
+        summary: "Claude Code's own sessions in a workspace",
+        description:
+          'The conversations Claude Code keeps for a folder (its transcripts), most recently modified ' +
+          "first: the gateway's sessions in that folder and the ones the CLI had by itself. Any of them can " +
+          'be imported with `POST /api/sessions/import`.',
+        querystring: ClaudeSessionsQuery,
+      },
+    },
+    async (request) => {
+      const { limit, offset } = request.query
+      const workspace = confined(request.query.workspace, 'querystring.workspace')
+      // One more than the page tells whether another page follows.
+      const found = await listClaudeSessions(engine.claudeConfigDir, workspace, { limit: limit + 1, offset })
+      return {
+        workspace,
+        items: found.slice(0, limit).map(claudeSessionView),
+        limit,
+        offset,
+        has_more: found.length > limit,
+      }
+    },
+  )
+
+  function confined(path: string, field: string): string {
+    return confinedWorkspace(path, gateway.config.native.workspaceRoots, field)
+  }
+}
+
+/** A session that can be resumed or paused: it exists (404) and is not closed (409). */
+function openSession(engine: SessionManager, id: string): SessionRecord {
+  const record = engine.getSession(id)
+  if (!record) throw notFound(`Session ${id}`)
+  if (record.state === 'closed') throw new ApiError(409, 'session_closed', `Session ${id} is closed`)
+  return record
+}
+
+function claudeSessionView(info: ClaudeSessionInfo) {
+  return {
+    claude_session_id: info.sessionId,
+    summary: info.summary,
+    title: info.customTitle ?? null,
+    first_prompt: info.firstPrompt ?? null,
+    git_branch: info.gitBranch ?? null,
+    created_at: info.createdAt === undefined ? null : new Date(info.createdAt).toISOString(),
+    last_modified: new Date(info.lastModified).toISOString(),
+    file_size: info.fileSize ?? null,
+  }
+}

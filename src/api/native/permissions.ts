@@ -1,0 +1,145 @@
+/**
+ * What Claude may do with its tools, and the answers to what it asks:
+ *
+ * - `GET|PUT /api/sessions/{id}/tool-permissions`: the session's permission mode, allow and deny rules, and
+ *   whether it takes interactive approvals (the same settings as the session options; a change applies
+ *   from the next turn, as `PUT /context` does);
+ * - `GET /api/sessions/{id}/permissions`: the permission requests waiting for an answer;
+ * - `POST /api/sessions/{id}/permissions/{request_id}`: answer one (the REST twin of the WebSocket's
+ *   `permission` message).
+ */
+import { type Static, Type } from '@sinclair/typebox'
+import type { FastifyPluginAsync } from 'fastify'
+import type { PermissionAnswer } from '../../engine/sessions.js'
+import type { GatewayContext } from '../../gateway.js'
+import { invalid, notFound } from './errors.js'
+import { PermissionFields, permissionSettingsFrom } from './permission-settings.js'
+import { sessionOf } from './resolve.js'
+import { SessionParams } from './schemas.js'
+import { toolPermissionsView } from './views.js'
+
+const ToolPermissions = Type.Object(PermissionFields, { additionalProperties: false, minProperties: 1 })
+
+const Answer = Type.Object(
+  {
+    behavior: Type.Union([Type.Literal('allow'), Type.Literal('deny')], { description: 'The decision.' }),
+    updated_input: Type.Optional(
+      Type.Record(Type.String(), Type.Unknown(), {
+        description: "Allow only: the input the tool runs with instead of Claude's.",
+      }),
+    ),
+    message: Type.Optional(Type.String({ description: 'Deny only: what Claude is told.' })),
+  },
+  { additionalProperties: false },
+)
+
+const RequestParams = Type.Object({
+  ...SessionParams.properties,
+  request_id: Type.String({
+    minLength: 1,
+    description: 'The `requestId` of the `permission.requested` event.',
+  }),
+})
+
+export const permissionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async (app, { gateway }) => {
+  const { engine } = gateway
+
+  app.get<{ Params: Static<typeof SessionParams> }>(
+    '/sessions/:id/tool-permissions',
+    {
+      schema: {
+        summary: "A session's tool permissions",
+        description: 'Its permission mode, allow and deny rules, and whether it takes interactive approvals.',
+        params: SessionParams,
+      },
+    },
+    async (request) => toolPermissionsView(sessionOf(engine, request.params.id)),
+  )
+
+  app.put<{ Params: Static<typeof SessionParams>; Body: Static<typeof ToolPermissions> }>(
+    '/sessions/:id/tool-permissions',
+    {
+      schema: {
+        summary: "Change a session's tool permissions",
+        description:
+          'Only the fields given change (a rule list is replaced whole). They apply from the next turn: a ' +
+          'live process is let go (at once when idle, else after its turn) and the conversation resumes. ' +
+          'Answers the permissions now in force.',
+        params: SessionParams,
+        body: ToolPermissions,
+      },
+    },
+    async (request) => {
+      const { id } = request.params
+      sessionOf(engine, id)
+      return toolPermissionsView(engine.updateSettings(id, permissionSettingsFrom(request.body)))
+    },
+  )
+
+  app.get<{ Params: Static<typeof SessionParams> }>(
+    '/sessions/:id/permissions',
+    {
+      schema: {
+        summary: 'Permission requests waiting for an answer',
+        description:
+          'Requests of sessions with `ask_permissions` that nobody has answered yet, oldest first. Each is ' +
+          'denied at `expires_at` (`pool.permissionTimeoutMs`) if still unanswered.',
+        params: SessionParams,
+      },
+    },
+    async (request) => {
+      const { id } = request.params
+      sessionOf(engine, id)
+      const items = engine.pendingPermissions(id).map(({ requested, expiresAt }) => ({
+        request_id: requested.requestId,
+        tool_use_id: requested.toolUseId,
+        tool_name: requested.toolName,
+        input: requested.input,
+        ...(requested.reason !== undefined ? { reason: requested.reason } : {}),
+        turn_id: requested.turnId,
+        requested_at: new Date(requested.ts).toISOString(),
+        expires_at: expiresAt === null ? null : new Date(expiresAt).toISOString(),
+      }))
+      return { items }
+    },
+  )
+
+  app.post<{ Params: Static<typeof RequestParams>; Body: Static<typeof Answer> }>(
+    '/sessions/:id/permissions/:request_id',
+    {
+      schema: {
+        summary: 'Answer a permission request',
+        description:
+          'Allow the call (with `updated_input`, it runs with that input) or deny it (`message` tells Claude ' +
+          'why). 404 when the request is not waiting (answered, timed out, or never made).',
+        params: RequestParams,
+        body: Answer,
+      },
+    },
+    async (request) => {
+      const { id, request_id: requestId } = request.params
+      sessionOf(engine, id)
+      const answer = answerFrom(request.body)
+      const waiting = engine.pendingPermissions(id).find(({ requested }) => requested.requestId === requestId)
+      if (!waiting) throw notFound(`Pending permission request ${requestId}`)
+      engine.answerPermission(id, requestId, answer)
+      return {
+        request_id: requestId,
+        tool_use_id: waiting.requested.toolUseId,
+        tool_name: waiting.requested.toolName,
+        behavior: answer.behavior,
+      }
+    },
+  )
+}
+
+function answerFrom(body: Static<typeof Answer>): PermissionAnswer {
+  if (body.behavior === 'allow') {
+    if (body.message !== undefined)
+      throw invalid('body.message is for a denial; an allow takes updated_input', 'body.message')
+    return { behavior: 'allow', updatedInput: body.updated_input }
+  }
+  if (body.updated_input !== undefined)
+    throw invalid('body.updated_input is for an allow; a denial takes message', 'body.updated_input')
+  return { behavior: 'deny', message: body.message }
+}

@@ -1,0 +1,95 @@
+/**
+ * A session's project: `POST /api/sessions/{id}/project/init` runs Claude Code's `/init` (Claude studies the
+ * workspace and writes its CLAUDE.md) as one of the session's turns; `PUT /api/sessions/{id}/project/workspace`
+ * moves the session to another folder, its conversation going on there.
+ */
+import { stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { type Static, Type } from '@sinclair/typebox'
+import type { FastifyPluginAsync } from 'fastify'
+import type { GatewayContext } from '../../gateway.js'
+import { confinedWorkspace, sessionOf } from './resolve.js'
+import { SessionParams } from './schemas.js'
+import { answeredTurn } from './turn-answer.js'
+import { sessionView } from './views.js'
+
+const WorkspaceMove = Type.Object(
+  {
+    workspace: Type.String({
+      minLength: 1,
+      description: 'The folder the session works in from now on; under `native.workspaceRoots`.',
+    }),
+  },
+  { additionalProperties: false },
+)
+
+export const projectRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async (app, { gateway }) => {
+  const { engine } = gateway
+
+  app.post<{ Params: Static<typeof SessionParams> }>(
+    '/sessions/:id/project/init',
+    {
+      schema: {
+        summary: "Run Claude Code's /init in the session",
+        description:
+          'One turn of the session: Claude looks at the workspace and writes its CLAUDE.md (the session ' +
+          'must let Claude write files: permission mode `acceptEdits` or `bypassPermissions`, or approvals ' +
+          'over the WebSocket). Answers the finished turn and what became of CLAUDE.md; when it was ' +
+          "written, the session's next turn starts a process that reads it.",
+        params: SessionParams,
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params
+      const memory = join(sessionOf(engine, id).settings.workspace, 'CLAUDE.md')
+      const before = await fileState(memory)
+      const turn = await answeredTurn(gateway, reply, await engine.send(id, '/init'))
+      const after = await fileState(memory)
+      const written =
+        after !== undefined &&
+        (before === undefined || after.mtimeMs !== before.mtimeMs || after.size !== before.size)
+      // Claude Code reads CLAUDE.md when its process starts.
+      if (written) engine.restartRunner(id)
+      return {
+        turn,
+        claude_md: {
+          path: memory,
+          exists: after !== undefined,
+          written,
+          created: written && before === undefined,
+          size: after?.size ?? 0,
+        },
+      }
+    },
+  )
+
+  app.put<{ Params: Static<typeof SessionParams>; Body: Static<typeof WorkspaceMove> }>(
+    '/sessions/:id/project/workspace',
+    {
+      schema: {
+        summary: 'Move the session to another workspace',
+        description:
+          'Its process is let go (at once when idle, else after its turn) and the next message resumes the ' +
+          "conversation in the new folder, Claude Code's transcript moving along. Answers the session.",
+        params: SessionParams,
+        body: WorkspaceMove,
+      },
+    },
+    async (request) => {
+      const { id } = request.params
+      sessionOf(engine, id)
+      const workspace = confinedWorkspace(
+        request.body.workspace,
+        gateway.config.native.workspaceRoots,
+        'body.workspace',
+      )
+      return sessionView(engine.updateSettings(id, { workspace }), engine)
+    },
+  )
+}
+
+/** A regular file's size and modification time; undefined when there is none. */
+async function fileState(path: string) {
+  const info = await stat(path).catch(() => undefined)
+  return info?.isFile() ? { size: info.size, mtimeMs: info.mtimeMs } : undefined
+}

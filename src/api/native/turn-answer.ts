@@ -1,0 +1,92 @@
+/**
+ * A turn answered as one JSON result once it ends: its text, thinking, tool calls with their results, usage
+ * and cost. Routes that run a turn for their caller (messages, slash commands, /init) answer with it.
+ */
+import type { FastifyReply } from 'fastify'
+import type { Turn } from '../../engine/sessions.js'
+import { TurnFollower } from '../../events/follow.js'
+import { Paragraphs } from '../../events/paragraphs.js'
+import type { EventOf, GatewayEvent } from '../../events/types.js'
+import type { GatewayContext } from '../../gateway.js'
+import { ApiError } from './errors.js'
+import { usageView } from './views.js'
+
+/** Waits for `turn` to end and answers it as one JSON result; a caller who leaves first interrupts it. */
+export async function answeredTurn(gateway: GatewayContext, reply: FastifyReply, turn: Turn) {
+  const follower = new TurnFollower(gateway.bus, turn.sessionId, turn.id, turn.startSeq)
+  // Leaving before the answer means the caller no longer wants the turn.
+  const onClose = () => {
+    if (!reply.raw.writableFinished) void gateway.engine.interrupt(turn.sessionId).catch(() => undefined)
+  }
+  reply.raw.once('close', onClose)
+  try {
+    const events: GatewayEvent[] = []
+    for await (const event of follower) events.push(event)
+    return turnResult(turn.id, events)
+  } finally {
+    reply.raw.off('close', onClose)
+  }
+}
+
+/** A finished turn as one JSON answer: its text, thinking, tool calls with their results, usage and cost. */
+function turnResult(turnId: string, events: GatewayEvent[]) {
+  const completed = events.find((e): e is EventOf<'turn.completed'> => e.type === 'turn.completed')
+  if (!completed) throw new ApiError(500, 'internal', 'The turn ended without completing')
+  let text = ''
+  let thinking = ''
+  const paragraphs = new Paragraphs()
+  const calls = new Map<string, Record<string, unknown>>()
+  for (const event of events) {
+    if (
+      'parentToolUseId' in event &&
+      event.parentToolUseId !== null &&
+      event.type !== 'tool.call' &&
+      event.type !== 'tool.result'
+    )
+      continue
+    switch (event.type) {
+      case 'text.delta':
+        text += paragraphs.next(event.text)
+        break
+      case 'thinking.delta':
+        thinking += event.text
+        break
+      case 'message':
+        paragraphs.message(event.content)
+        break
+      case 'tool.call':
+        calls.set(event.toolUseId, {
+          id: event.toolUseId,
+          name: event.name,
+          input: event.input,
+          parent_tool_use_id: event.parentToolUseId,
+          status: 'running',
+        })
+        break
+      case 'tool.result': {
+        const call = calls.get(event.toolUseId)
+        if (call) {
+          call.status = event.isError ? 'error' : 'completed'
+          call.result = event.content
+          call.is_error = event.isError
+          call.duration_ms = event.durationMs
+        }
+        break
+      }
+    }
+  }
+  return {
+    turn_id: turnId,
+    status: completed.status,
+    text,
+    result: completed.result,
+    thinking,
+    tool_calls: [...calls.values()],
+    usage: usageView(completed.usage),
+    cost_usd: completed.costUsd,
+    duration_ms: completed.durationMs,
+    stop_reason: completed.stopReason,
+    ...(completed.structuredOutput !== undefined ? { structured_output: completed.structuredOutput } : {}),
+    ...(completed.error ? { error: completed.error } : {}),
+  }
+}

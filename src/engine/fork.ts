@@ -1,0 +1,131 @@
+/**
+ * New sessions from existing Claude Code conversations: a fork of a gateway session (whole, or up to one of
+ * its turns or messages) and an import of a conversation the CLI itself had in a workspace. The fork is a
+ * copy of Claude's transcript with fresh ids (claude-sessions.ts), so that each side goes on without the
+ * other; an import resumes the CLI's own transcript.
+ */
+import type { EventBus } from '../events/bus.js'
+import type { SessionRecord } from '../store/types.js'
+import { findClaudeSession, forkClaudeSession } from './claude-sessions.js'
+import { GatewayError } from './errors.js'
+import type { NewSession, SessionManager } from './sessions.js'
+
+export interface ForkOptions {
+  /**
+   * Where the branch ends: a turn of the session (after Claude's last message in it), the id of one of
+   * Claude's messages (`msg_…`, every block of it kept) or the uuid of an entry of Claude's transcript.
+   * Absent: the whole conversation.
+   */
+  at?: string
+  /** Absent: the source's title with " (fork)". */
+  title?: string | null
+}
+
+/** The longest title the API takes: an imported conversation's summary (its first prompt) is cut to it. */
+const TITLE_MAX = 200
+/** Stored events read at a time while looking for a turn's messages. */
+const SCAN_CHUNK = 1000
+
+/**
+ * A new session with the source's settings and a copy of its conversation. The copy is taken from Claude's
+ * transcript, where a turn still running has no end yet: forking its session whole is refused meanwhile.
+ */
+export async function forkSession(
+  engine: SessionManager,
+  bus: EventBus,
+  sessionId: string,
+  options: ForkOptions,
+): Promise<SessionRecord> {
+  const source = engine.getSession(sessionId)
+  if (!source) throw new GatewayError('not_found', `Session ${sessionId} does not exist`)
+  const title = options.title !== undefined ? options.title : source.title && `${source.title} (fork)`
+  const { at } = options
+  if (at === undefined && engine.runnerOf(sessionId)?.busy) {
+    throw new GatewayError(
+      'session_busy',
+      `Session ${sessionId} is running a turn: fork it at a message, or once the turn has ended`,
+      1_000,
+    )
+  }
+  let resume: string | undefined
+  if (source.claudeSessionId) {
+    const outcome = await forkClaudeSession(
+      engine.claudeConfigDir,
+      source.settings.workspace,
+      source.claudeSessionId,
+      {
+        upTo: at === undefined ? undefined : lastMessageOfTurn(bus, sessionId, at),
+        title: title ?? undefined,
+      },
+    )
+    if ('missing' in outcome) {
+      throw new GatewayError(
+        'not_found',
+        outcome.missing === 'message'
+          ? `No message '${at}' in the conversation of session ${sessionId}`
+          : `Claude Code's transcript of session ${sessionId} was not found`,
+      )
+    }
+    resume = outcome.sessionId
+  } else if (at !== undefined) {
+    throw new GatewayError('not_found', `Session ${sessionId} has no conversation yet to fork at '${at}'`)
+  }
+  // The copy has the conversation only, no agent record: the fork's agent is its `agent` setting.
+  return engine.createSession({ ...source.settings, title, resume })
+}
+
+/**
+ * A gateway session that continues a conversation the CLI had in `input.workspace`; or, when a session of
+ * the gateway (not closed) continues it already, that one and no new session: two processes would write
+ * one transcript.
+ */
+export async function importSession(
+  engine: SessionManager,
+  claudeSessionId: string,
+  input: NewSession & { workspace: string },
+): Promise<{ created: SessionRecord } | { heldBy: SessionRecord }> {
+  const found = await findClaudeSession(engine.claudeConfigDir, input.workspace, claudeSessionId)
+  if (!found) {
+    throw new GatewayError(
+      'not_found',
+      `Claude Code has no session ${claudeSessionId} in workspace ${input.workspace}`,
+    )
+  }
+  const heldBy = engine
+    .listSessions({ workspace: input.workspace, limit: Number.MAX_SAFE_INTEGER, offset: 0 })
+    .items.find((record) => record.claudeSessionId === claudeSessionId && record.state !== 'closed')
+  if (heldBy) return { heldBy }
+  const title =
+    input.title !== undefined ? input.title : (found.customTitle ?? found.summary).slice(0, TITLE_MAX)
+  return { created: engine.createSession({ ...input, title, resume: claudeSessionId }) }
+}
+
+/**
+ * When `at` is a turn of the session: the id of Claude's last message of the main conversation in it
+ * (a fork "after the turn"). Anything else is returned as it is, for the transcript to resolve.
+ */
+function lastMessageOfTurn(bus: EventBus, sessionId: string, at: string): string {
+  let turnFound = false
+  let turnEnded = false
+  let last: string | undefined
+  for (let after = 0; !turnEnded; ) {
+    const events = bus.replay(sessionId, after, SCAN_CHUNK)
+    for (const event of events) {
+      if (!('turnId' in event) || event.turnId !== at) continue
+      turnFound = true
+      if (event.type === 'message' && event.parentToolUseId === null && !event.synthetic)
+        last = event.messageId
+      turnEnded = event.type === 'turn.completed'
+      if (turnEnded) break
+    }
+    if (events.length < SCAN_CHUNK) break
+    after = events.at(-1)!.seq
+  }
+  if (!turnFound) return at
+  if (last === undefined)
+    throw new GatewayError(
+      'not_found',
+      `Turn ${at} of session ${sessionId} has no message of Claude's to fork at`,
+    )
+  return last
+}
