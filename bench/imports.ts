@@ -4,6 +4,10 @@
  * include Node's own baseline, given first: a process that imports nothing). Runs are interleaved across
  * modules, so a slow phase of the machine spreads over all of them.
  *
+ * These are tsc's modules in dist/, as the library entry (dist/server.js) and the worker threads load them:
+ * the command, dist/cli.js, is the same code bundled into one file (scripts/bundle.ts), which loads faster
+ * than the sum of its parts here.
+ *
  * Needs a build (it imports dist/): `npm run build && node --import tsx bench/imports.ts`
  * (env: BENCH_IMPORT_RUNS).
  */

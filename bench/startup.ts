@@ -45,7 +45,10 @@ function envInt(name: string, fallback: number): number {
 interface StartupRun {
   readyLogMs: number
   healthMs: number
-  /** What the gateway itself reports in its ready line: from entering startGateway to listening. */
+  /**
+   * What the gateway itself reports in its ready line: from entering startGateway to listening, which
+   * includes loading the server's code (imported there, while `claude --version` runs).
+   */
   internalMs: number
   rssMb: number
   childrenRssMb: number

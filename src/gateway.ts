@@ -6,11 +6,9 @@ import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { type Config, type ConfigChange, exposureProblem, isLoopbackHost } from './config/index.js'
 import { detectClaudeCli } from './engine/claude-cli.js'
-import { SessionManager } from './engine/sessions.js'
+import type { SessionManager } from './engine/sessions.js'
 import { EventBus } from './events/bus.js'
 import { createLogger } from './observability/logger.js'
-import { buildServer } from './server.js'
-import { SqliteStore } from './store/sqlite.js'
 import type { Store } from './store/types.js'
 import { VERSION } from './version.js'
 
@@ -52,7 +50,14 @@ export async function startGateway({
   const log = givenLog ?? createLogger(config.log)
   checkExposure(config, log)
 
-  const cli = await detectClaudeCli(config.claude.cliPath, { ...env, ...config.claude.env })
+  const detecting = detectClaudeCli(config.claude.cliPath, { ...env, ...config.claude.env })
+  // Loaded while `claude --version` runs (in its own process): most of the start-up is loading this code.
+  const [{ buildServer }, { SessionManager }, { SqliteStore }] = await Promise.all([
+    import('./server.js'),
+    import('./engine/sessions.js'),
+    import('./store/sqlite.js'),
+  ])
+  const cli = await detecting
   if (cli.usable)
     log.info({ path: cli.path, source: cli.source, version: cli.version }, 'Claude Code CLI found')
   else log.warn({ reason: cli.reason }, 'Claude Code CLI unusable: the gateway runs degraded')

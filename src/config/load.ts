@@ -75,8 +75,14 @@ const BOOLEANS: Record<string, boolean> = {
 const partialSchema: unknown = JSON.parse(
   JSON.stringify(ConfigSchema, (key, value) => (key === 'required' ? undefined : value)),
 )
-const validateLayer = new Ajv({ allErrors: true, allowUnionTypes: true }).compile(partialSchema as object)
-const applyDefaults = new Ajv({ allowUnionTypes: true, useDefaults: true }).compile<Config>(ConfigSchema)
+// Compiled at every start, before anything else can run. Checking our own fixed schema against the
+// meta-schema and optimising code that validates a handful of layers would double that time.
+const validateLayer = new Ajv({
+  allErrors: true,
+  allowUnionTypes: true,
+  validateSchema: false,
+  code: { optimize: false },
+}).compile(partialSchema as object)
 const schemaByKey = new Map(CONFIG_KEYS.map((entry) => [entry.key, entry.schema]))
 
 export function loadConfig({
@@ -136,11 +142,10 @@ export function loadConfig({
 
   if (issues.length > 0) throw new ConfigError(issues)
 
-  // Starting from the defaults keeps keys in schema order whatever order the files use.
-  const merged: Json = {}
-  applyDefaults(merged)
+  // Starting from the defaults keeps keys in schema order whatever order the files use. Every layer is
+  // valid and merging adds no key the schema does not know, so the result needs no second validation.
+  const merged = defaults()
   for (const layer of layers) merge(merged, layer.value)
-  if (!applyDefaults(merged)) throw new Error('merged configuration does not satisfy the schema')
   const config = resolvePaths({ source: 'defaults', dir: cwd, value: merged }).value as Config
 
   const sourceOf = (key: string) => layers.findLast((layer) => get(layer.value, key) !== undefined)?.source
@@ -158,6 +163,17 @@ export function loadConfig({
   if (issues.length > 0) throw new ConfigError(issues)
 
   return deepFreeze({ config, files })
+}
+
+/** Every key at its schema default (copies: the loaded configuration is frozen, the schema must not be). */
+function defaults(): Json {
+  const config: Record<string, Json> = {}
+  for (const { key, schema } of CONFIG_KEYS) {
+    const [section, name] = key.split('.') as [string, string]
+    config[section] ??= {}
+    config[section][name] = structuredClone(schema.default)
+  }
+  return config
 }
 
 export function isLoopbackHost(host: string): boolean {

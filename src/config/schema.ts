@@ -1,4 +1,5 @@
 import { type Static, type TInteger, type TSchema, Type } from '@sinclair/typebox'
+import { PERMISSION_MODES } from '../store/types.js'
 import { DEFAULT_TOOL_LIMITS, type ToolLimits } from '../tools/types.js'
 
 // Plain `enum`/`type: [..., 'null']` instead of TypeBox unions: ajv reports one readable error
@@ -23,7 +24,6 @@ const Millis = (value: number) => Type.Integer({ minimum: 0, default: value })
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 export const SETTING_SOURCES = ['user', 'project', 'local'] as const
-export const PERMISSION_MODES = ['default', 'acceptEdits', 'bypassPermissions', 'plan', 'dontAsk'] as const
 
 export const ConfigSchema = Type.Object(
   {
@@ -60,6 +60,7 @@ export const ConfigSchema = Type.Object(
       permissionTimeoutMs: Millis(120_000),
       startTimeoutMs: Millis(60_000),
       startRetries: Type.Integer({ minimum: 0, default: 1 }),
+      primeSpares: Type.Boolean({ default: true }),
     }),
     store: Section({
       dataDir: Type.String({ minLength: 1, default: '~/.claude-code-gateway' }),
@@ -100,6 +101,9 @@ export const ConfigSchema = Type.Object(
       workspaceRoots: Type.Array(Type.String({ minLength: 1 }), { default: ['~'] }),
       heartbeatMs: Millis(15_000),
       maxBufferedBytes: Type.Integer({ minimum: 1024, default: 1024 * 1024 }),
+      uploadMaxFileBytes: Type.Integer({ minimum: 1, default: 50 * 1024 * 1024 }),
+      uploadMaxFiles: Type.Integer({ minimum: 1, default: 100 }),
+      filesListMaxEntries: Type.Integer({ minimum: 1, default: 5000 }),
     }),
     log: Section({
       level: StringEnum(LOG_LEVELS, { default: 'info' }),

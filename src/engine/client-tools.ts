@@ -4,7 +4,6 @@
  * until the client's result arrives through the API. Claude sees each function as `mcp__client__<name>`.
  */
 import type { McpSdkServerConfigWithInstance } from '@anthropic-ai/claude-agent-sdk'
-import { z } from 'zod'
 import type { ClientToolSpec } from '../store/types.js'
 
 export const CLIENT_SERVER = 'client'
@@ -34,18 +33,21 @@ export const clientFunctionName = (toolName: string) =>
 /** The permission rule that lets every client function run without a prompt. */
 export const CLIENT_TOOLS_RULE = `mcp__${CLIENT_SERVER}`
 
-// The MCP server dispatches on the method literal; the params are read as given.
-const ListToolsRequest = z.object({ method: z.literal('tools/list'), params: z.optional(z.any()) })
-const CallToolRequest = z.object({
-  method: z.literal('tools/call'),
-  params: z.looseObject({ name: z.string(), arguments: z.optional(z.record(z.string(), z.unknown())) }),
-})
-
 export async function clientToolServer(
   tools: readonly ClientToolSpec[],
   call: (request: ClientToolCall) => Promise<ClientToolResult>,
 ): Promise<McpSdkServerConfigWithInstance> {
-  const { createSdkMcpServer } = await import('@anthropic-ai/claude-agent-sdk')
+  // Both loaded on first use, like the SDK elsewhere: the gateway's start-up does not pay for them.
+  const [{ createSdkMcpServer }, { z }] = await Promise.all([
+    import('@anthropic-ai/claude-agent-sdk'),
+    import('zod'),
+  ])
+  // The MCP server dispatches on the method literal; the params are read as given.
+  const ListToolsRequest = z.object({ method: z.literal('tools/list'), params: z.optional(z.any()) })
+  const CallToolRequest = z.object({
+    method: z.literal('tools/call'),
+    params: z.looseObject({ name: z.string(), arguments: z.optional(z.record(z.string(), z.unknown())) }),
+  })
   // `tools: []` still announces the tools capability; both handlers are replaced below.
   const config = createSdkMcpServer({ name: CLIENT_SERVER, tools: [] })
   const server = config.instance.server

@@ -54,9 +54,16 @@ export type ToolInput<N extends ToolName> = Static<(typeof TOOLS)[N]['inputSchem
 export const isToolName = (name: string): name is ToolName => (TOOL_NAMES as readonly string[]).includes(name)
 
 const ajv = new Ajv({ allErrors: false, strict: false })
-const validators = new Map<ToolName, ValidateFunction>(
-  TOOL_NAMES.map((name) => [name, ajv.compile(TOOLS[name].inputSchema)]),
-)
+// Each compiled on its tool's first call, not at import: every start of the gateway would pay for all six.
+const validators = new Map<ToolName, ValidateFunction>()
+function validatorOf(name: ToolName): ValidateFunction {
+  let validate = validators.get(name)
+  if (!validate) {
+    validate = ajv.compile(TOOLS[name].inputSchema)
+    validators.set(name, validate)
+  }
+  return validate
+}
 
 /** The field an ajv error is about, as `a.b[0]`. */
 function fieldOf(error: ErrorObject): string {
@@ -72,7 +79,7 @@ function fieldOf(error: ErrorObject): string {
 
 /** Checks `input` against the tool's schema; `invalid_input` naming the first wrong field. */
 export function validateToolInput<N extends ToolName>(name: N, input: unknown): ToolInput<N> {
-  const validate = validators.get(name)!
+  const validate = validatorOf(name)
   if (validate(input)) return input as ToolInput<N>
   const error = validate.errors![0]!
   const field = fieldOf(error)

@@ -187,6 +187,73 @@ describe('claude-code-gateway command', () => {
     }
   })
 
+  test('every log line is written, the last ones at exit too', async () => {
+    const child = run(['--port', '0'], { CCGW_POOL_WARM_SPARES: '0' })
+    const log = logOf(child)
+    try {
+      const ready = await waitUntil(
+        () => log.find((l) => String(l.msg).includes('ready at')),
+        15_000,
+        'ready',
+      )
+      const url = /(http:\/\/[^\s]+)/.exec(String(ready.msg))![1]!
+      const ids = Array.from({ length: 200 }, (_, i) => `burst-${i}`)
+      await Promise.all(
+        ids.map(async (id) => (await fetch(`${url}/v1/models`, { headers: { 'x-request-id': id } })).text()),
+      )
+      child.kill('SIGTERM')
+      const [code] = await once(child, 'close')
+      assert.equal(code, 0)
+      const requests = log.filter((l) => l.msg === 'request')
+      assert.deepEqual(requests.map((l) => l.reqId).sort(), ids.sort(), 'one line per request, none lost')
+      // Logged just before process.exit(): written only if what waits is flushed at exit.
+      assert.deepEqual(
+        log.slice(-2).map((l) => l.msg),
+        ['shutting down', 'stopped'],
+      )
+    } finally {
+      child.kill('SIGKILL')
+    }
+  })
+
+  test('the built command finds what lies beside its modules: package.json, worker threads', async () => {
+    writeFileSync(join(home.workspace, 'notes.txt'), 'alpha\nbundled search works\n')
+    const child = run(['--port', '0'], {
+      CCGW_POOL_WARM_SPARES: '0',
+      CCGW_NATIVE_WORKSPACE_ROOTS: home.root,
+    })
+    const log = logOf(child)
+    try {
+      const ready = await waitUntil(
+        () => log.find((l) => String(l.msg).includes('ready at')),
+        15_000,
+        'ready',
+      )
+      const url = /(http:\/\/[^\s]+)/.exec(String(ready.msg))![1]!
+      const health = (await (await fetch(`${url}/v1/health`)).json()) as { version: string }
+      assert.equal(health.version, VERSION)
+      const created = await fetch(`${url}/api/sessions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ workspace: home.workspace }),
+      })
+      const { id } = (await created.json()) as { id: string }
+      // The search tool runs in a worker thread whose file is found relative to the search module.
+      const search = await fetch(`${url}/api/sessions/${id}/tools/search`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ pattern: 'bundled \\w+', output_mode: 'content' }),
+      })
+      assert.equal(search.status, 200)
+      assert.match(
+        String(((await search.json()) as { content: string }).content),
+        /notes\.txt:2:bundled search/,
+      )
+    } finally {
+      child.kill('SIGKILL')
+    }
+  })
+
   test('an invalid configuration exits non-zero naming file, key and problem', async () => {
     const configFile = join(home.root, 'bad.yaml')
     writeFileSync(configFile, 'pool:\n  maxRunners: 0\n  speed: 3\n')

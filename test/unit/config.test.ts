@@ -72,6 +72,7 @@ test('defaults apply when there is no file, and the result is frozen', (t) => {
       turnTimeoutMs: 600_000,
       startTimeoutMs: 60_000,
       startRetries: 1,
+      primeSpares: true,
     },
     store: { dataDir: join(homedir(), '.claude-code-gateway') },
     openai: {
@@ -92,7 +93,14 @@ test('defaults apply when there is no file, and the result is frozen', (t) => {
       retryBudgetMs: 30_000,
     },
     tools: { ...DEFAULT_TOOL_LIMITS },
-    native: { workspaceRoots: [homedir()], heartbeatMs: 15_000, maxBufferedBytes: 1_048_576 },
+    native: {
+      workspaceRoots: [homedir()],
+      heartbeatMs: 15_000,
+      maxBufferedBytes: 1_048_576,
+      uploadMaxFileBytes: 52_428_800,
+      uploadMaxFiles: 100,
+      filesListMaxEntries: 5000,
+    },
     log: { level: 'info', pretty: 'auto' },
   })
   assert.ok(Object.isFrozen(config.server.apiKeys))

@@ -6,7 +6,8 @@ import type { GatewayContext } from '../../gateway.js'
  * `degraded` means the gateway runs but cannot reach Claude Code; `reason` says why.
  */
 export const healthRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async (app, { gateway }) => {
-  app.get('/health', async () => {
+  // Not async: the answer is at hand, and probes and load balancers poll this route.
+  app.get('/health', () => {
     const { engine, version, startedAt } = gateway
     const cli = engine.cli
     const stats = engine.stats()
