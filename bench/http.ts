@@ -22,7 +22,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { closeSync, createWriteStream, existsSync, mkdtempSync, openSync, readFileSync } from 'node:fs'
-import { createServer, get, type Server } from 'node:http'
+import { type Agent, createServer, get, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -33,6 +33,7 @@ import { createLogger } from '../src/observability/logger.js'
 import { type TestHome, testConfig, testHome } from '../test/support/harness.js'
 import {
   type BenchResult,
+  envInt,
   freePort,
   isMain,
   type Ratio,
@@ -65,22 +66,16 @@ export const defaultHttpOptions = (): HttpOptions => ({
 })
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)))
-const CLI = join(ROOT, 'dist', 'cli.js')
+/** The built gateway (`npm run build`). */
+export const CLI = join(ROOT, 'dist', 'cli.js')
 const READY_TIMEOUT_MS = 30_000
 const PATHS = ['/v1/models', '/v1/health'] as const
-type Path = (typeof PATHS)[number]
 
 /** stats.ts knows 'ms' and 'MB'; its renderer prints any unit as given and formats it like 'ms'. */
 const REQ_PER_S = 'req/s' as string as Row['unit']
 const MICROS = 'µs' as string as Row['unit']
 
-function envInt(name: string, fallback: number): number {
-  const raw = process.env[name]
-  const value = raw === undefined || raw === '' ? Number.NaN : Number(raw)
-  return Number.isInteger(value) && value > 0 ? value : fallback
-}
-
-interface Target {
+export interface Target {
   label: string
   url: string
   /** The server's own process, when it has one: its CPU time is read around each run. */
@@ -88,15 +83,18 @@ interface Target {
   stop(): Promise<void>
 }
 
-interface Body {
+export interface Body {
   contentType: string
   bytes: Buffer
 }
 
-/** One GET; the status, the content type and the body's exact bytes. */
-function fetchBody(url: string): Promise<{ status: number; body: Body }> {
+/** One GET (on its own connection unless an agent is given); the status, content type and exact bytes. */
+export function fetchBody(
+  url: string,
+  agent: Agent | false = false,
+): Promise<{ status: number; body: Body }> {
   return new Promise((done, fail) => {
-    const request = get(url, { agent: false, timeout: 2_000 }, (response) => {
+    const request = get(url, { agent, timeout: 2_000 }, (response) => {
       const chunks: Buffer[] = []
       response.on('data', (chunk: Buffer) => chunks.push(chunk))
       response.on('end', () =>
@@ -141,16 +139,27 @@ async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(killer)
 }
 
-/** `node dist/cli.js --port N`, its stdout (the JSON log) appended to `logFile`. */
-async function gatewayChild(
+export interface GatewayChildOptions {
+  level: 'info' | 'warn'
+  /** Where its stdout (the JSON log) is appended. */
+  logFile: string
+  /** More CCGW_* settings; they override the defaults here (e.g. CCGW_POOL_WARM_SPARES, 0 here). */
+  env?: NodeJS.ProcessEnv
+  /** Node options before the script (e.g. `--expose-gc`). */
+  nodeArgs?: string[]
+  /** Open an IPC channel to the child (`child.send()`), for a probe loaded with `nodeArgs`. */
+  ipc?: boolean
+}
+
+/** `node dist/cli.js --port N` with a fresh data directory, configured by CCGW_* variables. */
+export async function gatewayChild(
   home: TestHome,
   cliPath: string,
-  level: 'info' | 'warn',
-  logFile: string,
-): Promise<Target> {
+  { level, logFile, env = {}, nodeArgs = [], ipc = false }: GatewayChildOptions,
+): Promise<Target & { child: ChildProcess }> {
   const port = await freePort()
   const out = openSync(logFile, 'a')
-  const child = spawn(process.execPath, [CLI, '--port', String(port)], {
+  const child = spawn(process.execPath, [...nodeArgs, CLI, '--port', String(port)], {
     cwd: home.workspace,
     env: {
       ...home.env,
@@ -161,8 +170,9 @@ async function gatewayChild(
       CCGW_POOL_WARM_SPARES: '0',
       CCGW_LOG_LEVEL: level,
       CCGW_LOG_PRETTY: 'never',
+      ...env,
     },
-    stdio: ['ignore', out, 'pipe'],
+    stdio: ipc ? ['ignore', out, 'pipe', 'ipc'] : ['ignore', out, 'pipe'],
   })
   closeSync(out)
   let stderr = ''
@@ -177,7 +187,7 @@ async function gatewayChild(
     await stopChild(child)
     throw error
   }
-  return { label: `gateway, log ${level}`, url, pid: child.pid, stop: () => stopChild(child) }
+  return { label: `gateway, log ${level}`, url, pid: child.pid, child, stop: () => stopChild(child) }
 }
 
 /** The bare server: for each known path its body and content type, 404 for anything else. */
@@ -210,7 +220,8 @@ server.listen(0, '127.0.0.1', () => console.log('port ' + server.address().port)
 process.on('SIGTERM', () => { server.closeAllConnections(); server.close(() => process.exit(0)) })
 `
 
-async function rawChild(bodies: Record<string, Body>): Promise<Target> {
+/** A bare node:http server in its own process, answering each path of `bodies` with its exact bytes. */
+export async function rawChild(bodies: Record<string, Body>): Promise<Target> {
   const encoded = Object.fromEntries(
     Object.entries(bodies).map(([path, body]) => [
       path,
@@ -279,7 +290,7 @@ async function rawInProcess(bodies: Record<string, Body>): Promise<Target> {
   }
 }
 
-interface Run {
+export interface Run {
   reqPerS: number
   p50: number
   p99: number
@@ -311,7 +322,13 @@ function cpuMs(pid: number | undefined): number {
 /** Requests each server answered (warm-up included), by URL origin: to compare with the log lines. */
 const answered = new Map<string, number>()
 
-async function load(server: Target, path: Path, options: HttpOptions, durationS: number): Promise<Run> {
+/** One autocannon run on one path of one server; throws on any error or non-2xx answer. */
+export async function load(
+  server: Target,
+  path: string,
+  options: HttpOptions,
+  durationS: number,
+): Promise<Run> {
   const url = server.url + path
   const cpuBefore = cpuMs(server.pid)
   const result = await autocannon({
@@ -336,6 +353,56 @@ async function load(server: Target, path: Path, options: HttpOptions, durationS:
   }
 }
 
+/** How runs of one server on one path are keyed and named in rows: `/v1/models gateway, log info`. */
+export const runKey = (server: Target, pathName: string) => `${pathName} ${server.label}`
+
+/**
+ * Load every server on every path: first `warmupS` unmeasured, then `runs` measured rounds whose order
+ * rotates, so a noisy phase of the machine does not land on one server only. Runs by `runKey`, with each
+ * path named by `nameOf` (e.g. `/api/sessions/{id}` for a path holding a fresh id).
+ */
+export async function alternate(
+  servers: Target[],
+  paths: readonly string[],
+  options: HttpOptions,
+  nameOf: (path: string) => string = (path) => path,
+): Promise<Map<string, Run[]>> {
+  const runs = new Map<string, Run[]>()
+  for (const path of paths) {
+    for (const server of servers) await load(server, path, options, options.warmupS)
+    for (let round = 0; round < options.runs; round++) {
+      // Rotate the order every round, so no server always runs first (or right after another).
+      const order = servers.map((_, i) => servers[(i + round) % servers.length]!)
+      for (const server of order) {
+        const run = await load(server, path, options, options.durationS)
+        const list = runs.get(runKey(server, nameOf(path))) ?? []
+        list.push(run)
+        runs.set(runKey(server, nameOf(path)), list)
+      }
+    }
+  }
+  return runs
+}
+
+/** The rows of one server on one path: throughput, autocannon's p50 and p99, and CPU per request. */
+export function loadRows(runs: Map<string, Run[]>, server: Target, pathName: string): Row[] {
+  const name = runKey(server, pathName)
+  const of = runs.get(name) ?? []
+  const rows: Row[] = [
+    { name: `${name}: throughput`, unit: REQ_PER_S, samples: of.map((run) => run.reqPerS) },
+    { name: `${name}: latency p50`, unit: 'ms', samples: of.map((run) => run.p50) },
+    { name: `${name}: latency p99`, unit: 'ms', samples: of.map((run) => run.p99) },
+  ]
+  if (server.pid !== undefined)
+    rows.push({
+      name: `${name}: server CPU per request`,
+      unit: MICROS,
+      samples: of.map((run) => run.cpuUsPerRequest),
+      note: `server busy ${of.map((run) => run.cpuLoad.toFixed(2)).join('/')} of a core`,
+    })
+  return rows
+}
+
 const medianRow = (rows: Row[], name: string) =>
   summarize(rows.find((row) => row.name === name)?.samples ?? []).median
 
@@ -354,7 +421,7 @@ export async function runHttp(options: HttpOptions = defaultHttpOptions()): Prom
     const logFile = { info: join(home.root, 'gateway-info.log'), warn: join(home.root, 'gateway-warn.log') }
     const start = (level: 'info' | 'warn') =>
       options.mode === 'child'
-        ? gatewayChild(home, cli.path!, level, logFile[level])
+        ? gatewayChild(home, cli.path!, { level, logFile: logFile[level] })
         : gatewayInProcess(home, level, logFile[level])
     const info = await start('info')
     targets.push(info)
@@ -376,21 +443,7 @@ export async function runHttp(options: HttpOptions = defaultHttpOptions()): Prom
     }
 
     const servers = [raw, info, warn]
-    const runs = new Map<string, Run[]>()
-    const key = (server: Target, path: Path) => `${path} ${server.label}`
-    for (const path of PATHS) {
-      for (const server of servers) await load(server, path, options, options.warmupS)
-      for (let round = 0; round < options.runs; round++) {
-        // Rotate the order every round, so no server always runs first (or right after another).
-        const order = servers.map((_, i) => servers[(i + round) % servers.length]!)
-        for (const server of order) {
-          const run = await load(server, path, options, options.durationS)
-          const list = runs.get(key(server, path)) ?? []
-          list.push(run)
-          runs.set(key(server, path), list)
-        }
-      }
-    }
+    const runs = await alternate(servers, PATHS, options)
     // Stopped first, so the async log writers have drained (the stop itself adds a few lines).
     for (const target of targets.splice(0).reverse()) await target.stop()
     const infoLines = lineCount(logFile.info)
@@ -402,51 +455,40 @@ export async function runHttp(options: HttpOptions = defaultHttpOptions()): Prom
     const bytesNote: string[] = []
     for (const path of PATHS) {
       for (const server of servers) {
-        const of = runs.get(key(server, path)) ?? []
-        const name = key(server, path)
-        rows.push(
-          { name: `${name}: throughput`, unit: REQ_PER_S, samples: of.map((run) => run.reqPerS) },
-          { name: `${name}: latency p50`, unit: 'ms', samples: of.map((run) => run.p50) },
-          { name: `${name}: latency p99`, unit: 'ms', samples: of.map((run) => run.p99) },
+        rows.push(...loadRows(runs, server, path))
+        bytesNote.push(
+          `${runKey(server, path)} ${Math.round(runs.get(runKey(server, path))?.[0]?.bytes ?? Number.NaN)} B`,
         )
-        if (options.mode === 'child')
-          rows.push({
-            name: `${name}: server CPU per request`,
-            unit: MICROS,
-            samples: of.map((run) => run.cpuUsPerRequest),
-            note: `server busy ${of.map((run) => run.cpuLoad.toFixed(2)).join('/')} of a core`,
-          })
-        bytesNote.push(`${name} ${Math.round(of[0]?.bytes ?? Number.NaN)} B`)
       }
       ratios.push(
         {
           name: `${path} gateway (log info) / raw, req/s`,
-          numerator: `${key(info, path)}: throughput`,
-          denominator: `${key(raw, path)}: throughput`,
+          numerator: `${runKey(info, path)}: throughput`,
+          denominator: `${runKey(raw, path)}: throughput`,
           atLeast: 0.8,
         },
         {
           name: `${path} gateway (log warn) / raw, req/s`,
-          numerator: `${key(warn, path)}: throughput`,
-          denominator: `${key(raw, path)}: throughput`,
+          numerator: `${runKey(warn, path)}: throughput`,
+          denominator: `${runKey(raw, path)}: throughput`,
         },
         {
           name: `${path} gateway log info / log warn, req/s`,
-          numerator: `${key(info, path)}: throughput`,
-          denominator: `${key(warn, path)}: throughput`,
+          numerator: `${runKey(info, path)}: throughput`,
+          denominator: `${runKey(warn, path)}: throughput`,
         },
       )
       if (options.mode === 'child')
         ratios.push(
           {
             name: `${path} raw / gateway (log info), CPU per request`,
-            numerator: `${key(raw, path)}: server CPU per request`,
-            denominator: `${key(info, path)}: server CPU per request`,
+            numerator: `${runKey(raw, path)}: server CPU per request`,
+            denominator: `${runKey(info, path)}: server CPU per request`,
           },
           {
             name: `${path} raw / gateway (log warn), CPU per request`,
-            numerator: `${key(raw, path)}: server CPU per request`,
-            denominator: `${key(warn, path)}: server CPU per request`,
+            numerator: `${runKey(raw, path)}: server CPU per request`,
+            denominator: `${runKey(warn, path)}: server CPU per request`,
           },
         )
     }

@@ -19,7 +19,7 @@
  *     this process, so the bus's `ts` (Date.now when the event is published) and the client's receive time
  *     share one clock: for every `delta.content` chunk, added latency = receive time - the `ts` of the
  *     `text.delta` event it carries (matched by session id and order). The same difference in
- *     performance.now() (taken in a bus listener at publish time) gives sub-millisecond resolution. Plus the
+ *     performance.now() (taken as the bus's publish() is entered) gives sub-millisecond resolution. Plus the
  *     `Server-Timing: gateway;dur=` of each response, and how long this process waited for a CPU
  *     (/proc/self/schedstat, event loop stalls): on a small machine the CLI processes compete with it.
  *     The same chunk latency, one stream at a time, comes from (a).
@@ -28,15 +28,30 @@
  * BENCH_OPENAI_CLI_NICE=N, a diagnostic that starts the CLI processes of (b) at nice N).
  */
 import { ChildProcess } from 'node:child_process'
-import { readFileSync } from 'node:fs'
 import { Agent, request as httpRequest } from 'node:http'
 import { setPriority } from 'node:os'
-import { monitorEventLoopDelay } from 'node:perf_hooks'
-import type { GatewayEvent } from '../src/events/types.js'
 import type { Gateway } from '../src/gateway.js'
 import { type TestHome, testConfig, testGateway, testHome } from '../test/support/harness.js'
 import { text } from '../test/support/scripted-anthropic.js'
-import { type BenchResult, isMain, percentile, type Row, render, sleep, summarize } from './stats.js'
+import {
+  type BenchResult,
+  envInt,
+  isMain,
+  percentileOf,
+  type Row,
+  render,
+  sleep,
+  spread,
+  summarize,
+} from './stats.js'
+import {
+  BusRecorder,
+  describeLoad,
+  LoadWatch,
+  type ProcessLoad,
+  type Received,
+  SseParser,
+} from './streaming.js'
 import { spawnOnce } from './ttft.js'
 
 export interface OpenAIOptions {
@@ -76,37 +91,9 @@ let promptCounter = 0
 /** Every prompt is unique, so no request can be mistaken for another. */
 const unique = (prompt: string) => `${prompt} (#${++promptCounter})`
 
-function envInt(name: string, fallback: number): number {
-  const raw = process.env[name]
-  const value = raw === undefined || raw === '' ? Number.NaN : Number(raw)
-  return Number.isInteger(value) && value > 0 ? value : fallback
-}
-
 interface ChatMessage {
   role: 'system' | 'user' | 'assistant'
   content: string
-}
-
-/** Server-sent events as the gateway writes them: `data: …` lines, events separated by a blank line. */
-class SseParser {
-  private buffered = ''
-
-  /** The data payloads of the events completed by this piece of the stream. */
-  push(piece: string): string[] {
-    this.buffered += piece
-    const out: string[] = []
-    for (let end = this.buffered.indexOf('\n\n'); end >= 0; end = this.buffered.indexOf('\n\n')) {
-      const event = this.buffered.slice(0, end)
-      this.buffered = this.buffered.slice(end + 2)
-      const data = event
-        .split('\n')
-        .filter((line) => line.startsWith('data: '))
-        .map((line) => line.slice(6))
-        .join('\n')
-      if (data) out.push(data)
-    }
-    return out
-  }
 }
 
 /** The text a chunk carries in `choices[0].delta.content`; throws on an error event. */
@@ -158,7 +145,7 @@ async function streamCompletion(url: string, messages: ChatMessage[]): Promise<S
     if (part.done) break
     const now = performance.now()
     const wall = Date.now()
-    for (const data of parser.push(decoder.decode(part.value, { stream: true }))) {
+    for (const { data } of parser.push(decoder.decode(part.value, { stream: true }))) {
       if (data === '[DONE]') done = true
       const piece = contentOf(data)
       if (!piece) continue
@@ -188,101 +175,6 @@ async function waitUntil(check: () => boolean, timeoutMs: number, what: string):
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Matching what the client received with the bus
-
-interface Received {
-  /** Date.now() and performance.now() when the client got the chunk. */
-  wall: number
-  at: number
-}
-
-interface BusMark {
-  /** The event's own `ts` (Date.now() at publish). */
-  ts: number
-  /** performance.now() when the bus handed the event to its listeners (this one among them). */
-  at: number
-}
-
-/** Every main-thread text.delta the bus publishes, per session, in order. */
-class DeltaRecorder {
-  private readonly marks = new Map<string, BusMark[]>()
-  private readonly subscription
-
-  constructor(gateway: Gateway) {
-    this.subscription = gateway.context.bus.subscribeAll((event: GatewayEvent) => {
-      if (event.type !== 'text.delta' || event.parentToolUseId !== null) return
-      const at = performance.now()
-      const list = this.marks.get(event.sessionId) ?? []
-      list.push({ ts: event.ts, at })
-      this.marks.set(event.sessionId, list)
-    })
-  }
-
-  deltas(sessionId: string): number {
-    return this.marks.get(sessionId)?.length ?? 0
-  }
-
-  /**
-   * Gateway-added latency of each chunk a session's client received (in order, all its turns): receive
-   * time - publish time, by Date.now and by performance.now. Undefined when the counts differ.
-   */
-  match(sessionId: string, received: Received[]): { wallMs: number[]; preciseMs: number[] } | undefined {
-    const events = this.marks.get(sessionId) ?? []
-    if (events.length !== received.length) return undefined
-    return {
-      wallMs: received.map((chunk, i) => chunk.wall - events[i]!.ts),
-      preciseMs: received.map((chunk, i) => chunk.at - events[i]!.at),
-    }
-  }
-
-  close(): void {
-    this.subscription.close()
-  }
-}
-
-/** The main thread's time on a CPU and waiting for one (run queue), ms, from /proc/self/schedstat. */
-function schedstat(): { runMs: number; waitMs: number } {
-  try {
-    const [run, wait] = readFileSync('/proc/self/schedstat', 'utf8').trim().split(/\s+/).map(Number)
-    return { runMs: (run ?? Number.NaN) / 1e6, waitMs: (wait ?? Number.NaN) / 1e6 }
-  } catch {
-    return { runMs: Number.NaN, waitMs: Number.NaN }
-  }
-}
-
-/**
- * Event loop stalls over `thresholdMs`, each with this process's CPU time during it: a stall in which the
- * process used little CPU was spent waiting for a core (other processes ran), not running JavaScript.
- */
-class StallWatch {
-  readonly stalls: { ms: number; cpuMs: number }[] = []
-  private last = performance.now()
-  private lastCpu = process.cpuUsage()
-  private readonly timer: NodeJS.Timeout
-
-  constructor(private readonly thresholdMs = 20) {
-    this.timer = setInterval(() => this.tick(), 1)
-  }
-
-  private tick(): void {
-    const now = performance.now()
-    const cpu = process.cpuUsage()
-    const gap = now - this.last
-    if (gap > this.thresholdMs)
-      this.stalls.push({
-        ms: gap,
-        cpuMs: (cpu.user - this.lastCpu.user + cpu.system - this.lastCpu.system) / 1000,
-      })
-    this.last = now
-    this.lastCpu = cpu
-  }
-
-  stop(): void {
-    clearInterval(this.timer)
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------
 // (a) Time to first token
 
 interface TtftRuns {
@@ -306,7 +198,7 @@ async function timeToFirstToken(home: TestHome, runs: number): Promise<TtftRuns>
     }),
   )
   const { engine } = gateway.context
-  const recorder = new DeltaRecorder(gateway)
+  const recorder = new BusRecorder(gateway.context.bus)
   const result: TtftRuns = {
     fresh: [],
     followUp: [],
@@ -406,7 +298,7 @@ function streamOverHttp(url: string, agent: Agent, messages: ChatMessage[]): Pro
         response.on('data', (piece: string) => {
           const wall = Date.now()
           const at = performance.now()
-          for (const data of parser.push(piece)) {
+          for (const { data } of parser.push(piece)) {
             try {
               if (contentOf(data)) run.received.push({ wall, at })
             } catch (error) {
@@ -424,7 +316,7 @@ function streamOverHttp(url: string, agent: Agent, messages: ChatMessage[]): Pro
   })
 }
 
-interface ConcurrentRuns {
+interface ConcurrentRuns extends ProcessLoad {
   /** Per chunk: client receive Date.now() - event ts (ms, 1 ms resolution). */
   wallMs: number[]
   /** Per chunk: client receive performance.now() - bus delivery performance.now(). */
@@ -435,11 +327,6 @@ interface ConcurrentRuns {
   mismatched: number
   deltasPerAnswer: number[]
   wallS: number
-  /** Event loop delay of this process during the streams (perf_hooks), ms. */
-  loopDelay: { p50: number; p99: number; max: number }
-  /** The main thread's time on a CPU and waiting for one during the streams, ms. */
-  sched: { runMs: number; waitMs: number }
-  stalls: { ms: number; cpuMs: number }[]
 }
 
 /**
@@ -493,12 +380,9 @@ async function concurrentStreams(home: TestHome, options: OpenAIOptions): Promis
       },
     }),
   )
-  const recorder = new DeltaRecorder(gateway)
-  const loop = monitorEventLoopDelay({ resolution: 1 })
+  const recorder = new BusRecorder(gateway.context.bus)
   const agent = new Agent({ keepAlive: true, maxSockets: options.streams + 10 })
-  loop.enable()
-  const stalls = new StallWatch()
-  const schedBefore = schedstat()
+  const watch = new LoadWatch()
   const began = performance.now()
   try {
     const runs = await Promise.all(
@@ -510,9 +394,6 @@ async function concurrentStreams(home: TestHome, options: OpenAIOptions): Promis
       ),
     )
     const wallS = (performance.now() - began) / 1000
-    const schedAfter = schedstat()
-    stalls.stop()
-    loop.disable()
     const result: ConcurrentRuns = {
       wallMs: [],
       preciseMs: [],
@@ -520,12 +401,7 @@ async function concurrentStreams(home: TestHome, options: OpenAIOptions): Promis
       mismatched: 0,
       deltasPerAnswer: [],
       wallS,
-      loopDelay: { p50: loop.percentile(50) / 1e6, p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 },
-      sched: {
-        runMs: schedAfter.runMs - schedBefore.runMs,
-        waitMs: schedAfter.waitMs - schedBefore.waitMs,
-      },
-      stalls: stalls.stalls,
+      ...watch.stop(),
     }
     for (const run of runs) {
       result.gatewayMs.push(run.gatewayMs)
@@ -540,8 +416,7 @@ async function concurrentStreams(home: TestHome, options: OpenAIOptions): Promis
     }
     return result
   } finally {
-    stalls.stop()
-    loop.disable()
+    watch.stop()
     recorder.close()
     agent.destroy()
     await gateway.close()
@@ -549,15 +424,6 @@ async function concurrentStreams(home: TestHome, options: OpenAIOptions): Promis
 }
 
 // ---------------------------------------------------------------------------------------------------------
-
-const p = (samples: number[], q: number) =>
-  percentile(
-    [...samples].sort((a, b) => a - b),
-    q,
-  )
-const fixed = (value: number) => (Number.isFinite(value) ? value.toFixed(2) : '-')
-const spread = (samples: number[]) =>
-  `p50 ${fixed(p(samples, 50))} / p95 ${fixed(p(samples, 95))} / p99 ${fixed(p(samples, 99))} ms`
 
 export async function runOpenAI(options: OpenAIOptions = defaultOpenAIOptions()): Promise<BenchResult> {
   const began = performance.now()
@@ -611,9 +477,7 @@ export async function runOpenAI(options: OpenAIOptions = defaultOpenAIOptions())
       },
     ]
     const deltas = summarize(load.deltasPerAnswer)
-    const waited = load.stalls.filter((stall) => stall.cpuMs < stall.ms / 2)
-    const stallMs = (list: { ms: number }[]) => list.reduce((sum, stall) => sum + stall.ms, 0).toFixed(0)
-    const verdict = (samples: number[]) => (p(samples, 99) < 10 ? 'met' : 'NOT met')
+    const verdict = (samples: number[]) => (percentileOf(samples, 99) < 10 ? 'met' : 'NOT met')
     return {
       title: 'OpenAI API: time to first token and gateway-added latency per chunk',
       rows,
@@ -628,7 +492,7 @@ export async function runOpenAI(options: OpenAIOptions = defaultOpenAIOptions())
         `(a) one stream at a time: ${ttft.preciseMs.length} chunks (${ttft.mismatched} conversations not matched), Date.now ${spread(ttft.wallMs)}`,
         `(b) ${options.streams} concurrent streamed new conversations, done in ${load.wallS.toFixed(1)} s; in-process gateway (testGateway: client, gateway and bus share this process and its clock), pool.maxRunners ${options.maxRunners}, queueSize ${options.queueSize}, warmSpares 0; scripted answer ${options.chunks} deltas, ${options.chunkDelayMs} ms apart; text.delta events per answer: median ${deltas.median}, min ${deltas.min}, max ${deltas.max}`,
         `(b) chunks measured: ${load.wallMs.length} in ${options.streams - load.mismatched} streams (${load.mismatched} not measured: chunk count differed from their text.delta count); added latency = client receive time - bus publish time of the text.delta the chunk carries; target p99 < 10 ms: Date.now ${verdict(load.wallMs)}, performance.now ${verdict(load.preciseMs)}`,
-        `(b) this process (gateway + client) during the streams: event loop delay p50 ${fixed(load.loopDelay.p50)} / p99 ${fixed(load.loopDelay.p99)} / max ${fixed(load.loopDelay.max)} ms; main thread on a CPU ${(load.sched.runMs / 1000).toFixed(1)} s and waiting in the run queue for one ${(load.sched.waitMs / 1000).toFixed(1)} s (/proc/self/schedstat); ${load.stalls.length} event loop stalls > 20 ms (${stallMs(load.stalls)} ms in all), ${waited.length} of them (${stallMs(waited)} ms) with this process using under half a core: time spent waiting for a CPU the CLI processes had, not running the gateway`,
+        `(b) this process (gateway + client) during the streams: ${describeLoad(load)}`,
         options.cliNice === 0
           ? "(b) CLI processes at the gateway's own priority (BENCH_OPENAI_CLI_NICE=N starts them at nice N, to see how much of the added latency is waiting for a CPU they hold)"
           : `(b) BENCH_OPENAI_CLI_NICE=${options.cliNice}: the ${reniced} processes spawned during (b) (the CLI processes) were set to nice ${options.cliNice} right after their spawn, the gateway process was not`,

@@ -3,6 +3,10 @@
  * `npm run bench` builds first (startup.ts runs dist/cli.js) and then runs this file.
  *
  *   node --import tsx bench/run.ts [--only ttft,startup,imports] [--json results.json]
+ *   node --import tsx bench/run.ts --only native,native-scale [--sessions 200]
+ *
+ * `native` and `native-scale` run only when named in --only: they take minutes (native-scale tens of
+ * minutes for its default 1000 sessions).
  */
 import { execFileSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
@@ -10,23 +14,34 @@ import { cpus, loadavg, totalmem } from 'node:os'
 import { parseArgs } from 'node:util'
 import { detectClaudeCli } from '../src/engine/claude-cli.js'
 import { runImports } from './imports.js'
+import { runNative } from './native.js'
+import { defaultScaleOptions, runNativeScale } from './native-scale.js'
 import { runStartup } from './startup.js'
 import { type BenchResult, render, summarize } from './stats.js'
 import { runTtft } from './ttft.js'
+
+const { values } = parseArgs({
+  options: { only: { type: 'string' }, json: { type: 'string' }, sessions: { type: 'string' } },
+  strict: true,
+})
+const sessions = values.sessions === undefined ? defaultScaleOptions().sessions : Number(values.sessions)
+if (!Number.isInteger(sessions) || sessions < 1) throw new Error('--sessions must be a positive integer')
 
 const BENCHES: Record<string, () => Promise<BenchResult>> = {
   ttft: () => runTtft(),
   startup: () => runStartup(),
   imports: () => runImports(),
 }
+/** Run only when named in --only. */
+const ON_REQUEST: Record<string, () => Promise<BenchResult>> = {
+  native: () => runNative(),
+  'native-scale': () => runNativeScale({ ...defaultScaleOptions(), sessions }),
+}
+const known = { ...BENCHES, ...ON_REQUEST }
 
-const { values } = parseArgs({
-  options: { only: { type: 'string' }, json: { type: 'string' } },
-  strict: true,
-})
 const selected = values.only ? values.only.split(',').map((name) => name.trim()) : Object.keys(BENCHES)
 for (const name of selected) {
-  if (!BENCHES[name]) throw new Error(`unknown benchmark ${name}; known: ${Object.keys(BENCHES).join(', ')}`)
+  if (!known[name]) throw new Error(`unknown benchmark ${name}; known: ${Object.keys(known).join(', ')}`)
 }
 
 const load = () =>
@@ -62,7 +77,7 @@ console.log(`source: ${machine.revision}; load average at start (1/5/15 min): ${
 const began = performance.now()
 const results: BenchResult[] = []
 for (const name of selected) {
-  const result = await BENCHES[name]!()
+  const result = await known[name]!()
   results.push(result)
   console.log(`${render(result).join('\n')}\n`)
 }
