@@ -11,8 +11,9 @@
  * its follow-up is the same command with `--resume <session id>`. Each process is left to exit before the
  * next one starts.
  *
- * Floor: one CLI process started as the runner starts one (SDK `startup()` with the pool's options), idle a
- * moment, then sent one message: what a warm spare can at best do, without pool, sessions, store or bus.
+ * Floor: one CLI process started as the pool starts a spare (`Runner.start` with the pool's options), primed
+ * or not, idle a moment, then sent one message: what a warm spare can at best do, without pool, sessions,
+ * store or bus.
  *
  * All talk to the same scripted model on 127.0.0.1 (test/support/scripted-anthropic.ts), which answers at
  * once, so the figures are the gateway's and the CLI's own overhead, not a real model's latency.
@@ -21,16 +22,9 @@
  * BENCH_FLOOR_IDLE_MS).
  */
 import { spawn } from 'node:child_process'
-import { setPriority } from 'node:os'
-import {
-  type CanUseTool,
-  type SpawnedProcess,
-  type SpawnOptions,
-  startup,
-} from '@anthropic-ai/claude-agent-sdk'
 import { detectClaudeCli } from '../src/engine/claude-cli.js'
 import { runnerProfile } from '../src/engine/options.js'
-import { InputStream } from '../src/engine/runner.js'
+import { Runner } from '../src/engine/runner.js'
 import type { GatewayEvent } from '../src/events/types.js'
 import { type TestHome, testEngine, testHome } from '../test/support/harness.js'
 import { lastUserText, text } from '../test/support/scripted-anthropic.js'
@@ -193,6 +187,7 @@ async function spawnPerRequest(cliPath: string, home: TestHome, count: number, p
 interface PoolScenario {
   warmSpares: number
   maxRunners: number
+  primeSpares: boolean
   pauseMs: number
   /** Delete each session after its follow-up (its runner stops); otherwise sessions stay open (idle). */
   endConversations: boolean
@@ -214,6 +209,7 @@ async function poolScenario(home: TestHome, scenario: PoolScenario): Promise<Poo
   const bench = await testEngine(home, {
     warmSpares: scenario.warmSpares,
     maxRunners: scenario.maxRunners,
+    primeSpares: scenario.primeSpares,
     // Long enough that no session hibernates during the run: "kept open" means kept open.
     idleTimeoutMs: 10 * 60_000,
     turnTimeoutMs: TURN_TIMEOUT_MS,
@@ -261,10 +257,11 @@ async function poolScenario(home: TestHome, scenario: PoolScenario): Promise<Poo
 // The floor: one warm CLI process on its own, without pool, session manager, store or event bus
 
 /**
- * The first message to a CLI process started the way the runner starts one (the SDK's `startup()`, the
- * options the pool uses for a new conversation, a permission callback), left idle like a spare, then sent a
- * message with nothing of the gateway in between: what a warm spare can at best achieve with this CLI.
- * Timed to the first text `stream_event` the SDK hands over.
+ * The first message to a CLI process started the way the pool starts a spare (`Runner.start` with the
+ * options the pool uses for a new conversation), primed or not, left idle like a spare, then sent a message
+ * with nothing of the gateway but the runner in between: what a warm spare can at best do with this CLI.
+ * Timed to the first text `stream_event` the runner hands over. Primed and unprimed processes alternate, so a
+ * slow phase of the machine does not land on one kind only.
  */
 async function cliFloor(
   home: TestHome,
@@ -272,63 +269,45 @@ async function cliFloor(
   count: number,
   idleMs: number,
   pauseMs: number,
-): Promise<Timing[]> {
+): Promise<{ primed: Timing[]; unprimed: Timing[] }> {
   const probe = await testEngine(home, { warmSpares: 0 })
   const settings = probe.engine.createSession({}).settings
   await probe.close()
   const host = { cliPath, env: home.env, settingSources: [], niceness: ENGINE_NICENESS }
-  const { options } = runnerProfile(settings, null, host, 0)
-  const asks = options.permissionMode !== 'bypassPermissions'
-  const canUseTool: CanUseTool = async () => ({ behavior: 'deny', message: 'no tools in this benchmark' })
-  // Spawned as the runner spawns it: same command, and the same lower scheduling priority.
-  const spawnClaudeCodeProcess = (spawnOptions: SpawnOptions): SpawnedProcess => {
-    const child = spawn(spawnOptions.command, spawnOptions.args, {
-      cwd: spawnOptions.cwd,
-      env: spawnOptions.env,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    })
-    try {
-      if (ENGINE_NICENESS > 0 && child.pid) setPriority(child.pid, ENGINE_NICENESS)
-    } catch {
-      // not allowed here: like the runner, keep the current priority
-    }
-    child.stderr.resume()
-    return child as unknown as SpawnedProcess
-  }
-  const timings: Timing[] = []
-  for (let i = 0; i < count; i++) {
-    const warm = await startup({
-      options: { ...options, ...(asks ? { canUseTool } : {}), spawnClaudeCodeProcess },
-      initializeTimeoutMs: TURN_TIMEOUT_MS,
-    })
-    const input = new InputStream()
-    const query = warm.query(input)
+  const profile = runnerProfile(settings, null, host, 0)
+  const floor = { primed: [] as Timing[], unprimed: [] as Timing[] }
+  for (let i = 0; i < 2 * count; i++) {
+    const prime = i % 2 === 1
+    const runner = await Runner.start(profile, TURN_TIMEOUT_MS, prime)
     try {
       await sleep(idleMs)
+      let firstText = 0
+      const ended = new Promise<void>((resolve, reject) =>
+        runner.attach({
+          onMessage: (message) => {
+            if (!firstText && message.type === 'stream_event' && message.event.type === 'content_block_delta')
+              firstText = performance.now()
+            if (message.type === 'result') resolve()
+          },
+          onExit: () => reject(new Error('the CLI exited during the turn')),
+          onPermission: async () => ({ behavior: 'deny', message: 'no tools in this benchmark' }),
+          onClientTool: async () => ({ content: 'no tools in this benchmark', isError: true }),
+        }),
+      )
       const prompt = unique(PROMPT)
       const wallStart = Date.now()
       const started = performance.now()
-      input.push({
-        type: 'user',
-        message: { role: 'user', content: prompt },
-        parent_tool_use_id: null,
-        session_id: '',
-      })
-      let firstText = 0
-      for await (const message of query) {
-        if (!firstText && message.type === 'stream_event' && message.event.type === 'content_block_delta')
-          firstText = performance.now()
-        if (message.type === 'result') break
-      }
+      runner.send(prompt)
+      await ended
       if (!firstText) throw new Error('the CLI produced no text')
-      timings.push({ ttftMs: firstText - started, toModelMs: toModel(home, prompt, wallStart) })
+      const timing = { ttftMs: firstText - started, toModelMs: toModel(home, prompt, wallStart) }
+      ;(prime ? floor.primed : floor.unprimed).push(timing)
     } finally {
-      input.end()
-      query.close()
+      await runner.close()
     }
     await sleep(pauseMs)
   }
-  return timings
+  return floor
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -351,19 +330,21 @@ export async function runTtft(options: TtftOptions = defaultTtftOptions()): Prom
     // The baseline runs in two halves, before and after the pool scenarios, so a slow phase of the (shared)
     // machine does not land on one side only.
     const spawnA = await spawnPerRequest(cliPath, home, half, pauseMs)
-    const paced = await poolScenario(home, { warmSpares, maxRunners, pauseMs, endConversations: true, count })
-    const burst = await poolScenario(home, {
-      warmSpares,
-      maxRunners,
-      pauseMs: 0,
+    const pool = { warmSpares, maxRunners, primeSpares: true }
+    const paced = await poolScenario(home, { ...pool, pauseMs, endConversations: true, count })
+    const pacedUnprimed = await poolScenario(home, {
+      ...pool,
+      primeSpares: false,
+      pauseMs,
       endConversations: true,
       count,
     })
-    const open = await poolScenario(home, { warmSpares, maxRunners, pauseMs, endConversations: false, count })
+    const burst = await poolScenario(home, { ...pool, pauseMs: 0, endConversations: true, count })
+    const open = await poolScenario(home, { ...pool, pauseMs, endConversations: false, count })
     // With as many slots as spares, taking a spare cannot start a replacement during the turn: the
     // difference to "paced" is what the replacement's start-up costs the turn on this machine.
     const quiet = await poolScenario(home, {
-      warmSpares,
+      ...pool,
       maxRunners: warmSpares,
       pauseMs,
       endConversations: true,
@@ -382,17 +363,25 @@ export async function runTtft(options: TtftOptions = defaultTtftOptions()): Prom
       spawnFresh: 'spawn per request: new conversation',
       spawnResumed: 'spawn per request: follow-up (--resume)',
       paced: 'pool: new conversation, paced',
+      pacedUnprimed: 'pool: new conversation, paced, spares not primed',
       burst: 'pool: new conversation, back-to-back',
       openWarm: 'pool: sessions kept open, a spare was ready',
       openCold: 'pool: sessions kept open, no spare (slots full)',
       followUp: 'pool: follow-up on a live session',
       quiet: 'pool: new conversation, no process starting meanwhile',
-      floor: 'floor: one warm CLI process alone, first message',
+      floor: 'floor: one primed CLI process alone, first message',
+      floorUnprimed: 'floor: one unprimed CLI process alone, first message',
     }
     const rows: Row[] = [
       { name: name.spawnFresh, unit: 'ms', samples: ttft(spawnFresh) },
       { name: name.spawnResumed, unit: 'ms', samples: ttft(spawnResumed) },
       { name: name.paced, unit: 'ms', samples: ttft(paced.fresh), note: hits(paced) },
+      {
+        name: name.pacedUnprimed,
+        unit: 'ms',
+        samples: ttft(pacedUnprimed.fresh),
+        note: hits(pacedUnprimed),
+      },
       { name: name.burst, unit: 'ms', samples: ttft(burst.fresh), note: hits(burst) },
       {
         name: name.openWarm,
@@ -408,7 +397,8 @@ export async function runTtft(options: TtftOptions = defaultTtftOptions()): Prom
       },
       { name: name.followUp, unit: 'ms', samples: ttft(paced.followUp) },
       { name: name.quiet, unit: 'ms', samples: ttft(quiet.fresh), note: hits(quiet, half) },
-      { name: name.floor, unit: 'ms', samples: ttft(floor) },
+      { name: name.floor, unit: 'ms', samples: ttft(floor.primed) },
+      { name: name.floorUnprimed, unit: 'ms', samples: ttft(floor.unprimed) },
       // Where the time goes: how long until the model even sees the request (the rest is streaming back).
       {
         name: `${name.spawnFresh}: until the model gets the request`,
@@ -421,11 +411,25 @@ export async function runTtft(options: TtftOptions = defaultTtftOptions()): Prom
         samples: toModelMs(paced.fresh),
       },
       {
+        name: `${name.pacedUnprimed}: until the model gets the request`,
+        unit: 'ms',
+        samples: toModelMs(pacedUnprimed.fresh),
+      },
+      {
         name: `${name.followUp}: until the model gets the request`,
         unit: 'ms',
         samples: toModelMs(paced.followUp),
       },
-      { name: `${name.floor}: until the model gets the request`, unit: 'ms', samples: toModelMs(floor) },
+      {
+        name: `${name.floor}: until the model gets the request`,
+        unit: 'ms',
+        samples: toModelMs(floor.primed),
+      },
+      {
+        name: `${name.floorUnprimed}: until the model gets the request`,
+        unit: 'ms',
+        samples: toModelMs(floor.unprimed),
+      },
     ]
     return {
       title: 'Time to first text',
@@ -436,6 +440,11 @@ export async function runTtft(options: TtftOptions = defaultTtftOptions()): Prom
           numerator: name.spawnFresh,
           denominator: name.paced,
           atLeast: 5,
+        },
+        {
+          name: 'spawn / pool, new conversation, paced, spares not primed',
+          numerator: name.spawnFresh,
+          denominator: name.pacedUnprimed,
         },
         {
           name: 'spawn / pool, new conversation, back-to-back',
@@ -454,21 +463,26 @@ export async function runTtft(options: TtftOptions = defaultTtftOptions()): Prom
           denominator: name.followUp,
         },
         {
-          name: 'spawn / floor (the most a warm spare can give)',
+          name: 'spawn / primed floor (the most a warm spare can give)',
           numerator: name.spawnFresh,
           denominator: name.floor,
         },
-        { name: 'pool paced / floor', numerator: name.paced, denominator: name.floor },
-        { name: 'pool, no process starting / floor', numerator: name.quiet, denominator: name.floor },
+        {
+          name: 'spawn / unprimed floor',
+          numerator: name.spawnFresh,
+          denominator: name.floorUnprimed,
+        },
+        { name: 'pool paced / primed floor', numerator: name.paced, denominator: name.floor },
+        { name: 'pool, no process starting / primed floor', numerator: name.quiet, denominator: name.floor },
       ],
       targets: [],
       notes: [
-        `${count} conversations per row; each has a first message and a follow-up; pool: warmSpares ${warmSpares}, maxRunners ${maxRunners}`,
+        `${count} conversations per row; each has a first message and a follow-up; pool: warmSpares ${warmSpares}, maxRunners ${maxRunners}, spares primed (pool.primeSpares) unless the row says otherwise`,
         `paced = ${pauseMs} ms pause after each conversation; back-to-back = the next conversation starts as soon as the previous one ended`,
         'paced and back-to-back delete each session after its follow-up (its process stops); "kept open" (paced too) leaves every session idle with its process, as clients that never delete sessions do, and is split by whether a spare was ready',
         'spawn per request: half the runs before the pool scenarios and half after, same pacing, each process exits before the next starts; every other one gets a --resume follow-up',
         `no process starting meanwhile: ${half} paced conversations with maxRunners = warmSpares = ${warmSpares}, each started once every spare is ready, so no replacement spare starts during its turns`,
-        `floor: ${half} CLI processes started as the runner starts them (SDK startup(), the pool's options for a new conversation), idle ${FLOOR_IDLE_MS} ms, then sent one message with no pool, session manager, store or bus: the best a warm spare can do with this CLI`,
+        `floor: ${half} primed and ${half} unprimed CLI processes, alternating, each started as the pool starts a spare (Runner.start, the pool's options for a new conversation), idle ${FLOOR_IDLE_MS} ms, then sent one message with no pool, session manager, store or bus: the best a warm spare can do with this CLI`,
         '"until the model gets the request": from send()/spawn to the scripted model receiving the turn (Date.now, 1 ms resolution)',
       ],
       elapsedMs: performance.now() - began,

@@ -6,6 +6,7 @@ import type { Options } from '@anthropic-ai/claude-agent-sdk'
 import type { Logger } from 'pino'
 import type { ClientToolSpec } from '../store/types.js'
 import { GatewayError } from './errors.js'
+import { PrimingUnsupportedError } from './priming.js'
 import { Runner } from './runner.js'
 import { after } from './timers.js'
 
@@ -16,6 +17,8 @@ export interface PoolLimits {
   queueTimeoutMs: number
   startTimeoutMs: number
   startRetries: number
+  /** Warm each spare up with a blocked prompt before it serves (see priming.ts); on unless false. */
+  primeSpares?: boolean
 }
 
 /** Start-up options of a process, with the key that says which sessions it can serve. */
@@ -45,7 +48,7 @@ interface Waiter {
   fail(error: GatewayError): void
 }
 
-export type RunnerLauncher = (profile: RunnerProfile, timeoutMs: number) => Promise<Runner>
+export type RunnerLauncher = (profile: RunnerProfile, timeoutMs: number, prime: boolean) => Promise<Runner>
 
 const SPARE_RETRY_MIN_MS = 1_000
 const SPARE_RETRY_MAX_MS = 60_000
@@ -61,13 +64,16 @@ export class ProcessPool {
   private spareProfile: RunnerProfile | null = null
   private spareRetryMs = 0
   private spareTimer: NodeJS.Timeout | null = null
+  /** The CLI let a priming prompt through once: spares are started without priming from then on. */
+  private primingUnsupported = false
   private closed = false
 
   constructor(
     private limits: PoolLimits,
     private readonly hooks: PoolHooks,
     private readonly log: Logger,
-    private readonly launch: RunnerLauncher = (profile, timeoutMs) => Runner.start(profile, timeoutMs),
+    private readonly launch: RunnerLauncher = (profile, timeoutMs, prime) =>
+      Runner.start(profile, timeoutMs, prime),
   ) {}
 
   get stats() {
@@ -112,8 +118,9 @@ export class ProcessPool {
       if (index >= 0) {
         const [spare] = this.spares.splice(index, 1)
         this.serving.set(spare!, true)
-        // The replacement starts after this request is on its way, not in its path.
-        setImmediate(() => this.fillSpares())
+        // The replacement starts once this turn has reached the model: started beside Claude Code's work
+        // before the model call, it would slow the very turn it replaces the spare for.
+        void spare!.reachedModel().then(() => this.fillSpares())
         return spare!
       }
     }
@@ -251,7 +258,8 @@ export class ProcessPool {
       if (this.closed) break
       this.hooks.lifecycle('spawn', null, { attempt })
       try {
-        const runner = await this.launch(profile, this.limits.startTimeoutMs)
+        // Priming would only delay a turn that is waiting for this process.
+        const runner = await this.launch(profile, this.limits.startTimeoutMs, false)
         this.watch(runner, 'ready')
         return runner
       } catch (error) {
@@ -270,10 +278,11 @@ export class ProcessPool {
     const wanted = this.limits.warmSpares - this.spares.length - this.sparesStarting
     if (wanted <= 0 || this.waiters.length > 0 || this.occupied >= this.limits.maxRunners) return
     const profile = this.spareProfile
-    this.hooks.lifecycle('spawn', null, { spare: true })
+    const prime = this.limits.primeSpares !== false && !this.primingUnsupported
+    this.hooks.lifecycle('spawn', null, { spare: true, prime })
     this.sparesStarting++
     this.transient++
-    this.launch(profile, this.limits.startTimeoutMs)
+    this.launch(profile, this.limits.startTimeoutMs, prime)
       .then((runner) => {
         this.spareRetryMs = 0
         if (this.closed || profile !== this.spareProfile) {
@@ -290,6 +299,11 @@ export class ProcessPool {
         })
       })
       .catch((error: Error) => {
+        if (error instanceof PrimingUnsupportedError) {
+          this.primingUnsupported = true
+          this.log.warn({ err: error.message }, 'warm spare could not be primed')
+          return
+        }
         // A CLI that cannot start must not be restarted in a hot loop: back off, doubling up to a minute.
         this.spareRetryMs = Math.min(SPARE_RETRY_MAX_MS, Math.max(SPARE_RETRY_MIN_MS, this.spareRetryMs * 2))
         this.log.warn({ err: error.message, retryInMs: this.spareRetryMs }, 'warm spare failed to start')

@@ -13,6 +13,7 @@ import type {
   Query,
   SDKMessage,
   SDKUserMessage,
+  SlashCommand,
   SpawnedProcess,
   SpawnOptions,
 } from '@anthropic-ai/claude-agent-sdk'
@@ -25,6 +26,8 @@ import {
   clientToolServer,
 } from './client-tools.js'
 import type { RunnerProfile } from './pool.js'
+import { PRIMING_PROMPT, Priming } from './priming.js'
+import { claudeConfigDir } from './transcript.js'
 
 export type RunnerState = 'ready' | 'busy' | 'closed'
 
@@ -97,6 +100,8 @@ export class Runner {
   private hooks: RunnerHooks | null = null
   /** Messages that arrived before anyone attached (a spare's start-up chatter). */
   private backlog: SDKMessage[] = []
+  /** Whoever waits for the next turn to reach the model (see `reachedModel`). */
+  private onReachedModel: (() => void) | null = null
   private readonly input = new InputStream()
   private readonly query: Query
 
@@ -106,6 +111,8 @@ export class Runner {
     cwd: string,
     private readonly child: TrackedChild,
     start: (input: AsyncIterable<SDKUserMessage>) => Query,
+    /** Set for a spare primed at start: its priming turn's messages go nowhere. */
+    private readonly priming: Priming | null,
   ) {
     this.cwd = cwd
     this.query = start(this.input)
@@ -114,11 +121,15 @@ export class Runner {
 
   /**
    * Start a process and wait until Claude Code has initialised (tools, settings, MCP handshakes), so that
-   * the first message costs only a model call. Rejects if the process fails to start in time.
+   * the first message costs only a model call; with `prime`, also until it has handled a blocked prompt
+   * (see priming.ts), so that it does not pay its first-prompt work on the first message either. Rejects if
+   * the process fails to start in time, with PrimingUnsupportedError if the CLI did not block that prompt.
    */
-  static async start(profile: RunnerProfile, timeoutMs: number): Promise<Runner> {
+  static async start(profile: RunnerProfile, timeoutMs: number, prime = false): Promise<Runner> {
     const { key, options } = profile
     const child = new TrackedChild(profile.niceness)
+    const cwd = options.cwd ?? process.cwd()
+    const priming = prime ? new Priming(claudeConfigDir(options.env ?? process.env), cwd) : null
     // The callback is fixed at start-up, before any session owns the process: it asks whoever is attached.
     let runner: Runner | undefined
     const canUseTool: CanUseTool = async (toolName, input, context) =>
@@ -144,6 +155,7 @@ export class Runner {
         ...options,
         ...(asks ? { canUseTool } : {}),
         ...(mcpServers ? { mcpServers } : {}),
+        ...(priming ? { hooks: priming.withHook(options.hooks) } : {}),
         spawnClaudeCodeProcess: (spawnOptions) => child.spawn(spawnOptions),
       },
       // 0 means no limit; the SDK's own default would cut it at a minute.
@@ -152,7 +164,15 @@ export class Runner {
       child.kill()
       throw new Error(child.describeFailure(error.message))
     })
-    runner = new Runner(key, options.cwd ?? process.cwd(), child, (input) => warm.query(input))
+    runner = new Runner(key, cwd, child, (input) => warm.query(input), priming)
+    if (priming) {
+      runner.send(PRIMING_PROMPT)
+      await priming.finished(runner.exited, timeoutMs).catch(async (error: Error) => {
+        child.kill()
+        await runner?.exited
+        throw error
+      })
+    }
     return runner
   }
 
@@ -181,6 +201,17 @@ export class Runner {
     return uuid
   }
 
+  /**
+   * Resolves once the next turn has reached the model: Claude Code's own work before the model call is done.
+   * Also when the turn ends without one, or the process exits.
+   */
+  reachedModel(): Promise<void> {
+    if (this.state === 'closed') return Promise.resolve()
+    return new Promise((resolve) => {
+      this.onReachedModel = resolve
+    })
+  }
+
   /** The agents this CLI offers in its working directory (built-in ones and the agent files it loaded). */
   supportedAgents(): Promise<AgentInfo[]> {
     return this.query.supportedAgents()
@@ -189,6 +220,11 @@ export class Runner {
   /** The models this CLI offers (its aliases with the model each resolves to). */
   supportedModels(): Promise<ModelInfo[]> {
     return this.query.supportedModels()
+  }
+
+  /** The slash commands this CLI offers in its working directory (its own, plugins', and command files'). */
+  supportedCommands(): Promise<SlashCommand[]> {
+    return this.query.supportedCommands()
   }
 
   async interrupt(): Promise<void> {
@@ -220,6 +256,11 @@ export class Runner {
     let error: Error | undefined
     try {
       for await (const message of this.query) {
+        if (this.priming?.takes(message)) continue
+        if (this.onReachedModel && isModelCallStart(message)) {
+          this.onReachedModel()
+          this.onReachedModel = null
+        }
         if (this.hooks) this.hooks.onMessage(message)
         else this.backlog.push(message)
       }
@@ -228,11 +269,22 @@ export class Runner {
     }
     this.state = 'closed'
     this.input.end()
+    this.onReachedModel?.()
     const { code, signal } = await this.child.exit
+    if (this.priming && !this.hooks) await this.priming.discardTranscript()
     const exit = { code, signal, error, stderr: this.child.stderrTail() }
     this.hooks?.onExit(exit)
     return exit
   }
+}
+
+/** The first message of a turn that shows the CLI is calling the model (or that the turn ended without). */
+function isModelCallStart(message: SDKMessage): boolean {
+  return (
+    message.type === 'stream_event' ||
+    message.type === 'result' ||
+    (message.type === 'system' && message.subtype === 'status' && message.status === 'requesting')
+  )
 }
 
 /** Spawns the CLI for the SDK so the gateway knows its pid, its stderr and when it really exited. */

@@ -3,11 +3,13 @@
  * touch the workspace, interrupt, hibernate and resume, restart, crashes, limits and shutdown.
  */
 import assert from 'node:assert/strict'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { GatewayError } from '../../src/engine/errors.js'
+import { PRIMING_PROMPT } from '../../src/engine/priming.js'
 import { liveProcesses } from '../../src/engine/runner.js'
+import { projectSlug } from '../../src/engine/transcript.js'
 import type { EventOf, GatewayEvent } from '../../src/events/types.js'
 import { flakyCli, type TestHome, testEngine, testHome } from '../support/harness.js'
 import { conversationTexts, failure, lastUserText, text, toolCall } from '../support/scripted-anthropic.js'
@@ -520,5 +522,100 @@ describe('engine with the real CLI', () => {
     assert.equal(liveProcesses.size, 0)
     for (const pid of pids) assert.ok(isGone(pid), `process ${pid} is gone`)
     assert.ok(existsSync(home.dataDir))
+  })
+})
+
+describe('warm spares primed before they serve', () => {
+  let home: TestHome
+  before(async () => {
+    home = await testHome()
+  })
+  after(async () => {
+    await home.close()
+  })
+
+  /** Claude Code's transcripts in the test workspace, by Claude session id. */
+  const transcripts = (): Map<string, string> => {
+    const dir = join(home.env.CLAUDE_CONFIG_DIR!, 'projects', projectSlug(realpathSync(home.workspace)))
+    const files = existsSync(dir) ? readdirSync(dir).filter((name) => name.endsWith('.jsonl')) : []
+    return new Map(
+      files.map((name) => [name.slice(0, -'.jsonl'.length), readFileSync(join(dir, name), 'utf8')]),
+    )
+  }
+  const primed = () =>
+    [...transcripts()].filter(([, text]) => text.includes(PRIMING_PROMPT)).map(([id]) => id)
+
+  /**
+   * One new conversation on a warm spare, then a follow-up after its process was let go (a resume): what the
+   * model received each time, the session's event types, and which spare transcripts existed before it.
+   */
+  const converse = async (primeSpares: boolean) => {
+    const { engine, events, close } = await testEngine(home, { warmSpares: 1, primeSpares })
+    try {
+      await waitUntil(() => engine.stats().processes.spares === 1, 30_000, 'a warm spare')
+      const primedBefore = primed()
+      const requestsBefore = home.model.turns.length
+      home.model.script(text('Hello from the spare', { chunkSize: 4 }), text('You said hello'))
+      const session = engine.createSession({})
+      const first = await (await engine.send(session.id, 'Say hello')).done
+      const claudeSessionId = engine.getSession(session.id)!.claudeSessionId!
+      engine.restartRunner(session.id)
+      await waitForEvent(
+        events,
+        (e) => e.sessionId === session.id && e.type === 'session.state' && e.state === 'hibernated',
+      )
+      const second = await (await engine.send(session.id, 'What did I say?')).done
+      const requests = home.model.turns.slice(requestsBefore).map((r) => r.body)
+      const mine = events.filter((e) => e.sessionId === session.id)
+      return { primedBefore, requestsBefore, first, second, claudeSessionId, requests, mine }
+    } finally {
+      await close()
+    }
+  }
+
+  test('a spare handles a blocked prompt while idle; its conversation and events are as without it', async () => {
+    const plain = await converse(false)
+    assert.deepEqual(plain.primedBefore, [], 'without priming no prompt reaches a spare')
+    const run = await converse(true)
+    // The CLI recorded the blocked prompt in the spare's transcript before any session claimed it, and no
+    // model request was made for it.
+    assert.equal(run.primedBefore.length, 1, 'the spare ran the priming prompt before it was claimed')
+    assert.equal(run.requestsBefore, plain.requestsBefore + plain.requests.length)
+    assert.equal(run.claudeSessionId, run.primedBefore[0], 'the primed process served the conversation')
+
+    assert.equal(run.first.result, 'Hello from the spare')
+    assert.equal(run.second.result, 'You said hello')
+    assert.equal(run.requests.length, 2, 'one model request per turn, none for the priming')
+    assert.deepEqual(conversationTexts(run.requests[0]!), [{ role: 'user', text: 'Say hello' }])
+    assert.deepEqual(conversationTexts(run.requests[1]!), [
+      { role: 'user', text: 'Say hello' },
+      { role: 'assistant', text: 'Hello from the spare' },
+      { role: 'user', text: 'What did I say?' },
+    ])
+    for (const body of run.requests) {
+      assert.ok(!JSON.stringify(body).includes(PRIMING_PROMPT), 'the model never sees the priming prompt')
+      assert.ok(!JSON.stringify(body).includes('blocked by hook'), 'nor that a prompt was blocked')
+    }
+    // Everything the model received, and every event, is what an unprimed spare gives.
+    const anonymous = (body: object, claudeSessionId: string) =>
+      JSON.stringify({ ...body, metadata: undefined }).replaceAll(claudeSessionId, 'SESSION')
+    assert.deepEqual(
+      run.requests.map((body) => anonymous(body, run.claudeSessionId)),
+      plain.requests.map((body) => anonymous(body, plain.claudeSessionId)),
+    )
+    const shape = (events: GatewayEvent[]) =>
+      events.map((e) => (e.type === 'session.state' ? e.state : e.type))
+    assert.deepEqual(shape(run.mine), shape(plain.mine))
+    assert.equal(run.mine.filter((e) => e.type === 'session.ready').length, 2, 'one per process, as before')
+  })
+
+  test('a primed spare that never serves leaves no transcript behind', async () => {
+    const known = new Set(transcripts().keys())
+    const { engine, close } = await testEngine(home, { warmSpares: 1 })
+    await waitUntil(() => engine.stats().processes.spares === 1, 30_000, 'a warm spare')
+    const spare = primed().filter((id) => !known.has(id))
+    assert.equal(spare.length, 1, 'the spare was primed')
+    await close()
+    assert.ok(!transcripts().has(spare[0]!), "the unused spare's transcript is removed once it stops")
   })
 })

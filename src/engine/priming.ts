@@ -1,0 +1,98 @@
+/**
+ * Priming a warm spare. Claude Code does a good deal of one-off work on the first prompt a process handles
+ * (prompt-submit hooks, attachments, system prompt and tool list assembly, code paths run for the first time):
+ * about 50 ms of a first text that takes ~130 ms on an untouched process and ~85 ms on a primed one, with a
+ * zero-latency model (docs/PERFORMANCE.md). So a spare is sent one prompt while it idles, and a
+ * UserPromptSubmit hook of the gateway blocks that prompt: the CLI runs its prompt path, calls no model and
+ * keeps nothing of the prompt in the conversation. Slash commands would leave a `<local-command-caveat>` trace
+ * that the next conversation's model would see, and `/clear` leaves its own.
+ *
+ * What the blocked prompt leaves is a short transcript record (`system`/`informational`) that neither the
+ * model nor the SDK's session views (`listSessions`, `getSessionMessages`) show; a spare that is never used
+ * would leave a transcript holding only that record, so its transcript is removed when it stops.
+ */
+import { rm } from 'node:fs/promises'
+import type { HookCallback, Options, SDKMessage, SDKResultMessage } from '@anthropic-ai/claude-agent-sdk'
+import { transcriptPath } from '../agents/transcript.js'
+import { after } from './timers.js'
+
+/** Worded for whoever reads a raw transcript: it says what it is. */
+export const PRIMING_PROMPT =
+  'Claude Code Gateway: warming up this process. A hook of the gateway blocks this prompt; no model sees it.'
+
+/** The CLI let the priming prompt through (it did not run the gateway's hook, or ignored its verdict). */
+export class PrimingUnsupportedError extends Error {
+  override readonly name = 'PrimingUnsupportedError'
+}
+
+/** One spare's priming: the hook that blocks its prompt, the turn's messages, and its outcome. */
+export class Priming {
+  /** Claude Code's session id of the primed process, from the priming turn's `system/init`. */
+  private claudeSessionId: string | null = null
+  private blocked = false
+  private result: SDKResultMessage | null = null
+  private settle!: () => void
+  private readonly ended = new Promise<void>((resolve) => {
+    this.settle = resolve
+  })
+
+  constructor(
+    private readonly configDir: string,
+    private readonly cwd: string,
+  ) {}
+
+  /** The process's start-up hooks with the one that blocks the priming prompt added. */
+  withHook(hooks: Options['hooks']): NonNullable<Options['hooks']> {
+    const block: HookCallback = async (input) => {
+      if (this.result || input.hook_event_name !== 'UserPromptSubmit' || input.prompt !== PRIMING_PROMPT)
+        return { continue: true }
+      this.blocked = true
+      return { decision: 'block', reason: 'Claude Code Gateway warm-up' }
+    }
+    return { ...hooks, UserPromptSubmit: [...(hooks?.UserPromptSubmit ?? []), { hooks: [block] }] }
+  }
+
+  /** Whether this message belongs to the priming turn (it goes no further); false from its end on. */
+  takes(message: SDKMessage): boolean {
+    if (this.result) return false
+    if (message.type === 'system' && message.subtype === 'init') this.claudeSessionId = message.session_id
+    if (message.type === 'result') {
+      this.result = message
+      this.settle()
+    }
+    return true
+  }
+
+  /**
+   * Wait for the priming turn to end (0: no time limit). Rejects when the process exits or the time runs
+   * out first, and with PrimingUnsupportedError when the prompt was not blocked before any model call.
+   */
+  async finished(exited: Promise<unknown>, timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | null = null
+    const failed = new Promise<never>((_, reject) => {
+      void exited.then(() => reject(new Error('Claude Code exited while warming up')))
+      timer = after(timeoutMs, () => reject(new Error(`Claude Code did not warm up within ${timeoutMs} ms`)))
+    })
+    try {
+      await Promise.race([this.ended, failed])
+    } finally {
+      if (timer) clearTimeout(timer)
+    }
+    if (!this.blocked || this.result?.num_turns !== 0) {
+      throw new PrimingUnsupportedError(
+        'Claude Code did not block the warm-up prompt with the gateway hook; spares are no longer primed',
+      )
+    }
+  }
+
+  /** Remove the transcript of a primed process that never served a session (it holds only the priming). */
+  async discardTranscript(): Promise<void> {
+    if (!this.claudeSessionId) return
+    const path = await transcriptPath({
+      configDir: this.configDir,
+      cwd: this.cwd,
+      sessionId: this.claudeSessionId,
+    })
+    await rm(path, { force: true }).catch(() => undefined)
+  }
+}
