@@ -118,9 +118,8 @@ export class ProcessPool {
       if (index >= 0) {
         const [spare] = this.spares.splice(index, 1)
         this.serving.set(spare!, true)
-        // The replacement starts once this turn has reached the model: started beside Claude Code's work
-        // before the model call, it would slow the very turn it replaces the spare for.
-        void spare!.reachedModel().then(() => this.fillSpares())
+        // The replacement starts after this request is on its way, not in its path.
+        setImmediate(() => this.fillSpares())
         return spare!
       }
     }

@@ -1,7 +1,7 @@
 /**
  * Priming a warm spare. Claude Code does a good deal of one-off work on the first prompt a process handles
  * (prompt-submit hooks, attachments, system prompt and tool list assembly, code paths run for the first time):
- * about 50 ms of a first text that takes ~130 ms on an untouched process and ~85 ms on a primed one, with a
+ * about 40 ms of a first text that takes ~145 ms on an untouched process and ~105 ms on a primed one, with a
  * zero-latency model (docs/PERFORMANCE.md). So a spare is sent one prompt while it idles, and a
  * UserPromptSubmit hook of the gateway blocks that prompt: the CLI runs its prompt path, calls no model and
  * keeps nothing of the prompt in the conversation. Slash commands would leave a `<local-command-caveat>` trace

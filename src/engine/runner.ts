@@ -100,8 +100,6 @@ export class Runner {
   private hooks: RunnerHooks | null = null
   /** Messages that arrived before anyone attached (a spare's start-up chatter). */
   private backlog: SDKMessage[] = []
-  /** Whoever waits for the next turn to reach the model (see `reachedModel`). */
-  private onReachedModel: (() => void) | null = null
   private readonly input = new InputStream()
   private readonly query: Query
 
@@ -201,17 +199,6 @@ export class Runner {
     return uuid
   }
 
-  /**
-   * Resolves once the next turn has reached the model: Claude Code's own work before the model call is done.
-   * Also when the turn ends without one, or the process exits.
-   */
-  reachedModel(): Promise<void> {
-    if (this.state === 'closed') return Promise.resolve()
-    return new Promise((resolve) => {
-      this.onReachedModel = resolve
-    })
-  }
-
   /** The agents this CLI offers in its working directory (built-in ones and the agent files it loaded). */
   supportedAgents(): Promise<AgentInfo[]> {
     return this.query.supportedAgents()
@@ -257,10 +244,6 @@ export class Runner {
     try {
       for await (const message of this.query) {
         if (this.priming?.takes(message)) continue
-        if (this.onReachedModel && isModelCallStart(message)) {
-          this.onReachedModel()
-          this.onReachedModel = null
-        }
         if (this.hooks) this.hooks.onMessage(message)
         else this.backlog.push(message)
       }
@@ -269,22 +252,12 @@ export class Runner {
     }
     this.state = 'closed'
     this.input.end()
-    this.onReachedModel?.()
     const { code, signal } = await this.child.exit
     if (this.priming && !this.hooks) await this.priming.discardTranscript()
     const exit = { code, signal, error, stderr: this.child.stderrTail() }
     this.hooks?.onExit(exit)
     return exit
   }
-}
-
-/** The first message of a turn that shows the CLI is calling the model (or that the turn ended without). */
-function isModelCallStart(message: SDKMessage): boolean {
-  return (
-    message.type === 'stream_event' ||
-    message.type === 'result' ||
-    (message.type === 'system' && message.subtype === 'status' && message.status === 'requesting')
-  )
 }
 
 /** Spawns the CLI for the SDK so the gateway knows its pid, its stderr and when it really exited. */
