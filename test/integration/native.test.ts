@@ -5,10 +5,11 @@
 import assert from 'node:assert/strict'
 import { mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { after, before, describe, test } from 'node:test'
+import { after, before, beforeEach, describe, test } from 'node:test'
 import type { Gateway } from '../../src/gateway.js'
 import { type TestHome, testConfig, testGateway, testHome } from '../support/harness.js'
 import { text, toolCall } from '../support/scripted-anthropic.js'
+import { waitUntil } from '../support/wait.js'
 
 interface Json {
   [key: string]: unknown
@@ -27,6 +28,8 @@ describe('native API: sessions and turns', () => {
       }),
     )
   })
+  // A reply one test scripted but did not use would answer the next test's turn.
+  beforeEach(() => home.model.clearScript())
   after(async () => {
     await gateway.close()
     await home.close()
@@ -177,9 +180,10 @@ describe('native API: sessions and turns', () => {
   test('interrupt stops the running turn', async () => {
     const id = (await call('POST', '/api/sessions', {})).body.id as string
     home.model.script(text('z'.repeat(300), { chunkSize: 1, chunkDelayMs: 20 }))
+    const asked = home.model.turns.length
     const running = call('POST', `/api/sessions/${id}/messages`, { content: 'long' })
-    await waitFor(async () => (await call('GET', `/api/sessions/${id}`)).body.state === 'running')
-    await new Promise((resolve) => setTimeout(resolve, 300))
+    // Interrupted before the model is asked, the scripted answer would be left for the next test.
+    await waitUntil(() => home.model.turns.length > asked, 20_000, 'the model request')
     assert.deepEqual((await call('POST', `/api/sessions/${id}/interrupt`)).body, { interrupted: true })
     assert.equal((await running).body.status, 'interrupted')
     assert.deepEqual((await call('POST', `/api/sessions/${id}/interrupt`)).body, { interrupted: false })
