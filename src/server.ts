@@ -1,27 +1,33 @@
-import { randomUUID } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { Ajv, type ValidateFunction } from 'ajv'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifySchemaCompiler } from 'fastify'
 import { nativeApi } from './api/native/index.js'
 import { openaiApi } from './api/openai/index.js'
 import { registerOpenApi } from './api/openapi.js'
 import type { GatewayContext } from './gateway.js'
-import { RequestLogController } from './observability/request-log.js'
+import { lazyRequestLogger, RequestLogController } from './observability/request-log.js'
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/
 
 /** The HTTP application: Fastify with the gateway's API plugins, each encapsulated under its prefix. */
 export async function buildServer(gateway: GatewayContext): Promise<FastifyInstance> {
   const { server } = gateway.config
+  // Request ids are this server's random prefix and a counter: unique without a random draw per request.
+  const idPrefix = randomBytes(8).toString('hex')
+  let requests = 0
   const app = Fastify({
     loggerInstance: gateway.log as FastifyBaseLogger,
     logController: new RequestLogController(),
+    childLoggerFactory: lazyRequestLogger,
     bodyLimit: server.bodyLimitBytes,
     keepAliveTimeout: server.keepAliveTimeoutMs,
     requestTimeout: server.requestTimeoutMs,
     // A caller's own request id is kept (so it can correlate logs), anything else gets a fresh one.
     genReqId: (req) => {
       const given = req.headers['x-request-id']
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
+      return typeof given === 'string' && REQUEST_ID.test(given)
+        ? given
+        : `${idPrefix}-${(++requests).toString(36)}`
     },
   })
 

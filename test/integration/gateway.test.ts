@@ -30,7 +30,7 @@ describe('gateway server', () => {
     try {
       const response = await fetch(`${gateway.url}/v1/health`)
       assert.equal(response.status, 200)
-      assert.match(response.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/)
+      assert.match(response.headers.get('x-request-id') ?? '', /^[0-9a-f]{16}-[0-9a-z]+$/)
       const body = (await response.json()) as Record<string, unknown>
       assert.deepEqual(Object.keys(body).sort(), [
         'claude',
@@ -85,17 +85,22 @@ describe('gateway server', () => {
     const { startGateway } = await import('../../src/gateway.js')
     const gateway = await startGateway({ config: testConfig(home), log, env: home.env })
     try {
-      await fetch(`${gateway.url}/v1/health`, { headers: { authorization: 'Bearer sk-secret-value' } })
+      // Health probes poll every few seconds: their lines are debug lines.
+      await fetch(`${gateway.url}/v1/health`)
+      await fetch(`${gateway.url}/v1/models`, { headers: { authorization: 'Bearer sk-secret-value' } })
       await fetch(`${gateway.url}/nowhere`)
       await waitUntil(() => lines.filter((l) => l.msg === 'request').length === 2, 5_000, 'two request lines')
       const requests = lines.filter((l) => l.msg === 'request')
       assert.deepEqual(
         requests.map((l) => [l.method, l.route, l.status]),
         [
-          ['GET', '/v1/health', 200],
+          ['GET', '/v1/models', 200],
           ['GET', 'unmatched', 404],
         ],
       )
+      log.level = 'debug'
+      await fetch(`${gateway.url}/v1/health`)
+      await waitUntil(() => lines.some((l) => l.route === '/v1/health'), 5_000, 'the health line at debug')
       for (const line of requests) {
         assert.equal(typeof line.reqId, 'string')
         assert.equal(typeof line.durationMs, 'number')
