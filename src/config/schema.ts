@@ -61,6 +61,7 @@ export const ConfigSchema = Type.Object(
       startTimeoutMs: Millis(60_000),
       startRetries: Type.Integer({ minimum: 0, default: 1 }),
       primeSpares: Type.Boolean({ default: true }),
+      spareReclaimIdleMs: Millis(60_000),
     }),
     store: Section({
       dataDir: Type.String({ minLength: 1, default: '~/.claude-code-gateway' }),

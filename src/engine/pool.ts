@@ -19,6 +19,11 @@ export interface PoolLimits {
   startRetries: number
   /** Warm each spare up with a blocked prompt before it serves (see priming.ts); on unless false. */
   primeSpares?: boolean
+  /**
+   * With every slot taken and a spare missing, a session idle this long gives its process up for the spare
+   * (it resumes on its next message); 0: never.
+   */
+  spareReclaimIdleMs?: number
 }
 
 /** Start-up options of a process, with the key that says which sessions it can serve. */
@@ -64,6 +69,7 @@ export class ProcessPool {
   private spareProfile: RunnerProfile | null = null
   private spareRetryMs = 0
   private spareTimer: NodeJS.Timeout | null = null
+  private reclaimTimer: NodeJS.Timeout | null = null
   /** The CLI let a priming prompt through once: spares are started without priming from then on. */
   private primingUnsupported = false
   private closed = false
@@ -140,9 +146,11 @@ export class ProcessPool {
     this.serving.set(runner, true)
   }
 
-  /** A serving runner went idle: a waiter may now take its slot. */
-  idle(): void {
+  /** A session is done with its runner for now: a waiter may take the slot, a spare may later reclaim it. */
+  idle(runner: Runner | null): void {
+    if (runner) runner.idleSince = Date.now()
     this.serveWaiters()
+    this.fillSpares()
   }
 
   /** Stop a serving runner and free its slot once the process is gone. */
@@ -168,6 +176,7 @@ export class ProcessPool {
   async close(): Promise<void> {
     this.closed = true
     if (this.spareTimer) clearTimeout(this.spareTimer)
+    if (this.reclaimTimer) clearTimeout(this.reclaimTimer)
     for (const waiter of this.waiters.splice(0)) {
       waiter.fail(new GatewayError('shutting_down', 'The gateway is shutting down'))
     }
@@ -275,7 +284,11 @@ export class ProcessPool {
   private fillSpares(): void {
     if (this.closed || this.spareTimer || !this.spareProfile) return
     const wanted = this.limits.warmSpares - this.spares.length - this.sparesStarting
-    if (wanted <= 0 || this.waiters.length > 0 || this.occupied >= this.limits.maxRunners) return
+    if (wanted <= 0 || this.waiters.length > 0) return
+    if (this.occupied >= this.limits.maxRunners) {
+      this.reclaimForSpare()
+      return
+    }
     const profile = this.spareProfile
     const prime = this.limits.primeSpares !== false && !this.primingUnsupported
     this.hooks.lifecycle('spawn', null, { spare: true, prime })
@@ -318,6 +331,38 @@ export class ProcessPool {
         this.serveWaiters()
         this.fillSpares()
       })
+  }
+
+  /**
+   * Every slot is taken and a spare is missing: the session idle the longest gives its process up once it
+   * has been idle `spareReclaimIdleMs`. Sessions that stopped talking (OpenAI clients rarely end theirs)
+   * would otherwise hold every slot until their idle timeout, and every new conversation would start cold.
+   */
+  private reclaimForSpare(): void {
+    const idleMs = this.limits.spareReclaimIdleMs ?? 0
+    if (idleMs <= 0 || this.reclaimTimer) return
+    let longestIdle: Runner | null = null
+    for (const runner of this.serving.keys()) {
+      if (runner.state === 'ready' && (!longestIdle || runner.idleSince < longestIdle.idleSince))
+        longestIdle = runner
+    }
+    if (!longestIdle) return
+    const wait = longestIdle.idleSince + idleMs - Date.now()
+    if (wait > 0) {
+      this.reclaimTimer = setTimeout(() => {
+        this.reclaimTimer = null
+        this.fillSpares()
+      }, wait)
+      this.reclaimTimer.unref()
+      return
+    }
+    if (!this.hooks.evict(longestIdle)) return
+    this.serving.delete(longestIdle)
+    void this.handOver(longestIdle).then(() => {
+      this.transient--
+      this.serveWaiters()
+      this.fillSpares()
+    })
   }
 
   private watch(runner: Runner, event: 'ready' | 'spare'): void {

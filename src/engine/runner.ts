@@ -94,6 +94,8 @@ export const liveProcesses = new Set<ChildProcess>()
 export class Runner {
   readonly id = randomUUID()
   state: RunnerState = 'ready'
+  /** When its session last finished with it (a spare may reclaim the slot of the longest idle one). */
+  idleSince = Date.now()
   readonly exited: Promise<RunnerExit>
   /** The working directory the process was started in. */
   readonly cwd: string

@@ -540,7 +540,7 @@ export class SessionManager {
       if (live.pending > 0) return
       // Only sessions holding a runner stay in memory; the store has the rest.
       if (!live.runner && this.live.get(live.record.id) === live) this.live.delete(live.record.id)
-      this.pool.idle()
+      this.pool.idle(live.runner)
     }
   }
 

@@ -337,6 +337,44 @@ describe('engine with the real CLI', () => {
     }
   })
 
+  test('with every slot held by idle sessions, the one idle longest gives its process to a new spare', async () => {
+    const { engine, events, close } = await testEngine(home, {
+      maxRunners: 2,
+      warmSpares: 1,
+      spareReclaimIdleMs: 1_500,
+    })
+    try {
+      await waitUntil(() => engine.stats().processes.spares === 1, 30_000, 'a warm spare')
+      home.model.script(text('first a'), text('first b'))
+      const a = engine.createSession({ title: 'a' })
+      await (await engine.send(a.id, 'hello a')).done
+      await waitUntil(() => engine.stats().processes.spares === 1, 30_000, 'the spare to be replaced')
+      const b = engine.createSession({ title: 'b' })
+      await (await engine.send(b.id, 'hello b')).done
+      // Both slots are a session's now: no spare until a has been idle long enough.
+      assert.equal(engine.stats().processes.spares, 0)
+      assert.equal(engine.getSession(a.id)!.state, 'idle')
+      await waitUntil(() => engine.stats().processes.spares === 1, 30_000, 'a spare in a reclaimed slot')
+      assert.equal(engine.getSession(a.id)!.state, 'hibernated')
+      assert.equal(engine.getSession(b.id)!.state, 'idle', 'only the session idle the longest gave way')
+      assert.ok(
+        events.some((e) => e.sessionId === a.id && e.type === 'session.state' && e.reason === 'evicted'),
+      )
+      assert.ok(engine.stats().processes.live <= 2)
+
+      const sparePid = [...liveProcesses].find((p) => ![engine.runnerOf(b.id)?.pid].includes(p.pid))!.pid
+      const c = engine.createSession({ title: 'c' })
+      await (await engine.send(c.id, 'hello c')).done
+      assert.equal(engine.runnerOf(c.id)!.pid, sparePid, 'the new conversation got the spare')
+
+      home.model.script(text('a again'))
+      await (await engine.send(a.id, 'back to a')).done
+      assert.ok(conversationTexts(home.model.turns.at(-1)!.body).some((t) => t.text === 'first a'))
+    } finally {
+      await close()
+    }
+  })
+
   test('a turn that runs too long fails with turn_timeout', async () => {
     const { engine, close } = await testEngine(home, { turnTimeoutMs: 800 })
     try {

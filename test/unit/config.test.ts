@@ -73,6 +73,7 @@ test('defaults apply when there is no file, and the result is frozen', (t) => {
       startTimeoutMs: 60_000,
       startRetries: 1,
       primeSpares: true,
+      spareReclaimIdleMs: 60_000,
     },
     store: { dataDir: join(homedir(), '.claude-code-gateway') },
     openai: {
