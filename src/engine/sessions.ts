@@ -895,12 +895,20 @@ export class SessionManager {
     if (runner) {
       this.byRunner.delete(runner)
       if (state === 'hibernated') this.lifecycle('hibernate', runner, { session: live.record.id })
-      const retired = this.pool.retire(runner).catch(() => undefined)
-      this.retiring.set(live.record.id, retired)
-      await retired
-      if (this.retiring.get(live.record.id) === retired) this.retiring.delete(live.record.id)
+      await this.retire(live.record.id, this.pool.retire(runner))
     }
     if ((state === 'hibernated' || state === 'paused') && live.pending === 0) this.live.delete(live.record.id)
+  }
+
+  /** Note a session's process as being stopped until `stopping` settles (see `attachRunner`). */
+  private async retire(sessionId: string, stopping: Promise<unknown>): Promise<void> {
+    const retired = stopping.then(
+      () => undefined,
+      () => undefined,
+    )
+    this.retiring.set(sessionId, retired)
+    await retired
+    if (this.retiring.get(sessionId) === retired) this.retiring.delete(sessionId)
   }
 
   /** The pool wants this runner's slot: allowed only when its session is not using it. */
@@ -911,6 +919,8 @@ export class SessionManager {
     this.byRunner.delete(runner)
     live.runner = null
     this.clearIdle(live)
+    // The pool stops the process; the session's next turn must not resume before it is gone.
+    void this.retire(live.record.id, runner.exited)
     this.lifecycle('hibernate', runner, { session: live.record.id, reason: 'evicted' })
     this.setState(live, live.record.claudeSessionId ? 'hibernated' : 'new', 'evicted')
     this.live.delete(live.record.id)
