@@ -12,15 +12,20 @@ import { SessionParams } from './schemas.js'
 const ToolParams = Type.Object({ ...SessionParams.properties, name: Type.String({ minLength: 1 }) })
 
 export const toolRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async (app, { gateway }) => {
-  const tools = describeTools().map(({ name, claudeCodeName, description, inputSchema }) => ({
-    name,
-    claude_code_name: claudeCodeName,
-    description,
-    input_schema: inputSchema,
-    endpoint: `/api/sessions/{id}/tools/${name}`,
-  }))
+  // The same for the server's lifetime: serialised once.
+  const toolsJson = JSON.stringify({
+    tools: describeTools().map(({ name, claudeCodeName, description, inputSchema }) => ({
+      name,
+      claude_code_name: claudeCodeName,
+      description,
+      input_schema: inputSchema,
+      endpoint: `/api/sessions/{id}/tools/${name}`,
+    })),
+  })
 
-  app.get('/tools', async () => ({ tools }))
+  app.get('/tools', (_request, reply) => {
+    reply.type('application/json; charset=utf-8').send(toolsJson)
+  })
 
   app.post<{ Params: Static<typeof ToolParams>; Body: unknown }>(
     '/sessions/:id/tools/:name',
