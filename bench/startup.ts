@@ -17,7 +17,17 @@ import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { detectClaudeCli } from '../src/engine/claude-cli.js'
 import { type TestHome, testHome } from '../test/support/harness.js'
-import { type BenchResult, descendants, freePort, isMain, type Row, render, rssMb, sleep } from './stats.js'
+import {
+  type BenchResult,
+  descendants,
+  envInt,
+  freePort,
+  isMain,
+  type Row,
+  render,
+  rssMb,
+  sleep,
+} from './stats.js'
 
 export interface StartupOptions {
   /** Runs per configuration. */
@@ -35,12 +45,6 @@ const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)))
 const CLI = join(ROOT, 'dist', 'cli.js')
 const READY_TIMEOUT_MS = 30_000
 const HEALTH_POLL_MS = 5
-
-function envInt(name: string, fallback: number): number {
-  const raw = process.env[name]
-  const value = raw === undefined || raw === '' ? Number.NaN : Number(raw)
-  return Number.isInteger(value) && value > 0 ? value : fallback
-}
 
 interface StartupRun {
   readyLogMs: number

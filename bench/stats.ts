@@ -50,11 +50,11 @@ export function spread(samples: readonly number[]): string {
   return `p50 ${at(50)} / p95 ${at(95)} / p99 ${at(99)} ms`
 }
 
-/** A positive integer from the environment (a benchmark knob), else the fallback. */
-export function envInt(name: string, fallback: number): number {
+/** An integer of at least `least` from the environment (a benchmark knob), else the fallback. */
+export function envInt(name: string, fallback: number, least = 1): number {
   const raw = process.env[name]
   const value = raw === undefined || raw === '' ? Number.NaN : Number(raw)
-  return Number.isInteger(value) && value > 0 ? value : fallback
+  return Number.isInteger(value) && value >= least ? value : fallback
 }
 
 /** One measured quantity: its samples and what they count in. */

@@ -29,7 +29,7 @@ import type { GatewayEvent } from '../src/events/types.js'
 import { type TestHome, testEngine, testHome } from '../test/support/harness.js'
 import { lastUserText, text } from '../test/support/scripted-anthropic.js'
 import { waitUntil } from '../test/support/wait.js'
-import { type BenchResult, isMain, type Row, render, sleep } from './stats.js'
+import { type BenchResult, envInt, isMain, type Row, render, sleep } from './stats.js'
 
 export interface TtftOptions {
   /** New conversations per scenario (and spawn-per-request runs). */
@@ -41,9 +41,9 @@ export interface TtftOptions {
 }
 
 export const defaultTtftOptions = (): TtftOptions => ({
-  conversations: envInt('BENCH_CONVERSATIONS', 20),
-  pauseMs: envInt('BENCH_PAUSE_MS', 300),
-  warmSpares: envInt('BENCH_WARM_SPARES', 2),
+  conversations: envInt('BENCH_CONVERSATIONS', 20, 0),
+  pauseMs: envInt('BENCH_PAUSE_MS', 300, 0),
+  warmSpares: envInt('BENCH_WARM_SPARES', 2, 0),
   maxRunners: 8,
 })
 
@@ -70,12 +70,6 @@ function ranges(flags: boolean[], value: boolean): string {
     i = end
   }
   return out.length > 0 ? out.join(', ') : 'none'
-}
-
-function envInt(name: string, fallback: number): number {
-  const raw = process.env[name]
-  const value = raw === undefined || raw === '' ? Number.NaN : Number(raw)
-  return Number.isInteger(value) && value >= 0 ? value : fallback
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -9,11 +9,8 @@ import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import type { Gateway } from '../../src/gateway.js'
 import { type TestHome, testConfig, testGateway, testHome } from '../support/harness.js'
+import { expectError, type Json, nativeClient } from '../support/native-client.js'
 import { text } from '../support/scripted-anthropic.js'
-
-interface Json {
-  [key: string]: unknown
-}
 
 describe('native API: agents', () => {
   let home: TestHome
@@ -42,27 +39,8 @@ describe('native API: agents', () => {
     await home.close()
   })
 
-  const call = async (method: string, path: string, body?: unknown) => {
-    const response = await fetch(`${gateway.url}${path}`, {
-      method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    })
-    const raw = await response.text()
-    return { status: response.status, body: (raw ? JSON.parse(raw) : null) as Json }
-  }
+  const { call } = nativeClient(() => gateway)
   const ws = () => encodeURIComponent(home.workspace)
-  const errorOf = (response: { body: Json }) => response.body.error as Json
-  const expectError = (
-    response: { status: number; body: Json },
-    status: number,
-    code: string,
-    field?: string,
-  ) => {
-    assert.equal(response.status, status, JSON.stringify(response.body))
-    assert.equal(errorOf(response).code, code)
-    if (field !== undefined) assert.equal(errorOf(response).field, field)
-  }
   const files = (list: Json) => (list.agents as Json[]).filter((agent) => agent.scope !== 'builtin')
 
   test('agent files of both scopes: create, list, read, change, delete', async () => {

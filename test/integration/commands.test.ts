@@ -12,12 +12,9 @@ import type { SDKLocalCommandOutputMessage } from '@anthropic-ai/claude-agent-sd
 import { Translator } from '../../src/engine/translate.js'
 import type { Gateway } from '../../src/gateway.js'
 import { type TestHome, testConfig, testGateway, testHome } from '../support/harness.js'
+import { expectError, type Json, nativeClient } from '../support/native-client.js'
 import { conversationTexts, lastUserText, text } from '../support/scripted-anthropic.js'
 import { waitUntil } from '../support/wait.js'
-
-interface Json {
-  [key: string]: unknown
-}
 
 describe('native API: slash commands', () => {
   let home: TestHome
@@ -78,14 +75,7 @@ describe('native API: slash commands', () => {
     await home?.close()
   })
 
-  const call = async (method: string, path: string, body?: unknown) => {
-    const response = await fetch(`${gateway.url}${path}`, {
-      method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    })
-    return { status: response.status, body: (await response.json()) as Json }
-  }
+  const { call } = nativeClient(() => gateway)
   const newSession = async () =>
     (await call('POST', '/api/sessions', { permission_mode: 'bypassPermissions' })).body.id as string
   const run = (id: string, name: string, args?: string) =>
@@ -94,18 +84,6 @@ describe('native API: slash commands', () => {
       `/api/sessions/${id}/commands/${encodeURIComponent(name)}`,
       args === undefined ? {} : { args },
     )
-  const expectError = (
-    answer: { status: number; body: Json },
-    status: number,
-    code: string,
-    field?: string,
-  ) => {
-    assert.equal(answer.status, status, JSON.stringify(answer.body))
-    const error = answer.body.error as Json
-    assert.equal(error.code, code)
-    if (field !== undefined) assert.equal(error.field, field)
-    return String(error.message)
-  }
   const listed = async (path: string) => {
     const answer = await call('GET', path)
     assert.equal(answer.status, 200, JSON.stringify(answer.body))
@@ -371,8 +349,8 @@ describe('native API: slash commands', () => {
   test('an unknown command is 404 with the nearest names; a closed session is 404 too', async () => {
     const id = await newSession()
     const before = home.model.turns.length
-    const message = expectError(await run(id, 'stauts'), 404, 'not_found', 'params.name')
-    assert.match(message, /Did you mean .*\/status\?$/)
+    const { message } = expectError(await run(id, 'stauts'), 404, 'not_found', 'params.name')
+    assert.match(String(message), /Did you mean .*\/status\?$/)
     expectError(await run(id, 'no-such-thing-at-all'), 404, 'not_found', 'params.name')
     assert.equal(home.model.turns.length, before)
     expectError(await run(id, '/'), 400, 'validation_error', 'params.name')

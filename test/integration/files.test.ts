@@ -23,11 +23,8 @@ import { after, before, describe, test } from 'node:test'
 import { projectSlug } from '../../src/engine/transcript.js'
 import type { Gateway } from '../../src/gateway.js'
 import { type TestHome, testConfig, testGateway, testHome } from '../support/harness.js'
+import { type Json, nativeClient } from '../support/native-client.js'
 import { conversationTexts, lastUserText, text, toolCall } from '../support/scripted-anthropic.js'
-
-interface Json {
-  [key: string]: unknown
-}
 
 const MAX_FILE_BYTES = 1024
 const MAX_FILES = 3
@@ -62,19 +59,7 @@ describe('native API: files and project', () => {
     await home.close()
   })
 
-  const call = async (method: string, path: string, body?: unknown) => {
-    const response = await fetch(`${gateway.url}${path}`, {
-      method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    })
-    const raw = await response.text()
-    return {
-      status: response.status,
-      headers: response.headers,
-      body: (raw ? JSON.parse(raw) : null) as Json,
-    }
-  }
+  const { call } = nativeClient(() => gateway)
 
   /** A session in a fresh workspace of its own (real path). */
   const session = async (options: Json = {}) => {

@@ -130,6 +130,12 @@ describe('claude-code-gateway command', () => {
       cwd: home.workspace,
     })
 
+  /** The address the gateway's "ready at" log line gives, once it is there. */
+  async function readyUrl(log: Record<string, unknown>[]): Promise<string> {
+    const ready = await waitUntil(() => log.find((l) => String(l.msg).includes('ready at')), 15_000, 'ready')
+    return /(http:\/\/[^\s]+)/.exec(String(ready.msg))![1]!
+  }
+
   /** Log lines as they come (JSON: stdout is not a TTY). */
   function logOf(child: ChildProcessWithoutNullStreams): Record<string, unknown>[] {
     const lines: Record<string, unknown>[] = []
@@ -148,12 +154,7 @@ describe('claude-code-gateway command', () => {
     const child = run(['--port', '0', '--host', '127.0.0.1', '--config', configFile])
     const log = logOf(child)
     try {
-      const ready = await waitUntil(
-        () => log.find((l) => String(l.msg).includes('ready at')),
-        15_000,
-        'ready',
-      )
-      const url = /(http:\/\/[^\s]+)/.exec(String(ready.msg))![1]!
+      const url = await readyUrl(log)
       assert.equal((await fetch(`${url}/v1/health`)).status, 200)
 
       writeFileSync(configFile, 'pool:\n  maxRunners: 3\n  warmSpares: 1\n')
@@ -196,12 +197,7 @@ describe('claude-code-gateway command', () => {
     const child = run(['--port', '0'], { CCGW_POOL_WARM_SPARES: '0' })
     const log = logOf(child)
     try {
-      const ready = await waitUntil(
-        () => log.find((l) => String(l.msg).includes('ready at')),
-        15_000,
-        'ready',
-      )
-      const url = /(http:\/\/[^\s]+)/.exec(String(ready.msg))![1]!
+      const url = await readyUrl(log)
       const ids = Array.from({ length: 200 }, (_, i) => `burst-${i}`)
       await Promise.all(
         ids.map(async (id) => (await fetch(`${url}/v1/models`, { headers: { 'x-request-id': id } })).text()),
@@ -229,12 +225,7 @@ describe('claude-code-gateway command', () => {
     })
     const log = logOf(child)
     try {
-      const ready = await waitUntil(
-        () => log.find((l) => String(l.msg).includes('ready at')),
-        15_000,
-        'ready',
-      )
-      const url = /(http:\/\/[^\s]+)/.exec(String(ready.msg))![1]!
+      const url = await readyUrl(log)
       const health = (await (await fetch(`${url}/v1/health`)).json()) as { version: string }
       assert.equal(health.version, VERSION)
       const created = await fetch(`${url}/api/sessions`, {

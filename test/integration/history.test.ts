@@ -9,11 +9,8 @@ import { after, before, describe, test } from 'node:test'
 import { appended } from '../../src/api/native/memory.js'
 import type { Gateway } from '../../src/gateway.js'
 import { type TestHome, testConfig, testGateway, testHome } from '../support/harness.js'
+import { expectError, type Json, nativeClient } from '../support/native-client.js'
 import { text, toolCall } from '../support/scripted-anthropic.js'
-
-interface Json {
-  [key: string]: unknown
-}
 
 describe('native API: history, export, thinking and memory', () => {
   let home: TestHome
@@ -21,6 +18,7 @@ describe('native API: history, export, thinking and memory', () => {
   /** A session with two real turns: a Write tool call, then (thinking on) a thinking answer. */
   let id: string
   let turnIds: string[]
+  const { call } = nativeClient(() => gateway)
 
   before(async () => {
     home = await testHome()
@@ -70,32 +68,6 @@ describe('native API: history, export, thinking and memory', () => {
     await gateway?.close()
     await home?.close()
   })
-
-  const call = async (method: string, path: string, body?: unknown) => {
-    const response = await fetch(`${gateway.url}${path}`, {
-      method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    })
-    const raw = await response.text()
-    let parsed: Json | null = null
-    try {
-      parsed = raw ? (JSON.parse(raw) as Json) : null
-    } catch {}
-    return { status: response.status, headers: response.headers, raw, body: parsed as Json }
-  }
-
-  const expectError = (
-    answer: { status: number; body: Json },
-    status: number,
-    code: string,
-    field?: string,
-  ) => {
-    assert.equal(answer.status, status, JSON.stringify(answer.body))
-    const error = answer.body.error as Json
-    assert.equal(error.code, code)
-    if (field !== undefined) assert.equal(error.field, field)
-  }
 
   test('the history has every turn: user, assistant blocks, tool results, file changes, outcomes', async () => {
     const page = await call('GET', `/api/sessions/${id}/history`)

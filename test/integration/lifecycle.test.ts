@@ -11,37 +11,13 @@ import { promisify } from 'node:util'
 import { detectClaudeCli } from '../../src/engine/claude-cli.js'
 import type { Gateway } from '../../src/gateway.js'
 import { type TestHome, testConfig, testGateway, testHome } from '../support/harness.js'
+import { expectError, type Json, nativeClient } from '../support/native-client.js'
 import { conversationTexts, type ScriptedAnthropic, text } from '../support/scripted-anthropic.js'
 import { isGone, waitUntil } from '../support/wait.js'
 
-interface Json {
-  [key: string]: unknown
-}
-
 /** JSON calls to one gateway, which a test may replace (a restart). */
 function client(current: () => Gateway) {
-  const call = async (method: string, path: string, body?: unknown) => {
-    const response = await fetch(`${current().url}${path}`, {
-      method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    })
-    const raw = await response.text()
-    return { status: response.status, body: (raw ? JSON.parse(raw) : null) as Json }
-  }
-  const expectError = async (
-    answer: Promise<{ status: number; body: Json }>,
-    status: number,
-    code: string,
-    field?: string,
-  ) => {
-    const { status: actual, body } = await answer
-    assert.equal(actual, status, JSON.stringify(body))
-    const error = body.error as Json
-    assert.equal(error.code, code)
-    if (field !== undefined) assert.equal(error.field, field)
-    return error
-  }
+  const { call } = nativeClient(current)
   /** Create a session and run its turns (each answered by the scripted reply given with it). */
   const sessionWith = async (model: ScriptedAnthropic, options: Json, turns: [string, string][]) => {
     const created = await call('POST', '/api/sessions', options)
@@ -60,7 +36,7 @@ function client(current: () => Gateway) {
     assert.equal(answer.body.text, reply)
     return answer.body.turn_id as string
   }
-  return { call, expectError, sessionWith, say }
+  return { call, sessionWith, say }
 }
 
 /** The conversation texts the model received in its last request. */
@@ -70,7 +46,7 @@ const lastConversation = (model: ScriptedAnthropic) =>
 describe('lifecycle: resume, pause, fork and import', () => {
   let home: TestHome
   let gateway: Gateway
-  const { call, expectError, sessionWith, say } = client(() => gateway)
+  const { call, sessionWith, say } = client(() => gateway)
 
   before(async () => {
     home = await testHome()
@@ -113,10 +89,10 @@ describe('lifecycle: resume, pause, fork and import', () => {
     const after = await call('GET', `/api/sessions/${id}`)
     assert.equal((after.body.runner as { pid: number }).pid, runner.pid, 'the warmed process served the turn')
 
-    await expectError(call('POST', '/api/sessions/no-such-session/resume'), 404, 'not_found')
+    expectError(await call('POST', '/api/sessions/no-such-session/resume'), 404, 'not_found')
     assert.equal((await call('DELETE', `/api/sessions/${id}`)).status, 204)
-    await expectError(call('POST', `/api/sessions/${id}/resume`), 409, 'session_closed')
-    await expectError(call('POST', `/api/sessions/${id}/pause`), 409, 'session_closed')
+    expectError(await call('POST', `/api/sessions/${id}/resume`), 409, 'session_closed')
+    expectError(await call('POST', `/api/sessions/${id}/pause`), 409, 'session_closed')
   })
 
   test('pause stops the process and refuses messages; resume takes them again, with the conversation', async () => {
@@ -130,8 +106,8 @@ describe('lifecycle: resume, pause, fork and import', () => {
     await waitUntil(() => isGone(pid), 10_000, 'the paused session to have no process')
 
     const requestsBefore = home.model.turns.length
-    const refused = await expectError(
-      call('POST', `/api/sessions/${id}/messages`, { content: 'Still there?' }),
+    const refused = expectError(
+      await call('POST', `/api/sessions/${id}/messages`, { content: 'Still there?' }),
       409,
       'session_paused',
     )
@@ -166,8 +142,8 @@ describe('lifecycle: resume, pause, fork and import', () => {
     home.model.script(text('Two.', { delayMs: 1500 }))
     const running = call('POST', `/api/sessions/${id}/messages`, { content: 'Count to two.' })
     await waitUntil(() => gateway.context.engine.getSession(id)?.state === 'running', 10_000, 'the turn')
-    await expectError(call('POST', `/api/sessions/${id}/pause`), 409, 'session_busy')
-    await expectError(call('POST', `/api/sessions/${id}/fork`, {}), 409, 'session_busy')
+    expectError(await call('POST', `/api/sessions/${id}/pause`), 409, 'session_busy')
+    expectError(await call('POST', `/api/sessions/${id}/fork`, {}), 409, 'session_busy')
     const atFirst = await call('POST', `/api/sessions/${id}/fork`, { at_message: turnIds[0] })
     assert.equal(atFirst.status, 201, JSON.stringify(atFirst.body))
     assert.equal((await running).body.status, 'success')
@@ -234,10 +210,10 @@ describe('lifecycle: resume, pause, fork and import', () => {
     await say(home.model, whole.id as string, 'And now?', 'Three fruits.')
     assert.ok(!lastConversation(home.model).includes('Which facts now?'))
 
-    await expectError(call('POST', `/api/sessions/${id}/fork`, { at_message: 'msg_nope' }), 404, 'not_found')
-    await expectError(call('POST', '/api/sessions/no-such-session/fork', {}), 404, 'not_found')
-    await expectError(
-      call('POST', `/api/sessions/${id}/fork`, { at: 'x' }),
+    expectError(await call('POST', `/api/sessions/${id}/fork`, { at_message: 'msg_nope' }), 404, 'not_found')
+    expectError(await call('POST', '/api/sessions/no-such-session/fork', {}), 404, 'not_found')
+    expectError(
+      await call('POST', `/api/sessions/${id}/fork`, { at: 'x' }),
       400,
       'validation_error',
       'body.at',
@@ -268,35 +244,38 @@ describe('lifecycle: resume, pause, fork and import', () => {
     await say(home.model, imported.body.id as string, 'What is my name?', 'Ada.')
     assert.deepEqual(lastConversation(home.model), ['My name is Ada.', 'Hello Ada.', 'What is my name?'])
 
-    const conflict = await expectError(
-      call('POST', '/api/sessions/import', { claude_session_id: sessionId, workspace: home.workspace }),
+    const conflict = expectError(
+      await call('POST', '/api/sessions/import', { claude_session_id: sessionId, workspace: home.workspace }),
       409,
       'conflict',
     )
     assert.match(conflict.message as string, new RegExp(imported.body.id as string))
 
-    await expectError(
-      call('POST', '/api/sessions/import', {
+    expectError(
+      await call('POST', '/api/sessions/import', {
         claude_session_id: '00000000-0000-4000-8000-000000000000',
         workspace: home.workspace,
       }),
       404,
       'not_found',
     )
-    await expectError(
-      call('POST', '/api/sessions/import', { claude_session_id: '../../etc', workspace: home.workspace }),
+    expectError(
+      await call('POST', '/api/sessions/import', {
+        claude_session_id: '../../etc',
+        workspace: home.workspace,
+      }),
       400,
       'validation_error',
       'body.claude_session_id',
     )
-    await expectError(
-      call('POST', '/api/sessions/import', { claude_session_id: sessionId, workspace: '/' }),
+    expectError(
+      await call('POST', '/api/sessions/import', { claude_session_id: sessionId, workspace: '/' }),
       400,
       'validation_error',
       'body.workspace',
     )
-    await expectError(
-      call('GET', '/api/claude-sessions?workspace=%2F'),
+    expectError(
+      await call('GET', '/api/claude-sessions?workspace=%2F'),
       400,
       'validation_error',
       'querystring.workspace',
@@ -316,7 +295,7 @@ describe('lifecycle: resume, pause, fork and import', () => {
 describe('lifecycle: a paused session across a gateway restart', () => {
   let home: TestHome
   let gateway: Gateway
-  const { call, expectError, sessionWith, say } = client(() => gateway)
+  const { call, sessionWith, say } = client(() => gateway)
   const start = () =>
     testGateway(home, testConfig(home, { pool: { warmSpares: 0 }, native: { workspaceRoots: [home.root] } }))
 
@@ -337,7 +316,7 @@ describe('lifecycle: a paused session across a gateway restart', () => {
     gateway = await start()
     const restored = await call('GET', `/api/sessions/${id}`)
     assert.equal(restored.body.state, 'paused')
-    await expectError(call('POST', `/api/sessions/${id}/messages`, { content: 'Hi' }), 409, 'session_paused')
+    expectError(await call('POST', `/api/sessions/${id}/messages`, { content: 'Hi' }), 409, 'session_paused')
 
     assert.equal((await call('POST', `/api/sessions/${id}/resume`)).body.state, 'idle')
     await say(home.model, id, 'What did I ask you to remember?', '42.')

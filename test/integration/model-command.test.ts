@@ -7,12 +7,9 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import type { Gateway } from '../../src/gateway.js'
 import { type TestHome, testConfig, testGateway, testHome } from '../support/harness.js'
+import { nativeClient } from '../support/native-client.js'
 import { text } from '../support/scripted-anthropic.js'
 import { waitUntil } from '../support/wait.js'
-
-interface Json {
-  [key: string]: unknown
-}
 
 /** Short, so that the session hibernates soon after each turn. */
 const IDLE_TIMEOUT_MS = 1_500
@@ -32,14 +29,7 @@ describe('native API: /model', () => {
     await home?.close()
   })
 
-  const call = async (method: string, path: string, body?: unknown) => {
-    const response = await fetch(`${gateway.url}${path}`, {
-      method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    })
-    return { status: response.status, body: (await response.json()) as Json }
-  }
+  const { call } = nativeClient(() => gateway)
 
   test('the model /model chose outlives the process: a resumed session asks for it', async () => {
     const created = await call('POST', '/api/sessions', {})

@@ -8,7 +8,9 @@ import { join } from 'node:path'
 import { after, before, beforeEach, describe, test } from 'node:test'
 import type { Gateway } from '../../src/gateway.js'
 import { type TestHome, testConfig, testGateway, testHome } from '../support/harness.js'
+import { nativeClient } from '../support/native-client.js'
 import { text, toolCall } from '../support/scripted-anthropic.js'
+import { parseSse } from '../support/sse.js'
 import { waitUntil } from '../support/wait.js'
 
 interface Json {
@@ -35,19 +37,7 @@ describe('native API: sessions and turns', () => {
     await home.close()
   })
 
-  const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
-    const response = await fetch(`${gateway.url}${path}`, {
-      method,
-      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    })
-    const raw = await response.text()
-    return {
-      status: response.status,
-      headers: response.headers,
-      body: (raw ? JSON.parse(raw) : null) as Json,
-    }
-  }
+  const { call } = nativeClient(() => gateway)
 
   test('create, read, list and delete sessions; errors have one shape', async () => {
     const created = await call('POST', '/api/sessions', {
@@ -167,7 +157,7 @@ describe('native API: sessions and turns', () => {
     const id = (await call('POST', '/api/sessions', {})).body.id as string
     home.model.script(text('slow', { delayMs: 1_500 }), text('second'))
     const first = call('POST', `/api/sessions/${id}/messages`, { content: 'one' })
-    await waitFor(async () => (await call('GET', `/api/sessions/${id}`)).body.state === 'running')
+    await waitUntil(async () => (await call('GET', `/api/sessions/${id}`)).body.state === 'running')
     const second = call('POST', `/api/sessions/${id}/messages`, { content: 'two' })
     await new Promise((resolve) => setTimeout(resolve, 100))
     const third = await call('POST', `/api/sessions/${id}/messages`, { content: 'three' })
@@ -276,38 +266,6 @@ describe('native API: keys', () => {
     }
   })
 })
-
-function parseSse(raw: string): { id?: string; event?: string; data?: unknown }[] {
-  return raw
-    .split('\n\n')
-    .filter((frame) => frame && !frame.startsWith(':'))
-    .map((frame) => {
-      const out: { id?: string; event?: string; data?: unknown } = {}
-      for (const line of frame.split('\n')) {
-        const [key, ...rest] = line.split(': ')
-        const value = rest.join(': ')
-        if (key === 'id') out.id = value
-        if (key === 'event') out.event = value
-        if (key === 'data') {
-          try {
-            out.data = JSON.parse(value)
-          } catch {
-            return {}
-          }
-        }
-      }
-      return out
-    })
-    .filter((frame) => frame.data !== undefined)
-}
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('timed out')
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-}
 
 describe('native API: direct tools', () => {
   let home: TestHome

@@ -4,9 +4,10 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import OpenAI from 'openai'
+import type OpenAI from 'openai'
 import type { Gateway } from '../../src/gateway.js'
-import { type TestHome, testConfig, testGateway, testHome } from '../support/harness.js'
+import { type TestHome, testConfig, testGateway, testHome, withOwnGateway } from '../support/harness.js'
+import { openaiClient, postChatCompletion } from '../support/openai.js'
 import {
   conversationTexts,
   failure,
@@ -37,7 +38,7 @@ describe('OpenAI provider with the openai SDK', () => {
   before(async () => {
     home = await testHome()
     gateway = await testGateway(home, testConfig(home, { pool: { warmSpares: 1 } }))
-    client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'unused', maxRetries: 0 })
+    client = openaiClient(gateway)
   })
   after(async () => {
     await gateway.close()
@@ -136,14 +137,10 @@ describe('OpenAI provider with the openai SDK', () => {
     assert.deepEqual(usage.choices, [])
     assert.equal(usage.usage!.completion_tokens, 7)
 
-    const raw = await fetch(`${gateway.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        model: 'claude-code',
-        stream: true,
-        messages: [{ role: 'user', content: 'raw' }],
-      }),
+    const raw = await postChatCompletion(gateway, {
+      model: 'claude-code',
+      stream: true,
+      messages: [{ role: 'user', content: 'raw' }],
     })
     const body = await raw.text()
     assert.equal(raw.headers.get('content-type'), 'text/event-stream; charset=utf-8')
@@ -239,12 +236,7 @@ describe('OpenAI provider with the openai SDK', () => {
   })
 
   test('bad requests get OpenAI error objects naming the parameter', async () => {
-    const post = (body: unknown, headers: Record<string, string> = {}) =>
-      fetch(`${gateway.url}/v1/chat/completions`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...headers },
-        body: typeof body === 'string' ? body : JSON.stringify(body),
-      })
+    const post = (body: unknown) => postChatCompletion(gateway, body)
     const cases: [unknown, number, string | null][] = [
       ['{not json', 400, null],
       [{ messages: [{ role: 'user', content: 'x' }] }, 400, 'model'],
@@ -315,10 +307,8 @@ describe('OpenAI provider with the openai SDK', () => {
 })
 
 describe('OpenAI provider: API keys', () => {
-  test('keys are required when configured; health stays open', async () => {
-    const home = await testHome()
-    const gateway = await testGateway(home, testConfig(home, { server: { apiKeys: ['sk-test-1'] } }))
-    try {
+  test('keys are required when configured; health stays open', () =>
+    withOwnGateway({ server: { apiKeys: ['sk-test-1'] } }, async (gateway) => {
       const missing = await fetch(`${gateway.url}/v1/models`)
       assert.equal(missing.status, 401)
       assert.equal(((await missing.json()) as { error: { code: string } }).error.code, 'invalid_api_key')
@@ -329,11 +319,7 @@ describe('OpenAI provider: API keys', () => {
       })
       assert.equal(right.status, 200)
       assert.equal((await fetch(`${gateway.url}/v1/health`)).status, 200)
-    } finally {
-      await gateway.close()
-      await home.close()
-    }
-  })
+    }))
 })
 
 describe('OpenAI provider: thinking, structured output, stop, limits and failures', () => {
@@ -350,7 +336,7 @@ describe('OpenAI provider: thinking, structured output, stop, limits and failure
         openai: { keepAliveMs: 100, retryBudgetMs: 1_500 },
       }),
     )
-    client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'unused', maxRetries: 0 })
+    client = openaiClient(gateway)
   })
   after(async () => {
     await gateway.close()
@@ -472,16 +458,15 @@ describe('OpenAI provider: thinking, structured output, stop, limits and failure
   test('a client that disconnects interrupts the turn; keep-alive comments fill long silences', async () => {
     home.model.script(text('x'.repeat(400), { chunkSize: 2, chunkDelayMs: 25 }))
     const controller = new AbortController()
-    const response = await fetch(`${gateway.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
+    const response = await postChatCompletion(
+      gateway,
+      {
         model: 'claude-code',
         stream: true,
         messages: [{ role: 'user', content: 'long' }],
-      }),
-      signal: controller.signal,
-    })
+      },
+      controller.signal,
+    )
     const sessionId = response.headers.get('x-session-id')!
     const reader = response.body!.getReader()
     let received = ''
@@ -498,14 +483,10 @@ describe('OpenAI provider: thinking, structured output, stop, limits and failure
     assert.equal(completed?.type === 'turn.completed' && completed.status, 'interrupted')
 
     home.model.script({ blocks: [{ type: 'text', text: 'ab' }], chunkSize: 1, chunkDelayMs: 400 })
-    const quiet = await fetch(`${gateway.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        model: 'claude-code',
-        stream: true,
-        messages: [{ role: 'user', content: 'slow' }],
-      }),
+    const quiet = await postChatCompletion(gateway, {
+      model: 'claude-code',
+      stream: true,
+      messages: [{ role: 'user', content: 'slow' }],
     })
     const body = await quiet.text()
     assert.ok(body.includes(': keep-alive\n\n'), 'a comment line during the silence')
@@ -514,14 +495,10 @@ describe('OpenAI provider: thinking, structured output, stop, limits and failure
 
   test('after the first byte, a failure travels as an SSE error event before [DONE]', async () => {
     home.model.script(text('x'.repeat(300), { chunkSize: 1, chunkDelayMs: 20 }))
-    const response = await fetch(`${gateway.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        model: 'claude-code',
-        stream: true,
-        messages: [{ role: 'user', content: 'crash' }],
-      }),
+    const response = await postChatCompletion(gateway, {
+      model: 'claude-code',
+      stream: true,
+      messages: [{ role: 'user', content: 'crash' }],
     })
     assert.equal(response.status, 200)
     const reader = response.body!.getReader()
@@ -581,10 +558,9 @@ describe('OpenAI provider: thinking, structured output, stop, limits and failure
       client.chat.completions.create({ model: 'claude-code', messages: [{ role: 'user', content: 'two' }] }),
     ]
     await new Promise((resolve) => setTimeout(resolve, 1_500))
-    const busy = await fetch(`${gateway.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'claude-code', messages: [{ role: 'user', content: 'three' }] }),
+    const busy = await postChatCompletion(gateway, {
+      model: 'claude-code',
+      messages: [{ role: 'user', content: 'three' }],
     })
     assert.equal(busy.status, 429)
     assert.ok(Number(busy.headers.get('retry-after')) >= 1)
@@ -595,10 +571,9 @@ describe('OpenAI provider: thinking, structured output, stop, limits and failure
     home.model.fallback = () => overloaded
     try {
       const started = Date.now()
-      const response = await fetch(`${gateway.url}/v1/chat/completions`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ model: 'claude-code', messages: [{ role: 'user', content: 'four' }] }),
+      const response = await postChatCompletion(gateway, {
+        model: 'claude-code',
+        messages: [{ role: 'user', content: 'four' }],
       })
       assert.equal(response.status, 503)
       assert.ok(response.headers.get('retry-after'))
@@ -610,25 +585,18 @@ describe('OpenAI provider: thinking, structured output, stop, limits and failure
 })
 
 describe('OpenAI provider without a usable CLI', () => {
-  test('completions answer 503 with the reason; models and health still answer', async () => {
-    const home = await testHome()
-    const gateway = await testGateway(home, testConfig(home, { claude: { cliPath: '/nonexistent/claude' } }))
-    try {
-      const response = await fetch(`${gateway.url}/v1/chat/completions`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ model: 'claude-code', messages: [{ role: 'user', content: 'hi' }] }),
+  test('completions answer 503 with the reason; models and health still answer', () =>
+    withOwnGateway({ claude: { cliPath: '/nonexistent/claude' } }, async (gateway) => {
+      const response = await postChatCompletion(gateway, {
+        model: 'claude-code',
+        messages: [{ role: 'user', content: 'hi' }],
       })
       assert.equal(response.status, 503)
       const body = (await response.json()) as { error: { message: string; code: string } }
       assert.equal(body.error.code, 'service_unavailable')
       assert.match(body.error.message, /nonexistent/)
       assert.equal((await fetch(`${gateway.url}/v1/models`)).status, 200)
-    } finally {
-      await gateway.close()
-      await home.close()
-    }
-  })
+    }))
 })
 
 describe('OpenAI provider: client function tools', () => {
@@ -675,7 +643,7 @@ describe('OpenAI provider: client function tools', () => {
   before(async () => {
     home = await testHome()
     gateway = await testGateway(home, testConfig(home, { openai: { toolCallTimeoutMs: 2_000 } }))
-    client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'unused', maxRetries: 0 })
+    client = openaiClient(gateway)
   })
   after(async () => {
     await gateway.close()

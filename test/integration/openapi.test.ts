@@ -13,10 +13,10 @@ import type { FastifyInstance } from 'fastify'
 import type { Gateway } from '../../src/gateway.js'
 import { VERSION } from '../../src/version.js'
 import { type TestHome, testConfig, testGateway, testHome } from '../support/harness.js'
+import { type Json, nativeClient } from '../support/native-client.js'
 import { text, toolCall } from '../support/scripted-anthropic.js'
 import { waitUntil } from '../support/wait.js'
 
-type Json = Record<string, unknown>
 interface Operation {
   tags?: string[]
   operationId?: string
@@ -120,18 +120,7 @@ describe('OpenAPI document', () => {
     await home?.close()
   })
 
-  /** A call with a JSON body (or none): its status and body (parsed JSON, text, or null when empty). */
-  const call = async (method: string, path: string, body?: unknown) => {
-    const response = await fetch(`${gateway.url}${path}`, {
-      method,
-      ...(body === undefined
-        ? {}
-        : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
-    })
-    const raw = await response.text()
-    const json = response.headers.get('content-type')?.startsWith('application/json')
-    return { status: response.status, body: raw && json ? (JSON.parse(raw) as unknown) : raw || null }
-  }
+  const { call } = nativeClient(() => gateway)
   /** Checks that `path` answers `status` with what the document says `operation` answers then. */
   const expect = async (
     operation: string,
@@ -143,7 +132,7 @@ describe('OpenAPI document', () => {
     const answer = await call(method, path, body)
     assert.equal(answer.status, status, `${method} ${path}: ${JSON.stringify(answer.body)}`)
     check(responseSchema(doc, operation, status), answer.body, `${method} ${path} ${status}`)
-    return answer.body as Json
+    return answer.body
   }
 
   test('is an OpenAPI 3 document: version, info, tags, security schemes, the native error shape', () => {
@@ -393,7 +382,7 @@ describe('OpenAPI document', () => {
     const answerPath = session(`/permissions/${request?.request_id}`)
     await expect('POST /api/sessions/{id}/permissions/{request_id}', answerPath, 200, { behavior: 'allow' })
     await expect('POST /api/sessions/{id}/permissions/{request_id}', answerPath, 404, { behavior: 'deny' })
-    const answered = (await turn).body as Json
+    const answered = (await turn).body
     assert.equal(answered.status, 'success', JSON.stringify(answered))
     assert.equal(readFileSync(join(home.workspace, 'asked.txt'), 'utf8'), 'hi\n')
 

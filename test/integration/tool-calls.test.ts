@@ -10,13 +10,23 @@ import { after, before, describe, test } from 'node:test'
 import type { EventOf } from '../../src/events/types.js'
 import type { Gateway } from '../../src/gateway.js'
 import { type TestHome, testConfig, testGateway, testHome } from '../support/harness.js'
-import { type RecordedRequest, type ScriptedReply, text, toolCall } from '../support/scripted-anthropic.js'
-
-interface Json {
-  [key: string]: unknown
-}
+import { expectError, type Json, nativeClient } from '../support/native-client.js'
+import { postChatCompletion } from '../support/openai.js'
+import { type ReplyFactory, type ScriptedReply, text, toolCall } from '../support/scripted-anthropic.js'
+import { waitUntil } from '../support/wait.js'
 
 const PERMISSION_TIMEOUT_MS = 3_000
+
+/**
+ * Replies for the main thread and for its subagents, each list in order (then 'ok'). A subagent's requests
+ * are told apart by Claude Code's own marker in their system prompt.
+ */
+const mainAndSubagentReplies =
+  (main: ScriptedReply[], subagent: ScriptedReply[]): ReplyFactory =>
+  (request) => {
+    const isSubagent = JSON.stringify(request.body.system ?? '').includes('cc_is_subagent=true')
+    return (isSubagent ? subagent : main).shift() ?? text('ok')
+  }
 
 describe('native API: tool calls and permissions', () => {
   let home: TestHome
@@ -44,26 +54,7 @@ describe('native API: tool calls and permissions', () => {
     await home?.close()
   })
 
-  const call = async (method: string, path: string, body?: unknown) => {
-    const response = await fetch(`${gateway.url}${path}`, {
-      method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    })
-    const raw = await response.text()
-    return { status: response.status, body: (raw ? JSON.parse(raw) : null) as Json }
-  }
-  const expectError = (
-    answer: { status: number; body: Json },
-    status: number,
-    code: string,
-    field?: string,
-  ) => {
-    assert.equal(answer.status, status, JSON.stringify(answer.body))
-    const error = answer.body.error as Json
-    assert.equal(error.code, code)
-    if (field !== undefined) assert.equal(error.field, field)
-  }
+  const { call } = nativeClient(() => gateway)
   const newSession = async (options: Json) => {
     const created = await call('POST', '/api/sessions', options)
     assert.equal(created.status, 201, JSON.stringify(created.body))
@@ -101,7 +92,7 @@ describe('native API: tool calls and permissions', () => {
 
   /** The first pending permission request other than `except`, once there is one. */
   const waitingOne = (id: string, except?: string) =>
-    waitUntilAsync(async () => {
+    waitUntil(async () => {
       const pending = await call('GET', `/api/sessions/${id}/permissions`)
       assert.equal(pending.status, 200)
       return (pending.body.items as Json[]).find((item) => item.request_id !== except)
@@ -187,9 +178,6 @@ describe('native API: tool calls and permissions', () => {
   test("a subagent's calls are attributed to it; the main thread's to the session's agent", async () => {
     const id = await newSession({ permission_mode: 'bypassPermissions', agent: 'reviewer' })
     const file = join(home.workspace, 'from-subagent.txt')
-    // The subagent's requests are told apart by Claude Code's own marker in their system prompt.
-    const isSubagent = (request: RecordedRequest) =>
-      JSON.stringify(request.body.system ?? '').includes('cc_is_subagent=true')
     const main: ScriptedReply[] = [
       toolCall('Task', {
         description: 'Write a file',
@@ -203,7 +191,7 @@ describe('native API: tool calls and permissions', () => {
       toolCall('Write', { file_path: file, content: 'sub\n' }),
       text('Wrote from-subagent.txt'),
     ]
-    home.model.fallback = (request) => (isSubagent(request) ? subagent : main).shift() ?? text('ok')
+    home.model.fallback = mainAndSubagentReplies(main, subagent)
     try {
       assert.equal((await send(id, 'Delegate the file')).status, 'success')
     } finally {
@@ -426,8 +414,6 @@ describe('native API: tool calls and permissions', () => {
 
   test('a background subagent that finishes after its turn: its cost counts once, the turn once', async () => {
     const id = await newSession({ permission_mode: 'bypassPermissions' })
-    const isSubagent = (request: RecordedRequest) =>
-      JSON.stringify(request.body.system ?? '').includes('cc_is_subagent=true')
     const main: ScriptedReply[] = [
       toolCall('Task', {
         description: 'Count in the background',
@@ -440,7 +426,7 @@ describe('native API: tool calls and permissions', () => {
     ]
     // Slow enough that the turn completes first.
     const subagent: ScriptedReply[] = [text('One, two, three.', { delayMs: 1_000 })]
-    home.model.fallback = (request) => (isSubagent(request) ? subagent : main).shift() ?? text('ok')
+    home.model.fallback = mainAndSubagentReplies(main, subagent)
     let turnId: string
     try {
       const turn = await send(id, 'Count in the background')
@@ -448,7 +434,7 @@ describe('native API: tool calls and permissions', () => {
       assert.equal(turn.result, 'Started it.')
       turnId = turn.turn_id as string
       // Claude Code answers the subagent's report by itself once it arrives: a second result.
-      await waitUntilAsync(async () => (usagesOf(id).length === 2 ? true : undefined))
+      await waitUntil(() => usagesOf(id).length === 2)
     } finally {
       home.model.fallback = () => text('ok')
     }
@@ -499,7 +485,7 @@ describe('native API: tool calls and permissions', () => {
     const id = await newSession({ permission_mode: 'bypassPermissions' })
     home.model.script(toolCall('Bash', { command: 'sleep 10' }), text('never'))
     const turn = call('POST', `/api/sessions/${id}/messages`, { content: 'Sleep' })
-    const running = await waitUntilAsync(async () => (await toolCalls(id, '?status=running')).items[0])
+    const running = await waitUntil(async () => (await toolCalls(id, '?status=running')).items[0])
     assert.equal(running.name, 'Bash')
     assert.equal(running.result, null)
     assert.equal(running.finished_at, null)
@@ -522,20 +508,16 @@ describe('native API: tool calls and permissions', () => {
       },
     }
     home.model.script(toolCall('mcp__client__get_weather', { city: 'Oslo' }), text('unused'))
-    const response = await fetch(`${gateway.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        model: 'claude-code',
-        messages: [{ role: 'user', content: 'Oslo?' }],
-        tools: [weather],
-      }),
+    const response = await postChatCompletion(gateway, {
+      model: 'claude-code',
+      messages: [{ role: 'user', content: 'Oslo?' }],
+      tools: [weather],
     })
     assert.equal(response.status, 200)
     const answer = (await response.json()) as { choices: { finish_reason: string }[] }
     assert.equal(answer.choices[0]!.finish_reason, 'tool_calls')
     const id = response.headers.get('x-session-id')!
-    const [timedOut] = await waitUntilAsync(async () => {
+    const [timedOut] = await waitUntil(async () => {
       const { items } = await toolCalls(id)
       return items[0]?.status === 'timeout' ? items : undefined
     })
@@ -544,14 +526,3 @@ describe('native API: tool calls and permissions', () => {
     assert.deepEqual(timedOut!.input, { city: 'Oslo' })
   })
 })
-
-/** `waitUntil` for an async check. */
-async function waitUntilAsync<T>(check: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await check()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-}

@@ -147,11 +147,10 @@ exec "${real}" "$@"
   }
 }
 
+export type ConfigOverrides = { [K in keyof Config]?: Partial<Config[K]> }
+
 /** A configuration as the gateway would load it with no file, plus the given overrides. */
-export function testConfig(
-  home: TestHome,
-  overrides: { [K in keyof Config]?: Partial<Config[K]> } = {},
-): Config {
+export function testConfig(home: TestHome, overrides: ConfigOverrides = {}): Config {
   const base = structuredClone(loadConfig({ env: {}, cwd: home.root }).config) as Config
   base.server.port = 0
   base.store.dataDir = home.dataDir
@@ -165,4 +164,22 @@ export function testConfig(
 
 export async function testGateway(home: TestHome, config = testConfig(home)): Promise<Gateway> {
   return startGateway({ config, log: quietLog(), env: home.env })
+}
+
+/** Runs `use` against a gateway on a home of their own, configured with `overrides`; both stop after it. */
+export async function withOwnGateway<T>(
+  overrides: ConfigOverrides,
+  use: (gateway: Gateway) => Promise<T>,
+): Promise<T> {
+  const home = await testHome()
+  try {
+    const gateway = await testGateway(home, testConfig(home, overrides))
+    try {
+      return await use(gateway)
+    } finally {
+      await gateway.close()
+    }
+  } finally {
+    await home.close()
+  }
 }

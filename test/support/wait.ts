@@ -1,14 +1,16 @@
 import type { GatewayEvent } from '../../src/events/types.js'
 
-/** Resolve once `check` returns a value other than undefined/false, polling every few ms. */
+type Pending = undefined | false
+
+/** Resolve once `check` returns (or resolves to) a value other than undefined/false, polling every few ms. */
 export async function waitUntil<T>(
-  check: () => T | undefined | false,
+  check: () => T | Pending | Promise<T | Pending>,
   timeoutMs = 20_000,
   what = 'condition',
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
-    const value = check()
+    const value = await check()
     if (value !== undefined && value !== false) return value
     if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`)
     await new Promise((resolve) => setTimeout(resolve, 10))
