@@ -406,6 +406,15 @@ export function loadRows(runs: Map<string, Run[]>, server: Target, pathName: str
 const medianRow = (rows: Row[], name: string) =>
   summarize(rows.find((row) => row.name === name)?.samples ?? []).median
 
+/** The median over rounds of one server's throughput over another's in the same round. */
+function pairedRatio(runs: Map<string, Run[]>, numerator: string, denominator: string): number {
+  const over = runs.get(denominator) ?? []
+  const perRound = (runs.get(numerator) ?? []).map(
+    (run, round) => run.reqPerS / (over[round]?.reqPerS ?? Number.NaN),
+  )
+  return summarize(perRound).median
+}
+
 const lineCount = (file: string) =>
   existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).length : 0
 
@@ -508,6 +517,13 @@ export async function runHttp(options: HttpOptions = defaultHttpOptions()): Prom
         `raw server: the info gateway's bodies byte for byte with the same content-type, and only the headers node:http adds itself (date, connection, keep-alive; the gateway adds x-request-id too); bytes per response, headers included: ${bytesNote.join('; ')}`,
         `log lines written: level info ${infoLines} for ${served(info)} requests answered (one line per request, plus start and stop lines); level warn ${warnLines} for ${served(warn)}`,
         `ratios to two decimals: ${ratios.map((r) => `${r.name} ${(medianRow(rows, r.numerator) / medianRow(rows, r.denominator)).toFixed(2)}`).join('; ')}`,
+        `paired by round (each round's gateway run over the raw run next to it in time, median of the rounds; steadier than a ratio of medians when the machine's speed drifts): ${PATHS.flatMap(
+          (path) =>
+            [info, warn].map(
+              (gateway) =>
+                `${path} gateway (log ${gateway === info ? 'info' : 'warn'}) / raw, req/s ${pairedRatio(runs, runKey(gateway, path), runKey(raw, path)).toFixed(2)}`,
+            ),
+        ).join('; ')}`,
       ],
       elapsedMs: performance.now() - began,
     }
