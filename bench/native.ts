@@ -19,9 +19,13 @@
  *     `fanoutTurns` turns; delivery latency per event and subscriber as in (a), the clients in a worker
  *     thread (native-subscribers.ts) so that reading a hundred streams does not hold up the gateway's loop;
  *     its receipt times are moved onto this thread's clock through both threads' `performance.timeOrigin`.
+ *     That thread reads the hundred streams one after the other on the same two cores, so the last
+ *     subscriber's receipt includes the client's own work; the gateway's part alone is also measured, as
+ *     publish() to the moment every subscriber's socket has been written (WrittenWatch).
  *
  * Needs a build for (b): `npm run build && node --import tsx bench/native.ts` (env: BENCH_NATIVE_STREAMS,
- * BENCH_NATIVE_SUBSCRIBERS, BENCH_NATIVE_REST_REQUESTS, and http.ts's BENCH_HTTP_* for the load runs).
+ * BENCH_NATIVE_SUBSCRIBERS, BENCH_NATIVE_REST_REQUESTS, and http.ts's BENCH_HTTP_* for the load runs;
+ * BENCH_NATIVE_PARTS=streams,fanout runs (a) and (c) only, with no build needed).
  */
 import { once } from 'node:events'
 import { existsSync } from 'node:fs'
@@ -29,6 +33,7 @@ import { Agent } from 'node:http'
 import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import { detectClaudeCli } from '../src/engine/claude-cli.js'
+import type { EventBus } from '../src/events/bus.js'
 import type { Gateway } from '../src/gateway.js'
 import { type TestHome, testConfig, testGateway, testHome } from '../test/support/harness.js'
 import { text } from '../test/support/scripted-anthropic.js'
@@ -88,6 +93,20 @@ export interface NativeOptions {
   restRounds: number
   /** autocannon settings of (b)'s load runs. */
   http: HttpOptions
+  /** The parts to run; all by default (BENCH_NATIVE_PARTS=streams,fanout skips the build-dependent REST part). */
+  parts: Set<NativePart>
+}
+
+export type NativePart = 'rest' | 'streams' | 'fanout'
+const NATIVE_PARTS: NativePart[] = ['rest', 'streams', 'fanout']
+
+function envParts(): Set<NativePart> {
+  const named = process.env.BENCH_NATIVE_PARTS?.split(',').map((part) => part.trim())
+  if (!named) return new Set(NATIVE_PARTS)
+  const unknown = named.filter((part) => !NATIVE_PARTS.includes(part as NativePart))
+  if (unknown.length > 0)
+    throw new Error(`BENCH_NATIVE_PARTS: unknown ${unknown.join(', ')} (${NATIVE_PARTS.join(', ')})`)
+  return new Set(named as NativePart[])
 }
 
 export const defaultNativeOptions = (): NativeOptions => ({
@@ -103,6 +122,7 @@ export const defaultNativeOptions = (): NativeOptions => ({
   restRequests: envInt('BENCH_NATIVE_REST_REQUESTS', 500),
   restRounds: 4,
   http: defaultHttpOptions(),
+  parts: envParts(),
 })
 
 const TURN_TIMEOUT_MS = 60_000
@@ -266,8 +286,10 @@ interface FanOut {
   delivery: Latencies
   /** Per event: last subscriber's receipt - first subscriber's, ms. */
   spreadMs: number[]
-  /** Per event: how long the bus's publish() took, i.e. writing it to every subscriber, ms. */
+  /** Per event: how long the bus's publish() took, i.e. queueing it for every subscriber, ms. */
   publishMs: number[]
+  /** Per event: publish() entered → the gateway has handed it to the kernel for every subscriber, ms. */
+  writtenMs: number[]
   events: number
   load: ProcessLoad
 }
@@ -280,6 +302,36 @@ function typescriptWorker(module: URL, workerData: unknown): Worker {
   const tsx = import.meta.resolve('tsx/esm/api')
   const bootstrap = `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(module.href)}) })`
   return new Worker(bootstrap, { eval: true, workerData })
+}
+
+/**
+ * When the gateway has written each event of a session to every subscriber's socket, as the time from
+ * publish() to the first setImmediate queued after it: Node flushes a response's writes at the end of the
+ * tick, before any setImmediate callback, with a system call per socket that hands the bytes to the kernel.
+ * What comes after is the clients' reading.
+ */
+class WrittenWatch {
+  private readonly published: EventBus['publish']
+  /** publish() entered → written to every subscriber, ms, by sequence number. */
+  readonly bySeq = new Map<number, number>()
+
+  constructor(
+    private readonly bus: EventBus,
+    sessionId: string,
+  ) {
+    const published = bus.publish
+    this.published = published
+    bus.publish = (publishedIn, body) => {
+      const at = performance.now()
+      const event = published.call(bus, publishedIn, body)
+      if (publishedIn === sessionId) setImmediate(() => this.bySeq.set(event.seq, performance.now() - at))
+      return event
+    }
+  }
+
+  close(): void {
+    this.bus.publish = this.published
+  }
 }
 
 async function fanOut(home: TestHome, options: NativeOptions): Promise<FanOut> {
@@ -297,6 +349,7 @@ async function fanOut(home: TestHome, options: NativeOptions): Promise<FanOut> {
       return message
     }
     await next()
+    const written = new WrittenWatch(gateway.context.bus, id)
     const watch = new LoadWatch()
     for (let i = 0; i < options.fanoutTurns; i++)
       await callJson(gateway.url, 'POST', `/api/sessions/${id}/messages`, { content: `Say hello (#${i})` })
@@ -304,6 +357,7 @@ async function fanOut(home: TestHome, options: NativeOptions): Promise<FanOut> {
     worker.postMessage({ lastSeq })
     const done = await next()
     const load = watch.stop()
+    written.close()
     if (done.type !== 'done') throw new Error(`subscribers: unexpected ${done.type}`)
     // The worker's performance.now() counts from its own start: moved onto this thread's clock.
     const shift = done.timeOrigin - performance.timeOrigin
@@ -324,6 +378,7 @@ async function fanOut(home: TestHome, options: NativeOptions): Promise<FanOut> {
       delivery: latencies(recorder, followed),
       spreadMs: [...bySeq.values()].map((times) => Math.max(...times) - Math.min(...times)),
       publishMs: recorder.marks(id).map((mark) => mark.publishMs),
+      writtenMs: [...written.bySeq.values()],
       events: lastSeq,
       load,
     }
@@ -423,95 +478,95 @@ async function restRoutes(home: TestHome, options: NativeOptions): Promise<RestR
 // ---------------------------------------------------------------------------------------------------------
 
 export async function runNative(options: NativeOptions = defaultNativeOptions()): Promise<BenchResult> {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first (npm run bench does)`)
+  const { parts } = options
+  if (parts.has('rest') && !existsSync(CLI))
+    throw new Error(`${CLI} is missing: run \`npm run build\` first (npm run bench does)`)
   const began = performance.now()
   const home = await testHome()
   try {
-    const rest = await restRoutes(home, options)
-    const streamed = await streamedTurns(home, options)
-    const fan = await fanOut(home, options)
+    const rest = parts.has('rest') ? await restRoutes(home, options) : null
+    const streamed = parts.has('streams') ? await streamedTurns(home, options) : null
+    const fan = parts.has('fanout') ? await fanOut(home, options) : null
 
     const name = {
       single: 'SSE turn, one session at a time: added latency per event',
       concurrent: `SSE turns, ${options.streams} sessions at once: added latency per event`,
       delivery: `GET /events, ${options.subscribers} subscribers: delivery latency per event`,
       fanSpread: `GET /events, ${options.subscribers} subscribers: last - first subscriber per event`,
-      fanPublish: `GET /events, ${options.subscribers} subscribers: publish() per event (writes to all)`,
+      fanPublish: `GET /events, ${options.subscribers} subscribers: publish() per event (queued for all)`,
+      fanWritten: `GET /events, ${options.subscribers} subscribers: publish() to written to every socket`,
       oneAtATime: (server: Target, path: string) => `${runKey(server, path)}: one request at a time`,
       added: (path: string) => `${path}: added latency, one request at a time`,
     }
-    const rows: Row[] = [
-      {
-        name: name.single,
-        unit: 'ms',
-        samples: streamed.single.all,
-        note: `${spread(streamed.single.all)}; text.delta ${spread(streamed.single.textDeltas)}`,
-      },
-      {
-        name: name.concurrent,
-        unit: 'ms',
-        samples: streamed.concurrent.all,
-        note: `${spread(streamed.concurrent.all)}; text.delta ${spread(streamed.concurrent.textDeltas)}`,
-      },
-    ]
+    const rows: Row[] = []
     const ratios: Ratio[] = []
-    const targets: Goal[] = [{ row: name.concurrent, atMost: TARGET_P99_MS, percentile: 99 }]
-    for (const path of rest.names) {
-      const rawSamples = rest.oneAtATime.get(runKey(rest.raw, path)) ?? []
-      const gatewaySamples = rest.oneAtATime.get(runKey(rest.gateway, path)) ?? []
-      const rawMedian = summarize(rawSamples).median
-      const added = gatewaySamples.map((ms) => ms - rawMedian)
+    const targets: Goal[] = []
+    const notes: string[] = []
+    if (streamed) {
       rows.push(
-        { name: name.oneAtATime(rest.raw, path), unit: 'ms', samples: rawSamples, note: spread(rawSamples) },
         {
-          name: name.oneAtATime(rest.gateway, path),
+          name: name.single,
           unit: 'ms',
-          samples: gatewaySamples,
-          note: spread(gatewaySamples),
-        },
-        { name: name.added(path), unit: 'ms', samples: added, note: spread(added) },
-        ...loadRows(rest.load, rest.raw, path),
-        ...loadRows(rest.load, rest.gateway, path),
-      )
-      targets.push({ row: name.added(path), atMost: TARGET_P99_MS, percentile: 99 })
-      ratios.push(
-        {
-          name: `${path} gateway / raw, req/s`,
-          numerator: `${runKey(rest.gateway, path)}: throughput`,
-          denominator: `${runKey(rest.raw, path)}: throughput`,
+          samples: streamed.single.all,
+          note: `${spread(streamed.single.all)}; text.delta ${spread(streamed.single.textDeltas)}`,
         },
         {
-          name: `${path} gateway / raw, CPU per request`,
-          numerator: `${runKey(rest.gateway, path)}: server CPU per request`,
-          denominator: `${runKey(rest.raw, path)}: server CPU per request`,
+          name: name.concurrent,
+          unit: 'ms',
+          samples: streamed.concurrent.all,
+          note: `${spread(streamed.concurrent.all)}; text.delta ${spread(streamed.concurrent.textDeltas)}`,
         },
       )
-    }
-    rows.push(
-      {
-        name: name.delivery,
-        unit: 'ms',
-        samples: fan.delivery.all,
-        note: `${spread(fan.delivery.all)}; text.delta ${spread(fan.delivery.textDeltas)}`,
-      },
-      { name: name.fanSpread, unit: 'ms', samples: fan.spreadMs, note: spread(fan.spreadMs) },
-      { name: name.fanPublish, unit: 'ms', samples: fan.publishMs, note: spread(fan.publishMs) },
-    )
-    targets.push({ row: name.delivery, atMost: TARGET_P99_MS, percentile: 99 })
-    const http = options.http
-    const medianRow = (row: string) => summarize(rows.find((r) => r.name === row)?.samples ?? []).median
-    const p95 = (row: string) => percentileOf(rows.find((r) => r.name === row)?.samples ?? [], 95)
-    return {
-      title:
-        'Native API: gateway-added latency (SSE turns, REST routes, /events fan-out) and REST throughput',
-      rows,
-      ratios,
-      targets,
-      notes: [
+      targets.push({ row: name.concurrent, atMost: TARGET_P99_MS, percentile: 99 })
+      notes.push(
         `(a) in-process gateway (testGateway: client, gateway and bus share this process and its clock), pool.maxRunners ${options.maxRunners}, queueSize ${options.queueSize}, warmSpares 0, claude.niceness 10; scripted answer ${options.chunks} text deltas ${options.chunkDelayMs} ms apart; one at a time: ${options.singleTurns} follow-ups in one live session after one discarded turn; at once: ${options.streams} new sessions, done in ${streamed.concurrentS.toFixed(1)} s`,
         `(a) added latency = client receipt (performance.now) - entry into the bus's publish() of the same session and seq (the SSE id); events measured: ${streamed.single.all.length} one at a time, ${streamed.concurrent.all.length} at once (${streamed.single.replayed + streamed.concurrent.replayed} published before their stream began, not counted)`,
         `(a) slowest event types at p99: one at a time ${slowestTypes(streamed.single)}; at once ${slowestTypes(streamed.concurrent)}`,
         `(a) this process (gateway + client) during the ${options.streams} streams: ${describeLoad(streamed.load)}`,
+      )
+    }
+    if (rest) {
+      for (const path of rest.names) {
+        const rawSamples = rest.oneAtATime.get(runKey(rest.raw, path)) ?? []
+        const gatewaySamples = rest.oneAtATime.get(runKey(rest.gateway, path)) ?? []
+        const rawMedian = summarize(rawSamples).median
+        const added = gatewaySamples.map((ms) => ms - rawMedian)
+        rows.push(
+          {
+            name: name.oneAtATime(rest.raw, path),
+            unit: 'ms',
+            samples: rawSamples,
+            note: spread(rawSamples),
+          },
+          {
+            name: name.oneAtATime(rest.gateway, path),
+            unit: 'ms',
+            samples: gatewaySamples,
+            note: spread(gatewaySamples),
+          },
+          { name: name.added(path), unit: 'ms', samples: added, note: spread(added) },
+          ...loadRows(rest.load, rest.raw, path),
+          ...loadRows(rest.load, rest.gateway, path),
+        )
+        targets.push({ row: name.added(path), atMost: TARGET_P99_MS, percentile: 99 })
+        ratios.push(
+          {
+            name: `${path} gateway / raw, req/s`,
+            numerator: `${runKey(rest.gateway, path)}: throughput`,
+            denominator: `${runKey(rest.raw, path)}: throughput`,
+          },
+          {
+            name: `${path} gateway / raw, CPU per request`,
+            numerator: `${runKey(rest.gateway, path)}: server CPU per request`,
+            denominator: `${runKey(rest.raw, path)}: server CPU per request`,
+          },
+        )
+      }
+    }
+    const medianRow = (row: string) => summarize(rows.find((r) => r.name === row)?.samples ?? []).median
+    if (rest) {
+      const http = options.http
+      notes.push(
         `(b) gateway: node dist/cli.js in its own process, log level info (one line per request, to a file), warmSpares 0, ${options.listSessions} sessions; raw: node:http in its own process answering the gateway's bytes (${Object.entries(
           rest.bytes,
         )
@@ -520,11 +575,38 @@ export async function runNative(options: NativeOptions = defaultNativeOptions())
             ', ',
           )}); one request at a time: ${options.restRounds} rounds x ${options.restRequests} requests per server and path on one kept-alive connection, alternating, after ${options.restRequests} discarded; added = each gateway request - the raw median on that path`,
         `(b) load: autocannon ${http.connections} connections, ${http.durationS} s per run, ${http.runs} runs per server and path (order rotating), after ${http.warmupS} s warm-up; ratios to two decimals: ${ratios.map((r) => `${r.name} ${(medianRow(r.numerator) / medianRow(r.denominator)).toFixed(2)}`).join('; ')}`,
+      )
+    }
+    if (fan) {
+      rows.push(
+        {
+          name: name.delivery,
+          unit: 'ms',
+          samples: fan.delivery.all,
+          note: `${spread(fan.delivery.all)}; text.delta ${spread(fan.delivery.textDeltas)}`,
+        },
+        { name: name.fanSpread, unit: 'ms', samples: fan.spreadMs, note: spread(fan.spreadMs) },
+        { name: name.fanPublish, unit: 'ms', samples: fan.publishMs, note: spread(fan.publishMs) },
+        { name: name.fanWritten, unit: 'ms', samples: fan.writtenMs, note: spread(fan.writtenMs) },
+      )
+      targets.push({ row: name.delivery, atMost: TARGET_P99_MS, percentile: 99 })
+      notes.push(
         `(c) in-process gateway as in (a); ${options.subscribers} clients in a worker thread on GET /api/sessions/{id}/events of one session, which then ran ${options.fanoutTurns} turns (POST messages, JSON answer): ${fan.events} events, ${fan.delivery.all.length} deliveries measured; delivery latency as in (a), receipt times moved onto the gateway thread's clock (performance.timeOrigin of both threads)`,
         `(c) slowest event types at p99: ${slowestTypes(fan.delivery)}`,
         `(c) the gateway's thread during the turns: ${describeLoad(fan.load)}`,
-        `p95 of the target rows (SPEC: < 5 ms): ${targets.map((t) => `${t.row} ${p95(t.row).toFixed(2)}`).join('; ')}`,
-      ],
+      )
+    }
+    const p95 = (row: string) => percentileOf(rows.find((r) => r.name === row)?.samples ?? [], 95)
+    notes.push(
+      `p95 of the target rows (SPEC: < 5 ms): ${targets.map((t) => `${t.row} ${p95(t.row).toFixed(2)}`).join('; ')}`,
+    )
+    return {
+      title:
+        'Native API: gateway-added latency (SSE turns, REST routes, /events fan-out) and REST throughput',
+      rows,
+      ratios,
+      targets,
+      notes,
       elapsedMs: performance.now() - began,
     }
   } finally {

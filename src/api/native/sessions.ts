@@ -188,7 +188,11 @@ export const sessionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
       const after =
         Number.isInteger(lastEventId) && lastEventId >= 0 ? lastEventId : (request.query.after ?? 0)
       let subscription: { close(): void } | null = null
-      const stream = new EventStream(reply, { ...limits(), onClose: () => subscription?.close() })
+      const stream = new EventStream(reply, {
+        ...limits(),
+        endsWithConnection: true,
+        onClose: () => subscription?.close(),
+      })
       subscription = gateway.bus.subscribe(id, (event) => stream.send(event), after)
       if (stream.closed) subscription.close()
       return reply

@@ -6,14 +6,21 @@ export interface SseOptions {
   heartbeatMs: number
   /** A subscriber whose unsent bytes exceed this is cut off (with a reason) rather than slowing anyone. */
   maxBufferedBytes: number
+  /**
+   * Not chunked: the stream ends with its connection. For the long-lived `/events` streams, where an event
+   * then is one piece written to each subscriber's socket instead of four (size, CRLF, frame, CRLF), about 40%
+   * less work per subscriber. A turn's stream stays chunked, keeping its connection for the client's next
+   * request.
+   */
+  endsWithConnection?: boolean
   onClose(): void
 }
 
 /**
- * Each published event's SSE frame, built once: the bus hands the same event object to every subscriber
- * of its session, and serialising it for each one was most of the cost of a wide fan-out.
+ * Each published event's SSE frame, built and encoded once: the bus hands the same event object to every
+ * subscriber of its session, and serialising it for each one was most of the cost of a wide fan-out.
  */
-const frames = new WeakMap<GatewayEvent, string>()
+const frames = new WeakMap<GatewayEvent, Buffer>()
 
 /**
  * A text/event-stream of gateway events: the sequence number is the SSE id (so a reconnect's
@@ -30,10 +37,12 @@ export class EventStream {
   ) {
     reply.hijack()
     this.raw = reply.raw
+    const endsWithConnection = options.endsWithConnection === true
+    if (endsWithConnection) this.raw.useChunkedEncodingByDefault = false
     this.raw.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache',
-      connection: 'keep-alive',
+      connection: endsWithConnection ? 'close' : 'keep-alive',
       'x-accel-buffering': 'no',
       'x-request-id': reply.request.id,
     })
@@ -46,7 +55,7 @@ export class EventStream {
   send(event: GatewayEvent): void {
     let frame = frames.get(event)
     if (frame === undefined) {
-      frame = `id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`
+      frame = Buffer.from(`id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`)
       frames.set(event, frame)
     }
     this.write(frame)
@@ -66,7 +75,7 @@ export class EventStream {
     this.options.onClose()
   }
 
-  private write(chunk: string): void {
+  private write(chunk: string | Buffer): void {
     if (this.closed) return
     if (this.raw.writableLength > this.options.maxBufferedBytes) {
       this.closed = true
