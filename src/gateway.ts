@@ -62,7 +62,9 @@ export async function startGateway({
     log.info({ path: cli.path, source: cli.source, version: cli.version }, 'Claude Code CLI found')
   else log.warn({ reason: cli.reason }, 'Claude Code CLI unusable: the gateway runs degraded')
 
-  const store = new SqliteStore(config.store.dataDir)
+  const store = new SqliteStore(config.store.dataDir, (err) =>
+    log.warn({ err }, 'the store checkpoint thread failed; checkpoints run on the event loop again'),
+  )
   const bus = new EventBus(store, {
     onPersistError: (err) =>
       log.error({ err }, 'events could not be written; they are kept for the next write'),

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import type { GatewayEvent } from '../events/types.js'
+import { Checkpointer } from './checkpointer.js'
 import type { EventQuery, Page, SessionQuery, SessionRecord, Store } from './types.js'
 
 const SCHEMA = `
@@ -27,9 +28,18 @@ interface SessionRow {
   record: string
 }
 
+/** SQLite's own size of the write-ahead log that triggers a checkpoint in the committing connection, in pages. */
+const CHECKPOINT_PAGES = 1000
+/** The same while a checkpoint thread runs: only a backstop, should the thread fall behind. */
+const BACKSTOP_CHECKPOINT_PAGES = 16_000
+
 /** SQLite store: one file in the data directory, WAL mode, records kept as JSON beside indexed columns. */
 export class SqliteStore implements Store {
   private readonly db: Database.Database
+  private readonly file: string
+  /** Started with the first events: a gateway that only idles needs no thread. */
+  private checkpointer: Checkpointer | null = null
+  private checkpointsOnThread = true
   private readonly statements
   private readonly listCache = new Map<
     string,
@@ -39,9 +49,14 @@ export class SqliteStore implements Store {
     }
   >()
 
-  constructor(dataDir: string) {
+  constructor(
+    dataDir: string,
+    /** Told when the checkpoint thread fails (checkpoints then run in this connection again). */
+    private readonly onCheckpointThreadFailure: (error: Error) => void = () => {},
+  ) {
     mkdirSync(dataDir, { recursive: true })
-    this.db = new Database(join(dataDir, 'gateway.sqlite'))
+    this.file = join(dataDir, 'gateway.sqlite')
+    this.db = new Database(this.file)
     this.db.pragma('journal_mode = WAL')
     this.db.pragma('synchronous = NORMAL')
     this.db.exec(SCHEMA)
@@ -135,6 +150,7 @@ export class SqliteStore implements Store {
   }
 
   appendEvents(events: readonly GatewayEvent[]): void {
+    if (!this.checkpointer && this.checkpointsOnThread) this.startCheckpointer()
     this.db.transaction(() => {
       for (const event of events)
         this.statements.appendEvent.run(event.sessionId, event.seq, JSON.stringify(event))
@@ -154,7 +170,19 @@ export class SqliteStore implements Store {
   }
 
   close(): void {
+    this.checkpointer?.stop()
     this.db.close()
+  }
+
+  private startCheckpointer(): void {
+    this.db.pragma(`wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`)
+    this.checkpointer = new Checkpointer(this.file, (error) => {
+      this.onCheckpointThreadFailure(error)
+      // Back to SQLite's own checkpoints, in this connection.
+      this.checkpointsOnThread = false
+      this.checkpointer = null
+      if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${CHECKPOINT_PAGES}`)
+    })
   }
 }
 

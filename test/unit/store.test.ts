@@ -1,12 +1,13 @@
 /** SqliteStore: session records with paginated, filtered listing, and the per-session event log. */
 import assert from 'node:assert/strict'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type TestContext, test } from 'node:test'
 import type { EventBody, GatewayEvent, SessionState } from '../../src/events/types.js'
 import { SqliteStore } from '../../src/store/sqlite.js'
 import type { SessionRecord } from '../../src/store/types.js'
+import { waitUntil } from '../support/wait.js'
 
 function tempDir(t: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), 'ccgw-store-'))
@@ -238,4 +239,22 @@ test('reopening the same data directory keeps sessions and events', (t) => {
   const third = openStore(t, dir)
   assert.deepEqual(seqs(third.readEvents('s1')), [1, 2, 3])
   assert.equal(third.countSessions(), 2)
+})
+
+test('the write-ahead log is copied into the database file by a thread of its own', async (t) => {
+  const dir = tempDir(t)
+  const store = openStore(t, dir)
+  const file = join(dir, 'gateway.sqlite')
+  const before = statSync(file).size
+  // About 400 pages: under SQLite's own checkpoint size, so only a checkpoint thread copies them.
+  const text = 'x'.repeat(1_000)
+  for (let batch = 0; batch < 30; batch++)
+    store.appendEvents(
+      Array.from({ length: 50 }, (_, i) =>
+        event('s', batch * 50 + i + 1, { type: 'text.delta', turnId: 't', text, parentToolUseId: null }),
+      ),
+    )
+  assert.equal(statSync(file).size, before, 'nothing copied by the writing connection')
+  await waitUntil(() => statSync(file).size > before + 1_000_000, 10_000, 'the checkpoint thread')
+  assert.equal(store.readEvents('s').length, 1_500)
 })
