@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
+import { eventJson } from '../events/json.js'
 import type { GatewayEvent } from '../events/types.js'
 import { Checkpointer } from './checkpointer.js'
 import type { EventQuery, Page, SessionQuery, SessionRecord, Store } from './types.js'
@@ -153,7 +154,7 @@ export class SqliteStore implements Store {
     if (!this.checkpointer && this.checkpointsOnThread) this.startCheckpointer()
     this.db.transaction(() => {
       for (const event of events)
-        this.statements.appendEvent.run(event.sessionId, event.seq, JSON.stringify(event))
+        this.statements.appendEvent.run(event.sessionId, event.seq, eventJson(event))
     })()
   }
 

@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http'
 import type { FastifyReply } from 'fastify'
+import { eventJson } from '../../events/json.js'
 import type { GatewayEvent } from '../../events/types.js'
 
 export interface SseOptions {
@@ -55,7 +56,7 @@ export class EventStream {
   send(event: GatewayEvent): void {
     let frame = frames.get(event)
     if (frame === undefined) {
-      frame = Buffer.from(`id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`)
+      frame = Buffer.from(`id: ${event.seq}\nevent: ${event.type}\ndata: ${eventJson(event)}\n\n`)
       frames.set(event, frame)
     }
     this.write(frame)

@@ -8,6 +8,7 @@ import { type Static, Type } from '@sinclair/typebox'
 import { Ajv, type ValidateFunction } from 'ajv'
 import type { FastifyPluginAsync } from 'fastify'
 import type { WebSocket } from 'ws'
+import { eventJson } from '../../events/json.js'
 import type { GatewayEvent } from '../../events/types.js'
 import type { GatewayContext } from '../../gateway.js'
 import { notFound, toApiError } from './errors.js'
@@ -75,7 +76,7 @@ export const websocketRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
         socket.close(SLOW_CONSUMER, 'slow_consumer: reconnect with ?after=<last seq> to resume')
         return
       }
-      socket.send(JSON.stringify(event))
+      socket.send(eventJson(event))
     }
     const subscription = bus.subscribe(sessionId, send, after ?? bus.currentSeq(sessionId))
     socket.on('close', () => subscription.close())
