@@ -104,6 +104,11 @@ describe('gateway server', () => {
       for (const line of requests) {
         assert.equal(typeof line.reqId, 'string')
         assert.equal(typeof line.durationMs, 'number')
+        // Written by hand, with what pino puts in every line.
+        assert.equal(line.level, 30)
+        assert.equal(typeof line.time, 'number')
+        assert.equal(line.pid, process.pid)
+        assert.equal(typeof line.hostname, 'string')
       }
       assert.ok(lines.some((l) => String(l.msg).includes('ready at')))
       assert.ok(!JSON.stringify(lines).includes('sk-secret-value'))
