@@ -1,5 +1,5 @@
 import { type FastifyBaseLogger, type FastifyReply, type FastifyRequest, LogController } from 'fastify'
-import pino, { type Bindings, type ChildLoggerOptions, type Logger } from 'pino'
+import pino, { type Bindings, type ChildLoggerOptions, type Level, type Logger } from 'pino'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -56,7 +56,7 @@ const { chindingsSym, needsMetadataGsym, streamSym } = pino.symbols
  * request costs, against 0.15 µs for this. Returns false when the destination wants pino's own path (a
  * multistream needs each line's level).
  */
-function writeLineByHand(log: Logger, level: 'debug' | 'info' | 'error', line: RequestLine): boolean {
+function writeLineByHand(log: Logger, level: Level, line: RequestLine): boolean {
   const internals = log as unknown as Record<symbol, unknown>
   const stream = internals[streamSym] as { write(line: string): void } & Record<symbol, unknown>
   if (stream[needsMetadataGsym]) return false
@@ -129,5 +129,3 @@ class LazyRequestLogger implements FastifyBaseLogger {
     ;(this.logger as unknown as Record<Level, (...args: unknown[]) => void>)[level](...args)
   }
 }
-
-type Level = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace'
