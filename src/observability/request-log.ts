@@ -25,13 +25,15 @@ export class RequestLogController extends LogController {
     reply: FastifyReply,
   ): void {
     const status = reply.statusCode
-    const level = status >= 500 ? 'error' : (request.routeOptions.config.requestLogLevel ?? 'info')
+    // `routeOptions` is a getter that builds and freezes a new object each time: read once.
+    const route = request.routeOptions.config
+    const level = status >= 500 ? 'error' : (route.requestLogLevel ?? 'info')
     const log = request.server.log as Logger
     if (!log.isLevelEnabled(level)) return
     const fields = {
       reqId: request.id,
       method: request.method,
-      route: request.routeOptions.url ?? 'unmatched',
+      route: route.url ?? 'unmatched',
       status,
       durationMs: Math.round(reply.elapsedTime * 100) / 100,
     }
