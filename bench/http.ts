@@ -149,17 +149,27 @@ export interface GatewayChildOptions {
   nodeArgs?: string[]
   /** Open an IPC channel to the child (`child.send()`), for a probe loaded with `nodeArgs`. */
   ipc?: boolean
+  /**
+   * Run `src/cli.ts` through tsx instead of the build, so that a probe in `nodeArgs` can patch the gateway's
+   * own modules (the build bundles them out of reach).
+   */
+  fromSource?: boolean
 }
 
-/** `node dist/cli.js --port N` with a fresh data directory, configured by CCGW_* variables. */
+const SOURCE_CLI = join(ROOT, 'src', 'cli.ts')
+
+/** `node dist/cli.js --port N` (or its source) with a fresh data directory, configured by CCGW_* variables. */
 export async function gatewayChild(
   home: TestHome,
   cliPath: string,
-  { level, logFile, env = {}, nodeArgs = [], ipc = false }: GatewayChildOptions,
+  { level, logFile, env = {}, nodeArgs = [], ipc = false, fromSource = false }: GatewayChildOptions,
 ): Promise<Target & { child: ChildProcess }> {
   const port = await freePort()
   const out = openSync(logFile, 'a')
-  const child = spawn(process.execPath, [...nodeArgs, CLI, '--port', String(port)], {
+  const script = fromSource
+    ? ['--import', import.meta.resolve('tsx'), ...nodeArgs, SOURCE_CLI]
+    : [...nodeArgs, CLI]
+  const child = spawn(process.execPath, [...script, '--port', String(port)], {
     cwd: home.workspace,
     env: {
       ...home.env,

@@ -16,24 +16,27 @@
  *     kept-alive connection (sub-millisecond, rounds alternating between the servers). Added latency = each
  *     gateway request - the raw server's median on the same path.
  * (c) `GET /api/sessions/{id}/events` fan-out: `subscribers` clients follow one session while it runs
- *     `fanoutTurns` turns; delivery latency per event and subscriber as in (a), the clients in a worker
- *     thread (native-subscribers.ts) so that reading a hundred streams does not hold up the gateway's loop;
- *     its receipt times are moved onto this thread's clock through both threads' `performance.timeOrigin`.
- *     That thread reads the hundred streams one after the other on the same two cores, so the last
- *     subscriber's receipt includes the client's own work; the gateway's part alone is also measured, as
- *     publish() to the moment every subscriber's socket has been written (WrittenWatch).
+ *     `fanoutTurns` turns, after one unmeasured warm-up turn (the session's process started, the gateway's
+ *     code compiled: one-time costs the time-to-first-text benchmarks measure). The gateway runs in its own
+ *     process, from source, with publish-probe.ts loaded: it records when the bus's publish() was entered for
+ *     each event and when the event had been written to every subscriber's socket (the gateway's part), and
+ *     hands the times over IPC with its `performance.timeOrigin`, so they are put on this process's clock.
+ *     The clients read in a worker thread (native-subscribers.ts), its receipt times moved onto this
+ *     thread's clock the same way; delivery latency = receipt - publish, per event and subscriber. That
+ *     thread reads the hundred streams one after the other on the same two cores, so the last subscriber's
+ *     receipt includes the client's own work.
  *
  * Needs a build for (b): `npm run build && node --import tsx bench/native.ts` (env: BENCH_NATIVE_STREAMS,
  * BENCH_NATIVE_SUBSCRIBERS, BENCH_NATIVE_REST_REQUESTS, and http.ts's BENCH_HTTP_* for the load runs;
  * BENCH_NATIVE_PARTS=streams,fanout runs (a) and (c) only, with no build needed).
  */
+import type { ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync } from 'node:fs'
 import { Agent } from 'node:http'
 import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import { detectClaudeCli } from '../src/engine/claude-cli.js'
-import type { EventBus } from '../src/events/bus.js'
 import type { Gateway } from '../src/gateway.js'
 import { type TestHome, testConfig, testGateway, testHome } from '../test/support/harness.js'
 import { text } from '../test/support/scripted-anthropic.js'
@@ -52,6 +55,7 @@ import {
   type Target,
 } from './http.js'
 import type { SubscribersInput, SubscribersMessage } from './native-subscribers.js'
+import type { ProbeAnswer, ProbeRequest } from './publish-probe.js'
 import {
   type BenchResult,
   envInt,
@@ -65,6 +69,7 @@ import {
   summarize,
 } from './stats.js'
 import {
+  type BusMark,
   BusRecorder,
   describeLoad,
   type Followed,
@@ -181,7 +186,12 @@ interface Latencies {
 }
 
 /** Receipt - publish of every event a client received live, matched by session and sequence number. */
-function latencies(recorder: BusRecorder, streams: Followed[]): Latencies {
+/** Where the publish times of a session's events come from: the in-process recorder or the probe. */
+interface MarkSource {
+  mark(sessionId: string, seq: number): Pick<BusMark, 'at' | 'type'> | undefined
+}
+
+function latencies(recorder: MarkSource, streams: Followed[]): Latencies {
   const out: Latencies = { all: [], textDeltas: [], byType: new Map(), replayed: 0 }
   for (const { sessionId, openedAt, arrivals } of streams) {
     for (const arrival of arrivals) {
@@ -304,43 +314,50 @@ function typescriptWorker(module: URL, workerData: unknown): Worker {
   return new Worker(bootstrap, { eval: true, workerData })
 }
 
-/**
- * When the gateway has written each event of a session to every subscriber's socket, as the time from
- * publish() to the first setImmediate queued after it: Node flushes a response's writes at the end of the
- * tick, before any setImmediate callback, with a system call per socket that hands the bytes to the kernel.
- * What comes after is the clients' reading.
- */
-class WrittenWatch {
-  private readonly published: EventBus['publish']
-  /** publish() entered → written to every subscriber, ms, by sequence number. */
-  readonly bySeq = new Map<number, number>()
+/** The fan-out's gateway, in its own process with the publish probe: asks it and waits for its answer. */
+async function askProbe<T extends ProbeAnswer['type']>(
+  child: ChildProcess,
+  request: ProbeRequest,
+  expected: T,
+): Promise<Extract<ProbeAnswer, { type: T }>> {
+  const answered = once(child, 'message') as Promise<[ProbeAnswer]>
+  child.send(request)
+  const [answer] = await answered
+  if (answer.type !== expected) throw new Error(`publish probe: expected ${expected}, got ${answer.type}`)
+  return answer as Extract<ProbeAnswer, { type: T }>
+}
 
-  constructor(
-    private readonly bus: EventBus,
-    sessionId: string,
-  ) {
-    const published = bus.publish
-    this.published = published
-    bus.publish = (publishedIn, body) => {
-      const at = performance.now()
-      const event = published.call(bus, publishedIn, body)
-      if (publishedIn === sessionId) setImmediate(() => this.bySeq.set(event.seq, performance.now() - at))
-      return event
-    }
-  }
-
-  close(): void {
-    this.bus.publish = this.published
-  }
+/** A probe's marks by sequence number, times moved onto this process's clock. */
+function probeMarks(sessionId: string, answer: Extract<ProbeAnswer, { type: 'marks' }>): MarkSource {
+  const shift = answer.timeOrigin - performance.timeOrigin
+  const bySeq = new Map(answer.marks.map((mark) => [mark.seq, { ...mark, at: mark.at + shift }]))
+  return { mark: (id, seq) => (id === sessionId ? bySeq.get(seq) : undefined) }
 }
 
 async function fanOut(home: TestHome, options: NativeOptions): Promise<FanOut> {
   scriptAnswers(home, options)
-  const gateway = await inProcessGateway(home, options)
-  const recorder = new BusRecorder(gateway.context.bus)
+  const cli = await detectClaudeCli(null, home.env)
+  if (!cli.path) throw new Error(`Claude Code CLI not found: ${cli.reason}`)
+  const gateway = await gatewayChild(home, cli.path, {
+    level: 'info',
+    logFile: join(home.root, 'fanout-gateway.log'),
+    env: {
+      CCGW_POOL_MAX_RUNNERS: String(options.maxRunners),
+      CCGW_POOL_TURN_TIMEOUT_MS: String(TURN_TIMEOUT_MS),
+    },
+    nodeArgs: ['--import', new URL('./publish-probe.ts', import.meta.url).href],
+    ipc: true,
+    fromSource: true,
+  })
   let worker: Worker | null = null
   try {
     const id = await createSession(gateway.url, 'followed')
+    await askProbe(gateway.child, { type: 'watch', sessionId: id }, 'watching')
+    // Unmeasured (its events are replayed to the subscribers, not live): starts the session's process and
+    // runs the gateway's code once (lazy compilation, the SDK's first import), one-time costs that the
+    // time-to-first-text benchmarks measure.
+    await callJson(gateway.url, 'POST', `/api/sessions/${id}/messages`, { content: 'Warm up' })
+    await askProbe(gateway.child, { type: 'load' }, 'watching')
     const input: SubscribersInput = { url: gateway.url, sessionId: id, subscribers: options.subscribers }
     worker = typescriptWorker(new URL('./native-subscribers.ts', import.meta.url), input)
     const next = async (): Promise<SubscribersMessage> => {
@@ -349,16 +366,14 @@ async function fanOut(home: TestHome, options: NativeOptions): Promise<FanOut> {
       return message
     }
     await next()
-    const written = new WrittenWatch(gateway.context.bus, id)
-    const watch = new LoadWatch()
+    const subscribedAt = performance.now()
     for (let i = 0; i < options.fanoutTurns; i++)
       await callJson(gateway.url, 'POST', `/api/sessions/${id}/messages`, { content: `Say hello (#${i})` })
-    const lastSeq = gateway.context.bus.currentSeq(id)
-    worker.postMessage({ lastSeq })
+    const sofar = await askProbe(gateway.child, { type: 'marks', sessionId: id }, 'marks')
+    worker.postMessage({ lastSeq: sofar.marks.at(-1)?.seq ?? 0 })
     const done = await next()
-    const load = watch.stop()
-    written.close()
     if (done.type !== 'done') throw new Error(`subscribers: unexpected ${done.type}`)
+    const probed = await askProbe(gateway.child, { type: 'marks', sessionId: id }, 'marks')
     // The worker's performance.now() counts from its own start: moved onto this thread's clock.
     const shift = done.timeOrigin - performance.timeOrigin
     const followed = done.followed.map((stream) => ({
@@ -374,18 +389,23 @@ async function fanOut(home: TestHome, options: NativeOptions): Promise<FanOut> {
         bySeq.set(seq, times)
       }
     }
+    const marks = probeMarks(id, probed)
+    const delivery = latencies(marks, followed)
+    // The warm-up turn's events reached the subscribers as replay: only the live ones count.
+    const live = probed.marks.filter((mark) => (marks.mark(id, mark.seq)?.at ?? 0) >= subscribedAt)
     return {
-      delivery: latencies(recorder, followed),
-      spreadMs: [...bySeq.values()].map((times) => Math.max(...times) - Math.min(...times)),
-      publishMs: recorder.marks(id).map((mark) => mark.publishMs),
-      writtenMs: [...written.bySeq.values()],
-      events: lastSeq,
-      load,
+      delivery,
+      spreadMs: live
+        .map(({ seq }) => bySeq.get(seq) ?? [])
+        .map((times) => Math.max(...times) - Math.min(...times)),
+      publishMs: live.map((mark) => mark.publishMs),
+      writtenMs: live.map((mark) => mark.writtenMs).filter((ms) => ms >= 0),
+      events: live.length,
+      load: probed.load!,
     }
   } finally {
     await worker?.terminate()
-    recorder.close()
-    await gateway.close()
+    await gateway.stop()
   }
 }
 
@@ -591,9 +611,9 @@ export async function runNative(options: NativeOptions = defaultNativeOptions())
       )
       targets.push({ row: name.delivery, atMost: TARGET_P99_MS, percentile: 99 })
       notes.push(
-        `(c) in-process gateway as in (a); ${options.subscribers} clients in a worker thread on GET /api/sessions/{id}/events of one session, which then ran ${options.fanoutTurns} turns (POST messages, JSON answer): ${fan.events} events, ${fan.delivery.all.length} deliveries measured; delivery latency as in (a), receipt times moved onto the gateway thread's clock (performance.timeOrigin of both threads)`,
+        `(c) gateway in its own process (node --import tsx --import bench/publish-probe.ts src/cli.ts, log level info, no spare); ${options.subscribers} clients in a worker thread on GET /api/sessions/{id}/events of one session, which then ran ${options.fanoutTurns} turns after an unmeasured one (POST messages, JSON answer): ${fan.events} events, ${fan.delivery.all.length} deliveries measured; delivery latency = receipt - publish() entered, both moved onto this thread's clock (performance.timeOrigin of each)`,
         `(c) slowest event types at p99: ${slowestTypes(fan.delivery)}`,
-        `(c) the gateway's thread during the turns: ${describeLoad(fan.load)}`,
+        `(c) the gateway's main thread during the measured turns: ${describeLoad(fan.load)}`,
       )
     }
     const p95 = (row: string) => percentileOf(rows.find((r) => r.name === row)?.samples ?? [], 95)
