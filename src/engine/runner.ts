@@ -5,6 +5,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { setPriority } from 'node:os'
+import { setImmediate as nextLoopTurn } from 'node:timers/promises'
 import type {
   AgentInfo,
   CanUseTool,
@@ -150,6 +151,9 @@ export class Runner {
       : options.mcpServers
     // Loaded on first use: the SDK is a fifth of the gateway's start-up, and nothing needs it before.
     const { startup } = await import('@anthropic-ai/claude-agent-sdk')
+    // Spawning blocks the event loop for the fork (2 ms here, tens under load). Events published in the
+    // same run of promise callbacks are only written to their sockets when it ends: let them go first.
+    await nextLoopTurn()
     const warm = await startup({
       options: {
         ...options,
