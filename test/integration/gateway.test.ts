@@ -9,6 +9,7 @@ import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
 import { after, before, describe, test } from 'node:test'
+import WebSocket from 'ws'
 import { createLogger } from '../../src/observability/logger.js'
 import { VERSION } from '../../src/version.js'
 import { type TestHome, testConfig, testGateway, testHome } from '../support/harness.js'
@@ -222,7 +223,7 @@ describe('claude-code-gateway command', () => {
     }
   })
 
-  test('the built command finds what lies beside its modules: package.json, worker threads', async () => {
+  test('the built command finds what lies beside its modules: package.json, worker threads, WebSocket', async () => {
     writeFileSync(join(home.workspace, 'notes.txt'), 'alpha\nbundled search works\n')
     const child = run(['--port', '0'], {
       CCGW_POOL_WARM_SPARES: '0',
@@ -250,6 +251,17 @@ describe('claude-code-gateway command', () => {
         String(((await search.json()) as { content: string }).content),
         /notes\.txt:2:bundled search/,
       )
+      // @fastify/websocket is loaded from node_modules, not bundled (scripts/bundle.ts says why).
+      const socket = new WebSocket(`${url.replace('http', 'ws')}/api/sessions/${id}/stream`)
+      try {
+        await once(socket, 'open')
+        const reply = once(socket, 'message')
+        socket.send('not json')
+        const [frame] = (await reply) as [Buffer]
+        assert.equal((JSON.parse(frame.toString()) as { code: string }).code, 'validation_error')
+      } finally {
+        socket.close()
+      }
     } finally {
       child.kill('SIGKILL')
     }
