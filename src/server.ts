@@ -5,9 +5,7 @@ import { nativeApi } from './api/native/index.js'
 import { openaiApi } from './api/openai/index.js'
 import { registerOpenApi } from './api/openapi.js'
 import type { GatewayContext } from './gateway.js'
-import { lazyRequestLogger, RequestLogController } from './observability/request-log.js'
-
-const REQUEST_ID = /^[\w.:-]{1,128}$/
+import { lazyRequestLogger, REQUEST_ID, RequestLogController } from './observability/request-log.js'
 
 /** The HTTP application: Fastify with the gateway's API plugins, each encapsulated under its prefix. */
 export async function buildServer(gateway: GatewayContext): Promise<FastifyInstance> {

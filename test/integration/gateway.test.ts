@@ -208,11 +208,19 @@ describe('claude-code-gateway command', () => {
       await Promise.all(
         ids.map(async (id) => (await fetch(`${url}/v1/models`, { headers: { 'x-request-id': id } })).text()),
       )
+      // An id that would need escaping in JSON is not taken: the request gets one of the gateway's own.
+      const forged = await fetch(`${url}/v1/models`, { headers: { 'x-request-id': 'a"b\\c' } })
+      const givenId = forged.headers.get('x-request-id')
+      assert.match(givenId ?? '', /^[0-9a-f]{16}-[0-9a-z]+$/)
       child.kill('SIGTERM')
       const [code] = await once(child, 'close')
       assert.equal(code, 0)
       const requests = log.filter((l) => l.msg === 'request')
-      assert.deepEqual(requests.map((l) => l.reqId).sort(), ids.sort(), 'one line per request, none lost')
+      assert.deepEqual(
+        requests.map((l) => l.reqId).sort(),
+        [...ids, givenId].sort(),
+        'one line per request, none lost',
+      )
       // Logged just before process.exit(): written only if what waits is flushed at exit.
       assert.deepEqual(
         log.slice(-2).map((l) => l.msg),
