@@ -9,7 +9,9 @@
  *   startup.ts) with `pool.warmSpares` 0, once with `log.level` info, stdout (its JSON log) going to a file,
  *   so every request writes its real log line, and once with `log.level` warn (no request line);
  * - a bare `node:http` server that answers each path with the body the info gateway returned (fetched first,
- *   served byte for byte) and the same `content-type`.
+ *   served byte for byte) and the same `content-type`;
+ * - for reference, a bare Fastify app (one route per path, no logger, no hook) answering the same bytes: the
+ *   part of the gateway's cost that is the framework's.
  * Same autocannon settings for all; runs alternate between the servers (the order rotating every round) so
  * a noisy phase of the shared machine does not land on one server only. Reported: median req/s and the
  * median of the runs' p50 and p99 latencies.
@@ -23,6 +25,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { closeSync, createWriteStream, existsSync, mkdtempSync, openSync, readFileSync } from 'node:fs'
 import { type Agent, createServer, get, type Server } from 'node:http'
+import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -213,38 +216,54 @@ function rawHandler(bodies: Record<string, Body>) {
   }
 }
 
-/** The same handler as a child script (CommonJS, bodies passed base64 in the environment). */
-const RAW_CHILD_SCRIPT = `
-const http = require('node:http')
-const given = JSON.parse(process.env.RAW_BODIES)
+/**
+ * The reference servers as a child script (CommonJS, bodies passed base64 in the environment): the same
+ * handler on a bare `node:http` server, or each path as one Fastify route (no logger, no hook: the framework
+ * alone, for how much of the gateway's cost is Fastify's).
+ */
+const REFERENCE_CHILD_SCRIPT = `
+const given = JSON.parse(process.env.REFERENCE_BODIES)
 const bodies = {}
 for (const [path, body] of Object.entries(given))
   bodies[path] = { contentType: body.contentType, bytes: Buffer.from(body.base64, 'base64') }
-const server = http.createServer((request, response) => {
-  const body = bodies[request.url]
-  if (!body) { response.writeHead(404).end(); return }
-  response.writeHead(200, { 'content-type': body.contentType, 'content-length': body.bytes.length })
-  response.end(body.bytes)
-})
-server.listen(0, '127.0.0.1', () => console.log('port ' + server.address().port))
-process.on('SIGTERM', () => { server.closeAllConnections(); server.close(() => process.exit(0)) })
+const ready = (port) => console.log('port ' + port)
+if (process.env.REFERENCE_FASTIFY) {
+  const app = require(process.env.REFERENCE_FASTIFY)({ logger: false })
+  for (const [path, body] of Object.entries(bodies))
+    app.get(path, (request, reply) => { reply.type(body.contentType).send(body.bytes) })
+  app.listen({ port: 0, host: '127.0.0.1' }).then(() => ready(app.server.address().port))
+  process.on('SIGTERM', () => app.close().then(() => process.exit(0)))
+} else {
+  const server = require('node:http').createServer((request, response) => {
+    const body = bodies[request.url]
+    if (!body) { response.writeHead(404).end(); return }
+    response.writeHead(200, { 'content-type': body.contentType, 'content-length': body.bytes.length })
+    response.end(body.bytes)
+  })
+  server.listen(0, '127.0.0.1', () => ready(server.address().port))
+  process.on('SIGTERM', () => { server.closeAllConnections(); server.close(() => process.exit(0)) })
+}
 `
 
-/** A bare node:http server in its own process, answering each path of `bodies` with its exact bytes. */
-export async function rawChild(bodies: Record<string, Body>): Promise<Target> {
+/** A bare node:http server (or, with `framework`, a bare Fastify app) in its own process, answering each path of `bodies` with its exact bytes. */
+export async function rawChild(bodies: Record<string, Body>, framework?: 'fastify'): Promise<Target> {
   const encoded = Object.fromEntries(
     Object.entries(bodies).map(([path, body]) => [
       path,
       { contentType: body.contentType, base64: body.bytes.toString('base64') },
     ]),
   )
-  const child = spawn(process.execPath, ['-e', RAW_CHILD_SCRIPT], {
-    env: { PATH: process.env.PATH, RAW_BODIES: JSON.stringify(encoded) },
+  const child = spawn(process.execPath, ['-e', REFERENCE_CHILD_SCRIPT], {
+    env: {
+      PATH: process.env.PATH,
+      REFERENCE_BODIES: JSON.stringify(encoded),
+      ...(framework ? { REFERENCE_FASTIFY: createRequire(import.meta.url).resolve('fastify') } : {}),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let output = ''
   const port = await new Promise<number>((done, fail) => {
-    const timer = setTimeout(() => fail(new Error(`raw server not ready: ${output}`)), READY_TIMEOUT_MS)
+    const timer = setTimeout(() => fail(new Error(`reference server not ready: ${output}`)), READY_TIMEOUT_MS)
     child.stdout?.setEncoding('utf8')
     child.stdout?.on('data', (chunk: string) => {
       output += chunk
@@ -258,10 +277,10 @@ export async function rawChild(bodies: Record<string, Body>): Promise<Target> {
     child.stderr?.on('data', (chunk: string) => {
       output += chunk
     })
-    child.once('exit', (code) => fail(new Error(`raw server exited with ${code}: ${output}`)))
+    child.once('exit', (code) => fail(new Error(`reference server exited with ${code}: ${output}`)))
   })
   return {
-    label: 'raw node:http',
+    label: framework ? 'bare Fastify' : 'raw node:http',
     url: `http://127.0.0.1:${port}`,
     pid: child.pid,
     stop: () => stopChild(child),
@@ -456,12 +475,19 @@ export async function runHttp(options: HttpOptions = defaultHttpOptions()): Prom
     }
     const raw = options.mode === 'child' ? await rawChild(bodies) : await rawInProcess(bodies)
     targets.push(raw)
-    for (const path of PATHS) {
-      const { body } = await fetchBody(raw.url + path)
-      if (!body.bytes.equals(bodies[path]!.bytes)) throw new Error(`raw ${path}: body differs`)
+    // The framework alone, for reference (its own process; not in process mode).
+    const fastify = options.mode === 'child' ? await rawChild(bodies, 'fastify') : null
+    if (fastify) targets.push(fastify)
+    const references = fastify ? [raw, fastify] : [raw]
+    for (const reference of references) {
+      for (const path of PATHS) {
+        const { body } = await fetchBody(reference.url + path)
+        if (!body.bytes.equals(bodies[path]!.bytes))
+          throw new Error(`${reference.label} ${path}: body differs`)
+      }
     }
 
-    const servers = [raw, info, warn]
+    const servers = [...references, info, warn]
     const runs = await alternate(servers, PATHS, options)
     // Stopped first, so the async log writers have drained (the stop itself adds a few lines).
     for (const target of targets.splice(0).reverse()) await target.stop()
@@ -497,6 +523,19 @@ export async function runHttp(options: HttpOptions = defaultHttpOptions()): Prom
           denominator: `${runKey(warn, path)}: throughput`,
         },
       )
+      if (fastify)
+        ratios.push(
+          {
+            name: `${path} bare Fastify / raw, req/s`,
+            numerator: `${runKey(fastify, path)}: throughput`,
+            denominator: `${runKey(raw, path)}: throughput`,
+          },
+          {
+            name: `${path} gateway (log info) / bare Fastify, req/s`,
+            numerator: `${runKey(info, path)}: throughput`,
+            denominator: `${runKey(fastify, path)}: throughput`,
+          },
+        )
       if (options.mode === 'child')
         ratios.push(
           {
@@ -513,7 +552,7 @@ export async function runHttp(options: HttpOptions = defaultHttpOptions()): Prom
     }
     const where =
       options.mode === 'child'
-        ? 'each server in its own child process (gateway: node dist/cli.js --port N, CCGW_POOL_WARM_SPARES=0, CCGW_LOG_LEVEL info or warn, stdout to a file; raw: node -e with a node:http server); autocannon in the parent'
+        ? 'each server in its own child process (gateway: node dist/cli.js --port N, CCGW_POOL_WARM_SPARES=0, CCGW_LOG_LEVEL info or warn, stdout to a file; raw: node -e with a node:http server; bare Fastify: node -e with one Fastify route per path, no logger, no hook); autocannon in the parent'
         : 'every server and autocannon in this one process (startGateway with testConfig, pino to a file): they share one event loop'
     return {
       title: 'HTTP throughput: GET /v1/models and /v1/health, gateway vs a bare node:http server',
@@ -527,12 +566,14 @@ export async function runHttp(options: HttpOptions = defaultHttpOptions()): Prom
         `raw server: the info gateway's bodies byte for byte with the same content-type, and only the headers node:http adds itself (date, connection, keep-alive; the gateway adds x-request-id too); bytes per response, headers included: ${bytesNote.join('; ')}`,
         `log lines written: level info ${infoLines} for ${served(info)} requests answered (one line per request, plus start and stop lines); level warn ${warnLines} for ${served(warn)}`,
         `ratios to two decimals: ${ratios.map((r) => `${r.name} ${(medianRow(rows, r.numerator) / medianRow(rows, r.denominator)).toFixed(2)}`).join('; ')}`,
-        `paired by round (each round's gateway run over the raw run next to it in time, median of the rounds; steadier than a ratio of medians when the machine's speed drifts): ${PATHS.flatMap(
+        `paired by round (each round's run over the raw run next to it in time, median of the rounds; steadier than a ratio of medians when the machine's speed drifts): ${PATHS.flatMap(
           (path) =>
-            [info, warn].map(
-              (gateway) =>
-                `${path} gateway (log ${gateway === info ? 'info' : 'warn'}) / raw, req/s ${pairedRatio(runs, runKey(gateway, path), runKey(raw, path)).toFixed(2)}`,
-            ),
+            servers
+              .filter((server) => server !== raw)
+              .map(
+                (server) =>
+                  `${runKey(server, path)} / raw, req/s ${pairedRatio(runs, runKey(server, path), runKey(raw, path)).toFixed(2)}`,
+              ),
         ).join('; ')}`,
       ],
       elapsedMs: performance.now() - began,
