@@ -30,7 +30,8 @@ const EXTERNAL = [
   'zod',
   // Bundled, it made every HTTP request of the gateway about 9 µs slower, WebSocket or not (35% fewer
   // GET /v1/models a second): CPU profiles put the time in Node's own stream code (process.nextTick) and
-  // bisecting the bundle pinned it to its dependency duplexify. Loaded from node_modules it costs nothing.
+  // bisecting the bundle pinned it to its dependency duplexify and duplexify's own small dependencies
+  // (docs/PERFORMANCE.md). Loaded from node_modules it costs nothing.
   '@fastify/websocket',
 ]
 
