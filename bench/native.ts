@@ -55,7 +55,7 @@ import {
   type Target,
 } from './http.js'
 import type { SubscribersInput, SubscribersMessage } from './native-subscribers.js'
-import type { ProbeAnswer, ProbeRequest } from './publish-probe.js'
+import type { ProbeAnswer, ProbeMark, ProbeRequest } from './publish-probe.js'
 import {
   type BenchResult,
   envInt,
@@ -185,12 +185,12 @@ interface Latencies {
   replayed: number
 }
 
-/** Receipt - publish of every event a client received live, matched by session and sequence number. */
 /** Where the publish times of a session's events come from: the in-process recorder or the probe. */
 interface MarkSource {
   mark(sessionId: string, seq: number): Pick<BusMark, 'at' | 'type'> | undefined
 }
 
+/** Receipt - publish of every event a client received live, matched by session and sequence number. */
 function latencies(recorder: MarkSource, streams: Followed[]): Latencies {
   const out: Latencies = { all: [], textDeltas: [], byType: new Map(), replayed: 0 }
   for (const { sessionId, openedAt, arrivals } of streams) {
@@ -327,11 +327,15 @@ async function askProbe<T extends ProbeAnswer['type']>(
   return answer as Extract<ProbeAnswer, { type: T }>
 }
 
-/** A probe's marks by sequence number, times moved onto this process's clock. */
-function probeMarks(sessionId: string, answer: Extract<ProbeAnswer, { type: 'marks' }>): MarkSource {
+/** A probe's marks with their times moved onto this process's clock, and a lookup by sequence number. */
+function onThisClock(
+  sessionId: string,
+  answer: Extract<ProbeAnswer, { type: 'marks' }>,
+): { marks: ProbeMark[]; source: MarkSource } {
   const shift = answer.timeOrigin - performance.timeOrigin
-  const bySeq = new Map(answer.marks.map((mark) => [mark.seq, { ...mark, at: mark.at + shift }]))
-  return { mark: (id, seq) => (id === sessionId ? bySeq.get(seq) : undefined) }
+  const marks = answer.marks.map((mark) => ({ ...mark, at: mark.at + shift }))
+  const bySeq = new Map(marks.map((mark) => [mark.seq, mark]))
+  return { marks, source: { mark: (id, seq) => (id === sessionId ? bySeq.get(seq) : undefined) } }
 }
 
 async function fanOut(home: TestHome, options: NativeOptions): Promise<FanOut> {
@@ -389,12 +393,11 @@ async function fanOut(home: TestHome, options: NativeOptions): Promise<FanOut> {
         bySeq.set(seq, times)
       }
     }
-    const marks = probeMarks(id, probed)
-    const delivery = latencies(marks, followed)
+    const { marks, source } = onThisClock(id, probed)
     // The warm-up turn's events reached the subscribers as replay: only the live ones count.
-    const live = probed.marks.filter((mark) => (marks.mark(id, mark.seq)?.at ?? 0) >= subscribedAt)
+    const live = marks.filter((mark) => mark.at >= subscribedAt)
     return {
-      delivery,
+      delivery: latencies(source, followed),
       spreadMs: live
         .map(({ seq }) => bySeq.get(seq) ?? [])
         .map((times) => Math.max(...times) - Math.min(...times)),

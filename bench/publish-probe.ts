@@ -22,8 +22,6 @@ export interface ProbeMark {
   publishMs: number
   /** publish() entered → written to every follower; -1 if the process answered before it was. */
   writtenMs: number
-  /** Not from a subagent. */
-  main: boolean
 }
 
 export type ProbeRequest =
@@ -50,7 +48,6 @@ EventBus.prototype.publish = function probedPublish(this: EventBus, sessionId, b
     at,
     publishMs: performance.now() - at,
     writtenMs: -1,
-    main: !('parentToolUseId' in event) || event.parentToolUseId === null,
   }
   marks.push(mark)
   setImmediate(() => {
