@@ -245,8 +245,11 @@ if (process.env.REFERENCE_FASTIFY) {
 }
 `
 
-/** A bare node:http server (or, with `framework`, a bare Fastify app) in its own process, answering each path of `bodies` with its exact bytes. */
-export async function rawChild(bodies: Record<string, Body>, framework?: 'fastify'): Promise<Target> {
+/**
+ * A bare node:http server (or, with `framework`, a bare Fastify app) in its own process, answering each path
+ * of `bodies` with its exact bytes.
+ */
+export async function referenceChild(bodies: Record<string, Body>, framework?: 'fastify'): Promise<Target> {
   const encoded = Object.fromEntries(
     Object.entries(bodies).map(([path, body]) => [
       path,
@@ -473,10 +476,10 @@ export async function runHttp(options: HttpOptions = defaultHttpOptions()): Prom
       if (status !== 200) throw new Error(`${path}: status ${status}`)
       bodies[path] = body
     }
-    const raw = options.mode === 'child' ? await rawChild(bodies) : await rawInProcess(bodies)
+    const raw = options.mode === 'child' ? await referenceChild(bodies) : await rawInProcess(bodies)
     targets.push(raw)
     // The framework alone, for reference (its own process; not in process mode).
-    const fastify = options.mode === 'child' ? await rawChild(bodies, 'fastify') : null
+    const fastify = options.mode === 'child' ? await referenceChild(bodies, 'fastify') : null
     if (fastify) targets.push(fastify)
     const references = fastify ? [raw, fastify] : [raw]
     for (const reference of references) {

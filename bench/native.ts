@@ -50,7 +50,7 @@ import {
   type HttpOptions,
   loadRows,
   type Run,
-  rawChild,
+  referenceChild,
   runKey,
   type Target,
 } from './http.js'
@@ -463,7 +463,7 @@ async function restRoutes(home: TestHome, options: NativeOptions): Promise<RestR
       if (status !== 200) throw new Error(`${path}: status ${status}`)
       bodies[path] = body
     }
-    const raw = await rawChild(bodies)
+    const raw = await referenceChild(bodies)
     targets.push(raw)
     for (const path of paths) {
       const { body } = await fetchBody(raw.url + path)
