@@ -6,8 +6,9 @@
  * Each server runs in its own child process, so the load generator (autocannon, in this process) does not
  * share an event loop with it; on a 2-core machine that is one core each:
  * - the gateway as an operator starts it (`node dist/cli.js --port N`, configured by CCGW_* variables as in
- *   startup.ts) with `pool.warmSpares` 0, once with `log.level` info, stdout (its JSON log) going to a file,
- *   so every request writes its real log line, and once with `log.level` warn (no request line);
+ *   startup.ts) with `pool.warmSpares` 0, with `log.level` info, stdout (its JSON log) going to a file, so
+ *   every request writes its real log line, and with `log.level` warn (no request line); two processes of
+ *   each (BENCH_HTTP_PROCESSES), their runs pooled, since identical processes can differ for their whole life;
  * - a bare `node:http` server that answers each path with the body the info gateway returned (fetched first,
  *   served byte for byte) and the same `content-type`;
  * - for reference, a bare Fastify app (one route per path, no logger, no hook) answering the same bytes: the
@@ -20,7 +21,7 @@
  * configuration and a pino logger writing to a file): the load generator then competes with them.
  *
  * Needs a build: `npm run build && node --import tsx bench/http.ts`
- * (env: BENCH_HTTP_SECONDS, BENCH_HTTP_RUNS, BENCH_HTTP_CONNECTIONS, BENCH_HTTP_MODE).
+ * (env: BENCH_HTTP_SECONDS, BENCH_HTTP_RUNS, BENCH_HTTP_CONNECTIONS, BENCH_HTTP_MODE, BENCH_HTTP_PROCESSES).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { closeSync, createWriteStream, existsSync, mkdtempSync, openSync, readFileSync } from 'node:fs'
@@ -57,6 +58,11 @@ export interface HttpOptions {
   warmupS: number
   /** `child`: each server in its own process (the default); `inprocess`: in this process. */
   mode: 'child' | 'inprocess'
+  /**
+   * Gateway processes per log level (child mode), their runs pooled: two identical processes can differ by
+   * 15% here for the whole of their life, more than what is being measured.
+   */
+  processes: number
 }
 
 export const defaultHttpOptions = (): HttpOptions => ({
@@ -66,6 +72,7 @@ export const defaultHttpOptions = (): HttpOptions => ({
   runs: envInt('BENCH_HTTP_RUNS', 3),
   warmupS: 1,
   mode: process.env.BENCH_HTTP_MODE === 'inprocess' ? 'inprocess' : 'child',
+  processes: envInt('BENCH_HTTP_PROCESSES', 2),
 })
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)))
@@ -323,6 +330,8 @@ async function rawInProcess(bodies: Record<string, Body>): Promise<Target> {
 }
 
 export interface Run {
+  /** The round of `alternate` it ran in (0 for a lone run). */
+  round: number
   reqPerS: number
   p50: number
   p99: number
@@ -376,6 +385,7 @@ export async function load(
   const origin = new URL(url).origin
   answered.set(origin, (answered.get(origin) ?? 0) + result.requests.total)
   return {
+    round: 0,
     reqPerS: result.requests.total / result.duration,
     p50: result.latency.p50,
     p99: result.latency.p99,
@@ -406,7 +416,7 @@ export async function alternate(
       // Rotate the order every round, so no server always runs first (or right after another).
       const order = servers.map((_, i) => servers[(i + round) % servers.length]!)
       for (const server of order) {
-        const run = await load(server, path, options, options.durationS)
+        const run = { ...(await load(server, path, options, options.durationS)), round }
         const list = runs.get(runKey(server, nameOf(path))) ?? []
         list.push(run)
         runs.set(runKey(server, nameOf(path)), list)
@@ -440,11 +450,9 @@ const medianRow = (rows: Row[], name: string) =>
 
 /** The median over rounds of one server's throughput over another's in the same round. */
 function pairedRatio(runs: Map<string, Run[]>, numerator: string, denominator: string): number {
-  const over = runs.get(denominator) ?? []
-  const perRound = (runs.get(numerator) ?? []).map(
-    (run, round) => run.reqPerS / (over[round]?.reqPerS ?? Number.NaN),
-  )
-  return summarize(perRound).median
+  const over = new Map((runs.get(denominator) ?? []).map((run) => [run.round, run.reqPerS]))
+  const perRun = (runs.get(numerator) ?? []).map((run) => run.reqPerS / (over.get(run.round) ?? Number.NaN))
+  return summarize(perRun).median
 }
 
 const lineCount = (file: string) =>
@@ -460,14 +468,23 @@ export async function runHttp(options: HttpOptions = defaultHttpOptions()): Prom
     const cli = await detectClaudeCli(null, { PATH: '' })
     if (!cli.usable || !cli.path) throw new Error(`Claude Code CLI unusable: ${cli.reason}`)
     const logFile = { info: join(home.root, 'gateway-info.log'), warn: join(home.root, 'gateway-warn.log') }
-    const start = (level: 'info' | 'warn') =>
-      options.mode === 'child'
-        ? gatewayChild(home, cli.path!, { level, logFile: logFile[level] })
-        : gatewayInProcess(home, level, logFile[level])
-    const info = await start('info')
-    targets.push(info)
-    const warn = await start('warn')
-    targets.push(warn)
+    const processes = options.mode === 'child' ? options.processes : 1
+    // The processes of one level share a label, so their runs are pooled under one name.
+    const start = async (level: 'info' | 'warn') => {
+      const started: Target[] = []
+      for (let i = 0; i < processes; i++) {
+        const target =
+          options.mode === 'child'
+            ? await gatewayChild(home, cli.path!, { level, logFile: logFile[level] })
+            : await gatewayInProcess(home, level, logFile[level])
+        targets.push(target)
+        started.push(target)
+      }
+      return started
+    }
+    const infos = await start('info')
+    const warns = await start('warn')
+    const [info, warn] = [infos[0]!, warns[0]!]
 
     // The bodies the raw server serves: exactly what the info gateway answers.
     const bodies: Record<string, Body> = {}
@@ -490,19 +507,20 @@ export async function runHttp(options: HttpOptions = defaultHttpOptions()): Prom
       }
     }
 
-    const servers = [...references, info, warn]
-    const runs = await alternate(servers, PATHS, options)
+    const configs = [...references, info, warn]
+    const runs = await alternate([...references, ...infos, ...warns], PATHS, options)
     // Stopped first, so the async log writers have drained (the stop itself adds a few lines).
     for (const target of targets.splice(0).reverse()) await target.stop()
     const infoLines = lineCount(logFile.info)
     const warnLines = lineCount(logFile.warn)
-    const served = (target: Target) => answered.get(new URL(target.url).origin) ?? 0
+    const served = (targets: Target[]) =>
+      targets.reduce((sum, target) => sum + (answered.get(new URL(target.url).origin) ?? 0), 0)
 
     const rows: Row[] = []
     const ratios: Ratio[] = []
     const bytesNote: string[] = []
     for (const path of PATHS) {
-      for (const server of servers) {
+      for (const server of configs) {
         rows.push(...loadRows(runs, server, path))
         bytesNote.push(
           `${runKey(server, path)} ${Math.round(runs.get(runKey(server, path))?.[0]?.bytes ?? Number.NaN)} B`,
@@ -565,13 +583,13 @@ export async function runHttp(options: HttpOptions = defaultHttpOptions()): Prom
       notes: [
         `autocannon: ${options.connections} connections, pipelining ${options.pipelining}, ${options.durationS} s per run, ${options.runs} runs per server and path (order rotating each round), after ${options.warmupS} s of unmeasured warm-up each`,
         where,
-        'throughput rows: requests completed / run duration, one sample per run; latency rows: the p50 or p99 of each run (autocannon, ms), one sample per run',
+        `throughput rows: requests completed / run duration, one sample per run; latency rows: the p50 or p99 of each run (autocannon, ms), one sample per run; ${processes} gateway process(es) per log level, each run once a round, their runs pooled`,
         `raw server: the info gateway's bodies byte for byte with the same content-type, and only the headers node:http adds itself (date, connection, keep-alive; the gateway adds x-request-id too); bytes per response, headers included: ${bytesNote.join('; ')}`,
-        `log lines written: level info ${infoLines} for ${served(info)} requests answered (one line per request, plus start and stop lines); level warn ${warnLines} for ${served(warn)}`,
+        `log lines written: level info ${infoLines} for ${served(infos)} requests answered (one line per request, plus start and stop lines); level warn ${warnLines} for ${served(warns)}`,
         `ratios to two decimals: ${ratios.map((r) => `${r.name} ${(medianRow(rows, r.numerator) / medianRow(rows, r.denominator)).toFixed(2)}`).join('; ')}`,
-        `paired by round (each round's run over the raw run next to it in time, median of the rounds; steadier than a ratio of medians when the machine's speed drifts): ${PATHS.flatMap(
+        `paired by round (each run over the raw run of its round, median of the runs; steadier than a ratio of medians when the machine's speed drifts): ${PATHS.flatMap(
           (path) =>
-            servers
+            configs
               .filter((server) => server !== raw)
               .map(
                 (server) =>
