@@ -6,13 +6,13 @@
  * the main thread's clock.
  *
  * Each client is a bare socket: the request is written by hand and the stream (close-delimited, see
- * src/api/native/sse.ts) is scanned for its `id:` and `event:` lines only. Node's HTTP client and a full SSE
- * parser cost this thread several times more per event and subscriber, CPU taken from the two cores the
- * gateway runs on: real subscribers read on their own machines.
+ * src/api/native/sse.ts) goes straight to the SSE parser. Node's HTTP client cost this thread several times
+ * more per event and subscriber, CPU taken from the two cores the gateway runs on: real subscribers read on
+ * their own machines.
  */
 import { connect, type Socket } from 'node:net'
 import { parentPort, workerData } from 'node:worker_threads'
-import type { Followed } from './streaming.js'
+import { type Followed, recordPiece, SseParser } from './streaming.js'
 
 export interface SubscribersInput {
   url: string
@@ -38,21 +38,18 @@ function subscribe(base: URL, path: string): Promise<{ socket: Socket; followed:
     const socket = connect(Number(base.port), base.hostname)
     socket.setNoDelay(true)
     const followed: Followed = { sessionId, openedAt: 0, arrivals: [] }
-    let head = ''
-    let inBody = false
-    let rest = ''
-    let seq: number | null = null
-    let type = ''
+    const parser = new SseParser()
+    let head: string | null = ''
     socket.on('error', fail)
     socket.on('connect', () =>
       socket.write(`GET ${path} HTTP/1.1\r\nHost: ${base.host}\r\nAccept: text/event-stream\r\n\r\n`),
     )
     socket.on('data', (chunk: Buffer) => {
       const at = performance.now()
-      // Only ASCII lines are read: latin1 keeps every byte, and multi-byte text sits in `data:` lines.
-      let text = chunk.toString('latin1')
-      if (!inBody) {
-        head += text
+      // latin1 keeps every byte as one character: the ids and event names read are ASCII.
+      let piece = chunk.toString('latin1')
+      if (head !== null) {
+        head += piece
         const end = head.indexOf(HEADERS_END)
         if (end < 0) return
         if (!head.startsWith('HTTP/1.1 200')) {
@@ -60,26 +57,16 @@ function subscribe(base: URL, path: string): Promise<{ socket: Socket; followed:
           socket.destroy()
           return
         }
-        inBody = true
+        piece = head.slice(end + HEADERS_END.length)
+        head = null
         followed.openedAt = at
-        text = head.slice(end + HEADERS_END.length)
         opened({ socket, followed })
       }
-      text = rest + text
-      let start = 0
-      for (let newline = text.indexOf('\n'); newline >= 0; newline = text.indexOf('\n', start)) {
-        const line = text.slice(start, newline)
-        start = newline + 1
-        if (line.startsWith('id: ')) seq = Number(line.slice(4))
-        else if (line.startsWith('event: ')) type = line.slice(7)
-        else if (line === '') {
-          if (type === 'error' && seq === null) socket.destroy(new Error(`stream error on ${path}`))
-          if (seq !== null) followed.arrivals.push({ seq, type, at })
-          seq = null
-          type = ''
-        }
+      try {
+        recordPiece(followed, parser, piece, at)
+      } catch (error) {
+        socket.destroy(error as Error)
       }
-      rest = text.slice(start)
     })
   })
 }

@@ -327,13 +327,22 @@ async function askProbe<T extends ProbeAnswer['type']>(
   return answer as Extract<ProbeAnswer, { type: T }>
 }
 
+/**
+ * A time read with `performance.now()` in another thread or process, given that one's `performance.timeOrigin`,
+ * as this thread's `performance.now()` would have read it.
+ */
+const fromClockOf = (timeOrigin: number) => {
+  const shift = timeOrigin - performance.timeOrigin
+  return (at: number) => at + shift
+}
+
 /** A probe's marks with their times moved onto this process's clock, and a lookup by sequence number. */
 function onThisClock(
   sessionId: string,
   answer: Extract<ProbeAnswer, { type: 'marks' }>,
 ): { marks: ProbeMark[]; source: MarkSource } {
-  const shift = answer.timeOrigin - performance.timeOrigin
-  const marks = answer.marks.map((mark) => ({ ...mark, at: mark.at + shift }))
+  const onClock = fromClockOf(answer.timeOrigin)
+  const marks = answer.marks.map((mark) => ({ ...mark, at: onClock(mark.at) }))
   const bySeq = new Map(marks.map((mark) => [mark.seq, mark]))
   return { marks, source: { mark: (id, seq) => (id === sessionId ? bySeq.get(seq) : undefined) } }
 }
@@ -379,11 +388,11 @@ async function fanOut(home: TestHome, options: NativeOptions): Promise<FanOut> {
     if (done.type !== 'done') throw new Error(`subscribers: unexpected ${done.type}`)
     const probed = await askProbe(gateway.child, { type: 'marks', sessionId: id }, 'marks')
     // The worker's performance.now() counts from its own start: moved onto this thread's clock.
-    const shift = done.timeOrigin - performance.timeOrigin
+    const onClock = fromClockOf(done.timeOrigin)
     const followed = done.followed.map((stream) => ({
       ...stream,
-      openedAt: stream.openedAt + shift,
-      arrivals: stream.arrivals.map((arrival) => ({ ...arrival, at: arrival.at + shift })),
+      openedAt: onClock(stream.openedAt),
+      arrivals: stream.arrivals.map((arrival) => ({ ...arrival, at: onClock(arrival.at) })),
     }))
     const bySeq = new Map<number, number[]>()
     for (const { arrivals } of followed) {

@@ -17,28 +17,44 @@ export interface SseEvent {
   data: string
 }
 
-/** Server-sent events as the gateway writes them: events separated by a blank line; comments are skipped. */
+/**
+ * Server-sent events as the gateway writes them: events separated by a blank line; comments are skipped.
+ * One pass over each piece, keeping only the unfinished line: a hundred followers parse every event.
+ */
 export class SseParser {
-  private buffered = ''
+  private rest = ''
+  private id: string | null = null
+  private event: string | null = null
+  private data: string[] = []
 
   /** The events completed by this piece of the stream (those that carry data). */
   push(piece: string): SseEvent[] {
-    this.buffered += piece
+    const text = this.rest + piece
     const out: SseEvent[] = []
-    for (let end = this.buffered.indexOf('\n\n'); end >= 0; end = this.buffered.indexOf('\n\n')) {
-      const block = this.buffered.slice(0, end)
-      this.buffered = this.buffered.slice(end + 2)
-      const event: SseEvent = { id: null, event: null, data: '' }
-      const data: string[] = []
-      for (const line of block.split('\n')) {
-        if (line.startsWith('data: ')) data.push(line.slice(6))
-        else if (line.startsWith('id: ')) event.id = line.slice(4)
-        else if (line.startsWith('event: ')) event.event = line.slice(7)
-      }
-      event.data = data.join('\n')
-      if (event.data) out.push(event)
+    let start = 0
+    for (let newline = text.indexOf('\n'); newline >= 0; newline = text.indexOf('\n', start)) {
+      const line = text.slice(start, newline)
+      start = newline + 1
+      if (line === '') {
+        const data = this.data.join('\n')
+        if (data) out.push({ id: this.id, event: this.event, data })
+        this.id = null
+        this.event = null
+        this.data = []
+      } else if (line.startsWith('data: ')) this.data.push(line.slice(6))
+      else if (line.startsWith('id: ')) this.id = line.slice(4)
+      else if (line.startsWith('event: ')) this.event = line.slice(7)
     }
+    this.rest = text.slice(start)
     return out
+  }
+}
+
+/** Adds the events a piece of a stream completes to what its client followed; throws on an `error` event. */
+export function recordPiece(followed: Followed, parser: SseParser, piece: string, at: number): void {
+  for (const event of parser.push(piece)) {
+    if (event.event === 'error') throw new Error(`stream error: ${event.data}`)
+    if (event.id !== null) followed.arrivals.push({ seq: Number(event.id), type: event.event ?? '', at })
   }
 }
 
@@ -93,11 +109,10 @@ export function openEventStream(
         const parser = new SseParser()
         const ended = new Promise<void>((done, broken) => {
           response.on('data', (piece: string) => {
-            const at = performance.now()
-            for (const event of parser.push(piece)) {
-              if (event.event === 'error') request.destroy(new Error(`stream error: ${event.data}`))
-              else if (event.id !== null)
-                followed.arrivals.push({ seq: Number(event.id), type: event.event ?? '', at })
+            try {
+              recordPiece(followed, parser, piece, performance.now())
+            } catch (error) {
+              request.destroy(error as Error)
             }
           })
           response.on('end', done)
