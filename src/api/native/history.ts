@@ -12,6 +12,7 @@ import type { EventBus } from '../../events/bus.js'
 import type { ContentBlock, GatewayEvent } from '../../events/types.js'
 import type { GatewayContext } from '../../gateway.js'
 import type { SessionRecord } from '../../store/types.js'
+import { JSON_TYPE } from '../media-types.js'
 import { sessionOf } from './resolve.js'
 import { SessionParams, ThinkingSchema, thinkingSetting } from './schemas.js'
 import { sessionView, usageView } from './views.js'
@@ -65,11 +66,7 @@ export const historyRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
       const { format } = request.body
       const [body, type, extension] =
         format === 'json'
-          ? [
-              `${JSON.stringify({ session, exported_at: exportedAt, items }, null, 2)}\n`,
-              'application/json; charset=utf-8',
-              'json',
-            ]
+          ? [`${JSON.stringify({ session, exported_at: exportedAt, items }, null, 2)}\n`, JSON_TYPE, 'json']
           : format === 'markdown'
             ? [toMarkdown(record, items, exportedAt), 'text/markdown; charset=utf-8', 'md']
             : [toHtml(record, items, exportedAt), 'text/html; charset=utf-8', 'html']

@@ -5,6 +5,7 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify'
 import type { GatewayContext } from '../../gateway.js'
 import { hasValidKey } from '../auth.js'
+import { JSON_TYPE } from '../media-types.js'
 import { openapiRoutes } from '../openapi.js'
 import { agentRoutes } from './agents.js'
 import { commandRoutes } from './commands.js'
@@ -53,5 +54,5 @@ export const nativeApi: FastifyPluginAsync<{ gateway: GatewayContext }> = async 
 
 function send(reply: FastifyReply, error: ApiError): FastifyReply {
   if (error.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter))
-  return reply.code(error.status).type('application/json').send(error.body)
+  return reply.code(error.status).type(JSON_TYPE).send(error.body)
 }

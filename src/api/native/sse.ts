@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http'
 import type { FastifyReply } from 'fastify'
 import { eventJson } from '../../events/json.js'
 import type { GatewayEvent } from '../../events/types.js'
+import { EVENT_STREAM_TYPE } from '../media-types.js'
 
 export interface SseOptions {
   heartbeatMs: number
@@ -41,7 +42,7 @@ export class EventStream {
     const endsWithConnection = options.endsWithConnection === true
     if (endsWithConnection) this.raw.useChunkedEncodingByDefault = false
     this.raw.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
+      'content-type': EVENT_STREAM_TYPE,
       'cache-control': 'no-cache',
       connection: endsWithConnection ? 'close' : 'keep-alive',
       'x-accel-buffering': 'no',

@@ -6,6 +6,7 @@ import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyPluginAsync } from 'fastify'
 import type { GatewayContext } from '../../gateway.js'
 import { describeTools, isToolName, ToolError } from '../../tools/index.js'
+import { JSON_TYPE } from '../media-types.js'
 import { fromToolError, notFound } from './errors.js'
 import { SessionParams } from './schemas.js'
 
@@ -24,7 +25,7 @@ export const toolRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async
   })
 
   app.get('/tools', (_request, reply) => {
-    reply.type('application/json; charset=utf-8').send(toolsJson)
+    reply.type(JSON_TYPE).send(toolsJson)
   })
 
   app.post<{ Params: Static<typeof ToolParams>; Body: unknown }>(

@@ -10,6 +10,7 @@ import { GatewayError } from '../../engine/errors.js'
 import { TurnFollower } from '../../events/follow.js'
 import type { ErrorCode, GatewayEvent } from '../../events/types.js'
 import type { GatewayContext } from '../../gateway.js'
+import { EVENT_STREAM_TYPE, JSON_TYPE } from '../media-types.js'
 import { Answer, type AnswerOptions, type Delta } from './answer.js'
 import { ConversationIndex } from './conversations.js'
 import { fromEngineError, invalidRequest, OpenAIError } from './errors.js'
@@ -128,7 +129,7 @@ export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue
   function interrupt(sessionId: string): void {
     gateway.engine
       .interrupt(sessionId)
-      .catch((error: unknown) => app.log.warn({ err: error, session: sessionId }, 'interrupt failed'))
+      .catch((error: unknown) => gateway.log.warn({ err: error, session: sessionId }, 'interrupt failed'))
   }
 
   /** The session this request talks to: named, continued from a remembered history, or a new one. */
@@ -236,7 +237,7 @@ export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue
     reply
       .header('x-session-id', exchange.sessionId)
       .header('server-timing', serverTiming(exchange, performance.now()))
-      .type('application/json')
+      .type(JSON_TYPE)
       .send({
         id: exchange.id,
         object: 'chat.completion',
@@ -258,7 +259,7 @@ export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue
     const raw = reply.raw
     reply.hijack()
     raw.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
+      'content-type': EVENT_STREAM_TYPE,
       'cache-control': 'no-cache',
       connection: 'keep-alive',
       'x-accel-buffering': 'no',

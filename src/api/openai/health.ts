@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify'
 import type { GatewayContext } from '../../gateway.js'
+import { JSON_TYPE } from '../media-types.js'
 
 /**
  * GET /v1/health: cheap (never calls the model), so load balancers and LiteLLM's probes can poll it.
@@ -38,7 +39,7 @@ export const healthRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = asy
           processes,
         })
       }
-      reply.type('application/json; charset=utf-8').send(body)
+      reply.type(JSON_TYPE).send(body)
     },
   )
 }

@@ -6,6 +6,7 @@ import type { FastifyError, FastifyPluginAsync, FastifyReply } from 'fastify'
 import { isGatewayError } from '../../engine/errors.js'
 import type { GatewayContext } from '../../gateway.js'
 import { hasValidKey } from '../auth.js'
+import { JSON_TYPE } from '../media-types.js'
 import { validationPath } from '../validation.js'
 import { chatRoutes } from './chat.js'
 import { fromEngineError, OpenAIError } from './errors.js'
@@ -55,7 +56,7 @@ export function sendError(
 ): FastifyReply {
   if (error.status >= 500) log?.error({ err: error.message, code: error.code }, 'request failed')
   if (error.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter))
-  return reply.code(error.status).type('application/json').send(error.body)
+  return reply.code(error.status).type(JSON_TYPE).send(error.body)
 }
 
 /** Any error a /v1 route can raise, in OpenAI's terms. */

@@ -2,6 +2,7 @@ import type { ModelInfo } from '@anthropic-ai/claude-agent-sdk'
 import type { FastifyPluginAsync } from 'fastify'
 import type { Config } from '../../config/index.js'
 import type { GatewayContext } from '../../gateway.js'
+import { JSON_TYPE } from '../media-types.js'
 import { OpenAIError } from './errors.js'
 
 /** A model id clients may ask for, and the Claude Code model it runs (null: the CLI's default). */
@@ -85,11 +86,11 @@ export class ModelCatalogue {
 export const modelRoutes: FastifyPluginAsync<{ catalogue: ModelCatalogue }> = async (app, { catalogue }) => {
   // Plain functions, not async ones: the bodies are ready, and a promise per request is measurable here.
   app.get('/models', (_request, reply) => {
-    reply.type('application/json').send(catalogue.current.listJson)
+    reply.type(JSON_TYPE).send(catalogue.current.listJson)
   })
   app.get<{ Params: { id: string } }>('/models/:id', (request, reply) => {
     const json = catalogue.current.byIdJson.get(request.params.id)
     if (!json) catalogue.resolve(request.params.id)
-    reply.type('application/json').send(json)
+    reply.type(JSON_TYPE).send(json)
   })
 }
