@@ -81,12 +81,7 @@ export async function startGateway({
   const context: GatewayContext = { config, engine, bus, store, log, version: VERSION, startedAt }
   const app = await buildServer(context)
   try {
-    await app.listen({
-      host: config.server.host,
-      port: config.server.port,
-      listenTextResolver: (address) =>
-        `Claude Code Gateway ${VERSION} ready at ${address} (${Date.now() - startedAt} ms)`,
-    })
+    await app.listen({ host: config.server.host, port: config.server.port })
   } catch (error) {
     await engine.shutdown(0)
     store.close()
@@ -94,6 +89,7 @@ export async function startGateway({
   }
   engine.start()
   const url = listeningUrl(app)
+  log.info(`Claude Code Gateway ${VERSION} ready at ${url} (${Date.now() - startedAt} ms)`)
 
   let closing: Promise<void> | null = null
   return {

@@ -1,32 +1,19 @@
-import { randomBytes } from 'node:crypto'
 import { Ajv, type ValidateFunction } from 'ajv'
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifySchemaCompiler } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifySchemaCompiler } from 'fastify'
 import { nativeApi } from './api/native/index.js'
 import { openaiApi } from './api/openai/index.js'
 import { registerOpenApi } from './api/openapi.js'
 import type { GatewayContext } from './gateway.js'
-import { lazyRequestLogger, REQUEST_ID, RequestLogController } from './observability/request-log.js'
+import { recordRoute, requestLogging } from './observability/request-log.js'
 
 /** The HTTP application: Fastify with the gateway's API plugins, each encapsulated under its prefix. */
 export async function buildServer(gateway: GatewayContext): Promise<FastifyInstance> {
   const { server } = gateway.config
-  // Request ids are this server's random prefix and a counter: unique without a random draw per request.
-  const idPrefix = randomBytes(8).toString('hex')
-  let requests = 0
   const app = Fastify({
-    loggerInstance: gateway.log as FastifyBaseLogger,
-    logController: new RequestLogController(),
-    childLoggerFactory: lazyRequestLogger,
+    ...requestLogging(gateway.log),
     bodyLimit: server.bodyLimitBytes,
     keepAliveTimeout: server.keepAliveTimeoutMs,
     requestTimeout: server.requestTimeoutMs,
-    // A caller's own request id is kept (so it can correlate logs), anything else gets a fresh one.
-    genReqId: (req) => {
-      const given = req.headers['x-request-id']
-      return typeof given === 'string' && REQUEST_ID.test(given)
-        ? given
-        : `${idPrefix}-${(++requests).toString(36)}`
-    },
   })
 
   // Bodies are JSON: their types are as sent ("16" is not a number; OpenAI refuses it too). Query strings
@@ -45,6 +32,7 @@ export async function buildServer(gateway: GatewayContext): Promise<FastifyInsta
   // A callback, not an async function: every request runs it, and a promise per request is measurable.
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id)
+    recordRoute(request)
     done()
   })
 

@@ -72,17 +72,38 @@ export class BatchedStdout implements DestinationStream {
 
   write(line: string): void {
     const most = line.length * MAX_UTF8_BYTES_PER_UNIT
-    if (this.#batch && most > BATCH_BYTES - this.#used) this.flushSync()
     if (most > BATCH_BYTES) {
+      this.flushSync()
       this.#stdout.write(Buffer.from(line) as unknown as string)
       return
     }
+    const batch = this.reserve(most)
+    this.#used += batch.write(line, this.#used)
+  }
+
+  /**
+   * Room for `bytes` more in the batch (what waits is written first when they would not fit): the batch's
+   * buffer, to be filled from `used` on and handed back with `commit`. The request line is written this
+   * way, without making a string (src/observability/request-log.ts). `bytes` is at most BATCH_BYTES.
+   */
+  reserve(bytes: number): Buffer {
+    if (this.#batch && bytes > BATCH_BYTES - this.#used) this.flushSync()
     if (!this.#batch) {
       // A fresh buffer per batch: the one written last is the destination's until its write completes.
       this.#batch = Buffer.allocUnsafe(BATCH_BYTES)
       this.#timer = setTimeout(this.#flushLater, FLUSH_AFTER_MS)
     }
-    this.#used += this.#batch.write(line, this.#used)
+    return this.#batch
+  }
+
+  /** Where the reserved room starts. */
+  get used(): number {
+    return this.#used
+  }
+
+  /** The batch now ends at `end`: what was put in the reserved room is part of it. */
+  commit(end: number): void {
+    this.#used = end
   }
 
   /** Writes what waits now (pino calls it after a `fatal` line). */

@@ -31,7 +31,7 @@ describe('gateway server', () => {
     try {
       const response = await fetch(`${gateway.url}/v1/health`)
       assert.equal(response.status, 200)
-      assert.match(response.headers.get('x-request-id') ?? '', /^[0-9a-f]{16}-[0-9a-z]+$/)
+      assert.match(response.headers.get('x-request-id') ?? '', /^[0-9a-z]{5}-[0-9a-z]+$/)
       const body = (await response.json()) as Record<string, unknown>
       assert.deepEqual(Object.keys(body).sort(), [
         'claude',
@@ -102,6 +102,25 @@ describe('gateway server', () => {
       log.level = 'debug'
       await fetch(`${gateway.url}/v1/health`)
       await waitUntil(() => lines.some((l) => l.route === '/v1/health'), 5_000, 'the health line at debug')
+
+      // A response the client abandons gets its line too, marked as such.
+      const created = await fetch(`${gateway.url}/api/sessions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      })
+      const { id } = (await created.json()) as { id: string }
+      const abandon = new AbortController()
+      const events = await fetch(`${gateway.url}/api/sessions/${id}/events`, { signal: abandon.signal })
+      assert.equal(events.status, 200)
+      abandon.abort()
+      const abandoned = await waitUntil(
+        () => lines.find((l) => l.route === '/api/sessions/:id/events'),
+        5_000,
+        "the abandoned stream's line",
+      )
+      assert.equal(abandoned.aborted, true)
+      assert.equal(lines.find((l) => l.route === '/api/sessions')?.aborted, undefined)
       for (const line of requests) {
         assert.equal(typeof line.reqId, 'string')
         assert.equal(typeof line.durationMs, 'number')
@@ -211,7 +230,7 @@ describe('claude-code-gateway command', () => {
       // An id that would need escaping in JSON is not taken: the request gets one of the gateway's own.
       const forged = await fetch(`${url}/v1/models`, { headers: { 'x-request-id': 'a"b\\c' } })
       const givenId = forged.headers.get('x-request-id')
-      assert.match(givenId ?? '', /^[0-9a-f]{16}-[0-9a-z]+$/)
+      assert.match(givenId ?? '', /^[0-9a-z]{5}-[0-9a-z]+$/)
       child.kill('SIGTERM')
       const [code] = await once(child, 'close')
       assert.equal(code, 0)
