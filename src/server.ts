@@ -1,7 +1,7 @@
 import { Ajv, type ValidateFunction } from 'ajv'
 import Fastify, { type FastifyInstance, type FastifySchemaCompiler } from 'fastify'
-import { nativeApi } from './api/native/index.js'
-import { openaiApi } from './api/openai/index.js'
+import { nativeApi, sendNativeError } from './api/native/index.js'
+import { openaiApi, sendError, toOpenAIError } from './api/openai/index.js'
 import { registerOpenApi } from './api/openapi.js'
 import type { GatewayContext } from './gateway.js'
 import { recordRoute, requestLogging } from './observability/request-log.js'
@@ -14,6 +14,12 @@ export async function buildServer(gateway: GatewayContext): Promise<FastifyInsta
     bodyLimit: server.bodyLimitBytes,
     keepAliveTimeout: server.keepAliveTimeoutMs,
     requestTimeout: server.requestTimeoutMs,
+    // A URL Fastify cannot decode (`/v1/models/%zz`) is refused before routing: in the API's own error shape.
+    frameworkErrors: (error, request, reply) => {
+      reply.header('x-request-id', request.id)
+      if (request.url.startsWith('/v1/')) sendError(reply, toOpenAIError(error))
+      else sendNativeError(reply, error)
+    },
   })
 
   // Bodies are JSON: their types are as sent ("16" is not a number; OpenAI refuses it too). Query strings

@@ -77,6 +77,10 @@ describe('native API: sessions and turns', () => {
     const missing = await call('GET', '/api/sessions/nope')
     assert.equal(missing.status, 404)
     assert.deepEqual(Object.keys(missing.body.error as Json).sort(), ['code', 'message'])
+    // A URL Fastify cannot decode is refused before routing, in the same shape.
+    const undecodable = await call('GET', '/api/sessions/%zz')
+    assert.equal(undecodable.status, 400)
+    assert.equal((undecodable.body.error as Json).code, 'bad_request')
 
     assert.equal((await call('DELETE', `/api/sessions/${id}`)).status, 204)
     assert.equal((await call('GET', `/api/sessions/${id}`)).status, 404)

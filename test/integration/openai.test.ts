@@ -280,6 +280,13 @@ describe('OpenAI provider with the openai SDK', () => {
       assert.equal(error.error.param, param, JSON.stringify(body))
       assert.ok(response.headers.get('x-request-id'))
     }
+    // Refused by Fastify before routing, still in OpenAI's shape and with a request id.
+    const undecodable = await fetch(`${gateway.url}/v1/models/%zz`)
+    assert.equal(undecodable.status, 400)
+    const refused = (await undecodable.json()) as { error: Record<string, unknown> }
+    assert.deepEqual(sorted(refused.error), ['code', 'message', 'param', 'type'])
+    assert.equal(refused.error.type, 'invalid_request_error')
+    assert.ok(undecodable.headers.get('x-request-id'))
     const large = await post({
       model: 'claude-code',
       messages: [{ role: 'user', content: 'x'.repeat(gateway.context.config.server.bodyLimitBytes) }],

@@ -52,6 +52,10 @@ export const nativeApi: FastifyPluginAsync<{ gateway: GatewayContext }> = async 
   await app.register(websocketRoutes, { gateway })
 }
 
+/** Any error, in the native shape: for requests Fastify refuses before routing them (src/server.ts). */
+export const sendNativeError = (reply: FastifyReply, error: unknown): FastifyReply =>
+  send(reply, toApiError(error))
+
 function send(reply: FastifyReply, error: ApiError): FastifyReply {
   if (error.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter))
   return reply.code(error.status).type(JSON_TYPE).send(error.body)
