@@ -83,7 +83,7 @@ const PATHS = ['/v1/models', '/v1/health'] as const
 
 /** stats.ts knows 'ms' and 'MB'; its renderer prints any unit as given and formats it like 'ms'. */
 const REQ_PER_S = 'req/s' as string as Row['unit']
-const MICROS = 'µs' as string as Row['unit']
+export const MICROS = 'µs' as string as Row['unit']
 
 export interface Target {
   label: string
@@ -164,6 +164,8 @@ export interface GatewayChildOptions {
    * own modules (the build bundles them out of reach).
    */
   fromSource?: boolean
+  /** Another build's `dist/cli.js` (bench/ab.ts compares two); this checkout's by default. */
+  build?: string
 }
 
 const SOURCE_CLI = join(ROOT, 'src', 'cli.ts')
@@ -172,13 +174,21 @@ const SOURCE_CLI = join(ROOT, 'src', 'cli.ts')
 export async function gatewayChild(
   home: TestHome,
   cliPath: string,
-  { level, logFile, env = {}, nodeArgs = [], ipc = false, fromSource = false }: GatewayChildOptions,
+  {
+    level,
+    logFile,
+    env = {},
+    nodeArgs = [],
+    ipc = false,
+    fromSource = false,
+    build = CLI,
+  }: GatewayChildOptions,
 ): Promise<Target & { child: ChildProcess }> {
   const port = await freePort()
   const out = openSync(logFile, 'a')
   const script = fromSource
     ? ['--import', import.meta.resolve('tsx'), ...nodeArgs, SOURCE_CLI]
-    : [...nodeArgs, CLI]
+    : [...nodeArgs, build]
   const child = spawn(process.execPath, [...script, '--port', String(port)], {
     cwd: home.workspace,
     env: {
