@@ -84,7 +84,7 @@ export class BatchedStdout implements DestinationStream {
   /**
    * Room for `bytes` more in the batch (what waits is written first when they would not fit): the batch's
    * buffer, to be filled from `used` on and handed back with `commit`. The request line is written this
-   * way, without making a string (src/observability/request-log.ts). `bytes` is at most BATCH_BYTES.
+   * way, without making a string (src/observability/request-line.ts). `bytes` is at most BATCH_BYTES.
    */
   reserve(bytes: number): Buffer {
     if (this.#batch && bytes > BATCH_BYTES - this.#used) this.flushSync()

@@ -24,8 +24,6 @@ const ZERO = 48
 const DOT = 46
 /** The most the numbers take: time (13 digits, until the year 2286), status and duration. */
 const NUMBER_BYTES = 3 * 16
-/** What no route part exceeds but the route's own JSON. */
-const ROUTE_PART_BYTES = '","route":,"status":'.length
 
 /**
  * The request line, as pino would write it (level, time, the logger's bindings, the fields, `msg`), put
@@ -49,7 +47,6 @@ export function requestLineWriter(log: Logger): RequestLineWriter | null {
     '{"level":60,"time":'.length +
     bindingsAndId.length +
     METHOD.length +
-    ROUTE_PART_BYTES +
     DURATION.length +
     ABORTED.length +
     END.length +

@@ -25,7 +25,7 @@ export class LoggedRequest extends IncomingMessage {
 }
 
 /**
- * What a request id may be: the gateway's own (hex and base36) or a caller's `x-request-id` that matches
+ * What a request id may be: the gateway's own (base 36, `k3x9q-1a`) or a caller's `x-request-id` that matches
  * it. None of these characters needs escaping in JSON, so the request line writes ids as they are.
  */
 export const REQUEST_ID = /^[\w.:-]{1,128}$/
