@@ -15,8 +15,7 @@
  */
 import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { detectClaudeCli } from '../src/engine/claude-cli.js'
-import { testHome } from '../test/support/harness.js'
+import { bundledClaudeCli, testHome } from '../test/support/harness.js'
 import {
   alternate,
   type Body,
@@ -48,14 +47,13 @@ export async function runAb(before: string, after: string): Promise<BenchResult>
   const home = await testHome()
   const targets: Target[] = []
   try {
-    const cli = await detectClaudeCli(null, { PATH: '' })
-    if (!cli.usable || !cli.path) throw new Error(`Claude Code CLI unusable: ${cli.reason}`)
+    const cliPath = await bundledClaudeCli()
     const builds = { before, after }
     const gateways: Record<keyof typeof builds, Target[]> = { before: [], after: [] }
     for (let i = 0; i < processes; i++) {
       for (const name of ['before', 'after'] as const) {
         const logFile = join(home.root, `gateway-${name}.log`)
-        const gateway = await gatewayChild(home, cli.path, { level, logFile, build: builds[name] })
+        const gateway = await gatewayChild(home, cliPath, { level, logFile, build: builds[name] })
         // One label per process: each has its own runs, reduced to its median below.
         const target = { ...gateway, label: `${name} #${i + 1}` }
         targets.push(target)

@@ -31,10 +31,9 @@ import type { AddressInfo } from 'node:net'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
-import { detectClaudeCli } from '../src/engine/claude-cli.js'
 import { type Gateway, startGateway } from '../src/gateway.js'
 import { createLogger } from '../src/observability/logger.js'
-import { type TestHome, testConfig, testHome } from '../test/support/harness.js'
+import { bundledClaudeCli, type TestHome, testConfig, testHome } from '../test/support/harness.js'
 import {
   type BenchResult,
   envInt,
@@ -475,8 +474,7 @@ export async function runHttp(options: HttpOptions = defaultHttpOptions()): Prom
   const home = await testHome()
   const targets: Target[] = []
   try {
-    const cli = await detectClaudeCli(null, { PATH: '' })
-    if (!cli.usable || !cli.path) throw new Error(`Claude Code CLI unusable: ${cli.reason}`)
+    const cliPath = await bundledClaudeCli()
     const logFile = { info: join(home.root, 'gateway-info.log'), warn: join(home.root, 'gateway-warn.log') }
     const processes = options.mode === 'child' ? options.processes : 1
     // The processes of one level share a label, so their runs are pooled under one name.
@@ -485,7 +483,7 @@ export async function runHttp(options: HttpOptions = defaultHttpOptions()): Prom
       for (let i = 0; i < processes; i++) {
         const target =
           options.mode === 'child'
-            ? await gatewayChild(home, cli.path!, { level, logFile: logFile[level] })
+            ? await gatewayChild(home, cliPath, { level, logFile: logFile[level] })
             : await gatewayInProcess(home, level, logFile[level])
         targets.push(target)
         started.push(target)

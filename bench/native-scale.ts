@@ -22,8 +22,7 @@ import { randomUUID } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { detectClaudeCli } from '../src/engine/claude-cli.js'
-import { type TestHome, testHome } from '../test/support/harness.js'
+import { bundledClaudeCli, type TestHome, testHome } from '../test/support/harness.js'
 import { conversationTexts, lastUserText, text } from '../test/support/scripted-anthropic.js'
 import { CLI, gatewayChild } from './http.js'
 import { callJson, type Json } from './native.js'
@@ -205,9 +204,8 @@ export async function runNativeScale(options: ScaleOptions = defaultScaleOptions
   const home = await testHome()
   const check = new ConversationCheck()
   home.model.fallback = (request) => check.reply(request.body)
-  const cli = await detectClaudeCli(null, { PATH: '' })
-  if (!cli.usable || !cli.path) throw new Error(`Claude Code CLI unusable: ${cli.reason}`)
-  const gateway = await gatewayChild(home, cli.path, {
+  const cliPath = await bundledClaudeCli()
+  const gateway = await gatewayChild(home, cliPath, {
     level: 'info',
     logFile: join(home.root, 'native-scale.log'),
     env: { CCGW_POOL_MAX_RUNNERS: String(options.maxRunners), CCGW_POOL_WARM_SPARES: '1' },

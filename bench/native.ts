@@ -38,7 +38,13 @@ import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import { detectClaudeCli } from '../src/engine/claude-cli.js'
 import type { Gateway } from '../src/gateway.js'
-import { type TestHome, testConfig, testGateway, testHome } from '../test/support/harness.js'
+import {
+  bundledClaudeCli,
+  type TestHome,
+  testConfig,
+  testGateway,
+  testHome,
+} from '../test/support/harness.js'
 import { text } from '../test/support/scripted-anthropic.js'
 import {
   alternate,
@@ -453,11 +459,10 @@ async function timedGets(url: string, count: number): Promise<number[]> {
 }
 
 async function restRoutes(home: TestHome, options: NativeOptions): Promise<RestRuns> {
-  const cli = await detectClaudeCli(null, { PATH: '' })
-  if (!cli.usable || !cli.path) throw new Error(`Claude Code CLI unusable: ${cli.reason}`)
+  const cliPath = await bundledClaudeCli()
   const targets: Target[] = []
   try {
-    const gateway = await gatewayChild(home, cli.path, {
+    const gateway = await gatewayChild(home, cliPath, {
       level: 'info',
       logFile: join(home.root, 'native-rest.log'),
     })

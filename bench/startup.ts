@@ -15,8 +15,7 @@ import { existsSync, mkdtempSync } from 'node:fs'
 import { get } from 'node:http'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { detectClaudeCli } from '../src/engine/claude-cli.js'
-import { type TestHome, testHome } from '../test/support/harness.js'
+import { bundledClaudeCli, type TestHome, testHome } from '../test/support/harness.js'
 import {
   type BenchResult,
   descendants,
@@ -171,10 +170,9 @@ export async function runStartup(options: StartupOptions = defaultStartupOptions
   const began = performance.now()
   const home = await testHome()
   try {
-    const cli = await detectClaudeCli(null, { PATH: '' })
-    if (!cli.usable || !cli.path) throw new Error(`Claude Code CLI unusable: ${cli.reason}`)
+    const cliPath = await bundledClaudeCli()
     // One discarded start, so the first measured one does not pay for a cold page cache.
-    await startOnce(home, cli.path, 0, 0)
+    await startOnce(home, cliPath, 0, 0)
     const configs = [
       { label: 'warmSpares 0', warmSpares: 0 },
       { label: 'warmSpares 1 (default)', warmSpares: null },
@@ -184,7 +182,7 @@ export async function runStartup(options: StartupOptions = defaultStartupOptions
       // Alternate the order too, so neither configuration always runs right after the other.
       const order = i % 2 === 0 ? configs : [...configs].reverse()
       for (const config of order)
-        runs.get(config.label)!.push(await startOnce(home, cli.path, config.warmSpares, options.idleMs))
+        runs.get(config.label)!.push(await startOnce(home, cliPath, config.warmSpares, options.idleMs))
     }
     const rows: Row[] = []
     for (const { label } of configs) {

@@ -22,11 +22,10 @@
  * BENCH_FLOOR_IDLE_MS).
  */
 import { spawn } from 'node:child_process'
-import { detectClaudeCli } from '../src/engine/claude-cli.js'
 import { runnerProfile } from '../src/engine/options.js'
 import { Runner } from '../src/engine/runner.js'
 import type { GatewayEvent } from '../src/events/types.js'
-import { type TestHome, testEngine, testHome } from '../test/support/harness.js'
+import { bundledClaudeCli, type TestHome, testEngine, testHome } from '../test/support/harness.js'
 import { lastUserText, text } from '../test/support/scripted-anthropic.js'
 import { waitUntil } from '../test/support/wait.js'
 import { type BenchResult, envInt, isMain, type Row, render, sleep } from './stats.js'
@@ -312,9 +311,7 @@ export async function runTtft(options: TtftOptions = defaultTtftOptions()): Prom
   home.model.fallback = () => text(ANSWER, { chunkSize: 5 })
   try {
     // The CLI testEngine runs (the SDK's bundled one): the baseline runs the same binary.
-    const cli = await detectClaudeCli(null, { PATH: '' })
-    if (!cli.usable || !cli.path) throw new Error(`Claude Code CLI unusable: ${cli.reason}`)
-    const cliPath = cli.path
+    const cliPath = await bundledClaudeCli()
     const { conversations: count, pauseMs, warmSpares, maxRunners } = options
     const half = Math.ceil(count / 2)
 

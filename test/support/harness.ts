@@ -118,6 +118,13 @@ export async function testEngine(
   }
 }
 
+/** The Claude Code CLI the Agent SDK bundles (never one on PATH): what tests and benchmarks run. */
+export async function bundledClaudeCli(): Promise<string> {
+  const cli = await detectClaudeCli(null, { PATH: '' })
+  if (!cli.usable || !cli.path) throw new Error(`Claude Code CLI unusable: ${cli.reason}`)
+  return cli.path
+}
+
 /**
  * A wrapper around the real CLI that fails to start its first `failures` times (exit 3 with a message on
  * stderr), counting every start in `<root>/starts`. `--version` always works, like a CLI that is installed
@@ -127,7 +134,7 @@ export async function flakyCli(
   home: TestHome,
   failures: number,
 ): Promise<{ path: string; starts(): number }> {
-  const real = (await detectClaudeCli(null, { PATH: '' })).path!
+  const real = await bundledClaudeCli()
   const name = `flaky-claude-${randomUUID()}`
   const counter = join(home.root, `${name}.starts`)
   const path = join(home.root, name)
