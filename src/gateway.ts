@@ -4,6 +4,7 @@
  */
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
+import { defaultWorkspace, defaultWorkspaceUnder } from './api/workspaces.js'
 import { type Config, type ConfigChange, exposureProblem, isLoopbackHost } from './config/index.js'
 import { detectClaudeCli } from './engine/claude-cli.js'
 import type { SessionManager } from './engine/sessions.js'
@@ -28,8 +29,11 @@ export interface Gateway {
   app: FastifyInstance
   /** Base URL the server listens on, e.g. http://127.0.0.1:8080 */
   url: string
-  /** Apply a reloaded configuration: the keys that apply live take effect now. */
-  reconfigure(change: ConfigChange): void
+  /**
+   * Apply a reloaded configuration: the keys that apply live take effect now. A configuration that would
+   * be refused at start on the bound address is refused (false), and the running one stays.
+   */
+  reconfigure(change: ConfigChange): boolean
   /** Stop accepting requests, let running turns finish (up to server.shutdownGraceMs), stop every process. */
   close(): Promise<void>
 }
@@ -48,7 +52,8 @@ export async function startGateway({
 }: StartOptions): Promise<Gateway> {
   const startedAt = Date.now()
   const log = givenLog ?? createLogger(config.log)
-  checkExposure(config, log)
+  const exposure = checkExposure(config, log)
+  if (exposure) throw new Error(`Refusing to start: ${exposure}`)
 
   const detecting = detectClaudeCli(config.claude.cliPath, { ...env, ...config.claude.env })
   // Loaded while `claude --version` runs (in its own process): most of the start-up is loading this code.
@@ -62,12 +67,18 @@ export async function startGateway({
     log.info({ path: cli.path, source: cli.source, version: cli.version }, 'Claude Code CLI found')
   else log.warn({ reason: cli.reason }, 'Claude Code CLI unusable: the gateway runs degraded')
 
-  const store = new SqliteStore(config.store.dataDir, (err) =>
-    log.warn({ err }, 'the store checkpoint thread failed; checkpoints run on the event loop again'),
-  )
+  const store = new SqliteStore(config.store.dataDir, {
+    maxSizeBytes: config.store.maxSizeBytes,
+    onCheckpointThreadFailure: (err) =>
+      log.warn({ err }, 'the store checkpoint thread failed; checkpoints run on the event loop again'),
+    onUnreadableEvent: (session, seq, err) =>
+      log.error({ err, session, seq }, 'a stored event cannot be read; it is left out'),
+  })
   const bus = new EventBus(store, {
-    onPersistError: (err) =>
-      log.error({ err }, 'events could not be written; they are kept for the next write'),
+    maxPendingEvents: config.store.maxPendingEvents,
+    onPersistError: (err, pending) =>
+      log.error({ err, pending }, 'events cannot be written; they wait in memory and are written again'),
+    onPersistRecovered: (written) => log.info({ written }, 'events are written again'),
     onListenerError: (err, event) =>
       log.error({ err, session: event.sessionId, seq: event.seq }, 'event listener failed'),
   })
@@ -78,6 +89,7 @@ export async function startGateway({
     cli,
     ...engineSettings(config, env, cli.path),
   })
+  warnOnDefaultWorkspace(config, log)
   const context: GatewayContext = { config, engine, bus, store, log, version: VERSION, startedAt }
   const app = await buildServer(context)
   try {
@@ -97,13 +109,27 @@ export async function startGateway({
     app,
     url,
     reconfigure(change) {
+      // server.host applies on restart only: keys and allowUnauthenticatedRemote are judged against the
+      // address the server is bound to, whatever host the new configuration names.
+      const refused = checkExposure(change.config, log, config.server.host)
+      if (refused) {
+        log.error(
+          { changed: change.changed },
+          `configuration reload refused: ${refused}; the running configuration stays`,
+        )
+        return false
+      }
       context.config = change.config
       log.level = change.config.log.level
+      store.setMaxSize(change.config.store.maxSizeBytes)
+      bus.setMaxPendingEvents(change.config.store.maxPendingEvents)
       engine.reconfigure(engineSettings(change.config, env, cli.path))
       log.info({ changed: change.changed, restartRequired: change.restartRequired }, 'configuration reloaded')
+      warnOnDefaultWorkspace(change.config, log)
       if (change.restartRequired.length > 0) {
         log.warn({ keys: change.restartRequired }, 'some changed keys take effect only after a restart')
       }
+      return true
     },
     close() {
       closing ??= (async () => {
@@ -130,24 +156,41 @@ function engineSettings(config: Config, env: NodeJS.ProcessEnv, cliPath: string 
       niceness: config.claude.niceness,
     },
     defaults: {
-      workspace: config.claude.defaultWorkspace ?? process.cwd(),
+      workspace: defaultWorkspace(config),
       model: config.claude.defaultModel,
       permissionMode: config.claude.permissionMode,
     },
   }
 }
 
-/** Binding beyond loopback without API keys exposes Claude Code (and the machine) to the network. */
-function checkExposure(config: Config, log: Logger): void {
-  const problem = exposureProblem(config)
-  if (problem) throw new Error(`Refusing to start: ${problem}`)
-  const { host, apiKeys } = config.server
-  if (!isLoopbackHost(host) && apiKeys.length === 0) {
+/**
+ * A default workspace outside the roots is refused to every session that names none (400): said at start
+ * and on reload, not only to the first client.
+ */
+function warnOnDefaultWorkspace(config: Config, log: Logger): void {
+  const checks = [{ roots: config.native.workspaceRoots, key: 'native.workspaceRoots' }]
+  if (config.openai.workspaceRoots.length > 0)
+    checks.push({ roots: config.openai.workspaceRoots, key: 'openai.workspaceRoots' })
+  for (const { roots, key } of checks) {
+    const resolved = defaultWorkspaceUnder(config, roots, key)
+    if ('problem' in resolved) log.warn({ workspace: defaultWorkspace(config) }, resolved.problem)
+  }
+}
+
+/**
+ * Binding beyond loopback without API keys exposes Claude Code (and the machine) to the network: why
+ * `config` must not serve on `host`, if it must not; else, when it is allowed but open
+ * (server.allowUnauthenticatedRemote), the loud warning, at start and on every reload that keeps it so.
+ */
+function checkExposure(config: Config, log: Logger, host = config.server.host): string | undefined {
+  const problem = exposureProblem(config, host)
+  if (problem === undefined && !isLoopbackHost(host) && config.server.apiKeys.length === 0) {
     log.warn(
       { host },
       'LISTENING ON A NON-LOOPBACK ADDRESS WITHOUT API KEYS: anyone who can reach it can run Claude Code',
     )
   }
+  return problem
 }
 
 function listeningUrl(app: FastifyInstance): string {

@@ -1,16 +1,20 @@
 import { Ajv, type ValidateFunction } from 'ajv'
 import Fastify, { type FastifyInstance, type FastifySchemaCompiler } from 'fastify'
+import { answerClientError } from './api/client-errors.js'
+import { limitedJsonBodyParser } from './api/json-limits.js'
 import { nativeApi, sendNativeError } from './api/native/index.js'
 import { openaiApi, sendError, toOpenAIError } from './api/openai/index.js'
 import { registerOpenApi } from './api/openapi.js'
+import { originGuard } from './api/origin.js'
 import type { GatewayContext } from './gateway.js'
 import { recordRoute, requestLogging } from './observability/request-log.js'
 
 /** The HTTP application: Fastify with the gateway's API plugins, each encapsulated under its prefix. */
 export async function buildServer(gateway: GatewayContext): Promise<FastifyInstance> {
   const { server } = gateway.config
+  const logging = requestLogging(gateway.log)
   const app = Fastify({
-    ...requestLogging(gateway.log),
+    ...logging,
     bodyLimit: server.bodyLimitBytes,
     keepAliveTimeout: server.keepAliveTimeoutMs,
     requestTimeout: server.requestTimeoutMs,
@@ -20,7 +24,17 @@ export async function buildServer(gateway: GatewayContext): Promise<FastifyInsta
       if (request.url.startsWith('/v1/')) sendError(reply, toOpenAIError(error))
       else sendNativeError(reply, error)
     },
+    // A request Node's HTTP parser refuses (a CR or LF inside a header value, a control byte in a header,
+    // headers too large) never reaches Fastify: it is answered on the socket, in the API's own error shape.
+    clientErrorHandler: (error, socket) => answerClientError(error, socket, logging, gateway.log),
   })
+
+  // Every JSON body is checked for nesting depth before it is parsed (src/api/json-limits.ts).
+  app.addContentTypeParser(
+    'application/json',
+    { parseAs: 'string' },
+    limitedJsonBodyParser(app, () => gateway.config.server.maxJsonDepth),
+  )
 
   // Bodies are JSON: their types are as sent ("16" is not a number; OpenAI refuses it too). Query strings
   // and path parameters are text, so they are converted to the schema's types.
@@ -32,13 +46,24 @@ export async function buildServer(gateway: GatewayContext): Promise<FastifyInsta
     allErrors: false,
   })
   app.setValidatorCompiler(({ schema, httpPart }) =>
-    compileOnFirstUse(httpPart === 'body' ? strict : coercing, schema),
+    httpPart === 'body' ? compileOnFirstUse(strict, schema) : finiteOnly(compileOnFirstUse(coercing, schema)),
   )
 
   // A callback, not an async function: every request runs it, and a promise per request is measurable.
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id)
     recordRoute(request)
+    done()
+  })
+  // Before any route or key check: DNS rebinding and cross-site pages are refused (src/api/origin.ts).
+  app.addHook('onRequest', originGuard(gateway))
+  // A WebSocket upgrade answered with an HTTP error (a refused Host, Origin or key) is on a socket Node no
+  // longer manages, and @fastify/websocket closes it only if its own hooks ran before the refusal: left open
+  // (half-closed once the client leaves), it would hold a descriptor and keep the server from closing.
+  // A successful upgrade is hijacked and never gets here.
+  app.addHook('onResponse', (request, _reply, done) => {
+    // Node marks the requests it hands to 'upgrade' listeners (a field @types/node does not declare).
+    if ((request.raw as { upgrade?: boolean }).upgrade === true) request.raw.socket.destroy()
     done()
   })
 
@@ -61,3 +86,38 @@ function compileOnFirstUse(ajv: Ajv, schema: object): ReturnType<FastifySchemaCo
     return validate(data) ? true : { error: validate.errors ?? [] }
   }
 }
+
+/**
+ * Ajv's coercion turns the text `1e400` or `Infinity` into a number that is not finite after its type check,
+ * and its `minimum`/`maximum` keywords let non-finite numbers through: `?limit=1e400` would reach SQLite as
+ * Infinity. A query string, path or header value that coerces to one is refused here, naming it. (JSON bodies
+ * are checked by Ajv itself: its integer and number types require finite numbers.)
+ */
+function finiteOnly(
+  validate: ReturnType<FastifySchemaCompiler<unknown>>,
+): ReturnType<FastifySchemaCompiler<unknown>> {
+  return (data: unknown) => {
+    const result = validate(data)
+    if (result !== true || typeof data !== 'object' || data === null) return result
+    // Coerced parts are flat: names with a value, or a list of values for a repeated name.
+    for (const name in data) {
+      const value = (data as Record<string, unknown>)[name]
+      if (isNonFinite(value) || (Array.isArray(value) && value.some(isNonFinite))) {
+        return {
+          error: [
+            {
+              keyword: 'type',
+              instancePath: `/${name}`,
+              schemaPath: '#/type',
+              params: { type: 'number' },
+              message: 'must be a finite number',
+            },
+          ],
+        }
+      }
+    }
+    return true
+  }
+}
+
+const isNonFinite = (value: unknown) => typeof value === 'number' && !Number.isFinite(value)

@@ -8,8 +8,19 @@
  * workspace, and a file is read or rewritten only if it really is inside its scope's folder.
  */
 import type { Dirent } from 'node:fs'
-import { lstat, mkdir, readdir, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises'
-import { basename, dirname, join, sep } from 'node:path'
+import { mkdir, realpath, stat, unlink } from 'node:fs/promises'
+import { basename, dirname, join } from 'node:path'
+import {
+  confineTo,
+  isInside,
+  isToolError,
+  listFolder,
+  openFolder,
+  openForReading,
+  openForWriting,
+  readUpTo,
+  replaceContent,
+} from '../tools/workspace.js'
 import {
   AgentError,
   type AgentInput,
@@ -127,13 +138,7 @@ export async function createAgent(
   }
   const path = clash?.details.path ?? target
   if (clash && !clash.inside) throw new AgentError('outside_scope', `${path} links outside the agents folder`)
-  try {
-    await writeFile(path, text, { flag: options.overwrite ? 'w' : 'wx' })
-  } catch (error) {
-    if (errno(error) === 'EEXIST' || errno(error) === 'EISDIR')
-      throw new AgentError('exists', `${path} already exists in the ${scope} scope`)
-    throw error
-  }
+  await confinedWrite(dir, path, text, options.overwrite ? 'replace' : 'create', scope)
   return detailsOf(path, scope, text)
 }
 
@@ -151,7 +156,7 @@ export async function updateAgent(
   const { path } = found.details
   if (!found.inside) throw new AgentError('outside_scope', `${path} links outside the agents folder`)
   const text = patchAgentFile(found.text, patch)
-  await writeFile(path, text)
+  await confinedWrite(found.root, path, text, 'replace', found.details.scope)
   return detailsOf(path, found.details.scope, text)
 }
 
@@ -162,7 +167,15 @@ export async function deleteAgent(
   scope?: AgentScope,
 ): Promise<AgentSummary> {
   const found = await locate(name, locations, scope, 'write')
-  await rm(found.details.path)
+  // Removed in its folder as that folder's checked descriptor sees it: a link goes, not its target, and a
+  // folder on the way swapped for a symlink since the scan cannot make it remove a file elsewhere.
+  const { path } = found.details
+  const folder = await confinedStep(path, () => openFolder(found.root, dirname(path), { shown: path }))
+  try {
+    await unlink(folder.at(basename(path)))
+  } finally {
+    await folder.close()
+  }
   return summary(found.details)
 }
 
@@ -182,6 +195,8 @@ export async function builtinAgentsOf<T extends { name: string }>(
 // ------------------------------------------------------------------------------------------------ internals
 
 interface ScannedFile {
+  /** The real path of the scope's folder it was found in. */
+  root: string
   details: AgentDetails
   /** The file's text ('' when it could not be read). */
   text: string
@@ -215,7 +230,7 @@ function detailsOf(path: string, scope: AgentScope, text: string, readError?: st
 async function scan(scope: AgentScope, locations: AgentLocations): Promise<ScannedFile[]> {
   const dir = await confinedDir(scope, locations)
   if (!dir) return []
-  const paths = await markdownFiles(dir, 0)
+  const paths = await markdownFiles(dir, dir, 0)
   const files = await Promise.all(paths.map((path) => readAgentFile(path, dir, scope)))
   return files.sort(
     (a, b) =>
@@ -229,56 +244,116 @@ async function scan(scope: AgentScope, locations: AgentLocations): Promise<Scann
 const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
 
 async function readAgentFile(path: string, realDir: string, scope: AgentScope): Promise<ScannedFile> {
+  const unreadable = (why: string, inside: boolean): ScannedFile => ({
+    root: realDir,
+    details: detailsOf(path, scope, '', why),
+    text: '',
+    inside,
+  })
   let real: string
   try {
-    real = await realpath(path)
+    real = await confineTo(realDir, path)
   } catch (error) {
-    return {
-      details: detailsOf(path, scope, '', `Cannot read the file (${errno(error)})`),
-      text: '',
-      inside: false,
-    }
-  }
-  const inside = isInside(real, realDir)
-  if (!inside) {
-    return {
-      details: detailsOf(path, scope, '', 'The file links outside the agents folder'),
-      text: '',
-      inside,
-    }
+    if (isToolError(error) && error.code === 'path_outside_workspace')
+      return unreadable('The file links outside the agents folder', false)
+    return unreadable(`Cannot read the file (${errno(error) ?? (error as Error).message})`, false)
   }
   try {
-    const info = await stat(real)
-    if (!info.isFile()) throw Object.assign(new Error('not a file'), { code: 'EISDIR' })
-    if (info.size > MAX_AGENT_FILE_BYTES) {
-      const error = `The file is larger than ${MAX_AGENT_FILE_BYTES} bytes`
-      return { details: detailsOf(path, scope, '', error), text: '', inside }
+    // Read through a descriptor checked to lead inside the folder (see openForReading).
+    const handle = await openForReading(realDir, real, path)
+    try {
+      const info = await handle.stat()
+      if (!info.isFile()) throw Object.assign(new Error('not a file'), { code: 'EISDIR' })
+      const data = await readUpTo(handle, MAX_AGENT_FILE_BYTES)
+      if (data.length > MAX_AGENT_FILE_BYTES)
+        return unreadable(`The file is larger than ${MAX_AGENT_FILE_BYTES} bytes`, true)
+      const text = data.toString('utf8')
+      return { root: realDir, details: detailsOf(path, scope, text), text, inside: true }
+    } finally {
+      await handle.close()
     }
-    const text = await readFile(real, 'utf8')
-    return { details: detailsOf(path, scope, text), text, inside }
   } catch (error) {
-    return { details: detailsOf(path, scope, '', `Cannot read the file (${errno(error)})`), text: '', inside }
+    if (isToolError(error) && error.code === 'path_outside_workspace')
+      return unreadable('The file links outside the agents folder', false)
+    return unreadable(`Cannot read the file (${errno(error) ?? 'EISDIR'})`, true)
   }
 }
 
-async function markdownFiles(dir: string, depth: number): Promise<string[]> {
+/** `*.md` files below `dir` (inside the scope's real folder `root`), listed from checked descriptors. */
+async function markdownFiles(root: string, dir: string, depth: number): Promise<string[]> {
   let entries: Dirent[]
   try {
-    entries = await readdir(dir, { withFileTypes: true })
+    entries = await listFolder(root, dir)
   } catch (error) {
-    if (depth > 0 || errno(error) === 'ENOENT' || errno(error) === 'ENOTDIR') return []
-    throw error
+    if (depth > 0 || isMissing(error)) return []
+    throw confinedError(error, dir)
   }
   const found: string[] = []
   for (const entry of entries) {
     const path = join(dir, entry.name)
     if (entry.isDirectory()) {
-      if (depth < MAX_DEPTH) found.push(...(await markdownFiles(path, depth + 1)))
+      if (depth < MAX_DEPTH) found.push(...(await markdownFiles(root, path, depth + 1)))
     } else if (entry.name.endsWith('.md') && (entry.isFile() || entry.isSymbolicLink())) {
       found.push(path)
     }
   }
   return found
+}
+
+/**
+ * Writes an agent file inside the scope's real folder `root`: `create` only when it does not exist,
+ * `replace` its content. Through checked descriptors (see openForWriting): never out of the folder.
+ */
+async function confinedWrite(
+  root: string,
+  path: string,
+  text: string,
+  mode: 'create' | 'replace',
+  scope: AgentScope,
+): Promise<void> {
+  const real = await confinedStep(path, () => confineTo(root, path))
+  if (mode === 'create') {
+    const folder = await confinedStep(path, () => openFolder(root, dirname(real), { shown: path }))
+    try {
+      const handle = await folder.createFile(basename(real), { shown: path, field: 'name', mode: 0o666 })
+      try {
+        await replaceContent(handle, text)
+      } finally {
+        await handle.close()
+      }
+    } catch (error) {
+      if (errno(error) === 'EEXIST' || errno(error) === 'EISDIR')
+        throw new AgentError('exists', `${path} already exists in the ${scope} scope`)
+      throw confinedError(error, path)
+    } finally {
+      await folder.close()
+    }
+    return
+  }
+  const { handle } = await confinedStep(path, () => openForWriting(root, real, path))
+  try {
+    await replaceContent(handle, text)
+  } finally {
+    await handle.close()
+  }
+}
+
+/** The confinement's refusals as AgentErrors. */
+function confinedError(error: unknown, path: string): unknown {
+  if (!isToolError(error)) return error
+  if (error.code === 'path_outside_workspace')
+    return new AgentError('outside_scope', `${path} links outside the agents folder`)
+  if (error.code === 'invalid_input' && /directory/.test(error.message))
+    return new AgentError('exists', `${path} exists and is not a file`)
+  return new AgentError('invalid', `${path}: ${error.message}`)
+}
+
+async function confinedStep<T>(path: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run()
+  } catch (error) {
+    throw confinedError(error, path)
+  }
 }
 
 /**
@@ -333,10 +408,25 @@ async function confinedDir(scope: AgentScope, locations: AgentLocations): Promis
 async function ensureDir(scope: AgentScope, locations: AgentLocations): Promise<string> {
   const dir = agentsDir(scope, locations)
   if (scope === 'project') {
-    // Check what exists of the path before creating the rest: `.claude` may be a link out of the workspace.
-    let existing = dir
-    while (!(await exists(existing)) && dirname(existing) !== existing) existing = dirname(existing)
-    await checkInsideWorkspace(await realpath(existing), locations.workspace!)
+    // Created one folder at a time from the workspace's checked descriptors: `.claude` may be (or become)
+    // a link out of the workspace, and nothing may be created through it. The folder as opened is the one.
+    try {
+      const workspace = await realpath(locations.workspace!)
+      const real = await confineTo(workspace, dir)
+      await (await openFolder(workspace, real, { shown: dir, create: true })).close()
+      return real
+    } catch (error) {
+      if (isToolError(error) && error.code === 'path_outside_workspace')
+        throw new AgentError(
+          'outside_scope',
+          `The project's agents folder is outside the workspace ${locations.workspace}`,
+        )
+      if (isToolError(error) && error.code === 'not_found')
+        throw new AgentError('not_found', `${dir} could not be created: ${error.message}`)
+      if (isToolError(error) || errno(error) === 'ENOENT')
+        throw new AgentError('invalid', `${dir} cannot be created: something else is in its way`, 'scope')
+      throw error
+    }
   }
   try {
     await mkdir(dir, { recursive: true })
@@ -352,22 +442,14 @@ async function ensureDir(scope: AgentScope, locations: AgentLocations): Promise<
 
 async function checkInsideWorkspace(real: string, workspace: string): Promise<void> {
   const realWorkspace = await realpath(workspace)
-  if (!isInside(real, realWorkspace))
+  if (!isInside(realWorkspace, real))
     throw new AgentError('outside_scope', `The project's agents folder is outside the workspace ${workspace}`)
 }
 
-function isInside(path: string, dir: string): boolean {
-  return path === dir || path.startsWith(dir.endsWith(sep) ? dir : dir + sep)
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await lstat(path)
-    return true
-  } catch {
-    return false
-  }
-}
+const isMissing = (error: unknown) =>
+  errno(error) === 'ENOENT' ||
+  errno(error) === 'ENOTDIR' ||
+  (isToolError(error) && error.code === 'not_found')
 
 function errno(error: unknown): string | undefined {
   return typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string'

@@ -16,9 +16,13 @@ export function hasValidKey(request: FastifyRequest, keys: readonly string[]): b
   return ok
 }
 
+const BEARER = /^bearer /i
+
 export function presentedKey(request: FastifyRequest): string | undefined {
   const authorization = request.headers.authorization
-  if (authorization?.startsWith('Bearer ')) return authorization.slice('Bearer '.length).trim()
+  // The scheme is case-insensitive (RFC 9110 §11.1): `bearer` and `BEARER` are the same scheme.
+  if (authorization !== undefined && BEARER.test(authorization))
+    return authorization.slice('Bearer '.length).trim()
   const header = request.headers['x-api-key']
   return typeof header === 'string' ? header : undefined
 }

@@ -291,6 +291,17 @@ const Health = Type.Object({
     queued: Type.Integer(),
     max: Type.Integer(),
   }),
+  store: Type.Object(
+    {
+      ok: Type.Boolean(),
+      error: Type.Optional(Enum(['storage_full', 'storage_unavailable'])),
+      message: Type.Optional(Type.String()),
+      since: Type.Optional(
+        Type.String({ format: 'date-time', description: 'When the database started failing.' }),
+      ),
+    },
+    { description: "The gateway's database: only while it fails, why and since when." },
+  ),
 })
 
 const Model = Type.Object({
@@ -350,6 +361,13 @@ const MemoryFile = Type.Object({
   content: Nullable(Type.String({ description: 'null: the file does not exist.' })),
   size: Type.Integer({ description: 'Bytes; 0 when absent.' }),
   truncated: Type.Boolean({ description: 'Only the first 1 MiB is in `content`.' }),
+  error: Type.Optional(
+    Type.String({
+      description:
+        'Why an existing file is not shown (`content` null): a symlink leading out of its folder, which the ' +
+        'gateway neither reads nor writes.',
+    }),
+  ),
 })
 
 const FILE_COMMAND_SOURCES = ['skill-user', 'skill-project', 'user', 'project']
@@ -686,8 +704,8 @@ const eventStream = (description: string) => ({
 function nativeErrors(statuses: Record<number, string>): Record<string, Json> {
   const out: Record<string, Json> = {}
   for (const [status, codes] of Object.entries(statuses)) {
-    // Retry-After comes with session_busy (409), 429 and 503; not with the other 409s (conflict).
-    const retry = status === '429' || status === '503' || codes.startsWith('session_busy')
+    // Retry-After comes with session_busy (409), 429, 503 and 507; not with the other 409s (conflict).
+    const retry = status === '429' || status === '503' || status === '507' || codes.startsWith('session_busy')
     out[status] = {
       ...json(codes, ref('NativeError')),
       ...(retry ? { headers: RETRY_AFTER } : {}),
@@ -699,7 +717,7 @@ function nativeErrors(statuses: Record<number, string>): Record<string, Json> {
 function openaiErrors(statuses: Record<number, string>): Record<string, Json> {
   const out: Record<string, Json> = {}
   for (const [status, description] of Object.entries(statuses)) {
-    const retry = status === '409' || status === '429' || status === '503'
+    const retry = status === '409' || status === '429' || status === '503' || status === '507'
     out[status] = { ...json(description, ref('OpenAIError')), ...(retry ? { headers: RETRY_AFTER } : {}) }
   }
   return out
@@ -709,9 +727,10 @@ function openaiErrors(statuses: Record<number, string>): Record<string, Json> {
 const NATIVE_COMMON = {
   401: 'unauthorized: API keys are configured and the request has none of them.',
   500: 'internal: an unexpected failure in the gateway.',
+  507: "storage_full: the gateway's database has no space left; nothing was changed (503 storage_unavailable when it cannot be used at all).",
 }
 const BODY_ERRORS = {
-  400: 'validation_error (the body does not match the schema; `field` names it) or invalid_json.',
+  400: 'validation_error (the body does not match the schema; `field` names it), invalid_json, or json_too_deep (nested deeper than server.maxJsonDepth).',
   413: 'payload_too_large: more than server.bodyLimitBytes.',
   415: 'unsupported_media_type: the body is neither application/json nor text/plain.',
 }
@@ -721,8 +740,15 @@ const TURN_START_ERRORS = {
   409:
     "session_busy: too many messages already wait behind this session's running turn; session_paused: " +
     'the session is paused (resume it first).',
-  429: 'busy: every Claude Code process is busy and the wait queue is full.',
-  503: 'unavailable (no usable CLI), start_failed, shutting_down.',
+  429:
+    'busy: every Claude Code process is busy and the wait queue is full; rate_limited: the model API ' +
+    'rate-limited the turn before it produced anything (answered turns).',
+  503:
+    'unavailable (no usable CLI), start_failed, shutting_down; overloaded: the model API failed the turn ' +
+    "before it produced anything, past Claude Code's retries or pool.retryBudgetMs (answered turns).",
+  401:
+    `${NATIVE_COMMON[401]} upstream_auth_failed: the model API refused the credentials Claude Code runs ` +
+    'with (answered turns).',
 }
 const QUERY_ERRORS = { 400: 'validation_error: a query parameter is invalid or unknown.' }
 /** The errors of the routes on one agent file (`scope` and `workspace` in the query). */
@@ -775,7 +801,8 @@ const OPERATIONS: Record<string, Operation> = {
     description:
       'Creates the session record; no Claude Code process starts until its first message. Every field is ' +
       'optional: the configured defaults apply. `workspace` and `additional_directories` must be under ' +
-      '`native.workspaceRoots`.',
+      '`native.workspaceRoots`; so must the default workspace (`claude.defaultWorkspace`, else the ' +
+      "gateway's working folder) when `workspace` is not given, else 400 naming it.",
     response: {
       201: json('The session.', ref('Session')),
       ...nativeErrors({ ...BODY_ERRORS, ...NATIVE_COMMON }),
@@ -836,11 +863,19 @@ const OPERATIONS: Record<string, Operation> = {
     operationId: 'interruptSession',
     tags: ['sessions'],
     summary: 'Interrupt the running turn',
-    description: 'The turn ends with status `interrupted`. No body.',
+    description:
+      'The turn ends with status `interrupted`; answered once it has ended (a Claude Code process that ' +
+      'does not stop within 5 s is stopped). No body.',
     response: {
       200: json(
-        'Whether a turn was running.',
-        plain(Type.Object({ interrupted: Type.Boolean({ description: 'false: nothing was running.' }) })),
+        'Whether the running turn ended interrupted.',
+        plain(
+          Type.Object({
+            interrupted: Type.Boolean({
+              description: 'false: nothing was running, or the turn ended otherwise meanwhile.',
+            }),
+          }),
+        ),
       ),
       ...nativeErrors({ ...SESSION_NOT_FOUND, ...NATIVE_COMMON }),
     },
@@ -865,7 +900,7 @@ const OPERATIONS: Record<string, Operation> = {
           ),
         },
       },
-      ...nativeErrors({ ...BODY_ERRORS, ...SESSION_NOT_FOUND, ...TURN_START_ERRORS, ...NATIVE_COMMON }),
+      ...nativeErrors({ ...BODY_ERRORS, ...SESSION_NOT_FOUND, ...NATIVE_COMMON, ...TURN_START_ERRORS }),
     },
   },
   'GET /api/sessions/:id/events': {
@@ -885,8 +920,10 @@ const OPERATIONS: Record<string, Operation> = {
     ),
     description:
       'Server-sent events: the stored events after `Last-Event-ID` (or `after`), then the live ones, with ' +
-      'no gap and no duplicate. `: heartbeat` comments every `native.heartbeatMs`. A subscriber more than ' +
-      '`native.maxBufferedBytes` behind gets a last `event: error` (`slow_consumer`) and is disconnected.',
+      'no gap and no duplicate, at the pace the client reads (at most `native.maxBufferedBytes` wait in its ' +
+      'connection). `: heartbeat` comments every `native.heartbeatMs`. A subscriber that takes no byte for ' +
+      '`native.stallTimeoutMs` while its connection is full gets a last `event: error` (`slow_consumer`) and ' +
+      'is disconnected.',
     response: {
       200: {
         description: 'The event stream; it stays open until the client closes it.',
@@ -913,8 +950,10 @@ const OPERATIONS: Record<string, Operation> = {
       '`{"type": "message", "content", "request_id"?}`, `{"type": "interrupt", "request_id"?}` or ' +
       '`{"type": "permission", "permission_request_id", "behavior": "allow"|"deny", "updated_input"?, ' +
       '"message"?, "request_id"?}`; each is answered by `{"type": "ack", "request_id", ...}` or ' +
-      '`{"type": "error", "code", "message", "request_id"}` (no `seq`, unlike events). Close codes: 4404 no ' +
-      'such session, 1008 `slow_consumer` (more than `native.maxBufferedBytes` behind).',
+      '`{"type": "error", "code", "message", "request_id"}` (no `seq`, unlike events). Events go at the ' +
+      "client's pace. Close codes: 4404 no such session, 1008 `slow_consumer` (took no byte for " +
+      '`native.stallTimeoutMs` with more than `native.maxBufferedBytes` waiting), 1011 the replay could not ' +
+      'be read.',
     response: SOCKET_RESPONSES,
   },
   'GET /api/sessions/:id/tools/stream': {
@@ -1288,7 +1327,7 @@ const OPERATIONS: Record<string, Operation> = {
         'The finished turn (also when it failed: its `status`), and what became of CLAUDE.md.',
         ref('ProjectInit'),
       ),
-      ...nativeErrors({ ...SESSION_NOT_FOUND, ...TURN_START_ERRORS, ...NATIVE_COMMON }),
+      ...nativeErrors({ ...SESSION_NOT_FOUND, ...NATIVE_COMMON, ...TURN_START_ERRORS }),
     },
   },
   'PUT /api/sessions/:id/project/workspace': {
@@ -1395,7 +1434,13 @@ const OPERATIONS: Record<string, Operation> = {
     summary: "The gateway's health",
     description: 'Never calls the model; open without an API key (for load balancers and probes).',
     security: [],
-    response: { 200: json('ok, or degraded with the reason.', ref('Health')) },
+    response: {
+      200: json('ok, or degraded with the reason (the Claude Code CLI is not usable).', ref('Health')),
+      503: json(
+        "degraded: the gateway's database fails (full, read-only, corrupt); `store` says how and since when.",
+        ref('Health'),
+      ),
+    },
   },
   'GET /v1/models': {
     operationId: 'listModels',
@@ -1445,8 +1490,9 @@ const OPERATIONS: Record<string, Operation> = {
         429: 'rate_limit_exceeded: every process busy, or the model API rate-limited.',
         500: 'server_error.',
         502: 'upstream_process_exited, upstream_error.',
-        503: 'service_unavailable, overloaded.',
+        503: "service_unavailable, overloaded; storage_unavailable: the gateway's database cannot be used.",
         504: 'timeout, tool_call_timeout.',
+        507: "storage_full: the gateway's database has no space left.",
       }),
     },
   },

@@ -11,10 +11,10 @@
  * Only files that really (symlinks resolved) are inside their folder are read, and a project's folders must
  * be inside the workspace.
  */
-import { readdir, readFile, realpath, stat } from 'node:fs/promises'
+import { readdir, realpath } from 'node:fs/promises'
 import { join, sep } from 'node:path'
 import { parseAgentFile } from '../agents/index.js'
-import { isInside } from '../tools/workspace.js'
+import { isInside, readFileInside } from '../tools/workspace.js'
 
 export const FILE_SOURCES = ['user', 'project', 'skill-user', 'skill-project'] as const
 export type FileSource = (typeof FILE_SOURCES)[number]
@@ -112,9 +112,10 @@ async function readInside(
 ): Promise<{ name: string | null; description: string; argumentHint: string } | null> {
   try {
     const real = await realpath(path)
-    const info = await stat(real)
-    if (!isInside(dir, real) || !info.isFile() || info.size > MAX_FILE_BYTES) return null
-    const parsed = parseAgentFile(await readFile(real, 'utf8'))
+    if (!isInside(dir, real)) return null
+    // Read through a descriptor checked to lead inside `dir`: a folder swapped for a symlink since
+    // `realpath` cannot make it read a file elsewhere.
+    const parsed = parseAgentFile((await readFileInside(dir, real, path, MAX_FILE_BYTES)).toString('utf8'))
     const hint = parsed.other['argument-hint']
     return {
       name: parsed.name,

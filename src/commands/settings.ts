@@ -4,9 +4,9 @@
  * `<workspace>/.claude/settings.local.json` (local). Claude Code reads a file only when its setting source is
  * configured (`loaded`). A project's files are read only if they really are inside the workspace.
  */
-import { readFile, realpath, stat } from 'node:fs/promises'
-import { join } from 'node:path'
-import { isInside } from '../tools/workspace.js'
+import { realpath, stat } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import { isInside, readFileInside } from '../tools/workspace.js'
 import type { FileLocations } from './files.js'
 
 export const SETTINGS_SCOPES = ['user', 'project', 'local'] as const
@@ -56,11 +56,13 @@ async function readSettings(
     return { settings: null }
   }
   try {
-    if (workspace && !isInside(await realpath(workspace), real))
-      return { settings: null, error: 'The file links outside the workspace' }
+    const root = workspace ? await realpath(workspace) : dirname(real)
+    if (!isInside(root, real)) return { settings: null, error: 'The file links outside the workspace' }
     if ((await stat(real)).size > MAX_SETTINGS_BYTES)
       return { settings: null, error: `The file is larger than ${MAX_SETTINGS_BYTES} bytes` }
-    const parsed: unknown = JSON.parse(await readFile(real, 'utf8'))
+    // A project's file is read through a descriptor checked to lead inside the workspace (see readFileInside).
+    const text = (await readFileInside(root, real, path, MAX_SETTINGS_BYTES)).toString('utf8')
+    const parsed: unknown = JSON.parse(text)
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
       return { settings: null, error: 'The file is not a JSON object' }
     return { settings: parsed as Record<string, unknown> }

@@ -31,11 +31,20 @@ export const ConfigSchema = Type.Object(
       host: Type.String({ minLength: 1, default: '127.0.0.1' }),
       port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
       bodyLimitBytes: Type.Integer({ minimum: 1, default: 10 * 1024 * 1024 }),
+      // The gateway serialises what clients send with recursive code (JSON.stringify, the SDK, SQLite's
+      // JSON): past a few thousand levels that overflows the stack, so the limit has a ceiling well below.
+      maxJsonDepth: Type.Integer({ minimum: 1, maximum: 1000, default: 128 }),
       keepAliveTimeoutMs: Millis(72_000),
       requestTimeoutMs: Millis(0),
       shutdownGraceMs: Millis(10_000),
       apiKeys: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
       allowUnauthenticatedRemote: Type.Boolean({ default: false }),
+      // src/api/origin.ts: names the gateway may be addressed by, and pages that may drive it.
+      allowedHosts: Type.Array(Type.String({ pattern: String.raw`^(\*|\.?[^\s/?#@\\]+)$` }), { default: [] }),
+      allowedOrigins: Type.Array(
+        Type.String({ pattern: String.raw`^(\*|[A-Za-z][A-Za-z\d+.-]*://[^\s/?#@\\]+/?)$` }),
+        { default: [] },
+      ),
     }),
     claude: Section({
       cliPath: NullableString(),
@@ -57,6 +66,7 @@ export const ConfigSchema = Type.Object(
       queueTimeoutMs: Millis(30_000),
       sessionQueueSize: Type.Integer({ minimum: 0, default: 4 }),
       turnTimeoutMs: Millis(600_000),
+      retryBudgetMs: Millis(30_000),
       permissionTimeoutMs: Millis(120_000),
       startTimeoutMs: Millis(60_000),
       startRetries: Type.Integer({ minimum: 0, default: 1 }),
@@ -65,6 +75,8 @@ export const ConfigSchema = Type.Object(
     }),
     store: Section({
       dataDir: Type.String({ minLength: 1, default: '~/.claude-code-gateway' }),
+      maxSizeBytes: Type.Integer({ minimum: 0, default: 0 }),
+      maxPendingEvents: Type.Integer({ minimum: 1, default: 100_000 }),
     }),
     openai: Section({
       models: Type.Record(Type.String({ minLength: 1 }), NullableModel(), {
@@ -102,6 +114,7 @@ export const ConfigSchema = Type.Object(
       workspaceRoots: Type.Array(Type.String({ minLength: 1 }), { default: ['~'] }),
       heartbeatMs: Millis(15_000),
       maxBufferedBytes: Type.Integer({ minimum: 1024, default: 1024 * 1024 }),
+      stallTimeoutMs: Millis(30_000),
       uploadMaxFileBytes: Type.Integer({ minimum: 1, default: 50 * 1024 * 1024 }),
       uploadMaxFiles: Type.Integer({ minimum: 1, default: 100 }),
       filesListMaxEntries: Type.Integer({ minimum: 1, default: 5000 }),

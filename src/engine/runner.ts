@@ -89,6 +89,19 @@ export class InputStream implements AsyncIterable<SDKUserMessage> {
   }
 }
 
+/**
+ * The uuid of the user message Claude Code says it is done with (`command_lifecycle` `completed` or
+ * `cancelled`, which the SDK's types do not declare; sent after the message's result, if it had one), or
+ * undefined for any other message.
+ */
+export function finishedCommand(message: SDKMessage): string | undefined {
+  const lifecycle = message as { type: string; command_uuid?: unknown; state?: unknown }
+  if (lifecycle.type !== 'command_lifecycle' || typeof lifecycle.command_uuid !== 'string') return undefined
+  return lifecycle.state === 'completed' || lifecycle.state === 'cancelled'
+    ? lifecycle.command_uuid
+    : undefined
+}
+
 /** Every CLI process the gateway started and that has not exited: what shutdown must stop. */
 export const liveProcesses = new Set<ChildProcess>()
 

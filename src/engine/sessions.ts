@@ -9,19 +9,41 @@ import type { AgentInfo, ModelInfo, PermissionResult } from '@anthropic-ai/claud
 import type { Logger } from 'pino'
 import { builtinAgentsOf, clearTranscriptAgent } from '../agents/index.js'
 import { type ReportedCommand, reportedCommandsOf } from '../commands/index.js'
-import type { EventBus } from '../events/bus.js'
-import type { ContentBlock, EventBody, EventOf, SessionState, TokenUsage } from '../events/types.js'
+import { type EventBus, EventRejectedError } from '../events/bus.js'
+import type {
+  ContentBlock,
+  ErrorCode,
+  EventBody,
+  EventOf,
+  GatewayEvent,
+  SessionState,
+  TokenUsage,
+} from '../events/types.js'
+import { isStoreError } from '../store/errors.js'
 import type { Page, SessionQuery, SessionRecord, SessionSettings, Store } from '../store/types.js'
-import { type RunToolOptions, runTool as runDirectTool, type ToolLimits } from '../tools/index.js'
+import {
+  isToolName,
+  type RunToolOptions,
+  runTool as runDirectTool,
+  type ToolLimits,
+  validateToolInput,
+} from '../tools/index.js'
 import type { ClaudeCliInfo } from './claude-cli.js'
 import { type ClientToolCall, type ClientToolResult, clientFunctionName } from './client-tools.js'
+import { contentProblem } from './content.js'
 import { GatewayError } from './errors.js'
 import { type HostOptions, runnerProfile } from './options.js'
 import { type PoolLimits, type ProcessLifecycle, ProcessPool } from './pool.js'
-import { liveProcesses, type PermissionRequest, type Runner, type RunnerExit } from './runner.js'
+import {
+  finishedCommand,
+  liveProcesses,
+  type PermissionRequest,
+  type Runner,
+  type RunnerExit,
+} from './runner.js'
 import { after } from './timers.js'
 import { adoptTranscript, claudeConfigDir, type SeedTurn, seedTranscript } from './transcript.js'
-import { Translator } from './translate.js'
+import { isAuthFailure, Translator } from './translate.js'
 
 export interface EngineLimits extends PoolLimits {
   idleTimeoutMs: number
@@ -34,6 +56,17 @@ export interface EngineLimits extends PoolLimits {
   clientToolTimeoutMs: number
   /** Limits of the direct tools (`runTool`). */
   tools: Partial<ToolLimits>
+  /**
+   * How long Claude Code's retries of a failing model API (overloaded, rate-limited, 5xx) may hold a turn
+   * that shows no progress before the turn is abandoned with `overloaded` or `rate_limited` (0 or absent:
+   * as long as they take). A turn may bring its own (`SendOptions`).
+   */
+  retryBudgetMs?: number
+}
+
+export interface SendOptions {
+  /** This turn's retry budget instead of the engine's `retryBudgetMs`. */
+  retryBudgetMs?: number
 }
 
 export interface ToolResultInput {
@@ -86,8 +119,33 @@ export interface Turn {
 interface ActiveTurn {
   id: string
   resolve(completed: TurnCompleted): void
+  /** Settles when the turn has ended, with its `turn.completed` event. */
+  done: Promise<TurnCompleted>
   timer: NodeJS.Timeout | null
-  timedOut: boolean
+  /**
+   * Why the turn failed although Claude Code goes on (one of its events could not be kept, it ran too long,
+   * Claude's API refused it): it ends so, whatever Claude Code reports once it has stopped.
+   */
+  failure: TurnFailure | null
+  /** The uuid the user message went to Claude Code with: Claude Code says when it is done with it. */
+  messageUuid: string
+  /** A client asked to interrupt the turn. */
+  interrupted: boolean
+  /** How long Claude Code's retries may hold the turn without progress (0: as long as they take). */
+  retryBudgetMs: number
+  /** Since when the turn has been waiting for the model: its start, or its last progress. */
+  waitingSince: number
+  /** Claude Code's last retry of the model call the turn waits for (null once the model answered). */
+  lastRetry: Extract<EventBody, { type: 'api.retry' }> | null
+  /** Ends the turn when the retries outlast the budget. */
+  retryTimer: NodeJS.Timeout | null
+}
+
+interface TurnFailure {
+  code: ErrorCode
+  message: string
+  /** When trying again later can succeed: how much later. */
+  retryAfterMs?: number
 }
 
 interface LiveSession {
@@ -127,6 +185,8 @@ interface ClientCallSlot {
 }
 
 const INTERRUPT_GRACE_MS = 5_000
+/** How soon session records the store refused are written again (SQLite answers at once either way). */
+const UNSAVED_RETRY_MS = 1_000
 const EMPTY_USAGE: TokenUsage = {
   inputTokens: 0,
   outputTokens: 0,
@@ -151,6 +211,12 @@ export class SessionManager {
   private readonly retiring = new Map<string, Promise<void>>()
   /** Sessions in the store, counted once and then kept up to date (health is polled often). */
   private sessionCount: number | undefined
+  /**
+   * Records the store could not take (its disk was full, say), kept here and read from here until a later
+   * save succeeds: a session that leaves memory meanwhile must not fall back to its stale stored record.
+   */
+  private readonly unsaved = new Map<string, SessionRecord>()
+  private unsavedTimer: NodeJS.Timeout | null = null
   private modelsAsked = false
 
   constructor(options: EngineOptions) {
@@ -164,6 +230,13 @@ export class SessionManager {
       },
       options.log,
     )
+    // An event the store refused was seen live but is not kept: its turn fails, saying so.
+    options.bus.onEventRejected((event, error) => {
+      const live = this.live.get(event.sessionId)
+      if (live) this.eventRejected(live, 'turnId' in event ? event.turnId : undefined, error)
+      else
+        this.options.log.error({ err: error, session: event.sessionId, seq: event.seq }, 'event not stored')
+    })
   }
 
   get cli(): ClaudeCliInfo {
@@ -176,7 +249,7 @@ export class SessionManager {
     for (const state of ['starting', 'idle', 'running'] as const) {
       for (const record of store.listSessions({ state, limit: 1_000_000, offset: 0 }).items) {
         record.state = record.claudeSessionId ? 'hibernated' : 'new'
-        store.updateSession(record)
+        this.saveRecord(record)
       }
     }
     if (this.options.cli.usable) this.pool.setSpareProfile(this.profileFor(this.settings({}), null))
@@ -228,7 +301,12 @@ export class SessionManager {
   }
 
   getSession(id: string): SessionRecord | undefined {
-    return this.live.get(id)?.record ?? this.options.store.getSession(id)
+    return this.live.get(id)?.record ?? this.stored(id)
+  }
+
+  /** A session's record as last saved (or waiting to be saved). */
+  private stored(id: string): SessionRecord | undefined {
+    return this.unsaved.get(id) ?? this.options.store.getSession(id)
   }
 
   listSessions(query: SessionQuery): Page<SessionRecord> {
@@ -241,14 +319,19 @@ export class SessionManager {
    */
   updateSettings(sessionId: string, patch: Partial<SessionSettings>): SessionRecord {
     const live = this.live.get(sessionId)
-    const record = live?.record ?? this.options.store.getSession(sessionId)
+    const record = live?.record ?? this.stored(sessionId)
     if (!record || record.state === 'closed')
       throw new GatewayError('not_found', `Session ${sessionId} does not exist`)
     const workspace = patch.workspace ? resolveWorkspace(patch.workspace) : record.settings.workspace
-    if (patch.agent === null && record.settings.agent) record.clearAgentOnResume = true
-    record.settings = { ...record.settings, ...patch, workspace }
-    record.updatedAt = Date.now()
-    this.options.store.updateSession(record)
+    const updated: SessionRecord = {
+      ...record,
+      settings: { ...record.settings, ...patch, workspace },
+      updatedAt: Date.now(),
+      ...(patch.agent === null && record.settings.agent ? { clearAgentOnResume: true } : {}),
+    }
+    // Stored first: a change the store refuses (507, 503) is not made either.
+    this.options.store.updateSession(updated)
+    Object.assign(record, updated)
     this.restartRunner(sessionId)
     return record
   }
@@ -258,6 +341,8 @@ export class SessionManager {
    * as a direct call (with `file.changed` for writes and edits).
    */
   runTool(sessionId: string, name: string, input: unknown, options: RunToolOptions = {}): Promise<unknown> {
+    // A call refused for its input is not a call: it is refused before anything is recorded.
+    if (isToolName(name)) validateToolInput(name, input)
     return this.recordDirectCall(
       sessionId,
       name,
@@ -285,7 +370,7 @@ export class SessionManager {
     const turnId = `direct-${randomUUID()}`
     const toolUseId = `direct_${randomUUID()}`
     const publish = (body: EventBody) => this.options.bus.publish(sessionId, body)
-    publish({ type: 'tool.call', turnId, toolUseId, name, input, parentToolUseId: null })
+    clientInput(() => publish({ type: 'tool.call', turnId, toolUseId, name, input, parentToolUseId: null }))
     const started = Date.now()
     const done = (isError: boolean, content: string, structured?: unknown) =>
       publish({
@@ -322,7 +407,14 @@ export class SessionManager {
    * Send a user message. Resolves once the turn has started (a runner holds the message); its events follow
    * on the bus and `done` settles when it ends. Rejects with a GatewayError when it cannot start.
    */
-  async send(sessionId: string, content: string | ContentBlock[]): Promise<Turn> {
+  async send(sessionId: string, content: string | ContentBlock[], options: SendOptions = {}): Promise<Turn> {
+    // Claude Code drops a message it cannot use without a word, and the turn would wait for nothing.
+    const problem = contentProblem(content)
+    if (problem)
+      throw new GatewayError(
+        'invalid_request',
+        `The message cannot be sent: ${problem.field} ${problem.problem}`,
+      )
     this.checkCanStart()
     const live = this.open(sessionId)
     if (live.pending > this.limits.sessionQueueSize) {
@@ -332,7 +424,7 @@ export class SessionManager {
     const finish = this.holdLine(live)
     try {
       await previous
-      const turn = await this.startTurn(live, content)
+      const turn = await this.startTurn(live, content, options)
       void turn.done.finally(finish)
       return turn
     } catch (error) {
@@ -341,12 +433,41 @@ export class SessionManager {
     }
   }
 
-  /** Stop the running turn (it completes with status `interrupted`); false when nothing is running. */
+  /**
+   * Stop the running turn and wait until it has ended. True when it ended interrupted; false when no turn
+   * was running or it ended otherwise meanwhile. A Claude Code process that does not stop within the grace
+   * period is stopped itself, which ends the turn as interrupted too (the session resumes on its next
+   * message), so that the session is free for the messages waiting behind the turn either way.
+   */
   async interrupt(sessionId: string): Promise<boolean> {
     const live = this.live.get(sessionId)
-    if (!live?.active || !live.runner) return false
-    await live.runner.interrupt()
-    return true
+    const active = live?.active
+    const runner = live?.runner
+    if (!live || !active || !runner) return false
+    active.interrupted = true
+    // Not awaited: what counts is the end of the turn, and a wedged process may never answer the request.
+    // A process that exits instead ends the turn through its exit.
+    void runner
+      .interrupt()
+      .catch((error: unknown) =>
+        this.options.log.warn({ err: error, session: sessionId, turn: active.id }, 'interrupt failed'),
+      )
+    let completed = await settledWithin(active.done, INTERRUPT_GRACE_MS)
+    if (!completed) {
+      this.options.log.warn({ session: sessionId, turn: active.id }, 'Claude Code ignored the interrupt')
+      if (!active.failure) {
+        const message = `Claude Code did not stop within ${INTERRUPT_GRACE_MS} ms of the interrupt; its process was stopped`
+        active.failure = { code: 'interrupted', message }
+        this.announce(live, active, active.failure)
+      }
+      runner.kill()
+      completed = await settledWithin(active.done, INTERRUPT_GRACE_MS)
+      // Not even its exit ended the turn (the process was gone already): it ends here.
+      if (!completed && live.active === active)
+        this.failTurn(live, active.failure.code, active.failure.message)
+      completed = await active.done
+    }
+    return completed.status === 'interrupted'
   }
 
   /**
@@ -380,7 +501,7 @@ export class SessionManager {
    */
   async pause(sessionId: string): Promise<SessionRecord> {
     const live = this.live.get(sessionId)
-    const record = live?.record ?? this.options.store.getSession(sessionId)
+    const record = live?.record ?? this.stored(sessionId)
     if (!record || record.state === 'closed')
       throw new GatewayError('not_found', `Session ${sessionId} does not exist`)
     if (record.state === 'paused') return record
@@ -459,8 +580,10 @@ export class SessionManager {
       this.live.delete(sessionId)
     }
     if (purge) {
-      this.options.bus.forget(sessionId)
+      // The store first: when it refuses, the session's events are still there to purge next time.
       this.options.store.deleteSession(sessionId)
+      this.options.bus.forget(sessionId)
+      this.unsaved.delete(sessionId)
       if (this.sessionCount !== undefined) this.sessionCount--
     } else if (record.state !== 'closed') {
       this.setState(live ?? this.wrap(record), 'closed')
@@ -486,12 +609,15 @@ export class SessionManager {
     await this.pool.close()
     for (const child of liveProcesses) child.kill('SIGKILL')
     this.options.bus.flush()
+    // The store closes next: what it could not take by now is lost with the process.
+    if (this.unsavedTimer) clearTimeout(this.unsavedTimer)
+    this.unsavedTimer = null
   }
 
   /** A session about to run: its live state, created from the store when it has none. */
   private open(sessionId: string): LiveSession {
     const existing = this.live.get(sessionId)
-    const record = existing?.record ?? this.options.store.getSession(sessionId)
+    const record = existing?.record ?? this.stored(sessionId)
     if (!record || record.state === 'closed')
       throw new GatewayError('not_found', `Session ${sessionId} does not exist`)
     if (record.state === 'paused')
@@ -544,25 +670,48 @@ export class SessionManager {
     }
   }
 
-  private async startTurn(live: LiveSession, content: string | ContentBlock[]): Promise<Turn> {
+  private async startTurn(
+    live: LiveSession,
+    content: string | ContentBlock[],
+    options: SendOptions,
+  ): Promise<Turn> {
     if (this.closing) throw new GatewayError('shutting_down', 'The gateway is shutting down')
     const runner = live.runner ?? (await this.attachRunner(live))
+    const id = randomUUID()
+    // First, so that a message that cannot be kept is refused before the process is taken.
+    let started: GatewayEvent
+    try {
+      started = clientInput(() =>
+        this.options.bus.publish(live.record.id, { type: 'turn.started', turnId: id, content }),
+      )
+    } catch (error) {
+      this.armIdle(live, runner)
+      throw error
+    }
     this.clearIdle(live)
     runner.state = 'busy'
     this.pool.touch(runner)
-    const id = randomUUID()
     live.lastTurnId = id
-    const started = this.publish(live, { type: 'turn.started', turnId: id, content })
     this.setState(live, 'running')
-    const done = new Promise<TurnCompleted>((resolve) => {
-      live.active = {
-        id,
-        resolve,
-        timedOut: false,
-        timer: after(this.limits.turnTimeoutMs, () => this.timeOut(live, runner)),
-      }
+    let resolve!: (completed: TurnCompleted) => void
+    const done = new Promise<TurnCompleted>((settle) => {
+      resolve = settle
     })
-    runner.send(content)
+    const active: ActiveTurn = {
+      id,
+      resolve,
+      done,
+      failure: null,
+      timer: after(this.limits.turnTimeoutMs, () => this.timeOut(live, runner)),
+      messageUuid: '',
+      interrupted: false,
+      retryBudgetMs: options.retryBudgetMs ?? this.limits.retryBudgetMs ?? 0,
+      waitingSince: Date.now(),
+      lastRetry: null,
+      retryTimer: null,
+    }
+    live.active = active
+    active.messageUuid = runner.send(content)
     return { id, sessionId: live.record.id, startSeq: started.seq, done }
   }
 
@@ -616,6 +765,9 @@ export class SessionManager {
         if (live.runner !== runner) return
         for (const body of translator.translate(message, live.active?.id ?? live.lastTurnId))
           this.onEvent(live, body)
+        // Claude Code reports the end of a message's turn after its result: no result came.
+        const finished = finishedCommand(message)
+        if (finished !== undefined && live.active?.messageUuid === finished) this.unanswered(live)
       },
       onExit: (exit) => this.onExit(live, runner, exit),
       onPermission: (request) => this.askPermission(live, request),
@@ -646,15 +798,21 @@ export class SessionManager {
     if (body.type === 'tool.call' && clientFunctionName(body.name) !== undefined)
       this.clientSlot(live, body.toolUseId)
     if (body.type === 'tool.result') live.clientCalls.delete(body.toolUseId)
+    const active = live.active
+    if (active && 'turnId' in body && body.turnId === active.id) this.watchRetries(live, active, body)
     if (body.type !== 'turn.completed') {
       this.publish(live, body)
       return
     }
     // A turn ends once: a result that comes with no turn under way ends and counts none.
-    const active = live.active
     if (!active) return
-    const completed: EventBody = active.timedOut
-      ? { ...body, status: 'error', error: { code: 'turn_timeout', message: this.timeoutMessage() } }
+    const { failure } = active
+    const completed: EventBody = failure
+      ? {
+          ...body,
+          status: failure.code === 'interrupted' ? 'interrupted' : 'error',
+          error: { code: failure.code, message: failure.message },
+        }
       : body
     record.turns++
     this.completeTurn(live, completed)
@@ -662,9 +820,20 @@ export class SessionManager {
 
   private completeTurn(live: LiveSession, body: Extract<EventBody, { type: 'turn.completed' }>): void {
     const active = live.active
-    const event = this.publish(live, body) as TurnCompleted
+    // A result that cannot be kept (its structured output nested too deeply, say) ends the turn as failed.
+    const event = (this.publish(live, body) ??
+      this.publish(live, {
+        ...body,
+        status: 'error',
+        result: '',
+        structuredOutput: undefined,
+        error: active?.failure
+          ? { code: active.failure.code, message: active.failure.message }
+          : { code: 'internal', message: 'The result of the turn could not be kept' },
+      })) as TurnCompleted
     if (!active) return
     if (active.timer) clearTimeout(active.timer)
+    if (active.retryTimer) clearTimeout(active.retryTimer)
     live.active = null
     this.releaseClientCalls(live, 'The turn ended')
     const runner = live.runner
@@ -680,14 +849,29 @@ export class SessionManager {
   }
 
   /** End the running turn from outside the CLI (its process died, the session was deleted, shutdown). */
-  private failTurn(
-    live: LiveSession,
-    code: 'process_exited' | 'turn_timeout' | 'interrupted' | 'shutting_down',
-    message: string,
-  ): void {
+  private failTurn(live: LiveSession, code: ErrorCode, message: string, retryAfterMs?: number): void {
     const active = live.active
     if (!active) return
-    this.publish(live, { type: 'error', turnId: active.id, code, message })
+    this.announce(live, active, { code, message, retryAfterMs })
+    this.endTurn(live, { code, message })
+  }
+
+  /** Tell the turn's followers at once why it fails (its `turn.completed` says it again when it ends). */
+  private announce(live: LiveSession, active: ActiveTurn, failure: TurnFailure): void {
+    const { code, message, retryAfterMs } = failure
+    this.publish(live, {
+      type: 'error',
+      turnId: active.id,
+      code,
+      message,
+      ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+    })
+  }
+
+  /** End the running turn without Claude Code's result, as failed (its failure already announced). */
+  private endTurn(live: LiveSession, { code, message }: TurnFailure): void {
+    const active = live.active
+    if (!active) return
     this.completeTurn(live, {
       type: 'turn.completed',
       turnId: active.id,
@@ -715,14 +899,10 @@ export class SessionManager {
     live.runner = null
     this.clearIdle(live)
     this.settlePermissions(live, 'Claude Code exited')
-    if (live.active) {
-      const timedOut = live.active.timedOut
-      this.failTurn(
-        live,
-        timedOut ? 'turn_timeout' : 'process_exited',
-        timedOut ? this.timeoutMessage() : describeExit(exit),
-      )
-    }
+    // A turn the gateway was ending already (timeout, interrupt, Claude's API) ends as it said.
+    const failure = live.active?.failure
+    if (failure) this.endTurn(live, failure)
+    else this.failTurn(live, 'process_exited', describeExit(exit))
     this.setState(live, live.record.claudeSessionId ? 'hibernated' : 'new', 'process exited')
   }
 
@@ -737,7 +917,9 @@ export class SessionManager {
       toolName: request.toolName,
       input: request.input,
       ...(request.decisionReason || request.title ? { reason: request.decisionReason ?? request.title } : {}),
-    }) as EventOf<'permission.requested'>
+    }) as EventOf<'permission.requested'> | null
+    // A request that cannot be kept cannot be answered either: its turn is failing (see `publish`).
+    if (!requested) return Promise.resolve({ behavior: 'deny', message: 'The request could not be kept' })
     if (!live.record.settings.askPermissions) {
       const message = `${request.toolName} needs approval and this session does not take interactive approvals`
       this.publish(live, {
@@ -859,17 +1041,85 @@ export class SessionManager {
   private timeOut(live: LiveSession, runner: Runner): void {
     const active = live.active
     if (!active) return
-    active.timedOut = true
     this.options.log.warn({ session: live.record.id, turn: active.id }, 'turn timed out')
+    const message = `The turn did not finish within ${this.limits.turnTimeoutMs} ms`
+    this.abandon(live, runner, { code: 'turn_timeout', message })
+  }
+
+  /**
+   * The gateway ends the running turn itself: it fails with `failure` (announced now), Claude Code is
+   * interrupted, and a process that does not stop within the grace period is killed (its exit ends the
+   * turn). A turn failing already keeps its first reason.
+   */
+  private abandon(live: LiveSession, runner: Runner, failure: TurnFailure): void {
+    const active = live.active
+    if (!active || active.failure) return
+    active.failure = failure
+    if (active.retryTimer) clearTimeout(active.retryTimer)
+    active.retryTimer = null
+    this.announce(live, active, failure)
     void runner.interrupt().catch(() => undefined)
-    // A process that does not stop within the grace period is killed; the exit fails the turn.
     setTimeout(() => {
       if (live.active === active) runner.kill()
     }, INTERRUPT_GRACE_MS).unref()
   }
 
-  private timeoutMessage(): string {
-    return `The turn did not finish within ${this.limits.turnTimeoutMs} ms`
+  /**
+   * Follow Claude Code's retries of the model API for the turn. Claude's API refusing the credentials
+   * cannot be fixed by retrying: the turn ends at the first such retry. Other failures (overload, rate
+   * limits, 5xx) are retried by Claude Code for minutes; the turn gives them its retry budget, counted from
+   * its start or its last progress, and is abandoned past it. Any other event of the turn is progress.
+   */
+  private watchRetries(live: LiveSession, active: ActiveTurn, body: EventBody): void {
+    if (body.type !== 'api.retry') {
+      if (active.retryTimer) clearTimeout(active.retryTimer)
+      active.retryTimer = null
+      active.lastRetry = null
+      active.waitingSince = Date.now()
+      return
+    }
+    active.lastRetry = body
+    const runner = live.runner
+    if (!runner || active.failure) return
+    if (isAuthFailure(body.status)) {
+      this.abandon(live, runner, {
+        code: 'upstream_auth_failed',
+        message: `Claude's API refused the credentials Claude Code runs with (HTTP ${body.status}): check the API key or login of the gateway's Claude Code`,
+      })
+      return
+    }
+    if (active.retryBudgetMs <= 0 || active.retryTimer) return
+    const budget = active.retryBudgetMs
+    active.retryTimer = setTimeout(
+      () => {
+        active.retryTimer = null
+        const last = active.lastRetry
+        if (live.active !== active || live.runner !== runner || !last) return
+        const limited = last.status === 429
+        this.abandon(live, runner, {
+          code: limited ? 'rate_limited' : 'overloaded',
+          message: `Claude's API is ${limited ? 'rate limited' : 'overloaded'} (HTTP ${last.status ?? 'error'}); Claude Code's retries did not succeed within ${budget} ms`,
+          retryAfterMs: last.delayMs,
+        })
+      },
+      Math.max(0, active.waitingSince + budget - Date.now()),
+    )
+  }
+
+  /**
+   * Claude Code is done with the turn's message but answered it with no result: it dropped the message
+   * (one it could not use). The turn ends now instead of waiting for its timeout.
+   */
+  private unanswered(live: LiveSession): void {
+    const active = live.active
+    if (!active) return
+    this.options.log.warn(
+      { session: live.record.id, turn: active.id },
+      'Claude Code did not answer the message',
+    )
+    if (active.failure) this.endTurn(live, active.failure)
+    else if (active.interrupted) this.failTurn(live, 'interrupted', 'The turn was interrupted')
+    else this.failTurn(live, 'upstream_error', 'Claude Code finished with the message without answering it')
   }
 
   private armIdle(live: LiveSession, runner: Runner): void {
@@ -1006,11 +1256,77 @@ export class SessionManager {
 
   private save(live: LiveSession): void {
     live.record.updatedAt = Date.now()
-    this.options.store.updateSession(live.record)
+    this.saveRecord(live.record)
   }
 
-  private publish(live: LiveSession, body: EventBody) {
-    return this.options.bus.publish(live.record.id, body)
+  /**
+   * Store a record the engine changed on its own (a state, usage, Claude's session id). This runs in
+   * runner callbacks and timers, where a thrown store error would stop the gateway: it never throws.
+   */
+  private saveRecord(record: SessionRecord): void {
+    this.unsaved.set(record.id, record)
+    this.saveUnsaved()
+  }
+
+  /**
+   * Write the records in `unsaved`. What the storage cannot take now stays there (and is read from there)
+   * and is written again with the next save, or after UNSAVED_RETRY_MS, so the store catches up by itself
+   * once it works again.
+   */
+  private saveUnsaved(): void {
+    for (const [id, record] of this.unsaved) {
+      try {
+        this.options.store.updateSession(record)
+      } catch (error) {
+        if (isStoreError(error)) {
+          if (!this.unsavedTimer) {
+            this.options.log.error({ err: error }, 'session records cannot be saved; they are kept in memory')
+            this.unsavedTimer = setTimeout(() => {
+              this.unsavedTimer = null
+              this.saveUnsaved()
+            }, UNSAVED_RETRY_MS)
+            this.unsavedTimer.unref()
+          }
+          return
+        }
+        // Not the storage: this record itself cannot be stored (and never will be); it stays in memory.
+        this.options.log.error({ err: error, session: id }, 'session record cannot be saved')
+      }
+      this.unsaved.delete(id)
+    }
+  }
+
+  /**
+   * Publish an event of a session's own doing (Claude Code's output, a state change). One that cannot be
+   * kept fails its turn instead of the caller: null then.
+   */
+  private publish(live: LiveSession, body: EventBody): GatewayEvent | null {
+    try {
+      return this.options.bus.publish(live.record.id, body)
+    } catch (error) {
+      if (!(error instanceof EventRejectedError) && !isStoreError(error)) throw error
+      this.eventRejected(live, 'turnId' in body ? body.turnId : undefined, error)
+      return null
+    }
+  }
+
+  /**
+   * An event of the session could not be kept: its turn, when still running, fails with the reason (the
+   * process is interrupted and its end reports the failure); nothing else is affected.
+   */
+  private eventRejected(live: LiveSession, turnId: string | undefined, error: Error): void {
+    const active = live.active
+    this.options.log.error(
+      { err: error, session: live.record.id, turn: turnId ?? null },
+      'event not kept; its turn fails',
+    )
+    if (!active || (turnId !== undefined && turnId !== active.id)) return
+    const failure = {
+      code: isStoreError(error) ? error.code : ('internal' as const),
+      message: `An event of this turn could not be kept: ${error.message}`,
+    }
+    if (live.runner) this.abandon(live, live.runner, failure)
+    else this.failTurn(live, failure.code, failure.message)
   }
 
   private settings(input: NewSession): SessionSettings {
@@ -1038,6 +1354,16 @@ export class SessionManager {
 
   private profileFor(settings: SessionSettings, resume: string | null) {
     return runnerProfile(settings, resume, this.options.host, this.hostGeneration)
+  }
+}
+
+/** Publishes an event made of the client's input: one that cannot be serialised is the client's error. */
+function clientInput<T>(publish: () => T): T {
+  try {
+    return publish()
+  } catch (error) {
+    if (error instanceof EventRejectedError) throw new GatewayError('invalid_request', error.message)
+    throw error
   }
 }
 
@@ -1070,6 +1396,19 @@ function resolveWorkspace(path: string): string {
   if (!statSync(real).isDirectory())
     throw new GatewayError('invalid_request', `Workspace ${path} is not a directory`)
   return real
+}
+
+/** What `promise` settled with, or null when it has not within `ms`. */
+async function settledWithin<T>(promise: Promise<T>, ms: number): Promise<T | null> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), ms)
+  })
+  try {
+    return await Promise.race([promise, late])
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 function addUsage(total: TokenUsage, turn: TokenUsage): void {

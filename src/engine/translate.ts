@@ -344,9 +344,15 @@ function outcome(message: SDKResultMessage): {
   }
 }
 
+/** Claude's API refused the credentials Claude Code runs with: no retry can succeed. */
+export function isAuthFailure(status: number | null | undefined): boolean {
+  return status === 401 || status === 403
+}
+
 /** What kind of upstream failure a failed turn was, from the HTTP status the CLI saw and its message. */
 export function classifyUpstream(status: number | null | undefined, text: string): ErrorCode {
   if (/prompt is too long|context window|context length/i.test(text)) return 'context_length_exceeded'
+  if (isAuthFailure(status)) return 'upstream_auth_failed'
   if (status === 429 || /rate.?limit/i.test(text)) return 'rate_limited'
   if (status === 529 || /overloaded/i.test(text)) return 'overloaded'
   return 'upstream_error'

@@ -48,25 +48,6 @@ export class TurnFollower implements AsyncIterableIterator<GatewayEvent> {
     }
   }
 
-  /**
-   * The next event, or 'timeout' when none arrives within `ms`; nothing is consumed by a timeout.
-   * Resolves undefined at the end of the turn.
-   */
-  async nextWithin(ms: number): Promise<GatewayEvent | undefined | 'timeout'> {
-    if (this.queue.length === 0 && !this.ended) {
-      if (ms <= 0) return 'timeout'
-      let timer: NodeJS.Timeout | undefined
-      await new Promise<void>((resolve) => {
-        this.wake = resolve
-        timer = setTimeout(resolve, ms)
-      })
-      clearTimeout(timer)
-      this.wake = null
-      if (this.queue.length === 0 && !this.ended) return 'timeout'
-    }
-    return this.take()
-  }
-
   private take(): GatewayEvent | undefined {
     const event = this.queue.shift()
     if (event?.type === 'turn.completed') this.ended = true

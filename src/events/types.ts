@@ -30,12 +30,18 @@ export type ErrorCode =
   | 'upstream_error'
   | 'rate_limited'
   | 'overloaded'
+  /** Claude's API refused the gateway's credentials (401/403): fixing them takes a person, not a retry. */
+  | 'upstream_auth_failed'
   | 'context_length_exceeded'
   | 'max_turns'
   | 'max_budget'
   | 'not_found'
   | 'invalid_request'
   | 'shutting_down'
+  /** The gateway's database has no space left (disk full, or store.maxSizeBytes reached). */
+  | 'storage_full'
+  /** The gateway's database cannot be used: read-only, corrupt, I/O error. */
+  | 'storage_unavailable'
   | 'internal'
 
 /** A piece of content the model produced or was given, in Anthropic's block shape (kept as-is). */

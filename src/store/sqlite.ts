@@ -4,6 +4,13 @@ import Database from 'better-sqlite3'
 import { eventJson } from '../events/json.js'
 import type { GatewayEvent } from '../events/types.js'
 import { Checkpointer } from './checkpointer.js'
+import {
+  STORE_RETRY_AFTER_MS,
+  StoreError,
+  type StoreErrorCode,
+  type StoreHealth,
+  storeErrorOf,
+} from './errors.js'
 import type { EventQuery, Page, SessionQuery, SessionRecord, Store } from './types.js'
 
 const SCHEMA = `
@@ -29,15 +36,38 @@ interface SessionRow {
   record: string
 }
 
+interface EventRow {
+  seq: number
+  event: string
+}
+
+export interface SqliteStoreOptions {
+  /** Told when the checkpoint thread fails (checkpoints then run in this connection again). */
+  onCheckpointThreadFailure?: (error: Error) => void
+  /** Told about a stored event that cannot be read back (it is left out of what is read). */
+  onUnreadableEvent?: (sessionId: string, seq: number, error: Error) => void
+  /** The most the database file may grow to, in bytes (0: as large as the disk allows). */
+  maxSizeBytes?: number
+}
+
 /** SQLite's own size of the write-ahead log that triggers a checkpoint in the committing connection, in pages. */
 const CHECKPOINT_PAGES = 1000
 /** The same while a checkpoint thread runs: only a backstop, should the thread fall behind. */
 const BACKSTOP_CHECKPOINT_PAGES = 16_000
 
-/** SQLite store: one file in the data directory, WAL mode, records kept as JSON beside indexed columns. */
+/**
+ * SQLite store: one file in the data directory, WAL mode, records kept as JSON beside indexed columns.
+ * A failure of the storage itself (see errors.ts) is thrown as a StoreError and remembered for `health()`
+ * until a write succeeds again.
+ */
 export class SqliteStore implements Store {
   private readonly db: Database.Database
-  private readonly file: string
+  readonly file: string
+  private readonly onCheckpointThreadFailure: (error: Error) => void
+  private readonly onUnreadableEvent: (sessionId: string, seq: number, error: Error) => void
+  /** SQLite's own page limit of this build, restored when the size limit is lifted. */
+  private readonly defaultMaxPages: number
+  private failure: { error: StoreErrorCode; message: string; since: number } | null = null
   /** Started with the first events: a gateway that only idles needs no thread. */
   private checkpointer: Checkpointer | null = null
   private checkpointsOnThread = true
@@ -50,17 +80,43 @@ export class SqliteStore implements Store {
     }
   >()
 
-  constructor(
-    dataDir: string,
-    /** Told when the checkpoint thread fails (checkpoints then run in this connection again). */
-    private readonly onCheckpointThreadFailure: (error: Error) => void = () => {},
-  ) {
-    mkdirSync(dataDir, { recursive: true })
+  /**
+   * Opens (or creates) the database in `dataDir`. Throws an error naming the file and the cause when it
+   * cannot be used: a folder that cannot be created, a file that is not a database, or one that cannot be
+   * written (read-only file or file system); SQLite itself would only find the last out at the first write.
+   */
+  constructor(dataDir: string, options: SqliteStoreOptions = {}) {
+    this.onCheckpointThreadFailure = options.onCheckpointThreadFailure ?? (() => {})
+    this.onUnreadableEvent = options.onUnreadableEvent ?? (() => {})
     this.file = join(dataDir, 'gateway.sqlite')
-    this.db = new Database(this.file)
-    this.db.pragma('journal_mode = WAL')
-    this.db.pragma('synchronous = NORMAL')
-    this.db.exec(SCHEMA)
+    try {
+      mkdirSync(dataDir, { recursive: true })
+    } catch (error) {
+      throw new Error(
+        `Cannot create the data directory ${dataDir} (store.dataDir): ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      )
+    }
+    try {
+      this.db = new Database(this.file)
+    } catch (error) {
+      throw openError(this.file, error)
+    }
+    try {
+      this.db.pragma('journal_mode = WAL')
+      this.db.pragma('synchronous = NORMAL')
+      this.db.exec(SCHEMA)
+      // A write, to find out now whether the file can be written: rewriting the header's user version.
+      const version = this.db.pragma('user_version', { simple: true }) as number
+      this.db.pragma(`user_version = ${version}`)
+    } catch (error) {
+      this.db.close()
+      throw openError(this.file, error)
+    }
+    this.defaultMaxPages = this.db.pragma('max_page_count', { simple: true }) as number
+    this.setMaxSize(options.maxSizeBytes ?? 0)
     this.statements = {
       insert: this.db.prepare(
         'INSERT INTO sessions (id, state, workspace, agent, created_at, updated_at, record) VALUES (@id, @state, @workspace, @agent, @createdAt, @updatedAt, @record)',
@@ -73,12 +129,14 @@ export class SqliteStore implements Store {
       deleteEvents: this.db.prepare('DELETE FROM events WHERE session_id = ?'),
       count: this.db.prepare<[], { n: number }>('SELECT count(*) AS n FROM sessions'),
       appendEvent: this.db.prepare('INSERT INTO events (session_id, seq, event) VALUES (?, ?, ?)'),
-      readEvents: this.db.prepare<[string, number, number], { event: string }>(
-        'SELECT event FROM events WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?',
+      readEvents: this.db.prepare<[string, number, number], EventRow>(
+        'SELECT seq, event FROM events WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?',
       ),
-      // The type is read in SQLite, so events of other types are skipped without being parsed in JS.
-      readEventsOfTypes: this.db.prepare<[string, number, string, number], { event: string }>(
-        "SELECT event FROM events WHERE session_id = ? AND seq > ? AND json_extract(event, '$.type') IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT ?",
+      // The type is read in SQLite, so events of other types are skipped without being parsed in JS. A row
+      // SQLite's JSON cannot read (nested deeper than its limit of 1000) would fail the whole query: it is
+      // passed on to JS, which reads deeper and checks the type itself.
+      readEventsOfTypes: this.db.prepare<[string, number, string, number], EventRow>(
+        "SELECT seq, event FROM events WHERE session_id = ? AND seq > ? AND CASE WHEN json_valid(event) THEN json_extract(event, '$.type') IN (SELECT value FROM json_each(?)) ELSE 1 END ORDER BY seq LIMIT ?",
       ),
       lastSeq: this.db.prepare<[string], { seq: number | null }>(
         'SELECT max(seq) AS seq FROM events WHERE session_id = ?',
@@ -87,19 +145,25 @@ export class SqliteStore implements Store {
   }
 
   insertSession(record: SessionRecord): void {
-    this.statements.insert.run(row(record))
+    const values = row(record)
+    this.guardWrite(() => this.statements.insert.run(values))
   }
 
   updateSession(record: SessionRecord): void {
-    this.statements.update.run(row(record))
+    const values = row(record)
+    this.guardWrite(() => this.statements.update.run(values))
   }
 
   getSession(id: string): SessionRecord | undefined {
-    const found = this.statements.get.get(id)
+    const found = this.guard(() => this.statements.get.get(id))
     return found ? (JSON.parse(found.record) as SessionRecord) : undefined
   }
 
   listSessions(query: SessionQuery): Page<SessionRecord> {
+    return this.guard(() => this.listSessionsNow(query))
+  }
+
+  private listSessionsNow(query: SessionQuery): Page<SessionRecord> {
     const where: string[] = []
     const params: Record<string, string | number> = { limit: query.limit, offset: query.offset }
     if (query.state) {
@@ -140,39 +204,102 @@ export class SqliteStore implements Store {
   }
 
   deleteSession(id: string): void {
-    this.db.transaction(() => {
-      this.statements.delete.run(id)
-      this.statements.deleteEvents.run(id)
-    })()
+    this.guardWrite(() =>
+      this.db.transaction(() => {
+        this.statements.delete.run(id)
+        this.statements.deleteEvents.run(id)
+      })(),
+    )
   }
 
   countSessions(): number {
-    return this.statements.count.get()!.n
+    return this.guard(() => this.statements.count.get()!.n)
   }
 
   appendEvents(events: readonly GatewayEvent[]): void {
     if (!this.checkpointer && this.checkpointsOnThread) this.startCheckpointer()
-    this.db.transaction(() => {
-      for (const event of events)
-        this.statements.appendEvent.run(event.sessionId, event.seq, eventJson(event))
-    })()
+    this.guardWrite(() =>
+      this.db.transaction(() => {
+        for (const event of events)
+          this.statements.appendEvent.run(event.sessionId, event.seq, eventJson(event))
+      })(),
+    )
   }
 
   readEvents(sessionId: string, query: EventQuery = {}): GatewayEvent[] {
     const { afterSeq = 0, limit = -1, types } = query
-    const rows = types
-      ? this.statements.readEventsOfTypes.all(sessionId, afterSeq, JSON.stringify(types), limit)
-      : this.statements.readEvents.all(sessionId, afterSeq, limit)
-    return rows.map((r) => JSON.parse(r.event) as GatewayEvent)
+    const rows = this.guard(() =>
+      types
+        ? this.statements.readEventsOfTypes.all(sessionId, afterSeq, JSON.stringify(types), limit)
+        : this.statements.readEvents.all(sessionId, afterSeq, limit),
+    )
+    const events: GatewayEvent[] = []
+    for (const { seq, event } of rows) {
+      let parsed: GatewayEvent
+      try {
+        parsed = JSON.parse(event) as GatewayEvent
+      } catch (error) {
+        // One unreadable row must not make the session's whole history unreadable: it is left out.
+        this.onUnreadableEvent(sessionId, seq, error as Error)
+        continue
+      }
+      // A row SQLite could not read was passed on whatever its type (see readEventsOfTypes).
+      if (types && !types.includes(parsed.type)) continue
+      events.push(parsed)
+    }
+    return events
   }
 
   lastSeq(sessionId: string): number {
-    return this.statements.lastSeq.get(sessionId)?.seq ?? 0
+    return this.guard(() => this.statements.lastSeq.get(sessionId)?.seq ?? 0)
+  }
+
+  health(): StoreHealth {
+    return this.failure ? { ok: false, ...this.failure } : { ok: true }
+  }
+
+  /**
+   * Cap the database file's size (0: no cap but the disk's). Past it, writes fail with `storage_full` as
+   * on a full disk; raising it lets them succeed again. SQLite never shrinks the cap below the file's size.
+   */
+  setMaxSize(bytes: number): void {
+    const pageSize = this.db.pragma('page_size', { simple: true }) as number
+    const pages = bytes > 0 ? Math.max(1, Math.floor(bytes / pageSize)) : this.defaultMaxPages
+    this.db.pragma(`max_page_count = ${Math.min(pages, this.defaultMaxPages)}`)
   }
 
   close(): void {
     this.checkpointer?.stop()
     this.db.close()
+  }
+
+  /** A write: the storage works again once one succeeds. */
+  private guardWrite<T>(run: () => T): T {
+    const result = this.guard(run)
+    this.failure = null
+    return result
+  }
+
+  /** Runs a statement, turning a failure of the storage into a StoreError (and remembering it). */
+  private guard<T>(run: () => T): T {
+    try {
+      return run()
+    } catch (error) {
+      const failure = this.db.open
+        ? storeErrorOf(error, this.file)
+        : new StoreError(
+            'storage_unavailable',
+            `The gateway's database ${this.file} is closed`,
+            STORE_RETRY_AFTER_MS,
+          )
+      if (!failure) throw error
+      this.failure = {
+        error: failure.code,
+        message: failure.message,
+        since: this.failure?.since ?? Date.now(),
+      }
+      throw failure
+    }
   }
 
   private startCheckpointer(): void {
@@ -185,6 +312,25 @@ export class SqliteStore implements Store {
       if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${CHECKPOINT_PAGES}`)
     })
   }
+}
+
+/** Why the database cannot be opened, naming the file, the cause and what to do. */
+function openError(file: string, error: unknown): Error {
+  const code = String((error as { code?: unknown }).code ?? '')
+  const cause = (error as Error).message
+  const hint =
+    code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')
+      ? 'It is not a usable SQLite database (corrupt, or another kind of file): move it away to start with an empty store.'
+      : code.startsWith('SQLITE_READONLY') ||
+          code.startsWith('SQLITE_CANTOPEN') ||
+          code.startsWith('SQLITE_PERM')
+        ? 'The gateway must be able to write it and its folder: check their permissions and that the file system is writable.'
+        : code === 'SQLITE_FULL'
+          ? 'Its disk is full.'
+          : ''
+  return new Error(`Cannot open the gateway's database ${file}: ${cause}.${hint ? ` ${hint}` : ''}`, {
+    cause: error,
+  })
 }
 
 function row(record: SessionRecord) {

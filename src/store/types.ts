@@ -1,4 +1,5 @@
 import type { EventType, GatewayEvent, SessionState, TokenUsage } from '../events/types.js'
+import type { StoreHealth } from './errors.js'
 
 /** Claude Code's permission modes, as sessions, the configuration and both APIs name them. */
 export const PERMISSION_MODES = ['default', 'acceptEdits', 'bypassPermissions', 'plan', 'dontAsk'] as const
@@ -91,7 +92,12 @@ export interface EventQuery {
   types?: readonly EventType[]
 }
 
-/** Persistence behind the engine. SQLite by default; the interface is what another backend implements. */
+/**
+ * Persistence behind the engine. SQLite by default; the interface is what another backend implements.
+ * When the storage itself fails (full, read-only, corrupt, unreachable) a method throws a StoreError
+ * (errors.ts), and `health()` reports the failure until a write succeeds again; any other error is about
+ * the data given (the event bus then writes the events of a failed batch one by one to find it).
+ */
 export interface Store {
   insertSession(record: SessionRecord): void
   updateSession(record: SessionRecord): void
@@ -102,5 +108,7 @@ export interface Store {
   appendEvents(events: readonly GatewayEvent[]): void
   readEvents(sessionId: string, query?: EventQuery): GatewayEvent[]
   lastSeq(sessionId: string): number
+  /** Whether the storage works, as far as the last calls tell. */
+  health(): StoreHealth
   close(): void
 }

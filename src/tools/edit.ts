@@ -74,7 +74,7 @@ export const editTool: Tool<typeof EditInput, EditResult> = {
     const relativePath = workspaceRelative(root, filePath)
 
     if (oldString === '') {
-      const before = await previousContent(filePath, shown, limits.maxFileBytes)
+      const before = await previousContent(root, filePath, shown, limits.maxFileBytes)
       if (before !== undefined && before !== '')
         throw new ToolError(
           'invalid_input',
@@ -83,7 +83,7 @@ export const editTool: Tool<typeof EditInput, EditResult> = {
             field: 'old_string',
           },
         )
-      await writeConfined(filePath, shown, newString)
+      await writeConfined(root, filePath, shown, newString)
       return {
         type: before === undefined ? 'create' : 'update',
         filePath,
@@ -94,7 +94,7 @@ export const editTool: Tool<typeof EditInput, EditResult> = {
       }
     }
 
-    const original = (await readTextFile(filePath, shown, limits.maxFileBytes)).text
+    const original = (await readTextFile(root, filePath, shown, limits.maxFileBytes)).text
     let search = oldString
     let replacement = newString
     let count = countOccurrences(original, search)
@@ -122,7 +122,7 @@ export const editTool: Tool<typeof EditInput, EditResult> = {
       if (countOccurrences(original, search + lineBreak) === count) search += lineBreak
     }
     const updated = replaceLiteral(original, search, replacement, input.replace_all === true)
-    await writeConfined(filePath, shown, updated)
+    await writeConfined(root, filePath, shown, updated)
     return {
       type: 'update',
       filePath,

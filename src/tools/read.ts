@@ -56,7 +56,7 @@ export const readTool: Tool<typeof ReadInput, ReadResult> = {
   async run(workspace, input, { limits }) {
     const root = await workspaceRoot(workspace)
     const filePath = await confineTo(root, input.file_path)
-    const { text } = await readTextFile(filePath, input.file_path, limits.maxFileBytes)
+    const { text } = await readTextFile(root, filePath, input.file_path, limits.maxFileBytes)
     const lines = splitLines(text.startsWith('\uFEFF') ? text.slice(1) : text)
     const startLine = Math.max(1, input.offset ?? 1)
     const window = lines.slice(startLine - 1, startLine - 1 + (input.limit ?? limits.readDefaultLines))

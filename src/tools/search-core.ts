@@ -4,14 +4,23 @@
  * skipped), with caps on the bytes read and the results. Runs inside the search worker (see search.ts), so it
  * imports little (no TypeBox: the schema is in search.ts); it is plain async code and can run anywhere.
  */
-import { readFile, stat } from 'node:fs/promises'
+import type { Stats } from 'node:fs'
+import { stat } from 'node:fs/promises'
 import { basename } from 'node:path'
 import picomatch from 'picomatch'
 import type { SearchInputType } from './search.js'
 import { byMtimeDesc, cutChars, looksBinary, splitLines } from './text.js'
 import type { ToolLimits } from './types.js'
 import { walk } from './walk.js'
-import { confineTo, fsToolError, ToolError, workspaceRelative, workspaceRoot } from './workspace.js'
+import {
+  confineTo,
+  fsToolError,
+  openForReading,
+  readUpTo,
+  ToolError,
+  workspaceRelative,
+  workspaceRoot,
+} from './workspace.js'
 
 export type OutputMode = 'files_with_matches' | 'content' | 'count'
 
@@ -256,14 +265,25 @@ export async function searchWorkspace(
       truncated = true
       return false
     }
-    const fileInfo = await stat(abs).catch(() => undefined)
-    if (!fileInfo?.isFile() || fileInfo.size > limits.searchMaxFileBytes) return true
-    if (bytesRead + fileInfo.size > limits.searchMaxTotalBytes) {
-      truncated = true
-      return false
+    // Read through a descriptor checked to lead inside the workspace: no folder swapped for a symlink
+    // during the walk can make the search read (and quote) a file outside it.
+    const handle = await openForReading(root, abs, rel).catch(() => undefined)
+    if (!handle) return true
+    let fileInfo: Stats
+    let data: Buffer
+    try {
+      fileInfo = await handle.stat()
+      if (!fileInfo.isFile() || fileInfo.size > limits.searchMaxFileBytes) return true
+      if (bytesRead + fileInfo.size > limits.searchMaxTotalBytes) {
+        truncated = true
+        return false
+      }
+      const read = await readUpTo(handle, limits.searchMaxFileBytes).catch(() => undefined)
+      if (read === undefined || read.length > limits.searchMaxFileBytes) return true
+      data = read
+    } finally {
+      await handle.close()
     }
-    const data = await readFile(abs).catch(() => undefined)
-    if (data === undefined) return true
     bytesRead += data.length
     if (looksBinary(data)) return true
     filesSearched++

@@ -1,5 +1,4 @@
-import { readFile, stat } from 'node:fs/promises'
-import { fsToolError, ToolError } from './workspace.js'
+import { fsToolError, openForReading, readUpTo, ToolError } from './workspace.js'
 
 /** As git and ripgrep do: a NUL byte in the first 8000 bytes makes a file binary. */
 export const BINARY_SNIFF_BYTES = 8000
@@ -12,17 +11,24 @@ export type TextFile = { text: string; size: number }
 
 /**
  * Reads a regular text file as UTF-8: `not_found`, `invalid_input` for a folder, a special file or a binary
- * file, `too_large` beyond `maxBytes`. `shown` names the file in messages.
+ * file, `too_large` beyond `maxBytes`. `abs` is a real path inside the real path `root` (see `confineTo`);
+ * it is read through a descriptor checked to lead inside `root`. `shown` names the file in messages.
  */
-export async function readTextFile(abs: string, shown: string, maxBytes: number): Promise<TextFile> {
+export async function readTextFile(
+  root: string,
+  abs: string,
+  shown: string,
+  maxBytes: number,
+): Promise<TextFile> {
+  const handle = await openForReading(root, abs, shown)
   try {
-    const info = await stat(abs)
+    const info = await handle.stat()
     if (info.isDirectory())
       throw new ToolError('invalid_input', `${shown} is a directory`, { field: 'file_path' })
     if (!info.isFile())
       throw new ToolError('invalid_input', `${shown} is not a regular file`, { field: 'file_path' })
     if (info.size > maxBytes) throw tooLarge(shown, info.size, maxBytes)
-    const data = await readFile(abs)
+    const data = await readUpTo(handle, maxBytes)
     if (data.length > maxBytes) throw tooLarge(shown, data.length, maxBytes)
     if (looksBinary(data))
       throw new ToolError('invalid_input', `${shown} is a binary file (${data.length} bytes)`, {
@@ -33,6 +39,8 @@ export async function readTextFile(abs: string, shown: string, maxBytes: number)
     return { text: data.toString('utf8'), size: data.length }
   } catch (error) {
     throw fsToolError(error, shown)
+  } finally {
+    await handle.close()
   }
 }
 

@@ -2,15 +2,24 @@
  * Files uploaded into a workspace folder, confined like the direct tools' paths. Each file streams into a
  * temporary file beside its destination; only `commit` puts them in place (each one with a rename, so no
  * reader ever sees half a file), and `discard` removes whatever an upload that failed left behind: its
- * temporary files and the folders it created for them.
+ * temporary files and the folders it created for them. Every step works from the destination folder's
+ * checked descriptor (see `openFolder`), so that a folder swapped for a symlink meanwhile cannot lead out.
  */
 import { createHash, randomUUID } from 'node:crypto'
-import { createWriteStream } from 'node:fs'
-import { chmod, lstat, mkdir, rename, rm, rmdir, stat } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
+import { constants } from 'node:fs'
+import { lstat, rename, rmdir, stat, unlink } from 'node:fs/promises'
+import { basename, dirname, join } from 'node:path'
 import { type Readable, Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { confineTo, fsToolError, ToolError, workspaceRelative, workspaceRoot } from './workspace.js'
+import {
+  confineTo,
+  fsToolError,
+  type OpenFolder,
+  openFolder,
+  ToolError,
+  workspaceRelative,
+  workspaceRoot,
+} from './workspace.js'
 
 export interface UploadedFile {
   /** The file's real path. */
@@ -34,6 +43,7 @@ export class UploadConflict extends Error {
 }
 
 interface Staged {
+  /** The temporary file's name, in the destination's folder. */
   temporary: string
   filePath: string
   size: number
@@ -79,9 +89,20 @@ export class Upload {
     const shown = workspaceRelative(this.root, filePath)
     if (this.staged.some((file) => file.filePath === filePath))
       throw new ToolError('invalid_input', `${shown} is uploaded twice`, { field: 'files' })
-    await this.checkReplaceable(filePath, shown)
-    await this.createFolder(dirname(filePath), shown)
-    const temporary = join(dirname(filePath), `.ccgw-upload-${randomUUID()}`)
+    const created: string[] = []
+    let folder: OpenFolder
+    try {
+      folder = await openFolder(this.root, dirname(filePath), {
+        shown,
+        field: 'files',
+        create: true,
+        created,
+      })
+    } finally {
+      // Deepest first, for `discard`.
+      this.createdFolders.unshift(...created.reverse())
+    }
+    const temporary = `.ccgw-upload-${randomUUID()}`
     const hash = createHash('sha256')
     let size = 0
     const measure = new Transform({
@@ -92,11 +113,15 @@ export class Upload {
       },
     })
     const staged: Staged = { temporary, filePath, size: 0, sha256: '', committed: false }
-    this.staged.push(staged)
     try {
-      await pipeline(content, measure, createWriteStream(temporary, { flags: 'wx' }))
+      await this.checkReplaceable(folder, basename(filePath), shown)
+      const handle = await folder.createFile(temporary, { shown, field: 'files', mode: 0o666 })
+      this.staged.push(staged)
+      await pipeline(content, measure, handle.createWriteStream())
     } catch (error) {
       throw fsToolError(error, shown)
+    } finally {
+      await folder.close()
     }
     staged.size = size
     staged.sha256 = hash.digest('hex')
@@ -112,13 +137,31 @@ export class Upload {
     const done: UploadedFile[] = []
     for (const file of this.staged) {
       const relativePath = workspaceRelative(this.root, file.filePath)
-      const replaced = await this.checkReplaceable(file.filePath, relativePath)
+      const folder = await openFolder(this.root, dirname(file.filePath), {
+        shown: relativePath,
+        field: 'files',
+      })
+      let replaced: Awaited<ReturnType<Upload['checkReplaceable']>>
       try {
+        const name = basename(file.filePath)
+        replaced = await this.checkReplaceable(folder, name, relativePath)
         // A replaced file keeps its permissions (an executable script stays executable).
-        if (replaced) await chmod(file.temporary, replaced.mode & 0o7777)
-        await rename(file.temporary, file.filePath)
+        if (replaced) {
+          const handle = await folder.openFile(file.temporary, constants.O_RDONLY, {
+            shown: relativePath,
+            field: 'files',
+          })
+          try {
+            await handle.chmod(replaced.mode & 0o7777)
+          } finally {
+            await handle.close()
+          }
+        }
+        await rename(folder.at(file.temporary), folder.at(name))
       } catch (error) {
         throw fsToolError(error, relativePath)
+      } finally {
+        await folder.close()
       }
       file.committed = true
       const { filePath, size, sha256 } = file
@@ -129,35 +172,30 @@ export class Upload {
 
   /** Removes what the upload left that is not in place: temporary files, then the folders it created. */
   async discard(): Promise<void> {
-    await Promise.all(
-      this.staged.filter((file) => !file.committed).map((file) => rm(file.temporary, { force: true })),
-    )
+    for (const file of this.staged.filter((each) => !each.committed))
+      await this.removeIn(dirname(file.filePath), file.temporary, unlink)
     // Only while empty: something else may have written into a folder meanwhile.
-    for (const folder of this.createdFolders) await rmdir(folder).catch(() => undefined)
+    for (const folder of this.createdFolders) await this.removeIn(dirname(folder), basename(folder), rmdir)
   }
 
-  /** What `filePath` is now (undefined: nothing); throws when the upload may not replace it. */
-  private async checkReplaceable(filePath: string, shown: string) {
-    const existing = await lstat(filePath).catch(() => undefined)
+  /** Removes `name` from the folder `dir` as its checked descriptor sees it; nothing when it cannot. */
+  private async removeIn(dir: string, name: string, remove: (path: string) => Promise<void>) {
+    const folder = await openFolder(this.root, dir, { shown: name }).catch(() => undefined)
+    if (!folder) return
+    try {
+      await remove(folder.at(name)).catch(() => undefined)
+    } finally {
+      await folder.close()
+    }
+  }
+
+  /** What `name` in `folder` is now (undefined: nothing); throws when the upload may not replace it. */
+  private async checkReplaceable(folder: OpenFolder, name: string, shown: string) {
+    const existing = await lstat(folder.at(name)).catch(() => undefined)
     if (!existing) return undefined
     if (existing.isDirectory())
       throw new ToolError('invalid_input', `${shown} is a directory`, { field: 'files' })
     if (!this.overwrite) throw new UploadConflict(shown)
     return existing
-  }
-
-  private async createFolder(folder: string, shown: string): Promise<void> {
-    let first: string | undefined
-    try {
-      first = await mkdir(folder, { recursive: true })
-    } catch (error) {
-      throw fsToolError(error, shown)
-    }
-    if (first === undefined) return
-    // mkdir made `first` and every folder below it down to `folder`: remember them, deepest first.
-    for (let at = folder; at !== dirname(at); at = dirname(at)) {
-      this.createdFolders.push(at)
-      if (at === first) break
-    }
   }
 }

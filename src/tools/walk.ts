@@ -4,10 +4,10 @@
  * control folders, and stops after a number of entries. Entries come in name order, folder by folder.
  */
 import type { Dirent } from 'node:fs'
-import { readdir, readFile, realpath, stat } from 'node:fs/promises'
+import { realpath, stat } from 'node:fs/promises'
 import { join, posix } from 'node:path'
 import ignore, { type Ignore } from 'ignore'
-import { isInside, workspaceRelative } from './workspace.js'
+import { isInside, listFolder, openForReading, workspaceRelative } from './workspace.js'
 
 /** Version control folders never walked into (Claude Code's Grep and Glob leave them out too). */
 export const VCS_FOLDERS: ReadonlySet<string> = new Set(['.git', '.svn', '.hg', '.bzr', '.jj', '.sl'])
@@ -59,13 +59,26 @@ interface IgnoreLayer {
   rules: Ignore
 }
 
-async function loadIgnoreLayer(dirAbs: string, base: string): Promise<IgnoreLayer | undefined> {
+/** The ignore files of a folder; read through checked descriptors, as every file of the workspace is. */
+async function loadIgnoreLayer(root: string, dirAbs: string, base: string): Promise<IgnoreLayer | undefined> {
   let rules: Ignore | undefined
   for (const name of IGNORE_FILES) {
-    const text = await readFile(join(dirAbs, name), 'utf8').catch(() => undefined)
+    const text = await readIgnoreFile(root, join(dirAbs, name))
     if (text !== undefined) rules = (rules ?? ignore()).add(text)
   }
   return rules && { base, rules }
+}
+
+async function readIgnoreFile(root: string, path: string): Promise<string | undefined> {
+  const handle = await openForReading(root, path, path).catch(() => undefined)
+  if (!handle) return undefined
+  try {
+    return (await handle.stat()).isFile() ? await handle.readFile('utf8') : undefined
+  } catch {
+    return undefined
+  } finally {
+    await handle.close()
+  }
 }
 
 function isIgnored(layers: readonly IgnoreLayer[], rel: string, isDir: boolean): boolean {
@@ -101,7 +114,7 @@ export async function walk(options: WalkOptions): Promise<WalkOutcome> {
     const parts = startRel.split('/')
     for (let i = 0; i < parts.length; i++) {
       const base = parts.slice(0, i).join('/')
-      const layer = await loadIgnoreLayer(join(root, ...parts.slice(0, i)), base)
+      const layer = await loadIgnoreLayer(root, join(root, ...parts.slice(0, i)), base)
       if (layer) layers.push(layer)
     }
   }
@@ -109,12 +122,15 @@ export async function walk(options: WalkOptions): Promise<WalkOutcome> {
   const visit = async (dirAbs: string, dirRel: string, depth: number): Promise<void> => {
     let entries: Dirent[]
     try {
-      entries = await readdir(dirAbs, { withFileTypes: true })
+      // From the folder's checked descriptor: a folder swapped for a symlink since is not listed.
+      entries = await listFolder(root, dirAbs)
     } catch {
-      return // unreadable or vanished: skipped, as ripgrep does
+      return // unreadable, vanished or swapped: skipped, as ripgrep skips what it cannot read
     }
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-    const own = options.gitignore ? await loadIgnoreLayer(dirAbs, dirRel === '.' ? '' : dirRel) : undefined
+    const own = options.gitignore
+      ? await loadIgnoreLayer(root, dirAbs, dirRel === '.' ? '' : dirRel)
+      : undefined
     if (own) layers.push(own)
     try {
       for (const entry of entries) {

@@ -1,5 +1,3 @@
-import { mkdir, stat, writeFile } from 'node:fs/promises'
-import { dirname } from 'node:path'
 import { Type } from '@sinclair/typebox'
 import { readTextFile } from './text.js'
 import type { Tool } from './types.js'
@@ -7,6 +5,8 @@ import {
   confineTo,
   fsToolError,
   isToolError,
+  openForWriting,
+  replaceContent,
   ToolError,
   workspaceRelative,
   workspaceRoot,
@@ -35,39 +35,43 @@ export interface WriteResult {
   originalOmitted?: true
 }
 
-/** The file's text before a write: `undefined` when it does not exist, `null` when it cannot be shown. */
+/**
+ * The file's text before a write: `undefined` when it does not exist, `null` when it cannot be shown.
+ * `filePath` is a confined real path inside the real path `root`.
+ */
 export async function previousContent(
+  root: string,
   filePath: string,
   shown: string,
   maxBytes: number,
 ): Promise<string | null | undefined> {
-  let info: Awaited<ReturnType<typeof stat>>
   try {
-    info = await stat(filePath)
+    return (await readTextFile(root, filePath, shown, maxBytes)).text
   } catch (error) {
-    const mapped = fsToolError(error, shown)
-    if (isToolError(mapped) && mapped.code === 'not_found') return undefined
-    throw mapped
-  }
-  if (info.isDirectory())
-    throw new ToolError('invalid_input', `${shown} is a directory`, { field: 'file_path' })
-  if (!info.isFile())
-    throw new ToolError('invalid_input', `${shown} is not a regular file`, { field: 'file_path' })
-  try {
-    return (await readTextFile(filePath, shown, maxBytes)).text
-  } catch (error) {
-    if (isToolError(error) && (error.code === 'too_large' || error.details?.binary === true)) return null
+    if (!isToolError(error)) throw error
+    if (error.code === 'not_found') return undefined
+    if (error.code === 'too_large' || error.details?.binary === true) return null
     throw error
   }
 }
 
-/** Writes `content`, creating the parent folders; `filePath` is a confined real path. */
-export async function writeConfined(filePath: string, shown: string, content: string): Promise<void> {
+/**
+ * Writes `content`, creating the parent folders; `filePath` is a confined real path inside the real path
+ * `root`. Written through a descriptor checked to lead inside `root` (see `openForWriting`).
+ */
+export async function writeConfined(
+  root: string,
+  filePath: string,
+  shown: string,
+  content: string,
+): Promise<void> {
+  const { handle } = await openForWriting(root, filePath, shown)
   try {
-    await mkdir(dirname(filePath), { recursive: true })
-    await writeFile(filePath, content, 'utf8')
+    await replaceContent(handle, content)
   } catch (error) {
     throw fsToolError(error, shown)
+  } finally {
+    await handle.close()
   }
 }
 
@@ -92,8 +96,8 @@ export const writeTool: Tool<typeof WriteInput, WriteResult> = {
       )
     const root = await workspaceRoot(workspace)
     const filePath = await confineTo(root, input.file_path)
-    const before = await previousContent(filePath, input.file_path, limits.maxFileBytes)
-    await writeConfined(filePath, input.file_path, input.content)
+    const before = await previousContent(root, filePath, input.file_path, limits.maxFileBytes)
+    await writeConfined(root, filePath, input.file_path, input.content)
     const result: WriteResult = {
       type: before === undefined ? 'create' : 'update',
       filePath,

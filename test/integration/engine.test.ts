@@ -8,9 +8,9 @@ import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { GatewayError } from '../../src/engine/errors.js'
 import { PRIMING_PROMPT } from '../../src/engine/priming.js'
-import { liveProcesses } from '../../src/engine/runner.js'
+import { liveProcesses, Runner } from '../../src/engine/runner.js'
 import { projectSlug } from '../../src/engine/transcript.js'
-import type { EventOf, GatewayEvent } from '../../src/events/types.js'
+import type { ContentBlock, EventOf, GatewayEvent } from '../../src/events/types.js'
 import { flakyCli, type TestHome, testEngine, testHome } from '../support/harness.js'
 import { conversationTexts, failure, lastUserText, text, toolCall } from '../support/scripted-anthropic.js'
 import { isGone, waitForEvent, waitUntil } from '../support/wait.js'
@@ -542,6 +542,130 @@ describe('engine with the real CLI', () => {
     } finally {
       await close()
       await own.close()
+    }
+  })
+
+  test('content Claude Code cannot use is refused before the turn starts; the session stays usable', async () => {
+    const { engine, events, close } = await testEngine(home)
+    try {
+      const session = engine.createSession({})
+      const unusable = [
+        [{ type: 'text' }],
+        [{ type: 'text', text: 5 }],
+        [],
+        [{ type: 'foo' }],
+        [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: '' } }],
+        [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'not*base64' } }],
+      ]
+      for (const content of unusable) {
+        await assert.rejects(engine.send(session.id, content as ContentBlock[]), (error: unknown) => {
+          assert.ok(error instanceof GatewayError)
+          assert.equal(error.code, 'invalid_request')
+          assert.match(error.message, /^The message cannot be sent: content/)
+          return true
+        })
+      }
+      const mine = events.filter((e) => e.sessionId === session.id)
+      assert.equal(mine.filter((e) => e.type === 'turn.started').length, 0, 'no turn started')
+      assert.notEqual(engine.getSession(session.id)?.state, 'running')
+      home.model.script(text('fine'))
+      assert.equal(
+        (await (await engine.send(session.id, [{ type: 'text', text: 'hi' }])).done).result,
+        'fine',
+      )
+    } finally {
+      await close()
+    }
+  })
+
+  test('a message Claude Code drops without answering ends its turn at once, not at the timeout', async () => {
+    const { engine, close } = await testEngine(home)
+    const send = Runner.prototype.send
+    try {
+      const session = engine.createSession({})
+      await (await engine.send(session.id, 'warm up')).done
+      // What Claude Code does with a text block without text: it takes the message and answers nothing.
+      Runner.prototype.send = function (this: Runner) {
+        Runner.prototype.send = send
+        return send.call(this, [{ type: 'text' }] as ContentBlock[])
+      }
+      const started = Date.now()
+      const done = await (await engine.send(session.id, 'this one goes astray')).done
+      assert.equal(done.status, 'error')
+      assert.equal(done.error?.code, 'upstream_error')
+      assert.ok(Date.now() - started < 10_000, `ended after ${Date.now() - started} ms`)
+      assert.equal(engine.getSession(session.id)?.state, 'idle')
+      home.model.script(text('next'))
+      assert.equal((await (await engine.send(session.id, 'and this?')).done).result, 'next')
+    } finally {
+      Runner.prototype.send = send
+      await close()
+    }
+  })
+
+  test('interrupt tells the truth: a Claude Code that ignores it is stopped, the session goes on', async () => {
+    const { engine, close } = await testEngine(home)
+    const interrupt = Runner.prototype.interrupt
+    try {
+      const session = engine.createSession({})
+      home.model.script(text('w'.repeat(400), { chunkSize: 1, chunkDelayMs: 25 }))
+      const asked = home.model.turns.length
+      const turn = await engine.send(session.id, 'talk slowly')
+      const waiting = engine.send(session.id, 'the message behind it')
+      await waitUntil(() => home.model.turns.length > asked, 20_000, 'the model request')
+      Runner.prototype.interrupt = async () => undefined
+      assert.equal(await engine.interrupt(session.id), true)
+      Runner.prototype.interrupt = interrupt
+      const done = await turn.done
+      assert.equal(done.status, 'interrupted')
+      assert.match(done.error?.message ?? '', /did not stop/)
+      assert.equal(await engine.interrupt(session.id), false, 'nothing runs now')
+      // The message that waited behind the turn runs (the session resumes with a new process).
+      assert.equal((await (await waiting).done).status, 'success')
+    } finally {
+      Runner.prototype.interrupt = interrupt
+      await close()
+    }
+  })
+
+  test("Claude's API refusing the credentials ends the turn at its first retry", async () => {
+    const { engine, events, close } = await testEngine(home)
+    home.model.fallback = () => failure(401, 'invalid x-api-key', 'authentication_error')
+    try {
+      const session = engine.createSession({})
+      const asked = home.model.turns.length
+      const started = Date.now()
+      const turn = await engine.send(session.id, 'hello')
+      const done = await turn.done
+      assert.equal(done.status, 'error')
+      assert.equal(done.error?.code, 'upstream_auth_failed')
+      assert.ok(Date.now() - started < 10_000, `ended after ${Date.now() - started} ms`)
+      assert.equal(home.model.turns.length - asked, 1, 'not retried')
+      const error = ofTurn(events, turn.id).find((e) => e.type === 'error')
+      assert.equal(error?.type === 'error' && error.code, 'upstream_auth_failed')
+    } finally {
+      home.model.fallback = () => text('ok')
+      await close()
+    }
+  })
+
+  test("Claude Code's retries of an overloaded model API get the retry budget, then the turn fails", async () => {
+    const { engine, events, close } = await testEngine(home, { retryBudgetMs: 60_000 })
+    home.model.fallback = () => failure(529, 'Overloaded', 'overloaded_error')
+    try {
+      const session = engine.createSession({})
+      const started = Date.now()
+      // A turn's own budget wins over the engine's.
+      const turn = await engine.send(session.id, 'hello', { retryBudgetMs: 1_500 })
+      const done = await turn.done
+      assert.equal(done.error?.code, 'overloaded')
+      assert.match(done.error?.message ?? '', /1500 ms/)
+      assert.ok(Date.now() - started < 8_000, `ended after ${Date.now() - started} ms`)
+      const error = ofTurn(events, turn.id).find((e): e is EventOf<'error'> => e.type === 'error')
+      assert.ok((error?.retryAfterMs ?? 0) > 0, 'the error says when to retry')
+    } finally {
+      home.model.fallback = () => text('ok')
+      await close()
     }
   })
 

@@ -25,10 +25,13 @@ import type { Gateway } from '../../src/gateway.js'
 import { type TestHome, testConfig, testGateway, testHome } from '../support/harness.js'
 import { type Json, nativeClient } from '../support/native-client.js'
 import { conversationTexts, lastUserText, text, toolCall } from '../support/scripted-anthropic.js'
+import { raceFolderWithSymlink, treeOf } from '../support/symlink-race.js'
 
 const MAX_FILE_BYTES = 1024
 const MAX_FILES = 3
 const MAX_ENTRIES = 8
+/** How long the race swaps a folder for a symlink while requests go through it. */
+const RACE_MS = 4_000
 
 describe('native API: files and project', () => {
   let home: TestHome
@@ -307,6 +310,47 @@ describe('native API: files and project', () => {
     assert.equal(readFileSync(join(outside, 'secret.txt'), 'utf8'), 'secret\n')
     assert.deepEqual(readdirSync(outside), ['secret.txt'])
     assert.ok(!existsSync(join(home.root, 'escape.txt')))
+  })
+
+  test('a folder swapped for a symlink during requests leads nowhere out: tools, download, upload (race)', async () => {
+    const { id, workspace } = await session()
+    const elsewhere = mkdtempSync(join(home.root, 'elsewhere-'))
+    writeFileSync(join(elsewhere, 'secret.txt'), 'OUTSIDE SECRET\n')
+    mkdirSync(join(workspace, 'd'))
+    writeFileSync(join(workspace, 'd', 'secret.txt'), 'inside\n')
+    const race = raceFolderWithSymlink(join(workspace, 'd'), elsewhere)
+    const answers = new Map<number, number>()
+    const leaks: string[] = []
+    const note = (what: string, status: number, body: string) => {
+      answers.set(status, (answers.get(status) ?? 0) + 1)
+      if (body.includes('OUTSIDE')) leaks.push(`${what} ${status}: ${body.slice(0, 200)}`)
+    }
+    try {
+      const deadline = Date.now() + RACE_MS
+      for (let i = 0; Date.now() < deadline; i++) {
+        await Promise.all([
+          call('POST', `/api/sessions/${id}/tools/write`, { file_path: `d/n${i}/w.txt`, content: 'x' }).then(
+            (answer) => note('write', answer.status, answer.raw),
+          ),
+          call('POST', `/api/sessions/${id}/tools/read`, { file_path: 'd/secret.txt' }).then((answer) =>
+            note('read', answer.status, answer.raw),
+          ),
+          call('GET', `/api/sessions/${id}/files/content?path=d/secret.txt`).then((answer) =>
+            note('download', answer.status, answer.raw),
+          ),
+          upload(id, [['u.txt', 'x']], [['path', `d/u${i}`]]).then((answer) =>
+            note('upload', answer.status, JSON.stringify(answer.body)),
+          ),
+        ])
+      }
+    } finally {
+      await race.stop()
+    }
+    assert.deepEqual(treeOf(elsewhere), ['secret.txt'], 'nothing was created outside')
+    assert.deepEqual(leaks, [], 'no outside content was returned')
+    // Refusals and vanished paths in the middle of a swap; never a server error.
+    for (const status of answers.keys()) assert.ok([200, 201, 400, 403, 404].includes(status), `${status}`)
+    assert.ok((answers.get(200) ?? 0) > 0, 'calls between swaps succeed')
   })
 
   test('listing: a tree or a flat list with types, sizes and times; ignored files left out; capped', async () => {

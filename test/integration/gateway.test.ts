@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict'
 import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { existsSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
 import { after, before, describe, test } from 'node:test'
@@ -38,10 +38,12 @@ describe('gateway server', () => {
         'processes',
         'sessions',
         'status',
+        'store',
         'uptime_s',
         'version',
       ])
       assert.equal(body.status, 'ok')
+      assert.deepEqual(body.store, { ok: true })
       assert.equal(body.version, VERSION)
       const claude = body.claude as Record<string, unknown>
       assert.equal(claude.usable, true)
@@ -306,6 +308,22 @@ describe('claude-code-gateway command', () => {
     assert.equal(code, 1)
     assert.match(stderr, new RegExp(`${configFile}: pool\\.maxRunners: must be >= 1`))
     assert.match(stderr, /pool\.speed: unknown key/)
+  })
+
+  test('a database that is not one exits non-zero naming the file and the cause, without a stack', async () => {
+    const dataDir = join(home.root, 'corrupt-data')
+    mkdirSync(dataDir)
+    const file = join(dataDir, 'gateway.sqlite')
+    writeFileSync(file, 'this is not an SQLite database, just text long enough to be read. '.repeat(100))
+    const child = run(['--port', '0'], { CCGW_STORE_DATA_DIR: dataDir })
+    let stderr = ''
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString()
+    })
+    const [code] = await once(child, 'exit')
+    assert.equal(code, 1)
+    assert.match(stderr, new RegExp(`database ${file}: file is not a database\\. .*move it away`))
+    assert.doesNotMatch(stderr, /\n\s+at /)
   })
 
   test('refuses to listen beyond loopback without API keys', async () => {

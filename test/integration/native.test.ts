@@ -5,11 +5,11 @@
 import assert from 'node:assert/strict'
 import { mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { after, before, beforeEach, describe, test } from 'node:test'
+import { after, afterEach, before, beforeEach, describe, test } from 'node:test'
 import type { Gateway } from '../../src/gateway.js'
 import { type TestHome, testConfig, testGateway, testHome } from '../support/harness.js'
-import { nativeClient } from '../support/native-client.js'
-import { text, toolCall } from '../support/scripted-anthropic.js'
+import { expectError, nativeClient } from '../support/native-client.js'
+import { failure, text, toolCall } from '../support/scripted-anthropic.js'
 import { parseSse } from '../support/sse.js'
 import { waitUntil } from '../support/wait.js'
 
@@ -26,7 +26,12 @@ describe('native API: sessions and turns', () => {
       home,
       testConfig(home, {
         pool: { warmSpares: 0, sessionQueueSize: 1 },
-        native: { workspaceRoots: [home.root], heartbeatMs: 200, maxBufferedBytes: 4096 },
+        native: {
+          workspaceRoots: [home.root],
+          heartbeatMs: 200,
+          maxBufferedBytes: 4096,
+          stallTimeoutMs: 100,
+        },
       }),
     )
   })
@@ -183,6 +188,63 @@ describe('native API: sessions and turns', () => {
     assert.deepEqual((await call('POST', `/api/sessions/${id}/interrupt`)).body, { interrupted: false })
   })
 
+  test('content Claude Code could not use is refused with 400 at once; the session stays usable', async () => {
+    const id = (await call('POST', '/api/sessions', {})).body.id as string
+    // The wedge this guards against left the request open for pool.turnTimeoutMs: fail fast instead.
+    const send = async (content: unknown) => {
+      const response = await fetch(`${gateway.url}/api/sessions/${id}/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ content }),
+        signal: AbortSignal.timeout(20_000),
+      })
+      return { status: response.status, body: (await response.json()) as Json }
+    }
+    const asked = home.model.turns.length
+    expectError(await send([{ type: 'text' }]), 400, 'validation_error', 'body.content[0].text')
+    expectError(await send([{ type: 'text', text: 5 }]), 400, 'validation_error', 'body.content[0].text')
+    expectError(await send([{ type: 'audio', data: 'x' }]), 400, 'validation_error', 'body.content[0].type')
+    expectError(await send([{ type: 'text', text: 'look' }, { type: 'image' }]), 400, 'validation_error')
+    const badPdf = await send([
+      { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: 'not base64' } },
+    ])
+    expectError(badPdf, 400, 'validation_error')
+    assert.match(String((badPdf.body.error as Json).message), /content\[0\]\.source\.data/)
+    assert.equal(home.model.turns.length, asked, 'no model call was made')
+    assert.notEqual((await call('GET', `/api/sessions/${id}`)).body.state, 'running')
+    assert.deepEqual((await call('POST', `/api/sessions/${id}/interrupt`)).body, { interrupted: false })
+
+    home.model.script(text('still here'))
+    const answered = await send([{ type: 'text', text: 'hello' }])
+    assert.equal(answered.status, 200)
+    assert.equal(answered.body.text, 'still here')
+  })
+
+  test('closing a streamed message before its end interrupts the turn', async () => {
+    const id = (await call('POST', '/api/sessions', {})).body.id as string
+    home.model.script(text('y'.repeat(300), { chunkSize: 1, chunkDelayMs: 20 }))
+    const hangUp = new AbortController()
+    const response = await fetch(`${gateway.url}/api/sessions/${id}/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ content: 'stream, then be cut off' }),
+      signal: hangUp.signal,
+    })
+    const reader = response.body!.getReader()
+    let seen = ''
+    while (!seen.includes('text.delta')) seen += new TextDecoder().decode((await reader.read()).value)
+    hangUp.abort()
+    const completed = await waitUntil(
+      async () =>
+        ((await call('GET', `/api/sessions/${id}/history`)).body.items as Json[]).find(
+          (item) => item.type === 'turn_completed',
+        ),
+      20_000,
+      'the end of the turn',
+    )
+    assert.equal(completed.status, 'interrupted')
+  })
+
   test('changing the context restarts the runner with it; the conversation goes on', async () => {
     const extra = join(home.root, 'extra-dir')
     mkdirSync(extra, { recursive: true })
@@ -245,12 +307,70 @@ describe('native API: sessions and turns', () => {
     while (!raw.includes(': heartbeat')) raw += new TextDecoder().decode((await reader.read()).value)
     await reader.cancel()
 
-    // A subscriber that never reads while a long turn streams: its buffer fills and it is told why.
+    // A subscriber that never reads while a long turn streams, and more than the sockets' buffers hold
+    // follows (a paragraph per event, published on the bus): its connection fills, and once it has taken
+    // nothing for native.stallTimeoutMs it is told why. (Only a stall is cut off: see replay.test.ts.)
     const stuck = await fetch(`${gateway.url}/api/sessions/${id}/events`)
     home.model.script(text('y'.repeat(6000), { chunkSize: 3 }))
     await call('POST', `/api/sessions/${id}/messages`, { content: 'a lot' })
+    for (let i = 0; i < 4000; i++)
+      gateway.context.bus.publish(id, {
+        type: 'text.delta',
+        turnId: 'filler',
+        text: 'z'.repeat(1000),
+        parentToolUseId: null,
+      })
+    await new Promise((resolve) => setTimeout(resolve, 1000))
     const body = await stuck.text()
     assert.match(body, /event: error\ndata: \{"code":"slow_consumer"/)
+  })
+})
+
+describe('native API: a failing model API', () => {
+  let home: TestHome
+  let gateway: Gateway
+  before(async () => {
+    home = await testHome()
+    // Few enough retries that a gateway without a budget would end the turn itself within seconds.
+    home.env.CLAUDE_CODE_MAX_RETRIES = '4'
+    gateway = await testGateway(home, testConfig(home, { pool: { warmSpares: 0, retryBudgetMs: 1_500 } }))
+  })
+  afterEach(() => {
+    home.model.fallback = () => text('ok')
+  })
+  after(async () => {
+    await gateway.close()
+    await home.close()
+  })
+
+  const { call } = nativeClient(() => gateway)
+
+  test('an overloaded model API fails the message within pool.retryBudgetMs: 503 with Retry-After', async () => {
+    const id = (await call('POST', '/api/sessions', {})).body.id as string
+    home.model.fallback = () => failure(529, 'Overloaded', 'overloaded_error')
+    const started = Date.now()
+    const answer = await call('POST', `/api/sessions/${id}/messages`, { content: 'hello?' })
+    const error = expectError(answer, 503, 'overloaded')
+    assert.match(String(error.message), /1500 ms/)
+    assert.ok(Number(answer.headers.get('retry-after')) >= 1)
+    assert.ok(Date.now() - started < 6_000, `failed after ${Date.now() - started} ms`)
+
+    home.model.fallback = () => text('back again')
+    const next = await call('POST', `/api/sessions/${id}/messages`, { content: 'and now?' })
+    assert.equal(next.body.text, 'back again')
+  })
+
+  test("Claude's API refusing the credentials fails the message at once, with no retry: 401", async () => {
+    const id = (await call('POST', '/api/sessions', {})).body.id as string
+    home.model.fallback = () => failure(401, 'invalid x-api-key', 'authentication_error')
+    const asked = home.model.turns.length
+    const started = Date.now()
+    const answer = await call('POST', `/api/sessions/${id}/messages`, { content: 'hello?' })
+    const error = expectError(answer, 401, 'upstream_auth_failed')
+    assert.match(String(error.message), /credentials/)
+    assert.equal(answer.headers.get('retry-after'), null)
+    assert.equal(home.model.turns.length - asked, 1, 'the model API was asked once')
+    assert.ok(Date.now() - started < 5_000, `failed after ${Date.now() - started} ms`)
   })
 })
 

@@ -589,6 +589,28 @@ describe('OpenAI provider: thinking, structured output, stop, limits and failure
       home.model.fallback = () => text('ok')
     }
   })
+
+  test("Claude's API refusing the credentials answers 401 at once, naming the cause", async () => {
+    home.model.fallback = () => failure(401, 'invalid x-api-key', 'authentication_error')
+    try {
+      const asked = home.model.turns.length
+      const started = Date.now()
+      const response = await postChatCompletion(gateway, {
+        model: 'claude-code',
+        messages: [{ role: 'user', content: 'five' }],
+      })
+      assert.equal(response.status, 401)
+      assert.equal(response.headers.get('retry-after'), null)
+      const { error } = (await response.json()) as { error: { type: string; code: string; message: string } }
+      assert.equal(error.type, 'authentication_error')
+      assert.equal(error.code, 'upstream_auth_failed')
+      assert.match(error.message, /credentials/)
+      assert.equal(home.model.turns.length - asked, 1, 'not retried')
+      assert.ok(Date.now() - started < 5_000, `answered after ${Date.now() - started} ms`)
+    } finally {
+      home.model.fallback = () => text('ok')
+    }
+  })
 })
 
 describe('OpenAI provider without a usable CLI', () => {

@@ -9,11 +9,11 @@ import { mkdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } fro
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { Ajv } from 'ajv'
-import type { FastifyInstance } from 'fastify'
 import type { Gateway } from '../../src/gateway.js'
 import { VERSION } from '../../src/version.js'
 import { type TestHome, testConfig, testGateway, testHome } from '../support/harness.js'
 import { type Json, nativeClient } from '../support/native-client.js'
+import { routesOf } from '../support/routes.js'
 import { text, toolCall } from '../support/scripted-anthropic.js'
 import { waitUntil } from '../support/wait.js'
 
@@ -32,27 +32,6 @@ interface Document {
   paths: Record<string, Record<string, Operation>>
   components: { schemas: Record<string, Json>; securitySchemes: Record<string, Json> }
   security: Record<string, string[]>[]
-}
-
-/**
- * Every route of the app as `METHOD /path/{param}`, read from `printRoutes` (a tree whose lines are the
- * path segments added to their parent's). HEAD routes are left out: Fastify adds one to every GET.
- */
-function routesOf(app: FastifyInstance): string[] {
-  const routes: string[] = []
-  const stack: string[] = []
-  for (const line of app.printRoutes({ commonPrefix: false }).split('\n')) {
-    const match = /^([│ ]*)[├└]── (\S+)(?: \(([^)]*)\))?/.exec(line)
-    if (!match) continue
-    const depth = match[1]!.length / 4
-    stack.length = depth
-    stack.push(match[2]!)
-    const path = stack.join('').replace(/:(\w+)/g, '{$1}')
-    for (const method of (match[3] ?? '').split(',').map((m) => m.trim())) {
-      if (method && method !== 'HEAD') routes.push(`${method} ${path}`)
-    }
-  }
-  return routes.sort()
 }
 
 const operationsOf = (doc: Document) =>

@@ -77,6 +77,34 @@ describe('session WebSockets', () => {
     socket.close()
   })
 
+  test('a message whose content Claude Code could not use is refused, naming the field; no turn starts', async () => {
+    const id = await createSession({})
+    const { socket, frames } = await open(`/api/sessions/${id}/stream`)
+    const answer = async (frame: object, requestId: string) => {
+      socket.send(JSON.stringify({ ...frame, request_id: requestId }))
+      return waitUntil(
+        () => frames.find((f) => f.request_id === requestId),
+        5_000,
+        `the answer to ${requestId}`,
+      )
+    }
+    const missing = await answer({ type: 'message', content: [{ type: 'text' }] }, 'm1')
+    assert.equal(missing.type, 'error')
+    assert.equal(missing.code, 'validation_error')
+    assert.match(String(missing.message), /content\[0\]\.text/)
+    const notText = await answer({ type: 'message', content: [{ type: 'text', text: 5 }] }, 'm2')
+    assert.equal(notText.code, 'validation_error')
+    assert.match(String(notText.message), /content\[0\]\.text must be string/)
+    assert.equal(frames.filter((f) => f.type === 'turn.started').length, 0)
+
+    home.model.script(text('fine'))
+    socket.send(
+      JSON.stringify({ type: 'message', content: [{ type: 'text', text: 'hi' }], request_id: 'm3' }),
+    )
+    await waitUntil(() => frames.some((f) => f.type === 'turn.completed'), 20_000, 'turn.completed')
+    socket.close()
+  })
+
   test('permission requests are answered over the socket; the tool stream shows tool calls only', async () => {
     const id = await createSession({ permission_mode: 'default', ask_permissions: true })
     const { socket, frames } = await open(`/api/sessions/${id}/stream`)

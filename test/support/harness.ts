@@ -162,6 +162,9 @@ export function testConfig(home: TestHome, overrides: ConfigOverrides = {}): Con
   base.server.port = 0
   base.store.dataDir = home.dataDir
   base.claude.defaultWorkspace = home.workspace
+  // The test home stands for the user's home (the default root, `~`): the default workspace is under it, as
+  // it must be for sessions that name none.
+  base.native.workspaceRoots = [home.root]
   base.claude.settingSources = []
   base.log.level = 'silent'
   for (const [section, values] of Object.entries(overrides))

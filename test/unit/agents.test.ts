@@ -32,6 +32,7 @@ import {
   validateAgent,
 } from '../../src/agents/index.js'
 import { projectSlug } from '../../src/engine/transcript.js'
+import { raceFolderWithSymlink, treeOf } from '../support/symlink-race.js'
 
 const PIRATE = `---
 name: pirate
@@ -310,6 +311,53 @@ describe('agent files on disk', () => {
     mkdirSync(join(outside, 'agents'))
     await rejects(() => listAgents(locations), 'outside_scope')
     await rejects(() => readAgent('x', locations, 'project'), 'outside_scope')
+  })
+
+  test('a project folder swapped for a symlink during calls leads nowhere out (race)', async (t) => {
+    const { root, locations } = dirs(t)
+    const outside = join(root, 'outside')
+    put(join(outside, 'agents', 'secret.md'), '---\nname: secret\ndescription: OUTSIDE\n---\nOUTSIDE SECRET')
+    put(join(agentsDir('project', locations), 'mine.md'), '---\nname: mine\ndescription: d\n---\ninside')
+    const race = raceFolderWithSymlink(join(locations.workspace, '.claude'), outside)
+    const leaks: string[] = []
+    const unexpected: string[] = []
+    const settle = async (what: string, call: () => Promise<unknown>) => {
+      try {
+        const result = JSON.stringify(await call())
+        if (result.includes('OUTSIDE')) leaks.push(`${what}: ${result.slice(0, 200)}`)
+      } catch (error) {
+        if (!(error instanceof AgentError)) unexpected.push(`${what}: ${String(error)}`)
+      }
+    }
+    try {
+      const deadline = Date.now() + 3_000
+      for (let i = 0; Date.now() < deadline; i++) {
+        const agent = { name: `a${i}`, description: 'd', prompt: 'p' }
+        await Promise.all([
+          // Several creates at once: each one's window between its checks and its write is a chance.
+          ...[0, 1, 2, 3, 4, 5].map((k) =>
+            settle('create', () => createAgent({ ...agent, name: `a${i}-${k}` }, 'project', locations)),
+          ),
+          settle('overwrite', () =>
+            createAgent({ ...agent, name: 'mine' }, 'project', locations, { overwrite: true }),
+          ),
+          settle('update', () => updateAgent('mine', { model: 'haiku' }, locations, 'project')),
+          settle('list', () => listAgents(locations)),
+          settle('read', () => readAgent('mine', locations, 'project')),
+          settle('delete', () => deleteAgent('secret', locations, 'project')),
+        ])
+      }
+    } finally {
+      await race.stop()
+    }
+    assert.deepEqual(
+      treeOf(outside),
+      ['agents', 'agents/secret.md'],
+      'nothing was created or removed outside',
+    )
+    assert.match(readFileSync(join(outside, 'agents', 'secret.md'), 'utf8'), /OUTSIDE SECRET$/)
+    assert.deepEqual(leaks, [], 'no outside content was returned')
+    assert.deepEqual(unexpected, [], 'every failure is an AgentError')
   })
 
   test('built-in agents are the reported ones no file defines', async (t) => {

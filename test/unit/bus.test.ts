@@ -5,9 +5,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type TestContext, test } from 'node:test'
 import { setImmediate as nextTick } from 'node:timers/promises'
-import { type BusOptions, EventBus } from '../../src/events/bus.js'
+import { type BusOptions, EventBus, EventRejectedError } from '../../src/events/bus.js'
 import type { EventBody, GatewayEvent } from '../../src/events/types.js'
+import { isStoreError, StoreError } from '../../src/store/errors.js'
 import { SqliteStore } from '../../src/store/sqlite.js'
+import type { Store } from '../../src/store/types.js'
+import { waitUntil } from '../support/wait.js'
 
 function tempDir(t: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), 'ccgw-bus-'))
@@ -238,4 +241,146 @@ test("forget() before store.deleteSession (the engine's order) leaves nothing ei
   await nextTick()
   assert.deepEqual(store.readEvents('gone'), [])
   assert.equal(bus.currentSeq('gone'), 0)
+})
+
+/** An object nested `depth` levels deep: JSON.stringify overflows the stack on 10,000. */
+function nested(depth: number): unknown {
+  let value: unknown = null
+  for (let i = 0; i < depth; i++) value = { a: value }
+  return value
+}
+
+/** The store, but `appendEvents` first asks `fault` whether to throw instead. */
+function faulty(store: SqliteStore, fault: (batch: readonly GatewayEvent[]) => Error | undefined): Store {
+  return new Proxy(store, {
+    get(target, property) {
+      if (property === 'appendEvents')
+        return (batch: readonly GatewayEvent[]) => {
+          const error = fault(batch)
+          if (error) throw error
+          target.appendEvents(batch)
+        }
+      const value = Reflect.get(target, property, target)
+      return typeof value === 'function' ? value.bind(target) : value
+    },
+  })
+}
+
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
+
+test('an event that cannot be serialised is refused alone: no number, no delivery, every session goes on', async (t) => {
+  const { store, bus: newBus } = fixture(t)
+  const bus = newBus()
+  const seen: GatewayEvent[] = []
+  bus.subscribeAll((event) => seen.push(event))
+  publishTexts(bus, 'a', ['1'])
+  const poisoned: EventBody = {
+    type: 'tool.call',
+    turnId: 't1',
+    toolUseId: 'x',
+    name: 'read',
+    input: { path: 'a', extra: nested(10_000) },
+    parentToolUseId: null,
+  }
+  assert.throws(
+    () => bus.publish('a', poisoned),
+    (error) =>
+      error instanceof EventRejectedError &&
+      /^The tool\.call event cannot be serialised: .*nested too deeply/.test(error.message),
+  )
+  publishTexts(bus, 'a', ['2'])
+  publishTexts(bus, 'b', ['x'])
+  await nextTick()
+  assert.deepEqual(texts(store.readEvents('a')), ['1', '2'])
+  assert.deepEqual(seqs(store.readEvents('a')), [1, 2])
+  assert.deepEqual(texts(bus.replay('b')), ['x'])
+  assert.deepEqual(texts(seen), ['1', '2', 'x'])
+})
+
+test('an event the store refuses is dropped from its batch and reported; the rest and later batches are written', async (t) => {
+  const { store } = fixture(t)
+  const bus = new EventBus(
+    faulty(store, (batch) =>
+      batch.some((e) => e.type === 'text.delta' && e.text === 'poison')
+        ? new Error('malformed JSON')
+        : undefined,
+    ),
+  )
+  const rejected: [number, string][] = []
+  bus.onEventRejected((event, error) => rejected.push([event.seq, error.message]))
+  publishTexts(bus, 'a', ['1', 'poison', '3'])
+  publishTexts(bus, 'b', ['x'])
+  await nextTick()
+  assert.deepEqual(rejected, [[2, 'malformed JSON']])
+  assert.deepEqual(texts(store.readEvents('a')), ['1', '3'])
+  assert.deepEqual(texts(store.readEvents('b')), ['x'])
+  publishTexts(bus, 'a', ['4'])
+  assert.deepEqual(texts(bus.replay('a')), ['1', '3', '4'])
+  assert.deepEqual(seqs(store.readEvents('a')), [1, 3, 4])
+})
+
+test('while the storage is full events wait in memory, readable, and are all written once space returns', async (t) => {
+  const { store, bus: newBus } = fixture(t)
+  const failures: unknown[] = []
+  const recovered: number[] = []
+  const bus = newBus({
+    retryDelayMs: { min: 5, max: 20 },
+    onPersistError: (error) => failures.push(error),
+    onPersistRecovered: (written) => recovered.push(written),
+  })
+  publishTexts(bus, 's', ['first'])
+  await nextTick()
+  // Not a page more than the file has: the next pages the events need are refused, as on a full disk.
+  store.setMaxSize(1)
+  const big = 'x'.repeat(2_000)
+  publishTexts(
+    bus,
+    's',
+    range(2, 50).map((i) => `${i}${big}`),
+  )
+  await nextTick()
+  const health = store.health()
+  assert.equal(health.ok, false)
+  assert.equal(!health.ok && health.error, 'storage_full')
+  assert.equal(failures.length, 1)
+  assert.ok(isStoreError(failures[0]) && failures[0].code === 'storage_full')
+  // Still readable (from memory), and still published in order.
+  assert.deepEqual(seqs(bus.replay('s')), range(1, 50))
+  assert.deepEqual(seqs(bus.replay('s', 40, 5)), range(41, 45))
+  assert.equal(bus.publish('s', delta('51')).seq, 51)
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  assert.equal(failures.length, 1, 'reported once, not at every retry')
+  assert.deepEqual(seqs(store.readEvents('s')), [1])
+
+  store.setMaxSize(0)
+  await waitUntil(() => store.readEvents('s').length === 51, 5_000, 'the waiting events written')
+  assert.deepEqual(seqs(store.readEvents('s')), range(1, 51))
+  assert.deepEqual(store.health(), { ok: true })
+  assert.equal(recovered.length, 1)
+})
+
+test('past maxPendingEvents publish refuses events with a StoreError, but keeps those that end turns', async (t) => {
+  const { store } = fixture(t)
+  let failing = true
+  const unavailable = new StoreError('storage_unavailable', 'disk I/O error', 5_000)
+  const bus = new EventBus(
+    faulty(store, () => (failing ? unavailable : undefined)),
+    { maxPendingEvents: 3, retryDelayMs: { min: 10, max: 10 } },
+  )
+  publishTexts(bus, 's', ['1', '2'])
+  await nextTick()
+  publishTexts(bus, 's', ['3'])
+  assert.throws(
+    () => bus.publish('s', delta('4')),
+    (error) =>
+      isStoreError(error) &&
+      error.code === 'storage_unavailable' &&
+      /store\.maxPendingEvents/.test(error.message),
+  )
+  const end = bus.publish('s', { type: 'error', turnId: 't1', code: 'storage_unavailable', message: 'm' })
+  assert.equal(end.seq, 4)
+  assert.deepEqual(seqs(bus.replay('s')), [1, 2, 3, 4])
+  failing = false
+  await waitUntil(() => store.readEvents('s').length === 4, 5_000, 'written once the storage works')
+  assert.equal(bus.publish('s', delta('5')).seq, 5)
 })

@@ -46,11 +46,14 @@ test('defaults apply when there is no file, and the result is frozen', (t) => {
       host: '127.0.0.1',
       port: 8080,
       bodyLimitBytes: 10 * 1024 * 1024,
+      maxJsonDepth: 128,
       keepAliveTimeoutMs: 72_000,
       requestTimeoutMs: 0,
       shutdownGraceMs: 10_000,
       apiKeys: [],
       allowUnauthenticatedRemote: false,
+      allowedHosts: [],
+      allowedOrigins: [],
     },
     claude: {
       cliPath: null,
@@ -70,12 +73,13 @@ test('defaults apply when there is no file, and the result is frozen', (t) => {
       sessionQueueSize: 4,
       permissionTimeoutMs: 120_000,
       turnTimeoutMs: 600_000,
+      retryBudgetMs: 30_000,
       startTimeoutMs: 60_000,
       startRetries: 1,
       primeSpares: true,
       spareReclaimIdleMs: 60_000,
     },
-    store: { dataDir: join(homedir(), '.claude-code-gateway') },
+    store: { dataDir: join(homedir(), '.claude-code-gateway'), maxSizeBytes: 0, maxPendingEvents: 100_000 },
     openai: {
       models: {
         'claude-code': null,
@@ -98,6 +102,7 @@ test('defaults apply when there is no file, and the result is frozen', (t) => {
       workspaceRoots: [homedir()],
       heartbeatMs: 15_000,
       maxBufferedBytes: 1_048_576,
+      stallTimeoutMs: 30_000,
       uploadMaxFileBytes: 52_428_800,
       uploadMaxFiles: 100,
       filesListMaxEntries: 5000,
@@ -349,6 +354,28 @@ test('a non-loopback host needs API keys unless explicitly allowed', (t) => {
     assert.ok(isLoopbackHost(host))
   for (const host of ['0.0.0.0', '::', '10.0.0.1', 'example.com', '127.0.0.1.nip.io'])
     assert.ok(!isLoopbackHost(host))
+})
+
+test('allowed hosts and origins: comma lists from the environment; malformed entries are refused', (t) => {
+  const cwd = tempDir(t)
+  const { config } = loadConfig({
+    cwd,
+    env: {
+      CCGW_SERVER_ALLOWED_HOSTS: 'gw.example, .corp.example',
+      CCGW_SERVER_ALLOWED_ORIGINS: 'https://ui.example,http://localhost:3000/',
+    },
+  })
+  assert.deepEqual(config.server.allowedHosts, ['gw.example', '.corp.example'])
+  assert.deepEqual(config.server.allowedOrigins, ['https://ui.example', 'http://localhost:3000/'])
+  const file = write(
+    cwd,
+    'ccgw.config.yaml',
+    'server:\n  allowedHosts: ["http://gw.example"]\n  allowedOrigins: ["ui.example", "https://ui.example/app"]\n',
+  )
+  const err = loadError({ cwd, argv: { configFile: file }, env: {} })
+  assert.match(err.message, /server\.allowedHosts\.0: must match pattern/)
+  assert.match(err.message, /server\.allowedOrigins\.0: must match pattern/)
+  assert.match(err.message, /server\.allowedOrigins\.1: must match pattern/)
 })
 
 test('warm spares cannot exceed the runner limit', (t) => {

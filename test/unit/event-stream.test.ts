@@ -51,6 +51,7 @@ async function subscribers(
     sub.stream = new EventStream(reply, {
       heartbeatMs: 0,
       maxBufferedBytes: 1 << 20,
+      stallTimeoutMs: 30_000,
       endsWithConnection: true,
       onClose: () => {
         sub.closed = true

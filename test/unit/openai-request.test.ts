@@ -278,3 +278,82 @@ test('JSON Schemas are checked at the edge and lose their $schema dialect', () =
     'tools[0].function.parameters',
   )
 })
+
+test('inline images and files that are empty or not base64 are refused, naming the part', () => {
+  const image = (url: string) =>
+    ({
+      messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url } }] }],
+    }) as Partial<ChatCompletionRequest>
+  const file = (file_data: string) =>
+    ({
+      messages: [{ role: 'user', content: [{ type: 'file', file: { file_data } }] }],
+    }) as Partial<ChatCompletionRequest>
+  for (const data of ['', 'not base64!', 'iVBORw0KGgo', 'iVBO=w0K', '@@@@'])
+    rejects(image(`data:image/png;base64,${data}`), 'messages[0].content[0].image_url.url')
+  for (const type of ['application/pdf', 'text/plain'])
+    for (const data of ['', '%PDF-1.4', 'JVBERi0xLjQ'])
+      rejects(file(`data:${type};base64,${data}`), 'messages[0].content[0].file.file_data')
+  const accepted = plan(image('data:image/png;base64,iVBORw0KGgo='))
+  assert.deepEqual(accepted.input, {
+    kind: 'user',
+    content: [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo=' } }],
+  })
+  assert.equal(plan(file('data:application/pdf;base64,JVBERi0xLjQ=')).input.kind, 'user')
+})
+
+test('tool_choice must name one of the tools, and needs tools', () => {
+  const tools = [{ type: 'function' as const, function: { name: 'lookup' } }]
+  rejects({ tools, tool_choice: { type: 'function', function: { name: 'other' } } }, 'tool_choice')
+  rejects({ tool_choice: { type: 'function', function: { name: 'lookup' } } }, 'tool_choice')
+  rejects({ tool_choice: 'required' }, 'tool_choice')
+  const chosen = plan({ tools, tool_choice: { type: 'function', function: { name: 'lookup' } } })
+  assert.equal(chosen.tools.length, 1)
+  assert.equal(plan({ tool_choice: 'auto' }).tools.length, 0)
+})
+
+/** `{"a":{"a":…1…}}`, `depth` objects deep, built without recursion. */
+function nested(depth: number): Record<string, unknown> {
+  let value: Record<string, unknown> = {}
+  for (let i = 0; i < depth; i++) value = { a: value }
+  return value
+}
+
+test('function-call arguments nested deeper than server.maxJsonDepth are refused like a deep body', () => {
+  const depth = config.server.maxJsonDepth
+  const call = (args: string) =>
+    ({
+      messages: [
+        { role: 'user', content: 'a' },
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: args } }],
+        },
+        { role: 'tool', tool_call_id: 'c1', content: 'r' },
+      ],
+    }) as Partial<ChatCompletionRequest>
+  const param = 'messages[1].tool_calls[0].function.arguments'
+  assert.throws(
+    () => plan(call(`${'['.repeat(20_000)}${']'.repeat(20_000)}`)),
+    (error: unknown) =>
+      error instanceof OpenAIError && error.param === param && error.code === 'json_too_deep',
+  )
+  const atLimit = `${'['.repeat(depth)}${']'.repeat(depth)}`
+  assert.equal(plan(call(atLimit)).input.kind, 'tool_results')
+})
+
+test('client data that cannot be serialised is a 400 naming it, never an exception', () => {
+  // Deeper than JSON.stringify can go: the edge refuses such a body, this is the check behind it.
+  // (`rejects` would print the body: it cannot be printed either.)
+  const refused = (body: Partial<ChatCompletionRequest>, param: string) =>
+    assert.throws(
+      () => plan(body),
+      (error: unknown) => error instanceof OpenAIError && error.status === 400 && error.param === param,
+    )
+  const tools = [{ type: 'function' as const, function: { name: 'f', parameters: nested(20_000) } }]
+  refused({ tools }, 'tools[0].function.parameters')
+  refused(
+    { response_format: { type: 'json_schema', json_schema: { name: 'x', schema: nested(20_000) } } },
+    'response_format.json_schema.schema',
+  )
+})

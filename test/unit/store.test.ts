@@ -1,10 +1,13 @@
 /** SqliteStore: session records with paginated, filtered listing, and the per-session event log. */
 import assert from 'node:assert/strict'
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type TestContext, test } from 'node:test'
+import Database from 'better-sqlite3'
 import type { EventBody, GatewayEvent, SessionState } from '../../src/events/types.js'
+import { isStoreError } from '../../src/store/errors.js'
 import { SqliteStore } from '../../src/store/sqlite.js'
 import type { SessionRecord } from '../../src/store/types.js'
 import { waitUntil } from '../support/wait.js'
@@ -257,4 +260,127 @@ test('the write-ahead log is copied into the database file by a thread of its ow
   assert.equal(statSync(file).size, before, 'nothing copied by the writing connection')
   await waitUntil(() => statSync(file).size > before + 1_000_000, 10_000, 'the checkpoint thread')
   assert.equal(store.readEvents('s').length, 1_500)
+})
+
+test('a full database: writes fail with storage_full naming the file, health says so until a write succeeds', (t) => {
+  const dir = tempDir(t)
+  const store = openStore(t, dir)
+  store.insertSession(record('a'))
+  // Not a page more than the file has: as on a full disk.
+  store.setMaxSize(1)
+  const text = 'x'.repeat(2_000)
+  const before = Date.now()
+  assert.throws(
+    () => {
+      for (let seq = 1; seq <= 100; seq++)
+        store.appendEvents([
+          event('s', seq, { type: 'text.delta', turnId: 't', text, parentToolUseId: null }),
+        ])
+    },
+    (error) =>
+      isStoreError(error) &&
+      error.code === 'storage_full' &&
+      error.message.includes(join(dir, 'gateway.sqlite')) &&
+      (error.cause as { code?: string }).code === 'SQLITE_FULL',
+  )
+  const health = store.health()
+  assert.ok(!health.ok)
+  assert.equal(health.error, 'storage_full')
+  assert.ok(health.since >= before && health.since <= Date.now())
+  // Reading goes on.
+  assert.equal(store.getSession('a')?.id, 'a')
+  assert.throws(() => store.insertSession(record('b', { agent: text })), isStoreError)
+  assert.equal(store.health().ok, false)
+
+  store.setMaxSize(0)
+  store.insertSession(record('b'))
+  assert.deepEqual(store.health(), { ok: true })
+})
+
+test('an event nested deeper than SQLite reads JSON does not fail reading the events by type', (t) => {
+  const store = openStore(t)
+  let input: unknown = 'leaf'
+  for (let i = 0; i < 1_500; i++) input = { a: input }
+  const call: EventBody = {
+    type: 'tool.call',
+    turnId: 't',
+    toolUseId: 'u',
+    name: 'read',
+    input,
+    parentToolUseId: null,
+  }
+  store.appendEvents([event('s', 1), event('s', 2, call), event('s', 3)])
+  const calls = store.readEvents('s', { types: ['tool.call', 'tool.result'] })
+  assert.deepEqual(seqs(calls), [2])
+  // Compared as text: deepEqual recurses deeper than the stack allows.
+  assert.equal(JSON.stringify(calls[0]), JSON.stringify(event('s', 2, call)))
+  assert.deepEqual(seqs(store.readEvents('s', { types: ['text.delta'] })), [1, 3])
+})
+
+test('a stored event that cannot be read back is left out and reported, the others are read', (t) => {
+  const dir = tempDir(t)
+  const unreadable: [string, number, string][] = []
+  const store = new SqliteStore(dir, {
+    onUnreadableEvent: (sessionId, seq, error) => unreadable.push([sessionId, seq, error.name]),
+  })
+  t.after(() => store.close())
+  store.appendEvents([event('s', 1), event('s', 3)])
+  const other = new Database(join(dir, 'gateway.sqlite'))
+  other
+    .prepare('INSERT INTO events (session_id, seq, event) VALUES (?, ?, ?)')
+    .run('s', 2, '{"type": "text.del')
+  other.close()
+  assert.deepEqual(seqs(store.readEvents('s')), [1, 3])
+  assert.deepEqual(seqs(store.readEvents('s', { types: ['text.delta'] })), [1, 3])
+  assert.deepEqual(unreadable, [
+    ['s', 2, 'SyntaxError'],
+    ['s', 2, 'SyntaxError'],
+  ])
+})
+
+test('a file that is not a database fails the start with an error naming the file and the cause', (t) => {
+  const dir = tempDir(t)
+  const file = join(dir, 'gateway.sqlite')
+  writeFileSync(file, 'not a database, but some text long enough to be read as one. '.repeat(100))
+  assert.throws(
+    () => new SqliteStore(dir),
+    (error: Error) =>
+      error.message.startsWith(`Cannot open the gateway's database ${file}: file is not a database`) &&
+      /move it away/.test(error.message),
+  )
+})
+
+test('a read-only database fails the start with an error naming the file, not at the first write', (t) => {
+  const dir = tempDir(t)
+  const file = join(dir, 'gateway.sqlite')
+  new SqliteStore(dir).close()
+  // The test runs as root, whom file modes do not stop: an immutable file is read-only for everyone.
+  try {
+    execFileSync('chattr', ['+i', file], { stdio: 'ignore' })
+  } catch {
+    t.skip('chattr +i is not available here')
+    return
+  }
+  try {
+    assert.throws(
+      () => new SqliteStore(dir),
+      (error: Error) =>
+        error.message.startsWith(
+          `Cannot open the gateway's database ${file}: attempt to write a readonly database`,
+        ) && /must be able to write it/.test(error.message),
+    )
+  } finally {
+    execFileSync('chattr', ['-i', file])
+  }
+})
+
+test('a data directory that cannot be created fails the start naming it and store.dataDir', (t) => {
+  const blocker = join(tempDir(t), 'a-file')
+  writeFileSync(blocker, '')
+  const dir = join(blocker, 'data')
+  assert.throws(
+    () => new SqliteStore(dir),
+    (error: Error) =>
+      error.message.startsWith(`Cannot create the data directory ${dir} (store.dataDir): ENOTDIR`),
+  )
 })

@@ -14,6 +14,7 @@ import {
 } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
+import { Readable } from 'node:stream'
 import { type TestContext, test } from 'node:test'
 import {
   bashEnvironment,
@@ -28,6 +29,8 @@ import {
 } from '../../src/tools/index.js'
 import type { SearchInputType } from '../../src/tools/search.js'
 import { searchWorkspace } from '../../src/tools/search-core.js'
+import { Upload } from '../../src/tools/upload.js'
+import { raceFolderWithSymlink, treeOf } from '../support/symlink-race.js'
 import { waitUntil } from '../support/wait.js'
 
 // ---------------------------------------------------------------------------------------------- helpers
@@ -190,6 +193,67 @@ test('glob and search walks do not follow symlinks out of the workspace', async 
   assert.deepEqual(globbed.filenames.sort(), ['inside-link.txt', 'inside.txt', 'ok.txt'])
   const found = await search(ws, { pattern: 'SECRET' })
   assert.deepEqual(found.filenames.sort(), ['inside-link.txt', 'inside.txt'])
+})
+
+/** How long each race below swaps a folder for a symlink while calls go through it. */
+const RACE_MS = 3_000
+
+test('no folder swapped for a symlink during a call leads out: write, edit, read, search, upload (race)', async (t) => {
+  const ws = tempDir(t)
+  const outside = tempDir(t, 'ccgw-outside-')
+  put(outside, { 'secret.txt': 'OUTSIDE SECRET\n' })
+  put(ws, { 'd/secret.txt': 'inside\n' })
+  const race = raceFolderWithSymlink(join(ws, 'd'), outside)
+  const leaks: string[] = []
+  const unexpected: string[] = []
+  /** Refusals and vanished paths are what a call may answer in the middle of a swap; nothing else. */
+  const settle = async (what: string, call: () => Promise<unknown>) => {
+    try {
+      const result = JSON.stringify(await call())
+      if (result.includes('OUTSIDE')) leaks.push(`${what}: ${result.slice(0, 200)}`)
+    } catch (error) {
+      if (!(error instanceof ToolError)) unexpected.push(`${what}: ${String(error)}`)
+    }
+  }
+  let calls = 0
+  try {
+    const deadline = Date.now() + RACE_MS
+    for (let i = 0; Date.now() < deadline; i++) {
+      calls++
+      await Promise.all([
+        settle('write', () => runTool('write', ws, { file_path: `d/w${i}.txt`, content: 'x' })),
+        settle('write into a new folder', () =>
+          runTool('write', ws, { file_path: `d/f${i}/w.txt`, content: 'x' }),
+        ),
+        settle('edit', () =>
+          runTool('edit', ws, { file_path: `d/e${i}.txt`, old_string: '', new_string: 'x' }),
+        ),
+        settle('edit of an existing file', () =>
+          runTool('edit', ws, { file_path: 'd/secret.txt', old_string: 'SECRET', new_string: 'pwned' }),
+        ),
+        settle('read', () => runTool('read', ws, { file_path: 'd/secret.txt' })),
+        settle('search', () => search(ws, { pattern: 'OUTSIDE', path: 'd', output_mode: 'content' })),
+        settle('upload', async () => {
+          const upload = await Upload.into(ws, `d/u${i}`, true)
+          try {
+            await upload.add('u.txt', Readable.from([Buffer.from('x')]))
+            return await upload.commit()
+          } catch (error) {
+            await upload.discard()
+            throw error
+          }
+        }),
+      ])
+    }
+  } finally {
+    const swaps = await race.stop()
+    assert.ok(swaps > 10, `the folder was swapped ${swaps} times only`)
+  }
+  assert.ok(calls > 10, `only ${calls} rounds of calls`)
+  assert.deepEqual(treeOf(outside), ['secret.txt'], 'nothing was created outside')
+  assert.equal(readFileSync(join(outside, 'secret.txt'), 'utf8'), 'OUTSIDE SECRET\n')
+  assert.deepEqual(leaks, [], 'no outside content was returned')
+  assert.deepEqual(unexpected, [], 'every failure is a ToolError')
 })
 
 // ------------------------------------------------------------------------------------------------ read

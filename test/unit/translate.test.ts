@@ -901,7 +901,10 @@ test('classifyUpstream: the message wins over the status for context length', ()
     'context_length_exceeded',
   )
   assert.equal(classifyUpstream(429, 'Prompt is too long'), 'context_length_exceeded')
-  assert.equal(classifyUpstream(401, 'Invalid API key'), 'upstream_error')
+  // Credentials refused: no retry helps, and the error must say so (not a generic upstream failure).
+  assert.equal(classifyUpstream(401, 'Invalid API key'), 'upstream_auth_failed')
+  assert.equal(classifyUpstream(403, 'Forbidden'), 'upstream_auth_failed')
+  assert.equal(classifyUpstream(500, 'Internal server error'), 'upstream_error')
 })
 
 test('a resumed conversation starts from the cost saved before: its first turn is charged only itself', () => {

@@ -27,6 +27,7 @@ import {
 } from '../../agents/index.js'
 import { claudeConfigDir } from '../../engine/transcript.js'
 import type { GatewayContext } from '../../gateway.js'
+import { MAX_INTEGER } from '../validation.js'
 import { ApiError, invalid } from './errors.js'
 import { confinedWorkspace, sessionOf } from './resolve.js'
 import { SessionParams } from './schemas.js'
@@ -59,9 +60,12 @@ function kindSchema(kind: FieldKind): TSchema {
     case 'boolean':
       return Type.Boolean()
     case 'positiveInteger':
-      return Type.Integer({ minimum: 1 })
+      return Type.Integer({ minimum: 1, maximum: MAX_INTEGER })
     case 'effort':
-      return Type.Union([...EFFORT_LEVELS.map((level) => Type.Literal(level)), Type.Integer({ minimum: 1 })])
+      return Type.Union([
+        ...EFFORT_LEVELS.map((level) => Type.Literal(level)),
+        Type.Integer({ minimum: 1, maximum: MAX_INTEGER }),
+      ])
     case 'mcpServers':
       return Type.Array(
         Type.Union([Type.String({ minLength: 1 }), Type.Object({}, { additionalProperties: true })]),

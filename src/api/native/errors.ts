@@ -5,9 +5,11 @@
 import type { FastifyError } from 'fastify'
 import { isGatewayError } from '../../engine/errors.js'
 import type { ErrorCode } from '../../events/types.js'
+import { isStoreError } from '../../store/errors.js'
 import type { ToolError } from '../../tools/workspace.js'
+import { JsonTooDeepError } from '../json-limits.js'
 import { retryAfterSeconds } from '../retry.js'
-import { validationPath } from '../validation.js'
+import { mainIssue, validationPath } from '../validation.js'
 
 export interface ApiErrorBody {
   error: { code: string; message: string; field?: string }
@@ -43,6 +45,7 @@ const STATUS: Record<ErrorCode, number> = {
   start_failed: 503,
   shutting_down: 503,
   overloaded: 503,
+  upstream_auth_failed: 401,
   interrupted: 409,
   context_length_exceeded: 422,
   turn_timeout: 504,
@@ -53,6 +56,8 @@ const STATUS: Record<ErrorCode, number> = {
   upstream_error: 502,
   max_turns: 422,
   max_budget: 422,
+  storage_full: 507,
+  storage_unavailable: 503,
   internal: 500,
 }
 
@@ -77,10 +82,12 @@ export function fromToolError(error: ToolError, part: 'body' | 'querystring'): A
 /** Any error a native route can raise, in the native shape. */
 export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error
-  if (isGatewayError(error)) return fromEngineError(error.code, error.message, error.retryAfterMs)
+  if (isGatewayError(error) || isStoreError(error))
+    return fromEngineError(error.code, error.message, error.retryAfterMs)
+  if (error instanceof JsonTooDeepError) return new ApiError(400, 'json_too_deep', error.message)
   const fastify = error as FastifyError
   if (fastify.validation) {
-    const issue = fastify.validation[0]
+    const issue = mainIssue(fastify.validation)
     const field = issue
       ? validationPath(issue.instancePath, issue.params, fastify.validationContext ?? 'body')
       : undefined

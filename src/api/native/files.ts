@@ -3,8 +3,6 @@
  * confined to the workspace as the direct tools' are (src/tools/workspace.ts); an upload is recorded in the
  * session's events like a direct tool call, with a `file.changed` per file.
  */
-import { createReadStream } from 'node:fs'
-import { stat } from 'node:fs/promises'
 import { basename } from 'node:path'
 import multipart, { type Multipart, type MultipartValue } from '@fastify/multipart'
 import { type Static, Type } from '@sinclair/typebox'
@@ -15,7 +13,8 @@ import type { Config } from '../../config/index.js'
 import type { GatewayContext } from '../../gateway.js'
 import { type ListedEntry, listWorkspace } from '../../tools/listing.js'
 import { Upload, UploadConflict, type UploadedFile } from '../../tools/upload.js'
-import { confine, fsToolError, ToolError } from '../../tools/workspace.js'
+import { confineTo, openForReading, ToolError, workspaceRoot } from '../../tools/workspace.js'
+import { MAX_INTEGER } from '../validation.js'
 import { ApiError, fromToolError, invalid } from './errors.js'
 import { sessionOf } from './resolve.js'
 import { SessionParams } from './schemas.js'
@@ -62,6 +61,7 @@ const ListQuery = Type.Object(
     ),
     depth: Type.Integer({
       minimum: 1,
+      maximum: MAX_INTEGER,
       default: 1,
       description: "Folder levels to list: 1 lists the folder's own entries, 2 also theirs, ...",
     }),
@@ -212,12 +212,18 @@ export const fileRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async
       const record = sessionOf(engine, request.params.id)
       const { path } = request.query
       const file = await fromTools(async () => {
-        const real = await confine(record.settings.workspace, path)
-        const info = await stat(real).catch((error: unknown) => {
-          throw fsToolError(error, path)
-        })
-        if (!info.isFile()) throw new ToolError('invalid_input', `${path} is not a file`, { field: 'path' })
-        return { real, size: info.size }
+        const root = await workspaceRoot(record.settings.workspace)
+        const real = await confineTo(root, path, 'path')
+        // Sent from a descriptor checked to lead inside the workspace, not by path (see openForReading).
+        const handle = await openForReading(root, real, path, 'path')
+        try {
+          const info = await handle.stat()
+          if (!info.isFile()) throw new ToolError('invalid_input', `${path} is not a file`, { field: 'path' })
+          return { real, size: info.size, handle }
+        } catch (error) {
+          await handle.close()
+          throw error
+        }
       }, 'querystring')
       const name = basename(file.real)
       return reply
@@ -225,7 +231,7 @@ export const fileRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async
         .header('content-length', file.size)
         .header('content-disposition', contentDisposition(name))
         .header('x-content-type-options', 'nosniff')
-        .send(createReadStream(file.real))
+        .send(file.handle.createReadStream())
     },
   )
 }

@@ -13,6 +13,7 @@ import type { ContentBlock, GatewayEvent } from '../../events/types.js'
 import type { GatewayContext } from '../../gateway.js'
 import type { SessionRecord } from '../../store/types.js'
 import { JSON_TYPE } from '../media-types.js'
+import { MAX_INTEGER } from '../validation.js'
 import { sessionOf } from './resolve.js'
 import { SessionParams, ThinkingSchema, thinkingSetting } from './schemas.js'
 import { sessionView, usageView } from './views.js'
@@ -20,7 +21,7 @@ import { sessionView, usageView } from './views.js'
 const HistoryQuery = Type.Object(
   {
     /** The sequence number to continue after (a page's `next_after`); 0 from the start. */
-    after: Type.Integer({ minimum: 0, default: 0 }),
+    after: Type.Integer({ minimum: 0, maximum: MAX_INTEGER, default: 0 }),
     limit: Type.Integer({ minimum: 1, maximum: 1000, default: 200 }),
   },
   { additionalProperties: false },

@@ -9,13 +9,20 @@
  * Claude Code reads them when a conversation starts, so after a write the session's process is let go
  * (now if idle, else when its turn ends) and its next turn resumes with the new memory.
  */
-import { randomUUID } from 'node:crypto'
-import { lstat, mkdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises'
-import { dirname, join, sep } from 'node:path'
+import { type FileHandle, mkdir, realpath } from 'node:fs/promises'
+import { join } from 'node:path'
 import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyPluginAsync } from 'fastify'
 import type { GatewayContext } from '../../gateway.js'
 import type { SessionRecord } from '../../store/types.js'
+import {
+  confineTo,
+  isToolError,
+  openForReading,
+  readUpTo,
+  ToolError,
+  writeAtomically,
+} from '../../tools/workspace.js'
 import { ApiError, invalid } from './errors.js'
 import { sessionOf } from './resolve.js'
 import { SessionParams } from './schemas.js'
@@ -39,8 +46,13 @@ const MemoryWrite = Type.Object(
 interface MemoryFile {
   scope: Scope
   path: string
-  /** The folder the file must stay in (a symlink pointing elsewhere is not written through). */
+  /**
+   * The folder the file must stay in: it is read and written only when its real path is inside it, so a
+   * symlink (the file's, or a folder's swapped in meanwhile) cannot lead the gateway anywhere else.
+   */
   root: string
+  /** Its name in `root`. */
+  name: string
 }
 
 export interface MemoryView {
@@ -52,6 +64,8 @@ export interface MemoryView {
   size: number
   /** Only the first MEMORY_MAX_BYTES are in `content`. */
   truncated: boolean
+  /** Why the file is not shown although it exists (a symlink leading out of its folder, ...). */
+  error?: string
 }
 
 export const memoryRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async (app, { gateway }) => {
@@ -62,9 +76,9 @@ export const memoryRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = asy
     const workspace = record.settings.workspace
     const configDir = engine.claudeConfigDir
     return [
-      { scope: 'project', path: join(workspace, 'CLAUDE.md'), root: workspace },
-      { scope: 'local', path: join(workspace, 'CLAUDE.local.md'), root: workspace },
-      { scope: 'user', path: join(configDir, 'CLAUDE.md'), root: configDir },
+      { scope: 'project', path: join(workspace, 'CLAUDE.md'), root: workspace, name: 'CLAUDE.md' },
+      { scope: 'local', path: join(workspace, 'CLAUDE.local.md'), root: workspace, name: 'CLAUDE.local.md' },
+      { scope: 'user', path: join(configDir, 'CLAUDE.md'), root: configDir, name: 'CLAUDE.md' },
     ]
   }
 
@@ -90,10 +104,12 @@ export const memoryRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = asy
       const file = filesOf(record).find((f) => f.scope === scope)!
       const view = await exclusive(file.path, async () => {
         const target = await writableTarget(file)
-        const current = mode === 'add' ? await readIfExists(target) : null
+        const current = mode === 'add' ? await memoryWrite(file, () => readIfExists(target)) : null
         const next = mode === 'add' ? appended(current ?? '', content) : content
         if (Buffer.byteLength(next) > MEMORY_MAX_BYTES) throw tooLarge()
-        await writeAtomically(target, next)
+        await memoryWrite(file, () =>
+          writeAtomically(target.root, target.path, next, { shown: file.path, mode: target.mode }),
+        )
         return { scope, path: file.path, content: next, size: Buffer.byteLength(next), truncated: false }
       })
       // Claude Code read the memory when its process started: the next turn starts one that reads it anew.
@@ -123,72 +139,105 @@ export function appended(existing: string, text: string): string {
   return `${base}${joinsList ? '' : '\n'}${addition}\n`
 }
 
-async function readMemory(file: MemoryFile): Promise<MemoryView> {
-  const base = { scope: file.scope, path: file.path }
-  let size: number
+/** Where a memory file really is, checked to be inside its folder; null when the folder does not exist. */
+async function confined(file: MemoryFile): Promise<{ root: string; path: string } | null> {
+  let root: string
   try {
-    const info = await stat(file.path)
-    if (!info.isFile()) return { ...base, content: null, size: 0, truncated: false }
-    size = info.size
-  } catch (error) {
-    if (isMissing(error)) return { ...base, content: null, size: 0, truncated: false }
-    throw error
-  }
-  const bytes = await readFile(file.path)
-  const truncated = bytes.length > MEMORY_MAX_BYTES
-  const content = (truncated ? bytes.subarray(0, MEMORY_MAX_BYTES) : bytes).toString('utf8')
-  return { ...base, content, size, truncated }
-}
-
-async function readIfExists(path: string): Promise<string | null> {
-  try {
-    return await readFile(path, 'utf8')
+    root = await realpath(file.root)
   } catch (error) {
     if (isMissing(error)) return null
     throw error
   }
+  return { root, path: await confineTo(root, file.name) }
+}
+
+const outside = (file: MemoryFile) =>
+  `${file.path} leads out of ${file.root} (a symbolic link); the gateway neither reads nor writes it`
+
+async function readMemory(file: MemoryFile): Promise<MemoryView> {
+  const absent = { scope: file.scope, path: file.path, content: null, size: 0, truncated: false }
+  try {
+    const target = await confined(file)
+    if (!target) return absent
+    // Read through a descriptor checked to lead inside the folder (see openForReading).
+    const handle = await openForReading(target.root, target.path, file.path)
+    try {
+      const info = await handle.stat()
+      if (!info.isFile()) return absent
+      const bytes = await readUpTo(handle, MEMORY_MAX_BYTES)
+      const truncated = bytes.length > MEMORY_MAX_BYTES
+      const content = (truncated ? bytes.subarray(0, MEMORY_MAX_BYTES) : bytes).toString('utf8')
+      return { ...absent, content, size: Math.max(info.size, bytes.length), truncated }
+    } finally {
+      await handle.close()
+    }
+  } catch (error) {
+    if (!isToolError(error)) throw error
+    if (error.code === 'not_found') return absent
+    if (error.code === 'path_outside_workspace') return { ...absent, error: outside(file) }
+    return { ...absent, error: `${file.path} cannot be read: ${error.message}` }
+  }
+}
+
+interface Target {
+  root: string
+  path: string
+  /** The permissions of the file replaced, kept by the new one. */
+  mode: number
 }
 
 /**
  * The real file a write goes to: the memory path itself, or where its symlink points when that stays inside
  * the file's folder (workspace or config dir). A folder or a link leading out is refused.
  */
-async function writableTarget(file: MemoryFile): Promise<string> {
-  let info: Awaited<ReturnType<typeof lstat>>
-  try {
-    info = await lstat(file.path)
-  } catch (error) {
-    if (!isMissing(error)) throw error
-    await mkdir(dirname(file.path), { recursive: true })
-    return file.path
-  }
-  if (info.isFile()) return file.path
-  if (info.isSymbolicLink()) {
-    const [real, root] = await Promise.all([
-      realpath(file.path).catch(() => null),
-      realpath(file.root).catch(() => file.root),
-    ])
-    if (real?.startsWith(root.endsWith(sep) ? root : root + sep) && (await stat(real)).isFile()) return real
-  }
-  throw new ApiError(
-    409,
-    'conflict',
-    `${file.path} is not a regular file inside ${file.root}; it is left as it is`,
-  )
+async function writableTarget(file: MemoryFile): Promise<Target> {
+  // The config folder of the user scope is the gateway's own; it may not exist yet.
+  if (file.scope === 'user') await mkdir(file.root, { recursive: true })
+  return memoryWrite(file, async () => {
+    const target = await confined(file)
+    if (!target) throw new ApiError(409, 'conflict', `${file.root} does not exist`)
+    let handle: FileHandle
+    try {
+      handle = await openForReading(target.root, target.path, file.path)
+    } catch (error) {
+      if (isToolError(error) && error.code === 'not_found') return { ...target, mode: 0o644 }
+      throw error
+    }
+    try {
+      const info = await handle.stat()
+      if (!info.isFile()) throw notRegular(file)
+      return { ...target, mode: info.mode & 0o777 }
+    } finally {
+      await handle.close()
+    }
+  })
 }
 
-/** Write through a temporary file and a rename, so Claude Code never reads half a file. */
-async function writeAtomically(path: string, content: string): Promise<void> {
-  const mode = await stat(path).then(
-    (info) => info.mode & 0o777,
-    () => 0o644,
-  )
-  const temporary = join(dirname(path), `.${randomUUID()}.ccgw-tmp`)
+const notRegular = (file: MemoryFile) =>
+  new ApiError(409, 'conflict', `${file.path} is not a regular file inside ${file.root}; it is left as it is`)
+
+/** Runs a file operation of a write; the confinement's refusals as the 409 the API documents. */
+async function memoryWrite<T>(file: MemoryFile, run: () => Promise<T>): Promise<T> {
   try {
-    await writeFile(temporary, content, { mode, flag: 'wx' })
-    await rename(temporary, path)
+    return await run()
   } catch (error) {
-    await rm(temporary, { force: true })
+    if (!isToolError(error)) throw error
+    if (error.code === 'path_outside_workspace') throw new ApiError(409, 'conflict', outside(file))
+    if (error.code === 'invalid_input') throw notRegular(file)
+    throw new ApiError(409, 'conflict', `${file.path} cannot be written: ${error.message}`)
+  }
+}
+
+async function readIfExists(target: Target): Promise<string | null> {
+  try {
+    const handle = await openForReading(target.root, target.path, target.path)
+    try {
+      return (await readUpTo(handle, MEMORY_MAX_BYTES)).toString('utf8')
+    } finally {
+      await handle.close()
+    }
+  } catch (error) {
+    if (error instanceof ToolError && error.code === 'not_found') return null
     throw error
   }
 }

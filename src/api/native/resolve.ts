@@ -1,7 +1,8 @@
 /** What a request names, resolved for a native route: or the native error that says why it cannot be. */
+import type { Config } from '../../config/index.js'
 import type { SessionManager } from '../../engine/sessions.js'
 import type { SessionRecord } from '../../store/types.js'
-import { workspaceUnder } from '../workspaces.js'
+import { defaultWorkspaceUnder, workspaceUnder } from '../workspaces.js'
 import { invalid, notFound } from './errors.js'
 
 /** The session, unless it does not exist or is closed (404). */
@@ -14,6 +15,18 @@ export function sessionOf(engine: SessionManager, id: string): SessionRecord {
 /** The real path of a workspace folder under one of `roots`; else a 400 naming `field`. */
 export function confinedWorkspace(requested: string, roots: readonly string[], field: string): string {
   const resolved = workspaceUnder(requested, roots)
+  if ('problem' in resolved) throw invalid(resolved.problem, field)
+  return resolved.path
+}
+
+/** The real path of the default workspace when it is under `roots` (`rootsKey`); else a 400 naming `field`. */
+export function confinedDefaultWorkspace(
+  config: Config,
+  roots: readonly string[],
+  rootsKey: string,
+  field: string,
+): string {
+  const resolved = defaultWorkspaceUnder(config, roots, rootsKey)
   if ('problem' in resolved) throw invalid(resolved.problem, field)
   return resolved.path
 }

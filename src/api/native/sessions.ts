@@ -4,14 +4,24 @@
  */
 import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyPluginAsync } from 'fastify'
+import { contentProblem } from '../../engine/content.js'
 import { TurnFollower } from '../../events/follow.js'
 import type { ContentBlock, SessionState } from '../../events/types.js'
 import type { GatewayContext } from '../../gateway.js'
 import type { SessionSettings } from '../../store/types.js'
-import { notFound } from './errors.js'
+import { MAX_INTEGER } from '../validation.js'
+import { MessageContent } from './content.js'
+import { invalid, notFound, toApiError } from './errors.js'
 import { PermissionFields, permissionSettingsFrom } from './permission-settings.js'
-import { confinedWorkspace, sessionOf } from './resolve.js'
-import { pageQuery, ReplayQuery, SessionParams, ThinkingSchema, thinkingSetting } from './schemas.js'
+import { confinedDefaultWorkspace, confinedWorkspace, sessionOf } from './resolve.js'
+import {
+  lastEventId,
+  pageQuery,
+  ReplayQuery,
+  SessionParams,
+  ThinkingSchema,
+  thinkingSetting,
+} from './schemas.js'
 import { EventStream } from './sse.js'
 import { answeredTurn } from './turn-answer.js'
 import { sessionView } from './views.js'
@@ -29,7 +39,7 @@ const SessionOptions = Type.Object(
     system_prompt: Type.Optional(Type.Union([Type.String(), Type.Null()])),
     append_system_prompt: Type.Optional(Type.Union([Type.String(), Type.Null()])),
     thinking: Type.Optional(Type.Union([ThinkingSchema, Type.Null()])),
-    max_turns: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Null()])),
+    max_turns: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: MAX_INTEGER }), Type.Null()])),
     additional_directories: Type.Optional(Names),
   },
   { additionalProperties: false },
@@ -58,13 +68,9 @@ const ListQuery = Type.Object(
   { additionalProperties: false },
 )
 
-const ContentBlockSchema = Type.Object(
-  { type: Type.String({ minLength: 1 }) },
-  { additionalProperties: true },
-)
 const Message = Type.Object(
   {
-    content: Type.Union([Type.String({ minLength: 1 }), Type.Array(ContentBlockSchema, { minItems: 1 })]),
+    content: MessageContent,
     /** true: Claude Code's default tools; false: none; a list: those built-in tools. Changes the session. */
     tools_enabled: Type.Optional(Type.Union([Type.Boolean(), Names])),
   },
@@ -82,7 +88,15 @@ export const sessionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
     { schema: { body: CreateSession } },
     async (request, reply) => {
       const body = request.body
-      const record = engine.createSession({ title: body.title ?? null, ...settingsFrom(body) })
+      const settings = settingsFrom(body)
+      // A session that names no workspace gets the default one, which must be under the roots too.
+      settings.workspace ??= confinedDefaultWorkspace(
+        gateway.config,
+        limits().workspaceRoots,
+        'native.workspaceRoots',
+        'body.workspace',
+      )
+      const record = engine.createSession({ title: body.title ?? null, ...settings })
       return reply.code(201).send(sessionView(record, engine))
     },
   )
@@ -150,6 +164,9 @@ export const sessionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
       const { id } = request.params
       const session = sessionOf(engine, id)
       const { content, tools_enabled } = request.body
+      // The engine refuses it too; here the refusal names the request's field.
+      const problem = contentProblem(content)
+      if (problem) throw invalid(`body.${problem.field} ${problem.problem}`, `body.${problem.field}`)
       if (tools_enabled !== undefined) {
         const tools = tools_enabled === true ? null : tools_enabled === false ? [] : tools_enabled
         if (JSON.stringify(tools) !== JSON.stringify(session.settings.tools))
@@ -169,7 +186,8 @@ export const sessionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
         })
         for await (const event of follower) {
           if (event.type === 'turn.completed') completed = true
-          stream.send(event)
+          // Paced by the client: what it has not taken yet waits in the follower, not in its socket.
+          if (!stream.send(event)) await stream.drained()
         }
         stream.close()
         return reply
@@ -184,16 +202,23 @@ export const sessionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
     async (request, reply) => {
       const { id } = request.params
       sessionOf(engine, id)
-      const lastEventId = Number(request.headers['last-event-id'])
-      const after =
-        Number.isInteger(lastEventId) && lastEventId >= 0 ? lastEventId : (request.query.after ?? 0)
+      const after = lastEventId(request.headers['last-event-id']) ?? request.query.after ?? 0
       let subscription: { close(): void } | null = null
       const stream = new EventStream(reply, {
         ...limits(),
         endsWithConnection: true,
         onClose: () => subscription?.close(),
       })
-      subscription = gateway.bus.subscribe(id, (event) => stream.send(event), after)
+      // At the client's pace: a replay of any length reaches a client that reads, see EventBus.follow.
+      subscription = gateway.bus.follow(id, after, {
+        send: (event) => stream.send(event),
+        drained: () => stream.drained(),
+        fail: (error) => {
+          const failure = toApiError(error)
+          if (failure.status === 500) request.log.error({ err: error }, 'replaying session events failed')
+          stream.fail(failure.code, failure.message)
+        },
+      })
       if (stream.closed) subscription.close()
       return reply
     },

@@ -3,11 +3,20 @@ import type { FastifyReply } from 'fastify'
 import { eventJson } from '../../events/json.js'
 import type { GatewayEvent } from '../../events/types.js'
 import { EVENT_STREAM_TYPE } from '../media-types.js'
+import { Pacer } from './backpressure.js'
 
 export interface SseOptions {
   heartbeatMs: number
-  /** A subscriber whose unsent bytes exceed this is cut off (with a reason) rather than slowing anyone. */
+  /**
+   * Unsent bytes past which `send` answers false: the caller sends more once `drained()` resolves, so a
+   * subscriber that reads slowly (or replays a long backlog) is paced rather than cut off.
+   */
   maxBufferedBytes: number
+  /**
+   * A subscriber that takes no byte for this long while past `maxBufferedBytes` has stalled: it gets a
+   * last `slow_consumer` event and the stream ends. 0: never.
+   */
+  stallTimeoutMs: number
   /**
    * Not chunked: the stream ends with its connection. For the long-lived `/events` streams, where an event
    * then is one piece written to each subscriber's socket instead of four (size, CRLF, frame, CRLF), about 40%
@@ -27,10 +36,12 @@ const frames = new WeakMap<GatewayEvent, Buffer>()
 /**
  * A text/event-stream of gateway events: the sequence number is the SSE id (so a reconnect's
  * Last-Event-ID resumes exactly), the type is the SSE event name, heartbeats keep proxies from closing it.
+ * Writes are paced by the subscriber's socket (`send` answers false when it is full, see backpressure.ts).
  */
 export class EventStream {
   private readonly raw: ServerResponse
   private readonly heartbeat: NodeJS.Timeout | null
+  private readonly pacer: Pacer<string | Buffer>
   closed = false
 
   constructor(
@@ -39,6 +50,7 @@ export class EventStream {
   ) {
     reply.hijack()
     this.raw = reply.raw
+    this.pacer = new Pacer<string | Buffer>(this.raw, options, () => this.stalled())
     const endsWithConnection = options.endsWithConnection === true
     if (endsWithConnection) this.raw.useChunkedEncodingByDefault = false
     this.raw.writeHead(200, {
@@ -54,13 +66,19 @@ export class EventStream {
     this.raw.on('close', () => this.close())
   }
 
-  send(event: GatewayEvent): void {
+  /** Writes the event. False when the subscriber's socket is full (or the stream closed): see `drained()`. */
+  send(event: GatewayEvent): boolean {
     let frame = frames.get(event)
     if (frame === undefined) {
       frame = Buffer.from(`id: ${event.seq}\nevent: ${event.type}\ndata: ${eventJson(event)}\n\n`)
       frames.set(event, frame)
     }
-    this.write(frame)
+    return this.write(frame)
+  }
+
+  /** Resolves once what was sent has left for the subscriber, or the stream has closed. */
+  drained(): Promise<void> {
+    return this.pacer.drained()
   }
 
   /** End with a last `error` event saying why (no `id`: it is not one of the session's events). */
@@ -74,20 +92,25 @@ export class EventStream {
     this.closed = true
     if (this.heartbeat) clearInterval(this.heartbeat)
     if (!this.raw.writableEnded) this.raw.end()
+    this.pacer.end()
     this.options.onClose()
   }
 
-  private write(chunk: string | Buffer): void {
+  private write(chunk: string | Buffer): boolean {
+    if (this.closed) return false
+    return this.pacer.write(chunk)
+  }
+
+  /** The subscriber took nothing for `stallTimeoutMs`: told why (when it reads again), and let go. */
+  private stalled(): void {
     if (this.closed) return
-    if (this.raw.writableLength > this.options.maxBufferedBytes) {
-      this.closed = true
-      this.raw.end(
-        `event: error\ndata: ${JSON.stringify({ code: 'slow_consumer', message: `More than ${this.options.maxBufferedBytes} bytes of events were waiting for this subscriber; reconnect with Last-Event-ID to resume` })}\n\n`,
-      )
-      if (this.heartbeat) clearInterval(this.heartbeat)
-      this.options.onClose()
-      return
-    }
-    this.raw.write(chunk)
+    this.closed = true
+    const { maxBufferedBytes, stallTimeoutMs } = this.options
+    this.raw.end(
+      `event: error\ndata: ${JSON.stringify({ code: 'slow_consumer', message: `This subscriber took no data for ${stallTimeoutMs} ms while more than ${maxBufferedBytes} bytes of events waited for it; reconnect with Last-Event-ID to resume` })}\n\n`,
+    )
+    if (this.heartbeat) clearInterval(this.heartbeat)
+    this.pacer.end()
+    this.options.onClose()
   }
 }

@@ -55,7 +55,7 @@ const ToolCallsQuery = Type.Object(
 )
 
 export const toolCallRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async (app, { gateway }) => {
-  const { engine, bus, store } = gateway
+  const { engine, bus } = gateway
 
   app.get<{ Params: Static<typeof SessionParams>; Querystring: Static<typeof ToolCallsQuery> }>(
     '/sessions/:id/tool-calls',
@@ -74,9 +74,8 @@ export const toolCallRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = a
       const { id } = request.params
       const { limit, offset, order, name, status, turn_id } = request.query
       const record = sessionOf(engine, id)
-      // Events published in this tick are not written yet.
-      bus.flush()
-      const calls = toolCallsOf(store.readEvents(id, { types: DECIDING_EVENTS }), {
+      // The bus adds the events not written yet (published in this tick, or waiting for the storage).
+      const calls = toolCallsOf(bus.read(id, { types: DECIDING_EVENTS }), {
         mainAgent: record.settings.agent,
         processAlive: engine.runnerOf(id) !== null,
       }).filter(

@@ -6,9 +6,9 @@ import type { FastifyReply } from 'fastify'
 import type { Turn } from '../../engine/sessions.js'
 import { TurnFollower } from '../../events/follow.js'
 import { Paragraphs } from '../../events/paragraphs.js'
-import type { EventOf, GatewayEvent } from '../../events/types.js'
+import type { ErrorCode, EventOf, GatewayEvent } from '../../events/types.js'
 import type { GatewayContext } from '../../gateway.js'
-import { ApiError } from './errors.js'
+import { ApiError, fromEngineError } from './errors.js'
 import { usageView } from './views.js'
 
 /** Waits for `turn` to end and answers it as one JSON result; a caller who leaves first interrupts it. */
@@ -22,10 +22,43 @@ export async function answeredTurn(gateway: GatewayContext, reply: FastifyReply,
   try {
     const events: GatewayEvent[] = []
     for await (const event of follower) events.push(event)
+    const refused = refusalOf(events)
+    if (refused) throw refused
     return turnResult(turn.id, events)
   } finally {
     reply.raw.off('close', onClose)
   }
+}
+
+/** Claude's API refusing the turn: overloaded or rate limited past Claude Code's retries, or the credentials. */
+const REFUSALS = new Set<ErrorCode>(['overloaded', 'rate_limited', 'upstream_auth_failed'])
+/** What a turn produced: once there is any, the answer is the turn's result, whatever its outcome. */
+const OUTPUT = new Set<GatewayEvent['type']>([
+  'text.delta',
+  'thinking.delta',
+  'message',
+  'tool.call',
+  'tool.result',
+])
+
+/**
+ * A turn Claude's API refused before it produced anything: the HTTP error of its code (503, 429, 401) with
+ * `Retry-After` as Claude Code or the engine announced it, so that a client can back off or fall back as
+ * from any refusal. Undefined for any other turn.
+ */
+function refusalOf(events: GatewayEvent[]): ApiError | undefined {
+  const completed = events.at(-1)
+  if (completed?.type !== 'turn.completed' || completed.status !== 'error' || !completed.error)
+    return undefined
+  if (!REFUSALS.has(completed.error.code) || events.some((event) => OUTPUT.has(event.type))) return undefined
+  let retryAfterMs: number | undefined
+  for (const event of events) {
+    if (event.type === 'api.retry') retryAfterMs = event.delayMs
+    if (event.type === 'error' && event.retryAfterMs !== undefined) retryAfterMs = event.retryAfterMs
+  }
+  const { code, message } = completed.error
+  // Credentials do not come right by waiting: no Retry-After then.
+  return fromEngineError(code, message, code === 'upstream_auth_failed' ? undefined : retryAfterMs)
 }
 
 /** A finished turn as one JSON answer: its text, thinking, tool calls with their results, usage and cost. */

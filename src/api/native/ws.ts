@@ -1,29 +1,35 @@
 /**
  * WebSockets of a session. `/stream`: every event (replayed from `?after=N`, then live), and the client
  * sends messages, interrupts and permission answers. `/tools/stream`: tool-call status only.
- * A client that falls more than `native.maxBufferedBytes` behind is closed (1008, `slow_consumer`).
+ * Events are sent at the client's pace: no more than `native.maxBufferedBytes` wait in its socket, and a
+ * client that takes nothing for `native.stallTimeoutMs` meanwhile is closed (1008, `slow_consumer`).
  */
 import websocket from '@fastify/websocket'
 import { type Static, Type } from '@sinclair/typebox'
 import { Ajv, type ValidateFunction } from 'ajv'
 import type { FastifyPluginAsync } from 'fastify'
 import type { WebSocket } from 'ws'
+import { contentProblem } from '../../engine/content.js'
+import type { Subscription } from '../../events/bus.js'
 import { eventJson } from '../../events/json.js'
 import type { GatewayEvent } from '../../events/types.js'
 import type { GatewayContext } from '../../gateway.js'
-import { notFound, toApiError } from './errors.js'
+import { JsonTooDeepError, parseLimitedJson } from '../json-limits.js'
+import { mainIssue, validationPath } from '../validation.js'
+import { Pacer } from './backpressure.js'
+import { MessageContent } from './content.js'
+import { invalid, notFound, toApiError } from './errors.js'
 import { ReplayQuery, SessionParams } from './schemas.js'
 
 /** What a client may send on `/stream`; `request_id` comes back on the answer. */
+const MessageFrame = Type.Object({
+  type: Type.Literal('message'),
+  // The same content as POST /api/sessions/{id}/messages takes.
+  content: MessageContent,
+  request_id: Type.Optional(Type.String()),
+})
 const ClientMessage = Type.Union([
-  Type.Object({
-    type: Type.Literal('message'),
-    content: Type.Union([
-      Type.String({ minLength: 1 }),
-      Type.Array(Type.Object({ type: Type.String() }), { minItems: 1 }),
-    ]),
-    request_id: Type.Optional(Type.String()),
-  }),
+  MessageFrame,
   Type.Object({ type: Type.Literal('interrupt'), request_id: Type.Optional(Type.String()) }),
   Type.Object({
     type: Type.Literal('permission'),
@@ -37,9 +43,21 @@ const ClientMessage = Type.Union([
 type ClientMessage = Static<typeof ClientMessage>
 // Compiled on the first message, not at import: every start of the gateway would pay for it.
 let clientMessageValidator: ValidateFunction<ClientMessage> | undefined
+let messageFrameValidator: ValidateFunction | undefined
 function isClientMessage(data: unknown): data is ClientMessage {
   clientMessageValidator ??= new Ajv({ strict: false }).compile<ClientMessage>(ClientMessage)
   return clientMessageValidator(data)
+}
+
+/** Why a frame is not a client message: for a `message` frame, its field at fault (`content[0].text …`). */
+function frameProblem(data: unknown): string {
+  if ((data as { type?: unknown } | null)?.type === 'message') {
+    messageFrameValidator ??= new Ajv({ strict: false }).compile(MessageFrame)
+    const issue = messageFrameValidator(data) ? undefined : mainIssue(messageFrameValidator.errors ?? [])
+    if (issue)
+      return `${validationPath(issue.instancePath, issue.params) || 'message'} ${issue.message ?? 'is invalid'}`
+  }
+  return 'Expected {type: message|interrupt|permission, …}'
 }
 
 const TOOL_EVENTS = new Set([
@@ -50,6 +68,7 @@ const TOOL_EVENTS = new Set([
   'permission.resolved',
 ])
 const SLOW_CONSUMER = 1008
+const INTERNAL_ERROR = 1011
 
 export const websocketRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async (app, { gateway }) => {
   await app.register(websocket, { options: { maxPayload: gateway.config.server.bodyLimitBytes } })
@@ -57,7 +76,8 @@ export const websocketRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
 
   /**
    * Follow a session on a socket: replay after `after` (default: from now), live events through `filter`,
-   * cut-off when it falls behind. False (and the socket closed with 4404) when there is no such session.
+   * at the client's pace (backpressure.ts), cut off only when it stops reading. False (and the socket closed
+   * with 4404) when there is no such session.
    */
   function follow(
     socket: WebSocket,
@@ -70,16 +90,43 @@ export const websocketRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
       socket.close(4404, notFound(`Session ${sessionId}`).message)
       return false
     }
-    const send = (event: GatewayEvent) => {
-      if (!filter(event) || socket.readyState !== socket.OPEN) return
-      if (socket.bufferedAmount > gateway.config.native.maxBufferedBytes) {
-        socket.close(SLOW_CONSUMER, 'slow_consumer: reconnect with ?after=<last seq> to resume')
-        return
-      }
-      socket.send(eventJson(event))
+    let subscription: Subscription | undefined
+    function stop(): void {
+      subscription?.close()
+      pacer.end()
     }
-    const subscription = bus.subscribe(sessionId, send, after ?? bus.currentSeq(sessionId))
-    socket.on('close', () => subscription.close())
+    const pacer = new Pacer<string>(
+      {
+        write: (data, flushed) => socket.send(data, flushed),
+        get writableLength() {
+          return socket.bufferedAmount
+        },
+      },
+      gateway.config.native,
+      () => {
+        socket.close(SLOW_CONSUMER, 'slow_consumer: reconnect with ?after=<last seq> to resume')
+        stop()
+      },
+    )
+    subscription = bus.follow(sessionId, after ?? bus.currentSeq(sessionId), {
+      send: (event) => {
+        if (socket.readyState !== socket.OPEN) {
+          stop()
+          return false
+        }
+        return !filter(event) || pacer.write(eventJson(event))
+      },
+      drained: () => pacer.drained(),
+      fail: (error) => {
+        const failure = toApiError(error)
+        if (failure.status === 500) app.log.error({ err: error }, 'replaying session events failed')
+        // The code only: a close reason is at most 123 bytes.
+        socket.close(INTERNAL_ERROR, `${failure.code}: reconnect with ?after=<last seq> to resume`)
+        stop()
+      },
+    })
+    if (socket.readyState === socket.OPEN) socket.on('close', stop)
+    else stop()
     return true
   }
 
@@ -92,15 +139,22 @@ export const websocketRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
       socket.on('message', (data) => {
         let parsed: unknown
         try {
-          parsed = JSON.parse(data.toString())
-        } catch {
+          // A message is a request body: the same nesting limit applies (src/api/json-limits.ts).
+          parsed = parseLimitedJson(data.toString(), gateway.config.server.maxJsonDepth)
+        } catch (error) {
+          if (error instanceof JsonTooDeepError) {
+            reply(socket, { type: 'error', code: 'json_too_deep', message: error.message })
+            return
+          }
           parsed = undefined
         }
         if (!isClientMessage(parsed)) {
+          const requestId = (parsed as { request_id?: unknown } | null)?.request_id
           reply(socket, {
             type: 'error',
             code: 'validation_error',
-            message: 'Expected {type: message|interrupt|permission, …}',
+            message: frameProblem(parsed),
+            ...(typeof requestId === 'string' ? { request_id: requestId } : {}),
           })
           return
         }
@@ -126,6 +180,8 @@ export const websocketRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
     try {
       switch (message.type) {
         case 'message': {
+          const problem = contentProblem(message.content)
+          if (problem) throw invalid(`${problem.field} ${problem.problem}`, problem.field)
           const turn = await engine.send(sessionId, message.content as Parameters<typeof engine.send>[1])
           reply(socket, { type: 'ack', request_id: requestId, turn_id: turn.id })
           return

@@ -109,7 +109,10 @@ export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue
     // New user input while function calls wait: the client moved on, so the waiting turn ends first.
     if (engine.pendingClientCalls(sessionId).length > 0) await engine.interrupt(sessionId)
     try {
-      const turn = await engine.send(sessionId, plan.input.content)
+      // Claude Code's retries of a failing model API get this long; then the router can fall back.
+      const turn = await engine.send(sessionId, plan.input.content, {
+        retryBudgetMs: gateway.config.openai.retryBudgetMs,
+      })
       return { sessionId, turnId: turn.id, startSeq: turn.startSeq }
     } catch (error) {
       // Not started (busy, say): the conversation can still be continued by a retry.
@@ -160,34 +163,20 @@ export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue
 
   /**
    * Wait for the first event that shows the turn is answering (or its end). Meanwhile Claude Code may be
-   * retrying an overloaded upstream: past the retry budget the turn is abandoned and the request fails
-   * with the status a router can act on.
+   * retrying a failing upstream: the engine abandons the turn past its retry budget (at once when Claude's
+   * API refuses the credentials), and the request fails with the status a router can act on, with
+   * `Retry-After` as the engine or Claude Code's last retry announced it.
    */
   async function firstProgress(exchange: Exchange): Promise<GatewayEvent[]> {
     const seen: GatewayEvent[] = []
     const options = answerOptions(exchange.plan)
-    const budget = gateway.config.openai.retryBudgetMs
-    let retry: { status: number | null; delayMs: number } | null = null
+    let retryAfterMs: number | undefined
     for (;;) {
-      const deadline: number =
-        retry && budget > 0
-          ? exchange.timing.dispatched + budget - performance.now()
-          : Number.POSITIVE_INFINITY
-      const next: GatewayEvent | undefined | 'timeout' = Number.isFinite(deadline)
-        ? await exchange.follower.nextWithin(deadline)
-        : (await exchange.follower.next()).value
-      if (next === 'timeout') {
-        await gateway.engine.interrupt(exchange.sessionId)
-        const code = retry?.status === 429 ? 'rate_limited' : 'overloaded'
-        throw fromEngineError(
-          code,
-          `Claude's API is ${code === 'rate_limited' ? 'rate limited' : 'overloaded'}; retries did not succeed within ${budget} ms`,
-          retry?.delayMs,
-        )
-      }
+      const { value: next } = await exchange.follower.next()
       if (next === undefined) throw new GatewayError('internal', 'The turn ended without completing')
       seen.push(next)
-      if (next.type === 'api.retry') retry = { status: next.status, delayMs: next.delayMs }
+      if (next.type === 'api.retry') retryAfterMs = next.delayMs
+      if (next.type === 'error' && next.retryAfterMs !== undefined) retryAfterMs = next.retryAfterMs
       if (Answer.isProgress(next, options)) {
         if (
           next.type === 'turn.completed' &&
@@ -195,7 +184,12 @@ export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue
           !hasAnswer(seen, options) &&
           next.error
         ) {
-          throw fromEngineError(next.error.code, next.error.message)
+          const { code, message } = next.error
+          throw fromEngineError(
+            code,
+            message,
+            code === 'overloaded' || code === 'rate_limited' ? retryAfterMs : undefined,
+          )
         }
         return seen
       }

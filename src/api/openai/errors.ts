@@ -43,6 +43,7 @@ const MAPPINGS: Record<ErrorCode, Mapping> = {
   start_failed: { status: 503, type: 'server_error', code: 'service_unavailable' },
   shutting_down: { status: 503, type: 'server_error', code: 'service_unavailable' },
   overloaded: { status: 503, type: 'server_error', code: 'overloaded' },
+  upstream_auth_failed: { status: 401, type: 'authentication_error', code: 'upstream_auth_failed' },
   interrupted: { status: 503, type: 'server_error', code: 'interrupted' },
   context_length_exceeded: { status: 400, type: 'invalid_request_error', code: 'context_length_exceeded' },
   turn_timeout: { status: 504, type: 'server_error', code: 'timeout' },
@@ -53,6 +54,8 @@ const MAPPINGS: Record<ErrorCode, Mapping> = {
   upstream_error: { status: 502, type: 'server_error', code: 'upstream_error' },
   max_turns: { status: 500, type: 'server_error', code: 'max_turns' },
   max_budget: { status: 500, type: 'server_error', code: 'max_budget' },
+  storage_full: { status: 507, type: 'server_error', code: 'storage_full' },
+  storage_unavailable: { status: 503, type: 'server_error', code: 'storage_unavailable' },
   internal: { status: 500, type: 'server_error', code: null },
 }
 

@@ -5,7 +5,9 @@
 import type { FastifyError, FastifyPluginAsync, FastifyReply } from 'fastify'
 import { isGatewayError } from '../../engine/errors.js'
 import type { GatewayContext } from '../../gateway.js'
+import { isStoreError } from '../../store/errors.js'
 import { hasValidKey } from '../auth.js'
+import { JsonTooDeepError } from '../json-limits.js'
 import { JSON_TYPE } from '../media-types.js'
 import { validationPath } from '../validation.js'
 import { chatRoutes } from './chat.js'
@@ -16,9 +18,12 @@ import { ModelCatalogue, modelRoutes } from './models.js'
 export const openaiApi: FastifyPluginAsync<{ gateway: GatewayContext }> = async (app, { gateway }) => {
   const catalogue = new ModelCatalogue(gateway)
 
-  app.setErrorHandler((error, request, reply) =>
-    sendError(reply, toOpenAIError(error as FastifyError), request.log),
-  )
+  app.setErrorHandler((error, request, reply) => {
+    const openAIError = toOpenAIError(error as FastifyError)
+    // The original error, stack included: what the answer's generic message leaves out.
+    if (openAIError.status >= 500) request.log.error({ err: error }, 'request failed')
+    return sendError(reply, openAIError)
+  })
   app.setNotFoundHandler((request, reply) =>
     sendError(
       reply,
@@ -49,12 +54,7 @@ export const openaiApi: FastifyPluginAsync<{ gateway: GatewayContext }> = async 
   })
 }
 
-export function sendError(
-  reply: FastifyReply,
-  error: OpenAIError,
-  log?: { error: (o: object, m: string) => void },
-): FastifyReply {
-  if (error.status >= 500) log?.error({ err: error.message, code: error.code }, 'request failed')
+export function sendError(reply: FastifyReply, error: OpenAIError): FastifyReply {
   if (error.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter))
   return reply.code(error.status).type(JSON_TYPE).send(error.body)
 }
@@ -62,7 +62,10 @@ export function sendError(
 /** Any error a /v1 route can raise, in OpenAI's terms. */
 export function toOpenAIError(error: unknown): OpenAIError {
   if (error instanceof OpenAIError) return error
-  if (isGatewayError(error)) return fromEngineError(error.code, error.message, error.retryAfterMs)
+  if (isGatewayError(error) || isStoreError(error))
+    return fromEngineError(error.code, error.message, error.retryAfterMs)
+  if (error instanceof JsonTooDeepError)
+    return new OpenAIError(400, `${error.message}.`, 'invalid_request_error', null, 'json_too_deep')
   const fastify = error as FastifyError
   if (fastify.validation) {
     const issue = fastify.validation[0]

@@ -6,10 +6,12 @@
 import { createHash } from 'node:crypto'
 import { Ajv } from 'ajv'
 import type { Config } from '../../config/index.js'
+import { isBase64 } from '../../engine/content.js'
 import type { NewSession } from '../../engine/sessions.js'
 import type { ContentBlock } from '../../events/types.js'
 import type { ClientToolSpec, Effort, PermissionMode, ThinkingSetting } from '../../store/types.js'
-import { workspaceUnder } from '../workspaces.js'
+import { JsonTooDeepError, parseLimitedJson } from '../json-limits.js'
+import { defaultWorkspaceUnder, workspaceUnder } from '../workspaces.js'
 import { invalidRequest } from './errors.js'
 import type { CatalogueEntry } from './models.js'
 import { type ChatCompletionRequest, type ChatMessage, type FunctionTool, GatewayOptions } from './schema.js'
@@ -51,6 +53,9 @@ export interface ChatPlan {
 
 const IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp'])
 const DATA_URL = /^data:([\w/+.-]+);base64,(.*)$/s
+// Refused here rather than by the model API once the turn has started; the text of a text/* file would
+// otherwise be decoded from whatever base64 Node could make of it.
+const INVALID_BASE64 = 'The data URL must carry non-empty, padded standard base64 data.'
 
 export function planRequest(body: ChatCompletionRequest, config: Config, model: CatalogueEntry): ChatPlan {
   if (body.n != null && body.n > 1)
@@ -59,6 +64,7 @@ export function planRequest(body: ChatCompletionRequest, config: Config, model: 
   if (body.top_logprobs)
     throw invalidRequest('top_logprobs are not available from Claude Code.', 'top_logprobs')
   rejectUnsupported(body as ChatCompletionRequest & Record<string, unknown>)
+  checkToolChoice(body)
   const options: GatewayOptions = { ...pickOptions(body), ...body.extra_body }
 
   const system: string[] = []
@@ -78,14 +84,17 @@ export function planRequest(body: ChatCompletionRequest, config: Config, model: 
   if (trailing.length === 0) {
     throw invalidRequest('The conversation must end with a user or tool message.', 'messages')
   }
-  const parts: PartOptions = { remoteImages: config.openai.remoteImages }
+  const parts: PartOptions = {
+    remoteImages: config.openai.remoteImages,
+    maxJsonDepth: config.server.maxJsonDepth,
+  }
   const input = newInput(trailing, parts)
   const history = mergeTurns(
     conversation.slice(0, lastAssistant + 1).map(({ message, index }) => toTurn(message, index, parts)),
   )
 
   const settings = sessionSettings(body, options, config, model, system)
-  const profileKey = JSON.stringify([model.id, settings, body.tools ?? [], body.tool_choice ?? null])
+  const profileKey = clientJson([model.id, settings, body.tools ?? [], body.tool_choice ?? null], 'tools')
   return {
     settings,
     history,
@@ -116,12 +125,15 @@ export function conversationKey(profileKey: string, messages: readonly ChatMessa
   for (const message of messages) {
     hash.update('\u0000')
     hash.update(
-      JSON.stringify([
-        message.role,
-        normalizedContent(message.content),
-        message.tool_call_id ?? null,
-        toolCallsKey(message),
-      ]),
+      clientJson(
+        [
+          message.role,
+          normalizedContent(message.content),
+          message.tool_call_id ?? null,
+          toolCallsKey(message),
+        ],
+        'messages',
+      ),
     )
   }
   return hash.digest('base64url')
@@ -133,6 +145,18 @@ function toolCallsKey(message: ChatMessage): unknown {
     call.function.name,
     canonicalArguments(call.function.arguments),
   ])
+}
+
+/**
+ * JSON text of a client's data, for a key. What passed the edge's nesting limit always serialises; should
+ * anything still fail to, that is the request's fault: a 400 naming `param`, never a 500.
+ */
+function clientJson(value: unknown, param: string): string {
+  try {
+    return JSON.stringify(value)
+  } catch (error) {
+    throw invalidRequest(`The request cannot be serialised: ${(error as Error).message}.`, param)
+  }
 }
 
 function canonicalArguments(text: string): string {
@@ -199,7 +223,9 @@ function sessionSettings(
     .filter(Boolean)
     .join('\n\n')
   return {
-    workspace: options.workspace ? confinedWorkspace(options.workspace, openai.workspaceRoots) : undefined,
+    workspace: options.workspace
+      ? confinedWorkspace(options.workspace, openai.workspaceRoots)
+      : confinedDefaultWorkspace(config, openai.workspaceRoots),
     model: model.claudeModel,
     agent: options.agent ?? null,
     permissionMode,
@@ -242,6 +268,28 @@ function instructionsFor(body: ChatCompletionRequest): string[] {
   if (body.tools?.length && body.parallel_tool_calls === false)
     out.push('Call at most one function per answer.')
   return out
+}
+
+/**
+ * A `tool_choice` that asks for a function must name one of `tools`, as OpenAI requires: a 400 rather than
+ * a turn told to call a function it was never given.
+ */
+function checkToolChoice(body: ChatCompletionRequest): void {
+  const choice = body.tool_choice
+  if (choice === undefined || choice === 'none' || choice === 'auto') return
+  const tools = body.tools ?? []
+  if (tools.length === 0) {
+    throw invalidRequest(
+      "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.",
+      'tool_choice',
+    )
+  }
+  if (typeof choice === 'object' && !tools.some((tool) => tool.function.name === choice.function.name)) {
+    throw invalidRequest(
+      `Invalid value for 'tool_choice': no function named '${choice.function.name}' in 'tools'.`,
+      'tool_choice',
+    )
+  }
 }
 
 /** OpenAI parameters Claude Code has no equivalent for, refused rather than silently ignored. */
@@ -309,7 +357,7 @@ const CHECKED_SCHEMAS_KEPT = 256
  * Claude Code's checker does not know, while the keywords themselves are fine. Checked once per schema.
  */
 function checkedSchema(schema: Record<string, unknown>, param: string): Record<string, unknown> {
-  const key = JSON.stringify(schema)
+  const key = clientJson(schema, param)
   const known = checkedSchemas.get(key)
   if (known) return known
   const { $schema: _dialect, ...rest } = schema
@@ -336,8 +384,22 @@ function confinedWorkspace(requested: string, roots: readonly string[]): string 
   return resolved.path
 }
 
+/**
+ * The default workspace of a request that names none. Where requests may choose workspaces it must be under
+ * the same roots; where they may not (no roots), the default is the only one /v1 uses, the operator's
+ * choice (undefined: the engine applies it).
+ */
+function confinedDefaultWorkspace(config: Config, roots: readonly string[]): string | undefined {
+  if (roots.length === 0) return undefined
+  const resolved = defaultWorkspaceUnder(config, roots, 'openai.workspaceRoots')
+  if ('problem' in resolved) throw invalidRequest(`${resolved.problem}.`, 'workspace')
+  return resolved.path
+}
+
 interface PartOptions {
   remoteImages: boolean
+  /** `server.maxJsonDepth`: also the limit for JSON sent inside strings (function-call arguments). */
+  maxJsonDepth: number
 }
 
 function newInput(trailing: { message: ChatMessage; index: number }[], parts: PartOptions): NewInput {
@@ -396,16 +458,19 @@ function toTurn(message: ChatMessage, index: number, parts: PartOptions): Turn {
       input: parseArguments(
         call.function.arguments,
         `messages[${index}].tool_calls[${i}].function.arguments`,
+        parts.maxJsonDepth,
       ),
     })
   }
   return { role: 'assistant', content: blocks }
 }
 
-function parseArguments(text: string, param: string): unknown {
+/** Function-call arguments become the call's input in the history: JSON, held to a body's nesting limit. */
+function parseArguments(text: string, param: string, maxDepth: number): unknown {
   try {
-    return text ? JSON.parse(text) : {}
-  } catch {
+    return text ? parseLimitedJson(text, maxDepth) : {}
+  } catch (error) {
+    if (error instanceof JsonTooDeepError) throw invalidRequest(`${error.message}.`, param, 'json_too_deep')
     throw invalidRequest('Function arguments must be a JSON object.', param)
   }
 }
@@ -472,6 +537,7 @@ function imageBlock(image: { url?: unknown } | undefined, param: string, parts: 
     const mediaType = data[1]!.toLowerCase()
     if (!IMAGE_TYPES.has(mediaType))
       throw invalidRequest(`Image type '${mediaType}' is not supported; use JPEG, PNG, GIF or WebP.`, param)
+    if (!isBase64(data[2]!)) throw invalidRequest(INVALID_BASE64, param)
     return { type: 'image', source: { type: 'base64', media_type: mediaType, data: data[2] } }
   }
   if (/^https?:\/\//i.test(url)) {
@@ -504,6 +570,7 @@ function documentBlock(
       `${param}.file_data`,
     )
   const mediaType = data[1]!.toLowerCase()
+  if (!isBase64(data[2]!)) throw invalidRequest(INVALID_BASE64, `${param}.file_data`)
   const title = typeof file?.filename === 'string' ? { title: file.filename } : {}
   if (mediaType === 'application/pdf')
     return { type: 'document', source: { type: 'base64', media_type: mediaType, data: data[2] }, ...title }

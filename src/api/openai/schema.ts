@@ -3,8 +3,11 @@
  * accepted and ignored (OpenAI clients and LiteLLM add their own); every known field is checked.
  */
 import { type Static, type TSchema, Type } from '@sinclair/typebox'
+import { MAX_INTEGER } from '../validation.js'
 
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()])
+/** An integer from `minimum` up to an explicit ceiling: JSON's 1e300 is an integer too. */
+const Count = (minimum: number) => Type.Integer({ minimum, maximum: MAX_INTEGER })
 
 /**
  * One message, checked here only for its shape; what each role may carry (content parts, tool calls) is
@@ -70,7 +73,7 @@ const ResponseFormat = Type.Union([
 ])
 
 const Thinking = Type.Union([
-  Type.Object({ type: Type.Literal('enabled'), budget_tokens: Type.Integer({ minimum: 1024 }) }),
+  Type.Object({ type: Type.Literal('enabled'), budget_tokens: Count(1024) }),
   Type.Object({ type: Type.Literal('disabled') }),
   Type.Object({ type: Type.Literal('adaptive') }),
 ])
@@ -81,7 +84,7 @@ export const GatewayOptions = Type.Object({
   permission_mode: Type.Optional(Type.String()),
   allowed_tools: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
   disallowed_tools: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
-  max_turns: Type.Optional(Type.Integer({ minimum: 1 })),
+  max_turns: Type.Optional(Count(1)),
   agent: Type.Optional(Type.String({ minLength: 1 })),
   append_system_prompt: Type.Optional(Type.String()),
   session_id: Type.Optional(Type.String({ minLength: 1 })),
@@ -96,11 +99,11 @@ export const ChatCompletionRequest = Type.Intersect([
     stream_options: Type.Optional(
       Type.Union([Type.Object({ include_usage: Type.Optional(Type.Boolean()) }), Type.Null()]),
     ),
-    max_tokens: Type.Optional(Nullable(Type.Integer({ minimum: 1 }))),
-    max_completion_tokens: Type.Optional(Nullable(Type.Integer({ minimum: 1 }))),
-    n: Type.Optional(Nullable(Type.Integer({ minimum: 1 }))),
+    max_tokens: Type.Optional(Nullable(Count(1))),
+    max_completion_tokens: Type.Optional(Nullable(Count(1))),
+    n: Type.Optional(Nullable(Count(1))),
     logprobs: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
-    top_logprobs: Type.Optional(Nullable(Type.Integer({ minimum: 0 }))),
+    top_logprobs: Type.Optional(Nullable(Count(0))),
     stop: Type.Optional(
       Type.Union([Type.String(), Type.Array(Type.String({ minLength: 1 }), { maxItems: 4 }), Type.Null()]),
     ),
@@ -108,7 +111,7 @@ export const ChatCompletionRequest = Type.Intersect([
     top_p: Type.Optional(Nullable(Type.Number({ minimum: 0, maximum: 1 }))),
     frequency_penalty: Type.Optional(Nullable(Type.Number({ minimum: -2, maximum: 2 }))),
     presence_penalty: Type.Optional(Nullable(Type.Number({ minimum: -2, maximum: 2 }))),
-    seed: Type.Optional(Nullable(Type.Integer())),
+    seed: Type.Optional(Nullable(Type.Integer({ minimum: -MAX_INTEGER, maximum: MAX_INTEGER }))),
     user: Type.Optional(Type.String()),
     metadata: Type.Optional(Type.Union([Type.Record(Type.String(), Type.String()), Type.Null()])),
     tools: Type.Optional(Type.Array(FunctionTool)),

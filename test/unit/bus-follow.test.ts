@@ -1,0 +1,204 @@
+/**
+ * EventBus.follow over a real SqliteStore: a replay in pages at the sink's pace, the switch to live events,
+ * falling behind the live events and catching up from the store, each event exactly once and in order.
+ */
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { type TestContext, test } from 'node:test'
+import { setImmediate as loopTurn } from 'node:timers/promises'
+import { EventBus, type EventSink } from '../../src/events/bus.js'
+import type { GatewayEvent } from '../../src/events/types.js'
+import { SqliteStore } from '../../src/store/sqlite.js'
+
+function newBus(t: TestContext): { bus: EventBus; store: SqliteStore } {
+  const dir = mkdtempSync(join(tmpdir(), 'ccgw-follow-'))
+  const store = new SqliteStore(dir)
+  const bus = new EventBus(store)
+  t.after(() => {
+    bus.flush()
+    store.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+  return { bus, store }
+}
+
+function publish(bus: EventBus, sessionId: string, count: number): void {
+  for (let i = 0; i < count; i++)
+    bus.publish(sessionId, { type: 'text.delta', turnId: 't1', text: 'x', parentToolUseId: null })
+}
+
+/**
+ * A sink with room for `room` events at a time: then full until the test calls `drain()`, like a socket
+ * whose reader has not read yet.
+ */
+class TestSink implements EventSink {
+  readonly received: GatewayEvent[] = []
+  readonly failures: unknown[] = []
+  /** How many times `drained()` was waited for. */
+  waits = 0
+  private used = 0
+  private release: (() => void) | null = null
+
+  constructor(private readonly room: number) {}
+
+  send(event: GatewayEvent): boolean {
+    this.received.push(event)
+    this.used++
+    return this.used < this.room
+  }
+
+  drained(): Promise<void> {
+    this.waits++
+    return new Promise((resolve) => {
+      this.release = resolve
+    })
+  }
+
+  fail(error: unknown): void {
+    this.failures.push(error)
+  }
+
+  get waiting(): boolean {
+    return this.release !== null
+  }
+
+  /** The reader took everything: room again. Returns once the bus waits again or has nothing more to send. */
+  async drain(): Promise<void> {
+    assert.ok(this.release, 'the bus waits for the sink')
+    this.used = 0
+    const release = this.release
+    this.release = null
+    release()
+    await this.settled()
+  }
+
+  /** Once the bus waits for this sink, or a few turns of the loop brought no event (a page takes one). */
+  async settled(): Promise<void> {
+    let quiet = 0
+    while (!this.waiting && quiet < 3) {
+      const before = this.received.length
+      await loopTurn()
+      quiet = this.received.length === before ? quiet + 1 : 0
+    }
+  }
+
+  seqs(): number[] {
+    return this.received.map((e) => e.seq)
+  }
+}
+
+const range = (first: number, last: number) => Array.from({ length: last - first + 1 }, (_, i) => first + i)
+
+test('a backlog is sent a page at a time, waiting whenever the sink is full, then live events', async (t) => {
+  const { bus } = newBus(t)
+  publish(bus, 's', 25)
+  publish(bus, 'other', 3)
+  const sink = new TestSink(4)
+  bus.follow('s', 0, sink, 10)
+  // Until the sink was full, synchronously.
+  assert.deepEqual(sink.seqs(), range(1, 4))
+  await sink.settled()
+  assert.deepEqual(sink.seqs(), range(1, 4))
+  await sink.drain()
+  assert.deepEqual(sink.seqs(), range(1, 8))
+  // Published while the sink is full: read from the store after what came before, not delivered live.
+  publish(bus, 's', 3)
+  assert.deepEqual(sink.seqs(), range(1, 8))
+  while (sink.waiting) await sink.drain()
+  assert.deepEqual(sink.seqs(), range(1, 28))
+  assert.ok(sink.received.every((e) => e.sessionId === 's'))
+  assert.ok(sink.waits >= 7)
+})
+
+test('a sink that fills up on live events leaves the fan-out and catches up from the store', async (t) => {
+  const { bus } = newBus(t)
+  publish(bus, 's', 3)
+  const sink = new TestSink(5)
+  bus.follow('s', 0, sink, 2)
+  await sink.settled()
+  assert.deepEqual(sink.seqs(), [1, 2, 3])
+  publish(bus, 's', 1)
+  assert.equal(sink.waiting, false)
+  publish(bus, 's', 1) // the fifth: the sink is full now
+  assert.deepEqual(sink.seqs(), range(1, 5))
+  await loopTurn()
+  assert.equal(sink.waiting, true)
+  publish(bus, 's', 7) // not delivered live any more
+  assert.deepEqual(sink.seqs(), range(1, 5))
+  await sink.drain()
+  assert.deepEqual(sink.seqs(), range(1, 10))
+  await sink.drain()
+  assert.deepEqual(sink.seqs(), range(1, 12))
+  // Caught up again (the last page was short): live once more.
+  assert.equal(sink.waiting, false)
+  publish(bus, 's', 2)
+  assert.deepEqual(sink.seqs(), range(1, 14))
+})
+
+test('the replay is read in pages, and live events follow it exactly when it is sent in one go', (t) => {
+  const { bus, store } = newBus(t)
+  publish(bus, 's', 1_000)
+  bus.flush()
+  const reads: (number | undefined)[] = []
+  const readEvents = store.readEvents.bind(store)
+  store.readEvents = (sessionId, query) => {
+    reads.push(query?.limit)
+    return readEvents(sessionId, query)
+  }
+  const sink = new TestSink(Number.POSITIVE_INFINITY)
+  bus.follow('s', 0, sink, 400)
+  // A whole page went out without filling the sink: the next page comes in a later turn of the loop.
+  assert.deepEqual(sink.seqs(), range(1, 400))
+  assert.deepEqual(reads, [400])
+  return (async () => {
+    while (sink.received.length < 1_000) await loopTurn()
+    assert.deepEqual(reads, [400, 400, 400])
+    publish(bus, 's', 1)
+    assert.deepEqual(sink.seqs(), range(1, 1_001))
+  })()
+})
+
+test('closing stops a replay that waits, and the live delivery', async (t) => {
+  const { bus } = newBus(t)
+  publish(bus, 's', 10)
+  const sink = new TestSink(3)
+  const subscription = bus.follow('s', 0, sink)
+  assert.deepEqual(sink.seqs(), [1, 2, 3])
+  subscription.close()
+  await sink.drain()
+  publish(bus, 's', 1)
+  assert.deepEqual(sink.seqs(), [1, 2, 3])
+
+  const live = new TestSink(100)
+  const liveSubscription = bus.follow('s', 11, live)
+  publish(bus, 's', 1)
+  liveSubscription.close()
+  publish(bus, 's', 1)
+  assert.deepEqual(live.seqs(), [12])
+})
+
+test('a follower added from inside a delivery gets each event once', (t) => {
+  const { bus } = newBus(t)
+  const late = new TestSink(100)
+  bus.subscribe('s', (event) => {
+    if (event.seq === 2) bus.follow('s', 0, late)
+  })
+  publish(bus, 's', 3)
+  assert.deepEqual(late.seqs(), [1, 2, 3])
+})
+
+test('a replay that cannot be read fails the sink', async (t) => {
+  const { bus, store } = newBus(t)
+  publish(bus, 's', 5)
+  const sink = new TestSink(2)
+  bus.follow('s', 0, sink, 2)
+  const broken = new Error('disk I/O error')
+  store.readEvents = () => {
+    throw broken
+  }
+  await sink.drain()
+  assert.deepEqual(sink.failures, [broken])
+  assert.deepEqual(sink.seqs(), [1, 2])
+})
