@@ -1,5 +1,10 @@
 import { Ajv, type ValidateFunction } from 'ajv'
-import Fastify, { type FastifyInstance, type FastifySchemaCompiler } from 'fastify'
+import Fastify, {
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifySchemaCompiler,
+} from 'fastify'
 import { answerClientError } from './api/client-errors.js'
 import { limitedJsonBodyParser } from './api/json-limits.js'
 import { nativeApi, sendNativeError } from './api/native/index.js'
@@ -23,6 +28,8 @@ export async function buildServer(gateway: GatewayContext): Promise<FastifyInsta
       reply.header('x-request-id', request.id)
       if (request.url.startsWith('/v1/')) sendError(reply, toOpenAIError(error))
       else sendNativeError(reply, error)
+      // No hook runs for these: a WebSocket upgrade refused here is released now (see releaseRefusedUpgrade).
+      releaseRefusedUpgrade(request, reply)
     },
     // A request Node's HTTP parser refuses (a CR or LF inside a header value, a control byte in a header,
     // headers too large) never reaches Fastify: it is answered on the socket, in the API's own error shape.
@@ -57,13 +64,9 @@ export async function buildServer(gateway: GatewayContext): Promise<FastifyInsta
   })
   // Before any route or key check: DNS rebinding and cross-site pages are refused (src/api/origin.ts).
   app.addHook('onRequest', originGuard(gateway))
-  // A WebSocket upgrade answered with an HTTP error (a refused Host, Origin or key) is on a socket Node no
-  // longer manages, and @fastify/websocket closes it only if its own hooks ran before the refusal: left open
-  // (half-closed once the client leaves), it would hold a descriptor and keep the server from closing.
   // A successful upgrade is hijacked and never gets here.
-  app.addHook('onResponse', (request, _reply, done) => {
-    // Node marks the requests it hands to 'upgrade' listeners (a field @types/node does not declare).
-    if ((request.raw as { upgrade?: boolean }).upgrade === true) request.raw.socket.destroy()
+  app.addHook('onResponse', (request, reply, done) => {
+    releaseRefusedUpgrade(request, reply)
     done()
   })
 
@@ -121,3 +124,17 @@ function finiteOnly(
 }
 
 const isNonFinite = (value: unknown) => typeof value === 'number' && !Number.isFinite(value)
+
+/**
+ * A WebSocket upgrade answered with an HTTP error (a refused Host, Origin or key, a URL that cannot be
+ * decoded) is on a socket Node no longer manages, and @fastify/websocket closes it only if its own hooks ran
+ * before the refusal: left open (half-closed once the client leaves), it would hold a descriptor and keep
+ * the server from closing. It is destroyed once the answer is written.
+ */
+function releaseRefusedUpgrade(request: FastifyRequest, reply: FastifyReply): void {
+  // Node marks the requests it hands to 'upgrade' listeners (a field @types/node does not declare).
+  if ((request.raw as { upgrade?: boolean }).upgrade !== true) return
+  const release = () => request.raw.socket.destroy()
+  if (reply.raw.writableFinished) release()
+  else reply.raw.once('finish', release)
+}

@@ -307,4 +307,44 @@ describe('limits at the edge', () => {
     assert.match((logged.err as Json).stack as string, /injected failure behind the 500\n\s+at /)
     assert.equal(logged.msg, 'request failed')
   })
+  test('requests that fit no route of their own answer at once, in the native shape (found by the fuzz suite)', async () => {
+    const id = await newSession()
+    // HEAD of the event stream: Node drops what a HEAD response writes, so the stream never answered.
+    const head = await fetch(`${gateway.url}/api/sessions/${id}/events`, {
+      method: 'HEAD',
+      signal: AbortSignal.timeout(5_000),
+    })
+    assert.equal(head.status, 200)
+    assert.match(head.headers.get('content-type') ?? '', /^text\/event-stream/)
+
+    // A WebSocket route without the upgrade: 404 with no body, as if it did not exist.
+    for (const path of ['stream', 'tools/stream']) {
+      const plain = await call('GET', `/api/sessions/${id}/${path}?after=0`)
+      expectError(plain, 426, 'upgrade_required')
+      assert.equal(plain.headers.get('upgrade'), 'websocket')
+    }
+
+    // A WebSocket upgrade whose URL cannot be decoded is refused before any hook: its connection used to
+    // stay open, and the gateway could not close.
+    const upgrade = await Promise.race([
+      rawExchange(
+        gateway.url,
+        'GET /api/sessions/%/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
+          'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+      ),
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error('the refused upgrade kept its connection open')), 5_000),
+      ),
+    ])
+    assert.equal(upgrade.status, 400)
+    assert.equal((upgrade.body.error as Json).code, 'bad_request')
+
+    // A multipart body cut off inside a file: the form is malformed (400), not a gateway failure (500).
+    const truncated = await fetch(`${gateway.url}/api/sessions/${id}/files/upload`, {
+      method: 'POST',
+      headers: { 'content-type': 'multipart/form-data; boundary=b' },
+      body: '--b\r\nContent-Disposition: form-data; name="files"; filename="a"\r\n\r\nabc',
+    })
+    expectError({ status: truncated.status, body: (await truncated.json()) as Json }, 400, 'bad_request')
+  })
 })

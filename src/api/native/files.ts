@@ -4,7 +4,7 @@
  * session's events like a direct tool call, with a `file.changed` per file.
  */
 import { basename } from 'node:path'
-import multipart, { type Multipart, type MultipartValue } from '@fastify/multipart'
+import multipart, { type Multipart, type MultipartFile, type MultipartValue } from '@fastify/multipart'
 import { type Static, Type } from '@sinclair/typebox'
 import { create as contentDisposition } from 'content-disposition'
 import type { FastifyError, FastifyPluginAsync, FastifyRequest } from 'fastify'
@@ -127,7 +127,7 @@ export const fileRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async
             continue
           }
           upload ??= await Upload.into(record.settings.workspace, form.path, form.overwrite)
-          await upload.add(part.filename, part.file)
+          await addFile(upload, part, limits)
           if (part.file.truncated) {
             throw new ApiError(
               413,
@@ -296,6 +296,20 @@ function formError(error: unknown, limits: Config['native']): ApiError {
       return new ApiError(413, 'payload_too_large', 'The form has too many fields')
     default:
       return new ApiError(400, 'bad_request', `The body is not a valid multipart/form-data form: ${message}`)
+  }
+}
+
+/**
+ * Stores one file of the form. The form itself can break while the file is read (a body cut short, a
+ * missing closing boundary): that is the client's malformed request, a 400 like any other broken form,
+ * while a failure to write it (confinement, a full disk) keeps its own answer.
+ */
+async function addFile(upload: Upload, part: MultipartFile, limits: Config['native']): Promise<void> {
+  try {
+    await upload.add(part.filename, part.file)
+  } catch (error) {
+    // The parser errors the file's stream when the form breaks, possibly before this began to read it.
+    throw part.file.errored ? formError(part.file.errored, limits) : error
   }
 }
 

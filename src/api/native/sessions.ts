@@ -9,6 +9,7 @@ import { TurnFollower } from '../../events/follow.js'
 import type { ContentBlock, SessionState } from '../../events/types.js'
 import type { GatewayContext } from '../../gateway.js'
 import type { SessionSettings } from '../../store/types.js'
+import { EVENT_STREAM_TYPE } from '../media-types.js'
 import { MAX_INTEGER } from '../validation.js'
 import { MessageContent } from './content.js'
 import { invalid, notFound, toApiError } from './errors.js'
@@ -203,6 +204,10 @@ export const sessionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
       const { id } = request.params
       sessionOf(engine, id)
       const after = lastEventId(request.headers['last-event-id']) ?? request.query.after ?? 0
+      // HEAD (which Fastify answers with this handler) gets the stream's headers and no stream: Node drops
+      // what is written to a HEAD response, so a stream would never reach its client, nor ever end.
+      if (request.method === 'HEAD')
+        return reply.header('content-type', EVENT_STREAM_TYPE).header('cache-control', 'no-cache').send()
       let subscription: { close(): void } | null = null
       const stream = new EventStream(reply, {
         ...limits(),

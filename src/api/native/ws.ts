@@ -7,7 +7,7 @@
 import websocket from '@fastify/websocket'
 import { type Static, Type } from '@sinclair/typebox'
 import { Ajv, type ValidateFunction } from 'ajv'
-import type { FastifyPluginAsync } from 'fastify'
+import type { FastifyPluginAsync, onRequestAsyncHookHandler } from 'fastify'
 import type { WebSocket } from 'ws'
 import { contentProblem } from '../../engine/content.js'
 import type { Subscription } from '../../events/bus.js'
@@ -18,7 +18,7 @@ import { JsonTooDeepError, parseLimitedJson } from '../json-limits.js'
 import { mainIssue, validationPath } from '../validation.js'
 import { Pacer } from './backpressure.js'
 import { MessageContent } from './content.js'
-import { invalid, notFound, toApiError } from './errors.js'
+import { ApiError, invalid, notFound, toApiError } from './errors.js'
 import { ReplayQuery, SessionParams } from './schemas.js'
 
 /** What a client may send on `/stream`; `request_id` comes back on the answer. */
@@ -68,6 +68,16 @@ const TOOL_EVENTS = new Set([
   'permission.resolved',
 ])
 const SLOW_CONSUMER = 1008
+
+/**
+ * A plain HTTP request to a WebSocket route (no `Upgrade: websocket`) is told so, in the native shape:
+ * @fastify/websocket would answer it 404 with no body, as if the route did not exist.
+ */
+const upgradeOnly: onRequestAsyncHookHandler = async (request, reply) => {
+  if (request.headers.upgrade?.toLowerCase() === 'websocket') return
+  reply.header('upgrade', 'websocket')
+  throw new ApiError(426, 'upgrade_required', 'This route is a WebSocket: connect with Upgrade: websocket')
+}
 const INTERNAL_ERROR = 1011
 
 export const websocketRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async (app, { gateway }) => {
@@ -132,7 +142,7 @@ export const websocketRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
 
   app.get<{ Params: Static<typeof SessionParams>; Querystring: Static<typeof ReplayQuery> }>(
     '/sessions/:id/stream',
-    { websocket: true, schema: { params: SessionParams, querystring: ReplayQuery } },
+    { websocket: true, onRequest: upgradeOnly, schema: { params: SessionParams, querystring: ReplayQuery } },
     (socket, request) => {
       const { id } = request.params
       if (!follow(socket, id, request.query.after, () => true)) return
@@ -165,7 +175,7 @@ export const websocketRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
 
   app.get<{ Params: Static<typeof SessionParams>; Querystring: Static<typeof ReplayQuery> }>(
     '/sessions/:id/tools/stream',
-    { websocket: true, schema: { params: SessionParams, querystring: ReplayQuery } },
+    { websocket: true, onRequest: upgradeOnly, schema: { params: SessionParams, querystring: ReplayQuery } },
     (socket, request) => {
       const { id } = request.params
       if (!follow(socket, id, request.query.after, (event) => TOOL_EVENTS.has(event.type))) return
