@@ -52,8 +52,9 @@ export async function buildServer(gateway: GatewayContext): Promise<FastifyInsta
     removeAdditional: false,
     allErrors: false,
   })
+  // Compiled as Fastify asks, when the routes are ready: a schema Ajv refuses stops the start, not a request.
   app.setValidatorCompiler(({ schema, httpPart }) =>
-    httpPart === 'body' ? compileOnFirstUse(strict, schema) : finiteOnly(compileOnFirstUse(coercing, schema)),
+    httpPart === 'body' ? strict.compile(schema) : finiteOnly(coercing.compile(schema)),
   )
 
   // A callback, not an async function: every request runs it, and a promise per request is measurable.
@@ -78,30 +79,16 @@ export async function buildServer(gateway: GatewayContext): Promise<FastifyInsta
 }
 
 /**
- * Fastify asks for every route's validators when the server starts; compiling them all then was most of
- * its start-up (about 90 schemas). Each is compiled by the first request that needs it instead.
- */
-function compileOnFirstUse(ajv: Ajv, schema: object): ReturnType<FastifySchemaCompiler<unknown>> {
-  let validate: ValidateFunction | undefined
-  return (data: unknown) => {
-    validate ??= ajv.compile(schema)
-    // Returned rather than left on `validate.errors`, which this wrapper does not carry.
-    return validate(data) ? true : { error: validate.errors ?? [] }
-  }
-}
-
-/**
  * Ajv's coercion turns the text `1e400` or `Infinity` into a number that is not finite after its type check,
  * and its `minimum`/`maximum` keywords let non-finite numbers through: `?limit=1e400` would reach SQLite as
  * Infinity. A query string, path or header value that coerces to one is refused here, naming it. (JSON bodies
  * are checked by Ajv itself: its integer and number types require finite numbers.)
  */
-function finiteOnly(
-  validate: ReturnType<FastifySchemaCompiler<unknown>>,
-): ReturnType<FastifySchemaCompiler<unknown>> {
+function finiteOnly(validate: ValidateFunction): ReturnType<FastifySchemaCompiler<unknown>> {
   return (data: unknown) => {
-    const result = validate(data)
-    if (result !== true || typeof data !== 'object' || data === null) return result
+    // Returned rather than left on `validate.errors`, which this wrapper does not carry.
+    if (!validate(data)) return { error: validate.errors ?? [] }
+    if (typeof data !== 'object' || data === null) return true
     // Coerced parts are flat: names with a value, or a list of values for a repeated name.
     for (const name in data) {
       const value = (data as Record<string, unknown>)[name]

@@ -456,5 +456,3 @@ function errno(error: unknown): string | undefined {
     ? error.code
     : undefined
 }
-
-export * from './transcript.js'

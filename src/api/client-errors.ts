@@ -29,14 +29,15 @@ export function answerClientError(
 ): void {
   // The client is gone (Node's own behaviour): nothing to answer.
   if (error.code === 'ECONNRESET' || socket.destroyed) return
-  const { status, code, message } = describe(error)
+  const refusal = describe(error)
+  const { status, code, message } = refusal
   const requestId = ids.genReqId?.({ headers: {} } as never) ?? ''
   log.debug({ err: error, reqId: requestId, status }, 'malformed HTTP request refused')
   if (socket.writable) {
     const body = JSON.stringify(
       isOpenAIPath(requestPath(error.rawPacket))
         ? new OpenAIError(status, message, 'invalid_request_error', null, code).body
-        : new ApiError(status, code, message).body,
+        : refusal.body,
     )
     socket.write(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
@@ -51,20 +52,17 @@ export function answerClientError(
   socket.destroy(error)
 }
 
-function describe(error: ParserError): { status: number; code: string; message: string } {
+/** The parser's refusal as a native error; the OpenAI shape is made from the same status, code and message. */
+function describe(error: ParserError): ApiError {
   switch (error.code) {
     case 'ERR_HTTP_REQUEST_TIMEOUT':
-      return {
-        status: 408,
-        code: 'request_timeout',
-        message: 'The request was not received in time (server.requestTimeoutMs)',
-      }
+      return new ApiError('request_timeout', 'The request was not received in time (server.requestTimeoutMs)')
     case 'HPE_HEADER_OVERFLOW':
-      return { status: 431, code: 'headers_too_large', message: 'The request headers are too large' }
+      return new ApiError('headers_too_large', 'The request headers are too large')
     default: {
       // llhttp's reason, such as "Invalid header value char": says which rule the request broke.
       const reason = error.message.replace(/^Parse Error: /, '')
-      return { status: 400, code: 'bad_request', message: `The request is not valid HTTP: ${reason}` }
+      return new ApiError('bad_request', `The request is not valid HTTP: ${reason}`)
     }
   }
 }

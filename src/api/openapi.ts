@@ -275,11 +275,11 @@ const Health = Type.Object({
   version: Type.String(),
   uptime_s: Type.Integer(),
   claude: Type.Object({
-    path: Nullable(Type.String()),
+    path: Type.Optional(Nullable(Type.String({ description: 'Only to a caller with an API key.' }))),
     source: NullableEnum(['config', 'path', 'bundled']),
     version: Nullable(Type.String()),
     usable: Type.Boolean(),
-    reason: Nullable(Type.String()),
+    reason: Type.Optional(Nullable(Type.String({ description: 'Only to a caller with an API key.' }))),
   }),
   sessions: Type.Object({ total: Type.Integer(), active: Type.Integer() }),
   processes: Type.Object({
@@ -295,7 +295,7 @@ const Health = Type.Object({
     {
       ok: Type.Boolean(),
       error: Type.Optional(Enum(['storage_full', 'storage_unavailable'])),
-      message: Type.Optional(Type.String()),
+      message: Type.Optional(Type.String({ description: 'Only to a caller with an API key.' })),
       since: Type.Optional(
         Type.String({ format: 'date-time', description: 'When the database started failing.' }),
       ),

@@ -272,6 +272,6 @@ export function originGuard(gateway: GatewayContext): onRequestHookHandler {
 function refuse(request: FastifyRequest, reply: FastifyReply, { code, message }: Refusal): void {
   const body = /^\/v1(?:[/?]|$)/.test(request.url)
     ? new OpenAIError(403, message, 'invalid_request_error', null, code).body
-    : new ApiError(403, code, message).body
+    : new ApiError(code, message).body
   reply.code(403).type(JSON_TYPE).send(body)
 }

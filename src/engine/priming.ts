@@ -13,7 +13,7 @@
  */
 import { rm } from 'node:fs/promises'
 import type { HookCallback, Options, SDKMessage, SDKResultMessage } from '@anthropic-ai/claude-agent-sdk'
-import { transcriptPath } from '../agents/transcript.js'
+import { transcriptPath } from './claude-home.js'
 import { after } from './timers.js'
 
 /** Worded for whoever reads a raw transcript: it says what it is. */

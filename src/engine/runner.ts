@@ -19,6 +19,7 @@ import type {
   SpawnOptions,
 } from '@anthropic-ai/claude-agent-sdk'
 import type { ContentBlock } from '../events/types.js'
+import { claudeConfigDir } from './claude-home.js'
 import {
   CLIENT_SERVER,
   type ClientToolCall,
@@ -28,7 +29,6 @@ import {
 } from './client-tools.js'
 import type { RunnerProfile } from './pool.js'
 import { PRIMING_PROMPT, Priming } from './priming.js'
-import { claudeConfigDir } from './transcript.js'
 
 export type RunnerState = 'ready' | 'busy' | 'closed'
 

@@ -7,8 +7,8 @@ import assert from 'node:assert/strict'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import type { Gateway } from '../../src/gateway.js'
-import { type TestHome, testConfig, testGateway, testHome } from '../support/harness.js'
+import { type Gateway, startGateway } from '../../src/gateway.js'
+import { quietLog, type TestHome, testConfig, testGateway, testHome } from '../support/harness.js'
 import { expectError, type Json, nativeClient } from '../support/native-client.js'
 import { text } from '../support/scripted-anthropic.js'
 
@@ -343,4 +343,46 @@ describe('native API: agents', () => {
       assert.equal((await call('PUT', `/api/sessions/${id}/agent`, { agent: 'general-purpose' })).status, 200)
     }
   })
+})
+
+describe('native API: agents find the config folder the CLI gets', () => {
+  // The CLI's environment is `claude.env` over the environment the gateway is given, neither of which is the
+  // gateway's own process.env: each alone must be enough, with process.env naming no config folder.
+  for (const inClaudeEnv of [false, true]) {
+    const where = inClaudeEnv ? 'claude.env' : 'the environment given to the gateway'
+    test(`CLAUDE_CONFIG_DIR set only in ${where}`, async () => {
+      const saved = process.env.CLAUDE_CONFIG_DIR
+      delete process.env.CLAUDE_CONFIG_DIR
+      const home = await testHome()
+      const configDir = home.env.CLAUDE_CONFIG_DIR!
+      const { CLAUDE_CONFIG_DIR: _, ...gatewayEnv } = home.env
+      const config = testConfig(home, {
+        pool: { warmSpares: 0 },
+        claude: { settingSources: ['user'], env: inClaudeEnv ? { CLAUDE_CONFIG_DIR: configDir } : {} },
+      })
+      const gateway = await startGateway({
+        config,
+        log: quietLog(),
+        env: inClaudeEnv ? gatewayEnv : home.env,
+      })
+      try {
+        mkdirSync(join(configDir, 'agents'), { recursive: true })
+        writeFileSync(
+          join(configDir, 'agents', 'scout.md'),
+          '---\nname: scout\ndescription: Looks\n---\nLook.',
+        )
+        const { call } = nativeClient(() => gateway)
+        const listed = (await call('GET', '/api/agents')).body.agents as Json[]
+        const scout = listed.find((agent) => agent.name === 'scout')
+        assert.ok(scout, JSON.stringify(listed))
+        assert.equal(scout.scope, 'user')
+        assert.equal(scout.path, join(configDir, 'agents', 'scout.md'))
+        assert.equal(scout.loaded, true)
+      } finally {
+        await gateway.close()
+        await home.close()
+        if (saved !== undefined) process.env.CLAUDE_CONFIG_DIR = saved
+      }
+    })
+  }
 })

@@ -6,10 +6,10 @@ import assert from 'node:assert/strict'
 import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
+import { projectSlug } from '../../src/engine/claude-home.js'
 import { GatewayError } from '../../src/engine/errors.js'
 import { PRIMING_PROMPT } from '../../src/engine/priming.js'
 import { liveProcesses, Runner } from '../../src/engine/runner.js'
-import { projectSlug } from '../../src/engine/transcript.js'
 import type { ContentBlock, EventOf, GatewayEvent } from '../../src/events/types.js'
 import { flakyCli, type TestHome, testEngine, testHome } from '../support/harness.js'
 import { conversationTexts, failure, lastUserText, text, toolCall } from '../support/scripted-anthropic.js'
@@ -341,7 +341,8 @@ describe('engine with the real CLI', () => {
     const { engine, events, close } = await testEngine(home, {
       maxRunners: 2,
       warmSpares: 1,
-      spareReclaimIdleMs: 1_500,
+      // Long enough for b's turn to end before a may give way, on a loaded machine too (1.5 s was not in CI).
+      spareReclaimIdleMs: 6_000,
     })
     try {
       await waitUntil(() => engine.stats().processes.spares === 1, 30_000, 'a warm spare')

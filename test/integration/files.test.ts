@@ -20,7 +20,7 @@ import {
 } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { projectSlug } from '../../src/engine/transcript.js'
+import { projectSlug } from '../../src/engine/claude-home.js'
 import type { Gateway } from '../../src/gateway.js'
 import { type TestHome, testConfig, testGateway, testHome } from '../support/harness.js'
 import { type Json, nativeClient } from '../support/native-client.js'

@@ -9,8 +9,10 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
 import { after, before, describe, test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
 import WebSocket from 'ws'
 import { createLogger } from '../../src/observability/logger.js'
+import { buildServer } from '../../src/server.js'
 import { VERSION } from '../../src/version.js'
 import { type TestHome, testConfig, testGateway, testHome } from '../support/harness.js'
 import { isGone, waitUntil } from '../support/wait.js'
@@ -49,7 +51,8 @@ describe('gateway server', () => {
       assert.equal(claude.usable, true)
       assert.equal(claude.source, 'bundled')
       assert.match(String(claude.version), /^\d+\.\d+\.\d+/)
-      assert.ok(existsSync(String(claude.path)))
+      // Open, and no keys configured: no file named (see the next tests).
+      assert.deepEqual(Object.keys(claude).sort(), ['source', 'usable', 'version'])
       assert.deepEqual(body.sessions, { total: 0, active: 0 })
       assert.equal((body.processes as { max: number }).max, gateway.context.config.pool.maxRunners)
 
@@ -60,19 +63,67 @@ describe('gateway server', () => {
     }
   })
 
+  test('a route schema that does not compile stops the start, not its first request', async () => {
+    const gateway = await testGateway(home)
+    try {
+      const app = await buildServer(gateway.context)
+      app.get(
+        '/api/broken',
+        { schema: { querystring: { type: 'object', properties: { n: { type: 'nope' } } } } },
+        () => ({}),
+      )
+      await assert.rejects(async () => app.ready(), /schema is invalid/)
+    } finally {
+      await gateway.close()
+    }
+  })
+
+  test('health names files only to a caller with an API key', async () => {
+    const gateway = await testGateway(home, testConfig(home, { server: { apiKeys: ['health-key'] } }))
+    try {
+      const open = (await (await fetch(`${gateway.url}/v1/health`)).json()) as {
+        claude: Record<string, unknown>
+      }
+      assert.equal(open.claude.usable, true)
+      assert.ok(!('path' in open.claude) && !('reason' in open.claude), JSON.stringify(open))
+      const wrong = await fetch(`${gateway.url}/v1/health`, { headers: { authorization: 'Bearer nope' } })
+      assert.equal(wrong.status, 200)
+      assert.ok(!('path' in ((await wrong.json()) as { claude: object }).claude))
+      const keyed = await fetch(`${gateway.url}/v1/health`, {
+        headers: { authorization: 'Bearer health-key' },
+      })
+      const claude = ((await keyed.json()) as { claude: Record<string, unknown> }).claude
+      assert.ok(existsSync(String(claude.path)))
+      assert.equal(claude.reason, null)
+    } finally {
+      await gateway.close()
+    }
+  })
+
   test('without a usable CLI the gateway still starts and health says degraded, with the reason', async () => {
-    const config = testConfig(home, { claude: { cliPath: join(home.root, 'missing-claude') } })
+    const config = testConfig(home, {
+      claude: { cliPath: join(home.root, 'missing-claude') },
+      server: { apiKeys: ['health-key'] },
+    })
     const gateway = await testGateway(home, config)
     try {
-      const body = (await (await fetch(`${gateway.url}/v1/health`)).json()) as {
-        status: string
-        reason: string
-        claude: { usable: boolean; reason: string }
-      }
+      const health = async (headers: Record<string, string> = {}) =>
+        (await (await fetch(`${gateway.url}/v1/health`, { headers })).json()) as {
+          status: string
+          reason: string
+          claude: { usable: boolean; reason?: string }
+        }
+      const body = await health({ 'x-api-key': 'health-key' })
       assert.equal(body.status, 'degraded')
       assert.equal(body.claude.usable, false)
       assert.match(body.reason, /missing-claude/)
       assert.equal(body.reason, body.claude.reason)
+      // Without the key: degraded and why, in words that name no file.
+      const open = await health()
+      assert.equal(open.status, 'degraded')
+      assert.equal(open.claude.usable, false)
+      assert.ok(open.reason)
+      assert.doesNotMatch(JSON.stringify(open), /missing-claude|\//)
     } finally {
       await gateway.close()
     }
@@ -291,6 +342,13 @@ describe('claude-code-gateway command', () => {
       } finally {
         socket.close()
       }
+      // The store's checkpoint thread started with the first events written (the session's, the search's):
+      // its module is found beside the store's, or the gateway says the thread failed (within ms of its start).
+      await sleep(500)
+      assert.deepEqual(
+        log.filter((line) => String(line.msg).includes('checkpoint thread')),
+        [],
+      )
     } finally {
       child.kill('SIGKILL')
     }

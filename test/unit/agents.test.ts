@@ -18,7 +18,6 @@ import {
   type AgentErrorCode,
   agentsDir,
   builtinAgentsOf,
-  clearTranscriptAgent,
   createAgent,
   deleteAgent,
   formatAgentFile,
@@ -26,12 +25,15 @@ import {
   parseAgentFile,
   patchAgentFile,
   readAgent,
-  transcriptAgent,
-  transcriptPath,
   updateAgent,
   validateAgent,
 } from '../../src/agents/index.js'
-import { projectSlug } from '../../src/engine/transcript.js'
+import {
+  clearTranscriptAgent,
+  projectSlug,
+  transcriptAgent,
+  transcriptPath,
+} from '../../src/engine/claude-home.js'
 import { raceFolderWithSymlink, treeOf } from '../support/symlink-race.js'
 
 const PIRATE = `---

@@ -25,11 +25,10 @@ import {
   readAgent,
   updateAgent,
 } from '../../agents/index.js'
-import { claudeConfigDir } from '../../engine/transcript.js'
 import type { GatewayContext } from '../../gateway.js'
 import { MAX_INTEGER } from '../validation.js'
-import { ApiError, invalid } from './errors.js'
-import { confinedWorkspace, sessionOf } from './resolve.js'
+import { ApiError, invalid, notFound } from './errors.js'
+import { confinedWorkspace, sessionOrThrow } from './resolve.js'
 import { SessionParams } from './schemas.js'
 import { sessionView } from './views.js'
 
@@ -40,11 +39,6 @@ export interface AgentRouteOptions {
    * agents of agent files (see `builtinAgentsOf`). Listed with scope `builtin`; none when not given.
    */
   builtinAgents?: () => readonly AgentInfo[]
-  /**
-   * Claude Code's config folder as the CLI sees it. By default from the gateway's environment and
-   * `claude.env` (`CLAUDE_CONFIG_DIR`, else `~/.claude`).
-   */
-  configDir?: () => string
 }
 
 /** The API's names of the optional agent settings: `disallowedTools` → `disallowed_tools`. */
@@ -131,41 +125,16 @@ const SessionAgent = Type.Object(
 export const agentRoutes: FastifyPluginAsync<AgentRouteOptions> = async (app, options) => {
   const { gateway } = options
   const builtins = options.builtinAgents ?? (() => [])
-  const configDir =
-    options.configDir ?? (() => claudeConfigDir({ ...process.env, ...gateway.config.claude.env }))
+  // The user scope is in Claude Code's config folder as the CLI processes see it: the engine's, from their
+  // environment (`claude.env` over the gateway's), never the gateway's own process.env.
+  const configDir = () => gateway.engine.claudeConfigDir
   /** Which scopes Claude Code loads agents from, under the configured setting sources. */
-  const loads = (scope: AgentScope) =>
-    (gateway.config.claude.settingSources as readonly string[]).includes(scope)
+  const loads = (scope: AgentScope) => loadsScope(gateway, scope)
 
   app.get<{ Querystring: Static<typeof ListQuery> }>(
     '/agents',
     { schema: { querystring: ListQuery } },
-    async (request) => {
-      const workspace = confined(request.query.workspace, 'querystring.workspace')
-      const files = await run(() => listAgents({ configDir: configDir(), workspace }))
-      const loadedNames = new Set(files.filter((a) => loads(a.scope) && !a.error).map((a) => a.name))
-      const projectNames = new Set(
-        files.filter((a) => a.scope === 'project' && loads('project') && !a.error).map((a) => a.name),
-      )
-      const agents: AgentListItem[] = files.map((agent) => ({
-        ...summaryView(agent),
-        loaded: loads(agent.scope) && !agent.error,
-        overridden: agent.scope === 'user' && projectNames.has(agent.name),
-      }))
-      for (const agent of builtins()) {
-        agents.push({
-          name: agent.name,
-          description: agent.description,
-          tools: null,
-          model: agent.model ?? null,
-          scope: 'builtin',
-          path: null,
-          loaded: true,
-          overridden: loadedNames.has(agent.name),
-        })
-      }
-      return { agents }
-    },
+    async (request) => agentList(gateway, builtins(), request.query.workspace),
   )
 
   app.post<{ Body: CreateBody }>('/agents', { schema: { body: CreateAgent } }, async (request, reply) => {
@@ -216,7 +185,7 @@ export const agentRoutes: FastifyPluginAsync<AgentRouteOptions> = async (app, op
     { schema: { params: SessionParams, body: SessionAgent } },
     async (request) => {
       const { id } = request.params
-      const session = sessionOf(gateway.engine, id)
+      const session = sessionOrThrow(gateway.engine, id)
       const { agent } = request.body
       if (agent !== null) await checkUsable(agent, session.settings.workspace)
       return sessionView(gateway.engine.updateSettings(id, { agent }), gateway.engine)
@@ -239,9 +208,9 @@ export const agentRoutes: FastifyPluginAsync<AgentRouteOptions> = async (app, op
       const why = file.error
         ? `its file ${file.path} does not load: ${file.error}`
         : `Claude Code does not load ${file.scope} agents (claude.settingSources lacks '${file.scope}')`
-      throw new ApiError(409, 'agent_unavailable', `Agent ${name} cannot be used: ${why}`, 'body.agent')
+      throw new ApiError('agent_unavailable', `Agent ${name} cannot be used: ${why}`, { field: 'body.agent' })
     }
-    if (own.length > 0) throw new ApiError(404, 'not_found', `Agent ${name} does not exist`, 'body.agent')
+    if (own.length > 0) throw notFound(`Agent ${name}`, 'body.agent')
   }
 
   function confined(workspace: string | undefined, field: string): string | null {
@@ -259,6 +228,49 @@ export const agentRoutes: FastifyPluginAsync<AgentRouteOptions> = async (app, op
     return { configDir: configDir(), workspace: confined(workspace, field) }
   }
 }
+
+/**
+ * `GET /agents`: the user's agents, those of `workspace` (under the workspace roots) and Claude Code's own
+ * (`builtins`), each saying whether Claude Code loads it and whether another of the same name wins.
+ */
+export async function agentList(
+  gateway: GatewayContext,
+  builtins: readonly AgentInfo[],
+  workspace: string | undefined,
+): Promise<{ agents: AgentListItem[] }> {
+  const loads = (scope: AgentScope) => loadsScope(gateway, scope)
+  const folder =
+    workspace === undefined
+      ? null
+      : confinedWorkspace(workspace, gateway.config.native.workspaceRoots, 'querystring.workspace')
+  const files = await run(() => listAgents({ configDir: gateway.engine.claudeConfigDir, workspace: folder }))
+  const loadedNames = new Set(files.filter((a) => loads(a.scope) && !a.error).map((a) => a.name))
+  const projectNames = new Set(
+    files.filter((a) => a.scope === 'project' && loads('project') && !a.error).map((a) => a.name),
+  )
+  const agents: AgentListItem[] = files.map((agent) => ({
+    ...summaryView(agent),
+    loaded: loads(agent.scope) && !agent.error,
+    overridden: agent.scope === 'user' && projectNames.has(agent.name),
+  }))
+  for (const agent of builtins) {
+    agents.push({
+      name: agent.name,
+      description: agent.description,
+      tools: null,
+      model: agent.model ?? null,
+      scope: 'builtin',
+      path: null,
+      loaded: true,
+      overridden: loadedNames.has(agent.name),
+    })
+  }
+  return { agents }
+}
+
+/** Whether Claude Code loads agents from `scope`, under the configured setting sources. */
+const loadsScope = (gateway: GatewayContext, scope: AgentScope) =>
+  (gateway.config.claude.settingSources as readonly string[]).includes(scope)
 
 /** An entry of `GET /agents`. */
 interface AgentListItem {
@@ -301,15 +313,15 @@ async function run<T>(action: () => Promise<T>, prefix = 'querystring'): Promise
       case 'invalid':
         throw invalid(error.message, field)
       case 'not_found':
-        throw new ApiError(404, 'not_found', error.message)
+        throw new ApiError('not_found', error.message)
       case 'exists':
-        throw new ApiError(409, 'already_exists', error.message, 'body.name')
+        throw new ApiError('already_exists', error.message, { field: 'body.name' })
       case 'ambiguous':
-        throw new ApiError(409, 'ambiguous', error.message, 'querystring.scope')
+        throw new ApiError('ambiguous', error.message, { field: 'querystring.scope' })
       case 'unreadable':
-        throw new ApiError(422, 'invalid_agent_file', error.message)
+        throw new ApiError('invalid_agent_file', error.message)
       case 'outside_scope':
-        throw new ApiError(403, 'path_outside_scope', error.message)
+        throw new ApiError('path_outside_scope', error.message)
     }
   }
 }

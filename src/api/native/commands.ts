@@ -7,7 +7,7 @@
  * commands Claude Code does not run headless are the gateway's own (gateway-commands.ts).
  */
 import { type Static, Type } from '@sinclair/typebox'
-import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
+import type { FastifyPluginAsync } from 'fastify'
 import {
   type CommandEntry,
   catalog,
@@ -18,9 +18,9 @@ import {
   scopeOf,
 } from '../../commands/index.js'
 import type { GatewayContext } from '../../gateway.js'
-import { ApiError, type ApiErrorBody, invalid } from './errors.js'
-import { GATEWAY_COMMANDS, type NativeApi } from './gateway-commands.js'
-import { confinedWorkspace, sessionOf } from './resolve.js'
+import { ApiError, invalid } from './errors.js'
+import { GATEWAY_COMMANDS } from './gateway-commands.js'
+import { confinedWorkspace, sessionOrThrow } from './resolve.js'
 import { SessionParams } from './schemas.js'
 import { answeredTurn } from './turn-answer.js'
 
@@ -101,7 +101,7 @@ export const commandRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
         params: SessionParams,
       },
     },
-    async (request) => listAnswer(sessionOf(engine, request.params.id).settings.workspace),
+    async (request) => listAnswer(sessionOrThrow(engine, request.params.id).settings.workspace),
   )
 
   app.post<{ Params: Static<typeof RunParams>; Body: Static<typeof RunBody> }>(
@@ -124,7 +124,7 @@ export const commandRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
     async (request, reply) => {
       const { id } = request.params
       const name = request.params.name.replace(/^\//, '')
-      const session = sessionOf(engine, id)
+      const session = sessionOrThrow(engine, id)
       const args = request.body.args?.trim() ?? ''
       const entries = await commandsOf(session.settings.workspace)
       const entry = resolveCommand(entries, name)
@@ -132,11 +132,10 @@ export const commandRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
       if (own) {
         if (args && !own.argumentHint) throw invalid(`/${own.name} takes no arguments`, 'body.args')
         const result = await own.run({
+          gateway,
           session,
           args,
-          api: nativeApiFor(app, request),
-          configDir: engine.claudeConfigDir,
-          settingSources: gateway.config.claude.settingSources,
+          commands: async () => (await listAnswer(session.settings.workspace)).commands,
         })
         return { command: own.name, source: 'gateway', ...result }
       }
@@ -164,39 +163,16 @@ function notRunnable(
   if (unloaded) {
     const scope = scopeOf(unloaded.source as FileSource)
     return new ApiError(
-      409,
       'command_unavailable',
       `/${name} (${unloaded.path}) cannot run: Claude Code does not load ${scope} commands ` +
         `(claude.settingSources lacks '${scope}')`,
-      'params.name',
+      { field: 'params.name' },
     )
   }
   if (!builtinsKnown) return null
   const near = nearMatches(entries, name)
   const hint = near.length ? ` Did you mean ${near.map((each) => `/${each}`).join(', ')}?` : ''
-  return new ApiError(404, 'not_found', `Command /${name} does not exist.${hint}`, 'params.name')
-}
-
-/** The native API as the caller sees it (same credentials, same request id), for the gateway's commands. */
-function nativeApiFor(app: FastifyInstance, request: FastifyRequest): NativeApi {
-  const headers: Record<string, string> = { 'x-request-id': request.id }
-  for (const name of ['authorization', 'x-api-key']) {
-    const value = request.headers[name]
-    if (typeof value === 'string') headers[name] = value
-  }
-  return async <T>(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown, as = 'json'): Promise<T> => {
-    const response = await app.inject({
-      method,
-      url: `${app.prefix}${path}`,
-      headers,
-      ...(body === undefined ? {} : { payload: body as object }),
-    })
-    if (response.statusCode < 400) return (as === 'text' ? response.body : response.json()) as T
-    // The route's error is the command's, about what the caller typed after the name.
-    const { error } = response.json<ApiErrorBody>()
-    const retryAfter = Number(response.headers['retry-after']) || undefined
-    throw new ApiError(response.statusCode, error.code, error.message, error.field && 'body.args', retryAfter)
-  }
+  return new ApiError('not_found', `Command /${name} does not exist.${hint}`, { field: 'params.name' })
 }
 
 function commandView(entry: CommandEntry) {

@@ -1,30 +1,117 @@
 /**
- * The native API's one error shape: `{"error": {"code", "message", "field"?}}`, with stable codes.
- * docs/api.md lists every code with its status.
+ * The native API's one error shape, `{"error": {"code", "message", "field"?}}`, and every code it answers
+ * with, each declared once with its HTTP status (as Fastify's lib/errors.js declares its own). docs/api.md's
+ * error table lists the same codes with the same statuses; test/unit/native-errors.test.ts keeps them in step.
  */
 import type { FastifyError } from 'fastify'
 import { isGatewayError } from '../../engine/errors.js'
 import type { ErrorCode } from '../../events/types.js'
 import { isStoreError } from '../../store/errors.js'
-import type { ToolError } from '../../tools/workspace.js'
+import type { TOOL_ERROR_STATUS, ToolError } from '../../tools/workspace.js'
 import { JsonTooDeepError } from '../json-limits.js'
 import { retryAfterSeconds } from '../retry.js'
 import { mainIssue, validationPath } from '../validation.js'
+
+export const ERROR_STATUS = {
+  // The request itself
+  validation_error: 400,
+  invalid_json: 400,
+  json_too_deep: 400,
+  invalid_input: 400,
+  /** Any other malformed request; Fastify's own refusals keep the 4xx Fastify gives them. */
+  bad_request: 400,
+  request_timeout: 408,
+  headers_too_large: 431,
+  payload_too_large: 413,
+  too_large: 413,
+  unsupported_media_type: 415,
+  upgrade_required: 426,
+  // Who may ask, and for what
+  unauthorized: 401,
+  path_outside_workspace: 403,
+  path_outside_scope: 403,
+  permission_denied: 403,
+  host_not_allowed: 403,
+  origin_not_allowed: 403,
+  not_found: 404,
+  // The state of what the request names
+  session_busy: 409,
+  session_paused: 409,
+  session_closed: 409,
+  conflict: 409,
+  already_exists: 409,
+  ambiguous: 409,
+  agent_unavailable: 409,
+  command_unavailable: 409,
+  not_unique: 422,
+  no_match: 422,
+  invalid_agent_file: 422,
+  // Turn outcomes, should one ever fail a request
+  interrupted: 409,
+  context_length_exceeded: 422,
+  max_turns: 422,
+  max_budget: 422,
+  process_exited: 502,
+  upstream_error: 502,
+  turn_timeout: 504,
+  tool_timeout: 504,
+  // Capacity, upstream and the gateway itself
+  busy: 429,
+  rate_limited: 429,
+  upstream_auth_failed: 401,
+  unavailable: 503,
+  start_failed: 503,
+  overloaded: 503,
+  shutting_down: 503,
+  storage_unavailable: 503,
+  storage_full: 507,
+  timeout: 504,
+  internal: 500,
+} as const
+
+export type ApiErrorCode = keyof typeof ERROR_STATUS
+
+// Compile-time proofs that the engine's codes (its `invalid_request` is answered as `validation_error`) and
+// the direct tools' codes, with the tools' own statuses, are all declared above.
+const engineCodes: Record<Exclude<ErrorCode, 'invalid_request'>, number> = ERROR_STATUS
+const toolCodes: typeof TOOL_ERROR_STATUS = ERROR_STATUS
+void engineCodes
+void toolCodes
+
+/**
+ * Codes that exist only inside streams, never as an HTTP status (docs/api.md, "Errors"): `slow_consumer` ends
+ * the stream of a subscriber that stopped reading; `read_only` answers a message on the tool-status WebSocket.
+ */
+export const STREAM_ERROR_CODES = ['slow_consumer', 'read_only'] as const
+export type StreamErrorCode = (typeof STREAM_ERROR_CODES)[number]
 
 export interface ApiErrorBody {
   error: { code: string; message: string; field?: string }
 }
 
+export interface ApiErrorOptions {
+  /** The request field at fault: `body.workspace`, `params.id`, ... */
+  field?: string | undefined
+  /** Seconds, for Retry-After. */
+  retryAfter?: number | undefined
+  /** Only for a `bad_request` Fastify refused with a 4xx of its own; every other code has its declared one. */
+  status?: number | undefined
+}
+
 export class ApiError extends Error {
+  readonly status: number
+  readonly field: string | undefined
+  readonly retryAfter: number | undefined
+
   constructor(
-    readonly status: number,
-    readonly code: string,
+    readonly code: ApiErrorCode,
     message: string,
-    readonly field?: string,
-    /** Seconds, for Retry-After. */
-    readonly retryAfter?: number,
+    options: ApiErrorOptions = {},
   ) {
     super(message)
+    this.status = options.status ?? ERROR_STATUS[code]
+    this.field = options.field
+    this.retryAfter = options.retryAfter
   }
 
   get body(): ApiErrorBody {
@@ -32,51 +119,21 @@ export class ApiError extends Error {
   }
 }
 
-export const notFound = (what: string) => new ApiError(404, 'not_found', `${what} does not exist`)
+export const notFound = (what: string, field?: string) =>
+  new ApiError('not_found', `${what} does not exist`, { field })
 export const invalid = (message: string, field?: string) =>
-  new ApiError(400, 'validation_error', message, field)
-
-const STATUS: Record<ErrorCode, number> = {
-  busy: 429,
-  rate_limited: 429,
-  session_busy: 409,
-  session_paused: 409,
-  unavailable: 503,
-  start_failed: 503,
-  shutting_down: 503,
-  overloaded: 503,
-  upstream_auth_failed: 401,
-  interrupted: 409,
-  context_length_exceeded: 422,
-  turn_timeout: 504,
-  tool_timeout: 504,
-  not_found: 404,
-  invalid_request: 400,
-  process_exited: 502,
-  upstream_error: 502,
-  max_turns: 422,
-  max_budget: 422,
-  storage_full: 507,
-  storage_unavailable: 503,
-  internal: 500,
-}
+  new ApiError('validation_error', message, { field })
 
 export function fromEngineError(code: ErrorCode, message: string, retryAfterMs?: number): ApiError {
-  const status = STATUS[code]
-  const retryAfter = retryAfterSeconds(status, retryAfterMs)
-  return new ApiError(
-    status,
-    code === 'invalid_request' ? 'validation_error' : code,
-    message,
-    undefined,
-    retryAfter,
-  )
+  const apiCode = code === 'invalid_request' ? 'validation_error' : code
+  const retryAfter = retryAfterSeconds(ERROR_STATUS[apiCode], retryAfterMs)
+  return new ApiError(apiCode, message, { retryAfter })
 }
 
 /** A direct tool's failure in the native shape, its field named in the request part it came from. */
 export function fromToolError(error: ToolError, part: 'body' | 'querystring'): ApiError {
   const field = typeof error.details?.field === 'string' ? `${part}.${error.details.field}` : undefined
-  return new ApiError(error.status, error.code, error.message, field)
+  return new ApiError(error.code, error.message, { field })
 }
 
 /** Any error a native route can raise, in the native shape. */
@@ -84,30 +141,25 @@ export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error
   if (isGatewayError(error) || isStoreError(error))
     return fromEngineError(error.code, error.message, error.retryAfterMs)
-  if (error instanceof JsonTooDeepError) return new ApiError(400, 'json_too_deep', error.message)
+  if (error instanceof JsonTooDeepError) return new ApiError('json_too_deep', error.message)
   const fastify = error as FastifyError
   if (fastify.validation) {
     const issue = mainIssue(fastify.validation)
     const field = issue
       ? validationPath(issue.instancePath, issue.params, fastify.validationContext ?? 'body')
       : undefined
-    return new ApiError(
-      400,
-      'validation_error',
-      `${field ?? 'request'} ${issue?.message ?? 'is invalid'}`,
-      field,
-    )
+    return invalid(`${field ?? 'request'} ${issue?.message ?? 'is invalid'}`, field)
   }
   switch (fastify.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new ApiError(413, 'payload_too_large', 'Request body too large')
+      return new ApiError('payload_too_large', 'Request body too large')
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return new ApiError(400, 'invalid_json', `The body is not valid JSON: ${fastify.message}`)
+      return new ApiError('invalid_json', `The body is not valid JSON: ${fastify.message}`)
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new ApiError(415, 'unsupported_media_type', fastify.message)
+      return new ApiError('unsupported_media_type', fastify.message)
   }
   if (fastify.statusCode && fastify.statusCode < 500)
-    return new ApiError(fastify.statusCode, 'bad_request', fastify.message)
-  return new ApiError(500, 'internal', 'The gateway had an internal error')
+    return new ApiError('bad_request', fastify.message, { status: fastify.statusCode })
+  return new ApiError('internal', 'The gateway had an internal error')
 }

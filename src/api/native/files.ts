@@ -16,7 +16,7 @@ import { Upload, UploadConflict, type UploadedFile } from '../../tools/upload.js
 import { confineTo, openForReading, ToolError, workspaceRoot } from '../../tools/workspace.js'
 import { MAX_INTEGER } from '../validation.js'
 import { ApiError, fromToolError, invalid } from './errors.js'
-import { sessionOf } from './resolve.js'
+import { sessionOrThrow } from './resolve.js'
 import { SessionParams } from './schemas.js'
 
 /** Longest value of a form field (`path`, `overwrite`), in bytes. */
@@ -112,9 +112,9 @@ export const fileRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async
     },
     async (request, reply) => {
       const { id } = request.params
-      const record = sessionOf(engine, id)
+      const record = sessionOrThrow(engine, id)
       if (!request.isMultipart())
-        throw new ApiError(415, 'unsupported_media_type', 'An upload is a multipart/form-data body')
+        throw new ApiError('unsupported_media_type', 'An upload is a multipart/form-data body')
       const limits = gateway.config.native
       const form = new FormFields()
       let upload: Upload | undefined
@@ -130,10 +130,9 @@ export const fileRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async
           await addFile(upload, part, limits)
           if (part.file.truncated) {
             throw new ApiError(
-              413,
               'payload_too_large',
               `${part.filename} is larger than ${limits.uploadMaxFileBytes} bytes (native.uploadMaxFileBytes)`,
-              'body.files',
+              { field: 'body.files' },
             )
           }
         }
@@ -174,7 +173,7 @@ export const fileRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async
       },
     },
     async (request) => {
-      const record = sessionOf(engine, request.params.id)
+      const record = sessionOrThrow(engine, request.params.id)
       const { path, depth, flat, include_ignored } = request.query
       const listing = await fromTools(
         () =>
@@ -209,7 +208,7 @@ export const fileRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async
       },
     },
     async (request, reply) => {
-      const record = sessionOf(engine, request.params.id)
+      const record = sessionOrThrow(engine, request.params.id)
       const { path } = request.query
       const file = await fromTools(async () => {
         const root = await workspaceRoot(record.settings.workspace)
@@ -286,16 +285,15 @@ function formError(error: unknown, limits: Config['native']): ApiError {
   switch (code) {
     case 'FST_FILES_LIMIT':
       return new ApiError(
-        413,
         'payload_too_large',
         `An upload may hold at most ${limits.uploadMaxFiles} files (native.uploadMaxFiles)`,
-        'body.files',
+        { field: 'body.files' },
       )
     case 'FST_PARTS_LIMIT':
     case 'FST_FIELDS_LIMIT':
-      return new ApiError(413, 'payload_too_large', 'The form has too many fields')
+      return new ApiError('payload_too_large', 'The form has too many fields')
     default:
-      return new ApiError(400, 'bad_request', `The body is not a valid multipart/form-data form: ${message}`)
+      return new ApiError('bad_request', `The body is not a valid multipart/form-data form: ${message}`)
   }
 }
 
@@ -315,7 +313,8 @@ async function addFile(upload: Upload, part: MultipartFile, limits: Config['nati
 
 /** An upload's failure in the native shape. */
 function uploadError(error: unknown): unknown {
-  if (error instanceof UploadConflict) return new ApiError(409, 'already_exists', error.message, 'body.files')
+  if (error instanceof UploadConflict)
+    return new ApiError('already_exists', error.message, { field: 'body.files' })
   return error instanceof ToolError ? fromToolError(error, 'body') : error
 }
 

@@ -3,37 +3,33 @@
  * environment" when it runs headless (/help, /status, /memory, /permissions, /add-dir, /export, /resume,
  * /hooks, /skills), and /agents, whose wizard it no longer has. Each has the effect it has in Claude Code.
  *
- * A command here is a text front end to the native API: it calls the routes that already do the work
- * (`NativeApi`, with the caller's own credentials), so validation, confinement to the workspace roots and
- * settings changes are theirs, and its answer shows what the route answered as text (`output`) and as it
- * came (`data`). Only the settings files read by /hooks and /permissions have no route of their own.
+ * A command here is a text front end to the native API: it calls the functions its routes call, so
+ * validation, confinement to the workspace roots and settings changes are theirs, and its answer shows what
+ * the route would answer, as text (`output`) and as it is (`data`). A route's error is the command's, about
+ * what was typed after the name (`field: "body.args"`). Only the settings files read by /hooks and
+ * /permissions have no route of their own.
  */
 import { extname, resolve } from 'node:path'
 import { type CommandInfo, type SettingsFile, settingsFiles } from '../../commands/index.js'
+import type { GatewayContext } from '../../gateway.js'
 import type { SessionRecord } from '../../store/types.js'
-import { invalid } from './errors.js'
-import type { MemoryView } from './memory.js'
-import type { sessionView, toolPermissionsView } from './views.js'
-
-/**
- * A native API route called from inside the gateway: its JSON answer (its text with `as: 'text'`); fails with
- * the route's own error (an ApiError).
- */
-export type NativeApi = <T>(
-  method: 'GET' | 'POST' | 'PUT',
-  path: string,
-  body?: unknown,
-  as?: 'json' | 'text',
-) => Promise<T>
+import { agentList } from './agents.js'
+import { ApiError, invalid } from './errors.js'
+import { exportOf } from './history.js'
+import { type MemoryView, memoryOf, writeMemory } from './memory.js'
+import { changeToolPermissions, toolPermissionsOf } from './permissions.js'
+import { sessionOrThrow } from './resolve.js'
+import { changeContext, sessionPage } from './sessions.js'
+import { runDirectTool } from './tools.js'
+import { sessionView, type toolPermissionsView } from './views.js'
 
 export interface GatewayCommandContext {
+  gateway: GatewayContext
   session: SessionRecord
   /** What follows the command's name, trimmed. */
   args: string
-  api: NativeApi
-  /** Claude Code's config folder and configured setting sources (for the settings files). */
-  configDir: string
-  settingSources: readonly string[]
+  /** The session's commands, as `GET /sessions/{id}/commands` lists them. */
+  commands: () => Promise<readonly CommandView[]>
 }
 
 export interface GatewayCommandResult {
@@ -60,14 +56,6 @@ interface CommandView {
   overridden: boolean
 }
 
-interface AgentView {
-  name: string
-  description: string | null
-  scope: string
-  loaded: boolean
-  overridden: boolean
-}
-
 /** `/memory [scope] text`: the scope's name, then the text as typed (line breaks kept). */
 const MEMORY_SCOPE = /^(project|local|user)(?:\s+([\s\S]*))?$/
 const EXPORT_FORMATS: Record<string, 'markdown' | 'html' | 'json'> = { '.html': 'html', '.json': 'json' }
@@ -77,11 +65,24 @@ const command = (
   description: string,
   argumentHint: string,
   run: GatewayCommand['run'],
-): GatewayCommand => ({ name, description, argumentHint, aliases: [], run })
+): GatewayCommand => ({
+  name,
+  description,
+  argumentHint,
+  aliases: [],
+  run: (context) => run(context).catch(asArgsError),
+})
+
+/** A route's error about one of its fields is, for a command, about what was typed after the name. */
+function asArgsError(error: unknown): never {
+  if (!(error instanceof ApiError) || !error.field) throw error
+  const { code, message, retryAfter, status } = error
+  throw new ApiError(code, message, { field: 'body.args', retryAfter, status })
+}
 
 export const GATEWAY_COMMANDS: readonly GatewayCommand[] = [
-  command('help', 'List the commands of this session, with what each does', '', async ({ session, api }) => {
-    const list = await sessionCommands(api, session)
+  command('help', 'List the commands of this session, with what each does', '', async ({ commands }) => {
+    const list = await runnable(commands)
     return { output: lines(list.map(describeCommand)), data: { commands: list } }
   }),
 
@@ -89,8 +90,8 @@ export const GATEWAY_COMMANDS: readonly GatewayCommand[] = [
     'status',
     "Show the session: state, model, workspace, Claude Code's process, usage",
     '',
-    async ({ session, api }) => {
-      const view = await api<SessionView>('GET', `/sessions/${session.id}`)
+    async ({ gateway: { engine }, session }) => {
+      const view = sessionView(sessionOrThrow(engine, session.id), engine)
       return { output: statusText(view), data: view }
     },
   ),
@@ -99,17 +100,17 @@ export const GATEWAY_COMMANDS: readonly GatewayCommand[] = [
     'memory',
     'Show the memory files (CLAUDE.md); with text, add it to one (project by default)',
     '[project|local|user] [text]',
-    async ({ session, args, api }) => {
+    async ({ gateway: { engine }, session, args }) => {
       if (!args) {
-        const answer = await api<{ files: MemoryView[] }>('GET', `/sessions/${session.id}/memory`)
+        const answer = await memoryOf(engine, session.id)
         return { output: answer.files.map(memoryText).join('\n\n'), data: answer }
       }
       const named = MEMORY_SCOPE.exec(args)
       const scope = named?.[1] ?? 'project'
       const content = named ? (named[2] ?? '') : args
       if (!content) throw invalid(`/memory ${scope} needs the text to add`, 'body.args')
-      const file = await api<MemoryView>('POST', `/sessions/${session.id}/memory`, {
-        scope,
+      const file = await writeMemory(engine, session.id, {
+        scope: scope as MemoryView['scope'],
         mode: 'add',
         content,
       })
@@ -122,9 +123,8 @@ export const GATEWAY_COMMANDS: readonly GatewayCommand[] = [
     "Show the permission rules; allow, deny or remove rules for this session's tools",
     '[allow|deny|remove <rule>...]',
     async (context) => {
-      const { session, args, api } = context
-      const path = `/sessions/${session.id}/tool-permissions`
-      let rules = await api<ToolPermissions>('GET', path)
+      const { gateway, session, args } = context
+      let rules = toolPermissionsOf(gateway.engine, session.id)
       if (args) {
         const [verb = '', ...changed] = ruleList(args)
         if (!['allow', 'deny', 'remove'].includes(verb) || changed.length === 0)
@@ -134,9 +134,12 @@ export const GATEWAY_COMMANDS: readonly GatewayCommand[] = [
         const denied = without(rules.disallowed_tools)
         if (verb === 'allow') allowed.push(...changed)
         if (verb === 'deny') denied.push(...changed)
-        rules = await api<ToolPermissions>('PUT', path, { allowed_tools: allowed, disallowed_tools: denied })
+        rules = changeToolPermissions(gateway.engine, session.id, {
+          allowed_tools: allowed,
+          disallowed_tools: denied,
+        })
       }
-      const files = await settingsFiles(locationsOf(context), context.settingSources)
+      const files = await settingsFiles(locationsOf(context), settingSourcesOf(context))
       const data = {
         ...rules,
         settings_files: files.map((file) => ({
@@ -152,13 +155,11 @@ export const GATEWAY_COMMANDS: readonly GatewayCommand[] = [
     'add-dir',
     'Add a working directory for this session (under the allowed workspace roots)',
     '<path>',
-    async ({ session, args, api }) => {
+    async ({ gateway, session, args }) => {
       if (!args) throw invalid('/add-dir needs the path of a directory', 'body.args')
       const path = resolve(session.settings.workspace, args)
       const before = session.settings.additionalDirectories
-      const view = await api<SessionView>('PUT', `/sessions/${session.id}/context`, {
-        additional_directories: [...before, path],
-      })
+      const view = changeContext(gateway, session.id, { additional_directories: [...before, path] })
       const added = view.settings.additional_directories.at(-1)
       return { output: `Added ${added} as a working directory of this session.`, data: view }
     },
@@ -168,14 +169,14 @@ export const GATEWAY_COMMANDS: readonly GatewayCommand[] = [
     'export',
     'Show the conversation as Markdown, or write it to a file of the workspace (.md, .html or .json)',
     '[file]',
-    async ({ session, args, api }) => {
+    async ({ gateway, session, args }) => {
       const format = args ? (EXPORT_FORMATS[extname(args).toLowerCase()] ?? 'markdown') : 'markdown'
-      const content = await api<string>('POST', `/sessions/${session.id}/export`, { format }, 'text')
+      const content = exportOf(gateway, session.id, format).body
       if (!args) return { output: content, data: { format, path: null } }
-      const written = await api<{ filePath: string }>('POST', `/sessions/${session.id}/tools/write`, {
+      const written = (await runDirectTool(gateway, session.id, 'write', {
         file_path: args,
         content,
-      })
+      })) as { filePath: string }
       return {
         output: `Conversation exported to ${written.filePath}`,
         data: { format, path: written.filePath },
@@ -187,9 +188,12 @@ export const GATEWAY_COMMANDS: readonly GatewayCommand[] = [
     'resume',
     'List the sessions of this workspace (send a message to one to continue it)',
     '',
-    async ({ session, api }) => {
-      const query = new URLSearchParams({ workspace: session.settings.workspace, limit: '50' })
-      const page = await api<{ items: SessionView[] }>('GET', `/sessions?${query}`)
+    async ({ gateway, session }) => {
+      const page = sessionPage(gateway.engine, {
+        workspace: session.settings.workspace,
+        limit: 50,
+        offset: 0,
+      })
       const sessions = page.items.filter((item) => item.state !== 'closed')
       const text = sessions.map(
         (item) =>
@@ -201,7 +205,7 @@ export const GATEWAY_COMMANDS: readonly GatewayCommand[] = [
   ),
 
   command('hooks', "Show the hooks of Claude Code's settings files", '', async (context) => {
-    const files = await settingsFiles(locationsOf(context), context.settingSources)
+    const files = await settingsFiles(locationsOf(context), settingSourcesOf(context))
     const withHooks = files.map((file) => ({ ...fileView(file), hooks: file.settings?.hooks ?? null }))
     const text = withHooks.flatMap(({ scope, path, loaded, hooks }) =>
       hooks ? [`${scope} settings (${path})${loaded ? '' : ' — not loaded'}:`, ...hookLines(hooks)] : [],
@@ -213,10 +217,8 @@ export const GATEWAY_COMMANDS: readonly GatewayCommand[] = [
     'skills',
     'List the skills of this session (user and project skill files)',
     '',
-    async ({ session, api }) => {
-      const skills = (await sessionCommands(api, session)).filter((entry) =>
-        entry.source.startsWith('skill-'),
-      )
+    async ({ commands }) => {
+      const skills = (await runnable(commands)).filter((entry) => entry.source.startsWith('skill-'))
       return { output: lines(skills.map(describeCommand), 'No skills.'), data: { skills } }
     },
   ),
@@ -225,9 +227,8 @@ export const GATEWAY_COMMANDS: readonly GatewayCommand[] = [
     'agents',
     "List the agents of this workspace, with Claude Code's own",
     '',
-    async ({ session, api }) => {
-      const query = new URLSearchParams({ workspace: session.settings.workspace })
-      const answer = await api<{ agents: AgentView[] }>('GET', `/agents?${query}`)
+    async ({ gateway, session }) => {
+      const answer = await agentList(gateway, gateway.engine.builtinAgents, session.settings.workspace)
       const text = answer.agents.map(
         (agent) =>
           `${agent.name} (${agent.scope}${agent.loaded ? '' : ', not loaded'}${agent.overridden ? ', overridden' : ''})` +
@@ -238,10 +239,9 @@ export const GATEWAY_COMMANDS: readonly GatewayCommand[] = [
   ),
 ]
 
-/** The session's runnable commands, as `GET /sessions/{id}/commands` lists them. */
-async function sessionCommands(api: NativeApi, session: SessionRecord): Promise<CommandView[]> {
-  const answer = await api<{ commands: CommandView[] }>('GET', `/sessions/${session.id}/commands`)
-  return answer.commands.filter((entry) => entry.loaded && !entry.overridden)
+/** The session's runnable commands: loaded, and not overridden by another of the same name. */
+async function runnable(commands: GatewayCommandContext['commands']): Promise<CommandView[]> {
+  return (await commands()).filter((entry) => entry.loaded && !entry.overridden)
 }
 
 function describeCommand(entry: CommandView): string {
@@ -342,9 +342,11 @@ function fileView(file: SettingsFile) {
   }
 }
 
-const locationsOf = (context: GatewayCommandContext) => ({
-  configDir: context.configDir,
-  workspace: context.session.settings.workspace,
+const locationsOf = ({ gateway, session }: GatewayCommandContext) => ({
+  configDir: gateway.engine.claudeConfigDir,
+  workspace: session.settings.workspace,
 })
+
+const settingSourcesOf = ({ gateway }: GatewayCommandContext) => gateway.config.claude.settingSources
 
 const lines = (items: string[], empty = '') => (items.length ? items.join('\n') : empty)

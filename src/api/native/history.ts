@@ -14,7 +14,7 @@ import type { GatewayContext } from '../../gateway.js'
 import type { SessionRecord } from '../../store/types.js'
 import { JSON_TYPE } from '../media-types.js'
 import { MAX_INTEGER } from '../validation.js'
-import { sessionOf } from './resolve.js'
+import { sessionOrThrow } from './resolve.js'
 import { SessionParams, ThinkingSchema, thinkingSetting } from './schemas.js'
 import { sessionView, usageView } from './views.js'
 
@@ -31,6 +31,7 @@ const ExportBody = Type.Object(
   { format: Type.Union([Type.Literal('json'), Type.Literal('markdown'), Type.Literal('html')]) },
   { additionalProperties: false },
 )
+export type ExportFormat = Static<typeof ExportBody>['format']
 
 /** Raw events read per store query while building a page. */
 const CHUNK_MIN = 100
@@ -49,7 +50,7 @@ export const historyRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
     { schema: { params: SessionParams, querystring: HistoryQuery } },
     async (request) => {
       const { id } = request.params
-      sessionOf(engine, id)
+      sessionOrThrow(engine, id)
       return { session_id: id, ...historyPage(bus, id, request.query.after, request.query.limit) }
     },
   )
@@ -58,21 +59,9 @@ export const historyRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
     '/sessions/:id/export',
     { schema: { params: SessionParams, body: ExportBody } },
     async (request, reply) => {
-      const { id } = request.params
-      const record = sessionOf(engine, id)
-      const session = sessionView(record, engine)
-      const items = wholeHistory(bus, id)
-      const exportedAt = new Date().toISOString()
-      const base = `session-${id.replace(/[^\w.-]/g, '_')}`
-      const { format } = request.body
-      const [body, type, extension] =
-        format === 'json'
-          ? [`${JSON.stringify({ session, exported_at: exportedAt, items }, null, 2)}\n`, JSON_TYPE, 'json']
-          : format === 'markdown'
-            ? [toMarkdown(record, items, exportedAt), 'text/markdown; charset=utf-8', 'md']
-            : [toHtml(record, items, exportedAt), 'text/html; charset=utf-8', 'html']
+      const { body, type, fileName } = exportOf(gateway, request.params.id, request.body.format)
       return reply
-        .header('content-disposition', `attachment; filename="${base}.${extension}"`)
+        .header('content-disposition', `attachment; filename="${fileName}"`)
         .header('x-content-type-options', 'nosniff')
         .type(type)
         .send(body)
@@ -84,10 +73,27 @@ export const historyRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
     { schema: { params: SessionParams, body: ThinkingSchema } },
     async (request) => {
       const { id } = request.params
-      sessionOf(engine, id)
+      sessionOrThrow(engine, id)
       return sessionView(engine.updateSettings(id, { thinking: thinkingSetting(request.body) }), engine)
     },
   )
+}
+
+/** `POST /sessions/{id}/export`: the whole conversation as one document, its media type and a file name. */
+export function exportOf(gateway: GatewayContext, id: string, format: ExportFormat) {
+  const { engine, bus } = gateway
+  const record = sessionOrThrow(engine, id)
+  const session = sessionView(record, engine)
+  const items = wholeHistory(bus, id)
+  const exportedAt = new Date().toISOString()
+  const base = `session-${id.replace(/[^\w.-]/g, '_')}`
+  const [body, type, extension] =
+    format === 'json'
+      ? [`${JSON.stringify({ session, exported_at: exportedAt, items }, null, 2)}\n`, JSON_TYPE, 'json']
+      : format === 'markdown'
+        ? [toMarkdown(record, items, exportedAt), 'text/markdown; charset=utf-8', 'md']
+        : [toHtml(record, items, exportedAt), 'text/html; charset=utf-8', 'html']
+  return { body, type, fileName: `${base}.${extension}` }
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -28,13 +28,13 @@ export const nativeApi: FastifyPluginAsync<{ gateway: GatewayContext }> = async 
     return send(reply, apiError)
   })
   app.setNotFoundHandler((request, reply) =>
-    send(reply, new ApiError(404, 'not_found', `No route ${request.method} ${request.url}`)),
+    send(reply, new ApiError('not_found', `No route ${request.method} ${request.url}`)),
   )
   app.addHook('onRequest', async (request, reply) => {
     if (hasValidKey(request, gateway.config.server.apiKeys)) return
     return send(
       reply,
-      new ApiError(401, 'unauthorized', 'A valid API key is required (Authorization: Bearer KEY)'),
+      new ApiError('unauthorized', 'A valid API key is required (Authorization: Bearer KEY)'),
     )
   })
   await app.register(sessionRoutes, { gateway })

@@ -6,11 +6,9 @@ import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyPluginAsync } from 'fastify'
 import { type ClaudeSessionInfo, listClaudeSessions } from '../../engine/claude-sessions.js'
 import { forkSession, importSession } from '../../engine/fork.js'
-import type { SessionManager } from '../../engine/sessions.js'
 import type { GatewayContext } from '../../gateway.js'
-import type { SessionRecord } from '../../store/types.js'
-import { ApiError, notFound } from './errors.js'
-import { confinedWorkspace } from './resolve.js'
+import { ApiError } from './errors.js'
+import { confinedWorkspace, sessionOrThrow } from './resolve.js'
 import { pageQuery, SessionParams } from './schemas.js'
 import { sessionView } from './views.js'
 
@@ -82,7 +80,7 @@ export const lifecycleRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
     },
     async (request) => {
       const { id } = request.params
-      openSession(engine, id)
+      sessionOrThrow(engine, id, { closed: 'refused' })
       return sessionView(await engine.resume(id), engine)
     },
   )
@@ -101,7 +99,7 @@ export const lifecycleRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
     },
     async (request) => {
       const { id } = request.params
-      openSession(engine, id)
+      sessionOrThrow(engine, id, { closed: 'refused' })
       return sessionView(await engine.pause(id), engine)
     },
   )
@@ -154,7 +152,6 @@ export const lifecycleRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
       })
       if ('heldBy' in outcome) {
         throw new ApiError(
-          409,
           'conflict',
           `Session ${outcome.heldBy.id} already continues Claude Code session ${claude_session_id}`,
         )
@@ -193,14 +190,6 @@ export const lifecycleRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
   function confined(path: string, field: string): string {
     return confinedWorkspace(path, gateway.config.native.workspaceRoots, field)
   }
-}
-
-/** A session that can be resumed or paused: it exists (404) and is not closed (409). */
-function openSession(engine: SessionManager, id: string): SessionRecord {
-  const record = engine.getSession(id)
-  if (!record) throw notFound(`Session ${id}`)
-  if (record.state === 'closed') throw new ApiError(409, 'session_closed', `Session ${id} is closed`)
-  return record
 }
 
 function claudeSessionView(info: ClaudeSessionInfo) {

@@ -13,6 +13,7 @@ import { type FileHandle, mkdir, realpath } from 'node:fs/promises'
 import { join } from 'node:path'
 import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyPluginAsync } from 'fastify'
+import type { SessionManager } from '../../engine/sessions.js'
 import type { GatewayContext } from '../../gateway.js'
 import type { SessionRecord } from '../../store/types.js'
 import {
@@ -24,7 +25,7 @@ import {
   writeAtomically,
 } from '../../tools/workspace.js'
 import { ApiError, invalid } from './errors.js'
-import { sessionOf } from './resolve.js'
+import { sessionOrThrow } from './resolve.js'
 import { SessionParams } from './schemas.js'
 
 /** The most a memory file may hold (bytes, UTF-8) after a write; a larger file is read only in part. */
@@ -42,6 +43,7 @@ const MemoryWrite = Type.Object(
   },
   { additionalProperties: false },
 )
+export type MemoryWrite = Static<typeof MemoryWrite>
 
 interface MemoryFile {
   scope: Scope
@@ -71,56 +73,64 @@ export interface MemoryView {
 export const memoryRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async (app, { gateway }) => {
   const { engine } = gateway
 
-  /** The three files for a session: its workspace, and Claude Code's config dir as the gateway runs it. */
-  const filesOf = (record: SessionRecord): MemoryFile[] => {
-    const workspace = record.settings.workspace
-    const configDir = engine.claudeConfigDir
-    return [
-      { scope: 'project', path: join(workspace, 'CLAUDE.md'), root: workspace, name: 'CLAUDE.md' },
-      { scope: 'local', path: join(workspace, 'CLAUDE.local.md'), root: workspace, name: 'CLAUDE.local.md' },
-      { scope: 'user', path: join(configDir, 'CLAUDE.md'), root: configDir, name: 'CLAUDE.md' },
-    ]
-  }
-
   app.get<{ Params: Static<typeof SessionParams> }>(
     '/sessions/:id/memory',
     { schema: { params: SessionParams } },
-    async (request) => {
-      const record = sessionOf(engine, request.params.id)
-      return { files: await Promise.all(filesOf(record).map(readMemory)) }
-    },
+    async (request) => memoryOf(engine, request.params.id),
   )
 
-  app.post<{ Params: Static<typeof SessionParams>; Body: Static<typeof MemoryWrite> }>(
+  app.post<{ Params: Static<typeof SessionParams>; Body: MemoryWrite }>(
     '/sessions/:id/memory',
     { schema: { params: SessionParams, body: MemoryWrite } },
-    async (request) => {
-      const { id } = request.params
-      const record = sessionOf(engine, id)
-      const { scope, mode, content } = request.body
-      if (mode === 'add' && content.trim() === '')
-        throw invalid('body.content must not be empty when adding to memory', 'body.content')
-      if (Buffer.byteLength(content) > MEMORY_MAX_BYTES) throw tooLarge()
-      const file = filesOf(record).find((f) => f.scope === scope)!
-      const view = await exclusive(file.path, async () => {
-        const target = await writableTarget(file)
-        const current = mode === 'add' ? await memoryWrite(file, () => readIfExists(target)) : null
-        const next = mode === 'add' ? appended(current ?? '', content) : content
-        if (Buffer.byteLength(next) > MEMORY_MAX_BYTES) throw tooLarge()
-        await memoryWrite(file, () =>
-          writeAtomically(target.root, target.path, next, { shown: file.path, mode: target.mode }),
-        )
-        return { scope, path: file.path, content: next, size: Buffer.byteLength(next), truncated: false }
-      })
-      // Claude Code read the memory when its process started: the next turn starts one that reads it anew.
-      engine.restartRunner(id)
-      return view
-    },
+    async (request) => writeMemory(engine, request.params.id, request.body),
   )
 }
 
+/** `GET /sessions/{id}/memory`: the session's three memory files. */
+export async function memoryOf(engine: SessionManager, id: string): Promise<{ files: MemoryView[] }> {
+  const record = sessionOrThrow(engine, id)
+  return { files: await Promise.all(filesOf(record, engine.claudeConfigDir).map(readMemory)) }
+}
+
+/** `POST /sessions/{id}/memory`: add to one memory file, or replace it; answers the file as written. */
+export async function writeMemory(
+  engine: SessionManager,
+  id: string,
+  body: MemoryWrite,
+): Promise<MemoryView> {
+  const record = sessionOrThrow(engine, id)
+  const { scope, mode, content } = body
+  if (mode === 'add' && content.trim() === '')
+    throw invalid('body.content must not be empty when adding to memory', 'body.content')
+  if (Buffer.byteLength(content) > MEMORY_MAX_BYTES) throw tooLarge()
+  const file = filesOf(record, engine.claudeConfigDir).find((f) => f.scope === scope)!
+  const view = await exclusive(file.path, async () => {
+    const target = await writableTarget(file)
+    const current = mode === 'add' ? await memoryWrite(file, () => readIfExists(target)) : null
+    const next = mode === 'add' ? appended(current ?? '', content) : content
+    if (Buffer.byteLength(next) > MEMORY_MAX_BYTES) throw tooLarge()
+    await memoryWrite(file, () =>
+      writeAtomically(target.root, target.path, next, { shown: file.path, mode: target.mode }),
+    )
+    return { scope, path: file.path, content: next, size: Buffer.byteLength(next), truncated: false }
+  })
+  // Claude Code read the memory when its process started: the next turn starts one that reads it anew.
+  engine.restartRunner(id)
+  return view
+}
+
+/** The three files for a session: its workspace, and Claude Code's config dir as the gateway runs it. */
+function filesOf(record: SessionRecord, configDir: string): MemoryFile[] {
+  const workspace = record.settings.workspace
+  return [
+    { scope: 'project', path: join(workspace, 'CLAUDE.md'), root: workspace, name: 'CLAUDE.md' },
+    { scope: 'local', path: join(workspace, 'CLAUDE.local.md'), root: workspace, name: 'CLAUDE.local.md' },
+    { scope: 'user', path: join(configDir, 'CLAUDE.md'), root: configDir, name: 'CLAUDE.md' },
+  ]
+}
+
 const tooLarge = () =>
-  new ApiError(413, 'payload_too_large', `A memory file may hold at most ${MEMORY_MAX_BYTES} bytes`)
+  new ApiError('payload_too_large', `A memory file may hold at most ${MEMORY_MAX_BYTES} bytes`)
 
 /**
  * `text` added to a memory file the way Claude Code's `#` shortcut does: one line becomes a `- ` bullet on
@@ -195,7 +205,7 @@ async function writableTarget(file: MemoryFile): Promise<Target> {
   if (file.scope === 'user') await mkdir(file.root, { recursive: true })
   return memoryWrite(file, async () => {
     const target = await confined(file)
-    if (!target) throw new ApiError(409, 'conflict', `${file.root} does not exist`)
+    if (!target) throw new ApiError('conflict', `${file.root} does not exist`)
     let handle: FileHandle
     try {
       handle = await openForReading(target.root, target.path, file.path)
@@ -214,7 +224,7 @@ async function writableTarget(file: MemoryFile): Promise<Target> {
 }
 
 const notRegular = (file: MemoryFile) =>
-  new ApiError(409, 'conflict', `${file.path} is not a regular file inside ${file.root}; it is left as it is`)
+  new ApiError('conflict', `${file.path} is not a regular file inside ${file.root}; it is left as it is`)
 
 /** Runs a file operation of a write; the confinement's refusals as the 409 the API documents. */
 async function memoryWrite<T>(file: MemoryFile, run: () => Promise<T>): Promise<T> {
@@ -222,9 +232,9 @@ async function memoryWrite<T>(file: MemoryFile, run: () => Promise<T>): Promise<
     return await run()
   } catch (error) {
     if (!isToolError(error)) throw error
-    if (error.code === 'path_outside_workspace') throw new ApiError(409, 'conflict', outside(file))
+    if (error.code === 'path_outside_workspace') throw new ApiError('conflict', outside(file))
     if (error.code === 'invalid_input') throw notRegular(file)
-    throw new ApiError(409, 'conflict', `${file.path} cannot be written: ${error.message}`)
+    throw new ApiError('conflict', `${file.path} cannot be written: ${error.message}`)
   }
 }
 

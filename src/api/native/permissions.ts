@@ -10,15 +10,16 @@
  */
 import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyPluginAsync } from 'fastify'
-import type { PermissionAnswer } from '../../engine/sessions.js'
+import type { PermissionAnswer, SessionManager } from '../../engine/sessions.js'
 import type { GatewayContext } from '../../gateway.js'
 import { invalid, notFound } from './errors.js'
 import { PermissionFields, permissionSettingsFrom } from './permission-settings.js'
-import { sessionOf } from './resolve.js'
+import { sessionOrThrow } from './resolve.js'
 import { SessionParams } from './schemas.js'
 import { toolPermissionsView } from './views.js'
 
 const ToolPermissions = Type.Object(PermissionFields, { additionalProperties: false, minProperties: 1 })
+export type ToolPermissions = Static<typeof ToolPermissions>
 
 const Answer = Type.Object(
   {
@@ -53,10 +54,10 @@ export const permissionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> =
         params: SessionParams,
       },
     },
-    async (request) => toolPermissionsView(sessionOf(engine, request.params.id)),
+    async (request) => toolPermissionsOf(engine, request.params.id),
   )
 
-  app.put<{ Params: Static<typeof SessionParams>; Body: Static<typeof ToolPermissions> }>(
+  app.put<{ Params: Static<typeof SessionParams>; Body: ToolPermissions }>(
     '/sessions/:id/tool-permissions',
     {
       schema: {
@@ -69,11 +70,7 @@ export const permissionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> =
         body: ToolPermissions,
       },
     },
-    async (request) => {
-      const { id } = request.params
-      sessionOf(engine, id)
-      return toolPermissionsView(engine.updateSettings(id, permissionSettingsFrom(request.body)))
-    },
+    async (request) => changeToolPermissions(engine, request.params.id, request.body),
   )
 
   app.get<{ Params: Static<typeof SessionParams> }>(
@@ -89,7 +86,7 @@ export const permissionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> =
     },
     async (request) => {
       const { id } = request.params
-      sessionOf(engine, id)
+      sessionOrThrow(engine, id)
       const items = engine.pendingPermissions(id).map(({ requested, expiresAt }) => ({
         request_id: requested.requestId,
         tool_use_id: requested.toolUseId,
@@ -118,7 +115,7 @@ export const permissionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> =
     },
     async (request) => {
       const { id, request_id: requestId } = request.params
-      sessionOf(engine, id)
+      sessionOrThrow(engine, id)
       const answer = answerFrom(request.body)
       const waiting = engine.pendingPermissions(id).find(({ requested }) => requested.requestId === requestId)
       if (!waiting) throw notFound(`Pending permission request ${requestId}`)
@@ -131,6 +128,16 @@ export const permissionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> =
       }
     },
   )
+}
+
+/** `GET /sessions/{id}/tool-permissions`: the session's permission mode, rules and approvals. */
+export const toolPermissionsOf = (engine: SessionManager, id: string) =>
+  toolPermissionsView(sessionOrThrow(engine, id))
+
+/** `PUT /sessions/{id}/tool-permissions`: the fields given change (from the next turn); answers them all. */
+export function changeToolPermissions(engine: SessionManager, id: string, body: ToolPermissions) {
+  sessionOrThrow(engine, id)
+  return toolPermissionsView(engine.updateSettings(id, permissionSettingsFrom(body)))
 }
 
 function answerFrom(body: Static<typeof Answer>): PermissionAnswer {

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyPluginAsync } from 'fastify'
 import type { GatewayContext } from '../../gateway.js'
-import { confinedWorkspace, sessionOf } from './resolve.js'
+import { confinedWorkspace, sessionOrThrow } from './resolve.js'
 import { SessionParams } from './schemas.js'
 import { answeredTurn } from './turn-answer.js'
 import { sessionView } from './views.js'
@@ -41,7 +41,7 @@ export const projectRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
     },
     async (request, reply) => {
       const { id } = request.params
-      const memory = join(sessionOf(engine, id).settings.workspace, 'CLAUDE.md')
+      const memory = join(sessionOrThrow(engine, id).settings.workspace, 'CLAUDE.md')
       const before = await fileState(memory)
       const turn = await answeredTurn(gateway, reply, await engine.send(id, '/init'))
       const after = await fileState(memory)
@@ -77,7 +77,7 @@ export const projectRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
     },
     async (request) => {
       const { id } = request.params
-      sessionOf(engine, id)
+      sessionOrThrow(engine, id)
       const workspace = confinedWorkspace(
         request.body.workspace,
         gateway.config.native.workspaceRoots,

@@ -3,13 +3,37 @@ import type { Config } from '../../config/index.js'
 import type { SessionManager } from '../../engine/sessions.js'
 import type { SessionRecord } from '../../store/types.js'
 import { defaultWorkspaceUnder, workspaceUnder } from '../workspaces.js'
-import { invalid, notFound } from './errors.js'
+import { ApiError, invalid, notFound } from './errors.js'
 
-/** The session, unless it does not exist or is closed (404). */
-export function sessionOf(engine: SessionManager, id: string): SessionRecord {
+/**
+ * The one rule for "session missing or closed", for both APIs: a closed session is gone for every request
+ * that reads it or runs something in it, exactly as if it had never existed. Undefined when it is either.
+ */
+export function liveSession(engine: SessionManager, id: string): SessionRecord | undefined {
   const record = engine.getSession(id)
-  if (!record || record.state === 'closed') throw notFound(`Session ${id}`)
-  return record
+  return record && record.state !== 'closed' ? record : undefined
+}
+
+export interface SessionLookup {
+  /**
+   * How a closed session is answered. `'missing'` (the default): 404 `not_found`, as `liveSession` sees it.
+   * `'refused'`: 409 `session_closed`, for resume and pause only: they act on the session's state itself,
+   * so the caller is told the session exists but nothing can reopen it (docs/api.md, "Errors").
+   */
+  closed?: 'missing' | 'refused'
+}
+
+/** The session `id` names: else 404 `not_found` when there is none, and for a closed one see `SessionLookup`. */
+export function sessionOrThrow(
+  engine: SessionManager,
+  id: string,
+  { closed = 'missing' }: SessionLookup = {},
+): SessionRecord {
+  const record = liveSession(engine, id)
+  if (record) return record
+  if (closed === 'refused' && engine.getSession(id))
+    throw new ApiError('session_closed', `Session ${id} is closed`)
+  throw notFound(`Session ${id}`)
 }
 
 /** The real path of a workspace folder under one of `roots`; else a 400 naming `field`. */

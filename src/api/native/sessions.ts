@@ -5,16 +5,18 @@
 import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyPluginAsync } from 'fastify'
 import { contentProblem } from '../../engine/content.js'
+import type { SessionManager } from '../../engine/sessions.js'
 import { TurnFollower } from '../../events/follow.js'
 import type { ContentBlock, SessionState } from '../../events/types.js'
 import type { GatewayContext } from '../../gateway.js'
 import type { SessionSettings } from '../../store/types.js'
+import { interruptUnlessDone } from '../hang-up.js'
 import { EVENT_STREAM_TYPE } from '../media-types.js'
 import { MAX_INTEGER } from '../validation.js'
 import { MessageContent } from './content.js'
 import { invalid, notFound, toApiError } from './errors.js'
 import { PermissionFields, permissionSettingsFrom } from './permission-settings.js'
-import { confinedDefaultWorkspace, confinedWorkspace, sessionOf } from './resolve.js'
+import { confinedDefaultWorkspace, confinedWorkspace, sessionOrThrow } from './resolve.js'
 import {
   lastEventId,
   pageQuery,
@@ -45,7 +47,7 @@ const SessionOptions = Type.Object(
   },
   { additionalProperties: false },
 )
-type SessionOptions = Static<typeof SessionOptions>
+export type SessionOptions = Static<typeof SessionOptions>
 
 const CreateSession = Type.Object(
   {
@@ -78,6 +80,8 @@ const Message = Type.Object(
   { additionalProperties: false },
 )
 
+type ListQuery = Static<typeof ListQuery>
+
 const DeleteQuery = Type.Object({ purge: Type.Boolean({ default: false }) }, { additionalProperties: false })
 
 export const sessionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async (app, { gateway }) => {
@@ -89,7 +93,7 @@ export const sessionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
     { schema: { body: CreateSession } },
     async (request, reply) => {
       const body = request.body
-      const settings = settingsFrom(body)
+      const settings = settingsFrom(body, limits().workspaceRoots)
       // A session that names no workspace gets the default one, which must be under the roots too.
       settings.workspace ??= confinedDefaultWorkspace(
         gateway.config,
@@ -102,32 +106,15 @@ export const sessionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
     },
   )
 
-  app.get<{ Querystring: Static<typeof ListQuery> }>(
-    '/sessions',
-    { schema: { querystring: ListQuery } },
-    async (request) => {
-      const { limit, offset, state, workspace, agent } = request.query
-      const page = engine.listSessions({
-        limit,
-        offset,
-        state: state as SessionState | undefined,
-        workspace,
-        agent,
-      })
-      return {
-        items: page.items.map((record) => sessionView(record, engine)),
-        total: page.total,
-        limit,
-        offset,
-      }
-    },
+  app.get<{ Querystring: ListQuery }>('/sessions', { schema: { querystring: ListQuery } }, async (request) =>
+    sessionPage(engine, request.query),
   )
 
   app.get<{ Params: Static<typeof SessionParams> }>(
     '/sessions/:id',
     { schema: { params: SessionParams } },
     async (request) => {
-      return sessionView(sessionOf(engine, request.params.id), engine)
+      return sessionView(sessionOrThrow(engine, request.params.id), engine)
     },
   )
 
@@ -143,17 +130,14 @@ export const sessionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
   app.put<{ Params: Static<typeof SessionParams>; Body: SessionOptions }>(
     '/sessions/:id/context',
     { schema: { params: SessionParams, body: SessionOptions } },
-    async (request) => {
-      sessionOf(engine, request.params.id)
-      return sessionView(engine.updateSettings(request.params.id, settingsFrom(request.body)), engine)
-    },
+    async (request) => changeContext(gateway, request.params.id, request.body),
   )
 
   app.post<{ Params: Static<typeof SessionParams> }>(
     '/sessions/:id/interrupt',
     { schema: { params: SessionParams } },
     async (request) => {
-      sessionOf(engine, request.params.id)
+      sessionOrThrow(engine, request.params.id)
       return { interrupted: await engine.interrupt(request.params.id) }
     },
   )
@@ -163,7 +147,7 @@ export const sessionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
     { schema: { params: SessionParams, body: Message } },
     async (request, reply) => {
       const { id } = request.params
-      const session = sessionOf(engine, id)
+      const session = sessionOrThrow(engine, id)
       const { content, tools_enabled } = request.body
       // The engine refuses it too; here the refusal names the request's field.
       const problem = contentProblem(content)
@@ -178,11 +162,12 @@ export const sessionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
         const follower = new TurnFollower(gateway.bus, id, turn.id, turn.startSeq)
         let completed = false
         // A client that hangs up on its own turn's stream does not want the rest of it.
+        const hungUp = interruptUnlessDone(gateway, id, () => completed)
         const stream = new EventStream(reply, {
           ...limits(),
           onClose: () => {
             follower.close()
-            if (!completed) void engine.interrupt(id).catch(() => undefined)
+            hungUp()
           },
         })
         for await (const event of follower) {
@@ -202,7 +187,7 @@ export const sessionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
     { schema: { params: SessionParams, querystring: ReplayQuery } },
     async (request, reply) => {
       const { id } = request.params
-      sessionOf(engine, id)
+      sessionOrThrow(engine, id)
       const after = lastEventId(request.headers['last-event-id']) ?? request.query.after ?? 0
       // HEAD (which Fastify answers with this handler) gets the stream's headers and no stream: Node drops
       // what is written to a HEAD response, so a stream would never reach its client, nor ever end.
@@ -228,30 +213,50 @@ export const sessionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
       return reply
     },
   )
+}
 
-  /** Session options of the API in engine terms; workspaces are confined to the configured roots. */
-  function settingsFrom(body: SessionOptions): Partial<SessionSettings> {
-    const settings = permissionSettingsFrom(body)
-    if (body.workspace !== undefined) settings.workspace = confined(body.workspace, 'body.workspace')
-    if (body.additional_directories !== undefined) {
-      settings.additionalDirectories = body.additional_directories.map((dir, i) =>
-        confined(dir, `body.additional_directories[${i}]`),
-      )
-    }
-    if (body.agent !== undefined) settings.agent = body.agent
-    if (body.model !== undefined) settings.model = body.model
-    if (body.tools !== undefined) settings.tools = body.tools
-    if (body.system_prompt !== undefined) settings.systemPrompt = body.system_prompt
-    if (body.append_system_prompt !== undefined) settings.appendSystemPrompt = body.append_system_prompt
-    if (body.thinking !== undefined)
-      settings.thinking = body.thinking === null ? null : thinkingSetting(body.thinking)
-    if (body.max_turns !== undefined) settings.maxTurns = body.max_turns
-    return settings
-  }
+/** `GET /sessions`: a page of the sessions the query selects, with the total of all pages. */
+export function sessionPage(engine: SessionManager, query: ListQuery) {
+  const { limit, offset, state, workspace, agent } = query
+  const page = engine.listSessions({
+    limit,
+    offset,
+    state: state as SessionState | undefined,
+    workspace,
+    agent,
+  })
+  return { items: page.items.map((record) => sessionView(record, engine)), total: page.total, limit, offset }
+}
 
-  function confined(path: string, field: string): string {
-    return confinedWorkspace(path, limits().workspaceRoots, field)
+/** `PUT /sessions/{id}/context`: the options given change (from the next turn); answers the session. */
+export function changeContext(gateway: GatewayContext, id: string, body: SessionOptions) {
+  const { engine } = gateway
+  sessionOrThrow(engine, id)
+  return sessionView(
+    engine.updateSettings(id, settingsFrom(body, gateway.config.native.workspaceRoots)),
+    engine,
+  )
+}
+
+/** Session options of the API in engine terms; workspaces are confined to `roots`. */
+function settingsFrom(body: SessionOptions, roots: readonly string[]): Partial<SessionSettings> {
+  const settings = permissionSettingsFrom(body)
+  if (body.workspace !== undefined)
+    settings.workspace = confinedWorkspace(body.workspace, roots, 'body.workspace')
+  if (body.additional_directories !== undefined) {
+    settings.additionalDirectories = body.additional_directories.map((dir, i) =>
+      confinedWorkspace(dir, roots, `body.additional_directories[${i}]`),
+    )
   }
+  if (body.agent !== undefined) settings.agent = body.agent
+  if (body.model !== undefined) settings.model = body.model
+  if (body.tools !== undefined) settings.tools = body.tools
+  if (body.system_prompt !== undefined) settings.systemPrompt = body.system_prompt
+  if (body.append_system_prompt !== undefined) settings.appendSystemPrompt = body.append_system_prompt
+  if (body.thinking !== undefined)
+    settings.thinking = body.thinking === null ? null : thinkingSetting(body.thinking)
+  if (body.max_turns !== undefined) settings.maxTurns = body.max_turns
+  return settings
 }
 
 function wantsEventStream(accept: string | undefined): boolean {

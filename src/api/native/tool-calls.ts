@@ -9,7 +9,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import { clientFunctionName } from '../../engine/client-tools.js'
 import type { EventOf, EventType, GatewayEvent, SessionState } from '../../events/types.js'
 import type { GatewayContext } from '../../gateway.js'
-import { sessionOf } from './resolve.js'
+import { sessionOrThrow } from './resolve.js'
 import { pageQuery, SessionParams } from './schemas.js'
 
 const STATUSES = ['running', 'succeeded', 'failed', 'denied', 'interrupted', 'timeout'] as const
@@ -73,7 +73,7 @@ export const toolCallRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = a
     async (request) => {
       const { id } = request.params
       const { limit, offset, order, name, status, turn_id } = request.query
-      const record = sessionOf(engine, id)
+      const record = sessionOrThrow(engine, id)
       // The bus adds the events not written yet (published in this tick, or waiting for the storage).
       const calls = toolCallsOf(bus.read(id, { types: DECIDING_EVENTS }), {
         mainAgent: record.settings.agent,

@@ -33,7 +33,6 @@ export const toolRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async
     { schema: { params: ToolParams } },
     async (request, reply) => {
       const { id, name } = request.params
-      if (!isToolName(name)) throw notFound(`Tool ${name}`)
       // A caller that hangs up does not want the result: the tool stops (bash kills its process group).
       const abort = new AbortController()
       const onClose = () => {
@@ -41,12 +40,26 @@ export const toolRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async
       }
       reply.raw.once('close', onClose)
       try {
-        return await gateway.engine.runTool(id, name, request.body ?? {}, { signal: abort.signal })
-      } catch (error) {
-        throw error instanceof ToolError ? fromToolError(error, 'body') : error
+        return await runDirectTool(gateway, id, name, request.body ?? {}, abort.signal)
       } finally {
         reply.raw.off('close', onClose)
       }
     },
   )
+}
+
+/** `POST /sessions/{id}/tools/{name}`: the tool's result; its failure in the native shape (fields of the body). */
+export async function runDirectTool(
+  gateway: GatewayContext,
+  id: string,
+  name: string,
+  input: unknown,
+  signal?: AbortSignal,
+) {
+  if (!isToolName(name)) throw notFound(`Tool ${name}`)
+  try {
+    return await gateway.engine.runTool(id, name, input, signal ? { signal } : {})
+  } catch (error) {
+    throw error instanceof ToolError ? fromToolError(error, 'body') : error
+  }
 }

@@ -8,17 +8,14 @@ import { TurnFollower } from '../../events/follow.js'
 import { Paragraphs } from '../../events/paragraphs.js'
 import type { ErrorCode, EventOf, GatewayEvent } from '../../events/types.js'
 import type { GatewayContext } from '../../gateway.js'
+import { interruptOnHangUp } from '../hang-up.js'
 import { ApiError, fromEngineError } from './errors.js'
 import { usageView } from './views.js'
 
 /** Waits for `turn` to end and answers it as one JSON result; a caller who leaves first interrupts it. */
 export async function answeredTurn(gateway: GatewayContext, reply: FastifyReply, turn: Turn) {
   const follower = new TurnFollower(gateway.bus, turn.sessionId, turn.id, turn.startSeq)
-  // Leaving before the answer means the caller no longer wants the turn.
-  const onClose = () => {
-    if (!reply.raw.writableFinished) void gateway.engine.interrupt(turn.sessionId).catch(() => undefined)
-  }
-  reply.raw.once('close', onClose)
+  const stopWatching = interruptOnHangUp(reply.raw, gateway, turn.sessionId, () => reply.raw.writableFinished)
   try {
     const events: GatewayEvent[] = []
     for await (const event of follower) events.push(event)
@@ -26,7 +23,7 @@ export async function answeredTurn(gateway: GatewayContext, reply: FastifyReply,
     if (refused) throw refused
     return turnResult(turn.id, events)
   } finally {
-    reply.raw.off('close', onClose)
+    stopWatching()
   }
 }
 
@@ -64,7 +61,7 @@ function refusalOf(events: GatewayEvent[]): ApiError | undefined {
 /** A finished turn as one JSON answer: its text, thinking, tool calls with their results, usage and cost. */
 function turnResult(turnId: string, events: GatewayEvent[]) {
   const completed = events.find((e): e is EventOf<'turn.completed'> => e.type === 'turn.completed')
-  if (!completed) throw new ApiError(500, 'internal', 'The turn ended without completing')
+  if (!completed) throw new ApiError('internal', 'The turn ended without completing')
   let text = ''
   let thinking = ''
   const paragraphs = new Paragraphs()

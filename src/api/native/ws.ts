@@ -18,7 +18,8 @@ import { JsonTooDeepError, parseLimitedJson } from '../json-limits.js'
 import { mainIssue, validationPath } from '../validation.js'
 import { Pacer } from './backpressure.js'
 import { MessageContent } from './content.js'
-import { ApiError, invalid, notFound, toApiError } from './errors.js'
+import { ApiError, type ApiErrorCode, invalid, notFound, type StreamErrorCode, toApiError } from './errors.js'
+import { liveSession } from './resolve.js'
 import { ReplayQuery, SessionParams } from './schemas.js'
 
 /** What a client may send on `/stream`; `request_id` comes back on the answer. */
@@ -76,7 +77,7 @@ const SLOW_CONSUMER = 1008
 const upgradeOnly: onRequestAsyncHookHandler = async (request, reply) => {
   if (request.headers.upgrade?.toLowerCase() === 'websocket') return
   reply.header('upgrade', 'websocket')
-  throw new ApiError(426, 'upgrade_required', 'This route is a WebSocket: connect with Upgrade: websocket')
+  throw new ApiError('upgrade_required', 'This route is a WebSocket: connect with Upgrade: websocket')
 }
 const INTERNAL_ERROR = 1011
 
@@ -95,8 +96,7 @@ export const websocketRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
     after: number | undefined,
     filter: (event: GatewayEvent) => boolean,
   ): boolean {
-    const state = engine.getSession(sessionId)?.state
-    if (state === undefined || state === 'closed') {
+    if (!liveSession(engine, sessionId)) {
       socket.close(4404, notFound(`Session ${sessionId}`).message)
       return false
     }
@@ -153,19 +153,19 @@ export const websocketRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
           parsed = parseLimitedJson(data.toString(), gateway.config.server.maxJsonDepth)
         } catch (error) {
           if (error instanceof JsonTooDeepError) {
-            reply(socket, { type: 'error', code: 'json_too_deep', message: error.message })
+            replyError(socket, 'json_too_deep', error.message)
             return
           }
           parsed = undefined
         }
         if (!isClientMessage(parsed)) {
           const requestId = (parsed as { request_id?: unknown } | null)?.request_id
-          reply(socket, {
-            type: 'error',
-            code: 'validation_error',
-            message: frameProblem(parsed),
-            ...(typeof requestId === 'string' ? { request_id: requestId } : {}),
-          })
+          replyError(
+            socket,
+            'validation_error',
+            frameProblem(parsed),
+            typeof requestId === 'string' ? requestId : undefined,
+          )
           return
         }
         void handle(socket, id, parsed)
@@ -179,9 +179,7 @@ export const websocketRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
     (socket, request) => {
       const { id } = request.params
       if (!follow(socket, id, request.query.after, (event) => TOOL_EVENTS.has(event.type))) return
-      socket.on('message', () =>
-        reply(socket, { type: 'error', code: 'read_only', message: 'This stream only reports tool calls' }),
-      )
+      socket.on('message', () => replyError(socket, 'read_only', 'This stream only reports tool calls'))
     },
   )
 
@@ -217,12 +215,27 @@ export const websocketRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
         }
       }
     } catch (error) {
-      const { code, message: text } = toApiError(error).body.error
-      reply(socket, { type: 'error', code, message: text, request_id: requestId })
+      const { code, message: text } = toApiError(error)
+      replyError(socket, code, text, requestId)
     }
   }
 }
 
 function reply(socket: WebSocket, body: object): void {
   if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(body))
+}
+
+/** A request that failed, with the codes of the HTTP API (no `seq`: it is not one of the session's events). */
+function replyError(
+  socket: WebSocket,
+  code: ApiErrorCode | StreamErrorCode,
+  message: string,
+  requestId?: string,
+): void {
+  reply(socket, {
+    type: 'error',
+    code,
+    message,
+    ...(requestId === undefined ? {} : { request_id: requestId }),
+  })
 }

@@ -10,7 +10,9 @@ import { GatewayError } from '../../engine/errors.js'
 import { TurnFollower } from '../../events/follow.js'
 import type { ErrorCode, GatewayEvent } from '../../events/types.js'
 import type { GatewayContext } from '../../gateway.js'
+import { interruptOnHangUp, interruptTurn } from '../hang-up.js'
 import { EVENT_STREAM_TYPE, JSON_TYPE } from '../media-types.js'
+import { liveSession } from '../native/resolve.js'
 import { Answer, type AnswerOptions, type Delta } from './answer.js'
 import { ConversationIndex } from './conversations.js'
 import { fromEngineError, invalidRequest, OpenAIError } from './errors.js'
@@ -59,10 +61,7 @@ export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue
         timing: { received, dispatched: performance.now(), firstEvent: 0 },
       }
       // A client that goes away before its answer is complete does not want the rest of the turn.
-      const interruptOnClose = () => {
-        if (!exchange.answer.done) interrupt(sessionId)
-      }
-      reply.raw.once('close', interruptOnClose)
+      const stopWatching = interruptOnHangUp(reply.raw, gateway, sessionId, () => exchange.answer.done)
       try {
         const first = await firstProgress(exchange)
         exchange.timing.firstEvent = performance.now()
@@ -70,7 +69,7 @@ export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue
         else await respond(exchange, first, reply)
       } finally {
         exchange.follower.close()
-        reply.raw.off('close', interruptOnClose)
+        stopWatching()
       }
       const { answer } = exchange
       if (answer.completed?.status === 'success' || answer.stopped || answer.handedOff) {
@@ -125,22 +124,15 @@ export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue
   function stopIfCut(exchange: Exchange): void {
     if (!exchange.answer.stopped || exchange.answer.completed || exchange.cut) return
     exchange.cut = true
-    interrupt(exchange.sessionId)
-  }
-
-  /** Stop a turn whose answer is no longer wanted; a turn that already ended needs nothing. */
-  function interrupt(sessionId: string): void {
-    gateway.engine
-      .interrupt(sessionId)
-      .catch((error: unknown) => gateway.log.warn({ err: error, session: sessionId }, 'interrupt failed'))
+    interruptTurn(gateway, exchange.sessionId)
   }
 
   /** The session this request talks to: named, continued from a remembered history, or a new one. */
   function openSession(plan: ChatPlan): { sessionId: string; continued: boolean } {
     const { engine } = gateway
     if (plan.sessionId) {
-      const session = engine.getSession(plan.sessionId)
-      if (!session || session.state === 'closed') {
+      const session = liveSession(engine, plan.sessionId)
+      if (!session) {
         throw new OpenAIError(
           404,
           `Session '${plan.sessionId}' does not exist.`,

@@ -1,5 +1,8 @@
 /**
- * Seed a Claude Code session from a conversation history: write the transcript file the CLI itself would
+ * Everything about Claude Code's home, its config folder: where it is for the gateway's CLI processes, where
+ * a working directory's transcripts are in it, and what the gateway writes to or reads from a transcript.
+ *
+ * Seeding: a session started from a conversation history gets the transcript file the CLI itself would
  * have written, so that starting the CLI with `resume: <sessionId>` shows the model the history as real,
  * separate user and assistant turns instead of one flattened prompt.
  *
@@ -14,13 +17,18 @@
  *   "No response requested." before the new message; an assistant `tool_use` without a result gets a
  *   synthetic "[Tool call interrupted…]" result. Both are appended to the file, the seeded lines are kept.
  * - thinking blocks are sent back only when the record's `model` is the model of the request (see `model`).
+ * - the main agent is recorded as `{"type":"agent-setting","agentSetting":"<name>"}` (last one wins) and
+ *   restored on a resume without an `agent` option (the resumed turn still ran with the agent's prompt and
+ *   tools). To resume without an agent, the last such record must be empty: then the CLI runs with its
+ *   default prompt and tools.
  */
 import { randomUUID } from 'node:crypto'
 import { mkdirSync, realpathSync, writeFileSync } from 'node:fs'
-import { mkdir, readdir, rename, stat } from 'node:fs/promises'
+import { appendFile, mkdir, readdir, readFile, realpath, rename, stat } from 'node:fs/promises'
 import { homedir } from 'node:os'
-import { isAbsolute, join, relative, resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import type { ContentBlock } from '../events/types.js'
+import { isInside } from '../tools/workspace.js'
 
 export interface SeedTurn {
   role: 'user' | 'assistant'
@@ -51,6 +59,8 @@ export interface SeededTranscript {
 
 /** Longest folder name Claude Code uses as-is; longer ones are cut and get a hash suffix. */
 const MAX_SLUG_LENGTH = 200
+/** How a transcript's main-agent records start (see the top of this file). */
+const AGENT_SETTING = '"type":"agent-setting"'
 
 /**
  * The folder under `<configDir>/projects/` where Claude Code keeps the transcripts of a working directory:
@@ -66,7 +76,11 @@ export function projectSlug(cwd: string): string {
   return `${slug.slice(0, MAX_SLUG_LENGTH)}-${Math.abs(hash).toString(36)}`
 }
 
-/** Claude Code's config folder for an environment: `CLAUDE_CONFIG_DIR`, else `~/.claude`. */
+/**
+ * Claude Code's config folder for the environment its processes get: `CLAUDE_CONFIG_DIR`, else `~/.claude`.
+ * The gateway's is the engine's `claudeConfigDir` (its CLI environment, `claude.env` over the environment the
+ * gateway was given): ask that, not `process.env`, which the CLI processes may not share.
+ */
 export function claudeConfigDir(env: NodeJS.ProcessEnv): string {
   const configured = env.CLAUDE_CONFIG_DIR?.trim()
   if (configured) return resolve(configured)
@@ -166,9 +180,47 @@ export async function adoptTranscript({
   return null
 }
 
-function isInside(parent: string, child: string): boolean {
-  const rel = relative(parent, child)
-  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel)
+/** Where Claude Code keeps a session's transcript (the working directory's real path names its folder). */
+export async function transcriptPath({ configDir, cwd, sessionId }: TranscriptLocation): Promise<string> {
+  const real = await realpath(cwd).catch(() => cwd)
+  return join(configDir, 'projects', projectSlug(real), `${sessionId}.jsonl`)
+}
+
+/** The main agent the transcript records last (null: none, or no transcript). */
+export async function transcriptAgent(options: TranscriptLocation): Promise<string | null> {
+  const text = await readFile(await transcriptPath(options), 'utf8').catch(() => '')
+  return lastAgentSetting(text)
+}
+
+/**
+ * Make a resume without `agent` run without one: append an empty `agent-setting` record when the transcript's
+ * last one names an agent. Call it before starting the CLI with `resume` and no `agent`, once the session's
+ * previous process has stopped. Returns whether it wrote; never throws (no transcript: nothing to do).
+ */
+export async function clearTranscriptAgent(options: TranscriptLocation): Promise<boolean> {
+  try {
+    const path = await transcriptPath(options)
+    const text = await readFile(path, 'utf8')
+    if (!lastAgentSetting(text)) return false
+    const record = JSON.stringify({ type: 'agent-setting', agentSetting: '', sessionId: options.sessionId })
+    await appendFile(path, `${text.endsWith('\n') ? '' : '\n'}${record}\n`)
+    return true
+  } catch {
+    return false
+  }
+}
+
+function lastAgentSetting(text: string): string | null {
+  const at = text.lastIndexOf(AGENT_SETTING)
+  if (at < 0) return null
+  const start = text.lastIndexOf('\n', at) + 1
+  const end = text.indexOf('\n', at)
+  try {
+    const record = JSON.parse(text.slice(start, end < 0 ? undefined : end)) as { agentSetting?: unknown }
+    return typeof record.agentSetting === 'string' && record.agentSetting ? record.agentSetting : null
+  } catch {
+    return null
+  }
 }
 
 function realCwd(cwd: string): string {

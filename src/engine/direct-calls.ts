@@ -1,0 +1,82 @@
+/**
+ * Direct calls: work the gateway does in a session's workspace on the API client's behalf (its direct tools,
+ * file uploads), recorded in the session's events like Claude's own tool calls.
+ */
+import { randomUUID } from 'node:crypto'
+import { type EventBus, EventRejectedError } from '../events/bus.js'
+import type { EventBody } from '../events/types.js'
+import type { SessionRecord } from '../store/types.js'
+import { GatewayError } from './errors.js'
+import type { FileChange } from './types.js'
+
+/**
+ * Do `work` in the session's workspace: the call and its result go into the session's events, with a
+ * `file.changed` for each change `changes` reads from the result; a failed call is recorded too and then
+ * thrown.
+ */
+export async function recordDirectCall<R>(
+  bus: EventBus,
+  record: SessionRecord,
+  name: string,
+  input: unknown,
+  work: (workspace: string) => Promise<R>,
+  changes: (result: R) => FileChange[],
+): Promise<R> {
+  const turnId = `direct-${randomUUID()}`
+  const toolUseId = `direct_${randomUUID()}`
+  const publish = (body: EventBody) => bus.publish(record.id, body)
+  clientInput(() => publish({ type: 'tool.call', turnId, toolUseId, name, input, parentToolUseId: null }))
+  const started = Date.now()
+  const done = (isError: boolean, content: string, structured?: unknown) =>
+    publish({
+      type: 'tool.result',
+      turnId,
+      toolUseId,
+      name,
+      isError,
+      content,
+      structured,
+      durationMs: Date.now() - started,
+      parentToolUseId: null,
+    })
+  let result: R
+  try {
+    result = await work(record.settings.workspace)
+  } catch (error) {
+    done(true, (error as Error).message)
+    throw error
+  }
+  done(false, JSON.stringify(result), result)
+  for (const change of changes(result))
+    publish({ type: 'file.changed', turnId, toolUseId, tool: name, ...change })
+  return result
+}
+
+/** Publishes an event made of the client's input: one that cannot be serialised is the client's error. */
+export function clientInput<T>(publish: () => T): T {
+  try {
+    return publish()
+  } catch (error) {
+    if (error instanceof EventRejectedError) throw new GatewayError('invalid_request', error.message)
+    throw error
+  }
+}
+
+/** What a direct write or edit changed, for the `file.changed` event. */
+export function fileChangesOf(tool: string, result: unknown): FileChange[] {
+  if (tool !== 'write' && tool !== 'edit') return []
+  const out = result as {
+    type: 'create' | 'update'
+    filePath: string
+    originalFile: string | null
+    updatedFile?: string
+  }
+  return [
+    {
+      path: out.filePath,
+      kind: out.type === 'create' ? 'created' : 'modified',
+      before: out.originalFile,
+      ...(out.updatedFile !== undefined ? { after: out.updatedFile } : {}),
+    },
+  ]
+}
