@@ -28,7 +28,7 @@ import {
   runKey,
   type Target,
 } from './http.js'
-import { type BenchResult, envInt, isMain, type Ratio, type Row, render, summarize } from './stats.js'
+import { type BenchResult, envInt, main, type Ratio, type Row, summarize } from './stats.js'
 
 const PATHS = ['/v1/models', '/v1/health'] as const
 /** Throughput as a percentage of the raw server's: a unit stats.ts prints as given. */
@@ -115,9 +115,9 @@ export async function runAb(before: string, after: string): Promise<BenchResult>
   }
 }
 
-if (isMain(import.meta.url)) {
+await main(import.meta.url, () => {
   const [before, after = CLI] = process.argv.slice(2)
   if (!before)
     throw new Error('usage: node --import tsx bench/ab.ts <before/dist/cli.js> [after/dist/cli.js]')
-  console.log(render(await runAb(resolve(before), resolve(after))).join('\n'))
-}
+  return runAb(resolve(before), resolve(after))
+})

@@ -34,17 +34,7 @@ import autocannon from 'autocannon'
 import { type Gateway, startGateway } from '../src/gateway.js'
 import { createLogger } from '../src/observability/logger.js'
 import { bundledClaudeCli, type TestHome, testConfig, testHome } from '../test/support/harness.js'
-import {
-  type BenchResult,
-  envInt,
-  freePort,
-  isMain,
-  type Ratio,
-  type Row,
-  render,
-  sleep,
-  summarize,
-} from './stats.js'
+import { type BenchResult, envInt, freePort, main, type Ratio, type Row, sleep, summarize } from './stats.js'
 
 export interface HttpOptions {
   connections: number
@@ -613,7 +603,4 @@ export async function runHttp(options: HttpOptions = defaultHttpOptions()): Prom
   }
 }
 
-if (isMain(import.meta.url)) {
-  const result = await runHttp()
-  console.log(render(result).join('\n'))
-}
+await main(import.meta.url, () => runHttp())

@@ -15,7 +15,7 @@ import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { type BenchResult, isMain, type Row, render } from './stats.js'
+import { type BenchResult, main, type Row } from './stats.js'
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)))
 const dist = (path: string) => pathToFileURL(join(ROOT, 'dist', path)).href
@@ -84,7 +84,4 @@ function envRuns(): number {
   return Number.isInteger(value) && value > 0 ? value : 5
 }
 
-if (isMain(import.meta.url)) {
-  const result = await runImports()
-  console.log(render(result).join('\n'))
-}
+await main(import.meta.url, () => runImports())

@@ -26,7 +26,7 @@ import { bundledClaudeCli, type TestHome, testHome } from '../test/support/harne
 import { conversationTexts, lastUserText, text } from '../test/support/scripted-anthropic.js'
 import { CLI, gatewayChild } from './http.js'
 import { callJson, type Json } from './native.js'
-import { type BenchResult, envInt, isMain, liveChildren, type Row, render, rssMb, sleep } from './stats.js'
+import { type BenchResult, envInt, liveChildren, main, type Row, render, rssMb, sleep } from './stats.js'
 
 export interface ScaleOptions {
   sessions: number
@@ -388,7 +388,7 @@ export async function runNativeScale(options: ScaleOptions = defaultScaleOptions
   }
 }
 
-if (isMain(import.meta.url)) {
+await main(import.meta.url, () => {
   const { values } = parseArgs({
     options: { sessions: { type: 'string' }, concurrency: { type: 'string' } },
     strict: true,
@@ -400,6 +400,5 @@ if (isMain(import.meta.url)) {
     throw new Error('--sessions must be a positive integer')
   if (!Number.isInteger(options.concurrency) || options.concurrency < 1)
     throw new Error('--concurrency must be a positive integer')
-  const result = await runNativeScale(options)
-  console.log(render(result).join('\n'))
-}
+  return runNativeScale(options)
+})

@@ -37,15 +37,7 @@ import { Agent } from 'node:http'
 import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import { detectClaudeCli } from '../src/engine/claude-cli.js'
-import type { Gateway } from '../src/gateway.js'
-import {
-  bundledClaudeCli,
-  type TestHome,
-  testConfig,
-  testGateway,
-  testHome,
-} from '../test/support/harness.js'
-import { text } from '../test/support/scripted-anthropic.js'
+import { bundledClaudeCli, type TestHome, testHome } from '../test/support/harness.js'
 import {
   alternate,
   type Body,
@@ -66,14 +58,14 @@ import {
   type BenchResult,
   envInt,
   type Target as Goal,
-  isMain,
+  main,
   percentileOf,
   type Ratio,
   type Row,
-  render,
   spread,
   summarize,
 } from './stats.js'
+import { scriptAnswers, streamingGateway } from './stream-gateway.js'
 import {
   type BusMark,
   BusRecorder,
@@ -228,31 +220,6 @@ function slowestTypes({ byType }: Latencies, count = 4): string {
     .join(', ')
 }
 
-/** The scripted model answers every turn with `chunks` text deltas `chunkDelayMs` apart. */
-function scriptAnswers(home: TestHome, options: NativeOptions): void {
-  const answer = Array.from({ length: options.chunks }, (_, i) => `w${String(i).padStart(2, '0')} `).join('')
-  home.model.fallback = () =>
-    text(answer, { chunkSize: answer.length / options.chunks, chunkDelayMs: options.chunkDelayMs })
-}
-
-async function inProcessGateway(home: TestHome, options: NativeOptions): Promise<Gateway> {
-  return testGateway(
-    home,
-    testConfig(home, {
-      pool: {
-        warmSpares: 0,
-        maxRunners: options.maxRunners,
-        queueSize: options.queueSize,
-        queueTimeoutMs: 120_000,
-        turnTimeoutMs: TURN_TIMEOUT_MS,
-      },
-    }),
-  )
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// (a) Streamed turns
-
 interface StreamedRuns {
   single: Latencies
   concurrent: Latencies
@@ -261,8 +228,7 @@ interface StreamedRuns {
 }
 
 async function streamedTurns(home: TestHome, options: NativeOptions): Promise<StreamedRuns> {
-  scriptAnswers(home, options)
-  const gateway = await inProcessGateway(home, options)
+  const gateway = await streamingGateway(home, options)
   const recorder = new BusRecorder(gateway.context.bus)
   const agent = new Agent({ keepAlive: true, maxSockets: options.streams + 10 })
   try {
@@ -651,7 +617,4 @@ export async function runNative(options: NativeOptions = defaultNativeOptions())
   }
 }
 
-if (isMain(import.meta.url)) {
-  const result = await runNative()
-  console.log(render(result).join('\n'))
-}
+await main(import.meta.url, () => runNative())

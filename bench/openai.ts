@@ -30,20 +30,11 @@
 import { ChildProcess } from 'node:child_process'
 import { Agent, request as httpRequest } from 'node:http'
 import { setPriority } from 'node:os'
-import type { Gateway } from '../src/gateway.js'
 import { type TestHome, testConfig, testGateway, testHome } from '../test/support/harness.js'
 import { text } from '../test/support/scripted-anthropic.js'
-import {
-  type BenchResult,
-  envInt,
-  isMain,
-  percentileOf,
-  type Row,
-  render,
-  sleep,
-  spread,
-  summarize,
-} from './stats.js'
+import { ANSWER, FOLLOW_UP, PROMPT, spawnOnce, TURN_TIMEOUT_MS, unique } from './cli-baseline.js'
+import { type BenchResult, envInt, main, percentileOf, type Row, sleep, spread, summarize } from './stats.js'
+import { streamingGateway } from './stream-gateway.js'
 import {
   BusRecorder,
   describeLoad,
@@ -52,7 +43,6 @@ import {
   type Received,
   SseParser,
 } from './streaming.js'
-import { spawnOnce } from './ttft.js'
 
 export interface OpenAIOptions {
   /** Conversations (each with a follow-up) and CLI spawns in (a). */
@@ -81,15 +71,7 @@ export const defaultOpenAIOptions = (): OpenAIOptions => ({
 
 const MODEL = 'claude-code'
 const SYSTEM = 'You are the benchmark assistant. Answer in one short sentence.'
-const PROMPT = 'Say hello'
-const FOLLOW_UP = 'And once more'
-const ANSWER = 'Hello from the scripted model'
-const TURN_TIMEOUT_MS = 60_000
 const SPARE_TIMEOUT_MS = 30_000
-
-let promptCounter = 0
-/** Every prompt is unique, so no request can be mistaken for another. */
-const unique = (prompt: string) => `${prompt} (#${++promptCounter})`
 
 interface ChatMessage {
   role: 'system' | 'user' | 'assistant'
@@ -209,8 +191,9 @@ async function timeToFirstToken(home: TestHome, runs: number): Promise<TtftRuns>
     mismatched: 0,
   }
   try {
-    const health = (await (await fetch(`${gateway.url}/v1/health`)).json()) as { claude: { path: string } }
-    const cliPath = health.claude.path
+    // The binary the gateway's processes run: the baseline spawns the same one.
+    const { path: cliPath, reason } = engine.cli
+    if (!cliPath) throw new Error(`Claude Code CLI unusable: ${reason}`)
     const conversation = async (measured: boolean) => {
       await waitUntil(() => engine.stats().processes.spares >= 1, SPARE_TIMEOUT_MS, 'a warm spare')
       const history: ChatMessage[] = [
@@ -365,21 +348,7 @@ async function withNicedChildren<T>(
 }
 
 async function concurrentStreams(home: TestHome, options: OpenAIOptions): Promise<ConcurrentRuns> {
-  const answer = Array.from({ length: options.chunks }, (_, i) => `w${String(i).padStart(2, '0')} `).join('')
-  home.model.fallback = () =>
-    text(answer, { chunkSize: answer.length / options.chunks, chunkDelayMs: options.chunkDelayMs })
-  const gateway: Gateway = await testGateway(
-    home,
-    testConfig(home, {
-      pool: {
-        warmSpares: 0,
-        maxRunners: options.maxRunners,
-        queueSize: options.queueSize,
-        queueTimeoutMs: 120_000,
-        turnTimeoutMs: TURN_TIMEOUT_MS,
-      },
-    }),
-  )
+  const gateway = await streamingGateway(home, options)
   const recorder = new BusRecorder(gateway.context.bus)
   const agent = new Agent({ keepAlive: true, maxSockets: options.streams + 10 })
   const watch = new LoadWatch()
@@ -505,7 +474,4 @@ export async function runOpenAI(options: OpenAIOptions = defaultOpenAIOptions())
   }
 }
 
-if (isMain(import.meta.url)) {
-  const result = await runOpenAI()
-  console.log(render(result).join('\n'))
-}
+await main(import.meta.url, () => runOpenAI())

@@ -16,17 +16,7 @@ import { get } from 'node:http'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { bundledClaudeCli, type TestHome, testHome } from '../test/support/harness.js'
-import {
-  type BenchResult,
-  descendants,
-  envInt,
-  freePort,
-  isMain,
-  type Row,
-  render,
-  rssMb,
-  sleep,
-} from './stats.js'
+import { type BenchResult, descendants, envInt, freePort, main, type Row, rssMb, sleep } from './stats.js'
 
 export interface StartupOptions {
   /** Runs per configuration. */
@@ -221,7 +211,4 @@ export async function runStartup(options: StartupOptions = defaultStartupOptions
   }
 }
 
-if (isMain(import.meta.url)) {
-  const result = await runStartup()
-  console.log(render(result).join('\n'))
-}
+await main(import.meta.url, () => runStartup())

@@ -3,10 +3,11 @@
  * table they are printed as. Percentiles use the nearest-rank method (p90 of 20 samples is the 18th
  * smallest); the median of an even number of samples is the mean of the two middle ones.
  */
+import { readFileSync } from 'node:fs'
 import { readdir, readFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { resolve } from 'node:path'
-import { pathToFileURL } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 
 export interface Summary {
   n: number
@@ -169,6 +170,22 @@ export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
 export function isMain(importMetaUrl: string): boolean {
   const entry = process.argv[1]
   return entry !== undefined && pathToFileURL(resolve(entry)).href === importMetaUrl
+}
+
+/**
+ * Every benchmark file ends with this: started as the script (`node --import tsx bench/x.ts`) it runs the
+ * benchmark and prints its table; imported (by run.ts) it does nothing. `--help` prints the file's opening
+ * comment instead, which says what it measures and which variables set it. A failure rejects, so node
+ * prints it and exits 1.
+ */
+export async function main(importMetaUrl: string, run: () => Promise<BenchResult>): Promise<void> {
+  if (!isMain(importMetaUrl)) return
+  if (process.argv.includes('--help')) {
+    const source = readFileSync(fileURLToPath(importMetaUrl), 'utf8')
+    console.log(/^\/\*\*\n([\s\S]*?)\n \*\//.exec(source)?.[1]?.replace(/^ \* ?/gm, '') ?? '')
+    return
+  }
+  console.log(render(await run()).join('\n'))
 }
 
 /** A port that was free a moment ago on 127.0.0.1 (the OS picks it; it is released before returning). */

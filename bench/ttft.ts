@@ -21,14 +21,23 @@
  * Run: `node --import tsx bench/ttft.ts` (env: BENCH_CONVERSATIONS, BENCH_PAUSE_MS, BENCH_WARM_SPARES,
  * BENCH_FLOOR_IDLE_MS).
  */
-import { spawn } from 'node:child_process'
 import { runnerProfile } from '../src/engine/options.js'
 import { Runner } from '../src/engine/runner.js'
 import type { GatewayEvent } from '../src/events/types.js'
 import { bundledClaudeCli, type TestHome, testEngine, testHome } from '../test/support/harness.js'
-import { lastUserText, text } from '../test/support/scripted-anthropic.js'
+import { text } from '../test/support/scripted-anthropic.js'
 import { waitUntil } from '../test/support/wait.js'
-import { type BenchResult, envInt, isMain, type Row, render, sleep } from './stats.js'
+import {
+  ANSWER,
+  FOLLOW_UP,
+  PROMPT,
+  spawnOnce,
+  type Timing,
+  TURN_TIMEOUT_MS,
+  toModel,
+  unique,
+} from './cli-baseline.js'
+import { type BenchResult, envInt, main, type Row, sleep } from './stats.js'
 
 export interface TtftOptions {
   /** New conversations per scenario (and spawn-per-request runs). */
@@ -46,13 +55,6 @@ export const defaultTtftOptions = (): TtftOptions => ({
   maxRunners: 8,
 })
 
-const PROMPT = 'Say hello'
-const FOLLOW_UP = 'And once more'
-let promptCounter = 0
-/** Every prompt is unique, so the request that carries it can be found among the model's requests. */
-const unique = (prompt: string) => `${prompt} (#${++promptCounter})`
-const ANSWER = 'Hello from the scripted model'
-const TURN_TIMEOUT_MS = 60_000
 /** `claude.niceness` of the engine testEngine() builds (test/support/harness.ts): the floor runs at the same. */
 const ENGINE_NICENESS = 10
 /** How long the floor's process idles between start-up and its message, as a spare would. */
@@ -72,93 +74,7 @@ function ranges(flags: boolean[], value: boolean): string {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Baseline: one CLI process per request
-
-/** One timed turn: to the first text, and to the moment the model received the request. */
-export interface Timing {
-  ttftMs: number
-  toModelMs: number
-}
-
-/** Milliseconds from `wallStart` (Date.now) until the scripted model received the request carrying `prompt`. */
-function toModel(home: TestHome, prompt: string, wallStart: number): number {
-  const request = home.model.turns.find((r) => r.receivedAt >= wallStart && lastUserText(r.body) === prompt)
-  return request ? request.receivedAt - wallStart : Number.NaN
-}
-
-export interface SpawnRun extends Timing {
-  sessionId: string
-}
-
-/**
- * The baseline of every benchmark: `claude -p … <prompt>` with the gateway's binary and environment, timed
- * from spawn to the first text_delta line; `extraArgs` go before the prompt (a resume, a system prompt).
- */
-export async function spawnOnce(
-  cliPath: string,
-  home: TestHome,
-  prompt: string,
-  extraArgs: readonly string[] = [],
-): Promise<SpawnRun> {
-  const args = [
-    '-p',
-    '--output-format',
-    'stream-json',
-    '--verbose',
-    '--include-partial-messages',
-    ...extraArgs,
-    prompt,
-  ]
-  const wallStart = Date.now()
-  const started = performance.now()
-  const child = spawn(cliPath, args, {
-    cwd: home.workspace,
-    env: home.env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let firstText = 0
-  let sessionId = ''
-  let stderr = ''
-  let buffered = ''
-  child.stdout.setEncoding('utf8')
-  child.stdout.on('data', (chunk: string) => {
-    const now = performance.now()
-    buffered += chunk
-    for (let end = buffered.indexOf('\n'); end >= 0; end = buffered.indexOf('\n')) {
-      const line = buffered.slice(0, end)
-      buffered = buffered.slice(end + 1)
-      if (!line.trim()) continue
-      const message = JSON.parse(line) as {
-        type?: string
-        session_id?: string
-        event?: { type?: string; delta?: { type?: string } }
-      }
-      if (!sessionId && message.session_id) sessionId = message.session_id
-      if (
-        !firstText &&
-        message.type === 'stream_event' &&
-        message.event?.type === 'content_block_delta' &&
-        message.event.delta?.type === 'text_delta'
-      )
-        firstText = now
-    }
-  })
-  child.stderr.setEncoding('utf8')
-  child.stderr.on('data', (chunk: string) => {
-    stderr = (stderr + chunk).slice(-2000)
-  })
-  const timer = setTimeout(() => child.kill('SIGKILL'), TURN_TIMEOUT_MS)
-  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
-    child.on('exit', (exitCode, exitSignal) => resolve([exitCode, exitSignal])),
-  )
-  clearTimeout(timer)
-  if (code !== 0 || !firstText) {
-    throw new Error(
-      `claude -p failed (code ${code}, signal ${signal}, text seen: ${firstText > 0}): ${stderr}`,
-    )
-  }
-  return { ttftMs: firstText - started, toModelMs: toModel(home, prompt, wallStart), sessionId }
-}
+// Baseline: one CLI process per request (bench/cli-baseline.ts)
 
 async function spawnPerRequest(cliPath: string, home: TestHome, count: number, pauseMs: number) {
   const fresh: Timing[] = []
@@ -391,36 +307,20 @@ export async function runTtft(options: TtftOptions = defaultTtftOptions()): Prom
       { name: name.floor, unit: 'ms', samples: ttft(floor.primed) },
       { name: name.floorUnprimed, unit: 'ms', samples: ttft(floor.unprimed) },
       // Where the time goes: how long until the model even sees the request (the rest is streaming back).
-      {
-        name: `${name.spawnFresh}: until the model gets the request`,
-        unit: 'ms',
-        samples: toModelMs(spawnFresh),
-      },
-      {
-        name: `${name.paced}: until the model gets the request`,
-        unit: 'ms',
-        samples: toModelMs(paced.fresh),
-      },
-      {
-        name: `${name.pacedUnprimed}: until the model gets the request`,
-        unit: 'ms',
-        samples: toModelMs(pacedUnprimed.fresh),
-      },
-      {
-        name: `${name.followUp}: until the model gets the request`,
-        unit: 'ms',
-        samples: toModelMs(paced.followUp),
-      },
-      {
-        name: `${name.floor}: until the model gets the request`,
-        unit: 'ms',
-        samples: toModelMs(floor.primed),
-      },
-      {
-        name: `${name.floorUnprimed}: until the model gets the request`,
-        unit: 'ms',
-        samples: toModelMs(floor.unprimed),
-      },
+      ...(
+        [
+          [name.spawnFresh, spawnFresh],
+          [name.paced, paced.fresh],
+          [name.pacedUnprimed, pacedUnprimed.fresh],
+          [name.followUp, paced.followUp],
+          [name.floor, floor.primed],
+          [name.floorUnprimed, floor.unprimed],
+        ] as const
+      ).map(([label, runs]) => ({
+        name: `${label}: until the model gets the request`,
+        unit: 'ms' as const,
+        samples: toModelMs(runs),
+      })),
     ]
     return {
       title: 'Time to first text',
@@ -483,7 +383,4 @@ export async function runTtft(options: TtftOptions = defaultTtftOptions()): Prom
   }
 }
 
-if (isMain(import.meta.url)) {
-  const result = await runTtft()
-  console.log(render(result).join('\n'))
-}
+await main(import.meta.url, () => runTtft())

@@ -4,7 +4,7 @@
  * answers (content, usage, finish reason, errors, streamed deltas, tool calls) and what Claude then receives.
  */
 import assert from 'node:assert/strict'
-import { after, before, describe, test } from 'node:test'
+import { before, describe, test } from 'node:test'
 import { createOpenAICompatible } from '@ai-sdk/openai-compatible'
 import { AIMessage, type AIMessageChunk, HumanMessage, SystemMessage } from '@langchain/core/messages'
 import { tool as langchainTool } from '@langchain/core/tools'
@@ -19,8 +19,7 @@ import {
   streamText,
 } from 'ai'
 import { z } from 'zod'
-import type { Gateway } from '../../src/gateway.js'
-import { type TestHome, testConfig, testGateway, testHome } from '../support/harness.js'
+import { withGateway } from '../support/harness.js'
 import {
   type ContentBlock,
   conversationTexts,
@@ -98,26 +97,19 @@ function answersWithStructuredOutput(input: Record<string, unknown>): ReplyFacto
 }
 
 describe('LangChain.js ChatOpenAI', () => {
-  let home: TestHome
-  let gateway: Gateway
+  const g = withGateway({ pool: { warmSpares: 1 } })
   let model: ChatOpenAI
-  before(async () => {
-    home = await testHome()
-    gateway = await testGateway(home, testConfig(home, { pool: { warmSpares: 1 } }))
+  before(() => {
     model = new ChatOpenAI({
       model: 'claude-code',
       apiKey: 'unused',
       maxRetries: 0,
-      configuration: { baseURL: `${gateway.url}/v1` },
+      configuration: { baseURL: `${g.url}/v1` },
     })
-  })
-  after(async () => {
-    await gateway.close()
-    await home.close()
   })
 
   test('invoke: content, finish reason and token usage (cache tokens counted as input)', async () => {
-    home.model.script(text('Hello from Claude Code.', { usage: CACHED_USAGE }))
+    g.home.model.script(text('Hello from Claude Code.', { usage: CACHED_USAGE }))
     const message = await model.invoke('Say hello.')
     assert.equal(message.content, 'Hello from Claude Code.')
     assert.equal(message.response_metadata.finish_reason, 'stop')
@@ -137,7 +129,7 @@ describe('LangChain.js ChatOpenAI', () => {
   })
 
   test('stream: several chunks that add up to the answer, then usage', async () => {
-    home.model.script(text('Streaming through LangChain works.', { chunkSize: 5, usage: CACHED_USAGE }))
+    g.home.model.script(text('Streaming through LangChain works.', { chunkSize: 5, usage: CACHED_USAGE }))
     const chunks: AIMessageChunk[] = []
     for await (const chunk of await model.stream('Stream something.')) chunks.push(chunk)
     const texts = chunks.map((c) => (typeof c.content === 'string' ? c.content : '')).filter(Boolean)
@@ -153,7 +145,7 @@ describe('LangChain.js ChatOpenAI', () => {
   })
 
   test('a System/Human/AI history reaches Claude as real turns with the system prompt', async () => {
-    home.model.script(text('You picked blue.'))
+    g.home.model.script(text('You picked blue.'))
     const message = await model.invoke([
       new SystemMessage('You are a terse colour picker.'),
       new HumanMessage('Pick a colour.'),
@@ -161,7 +153,7 @@ describe('LangChain.js ChatOpenAI', () => {
       new HumanMessage('Which colour did you pick?'),
     ])
     assert.equal(message.content, 'You picked blue.')
-    const body = home.model.turns.at(-1)!.body
+    const body = g.home.model.turns.at(-1)!.body
     assert.deepEqual(conversationTexts(body), [
       { role: 'user', text: 'Pick a colour.' },
       { role: 'assistant', text: 'Blue.' },
@@ -171,14 +163,14 @@ describe('LangChain.js ChatOpenAI', () => {
   })
 
   test('a follow-up with the returned AIMessage continues the live session', async () => {
-    home.model.script(text('Nice to meet you, Ada.'), text('Your name is Ada.'))
+    g.home.model.script(text('Nice to meet you, Ada.'), text('Your name is Ada.'))
     const history = [new SystemMessage('You are terse.'), new HumanMessage('My name is Ada.')]
     const first = await model.invoke(history)
-    const sessions = gateway.context.engine.stats().sessions
+    const sessions = g.gateway.context.engine.stats().sessions
     const second = await model.invoke([...history, first, new HumanMessage('What is my name?')])
     assert.equal(second.content, 'Your name is Ada.')
-    assert.equal(gateway.context.engine.stats().sessions, sessions, 'no new session')
-    assert.deepEqual(conversationTexts(home.model.turns.at(-1)!.body), [
+    assert.equal(g.gateway.context.engine.stats().sessions, sessions, 'no new session')
+    assert.deepEqual(conversationTexts(g.home.model.turns.at(-1)!.body), [
       { role: 'user', text: 'My name is Ada.' },
       { role: 'assistant', text: 'Nice to meet you, Ada.' },
       { role: 'user', text: 'What is my name?' },
@@ -186,14 +178,14 @@ describe('LangChain.js ChatOpenAI', () => {
   })
 
   test('withStructuredOutput: a zod schema (JSON Schema draft 2020-12) gives a parsed object', async () => {
-    home.model.fallback = answersWithStructuredOutput({ answer: 4 })
+    g.home.model.fallback = answersWithStructuredOutput({ answer: 4 })
     try {
       const structured = model.withStructuredOutput(z.object({ answer: z.number() }))
       assert.deepEqual(await structured.invoke('What is 2 + 2?'), { answer: 4 })
       const json = model.withStructuredOutput(z.object({ answer: z.number() }), { method: 'jsonMode' })
       assert.deepEqual(await json.invoke('What is 2 + 2? Answer in JSON.'), { answer: 4 })
     } finally {
-      home.model.fallback = () => text('ok')
+      g.home.model.fallback = () => text('ok')
     }
   })
 
@@ -210,7 +202,7 @@ describe('LangChain.js ChatOpenAI', () => {
         schema: z.object({ city: z.string().describe('The city') }),
       },
     )
-    home.model.fallback = callsClientFunction(
+    g.home.model.fallback = callsClientFunction(
       'get_weather',
       { city: 'Paris' },
       (result) => `The weather service says: ${result}`,
@@ -228,14 +220,14 @@ describe('LangChain.js ChatOpenAI', () => {
 
       const toolMessage = await getWeather.invoke(call!)
       assert.deepEqual(calls, [{ city: 'Paris' }])
-      const turnsBefore = home.model.turns.length
+      const turnsBefore = g.home.model.turns.length
       const second = await withTools.invoke([question, first, toolMessage])
       assert.equal(second.content, 'The weather service says: It is 21°C and sunny in Paris.')
       assert.equal(second.response_metadata.finish_reason, 'stop')
       assert.equal(second.tool_calls?.length ?? 0, 0)
 
-      assert.equal(home.model.turns.length, turnsBefore + 1, 'one model request answers the tool result')
-      const body = home.model.turns.at(-1)!.body
+      assert.equal(g.home.model.turns.length, turnsBefore + 1, 'one model request answers the tool result')
+      const body = g.home.model.turns.at(-1)!.body
       const traffic = toolTraffic(body)
       assert.equal(traffic.length, 2, JSON.stringify(traffic))
       assert.equal(traffic[0]!.type, 'tool_use')
@@ -251,7 +243,7 @@ describe('LangChain.js ChatOpenAI', () => {
         'the question is not sent again',
       )
     } finally {
-      home.model.fallback = () => text('ok')
+      g.home.model.fallback = () => text('ok')
     }
   })
 
@@ -261,7 +253,7 @@ describe('LangChain.js ChatOpenAI', () => {
       description: 'Look an order up.',
       schema: z.object({ id: z.number() }),
     })
-    home.model.fallback = callsClientFunction('lookup_order', { id: 42 }, (result) => `Status: ${result}`)
+    g.home.model.fallback = callsClientFunction('lookup_order', { id: 42 }, (result) => `Status: ${result}`)
     try {
       const withTools = model.bindTools([lookup])
       const question = new HumanMessage('Where is order 42?')
@@ -280,33 +272,26 @@ describe('LangChain.js ChatOpenAI', () => {
         second += typeof chunk.content === 'string' ? chunk.content : ''
       assert.equal(second, 'Status: order 42: shipped')
     } finally {
-      home.model.fallback = () => text('ok')
+      g.home.model.fallback = () => text('ok')
     }
   })
 })
 
 describe('Vercel AI SDK with @ai-sdk/openai-compatible', () => {
-  let home: TestHome
-  let gateway: Gateway
+  const g = withGateway({ pool: { warmSpares: 1 } })
   let provider: ReturnType<typeof createOpenAICompatible>
-  before(async () => {
-    home = await testHome()
-    gateway = await testGateway(home, testConfig(home, { pool: { warmSpares: 1 } }))
+  before(() => {
     provider = createOpenAICompatible({
       name: 'claude-code-gateway',
-      baseURL: `${gateway.url}/v1`,
+      baseURL: `${g.url}/v1`,
       apiKey: 'unused',
       includeUsage: true,
       supportsStructuredOutputs: true,
     })
   })
-  after(async () => {
-    await gateway.close()
-    await home.close()
-  })
 
   test('generateText: text, usage and finish reason', async () => {
-    home.model.script(text('Generated by Claude Code.', { usage: CACHED_USAGE }))
+    g.home.model.script(text('Generated by Claude Code.', { usage: CACHED_USAGE }))
     const result = await generateText({
       model: provider('claude-code'),
       prompt: 'Generate something.',
@@ -325,7 +310,7 @@ describe('Vercel AI SDK with @ai-sdk/openai-compatible', () => {
   })
 
   test('streamText: text chunks, final text and usage', async () => {
-    home.model.script(text('Streaming through the AI SDK works.', { chunkSize: 5, usage: CACHED_USAGE }))
+    g.home.model.script(text('Streaming through the AI SDK works.', { chunkSize: 5, usage: CACHED_USAGE }))
     const result = streamText({
       model: provider('claude-code'),
       prompt: 'Stream something.',
@@ -346,14 +331,14 @@ describe('Vercel AI SDK with @ai-sdk/openai-compatible', () => {
   })
 
   test('a follow-up with response.messages continues the live session', async () => {
-    home.model.script(text('Nice to meet you, Ada.'), text('Your name is Ada.'))
+    g.home.model.script(text('Nice to meet you, Ada.'), text('Your name is Ada.'))
     const messages: ModelMessage[] = [{ role: 'user', content: 'My name is Ada.' }]
     const first = await generateText({ model: provider('claude-code'), system: 'You are terse.', messages })
     messages.push(...first.response.messages, { role: 'user', content: 'What is my name?' })
     const second = await generateText({ model: provider('claude-code'), system: 'You are terse.', messages })
     assert.equal(second.text, 'Your name is Ada.')
     assert.equal(second.response.headers?.['x-session-id'], first.response.headers?.['x-session-id'])
-    assert.deepEqual(conversationTexts(home.model.turns.at(-1)!.body), [
+    assert.deepEqual(conversationTexts(g.home.model.turns.at(-1)!.body), [
       { role: 'user', text: 'My name is Ada.' },
       { role: 'assistant', text: 'Nice to meet you, Ada.' },
       { role: 'user', text: 'What is my name?' },
@@ -361,7 +346,7 @@ describe('Vercel AI SDK with @ai-sdk/openai-compatible', () => {
   })
 
   test('Output.object: the structured output is parsed against the zod schema', async () => {
-    home.model.fallback = answersWithStructuredOutput({ answer: 4, unit: 'apples' })
+    g.home.model.fallback = answersWithStructuredOutput({ answer: 4, unit: 'apples' })
     try {
       const result = await generateText({
         model: provider('claude-code'),
@@ -372,7 +357,7 @@ describe('Vercel AI SDK with @ai-sdk/openai-compatible', () => {
       assert.deepEqual(result.output, { answer: 4, unit: 'apples' })
       assert.equal(result.finishReason, 'stop')
     } finally {
-      home.model.fallback = () => text('ok')
+      g.home.model.fallback = () => text('ok')
     }
   })
 
@@ -404,13 +389,13 @@ describe('Vercel AI SDK with @ai-sdk/openai-compatible', () => {
         },
       }),
     }
-    home.model.fallback = callsClientFunction(
+    g.home.model.fallback = callsClientFunction(
       'get_weather',
       { city: 'Paris' },
       (result) => `Weather: ${result}`,
     )
     try {
-      const turnsBefore = home.model.turns.length
+      const turnsBefore = g.home.model.turns.length
       const result = await generateText({
         model: provider('claude-code'),
         tools,
@@ -433,14 +418,14 @@ describe('Vercel AI SDK with @ai-sdk/openai-compatible', () => {
         first!.response.headers?.['x-session-id'],
         'the tool result continued the same session',
       )
-      assert.equal(home.model.turns.length, turnsBefore + 2, 'one model request per step')
-      const traffic = toolTraffic(home.model.turns.at(-1)!.body)
+      assert.equal(g.home.model.turns.length, turnsBefore + 2, 'one model request per step')
+      const traffic = toolTraffic(g.home.model.turns.at(-1)!.body)
       assert.equal(traffic.length, 2, JSON.stringify(traffic))
       assert.equal(traffic[1]!.id, traffic[0]!.id)
       assert.deepEqual(JSON.parse(traffic[1]!.text!), { city: 'Paris', temperature: 21, sky: 'sunny' })
       assert.ok(result.totalUsage.outputTokens! >= 2 * 7, 'usage of both steps')
     } finally {
-      home.model.fallback = () => text('ok')
+      g.home.model.fallback = () => text('ok')
     }
   })
 
@@ -452,7 +437,7 @@ describe('Vercel AI SDK with @ai-sdk/openai-compatible', () => {
         execute: async ({ a, b }) => ({ sum: a + b }),
       }),
     }
-    home.model.fallback = callsClientFunction('add', { a: 2, b: 3 }, (result) => `The sum is ${result}.`)
+    g.home.model.fallback = callsClientFunction('add', { a: 2, b: 3 }, (result) => `The sum is ${result}.`)
     try {
       const result = streamText({
         model: provider('claude-code'),
@@ -477,7 +462,7 @@ describe('Vercel AI SDK with @ai-sdk/openai-compatible', () => {
       assert.equal(await result.text, 'The sum is {"sum":5}.')
       assert.equal(await result.finishReason, 'stop')
     } finally {
-      home.model.fallback = () => text('ok')
+      g.home.model.fallback = () => text('ok')
     }
   })
 })

@@ -7,75 +7,64 @@
 import assert from 'node:assert/strict'
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { after, before, describe, test } from 'node:test'
+import { describe, test } from 'node:test'
 import type { SDKLocalCommandOutputMessage } from '@anthropic-ai/claude-agent-sdk'
 import { Translator } from '../../src/engine/translate.js'
-import type { Gateway } from '../../src/gateway.js'
-import { type TestHome, testConfig, testGateway, testHome } from '../support/harness.js'
+import { testConfig, testGateway, withGateway } from '../support/harness.js'
 import { expectError, type Json, nativeClient } from '../support/native-client.js'
 import { conversationTexts, lastUserText, text } from '../support/scripted-anthropic.js'
 import { waitUntil } from '../support/wait.js'
 
 describe('native API: slash commands', () => {
-  let home: TestHome
-  let gateway: Gateway
-
   const file = (path: string, content: string) => {
     mkdirSync(dirname(path), { recursive: true })
     writeFileSync(path, content)
   }
 
-  before(async () => {
-    home = await testHome()
-    const { workspace } = home
-    const configDir = home.env.CLAUDE_CONFIG_DIR!
-    file(
-      join(workspace, '.claude/commands/review-pr.md'),
-      '---\ndescription: Review a pull request\nargument-hint: <number> [focus]\n---\nReview pull request $ARGUMENTS carefully.\n',
-    )
-    file(join(workspace, '.claude/commands/frontend/component.md'), 'Create a component named $ARGUMENTS\n')
-    file(
-      join(workspace, '.claude/skills/greet/SKILL.md'),
-      '---\nname: greet\ndescription: Greets people warmly\n---\nSay hello to $ARGUMENTS warmly.\n',
-    )
-    file(
-      join(configDir, 'commands/standup.md'),
-      '---\ndescription: Write my standup\n---\nWrite my standup.\n',
-    )
-    file(
-      join(workspace, '.claude/settings.json'),
-      JSON.stringify({
-        hooks: { PreToolUse: [{ matcher: 'Bash', hooks: [{ type: 'command', command: 'echo checked' }] }] },
-        permissions: { deny: ['WebFetch'] },
-      }),
-    )
-    file(
-      join(workspace, '.claude/agents/reviewer.md'),
-      '---\nname: reviewer\ndescription: Reviews code\n---\nYou review code.\n',
-    )
-    mkdirSync(join(home.root, 'extra'))
-    // A command file that leads out of the workspace is not read.
-    file(join(home.root, 'secret.md'), '---\ndescription: SECRET\n---\nsecret\n')
-    symlinkSync(join(home.root, 'secret.md'), join(workspace, '.claude/commands/leak.md'))
-    gateway = await testGateway(
-      home,
-      testConfig(home, {
-        // No spare: Claude Code's own commands are unknown until the first session's process starts.
-        pool: { warmSpares: 0 },
-        native: { workspaceRoots: [home.root] },
-        claude: {
-          settingSources: ['project', 'user'],
-          env: { CLAUDE_CONFIG_DIR: configDir },
-        },
-      }),
-    )
-  })
-  after(async () => {
-    await gateway?.close()
-    await home?.close()
-  })
+  const g = withGateway(
+    (home) => ({
+      // No spare: Claude Code's own commands are unknown until the first session's process starts.
+      pool: { warmSpares: 0 },
+      claude: {
+        settingSources: ['project', 'user'],
+        env: { CLAUDE_CONFIG_DIR: home.env.CLAUDE_CONFIG_DIR! },
+      },
+    }),
+    (home) => {
+      const { workspace } = home
+      const configDir = home.env.CLAUDE_CONFIG_DIR!
+      file(
+        join(workspace, '.claude/commands/review-pr.md'),
+        '---\ndescription: Review a pull request\nargument-hint: <number> [focus]\n---\nReview pull request $ARGUMENTS carefully.\n',
+      )
+      file(join(workspace, '.claude/commands/frontend/component.md'), 'Create a component named $ARGUMENTS\n')
+      file(
+        join(workspace, '.claude/skills/greet/SKILL.md'),
+        '---\nname: greet\ndescription: Greets people warmly\n---\nSay hello to $ARGUMENTS warmly.\n',
+      )
+      file(
+        join(configDir, 'commands/standup.md'),
+        '---\ndescription: Write my standup\n---\nWrite my standup.\n',
+      )
+      file(
+        join(workspace, '.claude/settings.json'),
+        JSON.stringify({
+          hooks: { PreToolUse: [{ matcher: 'Bash', hooks: [{ type: 'command', command: 'echo checked' }] }] },
+          permissions: { deny: ['WebFetch'] },
+        }),
+      )
+      file(
+        join(workspace, '.claude/agents/reviewer.md'),
+        '---\nname: reviewer\ndescription: Reviews code\n---\nYou review code.\n',
+      )
+      mkdirSync(join(home.root, 'extra'))
+      // A command file that leads out of the workspace is not read.
+      file(join(home.root, 'secret.md'), '---\ndescription: SECRET\n---\nsecret\n')
+      symlinkSync(join(home.root, 'secret.md'), join(workspace, '.claude/commands/leak.md'))
+    },
+  )
 
-  const { call } = nativeClient(() => gateway)
+  const { call } = nativeClient(() => g.gateway)
   const newSession = async () =>
     (await call('POST', '/api/sessions', { permission_mode: 'bypassPermissions' })).body.id as string
   const run = (id: string, name: string, args?: string) =>
@@ -100,14 +89,14 @@ describe('native API: slash commands', () => {
     const id = await newSession()
     const early = await listed(`/api/sessions/${id}/commands`)
     assert.equal(early.builtinsReported, false)
-    assert.equal(early.workspace, home.workspace)
+    assert.equal(early.workspace, g.home.workspace)
     assert.deepEqual(early.byName('review-pr'), {
       name: 'review-pr',
       description: 'Review a pull request',
       argument_hint: '<number> [focus]',
       aliases: [],
       source: 'project',
-      path: join(home.workspace, '.claude/commands/review-pr.md'),
+      path: join(g.home.workspace, '.claude/commands/review-pr.md'),
       loaded: true,
       overridden: false,
     })
@@ -125,7 +114,7 @@ describe('native API: slash commands', () => {
     assert.match(String(cost.body.output), /Total cost|Estimated cost/)
 
     await waitUntil(
-      () => gateway.context.engine.cliCommands !== null,
+      () => g.gateway.context.engine.cliCommands !== null,
       20_000,
       'Claude Code to report its commands',
     )
@@ -146,7 +135,7 @@ describe('native API: slash commands', () => {
     assert.equal(global.byName('review-pr'), undefined)
     assert.ok(global.byName('standup'))
     assert.ok(
-      (await listed(`/api/commands?workspace=${encodeURIComponent(home.workspace)}`)).byName('review-pr'),
+      (await listed(`/api/commands?workspace=${encodeURIComponent(g.home.workspace)}`)).byName('review-pr'),
     )
     expectError(
       await call('GET', '/api/commands?workspace=/etc'),
@@ -158,7 +147,7 @@ describe('native API: slash commands', () => {
 
   test('a local command runs in Claude Code without a model call; aliases and the slash are understood', async () => {
     const id = await newSession()
-    const before = home.model.turns.length
+    const before = g.home.model.turns.length
     const usage = await run(id, '/usage')
     assert.equal(usage.status, 200, JSON.stringify(usage.body))
     assert.equal(usage.body.command, 'usage')
@@ -170,7 +159,7 @@ describe('native API: slash commands', () => {
     assert.match(String(context.body.output), /Context Usage/)
     const stats = await run(id, 'stats')
     assert.equal(stats.body.command, 'usage')
-    assert.equal(home.model.turns.length, before, 'the model was not called')
+    assert.equal(g.home.model.turns.length, before, 'the model was not called')
 
     // The history shows the command and Claude Code's answer to it; the event says it ran locally.
     const items = (await call('GET', `/api/sessions/${id}/history`)).body.items as Json[]
@@ -181,7 +170,7 @@ describe('native API: slash commands', () => {
     const answer = items.find((item) => item.type === 'assistant')!
     assert.equal(answer.synthetic, true)
     assert.equal(answer.model, '<synthetic>')
-    const completed = gateway.context.bus
+    const completed = g.gateway.context.bus
       .replay(id, 0, 1000)
       .filter((event) => event.type === 'turn.completed')
       .map((event) => (event.type === 'turn.completed' ? event.localCommand : undefined))
@@ -190,32 +179,32 @@ describe('native API: slash commands', () => {
 
   test('a command file and a skill reach the model as their prompts, with the arguments in place', async () => {
     const id = await newSession()
-    home.model.script(text('Reviewed: looks good.'), text('Hello Bob!'), text('Made it.'))
+    g.home.model.script(text('Reviewed: looks good.'), text('Hello Bob!'), text('Made it.'))
     const review = await run(id, 'review-pr', '42 security')
     assert.equal(review.status, 200, JSON.stringify(review.body))
     assert.equal(review.body.source, 'project')
     assert.equal(review.body.output, 'Reviewed: looks good.')
     assert.equal(review.body.text, 'Reviewed: looks good.')
-    const reviewPrompt = lastUserText(home.model.turns.at(-1)!.body)
+    const reviewPrompt = lastUserText(g.home.model.turns.at(-1)!.body)
     assert.match(reviewPrompt, /Review pull request 42 security carefully\./)
     assert.match(reviewPrompt, /<command-name>\/review-pr<\/command-name>/)
 
     const greet = await run(id, 'greet', 'Bob')
     assert.equal(greet.body.source, 'skill-project')
-    assert.match(lastUserText(home.model.turns.at(-1)!.body), /Say hello to Bob warmly\./)
+    assert.match(lastUserText(g.home.model.turns.at(-1)!.body), /Say hello to Bob warmly\./)
     await run(id, 'frontend:component', 'Button')
-    assert.match(lastUserText(home.model.turns.at(-1)!.body), /Create a component named Button/)
+    assert.match(lastUserText(g.home.model.turns.at(-1)!.body), /Create a component named Button/)
   })
 
   test('a command waits behind the running turn, as a message does', async () => {
     const id = await newSession()
-    home.model.script(text('slow answer', { delayMs: 1500 }))
+    g.home.model.script(text('slow answer', { delayMs: 1500 }))
     const finished: string[] = []
     const message = call('POST', `/api/sessions/${id}/messages`, { content: 'Take your time' }).then((a) => {
       finished.push('message')
       return a
     })
-    await waitUntil(() => gateway.context.engine.getSession(id)?.state === 'running', 20_000, 'the turn')
+    await waitUntil(() => g.gateway.context.engine.getSession(id)?.state === 'running', 20_000, 'the turn')
     const usage = await run(id, 'usage')
     finished.push('command')
     assert.equal((await message).body.result, 'slow answer')
@@ -225,7 +214,7 @@ describe('native API: slash commands', () => {
 
   test('/help and /status are answered by the gateway from the session and its commands', async () => {
     const id = await newSession()
-    const before = home.model.turns.length
+    const before = g.home.model.turns.length
     const help = await run(id, 'help')
     assert.equal(help.status, 200, JSON.stringify(help.body))
     assert.equal(help.body.source, 'gateway')
@@ -239,10 +228,10 @@ describe('native API: slash commands', () => {
     const status = await run(id, 'status')
     const data = status.body.data as Json
     assert.equal(data.id, id)
-    assert.equal(data.workspace, home.workspace)
+    assert.equal(data.workspace, g.home.workspace)
     assert.match(String(status.body.output), new RegExp(`^Session: +${id}$`, 'm'))
     assert.match(String(status.body.output), /^Permission mode: +bypassPermissions$/m)
-    assert.equal(home.model.turns.length, before, 'no model call')
+    assert.equal(g.home.model.turns.length, before, 'no model call')
   })
 
   test('/permissions changes the session’s rules; /add-dir adds a directory only under the roots', async () => {
@@ -262,7 +251,7 @@ describe('native API: slash commands', () => {
     expectError(await run(id, 'permissions', 'grant Read'), 400, 'validation_error', 'body.args')
     expectError(await run(id, 'permissions', 'allow (oops)'), 400, 'validation_error', 'body.args')
 
-    for (const outside of ['../..', '/etc', join(home.workspace, 'missing')])
+    for (const outside of ['../..', '/etc', join(g.home.workspace, 'missing')])
       expectError(await run(id, 'add-dir', outside), 400, 'validation_error', 'body.args')
     expectError(await run(id, 'add-dir'), 400, 'validation_error', 'body.args')
     assert.deepEqual(
@@ -273,20 +262,20 @@ describe('native API: slash commands', () => {
     assert.equal(added.status, 200, JSON.stringify(added.body))
     assert.deepEqual(
       ((await call('GET', `/api/sessions/${id}`)).body.settings as Json).additional_directories,
-      [join(home.root, 'extra')],
+      [join(g.home.root, 'extra')],
     )
   })
 
   test('/memory, /export, /resume, /hooks, /skills and /agents', async () => {
     const id = await newSession()
-    home.model.script(text('The answer is 42.'))
+    g.home.model.script(text('The answer is 42.'))
     await call('POST', `/api/sessions/${id}/messages`, { content: 'What is the answer?' })
 
     const remembered = await run(id, 'memory', 'Use pnpm, not npm')
     assert.equal(remembered.status, 200, JSON.stringify(remembered.body))
-    assert.equal(readFileSync(join(home.workspace, 'CLAUDE.md'), 'utf8'), '- Use pnpm, not npm\n')
+    assert.equal(readFileSync(join(g.home.workspace, 'CLAUDE.md'), 'utf8'), '- Use pnpm, not npm\n')
     await run(id, 'memory', 'user Answer briefly')
-    assert.equal(readFileSync(join(home.env.CLAUDE_CONFIG_DIR!, 'CLAUDE.md'), 'utf8'), '- Answer briefly\n')
+    assert.equal(readFileSync(join(g.home.env.CLAUDE_CONFIG_DIR!, 'CLAUDE.md'), 'utf8'), '- Answer briefly\n')
     const memory = String((await run(id, 'memory')).body.output)
     assert.match(memory, /^project memory: .*CLAUDE\.md \(\d+ bytes\)\n- Use pnpm, not npm$/m)
     assert.match(memory, /^local memory: .*CLAUDE\.local\.md \(none\)$/m)
@@ -295,11 +284,11 @@ describe('native API: slash commands', () => {
     assert.match(String(shown.body.output), /What is the answer\?[\s\S]*The answer is 42\./)
     const exported = await run(id, 'export', 'notes/chat.html')
     assert.equal(exported.status, 200, JSON.stringify(exported.body))
-    const html = readFileSync(join(home.workspace, 'notes/chat.html'), 'utf8')
+    const html = readFileSync(join(g.home.workspace, 'notes/chat.html'), 'utf8')
     assert.match(html, /^<!doctype html>/)
     assert.match(html, /The answer is 42\./)
     expectError(await run(id, 'export', '../outside.md'), 403, 'path_outside_workspace', 'body.args')
-    assert.equal(existsSync(join(home.root, 'outside.md')), false)
+    assert.equal(existsSync(join(g.home.root, 'outside.md')), false)
 
     const resume = await run(id, 'resume')
     assert.match(String(resume.body.output), new RegExp(`^${id} .*\\(this session\\)$`, 'm'))
@@ -316,7 +305,7 @@ describe('native API: slash commands', () => {
 
   test('/clear (and /reset) starts a new conversation: a boundary in the history, no memory of before', async () => {
     const id = await newSession()
-    home.model.script(text('Noted.'))
+    g.home.model.script(text('Noted.'))
     await call('POST', `/api/sessions/${id}/messages`, { content: 'The secret word is PINEAPPLE' })
     const before = (await call('GET', `/api/sessions/${id}`)).body.claude_session_id
     const reset = await run(id, 'reset')
@@ -331,16 +320,16 @@ describe('native API: slash commands', () => {
     assert.ok(boundary > items.findIndex((item) => item.content === '/clear'), JSON.stringify(items))
 
     // The process goes away; the next message resumes the new conversation, not the old one.
-    gateway.context.engine.restartRunner(id)
+    g.gateway.context.engine.restartRunner(id)
     await waitUntil(
-      () => gateway.context.engine.getSession(id)?.state === 'hibernated',
+      () => g.gateway.context.engine.getSession(id)?.state === 'hibernated',
       20_000,
       'hibernation',
     )
-    home.model.script(text('I do not know.'))
+    g.home.model.script(text('I do not know.'))
     const asked = await call('POST', `/api/sessions/${id}/messages`, { content: 'What is the secret word?' })
     assert.equal(asked.body.status, 'success')
-    const seen = conversationTexts(home.model.turns.at(-1)!.body).map((each) => each.text)
+    const seen = conversationTexts(g.home.model.turns.at(-1)!.body).map((each) => each.text)
     assert.ok(seen.some((each) => each.includes('What is the secret word?')))
     assert.ok(!seen.some((each) => each.includes('PINEAPPLE')), JSON.stringify(seen))
     assert.equal((await call('GET', `/api/sessions/${id}`)).body.claude_session_id, after)
@@ -348,11 +337,11 @@ describe('native API: slash commands', () => {
 
   test('an unknown command is 404 with the nearest names; a closed session is 404 too', async () => {
     const id = await newSession()
-    const before = home.model.turns.length
+    const before = g.home.model.turns.length
     const { message } = expectError(await run(id, 'stauts'), 404, 'not_found', 'params.name')
     assert.match(String(message), /Did you mean .*\/status\?$/)
     expectError(await run(id, 'no-such-thing-at-all'), 404, 'not_found', 'params.name')
-    assert.equal(home.model.turns.length, before)
+    assert.equal(g.home.model.turns.length, before)
     expectError(await run(id, '/'), 400, 'validation_error', 'params.name')
     expectError(await call('POST', '/api/sessions/nope/commands/help', {}), 404, 'not_found')
     expectError(await call('POST', `/api/sessions/${id}/commands/help`, { args: 1 }), 400, 'validation_error')
@@ -360,7 +349,7 @@ describe('native API: slash commands', () => {
 
   test('the files of a scope Claude Code does not load are listed, not run', async () => {
     // The harness's default: Claude Code loads no settings, so no command or skill files.
-    const unloaded = await testGateway(home, testConfig(home, { pool: { warmSpares: 0 } }))
+    const unloaded = await testGateway(g.home, testConfig(g.home, { pool: { warmSpares: 0 } }))
     try {
       const base = unloaded.url
       const created = await fetch(`${base}/api/sessions`, {

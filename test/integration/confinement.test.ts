@@ -7,20 +7,14 @@ import assert from 'node:assert/strict'
 import { mkdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
-import { after, before, describe, test } from 'node:test'
-import { type Gateway, startGateway } from '../../src/gateway.js'
+import { describe, test } from 'node:test'
+import { startGateway } from '../../src/gateway.js'
 import { createLogger } from '../../src/observability/logger.js'
-import { type TestHome, testConfig, testGateway, testHome } from '../support/harness.js'
+import { testConfig, withGateway, withHome } from '../support/harness.js'
 import { expectError, type Json, nativeClient } from '../support/native-client.js'
 
 describe('the default workspace obeys the roots', () => {
-  let home: TestHome
-  before(async () => {
-    home = await testHome()
-  })
-  after(async () => {
-    await home.close()
-  })
+  const h = withHome()
 
   /** A gateway started with `overrides`, its log lines collected. */
   async function gatewayWithLog(overrides: Parameters<typeof testConfig>[1]) {
@@ -30,12 +24,12 @@ describe('the default workspace obeys the roots', () => {
       for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line))
     })
     const log = createLogger({ level: 'info', pretty: 'never', destination: stream })
-    const gateway = await startGateway({ config: testConfig(home, overrides), log, env: home.env })
+    const gateway = await startGateway({ config: testConfig(h.home, overrides), log, env: h.home.env })
     return { gateway, lines }
   }
 
   test('started from / with no default workspace: POST /api/sessions {} is 400 naming the key, and a warning at start', async (t) => {
-    const roots = join(home.root, 'roots')
+    const roots = join(h.home.root, 'roots')
     mkdirSync(join(roots, 'ws'), { recursive: true })
     const cwd = process.cwd()
     // As systemd starts a service: in /, with claude.defaultWorkspace unset.
@@ -82,7 +76,7 @@ describe('the default workspace obeys the roots', () => {
   })
 
   test('a configured default workspace outside the roots is refused on /api and /v1 (openai.workspaceRoots)', async () => {
-    const roots = join(home.root, 'other-roots')
+    const roots = join(h.home.root, 'other-roots')
     mkdirSync(roots, { recursive: true })
     const { gateway, lines } = await gatewayWithLog({
       pool: { warmSpares: 0 },
@@ -99,7 +93,7 @@ describe('the default workspace obeys the roots', () => {
       )
       assert.match(
         String(error.message),
-        new RegExp(`default workspace '${home.workspace}' \\(claude\\.defaultWorkspace\\)`),
+        new RegExp(`default workspace '${h.home.workspace}' \\(claude\\.defaultWorkspace\\)`),
       )
 
       const chat = await fetch(`${gateway.url}/v1/chat/completions`, {
@@ -123,21 +117,12 @@ describe('the default workspace obeys the roots', () => {
 })
 
 describe('memory files that lead out of their folder', () => {
-  let home: TestHome
-  let gateway: Gateway
-  before(async () => {
-    home = await testHome()
-    gateway = await testGateway(home, testConfig(home, { pool: { warmSpares: 0 } }))
-  })
-  after(async () => {
-    await gateway.close()
-    await home.close()
-  })
-  const { call } = nativeClient(() => gateway)
+  const g = withGateway({ pool: { warmSpares: 0 } })
+  const { call } = nativeClient(() => g.gateway)
 
   test('a CLAUDE.md symlinked outside the workspace is not read by GET …/memory, nor written by POST', async () => {
-    const workspace = join(home.root, 'memory-ws')
-    const outside = join(home.root, 'memory-outside')
+    const workspace = join(g.home.root, 'memory-ws')
+    const outside = join(g.home.root, 'memory-outside')
     mkdirSync(workspace)
     mkdirSync(outside)
     writeFileSync(join(outside, 'secret.md'), 'OUTSIDE SECRET\n')
@@ -147,7 +132,7 @@ describe('memory files that lead out of their folder', () => {
     writeFileSync(join(workspace, 'docs', 'local.md'), '- mine\n')
     symlinkSync(join(workspace, 'docs', 'local.md'), join(workspace, 'CLAUDE.local.md'))
     // The user memory, in Claude Code's config folder, leading out of it.
-    const configDir = home.env.CLAUDE_CONFIG_DIR!
+    const configDir = g.home.env.CLAUDE_CONFIG_DIR!
     mkdirSync(configDir, { recursive: true })
     symlinkSync(join(outside, 'secret.md'), join(configDir, 'CLAUDE.md'))
 

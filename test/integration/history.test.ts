@@ -5,40 +5,32 @@
 import assert from 'node:assert/strict'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { after, before, describe, test } from 'node:test'
+import { before, describe, test } from 'node:test'
 import { appended } from '../../src/api/native/memory.js'
-import type { Gateway } from '../../src/gateway.js'
-import { type TestHome, testConfig, testGateway, testHome } from '../support/harness.js'
+import { withGateway } from '../support/harness.js'
 import { expectError, type Json, nativeClient } from '../support/native-client.js'
 import { text, toolCall } from '../support/scripted-anthropic.js'
 
 describe('native API: history, export, thinking and memory', () => {
-  let home: TestHome
-  let gateway: Gateway
+  const g = withGateway((home) => ({
+    pool: { warmSpares: 0 },
+    // Claude Code loads CLAUDE.md files only with these setting sources (the harness turns them off),
+    // and its config dir, where the user memory lives, is the test's private one.
+    claude: {
+      settingSources: ['project', 'user', 'local'],
+      env: { CLAUDE_CONFIG_DIR: home.env.CLAUDE_CONFIG_DIR! },
+    },
+  }))
   /** A session with two real turns: a Write tool call, then (thinking on) a thinking answer. */
   let id: string
   let turnIds: string[]
-  const { call } = nativeClient(() => gateway)
+  const { call } = nativeClient(() => g.gateway)
 
   before(async () => {
-    home = await testHome()
-    gateway = await testGateway(
-      home,
-      testConfig(home, {
-        pool: { warmSpares: 0 },
-        native: { workspaceRoots: [home.root] },
-        // Claude Code loads CLAUDE.md files only with these setting sources (the harness turns them off),
-        // and its config dir, where the user memory lives, is the test's private one.
-        claude: {
-          settingSources: ['project', 'user', 'local'],
-          env: { CLAUDE_CONFIG_DIR: home.env.CLAUDE_CONFIG_DIR! },
-        },
-      }),
-    )
     id = (await call('POST', '/api/sessions', { permission_mode: 'bypassPermissions', title: 'History <1>' }))
       .body.id as string
-    home.model.script(
-      toolCall('Write', { file_path: join(home.workspace, 'hello.txt'), content: 'hi\n' }),
+    g.home.model.script(
+      toolCall('Write', { file_path: join(g.home.workspace, 'hello.txt'), content: 'hi\n' }),
       text('Wrote it. <script>alert("x")</script> & done', { chunkSize: 3 }),
     )
     const first = await call('POST', `/api/sessions/${id}/messages`, {
@@ -50,7 +42,7 @@ describe('native API: history, export, thinking and memory', () => {
       budget_tokens: 2048,
     })
     assert.equal(thinking.status, 200)
-    home.model.script({
+    g.home.model.script({
       blocks: [
         { type: 'thinking', thinking: 'The file has ``` backticks?', signature: 'sig-1' },
         { type: 'text', text: 'It says hi.' },
@@ -59,14 +51,10 @@ describe('native API: history, export, thinking and memory', () => {
     const second = await call('POST', `/api/sessions/${id}/messages`, { content: 'What does it say?' })
     assert.equal(second.body.status, 'success')
     // Claude Code's own commands: a compaction, then a reset of the conversation.
-    home.model.script(text('Summary: a file hello.txt was written; it says hi.'))
+    g.home.model.script(text('Summary: a file hello.txt was written; it says hi.'))
     const compact = await call('POST', `/api/sessions/${id}/messages`, { content: '/compact' })
     const clear = await call('POST', `/api/sessions/${id}/messages`, { content: '/clear' })
     turnIds = [first, second, compact, clear].map((turn) => turn.body.turn_id as string)
-  })
-  after(async () => {
-    await gateway?.close()
-    await home?.close()
   })
 
   test('the history has every turn: user, assistant blocks, tool results, file changes, outcomes', async () => {
@@ -127,7 +115,7 @@ describe('native API: history, export, thinking and memory', () => {
     assert.equal(result.is_error, false)
     const change = rest.find((item) => item.type === 'file_change')!
     assert.equal(change.kind, 'created')
-    assert.equal(change.path, join(home.workspace, 'hello.txt'))
+    assert.equal(change.path, join(g.home.workspace, 'hello.txt'))
     assert.equal(change.after, 'hi\n')
     const [done1, done2, done3, done4] = rest.filter((item) => item.type === 'turn_completed')
     assert.equal(done1!.turn_id, turnIds[0])
@@ -219,7 +207,7 @@ describe('native API: history, export, thinking and memory', () => {
 
   test('a long turn costs several bounded pages, not one unbounded read', async () => {
     const session = (await call('POST', '/api/sessions', {})).body.id as string
-    const { bus } = gateway.context
+    const { bus } = g.gateway.context
     const turnId = 'long-turn'
     bus.publish(session, { type: 'turn.started', turnId, content: 'go on and on' })
     for (let i = 0; i < 30_000; i++)
@@ -309,11 +297,11 @@ describe('native API: history, export, thinking and memory', () => {
     assert.ok(md.includes('**Tool call: Write**'))
     assert.ok(
       md.includes(
-        `\`\`\`json\n{\n  "file_path": "${join(home.workspace, 'hello.txt')}",\n  "content": "hi\\n"\n}\n\`\`\``,
+        `\`\`\`json\n{\n  "file_path": "${join(g.home.workspace, 'hello.txt')}",\n  "content": "hi\\n"\n}\n\`\`\``,
       ),
     )
     assert.match(md, /\*\*Tool result: Write\*\* \(`[^`]+`\)\n\n```\n[^`]+\n```/)
-    assert.ok(md.includes(`**File created:** \`${join(home.workspace, 'hello.txt')}\``))
+    assert.ok(md.includes(`**File created:** \`${join(g.home.workspace, 'hello.txt')}\``))
     // The thinking and the text of one model response are one reply.
     assert.ok(
       md.includes(
@@ -384,17 +372,17 @@ describe('native API: history, export, thinking and memory', () => {
     assert.equal(enabled.status, 200)
     assert.equal(enabled.body.id, session)
     assert.deepEqual((enabled.body.settings as Json).thinking, { type: 'enabled', budgetTokens: 3000 })
-    home.model.script(text('thought about it'))
+    g.home.model.script(text('thought about it'))
     await call('POST', `/api/sessions/${session}/messages`, { content: 'think' })
-    const sent = home.model.turns.at(-1)!.body.thinking
+    const sent = g.home.model.turns.at(-1)!.body.thinking
     assert.equal(sent?.type, 'enabled')
     assert.equal(sent?.budget_tokens, 3000)
 
     const disabled = await call('POST', `/api/sessions/${session}/thinking`, { type: 'disabled' })
     assert.deepEqual((disabled.body.settings as Json).thinking, { type: 'disabled' })
-    home.model.script(text('no thoughts'))
+    g.home.model.script(text('no thoughts'))
     await call('POST', `/api/sessions/${session}/messages`, { content: 'do not think' })
-    assert.equal(home.model.turns.at(-1)!.body.thinking?.type, 'disabled')
+    assert.equal(g.home.model.turns.at(-1)!.body.thinking?.type, 'disabled')
     const adaptive = await call('POST', `/api/sessions/${session}/thinking`, { type: 'adaptive' })
     assert.deepEqual((adaptive.body.settings as Json).thinking, { type: 'adaptive' })
     assert.deepEqual(((await call('GET', `/api/sessions/${session}`)).body.settings as Json).thinking, {
@@ -422,12 +410,12 @@ describe('native API: history, export, thinking and memory', () => {
   })
 
   test('memory: the three CLAUDE.md files, added to and replaced; the next turn sees them', async () => {
-    const workspace = join(home.root, 'memory-workspace')
+    const workspace = join(g.home.root, 'memory-workspace')
     mkdirSync(workspace)
-    const configDir = home.env.CLAUDE_CONFIG_DIR!
+    const configDir = g.home.env.CLAUDE_CONFIG_DIR!
     const session = (await call('POST', '/api/sessions', { workspace })).body.id as string
     // A turn first, so the session has a live process that read its (empty) memory.
-    home.model.script(text('before'))
+    g.home.model.script(text('before'))
     await call('POST', `/api/sessions/${session}/messages`, { content: 'hello' })
 
     const empty = await call('GET', `/api/sessions/${session}/memory`)
@@ -476,10 +464,10 @@ describe('native API: history, export, thinking and memory', () => {
     assert.equal(readFileSync(join(configDir, 'CLAUDE.md'), 'utf8'), '- Sign every answer with a wombat\n')
 
     // The same session's next turn: Claude Code sends the memory to the model.
-    home.model.script(text('Arr'))
+    g.home.model.script(text('Arr'))
     const turn = await call('POST', `/api/sessions/${session}/messages`, { content: 'who are you?' })
     assert.equal(turn.body.status, 'success')
-    const request = JSON.stringify(home.model.turns.at(-1)!.body)
+    const request = JSON.stringify(g.home.model.turns.at(-1)!.body)
     assert.ok(request.includes('Answer like a pirate, always'), 'project memory reaches the model')
     assert.ok(request.includes('fake-ocelot'), 'local memory reaches the model')
     assert.ok(request.includes('Sign every answer with a wombat'), 'user memory reaches the model')
@@ -529,10 +517,10 @@ describe('native API: history, export, thinking and memory', () => {
       'payload_too_large',
     )
     // An add that would make the file too large is refused too, and the file stays as it was.
-    writeFileSync(join(home.workspace, 'CLAUDE.local.md'), 'y'.repeat(1024 * 1024 - 4))
+    writeFileSync(join(g.home.workspace, 'CLAUDE.local.md'), 'y'.repeat(1024 * 1024 - 4))
     expectError(await call('POST', path, { scope: 'local', content: 'abcdef' }), 413, 'payload_too_large')
-    assert.equal(readFileSync(join(home.workspace, 'CLAUDE.local.md'), 'utf8').length, 1024 * 1024 - 4)
-    writeFileSync(join(home.workspace, 'CLAUDE.local.md'), '')
+    assert.equal(readFileSync(join(g.home.workspace, 'CLAUDE.local.md'), 'utf8').length, 1024 * 1024 - 4)
+    writeFileSync(join(g.home.workspace, 'CLAUDE.local.md'), '')
     expectError(await call('GET', '/api/sessions/nope/memory'), 404, 'not_found')
     expectError(
       await call('POST', '/api/sessions/nope/memory', { scope: 'user', content: 'x' }),

@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test'
 import { promisify } from 'node:util'
 import { detectClaudeCli } from '../../src/engine/claude-cli.js'
 import type { Gateway } from '../../src/gateway.js'
-import { type TestHome, testConfig, testGateway, testHome } from '../support/harness.js'
+import { type TestHome, testConfig, testGateway, testHome, withGateway } from '../support/harness.js'
 import { expectError, type Json, nativeClient } from '../support/native-client.js'
 import { conversationTexts, type ScriptedAnthropic, text } from '../support/scripted-anthropic.js'
 import { isGone, waitUntil } from '../support/wait.js'
@@ -44,24 +44,11 @@ const lastConversation = (model: ScriptedAnthropic) =>
   conversationTexts(model.turns.at(-1)!.body).map((t) => t.text)
 
 describe('lifecycle: resume, pause, fork and import', () => {
-  let home: TestHome
-  let gateway: Gateway
-  const { call, sessionWith, say } = client(() => gateway)
-
-  before(async () => {
-    home = await testHome()
-    gateway = await testGateway(
-      home,
-      testConfig(home, { pool: { warmSpares: 0 }, native: { workspaceRoots: [home.root] } }),
-    )
-  })
-  after(async () => {
-    await gateway?.close()
-    await home?.close()
-  })
+  const g = withGateway({ pool: { warmSpares: 0 } })
+  const { call, sessionWith, say } = client(() => g.gateway)
 
   test('resume warms a hibernated session: a live process serves its next turn, with the conversation', async () => {
-    const { id } = await sessionWith(home.model, {}, [['My favourite colour is teal.', 'Noted: teal.']])
+    const { id } = await sessionWith(g.home.model, {}, [['My favourite colour is teal.', 'Noted: teal.']])
     // A settings change lets the process go: the session hibernates.
     const changed = await call('PUT', `/api/sessions/${id}/context`, { append_system_prompt: 'Be brief.' })
     assert.equal(changed.body.state, 'hibernated')
@@ -78,10 +65,10 @@ describe('lifecycle: resume, pause, fork and import', () => {
     const again = await call('POST', `/api/sessions/${id}/resume`)
     assert.deepEqual(again.body.runner, runner)
 
-    const requestsBefore = home.model.turns.length
-    await say(home.model, id, 'What is my favourite colour?', 'Teal.')
-    assert.equal(home.model.turns.length, requestsBefore + 1)
-    assert.deepEqual(lastConversation(home.model), [
+    const requestsBefore = g.home.model.turns.length
+    await say(g.home.model, id, 'What is my favourite colour?', 'Teal.')
+    assert.equal(g.home.model.turns.length, requestsBefore + 1)
+    assert.deepEqual(lastConversation(g.home.model), [
       'My favourite colour is teal.',
       'Noted: teal.',
       'What is my favourite colour?',
@@ -96,7 +83,7 @@ describe('lifecycle: resume, pause, fork and import', () => {
   })
 
   test('pause stops the process and refuses messages; resume takes them again, with the conversation', async () => {
-    const { id } = await sessionWith(home.model, {}, [['The code word is heron.', 'Heron, noted.']])
+    const { id } = await sessionWith(g.home.model, {}, [['The code word is heron.', 'Heron, noted.']])
     const pid = ((await call('GET', `/api/sessions/${id}`)).body.runner as { pid: number }).pid
 
     const paused = await call('POST', `/api/sessions/${id}/pause`)
@@ -105,14 +92,14 @@ describe('lifecycle: resume, pause, fork and import', () => {
     assert.equal(paused.body.runner, null)
     await waitUntil(() => isGone(pid), 10_000, 'the paused session to have no process')
 
-    const requestsBefore = home.model.turns.length
+    const requestsBefore = g.home.model.turns.length
     const refused = expectError(
       await call('POST', `/api/sessions/${id}/messages`, { content: 'Still there?' }),
       409,
       'session_paused',
     )
     assert.match(refused.message as string, /paused/)
-    assert.equal(home.model.turns.length, requestsBefore, 'the model was not called')
+    assert.equal(g.home.model.turns.length, requestsBefore, 'the model was not called')
     // Pausing a paused session is harmless; it is listed as paused.
     assert.equal((await call('POST', `/api/sessions/${id}/pause`)).body.state, 'paused')
     const listed = await call('GET', '/api/sessions?state=paused')
@@ -121,8 +108,8 @@ describe('lifecycle: resume, pause, fork and import', () => {
     const resumed = await call('POST', `/api/sessions/${id}/resume`)
     assert.equal(resumed.body.state, 'idle')
     assert.notEqual(resumed.body.runner, null)
-    await say(home.model, id, 'What is the code word?', 'Heron.')
-    assert.deepEqual(lastConversation(home.model), [
+    await say(g.home.model, id, 'What is the code word?', 'Heron.')
+    assert.deepEqual(lastConversation(g.home.model), [
       'The code word is heron.',
       'Heron, noted.',
       'What is the code word?',
@@ -138,10 +125,10 @@ describe('lifecycle: resume, pause, fork and import', () => {
   })
 
   test('pause and whole forks wait for no turn: refused while one runs; a fork at a message is not', async () => {
-    const { id, turnIds } = await sessionWith(home.model, {}, [['Count to one.', 'One.']])
-    home.model.script(text('Two.', { delayMs: 1500 }))
+    const { id, turnIds } = await sessionWith(g.home.model, {}, [['Count to one.', 'One.']])
+    g.home.model.script(text('Two.', { delayMs: 1500 }))
     const running = call('POST', `/api/sessions/${id}/messages`, { content: 'Count to two.' })
-    await waitUntil(() => gateway.context.engine.getSession(id)?.state === 'running', 10_000, 'the turn')
+    await waitUntil(() => g.gateway.context.engine.getSession(id)?.state === 'running', 10_000, 'the turn')
     expectError(await call('POST', `/api/sessions/${id}/pause`), 409, 'session_busy')
     expectError(await call('POST', `/api/sessions/${id}/fork`, {}), 409, 'session_busy')
     const atFirst = await call('POST', `/api/sessions/${id}/fork`, { at_message: turnIds[0] })
@@ -152,7 +139,7 @@ describe('lifecycle: resume, pause, fork and import', () => {
 
   test('fork: whole, after a turn or at a message; each branch goes on without the others', async () => {
     const settings = { title: 'Facts', permission_mode: 'acceptEdits', append_system_prompt: 'Be brief.' }
-    const { id, turnIds } = await sessionWith(home.model, settings, [
+    const { id, turnIds } = await sessionWith(g.home.model, settings, [
       ['First fact: apples.', 'Noted apples.'],
       ['Second fact: bananas.', 'Noted bananas.'],
     ])
@@ -181,16 +168,16 @@ describe('lifecycle: resume, pause, fork and import', () => {
     const claudeIds = [source, whole, afterTurn, atMessage].map((s) => s.claude_session_id)
     assert.equal(new Set(claudeIds).size, 4, 'each branch has its own Claude session')
 
-    await say(home.model, afterTurn.id as string, 'Which facts?', 'Apples.')
-    assert.deepEqual(lastConversation(home.model), ['First fact: apples.', 'Noted apples.', 'Which facts?'])
-    await say(home.model, atMessage.id as string, 'Which facts, again?', 'Apples.')
-    assert.deepEqual(lastConversation(home.model), [
+    await say(g.home.model, afterTurn.id as string, 'Which facts?', 'Apples.')
+    assert.deepEqual(lastConversation(g.home.model), ['First fact: apples.', 'Noted apples.', 'Which facts?'])
+    await say(g.home.model, atMessage.id as string, 'Which facts, again?', 'Apples.')
+    assert.deepEqual(lastConversation(g.home.model), [
       'First fact: apples.',
       'Noted apples.',
       'Which facts, again?',
     ])
-    await say(home.model, whole.id as string, 'Third fact: cherries.', 'Noted cherries.')
-    assert.deepEqual(lastConversation(home.model), [
+    await say(g.home.model, whole.id as string, 'Third fact: cherries.', 'Noted cherries.')
+    assert.deepEqual(lastConversation(g.home.model), [
       'First fact: apples.',
       'Noted apples.',
       'Second fact: bananas.',
@@ -198,8 +185,8 @@ describe('lifecycle: resume, pause, fork and import', () => {
       'Third fact: cherries.',
     ])
     // The original knows nothing of its branches' turns.
-    await say(home.model, id, 'Which facts now?', 'Apples and bananas.')
-    assert.deepEqual(lastConversation(home.model), [
+    await say(g.home.model, id, 'Which facts now?', 'Apples and bananas.')
+    assert.deepEqual(lastConversation(g.home.model), [
       'First fact: apples.',
       'Noted apples.',
       'Second fact: bananas.',
@@ -207,8 +194,8 @@ describe('lifecycle: resume, pause, fork and import', () => {
       'Which facts now?',
     ])
     // Nor does a branch know of the original's later turns.
-    await say(home.model, whole.id as string, 'And now?', 'Three fruits.')
-    assert.ok(!lastConversation(home.model).includes('Which facts now?'))
+    await say(g.home.model, whole.id as string, 'And now?', 'Three fruits.')
+    assert.ok(!lastConversation(g.home.model).includes('Which facts now?'))
 
     expectError(await call('POST', `/api/sessions/${id}/fork`, { at_message: 'msg_nope' }), 404, 'not_found')
     expectError(await call('POST', '/api/sessions/no-such-session/fork', {}), 404, 'not_found')
@@ -221,11 +208,11 @@ describe('lifecycle: resume, pause, fork and import', () => {
   })
 
   test("import: the CLI's own session is listed, imported, and its first message continues it", async () => {
-    const sessionId = await runCliDirectly(home, 'My name is Ada.', 'Hello Ada.')
+    const sessionId = await runCliDirectly(g.home, 'My name is Ada.', 'Hello Ada.')
 
     const listed = await call(
       'GET',
-      `/api/claude-sessions?workspace=${encodeURIComponent(home.workspace)}&limit=100`,
+      `/api/claude-sessions?workspace=${encodeURIComponent(g.home.workspace)}&limit=100`,
     )
     assert.equal(listed.status, 200, JSON.stringify(listed.body))
     const item = (listed.body.items as Json[]).find((entry) => entry.claude_session_id === sessionId)
@@ -236,16 +223,19 @@ describe('lifecycle: resume, pause, fork and import', () => {
 
     const imported = await call('POST', '/api/sessions/import', {
       claude_session_id: sessionId,
-      workspace: home.workspace,
+      workspace: g.home.workspace,
     })
     assert.equal(imported.status, 201, JSON.stringify(imported.body))
     assert.equal(imported.body.claude_session_id, sessionId)
     assert.equal(imported.body.title, 'My name is Ada.')
-    await say(home.model, imported.body.id as string, 'What is my name?', 'Ada.')
-    assert.deepEqual(lastConversation(home.model), ['My name is Ada.', 'Hello Ada.', 'What is my name?'])
+    await say(g.home.model, imported.body.id as string, 'What is my name?', 'Ada.')
+    assert.deepEqual(lastConversation(g.home.model), ['My name is Ada.', 'Hello Ada.', 'What is my name?'])
 
     const conflict = expectError(
-      await call('POST', '/api/sessions/import', { claude_session_id: sessionId, workspace: home.workspace }),
+      await call('POST', '/api/sessions/import', {
+        claude_session_id: sessionId,
+        workspace: g.home.workspace,
+      }),
       409,
       'conflict',
     )
@@ -254,7 +244,7 @@ describe('lifecycle: resume, pause, fork and import', () => {
     expectError(
       await call('POST', '/api/sessions/import', {
         claude_session_id: '00000000-0000-4000-8000-000000000000',
-        workspace: home.workspace,
+        workspace: g.home.workspace,
       }),
       404,
       'not_found',
@@ -262,7 +252,7 @@ describe('lifecycle: resume, pause, fork and import', () => {
     expectError(
       await call('POST', '/api/sessions/import', {
         claude_session_id: '../../etc',
-        workspace: home.workspace,
+        workspace: g.home.workspace,
       }),
       400,
       'validation_error',
@@ -284,7 +274,7 @@ describe('lifecycle: resume, pause, fork and import', () => {
 
   /** The session.state changes of a session, from its event log. */
   function stateChanges(id: string) {
-    return gateway.context.bus
+    return g.gateway.context.bus
       .replay(id)
       .flatMap((event) =>
         event.type === 'session.state' ? [{ state: event.state, previous: event.previous }] : [],

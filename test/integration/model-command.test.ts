@@ -4,9 +4,8 @@
  * hibernation asks the model API for the same one.
  */
 import assert from 'node:assert/strict'
-import { after, before, describe, test } from 'node:test'
-import type { Gateway } from '../../src/gateway.js'
-import { type TestHome, testConfig, testGateway, testHome } from '../support/harness.js'
+import { describe, test } from 'node:test'
+import { withGateway } from '../support/harness.js'
 import { nativeClient } from '../support/native-client.js'
 import { text } from '../support/scripted-anthropic.js'
 import { waitUntil } from '../support/wait.js'
@@ -15,21 +14,9 @@ import { waitUntil } from '../support/wait.js'
 const IDLE_TIMEOUT_MS = 1_500
 
 describe('native API: /model', () => {
-  let home: TestHome
-  let gateway: Gateway
-  before(async () => {
-    home = await testHome()
-    gateway = await testGateway(
-      home,
-      testConfig(home, { pool: { warmSpares: 0, idleTimeoutMs: IDLE_TIMEOUT_MS } }),
-    )
-  })
-  after(async () => {
-    await gateway?.close()
-    await home?.close()
-  })
+  const g = withGateway({ pool: { warmSpares: 0, idleTimeoutMs: IDLE_TIMEOUT_MS } })
 
-  const { call } = nativeClient(() => gateway)
+  const { call } = nativeClient(() => g.gateway)
 
   test('the model /model chose outlives the process: a resumed session asks for it', async () => {
     const created = await call('POST', '/api/sessions', {})
@@ -44,8 +31,8 @@ describe('native API: /model', () => {
     const session = (await call('GET', `/api/sessions/${id}`)).body
     assert.equal(session.model, 'sonnet')
     assert.notEqual(session.runner, null, 'the process was not restarted')
-    gateway.context.bus.flush()
-    const events = gateway.context.bus.replay(id, 0, 1_000)
+    g.gateway.context.bus.flush()
+    const events = g.gateway.context.bus.replay(id, 0, 1_000)
     const ready = events.find((event) => event.type === 'session.ready')
     const defaultModel = ready?.type === 'session.ready' ? ready.model : ''
     assert.doesNotMatch(defaultModel, /sonnet/, 'the CLI started with another model')
@@ -64,15 +51,15 @@ describe('native API: /model', () => {
     )
 
     await waitUntil(
-      () => gateway.context.engine.getSession(id)?.state === 'hibernated',
+      () => g.gateway.context.engine.getSession(id)?.state === 'hibernated',
       IDLE_TIMEOUT_MS + 10_000,
       'hibernation',
     )
-    home.model.script(text('Hello from the resumed process.'))
+    g.home.model.script(text('Hello from the resumed process.'))
     const turn = await call('POST', `/api/sessions/${id}/messages`, { content: 'Which model are you?' })
     assert.equal(turn.status, 200, JSON.stringify(turn.body))
     assert.equal(turn.body.result, 'Hello from the resumed process.')
-    assert.match(String(home.model.turns.at(-1)!.body.model), /sonnet/)
+    assert.match(String(g.home.model.turns.at(-1)!.body.model), /sonnet/)
   })
 
   test('/model default goes back to the CLI default; /model alone changes nothing', async () => {

@@ -5,9 +5,8 @@
 import assert from 'node:assert/strict'
 import { mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { after, afterEach, before, beforeEach, describe, test } from 'node:test'
-import type { Gateway } from '../../src/gateway.js'
-import { type TestHome, testConfig, testGateway, testHome } from '../support/harness.js'
+import { afterEach, before, beforeEach, describe, test } from 'node:test'
+import { testConfig, testGateway, testHome, withGateway } from '../support/harness.js'
 import { expectError, nativeClient } from '../support/native-client.js'
 import { failure, text, toolCall } from '../support/scripted-anthropic.js'
 import { parseSse } from '../support/sse.js'
@@ -18,36 +17,19 @@ interface Json {
 }
 
 describe('native API: sessions and turns', () => {
-  let home: TestHome
-  let gateway: Gateway
-  before(async () => {
-    home = await testHome()
-    gateway = await testGateway(
-      home,
-      testConfig(home, {
-        pool: { warmSpares: 0, sessionQueueSize: 1 },
-        native: {
-          workspaceRoots: [home.root],
-          heartbeatMs: 200,
-          maxBufferedBytes: 4096,
-          stallTimeoutMs: 100,
-        },
-      }),
-    )
+  const g = withGateway({
+    pool: { warmSpares: 0, sessionQueueSize: 1 },
+    native: { heartbeatMs: 200, maxBufferedBytes: 4096, stallTimeoutMs: 100 },
   })
   // A reply one test scripted but did not use would answer the next test's turn.
-  beforeEach(() => home.model.clearScript())
-  after(async () => {
-    await gateway.close()
-    await home.close()
-  })
+  beforeEach(() => g.home.model.clearScript())
 
-  const { call } = nativeClient(() => gateway)
+  const { call } = nativeClient(() => g.gateway)
 
   test('create, read, list and delete sessions; errors have one shape', async () => {
     const created = await call('POST', '/api/sessions', {
       title: 'first',
-      workspace: home.workspace,
+      workspace: g.home.workspace,
       permission_mode: 'acceptEdits',
       append_system_prompt: 'Be brief.',
       thinking: { type: 'enabled', budget_tokens: 2048 },
@@ -56,7 +38,7 @@ describe('native API: sessions and turns', () => {
     const id = created.body.id as string
     assert.match(id, /^[0-9a-f-]{36}$/)
     assert.equal(created.body.state, 'new')
-    assert.equal(created.body.workspace, home.workspace)
+    assert.equal(created.body.workspace, g.home.workspace)
     assert.equal(created.body.permission_mode, 'acceptEdits')
     assert.equal(created.body.runner, null)
 
@@ -68,9 +50,9 @@ describe('native API: sessions and turns', () => {
     assert.ok((page.body.total as number) >= 2)
     const filtered = await call(
       'GET',
-      `/api/sessions?state=new&workspace=${encodeURIComponent(home.workspace)}`,
+      `/api/sessions?state=new&workspace=${encodeURIComponent(g.home.workspace)}`,
     )
-    assert.ok((filtered.body.items as Json[]).every((s) => s.workspace === home.workspace))
+    assert.ok((filtered.body.items as Json[]).every((s) => s.workspace === g.home.workspace))
 
     const bad = await call('POST', '/api/sessions', { permission_mode: 'yolo' })
     assert.equal(bad.status, 400)
@@ -121,7 +103,7 @@ describe('native API: sessions and turns', () => {
   test('a message returns the turn: text, tool calls with results, usage and cost', async () => {
     const created = await call('POST', '/api/sessions', { permission_mode: 'bypassPermissions' })
     const id = created.body.id as string
-    home.model.script(
+    g.home.model.script(
       toolCall('Bash', { command: 'echo native > native.txt', description: 'write' }),
       text('Wrote native.txt', { usage: { input_tokens: 40, output_tokens: 6 } }),
     )
@@ -133,7 +115,7 @@ describe('native API: sessions and turns', () => {
     assert.equal(bash!.name, 'Bash')
     assert.equal(bash!.status, 'completed')
     assert.deepEqual(bash!.input, { command: 'echo native > native.txt', description: 'write' })
-    assert.equal(readFileSync(join(home.workspace, 'native.txt'), 'utf8'), 'native\n')
+    assert.equal(readFileSync(join(g.home.workspace, 'native.txt'), 'utf8'), 'native\n')
     // Both model calls of the turn: the tool call (7 tokens) and the answer (6).
     assert.equal((turn.body.usage as Json).output_tokens, 13)
     assert.equal(typeof turn.body.cost_usd, 'number')
@@ -147,8 +129,8 @@ describe('native API: sessions and turns', () => {
 
   test('with Accept: text/event-stream a message streams its events, ids being sequence numbers', async () => {
     const id = (await call('POST', '/api/sessions', {})).body.id as string
-    home.model.script(text('streamed natively', { chunkSize: 4 }))
-    const response = await fetch(`${gateway.url}/api/sessions/${id}/messages`, {
+    g.home.model.script(text('streamed natively', { chunkSize: 4 }))
+    const response = await fetch(`${g.url}/api/sessions/${id}/messages`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
       body: JSON.stringify({ content: 'stream it' }),
@@ -164,7 +146,7 @@ describe('native API: sessions and turns', () => {
 
   test('a busy session queues one message and refuses the next with 409', async () => {
     const id = (await call('POST', '/api/sessions', {})).body.id as string
-    home.model.script(text('slow', { delayMs: 1_500 }), text('second'))
+    g.home.model.script(text('slow', { delayMs: 1_500 }), text('second'))
     const first = call('POST', `/api/sessions/${id}/messages`, { content: 'one' })
     await waitUntil(async () => (await call('GET', `/api/sessions/${id}`)).body.state === 'running')
     const second = call('POST', `/api/sessions/${id}/messages`, { content: 'two' })
@@ -178,11 +160,11 @@ describe('native API: sessions and turns', () => {
 
   test('interrupt stops the running turn', async () => {
     const id = (await call('POST', '/api/sessions', {})).body.id as string
-    home.model.script(text('z'.repeat(300), { chunkSize: 1, chunkDelayMs: 20 }))
-    const asked = home.model.turns.length
+    g.home.model.script(text('z'.repeat(300), { chunkSize: 1, chunkDelayMs: 20 }))
+    const asked = g.home.model.turns.length
     const running = call('POST', `/api/sessions/${id}/messages`, { content: 'long' })
     // Interrupted before the model is asked, the scripted answer would be left for the next test.
-    await waitUntil(() => home.model.turns.length > asked, 20_000, 'the model request')
+    await waitUntil(() => g.home.model.turns.length > asked, 20_000, 'the model request')
     assert.deepEqual((await call('POST', `/api/sessions/${id}/interrupt`)).body, { interrupted: true })
     assert.equal((await running).body.status, 'interrupted')
     assert.deepEqual((await call('POST', `/api/sessions/${id}/interrupt`)).body, { interrupted: false })
@@ -192,7 +174,7 @@ describe('native API: sessions and turns', () => {
     const id = (await call('POST', '/api/sessions', {})).body.id as string
     // The wedge this guards against left the request open for pool.turnTimeoutMs: fail fast instead.
     const send = async (content: unknown) => {
-      const response = await fetch(`${gateway.url}/api/sessions/${id}/messages`, {
+      const response = await fetch(`${g.url}/api/sessions/${id}/messages`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ content }),
@@ -200,7 +182,7 @@ describe('native API: sessions and turns', () => {
       })
       return { status: response.status, body: (await response.json()) as Json }
     }
-    const asked = home.model.turns.length
+    const asked = g.home.model.turns.length
     expectError(await send([{ type: 'text' }]), 400, 'validation_error', 'body.content[0].text')
     expectError(await send([{ type: 'text', text: 5 }]), 400, 'validation_error', 'body.content[0].text')
     expectError(await send([{ type: 'audio', data: 'x' }]), 400, 'validation_error', 'body.content[0].type')
@@ -210,11 +192,11 @@ describe('native API: sessions and turns', () => {
     ])
     expectError(badPdf, 400, 'validation_error')
     assert.match(String((badPdf.body.error as Json).message), /content\[0\]\.source\.data/)
-    assert.equal(home.model.turns.length, asked, 'no model call was made')
+    assert.equal(g.home.model.turns.length, asked, 'no model call was made')
     assert.notEqual((await call('GET', `/api/sessions/${id}`)).body.state, 'running')
     assert.deepEqual((await call('POST', `/api/sessions/${id}/interrupt`)).body, { interrupted: false })
 
-    home.model.script(text('still here'))
+    g.home.model.script(text('still here'))
     const answered = await send([{ type: 'text', text: 'hello' }])
     assert.equal(answered.status, 200)
     assert.equal(answered.body.text, 'still here')
@@ -222,9 +204,9 @@ describe('native API: sessions and turns', () => {
 
   test('closing a streamed message before its end interrupts the turn', async () => {
     const id = (await call('POST', '/api/sessions', {})).body.id as string
-    home.model.script(text('y'.repeat(300), { chunkSize: 1, chunkDelayMs: 20 }))
+    g.home.model.script(text('y'.repeat(300), { chunkSize: 1, chunkDelayMs: 20 }))
     const hangUp = new AbortController()
-    const response = await fetch(`${gateway.url}/api/sessions/${id}/messages`, {
+    const response = await fetch(`${g.url}/api/sessions/${id}/messages`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
       body: JSON.stringify({ content: 'stream, then be cut off' }),
@@ -246,10 +228,10 @@ describe('native API: sessions and turns', () => {
   })
 
   test('changing the context restarts the runner with it; the conversation goes on', async () => {
-    const extra = join(home.root, 'extra-dir')
+    const extra = join(g.home.root, 'extra-dir')
     mkdirSync(extra, { recursive: true })
     const id = (await call('POST', '/api/sessions', {})).body.id as string
-    home.model.script(text('first answer'), text('second answer'))
+    g.home.model.script(text('first answer'), text('second answer'))
     await call('POST', `/api/sessions/${id}/messages`, { content: 'first' })
     const pid = ((await call('GET', `/api/sessions/${id}`)).body.runner as Json).pid
     const updated = await call('PUT', `/api/sessions/${id}/context`, {
@@ -259,7 +241,7 @@ describe('native API: sessions and turns', () => {
     assert.equal(updated.status, 200)
     assert.equal((updated.body.settings as Json).append_system_prompt, 'Always answer in French.')
     await call('POST', `/api/sessions/${id}/messages`, { content: 'second' })
-    const request = home.model.turns.at(-1)!.body
+    const request = g.home.model.turns.at(-1)!.body
     assert.ok(JSON.stringify(request.system).includes('Always answer in French.'))
     assert.ok(JSON.stringify(request.messages).includes('first answer'), 'context kept')
     assert.notEqual(((await call('GET', `/api/sessions/${id}`)).body.runner as Json).pid, pid)
@@ -267,23 +249,23 @@ describe('native API: sessions and turns', () => {
 
   test('the event stream replays from Last-Event-ID with no gap and no duplicate, then goes live', async () => {
     const id = (await call('POST', '/api/sessions', {})).body.id as string
-    home.model.script(text('one two three', { chunkSize: 2 }))
+    g.home.model.script(text('one two three', { chunkSize: 2 }))
     await call('POST', `/api/sessions/${id}/messages`, { content: 'hi' })
-    const all = gateway.context.bus.replay(id)
+    const all = g.gateway.context.bus.replay(id)
     assert.ok(all.length > 6)
 
     const cut = all[3]!.seq
     const controller = new AbortController()
-    const response = await fetch(`${gateway.url}/api/sessions/${id}/events`, {
+    const response = await fetch(`${g.url}/api/sessions/${id}/events`, {
       headers: { 'last-event-id': String(cut) },
       signal: controller.signal,
     })
     const reader = response.body!.getReader()
     let raw = ''
-    home.model.script(text('live now'))
+    g.home.model.script(text('live now'))
     const live = call('POST', `/api/sessions/${id}/messages`, { content: 'again' })
     await live
-    const expected = gateway.context.bus.replay(id, cut)
+    const expected = g.gateway.context.bus.replay(id, cut)
     while (parseSse(raw).filter((f) => f.id).length < expected.length)
       raw += new TextDecoder().decode((await reader.read()).value)
     controller.abort()
@@ -301,7 +283,7 @@ describe('native API: sessions and turns', () => {
 
   test('heartbeats keep the stream alive; a subscriber that does not read is cut off with a reason', async () => {
     const id = (await call('POST', '/api/sessions', {})).body.id as string
-    const quiet = await fetch(`${gateway.url}/api/sessions/${id}/events`)
+    const quiet = await fetch(`${g.url}/api/sessions/${id}/events`)
     const reader = quiet.body!.getReader()
     let raw = ''
     while (!raw.includes(': heartbeat')) raw += new TextDecoder().decode((await reader.read()).value)
@@ -310,11 +292,11 @@ describe('native API: sessions and turns', () => {
     // A subscriber that never reads while a long turn streams, and more than the sockets' buffers hold
     // follows (a paragraph per event, published on the bus): its connection fills, and once it has taken
     // nothing for native.stallTimeoutMs it is told why. (Only a stall is cut off: see replay.test.ts.)
-    const stuck = await fetch(`${gateway.url}/api/sessions/${id}/events`)
-    home.model.script(text('y'.repeat(6000), { chunkSize: 3 }))
+    const stuck = await fetch(`${g.url}/api/sessions/${id}/events`)
+    g.home.model.script(text('y'.repeat(6000), { chunkSize: 3 }))
     await call('POST', `/api/sessions/${id}/messages`, { content: 'a lot' })
     for (let i = 0; i < 4000; i++)
-      gateway.context.bus.publish(id, {
+      g.gateway.context.bus.publish(id, {
         type: 'text.delta',
         turnId: 'filler',
         text: 'z'.repeat(1000),
@@ -327,27 +309,19 @@ describe('native API: sessions and turns', () => {
 })
 
 describe('native API: a failing model API', () => {
-  let home: TestHome
-  let gateway: Gateway
-  before(async () => {
-    home = await testHome()
+  const g = withGateway({ pool: { warmSpares: 0, retryBudgetMs: 1_500 } }, (home) => {
     // Few enough retries that a gateway without a budget would end the turn itself within seconds.
     home.env.CLAUDE_CODE_MAX_RETRIES = '4'
-    gateway = await testGateway(home, testConfig(home, { pool: { warmSpares: 0, retryBudgetMs: 1_500 } }))
   })
   afterEach(() => {
-    home.model.fallback = () => text('ok')
-  })
-  after(async () => {
-    await gateway.close()
-    await home.close()
+    g.home.model.fallback = () => text('ok')
   })
 
-  const { call } = nativeClient(() => gateway)
+  const { call } = nativeClient(() => g.gateway)
 
   test('an overloaded model API fails the message within pool.retryBudgetMs: 503 with Retry-After', async () => {
     const id = (await call('POST', '/api/sessions', {})).body.id as string
-    home.model.fallback = () => failure(529, 'Overloaded', 'overloaded_error')
+    g.home.model.fallback = () => failure(529, 'Overloaded', 'overloaded_error')
     const started = Date.now()
     const answer = await call('POST', `/api/sessions/${id}/messages`, { content: 'hello?' })
     const error = expectError(answer, 503, 'overloaded')
@@ -355,21 +329,21 @@ describe('native API: a failing model API', () => {
     assert.ok(Number(answer.headers.get('retry-after')) >= 1)
     assert.ok(Date.now() - started < 6_000, `failed after ${Date.now() - started} ms`)
 
-    home.model.fallback = () => text('back again')
+    g.home.model.fallback = () => text('back again')
     const next = await call('POST', `/api/sessions/${id}/messages`, { content: 'and now?' })
     assert.equal(next.body.text, 'back again')
   })
 
   test("Claude's API refusing the credentials fails the message at once, with no retry: 401", async () => {
     const id = (await call('POST', '/api/sessions', {})).body.id as string
-    home.model.fallback = () => failure(401, 'invalid x-api-key', 'authentication_error')
-    const asked = home.model.turns.length
+    g.home.model.fallback = () => failure(401, 'invalid x-api-key', 'authentication_error')
+    const asked = g.home.model.turns.length
     const started = Date.now()
     const answer = await call('POST', `/api/sessions/${id}/messages`, { content: 'hello?' })
     const error = expectError(answer, 401, 'upstream_auth_failed')
     assert.match(String(error.message), /credentials/)
     assert.equal(answer.headers.get('retry-after'), null)
-    assert.equal(home.model.turns.length - asked, 1, 'the model API was asked once')
+    assert.equal(g.home.model.turns.length - asked, 1, 'the model API was asked once')
     assert.ok(Date.now() - started < 5_000, `failed after ${Date.now() - started} ms`)
   })
 })
@@ -392,29 +366,19 @@ describe('native API: keys', () => {
 })
 
 describe('native API: direct tools', () => {
-  let home: TestHome
-  let gateway: Gateway
+  const g = withGateway({ pool: { warmSpares: 0 } })
   let id: string
   before(async () => {
-    home = await testHome()
-    gateway = await testGateway(
-      home,
-      testConfig(home, { pool: { warmSpares: 0 }, native: { workspaceRoots: [home.root] } }),
-    )
-    const response = await fetch(`${gateway.url}/api/sessions`, {
+    const response = await fetch(`${g.url}/api/sessions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ workspace: home.workspace }),
+      body: JSON.stringify({ workspace: g.home.workspace }),
     })
     id = ((await response.json()) as { id: string }).id
   })
-  after(async () => {
-    await gateway.close()
-    await home.close()
-  })
 
   const tool = async (name: string, body: unknown) => {
-    const response = await fetch(`${gateway.url}/api/sessions/${id}/tools/${name}`, {
+    const response = await fetch(`${g.url}/api/sessions/${id}/tools/${name}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(body),
@@ -423,7 +387,7 @@ describe('native API: direct tools', () => {
   }
 
   test('GET /api/tools documents every tool with its JSON schema', async () => {
-    const body = (await (await fetch(`${gateway.url}/api/tools`)).json()) as { tools: Json[] }
+    const body = (await (await fetch(`${g.url}/api/tools`)).json()) as { tools: Json[] }
     assert.deepEqual(
       body.tools.map((t) => t.name),
       ['read', 'write', 'edit', 'glob', 'search', 'bash'],
@@ -459,7 +423,7 @@ describe('native API: direct tools', () => {
     const timedOut = await tool('bash', { command: 'sleep 5', timeout: 200 })
     assert.equal(timedOut.body.timedOut, true)
 
-    const events = gateway.context.bus.replay(id)
+    const events = g.gateway.context.bus.replay(id)
     const calls = events
       .filter((e) => e.type === 'tool.call')
       .map((e) => (e.type === 'tool.call' ? e.name : ''))
@@ -478,7 +442,7 @@ describe('native API: direct tools', () => {
 
   test('every path-taking tool refuses to leave the workspace', async () => {
     const { symlinkSync } = await import('node:fs')
-    symlinkSync('/etc', join(home.workspace, 'escape'))
+    symlinkSync('/etc', join(g.home.workspace, 'escape'))
     const attempts: [string, Json][] = [
       ['read', { file_path: '../outside.txt' }],
       ['read', { file_path: '/etc/hostname' }],

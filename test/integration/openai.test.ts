@@ -3,10 +3,9 @@
  * exact response and chunk shapes, continuation without replay, faithful history, images, errors.
  */
 import assert from 'node:assert/strict'
-import { after, before, describe, test } from 'node:test'
+import { before, describe, test } from 'node:test'
 import type OpenAI from 'openai'
-import type { Gateway } from '../../src/gateway.js'
-import { type TestHome, testConfig, testGateway, testHome, withOwnGateway } from '../support/harness.js'
+import { withGateway, withOwnGateway } from '../support/harness.js'
 import { openaiClient, postChatCompletion } from '../support/openai.js'
 import {
   conversationTexts,
@@ -32,17 +31,10 @@ const USAGE_KEYS = [
 const sorted = (value: object) => Object.keys(value).sort()
 
 describe('OpenAI provider with the openai SDK', () => {
-  let home: TestHome
-  let gateway: Gateway
+  const g = withGateway({ pool: { warmSpares: 1 } })
   let client: OpenAI
-  before(async () => {
-    home = await testHome()
-    gateway = await testGateway(home, testConfig(home, { pool: { warmSpares: 1 } }))
-    client = openaiClient(gateway)
-  })
-  after(async () => {
-    await gateway.close()
-    await home.close()
+  before(() => {
+    client = openaiClient(g.gateway)
   })
 
   test('models are listed in OpenAI shape and each can be fetched', async () => {
@@ -65,7 +57,7 @@ describe('OpenAI provider with the openai SDK', () => {
   })
 
   test('a completion has OpenAI’s exact shape, with cache tokens counted as prompt tokens', async () => {
-    home.model.script(
+    g.home.model.script(
       text('Hello there!', {
         usage: {
           input_tokens: 20,
@@ -105,11 +97,11 @@ describe('OpenAI provider with the openai SDK', () => {
     })
     assert.ok(response.response.headers.get('x-request-id'))
     assert.match(response.response.headers.get('server-timing') ?? '', /gateway;dur=[\d.]+/)
-    assert.match(String(home.model.turns.at(-1)!.body.model), /sonnet/, 'the model map chose Claude Sonnet')
+    assert.match(String(g.home.model.turns.at(-1)!.body.model), /sonnet/, 'the model map chose Claude Sonnet')
   })
 
   test('streaming is token by token: role first, a finish chunk, a usage chunk, then [DONE]', async () => {
-    home.model.script(text('streamed answer', { chunkSize: 3 }))
+    g.home.model.script(text('streamed answer', { chunkSize: 3 }))
     const stream = await client.chat.completions.create({
       model: 'claude-code',
       messages: [{ role: 'user', content: 'stream please' }],
@@ -137,7 +129,7 @@ describe('OpenAI provider with the openai SDK', () => {
     assert.deepEqual(usage.choices, [])
     assert.equal(usage.usage!.completion_tokens, 7)
 
-    const raw = await postChatCompletion(gateway, {
+    const raw = await postChatCompletion(g.gateway, {
       model: 'claude-code',
       stream: true,
       messages: [{ role: 'user', content: 'raw' }],
@@ -149,7 +141,7 @@ describe('OpenAI provider with the openai SDK', () => {
   })
 
   test('a follow-up continues the live session: no new process, only the new turn is sent', async () => {
-    home.model.script(text('Nice to meet you, Ada.'), text('Your name is Ada.'))
+    g.home.model.script(text('Nice to meet you, Ada.'), text('Your name is Ada.'))
     const messages: OpenAI.ChatCompletionMessageParam[] = [
       { role: 'system', content: 'You are terse.' },
       { role: 'developer', content: 'Answer in English.' },
@@ -157,15 +149,15 @@ describe('OpenAI provider with the openai SDK', () => {
     ]
     const first = await client.chat.completions.create({ model: 'claude-code', messages }).withResponse()
     const sessionId = first.response.headers.get('x-session-id')
-    const pid = gateway.context.engine.runnerOf(sessionId!)!.pid
-    const sessions = gateway.context.engine.stats().sessions
+    const pid = g.gateway.context.engine.runnerOf(sessionId!)!.pid
+    const sessions = g.gateway.context.engine.stats().sessions
     messages.push(first.data.choices[0]!.message, { role: 'user', content: 'What is my name?' })
     const second = await client.chat.completions.create({ model: 'claude-code', messages }).withResponse()
     assert.equal(second.data.choices[0]!.message.content, 'Your name is Ada.')
     assert.equal(second.response.headers.get('x-session-id'), sessionId)
-    assert.equal(gateway.context.engine.runnerOf(sessionId!)!.pid, pid, 'the same process')
-    assert.equal(gateway.context.engine.stats().sessions, sessions, 'no new session')
-    const last = home.model.turns.at(-1)!.body
+    assert.equal(g.gateway.context.engine.runnerOf(sessionId!)!.pid, pid, 'the same process')
+    assert.equal(g.gateway.context.engine.stats().sessions, sessions, 'no new session')
+    const last = g.home.model.turns.at(-1)!.body
     assert.deepEqual(conversationTexts(last), [
       { role: 'user', text: 'My name is Ada.' },
       { role: 'assistant', text: 'Nice to meet you, Ada.' },
@@ -179,7 +171,7 @@ describe('OpenAI provider with the openai SDK', () => {
   })
 
   test('a history the gateway has not seen reaches Claude as real turns, not one flattened prompt', async () => {
-    home.model.script(text('It was blue.'))
+    g.home.model.script(text('It was blue.'))
     await client.chat.completions.create({
       model: 'claude-code',
       messages: [
@@ -188,7 +180,7 @@ describe('OpenAI provider with the openai SDK', () => {
         { role: 'user', content: 'Which colour did you pick?' },
       ],
     })
-    assert.deepEqual(conversationTexts(home.model.turns.at(-1)!.body), [
+    assert.deepEqual(conversationTexts(g.home.model.turns.at(-1)!.body), [
       { role: 'user', text: 'Pick a colour.' },
       { role: 'assistant', text: 'Blue.' },
       { role: 'user', text: 'Which colour did you pick?' },
@@ -196,7 +188,7 @@ describe('OpenAI provider with the openai SDK', () => {
   })
 
   test('images as data URLs reach Claude as image blocks; remote URLs are refused by default', async () => {
-    home.model.script(text('A single pixel.'))
+    g.home.model.script(text('A single pixel.'))
     await client.chat.completions.create({
       model: 'claude-code',
       messages: [
@@ -209,13 +201,13 @@ describe('OpenAI provider with the openai SDK', () => {
         },
       ],
     })
-    const user = home.model.turns.at(-1)!.body.messages!.findLast((m) => m.role === 'user')!
+    const user = g.home.model.turns.at(-1)!.body.messages!.findLast((m) => m.role === 'user')!
     const image = (user.content as { type: string; source?: { media_type: string; data: string } }[]).find(
       (b) => b.type === 'image',
     )
     assert.equal(image?.source?.media_type, 'image/png')
     assert.equal(image?.source?.data, PNG_1PX)
-    assert.ok(lastUserText(home.model.turns.at(-1)!.body).startsWith('What is in this image?'))
+    assert.ok(lastUserText(g.home.model.turns.at(-1)!.body).startsWith('What is in this image?'))
 
     await assert.rejects(
       client.chat.completions.create({
@@ -236,7 +228,7 @@ describe('OpenAI provider with the openai SDK', () => {
   })
 
   test('bad requests get OpenAI error objects naming the parameter', async () => {
-    const post = (body: unknown) => postChatCompletion(gateway, body)
+    const post = (body: unknown) => postChatCompletion(g.gateway, body)
     const cases: [unknown, number, string | null][] = [
       ['{not json', 400, null],
       [{ messages: [{ role: 'user', content: 'x' }] }, 400, 'model'],
@@ -281,7 +273,7 @@ describe('OpenAI provider with the openai SDK', () => {
       assert.ok(response.headers.get('x-request-id'))
     }
     // Refused by Fastify before routing, still in OpenAI's shape and with a request id.
-    const undecodable = await fetch(`${gateway.url}/v1/models/%zz`)
+    const undecodable = await fetch(`${g.url}/v1/models/%zz`)
     assert.equal(undecodable.status, 400)
     const refused = (await undecodable.json()) as { error: Record<string, unknown> }
     assert.deepEqual(sorted(refused.error), ['code', 'message', 'param', 'type'])
@@ -289,13 +281,13 @@ describe('OpenAI provider with the openai SDK', () => {
     assert.ok(undecodable.headers.get('x-request-id'))
     const large = await post({
       model: 'claude-code',
-      messages: [{ role: 'user', content: 'x'.repeat(gateway.context.config.server.bodyLimitBytes) }],
+      messages: [{ role: 'user', content: 'x'.repeat(g.gateway.context.config.server.bodyLimitBytes) }],
     })
     assert.equal(large.status, 413)
   })
 
   test('upstream failures become the status LiteLLM acts on, before any byte is sent', async () => {
-    home.model.script(
+    g.home.model.script(
       failure(400, 'prompt is too long: 250000 tokens > 200000 maximum', 'invalid_request_error'),
     )
     await assert.rejects(
@@ -330,24 +322,15 @@ describe('OpenAI provider: API keys', () => {
 })
 
 describe('OpenAI provider: thinking, structured output, stop, limits and failures', () => {
-  let home: TestHome
-  let gateway: Gateway
+  const g = withGateway(
+    { pool: { maxRunners: 2, queueSize: 0 }, openai: { keepAliveMs: 100, retryBudgetMs: 1_500 } },
+    (home) => {
+      home.env.CLAUDE_CODE_MAX_RETRIES = '3'
+    },
+  )
   let client: OpenAI
-  before(async () => {
-    home = await testHome()
-    home.env.CLAUDE_CODE_MAX_RETRIES = '3'
-    gateway = await testGateway(
-      home,
-      testConfig(home, {
-        pool: { maxRunners: 2, queueSize: 0 },
-        openai: { keepAliveMs: 100, retryBudgetMs: 1_500 },
-      }),
-    )
-    client = openaiClient(gateway)
-  })
-  after(async () => {
-    await gateway.close()
-    await home.close()
+  before(() => {
+    client = openaiClient(g.gateway)
   })
 
   const thinkingReply = () => ({
@@ -360,7 +343,7 @@ describe('OpenAI provider: thinking, structured output, stop, limits and failure
   })
 
   test('thinking comes back as reasoning_content and thinking_blocks; reasoning_effort reaches Claude', async () => {
-    home.model.script(thinkingReply())
+    g.home.model.script(thinkingReply())
     const completion = await client.chat.completions.create({
       model: 'claude-code',
       reasoning_effort: 'high',
@@ -372,10 +355,10 @@ describe('OpenAI provider: thinking, structured output, stop, limits and failure
     assert.deepEqual(message.thinking_blocks, [
       { type: 'thinking', thinking: 'Two plus two is four.', signature: 'sig-abc' },
     ])
-    const body = home.model.turns.at(-1)!.body as { output_config?: { effort?: string } }
+    const body = g.home.model.turns.at(-1)!.body as { output_config?: { effort?: string } }
     assert.equal(body.output_config?.effort, 'high')
 
-    home.model.script(thinkingReply())
+    g.home.model.script(thinkingReply())
     const stream = await client.chat.completions.create({
       model: 'claude-code',
       messages: [{ role: 'user', content: '2+2 again?' }],
@@ -392,12 +375,12 @@ describe('OpenAI provider: thinking, structured output, stop, limits and failure
     }
     assert.equal(reasoning, 'Two plus two is four.')
     assert.equal(content, '4')
-    assert.notEqual(home.model.turns.at(-1)!.body.thinking?.type, 'disabled')
+    assert.notEqual(g.home.model.turns.at(-1)!.body.thinking?.type, 'disabled')
   })
 
   test('response_format json_schema returns Claude Code’s structured output as the content', async () => {
     const schema = { type: 'object', properties: { answer: { type: 'number' } }, required: ['answer'] }
-    home.model.fallback = (request) => {
+    g.home.model.fallback = (request) => {
       const names = (request.body.tools ?? []).map((t) => t.name)
       const structured = names.find((n) => /structured/i.test(n))
       return structured
@@ -412,12 +395,12 @@ describe('OpenAI provider: thinking, structured output, stop, limits and failure
       })
       assert.deepEqual(JSON.parse(completion.choices[0]!.message.content!), { answer: 4 })
     } finally {
-      home.model.fallback = () => text('ok')
+      g.home.model.fallback = () => text('ok')
     }
   })
 
   test('stop sequences end the answer where they start, in streams and not', async () => {
-    home.model.script(text('one, two, STOP three', { chunkSize: 2 }))
+    g.home.model.script(text('one, two, STOP three', { chunkSize: 2 }))
     const completion = await client.chat.completions.create({
       model: 'claude-code',
       messages: [{ role: 'user', content: 'count' }],
@@ -426,7 +409,7 @@ describe('OpenAI provider: thinking, structured output, stop, limits and failure
     assert.equal(completion.choices[0]!.message.content, 'one, two, ')
     assert.equal(completion.choices[0]!.finish_reason, 'stop')
 
-    home.model.script(text('alpha END beta', { chunkSize: 1 }))
+    g.home.model.script(text('alpha END beta', { chunkSize: 1 }))
     const stream = await client.chat.completions.create({
       model: 'claude-code',
       messages: [{ role: 'user', content: 'letters' }],
@@ -439,16 +422,16 @@ describe('OpenAI provider: thinking, structured output, stop, limits and failure
   })
 
   test('max_tokens caps Claude’s output and ends the answer with finish_reason length', async () => {
-    home.model.script(text('short'))
+    g.home.model.script(text('short'))
     await client.chat.completions.create({
       model: 'claude-code',
       max_tokens: 16,
       messages: [{ role: 'user', content: 'hi' }],
     })
-    assert.equal(home.model.turns.at(-1)!.body.max_tokens, 16)
+    assert.equal(g.home.model.turns.at(-1)!.body.max_tokens, 16)
 
     // Claude Code would ask the model to go on past the limit; the answer stops at it instead.
-    home.model.script(
+    g.home.model.script(
       text('The first part is cut', { stopReason: 'max_tokens' }),
       text('and this never shows'),
     )
@@ -459,14 +442,14 @@ describe('OpenAI provider: thinking, structured output, stop, limits and failure
     })
     assert.equal(cut.choices[0]!.finish_reason, 'length')
     assert.equal(cut.choices[0]!.message.content, 'The first part is cut')
-    home.model.clearScript()
+    g.home.model.clearScript()
   })
 
   test('a client that disconnects interrupts the turn; keep-alive comments fill long silences', async () => {
-    home.model.script(text('x'.repeat(400), { chunkSize: 2, chunkDelayMs: 25 }))
+    g.home.model.script(text('x'.repeat(400), { chunkSize: 2, chunkDelayMs: 25 }))
     const controller = new AbortController()
     const response = await postChatCompletion(
-      gateway,
+      g.gateway,
       {
         model: 'claude-code',
         stream: true,
@@ -480,17 +463,17 @@ describe('OpenAI provider: thinking, structured output, stop, limits and failure
     while (received.split('data: ').length < 4)
       received += new TextDecoder().decode((await reader.read()).value)
     controller.abort()
-    const events = gateway.context.bus.replay(sessionId)
+    const events = g.gateway.context.bus.replay(sessionId)
     const deadline = Date.now() + 10_000
     let completed = events.find((e) => e.type === 'turn.completed')
     while (!completed && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 50))
-      completed = gateway.context.bus.replay(sessionId).find((e) => e.type === 'turn.completed')
+      completed = g.gateway.context.bus.replay(sessionId).find((e) => e.type === 'turn.completed')
     }
     assert.equal(completed?.type === 'turn.completed' && completed.status, 'interrupted')
 
-    home.model.script({ blocks: [{ type: 'text', text: 'ab' }], chunkSize: 1, chunkDelayMs: 400 })
-    const quiet = await postChatCompletion(gateway, {
+    g.home.model.script({ blocks: [{ type: 'text', text: 'ab' }], chunkSize: 1, chunkDelayMs: 400 })
+    const quiet = await postChatCompletion(g.gateway, {
       model: 'claude-code',
       stream: true,
       messages: [{ role: 'user', content: 'slow' }],
@@ -501,8 +484,8 @@ describe('OpenAI provider: thinking, structured output, stop, limits and failure
   })
 
   test('after the first byte, a failure travels as an SSE error event before [DONE]', async () => {
-    home.model.script(text('x'.repeat(300), { chunkSize: 1, chunkDelayMs: 20 }))
-    const response = await postChatCompletion(gateway, {
+    g.home.model.script(text('x'.repeat(300), { chunkSize: 1, chunkDelayMs: 20 }))
+    const response = await postChatCompletion(g.gateway, {
       model: 'claude-code',
       stream: true,
       messages: [{ role: 'user', content: 'crash' }],
@@ -510,7 +493,7 @@ describe('OpenAI provider: thinking, structured output, stop, limits and failure
     assert.equal(response.status, 200)
     const reader = response.body!.getReader()
     let body = new TextDecoder().decode((await reader.read()).value)
-    process.kill(gateway.context.engine.runnerOf(response.headers.get('x-session-id')!)!.pid!, 'SIGKILL')
+    process.kill(g.gateway.context.engine.runnerOf(response.headers.get('x-session-id')!)!.pid!, 'SIGKILL')
     for (;;) {
       const { value, done } = await reader.read()
       if (done) break
@@ -527,7 +510,7 @@ describe('OpenAI provider: thinking, structured output, stop, limits and failure
   })
 
   test('PDF files arrive as documents; thinking_blocks of earlier answers are accepted', async () => {
-    home.model.script(text('It is a PDF.'))
+    g.home.model.script(text('It is a PDF.'))
     const pdf = Buffer.from('%PDF-1.4 tiny').toString('base64')
     await client.chat.completions.create({
       model: 'claude-code',
@@ -547,7 +530,7 @@ describe('OpenAI provider: thinking, structured output, stop, limits and failure
         },
       ],
     })
-    const user = home.model.turns.at(-1)!.body.messages!.findLast((m) => m.role === 'user')!
+    const user = g.home.model.turns.at(-1)!.body.messages!.findLast((m) => m.role === 'user')!
     const document = (user.content as { type: string; source?: { media_type: string; data: string } }[]).find(
       (b) => b.type === 'document',
     )
@@ -556,7 +539,7 @@ describe('OpenAI provider: thinking, structured output, stop, limits and failure
   })
 
   test('a busy gateway answers 429 with Retry-After; an overloaded upstream fails fast with 503', async () => {
-    home.model.script(
+    g.home.model.script(
       text('a'.repeat(200), { chunkSize: 1, chunkDelayMs: 20 }),
       text('b'.repeat(200), { chunkSize: 1, chunkDelayMs: 20 }),
     )
@@ -565,7 +548,7 @@ describe('OpenAI provider: thinking, structured output, stop, limits and failure
       client.chat.completions.create({ model: 'claude-code', messages: [{ role: 'user', content: 'two' }] }),
     ]
     await new Promise((resolve) => setTimeout(resolve, 1_500))
-    const busy = await postChatCompletion(gateway, {
+    const busy = await postChatCompletion(g.gateway, {
       model: 'claude-code',
       messages: [{ role: 'user', content: 'three' }],
     })
@@ -575,10 +558,10 @@ describe('OpenAI provider: thinking, structured output, stop, limits and failure
     await Promise.all(running)
 
     const overloaded = failure(529, 'Overloaded', 'overloaded_error')
-    home.model.fallback = () => overloaded
+    g.home.model.fallback = () => overloaded
     try {
       const started = Date.now()
-      const response = await postChatCompletion(gateway, {
+      const response = await postChatCompletion(g.gateway, {
         model: 'claude-code',
         messages: [{ role: 'user', content: 'four' }],
       })
@@ -586,16 +569,16 @@ describe('OpenAI provider: thinking, structured output, stop, limits and failure
       assert.ok(response.headers.get('retry-after'))
       assert.ok(Date.now() - started < 15_000, 'failed fast instead of waiting out every retry')
     } finally {
-      home.model.fallback = () => text('ok')
+      g.home.model.fallback = () => text('ok')
     }
   })
 
   test("Claude's API refusing the credentials answers 401 at once, naming the cause", async () => {
-    home.model.fallback = () => failure(401, 'invalid x-api-key', 'authentication_error')
+    g.home.model.fallback = () => failure(401, 'invalid x-api-key', 'authentication_error')
     try {
-      const asked = home.model.turns.length
+      const asked = g.home.model.turns.length
       const started = Date.now()
-      const response = await postChatCompletion(gateway, {
+      const response = await postChatCompletion(g.gateway, {
         model: 'claude-code',
         messages: [{ role: 'user', content: 'five' }],
       })
@@ -605,10 +588,10 @@ describe('OpenAI provider: thinking, structured output, stop, limits and failure
       assert.equal(error.type, 'authentication_error')
       assert.equal(error.code, 'upstream_auth_failed')
       assert.match(error.message, /credentials/)
-      assert.equal(home.model.turns.length - asked, 1, 'not retried')
+      assert.equal(g.home.model.turns.length - asked, 1, 'not retried')
       assert.ok(Date.now() - started < 5_000, `answered after ${Date.now() - started} ms`)
     } finally {
-      home.model.fallback = () => text('ok')
+      g.home.model.fallback = () => text('ok')
     }
   })
 })
@@ -629,8 +612,7 @@ describe('OpenAI provider without a usable CLI', () => {
 })
 
 describe('OpenAI provider: client function tools', () => {
-  let home: TestHome
-  let gateway: Gateway
+  const g = withGateway({ openai: { toolCallTimeoutMs: 2_000 } })
   let client: OpenAI
   const weather: OpenAI.ChatCompletionTool = {
     type: 'function',
@@ -669,18 +651,12 @@ describe('OpenAI provider: client function tools', () => {
       return text(`Results: ${results.map((r) => JSON.stringify(r.content)).join(' | ')}`)
     }
 
-  before(async () => {
-    home = await testHome()
-    gateway = await testGateway(home, testConfig(home, { openai: { toolCallTimeoutMs: 2_000 } }))
-    client = openaiClient(gateway)
-  })
-  after(async () => {
-    await gateway.close()
-    await home.close()
+  before(() => {
+    client = openaiClient(g.gateway)
   })
 
   test('a tool round trip: tool_calls, then role tool results continue the same Claude turn', async () => {
-    home.model.fallback = callThenAnswer([{ name: 'get_weather', input: { city: 'Paris' } }])
+    g.home.model.fallback = callThenAnswer([{ name: 'get_weather', input: { city: 'Paris' } }])
     try {
       const messages: OpenAI.ChatCompletionMessageParam[] = [{ role: 'user', content: 'Weather in Paris?' }]
       const first = await client.chat.completions
@@ -694,7 +670,7 @@ describe('OpenAI provider: client function tools', () => {
       assert.equal(call!.function.name, 'get_weather')
       assert.deepEqual(JSON.parse(call!.function.arguments), { city: 'Paris' })
       assert.ok(first.data.usage && first.data.usage.completion_tokens > 0, 'usage of the response so far')
-      const offered = home.model.turns
+      const offered = g.home.model.turns
         .at(-1)!
         .body.tools!.find((t) => t.name === 'mcp__client__get_weather') as
         | { input_schema: unknown }
@@ -706,7 +682,7 @@ describe('OpenAI provider: client function tools', () => {
       )
 
       const sessionId = first.response.headers.get('x-session-id')!
-      const pid = gateway.context.engine.runnerOf(sessionId)!.pid
+      const pid = g.gateway.context.engine.runnerOf(sessionId)!.pid
       messages.push(choice.message, { role: 'tool', tool_call_id: call!.id, content: '21°C and sunny' })
       const second = await client.chat.completions
         .create({ model: 'claude-code', messages, tools: [weather] })
@@ -714,16 +690,16 @@ describe('OpenAI provider: client function tools', () => {
       assert.equal(second.response.headers.get('x-session-id'), sessionId)
       assert.equal(second.data.choices[0]!.finish_reason, 'stop')
       assert.match(second.data.choices[0]!.message.content!, /21°C and sunny/)
-      assert.equal(gateway.context.engine.runnerOf(sessionId)!.pid, pid)
-      const turns = gateway.context.bus.replay(sessionId).filter((e) => e.type === 'turn.started')
+      assert.equal(g.gateway.context.engine.runnerOf(sessionId)!.pid, pid)
+      const turns = g.gateway.context.bus.replay(sessionId).filter((e) => e.type === 'turn.started')
       assert.equal(turns.length, 1, 'one Claude turn served both requests')
     } finally {
-      home.model.fallback = () => text('ok')
+      g.home.model.fallback = () => text('ok')
     }
   })
 
   test('streamed tool calls: index, id, type and name first, then the arguments; parallel calls', async () => {
-    home.model.fallback = callThenAnswer([
+    g.home.model.fallback = callThenAnswer([
       { name: 'get_weather', input: { city: 'Rome' } },
       { name: 'get_time', input: { tz: 'Europe/Rome' } },
     ])
@@ -781,19 +757,19 @@ describe('OpenAI provider: client function tools', () => {
       assert.match(answer.choices[0]!.message.content!, /rainy/)
       assert.match(answer.choices[0]!.message.content!, /14:05/)
     } finally {
-      home.model.fallback = () => text('ok')
+      g.home.model.fallback = () => text('ok')
     }
   })
 
   test('tool_choice none offers no function; results nobody waits for are refused', async () => {
-    home.model.script(text('No tools needed.'))
+    g.home.model.script(text('No tools needed.'))
     await client.chat.completions.create({
       model: 'claude-code',
       messages: [{ role: 'user', content: 'hi' }],
       tools: [weather],
       tool_choice: 'none',
     })
-    assert.ok(!home.model.turns.at(-1)!.body.tools?.some((t) => t.name.includes('get_weather')))
+    assert.ok(!g.home.model.turns.at(-1)!.body.tools?.some((t) => t.name.includes('get_weather')))
 
     await assert.rejects(
       client.chat.completions.create({
@@ -820,22 +796,22 @@ describe('OpenAI provider: client function tools', () => {
   })
 
   test('a call the client never answers times out and ends the turn cleanly', async () => {
-    home.model.fallback = callThenAnswer([{ name: 'get_weather', input: { city: 'Oslo' } }])
+    g.home.model.fallback = callThenAnswer([{ name: 'get_weather', input: { city: 'Oslo' } }])
     try {
       const first = await client.chat.completions
         .create({ model: 'claude-code', messages: [{ role: 'user', content: 'Oslo?' }], tools: [weather] })
         .withResponse()
       const sessionId = first.response.headers.get('x-session-id')!
       const deadline = Date.now() + 15_000
-      while (gateway.context.engine.getSession(sessionId)!.state !== 'idle' && Date.now() < deadline) {
+      while (g.gateway.context.engine.getSession(sessionId)!.state !== 'idle' && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 100))
       }
-      const events = gateway.context.bus.replay(sessionId)
+      const events = g.gateway.context.bus.replay(sessionId)
       assert.ok(events.some((e) => e.type === 'error' && e.code === 'tool_timeout'))
       const completed = events.find((e) => e.type === 'turn.completed')
       assert.equal(completed?.type === 'turn.completed' && completed.status, 'interrupted')
     } finally {
-      home.model.fallback = () => text('ok')
+      g.home.model.fallback = () => text('ok')
     }
   })
 })

@@ -10,12 +10,12 @@ import { existsSync } from 'node:fs'
 import { request as httpRequest, type IncomingMessage } from 'node:http'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
-import { after, before, describe, test } from 'node:test'
+import { before, describe, test } from 'node:test'
 import WebSocket from 'ws'
 import type { Config } from '../../src/config/index.js'
 import type { Gateway } from '../../src/gateway.js'
 import { createLogger } from '../../src/observability/logger.js'
-import { type ConfigOverrides, type TestHome, testConfig, testGateway, testHome } from '../support/harness.js'
+import { type ConfigOverrides, testConfig, withGateway, withHome } from '../support/harness.js'
 import { openaiClient } from '../support/openai.js'
 
 type Json = Record<string, unknown>
@@ -88,39 +88,29 @@ async function upgrade(url: string, options: WebSocket.ClientOptions): Promise<'
 }
 
 describe('DNS rebinding and cross-site pages, without API keys', () => {
-  let home: TestHome
-  let gateway: Gateway
+  const g = withGateway({ pool: { warmSpares: 0 } })
   let port: string
   let id: string
   before(async () => {
-    home = await testHome()
-    gateway = await testGateway(
-      home,
-      testConfig(home, { pool: { warmSpares: 0 }, native: { workspaceRoots: [home.root] } }),
-    )
-    port = new URL(gateway.url).port
-    const created = await send(gateway, 'POST', '/api/sessions', {}, { workspace: home.workspace })
+    port = new URL(g.url).port
+    const created = await send(g.gateway, 'POST', '/api/sessions', {}, { workspace: g.home.workspace })
     assert.equal(created.status, 201)
     id = created.body.id as string
   })
-  after(async () => {
-    await gateway.close()
-    await home.close()
-  })
 
-  const sessionCount = async () => (await send(gateway, 'GET', '/api/sessions')).body.total as number
+  const sessionCount = async () => (await send(g.gateway, 'GET', '/api/sessions')).body.total as number
 
   test('a rebound name (foreign Host) can neither create sessions nor run bash', async () => {
     const before = await sessionCount()
     const rebound = { host: `evil.example:${port}` }
-    const created = await send(gateway, 'POST', '/api/sessions', rebound, {})
+    const created = await send(g.gateway, 'POST', '/api/sessions', rebound, {})
     assert.equal(created.status, 403)
     assert.equal(nativeCode(created), 'host_not_allowed')
     assert.match(String((created.body.error as Json).message), /server\.allowedHosts/)
     assert.equal(await sessionCount(), before, 'no session was created')
 
-    const marker = join(home.workspace, 'pwned')
-    const bash = await send(gateway, 'POST', `/api/sessions/${id}/tools/bash`, rebound, {
+    const marker = join(g.home.workspace, 'pwned')
+    const bash = await send(g.gateway, 'POST', `/api/sessions/${id}/tools/bash`, rebound, {
       command: `touch ${marker}`,
     })
     assert.equal(bash.status, 403)
@@ -128,20 +118,20 @@ describe('DNS rebinding and cross-site pages, without API keys', () => {
     assert.equal(existsSync(marker), false, 'the command did not run')
 
     // Reads too: a rebound page must not read sessions, history or events.
-    const read = await send(gateway, 'GET', `/api/sessions/${id}`, { host: 'evil.example' })
+    const read = await send(g.gateway, 'GET', `/api/sessions/${id}`, { host: 'evil.example' })
     assert.equal(read.status, 403)
-    const trailingDot = await send(gateway, 'GET', '/api/sessions', { host: `evil.example.:${port}` })
+    const trailingDot = await send(g.gateway, 'GET', '/api/sessions', { host: `evil.example.:${port}` })
     assert.equal(trailingDot.status, 403)
   })
 
   test('under /v1 the refusal is in OpenAI shape', async () => {
-    const models = await send(gateway, 'GET', '/v1/models', { host: `evil.example:${port}` })
+    const models = await send(g.gateway, 'GET', '/v1/models', { host: `evil.example:${port}` })
     assert.equal(models.status, 403)
     assert.deepEqual(Object.keys(models.body.error as Json).sort(), ['code', 'message', 'param', 'type'])
     assert.equal((models.body.error as Json).code, 'host_not_allowed')
     assert.equal((models.body.error as Json).type, 'invalid_request_error')
     const chat = await send(
-      gateway,
+      g.gateway,
       'POST',
       '/v1/chat/completions',
       { host: 'evil.example' },
@@ -153,37 +143,37 @@ describe('DNS rebinding and cross-site pages, without API keys', () => {
 
   test('a page of another site (foreign Origin, Sec-Fetch-Site: cross-site) is refused', async () => {
     const before = await sessionCount()
-    const foreign = await send(gateway, 'POST', '/api/sessions', { origin: 'http://evil.example' }, {})
+    const foreign = await send(g.gateway, 'POST', '/api/sessions', { origin: 'http://evil.example' }, {})
     assert.equal(foreign.status, 403)
     assert.equal(nativeCode(foreign), 'origin_not_allowed')
-    const listing = await send(gateway, 'GET', '/api/sessions', { origin: 'http://evil.example' })
+    const listing = await send(g.gateway, 'GET', '/api/sessions', { origin: 'http://evil.example' })
     assert.equal(listing.status, 403)
-    const sandboxed = await send(gateway, 'GET', '/api/sessions', { origin: 'null' })
+    const sandboxed = await send(g.gateway, 'GET', '/api/sessions', { origin: 'null' })
     assert.equal(sandboxed.status, 403)
     // Another machine of the network is another site too.
-    const lan = await send(gateway, 'POST', '/api/sessions', { origin: 'http://192.168.1.50' }, {})
+    const lan = await send(g.gateway, 'POST', '/api/sessions', { origin: 'http://192.168.1.50' }, {})
     assert.equal(lan.status, 403)
 
     // A form POST (no Origin checked by the page's author) still says where it comes from.
-    const crossSite = await send(gateway, 'POST', '/api/sessions', { 'sec-fetch-site': 'cross-site' }, {})
+    const crossSite = await send(g.gateway, 'POST', '/api/sessions', { 'sec-fetch-site': 'cross-site' }, {})
     assert.equal(crossSite.status, 403)
     assert.equal(nativeCode(crossSite), 'origin_not_allowed')
     assert.match(String((crossSite.body.error as Json).message), /Sec-Fetch-Site/)
-    const chat = await send(gateway, 'POST', '/v1/chat/completions', { 'sec-fetch-site': 'cross-site' }, {})
+    const chat = await send(g.gateway, 'POST', '/v1/chat/completions', { 'sec-fetch-site': 'cross-site' }, {})
     assert.equal(chat.status, 403)
     assert.equal((chat.body.error as Json).code, 'origin_not_allowed')
     assert.equal(await sessionCount(), before, 'no session was created')
 
     // Pages of this machine are local: a UI on another port of localhost may drive the gateway.
     const local = await send(
-      gateway,
+      g.gateway,
       'POST',
       '/api/sessions',
       { origin: 'http://localhost:3000', 'sec-fetch-site': 'same-site' },
       {},
     )
     assert.equal(local.status, 201)
-    const same = await send(gateway, 'GET', '/api/sessions', {
+    const same = await send(g.gateway, 'GET', '/api/sessions', {
       origin: `http://127.0.0.1:${port}`,
       'sec-fetch-site': 'same-origin',
     })
@@ -191,7 +181,7 @@ describe('DNS rebinding and cross-site pages, without API keys', () => {
   })
 
   test('WebSocket upgrades: a foreign Origin or Host is refused before the upgrade', async () => {
-    const url = `${gateway.url.replace('http', 'ws')}/api/sessions/${id}/stream`
+    const url = `${g.url.replace('http', 'ws')}/api/sessions/${id}/stream`
     const foreign = await upgrade(url, { origin: 'http://evil.example' })
     assert.notEqual(foreign, 'open')
     assert.equal((foreign as Answer).status, 403)
@@ -213,7 +203,7 @@ describe('DNS rebinding and cross-site pages, without API keys', () => {
   })
 
   test('API clients go on as before: the SDK, and Host naming the listen address', async () => {
-    const models = await openaiClient(gateway).models.list()
+    const models = await openaiClient(g.gateway).models.list()
     assert.ok(models.data.length > 0)
     for (const host of [
       `127.0.0.1:${port}`,
@@ -222,26 +212,26 @@ describe('DNS rebinding and cross-site pages, without API keys', () => {
       '[::1]',
       `[::1]:${port}`,
     ]) {
-      const answer = await send(gateway, 'GET', '/v1/models', { host })
+      const answer = await send(g.gateway, 'GET', '/v1/models', { host })
       assert.equal(answer.status, 200, host)
     }
     // An SSH tunnel's port, and an address of the machine (a Host that is an address cannot be rebound).
-    assert.equal((await send(gateway, 'GET', '/api/sessions', { host: 'localhost:2222' })).status, 200)
-    assert.equal((await send(gateway, 'GET', '/api/sessions', { host: '10.1.2.3:8080' })).status, 200)
+    assert.equal((await send(g.gateway, 'GET', '/api/sessions', { host: 'localhost:2222' })).status, 200)
+    assert.equal((await send(g.gateway, 'GET', '/api/sessions', { host: '10.1.2.3:8080' })).status, 200)
   })
 
   test('server.allowedHosts and allowedOrigins apply on reload', async () => {
     const host = { host: `gateway.example:${port}` }
     const page = { origin: 'https://ui.example', 'sec-fetch-site': 'cross-site' }
-    assert.equal((await send(gateway, 'GET', '/api/sessions', host)).status, 403)
-    assert.equal((await send(gateway, 'POST', '/api/sessions', page, {})).status, 403)
+    assert.equal((await send(g.gateway, 'GET', '/api/sessions', host)).status, 403)
+    assert.equal((await send(g.gateway, 'POST', '/api/sessions', page, {})).status, 403)
 
-    const previous = gateway.context.config
+    const previous = g.gateway.context.config
     const config = structuredClone(previous) as Config
     config.server.allowedHosts = ['gateway.example']
     config.server.allowedOrigins = ['https://ui.example']
     assert.equal(
-      gateway.reconfigure({
+      g.gateway.reconfigure({
         config,
         previous,
         changed: ['server.allowedHosts', 'server.allowedOrigins'],
@@ -250,50 +240,38 @@ describe('DNS rebinding and cross-site pages, without API keys', () => {
       true,
     )
     try {
-      assert.equal((await send(gateway, 'GET', '/api/sessions', host)).status, 200)
-      assert.equal((await send(gateway, 'POST', '/api/sessions', page, {})).status, 201)
-      assert.equal((await send(gateway, 'GET', '/api/sessions', { host: 'evil.example' })).status, 403)
+      assert.equal((await send(g.gateway, 'GET', '/api/sessions', host)).status, 200)
+      assert.equal((await send(g.gateway, 'POST', '/api/sessions', page, {})).status, 201)
+      assert.equal((await send(g.gateway, 'GET', '/api/sessions', { host: 'evil.example' })).status, 403)
     } finally {
-      gateway.reconfigure({ config: previous, previous: config, changed: [], restartRequired: [] })
+      g.gateway.reconfigure({ config: previous, previous: config, changed: [], restartRequired: [] })
     }
-    assert.equal((await send(gateway, 'GET', '/api/sessions', host)).status, 403)
+    assert.equal((await send(g.gateway, 'GET', '/api/sessions', host)).status, 403)
   })
 })
 
 describe('with API keys', () => {
-  let home: TestHome
-  let gateway: Gateway
-  before(async () => {
-    home = await testHome()
-    gateway = await testGateway(
-      home,
-      testConfig(home, { pool: { warmSpares: 0 }, server: { apiKeys: ['sk-gw-1'] } }),
-    )
-  })
-  after(async () => {
-    await gateway.close()
-    await home.close()
-  })
+  const g = withGateway({ pool: { warmSpares: 0 }, server: { apiKeys: ['sk-gw-1'] } })
 
   test('the Bearer scheme is case-insensitive', async () => {
     for (const scheme of ['Bearer', 'bearer', 'BEARER', 'bEaReR']) {
       const authorization = `${scheme} sk-gw-1`
-      assert.equal((await send(gateway, 'GET', '/v1/models', { authorization })).status, 200, scheme)
-      assert.equal((await send(gateway, 'GET', '/api/sessions', { authorization })).status, 200, scheme)
+      assert.equal((await send(g.gateway, 'GET', '/v1/models', { authorization })).status, 200, scheme)
+      assert.equal((await send(g.gateway, 'GET', '/api/sessions', { authorization })).status, 200, scheme)
     }
-    assert.equal((await send(gateway, 'GET', '/v1/models', { authorization: 'bearer wrong' })).status, 401)
+    assert.equal((await send(g.gateway, 'GET', '/v1/models', { authorization: 'bearer wrong' })).status, 401)
     assert.equal(
-      (await send(gateway, 'GET', '/api/sessions', { authorization: 'bearersk-gw-1' })).status,
+      (await send(g.gateway, 'GET', '/api/sessions', { authorization: 'bearersk-gw-1' })).status,
       401,
     )
   })
 
   test('the keys are the boundary: any Host passes; a cross-site page still cannot change state', async () => {
     const authorization = 'Bearer sk-gw-1'
-    const named = await send(gateway, 'GET', '/api/sessions', { authorization, host: 'gateway.example' })
+    const named = await send(g.gateway, 'GET', '/api/sessions', { authorization, host: 'gateway.example' })
     assert.equal(named.status, 200)
     const crossSite = await send(
-      gateway,
+      g.gateway,
       'POST',
       '/api/sessions',
       { authorization, 'sec-fetch-site': 'cross-site', origin: 'https://evil.example' },
@@ -303,8 +281,8 @@ describe('with API keys', () => {
     assert.equal(nativeCode(crossSite), 'origin_not_allowed')
   })
   test('a WebSocket upgrade refused for its key is answered and its connection closed', async () => {
-    const created = await send(gateway, 'POST', '/api/sessions', { 'x-api-key': 'sk-gw-1' }, {})
-    const url = `${gateway.url.replace('http', 'ws')}/api/sessions/${created.body.id}/stream`
+    const created = await send(g.gateway, 'POST', '/api/sessions', { 'x-api-key': 'sk-gw-1' }, {})
+    const url = `${g.url.replace('http', 'ws')}/api/sessions/${created.body.id}/stream`
     const refused = await upgrade(url, {})
     assert.equal((refused as Answer).status, 401)
     assert.equal(nativeCode(refused as Answer), 'unauthorized')
@@ -313,13 +291,7 @@ describe('with API keys', () => {
 })
 
 describe('reloads that would open the gateway', () => {
-  let home: TestHome
-  before(async () => {
-    home = await testHome()
-  })
-  after(async () => {
-    await home.close()
-  })
+  const h = withHome()
 
   test('an open configuration logs the warning; one refused at start is refused and not applied', async () => {
     const stream = new PassThrough()
@@ -335,7 +307,7 @@ describe('reloads that would open the gateway', () => {
       log: { level: 'info' },
     }
     const { startGateway } = await import('../../src/gateway.js')
-    const gateway = await startGateway({ config: testConfig(home, overrides), log, env: home.env })
+    const gateway = await startGateway({ config: testConfig(h.home, overrides), log, env: h.home.env })
     const warning = (line: Json) => String(line.msg).startsWith('LISTENING ON A NON-LOOPBACK ADDRESS')
     const settle = () => new Promise((resolve) => setImmediate(resolve))
     try {

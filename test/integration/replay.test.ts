@@ -6,10 +6,9 @@
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import { type IncomingMessage, request } from 'node:http'
-import { after, before, describe, test } from 'node:test'
+import { describe, test } from 'node:test'
 import WebSocket from 'ws'
-import type { Gateway } from '../../src/gateway.js'
-import { type TestHome, testConfig, testGateway, testHome } from '../support/harness.js'
+import { withGateway } from '../support/harness.js'
 import { waitUntil } from '../support/wait.js'
 
 /** About the size of the issue's backlog (24,200 events: cut after 4,488 when replay ignored backpressure). */
@@ -49,38 +48,23 @@ class SseReader {
 }
 
 describe('replay of a long backlog honours backpressure', () => {
-  let home: TestHome
-  let gateway: Gateway
-  before(async () => {
-    home = await testHome()
-    gateway = await testGateway(
-      home,
-      testConfig(home, {
-        pool: { warmSpares: 0 },
-        native: { workspaceRoots: [home.root], stallTimeoutMs: STALL_TIMEOUT_MS },
-      }),
-    )
-  })
-  after(async () => {
-    await gateway.close()
-    await home.close()
-  })
+  const g = withGateway({ pool: { warmSpares: 0 }, native: { stallTimeoutMs: STALL_TIMEOUT_MS } })
 
   /** A session whose log holds `count` text deltas of about a token each (published on the bus directly). */
   async function sessionWithBacklog(count: number): Promise<string> {
-    const response = await fetch(`${gateway.url}/api/sessions`, {
+    const response = await fetch(`${g.url}/api/sessions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: '{}',
     })
     const { id } = (await response.json()) as { id: string }
     publish(id, count)
-    gateway.context.bus.flush()
+    g.gateway.context.bus.flush()
     return id
   }
 
   function publish(id: string, count: number): void {
-    const { bus } = gateway.context
+    const { bus } = g.gateway.context
     for (let i = 0; i < count; i++)
       bus.publish(id, {
         type: 'text.delta',
@@ -93,7 +77,7 @@ describe('replay of a long backlog honours backpressure', () => {
   /** Opens `/events` with `Last-Event-ID: 0`; the response is not read until the caller reads it. */
   async function openEvents(id: string): Promise<IncomingMessage> {
     const response = await new Promise<IncomingMessage>((opened, failed) =>
-      request(`${gateway.url}/api/sessions/${id}/events`, { headers: { 'last-event-id': '0' } }, opened)
+      request(`${g.url}/api/sessions/${id}/events`, { headers: { 'last-event-id': '0' } }, opened)
         .on('error', failed)
         .end(),
     )
@@ -181,7 +165,7 @@ describe('replay of a long backlog honours backpressure', () => {
     // Reconnecting with the last id it received gets the rest, exactly.
     const rest = await new Promise<IncomingMessage>((opened, failed) =>
       request(
-        `${gateway.url}/api/sessions/${id}/events`,
+        `${g.url}/api/sessions/${id}/events`,
         { headers: { 'last-event-id': String(received.length) } },
         opened,
       )
@@ -202,7 +186,7 @@ describe('replay of a long backlog honours backpressure', () => {
   })
 
   function openSocket(id: string): { socket: WebSocket; seqs: number[] } {
-    const socket = new WebSocket(`${gateway.url.replace('http', 'ws')}/api/sessions/${id}/stream?after=0`)
+    const socket = new WebSocket(`${g.url.replace('http', 'ws')}/api/sessions/${id}/stream?after=0`)
     const seqs: number[] = []
     socket.on('message', (data) => seqs.push((JSON.parse(data.toString()) as { seq: number }).seq))
     return { socket, seqs }

@@ -12,47 +12,33 @@ import { GatewayError } from '../../src/engine/errors.js'
 import { SessionManager } from '../../src/engine/sessions.js'
 import { EventBus } from '../../src/events/bus.js'
 import type { GatewayEvent } from '../../src/events/types.js'
-import type { Gateway } from '../../src/gateway.js'
 import { StoreError } from '../../src/store/errors.js'
 import { SqliteStore } from '../../src/store/sqlite.js'
 import type { SessionRecord } from '../../src/store/types.js'
-import { quietLog, type TestHome, testConfig, testGateway, testHome, testLimits } from '../support/harness.js'
+import { quietLog, type TestHome, testHome, testLimits, withGateway } from '../support/harness.js'
 import { expectError, type Json, nativeClient } from '../support/native-client.js'
 import { postChatCompletion } from '../support/openai.js'
 import { text } from '../support/scripted-anthropic.js'
 import { waitUntil } from '../support/wait.js'
 
 describe('storage errors', () => {
-  let home: TestHome
-  let gateway: Gateway
-  before(async () => {
-    home = await testHome()
-    gateway = await testGateway(
-      home,
-      testConfig(home, {
-        pool: { warmSpares: 0 },
-        native: { workspaceRoots: [home.root] },
-        // The most the edge lets through: one level more in an event than SQLite's JSON reads.
-        server: { maxJsonDepth: 1_000 },
-      }),
-    )
-  })
-  after(async () => {
-    await gateway?.close()
-    await home?.close()
+  const g = withGateway({
+    pool: { warmSpares: 0 },
+    // The most the edge lets through: one level more in an event than SQLite's JSON reads.
+    server: { maxJsonDepth: 1_000 },
   })
 
-  const { call } = nativeClient(() => gateway)
+  const { call } = nativeClient(() => g.gateway)
 
   /** A configuration reload that changes `store.maxSizeBytes`, as the file watcher would apply it. */
   function setMaxSize(bytes: number): void {
-    const previous = gateway.context.config
+    const previous = g.gateway.context.config
     const config: Config = { ...previous, store: { ...previous.store, maxSizeBytes: bytes } }
-    gateway.reconfigure({ config, previous, changed: ['store.maxSizeBytes'], restartRequired: [] })
+    g.gateway.reconfigure({ config, previous, changed: ['store.maxSizeBytes'], restartRequired: [] })
   }
 
   const health = async () => {
-    const response = await fetch(`${gateway.url}/v1/health`)
+    const response = await fetch(`${g.url}/v1/health`)
     return { status: response.status, body: (await response.json()) as Json }
   }
 
@@ -77,7 +63,7 @@ describe('storage errors', () => {
     assert.match(String(error.message), /gateway\.sqlite is full/)
     assert.equal(refused.headers.get('retry-after'), '5')
 
-    const chat = await postChatCompletion(gateway, {
+    const chat = await postChatCompletion(g.gateway, {
       model: 'claude-code',
       messages: [{ role: 'user', content: 'hi' }],
     })
@@ -100,11 +86,11 @@ describe('storage errors', () => {
     const long = Array.from({ length: 200 }, (_, i) => `Paragraph ${i}: ${'lorem ipsum '.repeat(20)}`).join(
       '\n\n',
     )
-    home.model.script(text(long))
+    g.home.model.script(text(long))
     const turn = await call('POST', `/api/sessions/${id}/messages`, { content: 'write a lot' })
     assert.equal(turn.status, 200, turn.raw)
     assert.equal(turn.body.status, 'success')
-    const replayed = gateway.context.bus.replay(id)
+    const replayed = g.gateway.context.bus.replay(id)
     const completed = replayed.filter((event) => event.type === 'turn.completed')
     assert.equal(completed.length, 2)
     assert.deepEqual(
@@ -117,7 +103,7 @@ describe('storage errors', () => {
     setMaxSize(0)
     await waitUntil(async () => (await health()).status === 200, 20_000, 'health ok again')
     assert.deepEqual((await health()).body.store, { ok: true })
-    const stored = gateway.context.store.readEvents(id)
+    const stored = g.gateway.context.store.readEvents(id)
     assert.deepEqual(
       stored.map((event) => event.seq),
       replayed.map((event) => event.seq),
@@ -128,7 +114,7 @@ describe('storage errors', () => {
   })
 
   test('a direct tool call refused for its input is not recorded, and the tool call list still answers', async () => {
-    const created = await call('POST', '/api/sessions', { workspace: home.workspace })
+    const created = await call('POST', '/api/sessions', { workspace: g.home.workspace })
     const id = created.body.id as string
     // A body 1000 levels deep (the edge's most): recorded as an event, 1001, more than SQLite's JSON reads.
     let extra: unknown = 'leaf'
@@ -139,7 +125,7 @@ describe('storage errors', () => {
     assert.equal(calls.status, 200, calls.raw)
     assert.deepEqual(calls.body.items, [])
     assert.deepEqual(
-      gateway.context.store.readEvents(id).filter((event) => event.type.startsWith('tool.')),
+      g.gateway.context.store.readEvents(id).filter((event) => event.type.startsWith('tool.')),
       [],
     )
   })

@@ -3,10 +3,9 @@ import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { after, before, describe, test } from 'node:test'
+import { describe, test } from 'node:test'
 import WebSocket from 'ws'
-import type { Gateway } from '../../src/gateway.js'
-import { type TestHome, testConfig, testGateway, testHome } from '../support/harness.js'
+import { withGateway } from '../support/harness.js'
 import { text, toolCall } from '../support/scripted-anthropic.js'
 import { waitUntil } from '../support/wait.js'
 
@@ -16,22 +15,10 @@ interface Frame {
 }
 
 describe('session WebSockets', () => {
-  let home: TestHome
-  let gateway: Gateway
-  before(async () => {
-    home = await testHome()
-    gateway = await testGateway(
-      home,
-      testConfig(home, { pool: { warmSpares: 0 }, native: { workspaceRoots: [home.root] } }),
-    )
-  })
-  after(async () => {
-    await gateway.close()
-    await home.close()
-  })
+  const g = withGateway({ pool: { warmSpares: 0 } })
 
   const createSession = async (body: object) => {
-    const response = await fetch(`${gateway.url}/api/sessions`, {
+    const response = await fetch(`${g.url}/api/sessions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(body),
@@ -40,7 +27,7 @@ describe('session WebSockets', () => {
   }
 
   async function open(path: string): Promise<{ socket: WebSocket; frames: Frame[] }> {
-    const socket = new WebSocket(`${gateway.url.replace('http', 'ws')}${path}`)
+    const socket = new WebSocket(`${g.url.replace('http', 'ws')}${path}`)
     const frames: Frame[] = []
     socket.on('message', (data) => frames.push(JSON.parse(data.toString()) as Frame))
     await once(socket, 'open')
@@ -50,7 +37,7 @@ describe('session WebSockets', () => {
   test('send a message and receive every event of its turn; bad frames get an error', async () => {
     const id = await createSession({})
     const { socket, frames } = await open(`/api/sessions/${id}/stream`)
-    home.model.script(text('over the socket', { chunkSize: 4 }))
+    g.home.model.script(text('over the socket', { chunkSize: 4 }))
     socket.send(JSON.stringify({ type: 'message', content: 'hi', request_id: 'r1' }))
     await waitUntil(() => frames.some((f) => f.type === 'turn.completed'), 20_000, 'turn.completed')
     const ack = frames.find((f) => f.type === 'ack')
@@ -97,7 +84,7 @@ describe('session WebSockets', () => {
     assert.match(String(notText.message), /content\[0\]\.text must be string/)
     assert.equal(frames.filter((f) => f.type === 'turn.started').length, 0)
 
-    home.model.script(text('fine'))
+    g.home.model.script(text('fine'))
     socket.send(
       JSON.stringify({ type: 'message', content: [{ type: 'text', text: 'hi' }], request_id: 'm3' }),
     )
@@ -109,8 +96,8 @@ describe('session WebSockets', () => {
     const id = await createSession({ permission_mode: 'default', ask_permissions: true })
     const { socket, frames } = await open(`/api/sessions/${id}/stream`)
     const tools = await open(`/api/sessions/${id}/tools/stream`)
-    const target = join(home.workspace, 'ws-approved.txt')
-    home.model.script(toolCall('Write', { file_path: target, content: 'ok\n' }), text('Written.'))
+    const target = join(g.home.workspace, 'ws-approved.txt')
+    g.home.model.script(toolCall('Write', { file_path: target, content: 'ok\n' }), text('Written.'))
     socket.send(JSON.stringify({ type: 'message', content: 'write it' }))
     const asked = await waitUntil(
       () => frames.find((f) => f.type === 'permission.requested'),
@@ -133,14 +120,14 @@ describe('session WebSockets', () => {
 
   test('a reconnect with ?after= replays what it missed', async () => {
     const id = await createSession({})
-    home.model.script(text('missed while away'))
-    await fetch(`${gateway.url}/api/sessions/${id}/messages`, {
+    g.home.model.script(text('missed while away'))
+    await fetch(`${g.url}/api/sessions/${id}/messages`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ content: 'hello' }),
     })
     const { socket, frames } = await open(`/api/sessions/${id}/stream?after=2`)
-    const expected = gateway.context.bus.replay(id, 2).map((e) => e.seq)
+    const expected = g.gateway.context.bus.replay(id, 2).map((e) => e.seq)
     await waitUntil(() => frames.length >= expected.length, 5_000, 'the replay')
     assert.deepEqual(
       frames.map((f) => f.seq),
@@ -150,7 +137,7 @@ describe('session WebSockets', () => {
   })
 
   test('an unknown session closes the socket with 4404', async () => {
-    const socket = new WebSocket(`${gateway.url.replace('http', 'ws')}/api/sessions/nope/stream`)
+    const socket = new WebSocket(`${g.url.replace('http', 'ws')}/api/sessions/nope/stream`)
     const [code] = (await once(socket, 'close')) as [number]
     assert.equal(code, 4404)
   })

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { after, before } from 'node:test'
 import pino from 'pino'
 import { type Config, loadConfig } from '../../src/config/index.js'
 import { detectClaudeCli } from '../../src/engine/claude-cli.js'
@@ -191,5 +192,71 @@ export async function withOwnGateway<T>(
     }
   } finally {
     await home.close()
+  }
+}
+
+/**
+ * A home of its own for the enclosing suite, whose tests start their own gateways or engines: made in a
+ * `before` hook registered where this is called, removed in an `after`.
+ */
+export function withHome(): { readonly home: TestHome } {
+  let home: TestHome | undefined
+  before(async () => {
+    home = await testHome()
+  })
+  after(async () => {
+    await home?.close()
+  })
+  return {
+    get home() {
+      if (home === undefined) throw new Error('withHome: used before its before hook ran, or it failed')
+      return home
+    },
+  }
+}
+
+export interface GatewayFixture {
+  /** The suite's home: scripted model, workspace, data folder and the environment the CLI runs with. */
+  readonly home: TestHome
+  readonly gateway: Gateway
+  /** The gateway's base URL, e.g. http://127.0.0.1:PORT */
+  readonly url: string
+}
+
+/**
+ * A gateway on a home of its own for the enclosing suite: started in a `before` hook registered where this
+ * is called (so the suite's own `before` hooks declared after it find it running), stopped in an `after`.
+ * `overrides` may be computed from the home (its paths); `prepare` readies the home before the start.
+ */
+export function withGateway(
+  overrides: ConfigOverrides | ((home: TestHome) => ConfigOverrides) = {},
+  prepare?: (home: TestHome) => void | Promise<void>,
+): GatewayFixture {
+  let home: TestHome | undefined
+  let gateway: Gateway | undefined
+  before(async () => {
+    home = await testHome()
+    await prepare?.(home)
+    const config = testConfig(home, typeof overrides === 'function' ? overrides(home) : overrides)
+    gateway = await testGateway(home, config)
+  })
+  after(async () => {
+    await gateway?.close()
+    await home?.close()
+  })
+  const started = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('withGateway: used before its before hook ran, or it failed')
+    return value
+  }
+  return {
+    get home() {
+      return started(home)
+    },
+    get gateway() {
+      return started(gateway)
+    },
+    get url() {
+      return started(gateway).url
+    },
   }
 }
