@@ -13,6 +13,11 @@ import { createLogger } from '../../src/observability/logger.js'
 import { testConfig, withGateway, withHome } from '../support/harness.js'
 import { expectError, type Json, nativeClient } from '../support/native-client.js'
 
+/** `POST /api/sessions {}` refused because the default workspace is outside the roots: the error. */
+async function defaultWorkspaceRefused(call: ReturnType<typeof nativeClient>['call']): Promise<Json> {
+  return expectError(await call('POST', '/api/sessions', {}), 400, 'validation_error', 'body.workspace')
+}
+
 describe('the default workspace obeys the roots', () => {
   const h = withHome()
 
@@ -42,12 +47,7 @@ describe('the default workspace obeys the roots', () => {
     })
     try {
       const { call } = nativeClient(() => gateway)
-      const error = expectError(
-        await call('POST', '/api/sessions', {}),
-        400,
-        'validation_error',
-        'body.workspace',
-      )
+      const error = await defaultWorkspaceRefused(call)
       assert.match(String(error.message), /default workspace '\/'/)
       assert.match(String(error.message), /claude\.defaultWorkspace/)
       assert.match(String(error.message), /native\.workspaceRoots/)
@@ -85,12 +85,7 @@ describe('the default workspace obeys the roots', () => {
     })
     try {
       const { call } = nativeClient(() => gateway)
-      const error = expectError(
-        await call('POST', '/api/sessions', {}),
-        400,
-        'validation_error',
-        'body.workspace',
-      )
+      const error = await defaultWorkspaceRefused(call)
       assert.match(
         String(error.message),
         new RegExp(`default workspace '${h.home.workspace}' \\(claude\\.defaultWorkspace\\)`),

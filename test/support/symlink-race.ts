@@ -71,3 +71,21 @@ export function treeOf(dir: string): string[] {
   visit(dir)
   return found.sort()
 }
+
+/**
+ * What the calls of a race answered: `settle` runs one call and keeps any answer that carries `marker` (the
+ * outside files' content) as a leak, and any failure that is not an `Expected` refusal as unexpected.
+ */
+export function raceOutcomes(Expected: abstract new (...args: never[]) => Error, marker = 'OUTSIDE') {
+  const leaks: string[] = []
+  const unexpected: string[] = []
+  const settle = async (what: string, call: () => Promise<unknown>): Promise<void> => {
+    try {
+      const result = JSON.stringify(await call())
+      if (result.includes(marker)) leaks.push(`${what}: ${result.slice(0, 200)}`)
+    } catch (error) {
+      if (!(error instanceof Expected)) unexpected.push(`${what}: ${String(error)}`)
+    }
+  }
+  return { leaks, unexpected, settle }
+}

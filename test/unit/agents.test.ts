@@ -34,7 +34,7 @@ import {
   transcriptAgent,
   transcriptPath,
 } from '../../src/engine/claude-home.js'
-import { raceFolderWithSymlink, treeOf } from '../support/symlink-race.js'
+import { raceFolderWithSymlink, raceOutcomes, treeOf } from '../support/symlink-race.js'
 
 const PIRATE = `---
 name: pirate
@@ -321,16 +321,7 @@ describe('agent files on disk', () => {
     put(join(outside, 'agents', 'secret.md'), '---\nname: secret\ndescription: OUTSIDE\n---\nOUTSIDE SECRET')
     put(join(agentsDir('project', locations), 'mine.md'), '---\nname: mine\ndescription: d\n---\ninside')
     const race = raceFolderWithSymlink(join(locations.workspace, '.claude'), outside)
-    const leaks: string[] = []
-    const unexpected: string[] = []
-    const settle = async (what: string, call: () => Promise<unknown>) => {
-      try {
-        const result = JSON.stringify(await call())
-        if (result.includes('OUTSIDE')) leaks.push(`${what}: ${result.slice(0, 200)}`)
-      } catch (error) {
-        if (!(error instanceof AgentError)) unexpected.push(`${what}: ${String(error)}`)
-      }
-    }
+    const { leaks, unexpected, settle } = raceOutcomes(AgentError)
     try {
       const deadline = Date.now() + 3_000
       for (let i = 0; Date.now() < deadline; i++) {

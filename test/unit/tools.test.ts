@@ -30,7 +30,7 @@ import {
 import type { SearchInputType } from '../../src/tools/search.js'
 import { searchWorkspace } from '../../src/tools/search-core.js'
 import { Upload } from '../../src/tools/upload.js'
-import { raceFolderWithSymlink, treeOf } from '../support/symlink-race.js'
+import { raceFolderWithSymlink, raceOutcomes, treeOf } from '../support/symlink-race.js'
 import { waitUntil } from '../support/wait.js'
 
 // ---------------------------------------------------------------------------------------------- helpers
@@ -204,17 +204,8 @@ test('no folder swapped for a symlink during a call leads out: write, edit, read
   put(outside, { 'secret.txt': 'OUTSIDE SECRET\n' })
   put(ws, { 'd/secret.txt': 'inside\n' })
   const race = raceFolderWithSymlink(join(ws, 'd'), outside)
-  const leaks: string[] = []
-  const unexpected: string[] = []
   /** Refusals and vanished paths are what a call may answer in the middle of a swap; nothing else. */
-  const settle = async (what: string, call: () => Promise<unknown>) => {
-    try {
-      const result = JSON.stringify(await call())
-      if (result.includes('OUTSIDE')) leaks.push(`${what}: ${result.slice(0, 200)}`)
-    } catch (error) {
-      if (!(error instanceof ToolError)) unexpected.push(`${what}: ${String(error)}`)
-    }
-  }
+  const { leaks, unexpected, settle } = raceOutcomes(ToolError)
   let calls = 0
   try {
     const deadline = Date.now() + RACE_MS
