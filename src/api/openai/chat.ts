@@ -4,15 +4,16 @@
  * and upstream failures are real HTTP errors; after the first byte an error travels as an SSE event.
  */
 import { randomBytes } from 'node:crypto'
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyPluginAsync, FastifyReply } from 'fastify'
 import { clientFunctionName } from '../../engine/client-tools.js'
 import { GatewayError } from '../../engine/errors.js'
 import { TurnFollower } from '../../events/follow.js'
 import type { ErrorCode, GatewayEvent } from '../../events/types.js'
 import type { GatewayContext } from '../../gateway.js'
 import { interruptOnHangUp, interruptTurn } from '../hang-up.js'
-import { EVENT_STREAM_TYPE, JSON_TYPE } from '../media-types.js'
+import { JSON_TYPE } from '../media-types.js'
 import { liveSession } from '../native/resolve.js'
+import { SseWriter } from '../sse.js'
 import { Answer, type AnswerOptions, type Delta } from './answer.js'
 import { ConversationIndex } from './conversations.js'
 import { fromEngineError, invalidRequest, OpenAIError } from './errors.js'
@@ -65,7 +66,7 @@ export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue
       try {
         const first = await firstProgress(exchange)
         exchange.timing.firstEvent = performance.now()
-        if (plan.stream) await stream(exchange, first, request, reply)
+        if (plan.stream) await stream(exchange, first, reply)
         else await respond(exchange, first, reply)
       } finally {
         exchange.follower.close()
@@ -235,23 +236,31 @@ export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue
       })
   }
 
-  async function stream(
-    exchange: Exchange,
-    first: GatewayEvent[],
-    request: FastifyRequest,
-    reply: FastifyReply,
-  ): Promise<void> {
+  async function stream(exchange: Exchange, first: GatewayEvent[], reply: FastifyReply): Promise<void> {
     const { answer, plan } = exchange
-    const raw = reply.raw
-    reply.hijack()
-    raw.writeHead(200, {
-      'content-type': EVENT_STREAM_TYPE,
-      'cache-control': 'no-cache',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-      'x-request-id': request.id,
-      'x-session-id': exchange.sessionId,
-      'server-timing': serverTiming(exchange, performance.now()),
+    const { maxBufferedBytes, stallTimeoutMs } = gateway.config.native
+    const writer = new SseWriter(reply, {
+      maxBufferedBytes,
+      stallTimeoutMs,
+      headers: {
+        'x-session-id': exchange.sessionId,
+        'server-timing': serverTiming(exchange, performance.now()),
+      },
+      keepAlive: { everyMs: gateway.config.openai.keepAliveMs, comment: ': keep-alive\n\n', whenIdle: true },
+      stalledFrame: () =>
+        data(
+          new OpenAIError(
+            503,
+            `This client took no data for ${stallTimeoutMs} ms while more than ${maxBufferedBytes} bytes of the answer waited for it.`,
+            'server_error',
+            null,
+            'slow_consumer',
+          ).body,
+        ),
+      // A hang-up is interruptOnHangUp's (the request's); a client cut off for a stall is still connected.
+      onClose: (stalled) => {
+        if (stalled && !answer.done) interruptTurn(gateway, exchange.sessionId)
+      },
     })
     const base = {
       id: exchange.id,
@@ -261,54 +270,51 @@ export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue
       system_fingerprint: null,
     }
     const usageField = plan.includeUsage ? { usage: null } : {}
-    let lastWrite = Date.now()
-    const write = (data: string) => {
-      lastWrite = Date.now()
-      if (!raw.destroyed) raw.write(data)
-    }
     const chunk = (delta: object, finishReason: string | null = null) =>
-      write(
-        `data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }], ...usageField })}\n\n`,
+      writer.write(
+        data({
+          ...base,
+          choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
+          ...usageField,
+        }),
       )
-    const keepAliveMs = gateway.config.openai.keepAliveMs
-    const keepAlive =
-      keepAliveMs > 0
-        ? setInterval(() => {
-            if (Date.now() - lastWrite >= keepAliveMs) write(': keep-alive\n\n')
-          }, keepAliveMs)
-        : null
     try {
       let sentRole = false
-      const send = (deltas: Delta[]) => {
+      /** Writes the deltas; false when the client's socket is full (wait for `drained()`). */
+      const send = (deltas: Delta[]): boolean => {
+        let room = true
         for (const delta of deltas) {
-          chunk(sentRole ? delta : { role: 'assistant', content: '', ...delta })
+          room = chunk(sentRole ? delta : { role: 'assistant', content: '', ...delta }) && room
           sentRole = true
         }
+        return room
       }
-      for (const event of first) send(answer.apply(event))
-      while (!answer.done && !raw.destroyed) {
+      // At the client's pace: what it has not taken yet waits in the follower, not in its socket.
+      for (const event of first) if (!send(answer.apply(event))) await writer.drained()
+      while (!answer.done && !writer.closed) {
         const next = await exchange.follower.next()
         if (next.done) break
-        send(answer.apply(next.value))
+        if (!send(answer.apply(next.value))) await writer.drained()
         stopIfCut(exchange)
       }
-      if (raw.destroyed) return
+      if (writer.closed) return
       if (!sentRole) send([{ content: '' }])
       const failure = failureOf(answer)
       if (failure) {
-        write(`data: ${JSON.stringify(fromEngineError(failure.code, failure.message).body)}\n\n`)
+        writer.write(data(fromEngineError(failure.code, failure.message).body))
       } else {
         chunk({}, answer.finishReason ?? 'stop')
-        if (plan.includeUsage)
-          write(`data: ${JSON.stringify({ ...base, choices: [], usage: answer.usage })}\n\n`)
+        if (plan.includeUsage) writer.write(data({ ...base, choices: [], usage: answer.usage }))
       }
-      write('data: [DONE]\n\n')
+      writer.write('data: [DONE]\n\n')
     } finally {
-      if (keepAlive) clearInterval(keepAlive)
-      raw.end()
+      writer.end()
     }
   }
 }
+
+/** One SSE `data:` frame of a JSON value. */
+const data = (value: unknown) => `data: ${JSON.stringify(value)}\n\n`
 
 function hasAnswer(events: GatewayEvent[], options: Pick<AnswerOptions, 'json' | 'clientFunction'>): boolean {
   return events.some((event) => event.type !== 'turn.completed' && Answer.isProgress(event, options))
