@@ -529,7 +529,7 @@ export async function runHttp(options: HttpOptions = defaultHttpOptions()): Prom
           name: `${path} gateway (log info) / raw, req/s`,
           numerator: `${runKey(info, path)}: throughput`,
           denominator: `${runKey(raw, path)}: throughput`,
-          atLeast: 0.8,
+          atLeast: 0.75,
         },
         {
           name: `${path} gateway (log warn) / raw, req/s`,

@@ -1,5 +1,6 @@
-import { Ajv, type ValidateFunction } from 'ajv'
+import { Ajv, type AnySchema, type ValidateFunction } from 'ajv'
 import Fastify, {
+  type FastifyBaseLogger,
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
@@ -12,13 +13,20 @@ import { openaiApi, sendError, toOpenAIError } from './api/openai/index.js'
 import { registerOpenApi } from './api/openapi.js'
 import { originGuard } from './api/origin.js'
 import type { GatewayContext } from './gateway.js'
-import { recordRoute, requestLogging } from './observability/request-log.js'
+import { logWhenClosed, requestLogging } from './observability/request-log.js'
 
 /** The HTTP application: Fastify with the gateway's API plugins, each encapsulated under its prefix. */
 export async function buildServer(gateway: GatewayContext): Promise<FastifyInstance> {
   const { server } = gateway.config
-  const logging = requestLogging(gateway.log)
+  const logging = requestLogging()
+  const validator = requestValidator()
   const app = Fastify({
+    // For every plugin: set with app.setValidatorCompiler instead, it is lost in a plugin that adds shared
+    // schemas (app.addSchema), which Fastify gives its default Ajv (that one strips unknown properties).
+    // Typed for Ajv's own validate functions, Fastify takes any schema compiler here as it does there.
+    schemaController: { compilersFactory: { buildValidator: () => validator as never } },
+    // As Fastify's base logger type, which the plugins and routes are typed with.
+    loggerInstance: gateway.log as FastifyBaseLogger,
     ...logging,
     bodyLimit: server.bodyLimitBytes,
     keepAliveTimeout: server.keepAliveTimeoutMs,
@@ -26,6 +34,8 @@ export async function buildServer(gateway: GatewayContext): Promise<FastifyInsta
     // A URL Fastify cannot decode (`/v1/models/%zz`) is refused before routing: in the API's own error shape.
     frameworkErrors: (error, request, reply) => {
       reply.header('x-request-id', request.id)
+      // No hook runs for these: the request line is arranged here.
+      logWhenClosed(request, reply)
       if (request.url.startsWith('/v1/')) sendError(reply, toOpenAIError(error))
       else sendNativeError(reply, error)
       // No hook runs for these: a WebSocket upgrade refused here is released now (see releaseRefusedUpgrade).
@@ -43,24 +53,10 @@ export async function buildServer(gateway: GatewayContext): Promise<FastifyInsta
     limitedJsonBodyParser(app, () => gateway.config.server.maxJsonDepth),
   )
 
-  // Bodies are JSON: their types are as sent ("16" is not a number; OpenAI refuses it too). Query strings
-  // and path parameters are text, so they are converted to the schema's types.
-  const strict = new Ajv({ coerceTypes: false, useDefaults: true, removeAdditional: false, allErrors: false })
-  const coercing = new Ajv({
-    coerceTypes: 'array',
-    useDefaults: true,
-    removeAdditional: false,
-    allErrors: false,
-  })
-  // Compiled as Fastify asks, when the routes are ready: a schema Ajv refuses stops the start, not a request.
-  app.setValidatorCompiler(({ schema, httpPart }) =>
-    httpPart === 'body' ? strict.compile(schema) : finiteOnly(coercing.compile(schema)),
-  )
-
   // A callback, not an async function: every request runs it, and a promise per request is measurable.
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id)
-    recordRoute(request)
+    logWhenClosed(request, reply)
     done()
   })
   // Before any route or key check: DNS rebinding and cross-site pages are refused (src/api/origin.ts).
@@ -76,6 +72,23 @@ export async function buildServer(gateway: GatewayContext): Promise<FastifyInsta
   await app.register(openaiApi, { gateway, prefix: '/v1' })
   await app.register(nativeApi, { gateway, prefix: '/api' })
   return app
+}
+
+/**
+ * Bodies are JSON: their types are as sent ("16" is not a number; OpenAI refuses it too). Query strings
+ * and path parameters are text, so they are converted to the schema's types. Compiled as Fastify asks, when
+ * the routes are ready: a schema Ajv refuses stops the start, not a request.
+ */
+function requestValidator(): FastifySchemaCompiler<AnySchema> {
+  const strict = new Ajv({ coerceTypes: false, useDefaults: true, removeAdditional: false, allErrors: false })
+  const coercing = new Ajv({
+    coerceTypes: 'array',
+    useDefaults: true,
+    removeAdditional: false,
+    allErrors: false,
+  })
+  return ({ schema, httpPart }) =>
+    httpPart === 'body' ? strict.compile(schema) : finiteOnly(coercing.compile(schema))
 }
 
 /**

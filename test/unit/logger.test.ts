@@ -1,59 +1,52 @@
 /**
- * The gateway's standard-output destination (src/observability/logger.ts): lines are batched into one
- * buffer and written together, in order and byte for byte, whatever their length or characters.
+ * The gateway's logger (src/observability/logger.ts): Fastify's request and reply objects are logged as a
+ * few fields, without headers, and standard output loses no line when the process exits.
  */
 import assert from 'node:assert/strict'
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { execFile } from 'node:child_process'
+import { PassThrough } from 'node:stream'
 import { test } from 'node:test'
-import { setTimeout as delay } from 'node:timers/promises'
-import { BatchedStdout } from '../../src/observability/logger.js'
+import { promisify } from 'node:util'
+import { createLogger } from '../../src/observability/logger.js'
 
-async function withFile(run: (fd: number, read: () => string) => void | Promise<void>): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'ccgw-log-'))
-  const path = join(dir, 'out.log')
-  const fd = openSync(path, 'w')
-  try {
-    await run(fd, () => readFileSync(path, 'utf8'))
-  } finally {
-    closeSync(fd)
-    rmSync(dir, { recursive: true, force: true })
-  }
-}
-
-test('lines wait for the batch, then are written in order, multi-byte text and oversized lines included', async () => {
-  await withFile((fd, read) => {
-    const out = new BatchedStdout(fd)
-    const lines = [
-      '{"msg":"first"}\n',
-      '{"msg":"naïve café — 日本語 🚀"}\n',
-      `{"msg":"${'x'.repeat(100_000)}"}\n`, // larger than a whole batch: written on its own, after the first two
-      '{"msg":"after the big one"}\n',
-    ]
-    out.write(lines[0]!)
-    out.write(lines[1]!)
-    assert.equal(read(), '', 'short lines wait for the batch')
-    out.write(lines[2]!)
-    out.write(lines[3]!)
-    out.flushSync()
-    assert.equal(read(), lines.join(''))
-  })
+test('a request and a reply are logged as method, url and status, never their headers', async () => {
+  const stream = new PassThrough()
+  const chunks: string[] = []
+  stream.on('data', (chunk: Buffer) => chunks.push(chunk.toString()))
+  const log = createLogger({ level: 'info', pretty: 'never', destination: stream })
+  const req = { method: 'GET', url: '/v1/models', headers: { authorization: 'Bearer sk-secret-value' } }
+  // As Fastify logs a stream closed prematurely: the whole reply, which holds the request, the server...
+  const reply = { statusCode: 200, request: req, raw: { socket: { huge: 'x'.repeat(10_000) } } }
+  log.child({ reqId: 'k3x9q-1' }).info({ req, res: reply }, 'stream closed prematurely')
+  await new Promise((resolve) => setImmediate(resolve))
+  const line = JSON.parse(chunks.join('')) as Record<string, unknown>
+  assert.deepEqual(line.req, { method: 'GET', url: '/v1/models' })
+  assert.deepEqual(line.res, { statusCode: 200 })
+  assert.equal(line.reqId, 'k3x9q-1')
+  assert.ok(!chunks.join('').includes('sk-secret-value'))
 })
 
-test('a batch that would overflow is written first, and a pending batch is written within 10 ms', async () => {
-  await withFile(async (fd, read) => {
-    const out = new BatchedStdout(fd)
-    // 3,000 lines of about 100 bytes: more than one 64 KiB batch, so the full ones are written at once.
-    const lines = Array.from(
-      { length: 3000 },
-      (_, i) => `{"n":${String(i).padStart(6, '0')},"pad":"${'é'.repeat(40)}"}\n`,
-    )
-    for (const line of lines) out.write(line)
-    const early = read()
-    assert.ok(early.length > 0 && early.length < lines.join('').length, 'full batches are written at once')
-    assert.ok(lines.join('').startsWith(early), 'in order')
-    await delay(50)
-    assert.equal(read(), lines.join(''), 'the rest follows by the timer')
-  })
+test('every line logged on standard output is written, the last ones just before process.exit()', async () => {
+  const lines = 20_000
+  const script = `
+    const { createLogger } = await import(${JSON.stringify(new URL('../../src/observability/logger.ts', import.meta.url).href)})
+    const log = createLogger({ level: 'info', pretty: 'never' })
+    for (let i = 0; i < ${lines}; i++) log.info({ i }, 'line')
+    process.exit(0)
+  `
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    ['--import', 'tsx', '--input-type=module', '-e', script],
+    { maxBuffer: 64 * 1024 * 1024 },
+  )
+  const written = stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((text) => (JSON.parse(text) as { i: number }).i)
+  assert.equal(written.length, lines)
+  assert.deepEqual(
+    written,
+    Array.from({ length: lines }, (_, i) => i),
+    'in order, none lost',
+  )
 })
