@@ -1,26 +1,22 @@
 /**
- * Claude Code's agent files in their two scopes: the user's (`<CLAUDE_CONFIG_DIR>/agents/`, by default
- * `~/.claude/agents/`) and a project's (`<workspace>/.claude/agents/`). Claude Code loads every `*.md` file
- * below those folders (subfolders too) and names the agent by its front matter `name`, not by the file name;
- * where both scopes define a name, the project's wins. New files are written as `<name>.md`.
+ * Claude Code's agent files, listed, read, created, changed and deleted in their two scopes (where those
+ * are: ./scopes.ts). Claude Code loads every `*.md` file below a scope's folder and names the agent by its
+ * front matter `name`, not by the file name; where both scopes define a name, the project's wins. New files
+ * are written as `<name>.md`.
  *
- * Every path stays inside its scope: a project's agents folder must really (symlinks resolved) be inside the
- * workspace, and a file is read or rewritten only if it really is inside its scope's folder.
+ * Every path stays inside its scope: a file is read or rewritten only if it really (symlinks resolved) is
+ * inside its scope's folder, through checked descriptors.
  */
-import type { Dirent } from 'node:fs'
-import { mkdir, realpath, stat, unlink } from 'node:fs/promises'
+import { unlink } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import {
-  confineTo,
-  isInside,
-  isToolError,
-  listFolder,
   openFolder,
   openForReading,
   openForWriting,
   readUpTo,
   replaceContent,
-} from '../tools/workspace.js'
+} from '../tools/confined-files.js'
+import { confineTo, errnoOf } from '../tools/confinement.js'
 import {
   AgentError,
   type AgentInput,
@@ -30,19 +26,20 @@ import {
   parseAgentFile,
   patchAgentFile,
 } from './format.js'
+import {
+  AGENT_SCOPES,
+  type AgentLocations,
+  type AgentScope,
+  confinedDir,
+  confinedError,
+  ensureDir,
+  isOutside,
+  linksOut,
+  markdownFiles,
+} from './scopes.js'
 
 export * from './format.js'
-
-export const AGENT_SCOPES = ['user', 'project'] as const
-export type AgentScope = (typeof AGENT_SCOPES)[number]
-
-/** Where the scopes are. */
-export interface AgentLocations {
-  /** Claude Code's config folder as the CLI sees it (see `claudeConfigDir`): the user scope is its `agents/`. */
-  configDir: string
-  /** A workspace: the project scope is its `.claude/agents/`. Without one there is no project scope. */
-  workspace?: string | null
-}
+export { AGENT_SCOPES, type AgentLocations, type AgentScope, agentsDir } from './scopes.js'
 
 /** One agent file, as a list shows it. */
 export interface AgentSummary {
@@ -72,16 +69,6 @@ export interface AgentDetails extends AgentSummary {
 
 /** Agent files larger than this are not read. */
 export const MAX_AGENT_FILE_BYTES = 1024 * 1024
-/** How deep below a scope's folder files are looked for. */
-const MAX_DEPTH = 8
-
-/** The folder of a scope. Throws `invalid` for the project scope without a workspace. */
-export function agentsDir(scope: AgentScope, locations: AgentLocations): string {
-  if (scope === 'user') return join(locations.configDir, 'agents')
-  if (!locations.workspace)
-    throw new AgentError('invalid', 'The project scope needs a workspace', 'workspace')
-  return join(locations.workspace, '.claude', 'agents')
-}
 
 /**
  * The agent files of both scopes (the project's only with a workspace), user's first, each scope by name
@@ -109,8 +96,7 @@ export async function readAgent(
   scope?: AgentScope,
 ): Promise<AgentDetails> {
   const found = await locate(name, locations, scope, 'read')
-  if (!found.inside)
-    throw new AgentError('outside_scope', `${found.details.path} links outside the agents folder`)
+  if (!found.inside) throw linksOut(found.details.path)
   return found.details
 }
 
@@ -137,7 +123,7 @@ export async function createAgent(
     )
   }
   const path = clash?.details.path ?? target
-  if (clash && !clash.inside) throw new AgentError('outside_scope', `${path} links outside the agents folder`)
+  if (clash && !clash.inside) throw linksOut(path)
   await confinedWrite(dir, path, text, options.overwrite ? 'replace' : 'create', scope)
   return detailsOf(path, scope, text)
 }
@@ -154,7 +140,7 @@ export async function updateAgent(
 ): Promise<AgentDetails> {
   const found = await locate(name, locations, scope, 'write')
   const { path } = found.details
-  if (!found.inside) throw new AgentError('outside_scope', `${path} links outside the agents folder`)
+  if (!found.inside) throw linksOut(path)
   const text = patchAgentFile(found.text, patch)
   await confinedWrite(found.root, path, text, 'replace', found.details.scope)
   return detailsOf(path, found.details.scope, text)
@@ -254,9 +240,8 @@ async function readAgentFile(path: string, realDir: string, scope: AgentScope): 
   try {
     real = await confineTo(realDir, path)
   } catch (error) {
-    if (isToolError(error) && error.code === 'path_outside_workspace')
-      return unreadable('The file links outside the agents folder', false)
-    return unreadable(`Cannot read the file (${errno(error) ?? (error as Error).message})`, false)
+    if (isOutside(error)) return unreadable('The file links outside the agents folder', false)
+    return unreadable(`Cannot read the file (${errnoOf(error) ?? (error as Error).message})`, false)
   }
   try {
     // Read through a descriptor checked to lead inside the folder (see openForReading).
@@ -273,32 +258,12 @@ async function readAgentFile(path: string, realDir: string, scope: AgentScope): 
       await handle.close()
     }
   } catch (error) {
-    if (isToolError(error) && error.code === 'path_outside_workspace')
-      return unreadable('The file links outside the agents folder', false)
-    return unreadable(`Cannot read the file (${errno(error) ?? 'EISDIR'})`, true)
+    if (isOutside(error)) return unreadable('The file links outside the agents folder', false)
+    return unreadable(`Cannot read the file (${errnoOf(error) ?? 'EISDIR'})`, true)
   }
 }
 
 /** `*.md` files below `dir` (inside the scope's real folder `root`), listed from checked descriptors. */
-async function markdownFiles(root: string, dir: string, depth: number): Promise<string[]> {
-  let entries: Dirent[]
-  try {
-    entries = await listFolder(root, dir)
-  } catch (error) {
-    if (depth > 0 || isMissing(error)) return []
-    throw confinedError(error, dir)
-  }
-  const found: string[] = []
-  for (const entry of entries) {
-    const path = join(dir, entry.name)
-    if (entry.isDirectory()) {
-      if (depth < MAX_DEPTH) found.push(...(await markdownFiles(root, path, depth + 1)))
-    } else if (entry.name.endsWith('.md') && (entry.isFile() || entry.isSymbolicLink())) {
-      found.push(path)
-    }
-  }
-  return found
-}
 
 /**
  * Writes an agent file inside the scope's real folder `root`: `create` only when it does not exist,
@@ -322,7 +287,7 @@ async function confinedWrite(
         await handle.close()
       }
     } catch (error) {
-      if (errno(error) === 'EEXIST' || errno(error) === 'EISDIR')
+      if (errnoOf(error) === 'EEXIST' || errnoOf(error) === 'EISDIR')
         throw new AgentError('exists', `${path} already exists in the ${scope} scope`)
       throw confinedError(error, path)
     } finally {
@@ -336,16 +301,6 @@ async function confinedWrite(
   } finally {
     await handle.close()
   }
-}
-
-/** The confinement's refusals as AgentErrors. */
-function confinedError(error: unknown, path: string): unknown {
-  if (!isToolError(error)) return error
-  if (error.code === 'path_outside_workspace')
-    return new AgentError('outside_scope', `${path} links outside the agents folder`)
-  if (error.code === 'invalid_input' && /directory/.test(error.message))
-    return new AgentError('exists', `${path} exists and is not a file`)
-  return new AgentError('invalid', `${path}: ${error.message}`)
 }
 
 async function confinedStep<T>(path: string, run: () => Promise<T>): Promise<T> {
@@ -385,74 +340,4 @@ async function locate(
     )
   }
   return first
-}
-
-/**
- * A scope's folder, real path, or null when it does not exist. A project's must be inside its workspace
- * (`outside_scope` otherwise).
- */
-async function confinedDir(scope: AgentScope, locations: AgentLocations): Promise<string | null> {
-  const dir = agentsDir(scope, locations)
-  let real: string
-  try {
-    real = await realpath(dir)
-  } catch (error) {
-    if (errno(error) === 'ENOENT' || errno(error) === 'ENOTDIR') return null
-    throw error
-  }
-  if (scope === 'project') await checkInsideWorkspace(real, locations.workspace!)
-  return real
-}
-
-/** A scope's folder, created if needed (never outside the workspace for a project). */
-async function ensureDir(scope: AgentScope, locations: AgentLocations): Promise<string> {
-  const dir = agentsDir(scope, locations)
-  if (scope === 'project') {
-    // Created one folder at a time from the workspace's checked descriptors: `.claude` may be (or become)
-    // a link out of the workspace, and nothing may be created through it. The folder as opened is the one.
-    try {
-      const workspace = await realpath(locations.workspace!)
-      const real = await confineTo(workspace, dir)
-      await (await openFolder(workspace, real, { shown: dir, create: true })).close()
-      return real
-    } catch (error) {
-      if (isToolError(error) && error.code === 'path_outside_workspace')
-        throw new AgentError(
-          'outside_scope',
-          `The project's agents folder is outside the workspace ${locations.workspace}`,
-        )
-      if (isToolError(error) && error.code === 'not_found')
-        throw new AgentError('not_found', `${dir} could not be created: ${error.message}`)
-      if (isToolError(error) || errno(error) === 'ENOENT')
-        throw new AgentError('invalid', `${dir} cannot be created: something else is in its way`, 'scope')
-      throw error
-    }
-  }
-  try {
-    await mkdir(dir, { recursive: true })
-  } catch (error) {
-    if (errno(error) !== 'EEXIST' && errno(error) !== 'ENOTDIR') throw error
-    throw new AgentError('invalid', `${dir} cannot be created: something else is in its way`, 'scope')
-  }
-  const real = await confinedDir(scope, locations)
-  if (!real) throw new AgentError('not_found', `${dir} could not be created`)
-  if (!(await stat(real)).isDirectory()) throw new AgentError('invalid', `${dir} is not a folder`, 'scope')
-  return real
-}
-
-async function checkInsideWorkspace(real: string, workspace: string): Promise<void> {
-  const realWorkspace = await realpath(workspace)
-  if (!isInside(realWorkspace, real))
-    throw new AgentError('outside_scope', `The project's agents folder is outside the workspace ${workspace}`)
-}
-
-const isMissing = (error: unknown) =>
-  errno(error) === 'ENOENT' ||
-  errno(error) === 'ENOTDIR' ||
-  (isToolError(error) && error.code === 'not_found')
-
-function errno(error: unknown): string | undefined {
-  return typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string'
-    ? error.code
-    : undefined
 }

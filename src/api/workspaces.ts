@@ -1,6 +1,6 @@
 import { realpathSync, statSync } from 'node:fs'
 import type { Config } from '../config/index.js'
-import { isInside } from '../tools/workspace.js'
+import { isInside } from '../tools/confinement.js'
 
 /**
  * A workspace a client asks for, resolved to its real path (symlinks included) and accepted only under one

@@ -14,7 +14,8 @@
 import { readdir, realpath } from 'node:fs/promises'
 import { join, sep } from 'node:path'
 import { parseAgentFile } from '../agents/index.js'
-import { isInside, readFileInside } from '../tools/workspace.js'
+import { readFileInside } from '../tools/confined-files.js'
+import { isInside } from '../tools/confinement.js'
 
 export const FILE_SOURCES = ['user', 'project', 'skill-user', 'skill-project'] as const
 export type FileSource = (typeof FILE_SOURCES)[number]

@@ -6,7 +6,8 @@
  */
 import { realpath, stat } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import { isInside, readFileInside } from '../tools/workspace.js'
+import { readFileInside } from '../tools/confined-files.js'
+import { isInside } from '../tools/confinement.js'
 import type { FileLocations } from './files.js'
 
 export const SETTINGS_SCOPES = ['user', 'project', 'local'] as const

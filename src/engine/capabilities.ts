@@ -42,24 +42,20 @@ export class CliCapabilities {
     if (this.asked) return
     this.asked = true
     const location = { configDir: this.configDir(), workspace: runner.cwd }
-    runner
-      .supportedAgents()
-      .then((agents) => builtinAgentsOf(agents, location))
-      .then(
-        (agents) => {
-          this.agents = agents
-        },
-        () => undefined,
-      )
-    runner
-      .supportedCommands()
-      .then((commands) => reportedCommandsOf(commands, location))
-      .then(
-        (commands) => {
-          this.commands = commands
-        },
-        () => undefined,
-      )
+    // Agents and commands are extras: a failed answer keeps what was known.
+    const keep = <T>(answer: Promise<T>, learn: (value: T) => void) => answer.then(learn, () => undefined)
+    keep(
+      runner.supportedAgents().then((agents) => builtinAgentsOf(agents, location)),
+      (agents) => {
+        this.agents = agents
+      },
+    )
+    keep(
+      runner.supportedCommands().then((commands) => reportedCommandsOf(commands, location)),
+      (commands) => {
+        this.commands = commands
+      },
+    )
     runner.supportedModels().then(
       (models) => {
         this.models = models

@@ -28,7 +28,7 @@ import { appendFile, mkdir, readdir, readFile, realpath, rename, stat } from 'no
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { ContentBlock } from '../events/types.js'
-import { isInside } from '../tools/workspace.js'
+import { isInside } from '../tools/confinement.js'
 
 export interface SeedTurn {
   role: 'user' | 'assistant'

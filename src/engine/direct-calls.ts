@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { type EventBus, EventRejectedError } from '../events/bus.js'
-import type { EventBody } from '../events/types.js'
+import type { EventBody, EventOf } from '../events/types.js'
 import type { SessionRecord } from '../store/types.js'
 import { GatewayError } from './errors.js'
 import type { FileChange } from './types.js'
@@ -25,7 +25,9 @@ export async function recordDirectCall<R>(
   const turnId = `direct-${randomUUID()}`
   const toolUseId = `direct_${randomUUID()}`
   const publish = (body: EventBody) => bus.publish(record.id, body)
-  clientInput(() => publish({ type: 'tool.call', turnId, toolUseId, name, input, parentToolUseId: null }))
+  clientInput(() =>
+    publish({ type: 'tool.call', turnId, toolUseId, name, input, parentToolUseId: null, direct: true }),
+  )
   const started = Date.now()
   const done = (isError: boolean, content: string, structured?: unknown) =>
     publish({
@@ -38,6 +40,7 @@ export async function recordDirectCall<R>(
       structured,
       durationMs: Date.now() - started,
       parentToolUseId: null,
+      direct: true,
     })
   let result: R
   try {
@@ -51,6 +54,13 @@ export async function recordDirectCall<R>(
     publish({ type: 'file.changed', turnId, toolUseId, tool: name, ...change })
   return result
 }
+
+/**
+ * Whether a tool call (or its result) is a direct call, made by an API client rather than by Claude. Events
+ * recorded before calls carried `direct` have only their turn id to tell: `direct-…`, as given above.
+ */
+export const isDirectCall = (event: EventOf<'tool.call'> | EventOf<'tool.result'>): boolean =>
+  event.direct === true || event.turnId.startsWith('direct-')
 
 /** Publishes an event made of the client's input: one that cannot be serialised is the client's error. */
 export function clientInput<T>(publish: () => T): T {

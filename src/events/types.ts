@@ -4,7 +4,16 @@
  * The reference with examples is docs/events.md.
  */
 
-export type SessionState = 'new' | 'starting' | 'idle' | 'running' | 'hibernated' | 'paused' | 'closed'
+export const SESSION_STATES = [
+  'new',
+  'starting',
+  'idle',
+  'running',
+  'hibernated',
+  'paused',
+  'closed',
+] as const
+export type SessionState = (typeof SESSION_STATES)[number]
 
 export interface TokenUsage {
   inputTokens: number
@@ -86,6 +95,8 @@ export type EventBody =
       name: string
       input: unknown
       parentToolUseId: string | null
+      /** A direct call: made by an API client through the gateway's own tools, not by Claude. */
+      direct?: true
     }
   | {
       type: 'tool.result'
@@ -100,6 +111,8 @@ export type EventBody =
       parentToolUseId: string | null
       /** Claude Code's permission check refused the call (a rule, the mode, or an answer): it did not run. */
       denied?: true
+      /** The result of a direct call (see `tool.call`). */
+      direct?: true
     }
   | {
       type: 'file.changed'

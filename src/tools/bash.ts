@@ -4,8 +4,8 @@
  */
 import { spawn } from 'node:child_process'
 import { Type } from '@sinclair/typebox'
+import { ToolError, workspaceRoot } from './confinement.js'
 import type { Tool } from './types.js'
-import { ToolError, workspaceRoot } from './workspace.js'
 
 export const BashInput = Type.Object(
   {

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox'
+import { confineTo, ToolError, workspaceRelative, workspaceRoot } from './confinement.js'
 import { readTextFile } from './text.js'
 import type { Tool } from './types.js'
-import { confineTo, ToolError, workspaceRelative, workspaceRoot } from './workspace.js'
 import { previousContent, writeConfined } from './write.js'
 
 export const EditInput = Type.Object(

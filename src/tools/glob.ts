@@ -2,10 +2,10 @@ import { stat } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { Type } from '@sinclair/typebox'
 import picomatch from 'picomatch'
+import { confineTo, fsToolError, ToolError, workspaceRelative, workspaceRoot } from './confinement.js'
 import { byMtimeDesc } from './text.js'
 import type { Tool } from './types.js'
 import { walk } from './walk.js'
-import { confineTo, fsToolError, ToolError, workspaceRelative, workspaceRoot } from './workspace.js'
 
 export const GlobInput = Type.Object(
   {

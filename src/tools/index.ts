@@ -5,20 +5,15 @@
 import type { Static, TSchema } from '@sinclair/typebox'
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
 import { bashTool } from './bash.js'
+import { ToolError } from './confinement.js'
 import { editTool } from './edit.js'
 import { globTool } from './glob.js'
 import { readTool } from './read.js'
 import { searchTool } from './search.js'
 import { DEFAULT_TOOL_LIMITS, TOOL_NAMES, type Tool, type ToolLimits, type ToolName } from './types.js'
-import { ToolError } from './workspace.js'
 import { writeTool } from './write.js'
 
 export { type BashResult, bashEnvironment, isSecretVariable } from './bash.js'
-export type { EditResult } from './edit.js'
-export type { GlobResult } from './glob.js'
-export type { ReadResult } from './read.js'
-export type { SearchResult } from './search.js'
-export * from './types.js'
 export {
   confine,
   confineTo,
@@ -27,7 +22,12 @@ export {
   ToolError,
   type ToolErrorCode,
   workspaceRoot,
-} from './workspace.js'
+} from './confinement.js'
+export type { EditResult } from './edit.js'
+export type { GlobResult } from './glob.js'
+export type { ReadResult } from './read.js'
+export type { SearchResult } from './search.js'
+export * from './types.js'
 export type { WriteResult } from './write.js'
 
 /** The result type of each tool, by name. */

@@ -6,8 +6,8 @@
  */
 import { lstat, stat } from 'node:fs/promises'
 import { join } from 'node:path'
+import { confineTo, fsToolError, ToolError, workspaceRelative, workspaceRoot } from './confinement.js'
 import { walk } from './walk.js'
-import { confineTo, fsToolError, ToolError, workspaceRelative, workspaceRoot } from './workspace.js'
 
 export type EntryType = 'file' | 'dir' | 'symlink'
 

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox'
+import { confineTo, workspaceRelative, workspaceRoot } from './confinement.js'
 import { cutChars, readTextFile, splitLines } from './text.js'
 import type { Tool } from './types.js'
-import { confineTo, workspaceRelative, workspaceRoot } from './workspace.js'
 
 export const ReadInput = Type.Object(
   {

@@ -8,19 +8,12 @@ import type { Stats } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { basename } from 'node:path'
 import picomatch from 'picomatch'
+import { openForReading, readUpTo } from './confined-files.js'
+import { confineTo, fsToolError, ToolError, workspaceRelative, workspaceRoot } from './confinement.js'
 import type { SearchInputType } from './search.js'
 import { byMtimeDesc, cutChars, looksBinary, splitLines } from './text.js'
 import type { ToolLimits } from './types.js'
 import { walk } from './walk.js'
-import {
-  confineTo,
-  fsToolError,
-  openForReading,
-  readUpTo,
-  ToolError,
-  workspaceRelative,
-  workspaceRoot,
-} from './workspace.js'
 
 export type OutputMode = 'files_with_matches' | 'content' | 'count'
 

@@ -1,9 +1,9 @@
 /** The search worker thread: runs one search (workerData) and posts its result or its error. */
 import { parentPort, workerData } from 'node:worker_threads'
+import { isToolError } from './confinement.js'
 import type { SearchInputType } from './search.js'
 import { searchWorkspace } from './search-core.js'
 import type { ToolLimits } from './types.js'
-import { isToolError } from './workspace.js'
 
 export interface SearchJob {
   workspace: string

@@ -6,10 +6,10 @@
 import type { ResourceLimits } from 'node:worker_threads'
 import { type Static, Type } from '@sinclair/typebox'
 import { startModuleWorker } from '../util/module-worker.js'
+import { confineTo, ToolError, type ToolErrorCode, workspaceRoot } from './confinement.js'
 import { compilePattern, type OutputMode, type SearchResult } from './search-core.js'
 import type { SearchJob, SearchReply } from './search-worker.js'
 import type { Tool, ToolLimits } from './types.js'
-import { confineTo, ToolError, type ToolErrorCode, workspaceRoot } from './workspace.js'
 
 export type { SearchResult } from './search-core.js'
 

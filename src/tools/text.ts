@@ -1,4 +1,5 @@
-import { fsToolError, openForReading, readUpTo, ToolError } from './workspace.js'
+import { openForReading, readUpTo } from './confined-files.js'
+import { fsToolError, ToolError } from './confinement.js'
 
 /** As git and ripgrep do: a NUL byte in the first 8000 bytes makes a file binary. */
 export const BINARY_SNIFF_BYTES = 8000

@@ -11,15 +11,8 @@ import { lstat, rename, rmdir, stat, unlink } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { type Readable, Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import {
-  confineTo,
-  fsToolError,
-  type OpenFolder,
-  openFolder,
-  ToolError,
-  workspaceRelative,
-  workspaceRoot,
-} from './workspace.js'
+import { type OpenFolder, openFolder } from './confined-files.js'
+import { confineTo, fsToolError, ToolError, workspaceRelative, workspaceRoot } from './confinement.js'
 
 export interface UploadedFile {
   /** The file's real path. */

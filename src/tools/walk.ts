@@ -7,7 +7,8 @@ import type { Dirent } from 'node:fs'
 import { realpath, stat } from 'node:fs/promises'
 import { join, posix } from 'node:path'
 import ignore, { type Ignore } from 'ignore'
-import { isInside, listFolder, openForReading, workspaceRelative } from './workspace.js'
+import { listFolder, openForReading } from './confined-files.js'
+import { isInside, workspaceRelative } from './confinement.js'
 
 /** Version control folders never walked into (Claude Code's Grep and Glob leave them out too). */
 export const VCS_FOLDERS: ReadonlySet<string> = new Set(['.git', '.svn', '.hg', '.bzr', '.jj', '.sl'])

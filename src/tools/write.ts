@@ -1,16 +1,15 @@
 import { Type } from '@sinclair/typebox'
-import { readTextFile } from './text.js'
-import type { Tool } from './types.js'
+import { openForWriting, replaceContent } from './confined-files.js'
 import {
   confineTo,
   fsToolError,
   isToolError,
-  openForWriting,
-  replaceContent,
   ToolError,
   workspaceRelative,
   workspaceRoot,
-} from './workspace.js'
+} from './confinement.js'
+import { readTextFile } from './text.js'
+import type { Tool } from './types.js'
 
 export const WriteInput = Type.Object(
   {

@@ -497,7 +497,7 @@ describe('native API: files and project', () => {
     assert.equal(turn.text, 'I created CLAUDE.md.')
     assert.deepEqual(
       (turn.tool_calls as Json[]).map((call) => [call.name, call.status]),
-      [['Write', 'completed']],
+      [['Write', 'succeeded']],
     )
     assert.deepEqual(init.body.claude_md, {
       path: join(workspace, 'CLAUDE.md'),

@@ -113,7 +113,7 @@ describe('native API: sessions and turns', () => {
     assert.equal(turn.body.text, 'Wrote native.txt')
     const [bash] = turn.body.tool_calls as Json[]
     assert.equal(bash!.name, 'Bash')
-    assert.equal(bash!.status, 'completed')
+    assert.equal(bash!.status, 'succeeded')
     assert.deepEqual(bash!.input, { command: 'echo native > native.txt', description: 'write' })
     assert.equal(readFileSync(join(g.home.workspace, 'native.txt'), 'utf8'), 'native\n')
     // Both model calls of the turn: the tool call (7 tokens) and the answer (6).

@@ -4,31 +4,28 @@
  * changed and deleted; and a session's main agent switched for its next turns (`PUT /sessions/{id}/agent`).
  */
 import type { AgentInfo } from '@anthropic-ai/claude-agent-sdk'
-import { type Static, type TSchema, Type } from '@sinclair/typebox'
+import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyPluginAsync } from 'fastify'
 import {
-  AGENT_FIELDS,
   AGENT_SCOPES,
-  type AgentDetails,
   AgentError,
-  type AgentField,
   type AgentInput,
   type AgentLocations,
   type AgentPatch,
   type AgentScope,
-  type AgentSummary,
   createAgent,
   deleteAgent,
-  EFFORT_LEVELS,
-  type FieldKind,
   listAgents,
   readAgent,
   updateAgent,
 } from '../../agents/index.js'
 import type { GatewayContext } from '../../gateway.js'
-import { MAX_INTEGER } from '../validation.js'
+import { json, ref } from '../responses.js'
+import { apiName, settingsFrom, settingsSchema } from './agent-fields.js'
+import { AGENT_VIEW_SCHEMAS, type AgentListItem, configView, summaryView } from './agent-view.js'
 import { ApiError, invalid, notFound } from './errors.js'
 import { confinedWorkspace, sessionOrThrow } from './resolve.js'
+import { AGENT_FILE_ERRORS, BODY_ERRORS, NATIVE_COMMON, nativeErrors } from './responses.js'
 import { SessionParams } from './schemas.js'
 import { sessionView } from './views.js'
 
@@ -40,44 +37,6 @@ export interface AgentRouteOptions {
    */
   builtinAgents?: () => readonly AgentInfo[]
 }
-
-/** The API's names of the optional agent settings: `disallowedTools` → `disallowed_tools`. */
-const apiName = (field: string) => field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
-const FIELDS = Object.keys(AGENT_FIELDS) as AgentField[]
-
-function kindSchema(kind: FieldKind): TSchema {
-  switch (kind) {
-    case 'names':
-      return Type.Array(Type.String({ minLength: 1 }))
-    case 'string':
-      return Type.String({ minLength: 1 })
-    case 'boolean':
-      return Type.Boolean()
-    case 'positiveInteger':
-      return Type.Integer({ minimum: 1, maximum: MAX_INTEGER })
-    case 'effort':
-      return Type.Union([
-        ...EFFORT_LEVELS.map((level) => Type.Literal(level)),
-        Type.Integer({ minimum: 1, maximum: MAX_INTEGER }),
-      ])
-    case 'mcpServers':
-      return Type.Array(
-        Type.Union([Type.String({ minLength: 1 }), Type.Object({}, { additionalProperties: true })]),
-      )
-    case 'object':
-      return Type.Object({}, { additionalProperties: true })
-    default:
-      return Type.Union(kind.map((value) => Type.Literal(value)))
-  }
-}
-
-const settingsSchema = (nullable: boolean) =>
-  Object.fromEntries(
-    FIELDS.map((field) => {
-      const schema = kindSchema(AGENT_FIELDS[field])
-      return [apiName(field), Type.Optional(nullable ? Type.Union([schema, Type.Null()]) : schema)]
-    }),
-  )
 
 const Scope = Type.Union(AGENT_SCOPES.map((scope) => Type.Literal(scope)))
 
@@ -122,6 +81,11 @@ const SessionAgent = Type.Object(
   { additionalProperties: false },
 )
 
+const AgentList = Type.Object({ agents: Type.Array(ref<AgentListItem>('AgentListItem')) })
+
+/** What an agent file's scope and workspace (the query) can make an agent route answer. */
+const AGENT_FILE_RESPONSES = nativeErrors(AGENT_FILE_ERRORS)
+
 export const agentRoutes: FastifyPluginAsync<AgentRouteOptions> = async (app, options) => {
   const { gateway } = options
   const builtins = options.builtinAgents ?? (() => [])
@@ -131,33 +95,104 @@ export const agentRoutes: FastifyPluginAsync<AgentRouteOptions> = async (app, op
   /** Which scopes Claude Code loads agents from, under the configured setting sources. */
   const loads = (scope: AgentScope) => loadsScope(gateway, scope)
 
+  for (const schema of AGENT_VIEW_SCHEMAS) app.addSchema(schema)
+
   app.get<{ Querystring: Static<typeof ListQuery> }>(
     '/agents',
-    { schema: { querystring: ListQuery } },
+    {
+      schema: {
+        operationId: 'listAgents',
+        tags: ['agents'],
+        summary: 'List agents',
+        description:
+          "The user's agent files, with `workspace` that workspace's, and Claude Code's own agents " +
+          '(`builtin`, once a Claude Code process has reported them). A file that does not load is listed ' +
+          'with its `error`.',
+        querystring: ListQuery,
+        response: {
+          200: json('The agents.', AgentList),
+          ...nativeErrors({
+            400: 'validation_error: `workspace` is not a folder under native.workspaceRoots, or a query parameter is unknown.',
+            ...NATIVE_COMMON,
+          }),
+        },
+      },
+    },
     async (request) => agentList(gateway, builtins(), request.query.workspace),
   )
 
-  app.post<{ Body: CreateBody }>('/agents', { schema: { body: CreateAgent } }, async (request, reply) => {
-    const { name, description, prompt, scope, workspace, overwrite, ...rest } = request.body
-    const locations = locationsFor(scope, workspace, 'body.workspace')
-    const input = { name, description, prompt, ...settingsFrom(rest) } as AgentInput
-    const created = await run(() => createAgent(input, scope, locations, { overwrite }), 'body')
-    return reply.code(201).send(detailsView(created))
-  })
+  app.post<{ Body: CreateBody }>(
+    '/agents',
+    {
+      schema: {
+        operationId: 'createAgent',
+        tags: ['agents'],
+        summary: 'Create an agent file',
+        description: "Writes `<name>.md` in the scope's agents folder (`project` needs `workspace`).",
+        body: CreateAgent,
+        response: {
+          201: json('The agent.', ref('AgentConfig')),
+          ...nativeErrors({
+            ...BODY_ERRORS,
+            403: 'path_outside_scope: the agents folder leads out of its scope.',
+            409: 'already_exists: the scope has that agent and `overwrite` is not true.',
+            ...NATIVE_COMMON,
+          }),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { name, description, prompt, scope, workspace, overwrite, ...rest } = request.body
+      const locations = locationsFor(scope, workspace, 'body.workspace')
+      const input = { name, description, prompt, ...settingsFrom(rest) } as AgentInput
+      const created = await run(() => createAgent(input, scope, locations, { overwrite }), 'body')
+      return reply.code(201).send(configView(created))
+    },
+  )
 
   app.get<{ Params: Static<typeof NameParams>; Querystring: AgentQuery }>(
     '/agents/:name/config',
-    { schema: { params: NameParams, querystring: AgentQuery } },
+    {
+      schema: {
+        operationId: 'getAgent',
+        tags: ['agents'],
+        summary: 'Read an agent file',
+        description:
+          'Every setting, its prompt and its unknown front matter keys; without `scope`, the one Claude Code would use.',
+        params: NameParams,
+        querystring: AgentQuery,
+        response: { 200: json('The agent.', ref('AgentConfig')), ...AGENT_FILE_RESPONSES },
+      },
+    },
     async (request) => {
       const { scope, workspace } = request.query
       const locations = locationsFor(scope, workspace, 'querystring.workspace')
-      return detailsView(await run(() => readAgent(request.params.name, locations, scope)))
+      return configView(await run(() => readAgent(request.params.name, locations, scope)))
     },
   )
 
   app.put<{ Params: Static<typeof NameParams>; Querystring: AgentQuery; Body: Record<string, unknown> }>(
     '/agents/:name/config',
-    { schema: { params: NameParams, querystring: AgentQuery, body: UpdateAgent } },
+    {
+      schema: {
+        operationId: 'updateAgent',
+        tags: ['agents'],
+        summary: 'Change an agent file',
+        description:
+          'Merges the fields given (`null` removes a setting), keeping comments and unknown keys. No renaming.',
+        params: NameParams,
+        querystring: AgentQuery,
+        body: UpdateAgent,
+        response: {
+          200: json('The agent after the change.', ref('AgentConfig')),
+          ...nativeErrors({
+            ...AGENT_FILE_ERRORS,
+            ...BODY_ERRORS,
+            400: `${AGENT_FILE_ERRORS[400]} Or the body does not match the schema (\`field\` names it); invalid_json.`,
+          }),
+        },
+      },
+    },
     async (request) => {
       const { scope, workspace } = request.query
       const locations = locationsFor(scope, workspace, 'querystring.workspace')
@@ -165,13 +200,22 @@ export const agentRoutes: FastifyPluginAsync<AgentRouteOptions> = async (app, op
       const patch: AgentPatch = settingsFrom(rest)
       if (description !== undefined) patch.description = description as string
       if (prompt !== undefined) patch.prompt = prompt as string
-      return detailsView(await run(() => updateAgent(request.params.name, patch, locations, scope), 'body'))
+      return configView(await run(() => updateAgent(request.params.name, patch, locations, scope), 'body'))
     },
   )
 
   app.delete<{ Params: Static<typeof NameParams>; Querystring: AgentQuery }>(
     '/agents/:name',
-    { schema: { params: NameParams, querystring: AgentQuery } },
+    {
+      schema: {
+        operationId: 'deleteAgent',
+        tags: ['agents'],
+        summary: 'Delete an agent file',
+        params: NameParams,
+        querystring: AgentQuery,
+        response: { 204: { description: 'Deleted.', type: 'null' }, ...AGENT_FILE_RESPONSES },
+      },
+    },
     async (request, reply) => {
       const { scope, workspace } = request.query
       const locations = locationsFor(scope, workspace, 'querystring.workspace')
@@ -182,7 +226,26 @@ export const agentRoutes: FastifyPluginAsync<AgentRouteOptions> = async (app, op
 
   app.put<{ Params: Static<typeof SessionParams>; Body: Static<typeof SessionAgent> }>(
     '/sessions/:id/agent',
-    { schema: { params: SessionParams, body: SessionAgent } },
+    {
+      schema: {
+        operationId: 'setSessionAgent',
+        tags: ['agents'],
+        summary: "Switch a session's main agent",
+        description:
+          'For its next turns, with the conversation kept (its process restarts with the agent); null: none.',
+        params: SessionParams,
+        body: SessionAgent,
+        response: {
+          200: json('The session with its new agent.', ref('Session')),
+          ...nativeErrors({
+            ...BODY_ERRORS,
+            404: 'not_found: no such session (or closed), or no such agent.',
+            409: 'agent_unavailable: only a file that does not load, or of a scope Claude Code does not load, defines it.',
+            ...NATIVE_COMMON,
+          }),
+        },
+      },
+    },
     async (request) => {
       const { id } = request.params
       const session = sessionOrThrow(gateway.engine, id)
@@ -272,32 +335,6 @@ export async function agentList(
 const loadsScope = (gateway: GatewayContext, scope: AgentScope) =>
   (gateway.config.claude.settingSources as readonly string[]).includes(scope)
 
-/** An entry of `GET /agents`. */
-interface AgentListItem {
-  name: string
-  description: string | null
-  tools: string[] | null
-  model: string | null
-  scope: AgentScope | 'builtin'
-  /** The agent file; null for Claude Code's own agents. */
-  path: string | null
-  /** Claude Code loads it: its scope is among `claude.settingSources` and the file is valid. */
-  loaded: boolean
-  /** A definition of higher precedence has the same name (project over user over built-in). */
-  overridden: boolean
-  error?: string
-}
-
-/** The API's optional settings (snake_case keys) in the agent module's terms. */
-function settingsFrom(body: Record<string, unknown>): AgentPatch {
-  const settings: Record<string, unknown> = {}
-  for (const field of FIELDS) {
-    const value = body[apiName(field)]
-    if (value !== undefined) settings[field] = value
-  }
-  return settings as AgentPatch
-}
-
 /** Runs an agent-module call, its errors in the native shape; `prefix` locates an `invalid` field. */
 async function run<T>(action: () => Promise<T>, prefix = 'querystring'): Promise<T> {
   try {
@@ -323,27 +360,5 @@ async function run<T>(action: () => Promise<T>, prefix = 'querystring'): Promise
       case 'outside_scope':
         throw new ApiError('path_outside_scope', error.message)
     }
-  }
-}
-
-function summaryView(agent: AgentSummary) {
-  const { name, description, tools, model, scope, path, error } = agent
-  return { name, description, tools, model, scope, path, ...(error ? { error } : {}) }
-}
-
-function detailsView(agent: AgentDetails) {
-  const settings: Record<string, unknown> = {}
-  for (const field of FIELDS) settings[apiName(field)] = agent.settings[field] ?? null
-  return {
-    name: agent.name,
-    scope: agent.scope,
-    path: agent.path,
-    description: agent.description,
-    prompt: agent.prompt,
-    ...settings,
-    tools: agent.tools,
-    model: agent.model,
-    other_front_matter: agent.other,
-    ...(agent.error ? { error: agent.error } : {}),
   }
 }

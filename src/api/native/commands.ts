@@ -18,9 +18,18 @@ import {
   scopeOf,
 } from '../../commands/index.js'
 import type { GatewayContext } from '../../gateway.js'
+import { json, ref } from '../responses.js'
+import { COMMAND_SCHEMAS, type CommandList, commandView } from './command-views.js'
 import { ApiError, invalid } from './errors.js'
 import { GATEWAY_COMMANDS } from './gateway-commands.js'
 import { confinedWorkspace, sessionOrThrow } from './resolve.js'
+import {
+  BODY_ERRORS,
+  NATIVE_COMMON,
+  nativeErrors,
+  SESSION_NOT_FOUND,
+  TURN_START_ERRORS,
+} from './responses.js'
 import { SessionParams } from './schemas.js'
 import { answeredTurn } from './turn-answer.js'
 
@@ -57,6 +66,7 @@ const RunBody = Type.Object(
 
 export const commandRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async (app, { gateway }) => {
   const { engine } = gateway
+  for (const schema of COMMAND_SCHEMAS) app.addSchema(schema)
 
   /** Every command of a workspace (none of a project without one), as the API shows it. */
   const commandsOf = async (workspace: string | null): Promise<CommandEntry[]> =>
@@ -66,7 +76,7 @@ export const commandRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
       reported: engine.cliCommands ?? [],
       settingSources: gateway.config.claude.settingSources,
     })
-  const listAnswer = async (workspace: string | null) => ({
+  const listAnswer = async (workspace: string | null): Promise<CommandList> => ({
     workspace,
     commands: (await commandsOf(workspace)).map(commandView),
     builtins_reported: engine.cliCommands !== null,
@@ -76,11 +86,20 @@ export const commandRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
     '/commands',
     {
       schema: {
+        operationId: 'listCommands',
+        tags: ['commands'],
         summary: 'List slash commands',
         description:
           "The gateway's commands, Claude Code's own (once a Claude Code process has reported them: " +
           "`builtins_reported`), the user's command and skill files and, with `workspace`, the project's.",
         querystring: ListQuery,
+        response: {
+          200: json('The commands.', ref('CommandList')),
+          ...nativeErrors({
+            400: 'validation_error: `workspace` is not a folder under native.workspaceRoots, or a query parameter is unknown.',
+            ...NATIVE_COMMON,
+          }),
+        },
       },
     },
     async (request) => {
@@ -96,9 +115,15 @@ export const commandRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
     '/sessions/:id/commands',
     {
       schema: {
+        operationId: 'listSessionCommands',
+        tags: ['commands'],
         summary: "List a session's slash commands",
         description: "As `GET /api/commands` for the session's workspace.",
         params: SessionParams,
+        response: {
+          200: json("The commands of the session's workspace.", ref('CommandList')),
+          ...nativeErrors({ ...SESSION_NOT_FOUND, ...NATIVE_COMMON }),
+        },
       },
     },
     async (request) => listAnswer(sessionOrThrow(engine, request.params.id).settings.workspace),
@@ -111,7 +136,10 @@ export const commandRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
       preValidation: async (request) => {
         request.body ??= {}
       },
+      config: { docs: { bodyOptional: true } },
       schema: {
+        operationId: 'runCommand',
+        tags: ['commands'],
         summary: 'Run a slash command in a session',
         description:
           "Claude Code's commands, command files and skills run as the user text `/<name> <args>` (queued " +
@@ -119,6 +147,25 @@ export const commandRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
           'own commands answer at once with `output` and `data`. An unknown name is 404 with near matches.',
         params: RunParams,
         body: RunBody,
+        response: {
+          200: json(
+            "The gateway command's answer, or the turn of the command Claude Code ran.",
+            Type.Union([ref('GatewayCommandResult'), ref('CommandTurnResult')]),
+          ),
+          ...nativeErrors({
+            ...BODY_ERRORS,
+            400: 'validation_error: `params.name`, or `body.args` (arguments to a command that takes none, or refused by the route a gateway command uses); invalid_json.',
+            403: 'path_outside_workspace: /export to a file out of the workspace.',
+            404: 'not_found: no such session (or closed), or no such command (the message names the closest ones).',
+            409:
+              `${TURN_START_ERRORS[409]} command_unavailable: only files of a scope Claude Code does not load ` +
+              'define it. conflict: /memory on a memory file that is a folder or leads out of its folder.',
+            413: 'payload_too_large: the body is over server.bodyLimitBytes, or /memory would make the file larger than 1 MiB; too_large: /export over tools.writeMaxBytes.',
+            429: TURN_START_ERRORS[429],
+            503: TURN_START_ERRORS[503],
+            ...NATIVE_COMMON,
+          }),
+        },
       },
     },
     async (request, reply) => {
@@ -173,17 +220,4 @@ function notRunnable(
   const near = nearMatches(entries, name)
   const hint = near.length ? ` Did you mean ${near.map((each) => `/${each}`).join(', ')}?` : ''
   return new ApiError('not_found', `Command /${name} does not exist.${hint}`, { field: 'params.name' })
-}
-
-function commandView(entry: CommandEntry) {
-  return {
-    name: entry.name,
-    description: entry.description,
-    argument_hint: entry.argumentHint,
-    aliases: entry.aliases,
-    source: entry.source,
-    path: entry.path,
-    loaded: entry.loaded,
-    overridden: entry.overridden,
-  }
 }

@@ -1,6 +1,6 @@
 /**
  * A session's workspace files: upload into it (`multipart/form-data`), list it, download one file. Paths are
- * confined to the workspace as the direct tools' are (src/tools/workspace.ts); an upload is recorded in the
+ * confined to the workspace as the direct tools' are (src/tools/confinement.ts); an upload is recorded in the
  * session's events like a direct tool call, with a `file.changed` per file.
  */
 import { basename } from 'node:path'
@@ -11,12 +11,23 @@ import type { FastifyError, FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { contentType } from 'mime-types'
 import type { Config } from '../../config/index.js'
 import type { GatewayContext } from '../../gateway.js'
-import { type ListedEntry, listWorkspace } from '../../tools/listing.js'
-import { Upload, UploadConflict, type UploadedFile } from '../../tools/upload.js'
-import { confineTo, openForReading, ToolError, workspaceRoot } from '../../tools/workspace.js'
+import { openForReading } from '../../tools/confined-files.js'
+import { confineTo, ToolError, workspaceRoot } from '../../tools/confinement.js'
+import { listWorkspace } from '../../tools/listing.js'
+import { Upload, UploadConflict } from '../../tools/upload.js'
+import { json, raw, ref } from '../responses.js'
 import { MAX_INTEGER } from '../validation.js'
 import { ApiError, fromToolError, invalid } from './errors.js'
+import {
+  entryView,
+  FILE_SCHEMAS,
+  type FileListingView,
+  treeOf,
+  type UploadView,
+  uploadedView,
+} from './file-views.js'
 import { sessionOrThrow } from './resolve.js'
+import { NATIVE_COMMON, nativeErrors, SESSION_NOT_FOUND } from './responses.js'
 import { SessionParams } from './schemas.js'
 
 /** Longest value of a form field (`path`, `overwrite`), in bytes. */
@@ -89,6 +100,7 @@ const ContentQuery = Type.Object(
 
 export const fileRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async (app, { gateway }) => {
   const { engine } = gateway
+  for (const schema of FILE_SCHEMAS) app.addSchema(schema)
   // Only this plugin's routes take multipart bodies; a file over the size limit is reported by the route.
   await app.register(multipart, { throwFileSizeLimit: false })
 
@@ -96,6 +108,8 @@ export const fileRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async
     '/sessions/:id/files/upload',
     {
       schema: {
+        operationId: 'uploadFiles',
+        tags: ['files'],
         summary: "Upload files into the session's workspace",
         description:
           'A multipart/form-data form: optional `path` and `overwrite` fields, then one or more files. The ' +
@@ -105,10 +119,21 @@ export const fileRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async
           'direct `upload` call with a `file.changed` event per file.',
         consumes: ['multipart/form-data'],
         params: SessionParams,
-        body: UploadForm,
+        response: {
+          201: json('Where the files were written.', ref('Upload')),
+          ...nativeErrors({
+            400: 'validation_error: an unknown field, a field after the files or given twice, `overwrite` not true or false, no file; invalid_input: `path` is a file, a file name is a folder or comes twice; bad_request: not a valid form.',
+            403: 'path_outside_workspace, permission_denied.',
+            ...SESSION_NOT_FOUND,
+            409: 'already_exists: a file exists and `overwrite` is not true.',
+            413: 'payload_too_large: a file over native.uploadMaxFileBytes, more than native.uploadMaxFiles files, or too many fields.',
+            415: 'unsupported_media_type: the body is not multipart/form-data.',
+            ...NATIVE_COMMON,
+          }),
+        },
       },
       // The form is read as a stream by the handler, which checks it; its schema is the documentation.
-      validatorCompiler: (route) => (route.httpPart === 'body' ? () => true : app.validatorCompiler!(route)),
+      config: { docs: { body: UploadForm } },
     },
     async (request, reply) => {
       const { id } = request.params
@@ -147,7 +172,8 @@ export const fileRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async
           (done) =>
             done.map((file) => ({ path: file.filePath, kind: file.created ? 'created' : 'modified' })),
         )
-        return reply.code(201).send({ path: staged.path, files: files.map(uploadedView) })
+        const answer: UploadView = { path: staged.path, files: files.map(uploadedView) }
+        return reply.code(201).send(answer)
       } catch (error) {
         await upload?.discard()
         // The rest of the body is read and dropped, so that the client gets the answer rather than a reset.
@@ -162,6 +188,8 @@ export const fileRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async
     '/sessions/:id/files',
     {
       schema: {
+        operationId: 'listFiles',
+        tags: ['files'],
         summary: "List the session's workspace",
         description:
           'Files, folders and symlinks with their size and modification time, as a tree (or `flat`), down ' +
@@ -170,9 +198,18 @@ export const fileRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async
           '`native.filesListMaxEntries` entries (`truncated` when there were more).',
         params: SessionParams,
         querystring: ListQuery,
+        response: {
+          200: json('The listing: a tree of `children`, or flat.', ref('FileListing')),
+          ...nativeErrors({
+            400: 'validation_error: a query parameter is invalid or unknown; invalid_input: `path` is a file.',
+            403: 'path_outside_workspace, permission_denied.',
+            404: 'not_found: no such session (or closed), or no such folder.',
+            ...NATIVE_COMMON,
+          }),
+        },
       },
     },
-    async (request) => {
+    async (request): Promise<FileListingView> => {
       const record = sessionOrThrow(engine, request.params.id)
       const { path, depth, flat, include_ignored } = request.query
       const listing = await fromTools(
@@ -199,12 +236,34 @@ export const fileRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async
     '/sessions/:id/files/content',
     {
       schema: {
+        operationId: 'downloadFile',
+        tags: ['files'],
         summary: 'Download a file of the workspace',
         description:
           'The raw bytes, with a Content-Type from the file name (application/octet-stream when unknown) and ' +
           'Content-Disposition: attachment.',
         params: SessionParams,
         querystring: ContentQuery,
+        response: {
+          200: {
+            ...raw(
+              'application/octet-stream',
+              "The file's bytes. Content-Type from its name (application/octet-stream when unknown), " +
+                'Content-Length, Content-Disposition: attachment, X-Content-Type-Options: nosniff.',
+              { type: 'string', format: 'binary' },
+            ),
+            headers: {
+              'content-disposition': { type: 'string', description: '`attachment` with the file name.' },
+              'x-content-type-options': { type: 'string', enum: ['nosniff'] },
+            },
+          },
+          ...nativeErrors({
+            400: 'validation_error: `path` is missing, or a query parameter is unknown; invalid_input: `path` is not a file.',
+            403: 'path_outside_workspace, permission_denied.',
+            404: 'not_found: no such session (or closed), or no such file.',
+            ...NATIVE_COMMON,
+          }),
+        },
       },
     },
     async (request, reply) => {
@@ -324,50 +383,4 @@ async function fromTools<T>(run: () => Promise<T>, part: 'body' | 'querystring')
   } catch (error) {
     throw error instanceof ToolError ? fromToolError(error, part) : error
   }
-}
-
-function uploadedView(file: UploadedFile) {
-  return { path: file.relativePath, size: file.size, sha256: file.sha256, created: file.created }
-}
-
-interface EntryView {
-  name: string
-  path: string
-  type: ListedEntry['type']
-  size: number | null
-  modified_at: string
-  target?: string
-  children?: EntryView[]
-}
-
-function entryView(entry: ListedEntry): EntryView {
-  return {
-    name: entry.path.slice(entry.path.lastIndexOf('/') + 1),
-    path: entry.path,
-    type: entry.type,
-    size: entry.size,
-    modified_at: entry.modified.toISOString(),
-    ...(entry.target === undefined ? {} : { target: entry.target }),
-  }
-}
-
-/**
- * The entries of the folder `root` as a tree: each folder less than `depth` levels down gets the
- * `children` listed in it. The entries come in walk order, each folder before its own entries.
- */
-function treeOf(root: string, depth: number, entries: EntryView[]): EntryView[] {
-  const top: EntryView[] = []
-  const folders = new Map<string, EntryView[]>()
-  for (const entry of entries) {
-    const at = entry.path.lastIndexOf('/')
-    const parent = at < 0 ? '.' : entry.path.slice(0, at)
-    const siblings = parent === root ? top : folders.get(parent)
-    siblings?.push(entry)
-    const level = (root === '.' ? entry.path : entry.path.slice(root.length + 1)).split('/').length
-    if (entry.type === 'dir' && level < depth) {
-      entry.children = []
-      folders.set(entry.path, entry.children)
-    }
-  }
-  return top
 }

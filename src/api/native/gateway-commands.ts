@@ -10,12 +10,14 @@
  * /permissions have no route of their own.
  */
 import { extname, resolve } from 'node:path'
+import type { Static } from '@sinclair/typebox'
 import { type CommandInfo, type SettingsFile, settingsFiles } from '../../commands/index.js'
 import type { GatewayContext } from '../../gateway.js'
 import type { SessionRecord } from '../../store/types.js'
 import { agentList } from './agents.js'
+import type { CommandView, GatewayCommandResultSchema } from './command-views.js'
 import { ApiError, invalid } from './errors.js'
-import { exportOf } from './history.js'
+import { exportOf } from './history-export.js'
 import { type MemoryView, memoryOf, writeMemory } from './memory.js'
 import { changeToolPermissions, toolPermissionsOf } from './permissions.js'
 import { sessionOrThrow } from './resolve.js'
@@ -32,12 +34,8 @@ export interface GatewayCommandContext {
   commands: () => Promise<readonly CommandView[]>
 }
 
-export interface GatewayCommandResult {
-  /** What the command shows, as Claude Code would print it. */
-  output: string
-  /** The same as the routes answered it. */
-  data: unknown
-}
+/** What the command shows, as Claude Code would print it (`output`), and as the routes answered it (`data`). */
+export type GatewayCommandResult = Pick<Static<typeof GatewayCommandResultSchema>, 'output' | 'data'>
 
 export interface GatewayCommand extends CommandInfo {
   run(context: GatewayCommandContext): Promise<GatewayCommandResult>
@@ -45,16 +43,6 @@ export interface GatewayCommand extends CommandInfo {
 
 type SessionView = ReturnType<typeof sessionView>
 type ToolPermissions = ReturnType<typeof toolPermissionsView>
-
-interface CommandView {
-  name: string
-  description: string
-  argument_hint: string
-  aliases: string[]
-  source: string
-  loaded: boolean
-  overridden: boolean
-}
 
 /** `/memory [scope] text`: the scope's name, then the text as typed (line breaks kept). */
 const MEMORY_SCOPE = /^(project|local|user)(?:\s+([\s\S]*))?$/

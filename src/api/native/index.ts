@@ -16,12 +16,16 @@ import { lifecycleRoutes } from './lifecycle.js'
 import { memoryRoutes } from './memory.js'
 import { permissionRoutes } from './permissions.js'
 import { projectRoutes } from './project.js'
+import { NativeErrorSchema } from './responses.js'
 import { sessionRoutes } from './sessions.js'
 import { toolCallRoutes } from './tool-calls.js'
 import { toolRoutes } from './tools.js'
+import { TurnResultSchema } from './turn-answer.js'
+import { VIEW_SCHEMAS } from './views.js'
 import { websocketRoutes } from './ws.js'
 
 export const nativeApi: FastifyPluginAsync<{ gateway: GatewayContext }> = async (app, { gateway }) => {
+  for (const schema of [NativeErrorSchema, ...VIEW_SCHEMAS, TurnResultSchema]) app.addSchema(schema)
   app.setErrorHandler((error, request, reply) => {
     const apiError = toApiError(error)
     if (apiError.status >= 500) request.log.error({ err: error }, 'request failed')

@@ -7,8 +7,10 @@ import type { FastifyPluginAsync } from 'fastify'
 import { type ClaudeSessionInfo, listClaudeSessions } from '../../engine/claude-sessions.js'
 import { forkSession, importSession } from '../../engine/fork.js'
 import type { GatewayContext } from '../../gateway.js'
+import { json, Nullable, ref } from '../responses.js'
 import { ApiError } from './errors.js'
 import { confinedWorkspace, sessionOrThrow } from './resolve.js'
+import { BODY_ERRORS, NATIVE_COMMON, nativeErrors, TURN_START_ERRORS } from './responses.js'
 import { pageQuery, SessionParams } from './schemas.js'
 import { sessionView } from './views.js'
 
@@ -63,19 +65,64 @@ const ClaudeSessionsQuery = Type.Object(
   { additionalProperties: false },
 )
 
+const ClaudeSessionSchema = Type.Object(
+  {
+    claude_session_id: Type.String(),
+    summary: Type.String({
+      description: 'Its title in Claude Code, else its summary, else its first prompt.',
+    }),
+    title: Nullable(Type.String({ description: 'The title given in Claude Code (`/rename`).' })),
+    first_prompt: Nullable(Type.String()),
+    git_branch: Nullable(Type.String()),
+    created_at: Nullable(Type.String({ format: 'date-time' })),
+    last_modified: Type.String({ format: 'date-time' }),
+    file_size: Nullable(Type.Integer()),
+  },
+  { $id: 'ClaudeSession', description: 'A conversation Claude Code keeps for a folder (its transcript).' },
+)
+type ClaudeSessionView = Static<typeof ClaudeSessionSchema>
+
+const ClaudeSessionPageSchema = Type.Object(
+  {
+    workspace: Type.String({ description: 'The real path of the folder.' }),
+    items: Type.Array(ref<ClaudeSessionView>('ClaudeSession')),
+    limit: Type.Integer(),
+    offset: Type.Integer(),
+    has_more: Type.Boolean(),
+  },
+  { $id: 'ClaudeSessionPage' },
+)
+
 export const lifecycleRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async (app, { gateway }) => {
   const { engine, bus } = gateway
+  app.addSchema(ClaudeSessionSchema)
+  app.addSchema(ClaudeSessionPageSchema)
 
   app.post<{ Params: Static<typeof SessionParams> }>(
     '/sessions/:id/resume',
     {
       schema: {
+        operationId: 'resumeSession',
+        tags: ['lifecycle'],
         summary: 'Resume a session now',
         description:
           "Starts the session's Claude Code process now, resuming its conversation, so that its next " +
           'message goes straight to a live process (a session resumes by itself on its next message ' +
           'anyway). A paused session is un-paused. No body. Answers the session, `idle` with its `runner`.',
         params: SessionParams,
+        response: {
+          200: json(
+            'The session, `idle` with its `runner` (or as it is when already live or running).',
+            ref('Session'),
+          ),
+          ...nativeErrors({
+            404: 'not_found: no such session.',
+            409: 'session_closed: the session is closed.',
+            429: TURN_START_ERRORS[429],
+            503: TURN_START_ERRORS[503],
+            ...NATIVE_COMMON,
+          }),
+        },
       },
     },
     async (request) => {
@@ -89,12 +136,22 @@ export const lifecycleRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
     '/sessions/:id/pause',
     {
       schema: {
+        operationId: 'pauseSession',
+        tags: ['lifecycle'],
         summary: 'Pause a session',
         description:
           "Stops the session's Claude Code process; the session is `paused` and refuses messages " +
           '(`409 session_paused`) until `POST /api/sessions/{id}/resume`, also after a gateway restart. ' +
           'Refused with `409 session_busy` while a turn runs or waits: interrupt it first. No body.',
         params: SessionParams,
+        response: {
+          200: json('The session, `paused` without a `runner`.', ref('Session')),
+          ...nativeErrors({
+            404: 'not_found: no such session.',
+            409: 'session_busy: a turn runs or messages wait (interrupt it first); session_closed: the session is closed.',
+            ...NATIVE_COMMON,
+          }),
+        },
       },
     },
     async (request) => {
@@ -108,6 +165,8 @@ export const lifecycleRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
     '/sessions/:id/fork',
     {
       schema: {
+        operationId: 'forkSession',
+        tags: ['lifecycle'],
         summary: 'Fork a session',
         description:
           "A new session with the source's settings and a copy of its conversation, whole or up to " +
@@ -116,7 +175,17 @@ export const lifecycleRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
           'fork). Answers `201` with the new session.',
         params: SessionParams,
         body: ForkBody,
+        response: {
+          201: json('The new session (`new`, with a copy of the conversation).', ref('Session')),
+          ...nativeErrors({
+            ...BODY_ERRORS,
+            404: 'not_found: no such session, or no such turn or message in its current conversation.',
+            409: 'session_busy: a whole fork of a session whose turn is running.',
+            ...NATIVE_COMMON,
+          }),
+        },
       },
+      config: { docs: { bodyOptional: true } },
       // Forking the whole conversation needs no body at all.
       preValidation: async (request) => {
         request.body ??= {}
@@ -134,6 +203,8 @@ export const lifecycleRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
     '/sessions/import',
     {
       schema: {
+        operationId: 'importSession',
+        tags: ['lifecycle'],
         summary: 'Import a Claude Code session',
         description:
           'A new session that continues a conversation Claude Code itself had in `workspace` (its first ' +
@@ -141,6 +212,15 @@ export const lifecycleRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
           'them with `PUT /api/sessions/{id}/context`. `409 conflict` when a session of the gateway already ' +
           'continues that conversation. Answers `201` with the session.',
         body: ImportBody,
+        response: {
+          201: json('The new session (`new`), continuing the conversation.', ref('Session')),
+          ...nativeErrors({
+            ...BODY_ERRORS,
+            404: 'not_found: Claude Code has no such conversation in that workspace.',
+            409: 'conflict: a session of the gateway already continues that conversation.',
+            ...NATIVE_COMMON,
+          }),
+        },
       },
     },
     async (request, reply) => {
@@ -164,15 +244,27 @@ export const lifecycleRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
     '/claude-sessions',
     {
       schema: {
+        operationId: 'listClaudeSessions',
+        tags: ['lifecycle'],
         summary: "Claude Code's own sessions in a workspace",
         description:
           'The conversations Claude Code keeps for a folder (its transcripts), most recently modified ' +
           "first: the gateway's sessions in that folder and the ones the CLI had by itself. Any of them can " +
           'be imported with `POST /api/sessions/import`.',
         querystring: ClaudeSessionsQuery,
+        response: {
+          200: json(
+            "A page of Claude Code's sessions, most recently modified first.",
+            ref('ClaudeSessionPage'),
+          ),
+          ...nativeErrors({
+            400: 'validation_error: `workspace` is missing, not a folder or not under native.workspaceRoots; or a query parameter is invalid or unknown.',
+            ...NATIVE_COMMON,
+          }),
+        },
       },
     },
-    async (request) => {
+    async (request): Promise<Static<typeof ClaudeSessionPageSchema>> => {
       const { limit, offset } = request.query
       const workspace = confined(request.query.workspace, 'querystring.workspace')
       // One more than the page tells whether another page follows.
@@ -192,7 +284,7 @@ export const lifecycleRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
   }
 }
 
-function claudeSessionView(info: ClaudeSessionInfo) {
+function claudeSessionView(info: ClaudeSessionInfo): ClaudeSessionView {
   return {
     claude_session_id: info.sessionId,
     summary: info.summary,

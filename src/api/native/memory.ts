@@ -16,16 +16,12 @@ import type { FastifyPluginAsync } from 'fastify'
 import type { SessionManager } from '../../engine/sessions.js'
 import type { GatewayContext } from '../../gateway.js'
 import type { SessionRecord } from '../../store/types.js'
-import {
-  confineTo,
-  isToolError,
-  openForReading,
-  readUpTo,
-  ToolError,
-  writeAtomically,
-} from '../../tools/workspace.js'
+import { openForReading, readUpTo, writeAtomically } from '../../tools/confined-files.js'
+import { confineTo, isToolError, ToolError } from '../../tools/confinement.js'
+import { Enum, json, Nullable, ref } from '../responses.js'
 import { ApiError, invalid } from './errors.js'
 import { sessionOrThrow } from './resolve.js'
+import { BODY_ERRORS, NATIVE_COMMON, nativeErrors, SESSION_NOT_FOUND } from './responses.js'
 import { SessionParams } from './schemas.js'
 
 /** The most a memory file may hold (bytes, UTF-8) after a write; a larger file is read only in part. */
@@ -57,37 +53,79 @@ interface MemoryFile {
   name: string
 }
 
-export interface MemoryView {
-  scope: Scope
-  path: string
-  /** The file's text; null when it does not exist. */
-  content: string | null
-  /** Size in bytes; 0 when absent. */
-  size: number
-  /** Only the first MEMORY_MAX_BYTES are in `content`. */
-  truncated: boolean
-  /** Why the file is not shown although it exists (a symlink leading out of its folder, ...). */
-  error?: string
-}
+const MemoryFileSchema = Type.Object(
+  {
+    scope: Enum(SCOPES),
+    path: Type.String(),
+    content: Nullable(Type.String({ description: 'null: the file does not exist.' })),
+    size: Type.Integer({ description: 'Bytes; 0 when absent.' }),
+    truncated: Type.Boolean({ description: 'Only the first 1 MiB is in `content`.' }),
+    error: Type.Optional(
+      Type.String({
+        description:
+          'Why an existing file is not shown (`content` null): a symlink leading out of its folder, which the ' +
+          'gateway neither reads nor writes.',
+      }),
+    ),
+  },
+  { $id: 'MemoryFile' },
+)
+/** A memory file as the routes show it. */
+export type MemoryView = Static<typeof MemoryFileSchema>
+
+const MemoryFiles = Type.Object({ files: Type.Array(ref<MemoryView>('MemoryFile')) })
 
 export const memoryRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async (app, { gateway }) => {
   const { engine } = gateway
+  app.addSchema(MemoryFileSchema)
 
   app.get<{ Params: Static<typeof SessionParams> }>(
     '/sessions/:id/memory',
-    { schema: { params: SessionParams } },
+    {
+      schema: {
+        operationId: 'getMemory',
+        tags: ['sessions'],
+        summary: "Claude Code's memory files (CLAUDE.md) for a session",
+        params: SessionParams,
+        response: {
+          200: json('The project, local and user memory files.', MemoryFiles),
+          ...nativeErrors({ ...SESSION_NOT_FOUND, ...NATIVE_COMMON }),
+        },
+      },
+    },
     async (request) => memoryOf(engine, request.params.id),
   )
 
   app.post<{ Params: Static<typeof SessionParams>; Body: MemoryWrite }>(
     '/sessions/:id/memory',
-    { schema: { params: SessionParams, body: MemoryWrite } },
+    {
+      schema: {
+        operationId: 'writeMemory',
+        tags: ['sessions'],
+        summary: 'Add to or replace a memory file',
+        description:
+          "`add` appends like Claude Code's `#` shortcut; `replace` writes the whole file. The session's " +
+          'process is let go so that its next turn reads the new memory.',
+        params: SessionParams,
+        body: MemoryWrite,
+        response: {
+          200: json('The file after the write.', ref('MemoryFile')),
+          ...nativeErrors({
+            ...BODY_ERRORS,
+            ...SESSION_NOT_FOUND,
+            409: 'conflict: the file is a folder, or a symlink leading out of its folder.',
+            413: 'payload_too_large: the file would hold more than 1 MiB, or the body is over server.bodyLimitBytes.',
+            ...NATIVE_COMMON,
+          }),
+        },
+      },
+    },
     async (request) => writeMemory(engine, request.params.id, request.body),
   )
 }
 
 /** `GET /sessions/{id}/memory`: the session's three memory files. */
-export async function memoryOf(engine: SessionManager, id: string): Promise<{ files: MemoryView[] }> {
+export async function memoryOf(engine: SessionManager, id: string): Promise<Static<typeof MemoryFiles>> {
   const record = sessionOrThrow(engine, id)
   return { files: await Promise.all(filesOf(record, engine.claudeConfigDir).map(readMemory)) }
 }

@@ -12,9 +12,11 @@ import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyPluginAsync } from 'fastify'
 import type { PermissionAnswer, SessionManager } from '../../engine/sessions.js'
 import type { GatewayContext } from '../../gateway.js'
+import { Enum, json, Nullable, ref } from '../responses.js'
 import { invalid, notFound } from './errors.js'
 import { PermissionFields, permissionSettingsFrom } from './permission-settings.js'
 import { sessionOrThrow } from './resolve.js'
+import { BODY_ERRORS, NATIVE_COMMON, nativeErrors, SESSION_NOT_FOUND } from './responses.js'
 import { SessionParams } from './schemas.js'
 import { toolPermissionsView } from './views.js'
 
@@ -42,16 +44,50 @@ const RequestParams = Type.Object({
   }),
 })
 
+const PermissionRequestSchema = Type.Object(
+  {
+    request_id: Type.String(),
+    tool_use_id: Type.String(),
+    tool_name: Type.String(),
+    input: Type.Unknown(),
+    reason: Type.Optional(Type.String({ description: 'Why Claude Code asks, when it says.' })),
+    turn_id: Type.String(),
+    requested_at: Type.String({ format: 'date-time' }),
+    expires_at: Nullable(
+      Type.String({ format: 'date-time', description: 'When it is denied unanswered; null: never.' }),
+    ),
+  },
+  { $id: 'PermissionRequest', description: 'A permission request waiting for an answer.' },
+)
+
+const PermissionRequestList = Type.Object({
+  items: Type.Array(ref<Static<typeof PermissionRequestSchema>>('PermissionRequest')),
+})
+
+const Answered = Type.Object({
+  request_id: Type.String(),
+  tool_use_id: Type.String(),
+  tool_name: Type.String(),
+  behavior: Enum(['allow', 'deny']),
+})
+
 export const permissionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async (app, { gateway }) => {
   const { engine } = gateway
+  app.addSchema(PermissionRequestSchema)
 
   app.get<{ Params: Static<typeof SessionParams> }>(
     '/sessions/:id/tool-permissions',
     {
       schema: {
+        operationId: 'getToolPermissions',
+        tags: ['permissions'],
         summary: "A session's tool permissions",
         description: 'Its permission mode, allow and deny rules, and whether it takes interactive approvals.',
         params: SessionParams,
+        response: {
+          200: json("The session's permission mode, rules and approvals.", ref('ToolPermissions')),
+          ...nativeErrors({ ...SESSION_NOT_FOUND, ...NATIVE_COMMON }),
+        },
       },
     },
     async (request) => toolPermissionsOf(engine, request.params.id),
@@ -61,6 +97,8 @@ export const permissionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> =
     '/sessions/:id/tool-permissions',
     {
       schema: {
+        operationId: 'updateToolPermissions',
+        tags: ['permissions'],
         summary: "Change a session's tool permissions",
         description:
           'Only the fields given change (a rule list is replaced whole). They apply from the next turn: a ' +
@@ -68,6 +106,15 @@ export const permissionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> =
           'Answers the permissions now in force.',
         params: SessionParams,
         body: ToolPermissions,
+        response: {
+          200: json('The permissions now in force.', ref('ToolPermissions')),
+          ...nativeErrors({
+            ...BODY_ERRORS,
+            400: 'validation_error: the body does not match the schema, or a rule is not `Tool` or `Tool(pattern)` (`field` names it); invalid_json.',
+            ...SESSION_NOT_FOUND,
+            ...NATIVE_COMMON,
+          }),
+        },
       },
     },
     async (request) => changeToolPermissions(engine, request.params.id, request.body),
@@ -77,14 +124,20 @@ export const permissionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> =
     '/sessions/:id/permissions',
     {
       schema: {
+        operationId: 'listPermissionRequests',
+        tags: ['permissions'],
         summary: 'Permission requests waiting for an answer',
         description:
           'Requests of sessions with `ask_permissions` that nobody has answered yet, oldest first. Each is ' +
           'denied at `expires_at` (`pool.permissionTimeoutMs`) if still unanswered.',
         params: SessionParams,
+        response: {
+          200: json('The requests waiting for an answer, oldest first.', PermissionRequestList),
+          ...nativeErrors({ ...SESSION_NOT_FOUND, ...NATIVE_COMMON }),
+        },
       },
     },
-    async (request) => {
+    async (request): Promise<Static<typeof PermissionRequestList>> => {
       const { id } = request.params
       sessionOrThrow(engine, id)
       const items = engine.pendingPermissions(id).map(({ requested, expiresAt }) => ({
@@ -105,15 +158,26 @@ export const permissionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> =
     '/sessions/:id/permissions/:request_id',
     {
       schema: {
+        operationId: 'answerPermissionRequest',
+        tags: ['permissions'],
         summary: 'Answer a permission request',
         description:
           'Allow the call (with `updated_input`, it runs with that input) or deny it (`message` tells Claude ' +
           'why). 404 when the request is not waiting (answered, timed out, or never made).',
         params: RequestParams,
         body: Answer,
+        response: {
+          200: json('The request answered.', Answered),
+          ...nativeErrors({
+            ...BODY_ERRORS,
+            400: 'validation_error: the body does not match the schema, `message` with allow or `updated_input` with deny; invalid_json.',
+            404: 'not_found: no such session (or closed), or no such request waiting (answered, timed out, or never made).',
+            ...NATIVE_COMMON,
+          }),
+        },
       },
     },
-    async (request) => {
+    async (request): Promise<Static<typeof Answered>> => {
       const { id, request_id: requestId } = request.params
       sessionOrThrow(engine, id)
       const answer = answerFrom(request.body)

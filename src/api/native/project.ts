@@ -8,9 +8,17 @@ import { join } from 'node:path'
 import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyPluginAsync } from 'fastify'
 import type { GatewayContext } from '../../gateway.js'
+import { json, ref } from '../responses.js'
 import { confinedWorkspace, sessionOrThrow } from './resolve.js'
+import {
+  BODY_ERRORS,
+  NATIVE_COMMON,
+  nativeErrors,
+  SESSION_NOT_FOUND,
+  TURN_START_ERRORS,
+} from './responses.js'
 import { SessionParams } from './schemas.js'
-import { answeredTurn } from './turn-answer.js'
+import { answeredTurn, type TurnResultSchema } from './turn-answer.js'
 import { sessionView } from './views.js'
 
 const WorkspaceMove = Type.Object(
@@ -23,13 +31,30 @@ const WorkspaceMove = Type.Object(
   { additionalProperties: false },
 )
 
+const ProjectInitSchema = Type.Object(
+  {
+    turn: ref<Static<typeof TurnResultSchema>>('TurnResult'),
+    claude_md: Type.Object({
+      path: Type.String(),
+      exists: Type.Boolean(),
+      written: Type.Boolean({ description: 'The turn wrote it.' }),
+      created: Type.Boolean({ description: 'The turn wrote it and it did not exist before.' }),
+      size: Type.Integer({ description: 'Bytes; 0 when absent.' }),
+    }),
+  },
+  { $id: 'ProjectInit' },
+)
+
 export const projectRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async (app, { gateway }) => {
   const { engine } = gateway
+  app.addSchema(ProjectInitSchema)
 
   app.post<{ Params: Static<typeof SessionParams> }>(
     '/sessions/:id/project/init',
     {
       schema: {
+        operationId: 'initProject',
+        tags: ['project'],
         summary: "Run Claude Code's /init in the session",
         description:
           'One turn of the session: Claude looks at the workspace and writes its CLAUDE.md (the session ' +
@@ -37,9 +62,16 @@ export const projectRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
           'over the WebSocket). Answers the finished turn and what became of CLAUDE.md; when it was ' +
           "written, the session's next turn starts a process that reads it.",
         params: SessionParams,
+        response: {
+          200: json(
+            'The finished turn (also when it failed: its `status`), and what became of CLAUDE.md.',
+            ref('ProjectInit'),
+          ),
+          ...nativeErrors({ ...SESSION_NOT_FOUND, ...NATIVE_COMMON, ...TURN_START_ERRORS }),
+        },
       },
     },
-    async (request, reply) => {
+    async (request, reply): Promise<Static<typeof ProjectInitSchema>> => {
       const { id } = request.params
       const memory = join(sessionOrThrow(engine, id).settings.workspace, 'CLAUDE.md')
       const before = await fileState(memory)
@@ -67,12 +99,18 @@ export const projectRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
     '/sessions/:id/project/workspace',
     {
       schema: {
+        operationId: 'moveSessionWorkspace',
+        tags: ['project'],
         summary: 'Move the session to another workspace',
         description:
           'Its process is let go (at once when idle, else after its turn) and the next message resumes the ' +
           "conversation in the new folder, Claude Code's transcript moving along. Answers the session.",
         params: SessionParams,
         body: WorkspaceMove,
+        response: {
+          200: json('The session in its new workspace.', ref('Session')),
+          ...nativeErrors({ ...BODY_ERRORS, ...SESSION_NOT_FOUND, ...NATIVE_COMMON }),
+        },
       },
     },
     async (request) => {

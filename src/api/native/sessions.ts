@@ -7,16 +7,25 @@ import type { FastifyPluginAsync } from 'fastify'
 import { contentProblem } from '../../engine/content.js'
 import type { SessionManager } from '../../engine/sessions.js'
 import { TurnFollower } from '../../events/follow.js'
-import type { ContentBlock, SessionState } from '../../events/types.js'
+import { type ContentBlock, SESSION_STATES, type SessionState } from '../../events/types.js'
 import type { GatewayContext } from '../../gateway.js'
 import type { SessionSettings } from '../../store/types.js'
 import { interruptUnlessDone } from '../hang-up.js'
 import { EVENT_STREAM_TYPE } from '../media-types.js'
+import { json, ref } from '../responses.js'
 import { MAX_INTEGER } from '../validation.js'
 import { MessageContent } from './content.js'
 import { invalid, notFound, toApiError } from './errors.js'
 import { PermissionFields, permissionSettingsFrom } from './permission-settings.js'
 import { confinedDefaultWorkspace, confinedWorkspace, sessionOrThrow } from './resolve.js'
+import {
+  BODY_ERRORS,
+  NATIVE_COMMON,
+  nativeErrors,
+  QUERY_ERRORS,
+  SESSION_NOT_FOUND,
+  TURN_START_ERRORS,
+} from './responses.js'
 import {
   lastEventId,
   pageQuery,
@@ -25,9 +34,9 @@ import {
   ThinkingSchema,
   thinkingSetting,
 } from './schemas.js'
-import { EventStream } from './sse.js'
+import { EventSchema, EventStream, eventStreamContent } from './sse.js'
 import { answeredTurn } from './turn-answer.js'
-import { sessionView } from './views.js'
+import { type SessionView, sessionView } from './views.js'
 
 const Names = Type.Array(Type.String({ minLength: 1 }))
 
@@ -60,11 +69,7 @@ const CreateSession = Type.Object(
 const ListQuery = Type.Object(
   {
     ...pageQuery('Sessions'),
-    state: Type.Optional(
-      Type.Union(
-        ['new', 'starting', 'idle', 'running', 'hibernated', 'paused', 'closed'].map((s) => Type.Literal(s)),
-      ),
-    ),
+    state: Type.Optional(Type.Union(SESSION_STATES.map((s) => Type.Literal(s)))),
     workspace: Type.Optional(Type.String()),
     agent: Type.Optional(Type.String()),
   },
@@ -84,13 +89,57 @@ type ListQuery = Static<typeof ListQuery>
 
 const DeleteQuery = Type.Object({ purge: Type.Boolean({ default: false }) }, { additionalProperties: false })
 
+const SessionListSchema = Type.Object(
+  {
+    items: Type.Array(ref<SessionView>('Session')),
+    total: Type.Integer({ description: 'Sessions matching the filters, all pages.' }),
+    limit: Type.Integer(),
+    offset: Type.Integer(),
+  },
+  { $id: 'SessionList' },
+)
+
+const Interrupted = Type.Object({
+  interrupted: Type.Boolean({
+    description: 'false: nothing was running, or the turn ended otherwise meanwhile.',
+  }),
+})
+
+/** Read by `GET /sessions/{id}/events` itself (it refuses a bad one naming the header). */
+const ReplayHeaders = Type.Object({
+  'last-event-id': Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      description: 'The last `id` received (set by EventSource on reconnect); takes precedence over `after`.',
+    }),
+  ),
+})
+
 export const sessionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async (app, { gateway }) => {
   const { engine } = gateway
   const limits = () => gateway.config.native
+  app.addSchema(SessionListSchema)
+  app.addSchema(EventSchema)
 
   app.post<{ Body: Static<typeof CreateSession> }>(
     '/sessions',
-    { schema: { body: CreateSession } },
+    {
+      schema: {
+        operationId: 'createSession',
+        tags: ['sessions'],
+        summary: 'Create a session',
+        description:
+          'Creates the session record; no Claude Code process starts until its first message. Every field ' +
+          'is optional: the configured defaults apply. `workspace` and `additional_directories` must be ' +
+          'under `native.workspaceRoots`; so must the default workspace (`claude.defaultWorkspace`, else ' +
+          "the gateway's working folder) when `workspace` is not given, else 400 naming it.",
+        body: CreateSession,
+        response: {
+          201: json('The session.', ref('Session')),
+          ...nativeErrors({ ...BODY_ERRORS, ...NATIVE_COMMON }),
+        },
+      },
+    },
     async (request, reply) => {
       const body = request.body
       const settings = settingsFrom(body, limits().workspaceRoots)
@@ -106,13 +155,39 @@ export const sessionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
     },
   )
 
-  app.get<{ Querystring: ListQuery }>('/sessions', { schema: { querystring: ListQuery } }, async (request) =>
-    sessionPage(engine, request.query),
+  app.get<{ Querystring: ListQuery }>(
+    '/sessions',
+    {
+      schema: {
+        operationId: 'listSessions',
+        tags: ['sessions'],
+        summary: 'List sessions',
+        description:
+          'Most recently updated first; closed sessions are included unless filtered out with `state`.',
+        querystring: ListQuery,
+        response: {
+          200: json('A page of sessions.', ref('SessionList')),
+          ...nativeErrors({ ...QUERY_ERRORS, ...NATIVE_COMMON }),
+        },
+      },
+    },
+    async (request) => sessionPage(engine, request.query),
   )
 
   app.get<{ Params: Static<typeof SessionParams> }>(
     '/sessions/:id',
-    { schema: { params: SessionParams } },
+    {
+      schema: {
+        operationId: 'getSession',
+        tags: ['sessions'],
+        summary: 'Read a session',
+        params: SessionParams,
+        response: {
+          200: json('The session.', ref('Session')),
+          ...nativeErrors({ ...SESSION_NOT_FOUND, ...NATIVE_COMMON }),
+        },
+      },
+    },
     async (request) => {
       return sessionView(sessionOrThrow(engine, request.params.id), engine)
     },
@@ -120,7 +195,22 @@ export const sessionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
 
   app.delete<{ Params: Static<typeof SessionParams>; Querystring: Static<typeof DeleteQuery> }>(
     '/sessions/:id',
-    { schema: { params: SessionParams, querystring: DeleteQuery } },
+    {
+      schema: {
+        operationId: 'deleteSession',
+        tags: ['sessions'],
+        summary: 'Close or purge a session',
+        description:
+          'Stops its process (a running turn ends as interrupted) and closes the session; `purge=true` ' +
+          'also deletes its record and events.',
+        params: SessionParams,
+        querystring: DeleteQuery,
+        response: {
+          204: { description: 'Closed (or purged).', type: 'null' },
+          ...nativeErrors({ ...QUERY_ERRORS, 404: 'not_found: no such session.', ...NATIVE_COMMON }),
+        },
+      },
+    },
     async (request, reply) => {
       if (!(await engine.deleteSession(request.params.id, request.query.purge))) throw notFound('Session')
       return reply.code(204).send()
@@ -129,14 +219,43 @@ export const sessionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
 
   app.put<{ Params: Static<typeof SessionParams>; Body: SessionOptions }>(
     '/sessions/:id/context',
-    { schema: { params: SessionParams, body: SessionOptions } },
+    {
+      schema: {
+        operationId: 'updateSessionContext',
+        tags: ['sessions'],
+        summary: "Change a session's settings",
+        description:
+          'Only the fields given change. A live process is let go (at once when idle, else after its ' +
+          'turn) and the next message resumes the conversation with the new settings.',
+        params: SessionParams,
+        body: SessionOptions,
+        response: {
+          200: json('The session with its new settings.', ref('Session')),
+          ...nativeErrors({ ...BODY_ERRORS, ...SESSION_NOT_FOUND, ...NATIVE_COMMON }),
+        },
+      },
+    },
     async (request) => changeContext(gateway, request.params.id, request.body),
   )
 
   app.post<{ Params: Static<typeof SessionParams> }>(
     '/sessions/:id/interrupt',
-    { schema: { params: SessionParams } },
-    async (request) => {
+    {
+      schema: {
+        operationId: 'interruptSession',
+        tags: ['sessions'],
+        summary: 'Interrupt the running turn',
+        description:
+          'The turn ends with status `interrupted`; answered once it has ended (a Claude Code process ' +
+          'that does not stop within 5 s is stopped). No body.',
+        params: SessionParams,
+        response: {
+          200: json('Whether the running turn ended interrupted.', Interrupted),
+          ...nativeErrors({ ...SESSION_NOT_FOUND, ...NATIVE_COMMON }),
+        },
+      },
+    },
+    async (request): Promise<Static<typeof Interrupted>> => {
       sessionOrThrow(engine, request.params.id)
       return { interrupted: await engine.interrupt(request.params.id) }
     },
@@ -144,7 +263,33 @@ export const sessionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
 
   app.post<{ Params: Static<typeof SessionParams>; Body: Static<typeof Message> }>(
     '/sessions/:id/messages',
-    { schema: { params: SessionParams, body: Message } },
+    {
+      schema: {
+        operationId: 'sendMessage',
+        tags: ['sessions'],
+        summary: 'Send a message (one turn)',
+        description:
+          'Starts a turn. With `Accept: text/event-stream` the turn streams as server-sent events (this ' +
+          'turn only, ending after its `turn.completed`); otherwise the answer is the finished turn. A ' +
+          'message to a busy session waits for the running turn (up to `pool.sessionQueueSize` waiting ' +
+          'messages, then 409). Failures after the turn started are reported in the answer (`status`, ' +
+          '`error`), not as HTTP errors. Closing the connection early interrupts the turn.',
+        params: SessionParams,
+        body: Message,
+        response: {
+          200: {
+            description: 'The finished turn, or its events.',
+            content: {
+              'application/json': { schema: ref('TurnResult') },
+              'text/event-stream': eventStreamContent(
+                'The turn\'s events: `id` = seq, `event` = type, `data` = the event JSON (components "Event").',
+              ),
+            },
+          },
+          ...nativeErrors({ ...BODY_ERRORS, ...SESSION_NOT_FOUND, ...NATIVE_COMMON, ...TURN_START_ERRORS }),
+        },
+      },
+    },
     async (request, reply) => {
       const { id } = request.params
       const session = sessionOrThrow(engine, id)
@@ -184,7 +329,33 @@ export const sessionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
 
   app.get<{ Params: Static<typeof SessionParams>; Querystring: Static<typeof ReplayQuery> }>(
     '/sessions/:id/events',
-    { schema: { params: SessionParams, querystring: ReplayQuery } },
+    {
+      schema: {
+        operationId: 'followEvents',
+        tags: ['sessions'],
+        summary: "Follow a session's events",
+        description:
+          'Server-sent events: the stored events after `Last-Event-ID` (or `after`), then the live ones, ' +
+          'with no gap and no duplicate, at the pace the client reads (at most `native.maxBufferedBytes` ' +
+          'wait in its connection). `: heartbeat` comments every `native.heartbeatMs`. A subscriber that ' +
+          'takes no byte for `native.stallTimeoutMs` while its connection is full gets a last `event: ' +
+          'error` (`slow_consumer`) and is disconnected.',
+        params: SessionParams,
+        querystring: ReplayQuery,
+        response: {
+          200: {
+            description: 'The event stream; it stays open until the client closes it.',
+            content: {
+              'text/event-stream': eventStreamContent(
+                '`id` = seq, `event` = type, `data` = the event JSON (components "Event").',
+              ),
+            },
+          },
+          ...nativeErrors({ ...QUERY_ERRORS, ...SESSION_NOT_FOUND, ...NATIVE_COMMON }),
+        },
+      },
+      config: { docs: { headers: ReplayHeaders } },
+    },
     async (request, reply) => {
       const { id } = request.params
       sessionOrThrow(engine, id)
@@ -216,7 +387,7 @@ export const sessionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
 }
 
 /** `GET /sessions`: a page of the sessions the query selects, with the total of all pages. */
-export function sessionPage(engine: SessionManager, query: ListQuery) {
+export function sessionPage(engine: SessionManager, query: ListQuery): Static<typeof SessionListSchema> {
   const { limit, offset, state, workspace, agent } = query
   const page = engine.listSessions({
     limit,
@@ -229,7 +400,7 @@ export function sessionPage(engine: SessionManager, query: ListQuery) {
 }
 
 /** `PUT /sessions/{id}/context`: the options given change (from the next turn); answers the session. */
-export function changeContext(gateway: GatewayContext, id: string, body: SessionOptions) {
+export function changeContext(gateway: GatewayContext, id: string, body: SessionOptions): SessionView {
   const { engine } = gateway
   sessionOrThrow(engine, id)
   return sessionView(

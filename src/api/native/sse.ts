@@ -1,7 +1,36 @@
+import { Type } from '@sinclair/typebox'
 import type { FastifyReply } from 'fastify'
 import { eventJson } from '../../events/json.js'
 import type { GatewayEvent } from '../../events/types.js'
 import { SseWriter } from '../sse.js'
+
+/**
+ * A gateway event as the streams carry it: documented only (a stream is written, never serialised), and
+ * registered as `Event` by the sessions plugin so that the stream descriptions can point at it.
+ */
+export const EventSchema = Type.Object(
+  {
+    type: Type.String(),
+    seq: Type.Integer({ description: 'Per-session sequence number, from 1, without gaps.' }),
+    ts: Type.Integer({ description: 'Milliseconds since the epoch.' }),
+    sessionId: Type.String(),
+  },
+  {
+    $id: 'Event',
+    additionalProperties: true,
+    description: 'A gateway event: the fields of its type plus this envelope (docs/events.md).',
+  },
+)
+
+/** The text/event-stream content of a route's answer: what its frames hold, with an example. */
+export const eventStreamContent = (description: string) => ({
+  schema: {
+    type: 'string',
+    description,
+    example:
+      ': connected\n\nid: 3\nevent: turn.started\ndata: {"type":"turn.started","turnId":"…","content":"Hi","seq":3,"ts":1764167775000,"sessionId":"…"}\n\n',
+  },
+})
 
 export interface SseOptions {
   heartbeatMs: number

@@ -2,6 +2,7 @@
  * A turn answered as one JSON result once it ends: its text, thinking, tool calls with their results, usage
  * and cost. Routes that run a turn for their caller (messages, slash commands, /init) answer with it.
  */
+import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyReply } from 'fastify'
 import type { Turn } from '../../engine/sessions.js'
 import { TurnFollower } from '../../events/follow.js'
@@ -9,8 +10,49 @@ import { Paragraphs } from '../../events/paragraphs.js'
 import type { ErrorCode, EventOf, GatewayEvent } from '../../events/types.js'
 import type { GatewayContext } from '../../gateway.js'
 import { interruptOnHangUp } from '../hang-up.js'
+import { Enum, Nullable } from '../responses.js'
 import { ApiError, fromEngineError } from './errors.js'
-import { usageView } from './views.js'
+import { TOOL_CALL_STATUSES, toolCallsOf } from './tool-call-log.js'
+import { ToolResultContent, UsageSchema, usageView } from './views.js'
+
+const TurnToolCall = Type.Object({
+  id: Type.String({ description: 'The tool_use id.' }),
+  name: Type.String(),
+  input: Type.Unknown(),
+  parent_tool_use_id: Nullable(Type.String({ description: 'Set inside a subagent: the Task call.' })),
+  status: Enum(TOOL_CALL_STATUSES, { description: 'As `GET /api/sessions/{id}/tool-calls` gives it.' }),
+  result: Type.Optional(ToolResultContent),
+  is_error: Type.Optional(Type.Boolean()),
+  duration_ms: Type.Optional(Nullable(Type.Number())),
+})
+type TurnToolCall = Static<typeof TurnToolCall>
+
+/** Registered once by the /api plugin: messages, slash commands and /init answer with it. */
+export const TurnResultSchema = Type.Object(
+  {
+    turn_id: Type.String(),
+    status: Enum(['success', 'error', 'interrupted']),
+    text: Type.String({ description: "The main thread's text, text blocks separated by a blank line." }),
+    result: Type.String({ description: "The CLI's final result text." }),
+    thinking: Type.String(),
+    tool_calls: Type.Array(TurnToolCall),
+    usage: UsageSchema,
+    cost_usd: Type.Number(),
+    duration_ms: Type.Number(),
+    stop_reason: Nullable(Type.String()),
+    structured_output: Type.Optional(Type.Unknown()),
+    error: Type.Optional(
+      Type.Object(
+        { code: Type.String(), message: Type.String() },
+        { description: 'Why the turn did not succeed (codes of docs/events.md).' },
+      ),
+    ),
+  },
+  {
+    $id: 'TurnResult',
+    description: 'A finished turn (the answer when the request does not accept text/event-stream).',
+  },
+)
 
 /** Waits for `turn` to end and answers it as one JSON result; a caller who leaves first interrupts it. */
 export async function answeredTurn(gateway: GatewayContext, reply: FastifyReply, turn: Turn) {
@@ -21,7 +63,7 @@ export async function answeredTurn(gateway: GatewayContext, reply: FastifyReply,
     for await (const event of follower) events.push(event)
     const refused = refusalOf(events)
     if (refused) throw refused
-    return turnResult(turn.id, events)
+    return turnResult(turn.id, events, gateway.engine.runnerOf(turn.sessionId) !== null)
   } finally {
     stopWatching()
   }
@@ -59,13 +101,17 @@ function refusalOf(events: GatewayEvent[]): ApiError | undefined {
 }
 
 /** A finished turn as one JSON answer: its text, thinking, tool calls with their results, usage and cost. */
-function turnResult(turnId: string, events: GatewayEvent[]) {
+function turnResult(
+  turnId: string,
+  events: GatewayEvent[],
+  processAlive: boolean,
+): Static<typeof TurnResultSchema> {
   const completed = events.find((e): e is EventOf<'turn.completed'> => e.type === 'turn.completed')
   if (!completed) throw new ApiError('internal', 'The turn ended without completing')
   let text = ''
   let thinking = ''
   const paragraphs = new Paragraphs()
-  const calls = new Map<string, Record<string, unknown>>()
+  const calls = new Map<string, TurnToolCall>()
   for (const event of events) {
     if (
       'parentToolUseId' in event &&
@@ -96,7 +142,6 @@ function turnResult(turnId: string, events: GatewayEvent[]) {
       case 'tool.result': {
         const call = calls.get(event.toolUseId)
         if (call) {
-          call.status = event.isError ? 'error' : 'completed'
           call.result = event.content
           call.is_error = event.isError
           call.duration_ms = event.durationMs
@@ -104,6 +149,11 @@ function turnResult(turnId: string, events: GatewayEvent[]) {
         break
       }
     }
+  }
+  // Each call's status as /tool-calls gives it, decided in one place.
+  for (const logged of toolCallsOf(events, { mainAgent: null, processAlive })) {
+    const call = calls.get(logged.started.toolUseId)
+    if (call) call.status = logged.status
   }
   return {
     turn_id: turnId,

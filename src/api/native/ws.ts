@@ -20,6 +20,7 @@ import { mainIssue, validationPath } from '../validation.js'
 import { MessageContent } from './content.js'
 import { ApiError, type ApiErrorCode, invalid, notFound, type StreamErrorCode, toApiError } from './errors.js'
 import { liveSession } from './resolve.js'
+import { SOCKET_RESPONSES } from './responses.js'
 import { ReplayQuery, SessionParams } from './schemas.js'
 
 /** What a client may send on `/stream`; `request_id` comes back on the answer. */
@@ -142,7 +143,28 @@ export const websocketRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
 
   app.get<{ Params: Static<typeof SessionParams>; Querystring: Static<typeof ReplayQuery> }>(
     '/sessions/:id/stream',
-    { websocket: true, onRequest: upgradeOnly, schema: { params: SessionParams, querystring: ReplayQuery } },
+    {
+      websocket: true,
+      onRequest: upgradeOnly,
+      schema: {
+        operationId: 'sessionSocket',
+        tags: ['sessions'],
+        summary: 'A session over a WebSocket',
+        description:
+          'WebSocket (the request upgrades). The server sends each event as a JSON text message: those ' +
+          'after `after`, or from now without it, then the live ones. The client sends ' +
+          '`{"type": "message", "content", "request_id"?}`, `{"type": "interrupt", "request_id"?}` or ' +
+          '`{"type": "permission", "permission_request_id", "behavior": "allow"|"deny", "updated_input"?, ' +
+          '"message"?, "request_id"?}`; each is answered by `{"type": "ack", "request_id", ...}` or ' +
+          '`{"type": "error", "code", "message", "request_id"}` (no `seq`, unlike events). Events go at ' +
+          "the client's pace. Close codes: 4404 no such session, 1008 `slow_consumer` (took no byte for " +
+          '`native.stallTimeoutMs` with more than `native.maxBufferedBytes` waiting), 1011 the replay ' +
+          'could not be read.',
+        params: SessionParams,
+        querystring: ReplayQuery,
+        response: SOCKET_RESPONSES,
+      },
+    },
     (socket, request) => {
       const { id } = request.params
       if (!follow(socket, id, request.query.after, () => true)) return
@@ -175,7 +197,22 @@ export const websocketRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
 
   app.get<{ Params: Static<typeof SessionParams>; Querystring: Static<typeof ReplayQuery> }>(
     '/sessions/:id/tools/stream',
-    { websocket: true, onRequest: upgradeOnly, schema: { params: SessionParams, querystring: ReplayQuery } },
+    {
+      websocket: true,
+      onRequest: upgradeOnly,
+      schema: {
+        operationId: 'toolSocket',
+        tags: ['tools'],
+        summary: "A session's tool calls over a WebSocket",
+        description:
+          'WebSocket, read-only: `tool.call`, `tool.result`, `file.changed`, `permission.requested` and ' +
+          '`permission.resolved` events as JSON text messages (after `after`, or from now). Anything the ' +
+          'client sends is answered by `{"type": "error", "code": "read_only"}`. Close codes as for /stream.',
+        params: SessionParams,
+        querystring: ReplayQuery,
+        response: SOCKET_RESPONSES,
+      },
+    },
     (socket, request) => {
       const { id } = request.params
       if (!follow(socket, id, request.query.after, (event) => TOOL_EVENTS.has(event.type))) return

@@ -13,12 +13,15 @@ import type { GatewayContext } from '../../gateway.js'
 import { interruptOnHangUp, interruptTurn } from '../hang-up.js'
 import { JSON_TYPE } from '../media-types.js'
 import { liveSession } from '../native/resolve.js'
+import { ref } from '../responses.js'
 import { SseWriter } from '../sse.js'
 import { Answer, type AnswerOptions, type Delta } from './answer.js'
+import { ChatCompletionSchema, completionView } from './completion-view.js'
 import { ConversationIndex } from './conversations.js'
 import { fromEngineError, invalidRequest, OpenAIError } from './errors.js'
 import type { ModelCatalogue } from './models.js'
 import { type ChatPlan, conversationKey, planRequest } from './request.js'
+import { openaiErrors } from './responses.js'
 import { ChatCompletionRequest } from './schema.js'
 
 const CONVERSATIONS_REMEMBERED = 10_000
@@ -41,10 +44,50 @@ export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue
   { gateway, catalogue },
 ) => {
   const conversations = new ConversationIndex(CONVERSATIONS_REMEMBERED)
+  app.addSchema(ChatCompletionSchema)
 
   app.post<{ Body: ChatCompletionRequest }>(
     '/chat/completions',
-    { schema: { body: ChatCompletionRequest } },
+    {
+      schema: {
+        operationId: 'createChatCompletion',
+        tags: ['openai'],
+        summary: 'Chat completion (one Claude Code turn)',
+        description:
+          "OpenAI's Chat Completions contract; Claude Code options in extra_body. Reference: docs/openai.md.",
+        body: ChatCompletionRequest,
+        response: {
+          200: {
+            description:
+              'A chat.completion, or with `stream: true` chat.completion.chunk events ending in [DONE].',
+            content: {
+              'application/json': { schema: ref('ChatCompletion') },
+              // Written to the hijacked socket: documented, never serialised.
+              'text/event-stream': {
+                schema: {
+                  type: 'string',
+                  description: '`data: {chat.completion.chunk}` lines, then `data: [DONE]`.',
+                },
+              },
+            },
+          },
+          ...openaiErrors({
+            400: 'invalid_request_error: invalid or unsupported parameter, invalid JSON, context length exceeded.',
+            401: 'invalid_api_key.',
+            404: 'model_not_found.',
+            409: 'conversation_busy.',
+            413: 'request_too_large.',
+            415: 'unsupported_media_type.',
+            429: 'rate_limit_exceeded: every process busy, or the model API rate-limited.',
+            500: 'server_error.',
+            502: 'upstream_process_exited, upstream_error.',
+            503: "service_unavailable, overloaded; storage_unavailable: the gateway's database cannot be used.",
+            504: 'timeout, tool_call_timeout.',
+            507: "storage_full: the gateway's database has no space left.",
+          }),
+        },
+      },
+    },
     async (request, reply) => {
       const received = performance.now()
       const body = request.body
@@ -213,27 +256,11 @@ export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue
     const failure = failureOf(answer)
     if (failure && !answer.content && !answer.toolCalls.length)
       throw fromEngineError(failure.code, failure.message)
-    const message: Record<string, unknown> = {
-      role: 'assistant',
-      content: answer.content || (answer.toolCalls.length ? null : ''),
-      refusal: null,
-    }
-    if (answer.reasoning) message.reasoning_content = answer.reasoning
-    if (answer.thinkingBlocks.length) message.thinking_blocks = answer.thinkingBlocks
-    if (answer.toolCalls.length) message.tool_calls = answer.toolCalls
     reply
       .header('x-session-id', exchange.sessionId)
       .header('server-timing', serverTiming(exchange, performance.now()))
       .type(JSON_TYPE)
-      .send({
-        id: exchange.id,
-        object: 'chat.completion',
-        created: exchange.created,
-        model: exchange.model,
-        system_fingerprint: null,
-        choices: [{ index: 0, message, logprobs: null, finish_reason: answer.finishReason ?? 'stop' }],
-        usage: answer.usage,
-      })
+      .send(completionView(exchange, answer))
   }
 
   async function stream(exchange: Exchange, first: GatewayEvent[], reply: FastifyReply): Promise<void> {

@@ -1,10 +1,3 @@
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
-import type { ClaudeCliInfo } from '../../engine/claude-cli.js'
-import type { GatewayContext } from '../../gateway.js'
-import type { StoreErrorCode, StoreHealth } from '../../store/errors.js'
-import { hasValidKey } from '../auth.js'
-import { JSON_TYPE } from '../media-types.js'
-
 /**
  * GET /v1/health: cheap (never calls the model), so load balancers and LiteLLM's probes can poll it.
  * `degraded` means the gateway runs but cannot reach Claude Code, or cannot use its database; `reason` says
@@ -15,14 +8,82 @@ import { JSON_TYPE } from '../media-types.js'
  * database's) are shown only to a caller with one of the configured API keys. With no keys configured
  * nobody presents one, so nobody sees them here.
  */
+import { type Static, Type } from '@sinclair/typebox'
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
+import type { ClaudeCliInfo } from '../../engine/claude-cli.js'
+import type { GatewayContext } from '../../gateway.js'
+import type { StoreErrorCode, StoreHealth } from '../../store/errors.js'
+import { hasValidKey } from '../auth.js'
+import { JSON_TYPE } from '../media-types.js'
+import { Enum, json, Nullable, NullableEnum, ref } from '../responses.js'
+
+const KEYED = 'Only to a caller with an API key.'
+
+/** Both views: what names files is optional, absent for a caller without a key. */
+const HealthSchema = Type.Object(
+  {
+    status: Enum(['ok', 'degraded']),
+    reason: Type.Optional(Nullable(Type.String({ description: 'Only when degraded: why.' }))),
+    version: Type.String(),
+    uptime_s: Type.Integer(),
+    claude: Type.Object({
+      path: Type.Optional(Nullable(Type.String({ description: KEYED }))),
+      source: NullableEnum(['config', 'path', 'bundled']),
+      version: Nullable(Type.String()),
+      usable: Type.Boolean(),
+      reason: Type.Optional(Nullable(Type.String({ description: KEYED }))),
+    }),
+    sessions: Type.Object({ total: Type.Integer(), active: Type.Integer() }),
+    processes: Type.Object({
+      live: Type.Integer(),
+      serving: Type.Integer(),
+      busy: Type.Integer(),
+      spares: Type.Integer(),
+      starting: Type.Integer(),
+      queued: Type.Integer(),
+      max: Type.Integer(),
+    }),
+    store: Type.Object(
+      {
+        ok: Type.Boolean(),
+        error: Type.Optional(Enum(['storage_full', 'storage_unavailable'])),
+        message: Type.Optional(Type.String({ description: KEYED })),
+        since: Type.Optional(
+          Type.String({ format: 'date-time', description: 'When the database started failing.' }),
+        ),
+      },
+      { description: "The gateway's database: only while it fails, why and since when." },
+    ),
+  },
+  { $id: 'Health' },
+)
+
 export const healthRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async (app, { gateway }) => {
+  app.addSchema(HealthSchema)
   // The bodies are serialised again only when something they show has changed.
   let shown: unknown[] = []
   let bodies: { full?: string; open?: string } = {}
   app.get(
     '/health',
-    // Probes poll every few seconds: their request lines are debug lines.
-    { config: { requestLogLevel: 'debug' } },
+    {
+      schema: {
+        operationId: 'health',
+        tags: ['health'],
+        summary: "The gateway's health",
+        description: 'Never calls the model; open without an API key (for load balancers and probes).',
+        security: [],
+        // The body is a string, sent as it is: the schema documents it.
+        response: {
+          200: json('ok, or degraded with the reason (the Claude Code CLI is not usable).', ref('Health')),
+          503: json(
+            "degraded: the gateway's database fails (full, read-only, corrupt); `store` says how and since when.",
+            ref('Health'),
+          ),
+        },
+      },
+      // Probes poll every few seconds: their request lines are debug lines.
+      config: { requestLogLevel: 'debug' },
+    },
     (request, reply) => {
       const { engine, store } = gateway
       const cli = engine.cli
@@ -41,8 +102,8 @@ export const healthRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = asy
         shown = facts
         bodies = {}
       }
-      const snapshot = { cli, storage, uptime, stats, version: gateway.version }
       const view = withKey(request, gateway.config.server.apiKeys) ? 'full' : 'open'
+      const snapshot = { cli, storage, uptime, stats, version: gateway.version }
       bodies[view] ??= healthBody(snapshot, view === 'full')
       reply
         .code(storage.ok ? 200 : 503)
@@ -76,7 +137,7 @@ function healthBody({ cli, storage, uptime, stats, version }: HealthFacts, full:
   let reason: string | null = null
   if (!storage.ok) reason = full ? storage.message : STORAGE_REASONS[storage.error]
   else if (!cli.usable) reason = full || cli.path === null ? cli.reason : 'The Claude Code CLI does not start'
-  return JSON.stringify({
+  const health: Static<typeof HealthSchema> = {
     status: ok ? 'ok' : 'degraded',
     ...(ok ? {} : { reason }),
     version,
@@ -94,5 +155,6 @@ function healthBody({ cli, storage, uptime, stats, version }: HealthFacts, full:
           ...(full ? { message: storage.message } : {}),
           since: new Date(storage.since).toISOString(),
         },
-  })
+  }
+  return JSON.stringify(health)
 }

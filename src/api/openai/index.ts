@@ -14,10 +14,12 @@ import { chatRoutes } from './chat.js'
 import { fromEngineError, OpenAIError } from './errors.js'
 import { healthRoutes } from './health.js'
 import { ModelCatalogue, modelRoutes } from './models.js'
+import { OpenAIErrorSchema } from './responses.js'
 
 export const openaiApi: FastifyPluginAsync<{ gateway: GatewayContext }> = async (app, { gateway }) => {
   const catalogue = new ModelCatalogue(gateway)
 
+  app.addSchema(OpenAIErrorSchema)
   app.setErrorHandler((error, request, reply) => {
     const openAIError = toOpenAIError(error as FastifyError)
     // The original error, stack included: what the answer's generic message leaves out.

@@ -1,9 +1,28 @@
 import type { ModelInfo } from '@anthropic-ai/claude-agent-sdk'
+import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyPluginAsync } from 'fastify'
 import type { Config } from '../../config/index.js'
 import type { GatewayContext } from '../../gateway.js'
 import { JSON_TYPE } from '../media-types.js'
+import { json, ref } from '../responses.js'
 import { OpenAIError } from './errors.js'
+import { openaiErrors } from './responses.js'
+
+const ModelSchema = Type.Object(
+  {
+    id: Type.String(),
+    object: Type.Literal('model'),
+    created: Type.Integer(),
+    owned_by: Type.String(),
+  },
+  { $id: 'Model' },
+)
+type Model = Static<typeof ModelSchema>
+
+const ModelListSchema = Type.Object(
+  { object: Type.Literal('list'), data: Type.Array(ref<Model>('Model')) },
+  { $id: 'ModelList' },
+)
 
 /** A model id clients may ask for, and the Claude Code model it runs (null: the CLI's default). */
 export interface CatalogueEntry {
@@ -69,28 +88,57 @@ export class ModelCatalogue {
         entries.set(model.resolvedModel, { id: model.resolvedModel, claudeModel: model.resolvedModel })
       }
     }
-    const objects = [...entries.keys()].map((id) => ({
-      id,
-      object: 'model',
-      created: this.created,
-      owned_by: OWNER,
-    }))
+    const objects = [...entries.keys()].map(
+      (id): Model => ({ id, object: 'model', created: this.created, owned_by: OWNER }),
+    )
+    const list: Static<typeof ModelListSchema> = { object: 'list', data: objects }
     return {
       entries,
-      listJson: JSON.stringify({ object: 'list', data: objects }),
+      listJson: JSON.stringify(list),
       byIdJson: new Map(objects.map((object) => [object.id, JSON.stringify(object)])),
     }
   }
 }
 
 export const modelRoutes: FastifyPluginAsync<{ catalogue: ModelCatalogue }> = async (app, { catalogue }) => {
+  app.addSchema(ModelSchema)
+  app.addSchema(ModelListSchema)
+  // The bodies are serialised once per change (a string is sent as it is, the schemas only document them).
   // Plain functions, not async ones: the bodies are ready, and a promise per request is measurable here.
-  app.get('/models', (_request, reply) => {
-    reply.type(JSON_TYPE).send(catalogue.current.listJson)
-  })
-  app.get<{ Params: { id: string } }>('/models/:id', (request, reply) => {
-    const json = catalogue.current.byIdJson.get(request.params.id)
-    if (!json) catalogue.resolve(request.params.id)
-    reply.type(JSON_TYPE).send(json)
-  })
+  app.get(
+    '/models',
+    {
+      schema: {
+        operationId: 'listModels',
+        tags: ['openai'],
+        summary: 'List models',
+        response: {
+          200: json('The model ids clients may ask for.', ref('ModelList')),
+          ...openaiErrors({ 401: 'invalid_api_key.' }),
+        },
+      },
+    },
+    (_request, reply) => {
+      reply.type(JSON_TYPE).send(catalogue.current.listJson)
+    },
+  )
+  app.get<{ Params: { id: string } }>(
+    '/models/:id',
+    {
+      schema: {
+        operationId: 'getModel',
+        tags: ['openai'],
+        summary: 'Read a model',
+        response: {
+          200: json('The model.', ref('Model')),
+          ...openaiErrors({ 401: 'invalid_api_key.', 404: 'model_not_found.' }),
+        },
+      },
+    },
+    (request, reply) => {
+      const body = catalogue.current.byIdJson.get(request.params.id)
+      if (!body) catalogue.resolve(request.params.id)
+      reply.type(JSON_TYPE).send(body)
+    },
+  )
 }
