@@ -18,10 +18,9 @@ import { join, resolve } from 'node:path'
 import { bundledClaudeCli, testHome } from '../test/support/harness.js'
 import {
   alternate,
-  type Body,
+  bodiesOf,
   CLI,
   defaultHttpOptions,
-  fetchBody,
   gatewayChild,
   MICROS,
   referenceChild,
@@ -60,9 +59,7 @@ export async function runAb(before: string, after: string): Promise<BenchResult>
         gateways[name].push(target)
       }
     }
-    const bodies: Record<string, Body> = {}
-    for (const path of PATHS) bodies[path] = (await fetchBody(gateways.after[0]!.url + path)).body
-    const raw = await referenceChild(bodies)
+    const raw = await referenceChild(await bodiesOf(gateways.after[0]!.url, PATHS))
     targets.push(raw)
 
     const runs = await alternate([raw, ...gateways.before, ...gateways.after], PATHS, options)

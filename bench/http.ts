@@ -111,6 +111,25 @@ export function fetchBody(
   })
 }
 
+/** What `url` answers on each of `paths`, each a 200: the bytes a reference server is to answer the same. */
+export async function bodiesOf(url: string, paths: readonly string[]): Promise<Record<string, Body>> {
+  const bodies: Record<string, Body> = {}
+  for (const path of paths) {
+    const { status, body } = await fetchBody(url + path)
+    if (status !== 200) throw new Error(`${path}: status ${status}`)
+    bodies[path] = body
+  }
+  return bodies
+}
+
+/** Throws unless `reference` answers exactly `bodies` (the same bytes on each path). */
+export async function checkServes(reference: Target, bodies: Record<string, Body>): Promise<void> {
+  for (const [path, expected] of Object.entries(bodies)) {
+    const { body } = await fetchBody(reference.url + path)
+    if (!body.bytes.equals(expected.bytes)) throw new Error(`${reference.label} ${path}: body differs`)
+  }
+}
+
 async function waitForHealth(url: string, child: ChildProcess | null, output: () => string): Promise<void> {
   const started = performance.now()
   for (;;) {
@@ -485,25 +504,14 @@ export async function runHttp(options: HttpOptions = defaultHttpOptions()): Prom
     const [info, warn] = [infos[0]!, warns[0]!]
 
     // The bodies the raw server serves: exactly what the info gateway answers.
-    const bodies: Record<string, Body> = {}
-    for (const path of PATHS) {
-      const { status, body } = await fetchBody(info.url + path)
-      if (status !== 200) throw new Error(`${path}: status ${status}`)
-      bodies[path] = body
-    }
+    const bodies = await bodiesOf(info.url, PATHS)
     const raw = options.mode === 'child' ? await referenceChild(bodies) : await rawInProcess(bodies)
     targets.push(raw)
     // The framework alone, for reference (its own process; not in process mode).
     const fastify = options.mode === 'child' ? await referenceChild(bodies, 'fastify') : null
     if (fastify) targets.push(fastify)
     const references = fastify ? [raw, fastify] : [raw]
-    for (const reference of references) {
-      for (const path of PATHS) {
-        const { body } = await fetchBody(reference.url + path)
-        if (!body.bytes.equals(bodies[path]!.bytes))
-          throw new Error(`${reference.label} ${path}: body differs`)
-      }
-    }
+    for (const reference of references) await checkServes(reference, bodies)
 
     const configs = [...references, info, warn]
     const runs = await alternate([...references, ...infos, ...warns], PATHS, options)

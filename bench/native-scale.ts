@@ -255,15 +255,12 @@ export async function runNativeScale(options: ScaleOptions = defaultScaleOptions
         fail(`session ${i}: ${(error as Error).message}`)
       }
     }
-    const firstStarted = performance.now()
-    const firstMs = await timed('first turns', () =>
-      inParallel(
-        n,
-        options.concurrency,
-        (i) => turnOf(i, check.first(i), check.answer(i)),
-        progress('first turns', firstStarted),
-      ),
-    )
+    // A turn of every session, `options.concurrency` at a time, with its progress.
+    const everySession = (label: string, turn: (i: number) => Promise<void>) => {
+      const started = performance.now()
+      return timed(label, () => inParallel(n, options.concurrency, turn, progress(label, started)))
+    }
+    const firstMs = await everySession('first turns', (i) => turnOf(i, check.first(i), check.answer(i)))
     const afterCreation = await memoryOf(child)
 
     // Listing, page by page: every session exactly once, each with a Claude conversation to resume.
@@ -296,14 +293,8 @@ export async function runNativeScale(options: ScaleOptions = defaultScaleOptions
     const afterListing = await memoryOf(child)
 
     // Every session resumed: its follow-up must reach the model with its own first turn.
-    const resumeStarted = performance.now()
-    const resumeMs = await timed('follow-ups', () =>
-      inParallel(
-        n,
-        options.concurrency,
-        (i) => turnOf(i, check.followUp(i), check.resumedAnswer(i)),
-        progress('follow-ups', resumeStarted),
-      ),
+    const resumeMs = await everySession('follow-ups', (i) =>
+      turnOf(i, check.followUp(i), check.resumedAnswer(i)),
     )
     const atEnd = await memoryOf(child)
     const samples = await watch.stop()

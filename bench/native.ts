@@ -40,8 +40,9 @@ import { detectClaudeCli } from '../src/engine/claude-cli.js'
 import { bundledClaudeCli, type TestHome, testHome } from '../test/support/harness.js'
 import {
   alternate,
-  type Body,
+  bodiesOf,
   CLI,
+  checkServes,
   defaultHttpOptions,
   fetchBody,
   gatewayChild,
@@ -182,6 +183,15 @@ interface Latencies {
   /** Events published before the stream began (replayed to it): not gateway latency, not counted. */
   replayed: number
 }
+
+/** A row of milliseconds, noted with their spread. */
+const msRow = (name: string, samples: number[]): Row => ({ name, unit: 'ms', samples, note: spread(samples) })
+
+/** A row of per-event latencies, noted with their spread and the text deltas' own. */
+const latencyRow = (name: string, latencies: Latencies): Row => ({
+  ...msRow(name, latencies.all),
+  note: `${spread(latencies.all)}; text.delta ${spread(latencies.textDeltas)}`,
+})
 
 /** Where the publish times of a session's events come from: the in-process recorder or the probe. */
 interface MarkSource {
@@ -437,18 +447,10 @@ async function restRoutes(home: TestHome, options: NativeOptions): Promise<RestR
     for (let i = 0; i < options.listSessions; i++) ids.push(await createSession(gateway.url, `listed ${i}`))
     const paths = [`/api/sessions/${ids[0]}`, '/api/sessions?limit=50', '/api/tools']
     const nameOf = (path: string) => path.replace(ids[0]!, '{id}')
-    const bodies: Record<string, Body> = {}
-    for (const path of paths) {
-      const { status, body } = await fetchBody(gateway.url + path)
-      if (status !== 200) throw new Error(`${path}: status ${status}`)
-      bodies[path] = body
-    }
+    const bodies = await bodiesOf(gateway.url, paths)
     const raw = await referenceChild(bodies)
     targets.push(raw)
-    for (const path of paths) {
-      const { body } = await fetchBody(raw.url + path)
-      if (!body.bytes.equals(bodies[path]!.bytes)) throw new Error(`raw ${path}: body differs`)
-    }
+    await checkServes(raw, bodies)
     const servers = [raw, gateway]
     const oneAtATime = new Map<string, number[]>()
     for (const path of paths)
@@ -506,20 +508,7 @@ export async function runNative(options: NativeOptions = defaultNativeOptions())
     const targets: Goal[] = []
     const notes: string[] = []
     if (streamed) {
-      rows.push(
-        {
-          name: name.single,
-          unit: 'ms',
-          samples: streamed.single.all,
-          note: `${spread(streamed.single.all)}; text.delta ${spread(streamed.single.textDeltas)}`,
-        },
-        {
-          name: name.concurrent,
-          unit: 'ms',
-          samples: streamed.concurrent.all,
-          note: `${spread(streamed.concurrent.all)}; text.delta ${spread(streamed.concurrent.textDeltas)}`,
-        },
-      )
+      rows.push(latencyRow(name.single, streamed.single), latencyRow(name.concurrent, streamed.concurrent))
       targets.push({ row: name.concurrent, atMost: TARGET_P99_MS, percentile: 99 })
       notes.push(
         `(a) in-process gateway (testGateway: client, gateway and bus share this process and its clock), pool.maxRunners ${options.maxRunners}, queueSize ${options.queueSize}, warmSpares 0, claude.niceness 10; scripted answer ${options.chunks} text deltas ${options.chunkDelayMs} ms apart; one at a time: ${options.singleTurns} follow-ups in one live session after one discarded turn; at once: ${options.streams} new sessions, done in ${streamed.concurrentS.toFixed(1)} s`,
@@ -535,19 +524,9 @@ export async function runNative(options: NativeOptions = defaultNativeOptions())
         const rawMedian = summarize(rawSamples).median
         const added = gatewaySamples.map((ms) => ms - rawMedian)
         rows.push(
-          {
-            name: name.oneAtATime(rest.raw, path),
-            unit: 'ms',
-            samples: rawSamples,
-            note: spread(rawSamples),
-          },
-          {
-            name: name.oneAtATime(rest.gateway, path),
-            unit: 'ms',
-            samples: gatewaySamples,
-            note: spread(gatewaySamples),
-          },
-          { name: name.added(path), unit: 'ms', samples: added, note: spread(added) },
+          msRow(name.oneAtATime(rest.raw, path), rawSamples),
+          msRow(name.oneAtATime(rest.gateway, path), gatewaySamples),
+          msRow(name.added(path), added),
           ...loadRows(rest.load, rest.raw, path),
           ...loadRows(rest.load, rest.gateway, path),
         )
@@ -582,15 +561,10 @@ export async function runNative(options: NativeOptions = defaultNativeOptions())
     }
     if (fan) {
       rows.push(
-        {
-          name: name.delivery,
-          unit: 'ms',
-          samples: fan.delivery.all,
-          note: `${spread(fan.delivery.all)}; text.delta ${spread(fan.delivery.textDeltas)}`,
-        },
-        { name: name.fanSpread, unit: 'ms', samples: fan.spreadMs, note: spread(fan.spreadMs) },
-        { name: name.fanPublish, unit: 'ms', samples: fan.publishMs, note: spread(fan.publishMs) },
-        { name: name.fanWritten, unit: 'ms', samples: fan.writtenMs, note: spread(fan.writtenMs) },
+        latencyRow(name.delivery, fan.delivery),
+        msRow(name.fanSpread, fan.spreadMs),
+        msRow(name.fanPublish, fan.publishMs),
+        msRow(name.fanWritten, fan.writtenMs),
       )
       targets.push({ row: name.delivery, atMost: TARGET_P99_MS, percentile: 99 })
       notes.push(

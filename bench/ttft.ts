@@ -237,27 +237,24 @@ export async function runTtft(options: TtftOptions = defaultTtftOptions()): Prom
     // The baseline runs in two halves, before and after the pool scenarios, so a slow phase of the (shared)
     // machine does not land on one side only.
     const spawnA = await spawnPerRequest(cliPath, home, half, pauseMs)
-    const pool = { warmSpares, maxRunners, primeSpares: true }
-    const paced = await poolScenario(home, { ...pool, pauseMs, endConversations: true, count })
-    const pacedUnprimed = await poolScenario(home, {
-      ...pool,
-      primeSpares: false,
-      pauseMs,
-      endConversations: true,
-      count,
-    })
-    const burst = await poolScenario(home, { ...pool, pauseMs: 0, endConversations: true, count })
-    const open = await poolScenario(home, { ...pool, pauseMs, endConversations: false, count })
+    // Each scenario: conversations on primed spares, paced, ended after their follow-up, unless it says.
+    const scenario = (changes: Partial<PoolScenario> = {}) =>
+      poolScenario(home, {
+        warmSpares,
+        maxRunners,
+        primeSpares: true,
+        pauseMs,
+        endConversations: true,
+        count,
+        ...changes,
+      })
+    const paced = await scenario()
+    const pacedUnprimed = await scenario({ primeSpares: false })
+    const burst = await scenario({ pauseMs: 0 })
+    const open = await scenario({ endConversations: false })
     // With as many slots as spares, taking a spare cannot start a replacement during the turn: the
     // difference to "paced" is what the replacement's start-up costs the turn on this machine.
-    const quiet = await poolScenario(home, {
-      ...pool,
-      maxRunners: warmSpares,
-      pauseMs,
-      endConversations: true,
-      waitForSpares: true,
-      count: half,
-    })
+    const quiet = await scenario({ maxRunners: warmSpares, waitForSpares: true, count: half })
     const floor = await cliFloor(home, cliPath, half, FLOOR_IDLE_MS, pauseMs)
     const spawnB = await spawnPerRequest(cliPath, home, count - half, pauseMs)
 

@@ -6,41 +6,23 @@
 import assert from 'node:assert/strict'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { after, before, describe, test } from 'node:test'
-import { type Gateway, startGateway } from '../../src/gateway.js'
-import { quietLog, type TestHome, testConfig, testGateway, testHome } from '../support/harness.js'
-import { expectError, type Json, nativeClient } from '../support/native-client.js'
+import { describe, test } from 'node:test'
+import { startGateway } from '../../src/gateway.js'
+import { quietLog, testConfig, testHome, withGateway } from '../support/harness.js'
+import { expectError, expectInvalid, type Json, nativeClient } from '../support/native-client.js'
 import { text } from '../support/scripted-anthropic.js'
 
 describe('native API: agents', () => {
-  let home: TestHome
-  let gateway: Gateway
-  let userDir: string
-  let projectDir: string
-  before(async () => {
-    home = await testHome()
-    // Claude Code loads user and project agents only with those setting sources; the routes read the
-    // CLAUDE_CONFIG_DIR the CLI gets (claude.env over the gateway's environment).
-    gateway = await testGateway(
-      home,
-      testConfig(home, {
-        native: { workspaceRoots: [home.root] },
-        claude: {
-          settingSources: ['user', 'project'],
-          env: { CLAUDE_CONFIG_DIR: home.env.CLAUDE_CONFIG_DIR! },
-        },
-      }),
-    )
-    userDir = join(home.env.CLAUDE_CONFIG_DIR!, 'agents')
-    projectDir = join(home.workspace, '.claude', 'agents')
-  })
-  after(async () => {
-    await gateway.close()
-    await home.close()
-  })
+  // Claude Code loads user and project agents only with those setting sources; the routes read the
+  // CLAUDE_CONFIG_DIR the CLI gets (claude.env over the gateway's environment).
+  const g = withGateway((home) => ({
+    claude: { settingSources: ['user', 'project'], env: { CLAUDE_CONFIG_DIR: home.env.CLAUDE_CONFIG_DIR! } },
+  }))
+  const userDir = () => join(g.home.env.CLAUDE_CONFIG_DIR!, 'agents')
+  const projectDir = () => join(g.home.workspace, '.claude', 'agents')
 
-  const { call } = nativeClient(() => gateway)
-  const ws = () => encodeURIComponent(home.workspace)
+  const { call } = nativeClient(() => g.gateway)
+  const ws = () => encodeURIComponent(g.home.workspace)
   const files = (list: Json) => (list.agents as Json[]).filter((agent) => agent.scope !== 'builtin')
 
   test('agent files of both scopes: create, list, read, change, delete', async () => {
@@ -54,10 +36,10 @@ describe('native API: agents', () => {
     }
     const created = await call('POST', '/api/agents', pirate)
     assert.equal(created.status, 201)
-    assert.equal(created.body.path, join(userDir, 'pirate.md'))
+    assert.equal(created.body.path, join(userDir(), 'pirate.md'))
     assert.equal(created.body.scope, 'user')
     assert.deepEqual(created.body.tools, ['Read', 'Grep'])
-    const file = readFileSync(join(userDir, 'pirate.md'), 'utf8')
+    const file = readFileSync(join(userDir(), 'pirate.md'), 'utf8')
     assert.match(
       file,
       /^---\nname: pirate\ndescription: Talks like a pirate\ntools: Read, Grep\nmodel: sonnet\n---\n/,
@@ -75,58 +57,31 @@ describe('native API: agents', () => {
       max_turns: 3,
       permission_mode: 'plan',
       scope: 'project',
-      workspace: home.workspace,
+      workspace: g.home.workspace,
     }
     const project = await call('POST', '/api/agents', reviewer)
     assert.equal(project.status, 201)
-    assert.equal(project.body.path, join(projectDir, 'reviewer.md'))
+    assert.equal(project.body.path, join(projectDir(), 'reviewer.md'))
     assert.equal(project.body.max_turns, 3)
 
     // Validation names the field.
     const { workspace: _, ...noWorkspace } = reviewer
-    expectError(await call('POST', '/api/agents', noWorkspace), 400, 'validation_error', 'body.workspace')
-    expectError(
-      await call('POST', '/api/agents', { ...reviewer, workspace: '/etc' }),
-      400,
-      'validation_error',
-      'body.workspace',
-    )
-    expectError(
-      await call('POST', '/api/agents', { ...pirate, name: 'Bad Name' }),
-      400,
-      'validation_error',
-      'body.name',
-    )
+    expectInvalid(await call('POST', '/api/agents', noWorkspace), 'body.workspace')
+    expectInvalid(await call('POST', '/api/agents', { ...reviewer, workspace: '/etc' }), 'body.workspace')
+    expectInvalid(await call('POST', '/api/agents', { ...pirate, name: 'Bad Name' }), 'body.name')
     const { description: __, ...noDescription } = pirate
-    expectError(await call('POST', '/api/agents', noDescription), 400, 'validation_error', 'body.description')
-    expectError(
+    expectInvalid(await call('POST', '/api/agents', noDescription), 'body.description')
+    expectInvalid(
       await call('POST', '/api/agents', { ...pirate, name: 'x', description: ' ' }),
-      400,
-      'validation_error',
       'body.description',
     )
-    expectError(
-      await call('POST', '/api/agents', { ...pirate, tools: 'Read' }),
-      400,
-      'validation_error',
-      'body.tools',
-    )
-    expectError(
-      await call('POST', '/api/agents', { ...pirate, colour: 'red' }),
-      400,
-      'validation_error',
-      'body.colour',
-    )
-    expectError(
-      await call('POST', '/api/agents', { ...pirate, scope: 'global' }),
-      400,
-      'validation_error',
-      'body.scope',
-    )
-    assert.ok(!existsSync(join(userDir, 'x.md')))
+    expectInvalid(await call('POST', '/api/agents', { ...pirate, tools: 'Read' }), 'body.tools')
+    expectInvalid(await call('POST', '/api/agents', { ...pirate, colour: 'red' }), 'body.colour')
+    expectInvalid(await call('POST', '/api/agents', { ...pirate, scope: 'global' }), 'body.scope')
+    assert.ok(!existsSync(join(userDir(), 'x.md')))
 
     // A file that does not parse is listed with its error.
-    writeFileSync(join(userDir, 'broken.md'), '---\nname: [\n---\nnothing')
+    writeFileSync(join(userDir(), 'broken.md'), '---\nname: [\n---\nnothing')
     const listed = await call('GET', `/api/agents?workspace=${ws()}`)
     assert.equal(listed.status, 200)
     assert.deepEqual(
@@ -150,7 +105,7 @@ describe('native API: agents', () => {
         tools: ['Read', 'Grep'],
         model: 'sonnet',
         scope: 'user',
-        path: join(userDir, 'pirate.md'),
+        path: join(userDir(), 'pirate.md'),
         loaded: true,
         overridden: false,
       },
@@ -160,12 +115,7 @@ describe('native API: agents', () => {
       files(userOnly.body).map((agent) => agent.scope),
       ['user', 'user'],
     )
-    expectError(
-      await call('GET', '/api/agents?workspace=/etc'),
-      400,
-      'validation_error',
-      'querystring.workspace',
-    )
+    expectInvalid(await call('GET', '/api/agents?workspace=/etc'), 'querystring.workspace')
 
     // Reading one.
     const config = await call('GET', '/api/agents/pirate/config')
@@ -178,18 +128,8 @@ describe('native API: agents', () => {
     assert.equal(projectConfig.body.permission_mode, 'plan')
     assert.equal((await call('GET', `/api/agents/reviewer/config?workspace=${ws()}`)).body.scope, 'project')
     expectError(await call('GET', '/api/agents/reviewer/config'), 404, 'not_found')
-    expectError(
-      await call('GET', '/api/agents/reviewer/config?scope=project'),
-      400,
-      'validation_error',
-      'querystring.workspace',
-    )
-    expectError(
-      await call('GET', '/api/agents/pirate/config?scope=team'),
-      400,
-      'validation_error',
-      'querystring.scope',
-    )
+    expectInvalid(await call('GET', '/api/agents/reviewer/config?scope=project'), 'querystring.workspace')
+    expectInvalid(await call('GET', '/api/agents/pirate/config?scope=team'), 'querystring.scope')
     assert.match((await call('GET', '/api/agents/broken/config')).body.error as string, /Invalid YAML/)
 
     // Changing one: given fields merged, null removes.
@@ -202,27 +142,12 @@ describe('native API: agents', () => {
     assert.equal(changed.body.model, 'haiku')
     assert.equal(changed.body.tools, null)
     assert.equal(changed.body.description, 'Talks like a pirate')
-    const rewritten = readFileSync(join(userDir, 'pirate.md'), 'utf8')
+    const rewritten = readFileSync(join(userDir(), 'pirate.md'), 'utf8')
     assert.ok(!rewritten.includes('tools:'))
     assert.match(rewritten, /model: haiku\n---\n\nYo ho\.\n$/)
-    expectError(
-      await call('PUT', '/api/agents/pirate/config', { max_turns: 0 }),
-      400,
-      'validation_error',
-      'body.max_turns',
-    )
-    expectError(
-      await call('PUT', '/api/agents/pirate/config', { name: 'other' }),
-      400,
-      'validation_error',
-      'body.name',
-    )
-    expectError(
-      await call('PUT', '/api/agents/pirate/config', { description: '' }),
-      400,
-      'validation_error',
-      'body.description',
-    )
+    expectInvalid(await call('PUT', '/api/agents/pirate/config', { max_turns: 0 }), 'body.max_turns')
+    expectInvalid(await call('PUT', '/api/agents/pirate/config', { name: 'other' }), 'body.name')
+    expectInvalid(await call('PUT', '/api/agents/pirate/config', { description: '' }), 'body.description')
     expectError(await call('PUT', '/api/agents/nobody/config', { model: 'x' }), 404, 'not_found')
     expectError(await call('PUT', '/api/agents/broken/config', { model: 'x' }), 422, 'invalid_agent_file')
 
@@ -231,7 +156,7 @@ describe('native API: agents', () => {
       ...pirate,
       description: 'Project pirate',
       scope: 'project',
-      workspace: home.workspace,
+      workspace: g.home.workspace,
     })
     const both = await call('GET', `/api/agents?workspace=${ws()}`)
     const pirates = files(both.body).filter((agent) => agent.name === 'pirate')
@@ -256,7 +181,7 @@ describe('native API: agents', () => {
 
     // Deleting.
     assert.equal((await call('DELETE', `/api/agents/pirate?scope=project&workspace=${ws()}`)).status, 204)
-    assert.ok(!existsSync(join(projectDir, 'pirate.md')))
+    assert.ok(!existsSync(join(projectDir(), 'pirate.md')))
     expectError(await call('DELETE', `/api/agents/pirate?scope=project&workspace=${ws()}`), 404, 'not_found')
     assert.equal((await call('DELETE', `/api/agents/reviewer?workspace=${ws()}`)).status, 204)
     assert.equal((await call('DELETE', '/api/agents/broken')).status, 204)
@@ -278,21 +203,21 @@ describe('native API: agents', () => {
     const id = session.body.id as string
     assert.equal(session.body.agent, null)
 
-    home.model.script(text('first answer'))
+    g.home.model.script(text('first answer'))
     assert.equal(
       (await call('POST', `/api/sessions/${id}/messages`, { content: 'hello' })).body.status,
       'success',
     )
-    assert.ok(!JSON.stringify(home.model.turns.at(-1)!.body.system).includes('PARROT-PROMPT-7431'))
+    assert.ok(!JSON.stringify(g.home.model.turns.at(-1)!.body.system).includes('PARROT-PROMPT-7431'))
 
     const switched = await call('PUT', `/api/sessions/${id}/agent`, { agent: 'parrot' })
     assert.equal(switched.status, 200)
     assert.equal(switched.body.agent, 'parrot')
-    home.model.script(text('squawk'))
+    g.home.model.script(text('squawk'))
     const turn = await call('POST', `/api/sessions/${id}/messages`, { content: 'say something' })
     assert.equal(turn.body.status, 'success')
     assert.equal(turn.body.text, 'squawk')
-    let request = home.model.turns.at(-1)!.body
+    let request = g.home.model.turns.at(-1)!.body
     // Claude Code runs a main-thread agent with the agent's prompt as its system prompt, and its tools.
     assert.ok(JSON.stringify(request.system).includes('PARROT-PROMPT-7431'), JSON.stringify(request.system))
     assert.ok(JSON.stringify(request.messages).includes('first answer'), 'context kept')
@@ -302,23 +227,18 @@ describe('native API: agents', () => {
 
     const cleared = await call('PUT', `/api/sessions/${id}/agent`, { agent: null })
     assert.equal(cleared.body.agent, null)
-    home.model.script(text('back to normal'))
+    g.home.model.script(text('back to normal'))
     await call('POST', `/api/sessions/${id}/messages`, { content: 'and now?' })
-    request = home.model.turns.at(-1)!.body
+    request = g.home.model.turns.at(-1)!.body
     assert.ok(!JSON.stringify(request.system).includes('PARROT-PROMPT-7431'))
     assert.ok(JSON.stringify(request.messages).includes('squawk'), 'context kept')
 
     // Errors.
     expectError(await call('PUT', '/api/sessions/nope/agent', { agent: 'parrot' }), 404, 'not_found')
-    expectError(await call('PUT', `/api/sessions/${id}/agent`, {}), 400, 'validation_error', 'body.agent')
-    expectError(
-      await call('PUT', `/api/sessions/${id}/agent`, { agent: '' }),
-      400,
-      'validation_error',
-      'body.agent',
-    )
-    mkdirSync(userDir, { recursive: true })
-    writeFileSync(join(userDir, 'mute.md'), '---\nname: mute\n---\nNo description')
+    expectInvalid(await call('PUT', `/api/sessions/${id}/agent`, {}), 'body.agent')
+    expectInvalid(await call('PUT', `/api/sessions/${id}/agent`, { agent: '' }), 'body.agent')
+    mkdirSync(userDir(), { recursive: true })
+    writeFileSync(join(userDir(), 'mute.md'), '---\nname: mute\n---\nNo description')
     expectError(
       await call('PUT', `/api/sessions/${id}/agent`, { agent: 'mute' }),
       409,

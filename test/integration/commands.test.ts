@@ -11,7 +11,7 @@ import { describe, test } from 'node:test'
 import type { SDKLocalCommandOutputMessage } from '@anthropic-ai/claude-agent-sdk'
 import { Translator } from '../../src/engine/translate.js'
 import { testConfig, testGateway, withGateway } from '../support/harness.js'
-import { expectError, type Json, nativeClient } from '../support/native-client.js'
+import { expectError, expectInvalid, type Json, nativeClient } from '../support/native-client.js'
 import { conversationTexts, lastUserText, text } from '../support/scripted-anthropic.js'
 import { waitUntil } from '../support/wait.js'
 
@@ -73,6 +73,12 @@ describe('native API: slash commands', () => {
       `/api/sessions/${id}/commands/${encodeURIComponent(name)}`,
       args === undefined ? {} : { args },
     )
+  /** Runs a command that must succeed (200). */
+  const runOk = async (id: string, name: string, args?: string) => {
+    const answer = await run(id, name, args)
+    assert.equal(answer.status, 200, JSON.stringify(answer.body))
+    return answer
+  }
   const listed = async (path: string) => {
     const answer = await call('GET', path)
     assert.equal(answer.status, 200, JSON.stringify(answer.body))
@@ -108,8 +114,7 @@ describe('native API: slash commands', () => {
     assert.equal(early.byName('leak'), undefined)
 
     // Before Claude Code has said which commands it has, it judges a name the gateway does not know.
-    const cost = await run(id, '/cost')
-    assert.equal(cost.status, 200, JSON.stringify(cost.body))
+    const cost = await runOk(id, '/cost')
     assert.equal(cost.body.source, null)
     assert.match(String(cost.body.output), /Total cost|Estimated cost/)
 
@@ -137,19 +142,13 @@ describe('native API: slash commands', () => {
     assert.ok(
       (await listed(`/api/commands?workspace=${encodeURIComponent(g.home.workspace)}`)).byName('review-pr'),
     )
-    expectError(
-      await call('GET', '/api/commands?workspace=/etc'),
-      400,
-      'validation_error',
-      'querystring.workspace',
-    )
+    expectInvalid(await call('GET', '/api/commands?workspace=/etc'), 'querystring.workspace')
   })
 
   test('a local command runs in Claude Code without a model call; aliases and the slash are understood', async () => {
     const id = await newSession()
     const before = g.home.model.turns.length
-    const usage = await run(id, '/usage')
-    assert.equal(usage.status, 200, JSON.stringify(usage.body))
+    const usage = await runOk(id, '/usage')
     assert.equal(usage.body.command, 'usage')
     assert.equal(usage.body.source, 'builtin')
     assert.equal(usage.body.status, 'success')
@@ -180,8 +179,7 @@ describe('native API: slash commands', () => {
   test('a command file and a skill reach the model as their prompts, with the arguments in place', async () => {
     const id = await newSession()
     g.home.model.script(text('Reviewed: looks good.'), text('Hello Bob!'), text('Made it.'))
-    const review = await run(id, 'review-pr', '42 security')
-    assert.equal(review.status, 200, JSON.stringify(review.body))
+    const review = await runOk(id, 'review-pr', '42 security')
     assert.equal(review.body.source, 'project')
     assert.equal(review.body.output, 'Reviewed: looks good.')
     assert.equal(review.body.text, 'Reviewed: looks good.')
@@ -215,15 +213,14 @@ describe('native API: slash commands', () => {
   test('/help and /status are answered by the gateway from the session and its commands', async () => {
     const id = await newSession()
     const before = g.home.model.turns.length
-    const help = await run(id, 'help')
-    assert.equal(help.status, 200, JSON.stringify(help.body))
+    const help = await runOk(id, 'help')
     assert.equal(help.body.source, 'gateway')
     const output = String(help.body.output)
     assert.match(output, /^\/review-pr <number> \[focus\] — Review a pull request \[project\]$/m)
     assert.match(output, /^\/clear \[name\] — .*\(also \/reset, \/new\) \[builtin\]$/m)
     assert.match(output, /^\/status — .*\[gateway\]$/m)
     assert.doesNotMatch(output, /\/agents — .*\[builtin\]/, 'an overridden command is not offered')
-    expectError(await run(id, 'help', 'me'), 400, 'validation_error', 'body.args')
+    expectInvalid(await run(id, 'help', 'me'), 'body.args')
 
     const status = await run(id, 'status')
     const data = status.body.data as Json
@@ -239,8 +236,7 @@ describe('native API: slash commands', () => {
     const shown = await run(id, 'permissions')
     assert.match(String(shown.body.output), /project settings \(.*settings\.json\):\n {2}deny: WebFetch/)
 
-    const allowed = await run(id, 'permissions', 'allow Bash(npm run test:*), Read')
-    assert.equal(allowed.status, 200, JSON.stringify(allowed.body))
+    await runOk(id, 'permissions', 'allow Bash(npm run test:*), Read')
     const denied = await run(id, 'permissions', 'deny Read')
     assert.deepEqual((denied.body.data as Json).allowed_tools, ['Bash(npm run test:*)'])
     const session = (await call('GET', `/api/sessions/${id}`)).body.settings as Json
@@ -248,18 +244,17 @@ describe('native API: slash commands', () => {
     assert.deepEqual(session.disallowed_tools, ['Read'])
     await run(id, 'permissions', 'remove Read')
     assert.deepEqual(((await call('GET', `/api/sessions/${id}`)).body.settings as Json).disallowed_tools, [])
-    expectError(await run(id, 'permissions', 'grant Read'), 400, 'validation_error', 'body.args')
-    expectError(await run(id, 'permissions', 'allow (oops)'), 400, 'validation_error', 'body.args')
+    expectInvalid(await run(id, 'permissions', 'grant Read'), 'body.args')
+    expectInvalid(await run(id, 'permissions', 'allow (oops)'), 'body.args')
 
     for (const outside of ['../..', '/etc', join(g.home.workspace, 'missing')])
-      expectError(await run(id, 'add-dir', outside), 400, 'validation_error', 'body.args')
-    expectError(await run(id, 'add-dir'), 400, 'validation_error', 'body.args')
+      expectInvalid(await run(id, 'add-dir', outside), 'body.args')
+    expectInvalid(await run(id, 'add-dir'), 'body.args')
     assert.deepEqual(
       ((await call('GET', `/api/sessions/${id}`)).body.settings as Json).additional_directories,
       [],
     )
-    const added = await run(id, 'add-dir', '../extra')
-    assert.equal(added.status, 200, JSON.stringify(added.body))
+    await runOk(id, 'add-dir', '../extra')
     assert.deepEqual(
       ((await call('GET', `/api/sessions/${id}`)).body.settings as Json).additional_directories,
       [join(g.home.root, 'extra')],
@@ -271,8 +266,7 @@ describe('native API: slash commands', () => {
     g.home.model.script(text('The answer is 42.'))
     await call('POST', `/api/sessions/${id}/messages`, { content: 'What is the answer?' })
 
-    const remembered = await run(id, 'memory', 'Use pnpm, not npm')
-    assert.equal(remembered.status, 200, JSON.stringify(remembered.body))
+    await runOk(id, 'memory', 'Use pnpm, not npm')
     assert.equal(readFileSync(join(g.home.workspace, 'CLAUDE.md'), 'utf8'), '- Use pnpm, not npm\n')
     await run(id, 'memory', 'user Answer briefly')
     assert.equal(readFileSync(join(g.home.env.CLAUDE_CONFIG_DIR!, 'CLAUDE.md'), 'utf8'), '- Answer briefly\n')
@@ -282,8 +276,7 @@ describe('native API: slash commands', () => {
 
     const shown = await run(id, 'export')
     assert.match(String(shown.body.output), /What is the answer\?[\s\S]*The answer is 42\./)
-    const exported = await run(id, 'export', 'notes/chat.html')
-    assert.equal(exported.status, 200, JSON.stringify(exported.body))
+    await runOk(id, 'export', 'notes/chat.html')
     const html = readFileSync(join(g.home.workspace, 'notes/chat.html'), 'utf8')
     assert.match(html, /^<!doctype html>/)
     assert.match(html, /The answer is 42\./)
@@ -308,8 +301,7 @@ describe('native API: slash commands', () => {
     g.home.model.script(text('Noted.'))
     await call('POST', `/api/sessions/${id}/messages`, { content: 'The secret word is PINEAPPLE' })
     const before = (await call('GET', `/api/sessions/${id}`)).body.claude_session_id
-    const reset = await run(id, 'reset')
-    assert.equal(reset.status, 200, JSON.stringify(reset.body))
+    const reset = await runOk(id, 'reset')
     assert.equal(reset.body.command, 'clear')
     assert.equal(reset.body.status, 'success')
     const after = (await call('GET', `/api/sessions/${id}`)).body.claude_session_id
@@ -342,9 +334,9 @@ describe('native API: slash commands', () => {
     assert.match(String(message), /Did you mean .*\/status\?$/)
     expectError(await run(id, 'no-such-thing-at-all'), 404, 'not_found', 'params.name')
     assert.equal(g.home.model.turns.length, before)
-    expectError(await run(id, '/'), 400, 'validation_error', 'params.name')
+    expectInvalid(await run(id, '/'), 'params.name')
     expectError(await call('POST', '/api/sessions/nope/commands/help', {}), 404, 'not_found')
-    expectError(await call('POST', `/api/sessions/${id}/commands/help`, { args: 1 }), 400, 'validation_error')
+    expectInvalid(await call('POST', `/api/sessions/${id}/commands/help`, { args: 1 }))
   })
 
   test('the files of a scope Claude Code does not load are listed, not run', async () => {

@@ -5,13 +5,13 @@
 import assert from 'node:assert/strict'
 import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs'
 import { join } from 'node:path'
-import { after, before, describe, test } from 'node:test'
+import { describe, test } from 'node:test'
 import { projectSlug } from '../../src/engine/claude-home.js'
 import { GatewayError } from '../../src/engine/errors.js'
 import { PRIMING_PROMPT } from '../../src/engine/priming.js'
 import { liveProcesses, Runner } from '../../src/engine/runner.js'
 import type { ContentBlock, EventOf, GatewayEvent } from '../../src/events/types.js'
-import { flakyCli, type TestHome, testEngine, testHome } from '../support/harness.js'
+import { flakyCli, testEngine, testHome, withHome } from '../support/harness.js'
 import { conversationTexts, failure, lastUserText, text, toolCall } from '../support/scripted-anthropic.js'
 import { isGone, waitForEvent, waitUntil } from '../support/wait.js'
 
@@ -19,18 +19,12 @@ const ofTurn = (events: GatewayEvent[], turnId: string) =>
   events.filter((e) => 'turnId' in e && e.turnId === turnId)
 
 describe('engine with the real CLI', () => {
-  let home: TestHome
-  before(async () => {
-    home = await testHome()
-  })
-  after(async () => {
-    await home.close()
-  })
+  const h = withHome()
 
   test('a text turn streams token by token and completes with usage', async () => {
-    const { engine, events, close } = await testEngine(home)
+    const { engine, events, close } = await testEngine(h.home)
     try {
-      home.model.script(
+      h.home.model.script(
         text('Hello from the scripted model', {
           chunkSize: 5,
           usage: { input_tokens: 30, output_tokens: 9 },
@@ -58,7 +52,7 @@ describe('engine with the real CLI', () => {
         forSession.map((_, i) => i + 1),
         'sequence numbers start at 1 without gaps',
       )
-      assert.equal(lastUserText(home.model.turns.at(-1)!.body), 'Say hello')
+      assert.equal(lastUserText(h.home.model.turns.at(-1)!.body), 'Say hello')
       const record = engine.getSession(session.id)!
       assert.equal(record.state, 'idle')
       assert.ok(record.claudeSessionId)
@@ -69,9 +63,9 @@ describe('engine with the real CLI', () => {
   })
 
   test('a thinking turn streams thinking deltas before the text', async () => {
-    const { engine, events, close } = await testEngine(home)
+    const { engine, events, close } = await testEngine(h.home)
     try {
-      home.model.script({
+      h.home.model.script({
         blocks: [
           { type: 'thinking', thinking: 'Let me think about this carefully.' },
           { type: 'text', text: 'The answer is 4.' },
@@ -89,26 +83,26 @@ describe('engine with the real CLI', () => {
       const firstText = mine.findIndex((e) => e.type === 'text.delta')
       assert.ok(mine.findIndex((e) => e.type === 'thinking.delta') < firstText)
       // Claude Code turns a budget into adaptive thinking on models that support it; either way it is on.
-      assert.ok(['enabled', 'adaptive'].includes(home.model.turns.at(-1)!.body.thinking?.type ?? 'none'))
+      assert.ok(['enabled', 'adaptive'].includes(h.home.model.turns.at(-1)!.body.thinking?.type ?? 'none'))
     } finally {
       await close()
     }
   })
 
   test('Claude runs Bash and Write in the workspace; the files exist and the changes are events', async () => {
-    const { engine, events, close } = await testEngine(home)
+    const { engine, events, close } = await testEngine(h.home)
     try {
-      home.model.script(
+      h.home.model.script(
         toolCall('Bash', { command: 'echo from-bash > bash.txt', description: 'write a file' }),
-        toolCall('Write', { file_path: join(home.workspace, 'hello.py'), content: 'print("hi")\n' }),
+        toolCall('Write', { file_path: join(h.home.workspace, 'hello.py'), content: 'print("hi")\n' }),
         text('Both files are written.'),
       )
       const session = engine.createSession({ permissionMode: 'bypassPermissions' })
       const turn = await engine.send(session.id, 'Create two files')
       const done = await turn.done
       assert.equal(done.status, 'success', JSON.stringify(done.error))
-      assert.equal(readFileSync(join(home.workspace, 'bash.txt'), 'utf8'), 'from-bash\n')
-      assert.equal(readFileSync(join(home.workspace, 'hello.py'), 'utf8'), 'print("hi")\n')
+      assert.equal(readFileSync(join(h.home.workspace, 'bash.txt'), 'utf8'), 'from-bash\n')
+      assert.equal(readFileSync(join(h.home.workspace, 'hello.py'), 'utf8'), 'print("hi")\n')
 
       const mine = ofTurn(events, turn.id)
       const calls = mine.filter((e): e is EventOf<'tool.call'> => e.type === 'tool.call')
@@ -127,7 +121,7 @@ describe('engine with the real CLI', () => {
       assert.equal(results[0]!.toolUseId, calls[0]!.toolUseId)
       const change = mine.find((e): e is EventOf<'file.changed'> => e.type === 'file.changed')
       assert.ok(change)
-      assert.equal(change.path, join(home.workspace, 'hello.py'))
+      assert.equal(change.path, join(h.home.workspace, 'hello.py'))
       assert.equal(change.kind, 'created')
       assert.equal(change.after, 'print("hi")\n')
       assert.equal(change.before, null)
@@ -137,9 +131,9 @@ describe('engine with the real CLI', () => {
   })
 
   test('interrupt stops a streaming turn; the same process serves the next message', async () => {
-    const { engine, events, close } = await testEngine(home)
+    const { engine, events, close } = await testEngine(h.home)
     try {
-      home.model.script(
+      h.home.model.script(
         text('x'.repeat(400), { chunkSize: 2, chunkDelayMs: 20 }),
         text('after the interrupt'),
       )
@@ -162,9 +156,9 @@ describe('engine with the real CLI', () => {
   })
 
   test('an idle session hibernates and resumes with its context', async () => {
-    const { engine, events, close } = await testEngine(home, { idleTimeoutMs: 300 })
+    const { engine, events, close } = await testEngine(h.home, { idleTimeoutMs: 300 })
     try {
-      home.model.script(text('My name is Scripty.'), text('You asked for my name.'))
+      h.home.model.script(text('My name is Scripty.'), text('You asked for my name.'))
       const session = engine.createSession({})
       const first = await (await engine.send(session.id, 'What is your name?')).done
       const firstPid = engine.runnerOf(session.id)!.pid!
@@ -179,7 +173,7 @@ describe('engine with the real CLI', () => {
       assert.ok(Math.abs(second.costUsd - first.costUsd) < 1e-9, `${second.costUsd} vs ${first.costUsd}`)
       assert.ok(Math.abs(engine.getSession(session.id)!.costUsd - 2 * first.costUsd) < 1e-9)
       assert.notEqual(engine.runnerOf(session.id)!.pid, firstPid)
-      assert.deepEqual(conversationTexts(home.model.turns.at(-1)!.body), [
+      assert.deepEqual(conversationTexts(h.home.model.turns.at(-1)!.body), [
         { role: 'user', text: 'What is your name?' },
         { role: 'assistant', text: 'My name is Scripty.' },
         { role: 'user', text: 'What did I ask?' },
@@ -190,17 +184,17 @@ describe('engine with the real CLI', () => {
   })
 
   test('sessions survive a gateway restart and continue with their context', async () => {
-    const first = await testEngine(home)
+    const first = await testEngine(h.home)
     let sessionId: string
     try {
-      home.model.script(text('Remember: the code word is heron.'))
+      h.home.model.script(text('Remember: the code word is heron.'))
       const session = first.engine.createSession({ title: 'before restart' })
       sessionId = session.id
       await (await first.engine.send(session.id, 'Tell me a code word')).done
     } finally {
       await first.close()
     }
-    const second = await testEngine(home)
+    const second = await testEngine(h.home)
     try {
       const listed = second.engine
         .listSessions({ limit: 100, offset: 0 })
@@ -208,10 +202,10 @@ describe('engine with the real CLI', () => {
       assert.ok(listed, 'listed after the restart')
       assert.equal(listed.title, 'before restart')
       assert.equal(listed.state, 'hibernated')
-      home.model.script(text('It was heron.'))
+      h.home.model.script(text('It was heron.'))
       const turn = await second.engine.send(sessionId, 'Which code word?')
       assert.equal((await turn.done).result, 'It was heron.')
-      const seen = conversationTexts(home.model.turns.at(-1)!.body).map((t) => t.text)
+      const seen = conversationTexts(h.home.model.turns.at(-1)!.body).map((t) => t.text)
       assert.deepEqual(seen, ['Tell me a code word', 'Remember: the code word is heron.', 'Which code word?'])
       const replayed = second.bus.replay(sessionId)
       assert.deepEqual(
@@ -225,9 +219,9 @@ describe('engine with the real CLI', () => {
   })
 
   test('a CLI killed mid-turn fails that turn clearly and the next message resumes', async () => {
-    const { engine, events, close } = await testEngine(home)
+    const { engine, events, close } = await testEngine(h.home)
     try {
-      home.model.script(
+      h.home.model.script(
         text('First answer.'),
         text('y'.repeat(300), { chunkSize: 1, chunkDelayMs: 20 }),
         text('Back again.'),
@@ -245,7 +239,7 @@ describe('engine with the real CLI', () => {
 
       const next = await engine.send(session.id, 'Third question')
       assert.equal((await next.done).result, 'Back again.')
-      const seen = conversationTexts(home.model.turns.at(-1)!.body).map((t) => t.text)
+      const seen = conversationTexts(h.home.model.turns.at(-1)!.body).map((t) => t.text)
       assert.deepEqual(seen.slice(0, 2), ['First question', 'First answer.'])
       assert.equal(seen.at(-1), 'Third question')
     } finally {
@@ -254,7 +248,7 @@ describe('engine with the real CLI', () => {
   })
 
   test('a full pool evicts the least recently used idle runner', async () => {
-    const { engine, events, close } = await testEngine(home, { maxRunners: 1, queueSize: 0 })
+    const { engine, events, close } = await testEngine(h.home, { maxRunners: 1, queueSize: 0 })
     try {
       const a = engine.createSession({ title: 'a' })
       const b = engine.createSession({ title: 'b' })
@@ -271,13 +265,13 @@ describe('engine with the real CLI', () => {
   })
 
   test('a full pool and a full queue give the busy error; a queued request waits its turn', async () => {
-    const { engine, events, close } = await testEngine(home, {
+    const { engine, events, close } = await testEngine(h.home, {
       maxRunners: 1,
       queueSize: 1,
       queueTimeoutMs: 20_000,
     })
     try {
-      home.model.script(text('z'.repeat(100), { chunkSize: 1, chunkDelayMs: 20 }))
+      h.home.model.script(text('z'.repeat(100), { chunkSize: 1, chunkDelayMs: 20 }))
       const a = engine.createSession({ title: 'slow' })
       const b = engine.createSession({ title: 'queued' })
       const c = engine.createSession({ title: 'refused' })
@@ -304,9 +298,9 @@ describe('engine with the real CLI', () => {
   })
 
   test('a second message to a busy session waits; beyond the session queue it is refused', async () => {
-    const { engine, events, close } = await testEngine(home, { sessionQueueSize: 1 })
+    const { engine, events, close } = await testEngine(h.home, { sessionQueueSize: 1 })
     try {
-      home.model.script(text('one', { delayMs: 500 }), text('two'))
+      h.home.model.script(text('one', { delayMs: 500 }), text('two'))
       const session = engine.createSession({})
       const first = await engine.send(session.id, 'first')
       const second = engine.send(session.id, 'second')
@@ -323,7 +317,7 @@ describe('engine with the real CLI', () => {
   })
 
   test('a warm spare serves a new conversation without starting a process', async () => {
-    const { engine, close } = await testEngine(home, { warmSpares: 1 })
+    const { engine, close } = await testEngine(h.home, { warmSpares: 1 })
     try {
       await waitUntil(() => engine.stats().processes.spares === 1, 30_000, 'a warm spare')
       const sparePids = [...liveProcesses].map((p) => p.pid)
@@ -338,7 +332,7 @@ describe('engine with the real CLI', () => {
   })
 
   test('with every slot held by idle sessions, the one idle longest gives its process to a new spare', async () => {
-    const { engine, events, close } = await testEngine(home, {
+    const { engine, events, close } = await testEngine(h.home, {
       maxRunners: 2,
       warmSpares: 1,
       // Long enough for b's turn to end before a may give way, on a loaded machine too (1.5 s was not in CI).
@@ -346,7 +340,7 @@ describe('engine with the real CLI', () => {
     })
     try {
       await waitUntil(() => engine.stats().processes.spares === 1, 30_000, 'a warm spare')
-      home.model.script(text('first a'), text('first b'))
+      h.home.model.script(text('first a'), text('first b'))
       const a = engine.createSession({ title: 'a' })
       await (await engine.send(a.id, 'hello a')).done
       await waitUntil(() => engine.stats().processes.spares === 1, 30_000, 'the spare to be replaced')
@@ -368,18 +362,18 @@ describe('engine with the real CLI', () => {
       await (await engine.send(c.id, 'hello c')).done
       assert.equal(engine.runnerOf(c.id)!.pid, sparePid, 'the new conversation got the spare')
 
-      home.model.script(text('a again'))
+      h.home.model.script(text('a again'))
       await (await engine.send(a.id, 'back to a')).done
-      assert.ok(conversationTexts(home.model.turns.at(-1)!.body).some((t) => t.text === 'first a'))
+      assert.ok(conversationTexts(h.home.model.turns.at(-1)!.body).some((t) => t.text === 'first a'))
     } finally {
       await close()
     }
   })
 
   test('a turn that runs too long fails with turn_timeout', async () => {
-    const { engine, close } = await testEngine(home, { turnTimeoutMs: 800 })
+    const { engine, close } = await testEngine(h.home, { turnTimeoutMs: 800 })
     try {
-      home.model.script(text('w'.repeat(200), { chunkSize: 1, chunkDelayMs: 30 }))
+      h.home.model.script(text('w'.repeat(200), { chunkSize: 1, chunkDelayMs: 30 }))
       const session = engine.createSession({})
       const done = await (await engine.send(session.id, 'take your time')).done
       assert.equal(done.status, 'error')
@@ -390,11 +384,11 @@ describe('engine with the real CLI', () => {
   })
 
   test('a permission request is published and answered through the engine', async () => {
-    const { engine, events, close } = await testEngine(home)
+    const { engine, events, close } = await testEngine(h.home)
     try {
-      const target = join(home.workspace, 'approved.txt')
-      const refused = join(home.workspace, 'refused.txt')
-      home.model.script(
+      const target = join(h.home.workspace, 'approved.txt')
+      const refused = join(h.home.workspace, 'refused.txt')
+      h.home.model.script(
         toolCall('Write', { file_path: target, content: 'approved\n' }),
         toolCall('Write', { file_path: refused, content: 'refused\n' }),
         text('Done.'),
@@ -438,12 +432,12 @@ describe('engine with the real CLI', () => {
   })
 
   test('without interactive approvals, or without an answer in time, a permission request is denied', async () => {
-    const { engine, events, close } = await testEngine(home, { permissionTimeoutMs: 300 })
+    const { engine, events, close } = await testEngine(h.home, { permissionTimeoutMs: 300 })
     try {
-      home.model.script(
-        toolCall('Write', { file_path: join(home.workspace, 'a.txt'), content: 'a' }),
+      h.home.model.script(
+        toolCall('Write', { file_path: join(h.home.workspace, 'a.txt'), content: 'a' }),
         text('Could not write.'),
-        toolCall('Write', { file_path: join(home.workspace, 'b.txt'), content: 'b' }),
+        toolCall('Write', { file_path: join(h.home.workspace, 'b.txt'), content: 'b' }),
         text('Nobody answered.'),
       )
       const rules = engine.createSession({ permissionMode: 'default' })
@@ -460,16 +454,16 @@ describe('engine with the real CLI', () => {
           [asking.id, 'deny', 'timeout'],
         ],
       )
-      assert.equal(existsSync(join(home.workspace, 'a.txt')), false)
-      assert.equal(existsSync(join(home.workspace, 'b.txt')), false)
+      assert.equal(existsSync(join(h.home.workspace, 'a.txt')), false)
+      assert.equal(existsSync(join(h.home.workspace, 'b.txt')), false)
     } finally {
       await close()
     }
   })
 
   test('a CLI that fails to start is retried once', async () => {
-    const flaky = await flakyCli(home, 1)
-    const { engine, close } = await testEngine(home, { startRetries: 1 }, flaky.path)
+    const flaky = await flakyCli(h.home, 1)
+    const { engine, close } = await testEngine(h.home, { startRetries: 1 }, flaky.path)
     try {
       const session = engine.createSession({})
       assert.equal((await (await engine.send(session.id, 'hi')).done).status, 'success')
@@ -480,8 +474,8 @@ describe('engine with the real CLI', () => {
   })
 
   test('a CLI that keeps failing to start gives start_failed with its reason', async () => {
-    const broken = await flakyCli(home, 100)
-    const { engine, events, close } = await testEngine(home, { startRetries: 1 }, broken.path)
+    const broken = await flakyCli(h.home, 100)
+    const { engine, events, close } = await testEngine(h.home, { startRetries: 1 }, broken.path)
     try {
       const session = engine.createSession({})
       await assert.rejects(engine.send(session.id, 'hi'), (error: unknown) => {
@@ -500,7 +494,7 @@ describe('engine with the real CLI', () => {
   })
 
   test('without a usable CLI, turns are refused as unavailable with the reason', async () => {
-    const { engine, close } = await testEngine(home, {}, join(home.root, 'no-such-claude'))
+    const { engine, close } = await testEngine(h.home, {}, join(h.home.root, 'no-such-claude'))
     try {
       assert.equal(engine.cli.usable, false)
       const session = engine.createSession({})
@@ -547,7 +541,7 @@ describe('engine with the real CLI', () => {
   })
 
   test('content Claude Code cannot use is refused before the turn starts; the session stays usable', async () => {
-    const { engine, events, close } = await testEngine(home)
+    const { engine, events, close } = await testEngine(h.home)
     try {
       const session = engine.createSession({})
       const unusable = [
@@ -569,7 +563,7 @@ describe('engine with the real CLI', () => {
       const mine = events.filter((e) => e.sessionId === session.id)
       assert.equal(mine.filter((e) => e.type === 'turn.started').length, 0, 'no turn started')
       assert.notEqual(engine.getSession(session.id)?.state, 'running')
-      home.model.script(text('fine'))
+      h.home.model.script(text('fine'))
       assert.equal(
         (await (await engine.send(session.id, [{ type: 'text', text: 'hi' }])).done).result,
         'fine',
@@ -580,7 +574,7 @@ describe('engine with the real CLI', () => {
   })
 
   test('a message Claude Code drops without answering ends its turn at once, not at the timeout', async () => {
-    const { engine, close } = await testEngine(home)
+    const { engine, close } = await testEngine(h.home)
     const send = Runner.prototype.send
     try {
       const session = engine.createSession({})
@@ -596,7 +590,7 @@ describe('engine with the real CLI', () => {
       assert.equal(done.error?.code, 'upstream_error')
       assert.ok(Date.now() - started < 10_000, `ended after ${Date.now() - started} ms`)
       assert.equal(engine.getSession(session.id)?.state, 'idle')
-      home.model.script(text('next'))
+      h.home.model.script(text('next'))
       assert.equal((await (await engine.send(session.id, 'and this?')).done).result, 'next')
     } finally {
       Runner.prototype.send = send
@@ -605,15 +599,15 @@ describe('engine with the real CLI', () => {
   })
 
   test('interrupt tells the truth: a Claude Code that ignores it is stopped, the session goes on', async () => {
-    const { engine, close } = await testEngine(home)
+    const { engine, close } = await testEngine(h.home)
     const interrupt = Runner.prototype.interrupt
     try {
       const session = engine.createSession({})
-      home.model.script(text('w'.repeat(400), { chunkSize: 1, chunkDelayMs: 25 }))
-      const asked = home.model.turns.length
+      h.home.model.script(text('w'.repeat(400), { chunkSize: 1, chunkDelayMs: 25 }))
+      const asked = h.home.model.turns.length
       const turn = await engine.send(session.id, 'talk slowly')
       const waiting = engine.send(session.id, 'the message behind it')
-      await waitUntil(() => home.model.turns.length > asked, 20_000, 'the model request')
+      await waitUntil(() => h.home.model.turns.length > asked, 20_000, 'the model request')
       Runner.prototype.interrupt = async () => undefined
       assert.equal(await engine.interrupt(session.id), true)
       Runner.prototype.interrupt = interrupt
@@ -630,29 +624,29 @@ describe('engine with the real CLI', () => {
   })
 
   test("Claude's API refusing the credentials ends the turn at its first retry", async () => {
-    const { engine, events, close } = await testEngine(home)
-    home.model.fallback = () => failure(401, 'invalid x-api-key', 'authentication_error')
+    const { engine, events, close } = await testEngine(h.home)
+    h.home.model.fallback = () => failure(401, 'invalid x-api-key', 'authentication_error')
     try {
       const session = engine.createSession({})
-      const asked = home.model.turns.length
+      const asked = h.home.model.turns.length
       const started = Date.now()
       const turn = await engine.send(session.id, 'hello')
       const done = await turn.done
       assert.equal(done.status, 'error')
       assert.equal(done.error?.code, 'upstream_auth_failed')
       assert.ok(Date.now() - started < 10_000, `ended after ${Date.now() - started} ms`)
-      assert.equal(home.model.turns.length - asked, 1, 'not retried')
+      assert.equal(h.home.model.turns.length - asked, 1, 'not retried')
       const error = ofTurn(events, turn.id).find((e) => e.type === 'error')
       assert.equal(error?.type === 'error' && error.code, 'upstream_auth_failed')
     } finally {
-      home.model.fallback = () => text('ok')
+      h.home.model.fallback = () => text('ok')
       await close()
     }
   })
 
   test("Claude Code's retries of an overloaded model API get the retry budget, then the turn fails", async () => {
-    const { engine, events, close } = await testEngine(home, { retryBudgetMs: 60_000 })
-    home.model.fallback = () => failure(529, 'Overloaded', 'overloaded_error')
+    const { engine, events, close } = await testEngine(h.home, { retryBudgetMs: 60_000 })
+    h.home.model.fallback = () => failure(529, 'Overloaded', 'overloaded_error')
     try {
       const session = engine.createSession({})
       const started = Date.now()
@@ -665,17 +659,17 @@ describe('engine with the real CLI', () => {
       const error = ofTurn(events, turn.id).find((e): e is EventOf<'error'> => e.type === 'error')
       assert.ok((error?.retryAfterMs ?? 0) > 0, 'the error says when to retry')
     } finally {
-      home.model.fallback = () => text('ok')
+      h.home.model.fallback = () => text('ok')
       await close()
     }
   })
 
   test('after shutdown no CLI process is left', async () => {
-    const { engine, close } = await testEngine(home, { warmSpares: 1 })
+    const { engine, close } = await testEngine(h.home, { warmSpares: 1 })
     const a = engine.createSession({})
     const b = engine.createSession({})
     await (await engine.send(a.id, 'one')).done
-    home.model.script(text('v'.repeat(200), { chunkSize: 1, chunkDelayMs: 20 }))
+    h.home.model.script(text('v'.repeat(200), { chunkSize: 1, chunkDelayMs: 20 }))
     const running = await engine.send(b.id, 'two')
     await waitUntil(() => engine.stats().processes.spares === 1, 30_000, 'a warm spare')
     const pids = [...liveProcesses].map((p) => p.pid!)
@@ -684,22 +678,16 @@ describe('engine with the real CLI', () => {
     assert.equal((await running.done).error?.code, 'shutting_down')
     assert.equal(liveProcesses.size, 0)
     for (const pid of pids) assert.ok(isGone(pid), `process ${pid} is gone`)
-    assert.ok(existsSync(home.dataDir))
+    assert.ok(existsSync(h.home.dataDir))
   })
 })
 
 describe('warm spares primed before they serve', () => {
-  let home: TestHome
-  before(async () => {
-    home = await testHome()
-  })
-  after(async () => {
-    await home.close()
-  })
+  const h = withHome()
 
   /** Claude Code's transcripts in the test workspace, by Claude session id. */
   const transcripts = (): Map<string, string> => {
-    const dir = join(home.env.CLAUDE_CONFIG_DIR!, 'projects', projectSlug(realpathSync(home.workspace)))
+    const dir = join(h.home.env.CLAUDE_CONFIG_DIR!, 'projects', projectSlug(realpathSync(h.home.workspace)))
     const files = existsSync(dir) ? readdirSync(dir).filter((name) => name.endsWith('.jsonl')) : []
     return new Map(
       files.map((name) => [name.slice(0, -'.jsonl'.length), readFileSync(join(dir, name), 'utf8')]),
@@ -713,12 +701,12 @@ describe('warm spares primed before they serve', () => {
    * model received each time, the session's event types, and which spare transcripts existed before it.
    */
   const converse = async (primeSpares: boolean) => {
-    const { engine, events, close } = await testEngine(home, { warmSpares: 1, primeSpares })
+    const { engine, events, close } = await testEngine(h.home, { warmSpares: 1, primeSpares })
     try {
       await waitUntil(() => engine.stats().processes.spares === 1, 30_000, 'a warm spare')
       const primedBefore = primed()
-      const requestsBefore = home.model.turns.length
-      home.model.script(text('Hello from the spare', { chunkSize: 4 }), text('You said hello'))
+      const requestsBefore = h.home.model.turns.length
+      h.home.model.script(text('Hello from the spare', { chunkSize: 4 }), text('You said hello'))
       const session = engine.createSession({})
       const first = await (await engine.send(session.id, 'Say hello')).done
       const claudeSessionId = engine.getSession(session.id)!.claudeSessionId!
@@ -728,7 +716,7 @@ describe('warm spares primed before they serve', () => {
         (e) => e.sessionId === session.id && e.type === 'session.state' && e.state === 'hibernated',
       )
       const second = await (await engine.send(session.id, 'What did I say?')).done
-      const requests = home.model.turns.slice(requestsBefore).map((r) => r.body)
+      const requests = h.home.model.turns.slice(requestsBefore).map((r) => r.body)
       const mine = events.filter((e) => e.sessionId === session.id)
       return { primedBefore, requestsBefore, first, second, claudeSessionId, requests, mine }
     } finally {
@@ -774,7 +762,7 @@ describe('warm spares primed before they serve', () => {
 
   test('a primed spare that never serves leaves no transcript behind', async () => {
     const known = new Set(transcripts().keys())
-    const { engine, close } = await testEngine(home, { warmSpares: 1 })
+    const { engine, close } = await testEngine(h.home, { warmSpares: 1 })
     await waitUntil(() => engine.stats().processes.spares === 1, 30_000, 'a warm spare')
     const spare = primed().filter((id) => !known.has(id))
     assert.equal(spare.length, 1, 'the spare was primed')

@@ -8,7 +8,13 @@ import { join } from 'node:path'
 import { before, describe, test } from 'node:test'
 import { appended } from '../../src/api/native/memory.js'
 import { withGateway } from '../support/harness.js'
-import { expectError, type Json, nativeClient } from '../support/native-client.js'
+import {
+  expectError,
+  expectInvalid,
+  type Json,
+  type NativeAnswer,
+  nativeClient,
+} from '../support/native-client.js'
 import { text, toolCall } from '../support/scripted-anthropic.js'
 
 describe('native API: history, export, thinking and memory', () => {
@@ -25,6 +31,17 @@ describe('native API: history, export, thinking and memory', () => {
   let id: string
   let turnIds: string[]
   const { call } = nativeClient(() => g.gateway)
+  /** The session's export in `format`, asserted to be a `type` download named `session-<id>.<extension>`. */
+  async function exported(format: string, type: string, extension: string): Promise<NativeAnswer> {
+    const answer = await call('POST', `/api/sessions/${id}/export`, { format })
+    assert.equal(answer.status, 200)
+    assert.equal(answer.headers.get('content-type'), `${type}; charset=utf-8`)
+    assert.equal(
+      answer.headers.get('content-disposition'),
+      `attachment; filename="session-${id}.${extension}"`,
+    )
+    return answer
+  }
 
   before(async () => {
     id = (await call('POST', '/api/sessions', { permission_mode: 'bypassPermissions', title: 'History <1>' }))
@@ -241,44 +258,16 @@ describe('native API: history, export, thinking and memory', () => {
   })
 
   test('history: validation errors name the parameter; unknown sessions are 404', async () => {
-    expectError(
-      await call('GET', `/api/sessions/${id}/history?limit=0`),
-      400,
-      'validation_error',
-      'querystring.limit',
-    )
-    expectError(
-      await call('GET', `/api/sessions/${id}/history?limit=1001`),
-      400,
-      'validation_error',
-      'querystring.limit',
-    )
-    expectError(
-      await call('GET', `/api/sessions/${id}/history?after=-1`),
-      400,
-      'validation_error',
-      'querystring.after',
-    )
-    expectError(
-      await call('GET', `/api/sessions/${id}/history?after=x`),
-      400,
-      'validation_error',
-      'querystring.after',
-    )
-    expectError(
-      await call('GET', `/api/sessions/${id}/history?page=2`),
-      400,
-      'validation_error',
-      'querystring.page',
-    )
+    expectInvalid(await call('GET', `/api/sessions/${id}/history?limit=0`), 'querystring.limit')
+    expectInvalid(await call('GET', `/api/sessions/${id}/history?limit=1001`), 'querystring.limit')
+    expectInvalid(await call('GET', `/api/sessions/${id}/history?after=-1`), 'querystring.after')
+    expectInvalid(await call('GET', `/api/sessions/${id}/history?after=x`), 'querystring.after')
+    expectInvalid(await call('GET', `/api/sessions/${id}/history?page=2`), 'querystring.page')
     expectError(await call('GET', '/api/sessions/nope/history'), 404, 'not_found')
   })
 
   test('export as JSON: the session and its history, as a download', async () => {
-    const answer = await call('POST', `/api/sessions/${id}/export`, { format: 'json' })
-    assert.equal(answer.status, 200)
-    assert.equal(answer.headers.get('content-type'), 'application/json; charset=utf-8')
-    assert.equal(answer.headers.get('content-disposition'), `attachment; filename="session-${id}.json"`)
+    const answer = await exported('json', 'application/json', 'json')
     const history = (await call('GET', `/api/sessions/${id}/history?limit=1000`)).body.items
     assert.deepEqual(answer.body.session, (await call('GET', `/api/sessions/${id}`)).body)
     assert.deepEqual(answer.body.items, history)
@@ -286,10 +275,7 @@ describe('native API: history, export, thinking and memory', () => {
   })
 
   test('export as Markdown: turns as headings, thinking folded, tool calls and results fenced', async () => {
-    const answer = await call('POST', `/api/sessions/${id}/export`, { format: 'markdown' })
-    assert.equal(answer.status, 200)
-    assert.equal(answer.headers.get('content-type'), 'text/markdown; charset=utf-8')
-    assert.equal(answer.headers.get('content-disposition'), `attachment; filename="session-${id}.md"`)
+    const answer = await exported('markdown', 'text/markdown', 'md')
     const md = answer.raw
     assert.ok(md.startsWith('# History <1>\n'))
     assert.ok(md.indexOf('## Turn 1') < md.indexOf('## Turn 2'))
@@ -321,10 +307,7 @@ describe('native API: history, export, thinking and memory', () => {
   })
 
   test('export as HTML: self-contained, every text escaped', async () => {
-    const answer = await call('POST', `/api/sessions/${id}/export`, { format: 'html' })
-    assert.equal(answer.status, 200)
-    assert.equal(answer.headers.get('content-type'), 'text/html; charset=utf-8')
-    assert.equal(answer.headers.get('content-disposition'), `attachment; filename="session-${id}.html"`)
+    const answer = await exported('html', 'text/html', 'html')
     const html = answer.raw
     assert.ok(html.startsWith('<!doctype html>'))
     assert.ok(html.includes('<title>History &#60;1&#62;</title>'))
@@ -346,17 +329,10 @@ describe('native API: history, export, thinking and memory', () => {
   })
 
   test('export: validation errors name the field; unknown sessions are 404', async () => {
-    expectError(
-      await call('POST', `/api/sessions/${id}/export`, { format: 'pdf' }),
-      400,
-      'validation_error',
-      'body.format',
-    )
-    expectError(await call('POST', `/api/sessions/${id}/export`, {}), 400, 'validation_error', 'body.format')
-    expectError(
+    expectInvalid(await call('POST', `/api/sessions/${id}/export`, { format: 'pdf' }), 'body.format')
+    expectInvalid(await call('POST', `/api/sessions/${id}/export`, {}), 'body.format')
+    expectInvalid(
       await call('POST', `/api/sessions/${id}/export`, { format: 'json', pretty: true }),
-      400,
-      'validation_error',
       'body.pretty',
     )
     expectError(await call('POST', '/api/sessions/nope/export', { format: 'json' }), 404, 'not_found')
@@ -390,21 +366,11 @@ describe('native API: history, export, thinking and memory', () => {
     })
 
     const path = `/api/sessions/${session}/thinking`
-    expectError(await call('POST', path, { type: 'enabled' }), 400, 'validation_error', 'body.budget_tokens')
-    expectError(
-      await call('POST', path, { type: 'enabled', budget_tokens: 100 }),
-      400,
-      'validation_error',
-      'body.budget_tokens',
-    )
-    expectError(
-      await call('POST', path, { type: 'enabled', budget_tokens: '2048' }),
-      400,
-      'validation_error',
-      'body.budget_tokens',
-    )
+    expectInvalid(await call('POST', path, { type: 'enabled' }), 'body.budget_tokens')
+    expectInvalid(await call('POST', path, { type: 'enabled', budget_tokens: 100 }), 'body.budget_tokens')
+    expectInvalid(await call('POST', path, { type: 'enabled', budget_tokens: '2048' }), 'body.budget_tokens')
     const unknown = await call('POST', path, { type: 'sometimes' })
-    expectError(unknown, 400, 'validation_error')
+    expectInvalid(unknown)
     assert.match((unknown.body.error as Json).field as string, /^body/)
     expectError(await call('POST', '/api/sessions/nope/thinking', { type: 'disabled' }), 404, 'not_found')
   })
@@ -479,37 +445,12 @@ describe('native API: history, export, thinking and memory', () => {
 
   test('memory: validation errors name the field, sizes are bounded, unknown sessions are 404', async () => {
     const path = `/api/sessions/${id}/memory`
-    expectError(
-      await call('POST', path, { scope: 'team', content: 'x' }),
-      400,
-      'validation_error',
-      'body.scope',
-    )
-    expectError(await call('POST', path, { scope: 'project' }), 400, 'validation_error', 'body.content')
-    expectError(
-      await call('POST', path, { scope: 'project', content: 5 }),
-      400,
-      'validation_error',
-      'body.content',
-    )
-    expectError(
-      await call('POST', path, { scope: 'project', content: '  \n' }),
-      400,
-      'validation_error',
-      'body.content',
-    )
-    expectError(
-      await call('POST', path, { scope: 'project', mode: 'append', content: 'x' }),
-      400,
-      'validation_error',
-      'body.mode',
-    )
-    expectError(
-      await call('POST', path, { scope: 'project', content: 'x', extra: 1 }),
-      400,
-      'validation_error',
-      'body.extra',
-    )
+    expectInvalid(await call('POST', path, { scope: 'team', content: 'x' }), 'body.scope')
+    expectInvalid(await call('POST', path, { scope: 'project' }), 'body.content')
+    expectInvalid(await call('POST', path, { scope: 'project', content: 5 }), 'body.content')
+    expectInvalid(await call('POST', path, { scope: 'project', content: '  \n' }), 'body.content')
+    expectInvalid(await call('POST', path, { scope: 'project', mode: 'append', content: 'x' }), 'body.mode')
+    expectInvalid(await call('POST', path, { scope: 'project', content: 'x', extra: 1 }), 'body.extra')
     const big = 'x'.repeat(1024 * 1024 + 1)
     expectError(
       await call('POST', path, { scope: 'local', mode: 'replace', content: big }),

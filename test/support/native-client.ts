@@ -56,3 +56,7 @@ export function expectError(
   if (field !== undefined) assert.equal(error.field, field)
   return error
 }
+
+/** Asserts an answer is a 400 `validation_error` naming `field` (when given); returns the error. */
+export const expectInvalid = (answer: { status: number; body: Json }, field?: string): Json =>
+  expectError(answer, 400, 'validation_error', field)

@@ -45,6 +45,21 @@ function run(translator: Translator, messages: readonly SDKMessage[], turnId = T
   return messages.flatMap((message) => translator.translate(message, turnId))
 }
 
+type MessageEvent = Extract<EventBody, { type: 'message' }>
+
+/** The `message` event of Claude's message `messageId` (main conversation, turn TURN, model MODEL). */
+function messageEvent(messageId: string, content: MessageEvent['content']): MessageEvent {
+  return {
+    type: 'message',
+    turnId: TURN,
+    messageId,
+    model: MODEL,
+    content,
+    parentToolUseId: null,
+    synthetic: false,
+  }
+}
+
 /** A fixed clock, so `tool.result.durationMs` is exact. */
 function clock(t: TestContext, start = 1_700_000_000_000): { now: number } {
   const time = { now: start }
@@ -254,6 +269,23 @@ const ZERO_USAGE = {
   thinkingTokens: 0,
 }
 
+/** The `turn.completed` of a turn `failure()` ended: no text, 3 turns in 800 ms, nothing charged. */
+function failedTurn(status: 'error' | 'interrupted', error: { code: string; message: string }) {
+  return {
+    type: 'turn.completed',
+    turnId: TURN,
+    status,
+    result: '',
+    structuredOutput: undefined,
+    stopReason: null,
+    durationMs: 800,
+    numTurns: 3,
+    usage: ZERO_USAGE,
+    costUsd: 0,
+    error,
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------------
 
 test('a streamed text turn: session.ready, token deltas, the message, usage and turn.completed', () => {
@@ -291,15 +323,7 @@ test('a streamed text turn: session.ready, token deltas, the message, usage and 
     },
     { type: 'text.delta', turnId: TURN, text: 'Hel', parentToolUseId: null },
     { type: 'text.delta', turnId: TURN, text: 'lo!', parentToolUseId: null },
-    {
-      type: 'message',
-      turnId: TURN,
-      messageId: 'msg_01',
-      model: MODEL,
-      content: [{ type: 'text', text: 'Hello!', citations: null }],
-      parentToolUseId: null,
-      synthetic: false,
-    },
+    messageEvent('msg_01', [{ type: 'text', text: 'Hello!', citations: null }]),
     { type: 'usage', turnId: TURN, model: MODEL, usage: turnUsage, costUsd: 0.015625 },
     {
       type: 'turn.completed',
@@ -332,15 +356,7 @@ test('thinking streams as thinking.delta; signature and tool-input deltas produc
   assert.deepEqual(run(new Translator(), messages), [
     { type: 'thinking.delta', turnId: TURN, text: 'Let me ', parentToolUseId: null },
     { type: 'thinking.delta', turnId: TURN, text: 'think.', parentToolUseId: null },
-    {
-      type: 'message',
-      turnId: TURN,
-      messageId: 'msg_02',
-      model: MODEL,
-      content: [{ type: 'thinking', thinking: 'Let me think.', signature: 'c2ln' }],
-      parentToolUseId: null,
-      synthetic: false,
-    },
+    messageEvent('msg_02', [{ type: 'thinking', thinking: 'Let me think.', signature: 'c2ln' }]),
     { type: 'text.delta', turnId: TURN, text: 'Done', parentToolUseId: null },
   ])
 })
@@ -422,24 +438,8 @@ test('a tool turn: Write creating a file yields tool.call, tool.result and file.
   ])
   assert.deepEqual(call, [
     { type: 'text.delta', turnId: TURN, text: 'Creating it.', parentToolUseId: null },
-    {
-      type: 'message',
-      turnId: TURN,
-      messageId: 'msg_10',
-      model: MODEL,
-      content: [{ type: 'text', text: 'Creating it.', citations: null }],
-      parentToolUseId: null,
-      synthetic: false,
-    },
-    {
-      type: 'message',
-      turnId: TURN,
-      messageId: 'msg_10',
-      model: MODEL,
-      content: [{ type: 'tool_use', id: 'toolu_01', name: 'Write', input }],
-      parentToolUseId: null,
-      synthetic: false,
-    },
+    messageEvent('msg_10', [{ type: 'text', text: 'Creating it.', citations: null }]),
+    messageEvent('msg_10', [{ type: 'tool_use', id: 'toolu_01', name: 'Write', input }]),
     { type: 'tool.call', turnId: TURN, toolUseId: 'toolu_01', name: 'Write', input, parentToolUseId: null },
   ])
   assert.deepEqual(result, [
@@ -519,26 +519,18 @@ test('Edit: file.changed carries the original and the edited content, once or fo
   const all = run(translator, [
     toolResult('toolu_04', 'The file has been updated.', { structured: edit(true) }),
   ])
-  assert.deepEqual(once[1], {
+  const changed = (toolUseId: string, after: string) => ({
     type: 'file.changed',
     turnId: TURN,
-    toolUseId: 'toolu_03',
+    toolUseId,
     tool: 'Edit',
     path: `${CWD}/src/app.ts`,
     kind: 'modified',
     before: 'const foo = foo()\n',
-    after: 'const bar = foo()\n',
+    after,
   })
-  assert.deepEqual(all[1], {
-    type: 'file.changed',
-    turnId: TURN,
-    toolUseId: 'toolu_04',
-    tool: 'Edit',
-    path: `${CWD}/src/app.ts`,
-    kind: 'modified',
-    before: 'const foo = foo()\n',
-    after: 'const bar = bar()\n',
-  })
+  assert.deepEqual(once[1], changed('toolu_03', 'const bar = foo()\n'))
+  assert.deepEqual(all[1], changed('toolu_04', 'const bar = bar()\n'))
 })
 
 test('Edit: "$" patterns in the new text are inserted literally', (t) => {
@@ -837,19 +829,10 @@ test('an API error ending a turn (is_error success): rate_limited, overloaded, c
 })
 
 test('error_max_turns and error_max_budget_usd', () => {
-  assert.deepEqual(completed(failure('error_max_turns', ['Reached maximum number of turns (3)'])), {
-    type: 'turn.completed',
-    turnId: TURN,
-    status: 'error',
-    result: '',
-    structuredOutput: undefined,
-    stopReason: null,
-    durationMs: 800,
-    numTurns: 3,
-    usage: ZERO_USAGE,
-    costUsd: 0,
-    error: { code: 'max_turns', message: 'Reached maximum number of turns (3)' },
-  })
+  assert.deepEqual(
+    completed(failure('error_max_turns', ['Reached maximum number of turns (3)'])),
+    failedTurn('error', { code: 'max_turns', message: 'Reached maximum number of turns (3)' }),
+  )
   assert.deepEqual(completed(failure('error_max_turns', [])).error, {
     code: 'max_turns',
     message: 'Maximum number of turns reached',
@@ -862,19 +845,10 @@ test('error_max_turns and error_max_budget_usd', () => {
 
 test('error_during_execution: interrupted (aborted_streaming / aborted_tools), prompt_too_long, other', () => {
   const aborted = completed(failure('error_during_execution', [], { terminal_reason: 'aborted_streaming' }))
-  assert.deepEqual(aborted, {
-    type: 'turn.completed',
-    turnId: TURN,
-    status: 'interrupted',
-    result: '',
-    structuredOutput: undefined,
-    stopReason: null,
-    durationMs: 800,
-    numTurns: 3,
-    usage: ZERO_USAGE,
-    costUsd: 0,
-    error: { code: 'interrupted', message: 'The turn was interrupted' },
-  })
+  assert.deepEqual(
+    aborted,
+    failedTurn('interrupted', { code: 'interrupted', message: 'The turn was interrupted' }),
+  )
   assert.equal(
     completed(failure('error_during_execution', [], { terminal_reason: 'aborted_tools' })).status,
     'interrupted',

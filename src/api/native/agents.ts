@@ -25,7 +25,7 @@ import { apiName, settingsFrom, settingsSchema } from './agent-fields.js'
 import { AGENT_VIEW_SCHEMAS, type AgentListItem, configView, summaryView } from './agent-view.js'
 import { ApiError, invalid, notFound } from './errors.js'
 import { confinedWorkspace, sessionOrThrow } from './resolve.js'
-import { AGENT_FILE_ERRORS, BODY_ERRORS, NATIVE_COMMON, nativeErrors } from './responses.js'
+import { AGENT_FILE_ERRORS, BODY_ERRORS, NATIVE_COMMON, nativeErrors, sessionResponses } from './responses.js'
 import { SessionParams } from './schemas.js'
 import { sessionView } from './views.js'
 
@@ -235,15 +235,14 @@ export const agentRoutes: FastifyPluginAsync<AgentRouteOptions> = async (app, op
           'For its next turns, with the conversation kept (its process restarts with the agent); null: none.',
         params: SessionParams,
         body: SessionAgent,
-        response: {
-          200: json('The session with its new agent.', ref('Session')),
-          ...nativeErrors({
+        response: sessionResponses(
+          { 200: json('The session with its new agent.', ref('Session')) },
+          {
             ...BODY_ERRORS,
             404: 'not_found: no such session (or closed), or no such agent.',
             409: 'agent_unavailable: only a file that does not load, or of a scope Claude Code does not load, defines it.',
-            ...NATIVE_COMMON,
-          }),
-        },
+          },
+        ),
       },
     },
     async (request) => {

@@ -23,13 +23,7 @@ import { COMMAND_SCHEMAS, type CommandList, commandView } from './command-views.
 import { ApiError, invalid } from './errors.js'
 import { GATEWAY_COMMANDS } from './gateway-commands.js'
 import { confinedWorkspace, sessionOrThrow } from './resolve.js'
-import {
-  BODY_ERRORS,
-  NATIVE_COMMON,
-  nativeErrors,
-  SESSION_NOT_FOUND,
-  TURN_START_ERRORS,
-} from './responses.js'
+import { BODY_ERRORS, NATIVE_COMMON, nativeErrors, sessionResponses, TURN_START_ERRORS } from './responses.js'
 import { SessionParams } from './schemas.js'
 import { answeredTurn } from './turn-answer.js'
 
@@ -120,10 +114,9 @@ export const commandRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
         summary: "List a session's slash commands",
         description: "As `GET /api/commands` for the session's workspace.",
         params: SessionParams,
-        response: {
+        response: sessionResponses({
           200: json("The commands of the session's workspace.", ref('CommandList')),
-          ...nativeErrors({ ...SESSION_NOT_FOUND, ...NATIVE_COMMON }),
-        },
+        }),
       },
     },
     async (request) => listAnswer(sessionOrThrow(engine, request.params.id).settings.workspace),
@@ -147,12 +140,14 @@ export const commandRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
           'own commands answer at once with `output` and `data`. An unknown name is 404 with near matches.',
         params: RunParams,
         body: RunBody,
-        response: {
-          200: json(
-            "The gateway command's answer, or the turn of the command Claude Code ran.",
-            Type.Union([ref('GatewayCommandResult'), ref('CommandTurnResult')]),
-          ),
-          ...nativeErrors({
+        response: sessionResponses(
+          {
+            200: json(
+              "The gateway command's answer, or the turn of the command Claude Code ran.",
+              Type.Union([ref('GatewayCommandResult'), ref('CommandTurnResult')]),
+            ),
+          },
+          {
             ...BODY_ERRORS,
             400: 'validation_error: `params.name`, or `body.args` (arguments to a command that takes none, or refused by the route a gateway command uses); invalid_json.',
             403: 'path_outside_workspace: /export to a file out of the workspace.',
@@ -163,9 +158,8 @@ export const commandRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
             413: 'payload_too_large: the body is over server.bodyLimitBytes, or /memory would make the file larger than 1 MiB; too_large: /export over tools.writeMaxBytes.',
             429: TURN_START_ERRORS[429],
             503: TURN_START_ERRORS[503],
-            ...NATIVE_COMMON,
-          }),
-        },
+          },
+        ),
       },
     },
     async (request, reply) => {

@@ -27,7 +27,7 @@ import {
   uploadedView,
 } from './file-views.js'
 import { sessionOrThrow } from './resolve.js'
-import { NATIVE_COMMON, nativeErrors, SESSION_NOT_FOUND } from './responses.js'
+import { sessionResponses } from './responses.js'
 import { SessionParams } from './schemas.js'
 
 /** Longest value of a form field (`path`, `overwrite`), in bytes. */
@@ -119,18 +119,16 @@ export const fileRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async
           'direct `upload` call with a `file.changed` event per file.',
         consumes: ['multipart/form-data'],
         params: SessionParams,
-        response: {
-          201: json('Where the files were written.', ref('Upload')),
-          ...nativeErrors({
+        response: sessionResponses(
+          { 201: json('Where the files were written.', ref('Upload')) },
+          {
             400: 'validation_error: an unknown field, a field after the files or given twice, `overwrite` not true or false, no file; invalid_input: `path` is a file, a file name is a folder or comes twice; bad_request: not a valid form.',
             403: 'path_outside_workspace, permission_denied.',
-            ...SESSION_NOT_FOUND,
             409: 'already_exists: a file exists and `overwrite` is not true.',
             413: 'payload_too_large: a file over native.uploadMaxFileBytes, more than native.uploadMaxFiles files, or too many fields.',
             415: 'unsupported_media_type: the body is not multipart/form-data.',
-            ...NATIVE_COMMON,
-          }),
-        },
+          },
+        ),
       },
       // The form is read as a stream by the handler, which checks it; its schema is the documentation.
       config: { docs: { body: UploadForm } },
@@ -198,15 +196,14 @@ export const fileRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async
           '`native.filesListMaxEntries` entries (`truncated` when there were more).',
         params: SessionParams,
         querystring: ListQuery,
-        response: {
-          200: json('The listing: a tree of `children`, or flat.', ref('FileListing')),
-          ...nativeErrors({
+        response: sessionResponses(
+          { 200: json('The listing: a tree of `children`, or flat.', ref('FileListing')) },
+          {
             400: 'validation_error: a query parameter is invalid or unknown; invalid_input: `path` is a file.',
             403: 'path_outside_workspace, permission_denied.',
             404: 'not_found: no such session (or closed), or no such folder.',
-            ...NATIVE_COMMON,
-          }),
-        },
+          },
+        ),
       },
     },
     async (request): Promise<FileListingView> => {
@@ -244,26 +241,27 @@ export const fileRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async
           'Content-Disposition: attachment.',
         params: SessionParams,
         querystring: ContentQuery,
-        response: {
-          200: {
-            ...raw(
-              'application/octet-stream',
-              "The file's bytes. Content-Type from its name (application/octet-stream when unknown), " +
-                'Content-Length, Content-Disposition: attachment, X-Content-Type-Options: nosniff.',
-              { type: 'string', format: 'binary' },
-            ),
-            headers: {
-              'content-disposition': { type: 'string', description: '`attachment` with the file name.' },
-              'x-content-type-options': { type: 'string', enum: ['nosniff'] },
+        response: sessionResponses(
+          {
+            200: {
+              ...raw(
+                'application/octet-stream',
+                "The file's bytes. Content-Type from its name (application/octet-stream when unknown), " +
+                  'Content-Length, Content-Disposition: attachment, X-Content-Type-Options: nosniff.',
+                { type: 'string', format: 'binary' },
+              ),
+              headers: {
+                'content-disposition': { type: 'string', description: '`attachment` with the file name.' },
+                'x-content-type-options': { type: 'string', enum: ['nosniff'] },
+              },
             },
           },
-          ...nativeErrors({
+          {
             400: 'validation_error: `path` is missing, or a query parameter is unknown; invalid_input: `path` is not a file.',
             403: 'path_outside_workspace, permission_denied.',
             404: 'not_found: no such session (or closed), or no such file.',
-            ...NATIVE_COMMON,
-          }),
-        },
+          },
+        ),
       },
     },
     async (request, reply) => {

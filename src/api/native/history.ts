@@ -12,9 +12,9 @@ import { MAX_INTEGER } from '../validation.js'
 import { EXPORT_FORMATS, exportOf } from './history-export.js'
 import { HistoryItemSchema, type HistoryPage, HistoryPageSchema, historyPage } from './history-items.js'
 import { sessionOrThrow } from './resolve.js'
-import { BODY_ERRORS, NATIVE_COMMON, nativeErrors, QUERY_ERRORS, SESSION_NOT_FOUND } from './responses.js'
+import { BODY_ERRORS, QUERY_ERRORS, sessionResponses } from './responses.js'
 import { SessionParams, ThinkingSchema, thinkingSetting } from './schemas.js'
-import { type SessionView, sessionView } from './views.js'
+import { changeSettings } from './sessions.js'
 
 const HistoryQuery = Type.Object(
   {
@@ -54,10 +54,10 @@ export const historyRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
           'retries; paged by sequence number (`next_after`, `has_more`).',
         params: SessionParams,
         querystring: HistoryQuery,
-        response: {
-          200: json('A page of history items.', ref('HistoryPage')),
-          ...nativeErrors({ ...QUERY_ERRORS, ...SESSION_NOT_FOUND, ...NATIVE_COMMON }),
-        },
+        response: sessionResponses(
+          { 200: json('A page of history items.', ref('HistoryPage')) },
+          QUERY_ERRORS,
+        ),
       },
     },
     async (request): Promise<HistoryPage> => {
@@ -78,17 +78,19 @@ export const historyRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
           'The whole history as a download (Content-Disposition: attachment), in the format asked.',
         params: SessionParams,
         body: ExportBody,
-        response: {
-          200: {
-            description: 'The export.',
-            content: {
-              'application/json': { schema: JsonExport },
-              'text/markdown': { schema: { type: 'string' } },
-              'text/html': { schema: { type: 'string' } },
+        response: sessionResponses(
+          {
+            200: {
+              description: 'The export.',
+              content: {
+                'application/json': { schema: JsonExport },
+                'text/markdown': { schema: { type: 'string' } },
+                'text/html': { schema: { type: 'string' } },
+              },
             },
           },
-          ...nativeErrors({ ...BODY_ERRORS, ...SESSION_NOT_FOUND, ...NATIVE_COMMON }),
-        },
+          BODY_ERRORS,
+        ),
       },
     },
     async (request, reply) => {
@@ -111,16 +113,13 @@ export const historyRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
         description: 'For its next turns; the same as PUT /context with `thinking`.',
         params: SessionParams,
         body: ThinkingSchema,
-        response: {
-          200: json('The session with its new settings.', ref('Session')),
-          ...nativeErrors({ ...BODY_ERRORS, ...SESSION_NOT_FOUND, ...NATIVE_COMMON }),
-        },
+        response: sessionResponses(
+          { 200: json('The session with its new settings.', ref('Session')) },
+          BODY_ERRORS,
+        ),
       },
     },
-    async (request): Promise<SessionView> => {
-      const { id } = request.params
-      sessionOrThrow(engine, id)
-      return sessionView(engine.updateSettings(id, { thinking: thinkingSetting(request.body) }), engine)
-    },
+    async (request) =>
+      changeSettings(engine, request.params.id, () => ({ thinking: thinkingSetting(request.body) })),
   )
 }

@@ -10,7 +10,7 @@ import type { GatewayContext } from '../../gateway.js'
 import { json, Nullable, ref } from '../responses.js'
 import { ApiError } from './errors.js'
 import { confinedWorkspace, sessionOrThrow } from './resolve.js'
-import { BODY_ERRORS, NATIVE_COMMON, nativeErrors, TURN_START_ERRORS } from './responses.js'
+import { BODY_ERRORS, NATIVE_COMMON, nativeErrors, sessionResponses, TURN_START_ERRORS } from './responses.js'
 import { pageQuery, SessionParams } from './schemas.js'
 import { sessionView } from './views.js'
 
@@ -110,19 +110,20 @@ export const lifecycleRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
           'message goes straight to a live process (a session resumes by itself on its next message ' +
           'anyway). A paused session is un-paused. No body. Answers the session, `idle` with its `runner`.',
         params: SessionParams,
-        response: {
-          200: json(
-            'The session, `idle` with its `runner` (or as it is when already live or running).',
-            ref('Session'),
-          ),
-          ...nativeErrors({
+        response: sessionResponses(
+          {
+            200: json(
+              'The session, `idle` with its `runner` (or as it is when already live or running).',
+              ref('Session'),
+            ),
+          },
+          {
             404: 'not_found: no such session.',
             409: 'session_closed: the session is closed.',
             429: TURN_START_ERRORS[429],
             503: TURN_START_ERRORS[503],
-            ...NATIVE_COMMON,
-          }),
-        },
+          },
+        ),
       },
     },
     async (request) => {
@@ -144,14 +145,13 @@ export const lifecycleRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
           '(`409 session_paused`) until `POST /api/sessions/{id}/resume`, also after a gateway restart. ' +
           'Refused with `409 session_busy` while a turn runs or waits: interrupt it first. No body.',
         params: SessionParams,
-        response: {
-          200: json('The session, `paused` without a `runner`.', ref('Session')),
-          ...nativeErrors({
+        response: sessionResponses(
+          { 200: json('The session, `paused` without a `runner`.', ref('Session')) },
+          {
             404: 'not_found: no such session.',
             409: 'session_busy: a turn runs or messages wait (interrupt it first); session_closed: the session is closed.',
-            ...NATIVE_COMMON,
-          }),
-        },
+          },
+        ),
       },
     },
     async (request) => {
@@ -175,15 +175,14 @@ export const lifecycleRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
           'fork). Answers `201` with the new session.',
         params: SessionParams,
         body: ForkBody,
-        response: {
-          201: json('The new session (`new`, with a copy of the conversation).', ref('Session')),
-          ...nativeErrors({
+        response: sessionResponses(
+          { 201: json('The new session (`new`, with a copy of the conversation).', ref('Session')) },
+          {
             ...BODY_ERRORS,
             404: 'not_found: no such session, or no such turn or message in its current conversation.',
             409: 'session_busy: a whole fork of a session whose turn is running.',
-            ...NATIVE_COMMON,
-          }),
-        },
+          },
+        ),
       },
       config: { docs: { bodyOptional: true } },
       // Forking the whole conversation needs no body at all.

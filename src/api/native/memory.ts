@@ -21,7 +21,7 @@ import { confineTo, isToolError, ToolError } from '../../tools/confinement.js'
 import { Enum, json, Nullable, ref } from '../responses.js'
 import { ApiError, invalid } from './errors.js'
 import { sessionOrThrow } from './resolve.js'
-import { BODY_ERRORS, NATIVE_COMMON, nativeErrors, SESSION_NOT_FOUND } from './responses.js'
+import { BODY_ERRORS, sessionResponses } from './responses.js'
 import { SessionParams } from './schemas.js'
 
 /** The most a memory file may hold (bytes, UTF-8) after a write; a larger file is read only in part. */
@@ -87,10 +87,7 @@ export const memoryRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = asy
         tags: ['sessions'],
         summary: "Claude Code's memory files (CLAUDE.md) for a session",
         params: SessionParams,
-        response: {
-          200: json('The project, local and user memory files.', MemoryFiles),
-          ...nativeErrors({ ...SESSION_NOT_FOUND, ...NATIVE_COMMON }),
-        },
+        response: sessionResponses({ 200: json('The project, local and user memory files.', MemoryFiles) }),
       },
     },
     async (request) => memoryOf(engine, request.params.id),
@@ -108,16 +105,14 @@ export const memoryRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = asy
           'process is let go so that its next turn reads the new memory.',
         params: SessionParams,
         body: MemoryWrite,
-        response: {
-          200: json('The file after the write.', ref('MemoryFile')),
-          ...nativeErrors({
+        response: sessionResponses(
+          { 200: json('The file after the write.', ref('MemoryFile')) },
+          {
             ...BODY_ERRORS,
-            ...SESSION_NOT_FOUND,
             409: 'conflict: the file is a folder, or a symlink leading out of its folder.',
             413: 'payload_too_large: the file would hold more than 1 MiB, or the body is over server.bodyLimitBytes.',
-            ...NATIVE_COMMON,
-          }),
-        },
+          },
+        ),
       },
     },
     async (request) => writeMemory(engine, request.params.id, request.body),

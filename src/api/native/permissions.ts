@@ -16,7 +16,7 @@ import { Enum, json, Nullable, ref } from '../responses.js'
 import { invalid, notFound } from './errors.js'
 import { PermissionFields, permissionSettingsFrom } from './permission-settings.js'
 import { sessionOrThrow } from './resolve.js'
-import { BODY_ERRORS, NATIVE_COMMON, nativeErrors, SESSION_NOT_FOUND } from './responses.js'
+import { BODY_ERRORS, sessionResponses } from './responses.js'
 import { SessionParams } from './schemas.js'
 import { toolPermissionsView } from './views.js'
 
@@ -84,10 +84,9 @@ export const permissionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> =
         summary: "A session's tool permissions",
         description: 'Its permission mode, allow and deny rules, and whether it takes interactive approvals.',
         params: SessionParams,
-        response: {
+        response: sessionResponses({
           200: json("The session's permission mode, rules and approvals.", ref('ToolPermissions')),
-          ...nativeErrors({ ...SESSION_NOT_FOUND, ...NATIVE_COMMON }),
-        },
+        }),
       },
     },
     async (request) => toolPermissionsOf(engine, request.params.id),
@@ -106,15 +105,13 @@ export const permissionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> =
           'Answers the permissions now in force.',
         params: SessionParams,
         body: ToolPermissions,
-        response: {
-          200: json('The permissions now in force.', ref('ToolPermissions')),
-          ...nativeErrors({
+        response: sessionResponses(
+          { 200: json('The permissions now in force.', ref('ToolPermissions')) },
+          {
             ...BODY_ERRORS,
             400: 'validation_error: the body does not match the schema, or a rule is not `Tool` or `Tool(pattern)` (`field` names it); invalid_json.',
-            ...SESSION_NOT_FOUND,
-            ...NATIVE_COMMON,
-          }),
-        },
+          },
+        ),
       },
     },
     async (request) => changeToolPermissions(engine, request.params.id, request.body),
@@ -131,10 +128,9 @@ export const permissionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> =
           'Requests of sessions with `ask_permissions` that nobody has answered yet, oldest first. Each is ' +
           'denied at `expires_at` (`pool.permissionTimeoutMs`) if still unanswered.',
         params: SessionParams,
-        response: {
+        response: sessionResponses({
           200: json('The requests waiting for an answer, oldest first.', PermissionRequestList),
-          ...nativeErrors({ ...SESSION_NOT_FOUND, ...NATIVE_COMMON }),
-        },
+        }),
       },
     },
     async (request): Promise<Static<typeof PermissionRequestList>> => {
@@ -166,15 +162,14 @@ export const permissionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> =
           'why). 404 when the request is not waiting (answered, timed out, or never made).',
         params: RequestParams,
         body: Answer,
-        response: {
-          200: json('The request answered.', Answered),
-          ...nativeErrors({
+        response: sessionResponses(
+          { 200: json('The request answered.', Answered) },
+          {
             ...BODY_ERRORS,
             400: 'validation_error: the body does not match the schema, `message` with allow or `updated_input` with deny; invalid_json.',
             404: 'not_found: no such session (or closed), or no such request waiting (answered, timed out, or never made).',
-            ...NATIVE_COMMON,
-          }),
-        },
+          },
+        ),
       },
     },
     async (request): Promise<Static<typeof Answered>> => {

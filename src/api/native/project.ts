@@ -10,16 +10,10 @@ import type { FastifyPluginAsync } from 'fastify'
 import type { GatewayContext } from '../../gateway.js'
 import { json, ref } from '../responses.js'
 import { confinedWorkspace, sessionOrThrow } from './resolve.js'
-import {
-  BODY_ERRORS,
-  NATIVE_COMMON,
-  nativeErrors,
-  SESSION_NOT_FOUND,
-  TURN_START_ERRORS,
-} from './responses.js'
+import { BODY_ERRORS, sessionResponses, TURN_START_ERRORS } from './responses.js'
 import { SessionParams } from './schemas.js'
+import { changeSettings } from './sessions.js'
 import { answeredTurn, type TurnResultSchema } from './turn-answer.js'
-import { sessionView } from './views.js'
 
 const WorkspaceMove = Type.Object(
   {
@@ -62,13 +56,15 @@ export const projectRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
           'over the WebSocket). Answers the finished turn and what became of CLAUDE.md; when it was ' +
           "written, the session's next turn starts a process that reads it.",
         params: SessionParams,
-        response: {
-          200: json(
-            'The finished turn (also when it failed: its `status`), and what became of CLAUDE.md.',
-            ref('ProjectInit'),
-          ),
-          ...nativeErrors({ ...SESSION_NOT_FOUND, ...NATIVE_COMMON, ...TURN_START_ERRORS }),
-        },
+        response: sessionResponses(
+          {
+            200: json(
+              'The finished turn (also when it failed: its `status`), and what became of CLAUDE.md.',
+              ref('ProjectInit'),
+            ),
+          },
+          TURN_START_ERRORS,
+        ),
       },
     },
     async (request, reply): Promise<Static<typeof ProjectInitSchema>> => {
@@ -107,22 +103,20 @@ export const projectRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
           "conversation in the new folder, Claude Code's transcript moving along. Answers the session.",
         params: SessionParams,
         body: WorkspaceMove,
-        response: {
-          200: json('The session in its new workspace.', ref('Session')),
-          ...nativeErrors({ ...BODY_ERRORS, ...SESSION_NOT_FOUND, ...NATIVE_COMMON }),
-        },
+        response: sessionResponses(
+          { 200: json('The session in its new workspace.', ref('Session')) },
+          BODY_ERRORS,
+        ),
       },
     },
-    async (request) => {
-      const { id } = request.params
-      sessionOrThrow(engine, id)
-      const workspace = confinedWorkspace(
-        request.body.workspace,
-        gateway.config.native.workspaceRoots,
-        'body.workspace',
-      )
-      return sessionView(engine.updateSettings(id, { workspace }), engine)
-    },
+    async (request) =>
+      changeSettings(engine, request.params.id, () => ({
+        workspace: confinedWorkspace(
+          request.body.workspace,
+          gateway.config.native.workspaceRoots,
+          'body.workspace',
+        ),
+      })),
   )
 }
 

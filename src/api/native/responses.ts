@@ -44,6 +44,16 @@ export const BODY_ERRORS = {
 export const SESSION_NOT_FOUND = { 404: 'not_found: no such session, or it is closed.' }
 export const QUERY_ERRORS = { 400: 'validation_error: a query parameter is invalid or unknown.' }
 
+/**
+ * The responses of a route on one session (`/sessions/{id}/…`): its answers, then the errors every such
+ * route has (no such session, NATIVE_COMMON) with its own; its own win on the same status (a 404 that
+ * says more, TURN_START_ERRORS' 401).
+ */
+export const sessionResponses = (answers: Record<number, object>, errors: Record<number, string> = {}) => ({
+  ...answers,
+  ...nativeErrors({ ...SESSION_NOT_FOUND, ...NATIVE_COMMON, ...errors }),
+})
+
 /** Why a turn cannot start (once it has, its failures are in its answer). */
 export const TURN_START_ERRORS = {
   409:

@@ -23,7 +23,7 @@ import {
   NATIVE_COMMON,
   nativeErrors,
   QUERY_ERRORS,
-  SESSION_NOT_FOUND,
+  sessionResponses,
   TURN_START_ERRORS,
 } from './responses.js'
 import {
@@ -182,10 +182,7 @@ export const sessionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
         tags: ['sessions'],
         summary: 'Read a session',
         params: SessionParams,
-        response: {
-          200: json('The session.', ref('Session')),
-          ...nativeErrors({ ...SESSION_NOT_FOUND, ...NATIVE_COMMON }),
-        },
+        response: sessionResponses({ 200: json('The session.', ref('Session')) }),
       },
     },
     async (request) => {
@@ -205,10 +202,10 @@ export const sessionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
           'also deletes its record and events.',
         params: SessionParams,
         querystring: DeleteQuery,
-        response: {
-          204: { description: 'Closed (or purged).', type: 'null' },
-          ...nativeErrors({ ...QUERY_ERRORS, 404: 'not_found: no such session.', ...NATIVE_COMMON }),
-        },
+        response: sessionResponses(
+          { 204: { description: 'Closed (or purged).', type: 'null' } },
+          { ...QUERY_ERRORS, 404: 'not_found: no such session.' },
+        ),
       },
     },
     async (request, reply) => {
@@ -229,10 +226,10 @@ export const sessionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
           'turn) and the next message resumes the conversation with the new settings.',
         params: SessionParams,
         body: SessionOptions,
-        response: {
-          200: json('The session with its new settings.', ref('Session')),
-          ...nativeErrors({ ...BODY_ERRORS, ...SESSION_NOT_FOUND, ...NATIVE_COMMON }),
-        },
+        response: sessionResponses(
+          { 200: json('The session with its new settings.', ref('Session')) },
+          BODY_ERRORS,
+        ),
       },
     },
     async (request) => changeContext(gateway, request.params.id, request.body),
@@ -249,10 +246,7 @@ export const sessionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
           'The turn ends with status `interrupted`; answered once it has ended (a Claude Code process ' +
           'that does not stop within 5 s is stopped). No body.',
         params: SessionParams,
-        response: {
-          200: json('Whether the running turn ended interrupted.', Interrupted),
-          ...nativeErrors({ ...SESSION_NOT_FOUND, ...NATIVE_COMMON }),
-        },
+        response: sessionResponses({ 200: json('Whether the running turn ended interrupted.', Interrupted) }),
       },
     },
     async (request): Promise<Static<typeof Interrupted>> => {
@@ -276,18 +270,20 @@ export const sessionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
           '`error`), not as HTTP errors. Closing the connection early interrupts the turn.',
         params: SessionParams,
         body: Message,
-        response: {
-          200: {
-            description: 'The finished turn, or its events.',
-            content: {
-              'application/json': { schema: ref('TurnResult') },
-              'text/event-stream': eventStreamContent(
-                'The turn\'s events: `id` = seq, `event` = type, `data` = the event JSON (components "Event").',
-              ),
+        response: sessionResponses(
+          {
+            200: {
+              description: 'The finished turn, or its events.',
+              content: {
+                'application/json': { schema: ref('TurnResult') },
+                'text/event-stream': eventStreamContent(
+                  'The turn\'s events: `id` = seq, `event` = type, `data` = the event JSON (components "Event").',
+                ),
+              },
             },
           },
-          ...nativeErrors({ ...BODY_ERRORS, ...SESSION_NOT_FOUND, ...NATIVE_COMMON, ...TURN_START_ERRORS }),
-        },
+          { ...BODY_ERRORS, ...TURN_START_ERRORS },
+        ),
       },
     },
     async (request, reply) => {
@@ -342,17 +338,19 @@ export const sessionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
           'error` (`slow_consumer`) and is disconnected.',
         params: SessionParams,
         querystring: ReplayQuery,
-        response: {
-          200: {
-            description: 'The event stream; it stays open until the client closes it.',
-            content: {
-              'text/event-stream': eventStreamContent(
-                '`id` = seq, `event` = type, `data` = the event JSON (components "Event").',
-              ),
+        response: sessionResponses(
+          {
+            200: {
+              description: 'The event stream; it stays open until the client closes it.',
+              content: {
+                'text/event-stream': eventStreamContent(
+                  '`id` = seq, `event` = type, `data` = the event JSON (components "Event").',
+                ),
+              },
             },
           },
-          ...nativeErrors({ ...QUERY_ERRORS, ...SESSION_NOT_FOUND, ...NATIVE_COMMON }),
-        },
+          QUERY_ERRORS,
+        ),
       },
       config: { docs: { headers: ReplayHeaders } },
     },
@@ -401,12 +399,20 @@ export function sessionPage(engine: SessionManager, query: ListQuery): Static<ty
 
 /** `PUT /sessions/{id}/context`: the options given change (from the next turn); answers the session. */
 export function changeContext(gateway: GatewayContext, id: string, body: SessionOptions): SessionView {
-  const { engine } = gateway
+  return changeSettings(gateway.engine, id, () => settingsFrom(body, gateway.config.native.workspaceRoots))
+}
+
+/**
+ * Changes an open session's settings, from its next turn; answers the session. `settings` is worked out
+ * once the session is known to be open, so that a missing session is a 404 before any field is judged.
+ */
+export function changeSettings(
+  engine: SessionManager,
+  id: string,
+  settings: () => Partial<SessionSettings>,
+): SessionView {
   sessionOrThrow(engine, id)
-  return sessionView(
-    engine.updateSettings(id, settingsFrom(body, gateway.config.native.workspaceRoots)),
-    engine,
-  )
+  return sessionView(engine.updateSettings(id, settings()), engine)
 }
 
 /** Session options of the API in engine terms; workspaces are confined to `roots`. */

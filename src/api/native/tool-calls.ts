@@ -8,7 +8,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import type { GatewayContext } from '../../gateway.js'
 import { Enum, json, Nullable, NullableEnum, ref } from '../responses.js'
 import { sessionOrThrow } from './resolve.js'
-import { NATIVE_COMMON, nativeErrors, QUERY_ERRORS, SESSION_NOT_FOUND } from './responses.js'
+import { QUERY_ERRORS, sessionResponses } from './responses.js'
 import { pageQuery, SessionParams } from './schemas.js'
 import { DECIDING_EVENTS, type LoggedToolCall, TOOL_CALL_STATUSES, toolCallsOf } from './tool-call-log.js'
 import { ToolResultContent } from './views.js'
@@ -111,10 +111,7 @@ export const toolCallRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = a
           'read from the event log. Filtered by `name`, `status` and `turn_id`, then paged.',
         params: SessionParams,
         querystring: ToolCallsQuery,
-        response: {
-          200: json('A page of tool calls.', ref('ToolCallPage')),
-          ...nativeErrors({ ...QUERY_ERRORS, ...SESSION_NOT_FOUND, ...NATIVE_COMMON }),
-        },
+        response: sessionResponses({ 200: json('A page of tool calls.', ref('ToolCallPage')) }, QUERY_ERRORS),
       },
     },
     async (request): Promise<Static<typeof ToolCallPageSchema>> => {

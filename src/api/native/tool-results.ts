@@ -54,13 +54,18 @@ const ReadResultSchema = resultOf<ReadResult>()(
   ),
 )
 
+/** What a write and an edit both answer: the file written, and its content before. */
+const FileWriteFields = {
+  type: Enum(['create', 'update']),
+  filePath: Type.String(),
+  relativePath: Type.String(),
+  originalFile: Nullable(Type.String()),
+}
+
 const WriteResultSchema = resultOf<WriteResult>()(
   Type.Object(
     {
-      type: Enum(['create', 'update']),
-      filePath: Type.String(),
-      relativePath: Type.String(),
-      originalFile: Nullable(Type.String()),
+      ...FileWriteFields,
       originalOmitted: Type.Optional(
         Type.Boolean({ description: 'Present (true) when the previous content was binary or too large.' }),
       ),
@@ -72,10 +77,7 @@ const WriteResultSchema = resultOf<WriteResult>()(
 const EditResultSchema = resultOf<EditResult>()(
   Type.Object(
     {
-      type: Enum(['create', 'update']),
-      filePath: Type.String(),
-      relativePath: Type.String(),
-      originalFile: Nullable(Type.String()),
+      ...FileWriteFields,
       updatedFile: Type.String(),
       replacements: Type.Integer(),
     },

@@ -9,7 +9,7 @@ import { describeTools, isToolName, TOOL_NAMES, ToolError } from '../../tools/in
 import { JSON_TYPE } from '../media-types.js'
 import { Enum, json, ref } from '../responses.js'
 import { fromToolError, notFound } from './errors.js'
-import { NATIVE_COMMON, nativeErrors } from './responses.js'
+import { NATIVE_COMMON, nativeErrors, sessionResponses } from './responses.js'
 import { SessionParams } from './schemas.js'
 import { TOOL_RESULT_SCHEMAS, toolResultResponse } from './tool-results.js'
 
@@ -76,9 +76,9 @@ export const toolRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async
           '`tool.call` / `tool.result` (and `file.changed`) events. Closing the connection early stops the ' +
           'tool.',
         params: ToolParams,
-        response: {
-          200: toolResultResponse,
-          ...nativeErrors({
+        response: sessionResponses(
+          { 200: toolResultResponse },
+          {
             400: 'invalid_input: the input does not match the tool (`field` names it), or a path is a folder or binary; invalid_json.',
             403: 'path_outside_workspace, permission_denied.',
             404: 'not_found: no such session (or closed), no such tool, or no such file.',
@@ -86,9 +86,8 @@ export const toolRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async
             415: 'unsupported_media_type.',
             422: 'edit: not_unique (old_string occurs more than once), no_match (it does not occur).',
             504: 'timeout: search did not finish within tools.searchTimeoutMs.',
-            ...NATIVE_COMMON,
-          }),
-        },
+          },
+        ),
       },
       // The tool checks its input against its own schema (src/tools); the route only documents them.
       config: {

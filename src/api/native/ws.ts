@@ -8,7 +8,7 @@ import websocket from '@fastify/websocket'
 import { type Static, Type } from '@sinclair/typebox'
 import { Ajv, type ValidateFunction } from 'ajv'
 import type { FastifyPluginAsync, onRequestAsyncHookHandler } from 'fastify'
-import type { WebSocket } from 'ws'
+import type { RawData, WebSocket } from 'ws'
 import { contentProblem } from '../../engine/content.js'
 import type { Subscription } from '../../events/bus.js'
 import { eventJson } from '../../events/json.js'
@@ -141,83 +141,88 @@ export const websocketRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
     return true
   }
 
-  app.get<{ Params: Static<typeof SessionParams>; Querystring: Static<typeof ReplayQuery> }>(
+  /**
+   * A WebSocket route on one session: its events that `filter` keeps (see `follow`), and `onMessage` for
+   * each message the client sends; `doc` is what the OpenAPI document says of it.
+   */
+  function sessionSocket(
+    path: string,
+    doc: { operationId: string; tags: string[]; summary: string; description: string },
+    filter: (event: GatewayEvent) => boolean,
+    onMessage: (socket: WebSocket, sessionId: string, data: RawData) => void,
+  ): void {
+    app.get<{ Params: Static<typeof SessionParams>; Querystring: Static<typeof ReplayQuery> }>(
+      path,
+      {
+        websocket: true,
+        onRequest: upgradeOnly,
+        schema: { ...doc, params: SessionParams, querystring: ReplayQuery, response: SOCKET_RESPONSES },
+      },
+      (socket, request) => {
+        const { id } = request.params
+        if (!follow(socket, id, request.query.after, filter)) return
+        socket.on('message', (data) => onMessage(socket, id, data))
+      },
+    )
+  }
+
+  sessionSocket(
     '/sessions/:id/stream',
     {
-      websocket: true,
-      onRequest: upgradeOnly,
-      schema: {
-        operationId: 'sessionSocket',
-        tags: ['sessions'],
-        summary: 'A session over a WebSocket',
-        description:
-          'WebSocket (the request upgrades). The server sends each event as a JSON text message: those ' +
-          'after `after`, or from now without it, then the live ones. The client sends ' +
-          '`{"type": "message", "content", "request_id"?}`, `{"type": "interrupt", "request_id"?}` or ' +
-          '`{"type": "permission", "permission_request_id", "behavior": "allow"|"deny", "updated_input"?, ' +
-          '"message"?, "request_id"?}`; each is answered by `{"type": "ack", "request_id", ...}` or ' +
-          '`{"type": "error", "code", "message", "request_id"}` (no `seq`, unlike events). Events go at ' +
-          "the client's pace. Close codes: 4404 no such session, 1008 `slow_consumer` (took no byte for " +
-          '`native.stallTimeoutMs` with more than `native.maxBufferedBytes` waiting), 1011 the replay ' +
-          'could not be read.',
-        params: SessionParams,
-        querystring: ReplayQuery,
-        response: SOCKET_RESPONSES,
-      },
+      operationId: 'sessionSocket',
+      tags: ['sessions'],
+      summary: 'A session over a WebSocket',
+      description:
+        'WebSocket (the request upgrades). The server sends each event as a JSON text message: those ' +
+        'after `after`, or from now without it, then the live ones. The client sends ' +
+        '`{"type": "message", "content", "request_id"?}`, `{"type": "interrupt", "request_id"?}` or ' +
+        '`{"type": "permission", "permission_request_id", "behavior": "allow"|"deny", "updated_input"?, ' +
+        '"message"?, "request_id"?}`; each is answered by `{"type": "ack", "request_id", ...}` or ' +
+        '`{"type": "error", "code", "message", "request_id"}` (no `seq`, unlike events). Events go at ' +
+        "the client's pace. Close codes: 4404 no such session, 1008 `slow_consumer` (took no byte for " +
+        '`native.stallTimeoutMs` with more than `native.maxBufferedBytes` waiting), 1011 the replay ' +
+        'could not be read.',
     },
-    (socket, request) => {
-      const { id } = request.params
-      if (!follow(socket, id, request.query.after, () => true)) return
-      socket.on('message', (data) => {
-        let parsed: unknown
-        try {
-          // A message is a request body: the same nesting limit applies (src/api/json-limits.ts).
-          parsed = parseLimitedJson(data.toString(), gateway.config.server.maxJsonDepth)
-        } catch (error) {
-          if (error instanceof JsonTooDeepError) {
-            replyError(socket, 'json_too_deep', error.message)
-            return
-          }
-          parsed = undefined
-        }
-        if (!isClientMessage(parsed)) {
-          const requestId = (parsed as { request_id?: unknown } | null)?.request_id
-          replyError(
-            socket,
-            'validation_error',
-            frameProblem(parsed),
-            typeof requestId === 'string' ? requestId : undefined,
-          )
+    () => true,
+    (socket, id, data) => {
+      let parsed: unknown
+      try {
+        // A message is a request body: the same nesting limit applies (src/api/json-limits.ts).
+        parsed = parseLimitedJson(data.toString(), gateway.config.server.maxJsonDepth)
+      } catch (error) {
+        if (error instanceof JsonTooDeepError) {
+          replyError(socket, 'json_too_deep', error.message)
           return
         }
-        void handle(socket, id, parsed)
-      })
+        parsed = undefined
+      }
+      if (!isClientMessage(parsed)) {
+        const requestId = (parsed as { request_id?: unknown } | null)?.request_id
+        replyError(
+          socket,
+          'validation_error',
+          frameProblem(parsed),
+          typeof requestId === 'string' ? requestId : undefined,
+        )
+        return
+      }
+      void handle(socket, id, parsed)
     },
   )
 
-  app.get<{ Params: Static<typeof SessionParams>; Querystring: Static<typeof ReplayQuery> }>(
+  sessionSocket(
     '/sessions/:id/tools/stream',
     {
-      websocket: true,
-      onRequest: upgradeOnly,
-      schema: {
-        operationId: 'toolSocket',
-        tags: ['tools'],
-        summary: "A session's tool calls over a WebSocket",
-        description:
-          'WebSocket, read-only: `tool.call`, `tool.result`, `file.changed`, `permission.requested` and ' +
-          '`permission.resolved` events as JSON text messages (after `after`, or from now). Anything the ' +
-          'client sends is answered by `{"type": "error", "code": "read_only"}`. Close codes as for /stream.',
-        params: SessionParams,
-        querystring: ReplayQuery,
-        response: SOCKET_RESPONSES,
-      },
+      operationId: 'toolSocket',
+      tags: ['tools'],
+      summary: "A session's tool calls over a WebSocket",
+      description:
+        'WebSocket, read-only: `tool.call`, `tool.result`, `file.changed`, `permission.requested` and ' +
+        '`permission.resolved` events as JSON text messages (after `after`, or from now). Anything the ' +
+        'client sends is answered by `{"type": "error", "code": "read_only"}`. Close codes as for /stream.',
     },
-    (socket, request) => {
-      const { id } = request.params
-      if (!follow(socket, id, request.query.after, (event) => TOOL_EVENTS.has(event.type))) return
-      socket.on('message', () => replyError(socket, 'read_only', 'This stream only reports tool calls'))
-    },
+    (event) => TOOL_EVENTS.has(event.type),
+    (socket) => replyError(socket, 'read_only', 'This stream only reports tool calls'),
   )
 
   async function handle(socket: WebSocket, sessionId: string, message: ClientMessage): Promise<void> {
