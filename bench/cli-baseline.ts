@@ -30,6 +30,8 @@ export function toModel(home: TestHome, prompt: string, wallStart: number): numb
 
 export interface SpawnRun extends Timing {
   sessionId: string
+  /** From spawn to the `result` line: when a proxy has the whole answer (a non-streamed reply). */
+  answerMs: number
 }
 
 /**
@@ -59,6 +61,7 @@ export async function spawnOnce(
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let firstText = 0
+  let answered = 0
   let sessionId = ''
   let stderr = ''
   let buffered = ''
@@ -76,6 +79,7 @@ export async function spawnOnce(
         event?: { type?: string; delta?: { type?: string } }
       }
       if (!sessionId && message.session_id) sessionId = message.session_id
+      if (!answered && message.type === 'result') answered = now
       if (
         !firstText &&
         message.type === 'stream_event' &&
@@ -99,5 +103,10 @@ export async function spawnOnce(
       `claude -p failed (code ${code}, signal ${signal}, text seen: ${firstText > 0}): ${stderr}`,
     )
   }
-  return { ttftMs: firstText - started, toModelMs: toModel(home, prompt, wallStart), sessionId }
+  return {
+    ttftMs: firstText - started,
+    toModelMs: toModel(home, prompt, wallStart),
+    sessionId,
+    answerMs: answered ? answered - started : Number.NaN,
+  }
 }

@@ -69,11 +69,11 @@ export const defaultOpenAIOptions = (): OpenAIOptions => ({
   cliNice: envInt('BENCH_OPENAI_CLI_NICE', 0),
 })
 
-const MODEL = 'claude-code'
-const SYSTEM = 'You are the benchmark assistant. Answer in one short sentence.'
+export const MODEL = 'claude-code'
+export const SYSTEM = 'You are the benchmark assistant. Answer in one short sentence.'
 const SPARE_TIMEOUT_MS = 30_000
 
-interface ChatMessage {
+export interface ChatMessage {
   role: 'system' | 'user' | 'assistant'
   content: string
 }
@@ -95,7 +95,7 @@ function timingOf(header: string | null | undefined, name: string): number {
   return match ? Number(match[1]) : Number.NaN
 }
 
-interface Streamed {
+export interface Streamed {
   ttftMs: number
   content: string
   /** When each chunk with content arrived. */
@@ -106,7 +106,7 @@ interface Streamed {
 }
 
 /** One streamed completion with fetch: time to the first content chunk, the whole answer, the headers. */
-async function streamCompletion(url: string, messages: ChatMessage[]): Promise<Streamed> {
+export async function streamCompletion(url: string, messages: ChatMessage[]): Promise<Streamed> {
   const started = performance.now()
   const response = await fetch(`${url}/v1/chat/completions`, {
     method: 'POST',

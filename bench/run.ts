@@ -4,9 +4,10 @@
  *
  *   node --import tsx bench/run.ts [--only ttft,startup,imports] [--json results.json]
  *   node --import tsx bench/run.ts --only native,native-scale [--sessions 200]
+ *   node --import tsx bench/run.ts --only sustained
  *
- * `native` and `native-scale` run only when named in --only: they take minutes (native-scale tens of
- * minutes for its default 1000 sessions).
+ * `native`, `native-scale` and `sustained` run only when named in --only: they take minutes (native-scale
+ * tens of minutes for its default 1000 sessions, sustained about a quarter of an hour).
  */
 import { execFileSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
@@ -18,6 +19,7 @@ import { runNative } from './native.js'
 import { defaultScaleOptions, runNativeScale } from './native-scale.js'
 import { runStartup } from './startup.js'
 import { type BenchResult, render, summarize } from './stats.js'
+import { runSustained } from './sustained.js'
 import { runTtft } from './ttft.js'
 
 const { values } = parseArgs({
@@ -36,6 +38,7 @@ const BENCHES: Record<string, () => Promise<BenchResult>> = {
 const ON_REQUEST: Record<string, () => Promise<BenchResult>> = {
   native: () => runNative(),
   'native-scale': () => runNativeScale({ ...defaultScaleOptions(), sessions }),
+  sustained: () => runSustained(),
 }
 const known = { ...BENCHES, ...ON_REQUEST }
 

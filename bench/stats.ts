@@ -3,6 +3,7 @@
  * table they are printed as. Percentiles use the nearest-rank method (p90 of 20 samples is the 18th
  * smallest); the median of an even number of samples is the mean of the two middle ones.
  */
+import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { readdir, readFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
@@ -13,18 +14,26 @@ export interface Summary {
   n: number
   median: number
   p90: number
+  p99: number
   min: number
   max: number
 }
 
 export function summarize(samples: readonly number[]): Summary {
   if (samples.length === 0)
-    return { n: 0, median: Number.NaN, p90: Number.NaN, min: Number.NaN, max: Number.NaN }
+    return { n: 0, median: Number.NaN, p90: Number.NaN, p99: Number.NaN, min: Number.NaN, max: Number.NaN }
   const sorted = [...samples].sort((a, b) => a - b)
   const n = sorted.length
   const middle = Math.floor(n / 2)
   const median = n % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
-  return { n, median, p90: percentile(sorted, 90), min: sorted[0]!, max: sorted[n - 1]! }
+  return {
+    n,
+    median,
+    p90: percentile(sorted, 90),
+    p99: percentile(sorted, 99),
+    min: sorted[0]!,
+    max: sorted[n - 1]!,
+  }
 }
 
 /** Nearest-rank percentile of already sorted samples. */
@@ -58,6 +67,13 @@ export function envInt(name: string, fallback: number, least = 1): number {
   return Number.isInteger(value) && value >= least ? value : fallback
 }
 
+/** A number (not only an integer) of at least `least` from the environment, else the fallback. */
+export function envNumber(name: string, fallback: number, least = 0): number {
+  const raw = process.env[name]
+  const value = raw === undefined || raw === '' ? Number.NaN : Number(raw)
+  return Number.isFinite(value) && value >= least ? value : fallback
+}
+
 /** One measured quantity: its samples and what they count in. */
 export interface Row {
   name: string
@@ -74,6 +90,8 @@ export interface Ratio {
   denominator: string
   /** The ratio must be at least this for the check to pass; omitted when there is no target. */
   atLeast?: number
+  /** Compare this nearest-rank percentile of both rows (e.g. 90) instead of their medians. */
+  percentile?: number
 }
 
 /** A target on one row: its median, or the given percentile, `<= atMost`. */
@@ -91,6 +109,8 @@ export interface BenchResult {
   targets: Target[]
   notes: string[]
   elapsedMs: number
+  /** Print a p99 column too (benchmarks whose rows have enough samples for a tail). */
+  p99?: boolean
 }
 
 const fmt = (value: number, unit: Row['unit']): string => {
@@ -118,9 +138,19 @@ export function medianOf(result: BenchResult, name: string): number {
   return row ? summarize(row.samples).median : Number.NaN
 }
 
+/** A ratio's value: of the two rows' medians, or of the percentile it names. */
+export function ratioOf(result: BenchResult, ratio: Ratio): number {
+  if (ratio.percentile === undefined)
+    return medianOf(result, ratio.numerator) / medianOf(result, ratio.denominator)
+  const at = (name: string) =>
+    percentileOf(result.rows.find((r) => r.name === name)?.samples ?? [], ratio.percentile!)
+  return at(ratio.numerator) / at(ratio.denominator)
+}
+
 /** The result as printable lines: a table of rows, then ratios and targets with their verdict, then notes. */
 export function render(result: BenchResult): string[] {
-  const header = ['', 'n', 'median', 'p90', 'min', 'max', 'unit', '']
+  const tail = result.p99 === true
+  const header = ['', 'n', 'median', 'p90', ...(tail ? ['p99'] : []), 'min', 'max', 'unit', '']
   const body = result.rows.map((row) => {
     const s = summarize(row.samples)
     return [
@@ -128,6 +158,7 @@ export function render(result: BenchResult): string[] {
       String(s.n),
       fmt(s.median, row.unit),
       fmt(s.p90, row.unit),
+      ...(tail ? [fmt(s.p99, row.unit)] : []),
       fmt(s.min, row.unit),
       fmt(s.max, row.unit),
       row.unit,
@@ -136,14 +167,15 @@ export function render(result: BenchResult): string[] {
   })
   const lines = [`## ${result.title} (${(result.elapsedMs / 1000).toFixed(1)} s)`, ...pad([header, ...body])]
   for (const ratio of result.ratios) {
-    const value = medianOf(result, ratio.numerator) / medianOf(result, ratio.denominator)
+    const value = ratioOf(result, ratio)
     const verdict =
       ratio.atLeast === undefined
         ? ''
         : value >= ratio.atLeast
           ? `  (target >= ${ratio.atLeast}x: met)`
           : `  (target >= ${ratio.atLeast}x: NOT met)`
-    lines.push(`ratio ${ratio.name}: ${formatRatio(value)}${verdict}`)
+    const statistic = ratio.percentile === undefined ? '' : ` (p${ratio.percentile})`
+    lines.push(`ratio ${ratio.name}${statistic}: ${formatRatio(value)}${verdict}`)
   }
   for (const target of result.targets) {
     const row = result.rows.find((r) => r.name === target.row)
@@ -248,4 +280,67 @@ export async function descendants(pid: number): Promise<number[]> {
     }
   }
   return found
+}
+
+let ticksPerSecond: number | undefined
+/** USER_HZ, the unit of /proc/<pid>/stat's CPU times (100 on every common Linux, asked once to be sure). */
+function clockTicks(): number {
+  if (ticksPerSecond === undefined) {
+    try {
+      ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
+    } catch {
+      ticksPerSecond = 100
+    }
+  }
+  return ticksPerSecond
+}
+
+/** CPU seconds of one process, from /proc/<pid>/stat. */
+export interface ProcessCpu {
+  /** Its own: utime + stime. */
+  ownS: number
+  /** Its children that exited and that it waited for (cutime + cstime, their own reaped children included). */
+  reapedS: number
+}
+
+export async function processCpu(pid: number): Promise<ProcessCpu> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+  // After the command name: the state (field 3 of proc(5)), ... utime, stime, cutime, cstime (14-17).
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  const seconds = (a: number, b: number) => (Number(fields[a]) + Number(fields[b])) / clockTicks()
+  return { ownS: seconds(11, 12), reapedS: seconds(13, 14) }
+}
+
+/** Memory and CPU of a set of processes. */
+export interface Usage {
+  /** How many of them were running (a zombie or a process gone is not). */
+  processes: number
+  rssMb: number
+  /** CPU seconds, own and reaped, of each process still in /proc. */
+  cpuS: number
+}
+
+export async function usageOf(pids: readonly number[]): Promise<Usage> {
+  const usage: Usage = { processes: 0, rssMb: 0, cpuS: 0 }
+  await Promise.all(
+    pids.map(async (pid) => {
+      // A zombie has no VmRSS yet its time is not in its parent's reaped time either: count its CPU.
+      const [rss, cpu] = await Promise.all([rssMb(pid).catch(() => null), processCpu(pid).catch(() => null)])
+      if (cpu) usage.cpuS += cpu.ownS + cpu.reapedS
+      if (rss !== null) {
+        usage.processes++
+        usage.rssMb += rss
+      }
+    }),
+  )
+  return usage
+}
+
+/**
+ * A process with every descendant: their memory, and the CPU the whole tree has used since it started. A
+ * descendant that exited has its time in its parent's reaped time, so the CPU figure only grows, and the
+ * difference of two readings is what the tree used between them (unless a process left the tree alive).
+ */
+export async function treeUsage(pid: number): Promise<Usage> {
+  return usageOf([pid, ...(await descendants(pid))])
 }

@@ -71,7 +71,16 @@ export const ConfigSchema = Type.Object(
       startTimeoutMs: Millis(60_000),
       startRetries: Type.Integer({ minimum: 0, default: 1 }),
       primeSpares: Type.Boolean({ default: true }),
-      spareReclaimIdleMs: Millis(60_000),
+      // src/engine/pool.ts: a session idle this long may give its process up for a missing spare. Short, so
+      // that spares come back within seconds of a burst (clients that return every 20 s never reach a
+      // minute); not 0, which means never: a client about to send its next message keeps its process.
+      spareReclaimIdleMs: Millis(2_000),
+      // src/engine/spare-demand.ts: bursts of new conversations raise the spare target up to this (about
+      // 190 MB each while it lasts) for spareDemandWindowMs; never more than maxRunners.
+      maxSpares: Type.Integer({ minimum: 0, maximum: 1_000, default: 4 }),
+      spareDemandWindowMs: Type.Integer({ minimum: 1_000, maximum: 3_600_000, default: 120_000 }),
+      // src/engine/pool.ts: a cap in memory instead of (below) the count; 0: the count alone.
+      memoryBudgetMb: Type.Integer({ minimum: 0, maximum: 1_048_576, default: 0 }),
     }),
     store: Section({
       dataDir: Type.String({ minLength: 1, default: '~/.claude-code-gateway' }),
@@ -101,6 +110,9 @@ export const ConfigSchema = Type.Object(
       toolCallTimeoutMs: Millis(300_000),
       keepAliveMs: Millis(15_000),
       retryBudgetMs: Millis(30_000),
+      // src/api/openai/chat.ts: most OpenAI conversations get no follow-up; their first answer's process
+      // stays this long for one (a later follow-up resumes from the transcript), then its memory is free.
+      unfollowedIdleMs: Type.Integer({ minimum: 0, maximum: 3_600_000, default: 15_000 }),
     }),
     tools: Section(
       Object.fromEntries(

@@ -54,6 +54,8 @@ export interface ActiveTurn {
   lastRetry: Extract<EventBody, { type: 'api.retry' }> | null
   /** Ends the turn when the retries outlast the budget. */
   retryTimer: NodeJS.Timeout | null
+  /** How long the process stays after the turn when nothing follows (see `SendOptions`); absent: the limit. */
+  idleTimeoutMs?: number
 }
 
 export interface TurnFailure {

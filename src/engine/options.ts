@@ -1,7 +1,7 @@
 import type { Options, ThinkingConfig } from '@anthropic-ai/claude-agent-sdk'
 import type { SessionSettings, ThinkingSetting } from '../store/types.js'
 import { CLIENT_TOOLS_RULE } from './client-tools.js'
-import type { RunnerProfile } from './pool.js'
+import type { RunnerProfile } from './types.js'
 
 /** What every runner of this gateway shares: which CLI, its environment and which settings it loads. */
 export interface HostOptions {

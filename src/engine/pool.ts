@@ -1,62 +1,34 @@
 /**
- * The process pool: how many Claude Code processes may live at once, which of them are warm spares, which
- * idle one gives way (least recently used) when a new one is needed, and who waits when none can.
+ * The process pool: how many Claude Code processes may live at once, which of them are warm spares (as many
+ * as recent new conversations ask for, see spare-demand.ts), which idle one gives way (least recently used)
+ * when a new one or a spare is needed, and who waits when none can.
  */
-import type { Options } from '@anthropic-ai/claude-agent-sdk'
 import type { Logger } from 'pino'
-import type { ClientToolSpec } from '../store/types.js'
 import { GatewayError } from './errors.js'
 import { PrimingUnsupportedError } from './priming.js'
+import { knownTotal, memoryOf, type ProcessMemory } from './process-memory.js'
 import { Runner } from './runner.js'
-import { after } from './timers.js'
-
-export interface PoolLimits {
-  maxRunners: number
-  warmSpares: number
-  queueSize: number
-  queueTimeoutMs: number
-  startTimeoutMs: number
-  startRetries: number
-  /** Warm each spare up with a blocked prompt before it serves (see priming.ts); on unless false. */
-  primeSpares?: boolean
-  /**
-   * With every slot taken and a spare missing, a session idle this long gives its process up for the spare
-   * (it resumes on its next message); 0: never.
-   */
-  spareReclaimIdleMs?: number
-}
-
-/** Start-up options of a process, with the key that says which sessions it can serve. */
-export interface RunnerProfile {
-  key: string
-  options: Options
-  /** Functions the API client executes, served to this process by the gateway. */
-  clientTools: ClientToolSpec[] | null
-  niceness: number
-}
-
-export interface PoolHooks {
-  /**
-   * The pool needs the slot of this idle runner: the session it serves must let it go (hibernate).
-   * Returns false when the runner is no longer idle.
-   */
-  evict(runner: Runner): boolean
-  /** A runner started or stopped; for logs and metrics. */
-  lifecycle(event: ProcessLifecycle, runner: Runner | null, detail?: object): void
-}
-
-/** The life of a CLI process: started, initialised, parked as a spare, given up by its session, gone. */
-export type ProcessLifecycle = 'spawn' | 'ready' | 'spare' | 'hibernate' | 'crash' | 'exit'
-
-interface Waiter {
-  grant(): void
-  fail(error: GatewayError): void
-}
-
-export type RunnerLauncher = (profile: RunnerProfile, timeoutMs: number, prime: boolean) => Promise<Runner>
+import { SpareDemand } from './spare-demand.js'
+import type { PoolHooks, PoolLimits, RunnerLauncher, RunnerProfile } from './types.js'
+import { WaitQueue } from './wait-queue.js'
 
 const SPARE_RETRY_MIN_MS = 1_000
 const SPARE_RETRY_MAX_MS = 60_000
+const DEFAULT_DEMAND_WINDOW_MS = 120_000
+/** The target is looked at again at most this often while it is above the floor (cheap, but not per ms). */
+const DEMAND_RECHECK_MIN_MS = 1_000
+/** Changes of the pool within this long make one log line of what it holds. */
+const SUMMARY_DELAY_MS = 1_000
+/** A warm Claude Code process's resident size before any is measured (CLAUDE-CODE-NOTES.md: ~200 MB). */
+const ASSUMED_PROCESS_MB = 190
+
+/** A spare being started; a new conversation with its profile may claim it before it is up. */
+interface StartingSpare {
+  key: string
+  claimed: boolean
+  /** The process, for the conversation that claimed it; null if it did not come up. */
+  handOff: Promise<Runner | null>
+}
 
 export class ProcessPool {
   /** Runners serving sessions, least recently used first. */
@@ -64,12 +36,29 @@ export class ProcessPool {
   private readonly spares: Runner[] = []
   /** Processes being started or stopped: they hold a slot until they are up or gone. */
   private transient = 0
-  private sparesStarting = 0
-  private readonly waiters: Waiter[] = []
+  /** Spares on their way up; a new conversation may claim one rather than start a process of its own. */
+  private readonly startingSpares: StartingSpare[] = []
+  /**
+   * Runners handed to a session that has not used them yet (`touch`) nor let them idle (`idle`): not
+   * evictable, though their state is `ready`. The session binds its runner a few microtasks after `acquire`
+   * returns; a slot freed meanwhile (another session idling, a spare coming up) must not take it away.
+   */
+  private readonly handedOut = new WeakSet<Runner>()
+  private readonly waiters = new WaitQueue()
   private spareProfile: RunnerProfile | null = null
   private spareRetryMs = 0
   private spareTimer: NodeJS.Timeout | null = null
   private reclaimTimer: NodeJS.Timeout | null = null
+  /** When the reclaim timer fires (a sooner need replaces it). */
+  private reclaimDue = 0
+  /** Slots being freed for spares (their sessions' processes exiting): counted as spares on their way. */
+  private reclaiming = 0
+  private readonly demand: SpareDemand
+  /** Looks at the spare target again when arrivals leave its window, so surplus spares go. */
+  private demandTimer: NodeJS.Timeout | null = null
+  private summaryTimer: NodeJS.Timeout | null = null
+  /** The average resident size of the processes when last measured: what a memory budget is counted in. */
+  private processMb = ASSUMED_PROCESS_MB
   /** The CLI let a priming prompt through once: spares are started without priming from then on. */
   private primingUnsupported = false
   private closed = false
@@ -80,7 +69,9 @@ export class ProcessPool {
     private readonly log: Logger,
     private readonly launch: RunnerLauncher = (profile, timeoutMs, prime) =>
       Runner.start(profile, timeoutMs, prime),
-  ) {}
+  ) {
+    this.demand = new SpareDemand(limits.spareDemandWindowMs ?? DEFAULT_DEMAND_WINDOW_MS)
+  }
 
   get stats() {
     return {
@@ -88,19 +79,62 @@ export class ProcessPool {
       serving: this.serving.size,
       busy: [...this.serving.keys()].filter((r) => r.state === 'busy').length,
       spares: this.spares.length,
+      spareTarget: this.spareTarget,
       starting: this.transient,
       queued: this.waiters.length,
-      max: this.limits.maxRunners,
+      max: this.slots,
     }
+  }
+
+  private evictable(runner: Runner): boolean {
+    return runner.state === 'ready' && !this.handedOut.has(runner)
+  }
+
+  /** Spares starting that no conversation has claimed: the spares on their way. */
+  private get unclaimedStarting(): number {
+    return this.startingSpares.filter((spare) => !spare.claimed).length
   }
 
   private get occupied(): number {
     return this.serving.size + this.spares.length + this.transient
   }
 
+  /**
+   * How many processes may live at once: `maxRunners`, or fewer when `memoryBudgetMb` holds fewer of the
+   * size they were last measured at. The count moves with their size; nothing is stopped for it, but no
+   * process starts beyond it (an idle one gives way first, as when the count is reached).
+   */
+  private get slots(): number {
+    const { maxRunners, memoryBudgetMb } = this.limits
+    if (!memoryBudgetMb) return maxRunners
+    return Math.max(1, Math.min(maxRunners, Math.floor(memoryBudgetMb / this.processMb)))
+  }
+
+  /**
+   * How many spares the pool keeps now: `warmSpares`, raised up to `maxSpares` by recent bursts of new
+   * conversations (see spare-demand.ts), never more than the slots.
+   */
+  get spareTarget(): number {
+    const { warmSpares, maxSpares } = this.limits
+    const ceiling = Math.max(warmSpares, maxSpares ?? warmSpares)
+    const target = this.spareProfile
+      ? this.demand.target(this.spareProfile.key, warmSpares, ceiling)
+      : warmSpares
+    return Math.min(this.slots, target)
+  }
+
+  /** Every live process of a session or spare, with its resident memory (read now). */
+  memory(): ProcessMemory[] {
+    const memory = memoryOf(this.spares, this.serving.keys())
+    const total = knownTotal(memory)
+    const measured = memory.filter((process) => process.rssBytes !== null).length
+    if (total !== null) this.processMb = total / measured / 2 ** 20
+    return memory
+  }
+
   updateLimits(limits: PoolLimits): void {
     this.limits = limits
-    while (this.spares.length > limits.warmSpares) this.discard(this.spares.pop()!)
+    this.demand.setWindow(limits.spareDemandWindowMs ?? DEFAULT_DEMAND_WINDOW_MS)
     this.serveWaiters()
     this.fillSpares()
   }
@@ -120,19 +154,23 @@ export class ProcessPool {
   async acquire(profile: RunnerProfile, canUseSpare: boolean): Promise<Runner> {
     if (this.closed) throw new GatewayError('shutting_down', 'The gateway is shutting down')
     if (canUseSpare) {
+      // A new conversation: what the spare target follows, whether a spare serves it or not.
+      this.demand.arrived(profile.key)
       const index = this.spares.findIndex((spare) => spare.key === profile.key && spare.state === 'ready')
       if (index >= 0) {
         const [spare] = this.spares.splice(index, 1)
-        this.serving.set(spare!, true)
+        this.serve(spare!)
         // The replacement starts after this request is on its way, not in its path.
         setImmediate(() => this.fillSpares())
         return spare!
       }
+      const claimed = await this.claimStartingSpare(profile.key)
+      if (claimed) return claimed
     }
     await this.reserveSlot()
     try {
       const runner = await this.startWithRetry(profile)
-      this.serving.set(runner, true)
+      this.serve(runner)
       return runner
     } finally {
       this.transient--
@@ -140,15 +178,41 @@ export class ProcessPool {
     }
   }
 
+  /**
+   * A spare of this profile already starting, taken over by a new conversation: it is up sooner than a
+   * process this request would start now (and needs no slot freed for it), and no second process starts
+   * for one conversation. Right after a burst took every spare, this is where the next conversation finds
+   * its process. Null when none is starting, or the one claimed failed (the caller starts its own).
+   */
+  private async claimStartingSpare(key: string): Promise<Runner | null> {
+    const starting = this.startingSpares.find((spare) => spare.key === key && !spare.claimed)
+    if (!starting) return null
+    starting.claimed = true
+    // Counted no more as a spare on its way: its replacement may start.
+    setImmediate(() => this.fillSpares())
+    const runner = await starting.handOff
+    if (runner) this.serve(runner)
+    return runner
+  }
+
+  private serve(runner: Runner): void {
+    this.serving.set(runner, true)
+    this.handedOut.add(runner)
+  }
+
   /** Mark a runner as just used, so it is the last to be evicted. */
   touch(runner: Runner): void {
+    this.handedOut.delete(runner)
     if (!this.serving.delete(runner)) return
     this.serving.set(runner, true)
   }
 
   /** A session is done with its runner for now: a waiter may take the slot, a spare may later reclaim it. */
   idle(runner: Runner | null): void {
-    if (runner) runner.idleSince = Date.now()
+    if (runner) {
+      this.handedOut.delete(runner)
+      runner.idleSince = Date.now()
+    }
     this.serveWaiters()
     this.fillSpares()
   }
@@ -175,11 +239,9 @@ export class ProcessPool {
 
   async close(): Promise<void> {
     this.closed = true
-    if (this.spareTimer) clearTimeout(this.spareTimer)
-    if (this.reclaimTimer) clearTimeout(this.reclaimTimer)
-    for (const waiter of this.waiters.splice(0)) {
-      waiter.fail(new GatewayError('shutting_down', 'The gateway is shutting down'))
-    }
+    for (const timer of [this.spareTimer, this.reclaimTimer, this.demandTimer, this.summaryTimer])
+      if (timer) clearTimeout(timer)
+    this.waiters.failAll(new GatewayError('shutting_down', 'The gateway is shutting down'))
     const all = [...this.spares.splice(0), ...this.serving.keys()]
     this.serving.clear()
     await Promise.all(all.map((runner) => runner.close()))
@@ -189,41 +251,24 @@ export class ProcessPool {
     const reservation = this.tryReserve()
     if (reservation) return reservation
     // A spare still starting gives its slot to a waiter once it is up: such a wait is not queueing.
-    if (this.waiters.length >= this.limits.queueSize + this.sparesStarting) {
+    if (this.waiters.length >= this.limits.queueSize + this.unclaimedStarting) {
       return Promise.reject(
         new GatewayError(
           'busy',
-          `All ${this.limits.maxRunners} Claude Code processes are busy and ${this.waiters.length} requests are already waiting`,
+          `All ${this.slots} Claude Code processes are busy and ${this.waiters.length} requests are already waiting`,
           this.retryAfterMs(),
         ),
       )
     }
-    return new Promise<void>((resolve, reject) => {
-      const timer = after(this.limits.queueTimeoutMs, () => {
-        const index = this.waiters.indexOf(waiter)
-        // Not queued any more: a slot is already being handed over to it.
-        if (index < 0) return
-        this.waiters.splice(index, 1)
-        reject(
-          new GatewayError(
-            'busy',
-            `No Claude Code process became free within ${this.limits.queueTimeoutMs} ms`,
-            this.retryAfterMs(),
-          ),
-        )
-      })
-      const waiter: Waiter = {
-        grant: () => {
-          if (timer) clearTimeout(timer)
-          resolve()
-        },
-        fail: (error) => {
-          if (timer) clearTimeout(timer)
-          reject(error)
-        },
-      }
-      this.waiters.push(waiter)
-    })
+    return this.waiters.wait(
+      this.limits.queueTimeoutMs,
+      () =>
+        new GatewayError(
+          'busy',
+          `No Claude Code process became free within ${this.limits.queueTimeoutMs} ms`,
+          this.retryAfterMs(),
+        ),
+    )
   }
 
   /**
@@ -232,14 +277,14 @@ export class ProcessPool {
    * maximum. Returns null when every slot is busy.
    */
   private tryReserve(): Promise<void> | null {
-    if (this.occupied < this.limits.maxRunners) {
+    if (this.occupied < this.slots) {
       this.transient++
       return Promise.resolve()
     }
     const spare = this.spares.pop()
     if (spare) return this.handOver(spare)
     for (const runner of this.serving.keys()) {
-      if (runner.state !== 'ready' || !this.hooks.evict(runner)) continue
+      if (!this.evictable(runner) || !this.hooks.evict(runner)) continue
       this.serving.delete(runner)
       return this.handOver(runner)
     }
@@ -255,8 +300,7 @@ export class ProcessPool {
     while (this.waiters.length > 0) {
       const reservation = this.tryReserve()
       if (!reservation) return
-      const waiter = this.waiters.shift()!
-      void reservation.then(waiter.grant)
+      this.waiters.grantNext(reservation)
     }
   }
 
@@ -282,22 +326,45 @@ export class ProcessPool {
   }
 
   private fillSpares(): void {
-    if (this.closed || this.spareTimer || !this.spareProfile) return
-    const wanted = this.limits.warmSpares - this.spares.length - this.sparesStarting
+    if (this.closed || !this.spareProfile) return
+    const target = this.spareTarget
+    this.followDemand(target)
+    if (this.spareTimer) return
+    const wanted = target - this.spares.length - this.unclaimedStarting - this.reclaiming
+    // Requests waiting for a slot come first: a spare would only make one of them wait longer.
     if (wanted <= 0 || this.waiters.length > 0) return
-    if (this.occupied >= this.limits.maxRunners) {
-      this.reclaimForSpare()
+    if (this.occupied >= this.slots) {
+      this.scheduleReclaim(0)
       return
     }
     const profile = this.spareProfile
     const prime = this.limits.primeSpares !== false && !this.primingUnsupported
     this.hooks.lifecycle('spawn', null, { spare: true, prime })
-    this.sparesStarting++
+    let handOff!: (runner: Runner | null) => void
+    const starting: StartingSpare = {
+      key: profile.key,
+      claimed: false,
+      handOff: new Promise((resolve) => {
+        handOff = resolve
+      }),
+    }
+    this.startingSpares.push(starting)
     this.transient++
+    const startedAt = Date.now()
     this.launch(profile, this.limits.startTimeoutMs, prime)
       .then((runner) => {
         this.spareRetryMs = 0
-        if (this.closed || profile !== this.spareProfile) {
+        this.demand.started(Date.now() - startedAt)
+        if (this.closed) {
+          void runner.close()
+          return
+        }
+        if (starting.claimed) {
+          this.watch(runner, 'spare')
+          handOff(runner)
+          return
+        }
+        if (profile !== this.spareProfile) {
           void runner.close()
           return
         }
@@ -326,7 +393,9 @@ export class ProcessPool {
         this.spareTimer.unref()
       })
       .finally(() => {
-        this.sparesStarting--
+        // A claim not handed a process (failure, shut down) starts its own.
+        handOff(null)
+        this.startingSpares.splice(this.startingSpares.indexOf(starting), 1)
         this.transient--
         this.serveWaiters()
         this.fillSpares()
@@ -334,40 +403,117 @@ export class ProcessPool {
   }
 
   /**
-   * Every slot is taken and a spare is missing: the session idle the longest gives its process up once it
-   * has been idle `spareReclaimIdleMs`. Sessions that stopped talking (OpenAI clients rarely end theirs)
-   * would otherwise hold every slot until their idle timeout, and every new conversation would start cold.
+   * Keep the spares at the target as it moves: surplus spares go (a burst's memory returns once its window
+   * has passed), and while the target is above the floor it is looked at again when it can fall.
+   */
+  private followDemand(target: number): void {
+    while (this.spares.length > target) this.discard(this.spares.shift()!)
+    if (this.demandTimer || target <= this.limits.warmSpares || !this.spareProfile) return
+    const next = this.demand.nextChange(this.spareProfile.key)
+    if (next === null) return
+    this.demandTimer = setTimeout(
+      () => {
+        this.demandTimer = null
+        this.fillSpares()
+      },
+      Math.max(DEMAND_RECHECK_MIN_MS, next),
+    )
+    this.demandTimer.unref()
+  }
+
+  /**
+   * Free a slot for a missing spare in `delayMs`, in the background: never within a request's own call
+   * (evicting publishes the session's state change and stops its process, work no request should wait
+   * for). A sooner need replaces a later one.
+   */
+  private scheduleReclaim(delayMs: number): void {
+    const due = Date.now() + delayMs
+    if (this.reclaimTimer) {
+      if (this.reclaimDue <= due) return
+      clearTimeout(this.reclaimTimer)
+    }
+    this.reclaimDue = due
+    this.reclaimTimer = setTimeout(() => {
+      this.reclaimTimer = null
+      this.reclaimForSpare()
+    }, delayMs)
+    this.reclaimTimer.unref()
+  }
+
+  /**
+   * Every slot is taken and spares are missing: the session idle the longest gives its process up once it
+   * has been idle `spareReclaimIdleMs`, one at a time until the spares on their way make the target.
+   * Sessions that stopped talking (OpenAI clients rarely end theirs) would otherwise hold every slot until
+   * their idle timeout, and every new conversation would start cold. A session some request waits on (a
+   * turn running or queued, a warm-up under way) refuses (`evict` says no) and the next one is asked: no
+   * eviction ever happens under a request. The short wait protects a session whose client is about to send
+   * its next message (an agent's loop comes back within a second or two).
    */
   private reclaimForSpare(): void {
-    const idleMs = this.limits.spareReclaimIdleMs ?? 0
-    if (idleMs <= 0 || this.reclaimTimer) return
-    let longestIdle: Runner | null = null
-    for (const runner of this.serving.keys()) {
-      if (runner.state === 'ready' && (!longestIdle || runner.idleSince < longestIdle.idleSince))
-        longestIdle = runner
-    }
-    if (!longestIdle) return
-    const wait = longestIdle.idleSince + idleMs - Date.now()
-    if (wait > 0) {
-      this.reclaimTimer = setTimeout(() => {
-        this.reclaimTimer = null
-        this.fillSpares()
-      }, wait)
-      this.reclaimTimer.unref()
+    if (this.closed || !this.spareProfile || this.waiters.length > 0) return
+    const wanted = this.spareTarget - this.spares.length - this.unclaimedStarting - this.reclaiming
+    if (wanted <= 0) return
+    if (this.occupied < this.slots) {
+      this.fillSpares()
       return
     }
-    if (!this.hooks.evict(longestIdle)) return
-    this.serving.delete(longestIdle)
-    void this.handOver(longestIdle).then(() => {
-      this.transient--
-      this.serveWaiters()
-      this.fillSpares()
-    })
+    const idleMs = this.limits.spareReclaimIdleMs ?? 0
+    if (idleMs <= 0) return
+    const now = Date.now()
+    const idle = [...this.serving.keys()]
+      .filter((runner) => this.evictable(runner))
+      .sort((a, b) => a.idleSince - b.idleSince)
+    for (const runner of idle) {
+      const wait = runner.idleSince + idleMs - now
+      if (wait > 0) {
+        this.scheduleReclaim(wait)
+        return
+      }
+      if (!this.hooks.evict(runner)) continue
+      this.serving.delete(runner)
+      this.reclaiming++
+      void this.handOver(runner).then(() => {
+        this.transient--
+        this.reclaiming--
+        this.serveWaiters()
+        this.fillSpares()
+      })
+      // More spares missing: the next one, once this one's state change is out.
+      if (wanted > 1) this.scheduleReclaim(0)
+      return
+    }
   }
 
   private watch(runner: Runner, event: 'ready' | 'spare'): void {
     this.hooks.lifecycle(event, runner)
-    void runner.exited.then(({ code, signal }) => this.hooks.lifecycle('exit', runner, { code, signal }))
+    this.changed()
+    void runner.exited.then(({ code, signal }) => {
+      this.hooks.lifecycle('exit', runner, { code, signal })
+      this.changed()
+    })
+  }
+
+  /**
+   * The processes changed: one info line, a second later, of what the pool holds and how much memory its
+   * processes and the gateway take (what an operator sizing `pool.*` needs; the per-process lines say what
+   * happened). `rssMb` is null where it cannot be read (not Linux).
+   */
+  private changed(): void {
+    if (this.summaryTimer || this.closed) return
+    this.summaryTimer = setTimeout(() => {
+      this.summaryTimer = null
+      const claudeBytes = knownTotal(this.memory())
+      const { live, serving, busy, spares, spareTarget, max } = this.stats
+      this.log.info(
+        {
+          pool: { live, serving, busy, spares, spareTarget, max },
+          rssMb: claudeBytes === null ? null : Math.round(claudeBytes / 2 ** 20),
+          gatewayRssMb: Math.round(process.memoryUsage.rss() / 2 ** 20),
+        },
+        'claude processes',
+      )
+    }, SUMMARY_DELAY_MS)
+    this.summaryTimer.unref()
   }
 
   private discard(spare: Runner): void {

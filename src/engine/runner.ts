@@ -27,8 +27,8 @@ import {
   clientFunctionName,
   clientToolServer,
 } from './client-tools.js'
-import type { RunnerProfile } from './pool.js'
 import { PRIMING_PROMPT, Priming } from './priming.js'
+import type { RunnerProfile } from './types.js'
 
 export type RunnerState = 'ready' | 'busy' | 'closed'
 

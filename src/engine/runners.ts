@@ -12,10 +12,10 @@ import type { ClientToolCall, ClientToolResult } from './client-tools.js'
 import type { GatewayError } from './errors.js'
 import type { LiveSession, SessionContext } from './live-session.js'
 import { runnerProfile } from './options.js'
-import type { ProcessLifecycle, RunnerProfile } from './pool.js'
 import { finishedCommand, type PermissionRequest, type Runner, type RunnerExit } from './runner.js'
 import { after } from './timers.js'
 import { Translator } from './translate.js'
+import type { ProcessLifecycle, RunnerProfile } from './types.js'
 
 /** Who hears what a session's process says and does (the turn line). */
 export interface RunnerListener {
@@ -128,10 +128,10 @@ export class RunnerBinding {
     return runner
   }
 
-  /** Hibernate the session once its runner has been idle for the idle timeout. */
-  armIdle(live: LiveSession, runner: Runner): void {
+  /** Hibernate the session once its runner has been idle for `idleMs` (by default the idle timeout). */
+  armIdle(live: LiveSession, runner: Runner, idleMs = this.context.limits.idleTimeoutMs): void {
     this.clearIdle(live)
-    live.idleTimer = after(this.context.limits.idleTimeoutMs, () => {
+    live.idleTimer = after(idleMs, () => {
       if (live.runner === runner && !live.active && live.pending <= 1) void this.release(live, 'hibernated')
     })
     live.idleTimer?.unref()

@@ -27,6 +27,7 @@ import { fileChangesOf, recordDirectCall } from './direct-calls.js'
 import { GatewayError } from './errors.js'
 import { type LiveSession, LiveSessions } from './live-session.js'
 import { ProcessPool } from './pool.js'
+import type { ProcessMemory } from './process-memory.js'
 import { RecordSaver } from './records.js'
 import { liveProcesses } from './runner.js'
 import { logLifecycle, RunnerBinding } from './runners.js'
@@ -137,6 +138,14 @@ export class SessionManager {
       activeSessions: this.sessions.live.size,
       processes: this.pool.stats,
     }
+  }
+
+  /**
+   * What the gateway's processes hold in memory now: its own resident size and each Claude Code process's
+   * (~190 MB each). Read from /proc on Linux; null elsewhere.
+   */
+  memory(): { gatewayRssBytes: number; processes: ProcessMemory[] } {
+    return { gatewayRssBytes: process.memoryUsage.rss(), processes: this.pool.memory() }
   }
 
   createSession(input: NewSession): SessionRecord {
@@ -321,6 +330,8 @@ export class SessionManager {
         )
     }
     const afterSeq = this.options.bus.currentSeq(sessionId)
+    // The client came back with the results: a conversation that goes on keeps its process the usual time.
+    active.idleTimeoutMs = undefined
     for (const result of results)
       live.clientCalls.deliver(result.toolUseId, { content: result.content, isError: result.isError })
     this.turns.resumeClock(live)

@@ -111,6 +111,7 @@ export class TurnLine implements RunnerListener {
       waitingSince: Date.now(),
       lastRetry: null,
       retryTimer: null,
+      idleTimeoutMs: options.idleTimeoutMs,
     }
     live.active = active
     active.messageUuid = runner.send(content)
@@ -304,7 +305,7 @@ export class TurnLine implements RunnerListener {
     } else if (runner) {
       runner.state = 'ready'
       this.context.setState(live, 'idle')
-      this.runners.armIdle(live, runner)
+      this.runners.armIdle(live, runner, active.idleTimeoutMs)
     }
     active.resolve(event)
   }

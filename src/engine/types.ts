@@ -2,15 +2,16 @@
  * The engine's vocabulary: what the session manager takes and gives. The api layer imports these from
  * `sessions.ts`, which re-exports them; the parts of the manager import them from here.
  */
+import type { Options } from '@anthropic-ai/claude-agent-sdk'
 import type { Logger } from 'pino'
 import type { EventBus } from '../events/bus.js'
 import type { EventOf, TokenUsage } from '../events/types.js'
-import type { SessionSettings, Store } from '../store/types.js'
+import type { ClientToolSpec, SessionSettings, Store } from '../store/types.js'
 import type { ToolLimits } from '../tools/index.js'
 import type { ClaudeCliInfo } from './claude-cli.js'
 import type { SeedTurn } from './claude-home.js'
 import type { HostOptions } from './options.js'
-import type { PoolLimits } from './pool.js'
+import type { Runner } from './runner.js'
 
 export interface EngineLimits extends PoolLimits {
   idleTimeoutMs: number
@@ -34,6 +35,14 @@ export interface EngineLimits extends PoolLimits {
 export interface SendOptions {
   /** This turn's retry budget instead of the engine's `retryBudgetMs`. */
   retryBudgetMs?: number
+  /**
+   * How long the session keeps its process after this turn when no other message comes, instead of the
+   * engine's `idleTimeoutMs` (0: no limit); it then hibernates and a later message resumes it with its full
+   * context. For sessions that may well never hear again (an OpenAI conversation's first answer): their
+   * processes are free for others sooner. A client that sends the turn's tool results has followed up:
+   * the turn keeps the engine's `idleTimeoutMs` then.
+   */
+  idleTimeoutMs?: number
 }
 
 export interface ToolResultInput {
@@ -97,3 +106,57 @@ export const EMPTY_USAGE: TokenUsage = {
   cacheCreationInputTokens: 0,
   thinkingTokens: 0,
 }
+
+// ---- The process pool's (pool.ts) -----------------------------------------------------------------------
+
+export interface PoolLimits {
+  maxRunners: number
+  warmSpares: number
+  queueSize: number
+  queueTimeoutMs: number
+  startTimeoutMs: number
+  startRetries: number
+  /** Warm each spare up with a blocked prompt before it serves (see priming.ts); on unless false. */
+  primeSpares?: boolean
+  /**
+   * With every slot taken and a spare missing, the session idle the longest gives its process up for the
+   * spare once idle this long (it resumes on its next message); 0: never.
+   */
+  spareReclaimIdleMs?: number
+  /**
+   * Most spares kept when new conversations come in bursts: the target follows their recent arrivals from
+   * `warmSpares` up to this (absent or below `warmSpares`: always `warmSpares`).
+   */
+  maxSpares?: number
+  /** How far back arrivals of new conversations count for the spare target (absent: two minutes). */
+  spareDemandWindowMs?: number
+  /**
+   * Most memory the processes may hold together, in MB: fewer slots than `maxRunners` when their measured
+   * size says so (at least one). 0 or absent: the count alone.
+   */
+  memoryBudgetMb?: number
+}
+
+/** Start-up options of a process, with the key that says which sessions it can serve. */
+export interface RunnerProfile {
+  key: string
+  options: Options
+  /** Functions the API client executes, served to this process by the gateway. */
+  clientTools: ClientToolSpec[] | null
+  niceness: number
+}
+
+export interface PoolHooks {
+  /**
+   * The pool needs the slot of this idle runner: the session it serves must let it go (hibernate).
+   * Returns false when the runner is no longer idle.
+   */
+  evict(runner: Runner): boolean
+  /** A runner started or stopped; for logs and metrics. */
+  lifecycle(event: ProcessLifecycle, runner: Runner | null, detail?: object): void
+}
+
+/** The life of a CLI process: started, initialised, parked as a spare, given up by its session, gone. */
+export type ProcessLifecycle = 'spawn' | 'ready' | 'spare' | 'hibernate' | 'crash' | 'exit'
+
+export type RunnerLauncher = (profile: RunnerProfile, timeoutMs: number, prime: boolean) => Promise<Runner>

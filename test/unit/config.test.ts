@@ -77,7 +77,10 @@ test('defaults apply when there is no file, and the result is frozen', (t) => {
       startTimeoutMs: 60_000,
       startRetries: 1,
       primeSpares: true,
-      spareReclaimIdleMs: 60_000,
+      spareReclaimIdleMs: 2_000,
+      maxSpares: 4,
+      spareDemandWindowMs: 120_000,
+      memoryBudgetMb: 0,
     },
     store: { dataDir: join(homedir(), '.claude-code-gateway'), maxSizeBytes: 0, maxPendingEvents: 100_000 },
     openai: {
@@ -96,6 +99,7 @@ test('defaults apply when there is no file, and the result is frozen', (t) => {
       toolCallTimeoutMs: 300_000,
       keepAliveMs: 15_000,
       retryBudgetMs: 30_000,
+      unfollowedIdleMs: 15_000,
     },
     tools: { ...DEFAULT_TOOL_LIMITS },
     native: {
@@ -387,6 +391,29 @@ test('warm spares cannot exceed the runner limit', (t) => {
       problem: 'must be <= pool.maxRunners (2)',
     },
   ])
+})
+
+test('the pool policy keys are bounded', (t) => {
+  const err = loadError({
+    cwd: tempDir(t),
+    env: {
+      CCGW_POOL_MAX_SPARES: '-1',
+      CCGW_POOL_SPARE_DEMAND_WINDOW_MS: '10',
+      CCGW_OPENAI_UNFOLLOWED_IDLE_MS: '99999999',
+    },
+  })
+  assert.deepEqual(
+    err.message
+      .split('\n')
+      .slice(1)
+      .map((line) => line.trim())
+      .sort(),
+    [
+      'env CCGW_OPENAI_UNFOLLOWED_IDLE_MS: openai.unfollowedIdleMs: must be <= 3600000',
+      'env CCGW_POOL_MAX_SPARES: pool.maxSpares: must be >= 0',
+      'env CCGW_POOL_SPARE_DEMAND_WINDOW_MS: pool.spareDemandWindowMs: must be >= 1000',
+    ],
+  )
 })
 
 test('docs/configuration.md covers every key and variable', () => {

@@ -155,6 +155,7 @@ export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue
       // Claude Code's retries of a failing model API get this long; then the router can fall back.
       const turn = await engine.send(sessionId, plan.input.content, {
         retryBudgetMs: gateway.config.openai.retryBudgetMs,
+        ...unfollowedLife(plan, continued),
       })
       return { sessionId, turnId: turn.id, startSeq: turn.startSeq }
     } catch (error) {
@@ -162,6 +163,19 @@ export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue
       if (continued) conversations.remember(plan.historyKey, sessionId)
       throw error
     }
+  }
+
+  /**
+   * A new conversation's first answer keeps its process only `openai.unfollowedIdleMs` for a follow-up:
+   * most OpenAI conversations get none, and each process held is ~190 MB and a slot new conversations need.
+   * A follow-up after it resumes the session from Claude's transcript (full context, a cold start). A
+   * conversation that was followed up, or one the client names (`session_id`), keeps `pool.idleTimeoutMs`.
+   */
+  function unfollowedLife(plan: ChatPlan, continued: boolean): { idleTimeoutMs?: number } {
+    const ms = gateway.config.openai.unfollowedIdleMs
+    const usual = gateway.config.pool.idleTimeoutMs
+    if (continued || plan.sessionId || ms <= 0) return {}
+    return { idleTimeoutMs: usual > 0 ? Math.min(ms, usual) : ms }
   }
 
   /** The answer was cut (stop sequence, max_tokens): the rest of the turn is not wanted. Once. */

@@ -11,6 +11,7 @@
 import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { ClaudeCliInfo } from '../../engine/claude-cli.js'
+import { knownTotal } from '../../engine/process-memory.js'
 import type { GatewayContext } from '../../gateway.js'
 import type { StoreErrorCode, StoreHealth } from '../../store/errors.js'
 import { hasValidKey } from '../auth.js'
@@ -39,9 +40,28 @@ const HealthSchema = Type.Object(
       serving: Type.Integer(),
       busy: Type.Integer(),
       spares: Type.Integer(),
+      spare_target: Type.Integer({ description: 'How many spares the pool keeps now.' }),
       starting: Type.Integer(),
       queued: Type.Integer(),
       max: Type.Integer(),
+      memory: Type.Optional(
+        Type.Object(
+          {
+            gateway_rss_bytes: Type.Integer(),
+            claude_rss_bytes: Nullable(Type.Integer({ description: 'All Claude Code processes together.' })),
+            processes: Type.Array(
+              Type.Object({
+                pid: Nullable(Type.Integer()),
+                role: Enum(['spare', 'idle', 'busy']),
+                rss_bytes: Nullable(Type.Integer()),
+              }),
+            ),
+          },
+          {
+            description: `${KEYED} Resident memory of the gateway and of each live Claude Code process (~190 MB each), read at most once a second; null where it cannot be read (not Linux).`,
+          },
+        ),
+      ),
     }),
     store: Type.Object(
       {
@@ -63,6 +83,8 @@ export const healthRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = asy
   // The bodies are serialised again only when something they show has changed.
   let shown: unknown[] = []
   let bodies: { full?: string; open?: string } = {}
+  // Memory moves all the time: the full view reads it at most once a second, so polling stays cheap.
+  let memory: { at: number; value: ProcessesMemory } | null = null
   app.get(
     '/health',
     {
@@ -103,7 +125,11 @@ export const healthRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = asy
         bodies = {}
       }
       const view = withKey(request, gateway.config.server.apiKeys) ? 'full' : 'open'
-      const snapshot = { cli, storage, uptime, stats, version: gateway.version }
+      if (view === 'full' && (!memory || Date.now() - memory.at >= 1_000)) {
+        memory = { at: Date.now(), value: engine.memory() }
+        bodies.full = undefined
+      }
+      const snapshot = { cli, storage, uptime, stats, version: gateway.version, memory: memory?.value }
       bodies[view] ??= healthBody(snapshot, view === 'full')
       reply
         .code(storage.ok ? 200 : 503)
@@ -123,7 +149,10 @@ interface HealthFacts {
   uptime: number
   stats: ReturnType<GatewayContext['engine']['stats']>
   version: string
+  memory?: ProcessesMemory
 }
+
+type ProcessesMemory = ReturnType<GatewayContext['engine']['memory']>
 
 /** Why the database fails, in words that name no file: what callers without a key are told. */
 const STORAGE_REASONS: Record<StoreErrorCode, string> = {
@@ -132,7 +161,7 @@ const STORAGE_REASONS: Record<StoreErrorCode, string> = {
 }
 
 /** The health answer; `full` adds what names files (the CLI's path, failure texts that carry paths). */
-function healthBody({ cli, storage, uptime, stats, version }: HealthFacts, full: boolean): string {
+function healthBody({ cli, storage, uptime, stats, version, memory }: HealthFacts, full: boolean): string {
   const ok = cli.usable && storage.ok
   let reason: string | null = null
   if (!storage.ok) reason = full ? storage.message : STORAGE_REASONS[storage.error]
@@ -146,7 +175,7 @@ function healthBody({ cli, storage, uptime, stats, version }: HealthFacts, full:
       ? { path: cli.path, source: cli.source, version: cli.version, usable: cli.usable, reason: cli.reason }
       : { source: cli.source, version: cli.version, usable: cli.usable },
     sessions: { total: stats.sessions, active: stats.activeSessions },
-    processes: stats.processes,
+    processes: processesView(stats.processes, full ? memory : undefined),
     store: storage.ok
       ? { ok: true }
       : {
@@ -157,4 +186,20 @@ function healthBody({ cli, storage, uptime, stats, version }: HealthFacts, full:
         },
   }
   return JSON.stringify(health)
+}
+
+/** The pool's counts in the API's snake_case, with the memory detail when it is shown. */
+function processesView(stats: HealthFacts['stats']['processes'], memory: ProcessesMemory | undefined) {
+  const { live, serving, busy, spares, spareTarget, starting, queued, max } = stats
+  const view = { live, serving, busy, spares, spare_target: spareTarget, starting, queued, max }
+  return memory ? { ...view, memory: memoryView(memory) } : view
+}
+
+/** Memory as health shows it: each process's resident size and the sum (null when none can be read). */
+function memoryView({ gatewayRssBytes, processes }: ProcessesMemory) {
+  return {
+    gateway_rss_bytes: gatewayRssBytes,
+    claude_rss_bytes: knownTotal(processes),
+    processes: processes.map((p) => ({ pid: p.pid, role: p.role, rss_bytes: p.rssBytes })),
+  }
 }

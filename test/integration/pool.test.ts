@@ -1,0 +1,178 @@
+/**
+ * The pool under traffic, with the real CLI and the scripted model: after a burst a spare comes back
+ * without waiting for a session to idle a minute; a session a request waits on is never evicted; an OpenAI
+ * conversation nobody followed up lets its process go after `openai.unfollowedIdleMs`, and a late follow-up
+ * still has its context; health shows the processes' memory. What each conversation's model request holds
+ * is checked: nothing of one conversation reaches another.
+ */
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import OpenAI from 'openai'
+import { liveProcesses } from '../../src/engine/runner.js'
+import type { EventOf } from '../../src/events/types.js'
+import { type TestHome, testEngine, testHome, withGateway } from '../support/harness.js'
+import { conversationTexts, lastUserText, text } from '../support/scripted-anthropic.js'
+import { isGone, waitForEvent, waitUntil } from '../support/wait.js'
+
+/** The scripted model answers each message with its own words: who heard what stays visible. */
+const echo = (home: TestHome) => {
+  home.model.fallback = (request) => text(`echo: ${lastUserText(request.body)}`)
+}
+
+describe('the pool under traffic, with the real CLI', () => {
+  let home: TestHome
+  before(async () => {
+    home = await testHome()
+    echo(home)
+  })
+  after(async () => {
+    await home.close()
+  })
+
+  test('after a burst fills every slot, a spare comes back without waiting a minute', async () => {
+    const { engine, events, close } = await testEngine(home, {
+      maxRunners: 3,
+      warmSpares: 1,
+      spareReclaimIdleMs: 300,
+      idleTimeoutMs: 120_000,
+    })
+    try {
+      await waitUntil(() => engine.stats().processes.spares === 1, 30_000, 'a warm spare')
+      const burst = ['a', 'b', 'c'].map((name) => engine.createSession({ title: name }))
+      await Promise.all(
+        burst.map(async (session) => (await engine.send(session.id, `hello ${session.title}`)).done),
+      )
+      // Three idle sessions in three slots; within seconds (not a minute) one gives way to a new spare.
+      await waitUntil(() => engine.stats().processes.spares === 1, 30_000, 'a spare in a reclaimed slot')
+      const evicted = burst.filter((session) =>
+        events.some(
+          (e) => e.sessionId === session.id && e.type === 'session.state' && e.reason === 'evicted',
+        ),
+      )
+      assert.equal(evicted.length, 1, 'one session gave its process up')
+      assert.equal(engine.getSession(evicted[0]!.id)!.state, 'hibernated')
+      assert.ok(engine.stats().processes.live <= 3)
+
+      const sparePid = engine.memory().processes.find((p) => p.role === 'spare')!.pid
+      const d = engine.createSession({ title: 'd' })
+      await (await engine.send(d.id, 'hello d')).done
+      assert.equal(engine.runnerOf(d.id)!.pid, sparePid, 'the new conversation got the spare')
+      assert.deepEqual(conversationTexts(home.model.turns.at(-1)!.body), [{ role: 'user', text: 'hello d' }])
+
+      const back = evicted[0]!
+      await (await engine.send(back.id, 'still there?')).done
+      assert.deepEqual(conversationTexts(home.model.turns.at(-1)!.body), [
+        { role: 'user', text: `hello ${back.title}` },
+        { role: 'assistant', text: `echo: hello ${back.title}` },
+        { role: 'user', text: 'still there?' },
+      ])
+    } finally {
+      await close()
+    }
+  })
+
+  test('a session whose turn waits is never evicted for a spare; an idle one is', async () => {
+    const { engine, events, close } = await testEngine(home, {
+      maxRunners: 2,
+      warmSpares: 1,
+      spareReclaimIdleMs: 200,
+    })
+    try {
+      await waitUntil(() => engine.stats().processes.spares === 1, 30_000, 'a warm spare')
+      const settings = { permissionMode: 'default' as const, askPermissions: true }
+      const waiting = engine.createSession({ ...settings, title: 'waiting' })
+      const idle = engine.createSession({ ...settings, title: 'idle' })
+      // The waiting session's turn asks to run a tool and waits for the answer (as a client's would).
+      home.model.script({ blocks: [{ type: 'tool_use', name: 'Bash', input: { command: 'touch x' } }] })
+      const turn = await engine.send(waiting.id, 'run it')
+      const asked = (await waitForEvent(
+        events,
+        (e) => e.type === 'permission.requested' && e.sessionId === waiting.id,
+      )) as EventOf<'permission.requested'>
+      const waitingPid = engine.runnerOf(waiting.id)!.pid!
+      await (await engine.send(idle.id, 'hello idle')).done
+      // Both slots are taken; the spare comes back in the idle session's slot, never the waiting one's.
+      await waitUntil(() => engine.stats().processes.spares === 1, 30_000, 'a spare in a reclaimed slot')
+      assert.equal(engine.getSession(idle.id)!.state, 'hibernated')
+      assert.equal(engine.runnerOf(waiting.id)?.pid, waitingPid)
+      assert.ok(!events.some((e) => e.sessionId === waiting.id && e.type === 'session.state' && e.reason))
+      assert.equal(engine.pendingPermissions(waiting.id).length, 1)
+      engine.answerPermission(waiting.id, asked.requestId, { behavior: 'deny', message: 'not now' })
+      assert.equal((await turn.done).status, 'success')
+      assert.ok(!isGone(waitingPid), 'the waiting session kept its process throughout')
+    } finally {
+      await close()
+    }
+  })
+})
+
+describe('OpenAI conversations nobody followed up', () => {
+  const key = 'pool-test-key'
+  const g = withGateway({
+    server: { apiKeys: [key] },
+    pool: { warmSpares: 1 },
+    openai: { unfollowedIdleMs: 300 },
+  })
+  let client: OpenAI
+  before(() => {
+    echo(g.home)
+    client = new OpenAI({ baseURL: `${g.gateway.url}/v1`, apiKey: key, maxRetries: 0 })
+  })
+
+  test('let their process go after openai.unfollowedIdleMs; a late follow-up resumes with its context', async () => {
+    const { engine } = g.gateway.context
+    const messages: OpenAI.ChatCompletionMessageParam[] = [
+      { role: 'user', content: 'The code word is heron.' },
+    ]
+    const first = await client.chat.completions.create({ model: 'claude-code', messages }).withResponse()
+    const sessionId = first.response.headers.get('x-session-id')!
+    const pid = engine.runnerOf(sessionId)!.pid!
+    await waitUntil(() => engine.runnerOf(sessionId) === null, 10_000, 'the unfollowed session to hibernate')
+    await waitUntil(() => isGone(pid), 10_000, 'its process to exit')
+    assert.equal(engine.getSession(sessionId)!.state, 'hibernated')
+
+    const sessions = engine.stats().sessions
+    messages.push(first.data.choices[0]!.message, { role: 'user', content: 'Which code word?' })
+    const second = await client.chat.completions.create({ model: 'claude-code', messages }).withResponse()
+    assert.equal(second.response.headers.get('x-session-id'), sessionId, 'the same session resumed')
+    assert.equal(engine.stats().sessions, sessions, 'no new session')
+    assert.deepEqual(conversationTexts(g.home.model.turns.at(-1)!.body), [
+      { role: 'user', text: 'The code word is heron.' },
+      { role: 'assistant', text: 'echo: The code word is heron.' },
+      { role: 'user', text: 'Which code word?' },
+    ])
+    // Followed up now: it keeps its process the usual pool.idleTimeoutMs.
+    const resumedPid = engine.runnerOf(sessionId)!.pid!
+    await new Promise((resolve) => setTimeout(resolve, 600))
+    assert.equal(engine.runnerOf(sessionId)?.pid, resumedPid)
+  })
+
+  test('authenticated health shows every live process and its memory; the open view does not', async () => {
+    await waitUntil(() => g.gateway.context.engine.stats().processes.spares === 1, 30_000, 'a warm spare')
+    const health = async (headers: Record<string, string>) =>
+      ((await (await fetch(`${g.gateway.url}/v1/health`, { headers })).json()) as HealthBody).processes
+    const open = await health({})
+    assert.equal(open.memory, undefined)
+    const { memory } = await health({ authorization: `Bearer ${key}` })
+    assert.ok(memory)
+    assert.ok(memory.gateway_rss_bytes > 0)
+    const pids = [...liveProcesses].map((p) => p.pid)
+    assert.ok(memory.processes.some((p) => p.role === 'spare'))
+    for (const process of memory.processes) assert.ok(pids.includes(process.pid!), 'a live CLI process')
+    if (process.platform === 'linux') {
+      assert.ok(memory.processes.every((p) => p.rss_bytes! > 10 * 2 ** 20))
+      const sum = memory.processes.reduce((total, p) => total + p.rss_bytes!, 0)
+      assert.equal(memory.claude_rss_bytes, sum)
+    }
+  })
+})
+
+interface HealthBody {
+  processes: {
+    memory?: {
+      gateway_rss_bytes: number
+      claude_rss_bytes: number | null
+      processes: { pid: number | null; role: string; rss_bytes: number | null }[]
+    }
+  }
+}

@@ -1,0 +1,350 @@
+/**
+ * The pool's policy with stand-in processes (no CLI): spares come back after a burst by evicting the idle
+ * session idle the longest in the background, never one a request waits on; the spare target follows
+ * bursts of new conversations within its bounds and falls back when they stop. test/integration/pool.test.ts
+ * checks the same with the real CLI.
+ */
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import pino from 'pino'
+import { ProcessPool } from '../../src/engine/pool.js'
+import type { Runner, RunnerExit } from '../../src/engine/runner.js'
+import { SpareDemand } from '../../src/engine/spare-demand.js'
+import type { PoolLimits, RunnerProfile } from '../../src/engine/types.js'
+import { waitUntil } from '../support/wait.js'
+
+/** What the pool uses of a runner: its state, key, idle time, pid and life. */
+class StandIn {
+  state: Runner['state'] = 'ready'
+  idleSince = Date.now()
+  readonly pid = null
+  readonly exited: Promise<RunnerExit>
+  private exit!: (exit: RunnerExit) => void
+  constructor(
+    readonly key: string,
+    readonly name: string,
+  ) {
+    this.exited = new Promise((resolve) => {
+      this.exit = resolve
+    })
+  }
+  close(): Promise<RunnerExit> {
+    this.state = 'closed'
+    this.exit({ code: 0, signal: null, stderr: '' })
+    return this.exited
+  }
+}
+
+const profile: RunnerProfile = { key: 'p', options: {}, clientTools: null, niceness: 0 }
+
+interface Harness {
+  pool: ProcessPool
+  evicted: string[]
+  /** Runners whose session a request waits on: the session refuses to let them go. */
+  waitedOn: Set<Runner>
+  started: StandIn[]
+}
+
+function harness(limits: Partial<PoolLimits>): Harness {
+  const evicted: string[] = []
+  const waitedOn = new Set<Runner>()
+  const started: StandIn[] = []
+  let count = 0
+  const pool = new ProcessPool(
+    {
+      maxRunners: 3,
+      warmSpares: 1,
+      queueSize: 4,
+      queueTimeoutMs: 5_000,
+      startTimeoutMs: 5_000,
+      startRetries: 0,
+      primeSpares: false,
+      ...limits,
+    },
+    {
+      evict: (runner) => {
+        if (waitedOn.has(runner)) return false
+        evicted.push((runner as unknown as StandIn).name)
+        return true
+      },
+      lifecycle: () => undefined,
+    },
+    pino({ level: 'silent' }),
+    async (p) => {
+      const runner = new StandIn(p.key, `r${++count}`)
+      started.push(runner)
+      return runner as unknown as Runner
+    },
+  )
+  return { pool, evicted, waitedOn, started }
+}
+
+/** A new conversation takes a process, runs a turn and goes idle, as the engine does it. */
+async function converse(pool: ProcessPool): Promise<Runner> {
+  const runner = await pool.acquire(profile, true)
+  runner.state = 'busy'
+  pool.touch(runner)
+  runner.state = 'ready'
+  pool.idle(runner)
+  return runner
+}
+
+const nameOf = (runner: Runner) => (runner as unknown as StandIn).name
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+describe('process pool policy', () => {
+  test('after a burst fills every slot, the session idle the longest gives way to a spare at once', async () => {
+    const { pool, evicted } = harness({ spareReclaimIdleMs: 20 })
+    try {
+      pool.setSpareProfile(profile)
+      await waitUntil(() => pool.stats.spares === 1, 2_000, 'a spare')
+      const a = await converse(pool)
+      await sleep(5)
+      const b = await converse(pool)
+      await sleep(5)
+      const c = await converse(pool)
+      // Three idle sessions hold the three slots; a spare is missing and nobody is left waiting.
+      await waitUntil(() => pool.stats.spares === 1, 2_000, 'a spare in a reclaimed slot')
+      assert.deepEqual(evicted, [nameOf(a)], 'only the session idle the longest gave way')
+      assert.equal(pool.stats.live, 3)
+      assert.equal(pool.stats.serving, 2)
+      assert.ok([b, c].every((runner) => runner.state === 'ready'))
+    } finally {
+      await pool.close()
+    }
+  })
+
+  test('a session a request waits on is never evicted for a spare; the next idle one is', async () => {
+    const { pool, evicted, waitedOn } = harness({ spareReclaimIdleMs: 20 })
+    try {
+      pool.setSpareProfile(profile)
+      await waitUntil(() => pool.stats.spares === 1, 2_000, 'a spare')
+      const a = await converse(pool)
+      await sleep(5)
+      const b = await converse(pool)
+      await sleep(5)
+      const c = await converse(pool)
+      // A's and b's next messages are on their way (their turns queued): they must keep their processes.
+      waitedOn.add(a)
+      waitedOn.add(b)
+      await waitUntil(() => pool.stats.spares === 1, 2_000, 'a spare')
+      assert.deepEqual(evicted, [nameOf(c)])
+      assert.equal(a.state, 'ready')
+      assert.equal(b.state, 'ready')
+
+      // Every idle session is waited on: no spare, however long they stay idle.
+      const d = await converse(pool)
+      waitedOn.add(d)
+      await sleep(100)
+      assert.equal(pool.stats.spares, 0)
+      assert.deepEqual(evicted, [nameOf(c)])
+      // A's request is done with it: now it may go.
+      waitedOn.delete(a)
+      pool.idle(a)
+      await waitUntil(() => pool.stats.spares === 1, 2_000, 'a spare once a is free')
+      assert.deepEqual(evicted, [nameOf(c), nameOf(a)])
+    } finally {
+      await pool.close()
+    }
+  })
+
+  test('a session just idle keeps its process for spareReclaimIdleMs; 0 never reclaims', async () => {
+    const { pool, evicted } = harness({ maxRunners: 2, spareReclaimIdleMs: 0 })
+    try {
+      pool.setSpareProfile(profile)
+      await waitUntil(() => pool.stats.spares === 1, 2_000, 'a spare')
+      await converse(pool)
+      await converse(pool)
+      await sleep(100)
+      assert.equal(pool.stats.spares, 0)
+      assert.deepEqual(evicted, [])
+      pool.updateLimits({ ...limitsOf(pool), spareReclaimIdleMs: 300 })
+      await sleep(100)
+      assert.deepEqual(evicted, [], 'not before it has been idle long enough')
+      await waitUntil(() => pool.stats.spares === 1, 2_000, 'a spare')
+      assert.equal(evicted.length, 1)
+    } finally {
+      await pool.close()
+    }
+  })
+
+  test('the spare target rises with a burst of new conversations, within maxSpares, and falls back', async () => {
+    const { pool } = harness({
+      maxRunners: 8,
+      warmSpares: 1,
+      maxSpares: 3,
+      spareDemandWindowMs: 400,
+      spareReclaimIdleMs: 10_000,
+    })
+    try {
+      pool.setSpareProfile(profile)
+      await waitUntil(() => pool.stats.spares === 1, 2_000, 'a spare')
+      assert.equal(pool.stats.spareTarget, 1)
+      await Promise.all([converse(pool), converse(pool), converse(pool), converse(pool), converse(pool)])
+      assert.equal(pool.stats.spareTarget, 3, 'five at once ask for the ceiling, not more')
+      await waitUntil(() => pool.stats.spares === 3, 2_000, 'three spares')
+      await waitUntil(() => pool.stats.spareTarget === 1, 3_000, 'the target back at the floor')
+      await waitUntil(() => pool.stats.spares === 1, 3_000, 'the surplus spares gone')
+      assert.equal(pool.stats.serving, 5)
+    } finally {
+      await pool.close()
+    }
+  })
+
+  test('the spare target never exceeds the slots, and needs a ceiling above the floor to move', async () => {
+    const capped = harness({ maxRunners: 2, warmSpares: 1, maxSpares: 6, spareReclaimIdleMs: 10_000 })
+    const fixed = harness({ maxRunners: 8, warmSpares: 2, spareReclaimIdleMs: 10_000 })
+    try {
+      for (const { pool } of [capped, fixed]) {
+        pool.setSpareProfile(profile)
+        await Promise.all([converse(pool), converse(pool), converse(pool)])
+      }
+      assert.equal(capped.pool.stats.spareTarget, 2)
+      assert.equal(fixed.pool.stats.spareTarget, 2)
+    } finally {
+      await capped.pool.close()
+      await fixed.pool.close()
+    }
+  })
+})
+
+describe('a spare on its way', () => {
+  test('a new conversation takes over a spare still starting instead of starting a process of its own', async () => {
+    const launched: StandIn[] = []
+    const gates: Array<() => void> = []
+    const pool = new ProcessPool(
+      {
+        maxRunners: 3,
+        warmSpares: 1,
+        queueSize: 4,
+        queueTimeoutMs: 5_000,
+        startTimeoutMs: 5_000,
+        startRetries: 0,
+      },
+      { evict: () => true, lifecycle: () => undefined },
+      pino({ level: 'silent' }),
+      async (p) => {
+        const runner = new StandIn(p.key, `r${launched.length + 1}`)
+        launched.push(runner)
+        await new Promise<void>((resolve) => gates.push(resolve))
+        return runner as unknown as Runner
+      },
+    )
+    try {
+      pool.setSpareProfile(profile)
+      await waitUntil(() => launched.length === 1, 2_000, 'the spare starting')
+      const acquired = pool.acquire(profile, true)
+      // Its replacement may start (the claimed one is no spare any more), but no cold process for the request.
+      await sleep(50)
+      assert.ok(launched.length <= 2, `${launched.length} processes started`)
+      gates.shift()!()
+      // Only the spare's start is let through: a request that started its own process would still wait.
+      const got = await Promise.race([acquired, sleep(1_000).then(() => null)])
+      assert.ok(got, 'the conversation got a process once the spare was up')
+      assert.equal(nameOf(got), 'r1', 'the conversation got the spare that was starting')
+      assert.equal(pool.stats.serving, 1)
+    } finally {
+      for (const open of gates) open()
+      await pool.close()
+    }
+  })
+
+  test('a claimed spare that fails to start leaves the conversation to start its own process', async () => {
+    let attempt = 0
+    let failFirst!: (error: Error) => void
+    const pool = new ProcessPool(
+      {
+        maxRunners: 3,
+        warmSpares: 1,
+        queueSize: 4,
+        queueTimeoutMs: 5_000,
+        startTimeoutMs: 5_000,
+        startRetries: 0,
+      },
+      { evict: () => true, lifecycle: () => undefined },
+      pino({ level: 'silent' }),
+      async (p) => {
+        attempt++
+        if (attempt === 1) await new Promise<void>((_resolve, reject) => (failFirst = reject))
+        return new StandIn(p.key, `r${attempt}`) as unknown as Runner
+      },
+    )
+    try {
+      pool.setSpareProfile(profile)
+      await waitUntil(() => attempt === 1, 2_000, 'the spare starting')
+      const acquired = pool.acquire(profile, true)
+      await sleep(20)
+      failFirst(new Error('no CLI today'))
+      const runner = await acquired
+      assert.notEqual(nameOf(runner), 'r1')
+      assert.equal(pool.stats.serving, 1)
+    } finally {
+      await pool.close()
+    }
+  })
+})
+
+describe('a process handed out', () => {
+  test('is not evicted before its session used it or let it idle, though it is ready', async () => {
+    const { pool, evicted } = harness({ maxRunners: 1, warmSpares: 0 })
+    try {
+      const first = await pool.acquire(profile, true)
+      // The session binds its runner after acquire returns: a request for a slot meanwhile must wait.
+      const second = pool.acquire(profile, true)
+      await sleep(50)
+      assert.deepEqual(evicted, [], 'the runner just handed out stayed with its session')
+      pool.idle(first)
+      assert.equal(nameOf(await second), 'r2')
+      assert.deepEqual(evicted, ['r1'], 'once idle, it gives way')
+    } finally {
+      await pool.close()
+    }
+  })
+})
+
+describe('memory budget', () => {
+  test('pool.memoryBudgetMb keeps fewer processes than maxRunners, counted at their size', async () => {
+    // Stand-ins have no pid, so no size is measured: the assumed ~190 MB each makes 400 MB two slots.
+    const { pool, evicted } = harness({ maxRunners: 8, warmSpares: 0, memoryBudgetMb: 400 })
+    try {
+      assert.equal(pool.stats.max, 2)
+      const a = await converse(pool)
+      await converse(pool)
+      await converse(pool)
+      assert.deepEqual(evicted, [nameOf(a)], 'the third conversation took the slot of the least recent')
+      assert.equal(pool.stats.live, 2)
+      pool.updateLimits({ ...limitsOf(pool), memoryBudgetMb: 0 })
+      assert.equal(pool.stats.max, 8)
+    } finally {
+      await pool.close()
+    }
+  })
+})
+
+describe('spare demand', () => {
+  test('a steady trickle keeps the floor; arrivals within one start-up count as a burst', () => {
+    const demand = new SpareDemand(60_000)
+    const t0 = 1_000_000
+    for (let i = 0; i < 10; i++) demand.arrived('p', t0 + i * 5_000)
+    assert.equal(demand.target('p', 1, 4, t0 + 50_000), 1)
+    for (let i = 0; i < 3; i++) demand.arrived('p', t0 + 50_000 + i * 100)
+    assert.equal(demand.target('p', 1, 4, t0 + 50_300), 3)
+    assert.equal(demand.target('p', 1, 2, t0 + 50_300), 2, 'bounded by the ceiling')
+    assert.equal(demand.target('other', 1, 4, t0 + 50_300), 1, 'each profile has its own demand')
+    assert.equal(demand.target('p', 1, 4, t0 + 50_200 + 60_000), 1, 'back at the floor after the window')
+    assert.equal(demand.nextChange('p', t0 + 50_200 + 60_000), null)
+  })
+
+  test('slower start-ups widen what counts as one burst', () => {
+    const demand = new SpareDemand(60_000)
+    const t0 = 1_000_000
+    for (let i = 0; i < 4; i++) demand.arrived('p', t0 + i * 1_500)
+    assert.equal(demand.target('p', 0, 8, t0 + 5_000), 1)
+    for (let i = 0; i < 10; i++) demand.started(5_000)
+    assert.equal(demand.target('p', 0, 8, t0 + 5_000), 4)
+  })
+})
+
+function limitsOf(pool: ProcessPool): PoolLimits {
+  return (pool as unknown as { limits: PoolLimits }).limits
+}
