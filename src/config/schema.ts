@@ -77,7 +77,7 @@ export const ConfigSchema = Type.Object(
       spareReclaimIdleMs: Millis(2_000),
       // src/engine/spare-demand.ts: bursts of new conversations raise the spare target up to this (about
       // 190 MB each while it lasts) for spareDemandWindowMs; never more than maxRunners.
-      maxSpares: Type.Integer({ minimum: 0, maximum: 1_000, default: 4 }),
+      maxSpares: Type.Integer({ minimum: 0, maximum: 1_000, default: 5 }),
       spareDemandWindowMs: Type.Integer({ minimum: 1_000, maximum: 3_600_000, default: 120_000 }),
       // src/engine/pool.ts: a cap in memory instead of (below) the count; 0: the count alone.
       memoryBudgetMb: Type.Integer({ minimum: 0, maximum: 1_048_576, default: 0 }),

@@ -6,9 +6,11 @@
 import type { Logger } from 'pino'
 import { GatewayError } from './errors.js'
 import { PrimingUnsupportedError } from './priming.js'
-import { knownTotal, memoryOf, type ProcessMemory } from './process-memory.js'
+import { memorySummary, type ProcessMemory, ProcessSizes } from './process-memory.js'
 import { Runner } from './runner.js'
 import { SpareDemand } from './spare-demand.js'
+import { StartingSpares } from './starting-spares.js'
+import { Later } from './timers.js'
 import type { PoolHooks, PoolLimits, RunnerLauncher, RunnerProfile } from './types.js'
 import { WaitQueue } from './wait-queue.js'
 
@@ -17,18 +19,6 @@ const SPARE_RETRY_MAX_MS = 60_000
 const DEFAULT_DEMAND_WINDOW_MS = 120_000
 /** The target is looked at again at most this often while it is above the floor (cheap, but not per ms). */
 const DEMAND_RECHECK_MIN_MS = 1_000
-/** Changes of the pool within this long make one log line of what it holds. */
-const SUMMARY_DELAY_MS = 1_000
-/** A warm Claude Code process's resident size before any is measured (CLAUDE-CODE-NOTES.md: ~200 MB). */
-const ASSUMED_PROCESS_MB = 190
-
-/** A spare being started; a new conversation with its profile may claim it before it is up. */
-interface StartingSpare {
-  key: string
-  claimed: boolean
-  /** The process, for the conversation that claimed it; null if it did not come up. */
-  handOff: Promise<Runner | null>
-}
 
 export class ProcessPool {
   /** Runners serving sessions, least recently used first. */
@@ -36,8 +26,7 @@ export class ProcessPool {
   private readonly spares: Runner[] = []
   /** Processes being started or stopped: they hold a slot until they are up or gone. */
   private transient = 0
-  /** Spares on their way up; a new conversation may claim one rather than start a process of its own. */
-  private readonly startingSpares: StartingSpare[] = []
+  private readonly starting = new StartingSpares()
   /**
    * Runners handed to a session that has not used them yet (`touch`) nor let them idle (`idle`): not
    * evictable, though their state is `ready`. The session binds its runner a few microtasks after `acquire`
@@ -47,18 +36,17 @@ export class ProcessPool {
   private readonly waiters = new WaitQueue()
   private spareProfile: RunnerProfile | null = null
   private spareRetryMs = 0
-  private spareTimer: NodeJS.Timeout | null = null
-  private reclaimTimer: NodeJS.Timeout | null = null
-  /** When the reclaim timer fires (a sooner need replaces it). */
-  private reclaimDue = 0
+  /** Starts spares again after a failed start, backing off. */
+  private readonly spareRetry = new Later(() => this.fillSpares())
+  private readonly reclaim = new Later(() => this.reclaimForSpare())
   /** Slots being freed for spares (their sessions' processes exiting): counted as spares on their way. */
   private reclaiming = 0
   private readonly demand: SpareDemand
   /** Looks at the spare target again when arrivals leave its window, so surplus spares go. */
-  private demandTimer: NodeJS.Timeout | null = null
-  private summaryTimer: NodeJS.Timeout | null = null
-  /** The average resident size of the processes when last measured: what a memory budget is counted in. */
-  private processMb = ASSUMED_PROCESS_MB
+  private readonly demandRecheck = new Later(() => this.fillSpares())
+  /** Changes of the pool within a second make one log line of what it holds. */
+  private readonly summary = new Later(() => this.logSummary())
+  private readonly sizes = new ProcessSizes()
   /** The CLI let a priming prompt through once: spares are started without priming from then on. */
   private primingUnsupported = false
   private closed = false
@@ -90,24 +78,13 @@ export class ProcessPool {
     return runner.state === 'ready' && !this.handedOut.has(runner)
   }
 
-  /** Spares starting that no conversation has claimed: the spares on their way. */
-  private get unclaimedStarting(): number {
-    return this.startingSpares.filter((spare) => !spare.claimed).length
-  }
-
   private get occupied(): number {
     return this.serving.size + this.spares.length + this.transient
   }
 
-  /**
-   * How many processes may live at once: `maxRunners`, or fewer when `memoryBudgetMb` holds fewer of the
-   * size they were last measured at. The count moves with their size; nothing is stopped for it, but no
-   * process starts beyond it (an idle one gives way first, as when the count is reached).
-   */
+  /** How many processes may live at once (`maxRunners`, or fewer under `memoryBudgetMb`). */
   private get slots(): number {
-    const { maxRunners, memoryBudgetMb } = this.limits
-    if (!memoryBudgetMb) return maxRunners
-    return Math.max(1, Math.min(maxRunners, Math.floor(memoryBudgetMb / this.processMb)))
+    return this.sizes.slots(this.limits.maxRunners, this.limits.memoryBudgetMb)
   }
 
   /**
@@ -125,11 +102,7 @@ export class ProcessPool {
 
   /** Every live process of a session or spare, with its resident memory (read now). */
   memory(): ProcessMemory[] {
-    const memory = memoryOf(this.spares, this.serving.keys())
-    const total = knownTotal(memory)
-    const measured = memory.filter((process) => process.rssBytes !== null).length
-    if (total !== null) this.processMb = total / measured / 2 ** 20
-    return memory
+    return this.sizes.measure(this.spares, this.serving.keys())
   }
 
   updateLimits(limits: PoolLimits): void {
@@ -178,19 +151,13 @@ export class ProcessPool {
     }
   }
 
-  /**
-   * A spare of this profile already starting, taken over by a new conversation: it is up sooner than a
-   * process this request would start now (and needs no slot freed for it), and no second process starts
-   * for one conversation. Right after a burst took every spare, this is where the next conversation finds
-   * its process. Null when none is starting, or the one claimed failed (the caller starts its own).
-   */
+  /** A spare of this profile already starting, taken over (see starting-spares.ts); null: start one. */
   private async claimStartingSpare(key: string): Promise<Runner | null> {
-    const starting = this.startingSpares.find((spare) => spare.key === key && !spare.claimed)
-    if (!starting) return null
-    starting.claimed = true
+    const handOff = this.starting.claim(key)
+    if (!handOff) return null
     // Counted no more as a spare on its way: its replacement may start.
     setImmediate(() => this.fillSpares())
-    const runner = await starting.handOff
+    const runner = await handOff
     if (runner) this.serve(runner)
     return runner
   }
@@ -239,8 +206,7 @@ export class ProcessPool {
 
   async close(): Promise<void> {
     this.closed = true
-    for (const timer of [this.spareTimer, this.reclaimTimer, this.demandTimer, this.summaryTimer])
-      if (timer) clearTimeout(timer)
+    for (const later of [this.spareRetry, this.reclaim, this.demandRecheck, this.summary]) later.cancel()
     this.waiters.failAll(new GatewayError('shutting_down', 'The gateway is shutting down'))
     const all = [...this.spares.splice(0), ...this.serving.keys()]
     this.serving.clear()
@@ -250,24 +216,17 @@ export class ProcessPool {
   private reserveSlot(): Promise<void> {
     const reservation = this.tryReserve()
     if (reservation) return reservation
+    const busy = (message: string) => new GatewayError('busy', message, this.retryAfterMs())
     // A spare still starting gives its slot to a waiter once it is up: such a wait is not queueing.
-    if (this.waiters.length >= this.limits.queueSize + this.unclaimedStarting) {
+    if (this.waiters.length >= this.limits.queueSize + this.starting.unclaimed)
       return Promise.reject(
-        new GatewayError(
-          'busy',
+        busy(
           `All ${this.slots} Claude Code processes are busy and ${this.waiters.length} requests are already waiting`,
-          this.retryAfterMs(),
         ),
       )
-    }
-    return this.waiters.wait(
-      this.limits.queueTimeoutMs,
-      () =>
-        new GatewayError(
-          'busy',
-          `No Claude Code process became free within ${this.limits.queueTimeoutMs} ms`,
-          this.retryAfterMs(),
-        ),
+    const { queueTimeoutMs } = this.limits
+    return this.waiters.wait(queueTimeoutMs, () =>
+      busy(`No Claude Code process became free within ${queueTimeoutMs} ms`),
     )
   }
 
@@ -329,8 +288,8 @@ export class ProcessPool {
     if (this.closed || !this.spareProfile) return
     const target = this.spareTarget
     this.followDemand(target)
-    if (this.spareTimer) return
-    const wanted = target - this.spares.length - this.unclaimedStarting - this.reclaiming
+    if (this.spareRetry.pending) return
+    const wanted = target - this.spares.length - this.starting.unclaimed - this.reclaiming
     // Requests waiting for a slot come first: a spare would only make one of them wait longer.
     if (wanted <= 0 || this.waiters.length > 0) return
     if (this.occupied >= this.slots) {
@@ -340,15 +299,7 @@ export class ProcessPool {
     const profile = this.spareProfile
     const prime = this.limits.primeSpares !== false && !this.primingUnsupported
     this.hooks.lifecycle('spawn', null, { spare: true, prime })
-    let handOff!: (runner: Runner | null) => void
-    const starting: StartingSpare = {
-      key: profile.key,
-      claimed: false,
-      handOff: new Promise((resolve) => {
-        handOff = resolve
-      }),
-    }
-    this.startingSpares.push(starting)
+    const starting = this.starting.add(profile.key)
     this.transient++
     const startedAt = Date.now()
     this.launch(profile, this.limits.startTimeoutMs, prime)
@@ -361,7 +312,7 @@ export class ProcessPool {
         }
         if (starting.claimed) {
           this.watch(runner, 'spare')
-          handOff(runner)
+          this.starting.settle(starting, runner)
           return
         }
         if (profile !== this.spareProfile) {
@@ -386,16 +337,11 @@ export class ProcessPool {
         // A CLI that cannot start must not be restarted in a hot loop: back off, doubling up to a minute.
         this.spareRetryMs = Math.min(SPARE_RETRY_MAX_MS, Math.max(SPARE_RETRY_MIN_MS, this.spareRetryMs * 2))
         this.log.warn({ err: error.message, retryInMs: this.spareRetryMs }, 'warm spare failed to start')
-        this.spareTimer = setTimeout(() => {
-          this.spareTimer = null
-          this.fillSpares()
-        }, this.spareRetryMs)
-        this.spareTimer.unref()
+        this.spareRetry.in(this.spareRetryMs)
       })
       .finally(() => {
         // A claim not handed a process (failure, shut down) starts its own.
-        handOff(null)
-        this.startingSpares.splice(this.startingSpares.indexOf(starting), 1)
+        this.starting.settle(starting, null)
         this.transient--
         this.serveWaiters()
         this.fillSpares()
@@ -408,17 +354,9 @@ export class ProcessPool {
    */
   private followDemand(target: number): void {
     while (this.spares.length > target) this.discard(this.spares.shift()!)
-    if (this.demandTimer || target <= this.limits.warmSpares || !this.spareProfile) return
+    if (target <= this.limits.warmSpares || !this.spareProfile) return
     const next = this.demand.nextChange(this.spareProfile.key)
-    if (next === null) return
-    this.demandTimer = setTimeout(
-      () => {
-        this.demandTimer = null
-        this.fillSpares()
-      },
-      Math.max(DEMAND_RECHECK_MIN_MS, next),
-    )
-    this.demandTimer.unref()
+    if (next !== null) this.demandRecheck.in(Math.max(DEMAND_RECHECK_MIN_MS, next))
   }
 
   /**
@@ -427,17 +365,7 @@ export class ProcessPool {
    * for). A sooner need replaces a later one.
    */
   private scheduleReclaim(delayMs: number): void {
-    const due = Date.now() + delayMs
-    if (this.reclaimTimer) {
-      if (this.reclaimDue <= due) return
-      clearTimeout(this.reclaimTimer)
-    }
-    this.reclaimDue = due
-    this.reclaimTimer = setTimeout(() => {
-      this.reclaimTimer = null
-      this.reclaimForSpare()
-    }, delayMs)
-    this.reclaimTimer.unref()
+    this.reclaim.in(delayMs, { sooner: true })
   }
 
   /**
@@ -451,7 +379,7 @@ export class ProcessPool {
    */
   private reclaimForSpare(): void {
     if (this.closed || !this.spareProfile || this.waiters.length > 0) return
-    const wanted = this.spareTarget - this.spares.length - this.unclaimedStarting - this.reclaiming
+    const wanted = this.spareTarget - this.spares.length - this.starting.unclaimed - this.reclaiming
     if (wanted <= 0) return
     if (this.occupied < this.slots) {
       this.fillSpares()
@@ -499,21 +427,13 @@ export class ProcessPool {
    * happened). `rssMb` is null where it cannot be read (not Linux).
    */
   private changed(): void {
-    if (this.summaryTimer || this.closed) return
-    this.summaryTimer = setTimeout(() => {
-      this.summaryTimer = null
-      const claudeBytes = knownTotal(this.memory())
-      const { live, serving, busy, spares, spareTarget, max } = this.stats
-      this.log.info(
-        {
-          pool: { live, serving, busy, spares, spareTarget, max },
-          rssMb: claudeBytes === null ? null : Math.round(claudeBytes / 2 ** 20),
-          gatewayRssMb: Math.round(process.memoryUsage.rss() / 2 ** 20),
-        },
-        'claude processes',
-      )
-    }, SUMMARY_DELAY_MS)
-    this.summaryTimer.unref()
+    if (!this.closed) this.summary.in(1_000)
+  }
+
+  private logSummary(): void {
+    const { live, serving, busy, spares, spareTarget, max } = this.stats
+    const pool = { live, serving, busy, spares, spareTarget, max }
+    this.log.info({ pool, ...memorySummary(this.memory()) }, 'claude processes')
   }
 
   private discard(spare: Runner): void {

@@ -4,9 +4,10 @@
  * A spare that is taken is replaced by a process that takes a start-up (~0.7–1 s, priming included) to be
  * ready; new conversations that arrive meanwhile start cold. So the target is the largest number of new
  * conversations that arrived within one such start-up time during the recent window: that many spares cover
- * such a burst again before their replacements are up. A steady trickle keeps the floor (one at a time
- * finds its replacement ready), a stream at λ/s asks for about the busiest λ·start-up seen, a burst of four
- * asks for four; once the window has passed without bursts the target falls back to the floor and the
+ * such a burst again before their replacements are up, with the floor on top for the conversation right
+ * after it. A steady trickle keeps the floor (one at a time finds its replacement ready), a stream at λ/s
+ * asks for about the busiest λ·start-up seen plus the floor, a burst of four asks for four plus the floor;
+ * once the window has passed without bursts the target falls back to the floor and the
  * surplus spares go (the memory returns). Bounded by the caller (`pool.warmSpares` … `pool.maxSpares`).
  */
 
@@ -68,7 +69,9 @@ export class SpareDemand {
       while (times[last]! - times[first]! > this.startMs) first++
       busiest = Math.max(busiest, last - first + 1)
     }
-    return Math.max(floor, Math.min(ceiling, busiest))
+    // A burst is covered with the floor on top: the conversation right after it finds a spare ready too,
+    // instead of waiting for the burst's replacements, which start together and compete for the CPU.
+    return Math.max(floor, Math.min(ceiling, busiest > 1 ? busiest + floor : busiest))
   }
 
   /** When the target of `profile` may fall next (its oldest arrival leaves the window); null: nothing counted. */

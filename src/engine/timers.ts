@@ -2,3 +2,37 @@
 export function after(ms: number, callback: () => void): NodeJS.Timeout | null {
   return ms > 0 ? setTimeout(callback, ms) : null
 }
+
+/**
+ * A one-shot timer for background work that must not keep the process alive: scheduled once until it
+ * fires. With `sooner`, an earlier time replaces a later one.
+ */
+export class Later {
+  private timer: NodeJS.Timeout | null = null
+  private due = 0
+
+  constructor(private readonly run: () => void) {}
+
+  get pending(): boolean {
+    return this.timer !== null
+  }
+
+  in(ms: number, { sooner = false } = {}): void {
+    const due = Date.now() + ms
+    if (this.timer) {
+      if (!sooner || this.due <= due) return
+      clearTimeout(this.timer)
+    }
+    this.due = due
+    this.timer = setTimeout(() => {
+      this.timer = null
+      this.run()
+    }, ms)
+    this.timer.unref()
+  }
+
+  cancel(): void {
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = null
+  }
+}

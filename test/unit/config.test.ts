@@ -78,7 +78,7 @@ test('defaults apply when there is no file, and the result is frozen', (t) => {
       startRetries: 1,
       primeSpares: true,
       spareReclaimIdleMs: 2_000,
-      maxSpares: 4,
+      maxSpares: 5,
       spareDemandWindowMs: 120_000,
       memoryBudgetMb: 0,
     },
