@@ -45,7 +45,11 @@ interface Harness {
   started: StandIn[]
 }
 
-function harness(limits: Partial<PoolLimits>): Harness {
+/** `launch`: how a process starts (default: at once, as `started` records). */
+function harness(
+  limits: Partial<PoolLimits>,
+  launch?: (profile: RunnerProfile) => Promise<StandIn>,
+): Harness {
   const evicted: string[] = []
   const waitedOn = new Set<Runner>()
   const started: StandIn[] = []
@@ -71,6 +75,7 @@ function harness(limits: Partial<PoolLimits>): Harness {
     },
     pino({ level: 'silent' }),
     async (p) => {
+      if (launch) return (await launch(p)) as unknown as Runner
       const runner = new StandIn(p.key, `r${++count}`)
       started.push(runner)
       return runner as unknown as Runner
@@ -92,17 +97,22 @@ async function converse(pool: ProcessPool): Promise<Runner> {
 const nameOf = (runner: Runner) => (runner as unknown as StandIn).name
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
+/** With its spare up, three new conversations in a row, each idle after its turn, oldest first. */
+async function threeIdleSessions(pool: ProcessPool): Promise<[Runner, Runner, Runner]> {
+  pool.setSpareProfile(profile)
+  await waitUntil(() => pool.stats.spares === 1, 2_000, 'a spare')
+  const a = await converse(pool)
+  await sleep(5)
+  const b = await converse(pool)
+  await sleep(5)
+  return [a, b, await converse(pool)]
+}
+
 describe('process pool policy', () => {
   test('after a burst fills every slot, the session idle the longest gives way to a spare at once', async () => {
     const { pool, evicted } = harness({ spareReclaimIdleMs: 20 })
     try {
-      pool.setSpareProfile(profile)
-      await waitUntil(() => pool.stats.spares === 1, 2_000, 'a spare')
-      const a = await converse(pool)
-      await sleep(5)
-      const b = await converse(pool)
-      await sleep(5)
-      const c = await converse(pool)
+      const [a, b, c] = await threeIdleSessions(pool)
       // Three idle sessions hold the three slots; a spare is missing and nobody is left waiting.
       await waitUntil(() => pool.stats.spares === 1, 2_000, 'a spare in a reclaimed slot')
       assert.deepEqual(evicted, [nameOf(a)], 'only the session idle the longest gave way')
@@ -117,13 +127,7 @@ describe('process pool policy', () => {
   test('a session a request waits on is never evicted for a spare; the next idle one is', async () => {
     const { pool, evicted, waitedOn } = harness({ spareReclaimIdleMs: 20 })
     try {
-      pool.setSpareProfile(profile)
-      await waitUntil(() => pool.stats.spares === 1, 2_000, 'a spare')
-      const a = await converse(pool)
-      await sleep(5)
-      const b = await converse(pool)
-      await sleep(5)
-      const c = await converse(pool)
+      const [a, b, c] = await threeIdleSessions(pool)
       // A's and b's next messages are on their way (their turns queued): they must keep their processes.
       waitedOn.add(a)
       waitedOn.add(b)
@@ -212,24 +216,12 @@ describe('a spare on its way', () => {
   test('a new conversation takes over a spare still starting instead of starting a process of its own', async () => {
     const launched: StandIn[] = []
     const gates: Array<() => void> = []
-    const pool = new ProcessPool(
-      {
-        maxRunners: 3,
-        warmSpares: 1,
-        queueSize: 4,
-        queueTimeoutMs: 5_000,
-        startTimeoutMs: 5_000,
-        startRetries: 0,
-      },
-      { evict: () => true, lifecycle: () => undefined },
-      pino({ level: 'silent' }),
-      async (p) => {
-        const runner = new StandIn(p.key, `r${launched.length + 1}`)
-        launched.push(runner)
-        await new Promise<void>((resolve) => gates.push(resolve))
-        return runner as unknown as Runner
-      },
-    )
+    const { pool } = harness({ warmSpares: 1 }, async (p) => {
+      const runner = new StandIn(p.key, `r${launched.length + 1}`)
+      launched.push(runner)
+      await new Promise<void>((resolve) => gates.push(resolve))
+      return runner
+    })
     try {
       pool.setSpareProfile(profile)
       await waitUntil(() => launched.length === 1, 2_000, 'the spare starting')
@@ -252,23 +244,11 @@ describe('a spare on its way', () => {
   test('a claimed spare that fails to start leaves the conversation to start its own process', async () => {
     let attempt = 0
     let failFirst!: (error: Error) => void
-    const pool = new ProcessPool(
-      {
-        maxRunners: 3,
-        warmSpares: 1,
-        queueSize: 4,
-        queueTimeoutMs: 5_000,
-        startTimeoutMs: 5_000,
-        startRetries: 0,
-      },
-      { evict: () => true, lifecycle: () => undefined },
-      pino({ level: 'silent' }),
-      async (p) => {
-        attempt++
-        if (attempt === 1) await new Promise<void>((_resolve, reject) => (failFirst = reject))
-        return new StandIn(p.key, `r${attempt}`) as unknown as Runner
-      },
-    )
+    const { pool } = harness({ warmSpares: 1 }, async (p) => {
+      attempt++
+      if (attempt === 1) await new Promise<void>((_resolve, reject) => (failFirst = reject))
+      return new StandIn(p.key, `r${attempt}`)
+    })
     try {
       pool.setSpareProfile(profile)
       await waitUntil(() => attempt === 1, 2_000, 'the spare starting')
