@@ -11,26 +11,8 @@ import {
   type StoreHealth,
   storeErrorOf,
 } from './errors.js'
+import { migrate, SCHEMA_VERSION } from './migrations.js'
 import type { EventQuery, Page, SessionQuery, SessionRecord, Store } from './types.js'
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS sessions (
-  id TEXT PRIMARY KEY,
-  state TEXT NOT NULL,
-  workspace TEXT NOT NULL,
-  agent TEXT,
-  created_at INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL,
-  record TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS sessions_by_update ON sessions (updated_at DESC);
-CREATE TABLE IF NOT EXISTS events (
-  session_id TEXT NOT NULL,
-  seq INTEGER NOT NULL,
-  event TEXT NOT NULL,
-  PRIMARY KEY (session_id, seq)
-) WITHOUT ROWID;
-`
 
 interface SessionRow {
   record: string
@@ -107,10 +89,9 @@ export class SqliteStore implements Store {
     try {
       this.db.pragma('journal_mode = WAL')
       this.db.pragma('synchronous = NORMAL')
-      this.db.exec(SCHEMA)
+      migrate(this.db, this.file)
       // A write, to find out now whether the file can be written: rewriting the header's user version.
-      const version = this.db.pragma('user_version', { simple: true }) as number
-      this.db.pragma(`user_version = ${version}`)
+      this.db.pragma(`user_version = ${SCHEMA_VERSION}`)
     } catch (error) {
       this.db.close()
       throw openError(this.file, error)
