@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 /**
  * `claude-code-gateway [--port N] [--host H] [--config FILE]`: load the configuration, start the gateway,
- * reload on SIGHUP or file change, stop cleanly on SIGINT/SIGTERM.
+ * reload on SIGHUP or file change, drain and stop on SIGINT/SIGTERM (a second one hurries the drain).
  */
 import { parseArgs } from 'node:util'
 import { ConfigError, ConfigWatcher, loadConfig } from './config/index.js'
+import { effectiveConfigYaml } from './effective-config.js'
 import { startGateway } from './gateway.js'
 import { createLogger } from './observability/logger.js'
+import { logProcessWarnings } from './observability/warning-log.js'
 import { VERSION } from './version.js'
 
 const USAGE = `Usage: claude-code-gateway [options]
@@ -15,6 +17,7 @@ Options:
   --port N        port to listen on (default 8080, env CCGW_PORT)
   --host H        address to bind (default 127.0.0.1, env CCGW_HOST)
   --config FILE   YAML or JSON configuration file (env CCGW_CONFIG)
+  --print-config  print the effective configuration as YAML (secrets masked) and exit
   -h, --help      show this help
   -v, --version   print the version
 
@@ -26,6 +29,7 @@ async function main(): Promise<void> {
       port: { type: 'string' },
       host: { type: 'string' },
       config: { type: 'string' },
+      'print-config': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },
@@ -42,7 +46,12 @@ async function main(): Promise<void> {
 
   const argv = { configFile: values.config, port: values.port, host: values.host }
   const loaded = loadConfig({ argv })
+  if (values['print-config']) {
+    process.stdout.write(effectiveConfigYaml(loaded.config, loaded.files))
+    return
+  }
   const log = createLogger(loaded.config.log)
+  logProcessWarnings(log)
   if (loaded.files.length > 0) log.info({ files: loaded.files }, 'configuration loaded')
   const gateway = await startGateway({ config: loaded.config, log })
 
@@ -54,14 +63,21 @@ async function main(): Promise<void> {
   watcher.start()
   process.on('SIGHUP', () => watcher.reload())
 
-  let stopping = false
+  // The first signal drains (src/lifecycle/drain.ts), the second cuts the wait for running turns short,
+  // a third exits at once.
+  let signals = 0
   const stop = (signal: string) => {
-    if (stopping) {
-      log.warn({ signal }, 'second signal: exiting now')
+    signals++
+    if (signals === 2) {
+      log.warn({ signal }, 'second signal: running turns are interrupted now')
+      gateway.hurry()
+      return
+    }
+    if (signals > 2) {
+      log.warn({ signal }, 'third signal: exiting now')
       process.exit(1)
     }
-    stopping = true
-    log.info({ signal }, 'signal received')
+    log.info({ signal }, 'signal received: draining')
     watcher.stop()
     gateway.close().then(
       () => process.exit(0),

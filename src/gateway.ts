@@ -6,10 +6,15 @@ import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { defaultWorkspace, defaultWorkspaceUnder } from './api/workspaces.js'
 import { type Config, type ConfigChange, exposureProblem, isLoopbackHost } from './config/index.js'
+import { readClaudeAuth } from './engine/claude-auth.js'
 import { detectClaudeCli } from './engine/claude-cli.js'
 import type { SessionManager } from './engine/sessions.js'
 import { EventBus } from './events/bus.js'
+import { Drain } from './lifecycle/drain.js'
+import { Readiness } from './lifecycle/readiness.js'
 import { createLogger } from './observability/logger.js'
+import { GatewayMetrics } from './observability/metrics.js'
+import { logStartup } from './startup.js'
 import type { Store } from './store/types.js'
 import { VERSION } from './version.js'
 
@@ -19,6 +24,10 @@ export interface GatewayContext {
   engine: SessionManager
   bus: EventBus
   store: Store
+  /** Prometheus' /metrics and the dashboard's /api/metrics (src/observability/metrics.ts). */
+  metrics: GatewayMetrics
+  /** Claude's authentication and the drain: what /readyz and the turn routes' admission read. */
+  readiness: Readiness
   log: Logger
   version: string
   startedAt: number
@@ -34,8 +43,13 @@ export interface Gateway {
    * be refused at start on the bound address is refused (false), and the running one stays.
    */
   reconfigure(change: ConfigChange): boolean
-  /** Stop accepting requests, let running turns finish (up to server.shutdownGraceMs), stop every process. */
+  /**
+   * Drain and stop (src/lifecycle/drain.ts): not ready, new turns refused, running turns finish (up to
+   * server.drainTimeoutMs, then interrupted), streams told to reconnect, every process stopped, store closed.
+   */
   close(): Promise<void>
+  /** Cut a drain's wait for running turns short (a second signal): they are interrupted now. */
+  hurry(): void
 }
 
 export interface StartOptions {
@@ -73,6 +87,12 @@ export async function startGateway({
       log.warn({ err }, 'the store checkpoint thread failed; checkpoints run on the event loop again'),
     onUnreadableEvent: (session, seq, err) =>
       log.error({ err, session, seq }, 'a stored event cannot be read; it is left out'),
+    onReadModelError: (err, sessions) =>
+      log.error(
+        { err, sessions },
+        "the read models' rows of some events could not be derived; they are rebuilt",
+      ),
+    changeCountMaxBytes: config.store.changeCountMaxBytes,
   })
   const bus = new EventBus(store, {
     maxPendingEvents: config.store.maxPendingEvents,
@@ -90,20 +110,54 @@ export async function startGateway({
     ...engineSettings(config, env, cli.path),
   })
   warnOnDefaultWorkspace(config, log)
-  const context: GatewayContext = { config, engine, bus, store, log, version: VERSION, startedAt }
+  const metrics = new GatewayMetrics(
+    { bus, engine, store },
+    { historySeconds: config.metrics.historySeconds },
+  )
+  // Asked with the environment the sessions get, which a reload may change (claude.env).
+  const readiness = new Readiness(
+    () => readClaudeAuth(cli.path, { ...env, ...context.config.claude.env }),
+    log.child({ component: 'readiness' }),
+    (auth) => engine.holdSpares(auth.state === 'not_authenticated'),
+  )
+  const context: GatewayContext = {
+    config,
+    engine,
+    bus,
+    store,
+    metrics,
+    readiness,
+    log,
+    version: VERSION,
+    startedAt,
+  }
+  // Not awaited: the start does not wait for the CLI's answer; until it comes /readyz says it is checking.
+  void readiness.checkAuth()
+  readiness.recheckEvery(config.claude.authCheckIntervalMs)
   const app = await buildServer(context)
   try {
     await app.listen({ host: config.server.host, port: config.server.port })
   } catch (error) {
+    // Closes what the server's plugins opened too (the metrics.port listener).
+    await app.close()
+    readiness.stop()
+    metrics.close()
     await engine.shutdown(0)
     store.close()
     throw error
   }
   engine.start()
   const url = listeningUrl(app)
-  log.info(`Claude Code Gateway ${VERSION} ready at ${url} (${Date.now() - startedAt} ms)`)
+  logStartup(log, {
+    version: VERSION,
+    config,
+    cli,
+    claudeEnv: { ...env, ...config.claude.env },
+    url,
+    startMs: Date.now() - startedAt,
+  })
 
-  let closing: Promise<void> | null = null
+  const drain = new Drain(app, context)
   return {
     context,
     app,
@@ -126,22 +180,15 @@ export async function startGateway({
       engine.reconfigure(engineSettings(change.config, env, cli.path))
       log.info({ changed: change.changed, restartRequired: change.restartRequired }, 'configuration reloaded')
       warnOnDefaultWorkspace(change.config, log)
+      readiness.recheckEvery(change.config.claude.authCheckIntervalMs)
+      void readiness.checkAuth()
       if (change.restartRequired.length > 0) {
         log.warn({ keys: change.restartRequired }, 'some changed keys take effect only after a restart')
       }
       return true
     },
-    close() {
-      closing ??= (async () => {
-        log.info('shutting down')
-        const server = app.close()
-        await engine.shutdown(context.config.server.shutdownGraceMs)
-        await server
-        store.close()
-        log.info('stopped')
-      })()
-      return closing
-    },
+    close: () => drain.run(),
+    hurry: () => drain.hurry(),
   }
 }
 

@@ -6,8 +6,12 @@ import Fastify, {
   type FastifyRequest,
   type FastifySchemaCompiler,
 } from 'fastify'
+import { adminUi } from './api/admin.js'
+import { admission } from './api/admission.js'
 import { answerClientError } from './api/client-errors.js'
+import { healthProbes } from './api/health.js'
 import { limitedJsonBodyParser } from './api/json-limits.js'
+import { registerMetrics } from './api/metrics.js'
 import { nativeApi, sendNativeError } from './api/native/index.js'
 import { openaiApi, sendError, toOpenAIError } from './api/openai/index.js'
 import { registerOpenApi } from './api/openapi.js'
@@ -53,6 +57,9 @@ export async function buildServer(gateway: GatewayContext): Promise<FastifyInsta
     limitedJsonBodyParser(app, () => gateway.config.server.maxJsonDepth),
   )
 
+  // What the routes note for the request's line (src/observability/request-log.ts): declared up front, so
+  // every request object has the same shape.
+  app.decorateRequest('ccgw', null)
   // A callback, not an async function: every request runs it, and a promise per request is measurable.
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id)
@@ -67,6 +74,14 @@ export async function buildServer(gateway: GatewayContext): Promise<FastifyInsta
     done()
   })
 
+  // Before every route and the OpenAPI plugin: its hooks see every route, and /metrics is not documented.
+  await registerMetrics(app, gateway)
+  // The admin UI's pages are not API routes: registered before the OpenAPI document starts collecting.
+  await app.register(adminUi, { enabled: gateway.config.admin.enabled, prefix: '/admin' })
+  // Probes, not API routes (GET /livez, GET /readyz): undocumented like /metrics, open like /v1/health.
+  await healthProbes(app, gateway)
+  // Before the APIs: it guards their turn routes as they are registered (src/api/admission.ts).
+  admission(app, gateway)
   // Before the routes: it documents the routes registered after it (GET /api/openapi.json).
   await registerOpenApi(app)
   await app.register(openaiApi, { gateway, prefix: '/v1' })

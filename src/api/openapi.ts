@@ -30,7 +30,7 @@ const TAGS = [
   },
   {
     name: 'tool-calls',
-    description: "A session's tool calls (Claude's, its subagents', direct ones), read from its events.",
+    description: "Tool calls (Claude's, its subagents', direct ones), a session's or every session's.",
   },
   { name: 'permissions', description: 'What Claude may do with its tools, and the answers to what it asks.' },
   { name: 'tools', description: "The gateway's direct tools, run in a session's workspace (native API)." },

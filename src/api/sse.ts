@@ -3,7 +3,7 @@
  * keep-alive comment, and writes paced by the client's socket (backpressure.ts), so a client that reads
  * slowly gets everything and one that stops reading is cut off with a last frame in its API's own shape.
  */
-import type { OutgoingHttpHeaders, ServerResponse } from 'node:http'
+import type { OutgoingHttpHeaders, Server, ServerResponse } from 'node:http'
 import type { FastifyReply } from 'fastify'
 import { type PaceLimits, Pacer } from './backpressure.js'
 import { EVENT_STREAM_TYPE } from './media-types.js'
@@ -31,12 +31,17 @@ export interface SseWriterOptions extends PaceLimits {
   onClose(stalled: boolean): void
 }
 
+/** Every stream open now, by HTTP server: what a drain tells to reconnect (src/lifecycle/drain.ts). */
+const openWriters = new Map<Server, Set<SseWriter>>()
+
 /**
  * A hijacked reply written as a text/event-stream. Frames go out as given (each API builds its own); `write`
  * answers false like a Node stream when the caller should await `drained()` before writing more.
  */
 export class SseWriter {
   private readonly raw: ServerResponse
+  /** The HTTP server the stream is served by: a process may run several gateways (the tests do). */
+  private readonly server: Server
   private readonly keepAlive: NodeJS.Timeout | null
   private readonly pacer: Pacer<string | Buffer>
   private lastWrite = Date.now()
@@ -62,6 +67,17 @@ export class SseWriter {
     if (options.opening) this.write(options.opening)
     this.keepAlive = this.startKeepAlive()
     this.raw.on('close', () => this.end())
+    this.server = reply.server.server
+    const writers = openWriters.get(this.server) ?? new Set()
+    openWriters.set(this.server, writers.add(this))
+  }
+
+  /** Ends every stream open on `server` with `last` (a drain's `retry:` frame); answers how many there were. */
+  static endAll(server: Server, last: string): number {
+    const writers = [...(openWriters.get(server) ?? [])]
+    for (const writer of writers) writer.finish(false, last)
+    openWriters.delete(server)
+    return writers.length
   }
 
   /** Writes a frame. False when the client's socket is full (or the stream ended): see `drained()`. */
@@ -97,6 +113,9 @@ export class SseWriter {
   private finish(stalled: boolean, last?: string): void {
     if (this.closed) return
     this.closed = true
+    const writers = openWriters.get(this.server)
+    writers?.delete(this)
+    if (writers?.size === 0) openWriters.delete(this.server)
     if (this.keepAlive) clearInterval(this.keepAlive)
     if (!this.raw.writableEnded) this.raw.end(last)
     this.pacer.end()

@@ -281,6 +281,11 @@ function coerce(raw: string, schema: TSchema): unknown {
   return raw
 }
 
+/** Keys a release renamed: an old file stops the start with the new name, not only "unknown key". */
+const RENAMED: Readonly<Record<string, string>> = {
+  'server.shutdownGraceMs': 'server.drainTimeoutMs',
+}
+
 function toIssue(source: string, error: DefinedError): ConfigIssue {
   const path = error.instancePath
     .split('/')
@@ -291,7 +296,8 @@ function toIssue(source: string, error: DefinedError): ConfigIssue {
     const name = error.params.additionalProperty
     const siblings = path.length === 0 ? Object.keys(ConfigSchema.properties) : knownNames(path.join('.'))
     path.push(name)
-    problem = `unknown key${suggest(name, siblings)}`
+    const renamed = RENAMED[path.join('.')]
+    problem = renamed ? `renamed to ${renamed}` : `unknown key${suggest(name, siblings)}`
   } else if (error.keyword === 'type') {
     problem = `must be ${[error.params.type].flat().join(' or ')}`
   } else if (error.keyword === 'enum') {

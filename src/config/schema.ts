@@ -36,7 +36,12 @@ export const ConfigSchema = Type.Object(
       maxJsonDepth: Type.Integer({ minimum: 1, maximum: 1000, default: 128 }),
       keepAliveTimeoutMs: Millis(72_000),
       requestTimeoutMs: Millis(0),
-      shutdownGraceMs: Millis(10_000),
+      drainTimeoutMs: Type.Integer({
+        minimum: 0,
+        default: 30_000,
+        description:
+          'On SIGTERM/SIGINT, how long running turns may finish before they are interrupted (src/lifecycle/drain.ts).',
+      }),
       apiKeys: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
       allowUnauthenticatedRemote: Type.Boolean({ default: false }),
       // src/api/origin.ts: names the gateway may be addressed by, and pages that may drive it.
@@ -57,6 +62,12 @@ export const ConfigSchema = Type.Object(
       defaultWorkspace: NullableString(),
       permissionMode: StringEnum(PERMISSION_MODES, { default: 'default' }),
       niceness: Type.Integer({ minimum: 0, maximum: 19, default: 10 }),
+      authCheckIntervalMs: Type.Integer({
+        minimum: 0,
+        default: 60_000,
+        description:
+          'How often `claude auth status` is asked again (it never calls the model); 0: at start and on reload only.',
+      }),
     }),
     pool: Section({
       maxRunners: Type.Integer({ minimum: 1, default: 8 }),
@@ -86,6 +97,7 @@ export const ConfigSchema = Type.Object(
       dataDir: Type.String({ minLength: 1, default: '~/.claude-code-gateway' }),
       maxSizeBytes: Type.Integer({ minimum: 0, default: 0 }),
       maxPendingEvents: Type.Integer({ minimum: 1, default: 100_000 }),
+      changeCountMaxBytes: Type.Integer({ minimum: 1, default: 1024 * 1024 }),
     }),
     openai: Section({
       models: Type.Record(Type.String({ minLength: 1 }), NullableModel(), {
@@ -127,9 +139,43 @@ export const ConfigSchema = Type.Object(
       heartbeatMs: Millis(15_000),
       maxBufferedBytes: Type.Integer({ minimum: 1024, default: 1024 * 1024 }),
       stallTimeoutMs: Millis(30_000),
+      // 300 session ids (about 11 KB of query string) stay under Node's 16 KiB limit of a request's headers.
+      eventStreamMaxSessions: Type.Integer({ minimum: 1, maximum: 300, default: 200 }),
       uploadMaxFileBytes: Type.Integer({ minimum: 1, default: 50 * 1024 * 1024 }),
       uploadMaxFiles: Type.Integer({ minimum: 1, default: 100 }),
       filesListMaxEntries: Type.Integer({ minimum: 1, default: 5000 }),
+      changeContentMaxBytes: Type.Integer({ minimum: 1, default: 1024 * 1024 }),
+    }),
+    admin: Section({
+      enabled: Type.Boolean({
+        default: true,
+        description: 'Serve the admin UI (the built dist/admin) at /admin; false answers /admin with 404.',
+      }),
+    }),
+    metrics: Section({
+      enabled: Type.Boolean({
+        default: true,
+        description:
+          'Serve Prometheus metrics at GET /metrics (behind the API key when server.apiKeys is set).',
+      }),
+      port: Type.Integer({
+        minimum: 0,
+        maximum: 65535,
+        default: 0,
+        description:
+          '0: /metrics on the main port; else a second listener on server.host serves /metrics only.',
+      }),
+      token: Type.String({
+        default: '',
+        description:
+          'A bearer token for GET /metrics only (a scraper then holds no API key); set, it is required.',
+      }),
+      historySeconds: Type.Integer({
+        minimum: 1,
+        maximum: 86_400,
+        default: 900,
+        description: "One-second samples of the dashboard's figures kept for GET /api/metrics/history.",
+      }),
     }),
     log: Section({
       level: StringEnum(LOG_LEVELS, { default: 'info' }),
@@ -153,7 +199,12 @@ export const RESTART_REQUIRED_KEYS: readonly string[] = [
   'server.requestTimeoutMs',
   'claude.cliPath',
   'store.dataDir',
+  'store.changeCountMaxBytes',
   'log.pretty',
+  'metrics.enabled',
+  'metrics.port',
+  'metrics.historySeconds',
+  'admin.enabled',
 ]
 
 /** Keys holding filesystem paths: `~` is expanded and relative paths are resolved at load. */

@@ -4,10 +4,8 @@
  * until the client's result arrives through the API. Claude sees each function as `mcp__client__<name>`.
  */
 import type { McpSdkServerConfigWithInstance } from '@anthropic-ai/claude-agent-sdk'
+import { CLIENT_SERVER } from '../events/client-tool-names.js'
 import type { ClientToolSpec } from '../store/types.js'
-
-export const CLIENT_SERVER = 'client'
-const PREFIX = `mcp__${CLIENT_SERVER}__`
 
 export interface ClientToolCall {
   /** Claude's tool_use id: the id the API client answers. */
@@ -22,16 +20,6 @@ export interface ClientToolResult {
   content: string
   isError?: boolean
 }
-
-/** The name Claude sees for a client function (names are already limited to [A-Za-z0-9_-] at the edge). */
-export const modelToolName = (name: string) => `${PREFIX}${name}`
-
-/** The client function a Claude tool name stands for, or undefined for Claude Code's own tools. */
-export const clientFunctionName = (toolName: string) =>
-  toolName.startsWith(PREFIX) ? toolName.slice(PREFIX.length) : undefined
-
-/** The permission rule that lets every client function run without a prompt. */
-export const CLIENT_TOOLS_RULE = `mcp__${CLIENT_SERVER}`
 
 export async function clientToolServer(
   tools: readonly ClientToolSpec[],

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { type EventBus, EventRejectedError } from '../events/bus.js'
-import type { EventBody, EventOf } from '../events/types.js'
+import type { EventBody } from '../events/types.js'
 import type { SessionRecord } from '../store/types.js'
 import { GatewayError } from './errors.js'
 import type { FileChange } from './types.js'
@@ -54,13 +54,6 @@ export async function recordDirectCall<R>(
     publish({ type: 'file.changed', turnId, toolUseId, tool: name, ...change })
   return result
 }
-
-/**
- * Whether a tool call (or its result) is a direct call, made by an API client rather than by Claude. Events
- * recorded before calls carried `direct` have only their turn id to tell: `direct-…`, as given above.
- */
-export const isDirectCall = (event: EventOf<'tool.call'> | EventOf<'tool.result'>): boolean =>
-  event.direct === true || event.turnId.startsWith('direct-')
 
 /** Publishes an event made of the client's input: one that cannot be serialised is the client's error. */
 export function clientInput<T>(publish: () => T): T {

@@ -86,7 +86,10 @@ export interface SessionContext {
 /** An event of a session could not be kept (the turn line fails its turn). */
 export type RejectionHandler = (live: LiveSession, turnId: string | undefined, error: Error) => void
 
-/** The sessions in memory, and the acts every part does on one: publish, change its state, save it. */
+/**
+ * The sessions in memory, and the acts every part does on one: publish, change its state, save it. An event
+ * of theirs that could not be kept, published here or by others, goes to `rejected`.
+ */
 export class LiveSessions implements SessionContext {
   readonly live = new Map<string, LiveSession>()
   closing = false
@@ -97,7 +100,14 @@ export class LiveSessions implements SessionContext {
     readonly pool: ProcessPool,
     private readonly records: RecordSaver,
     private readonly rejected: RejectionHandler,
-  ) {}
+  ) {
+    // An event the store refused was seen live but is not kept: its turn fails, saying so.
+    options.bus.onEventRejected((event, error) => {
+      const live = this.live.get(event.sessionId)
+      if (live) this.rejected(live, 'turnId' in event ? event.turnId : undefined, error)
+      else options.log.error({ err: error, session: event.sessionId, seq: event.seq }, 'event not stored')
+    })
+  }
 
   get claudeConfigDir(): string {
     return claudeConfigDir(this.options.host.env)

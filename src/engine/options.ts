@@ -1,6 +1,6 @@
 import type { Options, ThinkingConfig } from '@anthropic-ai/claude-agent-sdk'
+import { CLIENT_TOOLS_RULE } from '../events/client-tool-names.js'
 import type { SessionSettings, ThinkingSetting } from '../store/types.js'
-import { CLIENT_TOOLS_RULE } from './client-tools.js'
 import type { RunnerProfile } from './types.js'
 
 /** What every runner of this gateway shares: which CLI, its environment and which settings it loads. */

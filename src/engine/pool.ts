@@ -6,17 +6,17 @@
 import type { Logger } from 'pino'
 import { GatewayError } from './errors.js'
 import { PrimingUnsupportedError } from './priming.js'
-import { memorySummary, type ProcessMemory, ProcessSizes } from './process-memory.js'
+import { type ProcessMemory, ProcessSizes } from './process-memory.js'
 import { Runner } from './runner.js'
 import { SpareDemand } from './spare-demand.js'
+import { reclaimOne } from './spare-reclaim.js'
 import { StartingSpares } from './starting-spares.js'
-import { Later } from './timers.js'
-import type { PoolHooks, PoolLimits, RunnerLauncher, RunnerProfile } from './types.js'
+import { Backoff, Later } from './timers.js'
+import type { PoolHooks, PoolLimits, ProcessDetail, RunnerLauncher, RunnerProfile } from './types.js'
 import { WaitQueue } from './wait-queue.js'
 
 const SPARE_RETRY_MIN_MS = 1_000
 const SPARE_RETRY_MAX_MS = 60_000
-const DEFAULT_DEMAND_WINDOW_MS = 120_000
 /** The target is looked at again at most this often while it is above the floor (cheap, but not per ms). */
 const DEMAND_RECHECK_MIN_MS = 1_000
 
@@ -35,17 +35,15 @@ export class ProcessPool {
   private readonly handedOut = new WeakSet<Runner>()
   private readonly waiters = new WaitQueue()
   private spareProfile: RunnerProfile | null = null
-  private spareRetryMs = 0
+  private sparesHeld = false
   /** Starts spares again after a failed start, backing off. */
-  private readonly spareRetry = new Later(() => this.fillSpares())
+  private readonly spareRetry = new Backoff(() => this.fillSpares(), SPARE_RETRY_MIN_MS, SPARE_RETRY_MAX_MS)
   private readonly reclaim = new Later(() => this.reclaimForSpare())
   /** Slots being freed for spares (their sessions' processes exiting): counted as spares on their way. */
   private reclaiming = 0
   private readonly demand: SpareDemand
   /** Looks at the spare target again when arrivals leave its window, so surplus spares go. */
   private readonly demandRecheck = new Later(() => this.fillSpares())
-  /** Changes of the pool within a second make one log line of what it holds. */
-  private readonly summary = new Later(() => this.logSummary())
   private readonly sizes = new ProcessSizes()
   /** The CLI let a priming prompt through once: spares are started without priming from then on. */
   private primingUnsupported = false
@@ -58,12 +56,12 @@ export class ProcessPool {
     private readonly launch: RunnerLauncher = (profile, timeoutMs, prime) =>
       Runner.start(profile, timeoutMs, prime),
   ) {
-    this.demand = new SpareDemand(limits.spareDemandWindowMs ?? DEFAULT_DEMAND_WINDOW_MS)
+    this.demand = new SpareDemand(limits.spareDemandWindowMs)
   }
 
   get stats() {
     return {
-      live: this.serving.size + this.spares.length + this.transient,
+      live: this.occupied,
       serving: this.serving.size,
       busy: [...this.serving.keys()].filter((r) => r.state === 'busy').length,
       spares: this.spares.length,
@@ -92,10 +90,11 @@ export class ProcessPool {
    * conversations (see spare-demand.ts), never more than the slots.
    */
   get spareTarget(): number {
+    if (this.sparesHeld) return 0
     const { warmSpares, maxSpares } = this.limits
-    const ceiling = Math.max(warmSpares, maxSpares ?? warmSpares)
+    // A ceiling below the floor is the floor (see SpareDemand.target).
     const target = this.spareProfile
-      ? this.demand.target(this.spareProfile.key, warmSpares, ceiling)
+      ? this.demand.target(this.spareProfile.key, warmSpares, maxSpares ?? warmSpares)
       : warmSpares
     return Math.min(this.slots, target)
   }
@@ -107,9 +106,20 @@ export class ProcessPool {
 
   updateLimits(limits: PoolLimits): void {
     this.limits = limits
-    this.demand.setWindow(limits.spareDemandWindowMs ?? DEFAULT_DEMAND_WINDOW_MS)
+    this.demand.setWindow(limits.spareDemandWindowMs)
     this.serveWaiters()
     this.fillSpares()
+  }
+
+  /**
+   * Keeps no spare while `held` (Claude Code is not logged in: a spare could serve no turn and would only
+   * hold its memory); released, spares start again.
+   */
+  holdSpares(held: boolean): void {
+    if (held === this.sparesHeld) return
+    this.sparesHeld = held
+    if (held) for (const spare of this.spares.splice(0)) this.discard(spare)
+    else this.fillSpares()
   }
 
   /** Which profile spares are started with: the one new conversations asked for last. */
@@ -197,16 +207,17 @@ export class ProcessPool {
     }
   }
 
-  /** A serving runner's process ended by itself (crash, kill): its slot is free. */
-  exited(runner: Runner): void {
+  /** A serving runner's process ended by itself (crash, kill): its slot is free. `detail`: for the log. */
+  exited(runner: Runner, detail: ProcessDetail): void {
     if (!this.serving.delete(runner)) return
+    this.hooks.lifecycle('crash', runner, detail)
     this.serveWaiters()
     this.fillSpares()
   }
 
   async close(): Promise<void> {
     this.closed = true
-    for (const later of [this.spareRetry, this.reclaim, this.demandRecheck, this.summary]) later.cancel()
+    for (const later of [this.spareRetry, this.reclaim, this.demandRecheck]) later.cancel()
     this.waiters.failAll(new GatewayError('shutting_down', 'The gateway is shutting down'))
     const all = [...this.spares.splice(0), ...this.serving.keys()]
     this.serving.clear()
@@ -214,19 +225,10 @@ export class ProcessPool {
   }
 
   private reserveSlot(): Promise<void> {
-    const reservation = this.tryReserve()
-    if (reservation) return reservation
-    const busy = (message: string) => new GatewayError('busy', message, this.retryAfterMs())
+    const { queueSize, queueTimeoutMs } = this.limits
     // A spare still starting gives its slot to a waiter once it is up: such a wait is not queueing.
-    if (this.waiters.length >= this.limits.queueSize + this.starting.unclaimed)
-      return Promise.reject(
-        busy(
-          `All ${this.slots} Claude Code processes are busy and ${this.waiters.length} requests are already waiting`,
-        ),
-      )
-    const { queueTimeoutMs } = this.limits
-    return this.waiters.wait(queueTimeoutMs, () =>
-      busy(`No Claude Code process became free within ${queueTimeoutMs} ms`),
+    return (
+      this.tryReserve() ?? this.waiters.join(queueSize + this.starting.unclaimed, queueTimeoutMs, this.slots)
     )
   }
 
@@ -275,6 +277,7 @@ export class ProcessPool {
         return runner
       } catch (error) {
         lastError = error as Error
+        this.hooks.lifecycle('fail', null, { attempt })
         this.log.warn({ attempt, err: lastError.message }, 'Claude Code failed to start')
       }
     }
@@ -304,7 +307,7 @@ export class ProcessPool {
     const startedAt = Date.now()
     this.launch(profile, this.limits.startTimeoutMs, prime)
       .then((runner) => {
-        this.spareRetryMs = 0
+        this.spareRetry.succeeded()
         this.demand.started(Date.now() - startedAt)
         if (this.closed) {
           void runner.close()
@@ -334,10 +337,10 @@ export class ProcessPool {
           this.log.warn({ err: error.message }, 'warm spare could not be primed')
           return
         }
+        this.hooks.lifecycle('fail', null, { spare: true })
         // A CLI that cannot start must not be restarted in a hot loop: back off, doubling up to a minute.
-        this.spareRetryMs = Math.min(SPARE_RETRY_MAX_MS, Math.max(SPARE_RETRY_MIN_MS, this.spareRetryMs * 2))
-        this.log.warn({ err: error.message, retryInMs: this.spareRetryMs }, 'warm spare failed to start')
-        this.spareRetry.in(this.spareRetryMs)
+        const retryInMs = this.spareRetry.failed()
+        this.log.warn({ err: error.message, retryInMs }, 'warm spare failed to start')
       })
       .finally(() => {
         // A claim not handed a process (failure, shut down) starts its own.
@@ -369,13 +372,8 @@ export class ProcessPool {
   }
 
   /**
-   * Every slot is taken and spares are missing: the session idle the longest gives its process up once it
-   * has been idle `spareReclaimIdleMs`, one at a time until the spares on their way make the target.
-   * Sessions that stopped talking (OpenAI clients rarely end theirs) would otherwise hold every slot until
-   * their idle timeout, and every new conversation would start cold. A session some request waits on (a
-   * turn running or queued, a warm-up under way) refuses (`evict` says no) and the next one is asked: no
-   * eviction ever happens under a request. The short wait protects a session whose client is about to send
-   * its next message (an agent's loop comes back within a second or two).
+   * Every slot is taken and spares are missing: a session idle long enough gives its process up (see
+   * spare-reclaim.ts), one at a time until the spares on their way make the target.
    */
   private reclaimForSpare(): void {
     if (this.closed || !this.spareProfile || this.waiters.length > 0) return
@@ -387,53 +385,28 @@ export class ProcessPool {
     }
     const idleMs = this.limits.spareReclaimIdleMs ?? 0
     if (idleMs <= 0) return
-    const now = Date.now()
-    const idle = [...this.serving.keys()]
-      .filter((runner) => this.evictable(runner))
-      .sort((a, b) => a.idleSince - b.idleSince)
-    for (const runner of idle) {
-      const wait = runner.idleSince + idleMs - now
-      if (wait > 0) {
-        this.scheduleReclaim(wait)
-        return
-      }
-      if (!this.hooks.evict(runner)) continue
-      this.serving.delete(runner)
-      this.reclaiming++
-      void this.handOver(runner).then(() => {
-        this.transient--
-        this.reclaiming--
-        this.serveWaiters()
-        this.fillSpares()
-      })
-      // More spares missing: the next one, once this one's state change is out.
-      if (wanted > 1) this.scheduleReclaim(0)
+    const idle = [...this.serving.keys()].filter((runner) => this.evictable(runner))
+    const reclaimed = reclaimOne(idle, idleMs, (runner) => this.hooks.evict(runner))
+    if (!reclaimed) return
+    if ('waitMs' in reclaimed) {
+      this.scheduleReclaim(reclaimed.waitMs)
       return
     }
+    this.serving.delete(reclaimed.runner)
+    this.reclaiming++
+    void this.handOver(reclaimed.runner).then(() => {
+      this.transient--
+      this.reclaiming--
+      this.serveWaiters()
+      this.fillSpares()
+    })
+    // More spares missing: the next one, once this one's state change is out.
+    if (wanted > 1) this.scheduleReclaim(0)
   }
 
   private watch(runner: Runner, event: 'ready' | 'spare'): void {
     this.hooks.lifecycle(event, runner)
-    this.changed()
-    void runner.exited.then(({ code, signal }) => {
-      this.hooks.lifecycle('exit', runner, { code, signal })
-      this.changed()
-    })
-  }
-
-  /**
-   * The processes changed: one info line, a second later, of what the pool holds and how much memory its
-   * processes and the gateway take (what an operator sizing `pool.*` needs; the per-process lines say what
-   * happened). `rssMb` is null where it cannot be read (not Linux).
-   */
-  private changed(): void {
-    if (!this.closed) this.summary.in(1_000)
-  }
-
-  private logSummary(): void {
-    const { live, serving, busy, spares, spareTarget, max } = this.stats
-    const pool = { live, serving, busy, spares, spareTarget, max }
-    this.log.info({ pool, ...memorySummary(this.memory()) }, 'claude processes')
+    void runner.exited.then(({ code, signal }) => this.hooks.lifecycle('exit', runner, { code, signal }))
   }
 
   private discard(spare: Runner): void {
@@ -442,9 +415,5 @@ export class ProcessPool {
       this.transient--
       this.serveWaiters()
     })
-  }
-
-  private retryAfterMs(): number {
-    return Math.max(1_000, Math.min(this.limits.queueTimeoutMs || 30_000, 30_000))
   }
 }

@@ -47,7 +47,7 @@ export function knownTotal(memory: readonly ProcessMemory[]): number | null {
 }
 
 /** A warm Claude Code process's resident size before any is measured (CLAUDE-CODE-NOTES.md: ~200 MB). */
-const ASSUMED_PROCESS_MB = 190
+export const ASSUMED_PROCESS_MB = 190
 
 /** The size of the pool's processes as last measured: what `pool.memoryBudgetMb` is counted in. */
 export class ProcessSizes {

@@ -18,15 +18,10 @@ import type {
   SpawnedProcess,
   SpawnOptions,
 } from '@anthropic-ai/claude-agent-sdk'
+import { CLIENT_SERVER, clientFunctionName } from '../events/client-tool-names.js'
 import type { ContentBlock } from '../events/types.js'
 import { claudeConfigDir } from './claude-home.js'
-import {
-  CLIENT_SERVER,
-  type ClientToolCall,
-  type ClientToolResult,
-  clientFunctionName,
-  clientToolServer,
-} from './client-tools.js'
+import { type ClientToolCall, type ClientToolResult, clientToolServer } from './client-tools.js'
 import { PRIMING_PROMPT, Priming } from './priming.js'
 import type { RunnerProfile } from './types.js'
 

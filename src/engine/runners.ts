@@ -4,7 +4,6 @@
  * next process waits for its previous one to be gone: both would write the same transcript.
  */
 import type { PermissionResult } from '@anthropic-ai/claude-agent-sdk'
-import type { Logger } from 'pino'
 import type { EventBody, SessionState } from '../events/types.js'
 import type { SessionSettings } from '../store/types.js'
 import { adoptTranscript, clearTranscriptAgent } from './claude-home.js'
@@ -12,10 +11,11 @@ import type { ClientToolCall, ClientToolResult } from './client-tools.js'
 import type { GatewayError } from './errors.js'
 import type { LiveSession, SessionContext } from './live-session.js'
 import { runnerProfile } from './options.js'
+import { logLifecycle } from './process-log.js'
 import { finishedCommand, type PermissionRequest, type Runner, type RunnerExit } from './runner.js'
 import { after } from './timers.js'
 import { Translator } from './translate.js'
-import type { ProcessLifecycle, RunnerProfile } from './types.js'
+import type { RunnerProfile } from './types.js'
 
 /** Who hears what a session's process says and does (the turn line). */
 export interface RunnerListener {
@@ -27,18 +27,6 @@ export interface RunnerListener {
   exited(live: LiveSession, exit: RunnerExit): void
   permission(live: LiveSession, request: PermissionRequest): Promise<PermissionResult>
   clientCall(live: LiveSession, runner: Runner, call: ClientToolCall): Promise<ClientToolResult>
-}
-
-/** A line in the log for a process's life (`cliPid`: pino's own `pid` field is the gateway's). */
-export function logLifecycle(
-  log: Logger,
-  event: ProcessLifecycle,
-  runner: Runner | null,
-  detail?: object,
-): void {
-  const line = { process: event, runner: runner?.id, cliPid: runner?.pid ?? undefined, ...detail }
-  if (event === 'crash') log.warn(line, `claude process ${event}`)
-  else log.info(line, `claude process ${event}`)
 }
 
 export class RunnerBinding {
@@ -187,14 +175,10 @@ export class RunnerBinding {
   private exited(live: LiveSession, runner: Runner, exit: RunnerExit, listener: RunnerListener): void {
     const { context } = this
     this.byRunner.delete(runner)
-    context.pool.exited(runner)
+    // The pool announces a crash (logged, counted) if the runner still served the session.
+    const detail = { session: live.record.id, code: exit.code, signal: exit.signal, turn: live.active?.id }
+    context.pool.exited(runner, detail)
     if (live.runner !== runner) return
-    logLifecycle(context.options.log, 'crash', runner, {
-      session: live.record.id,
-      code: exit.code,
-      signal: exit.signal,
-      turn: live.active?.id,
-    })
     live.runner = null
     this.clearIdle(live)
     live.permissions.settleAll('Claude Code exited')

@@ -1,6 +1,10 @@
-/** A new session's settings: what it asked for, the engine's defaults for the rest, its workspace real. */
+/**
+ * A session's settings: a new one's (what it asked for, the engine's defaults for the rest), and a change to
+ * them. The workspace is always made real.
+ */
 import { realpathSync, statSync } from 'node:fs'
-import type { SessionSettings } from '../store/types.js'
+import type { SettingChange } from '../events/types.js'
+import type { SessionRecord, SessionSettings } from '../store/types.js'
 import { GatewayError } from './errors.js'
 import type { EngineDefaults, NewSession } from './types.js'
 
@@ -24,6 +28,58 @@ export function settingsOf(input: NewSession, defaults: EngineDefaults): Session
     additionalDirectories: input.additionalDirectories ?? [],
     askPermissions: input.askPermissions ?? false,
   }
+}
+
+/**
+ * The record with `patch` applied to its settings (not saved). A session that drops its agent has the agent
+ * cleared from its transcript when it resumes next.
+ */
+export function patchedRecord(record: SessionRecord, patch: Partial<SessionSettings>): SessionRecord {
+  const workspace = patch.workspace ? resolveWorkspace(patch.workspace) : record.settings.workspace
+  return {
+    ...record,
+    settings: { ...record.settings, ...patch, workspace },
+    updatedAt: Date.now(),
+    ...(patch.agent === null && record.settings.agent ? { clearAgentOnResume: true } : {}),
+  }
+}
+
+/**
+ * How each setting shows in a `settings.changed` event: its values, or (prompt texts, schemas, client tools'
+ * descriptions: long, and possibly private) only that it changed. A record, so a new setting must choose.
+ */
+const REPORTED: Record<keyof SessionSettings, 'values' | 'changed'> = {
+  workspace: 'values',
+  model: 'values',
+  agent: 'values',
+  permissionMode: 'values',
+  tools: 'values',
+  allowedTools: 'values',
+  disallowedTools: 'values',
+  systemPrompt: 'changed',
+  appendSystemPrompt: 'changed',
+  thinking: 'values',
+  effort: 'values',
+  outputSchema: 'changed',
+  maxOutputTokens: 'values',
+  maxTurns: 'values',
+  clientTools: 'changed',
+  additionalDirectories: 'values',
+  askPermissions: 'values',
+}
+
+/** The settings whose value differs between `before` and `after`, as a `settings.changed` event says them. */
+export function settingsChanges(
+  before: SessionSettings,
+  after: SessionSettings,
+): Record<string, SettingChange> {
+  const changes: Record<string, SettingChange> = {}
+  for (const key of Object.keys(REPORTED) as (keyof SessionSettings)[]) {
+    // Plain JSON data built by the same code on both sides: equal values serialise alike.
+    if (JSON.stringify(before[key]) === JSON.stringify(after[key])) continue
+    changes[key] = REPORTED[key] === 'values' ? { from: before[key], to: after[key] } : { changed: true }
+  }
+  return changes
 }
 
 /** The real path of an existing directory; the client's error otherwise. */

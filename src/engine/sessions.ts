@@ -4,11 +4,12 @@
  * session id. Turns of one session never interleave: a second message waits for the first (bounded).
  *
  * This is the front door (sessions' CRUD, pause and resume, shutdown); its parts do the work: the turn line
- * (turns.ts), runner binding (runners.ts), the permission broker (permissions.ts), the client-call mailbox
- * (client-calls.ts), record saving (records.ts), CLI capabilities (capabilities.ts), direct calls
- * (direct-calls.ts), the sessions in memory and what they share (live-session.ts).
+ * (turns.ts), runner binding (runners.ts), the client's replies to a turn (client-replies.ts), the permission
+ * broker (permissions.ts), the client-call mailbox (client-calls.ts), new records and settings
+ * (new-session.ts, session-settings.ts), record saving (records.ts), CLI capabilities (capabilities.ts), the
+ * processes' log and counts (process-log.ts), direct calls (direct-calls.ts), the sessions in memory and
+ * what they share (live-session.ts).
  */
-import { randomUUID } from 'node:crypto'
 import type { AgentInfo, ModelInfo } from '@anthropic-ai/claude-agent-sdk'
 import type { ReportedCommand } from '../commands/index.js'
 import type { ContentBlock } from '../events/types.js'
@@ -21,28 +22,31 @@ import {
 } from '../tools/index.js'
 import { CliCapabilities } from './capabilities.js'
 import type { ClaudeCliInfo } from './claude-cli.js'
-import { claudeConfigDir, type SeedTurn, seedTranscript } from './claude-home.js'
+import { claudeConfigDir } from './claude-home.js'
+import { ClientReplies } from './client-replies.js'
 import { contentProblem } from './content.js'
 import { fileChangesOf, recordDirectCall } from './direct-calls.js'
 import { GatewayError } from './errors.js'
 import { type LiveSession, LiveSessions } from './live-session.js'
+import { newSessionRecord } from './new-session.js'
 import { ProcessPool } from './pool.js'
+import { ProcessLog } from './process-log.js'
 import type { ProcessMemory } from './process-memory.js'
 import { RecordSaver } from './records.js'
 import { liveProcesses } from './runner.js'
-import { logLifecycle, RunnerBinding } from './runners.js'
-import { resolveWorkspace, settingsOf } from './session-settings.js'
+import { RunnerBinding } from './runners.js'
+import { patchedRecord, settingsChanges, settingsOf } from './session-settings.js'
 import { TurnLine } from './turns.js'
-import {
-  EMPTY_USAGE,
-  type EngineOptions,
-  type FileChange,
-  type NewSession,
-  type PermissionAnswer,
-  type SendOptions,
-  type ToolResultInput,
-  type Turn,
-  type WaitingPermission,
+import type {
+  EngineOptions,
+  FileChange,
+  NewSession,
+  PermissionAnswer,
+  ProcessCounts,
+  SendOptions,
+  ToolResultInput,
+  Turn,
+  WaitingPermission,
 } from './types.js'
 
 export type {
@@ -61,6 +65,8 @@ export type {
 
 export class SessionManager {
   private readonly pool: ProcessPool
+  /** Each process's life logged, and counted for the metrics. */
+  private readonly processes: ProcessLog
   private readonly options: EngineOptions
   /** Sessions in the store, counted once and then kept up to date (health is polled often). */
   private sessionCount: number | undefined
@@ -69,6 +75,7 @@ export class SessionManager {
   private readonly capabilities: CliCapabilities
   private readonly runners: RunnerBinding
   private readonly turns: TurnLine
+  private readonly replies: ClientReplies
 
   constructor(options: EngineOptions) {
     this.options = { ...options }
@@ -80,11 +87,12 @@ export class SessionManager {
         evict: (runner) => this.runners.evict(runner),
         lifecycle: (event, runner, detail) => {
           if (runner && (event === 'ready' || event === 'spare')) this.capabilities.learnFrom(runner)
-          logLifecycle(this.options.log, event, runner, detail)
+          this.processes.record(event, runner, detail)
         },
       },
       options.log,
     )
+    this.processes = new ProcessLog(options.log, this.pool)
     this.sessions = new LiveSessions(
       this.options,
       options.limits,
@@ -94,13 +102,7 @@ export class SessionManager {
     )
     this.runners = new RunnerBinding(this.sessions)
     this.turns = new TurnLine(this.sessions, this.runners)
-    // An event the store refused was seen live but is not kept: its turn fails, saying so.
-    options.bus.onEventRejected((event, error) => {
-      const live = this.sessions.live.get(event.sessionId)
-      if (live) this.turns.eventRejected(live, 'turnId' in event ? event.turnId : undefined, error)
-      else
-        this.options.log.error({ err: error, session: event.sessionId, seq: event.seq }, 'event not stored')
-    })
+    this.replies = new ClientReplies(this.sessions, this.turns)
   }
 
   get cli(): ClaudeCliInfo {
@@ -131,6 +133,11 @@ export class SessionManager {
       this.pool.setSpareProfile(this.runners.profile(settingsOf({}, this.options.defaults), null))
   }
 
+  /** No warm spare while Claude Code cannot serve a turn (not logged in); see ProcessPool.holdSpares. */
+  holdSpares(held: boolean): void {
+    this.pool.holdSpares(held)
+  }
+
   stats() {
     this.sessionCount ??= this.options.store.countSessions()
     return {
@@ -138,6 +145,11 @@ export class SessionManager {
       activeSessions: this.sessions.live.size,
       processes: this.pool.stats,
     }
+  }
+
+  /** Process starts, failed starts, start retries and crashes since start (metrics). */
+  get processCounts(): ProcessCounts {
+    return this.processes.counts
   }
 
   /**
@@ -149,29 +161,12 @@ export class SessionManager {
   }
 
   createSession(input: NewSession): SessionRecord {
-    const now = Date.now()
-    const settings = settingsOf(input, this.options.defaults)
-    const record: SessionRecord = {
-      id: randomUUID(),
-      title: input.title ?? null,
-      settings,
-      claudeSessionId:
-        input.resume ?? (input.history?.length ? this.seed(settings.workspace, input.history) : null),
-      state: 'new',
-      createdAt: now,
-      updatedAt: now,
-      usage: { ...EMPTY_USAGE },
-      costUsd: 0,
-      turns: 0,
-    }
+    const record = newSessionRecord(input, this.options.defaults, this.claudeConfigDir)
     this.options.store.insertSession(record)
     if (this.sessionCount !== undefined) this.sessionCount++
+    const { workspace, agent } = record.settings
+    this.options.bus.publish(record.id, { type: 'session.created', title: record.title, workspace, agent })
     return record
-  }
-
-  /** Write the history as a Claude Code transcript; the session's first runner resumes it. */
-  private seed(cwd: string, turns: SeedTurn[]): string {
-    return seedTranscript({ configDir: claudeConfigDir(this.options.host.env), cwd, turns }).sessionId
   }
 
   getSession(id: string): SessionRecord | undefined {
@@ -188,16 +183,13 @@ export class SessionManager {
    */
   updateSettings(sessionId: string, patch: Partial<SessionSettings>): SessionRecord {
     const { record } = this.found(sessionId)
-    const workspace = patch.workspace ? resolveWorkspace(patch.workspace) : record.settings.workspace
-    const updated: SessionRecord = {
-      ...record,
-      settings: { ...record.settings, ...patch, workspace },
-      updatedAt: Date.now(),
-      ...(patch.agent === null && record.settings.agent ? { clearAgentOnResume: true } : {}),
-    }
-    // Stored first: a change the store refuses (507, 503) is not made either.
+    const updated = patchedRecord(record, patch)
+    // Stored first: a change the store refuses (507, 503) is not made either, nor published.
     this.options.store.updateSession(updated)
+    const changes = settingsChanges(record.settings, updated.settings)
     Object.assign(record, updated)
+    if (Object.keys(changes).length > 0)
+      this.options.bus.publish(sessionId, { type: 'settings.changed', changes })
     this.restartRunner(sessionId)
     return record
   }
@@ -309,48 +301,27 @@ export class SessionManager {
     return record
   }
 
-  /**
-   * Results of client-executed function calls of the running turn: the turn goes on with them. Returns the
-   * turn and the sequence number to follow it from. Fails when a call is not waiting (wrong id, timed out).
-   */
+  /** Results of client functions for the running turn, which goes on with them (see client-replies.ts). */
   submitToolResults(
     sessionId: string,
     results: readonly ToolResultInput[],
   ): { turnId: string; afterSeq: number } {
-    const live = this.sessions.live.get(sessionId)
-    const active = live?.active
-    if (!live || !active) {
-      throw new GatewayError('invalid_request', 'No turn of this session is waiting for function results')
-    }
-    for (const result of results) {
-      if (!live.clientCalls.isWaiting(result.toolUseId))
-        throw new GatewayError(
-          'invalid_request',
-          `No function call '${result.toolUseId}' is waiting for a result`,
-        )
-    }
-    const afterSeq = this.options.bus.currentSeq(sessionId)
-    // The client came back with the results: a conversation that goes on keeps its process the usual time.
-    active.idleTimeoutMs = undefined
-    for (const result of results)
-      live.clientCalls.deliver(result.toolUseId, { content: result.content, isError: result.isError })
-    this.turns.resumeClock(live)
-    return { turnId: active.id, afterSeq }
+    return this.replies.submitToolResults(sessionId, results)
   }
 
   /** Tool_use ids of the running turn's client function calls that still wait for a result. */
   pendingClientCalls(sessionId: string): string[] {
-    return this.sessions.live.get(sessionId)?.clientCalls.pending() ?? []
+    return this.replies.pendingClientCalls(sessionId)
   }
 
   /** Answer a pending permission request; false when there is none with that id. */
   answerPermission(sessionId: string, requestId: string, answer: PermissionAnswer): boolean {
-    return this.sessions.live.get(sessionId)?.permissions.answer(requestId, answer) ?? false
+    return this.replies.answerPermission(sessionId, requestId, answer)
   }
 
   /** The session's permission requests that wait for an answer, oldest first. */
   pendingPermissions(sessionId: string): WaitingPermission[] {
-    return this.sessions.live.get(sessionId)?.permissions.pending() ?? []
+    return this.replies.pendingPermissions(sessionId)
   }
 
   /** Stop a session's runner; the record (and transcript) is kept unless `purge`. */
@@ -367,6 +338,8 @@ export class SessionManager {
       // The store first: when it refuses, the session's events are still there to purge next time.
       this.options.store.deleteSession(sessionId)
       this.options.bus.forget(sessionId)
+      // Kept after its session's other events: how a client replaying every session learns of the purge.
+      this.options.bus.publish(sessionId, { type: 'session.deleted' })
       this.records.forget(sessionId)
       if (this.sessionCount !== undefined) this.sessionCount--
     } else if (record.state !== 'closed') {
@@ -390,6 +363,7 @@ export class SessionManager {
       this.runners.clearIdle(live)
       this.sessions.setState(live, live.record.claudeSessionId ? 'hibernated' : 'new')
     }
+    this.processes.close()
     await this.pool.close()
     for (const child of liveProcesses) child.kill('SIGKILL')
     this.options.bus.flush()

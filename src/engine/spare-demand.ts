@@ -11,6 +11,8 @@
  * surplus spares go (the memory returns). Bounded by the caller (`pool.warmSpares` … `pool.maxSpares`).
  */
 
+/** How far back arrivals count when `pool.spareDemandWindowMs` is not set. */
+const DEFAULT_WINDOW_MS = 120_000
 /** Before any spare has started: a primed start-up measured on a small machine (see docs/PERFORMANCE.md). */
 const INITIAL_START_MS = 1_000
 /** A start-up slower than this (a loaded machine, a stuck CLI) does not widen a burst beyond it. */
@@ -33,9 +35,9 @@ export class SpareDemand {
   /** How long a spare takes to be ready: a moving average of measured start-ups. */
   private startMs = INITIAL_START_MS
 
-  constructor(private windowMs: number) {}
+  constructor(private windowMs = DEFAULT_WINDOW_MS) {}
 
-  setWindow(windowMs: number): void {
+  setWindow(windowMs = DEFAULT_WINDOW_MS): void {
     this.windowMs = windowMs
   }
 

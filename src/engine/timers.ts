@@ -36,3 +36,27 @@ export class Later {
     this.timer = null
   }
 }
+
+/** A retry after failures, backing off: the delay doubles from `minMs` up to `maxMs`; a success resets it. */
+export class Backoff extends Later {
+  private delayMs = 0
+
+  constructor(
+    run: () => void,
+    private readonly minMs: number,
+    private readonly maxMs: number,
+  ) {
+    super(run)
+  }
+
+  /** Another failure: the retry is scheduled after the next delay, which is returned. */
+  failed(): number {
+    this.delayMs = Math.min(this.maxMs, Math.max(this.minMs, this.delayMs * 2))
+    this.in(this.delayMs)
+    return this.delayMs
+  }
+
+  succeeded(): void {
+    this.delayMs = 0
+  }
+}

@@ -5,9 +5,10 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { PermissionResult } from '@anthropic-ai/claude-agent-sdk'
+import { clientFunctionName } from '../events/client-tool-names.js'
 import type { ContentBlock, ErrorCode, EventBody, GatewayEvent, TokenUsage } from '../events/types.js'
 import { isStoreError } from '../store/errors.js'
-import { type ClientToolCall, type ClientToolResult, clientFunctionName } from './client-tools.js'
+import type { ClientToolCall, ClientToolResult } from './client-tools.js'
 import { clientInput } from './direct-calls.js'
 import { GatewayError } from './errors.js'
 import type { ActiveTurn, LiveSession, SessionContext, TurnFailure } from './live-session.js'

@@ -152,11 +152,28 @@ export interface PoolHooks {
    * Returns false when the runner is no longer idle.
    */
   evict(runner: Runner): boolean
-  /** A runner started or stopped; for logs and metrics. */
-  lifecycle(event: ProcessLifecycle, runner: Runner | null, detail?: object): void
+  /** A runner started, failed to start, crashed or stopped; for logs and metrics (process-log.ts). */
+  lifecycle(event: ProcessLifecycle, runner: Runner | null, detail?: ProcessDetail): void
 }
 
-/** The life of a CLI process: started, initialised, parked as a spare, given up by its session, gone. */
-export type ProcessLifecycle = 'spawn' | 'ready' | 'spare' | 'hibernate' | 'crash' | 'exit'
+/**
+ * The life of a CLI process: started, failed to start, initialised, parked as a spare, given up by its
+ * session, ended by itself while serving one, gone.
+ */
+export type ProcessLifecycle = 'spawn' | 'fail' | 'ready' | 'spare' | 'hibernate' | 'crash' | 'exit'
+
+/** What a lifecycle line says besides the event (`attempt`: a session's start, 0 the first). */
+export type ProcessDetail = { attempt?: number } & Record<string, unknown>
+
+/** Running totals of the pool's processes (src/observability): they only grow. */
+export interface ProcessCounts {
+  /** Processes launched, for sessions and as spares. */
+  starts: number
+  startFailures: number
+  /** Launches for a session after its previous attempt failed (pool.startRetries). */
+  startRetries: number
+  /** Processes that ended by themselves while serving a session. */
+  crashes: number
+}
 
 export type RunnerLauncher = (profile: RunnerProfile, timeoutMs: number, prime: boolean) => Promise<Runner>

@@ -1,8 +1,9 @@
 /**
  * The requests waiting for a process slot: first come, first served, each with a deadline. The pool
- * decides when a slot is free; this only keeps who waits, and in which order.
+ * decides when a slot is free; this keeps who waits, in which order, and what a request is told when the
+ * queue has no room or no slot came in time.
  */
-import type { GatewayError } from './errors.js'
+import { GatewayError } from './errors.js'
 import { after } from './timers.js'
 
 interface Waiter {
@@ -18,10 +19,27 @@ export class WaitQueue {
   }
 
   /**
+   * Wait for a slot, refused (`busy`) at once when `room` requests are waiting already, or when none came
+   * within `timeoutMs`. `slots`: how many processes there are, for the message.
+   */
+  join(room: number, timeoutMs: number, slots: number): Promise<void> {
+    if (this.waiters.length >= room)
+      return Promise.reject(
+        busy(
+          `All ${slots} Claude Code processes are busy and ${this.waiters.length} requests are already waiting`,
+          timeoutMs,
+        ),
+      )
+    return this.wait(timeoutMs, () =>
+      busy(`No Claude Code process became free within ${timeoutMs} ms`, timeoutMs),
+    )
+  }
+
+  /**
    * Resolves when `grantNext` reaches this request; rejects with `expired()` after `timeoutMs` (0: no
    * deadline) unless a slot is already being handed over to it by then.
    */
-  wait(timeoutMs: number, expired: () => GatewayError): Promise<void> {
+  private wait(timeoutMs: number, expired: () => GatewayError): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const timer = after(timeoutMs, () => {
         const index = this.waiters.indexOf(waiter)
@@ -52,4 +70,9 @@ export class WaitQueue {
   failAll(error: GatewayError): void {
     for (const waiter of this.waiters.splice(0)) waiter.fail(error)
   }
+}
+
+/** No slot for a request: it may try again in about the queue's timeout (1 to 30 s). */
+function busy(message: string, queueTimeoutMs: number): GatewayError {
+  return new GatewayError('busy', message, Math.max(1_000, Math.min(queueTimeoutMs || 30_000, 30_000)))
 }

@@ -1,8 +1,9 @@
-import { setImmediate as loopTurn } from 'node:timers/promises'
-import { isStoreError, STORE_RETRY_AFTER_MS, StoreError } from '../store/errors.js'
-import type { EventQuery, Store } from '../store/types.js'
+import type { EventPage, EventQuery, PositionQuery, Store } from '../store/types.js'
+import { CatchUp } from './catch-up.js'
 import { eventJson } from './json.js'
+import { PositionCounter, type PositionedEvent, positionOf, setPosition } from './positions.js'
 import type { EventBody, EventType, GatewayEvent } from './types.js'
+import { WriteQueue, type WriteQueueOptions } from './write-queue.js'
 
 export type Listener = (event: GatewayEvent) => void
 
@@ -35,34 +36,18 @@ export const REPLAY_PAGE_SIZE = 500
 /** Told about an event that was published but cannot be stored (see `onEventRejected`). */
 export type RejectionHandler = (event: GatewayEvent, error: Error) => void
 
-export interface BusOptions {
+/** The bus's options; those of the storage's failures are the write queue's (write-queue.ts). */
+export interface BusOptions extends WriteQueueOptions {
   /** Called when a listener throws; the bus itself never lets one listener break another. */
   onListenerError?: (error: unknown, event: GatewayEvent) => void
-  /**
-   * Called when the storage fails and events start waiting in memory (once, until a write succeeds again);
-   * `pending`: how many wait.
-   */
-  onPersistError?: (error: unknown, pending: number) => void
-  /** Called when writes succeed again after `onPersistError`, with the number of events then written. */
-  onPersistRecovered?: (written: number) => void
-  /**
-   * Events that may wait in memory while the storage fails; past it, `publish` refuses events with a
-   * StoreError, but those that end a turn or change a session's state (DEFAULT_MAX_PENDING_EVENTS).
-   */
-  maxPendingEvents?: number
-  /** First and longest wait before writing waiting events again, in ms (it doubles in between). */
-  retryDelayMs?: { min: number; max: number }
 }
 
-/** The default of `maxPendingEvents`: about as many as a few long turns stream, some tens of megabytes. */
-export const DEFAULT_MAX_PENDING_EVENTS = 100_000
-const DEFAULT_RETRY_DELAY_MS = { min: 100, max: 5_000 }
-
 /**
- * Kept past `maxPendingEvents`: without them no follower would learn that its turn ended or its session
- * changed state, and there are few of them (some per turn, not per token).
+ * Events about a session rather than of it: outside its sequence (`seq` 0, never numbered, replayed or
+ * delivered by the per-session reads and follows), carried by the global log only (`subscribeAll`,
+ * GET /api/events). Sessions' own streams and counts stay as they were before the global log.
  */
-const ALWAYS_KEPT = new Set<EventType>(['turn.completed', 'error', 'session.state'])
+const OUTSIDE_SEQUENCE = new Set<EventType>(['session.created', 'session.deleted'])
 
 /** An event that cannot be serialised (nested too deeply, a cycle, a BigInt): it is not published at all. */
 export class EventRejectedError extends Error {
@@ -92,49 +77,47 @@ interface Follower {
  * number and reaches no one); one the store refuses is dropped from its batch, the rest written, and the
  * rejection handlers told (the engine fails that event's turn). When the storage itself fails (full disk,
  * read-only, ...) nothing is dropped: the events wait in memory, are read from there, and are written again
- * with a growing delay until the storage works, up to `maxPendingEvents`.
+ * with a growing delay until the storage works, up to `maxPendingEvents` (write-queue.ts).
  */
 export class EventBus {
   private readonly lastSeq = new Map<string, number>()
+  /** The global positions (positions.ts), continued above every one handed out before, written or not. */
+  private readonly positions: PositionCounter
   private readonly followers = new Map<string, Set<Follower>>()
   private readonly everyListeners = new Set<Listener>()
   private readonly rejectionHandlers = new Set<RejectionHandler>()
-  private pending: GatewayEvent[] = []
-  private flushScheduled = false
-  /** Set while the storage fails: the events wait, and a retry is scheduled. */
-  private failing = false
-  private retryTimer: NodeJS.Timeout | null = null
-  private retryDelay: number
-  private maxPending: number
+  /** The events not yet written: those of this tick, or all since the storage failed. */
+  private readonly queue: WriteQueue
 
   constructor(
     private readonly store: Store,
     private readonly options: BusOptions = {},
   ) {
-    this.maxPending = options.maxPendingEvents ?? DEFAULT_MAX_PENDING_EVENTS
-    this.retryDelay = (options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS).min
+    this.positions = new PositionCounter(store)
+    this.queue = new WriteQueue(store, this.positions, (event, error) => this.reject(event, error), options)
   }
 
   /** Change `maxPendingEvents` (configuration reload). */
   setMaxPendingEvents(limit: number): void {
-    this.maxPending = limit
+    this.queue.setMaxPendingEvents(limit)
   }
 
   /**
-   * Number, keep and deliver an event. Throws EventRejectedError, publishing nothing, when the event cannot
-   * be serialised; throws a StoreError when the storage fails and `maxPendingEvents` events already wait.
+   * Number (its session's `seq` and its global position), keep and deliver an event. Throws
+   * EventRejectedError, publishing nothing, when the event cannot be serialised; throws a StoreError when
+   * the storage fails and `maxPendingEvents` events already wait.
    */
   publish(sessionId: string, body: EventBody): GatewayEvent {
-    const seq = this.currentSeq(sessionId) + 1
+    const inSequence = !OUTSIDE_SEQUENCE.has(body.type)
+    const seq = inSequence ? this.currentSeq(sessionId) + 1 : 0
     const event = { ...body, seq, ts: Date.now(), sessionId } as GatewayEvent
     this.admit(event)
-    this.lastSeq.set(sessionId, seq)
-    this.pending.push(event)
-    if (!this.flushScheduled) {
-      this.flushScheduled = true
-      setImmediate(() => this.flush())
-    }
-    // A follower added during this delivery has seen this event already (`after`), so it is skipped.
+    if (inSequence) this.lastSeq.set(sessionId, seq)
+    // While the storage fails, its events wait unwritten and unreserved alike: `flush` reserves both.
+    setPosition(event, this.positions.next(!this.queue.failing))
+    this.queue.add(event)
+    // A follower added during this delivery has seen this event already (`after`), so it is skipped; so is
+    // an event outside the sequence (seq 0).
     const forSession = this.followers.get(sessionId)
     if (forSession)
       for (const follower of forSession) if (seq > follower.after) this.deliver(follower.listener, event)
@@ -152,67 +135,31 @@ export class EventBus {
   }
 
   /**
-   * Follow a session at the consumer's pace, from after `afterSeq`: the stored events are read a page at a
-   * time and sent while the sink has room; when it is full, sending goes on once it has drained. Caught up,
-   * the sink gets the live events as they are published; when it fills up again, it leaves the live fan-out
-   * and catches up from the store the same way. Nothing is queued here for a slow consumer, so what it costs
-   * is bounded by its own buffer, and each event reaches it once, in the session's order: the switch to live
-   * events happens in the same tick as the read that found nothing more, so nothing can come in between.
-   * The first page is sent before this returns (and any sent later, after the sink drained or in a later
-   * tick), so a short replay is as immediate as `subscribe`'s.
+   * Follow a session at the consumer's pace, from after `afterSeq` (catch-up.ts): the stored events are read
+   * a page at a time while the sink has room, then the live ones as they are published; a sink that fills
+   * up leaves the live fan-out and catches up from the store. Nothing is queued here for a slow consumer, so
+   * what it costs is bounded by its own buffer, and each event reaches it once, in the session's order. The
+   * first page is sent before this returns, so a short replay is as immediate as `subscribe`'s.
    */
   follow(sessionId: string, afterSeq: number, sink: EventSink, pageSize = REPLAY_PAGE_SIZE): Subscription {
-    let sent = afterSeq
-    let closed = false
-    let live: Subscription | null = null
+    const catchUp: CatchUp<GatewayEvent> = new CatchUp(afterSeq, sink, {
+      read: (after) => this.readPage(sessionId, { afterSeq: after, limit: pageSize }),
+      placeOf: (event) => event.seq,
+      send: (event) => sink.send(event),
+      goLive: () => this.addFollower(sessionId, onLive),
+    })
     const onLive = (event: GatewayEvent) => {
-      if (sink.send(event) || closed) return
-      sent = event.seq
-      live?.close()
-      live = null
-      void catchUp(true)
+      if (sink.send(event) || catchUp.closed) return
+      catchUp.sent = event.seq
+      catchUp.fellBehind()
     }
-    const catchUp = async (full: boolean): Promise<void> => {
-      let page: GatewayEvent[] = []
-      let next = 0
-      try {
-        for (;;) {
-          if (full) await sink.drained()
-          else if (next > 0) await loopTurn() // a whole page went out: the other connections' turn
-          if (closed) return
-          full = false
-          const fresh = next === page.length
-          if (fresh) {
-            page = this.replay(sessionId, sent, pageSize)
-            next = 0
-          }
-          while (!full && next < page.length) {
-            const event = page[next++]!
-            sent = event.seq
-            full = !sink.send(event)
-          }
-          if (closed) return
-          // A short page read in this tick and sent whole: everything published so far has been sent.
-          if (!full && fresh && page.length < pageSize) {
-            live = this.addFollower(sessionId, onLive)
-            return
-          }
-        }
-      } catch (error) {
-        if (!closed) sink.fail(error)
-      }
-    }
-    void catchUp(false)
-    return {
-      close: () => {
-        closed = true
-        live?.close()
-        live = null
-      },
-    }
+    return catchUp.start()
   }
 
-  /** Follow every session (metrics, the admin UI). */
+  /**
+   * Every event as published, in position order, those outside any session's sequence too (metrics,
+   * `followAll`).
+   */
   subscribeAll(listener: Listener): Subscription {
     this.everyListeners.add(listener)
     return { close: () => this.everyListeners.delete(listener) }
@@ -227,20 +174,44 @@ export class EventBus {
    * may be failing): everything published, whatever the state of the disk.
    */
   read(sessionId: string, query: EventQuery = {}): GatewayEvent[] {
-    // While the storage fails, the retry timer writes: a read does not make another attempt of its own.
-    if (!this.retryTimer) this.flush()
-    const stored = this.store.readEvents(sessionId, query)
-    if (this.pending.length === 0) return stored
-    const { afterSeq = 0, limit, types } = query
-    if (limit !== undefined && limit >= 0 && stored.length >= limit) return stored
-    // Waiting events come after every stored one of their session: a batch is written whole, or from
-    // its first event the storage refused on.
-    const after = Math.max(afterSeq, stored.at(-1)?.seq ?? 0)
-    const waiting = this.pending.filter(
-      (event) => event.sessionId === sessionId && event.seq > after && (!types || types.includes(event.type)),
+    return this.readPage(sessionId, query).events
+  }
+
+  /** `read`, with how far it went: a page with fewer events than asked is the last only when `end` says so. */
+  readPage(sessionId: string, query: EventQuery = {}): EventPage<GatewayEvent> {
+    this.queue.settle()
+    const page = this.store.readEventPage(sessionId, query)
+    const { types } = query
+    return this.queue.withWaiting(
+      page,
+      query.limit,
+      (event) => (event.sessionId === sessionId ? event.seq : 0),
+      (event) => (!types || types.includes(event.type) ? event : undefined),
     )
-    const all = waiting.length > 0 ? stored.concat(waiting) : stored
-    return limit !== undefined && limit >= 0 ? all.slice(0, limit) : all
+  }
+
+  /**
+   * Every session's events (or those `query` selects) after global position `afterPos`, as the store has
+   * them, followed by those still waiting to be written: `readPage` across sessions, in position order.
+   */
+  readAfter(afterPos: number, query: PositionQuery = {}): EventPage<PositionedEvent> {
+    this.queue.settle()
+    const page = this.store.readEventsAfter(afterPos, query)
+    const { sessionIds, types } = query
+    return this.queue.withWaiting(
+      page,
+      query.limit,
+      (event) => positionOf(event)!,
+      (event, pos) =>
+        (sessionIds && !sessionIds.includes(event.sessionId)) || (types && !types.includes(event.type))
+          ? undefined
+          : { pos, event },
+    )
+  }
+
+  /** The last global position given to an event, 0 before any. */
+  get lastPos(): number {
+    return this.positions.last
   }
 
   /** Be told about events the store refused (they were delivered, but are not kept). */
@@ -258,7 +229,7 @@ export class EventBus {
    * so nothing of it is written after the store deleted it, whichever of the two comes first.
    */
   forget(sessionId: string): void {
-    this.pending = this.pending.filter((event) => event.sessionId !== sessionId)
+    this.queue.forget(sessionId)
     this.lastSeq.delete(sessionId)
   }
 
@@ -267,53 +238,7 @@ export class EventBus {
    * attempt, what it refuses is dropped and reported.
    */
   flush(): void {
-    this.flushScheduled = false
-    if (this.pending.length === 0) return
-    const batch = this.pending
-    this.pending = []
-    const waiting = this.write(batch)
-    this.pending = waiting.concat(this.pending)
-    if (waiting.length > 0) {
-      this.scheduleRetry()
-    } else if (this.failing) {
-      this.failing = false
-      this.retryDelay = (this.options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS).min
-      if (this.retryTimer) clearTimeout(this.retryTimer)
-      this.retryTimer = null
-      this.options.onPersistRecovered?.(batch.length)
-    }
-  }
-
-  /** Writes a batch; returns the events that must wait because the storage failed. */
-  private write(batch: GatewayEvent[]): GatewayEvent[] {
-    try {
-      this.store.appendEvents(batch)
-      return []
-    } catch (error) {
-      if (isStoreError(error)) return this.wait(batch, error)
-      if (batch.length === 1) {
-        this.reject(batch[0]!, error)
-        return []
-      }
-    }
-    // An event of the batch was refused: each is written on its own, so that only the bad one is dropped.
-    for (let i = 0; i < batch.length; i++) {
-      try {
-        this.store.appendEvents([batch[i]!])
-      } catch (error) {
-        if (isStoreError(error)) return this.wait(batch.slice(i), error)
-        this.reject(batch[i]!, error)
-      }
-    }
-    return []
-  }
-
-  private wait(events: GatewayEvent[], error: StoreError): GatewayEvent[] {
-    if (!this.failing) {
-      this.failing = true
-      this.options.onPersistError?.(error, events.length + this.pending.length)
-    }
-    return events
+    this.queue.flush()
   }
 
   private reject(event: GatewayEvent, error: unknown): void {
@@ -327,30 +252,9 @@ export class EventBus {
     }
   }
 
-  private scheduleRetry(): void {
-    if (this.retryTimer) return
-    const delay = this.retryDelay
-    this.retryDelay = Math.min(delay * 2, (this.options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS).max)
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = null
-      this.flush()
-    }, delay)
-    // Waiting events are written at shutdown (the engine flushes); the timer alone keeps no process alive.
-    this.retryTimer.unref()
-  }
-
   /** Refuses an event that cannot be serialised, or any but the essential ones past the limit. */
   private admit(event: GatewayEvent): void {
-    // Without a failure, events wait only until the next tick: the limit is for a storage that fails.
-    if (this.failing && this.pending.length >= this.maxPending && !ALWAYS_KEPT.has(event.type)) {
-      const health = this.store.health()
-      const code = health.ok ? 'storage_unavailable' : health.error
-      throw new StoreError(
-        code,
-        `${this.pending.length} events wait to be written to the gateway's database, the most it keeps in memory (store.maxPendingEvents)${health.ok ? '' : `: ${health.message}`}`,
-        STORE_RETRY_AFTER_MS,
-      )
-    }
+    this.queue.checkRoom(event)
     try {
       // Serialised once for the store and every subscriber (json.ts); here, so that a failure costs no one else.
       eventJson(event)

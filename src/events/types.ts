@@ -53,10 +53,20 @@ export type ErrorCode =
   | 'storage_unavailable'
   | 'internal'
 
+/** One setting's change: its value before and after, or for prompt texts and schemas only that it changed. */
+export type SettingChange = { from: unknown; to: unknown } | { changed: true }
+
 /** A piece of content the model produced or was given, in Anthropic's block shape (kept as-is). */
 export type ContentBlock = { type: string; [key: string]: unknown }
 
 export type EventBody =
+  /** A session was created. Like `session.deleted`, outside the session's sequence: `seq` 0 (docs/events.md). */
+  | { type: 'session.created'; title: string | null; workspace: string; agent: string | null }
+  /**
+   * A session was purged: its other events are gone from the store; this one is kept, so that a client
+   * replaying every session's events (GET /api/events) learns of the deletion.
+   */
+  | { type: 'session.deleted' }
   | { type: 'session.state'; state: SessionState; previous: SessionState; reason?: string }
   | {
       type: 'session.ready'
@@ -157,6 +167,11 @@ export type EventBody =
   | { type: 'compacted'; turnId: string; trigger: string; preTokens: number; postTokens?: number }
   /** `/model` switched the CLI process's model; null: back to the CLI's default. */
   | { type: 'model.changed'; turnId: string; model: string | null }
+  /**
+   * An API client changed the session's settings (they apply from its next turn): each setting whose value
+   * changed, by its name (`model`, `agent`, `permissionMode`, ...).
+   */
+  | { type: 'settings.changed'; changes: Record<string, SettingChange> }
   | { type: 'usage'; turnId: string; model: string; usage: TokenUsage; costUsd: number }
   | {
       type: 'turn.completed'
@@ -177,6 +192,33 @@ export type EventBody =
   | { type: 'error'; turnId?: string; code: ErrorCode; message: string; retryAfterMs?: number }
 
 export type EventType = EventBody['type']
+
+/** Every event type: a record, so that the compiler finds a type missing here. */
+const EVENT_TYPE_SET: Record<EventType, true> = {
+  'session.created': true,
+  'session.deleted': true,
+  'session.state': true,
+  'session.ready': true,
+  'conversation.reset': true,
+  'turn.started': true,
+  'text.delta': true,
+  'thinking.delta': true,
+  message: true,
+  'message.stop': true,
+  'tool.call': true,
+  'tool.result': true,
+  'file.changed': true,
+  'permission.requested': true,
+  'permission.resolved': true,
+  'api.retry': true,
+  compacted: true,
+  'model.changed': true,
+  'settings.changed': true,
+  usage: true,
+  'turn.completed': true,
+  error: true,
+}
+export const EVENT_TYPES = Object.keys(EVENT_TYPE_SET) as readonly EventType[]
 
 export type GatewayEvent = EventBody & {
   /** Per-session sequence number, from 1, without gaps. */

@@ -1,12 +1,51 @@
 import { randomBytes } from 'node:crypto'
 import type { FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify'
 import { LogController } from 'fastify'
+import type { EventOf, GatewayEvent } from '../events/types.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** The level of this route's request line; `debug` for probes that poll every few seconds. */
     requestLogLevel?: 'debug' | 'info'
   }
+  interface FastifyRequest {
+    /** What the request's line says beyond HTTP, set by the routes that know it (`noteRequest`). */
+    ccgw: RequestFigures | null
+  }
+}
+
+/** The session, model, tokens and cost a request's line carries, where the route knows them. */
+export interface RequestFigures {
+  sessionId?: string
+  /** The model asked for (OpenAI's `model`) or the one that answered (Claude's model id). */
+  model?: string
+  inputTokens?: number
+  outputTokens?: number
+  cacheReadTokens?: number
+  cacheWriteTokens?: number
+  costUsd?: number
+}
+
+/** Adds to what the request's line will say. */
+export function noteRequest(request: FastifyRequest, figures: RequestFigures): void {
+  request.ccgw = request.ccgw ? Object.assign(request.ccgw, figures) : { ...figures }
+}
+
+/** The tokens and cost of a finished turn, for its request's line. */
+export function turnFigures({ usage, costUsd }: EventOf<'turn.completed'>): RequestFigures {
+  return {
+    inputTokens: usage.inputTokens,
+    outputTokens: usage.outputTokens,
+    cacheReadTokens: usage.cacheReadInputTokens,
+    cacheWriteTokens: usage.cacheCreationInputTokens,
+    costUsd,
+  }
+}
+
+/** For a route that follows a turn's events: the model that answered and the finished turn's figures. */
+export function noteTurnEvent(request: FastifyRequest, event: GatewayEvent): void {
+  if (event.type === 'usage') noteRequest(request, { model: event.model })
+  else if (event.type === 'turn.completed') noteRequest(request, turnFigures(event))
 }
 
 /**
@@ -49,8 +88,9 @@ class QuietLogController extends LogController {
 
 /**
  * Writes the request's line when its response closes: `info` (`error` for a 5xx, the route's
- * `requestLogLevel` if it has one) with `method`, `route`, `status`, `durationMs`, and `aborted: true` when
- * the client went away before the whole response was written. 'close' rather than Fastify's `onResponse`,
+ * `requestLogLevel` if it has one) with `method`, `route`, `status`, `durationMs`, what the route noted
+ * (`noteRequest`: session, model, tokens, cost), and `aborted: true` when the client went away before the
+ * whole response was written. 'close' rather than Fastify's `onResponse`,
  * which runs on 'finish' only: a response the client abandoned (a stream, a long turn) gets its line too.
  * Called from an `onRequest` hook, and for the requests Fastify refuses before any hook runs.
  */
@@ -65,6 +105,7 @@ export function logWhenClosed(request: FastifyRequest, reply: FastifyReply): voi
       route: url ?? 'unmatched',
       status,
       durationMs: Math.round(reply.elapsedTime * 100) / 100,
+      ...request.ccgw,
     }
     request.log[level](writableFinished ? line : { ...line, aborted: true }, 'request')
   })

@@ -1,9 +1,9 @@
-import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import Database from 'better-sqlite3'
-import { eventJson } from '../events/json.js'
+import type Database from 'better-sqlite3'
+import type { PositionedEvent } from '../events/positions.js'
 import type { GatewayEvent } from '../events/types.js'
 import { Checkpointer } from './checkpointer.js'
+import { openDatabase } from './database.js'
 import {
   STORE_RETRY_AFTER_MS,
   StoreError,
@@ -11,17 +11,22 @@ import {
   type StoreHealth,
   storeErrorOf,
 } from './errors.js'
-import { migrate, SCHEMA_VERSION } from './migrations.js'
-import type { EventQuery, Page, SessionQuery, SessionRecord, Store } from './types.js'
-
-interface SessionRow {
-  record: string
-}
-
-interface EventRow {
-  seq: number
-  event: string
-}
+import { EventLog } from './event-log.js'
+import { ReadModels } from './read-models.js'
+import { SessionTable } from './session-table.js'
+import type {
+  AgentFigures,
+  EventPage,
+  EventQuery,
+  FileChanges,
+  Page,
+  PositionQuery,
+  SessionQuery,
+  SessionRecord,
+  Store,
+  ToolCallQuery,
+  ToolCallRef,
+} from './types.js'
 
 export interface SqliteStoreOptions {
   /** Told when the checkpoint thread fails (checkpoints then run in this connection again). */
@@ -30,6 +35,13 @@ export interface SqliteStoreOptions {
   onUnreadableEvent?: (sessionId: string, seq: number, error: Error) => void
   /** The most the database file may grow to, in bytes (0: as large as the disk allows). */
   maxSizeBytes?: number
+  /**
+   * Told when the read models' rows of some events could not be derived (read-models.ts): the events are
+   * kept, and the sessions' rows rebuilt in the background.
+   */
+  onReadModelError?: (error: Error, sessionIds: readonly string[]) => void
+  /** Contents of a code change larger than this many bytes get no line counts (default 1 MiB). */
+  changeCountMaxBytes?: number
 }
 
 /** SQLite's own size of the write-ahead log that triggers a checkpoint in the committing connection, in pages. */
@@ -38,201 +50,130 @@ const CHECKPOINT_PAGES = 1000
 const BACKSTOP_CHECKPOINT_PAGES = 16_000
 
 /**
- * SQLite store: one file in the data directory, WAL mode, records kept as JSON beside indexed columns.
- * A failure of the storage itself (see errors.ts) is thrown as a StoreError and remembered for `health()`
- * until a write succeeds again.
+ * SQLite store: one file in the data directory, WAL mode, records kept as JSON beside indexed columns
+ * (session-table.ts, event-log.ts, read-models.ts). A failure of the storage itself (see errors.ts) is
+ * thrown as a StoreError and remembered for `health()` until a write succeeds again.
  */
 export class SqliteStore implements Store {
   private readonly db: Database.Database
   readonly file: string
   private readonly onCheckpointThreadFailure: (error: Error) => void
-  private readonly onUnreadableEvent: (sessionId: string, seq: number, error: Error) => void
   /** SQLite's own page limit of this build, restored when the size limit is lifted. */
   private readonly defaultMaxPages: number
   private failure: { error: StoreErrorCode; message: string; since: number } | null = null
   /** Started with the first events: a gateway that only idles needs no thread. */
   private checkpointer: Checkpointer | null = null
   private checkpointsOnThread = true
-  private readonly statements
-  private readonly listCache = new Map<
-    string,
-    {
-      rows: Database.Statement<Record<string, string | number>, SessionRow>
-      count: Database.Statement<Record<string, string | number>, { n: number }>
-    }
-  >()
+  private readonly sessions: SessionTable
+  private readonly log: EventLog
+  /** The tables derived from the log, written with its events (read-models.ts). */
+  private readonly readModels: ReadModels
 
-  /**
-   * Opens (or creates) the database in `dataDir`. Throws an error naming the file and the cause when it
-   * cannot be used: a folder that cannot be created, a file that is not a database, or one that cannot be
-   * written (read-only file or file system); SQLite itself would only find the last out at the first write.
-   */
+  /** Opens (or creates) the database in `dataDir`; throws when it cannot be used (database.ts). */
   constructor(dataDir: string, options: SqliteStoreOptions = {}) {
     this.onCheckpointThreadFailure = options.onCheckpointThreadFailure ?? (() => {})
-    this.onUnreadableEvent = options.onUnreadableEvent ?? (() => {})
     this.file = join(dataDir, 'gateway.sqlite')
-    try {
-      mkdirSync(dataDir, { recursive: true })
-    } catch (error) {
-      throw new Error(
-        `Cannot create the data directory ${dataDir} (store.dataDir): ${(error as Error).message}`,
-        {
-          cause: error,
-        },
-      )
-    }
-    try {
-      this.db = new Database(this.file)
-    } catch (error) {
-      throw openError(this.file, error)
-    }
-    try {
-      this.db.pragma('journal_mode = WAL')
-      this.db.pragma('synchronous = NORMAL')
-      migrate(this.db, this.file)
-      // A write, to find out now whether the file can be written: rewriting the header's user version.
-      this.db.pragma(`user_version = ${SCHEMA_VERSION}`)
-    } catch (error) {
-      this.db.close()
-      throw openError(this.file, error)
-    }
+    this.db = openDatabase(dataDir, this.file)
     this.defaultMaxPages = this.db.pragma('max_page_count', { simple: true }) as number
     this.setMaxSize(options.maxSizeBytes ?? 0)
-    this.statements = {
-      insert: this.db.prepare(
-        'INSERT INTO sessions (id, state, workspace, agent, created_at, updated_at, record) VALUES (@id, @state, @workspace, @agent, @createdAt, @updatedAt, @record)',
-      ),
-      update: this.db.prepare(
-        'UPDATE sessions SET state = @state, workspace = @workspace, agent = @agent, updated_at = @updatedAt, record = @record WHERE id = @id',
-      ),
-      get: this.db.prepare<[string], SessionRow>('SELECT record FROM sessions WHERE id = ?'),
-      delete: this.db.prepare('DELETE FROM sessions WHERE id = ?'),
-      deleteEvents: this.db.prepare('DELETE FROM events WHERE session_id = ?'),
-      count: this.db.prepare<[], { n: number }>('SELECT count(*) AS n FROM sessions'),
-      appendEvent: this.db.prepare('INSERT INTO events (session_id, seq, event) VALUES (?, ?, ?)'),
-      readEvents: this.db.prepare<[string, number, number], EventRow>(
-        'SELECT seq, event FROM events WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?',
-      ),
-      // The type is read in SQLite, so events of other types are skipped without being parsed in JS. A row
-      // SQLite's JSON cannot read (nested deeper than its limit of 1000) would fail the whole query: it is
-      // passed on to JS, which reads deeper and checks the type itself.
-      readEventsOfTypes: this.db.prepare<[string, number, string, number], EventRow>(
-        "SELECT seq, event FROM events WHERE session_id = ? AND seq > ? AND CASE WHEN json_valid(event) THEN json_extract(event, '$.type') IN (SELECT value FROM json_each(?)) ELSE 1 END ORDER BY seq LIMIT ?",
-      ),
-      lastSeq: this.db.prepare<[string], { seq: number | null }>(
-        'SELECT max(seq) AS seq FROM events WHERE session_id = ?',
-      ),
-    }
+    this.readModels = new ReadModels(this.db, {
+      diffMaxBytes: options.changeCountMaxBytes ?? 1024 * 1024,
+      onError: options.onReadModelError ?? (() => {}),
+    })
+    this.sessions = new SessionTable(this.db)
+    this.log = new EventLog(this.db, options.onUnreadableEvent ?? (() => {}))
   }
 
   insertSession(record: SessionRecord): void {
-    const values = row(record)
-    this.guardWrite(() => this.statements.insert.run(values))
+    this.guardWrite(() => this.sessions.insert(record))
   }
 
   updateSession(record: SessionRecord): void {
-    const values = row(record)
-    this.guardWrite(() => this.statements.update.run(values))
+    this.guardWrite(() => this.sessions.update(record))
   }
 
   getSession(id: string): SessionRecord | undefined {
-    const found = this.guard(() => this.statements.get.get(id))
-    return found ? (JSON.parse(found.record) as SessionRecord) : undefined
+    return this.guard(() => this.sessions.get(id))
   }
 
   listSessions(query: SessionQuery): Page<SessionRecord> {
-    return this.guard(() => this.listSessionsNow(query))
-  }
-
-  private listSessionsNow(query: SessionQuery): Page<SessionRecord> {
-    const where: string[] = []
-    const params: Record<string, string | number> = { limit: query.limit, offset: query.offset }
-    if (query.state) {
-      where.push('state = @state')
-      params.state = query.state
-    }
-    if (query.workspace) {
-      where.push('workspace = @workspace')
-      params.workspace = query.workspace
-    }
-    if (query.agent) {
-      where.push('agent = @agent')
-      params.agent = query.agent
-    }
-    const { rows: pageOf, count } = this.listStatements(
-      where.length > 0 ? `WHERE ${where.join(' AND ')}` : '',
-    )
-    const rows = pageOf.all(params)
-    const { n } = count.get(params)!
-    return { items: rows.map((r) => JSON.parse(r.record) as SessionRecord), total: n }
-  }
-
-  /** The two statements of a filtered list, prepared once per filter (there are eight filters at most). */
-  private listStatements(filter: string) {
-    let statements = this.listCache.get(filter)
-    if (!statements) {
-      statements = {
-        rows: this.db.prepare<Record<string, string | number>, SessionRow>(
-          `SELECT record FROM sessions ${filter} ORDER BY updated_at DESC, id LIMIT @limit OFFSET @offset`,
-        ),
-        count: this.db.prepare<Record<string, string | number>, { n: number }>(
-          `SELECT count(*) AS n FROM sessions ${filter}`,
-        ),
-      }
-      this.listCache.set(filter, statements)
-    }
-    return statements
+    return this.guard(() => this.sessions.list(query))
   }
 
   deleteSession(id: string): void {
     this.guardWrite(() =>
       this.db.transaction(() => {
-        this.statements.delete.run(id)
-        this.statements.deleteEvents.run(id)
+        this.sessions.delete(id)
+        this.log.deleteSession(id)
+        this.readModels.forget(id)
       })(),
     )
   }
 
   countSessions(): number {
-    return this.guard(() => this.statements.count.get()!.n)
+    return this.guard(() => this.sessions.count())
   }
 
   appendEvents(events: readonly GatewayEvent[]): void {
     if (!this.checkpointer && this.checkpointsOnThread) this.startCheckpointer()
     this.guardWrite(() =>
       this.db.transaction(() => {
-        for (const event of events)
-          this.statements.appendEvent.run(event.sessionId, event.seq, eventJson(event))
+        this.log.append(events)
+        this.readModels.apply(events)
       })(),
     )
   }
 
   readEvents(sessionId: string, query: EventQuery = {}): GatewayEvent[] {
-    const { afterSeq = 0, limit = -1, types } = query
-    const rows = this.guard(() =>
-      types
-        ? this.statements.readEventsOfTypes.all(sessionId, afterSeq, JSON.stringify(types), limit)
-        : this.statements.readEvents.all(sessionId, afterSeq, limit),
-    )
-    const events: GatewayEvent[] = []
-    for (const { seq, event } of rows) {
-      let parsed: GatewayEvent
-      try {
-        parsed = JSON.parse(event) as GatewayEvent
-      } catch (error) {
-        // One unreadable row must not make the session's whole history unreadable: it is left out.
-        this.onUnreadableEvent(sessionId, seq, error as Error)
-        continue
-      }
-      // A row SQLite could not read was passed on whatever its type (see readEventsOfTypes).
-      if (types && !types.includes(parsed.type)) continue
-      events.push(parsed)
-    }
-    return events
+    return this.readEventPage(sessionId, query).events
+  }
+
+  readEventPage(sessionId: string, query: EventQuery = {}): EventPage<GatewayEvent> {
+    return this.guard(() => this.log.readPage(sessionId, query))
   }
 
   lastSeq(sessionId: string): number {
-    return this.guard(() => this.statements.lastSeq.get(sessionId)?.seq ?? 0)
+    return this.guard(() => this.log.lastSeq(sessionId))
+  }
+
+  readEventsAfter(afterPos: number, query: PositionQuery = {}): EventPage<PositionedEvent> {
+    return this.guard(() => this.log.readAfter(afterPos, query))
+  }
+
+  lastPos(): number {
+    return this.guard(() => this.log.lastPos())
+  }
+
+  reservedPos(): number {
+    return this.guard(() => this.log.reservedPos())
+  }
+
+  reservePositions(upTo: number): void {
+    this.guardWrite(() => this.log.reservePositions(upTo))
+  }
+
+  toolCalls(query: ToolCallQuery): Page<ToolCallRef> {
+    return this.guard(() => this.readModels.toolCalls(query))
+  }
+
+  sessionsWithRunningCalls(): string[] {
+    return this.guard(() => this.readModels.sessionsWithRunningCalls())
+  }
+
+  agentFigures(since?: number): AgentFigures {
+    return this.guard(() => this.readModels.agentFigures(since))
+  }
+
+  readModelsBuilding(): boolean {
+    return this.readModels.building
+  }
+
+  fileChanges(sessionId: string, page: { limit: number; offset: number }, maxBytes: number): FileChanges {
+    return this.guard(() => this.readModels.fileChanges(sessionId, page, maxBytes))
+  }
+
+  fileChangeSeqs(sessionId: string, path: string, seq: number) {
+    return this.guard(() => this.readModels.fileChangeSeqs(sessionId, path, seq))
   }
 
   health(): StoreHealth {
@@ -251,6 +192,7 @@ export class SqliteStore implements Store {
 
   close(): void {
     this.checkpointer?.stop()
+    this.readModels.stop()
     this.db.close()
   }
 
@@ -292,36 +234,5 @@ export class SqliteStore implements Store {
       this.checkpointer = null
       if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${CHECKPOINT_PAGES}`)
     })
-  }
-}
-
-/** Why the database cannot be opened, naming the file, the cause and what to do. */
-function openError(file: string, error: unknown): Error {
-  const code = String((error as { code?: unknown }).code ?? '')
-  const cause = (error as Error).message
-  const hint =
-    code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')
-      ? 'It is not a usable SQLite database (corrupt, or another kind of file): move it away to start with an empty store.'
-      : code.startsWith('SQLITE_READONLY') ||
-          code.startsWith('SQLITE_CANTOPEN') ||
-          code.startsWith('SQLITE_PERM')
-        ? 'The gateway must be able to write it and its folder: check their permissions and that the file system is writable.'
-        : code === 'SQLITE_FULL'
-          ? 'Its disk is full.'
-          : ''
-  return new Error(`Cannot open the gateway's database ${file}: ${cause}.${hint ? ` ${hint}` : ''}`, {
-    cause: error,
-  })
-}
-
-function row(record: SessionRecord) {
-  return {
-    id: record.id,
-    state: record.state,
-    workspace: record.settings.workspace,
-    agent: record.settings.agent,
-    createdAt: record.createdAt,
-    updatedAt: record.updatedAt,
-    record: JSON.stringify(record),
   }
 }

@@ -1,3 +1,5 @@
+import type { PositionedEvent } from '../events/positions.js'
+import type { ToolCallStatus } from '../events/tool-calls.js'
 import type { EventType, GatewayEvent, SessionState, TokenUsage } from '../events/types.js'
 import type { StoreHealth } from './errors.js'
 
@@ -93,6 +95,107 @@ export interface EventQuery {
 }
 
 /**
+ * A page of events and how far its read went in the log: rows left out (unreadable, or of other types)
+ * count too, so a page with fewer events than its limit is not the end of the log unless `end` says so.
+ */
+export interface EventPage<T> {
+  events: T[]
+  /** The seq (or position) of the last row read, the query's start when none was: the next page's start. */
+  last: number
+  /** Fewer rows than the limit were left: nothing more is stored. */
+  end: boolean
+}
+
+/** Which events `readEventsAfter` reads, of every session by default. */
+export interface PositionQuery {
+  /** Only events of these sessions. */
+  sessionIds?: readonly string[]
+  /** Only events of these types. */
+  types?: readonly EventType[]
+  limit?: number
+}
+
+/** Tool calls across sessions (the `tool_calls` read model), newest first. */
+export interface ToolCallQuery {
+  limit: number
+  offset: number
+  name?: string
+  status?: ToolCallStatus
+  sessionId?: string
+  agent?: string
+  caller?: 'main' | 'subagent' | 'direct'
+  /** Only calls started at or after this time (ms since the epoch). */
+  since?: number
+  /** Sessions a Claude Code process serves now: Claude's calls without a result run only in those. */
+  liveSessions: readonly string[]
+}
+
+/** Where a call is in its session's log, and who made it (as its session's agent was then). */
+export interface ToolCallRef {
+  sessionId: string
+  toolUseId: string
+  seq: number
+  caller: 'main' | 'subagent' | 'direct'
+  agent: string | null
+  /** Sequence number of the last event that changed it: its view is read from `seq` up to there. */
+  lastSeq: number
+}
+
+/** A `file.changed` event with its line counts, as the `file_changes` read model keeps it. */
+export interface FileChangeRef {
+  seq: number
+  ts: number
+  turnId: string
+  toolUseId: string
+  tool: string
+  path: string
+  kind: 'created' | 'modified' | 'deleted'
+  /** Lines added and removed; null when a side is unknown or too large to compare. */
+  added: number | null
+  removed: number | null
+  /** Both sides are known, reported by the tool or by the file's previous change. */
+  known: boolean
+}
+
+/** A file a session changed, rolled up as of its last change. */
+export interface ChangedFile {
+  path: string
+  /** What the session did to it, as of its last change. */
+  status: 'created' | 'modified' | 'deleted'
+  changes: number
+  /** Sums over the changes whose counts are known. */
+  added: number
+  removed: number
+  lastSeq: number
+}
+
+/** A session's code changes: every file (in the order first changed) and a page of the changes, oldest first. */
+export interface FileChanges {
+  totals: { files: number; added: number; removed: number }
+  files: ChangedFile[]
+  changes: Page<FileChangeRef>
+}
+
+/** An agent's finished turns (main agent) or runs (subagent type), totalled. */
+export interface AgentFigure {
+  /** null: Claude Code's default main agent. */
+  agent: string | null
+  runs: number
+  succeeded: number
+  p50Ms: number | null
+  p95Ms: number | null
+  inputTokens: number
+  outputTokens: number
+  /** null for subagents: Claude Code reports cost per turn only. */
+  costUsd: number | null
+}
+
+export interface AgentFigures {
+  main: AgentFigure[]
+  subagents: (AgentFigure & { agent: string })[]
+}
+
+/**
  * Persistence behind the engine. SQLite by default; the interface is what another backend implements.
  * When the storage itself fails (full, read-only, corrupt, unreachable) a method throws a StoreError
  * (errors.ts), and `health()` reports the failure until a write succeeds again; any other error is about
@@ -105,9 +208,42 @@ export interface Store {
   listSessions(query: SessionQuery): Page<SessionRecord>
   deleteSession(id: string): void
   countSessions(): number
+  /** Keeps each event with its global position (`positionOf`), when it has one. */
   appendEvents(events: readonly GatewayEvent[]): void
   readEvents(sessionId: string, query?: EventQuery): GatewayEvent[]
+  /** `readEvents` with how far the read went: what paged reads go on from. */
+  readEventPage(sessionId: string, query?: EventQuery): EventPage<GatewayEvent>
   lastSeq(sessionId: string): number
+  /** Events of every session (or those the query names) after global position `afterPos`, in that order. */
+  readEventsAfter(afterPos: number, query?: PositionQuery): EventPage<PositionedEvent>
+  /** The highest global position stored; 0 when there is none. */
+  lastPos(): number
+  /** The highest global position reserved (`reservePositions`); 0 when there is none. */
+  reservedPos(): number
+  /**
+   * Records durably (synced to disk) that positions up to `upTo` may have been handed out, so that a
+   * gateway reopened after losing events it had not written yet never hands them out again.
+   */
+  reservePositions(upTo: number): void
+  /** Tool calls of every session, from the index kept beside the log (read-models.ts). */
+  toolCalls(query: ToolCallQuery): Page<ToolCallRef>
+  /** Sessions whose log leaves calls running (whether they still are depends on their process). */
+  sessionsWithRunningCalls(): string[]
+  /** Turns per main agent and runs per subagent type, since a time (ms since the epoch). */
+  agentFigures(since?: number): AgentFigures
+  /** Whether the read models (tool calls, figures, changes) are still being built from older events. */
+  readModelsBuilding(): boolean
+  /** A session's code changes (the `file_changes` read model); changes with a side over `maxBytes` uncounted. */
+  fileChanges(sessionId: string, page: { limit: number; offset: number }, maxBytes: number): FileChanges
+  /**
+   * Sequence numbers of a file's changes: its first, and its last at or before `seq` (null: none);
+   * undefined when the session never changed it.
+   */
+  fileChangeSeqs(
+    sessionId: string,
+    path: string,
+    seq: number,
+  ): { first: number; last: number | null } | undefined
   /** Whether the storage works, as far as the last calls tell. */
   health(): StoreHealth
   close(): void

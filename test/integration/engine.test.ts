@@ -46,7 +46,8 @@ describe('engine with the real CLI', () => {
         [...new Set(mine.map((e) => e.type))],
         ['turn.started', 'text.delta', 'message', 'message.stop', 'usage', 'turn.completed'],
       )
-      const forSession = events.filter((e) => e.sessionId === session.id)
+      // session.created is about the session, outside its sequence (seq 0).
+      const forSession = events.filter((e) => e.sessionId === session.id && e.seq > 0)
       assert.deepEqual(
         forSession.map((e) => e.seq),
         forSession.map((_, i) => i + 1),

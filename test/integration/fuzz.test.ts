@@ -306,7 +306,10 @@ describe('fuzz: every route, from its schema', { concurrency: false }, () => {
       headers,
       ...(fuzzCase.body ? { body: fuzzCase.body.text } : {}),
     }
-    const longLived = operation.key === 'GET /api/sessions/{id}/events'
+    // A GET answered with an event stream follows it until the client leaves (a session's, every session's).
+    const longLived =
+      operation.method === 'GET' &&
+      'text/event-stream' in (doc.paths[operation.path]?.get?.responses?.['200']?.content ?? {})
     let response: RawResponse
     try {
       response = await rawRequest(gateway.url, request, {

@@ -46,7 +46,7 @@ describe('gateway server', () => {
       assert.equal(claude.source, 'bundled')
       assert.match(String(claude.version), /^\d+\.\d+\.\d+/)
       // Open, and no keys configured: no file named (see the next tests).
-      assert.deepEqual(Object.keys(claude).sort(), ['source', 'usable', 'version'])
+      assert.deepEqual(Object.keys(claude).sort(), ['authenticated', 'source', 'usable', 'version'])
       assert.deepEqual(body.sessions, { total: 0, active: 0 })
       assert.equal((body.processes as { max: number }).max, gateway.context.config.pool.maxRunners)
 
@@ -284,9 +284,9 @@ describe('claude-code-gateway command', () => {
         'one line per request, none lost',
       )
       // Logged just before process.exit(): written only if what waits is flushed at exit. A request line may
-      // come after 'shutting down' (a response whose write completes while the server drains), not after 'stopped'.
+      // come after 'draining' (a response whose write completes while the server drains), not after 'stopped'.
       assert.equal(log.at(-1)?.msg, 'stopped')
-      assert.ok(log.some((l) => l.msg === 'shutting down'))
+      assert.ok(log.some((l) => String(l.msg).startsWith('draining')))
     } finally {
       child.kill('SIGKILL')
     }

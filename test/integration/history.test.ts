@@ -89,6 +89,7 @@ describe('native API: history, export, thinking and memory', () => {
         'compaction',
         'conversation_reset',
         'file_change',
+        'settings_change',
         'tool_result',
         'turn_completed',
         'user',
@@ -135,6 +136,16 @@ describe('native API: history, export, thinking and memory', () => {
     assert.equal(change.path, join(g.home.workspace, 'hello.txt'))
     assert.equal(change.after, 'hi\n')
     const [done1, done2, done3, done4] = rest.filter((item) => item.type === 'turn_completed')
+    // Thinking turned on between the turns: a settings change of its own, in no turn.
+    const settings = rest.find((item) => item.type === 'settings_change')!
+    const seq = settings.seq as number
+    const secondUser = items.filter((item) => item.type === 'user')[1]!
+    assert.ok((done1!.seq as number) < seq && seq < (secondUser.seq as number))
+    assert.deepEqual(settings, {
+      ...settings,
+      turn_id: null,
+      changes: { thinking: { from: null, to: { type: 'enabled', budgetTokens: 2048 } } },
+    })
     assert.equal(done1!.turn_id, turnIds[0])
     assert.equal(done1!.status, 'success')
     assert.equal(done1!.result, 'Wrote it. <script>alert("x")</script> & done')
@@ -194,6 +205,29 @@ describe('native API: history, export, thinking and memory', () => {
     assert.equal(end.next_after, afterSeq)
   })
 
+  test('the history pages backwards from the end with before; next_before continues it', async () => {
+    const forwards = (await call('GET', `/api/sessions/${id}/history?limit=1000`)).body
+    const whole = forwards.items as Json[]
+    // Any number past the end reads the last page; it ends where the forward reading ends.
+    const last = (await call('GET', `/api/sessions/${id}/history?before=9007199254740991&limit=3`)).body
+    assert.deepEqual(last.items, whole.slice(-3))
+    assert.equal(last.has_more, true)
+    assert.equal(last.next_after, forwards.next_after)
+    const collected: Json[] = []
+    let beforeSeq = (last.next_after as number) + 1
+    for (let pages = 0; ; pages++) {
+      assert.ok(pages < 50)
+      const page = (await call('GET', `/api/sessions/${id}/history?before=${beforeSeq}&limit=4`)).body
+      collected.unshift(...(page.items as Json[]))
+      beforeSeq = page.next_before as number
+      if (!page.has_more) break
+    }
+    assert.deepEqual(collected, whole)
+    const none = (await call('GET', `/api/sessions/${id}/history?before=1`)).body
+    assert.deepEqual([none.items, none.has_more], [[], false])
+    expectInvalid(await call('GET', `/api/sessions/${id}/history?before=0`), 'querystring.before')
+  })
+
   test('direct tool calls made through the API are in the history and the export', async () => {
     const session = (await call('POST', '/api/sessions', {})).body.id as string
     const written = await call('POST', `/api/sessions/${session}/tools/write`, {
@@ -220,6 +254,77 @@ describe('native API: history, export, thinking and memory', () => {
     const html = (await call('POST', `/api/sessions/${session}/export`, { format: 'html' })).raw
     assert.ok(html.includes('&#60;i&#62;direct&#60;/i&#62;'))
     assert.doesNotMatch(html, /<i>/)
+  })
+
+  test('settings changed through the API: settings.changed with each value before and after, in the history', async () => {
+    // An agent of the workspace's own (project settings are loaded here).
+    const agents = join(g.home.workspace, '.claude', 'agents')
+    mkdirSync(agents, { recursive: true })
+    writeFileSync(
+      join(agents, 'reviewer.md'),
+      '---\nname: reviewer\ndescription: Reviews code\n---\nReview it.\n',
+    )
+    const session = (await call('POST', '/api/sessions', {})).body.id as string
+    const { bus } = g.gateway.context
+    const put = async (path: string, body: Json) => {
+      const answer = await call('PUT', `/api/sessions/${session}/${path}`, body)
+      assert.equal(answer.status, 200, answer.raw)
+    }
+    await put('context', { model: 'claude-sonnet-4-5', append_system_prompt: 'Be terse; the secret is 42.' })
+    await put('agent', { agent: 'reviewer' })
+    await put('tool-permissions', { permission_mode: 'plan' })
+    // The same values again, and an empty change: nothing happened, nothing is said.
+    await put('context', { model: 'claude-sonnet-4-5' })
+    await put('agent', { agent: 'reviewer' })
+    await put('context', {})
+    await put('agent', { agent: null })
+    const events = bus.replay(session, 0, 100).filter((event) => event.type === 'settings.changed')
+    assert.deepEqual(
+      events.map((event) => event.type === 'settings.changed' && event.changes),
+      [
+        {
+          model: { from: null, to: 'claude-sonnet-4-5' },
+          appendSystemPrompt: { changed: true },
+        },
+        { agent: { from: null, to: 'reviewer' } },
+        { permissionMode: { from: 'default', to: 'plan' } },
+        { agent: { from: 'reviewer', to: null } },
+      ],
+    )
+    const items = (await call('GET', `/api/sessions/${session}/history`)).body.items as Json[]
+    assert.deepEqual(
+      items.map(({ type, turn_id, changes }) => ({ type, turn_id, changes })),
+      [
+        {
+          type: 'settings_change',
+          turn_id: null,
+          changes: {
+            model: { from: null, to: 'claude-sonnet-4-5' },
+            append_system_prompt: { changed: true },
+          },
+        },
+        { type: 'settings_change', turn_id: null, changes: { agent: { from: null, to: 'reviewer' } } },
+        {
+          type: 'settings_change',
+          turn_id: null,
+          changes: { permission_mode: { from: 'default', to: 'plan' } },
+        },
+        { type: 'settings_change', turn_id: null, changes: { agent: { from: 'reviewer', to: null } } },
+      ],
+    )
+    assert.deepEqual(
+      items.map((item) => item.seq),
+      events.map((event) => event.seq),
+    )
+    // The prompt's text is in no event and no export.
+    assert.ok(!JSON.stringify(bus.replay(session, 0, 100)).includes('secret is 42'))
+    const md = (await call('POST', `/api/sessions/${session}/export`, { format: 'markdown' })).raw
+    assert.ok(
+      md.includes(
+        '> **Settings changed:** model: default → claude-sonnet-4-5; append_system_prompt changed\n\n> **Settings changed:** agent: default → reviewer',
+      ),
+    )
+    assert.ok(!md.includes('secret is 42'))
   })
 
   test('a long turn costs several bounded pages, not one unbounded read', async () => {
@@ -303,6 +408,10 @@ describe('native API: history, export, thinking and memory', () => {
       md,
       /## Turn 4\n[\s\S]*---\n\n> \*\*Conversation reset\*\* \(clear\)[\s\S]*---\n\n\*Turn success/,
     )
+    assert.match(
+      md,
+      /## Settings changed\n\n\*[^*]+\*\n\n> \*\*Settings changed:\*\* thinking: default → \{"type":"enabled","budgetTokens":2048\}\n\n## Turn 2/,
+    )
     assert.ok(!md.includes('continued'))
   })
 
@@ -325,7 +434,13 @@ describe('native API: history, export, thinking and memory', () => {
     assert.ok(html.includes('<style>'))
     assert.match(html, /<div class="notice boundary">Conversation compacted \(manual\): \d+ tokens/)
     assert.match(html, /<div class="notice boundary">Conversation reset \(clear\)/)
-    assert.equal(html.match(/<section>/g)!.length, 4)
+    assert.ok(
+      html.includes(
+        '<div class="notice">Settings changed: thinking: default → {&#34;type&#34;:&#34;enabled&#34;',
+      ),
+    )
+    // Four turns and the settings change between the first two.
+    assert.equal(html.match(/<section>/g)!.length, 5)
   })
 
   test('export: validation errors name the field; unknown sessions are 404', async () => {

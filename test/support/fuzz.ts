@@ -363,6 +363,7 @@ export interface OpenApiDocument {
       {
         parameters?: Parameter[]
         requestBody?: { required?: boolean; content: Record<string, { schema: Schema }> }
+        responses?: Record<string, { content?: Record<string, unknown> }>
       }
     >
   >

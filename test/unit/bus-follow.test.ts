@@ -8,9 +8,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type TestContext, test } from 'node:test'
 import { setImmediate as loopTurn } from 'node:timers/promises'
+import Database from 'better-sqlite3'
 import { EventBus, type EventSink } from '../../src/events/bus.js'
 import type { GatewayEvent } from '../../src/events/types.js'
 import { SqliteStore } from '../../src/store/sqlite.js'
+import { waitUntil } from '../support/wait.js'
 
 function newBus(t: TestContext): { bus: EventBus; store: SqliteStore } {
   const dir = mkdtempSync(join(tmpdir(), 'ccgw-follow-'))
@@ -142,10 +144,10 @@ test('the replay is read in pages, and live events follow it exactly when it is 
   publish(bus, 's', 1_000)
   bus.flush()
   const reads: (number | undefined)[] = []
-  const readEvents = store.readEvents.bind(store)
-  store.readEvents = (sessionId, query) => {
+  const readEventPage = store.readEventPage.bind(store)
+  store.readEventPage = (sessionId, query) => {
     reads.push(query?.limit)
-    return readEvents(sessionId, query)
+    return readEventPage(sessionId, query)
   }
   const sink = new TestSink(Number.POSITIVE_INFINITY)
   bus.follow('s', 0, sink, 400)
@@ -195,10 +197,30 @@ test('a replay that cannot be read fails the sink', async (t) => {
   const sink = new TestSink(2)
   bus.follow('s', 0, sink, 2)
   const broken = new Error('disk I/O error')
-  store.readEvents = () => {
+  store.readEventPage = () => {
     throw broken
   }
   await sink.drain()
   assert.deepEqual(sink.failures, [broken])
   assert.deepEqual(sink.seqs(), [1, 2])
+})
+
+test('a row that cannot be read back in the middle of a page does not end the replay', async (t) => {
+  const { bus, store } = newBus(t)
+  publish(bus, 's', 10)
+  bus.flush()
+  const other = new Database(store.file)
+  other.prepare("UPDATE events SET event = '{' WHERE session_id = 's' AND seq = 2").run()
+  other.close()
+  const sink = new TestSink(Number.POSITIVE_INFINITY)
+  bus.follow('s', 0, sink, 4)
+  // The first page holds 3 events for 4 rows: the stored events after it are read all the same.
+  await waitUntil(() => sink.received.length === 9, 5_000, 'the replay past the unreadable row')
+  publish(bus, 's', 1)
+  assert.deepEqual(sink.seqs(), [1, ...range(3, 11)])
+  assert.deepEqual(bus.readPage('s', { limit: 4 }), {
+    events: bus.replay('s', 0, 4),
+    last: 4,
+    end: false,
+  })
 })

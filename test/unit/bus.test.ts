@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { type TestContext, test } from 'node:test'
 import { setImmediate as nextTick } from 'node:timers/promises'
 import { type BusOptions, EventBus, EventRejectedError } from '../../src/events/bus.js'
+import { POSITION_BLOCK, positionOf } from '../../src/events/positions.js'
 import type { EventBody, GatewayEvent } from '../../src/events/types.js'
 import { isStoreError, StoreError } from '../../src/store/errors.js'
 import { SqliteStore } from '../../src/store/sqlite.js'
@@ -383,4 +384,46 @@ test('past maxPendingEvents publish refuses events with a StoreError, but keeps 
   failing = false
   await waitUntil(() => store.readEvents('s').length === 4, 5_000, 'written once the storage works')
   assert.equal(bus.publish('s', delta('5')).seq, 5)
+})
+
+test('a store reopened after events were published but never written starts above every position handed out', (t) => {
+  const dir = tempDir(t)
+  const store = new SqliteStore(dir)
+  const bus = new EventBus(store)
+  const stored = publishTexts(bus, 'a', ['1'])
+  bus.flush()
+  // Past the first reserved block, then lost before their write, as in a process killed within its tick.
+  const lost = publishTexts(
+    bus,
+    'a',
+    range(2, POSITION_BLOCK + 5).map((i) => String(i)),
+  )
+  store.close()
+  const handedOut = Math.max(...stored.concat(lost).map((event) => positionOf(event)!))
+  assert.equal(handedOut, POSITION_BLOCK + 5)
+
+  const { store: reopened, bus: newBus } = fixture(t, dir)
+  assert.equal(reopened.lastPos(), 1, 'the lost events were never written')
+  const next = newBus().publish('b', delta('x'))
+  assert.ok(positionOf(next)! > handedOut, `${positionOf(next)} is above ${handedOut}`)
+})
+
+test('positions handed out while the storage fails are reserved by the write that succeeds', (t) => {
+  const { store, bus: newBus } = fixture(t)
+  const failing = Object.create(store) as SqliteStore
+  let down = true
+  const fail = () => {
+    throw new StoreError('storage_unavailable', 'down', 1)
+  }
+  failing.reservePositions = (upTo) => (down ? fail() : store.reservePositions(upTo))
+  failing.appendEvents = (events) => (down ? fail() : store.appendEvents(events))
+  const bus = new EventBus(failing)
+  publishTexts(bus, 'a', ['1', '2'])
+  bus.flush()
+  assert.equal(store.reservedPos(), 0, 'nothing could be reserved')
+  down = false
+  bus.flush()
+  assert.deepEqual(seqs(store.readEvents('a')), [1, 2])
+  assert.equal(store.reservedPos(), 2 + POSITION_BLOCK)
+  assert.equal(newBus().lastPos, 2 + POSITION_BLOCK, 'a bus started now continues above it')
 })

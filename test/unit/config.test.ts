@@ -49,7 +49,7 @@ test('defaults apply when there is no file, and the result is frozen', (t) => {
       maxJsonDepth: 128,
       keepAliveTimeoutMs: 72_000,
       requestTimeoutMs: 0,
-      shutdownGraceMs: 10_000,
+      drainTimeoutMs: 30_000,
       apiKeys: [],
       allowUnauthenticatedRemote: false,
       allowedHosts: [],
@@ -63,6 +63,7 @@ test('defaults apply when there is no file, and the result is frozen', (t) => {
       defaultWorkspace: null,
       permissionMode: 'default',
       niceness: 10,
+      authCheckIntervalMs: 60_000,
     },
     pool: {
       maxRunners: 8,
@@ -82,7 +83,12 @@ test('defaults apply when there is no file, and the result is frozen', (t) => {
       spareDemandWindowMs: 120_000,
       memoryBudgetMb: 0,
     },
-    store: { dataDir: join(homedir(), '.claude-code-gateway'), maxSizeBytes: 0, maxPendingEvents: 100_000 },
+    store: {
+      dataDir: join(homedir(), '.claude-code-gateway'),
+      maxSizeBytes: 0,
+      maxPendingEvents: 100_000,
+      changeCountMaxBytes: 1024 * 1024,
+    },
     openai: {
       models: {
         'claude-code': null,
@@ -107,10 +113,14 @@ test('defaults apply when there is no file, and the result is frozen', (t) => {
       heartbeatMs: 15_000,
       maxBufferedBytes: 1_048_576,
       stallTimeoutMs: 30_000,
+      eventStreamMaxSessions: 200,
       uploadMaxFileBytes: 52_428_800,
       uploadMaxFiles: 100,
       filesListMaxEntries: 5000,
+      changeContentMaxBytes: 1_048_576,
     },
+    admin: { enabled: true },
+    metrics: { enabled: true, port: 0, token: '', historySeconds: 900 },
     log: { level: 'info', pretty: 'auto' },
   })
   assert.ok(Object.isFrozen(config.server.apiKeys))
@@ -256,6 +266,14 @@ test('unknown keys in a file are errors naming the file and key', (t) => {
     { source: file, key: 'pool.maxRunner', problem: 'unknown key (did you mean maxRunners?)' },
   ])
   assert.match(err.message, new RegExp(`${file}: pool\\.maxRunner: unknown key`))
+})
+
+test('a renamed key is an error naming its new name', (t) => {
+  const cwd = tempDir(t)
+  const file = write(cwd, 'ccgw.config.yaml', 'server:\n  shutdownGraceMs: 5000\n')
+  assert.deepEqual(loadError({ cwd, env: {} }).issues, [
+    { source: file, key: 'server.shutdownGraceMs', problem: 'renamed to server.drainTimeoutMs' },
+  ])
 })
 
 test('unknown CCGW_ variables are errors naming the variable', (t) => {

@@ -7,9 +7,9 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { historyItem } from '../../src/api/native/history-items.js'
-import { toolCallsOf } from '../../src/api/native/tool-call-log.js'
-import { isDirectCall, recordDirectCall } from '../../src/engine/direct-calls.js'
+import { recordDirectCall } from '../../src/engine/direct-calls.js'
 import type { EventBus } from '../../src/events/bus.js'
+import { isDirectCall, toolCallsOf } from '../../src/events/tool-calls.js'
 import type { EventBody, EventOf, GatewayEvent } from '../../src/events/types.js'
 import type { SessionRecord } from '../../src/store/types.js'
 

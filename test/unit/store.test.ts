@@ -6,8 +6,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type TestContext, test } from 'node:test'
 import Database from 'better-sqlite3'
+import { EventBus } from '../../src/events/bus.js'
+import { POSITION_BLOCK, setPosition } from '../../src/events/positions.js'
 import type { EventBody, GatewayEvent, SessionState } from '../../src/events/types.js'
 import { isStoreError } from '../../src/store/errors.js'
+import { SCHEMA_VERSION } from '../../src/store/migrations.js'
 import { SqliteStore } from '../../src/store/sqlite.js'
 import type { SessionRecord } from '../../src/store/types.js'
 import { waitUntil } from '../support/wait.js'
@@ -338,6 +341,36 @@ test('a stored event that cannot be read back is left out and reported, the othe
   ])
 })
 
+test('a page says how far its read went: rows left out count, so a short page is not the end', (t) => {
+  const store = openStore(t)
+  store.appendEvents([1, 2, 3, 4, 5].map((seq) => placed('s', seq, seq)))
+  const other = new Database(store.file)
+  other.prepare("UPDATE events SET event = '{' WHERE seq = 2").run()
+  other.close()
+  const page = store.readEventPage('s', { limit: 3 })
+  assert.deepEqual([seqs(page.events), page.last, page.end], [[1, 3], 3, false])
+  const rest = store.readEventPage('s', { afterSeq: page.last, limit: 3 })
+  assert.deepEqual([seqs(rest.events), rest.last, rest.end], [[4, 5], 5, true])
+  assert.deepEqual(store.readEventPage('s', { afterSeq: 5 }), { events: [], last: 5, end: true })
+  for (const query of [{}, { sessionIds: ['s'] }, { types: ['text.delta' as const] }]) {
+    const first = store.readEventsAfter(0, { ...query, limit: 3 })
+    assert.deepEqual([first.events.map((e) => e.pos), first.last, first.end], [[1, 3], 3, false])
+    const next = store.readEventsAfter(first.last, { ...query, limit: 3 })
+    assert.deepEqual([next.events.map((e) => e.pos), next.last, next.end], [[4, 5], 5, true])
+  }
+})
+
+test('positions reserved are kept across a reopen, and only ever raised', (t) => {
+  const dir = tempDir(t)
+  const store = openStore(t, dir)
+  assert.equal(store.reservedPos(), 0)
+  store.reservePositions(2_000)
+  store.reservePositions(1_000)
+  assert.equal(store.reservedPos(), 2_000)
+  store.close()
+  assert.equal(openStore(t, dir).reservedPos(), 2_000)
+})
+
 test('a file that is not a database fails the start with an error naming the file and the cause', (t) => {
   const dir = tempDir(t)
   const file = join(dir, 'gateway.sqlite')
@@ -382,5 +415,117 @@ test('a data directory that cannot be created fails the start naming it and stor
     () => new SqliteStore(dir),
     (error: Error) =>
       error.message.startsWith(`Cannot create the data directory ${dir} (store.dataDir): ENOTDIR`),
+  )
+})
+
+/** An event with a global position, as the bus publishes it. */
+function placed(sessionId: string, seq: number, pos: number, body?: EventBody): GatewayEvent {
+  const placedEvent = event(sessionId, seq, body)
+  setPosition(placedEvent, pos)
+  return placedEvent
+}
+
+test('readEventsAfter: every session in position order, filtered by sessions and types, with a limit', (t) => {
+  const store = openStore(t)
+  assert.equal(store.lastPos(), 0)
+  const usage = {
+    inputTokens: 1,
+    outputTokens: 1,
+    cacheReadInputTokens: 0,
+    cacheCreationInputTokens: 0,
+    thinkingTokens: 0,
+  }
+  store.appendEvents([
+    placed('a', 1, 1),
+    placed('b', 1, 2),
+    placed('a', 2, 3, { type: 'usage', turnId: 't', model: 'm', usage, costUsd: 0 }),
+    placed('c', 1, 4),
+    placed('b', 2, 5),
+  ])
+  store.appendEvents([event('a', 3)]) // published by no bus: no position
+  const positions = (events: { pos: number }[]) => events.map((e) => e.pos)
+  assert.equal(store.lastPos(), 5)
+  assert.deepEqual(positions(store.readEventsAfter(0).events), [1, 2, 3, 4, 5])
+  assert.deepEqual(
+    store.readEventsAfter(1, { limit: 2 }).events.map(({ pos, event }) => [pos, event.sessionId, event.seq]),
+    [
+      [2, 'b', 1],
+      [3, 'a', 2],
+    ],
+  )
+  assert.deepEqual(positions(store.readEventsAfter(0, { sessionIds: ['b', 'c'] }).events), [2, 4, 5])
+  assert.deepEqual(positions(store.readEventsAfter(0, { types: ['usage'] }).events), [3])
+  assert.deepEqual(
+    positions(store.readEventsAfter(2, { sessionIds: ['a'], types: ['text.delta'] }).events),
+    [],
+  )
+  assert.deepEqual(seqs(store.readEvents('a')), [1, 2, 3], 'the per-session reads see every event')
+})
+
+test('a database of schema version 1 with rows is upgraded: old events keep no position, new ones get one', (t) => {
+  const dir = tempDir(t)
+  const old = new Database(join(dir, 'gateway.sqlite'))
+  old.exec(`
+    CREATE TABLE sessions (id TEXT PRIMARY KEY, state TEXT NOT NULL, workspace TEXT NOT NULL, agent TEXT,
+      created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, record TEXT NOT NULL);
+    CREATE INDEX sessions_by_update ON sessions (updated_at DESC);
+    CREATE TABLE events (session_id TEXT NOT NULL, seq INTEGER NOT NULL, event TEXT NOT NULL,
+      PRIMARY KEY (session_id, seq)) WITHOUT ROWID;
+  `)
+  const legacy = record('legacy')
+  old
+    .prepare('INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?)')
+    .run(legacy.id, legacy.state, legacy.settings.workspace, null, 1, 1, JSON.stringify(legacy))
+  const insert = old.prepare('INSERT INTO events VALUES (?, ?, ?)')
+  for (const seq of [1, 2]) insert.run('legacy', seq, JSON.stringify(event('legacy', seq)))
+  old.pragma('user_version = 1')
+  old.close()
+
+  const store = openStore(t, dir)
+  const check = new Database(store.file, { readonly: true })
+  t.after(() => check.close())
+  assert.equal(check.pragma('user_version', { simple: true }), SCHEMA_VERSION)
+  assert.ok(
+    (check.prepare("SELECT name FROM pragma_index_list('events')").all() as { name: string }[]).some(
+      (index) => index.name === 'events_by_pos',
+    ),
+  )
+  assert.deepEqual(store.getSession('legacy')?.id, 'legacy')
+  assert.deepEqual(seqs(store.readEvents('legacy')), [1, 2])
+  assert.deepEqual(
+    check.prepare("SELECT seq, type FROM events WHERE session_id = 'legacy' ORDER BY seq").all(),
+    [
+      { seq: 1, type: 'text.delta' },
+      { seq: 2, type: 'text.delta' },
+    ],
+    'the type column is filled for the events already stored',
+  )
+  assert.equal(store.lastPos(), 0)
+  assert.deepEqual(
+    store.readEventsAfter(0).events,
+    [],
+    'events written before positions cannot be replayed by one',
+  )
+
+  const bus = new EventBus(store)
+  const next = bus.publish('legacy', { type: 'text.delta', turnId: 't', text: 'new', parentToolUseId: null })
+  bus.flush()
+  assert.equal(next.seq, 3)
+  assert.deepEqual(
+    store.readEventsAfter(0).events.map(({ pos, event }) => [pos, event.seq]),
+    [[1, 3]],
+  )
+  store.close()
+  // Reopened, numbering goes on after the positions the first bus reserved (a block, see EventBus).
+  const reopened = openStore(t, dir)
+  const later = new EventBus(reopened)
+  later.publish('other', { type: 'session.deleted' })
+  later.flush()
+  assert.deepEqual(
+    reopened.readEventsAfter(0).events.map(({ pos, event }) => [pos, event.sessionId]),
+    [
+      [1, 'legacy'],
+      [POSITION_BLOCK + 1, 'other'],
+    ],
   )
 })

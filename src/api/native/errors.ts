@@ -6,6 +6,7 @@
 import type { FastifyError } from 'fastify'
 import { isGatewayError } from '../../engine/errors.js'
 import type { ErrorCode } from '../../events/types.js'
+import type { Refusal } from '../../lifecycle/readiness.js'
 import { isStoreError } from '../../store/errors.js'
 import type { TOOL_ERROR_STATUS, ToolError } from '../../tools/confinement.js'
 import { JsonTooDeepError } from '../json-limits.js'
@@ -59,6 +60,8 @@ export const ERROR_STATUS = {
   busy: 429,
   rate_limited: 429,
   upstream_auth_failed: 401,
+  /** Claude Code is not logged in on the gateway's host (src/lifecycle/readiness.ts): an operator must act. */
+  claude_not_authenticated: 503,
   unavailable: 503,
   start_failed: 503,
   overloaded: 503,
@@ -121,6 +124,9 @@ export class ApiError extends Error {
 
 export const notFound = (what: string, field?: string) =>
   new ApiError('not_found', `${what} does not exist`, { field })
+/** A request without one of the configured API keys (or, on /metrics, the scrape token). */
+export const unauthorized = () =>
+  new ApiError('unauthorized', 'A valid API key is required (Authorization: Bearer KEY)')
 export const invalid = (message: string, field?: string) =>
   new ApiError('validation_error', message, { field })
 
@@ -128,6 +134,13 @@ export function fromEngineError(code: ErrorCode, message: string, retryAfterMs?:
   const apiCode = code === 'invalid_request' ? 'validation_error' : code
   const retryAfter = retryAfterSeconds(ERROR_STATUS[apiCode], retryAfterMs)
   return new ApiError(apiCode, message, { retryAfter })
+}
+
+/** Why a turn may not start now (draining, not logged in), in the native shape: src/api/admission.ts. */
+export function fromRefusal(refusal: Refusal): ApiError {
+  return refusal.code === 'shutting_down'
+    ? fromEngineError('shutting_down', refusal.message, refusal.retryAfterMs)
+    : new ApiError('claude_not_authenticated', refusal.message)
 }
 
 /** A direct tool's failure in the native shape, its field named in the request part it came from. */

@@ -47,7 +47,9 @@ function sections(items: readonly HistoryItem[]): Section[] {
   let currentTurn: string | null | undefined
   for (const item of items) {
     // A reset (`/clear`) happens inside the turn that asked for it, though its event names no turn.
-    if (current && item.type === 'conversation_reset') {
+    // Settings changed one after the other, between the same turns, are one section.
+    const moreSettings = item.type === 'settings_change' && current?.items.at(-1)?.type === 'settings_change'
+    if (current && (item.type === 'conversation_reset' || moreSettings)) {
       current.items.push(item)
       continue
     }
@@ -73,6 +75,7 @@ function sections(items: readonly HistoryItem[]): Section[] {
 
 function sectionTitle(first: HistoryItem, numbers: Map<string, number>, direct: ReadonlySet<string>): string {
   if (first.type === 'conversation_reset') return 'Conversation reset'
+  if (first.type === 'settings_change') return 'Settings changed'
   if (first.turn_id === null) return first.type === 'error' ? 'Error' : 'Session'
   // A direct call's result can come after items of the turn that ran meanwhile: its own section again.
   if (direct.has(first.turn_id)) return 'Direct tool call'
@@ -116,6 +119,25 @@ function outcome(item: Extract<HistoryItem, { type: 'turn_completed' }>): string
   ]
   if (item.error) parts.push(`${item.error.code}: ${item.error.message}`)
   return parts.join(' · ')
+}
+
+function answerText(item: Extract<HistoryItem, { type: 'permission_answer' }>): string {
+  const verdict = item.behavior === 'allow' ? 'allowed' : 'denied'
+  return `${verdict} (${item.by})${item.message ? `: ${item.message}` : ''}`
+}
+
+function retryText(item: Extract<HistoryItem, { type: 'api_retry' }>): string {
+  return `${item.attempt}/${item.max_retries} after ${item.status ?? 'no response'}, waiting ${item.delay_ms} ms`
+}
+
+/** "model: default → opus; system_prompt changed": a prompt's text is never in the history. */
+function settingsText(item: Extract<HistoryItem, { type: 'settings_change' }>): string {
+  const value = (v: unknown) => (v === null ? 'default' : typeof v === 'string' ? v : JSON.stringify(v))
+  return Object.entries(item.changes)
+    .map(([key, change]) =>
+      'changed' in change ? `${key} changed` : `${key}: ${value(change.from)} → ${value(change.to)}`,
+    )
+    .join('; ')
 }
 
 function header(record: SessionRecord, exportedAt: string): [string, string][] {
@@ -198,6 +220,16 @@ function markdownItem(item: HistoryItem): string[] {
       ]
     case 'file_change':
       return [`**File ${FILE_VERB[item.kind]}:** \`${item.path}\` (${item.tool})`]
+    case 'permission_request':
+      return [`> **Permission asked** for \`${item.tool_name}\` (\`${item.tool_use_id}\`)`]
+    case 'permission_answer':
+      return [`> **Permission ${answerText(item)}**`]
+    case 'api_retry':
+      return [`> **API retry** ${retryText(item)}`]
+    case 'model_change':
+      return [`> **Model changed** to \`${item.model ?? 'default'}\``]
+    case 'settings_change':
+      return [`> **Settings changed:** ${settingsText(item)}`]
     case 'compaction':
       return [
         `> **Conversation compacted** (${item.trigger}): ${item.pre_tokens} tokens` +
@@ -308,6 +340,16 @@ function htmlItem(item: HistoryItem): string {
       return `<div class="item tool${item.is_error ? ' error' : ''}"><div class="role">${item.is_error ? 'Tool error' : 'Tool result'}: ${e(item.name)} <code>${e(item.tool_use_id)}</code></div>${code(contentText(item.content))}</div>`
     case 'file_change':
       return `<div class="notice">File ${FILE_VERB[item.kind]}: <code>${e(item.path)}</code> (${e(item.tool)})</div>`
+    case 'permission_request':
+      return `<div class="notice">Permission asked for <code>${e(item.tool_name)}</code> (<code>${e(item.tool_use_id)}</code>)</div>`
+    case 'permission_answer':
+      return `<div class="notice">Permission ${e(answerText(item))}</div>`
+    case 'api_retry':
+      return `<div class="notice">API retry ${e(retryText(item))}</div>`
+    case 'model_change':
+      return `<div class="notice">Model changed to <code>${e(item.model ?? 'default')}</code></div>`
+    case 'settings_change':
+      return `<div class="notice">Settings changed: ${e(settingsText(item))}</div>`
     case 'compaction':
       return `<div class="notice boundary">Conversation compacted (${e(item.trigger)}): ${item.pre_tokens} tokens${item.post_tokens !== null ? ` → ${item.post_tokens}` : ''}</div>`
     case 'conversation_reset':

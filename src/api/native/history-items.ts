@@ -1,12 +1,12 @@
 /**
  * A session's conversation as history items, read from its event log: what happened, not what streamed.
- * Token deltas are left out (each block comes whole in its `message`), so are process state, usage (repeated
- * by the turn's outcome) and retries. Each item type is a schema (the routes answer with it) beside the
- * mapper that fills it.
+ * Token deltas are left out (each block comes whole in its `message`), so are process state and usage
+ * (repeated by the turn's outcome); the decision points (permissions, retries, model and settings changes)
+ * stay. Each item type is a schema (the routes answer with it) beside the mapper that fills it.
  */
 import { type Static, type TProperties, Type } from '@sinclair/typebox'
-import { isDirectCall } from '../../engine/direct-calls.js'
 import type { EventBus } from '../../events/bus.js'
+import { isDirectCall } from '../../events/tool-calls.js'
 import type { ContentBlock, GatewayEvent } from '../../events/types.js'
 import { Enum, Nullable, ref } from '../responses.js'
 import { ToolResultContent, UsageSchema, usageView } from './views.js'
@@ -62,6 +62,7 @@ export const HistoryItemSchema = Type.Union(
         structured: Type.Optional(Type.Unknown({ description: "The tool's own output, when reported." })),
         duration_ms: Nullable(Type.Number()),
         parent_tool_use_id: Nullable(Type.String()),
+        denied: Type.Optional(Type.Literal(true, { description: 'Refused by a permission rule or mode.' })),
       },
       "A tool call's result.",
     ),
@@ -76,6 +77,55 @@ export const HistoryItemSchema = Type.Union(
         after: Type.Optional(Type.String()),
       },
       'A file a tool changed.',
+    ),
+    item(
+      'permission_request',
+      {
+        request_id: Type.String(),
+        tool_use_id: Type.String(),
+        tool_name: Type.String(),
+        input: Type.Unknown(),
+        reason: Type.Optional(Type.String()),
+      },
+      'Claude Code asked whether a tool may run.',
+    ),
+    item(
+      'permission_answer',
+      {
+        request_id: Type.String(),
+        behavior: Enum(['allow', 'deny'] as const),
+        message: Type.Optional(Type.String()),
+        by: Enum(['client', 'rule', 'timeout', 'interrupt'] as const),
+      },
+      'A permission request was decided.',
+    ),
+    item(
+      'api_retry',
+      {
+        attempt: Type.Integer(),
+        max_retries: Type.Integer(),
+        delay_ms: Type.Number(),
+        status: Nullable(Type.Integer()),
+      },
+      'The model call failed and Claude Code tries again.',
+    ),
+    item('model_change', { model: Nullable(Type.String()) }, '`/model` switched the model.'),
+    item(
+      'settings_change',
+      {
+        changes: Type.Record(
+          Type.String(),
+          Type.Union([
+            Type.Object({ from: Type.Unknown(), to: Type.Unknown() }),
+            Type.Object({ changed: Type.Literal(true) }, { description: 'A prompt text or a schema.' }),
+          ]),
+          {
+            description:
+              "Each setting whose value changed, by its name in the session's view (`model`, `agent`, `permission_mode`, ...).",
+          },
+        ),
+      },
+      "An API client changed the session's settings (from its next turn).",
     ),
     item(
       'compaction',
@@ -122,8 +172,14 @@ export const HistoryPageSchema = Type.Object(
     }),
     has_more: Type.Boolean({
       description:
-        'More events follow `next_after` (a page can be short when it read its whole scan budget).',
+        'More events follow `next_after` (a page can be short when it read its whole scan budget); ' +
+        'with `before`, more events come before `next_before`.',
     }),
+    next_before: Type.Optional(
+      Type.Integer({
+        description: 'With `before`: pass as `before` for the page before: the first sequence number read.',
+      }),
+    ),
   },
   { $id: 'HistoryPage' },
 )
@@ -171,6 +227,7 @@ export function historyItem(event: GatewayEvent): HistoryItem | null {
         ...(event.structured !== undefined ? { structured: event.structured } : {}),
         duration_ms: event.durationMs,
         parent_tool_use_id: event.parentToolUseId,
+        ...(event.denied ? { denied: true as const } : {}),
       }
     case 'file.changed':
       return {
@@ -182,6 +239,44 @@ export function historyItem(event: GatewayEvent): HistoryItem | null {
         kind: event.kind,
         ...(event.before !== undefined ? { before: event.before } : {}),
         ...(event.after !== undefined ? { after: event.after } : {}),
+      }
+    case 'permission.requested':
+      return {
+        ...base(event.turnId),
+        type: 'permission_request',
+        request_id: event.requestId,
+        tool_use_id: event.toolUseId,
+        tool_name: event.toolName,
+        input: event.input,
+        ...(event.reason !== undefined ? { reason: event.reason } : {}),
+      }
+    case 'permission.resolved':
+      return {
+        ...base(event.turnId),
+        type: 'permission_answer',
+        request_id: event.requestId,
+        behavior: event.behavior,
+        ...(event.message !== undefined ? { message: event.message } : {}),
+        by: event.by,
+      }
+    case 'api.retry':
+      return {
+        ...base(event.turnId),
+        type: 'api_retry',
+        attempt: event.attempt,
+        max_retries: event.maxRetries,
+        delay_ms: event.delayMs,
+        status: event.status,
+      }
+    case 'model.changed':
+      return { ...base(event.turnId), type: 'model_change', model: event.model }
+    case 'settings.changed':
+      return {
+        ...base(null),
+        type: 'settings_change',
+        changes: Object.fromEntries(
+          Object.entries(event.changes).map(([key, change]) => [snakeCase(key), change]),
+        ),
       }
     case 'compacted':
       return {
@@ -225,6 +320,9 @@ export function historyItem(event: GatewayEvent): HistoryItem | null {
   }
 }
 
+/** A setting's name as the API's views spell it: `permissionMode` → `permission_mode`. */
+const snakeCase = (name: string) => name.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`)
+
 /** Raw events read per store query while building a page. */
 const CHUNK_MIN = 100
 const CHUNK_MAX = 1000
@@ -255,6 +353,42 @@ export function historyPage(bus: EventBus, sessionId: string, after: number, lim
     if (events.length < want) break
   }
   return { session_id: sessionId, items, next_after: cursor, has_more: cursor < bus.currentSeq(sessionId) }
+}
+
+/**
+ * Up to `limit` items before `before` (the last page of a long session, then the ones before it), oldest
+ * first, reading at most SCAN_BUDGET raw events backwards: sequence numbers have no gaps, so each chunk is
+ * a forward read of the range just below the last one.
+ */
+export function historyPageBefore(
+  bus: EventBus,
+  sessionId: string,
+  before: number,
+  limit: number,
+): HistoryPage {
+  const items: HistoryItem[] = []
+  const chunk = Math.min(CHUNK_MAX, Math.max(CHUNK_MIN, limit * 4))
+  const last = Math.min(before - 1, bus.currentSeq(sessionId))
+  /** The first sequence number read so far. */
+  let cursor = last + 1
+  let scanned = 0
+  scan: while (scanned < SCAN_BUDGET && cursor > 1) {
+    const from = Math.max(1, cursor - Math.min(chunk, SCAN_BUDGET - scanned))
+    const events = bus.replay(sessionId, from - 1, cursor - from)
+    for (let index = events.length - 1; index >= 0; index--) {
+      const event = events[index]!
+      cursor = event.seq
+      scanned++
+      const item = historyItem(event)
+      if (item) {
+        items.push(item)
+        if (items.length >= limit) break scan
+      }
+    }
+    cursor = from
+  }
+  items.reverse()
+  return { session_id: sessionId, items, next_after: last, has_more: cursor > 1, next_before: cursor }
 }
 
 /** Every item of the session's history, read chunk by chunk (the raw events are not all held at once). */

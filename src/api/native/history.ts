@@ -10,7 +10,13 @@ import type { GatewayContext } from '../../gateway.js'
 import { json, ref } from '../responses.js'
 import { MAX_INTEGER } from '../validation.js'
 import { EXPORT_FORMATS, exportOf } from './history-export.js'
-import { HistoryItemSchema, type HistoryPage, HistoryPageSchema, historyPage } from './history-items.js'
+import {
+  HistoryItemSchema,
+  type HistoryPage,
+  HistoryPageSchema,
+  historyPage,
+  historyPageBefore,
+} from './history-items.js'
 import { sessionOrThrow } from './resolve.js'
 import { BODY_ERRORS, QUERY_ERRORS, sessionResponses } from './responses.js'
 import { SessionParams, ThinkingSchema, thinkingSetting } from './schemas.js'
@@ -21,6 +27,8 @@ const HistoryQuery = Type.Object(
     /** The sequence number to continue after (a page's `next_after`); 0 from the start. */
     after: Type.Integer({ minimum: 0, maximum: MAX_INTEGER, default: 0 }),
     limit: Type.Integer({ minimum: 1, maximum: 1000, default: 200 }),
+    /** Read backwards: the items before this sequence number (past the end: the last page); `after` unused. */
+    before: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_INTEGER })),
   },
   { additionalProperties: false },
 )
@@ -51,7 +59,8 @@ export const historyRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
         summary: "A session's history",
         description:
           'The conversation as it happened, from the event log, without token deltas, state changes and ' +
-          'retries; paged by sequence number (`next_after`, `has_more`).',
+          'usage; paged by sequence number, forwards (`after`, `next_after`, `has_more`) or backwards from ' +
+          'the end (`before`, `next_before`).',
         params: SessionParams,
         querystring: HistoryQuery,
         response: sessionResponses(
@@ -63,7 +72,10 @@ export const historyRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
     async (request): Promise<HistoryPage> => {
       const { id } = request.params
       sessionOrThrow(engine, id)
-      return historyPage(bus, id, request.query.after, request.query.limit)
+      const { after, before, limit } = request.query
+      return before === undefined
+        ? historyPage(bus, id, after, limit)
+        : historyPageBefore(bus, id, before, limit)
     },
   )
 

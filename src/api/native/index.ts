@@ -7,13 +7,17 @@ import type { GatewayContext } from '../../gateway.js'
 import { hasValidKey } from '../auth.js'
 import { JSON_TYPE } from '../media-types.js'
 import { openapiRoutes } from '../openapi.js'
+import { agentStatsRoutes } from './agent-stats.js'
 import { agentRoutes } from './agents.js'
+import { changeRoutes } from './changes.js'
 import { commandRoutes } from './commands.js'
-import { ApiError, toApiError } from './errors.js'
+import { ApiError, toApiError, unauthorized } from './errors.js'
+import { eventStreamRoutes } from './event-stream.js'
 import { fileRoutes } from './files.js'
 import { historyRoutes } from './history.js'
 import { lifecycleRoutes } from './lifecycle.js'
 import { memoryRoutes } from './memory.js'
+import { metricsRoutes } from './metrics.js'
 import { permissionRoutes } from './permissions.js'
 import { projectRoutes } from './project.js'
 import { NativeErrorSchema } from './responses.js'
@@ -36,19 +40,20 @@ export const nativeApi: FastifyPluginAsync<{ gateway: GatewayContext }> = async 
   )
   app.addHook('onRequest', async (request, reply) => {
     if (hasValidKey(request, gateway.config.server.apiKeys)) return
-    return send(
-      reply,
-      new ApiError('unauthorized', 'A valid API key is required (Authorization: Bearer KEY)'),
-    )
+    return send(reply, unauthorized())
   })
   await app.register(sessionRoutes, { gateway })
+  await app.register(eventStreamRoutes, { gateway })
   await app.register(lifecycleRoutes, { gateway })
   await app.register(toolRoutes, { gateway })
   await app.register(toolCallRoutes, { gateway })
+  await app.register(changeRoutes, { gateway })
+  await app.register(agentStatsRoutes, { gateway })
   await app.register(permissionRoutes, { gateway })
   await app.register(agentRoutes, { gateway, builtinAgents: () => gateway.engine.builtinAgents })
   await app.register(historyRoutes, { gateway })
   await app.register(memoryRoutes, { gateway })
+  await app.register(metricsRoutes, { gateway })
   await app.register(commandRoutes, { gateway })
   await app.register(fileRoutes, { gateway })
   await app.register(projectRoutes, { gateway })

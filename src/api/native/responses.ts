@@ -63,7 +63,8 @@ export const TURN_START_ERRORS = {
     'busy: every Claude Code process is busy and the wait queue is full; rate_limited: the model API ' +
     'rate-limited the turn before it produced anything (answered turns).',
   503:
-    'unavailable (no usable CLI), start_failed, shutting_down; overloaded: the model API failed the turn ' +
+    'unavailable (no usable CLI), start_failed, shutting_down, claude_not_authenticated (Claude Code is ' +
+    'not logged in: see GET /readyz); overloaded: the model API failed the turn ' +
     "before it produced anything, past Claude Code's retries or pool.retryBudgetMs (answered turns).",
   401:
     `${NATIVE_COMMON[401]} upstream_auth_failed: the model API refused the credentials Claude Code runs ` +

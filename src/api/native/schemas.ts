@@ -48,20 +48,27 @@ export function thinkingSetting(thinking: Static<typeof ThinkingSchema>): Thinki
     : { type: thinking.type }
 }
 
+/** What a `Last-Event-ID` holds on each stream, as its refusal names it. */
+const CURSORS = { seq: "event's sequence number", pos: "event's position" } as const
+
 /**
- * The sequence number of a `Last-Event-ID` header (what a reconnecting EventSource sends back: an event's
- * `id`, its `seq`); undefined without one. Anything else is refused, naming the header, rather than
- * replayed from somewhere the client did not ask for.
+ * The cursor of a `Last-Event-ID` header (what a reconnecting EventSource sends back: an event's `id`,
+ * its `seq` on a session's streams, its global position on GET /api/events, as `cursor` says); undefined
+ * without one. Anything else is refused, naming the header, rather than replayed from somewhere the client
+ * did not ask for.
  */
-export function lastEventId(header: string | string[] | undefined): number | undefined {
+export function lastEventId(
+  header: string | string[] | undefined,
+  cursor: keyof typeof CURSORS,
+): number | undefined {
   if (header === undefined || header === '') return undefined
   // Sent twice, it is two values (Node keeps a list for some names): neither is the one to resume from.
-  const seq = typeof header === 'string' && /^\d{1,16}$/.test(header) ? Number(header) : Number.NaN
-  if (!(seq <= MAX_INTEGER)) {
+  const value = typeof header === 'string' && /^\d{1,16}$/.test(header) ? Number(header) : Number.NaN
+  if (!(value <= MAX_INTEGER)) {
     throw invalid(
-      `headers.last-event-id must be an event's sequence number (an integer from 0 to ${MAX_INTEGER})`,
+      `headers.last-event-id must be an ${CURSORS[cursor]} (an integer from 0 to ${MAX_INTEGER})`,
       'headers.last-event-id',
     )
   }
-  return seq
+  return value
 }

@@ -9,13 +9,13 @@ import type { SessionManager } from '../../engine/sessions.js'
 import { TurnFollower } from '../../events/follow.js'
 import { type ContentBlock, SESSION_STATES, type SessionState } from '../../events/types.js'
 import type { GatewayContext } from '../../gateway.js'
+import { noteRequest, noteTurnEvent } from '../../observability/request-log.js'
 import type { SessionSettings } from '../../store/types.js'
 import { interruptUnlessDone } from '../hang-up.js'
-import { EVENT_STREAM_TYPE } from '../media-types.js'
 import { json, ref } from '../responses.js'
 import { MAX_INTEGER } from '../validation.js'
 import { MessageContent } from './content.js'
-import { invalid, notFound, toApiError } from './errors.js'
+import { invalid, notFound } from './errors.js'
 import { PermissionFields, permissionSettingsFrom } from './permission-settings.js'
 import { confinedDefaultWorkspace, confinedWorkspace, sessionOrThrow } from './resolve.js'
 import {
@@ -34,7 +34,7 @@ import {
   ThinkingSchema,
   thinkingSetting,
 } from './schemas.js'
-import { EventSchema, EventStream, eventStreamContent } from './sse.js'
+import { EventSchema, EventStream, eventStreamContent, followedStream } from './sse.js'
 import { answeredTurn } from './turn-answer.js'
 import { type SessionView, sessionView } from './views.js'
 
@@ -86,6 +86,22 @@ const Message = Type.Object(
 )
 
 type ListQuery = Static<typeof ListQuery>
+
+/** Read by `POST /sessions/{id}/messages` itself (RFC 7240): answer once the turn has started. */
+const MessageHeaders = Type.Object({
+  prefer: Type.Optional(
+    Type.String({
+      description:
+        '`respond-async`: answer `202` as soon as the turn has started, without waiting for it; its events ' +
+        'follow on the event streams (`GET /api/events`, `GET /api/sessions/{id}/events`).',
+    }),
+  ),
+})
+
+const TurnStarted = Type.Object({
+  turn_id: Type.String(),
+  start_seq: Type.Integer({ description: 'The `seq` of its `turn.started` event.' }),
+})
 
 const DeleteQuery = Type.Object({ purge: Type.Boolean({ default: false }) }, { additionalProperties: false })
 
@@ -267,7 +283,9 @@ export const sessionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
           'turn only, ending after its `turn.completed`); otherwise the answer is the finished turn. A ' +
           'message to a busy session waits for the running turn (up to `pool.sessionQueueSize` waiting ' +
           'messages, then 409). Failures after the turn started are reported in the answer (`status`, ' +
-          '`error`), not as HTTP errors. Closing the connection early interrupts the turn.',
+          '`error`), not as HTTP errors. Closing the connection early interrupts the turn, except with ' +
+          '`Prefer: respond-async`: then the answer is `202` once the turn has started, and the turn goes on ' +
+          'whatever the connection does.',
         params: SessionParams,
         body: Message,
         response: sessionResponses(
@@ -281,10 +299,12 @@ export const sessionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
                 ),
               },
             },
+            202: json('With `Prefer: respond-async`: the turn has started.', TurnStarted),
           },
           { ...BODY_ERRORS, ...TURN_START_ERRORS },
         ),
       },
+      config: { docs: { headers: MessageHeaders } },
     },
     async (request, reply) => {
       const { id } = request.params
@@ -299,6 +319,13 @@ export const sessionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
           engine.updateSettings(id, { tools })
       }
       const turn = await engine.send(id, content as string | ContentBlock[])
+      noteRequest(request, { sessionId: id })
+      // Nobody waits on this connection: its end is no hang-up, so the turn is not interrupted by it.
+      if (prefersAsync(request.headers.prefer))
+        return reply
+          .code(202)
+          .header('preference-applied', 'respond-async')
+          .send({ turn_id: turn.id, start_seq: turn.startSeq })
       if (wantsEventStream(request.headers.accept)) {
         const follower = new TurnFollower(gateway.bus, id, turn.id, turn.startSeq)
         let completed = false
@@ -313,6 +340,7 @@ export const sessionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
         })
         for await (const event of follower) {
           if (event.type === 'turn.completed') completed = true
+          noteTurnEvent(request, event)
           // Paced by the client: what it has not taken yet waits in the follower, not in its socket.
           if (!stream.send(event)) await stream.drained()
         }
@@ -357,29 +385,9 @@ export const sessionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
     async (request, reply) => {
       const { id } = request.params
       sessionOrThrow(engine, id)
-      const after = lastEventId(request.headers['last-event-id']) ?? request.query.after ?? 0
-      // HEAD (which Fastify answers with this handler) gets the stream's headers and no stream: Node drops
-      // what is written to a HEAD response, so a stream would never reach its client, nor ever end.
-      if (request.method === 'HEAD')
-        return reply.header('content-type', EVENT_STREAM_TYPE).header('cache-control', 'no-cache').send()
-      let subscription: { close(): void } | null = null
-      const stream = new EventStream(reply, {
-        ...limits(),
-        endsWithConnection: true,
-        onClose: () => subscription?.close(),
-      })
+      const after = lastEventId(request.headers['last-event-id'], 'seq') ?? request.query.after ?? 0
       // At the client's pace: a replay of any length reaches a client that reads, see EventBus.follow.
-      subscription = gateway.bus.follow(id, after, {
-        send: (event) => stream.send(event),
-        drained: () => stream.drained(),
-        fail: (error) => {
-          const failure = toApiError(error)
-          if (failure.status === 500) request.log.error({ err: error }, 'replaying session events failed')
-          stream.fail(failure.code, failure.message)
-        },
-      })
-      if (stream.closed) subscription.close()
-      return reply
+      return followedStream(request, reply, limits(), (sink) => gateway.bus.follow(id, after, sink))
     },
   )
 }
@@ -434,6 +442,12 @@ function settingsFrom(body: SessionOptions, roots: readonly string[]): Partial<S
     settings.thinking = body.thinking === null ? null : thinkingSetting(body.thinking)
   if (body.max_turns !== undefined) settings.maxTurns = body.max_turns
   return settings
+}
+
+/** `Prefer: respond-async` (RFC 7240), among other preferences or alone, in one header or several. */
+function prefersAsync(prefer: string | string[] | undefined): boolean {
+  const preferences = [prefer ?? []].flat().flatMap((header) => header.split(','))
+  return preferences.some((each) => each.split(';')[0]?.trim().toLowerCase() === 'respond-async')
 }
 
 function wantsEventStream(accept: string | undefined): boolean {

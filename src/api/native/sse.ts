@@ -1,8 +1,11 @@
 import { Type } from '@sinclair/typebox'
-import type { FastifyReply } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { Subscription } from '../../events/bus.js'
 import { eventJson } from '../../events/json.js'
 import type { GatewayEvent } from '../../events/types.js'
+import { EVENT_STREAM_TYPE } from '../media-types.js'
 import { SseWriter } from '../sse.js'
+import { toApiError } from './errors.js'
 
 /**
  * A gateway event as the streams carry it: documented only (a stream is written, never serialised), and
@@ -46,14 +49,31 @@ export interface SseOptions {
   stallTimeoutMs: number
   /** Not chunked: the stream ends with its connection (the long-lived `/events` streams, see SseWriter). */
   endsWithConnection?: boolean
+  /** What the frames' ids are: `seq` unless said. */
+  ids?: FrameIds
   onClose(): void
 }
 
 /**
- * Each published event's SSE frame, built and encoded once: the bus hands the same event object to every
- * subscriber of its session, and serialising it for each one was most of the cost of a wide fan-out.
+ * What a stream's frames carry as their `id`, the cursor a reconnect sends back as Last-Event-ID: the
+ * event's `seq` on a session's streams, its global position on GET /api/events.
  */
-const frames = new WeakMap<GatewayEvent, Buffer>()
+export type FrameIds = 'seq' | 'pos'
+
+/**
+ * Each published event's SSE frame, built and encoded once per kind of id: the bus hands the same event
+ * object to every subscriber, and serialising it for each one was most of the cost of a wide fan-out.
+ */
+const frames: Record<FrameIds, WeakMap<GatewayEvent, Buffer>> = { seq: new WeakMap(), pos: new WeakMap() }
+
+function frameOf(event: GatewayEvent, ids: FrameIds, id: number): Buffer {
+  let frame = frames[ids].get(event)
+  if (frame === undefined) {
+    frame = Buffer.from(`id: ${id}\nevent: ${event.type}\ndata: ${eventJson(event)}\n\n`)
+    frames[ids].set(event, frame)
+  }
+  return frame
+}
 
 const errorFrame = (code: string, message: string) =>
   `event: error\ndata: ${JSON.stringify({ code, message })}\n\n`
@@ -65,9 +85,11 @@ const errorFrame = (code: string, message: string) =>
  */
 export class EventStream {
   private readonly writer: SseWriter
+  private readonly ids: FrameIds
 
   constructor(reply: FastifyReply, options: SseOptions) {
     const { maxBufferedBytes, stallTimeoutMs } = options
+    this.ids = options.ids ?? 'seq'
     this.writer = new SseWriter(reply, {
       maxBufferedBytes,
       stallTimeoutMs,
@@ -87,13 +109,16 @@ export class EventStream {
     return this.writer.closed
   }
 
-  /** Writes the event. False when the subscriber's socket is full (or the stream closed): see `drained()`. */
-  send(event: GatewayEvent): boolean {
-    let frame = frames.get(event)
-    if (frame === undefined) {
-      frame = Buffer.from(`id: ${event.seq}\nevent: ${event.type}\ndata: ${eventJson(event)}\n\n`)
-      frames.set(event, frame)
-    }
+  /**
+   * Writes the event, `id` its frame's id (its `seq` by default; its position on a stream of positions).
+   * False when the subscriber's socket is full (or the stream closed): see `drained()`.
+   */
+  send(event: GatewayEvent, id = event.seq): boolean {
+    return this.writer.write(frameOf(event, this.ids, id))
+  }
+
+  /** Writes a frame of the stream's own (GET /api/events' `stream.position`). Like `send`. */
+  write(frame: string | Buffer): boolean {
     return this.writer.write(frame)
   }
 
@@ -111,4 +136,47 @@ export class EventStream {
   close(): void {
     this.writer.end()
   }
+}
+
+/** Where a followed stream's events go: `EventSink` and `PositionedSink` (events/), `id` the frame's. */
+export interface StreamSink {
+  send(event: GatewayEvent, id?: number): boolean
+  drained(): Promise<void>
+  fail(error: unknown): void
+}
+
+/**
+ * Answers a GET of a followed event stream (GET /sessions/{id}/events, GET /events): an EventStream that
+ * `follow` feeds at the client's pace, until either side ends it. HEAD (which Fastify answers with the GET
+ * handler) gets the stream's headers and no stream: Node drops what is written to a HEAD response, so a
+ * stream would never reach its client, nor ever end.
+ */
+export function followedStream(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  options: Omit<SseOptions, 'onClose' | 'endsWithConnection'>,
+  follow: (sink: StreamSink, stream: EventStream) => Subscription,
+): FastifyReply {
+  if (request.method === 'HEAD')
+    return reply.header('content-type', EVENT_STREAM_TYPE).header('cache-control', 'no-cache').send()
+  let subscription: Subscription | null = null
+  const stream = new EventStream(reply, {
+    ...options,
+    endsWithConnection: true,
+    onClose: () => subscription?.close(),
+  })
+  subscription = follow(
+    {
+      send: (event, id) => stream.send(event, id),
+      drained: () => stream.drained(),
+      fail: (error) => {
+        const failure = toApiError(error)
+        if (failure.status === 500) request.log.error({ err: error }, 'replaying events failed')
+        stream.fail(failure.code, failure.message)
+      },
+    },
+    stream,
+  )
+  if (stream.closed) subscription.close()
+  return reply
 }

@@ -1,17 +1,35 @@
 /**
- * A session's tool calls, Claude's own (subagents' included) and the direct ones made through the API:
- * `GET /api/sessions/{id}/tool-calls`. They are read back from the session's event log, which stays the one
- * source of truth (tool-call-log.ts decides each call's status).
+ * Tool calls, Claude's own (subagents' included) and the direct ones made through the API: a session's
+ * (`GET /api/sessions/{id}/tool-calls`) and every session's, newest first (`GET /api/tool-calls`). They are
+ * read back from the sessions' event logs, which stay the one source of truth (events/tool-calls.ts decides each
+ * call's status); across sessions, the store's index of calls (store/read-models.ts) finds a page's calls.
  */
 import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyPluginAsync } from 'fastify'
+import {
+  DECIDING_EVENTS,
+  type LoggedToolCall,
+  TOOL_CALL_STATUSES,
+  toolCallsOf,
+} from '../../events/tool-calls.js'
+import type { GatewayEvent } from '../../events/types.js'
 import type { GatewayContext } from '../../gateway.js'
+import type { ToolCallRef } from '../../store/types.js'
 import { Enum, json, Nullable, NullableEnum, ref } from '../responses.js'
+import { MAX_INTEGER } from '../validation.js'
 import { sessionOrThrow } from './resolve.js'
-import { QUERY_ERRORS, sessionResponses } from './responses.js'
+import { NATIVE_COMMON, nativeErrors, QUERY_ERRORS, sessionResponses } from './responses.js'
 import { pageQuery, SessionParams } from './schemas.js'
-import { DECIDING_EVENTS, type LoggedToolCall, TOOL_CALL_STATUSES, toolCallsOf } from './tool-call-log.js'
 import { ToolResultContent } from './views.js'
+
+const CALLERS = ['main', 'subagent', 'direct'] as const
+
+const Status = Type.Optional(
+  Type.Union(
+    TOOL_CALL_STATUSES.map((status) => Type.Literal(status)),
+    { description: 'Only calls with this status.' },
+  ),
+)
 
 const ToolCallsQuery = Type.Object(
   {
@@ -23,13 +41,29 @@ const ToolCallsQuery = Type.Object(
     name: Type.Optional(
       Type.String({ minLength: 1, description: 'Only calls of this tool (`Bash`, `read`).' }),
     ),
-    status: Type.Optional(
-      Type.Union(
-        TOOL_CALL_STATUSES.map((status) => Type.Literal(status)),
-        { description: 'Only calls with this status.' },
-      ),
-    ),
+    status: Status,
     turn_id: Type.Optional(Type.String({ minLength: 1, description: 'Only calls of this turn.' })),
+  },
+  { additionalProperties: false },
+)
+
+const AllToolCallsQuery = Type.Object(
+  {
+    ...pageQuery('Calls'),
+    name: Type.Optional(Type.String({ minLength: 1, description: 'Only calls of this tool.' })),
+    status: Status,
+    session_id: Type.Optional(Type.String({ minLength: 1, description: 'Only calls of this session.' })),
+    agent: Type.Optional(
+      Type.String({ minLength: 1, description: 'Only calls made by this main agent or subagent type.' }),
+    ),
+    caller: Type.Optional(Type.Union(CALLERS.map((caller) => Type.Literal(caller)))),
+    since: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: MAX_INTEGER,
+        description: 'Only calls started at or after this time (ms since the epoch).',
+      }),
+    ),
   },
   { additionalProperties: false },
 )
@@ -37,6 +71,7 @@ const ToolCallsQuery = Type.Object(
 const ToolCallSchema = Type.Object(
   {
     id: Type.String({ description: 'The tool_use id (`direct_…` for a direct call).' }),
+    session_id: Type.String(),
     seq: Type.Integer({ description: 'Sequence number of its `tool.call` event.' }),
     name: Type.String(),
     input: Type.Unknown({ description: 'The input the tool ran with.' }),
@@ -44,7 +79,7 @@ const ToolCallSchema = Type.Object(
       Type.Unknown({ description: "Claude's own input, when the client that allowed the call replaced it." }),
     ),
     status: Enum(TOOL_CALL_STATUSES),
-    caller: Enum(['main', 'subagent', 'direct'], {
+    caller: Enum(CALLERS, {
       description: "Claude's main conversation, a subagent, or an API client (a direct tool).",
     }),
     agent: Nullable(
@@ -89,12 +124,25 @@ const ToolCallPageSchema = Type.Object(
     total: Type.Integer({ description: 'Calls matching the filters, all pages.' }),
     limit: Type.Integer(),
     offset: Type.Integer(),
+    building: Type.Optional(
+      Type.Boolean({
+        description:
+          'Every session only: true while the index of calls is still being built from the events of an ' +
+          'older database (after an upgrade), and so leaves calls out.',
+      }),
+    ),
+    unreadable: Type.Optional(
+      Type.Integer({
+        description:
+          "Every session only: calls of this page left out of `items` because their events cannot be read back (see the gateway's log).",
+      }),
+    ),
   },
   { $id: 'ToolCallPage' },
 )
 
 export const toolCallRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async (app, { gateway }) => {
-  const { engine, bus } = gateway
+  const { engine, bus, store } = gateway
   app.addSchema(ToolCallSchema)
   app.addSchema(ToolCallPageSchema)
 
@@ -130,20 +178,105 @@ export const toolCallRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = a
       )
       if (order === 'desc') calls.reverse()
       return {
-        items: calls.slice(offset, offset + limit).map(toolCallView),
+        items: calls.slice(offset, offset + limit).map((call) => toolCallView(id, call)),
         total: calls.length,
         limit,
         offset,
       }
     },
   )
+
+  app.get<{ Querystring: Static<typeof AllToolCallsQuery> }>(
+    '/tool-calls',
+    {
+      schema: {
+        operationId: 'listAllToolCalls',
+        tags: ['tool-calls'],
+        summary: "Every session's tool calls",
+        description:
+          "The tool calls of every session, newest first, in the same shape as a session's; filtered by " +
+          '`name`, `status`, `session_id`, `agent` (the main agent or subagent type that made them, as it ' +
+          'was then), `caller` and `since`, then paged.',
+        querystring: AllToolCallsQuery,
+        response: {
+          200: json('A page of tool calls.', ref('ToolCallPage')),
+          ...nativeErrors({ ...QUERY_ERRORS, ...NATIVE_COMMON }),
+        },
+      },
+    },
+    async (request): Promise<Static<typeof ToolCallPageSchema>> => {
+      const { limit, offset, name, status, session_id, agent, caller, since } = request.query
+      // The index leaves running the calls whose process went away without a word: which ones still run.
+      const liveSessions = store.sessionsWithRunningCalls().filter((id) => engine.runnerOf(id) !== null)
+      const page = store.toolCalls({
+        limit,
+        offset,
+        name,
+        status,
+        sessionId: session_id,
+        agent,
+        caller,
+        since,
+        liveSessions,
+      })
+      const bySession = new Map<string, ToolCallRef[]>()
+      for (const call of page.items) {
+        const refs = bySession.get(call.sessionId)
+        if (refs) refs.push(call)
+        else bySession.set(call.sessionId, [call])
+      }
+      const found = new Map<string, LoggedToolCall>()
+      for (const [sessionId, refs] of bySession) {
+        // A call is decided by the events from its own on, up to the last that changed it (as the index
+        // has it): the read spans the listed calls' range, not the rest of the session.
+        const first = Math.min(...refs.map((call) => call.seq))
+        const last = Math.max(...refs.map((call) => call.lastSeq))
+        const calls = toolCallsOf(readRange(bus, sessionId, first, last), {
+          mainAgent: null,
+          processAlive: engine.runnerOf(sessionId) !== null,
+        })
+        for (const call of calls) found.set(`${sessionId} ${call.started.toolUseId}`, call)
+      }
+      const items = page.items.flatMap((indexed) => {
+        const call = found.get(`${indexed.sessionId} ${indexed.toolUseId}`)
+        if (!call) return []
+        // Who made it as the index has it: the subagent's `Task` may come before the events read here.
+        return [{ ...toolCallView(indexed.sessionId, call), caller: indexed.caller, agent: indexed.agent }]
+      })
+      const unreadable = page.items.length - items.length
+      return {
+        items,
+        total: page.total,
+        limit,
+        offset,
+        building: store.readModelsBuilding(),
+        ...(unreadable > 0 ? { unreadable } : {}),
+      }
+    },
+  )
 }
 
-function toolCallView(call: LoggedToolCall): Static<typeof ToolCallSchema> {
+/** Rows read per page of the bounded read below: token deltas are among them. */
+const RANGE_PAGE = 1_000
+
+/** A session's deciding events with sequence numbers from `first` to `last`. */
+function readRange(bus: GatewayContext['bus'], sessionId: string, first: number, last: number) {
+  const events: GatewayEvent[] = []
+  let afterSeq = first - 1
+  for (;;) {
+    const page = bus.readPage(sessionId, { types: DECIDING_EVENTS, afterSeq, limit: RANGE_PAGE })
+    events.push(...page.events.filter((event) => event.seq <= last))
+    if (page.end || page.last >= last) return events
+    afterSeq = page.last
+  }
+}
+
+function toolCallView(sessionId: string, call: LoggedToolCall): Static<typeof ToolCallSchema> {
   const { started, result, requested, resolved } = call
   const finished = result?.ts ?? call.ended?.ts ?? null
   return {
     id: started.toolUseId,
+    session_id: sessionId,
     seq: started.seq,
     name: started.name,
     // What the tool ran with: a client that allowed the call may have replaced Claude's input.

@@ -7,12 +7,13 @@ import type { FastifyReply } from 'fastify'
 import type { Turn } from '../../engine/sessions.js'
 import { TurnFollower } from '../../events/follow.js'
 import { Paragraphs } from '../../events/paragraphs.js'
+import { TOOL_CALL_STATUSES, toolCallsOf } from '../../events/tool-calls.js'
 import type { ErrorCode, EventOf, GatewayEvent } from '../../events/types.js'
 import type { GatewayContext } from '../../gateway.js'
+import { noteRequest, noteTurnEvent } from '../../observability/request-log.js'
 import { interruptOnHangUp } from '../hang-up.js'
 import { Enum, Nullable } from '../responses.js'
 import { ApiError, fromEngineError } from './errors.js'
-import { TOOL_CALL_STATUSES, toolCallsOf } from './tool-call-log.js'
 import { ToolResultContent, UsageSchema, usageView } from './views.js'
 
 const TurnToolCall = Type.Object({
@@ -56,11 +57,15 @@ export const TurnResultSchema = Type.Object(
 
 /** Waits for `turn` to end and answers it as one JSON result; a caller who leaves first interrupts it. */
 export async function answeredTurn(gateway: GatewayContext, reply: FastifyReply, turn: Turn) {
+  noteRequest(reply.request, { sessionId: turn.sessionId })
   const follower = new TurnFollower(gateway.bus, turn.sessionId, turn.id, turn.startSeq)
   const stopWatching = interruptOnHangUp(reply.raw, gateway, turn.sessionId, () => reply.raw.writableFinished)
   try {
     const events: GatewayEvent[] = []
-    for await (const event of follower) events.push(event)
+    for await (const event of follower) {
+      events.push(event)
+      noteTurnEvent(reply.request, event)
+    }
     const refused = refusalOf(events)
     if (refused) throw refused
     return turnResult(turn.id, events, gateway.engine.runnerOf(turn.sessionId) !== null)

@@ -7,7 +7,7 @@
 import websocket from '@fastify/websocket'
 import { type Static, Type } from '@sinclair/typebox'
 import { Ajv, type ValidateFunction } from 'ajv'
-import type { FastifyPluginAsync, onRequestAsyncHookHandler } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync, onRequestAsyncHookHandler } from 'fastify'
 import type { RawData, WebSocket } from 'ws'
 import { contentProblem } from '../../engine/content.js'
 import type { Subscription } from '../../events/bus.js'
@@ -18,7 +18,15 @@ import { Pacer } from '../backpressure.js'
 import { JsonTooDeepError, parseLimitedJson } from '../json-limits.js'
 import { mainIssue, validationPath } from '../validation.js'
 import { MessageContent } from './content.js'
-import { ApiError, type ApiErrorCode, invalid, notFound, type StreamErrorCode, toApiError } from './errors.js'
+import {
+  ApiError,
+  type ApiErrorCode,
+  fromRefusal,
+  invalid,
+  notFound,
+  type StreamErrorCode,
+  toApiError,
+} from './errors.js'
 import { liveSession } from './resolve.js'
 import { SOCKET_RESPONSES } from './responses.js'
 import { ReplayQuery, SessionParams } from './schemas.js'
@@ -81,9 +89,20 @@ const upgradeOnly: onRequestAsyncHookHandler = async (request, reply) => {
   throw new ApiError('upgrade_required', 'This route is a WebSocket: connect with Upgrade: websocket')
 }
 const INTERNAL_ERROR = 1011
+/** The server closes (a drain): the client reconnects, to another instance or to this one once it is back. */
+const SERVICE_RESTART = 1012
+
+function closeForRestart(this: FastifyInstance, done: () => void): void {
+  for (const client of this.websocketServer.clients)
+    client.close(SERVICE_RESTART, 'service restart: reconnect')
+  this.websocketServer.close(() => done())
+}
 
 export const websocketRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async (app, { gateway }) => {
-  await app.register(websocket, { options: { maxPayload: gateway.config.server.bodyLimitBytes } })
+  await app.register(websocket, {
+    options: { maxPayload: gateway.config.server.bodyLimitBytes },
+    preClose: closeForRestart,
+  })
   const { engine, bus } = gateway
 
   /**
@@ -181,7 +200,7 @@ export const websocketRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
         '`{"type": "error", "code", "message", "request_id"}` (no `seq`, unlike events). Events go at ' +
         "the client's pace. Close codes: 4404 no such session, 1008 `slow_consumer` (took no byte for " +
         '`native.stallTimeoutMs` with more than `native.maxBufferedBytes` waiting), 1011 the replay ' +
-        'could not be read.',
+        'could not be read, 1012 the gateway is shutting down (reconnect with `after`).',
     },
     () => true,
     (socket, id, data) => {
@@ -232,6 +251,9 @@ export const websocketRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
         case 'message': {
           const problem = contentProblem(message.content)
           if (problem) throw invalid(`${problem.field} ${problem.problem}`, problem.field)
+          // As the turn routes refuse it (src/api/admission.ts): while draining, or not logged in.
+          const refusal = gateway.readiness.refusal()
+          if (refusal) throw fromRefusal(refusal)
           const turn = await engine.send(sessionId, message.content as Parameters<typeof engine.send>[1])
           reply(socket, { type: 'ack', request_id: requestId, turn_id: turn.id })
           return

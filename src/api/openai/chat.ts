@@ -5,11 +5,12 @@
  */
 import { randomBytes } from 'node:crypto'
 import type { FastifyPluginAsync, FastifyReply } from 'fastify'
-import { clientFunctionName } from '../../engine/client-tools.js'
 import { GatewayError } from '../../engine/errors.js'
+import { clientFunctionName } from '../../events/client-tool-names.js'
 import { TurnFollower } from '../../events/follow.js'
 import type { ErrorCode, GatewayEvent } from '../../events/types.js'
 import type { GatewayContext } from '../../gateway.js'
+import { noteRequest, turnFigures } from '../../observability/request-log.js'
 import { interruptOnHangUp, interruptTurn } from '../hang-up.js'
 import { JSON_TYPE } from '../media-types.js'
 import { liveSession } from '../native/resolve.js'
@@ -81,7 +82,9 @@ export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue
             429: 'rate_limit_exceeded: every process busy, or the model API rate-limited.',
             500: 'server_error.',
             502: 'upstream_process_exited, upstream_error.',
-            503: "service_unavailable, overloaded; storage_unavailable: the gateway's database cannot be used.",
+            503:
+              "service_unavailable, overloaded; storage_unavailable: the gateway's database cannot be used; " +
+              'claude_not_authenticated: Claude Code is not logged in on the gateway (see GET /readyz).',
             504: 'timeout, tool_call_timeout.',
             507: "storage_full: the gateway's database has no space left.",
           }),
@@ -93,6 +96,7 @@ export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue
       const body = request.body
       const plan = planRequest(body, gateway.config, catalogue.resolve(body.model))
       const { sessionId, turnId, startSeq } = await dispatch(plan)
+      noteRequest(request, { sessionId, model: body.model })
       const exchange: Exchange = {
         id: `chatcmpl-${randomBytes(18).toString('base64url')}`,
         created: Math.floor(Date.now() / 1000),
@@ -116,6 +120,7 @@ export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue
         stopWatching()
       }
       const { answer } = exchange
+      if (answer.completed) noteRequest(request, turnFigures(answer.completed))
       if (answer.completed?.status === 'success' || answer.stopped || answer.handedOff) {
         conversations.remember(
           conversationKey(plan.profileKey, [...plan.conversation, assistantMessage(answer)]),

@@ -1,4 +1,5 @@
 import type { ErrorCode } from '../../events/types.js'
+import type { Refusal } from '../../lifecycle/readiness.js'
 import { retryAfterSeconds } from '../retry.js'
 
 /** OpenAI's error body: `{"error": {"message", "type", "param", "code"}}`. */
@@ -27,6 +28,16 @@ export class OpenAIError extends Error {
 
 export const invalidRequest = (message: string, param: string | null = null, code: string | null = null) =>
   new OpenAIError(400, message, 'invalid_request_error', param, code)
+
+/**
+ * Why a turn may not start now (src/api/admission.ts). Not logged in is a 503 `claude_not_authenticated`
+ * (not a 401, which would blame the caller's key) that a router such as LiteLLM takes as "try another".
+ */
+export function fromRefusal(refusal: Refusal): OpenAIError {
+  return refusal.code === 'shutting_down'
+    ? fromEngineError('shutting_down', refusal.message, refusal.retryAfterMs)
+    : new OpenAIError(503, refusal.message, 'server_error', null, 'claude_not_authenticated')
+}
 
 interface Mapping {
   status: number

@@ -1,8 +1,9 @@
 /**
  * GET /v1/health: cheap (never calls the model), so load balancers and LiteLLM's probes can poll it.
- * `degraded` means the gateway runs but cannot reach Claude Code, or cannot use its database; `reason` says
- * why. The database failing (full disk, read-only, corrupt) also answers 503: the gateway cannot keep what
- * it is asked to until it recovers, which it does by itself once a write succeeds again.
+ * `degraded` means the gateway runs but cannot reach Claude Code (no CLI, or Claude Code not logged in), or
+ * cannot use its database; `reason` says why. The database failing (full disk, read-only, corrupt) also
+ * answers 503: the gateway cannot keep what it is asked to until it recovers, which it does by itself once a
+ * write succeeds again.
  *
  * It is open, so it names no file: the CLI's path and the texts that carry paths (the CLI's failure, the
  * database's) are shown only to a caller with one of the configured API keys. With no keys configured
@@ -10,6 +11,7 @@
  */
 import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
+import type { ClaudeAuth } from '../../engine/claude-auth.js'
 import type { ClaudeCliInfo } from '../../engine/claude-cli.js'
 import { knownTotal } from '../../engine/process-memory.js'
 import type { GatewayContext } from '../../gateway.js'
@@ -31,8 +33,16 @@ const HealthSchema = Type.Object(
       path: Type.Optional(Nullable(Type.String({ description: KEYED }))),
       source: NullableEnum(['config', 'path', 'bundled']),
       version: Nullable(Type.String()),
-      usable: Type.Boolean(),
+      usable: Type.Boolean({
+        description: 'The CLI starts and is authenticated (false while Claude Code is not logged in).',
+      }),
       reason: Type.Optional(Nullable(Type.String({ description: KEYED }))),
+      authenticated: Nullable(
+        Type.Boolean({
+          description:
+            'What `claude auth status` says (checked at start, on reload and every claude.authCheckIntervalMs); null until it has answered, or when the CLI cannot tell.',
+        }),
+      ),
     }),
     sessions: Type.Object({ total: Type.Integer(), active: Type.Integer() }),
     processes: Type.Object({
@@ -96,7 +106,10 @@ export const healthRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = asy
         security: [],
         // The body is a string, sent as it is: the schema documents it.
         response: {
-          200: json('ok, or degraded with the reason (the Claude Code CLI is not usable).', ref('Health')),
+          200: json(
+            'ok, or degraded with the reason (the Claude Code CLI is not usable, or not logged in).',
+            ref('Health'),
+          ),
           503: json(
             "degraded: the gateway's database fails (full, read-only, corrupt); `store` says how and since when.",
             ref('Health'),
@@ -109,11 +122,15 @@ export const healthRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = asy
     (request, reply) => {
       const { engine, store } = gateway
       const cli = engine.cli
+      const auth = gateway.readiness.claudeAuth
+      const { draining } = gateway.readiness
       const stats = engine.stats()
       const storage = store.health()
       const uptime = Math.round((Date.now() - gateway.startedAt) / 1000)
       const facts = [
         cli,
+        auth,
+        draining,
         uptime,
         stats.sessions,
         stats.activeSessions,
@@ -129,7 +146,16 @@ export const healthRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = asy
         memory = { at: Date.now(), value: engine.memory() }
         bodies.full = undefined
       }
-      const snapshot = { cli, storage, uptime, stats, version: gateway.version, memory: memory?.value }
+      const snapshot = {
+        cli,
+        auth,
+        draining,
+        storage,
+        uptime,
+        stats,
+        version: gateway.version,
+        memory: memory?.value,
+      }
       bodies[view] ??= healthBody(snapshot, view === 'full')
       reply
         .code(storage.ok ? 200 : 503)
@@ -145,6 +171,8 @@ const withKey = (request: FastifyRequest, keys: readonly string[]) =>
 
 interface HealthFacts {
   cli: ClaudeCliInfo
+  auth: ClaudeAuth | null
+  draining: boolean
   storage: StoreHealth
   uptime: number
   stats: ReturnType<GatewayContext['engine']['stats']>
@@ -155,25 +183,40 @@ interface HealthFacts {
 type ProcessesMemory = ReturnType<GatewayContext['engine']['memory']>
 
 /** Why the database fails, in words that name no file: what callers without a key are told. */
-const STORAGE_REASONS: Record<StoreErrorCode, string> = {
+export const STORAGE_REASONS: Record<StoreErrorCode, string> = {
   storage_full: "The gateway's database is full (no space left on its disk, or store.maxSizeBytes reached)",
   storage_unavailable: "The gateway's database is unavailable (read-only, corrupt, locked or an I/O error)",
 }
 
 /** The health answer; `full` adds what names files (the CLI's path, failure texts that carry paths). */
-function healthBody({ cli, storage, uptime, stats, version, memory }: HealthFacts, full: boolean): string {
-  const ok = cli.usable && storage.ok
+function healthBody(
+  { cli, auth, draining, storage, uptime, stats, version, memory }: HealthFacts,
+  full: boolean,
+): string {
+  const loggedOut = auth?.state === 'not_authenticated'
+  const usable = cli.usable && !loggedOut
+  const ok = usable && storage.ok && !draining
   let reason: string | null = null
   if (!storage.ok) reason = full ? storage.message : STORAGE_REASONS[storage.error]
   else if (!cli.usable) reason = full || cli.path === null ? cli.reason : 'The Claude Code CLI does not start'
+  else if (loggedOut) reason = auth.reason
+  else if (draining) reason = 'The gateway is shutting down: new turns are refused'
+  const authenticated = auth === null || auth.state === 'unknown' ? null : !loggedOut
   const health: Static<typeof HealthSchema> = {
     status: ok ? 'ok' : 'degraded',
     ...(ok ? {} : { reason }),
     version,
     uptime_s: uptime,
     claude: full
-      ? { path: cli.path, source: cli.source, version: cli.version, usable: cli.usable, reason: cli.reason }
-      : { source: cli.source, version: cli.version, usable: cli.usable },
+      ? {
+          path: cli.path,
+          source: cli.source,
+          version: cli.version,
+          usable,
+          reason: cli.reason ?? (loggedOut ? auth.reason : null),
+          authenticated,
+        }
+      : { source: cli.source, version: cli.version, usable, authenticated },
     sessions: { total: stats.sessions, active: stats.activeSessions },
     processes: processesView(stats.processes, full ? memory : undefined),
     store: storage.ok

@@ -1,0 +1,48 @@
+/**
+ * `claude-code-gateway --print-config`: the configuration the gateway would run with (files, CCGW_*
+ * variables and flags merged over the defaults) as YAML, with its secrets masked, for an operator to check
+ * or to paste into a bug report.
+ */
+import { stringify } from 'yaml'
+import type { Config } from './config/index.js'
+
+export const MASK = '********'
+
+/** Names of `claude.env` variables whose values are credentials (ANTHROPIC_API_KEY, AWS_SECRET_ACCESS_KEY…). */
+const SECRET_NAME = /KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH|COOKIE|PRIVATE/i
+
+/**
+ * The configuration with every API key, the metrics token, every secret-named `claude.env` value and URL
+ * passwords masked.
+ */
+export function maskedConfig(config: Config): Config {
+  const env = Object.fromEntries(
+    Object.entries(config.claude.env).map(([name, value]) => [
+      name,
+      SECRET_NAME.test(name) ? MASK : maskUrlPassword(value),
+    ]),
+  )
+  return {
+    ...config,
+    server: { ...config.server, apiKeys: config.server.apiKeys.map(() => MASK) },
+    claude: { ...config.claude, env },
+    metrics: { ...config.metrics, token: config.metrics.token ? MASK : '' },
+  }
+}
+
+/** A URL's password (a proxy's `http://user:pass@host`) masked; any other value as it is. */
+function maskUrlPassword(value: string): string {
+  if (!/^[a-z][a-z\d+.-]*:\/\/[^/]*@/i.test(value)) return value
+  try {
+    const url = new URL(value)
+    if (url.password) url.password = MASK
+    return url.href
+  } catch {
+    return value
+  }
+}
+
+export function effectiveConfigYaml(config: Config, files: readonly string[]): string {
+  const from = files.length > 0 ? files.map((file) => `#   ${file}`).join('\n') : '#   (no file: defaults)'
+  return `# Effective configuration (secrets masked), from:\n${from}\n# and the CCGW_* environment and flags.\n${stringify(maskedConfig(config))}`
+}

@@ -1,0 +1,109 @@
+import type Database from 'better-sqlite3'
+import type { Page, SessionQuery, SessionRecord } from './types.js'
+
+interface SessionRow {
+  record: string
+}
+
+type ListParams = Record<string, string | number>
+
+/**
+ * The `sessions` table: each record kept as JSON beside the columns it is listed by. Storage failures and
+ * transactions are the caller's (sqlite.ts).
+ */
+export class SessionTable {
+  private readonly statements
+  private readonly listCache = new Map<
+    string,
+    {
+      rows: Database.Statement<ListParams, SessionRow>
+      count: Database.Statement<ListParams, { n: number }>
+    }
+  >()
+
+  constructor(private readonly db: Database.Database) {
+    this.statements = {
+      insert: db.prepare(
+        'INSERT INTO sessions (id, state, workspace, agent, created_at, updated_at, record) VALUES (@id, @state, @workspace, @agent, @createdAt, @updatedAt, @record)',
+      ),
+      update: db.prepare(
+        'UPDATE sessions SET state = @state, workspace = @workspace, agent = @agent, updated_at = @updatedAt, record = @record WHERE id = @id',
+      ),
+      get: db.prepare<[string], SessionRow>('SELECT record FROM sessions WHERE id = ?'),
+      delete: db.prepare('DELETE FROM sessions WHERE id = ?'),
+      count: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM sessions'),
+    }
+  }
+
+  insert(record: SessionRecord): void {
+    this.statements.insert.run(row(record))
+  }
+
+  update(record: SessionRecord): void {
+    this.statements.update.run(row(record))
+  }
+
+  get(id: string): SessionRecord | undefined {
+    const found = this.statements.get.get(id)
+    return found ? (JSON.parse(found.record) as SessionRecord) : undefined
+  }
+
+  delete(id: string): void {
+    this.statements.delete.run(id)
+  }
+
+  count(): number {
+    return this.statements.count.get()!.n
+  }
+
+  list(query: SessionQuery): Page<SessionRecord> {
+    const where: string[] = []
+    const params: ListParams = { limit: query.limit, offset: query.offset }
+    if (query.state) {
+      where.push('state = @state')
+      params.state = query.state
+    }
+    if (query.workspace) {
+      where.push('workspace = @workspace')
+      params.workspace = query.workspace
+    }
+    if (query.agent) {
+      where.push('agent = @agent')
+      params.agent = query.agent
+    }
+    const { rows: pageOf, count } = this.listStatements(
+      where.length > 0 ? `WHERE ${where.join(' AND ')}` : '',
+    )
+    const rows = pageOf.all(params)
+    const { n } = count.get(params)!
+    return { items: rows.map((r) => JSON.parse(r.record) as SessionRecord), total: n }
+  }
+
+  /** The two statements of a filtered list, prepared once per filter (there are eight filters at most). */
+  private listStatements(filter: string) {
+    let statements = this.listCache.get(filter)
+    if (!statements) {
+      statements = {
+        rows: this.db.prepare<ListParams, SessionRow>(
+          `SELECT record FROM sessions ${filter} ORDER BY updated_at DESC, id LIMIT @limit OFFSET @offset`,
+        ),
+        count: this.db.prepare<ListParams, { n: number }>(`SELECT count(*) AS n FROM sessions ${filter}`),
+      }
+      this.listCache.set(filter, statements)
+    }
+    return statements
+  }
+}
+
+/** The columns of a record, beside its JSON. */
+function row(record: SessionRecord) {
+  return {
+    id: record.id,
+    state: record.state,
+    workspace: record.settings.workspace,
+    agent: record.settings.agent,
+    createdAt: record.createdAt,
+    updatedAt: record.updatedAt,
+    record: JSON.stringify(record),
+  }
+}

@@ -1,0 +1,267 @@
+/**
+ * What deploy.test.ts and deploy-image.test.ts check the deployment files with: the part of kustomize the
+ * manifests use, hadolint-style Dockerfile rules, the metric references of a PromQL query, Kubernetes
+ * memory quantities, and the Docker build context as .dockerignore selects it.
+ */
+import { execFileSync } from 'node:child_process'
+import { existsSync, readFileSync, statSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { DockerfileParser } from 'dockerfile-ast'
+import picomatch from 'picomatch'
+import { parse, parseAllDocuments } from 'yaml'
+
+export const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)))
+
+export type Tree = { [key: string]: unknown }
+const isTree = (value: unknown): value is Tree =>
+  typeof value === 'object' && value !== null && !Array.isArray(value)
+
+interface Kustomization {
+  resources?: string[]
+  namespace?: string
+  images?: { name: string; newName?: string; newTag?: string }[]
+  patches?: { path: string }[]
+}
+const KUSTOMIZE_FIELDS = new Set(['apiVersion', 'kind', 'resources', 'namespace', 'images', 'patches'])
+const CLUSTER_SCOPED = new Set(['Namespace'])
+
+/**
+ * `kubectl kustomize dir` for the features these manifests use: resources (files and folders), strategic
+ * merge patches by kind and name, images and namespace. Anything else in a kustomization.yaml is an error,
+ * so that a new feature is not silently ignored here.
+ */
+export function kustomize(dir: string): Tree[] {
+  const k = parse(readFileSync(join(dir, 'kustomization.yaml'), 'utf8')) as Kustomization
+  for (const field of Object.keys(k))
+    if (!KUSTOMIZE_FIELDS.has(field)) throw new Error(`${dir}: kustomize field ${field} is not rendered here`)
+  const objects = (k.resources ?? []).flatMap((resource) => {
+    const path = join(dir, resource)
+    return statSync(path).isDirectory() ? kustomize(path) : documents(path)
+  })
+  for (const { path, ...rest } of k.patches ?? []) {
+    if (Object.keys(rest).length > 0) throw new Error(`${dir}: only patches by path are rendered here`)
+    for (const patch of documents(join(dir, path))) {
+      const name = (patch.metadata as Tree).name
+      const i = objects.findIndex((o) => o.kind === patch.kind && (o.metadata as Tree).name === name)
+      if (i < 0) throw new Error(`${dir}: patch ${path} matches no ${patch.kind} ${name}`)
+      objects[i] = merge(objects[i], patch) as Tree
+    }
+  }
+  for (const object of objects) {
+    for (const image of k.images ?? []) setImage(object, image)
+    if (k.namespace && !CLUSTER_SCOPED.has(object.kind as string))
+      (object.metadata as Tree).namespace = k.namespace
+  }
+  return objects
+}
+
+const documents = (path: string) =>
+  parseAllDocuments(readFileSync(path, 'utf8'))
+    .map((d) => d.toJS() as Tree | null)
+    .filter((d) => d !== null)
+
+/**
+ * Strategic merge as these patches need it: maps merge key by key (null deletes), lists of named items
+ * merge by name (the merge key of containers, env, volumes and volumeMounts), other lists are replaced.
+ * The patches here touch no ports, whose merge key is another.
+ */
+function merge(base: unknown, patch: unknown): unknown {
+  if (patch === null) return undefined
+  if (isTree(base) && isTree(patch)) {
+    const out: Tree = { ...base }
+    for (const [key, value] of Object.entries(patch)) {
+      const merged = merge(base[key], value)
+      if (merged === undefined) delete out[key]
+      else out[key] = merged
+    }
+    return out
+  }
+  const named = (list: unknown[]) => list.every((item) => isTree(item) && typeof item.name === 'string')
+  if (Array.isArray(base) && Array.isArray(patch) && named(base) && named(patch)) {
+    const out = [...(base as Tree[])]
+    for (const item of patch as Tree[]) {
+      const i = out.findIndex((b) => b.name === item.name)
+      if (i < 0) out.push(item)
+      else out[i] = merge(out[i], item) as Tree
+    }
+    return out
+  }
+  return patch
+}
+
+function setImage(object: Tree, image: NonNullable<Kustomization['images']>[number]): void {
+  const spec = ((object.spec as Tree | undefined)?.template as Tree | undefined)?.spec as Tree | undefined
+  for (const container of [
+    ...((spec?.initContainers as Tree[]) ?? []),
+    ...((spec?.containers as Tree[]) ?? []),
+  ]) {
+    const ref = container.image as string
+    const colon = ref.lastIndexOf(':')
+    const [name, tag] =
+      colon > ref.lastIndexOf('/') ? [ref.slice(0, colon), ref.slice(colon + 1)] : [ref, undefined]
+    if (name !== image.name) continue
+    const newTag = image.newTag ?? tag
+    container.image = `${image.newName ?? name}${newTag ? `:${newTag}` : ''}`
+  }
+}
+
+/**
+ * hadolint's rules that apply to this image, by their ids (https://github.com/hadolint/hadolint#rules), and
+ * three of the image's own: a HEALTHCHECK and an EXPOSE in the final stage. Returns the violations.
+ */
+export function lintDockerfile(text: string): string[] {
+  const dockerfile = DockerfileParser.parse(text)
+  const args = new Map(
+    dockerfile.getInitialARGs().map((a) => [a.getProperty()?.getName(), a.getProperty()?.getValue()]),
+  )
+  const violations: string[] = []
+  const stages: string[] = []
+  const froms = dockerfile.getFROMs()
+  for (const from of froms) {
+    const image = (from.getImage() ?? '').replace(/\$\{?(\w+)\}?/g, (_, name: string) => args.get(name) ?? '')
+    if (!stages.includes(image)) {
+      const tag = /^[^@]*:([^/@]+)(@|$)/.exec(image)?.[1]
+      if (tag === 'latest') violations.push(`DL3007: ${image}: pin a version, not latest`)
+      else if (!tag && !image.includes('@')) violations.push(`DL3006: ${image}: tag the image`)
+    }
+    const stage = from.getBuildStage()
+    if (stage) stages.push(stage)
+  }
+  const finalLine = froms.at(-1)?.getRange().start.line ?? 0
+  let user: string | undefined
+  for (const instruction of dockerfile.getInstructions()) {
+    const keyword = instruction.getKeyword()
+    const content = instruction.getArgumentsContent() ?? ''
+    if (keyword === 'WORKDIR' && !content.startsWith('/'))
+      violations.push(`DL3000: WORKDIR ${content}: use an absolute path`)
+    if (keyword === 'RUN') {
+      if (/\bsudo\b/.test(content)) violations.push('DL3004: do not use sudo')
+      if (/(^|&&|;)\s*cd\s/.test(content)) violations.push('DL3003: use WORKDIR, not cd')
+      if (/apt-get\s+(dist-)?upgrade/.test(content)) violations.push('DL3005: do not apt-get upgrade')
+      const installs = /apt-get\s+install/.test(content)
+      if (installs && !/apt-get\s+install\s+(.*\s)?-y\b/.test(content))
+        violations.push('DL3014: apt-get install -y')
+      if (installs && !content.includes('--no-install-recommends'))
+        violations.push('DL3015: apt-get install --no-install-recommends')
+      if (/apt-get\s+(update|install)/.test(content) && !/rm -rf \/var\/lib\/apt\/lists\/\*/.test(content))
+        violations.push('DL3009: remove /var/lib/apt/lists/* in the same RUN')
+    }
+    if (keyword === 'ADD') violations.push(`DL3020: ADD ${content}: use COPY for files and folders`)
+    if (keyword === 'COPY') {
+      const from = /--from=(\S+)/.exec(instruction.getRawArgumentsContent() ?? '')?.[1]
+      if (from && !stages.includes(from) && !from.includes(':'))
+        violations.push(`DL3022: COPY --from=${from}: no such stage`)
+    }
+    if ((keyword === 'CMD' || keyword === 'ENTRYPOINT') && !content.startsWith('['))
+      violations.push(`DL3025: ${keyword} ${content}: use the JSON (exec) form, so signals reach the process`)
+    if (keyword === 'USER' && instruction.getRange().start.line > finalLine) user = content
+  }
+  if (user === undefined || user === 'root' || user === '0' || user.startsWith('0:'))
+    violations.push(`DL3002: the final stage's last USER is ${user ?? 'missing'}: run as a non-root user`)
+  const final = dockerfile.getInstructions().filter((i) => i.getRange().start.line > finalLine)
+  if (
+    !final.some(
+      (i) => i.getKeyword() === 'HEALTHCHECK' && /^(--\S+\s+)*CMD\s/.test(i.getArgumentsContent() ?? ''),
+    )
+  )
+    violations.push('healthcheck: the final stage has no HEALTHCHECK CMD')
+  if (!final.some((i) => i.getKeyword() === 'EXPOSE'))
+    violations.push('expose: the final stage EXPOSEs no port')
+  return violations
+}
+
+const PROMQL_WORDS = new Set([
+  'sum',
+  'max',
+  'min',
+  'avg',
+  'rate',
+  'increase',
+  'histogram_quantile',
+  'by',
+  'without',
+])
+
+/**
+ * The metrics a dashboard query reads, each with the labels it names: its own matchers, and the query's
+ * grouping labels (checked against every metric of the query: the dashboard groups single-metric queries).
+ * An identifier that is neither a selector nor a known function is an error: every metric must have one.
+ */
+export function metricReferences(query: string): { metric: string; labels: string[] }[] {
+  const refs: { metric: string; labels: string[] }[] = []
+  const labelsIn = (matchers: string) =>
+    [...matchers.replace(/"(?:[^"\\]|\\.)*"/g, '""').matchAll(/([a-zA-Z_]\w*)\s*(?:=~|!~|!=|=)/g)].map(
+      (m) => m[1]!,
+    )
+  let rest = query.replace(
+    /label_values\(\s*([a-zA-Z_:][\w:]*)\s*(?:\{([^}]*)\})?\s*,\s*(\w+)\s*\)/g,
+    (_, metric: string, matchers = '', label: string) => {
+      refs.push({ metric, labels: [...labelsIn(matchers), label] })
+      return ' '
+    },
+  )
+  rest = rest.replace(/([a-zA-Z_:][\w:]*)\s*\{([^}]*)\}/g, (_, metric: string, matchers: string) => {
+    refs.push({ metric, labels: labelsIn(matchers) })
+    return ' '
+  })
+  const grouping: string[] = []
+  rest = rest
+    .replace(/\b(?:by|without)\s*\(([^)]*)\)/g, (_, labels: string) => {
+      grouping.push(...labels.split(',').map((l) => l.trim()))
+      return ' '
+    })
+    .replace(/\[[^\]]*\]/g, ' ')
+  for (const [identifier] of rest.matchAll(/[a-zA-Z_:][\w:]*/g))
+    if (!PROMQL_WORDS.has(identifier))
+      throw new Error(`${identifier} in ${query}: a metric without a selector?`)
+  return refs.map((r) => ({ metric: r.metric, labels: [...r.labels, ...grouping] }))
+}
+
+const UNITS: Record<string, number> = {
+  '': 1,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+}
+
+/** Bytes in a Kubernetes memory quantity ("1536Mi", "2G"); NaN for anything else. */
+export function quantityBytes(quantity: string | number | undefined): number {
+  const m = /^(\d+(?:\.\d+)?)(k|M|G|Ki|Mi|Gi|Ti)?$/.exec(String(quantity))
+  return m ? Number(m[1]) * UNITS[m[2] ?? '']! : Number.NaN
+}
+
+/**
+ * The files `docker build .` sends: the repository's files (tracked, and new ones git does not ignore) that
+ * .dockerignore keeps. Its patterns as Docker reads them: the last match wins, `!` keeps, and a pattern that
+ * matches a folder matches everything under it.
+ */
+export function buildContext(): string[] {
+  const rules = readFileSync(join(ROOT, '.dockerignore'), 'utf8')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line && !line.startsWith('#'))
+    .map((line) => {
+      const keep = line.startsWith('!')
+      return { keep, matches: picomatch(line.slice(keep ? 1 : 0).replace(/^\/|\/$/g, ''), { dot: true }) }
+    })
+  const excluded = (file: string) => {
+    let out = false
+    for (const rule of rules) {
+      const paths = [file]
+      for (let dir = dirname(file); dir !== '.'; dir = dirname(dir)) paths.push(dir)
+      if (paths.some((p) => rule.matches(p))) out = !rule.keep
+    }
+    return out
+  }
+  return execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '-z'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  })
+    .split('\0')
+    .filter((file) => file && existsSync(join(ROOT, file)) && !excluded(file))
+}

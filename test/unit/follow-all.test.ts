@@ -1,0 +1,349 @@
+/**
+ * followAll over a real SqliteStore: every session's events in global position order, at the sink's pace,
+ * the switch to live events and back, filters, and the events that still wait to be written.
+ */
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { type TestContext, test } from 'node:test'
+import { setImmediate as loopTurn } from 'node:timers/promises'
+import Database from 'better-sqlite3'
+import { type BusOptions, EventBus } from '../../src/events/bus.js'
+import { type EventFilter, followAll, type PositionedSink } from '../../src/events/follow-all.js'
+import { positionOf } from '../../src/events/positions.js'
+import type { GatewayEvent } from '../../src/events/types.js'
+import { SqliteStore } from '../../src/store/sqlite.js'
+import { waitUntil } from '../support/wait.js'
+
+function newBus(t: TestContext, options?: BusOptions): { bus: EventBus; store: SqliteStore } {
+  const dir = mkdtempSync(join(tmpdir(), 'ccgw-follow-all-'))
+  const store = new SqliteStore(dir)
+  const bus = new EventBus(store, options)
+  t.after(() => {
+    store.setMaxSize(0)
+    bus.flush()
+    store.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+  return { bus, store }
+}
+
+/** Publishes `count` events, alternating over `sessions`. */
+function publish(bus: EventBus, sessions: string[], count: number, text = 'x'): void {
+  for (let i = 0; i < count; i++)
+    bus.publish(sessions[i % sessions.length]!, {
+      type: 'text.delta',
+      turnId: 't',
+      text,
+      parentToolUseId: null,
+    })
+}
+
+/** A sink with room for `room` events at a time: then full until the test calls `drain()`. */
+class TestSink implements PositionedSink {
+  readonly received: { pos: number; event: GatewayEvent }[] = []
+  readonly failures: unknown[] = []
+  private used = 0
+  private release: (() => void) | null = null
+
+  constructor(private readonly room: number) {}
+
+  send(event: GatewayEvent, pos: number): boolean {
+    this.received.push({ pos, event })
+    this.used++
+    return this.used < this.room
+  }
+
+  drained(): Promise<void> {
+    return new Promise((resolve) => {
+      this.release = resolve
+    })
+  }
+
+  fail(error: unknown): void {
+    this.failures.push(error)
+  }
+
+  get waiting(): boolean {
+    return this.release !== null
+  }
+
+  async drain(): Promise<void> {
+    assert.ok(this.release, 'followAll waits for the sink')
+    this.used = 0
+    const release = this.release
+    this.release = null
+    release()
+    await this.settled()
+  }
+
+  /** Once followAll waits for this sink, or a few turns of the loop brought no event. */
+  async settled(): Promise<void> {
+    let quiet = 0
+    while (!this.waiting && quiet < 3) {
+      const before = this.received.length
+      await loopTurn()
+      quiet = this.received.length === before ? quiet + 1 : 0
+    }
+  }
+
+  positions(): number[] {
+    return this.received.map((r) => r.pos)
+  }
+}
+
+const range = (first: number, last: number) => Array.from({ length: last - first + 1 }, (_, i) => first + i)
+
+function follow(bus: EventBus, after: number, sink: TestSink, filter: EventFilter = {}, pageSize = 10) {
+  return followAll(bus, after, filter, sink, pageSize)
+}
+
+test('every session in position order, a page at a time at the sink pace, then live', async (t) => {
+  const { bus } = newBus(t)
+  publish(bus, ['a', 'b', 'c'], 25)
+  const sink = new TestSink(4)
+  follow(bus, 0, sink)
+  assert.deepEqual(sink.positions(), range(1, 4), 'until the sink was full, synchronously')
+  assert.deepEqual(
+    sink.received.map((r) => r.event.sessionId),
+    ['a', 'b', 'c', 'a'],
+  )
+  publish(bus, ['d'], 3) // while the sink is full: read from the store after what came before
+  while (sink.waiting) await sink.drain()
+  assert.deepEqual(sink.positions(), range(1, 28))
+  assert.ok(sink.received.every((r) => positionOf(r.event) === undefined || positionOf(r.event) === r.pos))
+  publish(bus, ['e'], 1)
+  assert.deepEqual(sink.positions(), range(1, 29), 'caught up: live')
+  assert.equal(sink.received.at(-1)!.event.sessionId, 'e', 'a session created later is followed too')
+})
+
+test('resuming after a position sends exactly the events past it', async (t) => {
+  const { bus } = newBus(t)
+  publish(bus, ['a', 'b'], 12)
+  bus.flush()
+  const sink = new TestSink(Number.POSITIVE_INFINITY)
+  follow(bus, 7, sink)
+  await sink.settled()
+  assert.deepEqual(sink.positions(), range(8, 12))
+  assert.deepEqual(
+    sink.received.map((r) => [r.event.sessionId, r.event.seq]),
+    [
+      ['b', 4],
+      ['a', 5],
+      ['b', 5],
+      ['a', 6],
+      ['b', 6],
+    ],
+  )
+})
+
+test('events published during a paced catch-up arrive once each, in order, without a gap', async (t) => {
+  const { bus } = newBus(t)
+  publish(bus, ['a', 'b'], 30)
+  const sink = new TestSink(3)
+  follow(bus, 0, sink, {}, 4)
+  let published = 30
+  while (sink.waiting) {
+    publish(bus, ['a', 'b', 'c'], 2) // between every drain: in the store, in pending, or live
+    published += 2
+    await sink.drain()
+    if (published > 60) break
+  }
+  while (sink.waiting) await sink.drain()
+  publish(bus, ['c'], 1)
+  assert.deepEqual(sink.positions(), range(1, published + 1))
+  for (const id of ['a', 'b', 'c']) {
+    const seqs = sink.received.filter((r) => r.event.sessionId === id).map((r) => r.event.seq)
+    assert.deepEqual(seqs, range(1, seqs.length), `session ${id} complete and in order`)
+  }
+})
+
+test('a sink that fills up on live events leaves the fan-out and catches up from the store', async (t) => {
+  const { bus } = newBus(t)
+  const sink = new TestSink(3)
+  follow(bus, 0, sink, {}, 2)
+  await sink.settled()
+  publish(bus, ['a'], 3) // the third fills the sink
+  assert.deepEqual(sink.positions(), [1, 2, 3])
+  await loopTurn()
+  assert.equal(sink.waiting, true)
+  publish(bus, ['a', 'b'], 5) // not delivered live any more
+  assert.deepEqual(sink.positions(), [1, 2, 3])
+  while (sink.waiting) await sink.drain()
+  assert.deepEqual(sink.positions(), range(1, 8))
+  publish(bus, ['b'], 1)
+  assert.deepEqual(sink.positions(), range(1, 9), 'live again')
+})
+
+test('the session and type filters, replayed and live', async (t) => {
+  const { bus } = newBus(t)
+  publish(bus, ['a', 'b', 'c'], 9)
+  bus.publish('b', { type: 'session.deleted' })
+  const sessions = new TestSink(Number.POSITIVE_INFINITY)
+  follow(bus, 0, sessions, { sessionIds: ['b', 'c'] }, 2)
+  const deletions = new TestSink(Number.POSITIVE_INFINITY)
+  follow(bus, 0, deletions, { types: ['session.deleted'] })
+  await sessions.settled()
+  publish(bus, ['a', 'b'], 2)
+  bus.publish('a', { type: 'session.deleted' })
+  assert.deepEqual(sessions.positions(), [2, 3, 5, 6, 8, 9, 10, 12])
+  assert.deepEqual(
+    deletions.received.map((r) => [r.pos, r.event.sessionId]),
+    [
+      [10, 'b'],
+      [13, 'a'],
+    ],
+  )
+})
+
+test('events still waiting to be written are read in order after the stored ones', async (t) => {
+  const { bus, store } = newBus(t, { retryDelayMs: { min: 5, max: 20 } })
+  publish(bus, ['a'], 1)
+  bus.flush()
+  // As on a full disk: the next events wait in memory.
+  store.setMaxSize(1)
+  publish(bus, ['a', 'b'], 20, 'y'.repeat(2_000))
+  await loopTurn()
+  assert.equal(store.health().ok, false)
+  assert.ok(store.lastPos() < 21, 'some events are not in the store')
+  const sink = new TestSink(Number.POSITIVE_INFINITY)
+  follow(bus, 0, sink, {}, 4)
+  await sink.settled()
+  assert.deepEqual(sink.positions(), range(1, 21))
+  const onlyB = new TestSink(Number.POSITIVE_INFINITY)
+  follow(bus, 5, onlyB, { sessionIds: ['b'] })
+  assert.deepEqual(onlyB.positions(), [7, 9, 11, 13, 15, 17, 19, 21])
+  store.setMaxSize(0)
+  await waitUntil(() => store.lastPos() === 21, 5_000, 'the waiting events written')
+  publish(bus, ['b'], 1)
+  assert.deepEqual(sink.positions(), range(1, 22))
+})
+
+test('a follower added from inside a delivery gets each event once', (t) => {
+  const { bus } = newBus(t)
+  const late = new TestSink(100)
+  bus.subscribeAll((event) => {
+    if (positionOf(event) === 2) follow(bus, 0, late)
+  })
+  publish(bus, ['a', 'b'], 4)
+  assert.deepEqual(late.positions(), [1, 2, 3, 4])
+})
+
+test('closing stops a catch-up that waits, and the live delivery; a read that fails fails the sink', async (t) => {
+  const { bus, store } = newBus(t)
+  publish(bus, ['a'], 10)
+  const sink = new TestSink(3)
+  const subscription = follow(bus, 0, sink)
+  subscription.close()
+  await sink.drain()
+  publish(bus, ['a'], 1)
+  assert.deepEqual(sink.positions(), [1, 2, 3])
+
+  const failing = new TestSink(2)
+  follow(bus, 0, failing, {}, 2)
+  const broken = new Error('disk I/O error')
+  store.readEventsAfter = () => {
+    throw broken
+  }
+  await failing.drain()
+  assert.deepEqual(failing.failures, [broken])
+  assert.deepEqual(failing.positions(), [1, 2])
+})
+
+test("a session's creation and purge are in the global log (followAll, subscribeAll) only, outside the session's sequence", async (t) => {
+  const { bus, store } = newBus(t)
+  const everything = new TestSink(Number.POSITIVE_INFINITY)
+  follow(bus, 0, everything)
+  const ofSession: GatewayEvent[] = []
+  bus.subscribe('a', (event) => ofSession.push(event))
+  const ofAll: GatewayEvent[] = []
+  bus.subscribeAll((event) => ofAll.push(event))
+  bus.publish('a', { type: 'session.created', title: null, workspace: '/w', agent: null })
+  publish(bus, ['a'], 2)
+  bus.flush()
+  assert.deepEqual(
+    bus.replay('a').map((e) => e.seq),
+    [1, 2],
+  )
+  const replayed = new TestSink(Number.POSITIVE_INFINITY)
+  follow(bus, 0, replayed)
+  assert.deepEqual(replayed.positions(), [1, 2, 3])
+  // A purge, as the engine does it: the session's events go, its tombstone stays.
+  store.deleteSession('a')
+  bus.forget('a')
+  bus.publish('a', { type: 'session.deleted' })
+  assert.deepEqual(
+    everything.received.map((r) => [r.pos, r.event.type, r.event.seq]),
+    [
+      [1, 'session.created', 0],
+      [2, 'text.delta', 1],
+      [3, 'text.delta', 2],
+      [4, 'session.deleted', 0],
+    ],
+  )
+  assert.deepEqual(
+    ofSession.map((e) => e.seq),
+    [1, 2],
+  )
+  assert.deepEqual(
+    ofAll.map((e) => [e.type, e.seq]),
+    [
+      ['session.created', 0],
+      ['text.delta', 1],
+      ['text.delta', 2],
+      ['session.deleted', 0],
+    ],
+  )
+  bus.flush()
+  assert.deepEqual(
+    store.readEventsAfter(0).events.map((e) => [e.pos, e.event.type]),
+    [[4, 'session.deleted']],
+  )
+  assert.deepEqual(bus.replay('a'), [])
+})
+
+test('a row that cannot be read back in the middle of a page does not end the catch-up, filtered or not', async (t) => {
+  const { bus, store } = newBus(t)
+  publish(bus, ['a', 'b'], 20)
+  bus.flush()
+  const other = new Database(store.file)
+  other.prepare("UPDATE events SET event = '{' WHERE pos IN (2, 7)").run()
+  other.close()
+  const filters: EventFilter[] = [{}, { sessionIds: ['a', 'b'] }, { types: ['text.delta'] }]
+  const sinks = filters.map((filter) => {
+    const sink = new TestSink(Number.POSITIVE_INFINITY)
+    follow(bus, 0, sink, filter, 4)
+    return sink
+  })
+  // Each first page holds 3 events for 4 rows: the stored events after it are read all the same.
+  const expected = range(1, 20).filter((pos) => pos !== 2 && pos !== 7)
+  for (const sink of sinks) {
+    await waitUntil(() => sink.received.length === 18, 5_000, 'the catch-up past the unreadable rows')
+    assert.deepEqual(sink.positions(), expected)
+  }
+  publish(bus, ['b'], 1)
+  for (const sink of sinks) assert.deepEqual(sink.positions(), [...expected, 21])
+})
+
+test('filtered reads merge the sessions (or types) named, in position order, page by page', (t) => {
+  const { bus } = newBus(t)
+  publish(bus, ['a', 'b', 'c'], 30)
+  bus.publish('b', { type: 'session.state', state: 'idle', previous: 'running' })
+  bus.flush()
+  const pages = (filter: EventFilter, pageSize: number) => {
+    const read: number[][] = []
+    for (let after = 0, end = false; !end; ) {
+      const page = bus.readAfter(after, { ...filter, limit: pageSize })
+      read.push(page.events.map((e) => e.pos))
+      after = page.last
+      end = page.end
+    }
+    return read
+  }
+  const ofAOrC = range(1, 30).filter((pos) => pos % 3 !== 2)
+  assert.deepEqual(pages({ sessionIds: ['c', 'a', 'a'] }, 7).flat(), ofAOrC)
+  assert.deepEqual(pages({ sessionIds: ['a', 'c'] }, 7)[0], ofAOrC.slice(0, 7))
+  assert.deepEqual(pages({ types: ['session.state', 'text.delta'] }, 8).flat(), range(1, 31))
+  assert.deepEqual(pages({ sessionIds: ['b'], types: ['session.state'] }, 2), [[31]])
+})

@@ -1,0 +1,65 @@
+/**
+ * Tool calls (src/api/native/tool-calls.ts) and direct tools (src/api/native/tools.ts), mirrored by hand.
+ */
+import type { ContentBlock } from './events.js'
+
+export const TOOL_CALL_STATUSES = [
+  'running',
+  'succeeded',
+  'failed',
+  'denied',
+  'interrupted',
+  'timeout',
+] as const
+export type ToolCallStatus = (typeof TOOL_CALL_STATUSES)[number]
+export const TOOL_CALLERS = ['main', 'subagent', 'direct'] as const
+export type ToolCaller = (typeof TOOL_CALLERS)[number]
+
+/** `ToolCall` of src/api/native/tool-calls.ts. */
+export interface ToolCall {
+  /** The tool_use id (`direct_…` for a direct call). */
+  id: string
+  session_id: string
+  seq: number
+  name: string
+  input: unknown
+  requested_input?: unknown
+  status: ToolCallStatus
+  caller: ToolCaller
+  agent: string | null
+  parent_tool_use_id: string | null
+  turn_id: string
+  result: { content: string | ContentBlock[]; is_error: boolean; structured?: unknown } | null
+  permission: {
+    request_id: string
+    behavior: 'allow' | 'deny' | null
+    by: 'client' | 'rule' | 'timeout' | 'interrupt' | null
+    message?: string
+    reason?: string
+  } | null
+  started_at: string
+  finished_at: string | null
+  duration_ms: number | null
+}
+
+/** A JSON Schema as the gateway describes inputs (only what the UI reads). */
+export interface JsonSchema {
+  type?: string | string[]
+  description?: string
+  enum?: unknown[]
+  properties?: Record<string, JsonSchema>
+  required?: string[]
+  items?: JsonSchema
+  minimum?: number
+  maximum?: number
+  minLength?: number
+}
+
+/** `ToolDescription` of src/api/native/tools.ts: a direct tool. */
+export interface ToolDescription {
+  name: string
+  claude_code_name: string
+  description: string
+  input_schema: JsonSchema
+  endpoint: string
+}

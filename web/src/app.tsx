@@ -1,0 +1,118 @@
+/**
+ * The shell every view renders in: the sidebar (views of routes.ts), the header (connection to the
+ * gateway, key prompt, theme toggle) and the current route's view.
+ */
+import { Suspense, useEffect } from 'react'
+import { KeyPrompt } from './key-prompt.js'
+import { live, useConnectionStatus } from './live/live.js'
+import type { ConnectionStatus } from './live/stream.js'
+import { Link, matchPath, navigate, useLocation } from './router.js'
+import { HOME, ROUTES } from './routes.js'
+import { useShortcuts } from './shortcuts.js'
+import { toggleTheme, useTheme } from './theme.js'
+import { Button } from './ui/button.js'
+import { EmptyState } from './ui/empty-state.js'
+import { Spinner } from './ui/spinner.js'
+
+export function App() {
+  const { path } = useLocation()
+  useShortcuts()
+  useEffect(() => {
+    live.start()
+    return () => live.stop()
+  }, [])
+  useEffect(() => {
+    if (path === '/') navigate(HOME, { replace: true })
+  }, [path])
+
+  const match = ROUTES.map((route) => ({ route, params: matchPath(route.path, path) })).find(
+    (each) => each.params,
+  )
+  const View = match?.route.view
+
+  return (
+    <div className="shell">
+      <a className="skip-link" href="#main">
+        Skip to content
+      </a>
+      <nav className="sidebar" aria-label="Views">
+        <div className="brand">
+          <span className="brand-mark" aria-hidden="true" />
+          Claude Code Gateway
+        </div>
+        <ul>
+          {ROUTES.filter((route) => route.nav).map((route) => (
+            <li key={route.path}>
+              <Link
+                to={route.path}
+                aria-current={path === route.path || path.startsWith(`${route.path}/`) ? 'page' : undefined}
+                title={`g ${route.nav!.key}`}
+              >
+                {route.nav!.label}
+              </Link>
+            </li>
+          ))}
+        </ul>
+      </nav>
+      <header className="header">
+        <Connection />
+        <div className="header-actions">
+          <KeyPrompt />
+          <ThemeToggle />
+        </div>
+      </header>
+      <main id="main" className="main" tabIndex={-1}>
+        <Suspense fallback={<Spinner visibleLabel />}>
+          {View ? (
+            <View params={match.params!} />
+          ) : (
+            <EmptyState title="Nothing here" action={<Link to={HOME}>Go to the sessions</Link>}>
+              <p>
+                <code>/admin{path}</code> is not a page of this UI. It may belong to a newer version of the
+                gateway.
+              </p>
+            </EmptyState>
+          )}
+        </Suspense>
+      </main>
+    </div>
+  )
+}
+
+const STATUS_TEXT: Record<ConnectionStatus, string> = {
+  connecting: 'Connecting…',
+  open: 'Live',
+  reconnecting: 'Reconnecting…',
+  unauthorized: 'Key needed',
+  stopped: 'Offline',
+}
+
+function Connection() {
+  const status = useConnectionStatus()
+  return (
+    <div className="connection" data-status={status} role="status" aria-live="polite">
+      <span className="connection-dot" aria-hidden="true" />
+      {STATUS_TEXT[status]}
+      {status === 'reconnecting' && (
+        <Button variant="ghost" onClick={() => live.reconnect()}>
+          Retry now
+        </Button>
+      )}
+    </div>
+  )
+}
+
+function ThemeToggle() {
+  const theme = useTheme()
+  const next = theme === 'dark' ? 'light' : 'dark'
+  return (
+    <Button
+      variant="ghost"
+      onClick={toggleTheme}
+      aria-label={`Switch to the ${next} theme`}
+      data-theme-toggle
+    >
+      {theme === 'dark' ? '☀ Light' : '☾ Dark'}
+    </Button>
+  )
+}

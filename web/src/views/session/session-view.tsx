@@ -1,0 +1,91 @@
+/**
+ * One session (`/sessions/:id`): its header, the conversation as it streams (timeline/), and the actions
+ * that steer it (actions/): the controls, a fork button on each message, the permission prompts waiting for
+ * an answer and the composer.
+ */
+import { useCallback, useMemo, useSyncExternalStore } from 'react'
+import { ApiError } from '../../api/client.js'
+import { credentials } from '../../api/credentials.js'
+import { Link } from '../../router.js'
+import { EmptyState } from '../../ui/empty-state.js'
+import { ErrorState } from '../../ui/error-state.js'
+import { Spinner } from '../../ui/spinner.js'
+import {
+  Composer,
+  ForkButton,
+  PendingPermissions,
+  PendingPermissionsBadge,
+  SessionControls,
+} from './actions/index.js'
+import { SessionHeader, useSessionRecord } from './session-header.js'
+import type { EntryOf } from './timeline/entry.js'
+import { Timeline } from './timeline/timeline.js'
+import { useTimeline } from './timeline/use-timeline.js'
+import './session.css'
+import './actions/actions.css'
+
+export default function SessionView({ params }: { params: Record<string, string> }) {
+  // Another session (a fork just made) starts from nothing: no row, toggle or search of this one stays.
+  return <SessionPage key={params.id} id={params.id!} />
+}
+
+function SessionPage({ id }: { id: string }) {
+  // Again with a new key: the first answers may have been 401s.
+  const { key } = useSyncExternalStore(credentials.subscribe, credentials.get)
+  const record = useSessionRecord(id, key)
+  const timeline = useTimeline(id, key)
+  const { session, error, deleted } = record
+
+  // Stable, so that the timeline's memoised rows do not re-render for it.
+  const forkable = useMemo(() => ({ id }), [id])
+  const messageActions = useCallback(
+    (entry: EntryOf<'user'> | EntryOf<'text'>) =>
+      entry.kind === 'text' && entry.synthetic ? null : (
+        <ForkButton
+          session={forkable}
+          seq={entry.seq}
+          {...(entry.kind === 'text' && entry.messageId ? { at: entry.messageId } : {})}
+        />
+      ),
+    [forkable],
+  )
+
+  if (deleted)
+    return (
+      <section className="view">
+        <EmptyState title="This session was deleted" action={<Link to="/sessions">Go to the sessions</Link>}>
+          <p>Another client deleted it while it was open here.</p>
+        </EmptyState>
+      </section>
+    )
+  if (!session)
+    return (
+      <section className="view">
+        {error instanceof ApiError && error.status === 404 ? (
+          <EmptyState title="No such session" action={<Link to="/sessions">Go to the sessions</Link>}>
+            <p>
+              <code>{id}</code> is not a session of this gateway: it may have been deleted.
+            </p>
+          </EmptyState>
+        ) : error !== undefined ? (
+          <ErrorState error={error} what="The session" onRetry={record.reload} />
+        ) : (
+          <Spinner label="Loading the session" visibleLabel />
+        )}
+      </section>
+    )
+
+  return (
+    <section className="view session-view" aria-labelledby="session-title">
+      <SessionHeader
+        session={session}
+        tab="conversation"
+        status={<PendingPermissionsBadge sessionId={id} running={session.state === 'running'} />}
+        controls={<SessionControls session={session} onChange={record.replace} />}
+      />
+      <Timeline sessionId={id} timeline={timeline} messageActions={messageActions} />
+      <PendingPermissions session={session} />
+      <Composer session={session} />
+    </section>
+  )
+}

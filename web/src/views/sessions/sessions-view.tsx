@@ -1,0 +1,209 @@
+/**
+ * Every session, most recently active first: paged from GET /api/sessions as the list scrolls (all pages
+ * while filtering, since filters apply to what is loaded), virtualised so that thousands of rows stay
+ * fast, and kept current by the live stream (model.ts says how).
+ */
+import { useVirtualizer } from '@tanstack/react-virtual'
+import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react'
+import { api } from '../../api/client.js'
+import { credentials } from '../../api/credentials.js'
+import type { Page } from '../../api/types/page.js'
+import { SESSION_STATES, type Session } from '../../api/types/sessions.js'
+import { useLiveEvents } from '../../live/live.js'
+import { Button } from '../../ui/button.js'
+import { EmptyState } from '../../ui/empty-state.js'
+import { ErrorState } from '../../ui/error-state.js'
+import { Spinner } from '../../ui/spinner.js'
+import {
+  addPage,
+  agentsOf,
+  applyEvents,
+  EMPTY,
+  type Filters,
+  isFiltered,
+  NO_FILTERS,
+  type SessionsState,
+  staleIds,
+  upsert,
+  visibleSessions,
+} from './model.js'
+import { SessionRow } from './session-row.js'
+import './sessions.css'
+
+const PAGE_SIZE = 200
+const ROW_HEIGHT = 56
+const COLUMNS: [name: string, className?: string][] = [
+  ['State'],
+  ['Title'],
+  ['Model'],
+  ['Agent'],
+  ['Workspace'],
+  ['Tokens', 'num'],
+  ['Cost', 'num'],
+  ['Last activity'],
+]
+
+export default function SessionsView() {
+  const [sessions, setSessions] = useState<SessionsState>(EMPTY)
+  const [filters, setFilters] = useState<Filters>(NO_FILTERS)
+  const [error, setError] = useState<unknown>()
+  const [loading, setLoading] = useState(false)
+  // The state as the stream handler last saw it (it runs outside React's render).
+  const current = useRef(sessions)
+  current.current = sessions
+  const fetching = useRef(new Set<string>())
+
+  const loadPage = useCallback(async (offset: number) => {
+    setLoading(true)
+    try {
+      const page = await api.get<Page<Session>>('/sessions', { query: { limit: PAGE_SIZE, offset } })
+      setSessions((state) => addPage(state, page))
+      setError(undefined)
+    } catch (failure) {
+      setError(failure)
+    } finally {
+      setLoading(false)
+    }
+  }, [])
+
+  const refetch = useCallback(async (ids: string[]) => {
+    const wanted = ids.filter((id) => !fetching.current.has(id))
+    for (const id of wanted) fetching.current.add(id)
+    const found = await Promise.all(
+      wanted.map((id) =>
+        api
+          .get<Session>(`/sessions/${encodeURIComponent(id)}`)
+          // Deleted meanwhile, or the key went away: the row simply is not (re)placed.
+          .catch(() => undefined)
+          .finally(() => fetching.current.delete(id)),
+      ),
+    )
+    const fresh = found.filter((session): session is Session => session !== undefined)
+    if (fresh.length > 0) setSessions((state) => upsert(state, fresh))
+  }, [])
+
+  // Again with a new key: the first answer may have been a 401.
+  const { key } = useSyncExternalStore(credentials.subscribe, credentials.get)
+  // biome-ignore lint/correctness/useExhaustiveDependencies: `key` is the reason to load again.
+  useEffect(() => {
+    void loadPage(0)
+  }, [loadPage, key])
+
+  useLiveEvents((events) => {
+    const stale = staleIds(current.current, events)
+    setSessions((state) => applyEvents(state, events))
+    if (stale.length > 0) void refetch(stale)
+  })
+
+  const rows = useMemo(() => visibleSessions(sessions, filters), [sessions, filters])
+  const agents = useMemo(() => agentsOf(sessions), [sessions])
+  const filtered = isFiltered(filters)
+
+  const scroller = useRef<HTMLDivElement>(null)
+  const virtualizer = useVirtualizer({
+    count: rows.length,
+    getScrollElement: () => scroller.current,
+    estimateSize: () => ROW_HEIGHT,
+    overscan: 12,
+  })
+  const lastVisible = virtualizer.getVirtualItems().at(-1)?.index ?? 0
+
+  // The next page when the end of what is loaded comes into view, or at once while filtering.
+  useEffect(() => {
+    if (loading || error || sessions.complete || sessions.next === 0) return
+    if (filtered || lastVisible >= rows.length - 20) void loadPage(sessions.next)
+  }, [loading, error, sessions, filtered, lastVisible, rows.length, loadPage])
+
+  const update = (change: Partial<Filters>) => setFilters((previous) => ({ ...previous, ...change }))
+  const firstLoad = sessions.next === 0 && !sessions.complete
+
+  return (
+    <section className="view sessions-view" aria-labelledby="sessions-title">
+      <div className="view-header">
+        <h1 id="sessions-title">Sessions</h1>
+        <span className="muted" aria-live="polite">
+          {filtered ? `${rows.length} of ${sessions.total}` : sessions.total} sessions
+        </span>
+      </div>
+      <div className="toolbar">
+        <input
+          type="search"
+          data-search
+          aria-label="Search sessions"
+          placeholder="Search title, id, model, agent, workspace  ( / )"
+          value={filters.search}
+          onChange={(event) => update({ search: event.target.value })}
+        />
+        <select
+          aria-label="State"
+          value={filters.state}
+          onChange={(event) => update({ state: event.target.value as Filters['state'] })}
+        >
+          <option value="">All states</option>
+          {SESSION_STATES.map((state) => (
+            <option key={state} value={state}>
+              {state}
+            </option>
+          ))}
+        </select>
+        <select
+          aria-label="Agent"
+          value={filters.agent}
+          onChange={(event) => update({ agent: event.target.value })}
+        >
+          <option value="">All agents</option>
+          {agents.map((agent) => (
+            <option key={agent} value={agent}>
+              {agent}
+            </option>
+          ))}
+        </select>
+        {loading && <Spinner label="Loading sessions" />}
+      </div>
+
+      {error !== undefined && rows.length === 0 ? (
+        <ErrorState error={error} what="The sessions" onRetry={() => void loadPage(sessions.next)} />
+      ) : firstLoad ? (
+        <Spinner label="Loading sessions" visibleLabel />
+      ) : rows.length === 0 ? (
+        filtered ? (
+          <EmptyState
+            title="No session matches"
+            action={<Button onClick={() => setFilters(NO_FILTERS)}>Clear filters</Button>}
+          >
+            <p>Nothing loaded matches these filters.</p>
+          </EmptyState>
+        ) : (
+          <EmptyState title="No sessions yet">
+            <p>
+              Sessions appear here, live, as clients create them: <code>POST /api/sessions</code> on the
+              native API, or any OpenAI-compatible client pointed at <code>/v1</code>.
+            </p>
+          </EmptyState>
+        )
+      ) : (
+        <div className="table">
+          <div className="table-head session-grid" aria-hidden="true">
+            {COLUMNS.map(([name, className]) => (
+              <span key={name} className={className}>
+                {name}
+              </span>
+            ))}
+          </div>
+          <div className="table-body" ref={scroller}>
+            <ul aria-label="Sessions" style={{ height: virtualizer.getTotalSize() }}>
+              {virtualizer.getVirtualItems().map((item) => (
+                <SessionRow
+                  key={rows[item.index]!.id}
+                  session={rows[item.index]!}
+                  top={item.start}
+                  height={ROW_HEIGHT}
+                />
+              ))}
+            </ul>
+          </div>
+        </div>
+      )}
+    </section>
+  )
+}

@@ -1,0 +1,86 @@
+/** One tool call in full: who made it, when, the permission decision, its input and its result. */
+import type { ReactNode } from 'react'
+import type { ToolCall, ToolCallStatus } from '../../api/types/tools.js'
+import { Link } from '../../router.js'
+import { Badge, type Tone } from '../../ui/badge.js'
+import { Button } from '../../ui/button.js'
+import { Dialog } from '../../ui/dialog.js'
+import { formatDuration } from '../../ui/format.js'
+import { resultText } from './calls-model.js'
+
+const STATUS_TONES: Record<ToolCallStatus, Tone> = {
+  running: 'accent',
+  succeeded: 'success',
+  failed: 'danger',
+  denied: 'warning',
+  interrupted: 'neutral',
+  timeout: 'danger',
+}
+export const statusTone = (status: ToolCallStatus): Tone => STATUS_TONES[status]
+
+export function CallDetails({ call, onClose }: { call: ToolCall; onClose: () => void }) {
+  const { permission, result } = call
+  return (
+    <Dialog open onClose={onClose} title={`${call.name} · ${call.id}`} wide>
+      <dl className="facts">
+        <Fact term="Status">
+          <Badge tone={statusTone(call.status)}>{call.status}</Badge>
+        </Fact>
+        <Fact term="Session">
+          <Link to={`/sessions/${encodeURIComponent(call.session_id)}`} className="mono">
+            {call.session_id}
+          </Link>
+        </Fact>
+        <Fact term="Made by">{`${call.caller}${call.agent ? ` (${call.agent})` : ''}`}</Fact>
+        <Fact term="Turn">
+          <span className="mono">{call.turn_id}</span>
+        </Fact>
+        {call.parent_tool_use_id && (
+          <Fact term="Inside">
+            <span className="mono">{call.parent_tool_use_id}</span>
+          </Fact>
+        )}
+        <Fact term="Started">{new Date(call.started_at).toLocaleString()}</Fact>
+        <Fact term="Duration">
+          {call.duration_ms === null ? 'still running' : formatDuration(call.duration_ms)}
+        </Fact>
+        {permission && (
+          <Fact term="Permission">
+            {permission.behavior === null
+              ? `waiting${permission.reason ? `: ${permission.reason}` : ''}`
+              : `${permission.behavior === 'allow' ? 'allowed' : 'denied'} by ${permission.by}` +
+                (permission.message ? `: ${permission.message}` : '')}
+          </Fact>
+        )}
+      </dl>
+      <h3>Input</h3>
+      <pre className="code-block">{JSON.stringify(call.input, null, 2)}</pre>
+      {call.requested_input !== undefined && (
+        <>
+          <h3>Claude asked for</h3>
+          <pre className="code-block">{JSON.stringify(call.requested_input, null, 2)}</pre>
+        </>
+      )}
+      <h3>Result</h3>
+      {result ? (
+        <pre className={result.is_error ? 'code-block code-error' : 'code-block'}>
+          {resultText(result.content) || '(empty)'}
+        </pre>
+      ) : (
+        <p className="muted">None yet.</p>
+      )}
+      <div className="dialog-actions">
+        <Button onClick={onClose}>Close</Button>
+      </div>
+    </Dialog>
+  )
+}
+
+function Fact({ term, children }: { term: string; children: ReactNode }) {
+  return (
+    <div>
+      <dt>{term}</dt>
+      <dd>{children}</dd>
+    </div>
+  )
+}

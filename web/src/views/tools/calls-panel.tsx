@@ -1,0 +1,283 @@
+/**
+ * Every session's tool calls, newest first: filtered on the server (GET /api/tool-calls), paged as the
+ * list scrolls, virtualised, and fetched again from the top when the live stream says calls started or
+ * ended. A row opens the call's input and result; its session is a link.
+ */
+import { useVirtualizer } from '@tanstack/react-virtual'
+import { memo, useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react'
+import { api } from '../../api/client.js'
+import { credentials } from '../../api/credentials.js'
+import type { Page } from '../../api/types/page.js'
+import { TOOL_CALL_STATUSES, TOOL_CALLERS, type ToolCall } from '../../api/types/tools.js'
+import { useLiveEvents } from '../../live/live.js'
+import { Link } from '../../router.js'
+import { Badge } from '../../ui/badge.js'
+import { Button } from '../../ui/button.js'
+import { EmptyState } from '../../ui/empty-state.js'
+import { ErrorState } from '../../ui/error-state.js'
+import { formatDuration } from '../../ui/format.js'
+import { RelativeTime } from '../../ui/relative-time.js'
+import { Spinner } from '../../ui/spinner.js'
+import { CallDetails, statusTone } from './call-details.js'
+import {
+  addPage,
+  type CallFilters,
+  type CallsState,
+  callKey,
+  callsChanged,
+  EMPTY,
+  filterQuery,
+  inputSummary,
+  isFiltered,
+  mergeHead,
+  NO_FILTERS,
+} from './calls-model.js'
+import { useSessionTitles } from './session-titles.js'
+
+const PAGE_SIZE = 100
+const ROW_HEIGHT = 52
+const TYPING_MS = 300
+const REFRESH_MS = 500
+const COLUMNS: [string, string?][] = [
+  ['Status'],
+  ['Tool'],
+  ['Session'],
+  ['Made by'],
+  ['Started'],
+  ['Duration', 'num'],
+]
+
+export function CallsPanel({ hidden }: { hidden: boolean }) {
+  const [typed, setTyped] = useState<CallFilters>(NO_FILTERS)
+  const [filters, setFilters] = useState<CallFilters>(NO_FILTERS)
+  const [calls, setCalls] = useState<CallsState>(EMPTY)
+  const [loaded, setLoaded] = useState(false)
+  const [loading, setLoading] = useState(false)
+  const [error, setError] = useState<unknown>()
+  const [open, setOpen] = useState<ToolCall>()
+  const { key } = useSyncExternalStore(credentials.subscribe, credentials.get)
+
+  // Text filters apply once typing pauses; the lists at once.
+  useEffect(() => {
+    const timer = setTimeout(() => setFilters(typed), TYPING_MS)
+    return () => clearTimeout(timer)
+  }, [typed])
+
+  // Answers to a query of filters no longer shown are dropped.
+  const generation = useRef(0)
+  const fetchPage = useCallback(
+    async (
+      offset: number,
+      apply: (state: CallsState, page: Page<ToolCall>) => CallsState,
+      { background = false } = {},
+    ) => {
+      const asked = generation.current
+      // A live refresh shows no spinner: during a turn it would flicker all along.
+      if (!background) setLoading(true)
+      try {
+        const page = await api.get<Page<ToolCall>>('/tool-calls', {
+          query: { ...filterQuery(filters), limit: PAGE_SIZE, offset },
+        })
+        if (asked !== generation.current) return
+        setCalls((state) => apply(state, page))
+        setLoaded(true)
+        setError(undefined)
+      } catch (failure) {
+        if (asked === generation.current) setError(failure)
+      } finally {
+        if (asked === generation.current && !background) setLoading(false)
+      }
+    },
+    [filters],
+  )
+
+  // biome-ignore lint/correctness/useExhaustiveDependencies: `key` is the reason to load again.
+  useEffect(() => {
+    generation.current += 1
+    setCalls(EMPTY)
+    setLoaded(false)
+    void fetchPage(0, addPage)
+  }, [fetchPage, key])
+
+  const timer = useRef<ReturnType<typeof setTimeout>>(undefined)
+  useEffect(() => () => clearTimeout(timer.current), [])
+  useLiveEvents((events) => {
+    if (!callsChanged(events) || timer.current !== undefined) return
+    timer.current = setTimeout(() => {
+      timer.current = undefined
+      void fetchPage(0, mergeHead, { background: true })
+    }, REFRESH_MS)
+  })
+
+  const scroller = useRef<HTMLDivElement>(null)
+  const virtualizer = useVirtualizer({
+    count: calls.items.length,
+    getScrollElement: () => scroller.current,
+    estimateSize: () => ROW_HEIGHT,
+    overscan: 10,
+  })
+  const visible = virtualizer.getVirtualItems()
+  const lastVisible = visible.at(-1)?.index ?? 0
+  const titles = useSessionTitles([...new Set(visible.map((item) => calls.items[item.index]!.session_id))])
+  useEffect(() => {
+    if (!loaded || loading || error || calls.complete) return
+    if (lastVisible >= calls.items.length - 20) void fetchPage(calls.items.length, addPage)
+  }, [loaded, loading, error, calls, lastVisible, fetchPage])
+
+  const update = (change: Partial<CallFilters>) => setTyped((previous) => ({ ...previous, ...change }))
+  const choose = (change: Partial<CallFilters>) => {
+    update(change)
+    setFilters((previous) => ({ ...previous, ...change }))
+  }
+  const filtered = isFiltered(filters)
+
+  return (
+    <div className="tab-panel calls-panel" hidden={hidden}>
+      <div className="toolbar">
+        <input
+          aria-label="Tool name"
+          placeholder="Tool (Bash, read…)"
+          value={typed.name}
+          onChange={(event) => update({ name: event.target.value })}
+        />
+        <select
+          aria-label="Status"
+          value={typed.status}
+          onChange={(event) => choose({ status: event.target.value as CallFilters['status'] })}
+        >
+          <option value="">All statuses</option>
+          {TOOL_CALL_STATUSES.map((status) => (
+            <option key={status}>{status}</option>
+          ))}
+        </select>
+        <select
+          aria-label="Caller"
+          value={typed.caller}
+          onChange={(event) => choose({ caller: event.target.value as CallFilters['caller'] })}
+        >
+          <option value="">Any caller</option>
+          {TOOL_CALLERS.map((caller) => (
+            <option key={caller}>{caller}</option>
+          ))}
+        </select>
+        <input
+          aria-label="Agent"
+          placeholder="Agent"
+          value={typed.agent}
+          onChange={(event) => update({ agent: event.target.value })}
+        />
+        <input
+          aria-label="Session id"
+          placeholder="Session id"
+          className="mono"
+          value={typed.session}
+          onChange={(event) => update({ session: event.target.value })}
+        />
+        <span className="muted" aria-live="polite">
+          {loaded && `${calls.total} call${calls.total === 1 ? '' : 's'}`}
+        </span>
+        {loading && <Spinner label="Loading tool calls" />}
+      </div>
+      {error !== undefined && calls.items.length === 0 ? (
+        <ErrorState error={error} what="The tool calls" onRetry={() => void fetchPage(0, addPage)} />
+      ) : !loaded ? (
+        <Spinner label="Loading tool calls" visibleLabel />
+      ) : calls.items.length === 0 ? (
+        filtered ? (
+          <EmptyState
+            title="No call matches"
+            action={<Button onClick={() => choose(NO_FILTERS)}>Clear filters</Button>}
+          >
+            <p>No tool call of any session matches these filters.</p>
+          </EmptyState>
+        ) : (
+          <EmptyState title="No tool calls yet">
+            <p>
+              Claude's tool calls appear here, live, as sessions make them; so do the direct tools run from
+              the <Link to="/tools/run">Run a tool</Link> tab or{' '}
+              <code>POST /api/sessions/:id/tools/:name</code>.
+            </p>
+          </EmptyState>
+        )
+      ) : (
+        <div className="table">
+          <div className="table-head calls-grid" aria-hidden="true">
+            {COLUMNS.map(([name, className]) => (
+              <span key={name} className={className}>
+                {name}
+              </span>
+            ))}
+          </div>
+          <div className="table-body" ref={scroller}>
+            <ul aria-label="Tool calls" style={{ height: virtualizer.getTotalSize() }}>
+              {visible.map((item) => {
+                const call = calls.items[item.index]!
+                return (
+                  <CallRow
+                    key={callKey(call)}
+                    call={call}
+                    title={titles.get(call.session_id)}
+                    top={item.start}
+                    onOpen={setOpen}
+                  />
+                )
+              })}
+            </ul>
+          </div>
+        </div>
+      )}
+      {open && <CallDetails call={open} onClose={() => setOpen(undefined)} />}
+    </div>
+  )
+}
+
+const CallRow = memo(function CallRow({
+  call,
+  title,
+  top,
+  onOpen,
+}: {
+  call: ToolCall
+  /** The session's title; null: it has none; undefined: not known yet. */
+  title: string | null | undefined
+  top: number
+  onOpen: (call: ToolCall) => void
+}) {
+  return (
+    <li
+      className="table-row calls-grid calls-row"
+      style={{ transform: `translateY(${top}px)`, height: ROW_HEIGHT }}
+      data-tool-call={call.id}
+      data-status={call.status}
+    >
+      <span>
+        <Badge tone={statusTone(call.status)}>{call.status}</Badge>
+      </span>
+      <button type="button" className="cell-title call-open" onClick={() => onOpen(call)}>
+        <span className="truncate call-name">{call.name}</span>
+        <span className="muted mono truncate">{inputSummary(call.input)}</span>
+      </button>
+      <span className="cell-title">
+        <Link
+          to={`/sessions/${encodeURIComponent(call.session_id)}`}
+          className="truncate session-link"
+          title={call.session_id}
+        >
+          {title ?? (title === null ? 'Untitled' : call.session_id.slice(0, 8))}
+        </Link>
+        {title !== undefined && <span className="muted mono truncate">{call.session_id.slice(0, 8)}</span>}
+      </span>
+      <span
+        className="truncate"
+        title={call.parent_tool_use_id ? `Inside ${call.parent_tool_use_id}` : undefined}
+      >
+        {call.caller}
+        {call.agent && <span className="muted"> · {call.agent}</span>}
+      </span>
+      <span>
+        <RelativeTime time={call.started_at} />
+      </span>
+      <span className="num">{call.duration_ms === null ? '—' : formatDuration(call.duration_ms)}</span>
+    </li>
+  )
+})
