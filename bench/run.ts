@@ -5,15 +5,18 @@
  *   node --import tsx bench/run.ts [--only ttft,startup,imports] [--json results.json]
  *   node --import tsx bench/run.ts --only native,native-scale [--sessions 200]
  *   node --import tsx bench/run.ts --only sustained
+ *   node --import tsx bench/run.ts --only admin-ui
  *
- * `native`, `native-scale` and `sustained` run only when named in --only: they take minutes (native-scale
- * tens of minutes for its default 1000 sessions, sustained about a quarter of an hour).
+ * `native`, `native-scale`, `sustained` and `admin-ui` run only when named in --only: they take minutes
+ * (native-scale tens of minutes for its default 1000 sessions, sustained about a quarter of an hour) or, for
+ * admin-ui, a browser (Chromium) and the built admin UI.
  */
 import { execFileSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { cpus, loadavg, totalmem } from 'node:os'
 import { parseArgs } from 'node:util'
 import { detectClaudeCli } from '../src/engine/claude-cli.js'
+import { runAdminUi } from './admin-ui.js'
 import { runImports } from './imports.js'
 import { runNative } from './native.js'
 import { defaultScaleOptions, runNativeScale } from './native-scale.js'
@@ -39,6 +42,7 @@ const ON_REQUEST: Record<string, () => Promise<BenchResult>> = {
   native: () => runNative(),
   'native-scale': () => runNativeScale({ ...defaultScaleOptions(), sessions }),
   sustained: () => runSustained(),
+  'admin-ui': () => runAdminUi(),
 }
 const known = { ...BENCHES, ...ON_REQUEST }
 
