@@ -7,6 +7,7 @@
  */
 import type { Browser } from 'playwright-core'
 import type { Gateway } from '../src/gateway.js'
+import { VIEWPORT } from '../test/support/browser.js'
 import { seededTurn } from '../test/support/seeded-turns.js'
 import { callJson } from './native.js'
 import { type Row, summarize } from './stats.js'
@@ -18,8 +19,6 @@ export interface PaintOptions {
   sessions: number
 }
 
-/** The browser tests' window. */
-export const VIEWPORT = { width: 1280, height: 760 }
 /** 250 seeded turns of 40 events: the 10,000 of test/browser/session.test.ts. */
 const SEEDED_TURNS = 250
 const SEEDED_DELTAS = 34

@@ -30,10 +30,10 @@ import { join } from 'node:path'
 import { type Browser, chromium, type Page } from 'playwright-core'
 import { ADMIN_ROOT } from '../src/api/admin.js'
 import type { Gateway } from '../src/gateway.js'
-import { CHROMIUM } from '../test/support/browser.js'
+import { CHROMIUM, CHROMIUM_ARGS, VIEWPORT } from '../test/support/browser.js'
 import { type TestHome, testConfig, testGateway, testHome } from '../test/support/harness.js'
 import { lastUserText, text } from '../test/support/scripted-anthropic.js'
-import { measureFirstPaint, VIEWPORT } from './admin-paint.js'
+import { measureFirstPaint } from './admin-paint.js'
 import { callJson } from './native.js'
 import { type BenchResult, envInt, main, type Ratio, type Row, spread } from './stats.js'
 import { BusRecorder, SseParser } from './streaming.js'
@@ -58,16 +58,6 @@ export const defaultAdminUiOptions = (): AdminUiOptions => ({
 })
 
 const TARGET_P95_MS = 100
-/** Flags of the browser tests (test/support/browser.ts): this machine reaches no other host. */
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-]
 /** One measured word: `t<turn>w<delta>`, fixed width so that a delta of the scripted model is one word. */
 const word = (turn: number, delta: number) =>
   `t${String(turn).padStart(3, '0')}w${String(delta).padStart(3, '0')} `

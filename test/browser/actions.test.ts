@@ -6,46 +6,27 @@
  * message opening the fork, then closing it after a confirmation. Needs `npm run build` first.
  */
 import assert from 'node:assert/strict'
-import { existsSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { describe, test } from 'node:test'
 import type { Page } from 'playwright-core'
-import { ADMIN_ROOT } from '../../src/api/admin.js'
-import { browserSkip, withBrowser } from '../support/browser.js'
+import { browserSkip, pageErrors, withBrowser } from '../support/browser.js'
 import { withGateway } from '../support/harness.js'
 import { type Json, nativeClient } from '../support/native-client.js'
 import { conversationTexts, text, toolCall } from '../support/scripted-anthropic.js'
 import { waitUntil } from '../support/wait.js'
 
 const skip = browserSkip()
-if (!skip) assert.ok(existsSync(`${ADMIN_ROOT}/index.html`), 'the admin UI is not built: run `npm run build`')
-
-/** Errors the page logs or throws: a test ends with none. */
-function pageErrors(page: Page): string[] {
-  const errors: string[] = []
-  page.on('console', (message) => {
-    // The gateway's refusals the test provokes are shown on the page; the browser logs their status too.
-    if (message.type() === 'error' && !message.text().includes('the server responded with a status'))
-      errors.push(message.text())
-  })
-  page.on('pageerror', (error) => errors.push(error.message))
-  return errors
-}
 
 describe('session actions in the admin UI', { skip }, () => {
   // First: after hooks run in order, and the pages' streams must be gone before the gateway closes.
   const browser = withBrowser()
   const fixture = withGateway()
-  const { call } = nativeClient(() => fixture.gateway)
-  const create = async (fields: Json = {}) => {
-    const answer = await call('POST', '/api/sessions', fields)
-    assert.equal(answer.status, 201, answer.raw)
-    return answer.body.id as string
-  }
+  const { call, createSession: create } = nativeClient(() => fixture.gateway)
   const session = async (id: string) => (await call('GET', `/api/sessions/${id}`)).body
   const open = async (id: string) => {
     const page = await browser.page()
     await page.emulateMedia({ colorScheme: 'light' })
-    const errors = pageErrors(page)
+    const errors = pageErrors(page, { refusals: true })
     await page.goto(`${fixture.url}/admin/sessions/${id}`)
     await composer(page).waitFor()
     await page.getByText('Live', { exact: true }).waitFor()

@@ -6,30 +6,15 @@
  * `npm run build` first (npm test builds).
  */
 import assert from 'node:assert/strict'
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
-import type { Page } from 'playwright-core'
-import { ADMIN_ROOT } from '../../src/api/admin.js'
-import { browserSkip, withBrowser } from '../support/browser.js'
+import { browserSkip, pageErrors, withBrowser } from '../support/browser.js'
 import { withGateway } from '../support/harness.js'
 import { nativeClient } from '../support/native-client.js'
 import { text, toolCall } from '../support/scripted-anthropic.js'
 
 const skip = browserSkip()
-if (!skip) assert.ok(existsSync(`${ADMIN_ROOT}/index.html`), 'the admin UI is not built: run `npm run build`')
-
-/** Errors the page logs or throws: a test ends with none. */
-function pageErrors(page: Page): string[] {
-  const errors: string[] = []
-  page.on('console', (message) => {
-    // A refused request is the browser's own log line; the tests check what the page makes of it.
-    if (message.type() === 'error' && !message.text().startsWith('Failed to load resource'))
-      errors.push(message.text())
-  })
-  page.on('pageerror', (error) => errors.push(error.message))
-  return errors
-}
 
 describe('admin UI: agents and tools', { skip }, () => {
   // First: after hooks run in order, and the pages' streams must be gone before the gateway closes.
@@ -41,12 +26,12 @@ describe('admin UI: agents and tools', { skip }, () => {
     writeFileSync(join(configDir, 'settings.json'), JSON.stringify({ permissions: { deny: ['WebFetch'] } }))
     writeFileSync(join(home.workspace, 'notes.txt'), 'first line\nsecond line\n')
   })
-  const { call } = nativeClient(() => fixture.gateway)
+  const { call, createSession } = nativeClient(() => fixture.gateway)
   const agentConfig = async (name: string) => (await call('GET', `/api/agents/${name}/config`)).body
 
   test('an agent: created with the form, listed, edited as a file, its figures after a turn, deleted', async () => {
     const page = await browser.page()
-    const errors = pageErrors(page)
+    const errors = pageErrors(page, { refusals: true })
     await page.emulateMedia({ colorScheme: 'light' })
     await page.goto(`${fixture.url}/admin/agents`)
     await page.getByRole('link', { name: 'New agent' }).click()
@@ -138,14 +123,12 @@ describe('admin UI: agents and tools', { skip }, () => {
   })
 
   test('tool calls of a real turn, live; permission rules changed; the read tool run from its form', async () => {
-    const created = await call('POST', '/api/sessions', {
+    const id = await createSession({
       title: 'Tool user',
       permission_mode: 'bypassPermissions',
     })
-    assert.equal(created.status, 201, created.raw)
-    const id = created.body.id as string
     const page = await browser.page()
-    const errors = pageErrors(page)
+    const errors = pageErrors(page, { refusals: true })
     await page.emulateMedia({ colorScheme: 'light' })
     await page.goto(`${fixture.url}/admin/tools`)
     await page.getByRole('heading', { name: 'Tools' }).waitFor()

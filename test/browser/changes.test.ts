@@ -5,18 +5,16 @@
  * choice remembered), and the file compared from the start to now. Needs `npm run build` first.
  */
 import assert from 'node:assert/strict'
-import { existsSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import type { Locator, Page } from 'playwright-core'
-import { ADMIN_ROOT } from '../../src/api/admin.js'
-import { browserSkip, withBrowser } from '../support/browser.js'
+import { browserSkip, pageErrors, withBrowser } from '../support/browser.js'
 import { withGateway } from '../support/harness.js'
 import { nativeClient } from '../support/native-client.js'
 import { text, toolCall } from '../support/scripted-anthropic.js'
 
 const skip = browserSkip()
-if (!skip) assert.ok(existsSync(`${ADMIN_ROOT}/index.html`), 'the admin UI is not built: run `npm run build`')
 
 const WRITTEN = [
   'export function greet(name: string): string {',
@@ -27,16 +25,6 @@ const WRITTEN = [
   '',
 ].join('\n')
 
-/** Errors the page logs or throws: a test ends with none. */
-function pageErrors(page: Page): string[] {
-  const errors: string[] = []
-  page.on('console', (message) => {
-    if (message.type() === 'error') errors.push(message.text())
-  })
-  page.on('pageerror', (error) => errors.push(error.message))
-  return errors
-}
-
 const figure = (page: Page, label: string) =>
   page.locator('.changes-figure').filter({ has: page.locator('dt', { hasText: new RegExp(`^${label}$`) }) })
 
@@ -45,15 +33,13 @@ const rowTexts = async (rows: Locator) => (await rows.allTextContents()).map((ea
 describe('admin UI: code changes', { skip }, () => {
   const browser = withBrowser()
   const fixture = withGateway({ pool: { warmSpares: 0 } })
-  const { call } = nativeClient(() => fixture.gateway)
+  const { call, createSession } = nativeClient(() => fixture.gateway)
 
   test('a file written then edited: rollup, the edit as a diff, split and unified, start → now', async () => {
-    const created = await call('POST', '/api/sessions', {
+    const id = await createSession({
       title: 'Greeting module',
       permission_mode: 'bypassPermissions',
     })
-    assert.equal(created.status, 201, created.raw)
-    const id = created.body.id as string
     const greeting = join(fixture.home.workspace, 'src', 'greeting.ts')
     const readme = join(fixture.home.workspace, 'README.md')
 
@@ -162,9 +148,7 @@ describe('admin UI: code changes', { skip }, () => {
   })
 
   test('a long file shows its first rows, highlighted, and more on demand', async () => {
-    const created = await call('POST', '/api/sessions', { permission_mode: 'bypassPermissions' })
-    assert.equal(created.status, 201, created.raw)
-    const id = created.body.id as string
+    const id = await createSession({ permission_mode: 'bypassPermissions' })
     const long = Array.from({ length: 1000 }, (_, index) => `export const v${index + 1} = ${index + 1}\n`)
     fixture.home.model.script(
       toolCall('Write', { file_path: join(fixture.home.workspace, 'long.ts'), content: long.join('') }),

@@ -5,18 +5,15 @@
  * time, and not at all while hidden. Needs `npm run build` first (npm test builds).
  */
 import assert from 'node:assert/strict'
-import { existsSync } from 'node:fs'
 import { describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Page } from 'playwright-core'
-import { ADMIN_ROOT } from '../../src/api/admin.js'
-import { browserSkip, withBrowser } from '../support/browser.js'
+import { browserSkip, pageErrors, withBrowser } from '../support/browser.js'
 import { withGateway } from '../support/harness.js'
 import { nativeClient } from '../support/native-client.js'
 import { text } from '../support/scripted-anthropic.js'
 
 const skip = browserSkip()
-if (!skip) assert.ok(existsSync(`${ADMIN_ROOT}/index.html`), 'the admin UI is not built: run `npm run build`')
 
 /** A figure's value as the page shows it: `[data-figure]` for thresholded ones, else by tile and label. */
 const figure = (page: Page, id: string) => page.locator(`[data-figure="${id}"] dd`)
@@ -24,16 +21,6 @@ const stat = (page: Page, tile: string, label: string) =>
   page.locator('.tile', { has: page.getByRole('heading', { name: tile, exact: true }) }).locator('.stat', {
     has: page.locator('dt', { hasText: new RegExp(`^${label}$`) }),
   })
-
-/** Errors the page logs or throws: a test ends with none. */
-function pageErrors(page: Page): string[] {
-  const errors: string[] = []
-  page.on('console', (message) => {
-    if (message.type() === 'error') errors.push(message.text())
-  })
-  page.on('pageerror', (error) => errors.push(error.message))
-  return errors
-}
 
 /** Waits until `read` returns something `accept`s, polling the page. */
 async function until<T>(read: () => Promise<T>, accept: (value: T) => boolean, timeout = 20_000): Promise<T> {

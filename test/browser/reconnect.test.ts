@@ -8,18 +8,15 @@
  * to fill a gap: the resumed stream alone made up for the cuts. Needs `npm run build` first.
  */
 import assert from 'node:assert/strict'
-import { existsSync } from 'node:fs'
 import type { Socket } from 'node:net'
 import { describe, test } from 'node:test'
 import type { Page, Request } from 'playwright-core'
-import { ADMIN_ROOT } from '../../src/api/admin.js'
 import { SseWriter } from '../../src/api/sse.js'
 import { browserSkip, withBrowser } from '../support/browser.js'
 import { withGateway } from '../support/harness.js'
 import { nativeClient } from '../support/native-client.js'
 
 const skip = browserSkip()
-if (!skip) assert.ok(existsSync(`${ADMIN_ROOT}/index.html`), 'the admin UI is not built: run `npm run build`')
 
 const KEY = 'reconnect-test-key-81d4'
 /** Between two published items: the stream is busy through every cut. */

@@ -6,118 +6,27 @@
  * finds an old turn by search; and the decision points of a turn, marked. Needs `npm run build` first.
  */
 import assert from 'node:assert/strict'
-import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
-import type { Page } from 'playwright-core'
-import { ADMIN_ROOT } from '../../src/api/admin.js'
 import type { EventBody } from '../../src/events/types.js'
-import { browserSkip, withBrowser } from '../support/browser.js'
+import { browserSkip, pageErrors, withBrowser } from '../support/browser.js'
 import { withGateway } from '../support/harness.js'
 import { nativeClient } from '../support/native-client.js'
 import { text } from '../support/scripted-anthropic.js'
+import { message, result, seededTurn, USAGE } from '../support/seeded-turns.js'
 
 const skip = browserSkip()
-if (!skip) assert.ok(existsSync(`${ADMIN_ROOT}/index.html`), 'the admin UI is not built: run `npm run build`')
-
-/** Errors the page logs or throws: a test ends with none. */
-function pageErrors(page: Page): string[] {
-  const errors: string[] = []
-  page.on('console', (message) => {
-    if (message.type() === 'error') errors.push(message.text())
-  })
-  page.on('pageerror', (error) => errors.push(error.message))
-  return errors
-}
-
-const USAGE = {
-  inputTokens: 1200,
-  outputTokens: 300,
-  cacheReadInputTokens: 0,
-  cacheCreationInputTokens: 0,
-  thinkingTokens: 0,
-}
-
-/** A whole message of Claude's (`parent`: inside that subagent call). */
-const message = (turnId: string, content: Record<string, unknown>[], parent: string | null): EventBody => ({
-  type: 'message',
-  turnId,
-  messageId: `msg_${turnId}_${parent ?? 'main'}`,
-  model: 'claude-test',
-  content: content as never,
-  parentToolUseId: parent,
-  synthetic: false,
-})
-
-/** A tool call's successful result. */
-const result = (
-  turnId: string,
-  toolUseId: string,
-  name: string,
-  content: string,
-  parent: string | null,
-): EventBody => ({
-  type: 'tool.result',
-  turnId,
-  toolUseId,
-  name,
-  isError: false,
-  content,
-  durationMs: 25,
-  parentToolUseId: parent,
-})
-
-/** One seeded turn of `deltas + 7` events: the user, streamed text, the whole message, a Bash call, the end. */
-function seededTurn(index: number, deltas: number): EventBody[] {
-  const turnId = `seeded-${index}`
-  const words = Array.from({ length: deltas }, (_, word) => `word${word} `)
-  return [
-    { type: 'turn.started', turnId, content: `Question number ${index}: what changed?` },
-    ...words.map((word): EventBody => ({ type: 'text.delta', turnId, text: word, parentToolUseId: null })),
-    message(
-      turnId,
-      [
-        { type: 'text', text: `Answer ${index}: ${words.join('')}` },
-        { type: 'tool_use', id: `toolu_${index}`, name: 'Bash', input: { command: `git log -n ${index}` } },
-      ],
-      null,
-    ),
-    {
-      type: 'tool.call',
-      turnId,
-      toolUseId: `toolu_${index}`,
-      name: 'Bash',
-      input: { command: `git log -n ${index}` },
-      parentToolUseId: null,
-    },
-    result(turnId, `toolu_${index}`, 'Bash', `commit ${index}`, null),
-    { type: 'usage', turnId, model: 'claude-test', usage: USAGE, costUsd: 0.002 },
-    {
-      type: 'turn.completed',
-      turnId,
-      status: 'success',
-      result: `Answer ${index}`,
-      stopReason: 'end_turn',
-      durationMs: 1500,
-      numTurns: 1,
-      usage: USAGE,
-      costUsd: 0.002,
-    },
-  ]
-}
 
 describe('admin UI: the session page', { skip }, () => {
   const browser = withBrowser()
   const fixture = withGateway({ pool: { warmSpares: 0 } })
-  const { call } = nativeClient(() => fixture.gateway)
+  const { call, createSession } = nativeClient(() => fixture.gateway)
 
   test('a real turn: thinking, text streaming in, a Write card with its code and result', async () => {
-    const created = await call('POST', '/api/sessions', {
+    const id = await createSession({
       title: 'Write the answer',
       permission_mode: 'bypassPermissions',
     })
-    assert.equal(created.status, 201, created.raw)
-    const id = created.body.id as string
     assert.equal(
       (await call('POST', `/api/sessions/${id}/thinking`, { type: 'enabled', budget_tokens: 2048 })).status,
       200,

@@ -5,40 +5,23 @@
  * (npm test builds).
  */
 import assert from 'node:assert/strict'
-import { existsSync } from 'node:fs'
 import { describe, test } from 'node:test'
 import type { Page, Request } from 'playwright-core'
-import { ADMIN_ROOT } from '../../src/api/admin.js'
-import { browserSkip, withBrowser } from '../support/browser.js'
+import { browserSkip, pageErrors, withBrowser } from '../support/browser.js'
 import { withGateway } from '../support/harness.js'
 import { nativeClient } from '../support/native-client.js'
 import { text } from '../support/scripted-anthropic.js'
 
 const skip = browserSkip()
-if (!skip) assert.ok(existsSync(`${ADMIN_ROOT}/index.html`), 'the admin UI is not built: run `npm run build`')
 
 const row = (page: Page, id: string) => page.locator(`[data-session-id="${id}"]`)
-
-/** Errors the page logs or throws (a CSP refusal is one): a test ends with none. */
-function pageErrors(page: Page): string[] {
-  const errors: string[] = []
-  page.on('console', (message) => {
-    if (message.type() === 'error') errors.push(message.text())
-  })
-  page.on('pageerror', (error) => errors.push(error.message))
-  return errors
-}
 
 describe('admin UI without keys', { skip }, () => {
   // First: after hooks run in order, and the pages' streams must be gone before the gateway closes.
   const browser = withBrowser()
   const fixture = withGateway()
-  const { call } = nativeClient(() => fixture.gateway)
-  const create = async (title: string) => {
-    const answer = await call('POST', '/api/sessions', { title })
-    assert.equal(answer.status, 201, answer.raw)
-    return answer.body.id as string
-  }
+  const { call, createSession } = nativeClient(() => fixture.gateway)
+  const create = (title: string) => createSession({ title })
 
   test('/admin shows the sessions list; new sessions and turns appear live', async () => {
     const first = await create('Refactor the billing module')

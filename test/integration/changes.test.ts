@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import type { Gateway } from '../../src/gateway.js'
+import type { AgentStats } from '../../web/src/api/types/agents.js'
 import { type TestHome, testConfig, testGateway, testHome } from '../support/harness.js'
 import { expectError, type Json, nativeClient } from '../support/native-client.js'
 import { type ReplyFactory, type ScriptedReply, text, toolCall } from '../support/scripted-anthropic.js'
@@ -28,20 +29,6 @@ interface FileAt {
 interface Page {
   items: Json[]
   total: number
-}
-interface Figure {
-  agent: string | null
-  runs: number
-  succeeded: number
-  success_rate: number | null
-  latency_ms: { p50: number | null; p95: number | null }
-  tokens: { input: number; output: number }
-  cost_usd: number | null
-}
-interface Stats {
-  since: number | null
-  main: Figure[]
-  subagents: Figure[]
 }
 
 /** Replies for the main thread and for its subagents, each list in order (as tool-calls.test.ts tells them apart). */
@@ -215,7 +202,7 @@ describe('native API: code changes, tool calls across sessions, figures per agen
   })
 
   test("figures per agent: the main agent's turns, the subagent type's runs", async () => {
-    const stats = await get<Stats>('/api/agent-stats')
+    const stats = await get<AgentStats>('/api/agent-stats')
     assert.equal(stats.since, null)
     assert.equal(stats.main.length, 1)
     const [main] = stats.main
@@ -229,7 +216,7 @@ describe('native API: code changes, tool calls across sessions, figures per agen
       [1, 'general-purpose', 1, 1, null],
     )
     assert.ok(sub!.latency_ms.p50! > 0 && sub!.tokens.output > 0)
-    const later = await get<Stats>(`/api/agent-stats?since=${Date.now() + 60_000}`)
+    const later = await get<AgentStats>(`/api/agent-stats?since=${Date.now() + 60_000}`)
     assert.deepEqual([later.main, later.subagents], [[], []])
   })
 })

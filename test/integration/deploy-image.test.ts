@@ -22,11 +22,11 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { test } from 'node:test'
 import { testHome } from '../support/harness.js'
+import { freePort } from '../support/ports.js'
 import { text } from '../support/scripted-anthropic.js'
 import { waitUntil } from '../support/wait.js'
 import { buildContext, ROOT } from './deploy-checks.js'
@@ -36,14 +36,6 @@ const asRoot = process.getuid?.() === 0
 const setpriv = spawnSync('setpriv', ['--version'], { stdio: 'ignore' }).status === 0
 const skip = asRoot && !setpriv && 'running as root without setpriv: cannot switch to a non-root user'
 if (skip) console.log(`# skipped: ${skip}`)
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 const exited = (child: ChildProcess) =>
   new Promise<{ code: number | null; signal: string | null }>((resolve) =>

@@ -9,6 +9,7 @@ import { describe, test } from 'node:test'
 import WebSocket from 'ws'
 import { testConfig, testGateway, testHome, withGateway, withOwnGateway } from '../support/harness.js'
 import { expectError, type Json, nativeClient } from '../support/native-client.js'
+import { freePort } from '../support/ports.js'
 import { text } from '../support/scripted-anthropic.js'
 import { waitUntil } from '../support/wait.js'
 
@@ -16,15 +17,6 @@ import { waitUntil } from '../support/wait.js'
 function sampleOf(exposition: string, prefix: string): number | undefined {
   const line = exposition.split('\n').find((l) => l.startsWith(prefix))
   return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1))
-}
-
-/** A TCP port free now on 127.0.0.1. */
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
 }
 
 describe('metrics', () => {

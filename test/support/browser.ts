@@ -7,15 +7,18 @@
  * Without Chromium the browser suites are skipped, saying why, except under CI=true, where a missing
  * browser is a failure (a skipped suite there would hide that nothing was tested).
  */
+import assert from 'node:assert/strict'
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before } from 'node:test'
 import { type BrowserContext, chromium, type Page } from 'playwright-core'
+import { ADMIN_ROOT } from '../../src/api/admin.js'
 
 export const CHROMIUM = '/usr/bin/chromium'
 
-const ARGS = [
+/** Chromium's flags: headless here, and this machine reaches no other host. */
+export const CHROMIUM_ARGS = [
   '--no-sandbox',
   '--disable-gpu',
   '--disable-quic',
@@ -25,15 +28,21 @@ const ARGS = [
   '--disable-sync',
 ]
 
+/** The tests' window (and the benchmarks'). */
+export const VIEWPORT = { width: 1280, height: 760 }
+
 /** Where the tests' screenshots go: the README shows them. */
 export const SCREENSHOTS = new URL('../../docs/screenshots/', import.meta.url)
 
 /**
  * Why browser suites cannot run here (`describe(name, { skip: browserSkip() }, ...)`), or false. Printed
- * once, so that a skip is never silent.
+ * once, so that a skip is never silent. With a browser, the admin UI must be built: the suites test it.
  */
 export function browserSkip(): string | false {
-  if (existsSync(CHROMIUM)) return false
+  if (existsSync(CHROMIUM)) {
+    assert.ok(existsSync(`${ADMIN_ROOT}/index.html`), 'the admin UI is not built: run `npm run build`')
+    return false
+  }
   const reason = `no Chromium at ${CHROMIUM} (apt-get install -y chromium)`
   if (process.env.CI === 'true') throw new Error(`Browser tests cannot run under CI: ${reason}`)
   console.log(`# browser tests skipped: ${reason}`)
@@ -57,8 +66,8 @@ export function withBrowser(): BrowserFixture {
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
-      args: ARGS,
-      viewport: { width: 1280, height: 760 },
+      args: CHROMIUM_ARGS,
+      viewport: VIEWPORT,
       deviceScaleFactor: 1,
       // The page under test is the only thing the browser should reach.
       serviceWorkers: 'block',
@@ -82,4 +91,20 @@ export function withBrowser(): BrowserFixture {
       await page.screenshot({ path: new URL(`${name}.png`, SCREENSHOTS).pathname })
     },
   }
+}
+
+/**
+ * Errors the page logs or throws (a CSP refusal is one): a test ends with none. `refusals`: the test
+ * provokes refusals of the gateway, which the page shows; the browser logs their status too, a line of its
+ * own that is no error of the page.
+ */
+export function pageErrors(page: Page, { refusals = false } = {}): string[] {
+  const errors: string[] = []
+  page.on('console', (message) => {
+    if (message.type() !== 'error') return
+    if (refusals && message.text().includes('the server responded with a status')) return
+    errors.push(message.text())
+  })
+  page.on('pageerror', (error) => errors.push(error.message))
+  return errors
 }

@@ -40,7 +40,13 @@ export function nativeClient(current: () => Gateway) {
       body: (raw && isJson ? JSON.parse(raw) : null) as Json,
     }
   }
-  return { call }
+  /** Creates a session (`body`: its settings) and returns its id. */
+  const createSession = async (body: Json = {}): Promise<string> => {
+    const created = await call('POST', '/api/sessions', body)
+    assert.equal(created.status, 201, created.raw)
+    return created.body.id as string
+  }
+  return { call, createSession }
 }
 
 /** Asserts an answer is the native error shape with this status, code and (when given) field; returns the error. */

@@ -12,6 +12,7 @@ import Database from 'better-sqlite3'
 import { EventBus, type EventSink } from '../../src/events/bus.js'
 import type { GatewayEvent } from '../../src/events/types.js'
 import { SqliteStore } from '../../src/store/sqlite.js'
+import { PacedSink, range } from '../support/paced-sink.js'
 import { waitUntil } from '../support/wait.js'
 
 function newBus(t: TestContext): { bus: EventBus; store: SqliteStore } {
@@ -31,67 +32,15 @@ function publish(bus: EventBus, sessionId: string, count: number): void {
     bus.publish(sessionId, { type: 'text.delta', turnId: 't1', text: 'x', parentToolUseId: null })
 }
 
-/**
- * A sink with room for `room` events at a time: then full until the test calls `drain()`, like a socket
- * whose reader has not read yet.
- */
-class TestSink implements EventSink {
-  readonly received: GatewayEvent[] = []
-  readonly failures: unknown[] = []
-  /** How many times `drained()` was waited for. */
-  waits = 0
-  private used = 0
-  private release: (() => void) | null = null
-
-  constructor(private readonly room: number) {}
-
+class TestSink extends PacedSink<GatewayEvent> implements EventSink {
   send(event: GatewayEvent): boolean {
-    this.received.push(event)
-    this.used++
-    return this.used < this.room
-  }
-
-  drained(): Promise<void> {
-    this.waits++
-    return new Promise((resolve) => {
-      this.release = resolve
-    })
-  }
-
-  fail(error: unknown): void {
-    this.failures.push(error)
-  }
-
-  get waiting(): boolean {
-    return this.release !== null
-  }
-
-  /** The reader took everything: room again. Returns once the bus waits again or has nothing more to send. */
-  async drain(): Promise<void> {
-    assert.ok(this.release, 'the bus waits for the sink')
-    this.used = 0
-    const release = this.release
-    this.release = null
-    release()
-    await this.settled()
-  }
-
-  /** Once the bus waits for this sink, or a few turns of the loop brought no event (a page takes one). */
-  async settled(): Promise<void> {
-    let quiet = 0
-    while (!this.waiting && quiet < 3) {
-      const before = this.received.length
-      await loopTurn()
-      quiet = this.received.length === before ? quiet + 1 : 0
-    }
+    return this.take(event)
   }
 
   seqs(): number[] {
     return this.received.map((e) => e.seq)
   }
 }
-
-const range = (first: number, last: number) => Array.from({ length: last - first + 1 }, (_, i) => first + i)
 
 test('a backlog is sent a page at a time, waiting whenever the sink is full, then live events', async (t) => {
   const { bus } = newBus(t)

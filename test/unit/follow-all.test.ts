@@ -14,6 +14,7 @@ import { type EventFilter, followAll, type PositionedSink } from '../../src/even
 import { positionOf } from '../../src/events/positions.js'
 import type { GatewayEvent } from '../../src/events/types.js'
 import { SqliteStore } from '../../src/store/sqlite.js'
+import { PacedSink, range } from '../support/paced-sink.js'
 import { waitUntil } from '../support/wait.js'
 
 function newBus(t: TestContext, options?: BusOptions): { bus: EventBus; store: SqliteStore } {
@@ -40,60 +41,15 @@ function publish(bus: EventBus, sessions: string[], count: number, text = 'x'): 
     })
 }
 
-/** A sink with room for `room` events at a time: then full until the test calls `drain()`. */
-class TestSink implements PositionedSink {
-  readonly received: { pos: number; event: GatewayEvent }[] = []
-  readonly failures: unknown[] = []
-  private used = 0
-  private release: (() => void) | null = null
-
-  constructor(private readonly room: number) {}
-
+class TestSink extends PacedSink<{ pos: number; event: GatewayEvent }> implements PositionedSink {
   send(event: GatewayEvent, pos: number): boolean {
-    this.received.push({ pos, event })
-    this.used++
-    return this.used < this.room
-  }
-
-  drained(): Promise<void> {
-    return new Promise((resolve) => {
-      this.release = resolve
-    })
-  }
-
-  fail(error: unknown): void {
-    this.failures.push(error)
-  }
-
-  get waiting(): boolean {
-    return this.release !== null
-  }
-
-  async drain(): Promise<void> {
-    assert.ok(this.release, 'followAll waits for the sink')
-    this.used = 0
-    const release = this.release
-    this.release = null
-    release()
-    await this.settled()
-  }
-
-  /** Once followAll waits for this sink, or a few turns of the loop brought no event. */
-  async settled(): Promise<void> {
-    let quiet = 0
-    while (!this.waiting && quiet < 3) {
-      const before = this.received.length
-      await loopTurn()
-      quiet = this.received.length === before ? quiet + 1 : 0
-    }
+    return this.take({ pos, event })
   }
 
   positions(): number[] {
     return this.received.map((r) => r.pos)
   }
 }
-
-const range = (first: number, last: number) => Array.from({ length: last - first + 1 }, (_, i) => first + i)
 
 function follow(bus: EventBus, after: number, sink: TestSink, filter: EventFilter = {}, pageSize = 10) {
   return followAll(bus, after, filter, sink, pageSize)

@@ -15,6 +15,7 @@ import { toolCallsOf } from '../../src/events/tool-calls.js'
 import type { EventBody, GatewayEvent, TokenUsage } from '../../src/events/types.js'
 import { SqliteStore, type SqliteStoreOptions } from '../../src/store/sqlite.js'
 import type { SessionRecord, ToolCallQuery } from '../../src/store/types.js'
+import { sessionRecord } from '../support/session-record.js'
 
 const T0 = 1_700_000_000_000
 
@@ -38,38 +39,8 @@ const usage = (input: number, output: number): TokenUsage => ({
   thinkingTokens: 0,
 })
 
-function record(id: string, agent: string | null): SessionRecord {
-  return {
-    id,
-    title: null,
-    settings: {
-      workspace: '/work/a',
-      model: null,
-      agent,
-      permissionMode: 'default',
-      tools: null,
-      allowedTools: [],
-      disallowedTools: [],
-      systemPrompt: null,
-      appendSystemPrompt: null,
-      thinking: null,
-      effort: null,
-      outputSchema: null,
-      maxOutputTokens: null,
-      maxTurns: null,
-      clientTools: null,
-      additionalDirectories: [],
-      askPermissions: false,
-    },
-    claudeSessionId: null,
-    state: 'idle',
-    createdAt: T0,
-    updatedAt: T0,
-    usage: usage(0, 0),
-    costUsd: 0,
-    turns: 0,
-  }
-}
+const record = (id: string, agent: string | null): SessionRecord =>
+  sessionRecord(id, { state: 'idle', createdAt: T0, updatedAt: T0 }, { workspace: '/work/a', agent })
 
 /** A session's events, numbered in order, `ms` apart unless a body says when. */
 function log(sessionId: string, start = 1, at = T0) {

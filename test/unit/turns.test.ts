@@ -12,10 +12,10 @@ import { ProcessPool } from '../../src/engine/pool.js'
 import type { Runner, RunnerExit, RunnerHooks } from '../../src/engine/runner.js'
 import { RunnerBinding } from '../../src/engine/runners.js'
 import { TurnLine } from '../../src/engine/turns.js'
-import type { RunnerLauncher } from '../../src/engine/types.js'
-import { EMPTY_USAGE, type EngineLimits, type EngineOptions } from '../../src/engine/types.js'
+import type { EngineLimits, EngineOptions, RunnerLauncher } from '../../src/engine/types.js'
 import type { EventBody, GatewayEvent } from '../../src/events/types.js'
 import type { SessionRecord } from '../../src/store/types.js'
+import { sessionRecord } from '../support/session-record.js'
 import { waitUntil } from '../support/wait.js'
 
 /** A Claude Code process that answers nothing by itself: the test says what it reports. */
@@ -123,38 +123,7 @@ const limits: EngineLimits = {
   tools: {},
 }
 
-function record(id = randomUUID()): SessionRecord {
-  return {
-    id,
-    title: null,
-    settings: {
-      workspace: '/tmp',
-      model: null,
-      agent: null,
-      permissionMode: 'default',
-      tools: null,
-      allowedTools: [],
-      disallowedTools: [],
-      systemPrompt: null,
-      appendSystemPrompt: null,
-      thinking: null,
-      effort: null,
-      outputSchema: null,
-      maxOutputTokens: null,
-      maxTurns: null,
-      clientTools: null,
-      additionalDirectories: [],
-      askPermissions: true,
-    },
-    claudeSessionId: null,
-    state: 'new',
-    createdAt: 0,
-    updatedAt: 0,
-    usage: { ...EMPTY_USAGE },
-    costUsd: 0,
-    turns: 0,
-  }
-}
+const record = (id = randomUUID()): SessionRecord => sessionRecord(id, {}, { askPermissions: true })
 
 /** A turn line over fake processes; every event published is kept in `events`. */
 function engine(t: TestContext, overrides: Partial<EngineLimits> = {}) {

@@ -242,7 +242,7 @@ test('a fork ends with an assistant message, or after the turn of any other item
   assert.equal(forkPoint(assistant), 'msg_1')
   assert.equal(forkPoint({ ...base, turn_id: 't1', type: 'user', content: 'Hi' } as HistoryItem), 't1')
   assert.equal(
-    forkPoint({ ...base, turn_id: null, type: 'error', code: 'x', message: 'y' } as HistoryItem),
+    forkPoint({ ...base, turn_id: null, type: 'error', code: 'internal', message: 'y' } as HistoryItem),
     null,
   )
 })

@@ -1,9 +1,14 @@
 /** How figures read in the UI, everywhere the same. Pure: node:test checks them. */
+import type { Usage } from '../api/types/sessions.js'
 
 const compact = new Intl.NumberFormat('en', { notation: 'compact', maximumFractionDigits: 1 })
 
 /** 950, 12.3K, 4.5M */
 export const formatTokens = (count: number) => compact.format(count)
+
+/** Every token a session's usage counts: in, out, and the cache's reads and writes. */
+export const totalTokens = (usage: Usage) =>
+  usage.input_tokens + usage.output_tokens + usage.cache_read_input_tokens + usage.cache_creation_input_tokens
 
 /** $0.00 for nothing, four decimals under a cent, two above. */
 export function formatCost(usd: number): string {

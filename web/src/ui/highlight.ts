@@ -172,29 +172,39 @@ export async function highlight(code: string, language: string): Promise<string>
 }
 
 /**
+ * Whether `language`'s grammar (and the highlighter) is loaded, loading it when not: the caller renders
+ * again once it arrives. Undefined: no grammar wanted, nothing loads. A grammar that failed to load stays
+ * false: plain code is still the code, it costs only the colours.
+ */
+export function useGrammar(language: string | undefined): boolean {
+  const loaded = language !== undefined && ready !== undefined && languages.has(language)
+  const [, setLoads] = useState(0)
+  useEffect(() => {
+    if (loaded || !language) return
+    let current = true
+    loadLanguage(language).then(
+      () => {
+        if (current) setLoads((count) => count + 1)
+      },
+      () => {},
+    )
+    return () => {
+      current = false
+    }
+  }, [loaded, language])
+  return loaded
+}
+
+/**
  * The highlighted HTML of `code`; undefined (the caller shows it plain in a <pre>) for an unknown language,
  * until its grammar is loaded, or if loading failed. Once loaded, code that changes (a block streaming in)
  * is highlighted in the same render: it never flickers back to plain.
  */
 export function useHighlighted(code: string, hint: string | null | undefined): string | undefined {
   const language = languageOf(hint)
-  const [loads, setLoads] = useState(0)
-  // biome-ignore lint/correctness/useExhaustiveDependencies: `loads` says a grammar arrived.
-  const html = useMemo(() => (language ? highlightNow(code, language) : undefined), [code, language, loads])
-  const waiting = language !== undefined && html === undefined
-  useEffect(() => {
-    if (!waiting || !language) return
-    let current = true
-    loadLanguage(language).then(
-      () => {
-        if (current) setLoads((count) => count + 1)
-      },
-      // Plain code is still the code: a grammar that failed to load costs only the colours.
-      () => {},
-    )
-    return () => {
-      current = false
-    }
-  }, [waiting, language])
-  return html
+  const loaded = useGrammar(language)
+  return useMemo(
+    () => (loaded && language ? highlightNow(code, language) : undefined),
+    [loaded, code, language],
+  )
 }

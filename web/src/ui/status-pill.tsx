@@ -1,4 +1,6 @@
+/** How a session's state and a tool call's status read, wherever they show. */
 import type { SessionState } from '../api/types/sessions.js'
+import type { ToolCallStatus } from '../api/types/tools.js'
 import type { Tone } from './badge.js'
 
 // Badge and StatusPill are used together: either module gives both.
@@ -23,3 +25,15 @@ export function StatusPill({ state }: { state: SessionState }) {
     </span>
   )
 }
+
+const CALL_TONES: Record<ToolCallStatus, Tone> = {
+  running: 'accent',
+  succeeded: 'success',
+  failed: 'danger',
+  denied: 'warning',
+  interrupted: 'neutral',
+  timeout: 'danger',
+}
+
+/** A tool call's status as a badge's tone: a failure stands out, a refusal warns. */
+export const callStatusTone = (status: ToolCallStatus): Tone => CALL_TONES[status]

@@ -2,6 +2,7 @@
  * A session's stored history (GET /api/sessions/{id}/history, src/api/native/history-items.ts), mirrored by
  * hand.
  */
+import type { ErrorCode, EventOf, TurnStatus } from '../../../../src/events/types.js'
 import type { ContentBlock, SettingChange } from './events.js'
 import type { Usage } from './sessions.js'
 
@@ -33,7 +34,7 @@ export type HistoryItem = { seq: number; ts: string; turn_id: string | null } & 
       tool_use_id: string
       tool: string
       path: string
-      kind: 'created' | 'modified' | 'deleted'
+      kind: EventOf<'file.changed'>['kind']
       before?: string | null
       after?: string
     }
@@ -48,26 +49,26 @@ export type HistoryItem = { seq: number; ts: string; turn_id: string | null } & 
   | {
       type: 'permission_answer'
       request_id: string
-      behavior: 'allow' | 'deny'
+      behavior: EventOf<'permission.resolved'>['behavior']
       message?: string
-      by: 'client' | 'rule' | 'timeout' | 'interrupt'
+      by: EventOf<'permission.resolved'>['by']
     }
   | { type: 'api_retry'; attempt: number; max_retries: number; delay_ms: number; status: number | null }
   | { type: 'model_change'; model: string | null }
   | { type: 'settings_change'; changes: Record<string, SettingChange> }
   | { type: 'compaction'; trigger: string; pre_tokens: number; post_tokens: number | null }
   | { type: 'conversation_reset'; claude_session_id: string; trigger: string }
-  | { type: 'error'; code: string; message: string; retry_after_ms?: number }
+  | { type: 'error'; code: ErrorCode; message: string; retry_after_ms?: number }
   | {
       type: 'turn_completed'
-      status: 'success' | 'error' | 'interrupted'
+      status: TurnStatus
       result: string
       stop_reason: string | null
       duration_ms: number
       num_turns: number
       usage: Usage
       cost_usd: number
-      error?: { code: string; message: string }
+      error?: { code: ErrorCode; message: string }
     }
 )
 

@@ -1,18 +1,10 @@
 /**
- * Sessions (the REST views of src/api/native/views.ts, snake_case) and a turn's start. Mirrored by hand
- * from the server's definitions, like every module here: only the fields the UI uses are spelled out.
+ * Sessions (the REST views of src/api/native/views.ts, snake_case) and a turn's start, mirrored by hand:
+ * only the fields the UI uses are spelled out. The states are the server's own (src/events/types.ts).
  */
+import type { SessionState } from '../../../../src/events/types.js'
 
-export const SESSION_STATES = [
-  'new',
-  'starting',
-  'idle',
-  'running',
-  'hibernated',
-  'paused',
-  'closed',
-] as const
-export type SessionState = (typeof SESSION_STATES)[number]
+export { SESSION_STATES, type SessionState } from '../../../../src/events/types.js'
 
 export interface Usage {
   input_tokens: number

@@ -1,17 +1,12 @@
 /**
- * Tool calls (src/api/native/tool-calls.ts) and direct tools (src/api/native/tools.ts), mirrored by hand.
+ * Tool calls (src/api/native/tool-calls.ts) and direct tools (src/api/native/tools.ts), mirrored by hand;
+ * the statuses are the server's own (src/events/tool-calls.ts).
  */
-import type { ContentBlock } from './events.js'
+import type { ToolCallStatus } from '../../../../src/events/tool-calls.js'
+import type { ContentBlock, EventOf } from './events.js'
 
-export const TOOL_CALL_STATUSES = [
-  'running',
-  'succeeded',
-  'failed',
-  'denied',
-  'interrupted',
-  'timeout',
-] as const
-export type ToolCallStatus = (typeof TOOL_CALL_STATUSES)[number]
+export { TOOL_CALL_STATUSES, type ToolCallStatus } from '../../../../src/events/tool-calls.js'
+
 export const TOOL_CALLERS = ['main', 'subagent', 'direct'] as const
 export type ToolCaller = (typeof TOOL_CALLERS)[number]
 
@@ -32,8 +27,8 @@ export interface ToolCall {
   result: { content: string | ContentBlock[]; is_error: boolean; structured?: unknown } | null
   permission: {
     request_id: string
-    behavior: 'allow' | 'deny' | null
-    by: 'client' | 'rule' | 'timeout' | 'interrupt' | null
+    behavior: EventOf<'permission.resolved'>['behavior'] | null
+    by: EventOf<'permission.resolved'>['by'] | null
     message?: string
     reason?: string
   } | null

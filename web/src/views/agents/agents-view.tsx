@@ -3,9 +3,8 @@
  * its figures — turns as a main agent, runs as a subagent type, success rate, latency, tokens and cost —
  * kept current after every finished turn. Agent files open in the editor (agent-editor.tsx).
  */
-import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react'
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react'
 import { api } from '../../api/client.js'
-import { credentials } from '../../api/credentials.js'
 import type { AgentFigure, AgentListItem, AgentStats } from '../../api/types/agents.js'
 import { useLiveEvents } from '../../live/live.js'
 import { Link, navigate, useLocation } from '../../router.js'
@@ -14,6 +13,7 @@ import { Button } from '../../ui/button.js'
 import { EmptyState } from '../../ui/empty-state.js'
 import { ErrorState } from '../../ui/error-state.js'
 import { formatCost, formatDuration, formatTokens } from '../../ui/format.js'
+import { SearchBox, TableHead, useLoad } from '../../ui/list-view.js'
 import { Spinner } from '../../ui/spinner.js'
 import {
   type AgentRow,
@@ -38,7 +38,6 @@ export default function AgentsView() {
   const [search, setSearch] = useState('')
   const [since, setSince] = useState('')
   const [folder, setFolder] = useState(workspace)
-  const { key } = useSyncExternalStore(credentials.subscribe, credentials.get)
 
   const loadAgents = useCallback(async () => {
     try {
@@ -59,15 +58,8 @@ export default function AgentsView() {
     }
   }, [since])
 
-  // Again with a new key: the first answer may have been a 401.
-  // biome-ignore lint/correctness/useExhaustiveDependencies: `key` is the reason to load again.
-  useEffect(() => {
-    void loadAgents()
-  }, [loadAgents, key])
-  // biome-ignore lint/correctness/useExhaustiveDependencies: `key` is the reason to load again.
-  useEffect(() => {
-    void loadStats()
-  }, [loadStats, key])
+  useLoad(loadAgents)
+  useLoad(loadStats)
 
   // A finished turn changes the figures: fetched again, at most once a second.
   const timer = useRef<ReturnType<typeof setTimeout>>(undefined)
@@ -95,13 +87,11 @@ export default function AgentsView() {
         </span>
       </div>
       <div className="toolbar">
-        <input
-          type="search"
-          data-search
-          aria-label="Search agents"
-          placeholder="Search name, description  ( / )"
+        <SearchBox
+          label="Search agents"
+          placeholder="Search name, description"
           value={search}
-          onChange={(event) => setSearch(event.target.value)}
+          onChange={setSearch}
         />
         <form
           className="toolbar-group"
@@ -183,13 +173,7 @@ const COLUMNS: [string, string?][] = [
 function AgentTable({ rows, suffix }: { rows: AgentRow[]; suffix: string }) {
   return (
     <div className="table">
-      <div className="table-head agents-grid" aria-hidden="true">
-        {COLUMNS.map(([name, className]) => (
-          <span key={name} className={className}>
-            {name}
-          </span>
-        ))}
-      </div>
+      <TableHead columns={COLUMNS} grid="agents-grid" />
       <ul className="table-body agents-list" aria-label="Agents">
         {rows.map((row) => (
           <li key={row.key} className="agents-grid agents-row" data-agent={row.name}>

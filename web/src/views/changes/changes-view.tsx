@@ -5,7 +5,7 @@
  * comparison can be linked to; the rollup follows the session live (`file.changed` on the tab's stream).
  */
 import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react'
-import { ApiError, api } from '../../api/client.js'
+import { api } from '../../api/client.js'
 import { credentials } from '../../api/credentials.js'
 import type { ChangeRollup } from '../../api/types/changes.js'
 import { useLiveEvents } from '../../live/live.js'
@@ -15,6 +15,7 @@ import { EmptyState } from '../../ui/empty-state.js'
 import { ErrorState } from '../../ui/error-state.js'
 import { Spinner } from '../../ui/spinner.js'
 import { SessionHeader, useSessionRecord } from '../session/session-header.js'
+import { SessionMissing } from '../session/session-missing.js'
 import { ChangeCard } from './change-card.js'
 import { DiffModeToggle } from './code-diff.js'
 import { Compare } from './compare.js'
@@ -91,29 +92,15 @@ export default function ChangesView({ params }: { params: Record<string, string>
     select({ ...selection, file })
   }
 
-  if (deleted)
+  if (deleted || !session)
     return (
-      <section className="view">
-        <EmptyState title="This session was deleted" action={<Link to="/sessions">Go to the sessions</Link>}>
-          <p>Another client deleted it while its changes were open here.</p>
-        </EmptyState>
-      </section>
-    )
-  if (!session)
-    return (
-      <section className="view">
-        {sessionError instanceof ApiError && sessionError.status === 404 ? (
-          <EmptyState title="No such session" action={<Link to="/sessions">Go to the sessions</Link>}>
-            <p>
-              <code>{id}</code> is not a session of this gateway: it may have been deleted.
-            </p>
-          </EmptyState>
-        ) : sessionError !== undefined ? (
-          <ErrorState error={sessionError} what="The session" onRetry={reload} />
-        ) : (
-          <Spinner label="Loading the session" visibleLabel />
-        )}
-      </section>
+      <SessionMissing
+        id={id}
+        deleted={deleted}
+        deletedNote="Another client deleted it while its changes were open here."
+        error={sessionError}
+        onRetry={reload}
+      />
     )
 
   const header = <SessionHeader session={session} tab="changes" />

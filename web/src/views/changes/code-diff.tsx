@@ -7,7 +7,7 @@
 import type { StructuredPatch } from 'diff'
 import { type CSSProperties, useEffect, useMemo, useState } from 'react'
 import { Button } from '../../ui/button.js'
-import { languageOf, loadLanguage, type Token, tokensNow } from '../../ui/highlight.js'
+import { languageOf, type Token, tokensNow, useGrammar } from '../../ui/highlight.js'
 import { Spinner } from '../../ui/spinner.js'
 import {
   capped,
@@ -247,26 +247,9 @@ function useDiffLibrary(): DiffLibrary | 'failed' | undefined {
 /** A side's lines highlighted; undefined (plain) until the grammar is there, or for large or unknown code. */
 function useTokens(code: string | null, language: string | undefined): Token[][] | undefined {
   const wanted = code !== null && language !== undefined && code.length <= MAX_HIGHLIGHTED_CHARS
-  const [loads, setLoads] = useState(0)
-  // biome-ignore lint/correctness/useExhaustiveDependencies: `loads` says the grammar arrived.
-  const tokens = useMemo(
-    () => (wanted && code !== null && language ? tokensNow(code, language) : undefined),
-    [wanted, code, language, loads],
+  const loaded = useGrammar(wanted ? language : undefined)
+  return useMemo(
+    () => (loaded && code !== null && language ? tokensNow(code, language) : undefined),
+    [loaded, code, language],
   )
-  const waiting = wanted && tokens === undefined
-  useEffect(() => {
-    if (!waiting || !language) return
-    let current = true
-    loadLanguage(language).then(
-      () => {
-        if (current) setLoads((count) => count + 1)
-      },
-      // Plain code is still the code: a grammar that failed to load costs only the colours.
-      () => {},
-    )
-    return () => {
-      current = false
-    }
-  }, [waiting, language])
-  return tokens
 }

@@ -3,7 +3,7 @@
  * history fetched once at open, then a snapshot a second), the alerts they raise, and the charts' series
  * assembled from them. Pure functions over plain data (no React, no DOM), checked by node:test.
  */
-import type { MetricsSnapshot } from '../../api/types/metrics.js'
+import type { MetricsSnapshot, Percentiles } from '../../api/types/metrics.js'
 import { SESSION_STATES } from '../../api/types/sessions.js'
 import { type Alert, alertsOf, type Thresholds, type Unit } from './figures.js'
 
@@ -82,36 +82,28 @@ const MB = 1024 * 1024
 
 const fixed = (series: Series[]) => (): Series[] => series
 
+/** The p50, p95 and p99 lines of one latency figure. */
+const percentiles = (figure: (snapshot: MetricsSnapshot) => Percentiles) =>
+  fixed((['p50', 'p95', 'p99'] as const).map((label) => ({ label, read: (s) => figure(s)[label] })))
+
 export const CHARTS: readonly Chart[] = [
   {
     id: 'turn-latency',
     title: 'Turn latency',
     unit: 'ms',
-    series: fixed([
-      { label: 'p50', read: (s) => s.turns.latency_ms.p50 },
-      { label: 'p95', read: (s) => s.turns.latency_ms.p95 },
-      { label: 'p99', read: (s) => s.turns.latency_ms.p99 },
-    ]),
+    series: percentiles((s) => s.turns.latency_ms),
   },
   {
     id: 'first-token',
     title: 'Time to first token',
     unit: 'ms',
-    series: fixed([
-      { label: 'p50', read: (s) => s.turns.first_token_ms.p50 },
-      { label: 'p95', read: (s) => s.turns.first_token_ms.p95 },
-      { label: 'p99', read: (s) => s.turns.first_token_ms.p99 },
-    ]),
+    series: percentiles((s) => s.turns.first_token_ms),
   },
   {
     id: 'request-latency',
     title: 'Request latency',
     unit: 'ms',
-    series: fixed([
-      { label: 'p50', read: (s) => s.requests.latency_ms.p50 },
-      { label: 'p95', read: (s) => s.requests.latency_ms.p95 },
-      { label: 'p99', read: (s) => s.requests.latency_ms.p99 },
-    ]),
+    series: percentiles((s) => s.requests.latency_ms),
   },
   {
     id: 'throughput',

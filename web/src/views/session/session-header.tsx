@@ -8,7 +8,7 @@ import { api } from '../../api/client.js'
 import type { Session } from '../../api/types/sessions.js'
 import { useLiveEvents } from '../../live/live.js'
 import { Link } from '../../router.js'
-import { baseName, formatCost, formatTokens } from '../../ui/format.js'
+import { baseName, formatCost, formatTokens, totalTokens } from '../../ui/format.js'
 import { RelativeTime } from '../../ui/relative-time.js'
 import { StatusPill } from '../../ui/status-pill.js'
 import './session-header.css'
@@ -91,11 +91,7 @@ export function SessionHeader({
   controls?: ReactNode
 }) {
   const { usage } = session
-  const tokens =
-    usage.input_tokens +
-    usage.output_tokens +
-    usage.cache_read_input_tokens +
-    usage.cache_creation_input_tokens
+  const tokens = totalTokens(usage)
   const base = `/sessions/${encodeURIComponent(session.id)}`
   return (
     <header className="session-header">

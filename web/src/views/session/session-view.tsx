@@ -4,12 +4,7 @@
  * an answer and the composer.
  */
 import { useCallback, useMemo, useSyncExternalStore } from 'react'
-import { ApiError } from '../../api/client.js'
 import { credentials } from '../../api/credentials.js'
-import { Link } from '../../router.js'
-import { EmptyState } from '../../ui/empty-state.js'
-import { ErrorState } from '../../ui/error-state.js'
-import { Spinner } from '../../ui/spinner.js'
 import {
   Composer,
   ForkButton,
@@ -18,6 +13,7 @@ import {
   SessionControls,
 } from './actions/index.js'
 import { SessionHeader, useSessionRecord } from './session-header.js'
+import { SessionMissing } from './session-missing.js'
 import type { EntryOf } from './timeline/entry.js'
 import { Timeline } from './timeline/timeline.js'
 import { useTimeline } from './timeline/use-timeline.js'
@@ -50,29 +46,15 @@ function SessionPage({ id }: { id: string }) {
     [forkable],
   )
 
-  if (deleted)
+  if (deleted || !session)
     return (
-      <section className="view">
-        <EmptyState title="This session was deleted" action={<Link to="/sessions">Go to the sessions</Link>}>
-          <p>Another client deleted it while it was open here.</p>
-        </EmptyState>
-      </section>
-    )
-  if (!session)
-    return (
-      <section className="view">
-        {error instanceof ApiError && error.status === 404 ? (
-          <EmptyState title="No such session" action={<Link to="/sessions">Go to the sessions</Link>}>
-            <p>
-              <code>{id}</code> is not a session of this gateway: it may have been deleted.
-            </p>
-          </EmptyState>
-        ) : error !== undefined ? (
-          <ErrorState error={error} what="The session" onRetry={record.reload} />
-        ) : (
-          <Spinner label="Loading the session" visibleLabel />
-        )}
-      </section>
+      <SessionMissing
+        id={id}
+        deleted={deleted}
+        deletedNote="Another client deleted it while it was open here."
+        error={error}
+        onRetry={record.reload}
+      />
     )
 
   return (

@@ -1,7 +1,7 @@
 import { memo } from 'react'
 import type { Session } from '../../api/types/sessions.js'
 import { Link } from '../../router.js'
-import { baseName, formatCost, formatTokens } from '../../ui/format.js'
+import { baseName, formatCost, formatTokens, totalTokens } from '../../ui/format.js'
 import { RelativeTime } from '../../ui/relative-time.js'
 import { StatusPill } from '../../ui/status-pill.js'
 
@@ -16,11 +16,7 @@ export const SessionRow = memo(function SessionRow({
   height: number
 }) {
   const { usage } = session
-  const tokens =
-    usage.input_tokens +
-    usage.output_tokens +
-    usage.cache_read_input_tokens +
-    usage.cache_creation_input_tokens
+  const tokens = totalTokens(usage)
   return (
     <li className="table-row" style={{ transform: `translateY(${top}px)`, height }}>
       <Link

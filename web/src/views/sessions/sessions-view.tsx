@@ -13,6 +13,7 @@ import { useLiveEvents } from '../../live/live.js'
 import { Button } from '../../ui/button.js'
 import { EmptyState } from '../../ui/empty-state.js'
 import { ErrorState } from '../../ui/error-state.js'
+import { FilterSelect, SearchBox, TableHead } from '../../ui/list-view.js'
 import { Spinner } from '../../ui/spinner.js'
 import {
   addPage,
@@ -126,38 +127,26 @@ export default function SessionsView() {
         </span>
       </div>
       <div className="toolbar">
-        <input
-          type="search"
-          data-search
-          aria-label="Search sessions"
-          placeholder="Search title, id, model, agent, workspace  ( / )"
+        <SearchBox
+          label="Search sessions"
+          placeholder="Search title, id, model, agent, workspace"
           value={filters.search}
-          onChange={(event) => update({ search: event.target.value })}
+          onChange={(search) => update({ search })}
         />
-        <select
-          aria-label="State"
+        <FilterSelect
+          label="State"
+          all="All states"
+          options={SESSION_STATES}
           value={filters.state}
-          onChange={(event) => update({ state: event.target.value as Filters['state'] })}
-        >
-          <option value="">All states</option>
-          {SESSION_STATES.map((state) => (
-            <option key={state} value={state}>
-              {state}
-            </option>
-          ))}
-        </select>
-        <select
-          aria-label="Agent"
+          onChange={(state) => update({ state })}
+        />
+        <FilterSelect
+          label="Agent"
+          all="All agents"
+          options={agents}
           value={filters.agent}
-          onChange={(event) => update({ agent: event.target.value })}
-        >
-          <option value="">All agents</option>
-          {agents.map((agent) => (
-            <option key={agent} value={agent}>
-              {agent}
-            </option>
-          ))}
-        </select>
+          onChange={(agent) => update({ agent })}
+        />
         {loading && <Spinner label="Loading sessions" />}
       </div>
 
@@ -183,13 +172,7 @@ export default function SessionsView() {
         )
       ) : (
         <div className="table">
-          <div className="table-head session-grid" aria-hidden="true">
-            {COLUMNS.map(([name, className]) => (
-              <span key={name} className={className}>
-                {name}
-              </span>
-            ))}
-          </div>
+          <TableHead columns={COLUMNS} grid="session-grid" />
           <div className="table-body" ref={scroller}>
             <ul aria-label="Sessions" style={{ height: virtualizer.getTotalSize() }}>
               {virtualizer.getVirtualItems().map((item) => (

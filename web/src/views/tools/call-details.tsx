@@ -1,22 +1,13 @@
 /** One tool call in full: who made it, when, the permission decision, its input and its result. */
 import type { ReactNode } from 'react'
-import type { ToolCall, ToolCallStatus } from '../../api/types/tools.js'
+import type { ToolCall } from '../../api/types/tools.js'
 import { Link } from '../../router.js'
-import { Badge, type Tone } from '../../ui/badge.js'
+import { Badge } from '../../ui/badge.js'
 import { Button } from '../../ui/button.js'
 import { Dialog } from '../../ui/dialog.js'
 import { formatDuration } from '../../ui/format.js'
+import { callStatusTone } from '../../ui/status-pill.js'
 import { resultText } from './calls-model.js'
-
-const STATUS_TONES: Record<ToolCallStatus, Tone> = {
-  running: 'accent',
-  succeeded: 'success',
-  failed: 'danger',
-  denied: 'warning',
-  interrupted: 'neutral',
-  timeout: 'danger',
-}
-export const statusTone = (status: ToolCallStatus): Tone => STATUS_TONES[status]
 
 export function CallDetails({ call, onClose }: { call: ToolCall; onClose: () => void }) {
   const { permission, result } = call
@@ -24,7 +15,7 @@ export function CallDetails({ call, onClose }: { call: ToolCall; onClose: () => 
     <Dialog open onClose={onClose} title={`${call.name} · ${call.id}`} wide>
       <dl className="facts">
         <Fact term="Status">
-          <Badge tone={statusTone(call.status)}>{call.status}</Badge>
+          <Badge tone={callStatusTone(call.status)}>{call.status}</Badge>
         </Fact>
         <Fact term="Session">
           <Link to={`/sessions/${encodeURIComponent(call.session_id)}`} className="mono">

@@ -16,9 +16,11 @@ import { Button } from '../../ui/button.js'
 import { EmptyState } from '../../ui/empty-state.js'
 import { ErrorState } from '../../ui/error-state.js'
 import { formatDuration } from '../../ui/format.js'
+import { FilterSelect, TableHead } from '../../ui/list-view.js'
 import { RelativeTime } from '../../ui/relative-time.js'
 import { Spinner } from '../../ui/spinner.js'
-import { CallDetails, statusTone } from './call-details.js'
+import { callStatusTone } from '../../ui/status-pill.js'
+import { CallDetails } from './call-details.js'
 import {
   addPage,
   type CallFilters,
@@ -140,26 +142,20 @@ export function CallsPanel({ hidden }: { hidden: boolean }) {
           value={typed.name}
           onChange={(event) => update({ name: event.target.value })}
         />
-        <select
-          aria-label="Status"
+        <FilterSelect
+          label="Status"
+          all="All statuses"
+          options={TOOL_CALL_STATUSES}
           value={typed.status}
-          onChange={(event) => choose({ status: event.target.value as CallFilters['status'] })}
-        >
-          <option value="">All statuses</option>
-          {TOOL_CALL_STATUSES.map((status) => (
-            <option key={status}>{status}</option>
-          ))}
-        </select>
-        <select
-          aria-label="Caller"
+          onChange={(status) => choose({ status })}
+        />
+        <FilterSelect
+          label="Caller"
+          all="Any caller"
+          options={TOOL_CALLERS}
           value={typed.caller}
-          onChange={(event) => choose({ caller: event.target.value as CallFilters['caller'] })}
-        >
-          <option value="">Any caller</option>
-          {TOOL_CALLERS.map((caller) => (
-            <option key={caller}>{caller}</option>
-          ))}
-        </select>
+          onChange={(caller) => choose({ caller })}
+        />
         <input
           aria-label="Agent"
           placeholder="Agent"
@@ -201,13 +197,7 @@ export function CallsPanel({ hidden }: { hidden: boolean }) {
         )
       ) : (
         <div className="table">
-          <div className="table-head calls-grid" aria-hidden="true">
-            {COLUMNS.map(([name, className]) => (
-              <span key={name} className={className}>
-                {name}
-              </span>
-            ))}
-          </div>
+          <TableHead columns={COLUMNS} grid="calls-grid" />
           <div className="table-body" ref={scroller}>
             <ul aria-label="Tool calls" style={{ height: virtualizer.getTotalSize() }}>
               {visible.map((item) => {
@@ -251,7 +241,7 @@ const CallRow = memo(function CallRow({
       data-status={call.status}
     >
       <span>
-        <Badge tone={statusTone(call.status)}>{call.status}</Badge>
+        <Badge tone={callStatusTone(call.status)}>{call.status}</Badge>
       </span>
       <button type="button" className="cell-title call-open" onClick={() => onOpen(call)}>
         <span className="truncate call-name">{call.name}</span>

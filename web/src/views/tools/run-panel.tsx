@@ -3,22 +3,13 @@
  * (POST /api/sessions/{id}/tools/{name}): a form made from the tool's input schema, and its result. The
  * call is recorded in the session like Claude's own, so it also shows in the tool calls tab.
  */
-import {
-  type ReactNode,
-  useCallback,
-  useEffect,
-  useId,
-  useMemo,
-  useRef,
-  useState,
-  useSyncExternalStore,
-} from 'react'
+import { type ReactNode, useCallback, useEffect, useId, useMemo, useRef, useState } from 'react'
 import { ApiError, api } from '../../api/client.js'
-import { credentials } from '../../api/credentials.js'
 import type { ToolDescription } from '../../api/types/tools.js'
 import { Button } from '../../ui/button.js'
 import { EmptyState } from '../../ui/empty-state.js'
 import { ErrorState } from '../../ui/error-state.js'
+import { useLoad } from '../../ui/list-view.js'
 import { Spinner } from '../../ui/spinner.js'
 import { type FormField, type FormValues, fieldsOf, formFieldOf, inputOf } from './schema-form.js'
 import { SessionPicker } from './session-picker.js'
@@ -32,7 +23,6 @@ export function RunPanel({ hidden, sessionId }: { hidden: boolean; sessionId: st
   const [tools, setTools] = useState<ToolDescription[]>()
   const [error, setError] = useState<unknown>()
   const [chosen, setChosen] = useState('')
-  const { key } = useSyncExternalStore(credentials.subscribe, credentials.get)
 
   const load = useCallback(async () => {
     try {
@@ -44,10 +34,7 @@ export function RunPanel({ hidden, sessionId }: { hidden: boolean; sessionId: st
       setError(failure)
     }
   }, [])
-  // biome-ignore lint/correctness/useExhaustiveDependencies: `key` is the reason to load again.
-  useEffect(() => {
-    void load()
-  }, [load, key])
+  useLoad(load)
 
   const tool = tools?.find((each) => each.name === chosen)
   return (

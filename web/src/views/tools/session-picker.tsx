@@ -3,15 +3,15 @@
  * recently active first. The choice is kept in the address (`?session=`), so it survives a reload and
  * follows from tab to tab.
  */
-import { useCallback, useEffect, useId, useState, useSyncExternalStore } from 'react'
+import { useCallback, useId, useState } from 'react'
 import { api } from '../../api/client.js'
-import { credentials } from '../../api/credentials.js'
 import type { Page } from '../../api/types/page.js'
 import type { Session } from '../../api/types/sessions.js'
 import { navigate, useLocation } from '../../router.js'
 import { Button } from '../../ui/button.js'
 import { ErrorState } from '../../ui/error-state.js'
 import { baseName } from '../../ui/format.js'
+import { useLoad } from '../../ui/list-view.js'
 import { Spinner } from '../../ui/spinner.js'
 
 const LIMIT = 200
@@ -21,7 +21,6 @@ export function SessionPicker({ sessionId }: { sessionId: string | null }) {
   const { path } = useLocation()
   const [sessions, setSessions] = useState<Session[]>()
   const [error, setError] = useState<unknown>()
-  const { key } = useSyncExternalStore(credentials.subscribe, credentials.get)
 
   const load = useCallback(async () => {
     try {
@@ -32,10 +31,7 @@ export function SessionPicker({ sessionId }: { sessionId: string | null }) {
       setError(failure)
     }
   }, [])
-  // biome-ignore lint/correctness/useExhaustiveDependencies: `key` is the reason to load again.
-  useEffect(() => {
-    void load()
-  }, [load, key])
+  useLoad(load)
 
   const choose = (chosen: string) =>
     navigate(chosen ? `${path}?session=${encodeURIComponent(chosen)}` : path, { replace: true })

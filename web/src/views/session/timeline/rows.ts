@@ -3,12 +3,14 @@
  * `Task`/`Agent` call that started them, each tool call with its status, filtered by kind, and the rows a
  * search matches. Pure functions: node:test checks them.
  */
+import type { ToolCallStatus } from '../../../api/types/tools.js'
 import { formatCost, formatTokens } from '../../../ui/format.js'
 import type { Decision, Entry, EntryOf } from './entry.js'
 import type { TimelineState } from './model.js'
 import { settingsChangeText } from './settings-change.js'
 
-export type ToolStatus = 'running' | 'succeeded' | 'failed' | 'denied' | 'interrupted' | 'timeout'
+/** A call's status as the timeline works it out from the events: the same as the server's. */
+export type ToolStatus = ToolCallStatus
 
 export const KINDS = ['text', 'thinking', 'tools', 'decisions'] as const
 export type Kind = (typeof KINDS)[number]

@@ -9,6 +9,7 @@ import { type ReactNode, useCallback, useEffect, useLayoutEffect, useMemo, useRe
 import { Button } from '../../../ui/button.js'
 import { EmptyState } from '../../../ui/empty-state.js'
 import { ErrorState } from '../../../ui/error-state.js'
+import { SearchBox } from '../../../ui/list-view.js'
 import { Spinner } from '../../../ui/spinner.js'
 import type { EntryOf } from './entry.js'
 import { EntryRow } from './entry-row.js'
@@ -150,14 +151,12 @@ export function Timeline({
   return (
     <div className="timeline">
       <search className="toolbar timeline-toolbar">
-        <input
-          type="search"
-          data-search
-          aria-label="Search this session"
-          placeholder="Search text, thinking and tool calls  ( / )"
+        <SearchBox
+          label="Search this session"
+          placeholder="Search text, thinking and tool calls"
           value={query}
-          onChange={(event) => {
-            setQuery(event.target.value)
+          onChange={(text) => {
+            setQuery(text)
             setCurrent(0)
           }}
           onKeyDown={(event) => {

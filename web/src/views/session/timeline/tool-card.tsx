@@ -5,19 +5,11 @@
  */
 
 import { Link } from '../../../router.js'
-import { Badge, type Tone } from '../../../ui/badge.js'
+import { Badge } from '../../../ui/badge.js'
+import { callStatusTone } from '../../../ui/status-pill.js'
 import { CodeBlock } from './code.js'
 import type { EntryOf } from './entry.js'
 import type { ToolStatus } from './rows.js'
-
-const STATUS_TONES: Record<ToolStatus, Tone> = {
-  running: 'accent',
-  succeeded: 'success',
-  failed: 'danger',
-  denied: 'warning',
-  interrupted: 'neutral',
-  timeout: 'danger',
-}
 
 type Input = Record<string, unknown>
 const str = (value: unknown) => (typeof value === 'string' ? value : undefined)
@@ -94,7 +86,7 @@ export function ToolCard({
         {tool.result?.durationMs != null && (
           <span className="muted num">{formatDuration(tool.result.durationMs)}</span>
         )}
-        <Badge tone={STATUS_TONES[status]}>
+        <Badge tone={callStatusTone(status)}>
           <span data-tool-status={status}>{status}</span>
         </Badge>
       </header>
