@@ -6,6 +6,8 @@
  *   node --import tsx bench/run.ts --only native,native-scale [--sessions 200]
  *   node --import tsx bench/run.ts --only sustained
  *   node --import tsx bench/run.ts --only admin-ui
+ *   node --import tsx bench/run.ts --only idle-streams   (10,000 idle SSE connections, about 2 minutes)
+ *   node --import tsx bench/run.ts --only soak           (BENCH_SOAK_MINUTES of mixed traffic, 30 by default)
  *
  * `native`, `native-scale`, `sustained` and `admin-ui` run only when named in --only: they take minutes
  * (native-scale tens of minutes for its default 1000 sessions, sustained about a quarter of an hour) or, for
@@ -17,9 +19,11 @@ import { cpus, loadavg, totalmem } from 'node:os'
 import { parseArgs } from 'node:util'
 import { detectClaudeCli } from '../src/engine/claude-cli.js'
 import { runAdminUi } from './admin-ui.js'
+import { runIdleStreams } from './idle-streams.js'
 import { runImports } from './imports.js'
 import { runNative } from './native.js'
 import { defaultScaleOptions, runNativeScale } from './native-scale.js'
+import { runSoak } from './soak.js'
 import { runStartup } from './startup.js'
 import { type BenchResult, render, summarize } from './stats.js'
 import { runSustained } from './sustained.js'
@@ -43,6 +47,8 @@ const ON_REQUEST: Record<string, () => Promise<BenchResult>> = {
   'native-scale': () => runNativeScale({ ...defaultScaleOptions(), sessions }),
   sustained: () => runSustained(),
   'admin-ui': () => runAdminUi(),
+  'idle-streams': () => runIdleStreams(),
+  soak: () => runSoak(),
 }
 const known = { ...BENCHES, ...ON_REQUEST }
 
