@@ -36,6 +36,7 @@ import {
   type Row,
   render,
   rssMb,
+  seeded,
   sleep,
   treeUsage,
 } from './stats.js'
@@ -71,18 +72,6 @@ interface Sample {
 }
 
 type SeriesName = keyof Omit<Sample, 'atS'>
-
-/** A seeded generator (mulberry32): the same mix on every run. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32
-  }
-}
 
 /** Least-squares slope of `values` over `times` (seconds), per 10 minutes. */
 function slopePer10Min(times: number[], values: number[]): number {

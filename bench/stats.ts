@@ -344,3 +344,15 @@ export async function usageOf(pids: readonly number[]): Promise<Usage> {
 export async function treeUsage(pid: number): Promise<Usage> {
   return usageOf([pid, ...(await descendants(pid))])
 }
+
+/** A seeded generator (mulberry32): the same sequence on every run, so both sides of a comparison see one mix. */
+export function seeded(seed: number): () => number {
+  let state = seed >>> 0
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0
+    let t = state
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32
+  }
+}

@@ -52,6 +52,7 @@ import {
   type Ratio,
   type Row,
   render,
+  seeded,
   sleep,
   treeUsage,
   type Usage,
@@ -322,18 +323,6 @@ interface Arrival {
   atMs: number
   /** Think time before its follow-up, or null when it gets none. */
   thinkMs: number | null
-}
-
-/** A seeded generator (mulberry32): both sides see the same arrivals. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32
-  }
 }
 
 /** Poisson arrivals at `rate` per second over `durationMs`, each with a follow-up with probability `share`. */
