@@ -195,12 +195,12 @@ async function timeToFirstToken(home: TestHome, runs: number): Promise<TtftRuns>
     const { path: cliPath, reason } = engine.cli
     if (!cliPath) throw new Error(`Claude Code CLI unusable: ${reason}`)
     const conversation = async (measured: boolean) => {
-      await waitUntil(() => engine.stats().processes.spares >= 1, SPARE_TIMEOUT_MS, 'a warm spare')
+      await waitUntil(() => engine.processStats.spares >= 1, SPARE_TIMEOUT_MS, 'a warm spare')
       const history: ChatMessage[] = [
         { role: 'system', content: SYSTEM },
         { role: 'user', content: unique(PROMPT) },
       ]
-      const warm = engine.stats().processes.spares > 0
+      const warm = engine.processStats.spares > 0
       const fresh = await streamCompletion(gateway.url, history)
       history.push(
         { role: 'assistant', content: fresh.content },

@@ -142,12 +142,12 @@ async function poolScenario(home: TestHome, scenario: PoolScenario): Promise<Poo
   }
   const run: PoolRun = { fresh: [], followUp: [], warmHits: 0, warm: [] }
   try {
-    await waitUntil(() => engine.stats().processes.spares >= scenario.warmSpares, 60_000, 'warm spares')
+    await waitUntil(() => engine.processStats.spares >= scenario.warmSpares, 60_000, 'warm spares')
     for (let i = 0; i < scenario.count; i++) {
       if (scenario.waitForSpares)
-        await waitUntil(() => engine.stats().processes.spares >= scenario.warmSpares, 60_000, 'warm spares')
-      const session = engine.createSession({})
-      const warm = engine.stats().processes.spares > 0
+        await waitUntil(() => engine.processStats.spares >= scenario.warmSpares, 60_000, 'warm spares')
+      const session = await engine.createSession({})
+      const warm = engine.processStats.spares > 0
       run.warm.push(warm)
       if (warm) run.warmHits++
       run.fresh.push(await timeTurn(session.id, unique(PROMPT)))
@@ -180,7 +180,7 @@ async function cliFloor(
   pauseMs: number,
 ): Promise<{ primed: Timing[]; unprimed: Timing[] }> {
   const probe = await testEngine(home, { warmSpares: 0 })
-  const settings = probe.engine.createSession({}).settings
+  const settings = (await probe.engine.createSession({})).settings
   await probe.close()
   const host = { cliPath, env: home.env, settingSources: [], niceness: ENGINE_NICENESS }
   const profile = runnerProfile(settings, null, host, 0)

@@ -9,11 +9,11 @@ import type { Config } from './config/index.js'
 export const MASK = '********'
 
 /** Names of `claude.env` variables whose values are credentials (ANTHROPIC_API_KEY, AWS_SECRET_ACCESS_KEY…). */
-const SECRET_NAME = /KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH|COOKIE|PRIVATE/i
+export const SECRET_NAME = /KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH|COOKIE|PRIVATE/i
 
 /**
- * The configuration with every API key, the metrics token, every secret-named `claude.env` value and URL
- * passwords masked.
+ * The configuration with every API key, the metrics token, the replicas' secret, every secret-named
+ * `claude.env` value and URL passwords (the database's and Redis's too) masked.
  */
 export function maskedConfig(config: Config): Config {
   const env = Object.fromEntries(
@@ -27,11 +27,17 @@ export function maskedConfig(config: Config): Config {
     server: { ...config.server, apiKeys: config.server.apiKeys.map(() => MASK) },
     claude: { ...config.claude, env },
     metrics: { ...config.metrics, token: config.metrics.token ? MASK : '' },
+    store: { ...config.store, url: config.store.url && maskUrlPassword(config.store.url) },
+    cluster: {
+      ...config.cluster,
+      redisUrl: config.cluster.redisUrl && maskUrlPassword(config.cluster.redisUrl),
+      secret: config.cluster.secret ? MASK : '',
+    },
   }
 }
 
 /** A URL's password (a proxy's `http://user:pass@host`) masked; any other value as it is. */
-function maskUrlPassword(value: string): string {
+export function maskUrlPassword(value: string): string {
   if (!/^[a-z][a-z\d+.-]*:\/\/[^/]*@/i.test(value)) return value
   try {
     const url = new URL(value)

@@ -2,9 +2,13 @@
  * Wires the gateway together: logger, Claude Code CLI, store, event bus, engine and HTTP server. The CLI
  * entry (cli.ts) and the tests both start it through `startGateway`.
  */
+import type { SessionStore } from '@anthropic-ai/claude-agent-sdk'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { defaultWorkspace, defaultWorkspaceUnder } from './api/workspaces.js'
+import { openSharing } from './cluster/index.js'
+import type { LeaseBook } from './cluster/leases.js'
+import type { Replica } from './cluster/replica.js'
 import { type Config, type ConfigChange, exposureProblem, isLoopbackHost } from './config/index.js'
 import { readClaudeAuth } from './engine/claude-auth.js'
 import { detectClaudeCli } from './engine/claude-cli.js'
@@ -15,6 +19,7 @@ import { Readiness } from './lifecycle/readiness.js'
 import { createLogger } from './observability/logger.js'
 import { GatewayMetrics } from './observability/metrics.js'
 import { logStartup } from './startup.js'
+import { openStore } from './store/open.js'
 import type { Store } from './store/types.js'
 import { VERSION } from './version.js'
 
@@ -24,6 +29,13 @@ export interface GatewayContext {
   engine: SessionManager
   bus: EventBus
   store: Store
+  /**
+   * Several replicas share the store: this one's identity and the leases of the sessions it owns (requests
+   * for another's are forwarded to it); null for a gateway alone on its store.
+   */
+  cluster: { replica: Replica; leases: LeaseBook } | null
+  /** Closes the bus's feed, the cluster's connections and the store: the last step of a drain. */
+  closeStorage(): Promise<void>
   /** Prometheus' /metrics and the dashboard's /api/metrics (src/observability/metrics.ts). */
   metrics: GatewayMetrics
   /** Claude's authentication and the drain: what /readyz and the turn routes' admission read. */
@@ -71,83 +83,115 @@ export async function startGateway({
 
   const detecting = detectClaudeCli(config.claude.cliPath, { ...env, ...config.claude.env })
   // Loaded while `claude --version` runs (in its own process): most of the start-up is loading this code.
-  const [{ buildServer }, { SessionManager }, { SqliteStore }] = await Promise.all([
+  const [{ buildServer }, { SessionManager }] = await Promise.all([
     import('./server.js'),
     import('./engine/sessions.js'),
-    import('./store/sqlite.js'),
   ])
   const cli = await detecting
   if (cli.usable)
     log.info({ path: cli.path, source: cli.source, version: cli.version }, 'Claude Code CLI found')
   else log.warn({ reason: cli.reason }, 'Claude Code CLI unusable: the gateway runs degraded')
 
-  const store = new SqliteStore(config.store.dataDir, {
-    maxSizeBytes: config.store.maxSizeBytes,
-    onCheckpointThreadFailure: (err) =>
-      log.warn({ err }, 'the store checkpoint thread failed; checkpoints run on the event loop again'),
-    onUnreadableEvent: (session, seq, err) =>
-      log.error({ err, session, seq }, 'a stored event cannot be read; it is left out'),
-    onReadModelError: (err, sessions) =>
-      log.error(
-        { err, sessions },
-        "the read models' rows of some events could not be derived; they are rebuilt",
-      ),
-    changeCountMaxBytes: config.store.changeCountMaxBytes,
-  })
-  const bus = new EventBus(store, {
-    maxPendingEvents: config.store.maxPendingEvents,
-    onPersistError: (err, pending) =>
-      log.error({ err, pending }, 'events cannot be written; they wait in memory and are written again'),
-    onPersistRecovered: (written) => log.info({ written }, 'events are written again'),
-    onListenerError: (err, event) =>
-      log.error({ err, session: event.sessionId, seq: event.seq }, 'event listener failed'),
-  })
-  const engine = new SessionManager({
-    store,
-    bus,
-    log: log.child({ component: 'engine' }),
-    cli,
-    ...engineSettings(config, env, cli.path),
-  })
-  warnOnDefaultWorkspace(config, log)
-  const metrics = new GatewayMetrics(
-    { bus, engine, store },
-    { historySeconds: config.metrics.historySeconds },
-  )
-  // Asked with the environment the sessions get, which a reload may change (claude.env).
-  const readiness = new Readiness(
-    () => readClaudeAuth(cli.path, { ...env, ...context.config.claude.env }),
-    log.child({ component: 'readiness' }),
-    (auth) => engine.holdSpares(auth.state === 'not_authenticated'),
-  )
-  const context: GatewayContext = {
-    config,
-    engine,
-    bus,
-    store,
-    metrics,
-    readiness,
-    log,
-    version: VERSION,
-    startedAt,
-  }
-  // Not awaited: the start does not wait for the CLI's answer; until it comes /readyz says it is checking.
-  void readiness.checkAuth()
-  readiness.recheckEvery(config.claude.authCheckIntervalMs)
-  const app = await buildServer(context)
+  const storage = await openStore(config, log)
+  const { store } = storage
+  // What the start has opened, closed again (last first) when a later step fails.
+  const opened: { what: string; close: () => unknown }[] = [{ what: 'store', close: () => storage.close() }]
   try {
-    await app.listen({ host: config.server.host, port: config.server.port })
-  } catch (error) {
+    // On a log several replicas share, the engine is not there yet when a lease is lost: told through this.
+    let engineRef: SessionManager | null = null
+    const sharing = store.assignsPositions
+      ? await openSharing(config, log, { onLeaseLost: (session) => engineRef?.ownershipLost(session) })
+      : null
+    if (sharing) opened.push({ what: 'cluster', close: () => sharing.close() })
+    const bus = await EventBus.open(store, {
+      maxPendingEvents: config.store.maxPendingEvents,
+      onPersistError: (err, pending) =>
+        log.error({ err, pending }, 'events cannot be written; they wait in memory and are written again'),
+      onPersistRecovered: (written) => log.info({ written }, 'events are written again'),
+      onListenerError: (err, event) =>
+        log.error({ err, session: event.sessionId, seq: event.seq }, 'event listener failed'),
+      shared: sharing
+        ? { fanout: sharing.fanout, replica: sharing.replicaId, logger: log.child({ component: 'feed' }) }
+        : undefined,
+    })
+    opened.push({ what: 'event feed', close: () => bus.close() })
+    const engine = new SessionManager({
+      store,
+      bus,
+      log: log.child({ component: 'engine' }),
+      cli,
+      ownership: sharing?.cluster?.leases,
+      ...engineSettings(config, env, cli.path, storage.transcripts),
+    })
+    engineRef = engine
+    opened.push({ what: 'engine', close: () => engine.shutdown(0) })
+    warnOnDefaultWorkspace(config, log)
+    const metrics = new GatewayMetrics(
+      { bus, engine, store },
+      { historySeconds: config.metrics.historySeconds },
+    )
+    opened.push({ what: 'metrics', close: () => metrics.close() })
+    // Asked with the environment the sessions get, which a reload may change (claude.env).
+    const readiness = new Readiness(
+      () => readClaudeAuth(cli.path, { ...env, ...context.config.claude.env }),
+      log.child({ component: 'readiness' }),
+      (auth) => engine.holdSpares(auth.state === 'not_authenticated'),
+    )
+    opened.push({ what: 'readiness', close: () => readiness.stop() })
+    const context: GatewayContext = {
+      config,
+      engine,
+      bus,
+      store,
+      cluster: sharing?.cluster ?? null,
+      closeStorage: async () => {
+        bus.close()
+        await sharing?.close()
+        await storage.close()
+      },
+      metrics,
+      readiness,
+      log,
+      version: VERSION,
+      startedAt,
+    }
+    // Not awaited: the start does not wait for the CLI's answer; until it comes /readyz says it is checking.
+    void readiness.checkAuth()
+    readiness.recheckEvery(config.claude.authCheckIntervalMs)
+    // Before the server takes requests: sessions a stop left running are settled first.
+    await engine.start()
+    const app = await buildServer(context)
     // Closes what the server's plugins opened too (the metrics.port listener).
-    await app.close()
-    readiness.stop()
-    metrics.close()
-    await engine.shutdown(0)
-    store.close()
+    opened.push({ what: 'server', close: () => app.close() })
+    await app.listen({ host: config.server.host, port: config.server.port })
+    const url = listeningUrl(app)
+    sharing?.cluster?.replica.listening(url)
+    return running({ context, app, url, storage, env, cli, log, config, startedAt })
+  } catch (error) {
+    for (const { what, close } of opened.reverse()) {
+      await Promise.resolve()
+        .then(close)
+        .catch((err: unknown) => log.warn({ err }, `closing the ${what} after a failed start failed`))
+    }
     throw error
   }
-  engine.start()
-  const url = listeningUrl(app)
+}
+
+interface Running {
+  context: GatewayContext
+  app: FastifyInstance
+  url: string
+  storage: Awaited<ReturnType<typeof openStore>>
+  env: NodeJS.ProcessEnv
+  cli: Awaited<ReturnType<typeof detectClaudeCli>>
+  log: Logger
+  config: Config
+  startedAt: number
+}
+
+/** The started gateway: said at start, reconfigured on reload, drained on close. */
+function running({ context, app, url, storage, env, cli, log, config, startedAt }: Running): Gateway {
+  const { engine, bus, readiness } = context
   logStartup(log, {
     version: VERSION,
     config,
@@ -175,9 +219,9 @@ export async function startGateway({
       }
       context.config = change.config
       log.level = change.config.log.level
-      store.setMaxSize(change.config.store.maxSizeBytes)
+      storage.setMaxSize(change.config.store.maxSizeBytes)
       bus.setMaxPendingEvents(change.config.store.maxPendingEvents)
-      engine.reconfigure(engineSettings(change.config, env, cli.path))
+      engine.reconfigure(engineSettings(change.config, env, cli.path, storage.transcripts))
       log.info({ changed: change.changed, restartRequired: change.restartRequired }, 'configuration reloaded')
       warnOnDefaultWorkspace(change.config, log)
       readiness.recheckEvery(change.config.claude.authCheckIntervalMs)
@@ -193,7 +237,12 @@ export async function startGateway({
 }
 
 /** What the engine takes from the configuration; all of it applies live (to processes started later). */
-function engineSettings(config: Config, env: NodeJS.ProcessEnv, cliPath: string | null) {
+function engineSettings(
+  config: Config,
+  env: NodeJS.ProcessEnv,
+  cliPath: string | null,
+  transcripts: SessionStore | null,
+) {
   return {
     limits: { ...config.pool, clientToolTimeoutMs: config.openai.toolCallTimeoutMs, tools: config.tools },
     host: {
@@ -201,6 +250,7 @@ function engineSettings(config: Config, env: NodeJS.ProcessEnv, cliPath: string 
       env: { ...env, ...config.claude.env },
       settingSources: [...config.claude.settingSources],
       niceness: config.claude.niceness,
+      transcripts: transcripts ?? undefined,
     },
     defaults: {
       workspace: defaultWorkspace(config),

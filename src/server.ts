@@ -16,6 +16,7 @@ import { nativeApi, sendNativeError } from './api/native/index.js'
 import { openaiApi, sendError, toOpenAIError } from './api/openai/index.js'
 import { registerOpenApi } from './api/openapi.js'
 import { originGuard } from './api/origin.js'
+import { ownedRoutes } from './api/ownership.js'
 import type { GatewayContext } from './gateway.js'
 import { logWhenClosed, requestLogging } from './observability/request-log.js'
 
@@ -82,6 +83,8 @@ export async function buildServer(gateway: GatewayContext): Promise<FastifyInsta
   await healthProbes(app, gateway)
   // Before the APIs: it guards their turn routes as they are registered (src/api/admission.ts).
   admission(app, gateway)
+  // Before the APIs too: with replicas, their session routes are answered by the session's owner.
+  await ownedRoutes(app, gateway)
   // Before the routes: it documents the routes registered after it (GET /api/openapi.json).
   await registerOpenApi(app)
   await app.register(openaiApi, { gateway, prefix: '/v1' })

@@ -5,6 +5,7 @@
  */
 import type { OutgoingHttpHeaders, Server, ServerResponse } from 'node:http'
 import type { FastifyReply } from 'fastify'
+import { noteRequest } from '../observability/request-log.js'
 import { type PaceLimits, Pacer } from './backpressure.js'
 import { EVENT_STREAM_TYPE } from './media-types.js'
 
@@ -52,6 +53,7 @@ export class SseWriter {
     private readonly options: SseWriterOptions,
   ) {
     reply.hijack()
+    noteRequest(reply.request, { streamed: true })
     this.raw = reply.raw
     this.pacer = new Pacer<string | Buffer>(this.raw, options, () => this.stalled())
     const endsWithConnection = options.endsWithConnection === true

@@ -4,7 +4,10 @@ import { DEFAULT_TOOL_LIMITS, type ToolLimits } from '../tools/types.js'
 
 // Plain `enum`/`type: [..., 'null']` instead of TypeBox unions: ajv reports one readable error
 // ("must be one of: ...") rather than one per anyOf branch.
-function StringEnum<const T extends readonly string[]>(values: T, options: { default?: T[number] } = {}) {
+function StringEnum<const T extends readonly string[]>(
+  values: T,
+  options: { default?: T[number]; description?: string } = {},
+) {
   return Type.Unsafe<T[number]>({ type: 'string', enum: values, ...options })
 }
 
@@ -98,6 +101,53 @@ export const ConfigSchema = Type.Object(
       maxSizeBytes: Type.Integer({ minimum: 0, default: 0 }),
       maxPendingEvents: Type.Integer({ minimum: 1, default: 100_000 }),
       changeCountMaxBytes: Type.Integer({ minimum: 1, default: 1024 * 1024 }),
+      url: Type.Unsafe<string | null>({
+        type: ['string', 'null'],
+        pattern: '^postgres(ql)?://',
+        default: null,
+        description:
+          'null: SQLite in store.dataDir. A postgres:// URL: sessions, events and Claude transcripts in PostgreSQL, which several replicas share (docs/scaling.md).',
+      }),
+      schema: Type.String({
+        pattern: '^[a-z_][a-z0-9_]{0,62}$',
+        default: 'public',
+        description: 'The PostgreSQL schema holding the tables (created when missing).',
+      }),
+      poolSize: Type.Integer({ minimum: 1, maximum: 1_000, default: 10 }),
+      statementTimeoutMs: Type.Integer({ minimum: 100, default: 10_000 }),
+    }),
+    cluster: Section({
+      redisUrl: Type.Unsafe<string | null>({
+        type: ['string', 'null'],
+        pattern: '^rediss?://',
+        default: null,
+        description:
+          'With store.url: Redis that wakes every replica when another stored events (live streams across replicas). null: one gateway.',
+      }),
+      keyPrefix: Type.String({ minLength: 1, maxLength: 100, default: 'ccgw:' }),
+      replicaId: Type.Unsafe<string | null>({
+        type: ['string', 'null'],
+        pattern: '^[A-Za-z0-9._-]{1,100}$',
+        default: null,
+        description: "This replica's name (null: the host name and process id).",
+      }),
+      advertiseUrl: Type.Unsafe<string | null>({
+        type: ['string', 'null'],
+        pattern: '^https?://',
+        default: null,
+        description:
+          'Where the other replicas reach this one to forward requests for its sessions (a pod address, say).',
+      }),
+      secret: Type.String({
+        default: '',
+        description: 'Shared by the replicas: authenticates the requests they forward to each other.',
+      }),
+      leaseTtlMs: Type.Integer({ minimum: 1_000, maximum: 600_000, default: 15_000 }),
+      workspaces: StringEnum(['shared', 'pinned'] as const, {
+        default: 'shared',
+        description:
+          "shared: every replica sees the same workspaces (a ReadWriteMany volume), so any may take a session over; pinned: a session's workspace is on its replica's disk only, and takeover is refused.",
+      }),
     }),
     openai: Section({
       models: Type.Record(Type.String({ minLength: 1 }), NullableModel(), {
@@ -200,6 +250,16 @@ export const RESTART_REQUIRED_KEYS: readonly string[] = [
   'claude.cliPath',
   'store.dataDir',
   'store.changeCountMaxBytes',
+  'store.url',
+  'store.schema',
+  'store.poolSize',
+  'store.statementTimeoutMs',
+  'cluster.redisUrl',
+  'cluster.keyPrefix',
+  'cluster.replicaId',
+  'cluster.advertiseUrl',
+  'cluster.secret',
+  'cluster.workspaces',
   'log.pretty',
   'metrics.enabled',
   'metrics.port',

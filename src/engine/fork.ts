@@ -36,7 +36,7 @@ export async function forkSession(
   sessionId: string,
   options: ForkOptions,
 ): Promise<SessionRecord> {
-  const source = engine.getSession(sessionId)
+  const source = await engine.getSession(sessionId)
   if (!source) throw new GatewayError('not_found', `Session ${sessionId} does not exist`)
   const title = options.title !== undefined ? options.title : source.title && `${source.title} (fork)`
   const { at } = options
@@ -54,7 +54,7 @@ export async function forkSession(
       source.settings.workspace,
       source.claudeSessionId,
       {
-        upTo: at === undefined ? undefined : lastMessageOfTurn(bus, sessionId, at),
+        upTo: at === undefined ? undefined : await lastMessageOfTurn(bus, sessionId, at),
         title: title ?? undefined,
       },
     )
@@ -91,25 +91,25 @@ export async function importSession(
       `Claude Code has no session ${claudeSessionId} in workspace ${input.workspace}`,
     )
   }
-  const heldBy = engine
-    .listSessions({ workspace: input.workspace, limit: Number.MAX_SAFE_INTEGER, offset: 0 })
-    .items.find((record) => record.claudeSessionId === claudeSessionId && record.state !== 'closed')
+  const heldBy = (
+    await engine.listSessions({ workspace: input.workspace, limit: Number.MAX_SAFE_INTEGER, offset: 0 })
+  ).items.find((record) => record.claudeSessionId === claudeSessionId && record.state !== 'closed')
   if (heldBy) return { heldBy }
   const title =
     input.title !== undefined ? input.title : (found.customTitle ?? found.summary).slice(0, TITLE_MAX)
-  return { created: engine.createSession({ ...input, title, resume: claudeSessionId }) }
+  return { created: await engine.createSession({ ...input, title, resume: claudeSessionId }) }
 }
 
 /**
  * When `at` is a turn of the session: the id of Claude's last message of the main conversation in it
  * (a fork "after the turn"). Anything else is returned as it is, for the transcript to resolve.
  */
-function lastMessageOfTurn(bus: EventBus, sessionId: string, at: string): string {
+async function lastMessageOfTurn(bus: EventBus, sessionId: string, at: string): Promise<string> {
   let turnFound = false
   let turnEnded = false
   let last: string | undefined
   for (let after = 0; !turnEnded; ) {
-    const events = bus.replay(sessionId, after, SCAN_CHUNK)
+    const events = await bus.replay(sessionId, after, SCAN_CHUNK)
     for (const event of events) {
       if (!('turnId' in event) || event.turnId !== at) continue
       turnFound = true

@@ -29,6 +29,11 @@ export interface LiveSession {
   clientCalls: ClientCallMailbox
   /** The settings changed while a turn ran: the runner restarts with them once the turn ends. */
   restartAfterTurn: boolean
+  /**
+   * Another replica owns the session now (its lease was lost, src/engine/ownership.ts): nothing more of it
+   * is published or saved here, and no turn of it starts.
+   */
+  disowned?: true
 }
 
 export interface ActiveTurn {
@@ -91,7 +96,7 @@ export type RejectionHandler = (live: LiveSession, turnId: string | undefined, e
  * of theirs that could not be kept, published here or by others, goes to `rejected`.
  */
 export class LiveSessions implements SessionContext {
-  readonly live = new Map<string, LiveSession>()
+  readonly live: Map<string, LiveSession>
   closing = false
 
   constructor(
@@ -100,7 +105,10 @@ export class LiveSessions implements SessionContext {
     readonly pool: ProcessPool,
     private readonly records: RecordSaver,
     private readonly rejected: RejectionHandler,
+    /** A session left memory (whichever part let it go): its lease may go (src/engine/ownership.ts). */
+    left: (sessionId: string) => void = () => {},
   ) {
+    this.live = new LiveMap(left)
     // An event the store refused was seen live but is not kept: its turn fails, saying so.
     options.bus.onEventRejected((event, error) => {
       const live = this.live.get(event.sessionId)
@@ -124,6 +132,7 @@ export class LiveSessions implements SessionContext {
    * kept fails its turn instead of the caller: null then.
    */
   publish(live: LiveSession, body: EventBody): GatewayEvent | null {
+    if (live.disowned) return null
     try {
       return this.options.bus.publish(live.record.id, body)
     } catch (error) {
@@ -135,15 +144,29 @@ export class LiveSessions implements SessionContext {
 
   setState(live: LiveSession, state: SessionState, reason?: string): void {
     const previous = live.record.state
-    if (previous === state) return
+    if (previous === state || live.disowned) return
     live.record.state = state
     this.save(live)
     this.publish(live, { type: 'session.state', state, previous, ...(reason ? { reason } : {}) })
   }
 
   save(live: LiveSession): void {
+    if (live.disowned) return
     live.record.updatedAt = Date.now()
     this.records.save(live.record)
+  }
+}
+
+/** The sessions in memory, telling `left` of each that leaves, whichever part lets it go. */
+class LiveMap extends Map<string, LiveSession> {
+  constructor(private readonly left: (sessionId: string) => void) {
+    super()
+  }
+
+  override delete(sessionId: string): boolean {
+    const had = super.delete(sessionId)
+    if (had) this.left(sessionId)
+    return had
   }
 }
 

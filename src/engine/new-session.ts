@@ -3,27 +3,37 @@
  * Code's own to resume, a history written as a transcript that its first process resumes, or none.
  */
 import { randomUUID } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { basename, dirname } from 'node:path'
+import type { SessionStore } from '@anthropic-ai/claude-agent-sdk'
 import type { SessionRecord } from '../store/types.js'
-import { seedTranscript } from './claude-home.js'
+import { type SeededTranscript, seedTranscript } from './claude-home.js'
 import { settingsOf } from './session-settings.js'
 import { EMPTY_USAGE, type EngineDefaults, type NewSession } from './types.js'
 
-/** `configDir`: Claude Code's config folder, where a history's transcript is written. */
-export function newSessionRecord(
+/**
+ * `configDir`: Claude Code's config folder, where a history's transcript is written; `transcripts`: where
+ * Claude Code's transcripts are mirrored (several replicas), which gets the seeded one too.
+ */
+export async function newSessionRecord(
   input: NewSession,
   defaults: EngineDefaults,
   configDir: string,
-): SessionRecord {
+  transcripts?: SessionStore,
+): Promise<SessionRecord> {
   const now = Date.now()
   const settings = settingsOf(input, defaults)
   const cwd = settings.workspace
+  let seeded: SeededTranscript | null = null
+  if (!input.resume && input.history?.length) {
+    seeded = seedTranscript({ configDir, cwd, turns: input.history })
+    if (transcripts) await mirrorSeeded(seeded, transcripts)
+  }
   return {
     id: randomUUID(),
     title: input.title ?? null,
     settings,
-    claudeSessionId:
-      input.resume ??
-      (input.history?.length ? seedTranscript({ configDir, cwd, turns: input.history }).sessionId : null),
+    claudeSessionId: input.resume ?? seeded?.sessionId ?? null,
     state: 'new',
     createdAt: now,
     updatedAt: now,
@@ -31,4 +41,17 @@ export function newSessionRecord(
     costUsd: 0,
     turns: 0,
   }
+}
+
+/**
+ * The CLI mirrors to the transcript store only the lines it writes itself: a transcript the gateway wrote
+ * (a seeded history) is copied there whole, so a replica without this one's disk resumes it too. Keyed as
+ * the SDK keys it: the project folder's name (the workspace's slug) and Claude's session id.
+ */
+async function mirrorSeeded(seeded: SeededTranscript, transcripts: SessionStore): Promise<void> {
+  const lines = (await readFile(seeded.path, 'utf8')).split('\n').filter((line) => line !== '')
+  await transcripts.append(
+    { projectKey: basename(dirname(seeded.path)), sessionId: seeded.sessionId },
+    lines.map((line) => JSON.parse(line)),
+  )
 }

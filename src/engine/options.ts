@@ -1,4 +1,4 @@
-import type { Options, ThinkingConfig } from '@anthropic-ai/claude-agent-sdk'
+import type { Options, SessionStore, ThinkingConfig } from '@anthropic-ai/claude-agent-sdk'
 import { CLIENT_TOOLS_RULE } from '../events/client-tool-names.js'
 import type { SessionSettings, ThinkingSetting } from '../store/types.js'
 import type { RunnerProfile } from './types.js'
@@ -10,6 +10,12 @@ export interface HostOptions {
   settingSources: NonNullable<Options['settingSources']>
   /** How much lower than the gateway's the CLI processes' scheduling priority is (0: the same). */
   niceness: number
+  /**
+   * Where Claude Code's transcripts are mirrored (PostgreSQL, which every replica reads): the SDK's
+   * `sessionStore`, flushed after every entry, so that a turn that ended is resumable on another replica
+   * at once; resumes load the transcript from there. Undefined: the CLI's local files only.
+   */
+  transcripts?: SessionStore
 }
 
 /**
@@ -57,6 +63,10 @@ export function runnerProfile(
           ...(settings.appendSystemPrompt ? { append: settings.appendSystemPrompt } : {}),
         }
   if (resume) options.resume = resume
+  if (host.transcripts) {
+    options.sessionStore = host.transcripts
+    options.sessionStoreFlush = 'eager'
+  }
   // Elsewhere the runner's permission callback lets client functions run; in dontAsk mode only rules count.
   if (settings.clientTools?.length && settings.permissionMode === 'dontAsk') {
     options.allowedTools = [...settings.allowedTools, CLIENT_TOOLS_RULE]

@@ -54,7 +54,7 @@ export class ProcessPool {
     private readonly hooks: PoolHooks,
     private readonly log: Logger,
     private readonly launch: RunnerLauncher = (profile, timeoutMs, prime) =>
-      Runner.start(profile, timeoutMs, prime),
+      Runner.start(profile, timeoutMs, prime, log),
   ) {
     this.demand = new SpareDemand(limits.spareDemandWindowMs)
   }

@@ -3,6 +3,7 @@
  * runner callbacks and timers, where a thrown store error would stop the gateway: saving never throws. A
  * record the store cannot take (its disk is full, say) stays in memory and is read from there until a later
  * save succeeds, so a session that leaves memory meanwhile does not fall back to its stale stored record.
+ * Writes are not awaited by the savers: they go one at a time, in the background.
  */
 import type { Logger } from 'pino'
 import { isStoreError } from '../store/errors.js'
@@ -12,8 +13,16 @@ import type { SessionRecord, Store } from '../store/types.js'
 export const UNSAVED_RETRY_MS = 1_000
 
 export class RecordSaver {
-  private readonly unsaved = new Map<string, SessionRecord>()
+  /** Records waiting to be written, each with the number of the save that left it here. */
+  private readonly unsaved = new Map<string, { record: SessionRecord; save: number }>()
+  private saves = 0
+  /** The write under way: one at a time, so that an older version never lands after a newer one. */
+  private writing: Promise<void> | null = null
+  /** Saved while a write was under way: written by the next one. */
+  private again = false
   private timer: NodeJS.Timeout | null = null
+  /** Stopped: what fails is not tried again. */
+  private stopped = false
 
   constructor(
     private readonly store: Pick<Store, 'getSession' | 'updateSession'>,
@@ -22,12 +31,12 @@ export class RecordSaver {
   ) {}
 
   /** A session's record as last saved, or waiting to be saved. */
-  read(id: string): SessionRecord | undefined {
-    return this.unsaved.get(id) ?? this.store.getSession(id)
+  async read(id: string): Promise<SessionRecord | undefined> {
+    return this.unsaved.get(id)?.record ?? (await this.store.getSession(id))
   }
 
   save(record: SessionRecord): void {
-    this.unsaved.set(record.id, record)
+    this.unsaved.set(record.id, { record, save: ++this.saves })
     this.flush()
   }
 
@@ -36,10 +45,23 @@ export class RecordSaver {
     this.unsaved.delete(id)
   }
 
-  /** Stop retrying (the store closes next: what it could not take by now is lost with the process). */
-  stop(): void {
+  /**
+   * Stop retrying; resolves once the writes under way are done (the store closes next: what it could not
+   * take by then is lost with the process).
+   */
+  async stop(): Promise<void> {
+    this.stopped = true
     if (this.timer) clearTimeout(this.timer)
     this.timer = null
+    await this.written()
+  }
+
+  /**
+   * Resolves once the records saved so far have been written, or failed to be (they stay in memory then):
+   * before another replica may read them (src/engine/ownership.ts).
+   */
+  async written(): Promise<void> {
+    while (this.writing) await this.writing
   }
 
   /**
@@ -47,13 +69,30 @@ export class RecordSaver {
    * save, or after the retry delay, so the store catches up by itself once it works again.
    */
   private flush(): void {
-    for (const [id, record] of this.unsaved) {
+    if (this.writing) {
+      this.again = true
+      return
+    }
+    this.writing = this.writeUnsaved().finally(() => {
+      this.writing = null
+      if (!this.again) return
+      this.again = false
+      this.flush()
+    })
+  }
+
+  /** Never rejects: a failure is logged, and the record stays in memory. */
+  private async writeUnsaved(): Promise<void> {
+    for (const [id, { record, save }] of this.unsaved) {
       try {
-        this.store.updateSession(record)
+        await this.store.updateSession(record)
       } catch (error) {
         if (isStoreError(error)) {
-          if (!this.timer) {
-            this.log.error({ err: error }, 'session records cannot be saved; they are kept in memory')
+          if (!this.timer && !this.stopped) {
+            this.log.error(
+              { err: error, session: id },
+              'session records cannot be saved; they are kept in memory',
+            )
             this.timer = setTimeout(() => {
               this.timer = null
               this.flush()
@@ -65,7 +104,8 @@ export class RecordSaver {
         // Not the storage: this record itself cannot be stored (and never will be); it stays in memory.
         this.log.error({ err: error, session: id }, 'session record cannot be saved')
       }
-      this.unsaved.delete(id)
+      // Saved again while it was written: it stays, for the next write.
+      if (this.unsaved.get(id)?.save === save) this.unsaved.delete(id)
     }
   }
 }

@@ -18,9 +18,11 @@ import type {
   SpawnedProcess,
   SpawnOptions,
 } from '@anthropic-ai/claude-agent-sdk'
+import type { Logger } from 'pino'
 import { CLIENT_SERVER, clientFunctionName } from '../events/client-tool-names.js'
 import type { ContentBlock } from '../events/types.js'
 import { claudeConfigDir } from './claude-home.js'
+import { CliStderr, SecretMask } from './cli-stderr.js'
 import { type ClientToolCall, type ClientToolResult, clientToolServer } from './client-tools.js'
 import { PRIMING_PROMPT, Priming } from './priming.js'
 import type { RunnerProfile } from './types.js'
@@ -42,6 +44,8 @@ export type PermissionRequest = Parameters<CanUseTool>[2] & {
 }
 
 export interface RunnerHooks {
+  /** The session served: named in the log lines of what the process writes on stderr. */
+  sessionId?: string
   onMessage(message: SDKMessage): void
   onExit(exit: RunnerExit): void
   /** Claude Code would ask the user before running a tool: the session decides. */
@@ -49,8 +53,6 @@ export interface RunnerHooks {
   /** Claude called a function the API client executes: resolves with the client's result. */
   onClientTool(call: ClientToolCall): Promise<ClientToolResult>
 }
-
-const STDERR_TAIL_BYTES = 4096
 
 /** The user messages of a streaming-input query: a queue the SDK reads from for the life of the process. */
 export class InputStream implements AsyncIterable<SDKUserMessage> {
@@ -133,14 +135,24 @@ export class Runner {
    * the first message costs only a model call; with `prime`, also until it has handled a blocked prompt
    * (see priming.ts), so that it does not pay its first-prompt work on the first message either. Rejects if
    * the process fails to start in time, with PrimingUnsupportedError if the CLI did not block that prompt.
+   * What the process writes on stderr goes to `log` (cli-stderr.ts); without one it is only kept for errors.
    */
-  static async start(profile: RunnerProfile, timeoutMs: number, prime = false): Promise<Runner> {
+  static async start(
+    profile: RunnerProfile,
+    timeoutMs: number,
+    prime = false,
+    log: Logger | null = null,
+  ): Promise<Runner> {
     const { key, options } = profile
-    const child = new TrackedChild(profile.niceness)
+    // Known once the runner exists: the lines written before it (the process starting) name the process only.
+    let runner: Runner | undefined
+    const child = new TrackedChild(profile.niceness, log, () => ({
+      runner: runner?.id,
+      session: runner?.hooks?.sessionId,
+    }))
     const cwd = options.cwd ?? process.cwd()
     const priming = prime ? new Priming(claudeConfigDir(options.env ?? process.env), cwd) : null
     // The callback is fixed at start-up, before any session owns the process: it asks whoever is attached.
-    let runner: Runner | undefined
     const canUseTool: CanUseTool = async (toolName, input, context) =>
       // The client's own functions need no approval: the client runs them itself.
       clientFunctionName(toolName) !== undefined
@@ -277,10 +289,14 @@ export class Runner {
 /** Spawns the CLI for the SDK so the gateway knows its pid, its stderr and when it really exited. */
 class TrackedChild {
   private process: ChildProcess | null = null
+  private stderr: CliStderr | null = null
 
-  constructor(private readonly niceness: number) {}
+  constructor(
+    private readonly niceness: number,
+    private readonly log: Logger | null,
+    private readonly owner: () => { runner?: string; session?: string },
+  ) {}
 
-  private stderr = ''
   private resolveExit!: (exit: { code: number | null; signal: NodeJS.Signals | null }) => void
   readonly exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     this.resolveExit = resolve
@@ -307,10 +323,14 @@ class TrackedChild {
         // not allowed here: the process keeps the gateway's priority
       }
     }
+    const stderr = new CliStderr(this.log, new SecretMask(options.env), () => ({
+      cliPid: child.pid,
+      ...this.owner(),
+    }))
+    this.stderr = stderr
     child.stderr.setEncoding('utf8')
-    child.stderr.on('data', (chunk: string) => {
-      this.stderr = (this.stderr + chunk).slice(-STDERR_TAIL_BYTES)
-    })
+    child.stderr.on('data', (chunk: string) => stderr.write(chunk))
+    child.stderr.once('end', () => stderr.end())
     child.on('error', () => {
       // reported through 'exit' and the SDK's own error; without a listener it would crash the gateway
     })
@@ -328,7 +348,7 @@ class TrackedChild {
   }
 
   stderrTail(): string {
-    return this.stderr.trim()
+    return this.stderr?.tail() ?? ''
   }
 
   describeFailure(message: string): string {

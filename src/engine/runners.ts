@@ -96,10 +96,11 @@ export class RunnerBinding {
       })
       throw error
     }
-    const translator = new Translator(resume ? record.costUsd : 0)
+    const translator = new Translator(resume ? record.costUsd : 0, resume !== null)
     live.runner = runner
     this.byRunner.set(runner, live)
     runner.attach({
+      sessionId: live.record.id,
       onMessage: (message) => {
         if (live.runner !== runner) return
         for (const body of translator.translate(message, live.active?.id ?? live.lastTurnId))

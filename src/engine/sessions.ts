@@ -29,6 +29,7 @@ import { fileChangesOf, recordDirectCall } from './direct-calls.js'
 import { GatewayError } from './errors.js'
 import { type LiveSession, LiveSessions } from './live-session.js'
 import { newSessionRecord } from './new-session.js'
+import { SessionOwnership } from './ownership.js'
 import { ProcessPool } from './pool.js'
 import { ProcessLog } from './process-log.js'
 import type { ProcessMemory } from './process-memory.js'
@@ -76,6 +77,8 @@ export class SessionManager {
   private readonly runners: RunnerBinding
   private readonly turns: TurnLine
   private readonly replies: ClientReplies
+  /** With replicas: which sessions this one runs (ownership.ts); null for a single gateway. */
+  private readonly ownership: SessionOwnership | null
 
   constructor(options: EngineOptions) {
     this.options = { ...options }
@@ -99,21 +102,34 @@ export class SessionManager {
       this.pool,
       this.records,
       (live, turnId, error) => this.turns.eventRejected(live, turnId, error),
+      (sessionId) => this.ownership?.settle(sessionId),
     )
     this.runners = new RunnerBinding(this.sessions)
     this.turns = new TurnLine(this.sessions, this.runners)
     this.replies = new ClientReplies(this.sessions, this.turns)
+    this.ownership = options.ownership
+      ? new SessionOwnership(options.ownership, {
+          bus: options.bus,
+          records: this.records,
+          log: options.log,
+          inUse: (sessionId) => this.sessions.live.has(sessionId),
+        })
+      : null
   }
 
   get cli(): ClaudeCliInfo {
     return this.options.cli
   }
 
-  /** Sessions that had a runner when the gateway stopped are hibernated now; warm spares start. */
-  start(): void {
+  /**
+   * Sessions that had a runner when the gateway stopped are hibernated now (with replicas, those another
+   * replica runs are left alone); warm spares start.
+   */
+  async start(): Promise<void> {
     const { store } = this.options
     for (const state of ['starting', 'idle', 'running'] as const) {
-      for (const record of store.listSessions({ state, limit: 1_000_000, offset: 0 }).items) {
+      for (const record of (await store.listSessions({ state, limit: 1_000_000, offset: 0 })).items) {
+        if (await this.ownership?.elsewhere(record.id)) continue
         record.state = record.claudeSessionId ? 'hibernated' : 'new'
         this.records.save(record)
       }
@@ -138,13 +154,18 @@ export class SessionManager {
     this.pool.holdSpares(held)
   }
 
-  stats() {
-    this.sessionCount ??= this.options.store.countSessions()
+  async stats() {
+    this.sessionCount ??= await this.options.store.countSessions()
     return {
       sessions: this.sessionCount,
       activeSessions: this.sessions.live.size,
-      processes: this.pool.stats,
+      processes: this.processStats,
     }
+  }
+
+  /** The pool's counts now (read at every metrics sample: no store involved). */
+  get processStats() {
+    return this.pool.stats
   }
 
   /** Process starts, failed starts, start retries and crashes since start (metrics). */
@@ -160,20 +181,31 @@ export class SessionManager {
     return { gatewayRssBytes: process.memoryUsage.rss(), processes: this.pool.memory() }
   }
 
-  createSession(input: NewSession): SessionRecord {
-    const record = newSessionRecord(input, this.options.defaults, this.claudeConfigDir)
-    this.options.store.insertSession(record)
+  async createSession(input: NewSession): Promise<SessionRecord> {
+    const record = await newSessionRecord(
+      input,
+      this.options.defaults,
+      this.claudeConfigDir,
+      this.options.host.transcripts,
+    )
+    await this.options.store.insertSession(record)
     if (this.sessionCount !== undefined) this.sessionCount++
-    const { workspace, agent } = record.settings
-    this.options.bus.publish(record.id, { type: 'session.created', title: record.title, workspace, agent })
-    return record
+    return this.owned(record.id, async () => {
+      // With replicas, its first lease names this one: in pinned mode, the one whose disk has the workspace.
+      await this.ownership?.claim(record.id)
+      // A new session has no events: its sequence starts at 0, read now for the events that follow.
+      await this.options.bus.loadSeq(record.id)
+      const { workspace, agent } = record.settings
+      this.options.bus.publish(record.id, { type: 'session.created', title: record.title, workspace, agent })
+      return record
+    })
   }
 
-  getSession(id: string): SessionRecord | undefined {
-    return this.sessions.live.get(id)?.record ?? this.records.read(id)
+  async getSession(id: string): Promise<SessionRecord | undefined> {
+    return this.sessions.live.get(id)?.record ?? (await this.records.read(id))
   }
 
-  listSessions(query: SessionQuery): Page<SessionRecord> {
+  listSessions(query: SessionQuery): Promise<Page<SessionRecord>> {
     return this.options.store.listSessions(query)
   }
 
@@ -181,11 +213,15 @@ export class SessionManager {
    * Change a session's settings. Claude Code takes most of them only at start, so a live runner is let go
    * (now if idle, else when its turn ends) and the next message resumes the conversation with them.
    */
-  updateSettings(sessionId: string, patch: Partial<SessionSettings>): SessionRecord {
-    const { record } = this.found(sessionId)
+  updateSettings(sessionId: string, patch: Partial<SessionSettings>): Promise<SessionRecord> {
+    return this.owned(sessionId, () => this.changeSettings(sessionId, patch))
+  }
+
+  private async changeSettings(sessionId: string, patch: Partial<SessionSettings>): Promise<SessionRecord> {
+    const { record } = await this.found(sessionId)
     const updated = patchedRecord(record, patch)
     // Stored first: a change the store refuses (507, 503) is not made either, nor published.
-    this.options.store.updateSession(updated)
+    await this.options.store.updateSession(updated)
     const changes = settingsChanges(record.settings, updated.settings)
     Object.assign(record, updated)
     if (Object.keys(changes).length > 0)
@@ -198,7 +234,12 @@ export class SessionManager {
    * Run one of the gateway's direct tools in a session's workspace, on the API client's behalf, recorded
    * as a direct call (with `file.changed` for writes and edits).
    */
-  runTool(sessionId: string, name: string, input: unknown, options: RunToolOptions = {}): Promise<unknown> {
+  async runTool(
+    sessionId: string,
+    name: string,
+    input: unknown,
+    options: RunToolOptions = {},
+  ): Promise<unknown> {
     // A call refused for its input is not a call: it is refused before anything is recorded.
     if (isToolName(name)) validateToolInput(name, input)
     return this.recordDirectCall(
@@ -222,8 +263,10 @@ export class SessionManager {
     work: (workspace: string) => Promise<R>,
     changes: (result: R) => FileChange[],
   ): Promise<R> {
-    const { record } = this.found(sessionId)
-    return recordDirectCall(this.options.bus, record, name, input, work, changes)
+    return this.owned(sessionId, async () => {
+      const { record } = await this.found(sessionId)
+      return recordDirectCall(this.options.bus, record, name, input, work, changes)
+    })
   }
 
   /** Live runner facts for a session, for APIs that show them. */
@@ -245,11 +288,17 @@ export class SessionManager {
         `The message cannot be sent: ${problem.field} ${problem.problem}`,
       )
     this.checkCanStart()
-    const live = this.open(sessionId)
-    if (live.pending > this.sessions.limits.sessionQueueSize) {
-      throw new GatewayError('session_busy', `Session ${sessionId} is busy with ${live.pending} turns`, 1_000)
-    }
-    return this.turns.enqueue(live, content, options)
+    return this.owned(sessionId, async () => {
+      const live = await this.open(sessionId)
+      if (live.pending > this.sessions.limits.sessionQueueSize) {
+        throw new GatewayError(
+          'session_busy',
+          `Session ${sessionId} is busy with ${live.pending} turns`,
+          1_000,
+        )
+      }
+      return this.turns.enqueue(live, content, options)
+    })
   }
 
   /**
@@ -268,15 +317,19 @@ export class SessionManager {
    * straight to a live process; a paused session is un-paused first. Nothing starts when the session has a
    * process already, or a turn under way (which gets one).
    */
-  async resume(sessionId: string): Promise<SessionRecord> {
+  resume(sessionId: string): Promise<SessionRecord> {
     this.checkCanStart()
-    const stored = this.found(sessionId)
+    return this.owned(sessionId, () => this.warmUp(sessionId))
+  }
+
+  private async warmUp(sessionId: string): Promise<SessionRecord> {
+    const stored = await this.found(sessionId)
     if (stored.record.state === 'paused')
       this.sessions.setState(
         stored.live ?? this.sessions.wrap(stored.record),
         stored.record.claudeSessionId ? 'hibernated' : 'new',
       )
-    const live = this.open(sessionId)
+    const live = await this.open(sessionId)
     if (live.runner || live.pending > 0) return live.record
     await this.turns.warmUp(live)
     return live.record
@@ -286,8 +339,12 @@ export class SessionManager {
    * Pause a session: its process stops and it takes no message until it is resumed. Refused while a turn
    * runs or waits (interrupt it first). The state is stored: a paused session stays paused across restarts.
    */
-  async pause(sessionId: string): Promise<SessionRecord> {
-    const { live, record } = this.found(sessionId)
+  pause(sessionId: string): Promise<SessionRecord> {
+    return this.owned(sessionId, () => this.pauseNow(sessionId))
+  }
+
+  private async pauseNow(sessionId: string): Promise<SessionRecord> {
+    const { live, record } = await this.found(sessionId)
     if (record.state === 'paused') return record
     if (live && live.pending > 0) {
       throw new GatewayError(
@@ -325,9 +382,18 @@ export class SessionManager {
   }
 
   /** Stop a session's runner; the record (and transcript) is kept unless `purge`. */
-  async deleteSession(sessionId: string, purge: boolean): Promise<boolean> {
-    const record = this.getSession(sessionId)
+  deleteSession(sessionId: string, purge: boolean): Promise<boolean> {
+    return this.owned(sessionId, () => this.deleteNow(sessionId, purge))
+  }
+
+  private async deleteNow(sessionId: string, purge: boolean): Promise<boolean> {
+    let record = await this.getSession(sessionId)
     if (!record) return false
+    if (this.ownership) {
+      await this.ownership.claim(sessionId)
+      record = (await this.getSession(sessionId)) ?? record
+    }
+    await this.options.bus.loadSeq(sessionId)
     const live = this.sessions.live.get(sessionId)
     if (live) {
       if (live.active) this.turns.fail(live, 'interrupted', 'The session was deleted')
@@ -335,12 +401,13 @@ export class SessionManager {
       this.sessions.live.delete(sessionId)
     }
     if (purge) {
-      // The store first: when it refuses, the session's events are still there to purge next time.
-      this.options.store.deleteSession(sessionId)
-      this.options.bus.forget(sessionId)
+      // The store first: when it refuses, the session's events are still there to purge next time. None is
+      // written after it (the bus runs it between its writes and then drops those still waiting).
+      await this.options.bus.purge(sessionId, () => this.options.store.deleteSession(sessionId))
       // Kept after its session's other events: how a client replaying every session learns of the purge.
       this.options.bus.publish(sessionId, { type: 'session.deleted' })
       this.records.forget(sessionId)
+      await this.ownership?.forget(sessionId)
       if (this.sessionCount !== undefined) this.sessionCount--
     } else if (record.state !== 'closed') {
       this.sessions.setState(live ?? this.sessions.wrap(record), 'closed')
@@ -366,9 +433,34 @@ export class SessionManager {
     this.processes.close()
     await this.pool.close()
     for (const child of liveProcesses) child.kill('SIGKILL')
-    this.options.bus.flush()
+    await this.options.bus.flush()
     // The store closes next: what it could not take by now is lost with the process.
-    this.records.stop()
+    await this.records.stop()
+    // Written: the other replicas may take the sessions at once.
+    await this.ownership?.releaseAll()
+  }
+
+  /**
+   * The session's lease was lost (LeaseBook's `onLost`): another replica took it over, or this one could
+   * not confirm it for longer than its TTL. Its process stops at once, its running turn ends here without
+   * a word (the log is the new owner's), and its state here is dropped; nothing more of it is written.
+   */
+  ownershipLost(sessionId: string): void {
+    const live = this.sessions.live.get(sessionId)
+    if (!live) return
+    this.options.log.warn({ session: sessionId }, 'session lease lost: its process stops here')
+    live.disowned = true
+    this.turns.drop(live, 'The session moved to another replica')
+    const runner = live.runner
+    void this.runners.release(live, 'hibernated')
+    runner?.kill()
+    this.sessions.live.delete(sessionId)
+    this.options.bus.disown(sessionId)
+  }
+
+  /** Whether the session is in this engine's memory: its turns run here, if any run. */
+  holds(sessionId: string): boolean {
+    return this.sessions.live.has(sessionId)
   }
 
   /** Claude Code's config folder as the CLI processes see it (their environment's CLAUDE_CONFIG_DIR). */
@@ -401,23 +493,45 @@ export class SessionManager {
   }
 
   /** A session about to run: its live state, created from the store when it has none. */
-  private open(sessionId: string): LiveSession {
-    const { live: existing, record } = this.found(sessionId)
+  private async open(sessionId: string): Promise<LiveSession> {
+    const { live: existing, record } = await this.found(sessionId)
     if (record.state === 'paused')
       throw new GatewayError('session_paused', `Session ${sessionId} is paused; resume it first`)
     if (existing) return existing
+    // Another caller may have opened it while this one read the store.
+    const opened = this.sessions.live.get(sessionId)
+    if (opened) return opened
     const live = this.sessions.wrap(record)
     this.sessions.live.set(sessionId, live)
     return live
   }
 
-  /** A session that is not closed: its record, and its live state when it has one. */
-  private found(sessionId: string): { live: LiveSession | undefined; record: SessionRecord } {
-    const live = this.sessions.live.get(sessionId)
-    const record = live?.record ?? this.records.read(sessionId)
+  /**
+   * A session that is not closed: its record, and its live state when it has one. Its sequence is loaded
+   * too (`EventBus.loadSeq`): whatever the caller does next may publish for it.
+   */
+  private async found(sessionId: string): Promise<{ live: LiveSession | undefined; record: SessionRecord }> {
+    const inMemory = this.sessions.live.get(sessionId)
+    let record = inMemory?.record ?? (await this.records.read(sessionId))
+    if (record && record.state !== 'closed' && this.ownership) {
+      await this.ownership.claim(sessionId)
+      // Read again once owned: its previous owner (or a takeover) may have changed it meanwhile.
+      if (!this.sessions.live.has(sessionId)) record = await this.records.read(sessionId)
+    }
     if (!record || record.state === 'closed')
       throw new GatewayError('not_found', `Session ${sessionId} does not exist`)
-    return { live, record }
+    await this.options.bus.loadSeq(sessionId)
+    // Read after the awaits: the session may have come into memory meanwhile (the one to act on then).
+    const live = this.sessions.live.get(sessionId)
+    return { live, record: live?.record ?? record }
+  }
+
+  /**
+   * Run work that may start the session's process or write its events: with replicas, as a user of the
+   * session's lease (taken by `found`), which stays until the work is done and the session left memory.
+   */
+  private owned<T>(sessionId: string, work: () => Promise<T>): Promise<T> {
+    return this.ownership ? this.ownership.use(sessionId, work) : work()
   }
 
   /** Refuse work that would need a Claude Code process the gateway cannot start. */

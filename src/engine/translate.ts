@@ -1,7 +1,7 @@
 /**
  * The one place where SDK messages become gateway events. Everything downstream reads only events.
  * One Translator serves one runner (one CLI process): it remembers open tool calls and the process's
- * running cost total, which the CLI reports cumulatively.
+ * running cost and API time totals, which the CLI reports cumulatively.
  */
 import type { SDKMessage, SDKResultMessage } from '@anthropic-ai/claude-agent-sdk'
 import type { ContentBlock, ErrorCode, EventBody, TokenUsage, TurnStatus } from '../events/types.js'
@@ -28,10 +28,22 @@ export class Translator {
   >()
 
   /**
+   * The CLI's running total of time spent in Claude's API (`duration_api_ms`), as of its last result; null
+   * while unknown: a resumed conversation's CLI may continue the total saved for it, or start from zero.
+   */
+  private apiMsSoFar: number | null
+
+  /**
    * @param costSoFar the running cost total the CLI starts from: a resumed conversation continues the total
    *   saved in its transcript, so the first turn after a resume must not be charged for the earlier ones.
+   * @param resumed the process resumed a conversation: its first turn's API time is not known.
    */
-  constructor(private costSoFar = 0) {}
+  constructor(
+    private costSoFar = 0,
+    resumed = false,
+  ) {
+    this.apiMsSoFar = resumed ? null : 0
+  }
 
   /** Events for one SDK message, in the order they happened. `turnId` is the turn the runner is serving. */
   translate(message: SDKMessage, turnId: string): EventBody[] {
@@ -223,6 +235,7 @@ export class Translator {
     const total = message.total_cost_usd
     const costUsd = total >= this.costSoFar ? total - this.costSoFar : total
     this.costSoFar = total
+    const apiDurationMs = this.apiTime(message.duration_api_ms)
     const usage = tokenUsage(message.usage)
     const model = this.model || (Object.keys(message.modelUsage)[0] ?? '')
     const spent: EventBody = { type: 'usage', turnId, model, usage, costUsd }
@@ -240,6 +253,7 @@ export class Translator {
         structuredOutput: message.subtype === 'success' ? message.structured_output : undefined,
         stopReason: message.stop_reason,
         durationMs: message.duration_ms,
+        ...(apiDurationMs === undefined ? {} : { apiDurationMs }),
         numTurns: message.num_turns,
         usage,
         costUsd,
@@ -249,6 +263,18 @@ export class Translator {
           : {}),
       },
     ]
+  }
+
+  /**
+   * This turn's API time, from the CLI's running total: its growth since the last result (a result that
+   * ends no turn moves the total on too). A total below the last one was started again (/clear), like the
+   * cost's.
+   */
+  private apiTime(total: number): number | undefined {
+    const before = this.apiMsSoFar
+    this.apiMsSoFar = Number.isFinite(total) ? total : null
+    if (before === null || this.apiMsSoFar === null) return undefined
+    return total >= before ? total - before : total
   }
 }
 

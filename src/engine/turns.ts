@@ -79,6 +79,9 @@ export class TurnLine implements RunnerListener {
   async start(live: LiveSession, content: string | ContentBlock[], options: SendOptions): Promise<Turn> {
     const { context } = this
     if (context.closing) throw new GatewayError('shutting_down', 'The gateway is shutting down')
+    // It waited in line while another replica took the session over: it is that replica's to run.
+    if (live.disowned)
+      throw new GatewayError('owned_elsewhere', `Session ${live.record.id} moved to another replica`, 1_000)
     const runner = live.runner ?? (await this.runners.attach(live, this))
     const id = randomUUID()
     // First, so that a message that cannot be kept is refused before the process is taken.
@@ -260,6 +263,36 @@ export class TurnLine implements RunnerListener {
     if (!active) return
     this.announce(live, active, { code, message, retryAfterMs })
     this.end(live, { code, message })
+  }
+
+  /**
+   * The session's lease was lost (src/engine/ownership.ts): the running turn ends here without a word in
+   * the log, which is the new owner's now (it records the turn as interrupted). Those waiting for the
+   * turn's end are told so; nothing is published.
+   */
+  drop(live: LiveSession, message: string): void {
+    const active = live.active
+    if (!active) return
+    if (active.timer) clearTimeout(active.timer)
+    if (active.retryTimer) clearTimeout(active.retryTimer)
+    live.active = null
+    live.clientCalls.releaseAll(message)
+    active.resolve({
+      type: 'turn.completed',
+      turnId: active.id,
+      status: 'interrupted',
+      result: '',
+      stopReason: null,
+      durationMs: 0,
+      numTurns: 0,
+      usage: { ...EMPTY_USAGE },
+      costUsd: 0,
+      error: { code: 'interrupted', message },
+      // Never published: it has no place in the session's sequence.
+      seq: 0,
+      ts: Date.now(),
+      sessionId: live.record.id,
+    })
   }
 
   /**

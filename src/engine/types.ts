@@ -11,6 +11,7 @@ import type { ToolLimits } from '../tools/index.js'
 import type { ClaudeCliInfo } from './claude-cli.js'
 import type { SeedTurn } from './claude-home.js'
 import type { HostOptions } from './options.js'
+import type { SessionLeases } from './ownership.js'
 import type { Runner } from './runner.js'
 
 export interface EngineLimits extends PoolLimits {
@@ -76,6 +77,11 @@ export interface EngineOptions {
   host: HostOptions
   limits: EngineLimits
   defaults: EngineDefaults
+  /**
+   * The session leases of replicas sharing the store (src/cluster/leases.ts): a session runs on one replica
+   * at a time (src/engine/ownership.ts). Absent for a single gateway.
+   */
+  ownership?: SessionLeases
 }
 
 export type NewSession = Partial<SessionSettings> & {

@@ -1,11 +1,16 @@
+import type { Logger } from 'pino'
 import type { EventPage, EventQuery, PositionQuery, Store } from '../store/types.js'
 import { CatchUp } from './catch-up.js'
+import type { Fanout } from './fanout.js'
 import { eventJson } from './json.js'
 import { PositionCounter, type PositionedEvent, positionOf, setPosition } from './positions.js'
+import { RemoteFeed } from './remote-feed.js'
 import type { EventBody, EventType, GatewayEvent } from './types.js'
-import { WriteQueue, type WriteQueueOptions } from './write-queue.js'
+import { WriteQueue, type WriteQueueOptions, withWaiting } from './write-queue.js'
 
 export type Listener = (event: GatewayEvent) => void
+/** Told about each stored event with its global position (`subscribeStored`). */
+export type PositionedListener = (item: PositionedEvent) => void
 
 export interface Subscription {
   close(): void
@@ -40,6 +45,12 @@ export type RejectionHandler = (event: GatewayEvent, error: Error) => void
 export interface BusOptions extends WriteQueueOptions {
   /** Called when a listener throws; the bus itself never lets one listener break another. */
   onListenerError?: (error: unknown, event: GatewayEvent) => void
+  /**
+   * Required when the store numbers the positions itself (a log several replicas share, PostgreSQL): what
+   * tells every replica that events were committed (fanout.ts), this replica's name in its notices, and how
+   * often the log is read without a notice (remote-feed.ts).
+   */
+  shared?: { fanout: Fanout; replica: string; logger: Logger; pollMs?: number }
 }
 
 /**
@@ -48,6 +59,20 @@ export interface BusOptions extends WriteQueueOptions {
  * GET /api/events). Sessions' own streams and counts stay as they were before the global log.
  */
 const OUTSIDE_SEQUENCE = new Set<EventType>(['session.created', 'session.deleted'])
+
+/**
+ * A publish for a session whose sequence the bus has not loaded (`loadSeq`): a mistake of the caller, which
+ * would otherwise number the session's events from 1 again.
+ */
+export class SeqNotLoadedError extends Error {
+  override readonly name = 'SeqNotLoadedError'
+
+  constructor(sessionId: string) {
+    super(
+      `The event bus has not loaded the sequence of session ${sessionId}: await loadSeq() before publishing for it`,
+    )
+  }
+}
 
 /** An event that cannot be serialised (nested too deeply, a cycle, a BigInt): it is not published at all. */
 export class EventRejectedError extends Error {
@@ -63,7 +88,7 @@ export class EventRejectedError extends Error {
   }
 }
 
-/** A session's follower, with the last sequence number it has already seen (by replay or subscription). */
+/** A session's follower, with the last sequence number it has already seen (by catch-up or subscription). */
 interface Follower {
   listener: Listener
   after: number
@@ -73,6 +98,10 @@ interface Follower {
  * Numbers every event per session, keeps it (through the store) and hands it to whoever follows the session.
  * Writes are batched into one transaction per tick: a streaming turn produces an event per token.
  *
+ * The store answers asynchronously, but `publish` numbers and delivers at once: each session's last seq
+ * is kept in memory, loaded from the store (`loadSeq`) before the first event the bus publishes for it, and
+ * the global positions are reserved ahead (positions.ts). Open a bus with `EventBus.open`.
+ *
  * One event never costs another: an event that cannot be serialised is refused by `publish` (it gets no
  * number and reaches no one); one the store refuses is dropped from its batch, the rest written, and the
  * rejection handlers told (the engine fails that event's turn). When the storage itself fails (full disk,
@@ -80,21 +109,72 @@ interface Follower {
  * with a growing delay until the storage works, up to `maxPendingEvents` (write-queue.ts).
  */
 export class EventBus {
+  /** Each session's last seq: loaded from the store once (`loadSeq`), then counted here. */
   private readonly lastSeq = new Map<string, number>()
-  /** The global positions (positions.ts), continued above every one handed out before, written or not. */
-  private readonly positions: PositionCounter
+  /** Loads of `lastSeq` under way, so that two callers share one read. */
+  private readonly loading = new Map<string, Promise<number>>()
   private readonly followers = new Map<string, Set<Follower>>()
   private readonly everyListeners = new Set<Listener>()
   private readonly rejectionHandlers = new Set<RejectionHandler>()
   /** The events not yet written: those of this tick, or all since the storage failed. */
   private readonly queue: WriteQueue
+  /**
+   * The last global position known: the last handed out by `positions`, or, when the store numbers them
+   * itself (`Store.assignsPositions`), the highest it had when the bus opened.
+   */
+  private knownPos: number
+  /**
+   * The shared log's events as they are committed, by any replica (remote-feed.ts); null when this bus
+   * alone writes the log (the positions are its own then).
+   */
+  private readonly feed: RemoteFeed | null = null
+  /** Each session's last seq the feed delivered: how far it is published, whoever published it. */
+  private readonly storedSeq = new Map<string, number>()
+  /** `follow`s of a session, told its events as the feed delivers them (those of other replicas). */
+  private readonly storedFollowers = new Map<string, Set<Listener>>()
 
-  constructor(
+  private constructor(
     private readonly store: Store,
-    private readonly options: BusOptions = {},
+    /**
+     * The global positions (positions.ts), continued above every one handed out before, written or not;
+     * null when the store numbers the events itself, as its writes commit: they have none at publish then.
+     */
+    private readonly positions: PositionCounter | null,
+    lastPos: number,
+    private readonly options: BusOptions,
   ) {
-    this.positions = new PositionCounter(store)
-    this.queue = new WriteQueue(store, this.positions, (event, error) => this.reject(event, error), options)
+    this.knownPos = lastPos
+    const { shared } = options
+    let onWritten = options.onWritten
+    if (!positions) {
+      if (!shared) throw new Error('A store that numbers the positions itself needs the `shared` bus options')
+      const { fanout, replica, logger, pollMs } = shared
+      this.feed = new RemoteFeed({
+        read: (after, limit) => store.readEventsAfter(after, { limit }),
+        fanout,
+        after: lastPos,
+        logger,
+        pollMs,
+      })
+      this.feed.listen((item) => this.onStored(item))
+      onWritten = (events) => {
+        options.onWritten?.(events)
+        let pos = 0
+        for (const event of events) pos = Math.max(pos, positionOf(event) ?? 0)
+        if (pos > 0) void fanout.announce({ pos, replica })
+      }
+    }
+    this.queue = new WriteQueue(store, positions, (event, error) => this.reject(event, error), {
+      ...options,
+      onWritten,
+    })
+  }
+
+  /** A bus on `store`, continuing its positions: awaited before the bus is used. */
+  static async open(store: Store, options: BusOptions = {}): Promise<EventBus> {
+    if (store.assignsPositions) return new EventBus(store, null, await store.lastPos(), options)
+    const positions = await PositionCounter.open(store)
+    return new EventBus(store, positions, positions.last, options)
   }
 
   /** Change `maxPendingEvents` (configuration reload). */
@@ -105,7 +185,8 @@ export class EventBus {
   /**
    * Number (its session's `seq` and its global position), keep and deliver an event. Throws
    * EventRejectedError, publishing nothing, when the event cannot be serialised; throws a StoreError when
-   * the storage fails and `maxPendingEvents` events already wait.
+   * the storage fails and `maxPendingEvents` events already wait; throws SeqNotLoadedError for an event of
+   * a session's sequence whose seq has not been loaded (`loadSeq`).
    */
   publish(sessionId: string, body: EventBody): GatewayEvent {
     const inSequence = !OUTSIDE_SEQUENCE.has(body.type)
@@ -113,8 +194,12 @@ export class EventBus {
     const event = { ...body, seq, ts: Date.now(), sessionId } as GatewayEvent
     this.admit(event)
     if (inSequence) this.lastSeq.set(sessionId, seq)
-    // While the storage fails, its events wait unwritten and unreserved alike: `flush` reserves both.
-    setPosition(event, this.positions.next(!this.queue.failing))
+    if (this.positions) {
+      // While the storage fails, its events wait unwritten and unreserved alike: `flush` reserves both.
+      const pos = this.positions.next(!this.queue.failing)
+      setPosition(event, pos)
+      this.knownPos = pos
+    }
     this.queue.add(event)
     // A follower added during this delivery has seen this event already (`after`), so it is skipped; so is
     // an event outside the sequence (seq 0).
@@ -125,12 +210,8 @@ export class EventBus {
     return event
   }
 
-  /**
-   * Follow a session. With `afterSeq`, every stored event after it is delivered first, synchronously and
-   * in order, then the live ones: no gap and no duplicate, because nothing can publish in between.
-   */
-  subscribe(sessionId: string, listener: Listener, afterSeq?: number): Subscription {
-    if (afterSeq !== undefined) for (const event of this.replay(sessionId, afterSeq)) listener(event)
+  /** Follow a session's live events, from the next one published. */
+  subscribe(sessionId: string, listener: Listener): Subscription {
     return this.addFollower(sessionId, listener)
   }
 
@@ -138,34 +219,62 @@ export class EventBus {
    * Follow a session at the consumer's pace, from after `afterSeq` (catch-up.ts): the stored events are read
    * a page at a time while the sink has room, then the live ones as they are published; a sink that fills
    * up leaves the live fan-out and catches up from the store. Nothing is queued here for a slow consumer, so
-   * what it costs is bounded by its own buffer, and each event reaches it once, in the session's order. The
-   * first page is sent before this returns, so a short replay is as immediate as `subscribe`'s.
+   * what it costs is bounded by its own buffer, and each event reaches it once, in the session's order.
    */
   follow(sessionId: string, afterSeq: number, sink: EventSink, pageSize = REPLAY_PAGE_SIZE): Subscription {
     const catchUp: CatchUp<GatewayEvent> = new CatchUp(afterSeq, sink, {
+      published: () => Math.max(this.lastSeq.get(sessionId) ?? 0, this.storedSeq.get(sessionId) ?? 0),
       read: (after) => this.readPage(sessionId, { afterSeq: after, limit: pageSize }),
       placeOf: (event) => event.seq,
       send: (event) => sink.send(event),
-      goLive: () => this.addFollower(sessionId, onLive),
+      goLive: () => {
+        const local = this.addFollower(sessionId, onLive)
+        const stored = this.feed && this.addStoredFollower(sessionId, onLive)
+        return {
+          close: () => {
+            local.close()
+            stored?.close()
+          },
+        }
+      },
     })
+    // Live events come as this replica publishes them and, with a shared log, as the feed delivers what
+    // any replica committed (this one's again, later): each is sent once, the next in the sequence only;
+    // one past it means the follower missed some (another replica's, not delivered yet when it went live),
+    // read from the store then.
     const onLive = (event: GatewayEvent) => {
-      if (sink.send(event) || catchUp.closed) return
+      if (catchUp.closed || event.seq <= catchUp.sent) return
+      if (event.seq !== catchUp.sent + 1) return catchUp.fellBehind()
       catchUp.sent = event.seq
+      if (sink.send(event) || catchUp.closed) return
       catchUp.fellBehind()
     }
     return catchUp.start()
   }
 
   /**
-   * Every event as published, in position order, those outside any session's sequence too (metrics,
-   * `followAll`).
+   * Every event as published, in publish order (the position order, when the bus numbers them), those
+   * outside any session's sequence too (metrics, `followAll`).
    */
   subscribeAll(listener: Listener): Subscription {
     this.everyListeners.add(listener)
     return { close: () => this.everyListeners.delete(listener) }
   }
 
-  replay(sessionId: string, afterSeq = 0, limit?: number): GatewayEvent[] {
+  /**
+   * Every event after global position `after`, with its position, in position order: as published when
+   * the bus numbers the positions (`subscribeAll`), as committed by any replica when the store does (the
+   * feed; `after` below the feed's position reads the events in between first).
+   */
+  subscribeStored(listener: PositionedListener, after: number): Subscription {
+    if (this.feed) return this.feed.listen(listener, after)
+    return this.subscribeAll((event) => {
+      const pos = positionOf(event)!
+      if (pos > after) listener({ pos, event })
+    })
+  }
+
+  replay(sessionId: string, afterSeq = 0, limit?: number): Promise<GatewayEvent[]> {
     return this.read(sessionId, { afterSeq, limit })
   }
 
@@ -173,16 +282,17 @@ export class EventBus {
    * A session's events as the store has them, followed by those still waiting to be written (the storage
    * may be failing): everything published, whatever the state of the disk.
    */
-  read(sessionId: string, query: EventQuery = {}): GatewayEvent[] {
-    return this.readPage(sessionId, query).events
+  async read(sessionId: string, query: EventQuery = {}): Promise<GatewayEvent[]> {
+    return (await this.readPage(sessionId, query)).events
   }
 
   /** `read`, with how far it went: a page with fewer events than asked is the last only when `end` says so. */
-  readPage(sessionId: string, query: EventQuery = {}): EventPage<GatewayEvent> {
-    this.queue.settle()
-    const page = this.store.readEventPage(sessionId, query)
+  async readPage(sessionId: string, query: EventQuery = {}): Promise<EventPage<GatewayEvent>> {
+    const waiting = this.queue.waiting()
+    const page = await this.store.readEventPage(sessionId, query)
     const { types } = query
-    return this.queue.withWaiting(
+    return withWaiting(
+      waiting,
       page,
       query.limit,
       (event) => (event.sessionId === sessionId ? event.seq : 0),
@@ -193,12 +303,14 @@ export class EventBus {
   /**
    * Every session's events (or those `query` selects) after global position `afterPos`, as the store has
    * them, followed by those still waiting to be written: `readPage` across sessions, in position order.
+   * When the store numbers the positions itself, the waiting events have none yet: only stored ones are read.
    */
-  readAfter(afterPos: number, query: PositionQuery = {}): EventPage<PositionedEvent> {
-    this.queue.settle()
-    const page = this.store.readEventsAfter(afterPos, query)
+  async readAfter(afterPos: number, query: PositionQuery = {}): Promise<EventPage<PositionedEvent>> {
+    const waiting = this.positions ? this.queue.waiting() : []
+    const page = await this.store.readEventsAfter(afterPos, query)
     const { sessionIds, types } = query
-    return this.queue.withWaiting(
+    return withWaiting(
+      waiting,
       page,
       query.limit,
       (event) => positionOf(event)!,
@@ -209,9 +321,12 @@ export class EventBus {
     )
   }
 
-  /** The last global position given to an event, 0 before any. */
+  /**
+   * The last global position given to an event, 0 before any; with a shared log, the last the feed
+   * delivered (committed by any replica).
+   */
   get lastPos(): number {
-    return this.positions.last
+    return this.feed ? this.feed.last : this.knownPos
   }
 
   /** Be told about events the store refused (they were delivered, but are not kept). */
@@ -220,25 +335,90 @@ export class EventBus {
     return { close: () => this.rejectionHandlers.delete(handler) }
   }
 
+  /**
+   * A session's last seq, loaded (`loadSeq`) or counted since. Throws SeqNotLoadedError for a session not
+   * loaded: await `loadSeq` instead where that may be.
+   */
   currentSeq(sessionId: string): number {
-    return this.lastSeq.get(sessionId) ?? this.store.lastSeq(sessionId)
+    const seq = this.lastSeq.get(sessionId)
+    if (seq === undefined) throw new SeqNotLoadedError(sessionId)
+    return seq
   }
 
   /**
-   * Forget a deleted session's counter and its events not yet written (its events are gone from the store),
-   * so nothing of it is written after the store deleted it, whichever of the two comes first.
+   * A session's last seq, read from the store the first time and counted in memory from then on: awaited
+   * before the bus publishes for a session it has not seen since it opened (the engine loads a session's
+   * sequence with its record).
    */
-  forget(sessionId: string): void {
+  loadSeq(sessionId: string): Promise<number> {
+    const known = this.lastSeq.get(sessionId)
+    if (known !== undefined) return Promise.resolve(known)
+    let loading = this.loading.get(sessionId)
+    if (!loading) {
+      const load: Promise<number> = this.store.lastSeq(sessionId).then(
+        (stored) => {
+          // A load a reload or a purge superseded (`loading` forgotten) counts for nothing any more.
+          if (this.loading.get(sessionId) !== load) return this.loadSeq(sessionId)
+          this.loading.delete(sessionId)
+          // Nothing is published for the session before its load ends: the store's last seq is the last.
+          this.lastSeq.set(sessionId, stored)
+          return stored
+        },
+        (error: unknown) => {
+          if (this.loading.get(sessionId) === load) this.loading.delete(sessionId)
+          throw error
+        },
+      )
+      loading = load
+      this.loading.set(sessionId, loading)
+    }
+    return loading
+  }
+
+  /**
+   * Forget a session's counted seq and read it from the store again, once this replica's waiting events are
+   * written: another replica may have published for the session since (it owned the session meanwhile,
+   * src/engine/ownership.ts), and numbering on from the old count would repeat its numbers.
+   */
+  async reloadSeq(sessionId: string): Promise<number> {
+    await this.flush()
+    this.lastSeq.delete(sessionId)
+    // A load under way may have read the store before the other replica's last events: not this one's.
+    this.loading.delete(sessionId)
+    return this.loadSeq(sessionId)
+  }
+
+  /**
+   * Delete a session's events: `deleteStored` deletes them from the store, run when no write is under way,
+   * so that none of the session's events is written after it; once it succeeded, its events not yet written
+   * are dropped and its counter forgotten. When it fails, nothing is dropped (the purge can be tried again).
+   */
+  async purge(sessionId: string, deleteStored: () => Promise<void>): Promise<void> {
+    await this.queue.exclusive(async () => {
+      await deleteStored()
+      this.queue.forget(sessionId)
+      this.lastSeq.delete(sessionId)
+      this.loading.delete(sessionId)
+    })
+  }
+
+  /**
+   * Forget a session this replica no longer owns (another took it over): its events not written yet are
+   * dropped, since the new owner numbers on from the stored ones and a late write would collide with its
+   * events, and its counter is read from the store again if it is ever needed here.
+   */
+  disown(sessionId: string): void {
     this.queue.forget(sessionId)
     this.lastSeq.delete(sessionId)
+    this.loading.delete(sessionId)
   }
 
   /**
-   * Write the waiting events now. Never throws: what the storage cannot take now waits for the next
-   * attempt, what it refuses is dropped and reported.
+   * Write the waiting events now, after a write under way. Resolves once they are written, or failed to be
+   * (they wait for the next attempt then): what the storage refuses is dropped and reported.
    */
-  flush(): void {
-    this.queue.flush()
+  flush(): Promise<void> {
+    return this.queue.flush()
   }
 
   private reject(event: GatewayEvent, error: unknown): void {
@@ -263,14 +443,15 @@ export class EventBus {
     }
   }
 
-  /** Live events from now on: those published so far have been replayed (or were not asked for). */
+  /** Live events from now on: those published so far have been read (or were not asked for). */
   private addFollower(sessionId: string, listener: Listener): Subscription {
     let set = this.followers.get(sessionId)
     if (!set) {
       set = new Set()
       this.followers.set(sessionId, set)
     }
-    const follower = { listener, after: this.currentSeq(sessionId) }
+    // Not loaded: nothing was published for the session here, and whatever will be comes after its load.
+    const follower = { listener, after: this.lastSeq.get(sessionId) ?? 0 }
     set.add(follower)
     return {
       close: () => {
@@ -278,6 +459,42 @@ export class EventBus {
         if (set.size === 0 && this.followers.get(sessionId) === set) this.followers.delete(sessionId)
       },
     }
+  }
+
+  /** A follow told the session's events the feed delivers. */
+  private addStoredFollower(sessionId: string, listener: Listener): Subscription {
+    let set = this.storedFollowers.get(sessionId)
+    if (!set) {
+      set = new Set()
+      this.storedFollowers.set(sessionId, set)
+    }
+    set.add(listener)
+    return {
+      close: () => {
+        set.delete(listener)
+        if (set.size === 0 && this.storedFollowers.get(sessionId) === set)
+          this.storedFollowers.delete(sessionId)
+      },
+    }
+  }
+
+  /** An event the feed delivered: committed to the shared log by this replica or another. */
+  private onStored({ event }: PositionedEvent): void {
+    const { sessionId } = event
+    if (event.type === 'session.deleted') this.storedSeq.delete(sessionId)
+    if (event.seq === 0) return
+    if (event.seq > (this.storedSeq.get(sessionId) ?? 0)) this.storedSeq.set(sessionId, event.seq)
+    // Another replica's event, of a session this one has loaded (to read it): the count follows the log,
+    // so that reads asking how far the session goes (history pages, changes) see the owner's events too.
+    const loaded = this.lastSeq.get(sessionId)
+    if (loaded !== undefined && event.seq > loaded) this.lastSeq.set(sessionId, event.seq)
+    const followers = this.storedFollowers.get(sessionId)
+    if (followers) for (const listener of followers) this.deliver(listener, event)
+  }
+
+  /** Stops reading the shared log (the gateway closes). */
+  close(): void {
+    this.feed?.close()
   }
 
   private deliver(listener: Listener, event: GatewayEvent): void {

@@ -12,15 +12,21 @@ interface PacedSink {
 
 /** What a followed stream's items are and how they are read, sent and then followed live. */
 export interface CatchUpSource<T> {
+  /**
+   * How far the stream has been published, as the bus counts in memory (a session's last seq, the last
+   * global position): read before and after each read, synchronously, to tell whether anything was
+   * published while the read was under way.
+   */
+  published(): number
   /** The next page of stored (and waiting) items after place `after`. */
-  read(after: number): EventPage<T>
+  read(after: number): Promise<EventPage<T>>
   /** An item's place in the stream: a session's `seq` or a global position. */
   placeOf(item: T): number
   /** Sends an item to the sink; false when the sink is full. */
   send(item: T): boolean
   /**
-   * Caught up: subscribe to the live items. Called in the same tick as the read that found nothing more,
-   * so nothing can be published in between.
+   * Caught up: subscribe to the live items. Called synchronously after a read that found nothing more and
+   * with nothing published since it started, so nothing can be published in between.
    */
   goLive(): Subscription
 }
@@ -30,8 +36,9 @@ export interface CatchUpSource<T> {
  * sent while the sink has room; when it is full, sending goes on once it has drained. Caught up, the source
  * subscribes to the live items; its listener calls `fellBehind` when the sink fills up again, which leaves
  * the live fan-out and catches up from the store the same way. Nothing is queued here for a slow consumer,
- * and each item reaches it once, in order. The first page is sent by `start` (and any later, after the sink
- * drained or in a later tick), so a short replay is as immediate as a synchronous one.
+ * and each item reaches it once, in order. The store answers later, and items may be published while a
+ * read is under way: the last page goes live only when the bus's count in memory (`published`) did not move
+ * during its read; otherwise the next page is read. The first read starts in `start`.
  */
 export class CatchUp<T> implements Subscription {
   /** Every item up to this place has been sent, or was not selected. */
@@ -77,8 +84,11 @@ export class CatchUp<T> implements Subscription {
         if (this.closed) return
         full = false
         const fresh = next === page.events.length
+        let published = 0
         if (fresh) {
-          page = this.source.read(this.sent)
+          published = this.source.published()
+          page = await this.source.read(this.sent)
+          if (this.closed) return
           next = 0
           reads++
         }
@@ -90,8 +100,9 @@ export class CatchUp<T> implements Subscription {
         if (this.closed) return
         // Past the rows the page left out too (unreadable ones): the next read starts after them.
         if (next === page.events.length) this.sent = page.last
-        // The last page, read in this tick and sent whole: everything published so far was considered.
-        if (!full && fresh && page.end) {
+        // The last page, sent whole, and nothing published since its read started: everything published
+        // so far was considered. Decided in the same tick as going live, so nothing comes in between.
+        if (!full && fresh && page.end && this.source.published() === published) {
           this.live = this.source.goLive()
           return
         }

@@ -3,7 +3,8 @@ import type { GatewayEvent } from './types.js'
 
 /**
  * The events of one turn as an async iterator, from its `turn.started` to its `turn.completed` inclusive:
- * replayed from the store first, so nothing published before the consumer started is lost.
+ * read from the store first (`EventBus.follow`), so nothing published before the consumer started is lost.
+ * The turn's events wait here until consumed.
  * `close()` (or leaving a for-await loop) stops following.
  */
 export class TurnFollower implements AsyncIterableIterator<GatewayEvent> {
@@ -11,24 +12,28 @@ export class TurnFollower implements AsyncIterableIterator<GatewayEvent> {
   private wake: (() => void) | null = null
   private ended = false
   private completed = false
+  /** Why the events could not be read: thrown by `next` once the events before it are consumed. */
+  private failure: { error: unknown } | null = null
   private readonly subscription: Subscription
 
   constructor(bus: EventBus, sessionId: string, turnId: string, startSeq: number) {
-    this.subscription = bus.subscribe(
-      sessionId,
-      (event) => {
-        if (this.ended || !('turnId' in event) || event.turnId !== turnId) return
+    this.subscription = bus.follow(sessionId, startSeq - 1, {
+      send: (event) => {
+        if (this.ended || this.completed || !('turnId' in event) || event.turnId !== turnId) return true
         this.queue.push(event)
         if (event.type === 'turn.completed') {
           this.completed = true
-          // Undefined while the replay runs inside subscribe(); closed right after it then.
-          this.subscription?.close()
+          this.subscription.close()
         }
         this.wake?.()
+        return true
       },
-      startSeq - 1,
-    )
-    if (this.completed) this.subscription.close()
+      drained: () => Promise.resolve(),
+      fail: (error) => {
+        this.failure = { error }
+        this.wake?.()
+      },
+    })
   }
 
   /** Events already received and not yet consumed. */
@@ -41,6 +46,10 @@ export class TurnFollower implements AsyncIterableIterator<GatewayEvent> {
       const event = this.take()
       if (event) return { value: event, done: false }
       if (this.ended) return { value: undefined, done: true }
+      if (this.failure) {
+        this.close()
+        throw this.failure.error
+      }
       await new Promise<void>((resolve) => {
         this.wake = resolve
       })

@@ -47,6 +47,13 @@ export type ErrorCode =
   | 'not_found'
   | 'invalid_request'
   | 'shutting_down'
+  /** Another replica runs the session (src/engine/ownership.ts): the request belongs there. */
+  | 'owned_elsewhere'
+  /**
+   * The session's workspace is on another replica's disk only (`cluster.workspaces: pinned`), and that
+   * replica is not running it: it cannot run anywhere else.
+   */
+  | 'session_pinned'
   /** The gateway's database has no space left (disk full, or store.maxSizeBytes reached). */
   | 'storage_full'
   /** The gateway's database cannot be used: read-only, corrupt, I/O error. */
@@ -182,6 +189,11 @@ export type EventBody =
       structuredOutput?: unknown
       stopReason: string | null
       durationMs: number
+      /**
+       * The time this turn's Claude API calls took, as the CLI reports it; absent when the gateway ended the
+       * turn, or when the CLI's running total it is taken from was not known (a resumed process's first turn).
+       */
+      apiDurationMs?: number
       numTurns: number
       usage: TokenUsage
       costUsd: number

@@ -43,18 +43,18 @@ export class Drain {
   }
 
   private async drain(): Promise<void> {
-    const { engine, log, readiness, metrics, store } = this.gateway
+    const { engine, log, readiness, metrics } = this.gateway
     const started = Date.now()
     const timeoutMs = this.gateway.config.server.drainTimeoutMs
     readiness.draining = true
     log.info(
-      { turns: this.busySessions().length, drainTimeoutMs: timeoutMs },
+      { turns: (await this.busySessions()).length, drainTimeoutMs: timeoutMs },
       'draining: not ready, new turns refused; running turns may finish',
     )
 
     if (await this.turnsEnd(started + timeoutMs)) log.info('draining: no turn is running')
     else {
-      const left = this.busySessions()
+      const left = await this.busySessions()
       log.warn(
         { turns: left.length, waitedMs: Date.now() - started, hurried: this.hurried },
         'draining: interrupting the turns still running',
@@ -86,20 +86,21 @@ export class Drain {
     log.info('draining: sessions hibernated, Claude Code processes stopped, events written')
     readiness.stop()
     metrics.close()
-    store.close()
+    await this.gateway.closeStorage()
     log.info({ durationMs: Date.now() - started }, 'stopped')
   }
 
   /**
-   * Sessions with a turn running or about to (waiting for its process). A store that cannot be read names
+   * This gateway's sessions with a turn running or about to (waiting for its process). A store that cannot be read names
    * none: the engine's shutdown still ends what runs.
    */
-  private busySessions(): string[] {
+  private async busySessions(): Promise<string[]> {
     const ids: string[] = []
     try {
       for (const state of ['running', 'starting'] as const) {
-        const page = this.gateway.engine.listSessions({ state, limit: 100_000, offset: 0 })
-        for (const record of page.items) ids.push(record.id)
+        const page = await this.gateway.engine.listSessions({ state, limit: 100_000, offset: 0 })
+        // Those of this gateway: with replicas, the shared store names the others' turns too.
+        for (const record of page.items) if (this.gateway.engine.holds(record.id)) ids.push(record.id)
       }
     } catch (error) {
       this.gateway.log.error(
@@ -113,7 +114,7 @@ export class Drain {
 
   /** True once no turn runs; false at `deadline` or when hurried. */
   private async turnsEnd(deadline: number): Promise<boolean> {
-    while (this.busySessions().length > 0) {
+    while ((await this.busySessions()).length > 0) {
       const left = deadline - Date.now()
       if (this.hurried || left <= 0) return false
       await new Promise<void>((resolve) => {

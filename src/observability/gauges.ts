@@ -48,8 +48,8 @@ export function scrapedGauges(registry: Registry, read: GaugeReadings): void {
     help: 'Sessions in the store by state.',
     labelNames: ['state'] as const,
     registers,
-    collect() {
-      for (const [state, n] of Object.entries(read.sessions())) this.set({ state }, n)
+    async collect() {
+      for (const [state, n] of Object.entries(await read.sessions())) this.set({ state }, n)
     },
   })
   new Gauge({

@@ -1,8 +1,9 @@
 /**
  * Request figures from the HTTP server: plain responses from Fastify's `onResponse` hook (which runs for the
- * responses Fastify writes itself), streams from what that hook never sees. A server-sent event stream is a
- * hijacked reply (src/api/sse.ts): its headers go out, Fastify's hooks do not run, and it lasts until its
- * connection closes. A WebSocket is an upgraded request: it lasts as long as its socket.
+ * responses Fastify writes itself), streams when their connection closes. A server-sent event stream is a
+ * hijacked reply (src/api/sse.ts, which notes it `streamed`): its headers go out, and it lasts until the
+ * gateway ends it (Fastify's `onResponse` then runs, and leaves it alone) or its client goes. A WebSocket is
+ * an upgraded request: it lasts as long as its socket.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { apiFamily, methodLabel, statusClass } from './labels.js'
@@ -46,6 +47,9 @@ export function trackHttp(app: FastifyInstance, metrics: GatewayMetrics): void {
     done()
   })
   app.addHook('onResponse', (request, reply, done) => {
+    // A text/event-stream the gateway ended itself (a streamed turn's last event) finishes like a plain
+    // response, and Fastify runs this hook for it: it is a stream all the same, counted when it closes.
+    if (request.ccgw?.streamed) return done()
     answered.add(reply)
     metrics.observeRequest({
       route: routeOf(request),
@@ -63,8 +67,18 @@ function followReply(request: FastifyRequest, reply: FastifyReply, metrics: Gate
   inFlight.add(reply)
   reply.raw.once('close', () => {
     inFlight.delete(reply)
+    const api = apiFamily(request.url)
     // Answered by Fastify (seen in onResponse), or abandoned by the client before any answer: no stream.
-    if (!answered.has(reply) && reply.raw.headersSent) metrics.streamEnded('sse', apiFamily(request.url))
+    if (!answered.has(reply) && reply.raw.headersSent) metrics.streamEnded('sse', api)
+    // A route that ran a turn noted its API time with the turn's figures (request-log.ts, `turnFigures`).
+    const figures = request.ccgw
+    if (figures?.apiDurationMs !== undefined)
+      metrics.observeTurnRequest({
+        api,
+        streamed: figures.streamed === true,
+        durationMs: reply.elapsedTime,
+        apiDurationMs: figures.apiDurationMs,
+      })
   })
 }
 

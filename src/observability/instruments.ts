@@ -14,6 +14,11 @@ const TOOL_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 30
 /** A plain request answers in ms; a non-streamed turn answers when the turn ends (up to 30 min). */
 const HTTP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800]
 const WAIT_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120]
+/**
+ * The gateway's own share is tens of ms with a warm process and seconds with a process start; the CLI's
+ * tools (counted in it too) can take as long as a turn: fine at the low end, reaching 30 min.
+ */
+const ADDED_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120, 300, 600, 1800]
 
 export function instruments(registry: Registry) {
   const registers = [registry]
@@ -57,6 +62,15 @@ export function instruments(registry: Registry) {
       name: 'gateway_streams_total',
       help: 'Streams opened: server-sent event responses and WebSocket connections.',
       labelNames: ['kind', 'api'] as const,
+      registers,
+    }),
+    gatewayAdded: new Histogram({
+      name: 'gateway_added_time_seconds',
+      help:
+        "A turn's request, from its arrival to its response's end, less the time Claude's API calls took " +
+        '(duration_api_ms): queue waits, process start or hand-over, the CLI and its tools, translation.',
+      labelNames: ['api', 'streamed'] as const,
+      buckets: ADDED_BUCKETS,
       registers,
     }),
     processWait: new Histogram({

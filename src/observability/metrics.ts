@@ -49,7 +49,7 @@ export interface RunnerCounts {
 export interface GaugeReadings {
   runners(): RunnerCounts
   queueDepth(): number
-  sessions(): SessionsByState
+  sessions(): Promise<SessionsByState>
   openConnections(): number
   streams(): { sse: number; websocket: number }
   cliMemoryBytes(): number | null
@@ -88,6 +88,15 @@ export interface RequestObservation {
   statusClass: string
   api: string
   durationMs: number
+}
+
+export interface TurnRequestObservation {
+  api: string
+  streamed: boolean
+  /** From the request's arrival to the end of its response. */
+  durationMs: number
+  /** The time the turn's Claude API calls took, as the CLI reports it. */
+  apiDurationMs: number
 }
 
 export class GatewayMetrics implements GaugeReadings {
@@ -146,6 +155,15 @@ export class GatewayMetrics implements GaugeReadings {
     this.arrivals.add(request.api, now)
   }
 
+  /**
+   * A request that ran a turn ended: the gateway's share of its time is what Claude's API calls did not
+   * take (never below 0: the CLI and the gateway read different clocks).
+   */
+  observeTurnRequest(request: TurnRequestObservation): void {
+    const addedMs = Math.max(0, request.durationMs - request.apiDurationMs)
+    this.instruments.gatewayAdded.labels(request.api, String(request.streamed)).observe(addedMs / 1000)
+  }
+
   /** A server-sent event stream or a WebSocket ended. */
   streamEnded(kind: 'sse' | 'websocket', api: string): void {
     this.instruments.streams.labels(kind, api).inc()
@@ -157,7 +175,7 @@ export class GatewayMetrics implements GaugeReadings {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() }
   }
 
-  snapshot(now = Date.now()): MetricsSnapshot {
+  async snapshot(now = Date.now()): Promise<MetricsSnapshot> {
     const windowSeconds = this.windowMs / 1000
     const memory = process.memoryUsage()
     const { inputTokens, outputTokens, costUsd } = this.turnFigures.totals
@@ -175,7 +193,7 @@ export class GatewayMetrics implements GaugeReadings {
         first_token_ms: rounded(this.firstTokenWindow.percentiles(now)),
       },
       connections: { open: this.openConnections(), streams: this.streams() },
-      sessions: this.sessions(),
+      sessions: await this.sessions(now),
       runners: this.runners(),
       queue_depth: this.queueDepth(),
       errors: this.errorWindow.counts(now),
@@ -196,16 +214,16 @@ export class GatewayMetrics implements GaugeReadings {
   }
 
   runners(): RunnerCounts {
-    const { busy, serving, spares, starting, max, spareTarget } = this.sources.engine.stats().processes
+    const { busy, serving, spares, starting, max, spareTarget } = this.sources.engine.processStats
     return { busy, idle: serving - busy, spare: spares, starting, max, spare_target: spareTarget }
   }
 
   queueDepth(): number {
-    return this.sources.engine.stats().processes.queued
+    return this.sources.engine.processStats.queued
   }
 
-  sessions(): SessionsByState {
-    return this.sessionCounts.read()
+  sessions(now = Date.now()): Promise<SessionsByState> {
+    return this.sessionCounts.read(now)
   }
 
   openConnections(): number {
@@ -237,7 +255,7 @@ export class GatewayMetrics implements GaugeReadings {
     const elapsedUs = (at - this.cpu.at) * 1000
     const percent = elapsedUs > 0 ? round(((usage.user + usage.system) / elapsedUs) * 100) : 0
     this.cpu = { usage: process.cpuUsage(), at, percent }
-    this.history.push(this.snapshot())
+    void this.snapshot().then((snapshot) => this.history.push(snapshot))
   }
 }
 

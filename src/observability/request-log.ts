@@ -24,6 +24,10 @@ export interface RequestFigures {
   cacheReadTokens?: number
   cacheWriteTokens?: number
   costUsd?: number
+  /** The time the turn's Claude API calls took, as the CLI reports it (see `gateway_added_time_seconds`). */
+  apiDurationMs?: number
+  /** The answer is a text/event-stream (src/api/sse.ts). */
+  streamed?: true
 }
 
 /** Adds to what the request's line will say. */
@@ -31,14 +35,15 @@ export function noteRequest(request: FastifyRequest, figures: RequestFigures): v
   request.ccgw = request.ccgw ? Object.assign(request.ccgw, figures) : { ...figures }
 }
 
-/** The tokens and cost of a finished turn, for its request's line. */
-export function turnFigures({ usage, costUsd }: EventOf<'turn.completed'>): RequestFigures {
+/** The tokens, cost and API time of a finished turn, for its request's line. */
+export function turnFigures({ usage, costUsd, apiDurationMs }: EventOf<'turn.completed'>): RequestFigures {
   return {
     inputTokens: usage.inputTokens,
     outputTokens: usage.outputTokens,
     cacheReadTokens: usage.cacheReadInputTokens,
     cacheWriteTokens: usage.cacheCreationInputTokens,
     costUsd,
+    ...(apiDurationMs === undefined ? {} : { apiDurationMs }),
   }
 }
 

@@ -17,10 +17,15 @@ export class SessionCounts {
   private counts: SessionsByState | null = null
   private countedAt = 0
   private stale = true
+  /** The count under way, shared by the reads that come meanwhile. */
+  private counting: Promise<void> | null = null
+  /** An event changed the counts while they were being counted: whether the count saw it is unknown. */
+  private changedWhileCounting = false
 
   constructor(private readonly store: Store) {}
 
   observe(event: GatewayEvent): void {
+    if (this.counting && COUNTED.has(event.type)) this.changedWhileCounting = true
     const counts = this.counts
     if (counts === null || this.stale) return
     if (event.type === 'session.created') counts.new++
@@ -31,18 +36,30 @@ export class SessionCounts {
   }
 
   /** The counts now; while the store cannot be read, the last ones stand (zeros before any). */
-  read(now = Date.now()): SessionsByState {
-    if (this.stale || this.counts === null || now - this.countedAt >= RECOUNT_EVERY_MS) this.recount(now)
+  async read(now = Date.now()): Promise<SessionsByState> {
+    if (this.stale || this.counts === null || now - this.countedAt >= RECOUNT_EVERY_MS) {
+      this.counting ??= this.recount(now).finally(() => {
+        this.counting = null
+      })
+      await this.counting
+    }
     return { ...(this.counts ?? zeros()) }
   }
 
-  private recount(now: number): void {
+  private async recount(now: number): Promise<void> {
+    this.changedWhileCounting = false
     try {
+      // Asked together: a store that answers at once (SQLite) counts them all in this tick.
+      const totals = await Promise.all(
+        SESSION_STATES.map((state) => this.store.listSessions({ state, limit: 0, offset: 0 })),
+      )
       const counts = zeros()
-      for (const state of SESSION_STATES)
-        counts[state] = this.store.listSessions({ state, limit: 0, offset: 0 }).total
+      SESSION_STATES.forEach((state, i) => {
+        counts[state] = totals[i]!.total
+      })
       this.counts = counts
-      this.stale = false
+      // Counted again at the next read when a change came in between (it may be counted or not).
+      this.stale = this.changedWhileCounting
     } catch {
       // The store's own health says why (GET /v1/health); tried again on the next read.
       this.stale = true
@@ -50,5 +67,8 @@ export class SessionCounts {
     this.countedAt = now
   }
 }
+
+/** The events that change the counts. */
+const COUNTED = new Set<GatewayEvent['type']>(['session.created', 'session.state', 'session.deleted'])
 
 const zeros = () => Object.fromEntries(SESSION_STATES.map((state) => [state, 0])) as SessionsByState

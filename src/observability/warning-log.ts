@@ -10,12 +10,14 @@ const REMEMBERED = 1_000
  * with `source` saying who emitted it (`claude-agent-sdk` or `node`) and its `code`.
  *
  * Node's own printer is the `warning` listener it adds at start (the one `--no-warnings` leaves out): it is
- * removed, so call this before anything else listens.
+ * removed, so call this before anything else listens. The function returned puts Node's listeners back and
+ * stops logging (for a gateway that is not the whole process: the tests).
  */
-export function logProcessWarnings(log: Logger): void {
-  for (const listener of process.listeners('warning')) process.off('warning', listener)
+export function logProcessWarnings(log: Logger): () => void {
+  const printers = process.listeners('warning')
+  for (const listener of printers) process.off('warning', listener)
   const seen = new Set<string>()
-  process.on('warning', (warning: Error & { code?: string }) => {
+  const logWarning = (warning: Error & { code?: string }) => {
     const key = `${warning.name}\0${warning.code ?? ''}\0${warning.message}`
     if (seen.has(key)) return
     if (seen.size >= REMEMBERED) seen.clear()
@@ -24,7 +26,12 @@ export function logProcessWarnings(log: Logger): void {
       { source: sourceOf(warning), code: warning.code, kind: warning.name },
       warning.message.replace(/\s+/g, ' ').trim(),
     )
-  })
+  }
+  process.on('warning', logWarning)
+  return () => {
+    process.off('warning', logWarning)
+    for (const listener of printers) process.on('warning', listener)
+  }
 }
 
 function sourceOf(warning: Error & { code?: string }): 'claude-agent-sdk' | 'node' {

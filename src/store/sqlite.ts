@@ -51,10 +51,14 @@ const BACKSTOP_CHECKPOINT_PAGES = 16_000
 
 /**
  * SQLite store: one file in the data directory, WAL mode, records kept as JSON beside indexed columns
- * (session-table.ts, event-log.ts, read-models.ts). A failure of the storage itself (see errors.ts) is
- * thrown as a StoreError and remembered for `health()` until a write succeeds again.
+ * (session-table.ts, event-log.ts, read-models.ts). Every method runs its statements synchronously when
+ * called and answers in a resolved promise: a write is done by the time the call returns. A failure of the
+ * storage itself (see errors.ts) rejects with a StoreError and is remembered for `health()` until a write
+ * succeeds again.
  */
 export class SqliteStore implements Store {
+  /** The bus numbers the positions (the one gateway writing this file hands them out in publish order). */
+  readonly assignsPositions = false
   private readonly db: Database.Database
   readonly file: string
   private readonly onCheckpointThreadFailure: (error: Error) => void
@@ -84,23 +88,23 @@ export class SqliteStore implements Store {
     this.log = new EventLog(this.db, options.onUnreadableEvent ?? (() => {}))
   }
 
-  insertSession(record: SessionRecord): void {
+  async insertSession(record: SessionRecord): Promise<void> {
     this.guardWrite(() => this.sessions.insert(record))
   }
 
-  updateSession(record: SessionRecord): void {
+  async updateSession(record: SessionRecord): Promise<void> {
     this.guardWrite(() => this.sessions.update(record))
   }
 
-  getSession(id: string): SessionRecord | undefined {
+  async getSession(id: string): Promise<SessionRecord | undefined> {
     return this.guard(() => this.sessions.get(id))
   }
 
-  listSessions(query: SessionQuery): Page<SessionRecord> {
+  async listSessions(query: SessionQuery): Promise<Page<SessionRecord>> {
     return this.guard(() => this.sessions.list(query))
   }
 
-  deleteSession(id: string): void {
+  async deleteSession(id: string): Promise<void> {
     this.guardWrite(() =>
       this.db.transaction(() => {
         this.sessions.delete(id)
@@ -110,11 +114,11 @@ export class SqliteStore implements Store {
     )
   }
 
-  countSessions(): number {
+  async countSessions(): Promise<number> {
     return this.guard(() => this.sessions.count())
   }
 
-  appendEvents(events: readonly GatewayEvent[]): void {
+  async appendEvents(events: readonly GatewayEvent[]): Promise<void> {
     if (!this.checkpointer && this.checkpointsOnThread) this.startCheckpointer()
     this.guardWrite(() =>
       this.db.transaction(() => {
@@ -124,43 +128,43 @@ export class SqliteStore implements Store {
     )
   }
 
-  readEvents(sessionId: string, query: EventQuery = {}): GatewayEvent[] {
-    return this.readEventPage(sessionId, query).events
+  async readEvents(sessionId: string, query: EventQuery = {}): Promise<GatewayEvent[]> {
+    return this.guard(() => this.log.readPage(sessionId, query)).events
   }
 
-  readEventPage(sessionId: string, query: EventQuery = {}): EventPage<GatewayEvent> {
+  async readEventPage(sessionId: string, query: EventQuery = {}): Promise<EventPage<GatewayEvent>> {
     return this.guard(() => this.log.readPage(sessionId, query))
   }
 
-  lastSeq(sessionId: string): number {
+  async lastSeq(sessionId: string): Promise<number> {
     return this.guard(() => this.log.lastSeq(sessionId))
   }
 
-  readEventsAfter(afterPos: number, query: PositionQuery = {}): EventPage<PositionedEvent> {
+  async readEventsAfter(afterPos: number, query: PositionQuery = {}): Promise<EventPage<PositionedEvent>> {
     return this.guard(() => this.log.readAfter(afterPos, query))
   }
 
-  lastPos(): number {
+  async lastPos(): Promise<number> {
     return this.guard(() => this.log.lastPos())
   }
 
-  reservedPos(): number {
+  async reservedPos(): Promise<number> {
     return this.guard(() => this.log.reservedPos())
   }
 
-  reservePositions(upTo: number): void {
+  async reservePositions(upTo: number): Promise<void> {
     this.guardWrite(() => this.log.reservePositions(upTo))
   }
 
-  toolCalls(query: ToolCallQuery): Page<ToolCallRef> {
+  async toolCalls(query: ToolCallQuery): Promise<Page<ToolCallRef>> {
     return this.guard(() => this.readModels.toolCalls(query))
   }
 
-  sessionsWithRunningCalls(): string[] {
+  async sessionsWithRunningCalls(): Promise<string[]> {
     return this.guard(() => this.readModels.sessionsWithRunningCalls())
   }
 
-  agentFigures(since?: number): AgentFigures {
+  async agentFigures(since?: number): Promise<AgentFigures> {
     return this.guard(() => this.readModels.agentFigures(since))
   }
 
@@ -168,11 +172,15 @@ export class SqliteStore implements Store {
     return this.readModels.building
   }
 
-  fileChanges(sessionId: string, page: { limit: number; offset: number }, maxBytes: number): FileChanges {
+  async fileChanges(
+    sessionId: string,
+    page: { limit: number; offset: number },
+    maxBytes: number,
+  ): Promise<FileChanges> {
     return this.guard(() => this.readModels.fileChanges(sessionId, page, maxBytes))
   }
 
-  fileChangeSeqs(sessionId: string, path: string, seq: number) {
+  async fileChangeSeqs(sessionId: string, path: string, seq: number) {
     return this.guard(() => this.readModels.fileChangeSeqs(sessionId, path, seq))
   }
 
@@ -190,7 +198,7 @@ export class SqliteStore implements Store {
     this.db.pragma(`max_page_count = ${Math.min(pages, this.defaultMaxPages)}`)
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.checkpointer?.stop()
     this.readModels.stop()
     this.db.close()

@@ -196,45 +196,61 @@ export interface AgentFigures {
 }
 
 /**
- * Persistence behind the engine. SQLite by default; the interface is what another backend implements.
- * When the storage itself fails (full, read-only, corrupt, unreachable) a method throws a StoreError
- * (errors.ts), and `health()` reports the failure until a write succeeds again; any other error is about
- * the data given (the event bus then writes the events of a failed batch one by one to find it).
+ * Persistence behind the engine: SQLite by default (sqlite.ts), PostgreSQL for several replicas
+ * (postgres/). Every method is asynchronous, because a networked database answers later; the SQLite store
+ * answers at once, in resolved promises. When the storage itself fails (full, read-only, corrupt,
+ * unreachable) a method rejects with a StoreError (errors.ts), and `health()` reports the failure until a
+ * write succeeds again; any other error is about the data given (the event bus then writes the events of a
+ * failed batch one by one to find it).
  */
 export interface Store {
-  insertSession(record: SessionRecord): void
-  updateSession(record: SessionRecord): void
-  getSession(id: string): SessionRecord | undefined
-  listSessions(query: SessionQuery): Page<SessionRecord>
-  deleteSession(id: string): void
-  countSessions(): number
-  /** Keeps each event with its global position (`positionOf`), when it has one. */
-  appendEvents(events: readonly GatewayEvent[]): void
-  readEvents(sessionId: string, query?: EventQuery): GatewayEvent[]
+  /**
+   * True when the store numbers the global positions itself, in the order its writes commit (PostgreSQL:
+   * several replicas write one log): `appendEvents` sets each event's position (`setPosition`), and the
+   * bus hands out none of its own. False: the bus numbers them as it publishes (`reservePositions`).
+   */
+  readonly assignsPositions: boolean
+  insertSession(record: SessionRecord): Promise<void>
+  updateSession(record: SessionRecord): Promise<void>
+  getSession(id: string): Promise<SessionRecord | undefined>
+  listSessions(query: SessionQuery): Promise<Page<SessionRecord>>
+  deleteSession(id: string): Promise<void>
+  countSessions(): Promise<number>
+  /**
+   * Keeps the events, in one transaction, each with its global position: the one the bus gave it
+   * (`positionOf`), or, when `assignsPositions`, one the store gives it here (`setPosition`).
+   */
+  appendEvents(events: readonly GatewayEvent[]): Promise<void>
+  readEvents(sessionId: string, query?: EventQuery): Promise<GatewayEvent[]>
   /** `readEvents` with how far the read went: what paged reads go on from. */
-  readEventPage(sessionId: string, query?: EventQuery): EventPage<GatewayEvent>
-  lastSeq(sessionId: string): number
+  readEventPage(sessionId: string, query?: EventQuery): Promise<EventPage<GatewayEvent>>
+  lastSeq(sessionId: string): Promise<number>
   /** Events of every session (or those the query names) after global position `afterPos`, in that order. */
-  readEventsAfter(afterPos: number, query?: PositionQuery): EventPage<PositionedEvent>
+  readEventsAfter(afterPos: number, query?: PositionQuery): Promise<EventPage<PositionedEvent>>
   /** The highest global position stored; 0 when there is none. */
-  lastPos(): number
+  lastPos(): Promise<number>
   /** The highest global position reserved (`reservePositions`); 0 when there is none. */
-  reservedPos(): number
+  reservedPos(): Promise<number>
   /**
    * Records durably (synced to disk) that positions up to `upTo` may have been handed out, so that a
-   * gateway reopened after losing events it had not written yet never hands them out again.
+   * gateway reopened after losing events it had not written yet never hands them out again. Unused when
+   * `assignsPositions`.
    */
-  reservePositions(upTo: number): void
+  reservePositions(upTo: number): Promise<void>
   /** Tool calls of every session, from the index kept beside the log (read-models.ts). */
-  toolCalls(query: ToolCallQuery): Page<ToolCallRef>
+  toolCalls(query: ToolCallQuery): Promise<Page<ToolCallRef>>
   /** Sessions whose log leaves calls running (whether they still are depends on their process). */
-  sessionsWithRunningCalls(): string[]
+  sessionsWithRunningCalls(): Promise<string[]>
   /** Turns per main agent and runs per subagent type, since a time (ms since the epoch). */
-  agentFigures(since?: number): AgentFigures
+  agentFigures(since?: number): Promise<AgentFigures>
   /** Whether the read models (tool calls, figures, changes) are still being built from older events. */
   readModelsBuilding(): boolean
   /** A session's code changes (the `file_changes` read model); changes with a side over `maxBytes` uncounted. */
-  fileChanges(sessionId: string, page: { limit: number; offset: number }, maxBytes: number): FileChanges
+  fileChanges(
+    sessionId: string,
+    page: { limit: number; offset: number },
+    maxBytes: number,
+  ): Promise<FileChanges>
   /**
    * Sequence numbers of a file's changes: its first, and its last at or before `seq` (null: none);
    * undefined when the session never changed it.
@@ -243,8 +259,8 @@ export interface Store {
     sessionId: string,
     path: string,
     seq: number,
-  ): { first: number; last: number | null } | undefined
+  ): Promise<{ first: number; last: number | null } | undefined>
   /** Whether the storage works, as far as the last calls tell. */
   health(): StoreHealth
-  close(): void
+  close(): Promise<void>
 }

@@ -166,10 +166,10 @@ describe('LangChain.js ChatOpenAI', () => {
     g.home.model.script(text('Nice to meet you, Ada.'), text('Your name is Ada.'))
     const history = [new SystemMessage('You are terse.'), new HumanMessage('My name is Ada.')]
     const first = await model.invoke(history)
-    const sessions = g.gateway.context.engine.stats().sessions
+    const sessions = (await g.gateway.context.engine.stats()).sessions
     const second = await model.invoke([...history, first, new HumanMessage('What is my name?')])
     assert.equal(second.content, 'Your name is Ada.')
-    assert.equal(g.gateway.context.engine.stats().sessions, sessions, 'no new session')
+    assert.equal((await g.gateway.context.engine.stats()).sessions, sessions, 'no new session')
     assert.deepEqual(conversationTexts(g.home.model.turns.at(-1)!.body), [
       { role: 'user', text: 'My name is Ada.' },
       { role: 'assistant', text: 'Nice to meet you, Ada.' },

@@ -169,8 +169,7 @@ describe('native API: slash commands', () => {
     const answer = items.find((item) => item.type === 'assistant')!
     assert.equal(answer.synthetic, true)
     assert.equal(answer.model, '<synthetic>')
-    const completed = g.gateway.context.bus
-      .replay(id, 0, 1000)
+    const completed = (await g.gateway.context.bus.replay(id, 0, 1000))
       .filter((event) => event.type === 'turn.completed')
       .map((event) => (event.type === 'turn.completed' ? event.localCommand : undefined))
     assert.deepEqual(completed, ['usage', 'context', 'usage'])
@@ -202,7 +201,11 @@ describe('native API: slash commands', () => {
       finished.push('message')
       return a
     })
-    await waitUntil(() => g.gateway.context.engine.getSession(id)?.state === 'running', 20_000, 'the turn')
+    await waitUntil(
+      async () => (await g.gateway.context.engine.getSession(id))?.state === 'running',
+      20_000,
+      'the turn',
+    )
     const usage = await run(id, 'usage')
     finished.push('command')
     assert.equal((await message).body.result, 'slow answer')
@@ -314,7 +317,7 @@ describe('native API: slash commands', () => {
     // The process goes away; the next message resumes the new conversation, not the old one.
     g.gateway.context.engine.restartRunner(id)
     await waitUntil(
-      () => g.gateway.context.engine.getSession(id)?.state === 'hibernated',
+      async () => (await g.gateway.context.engine.getSession(id))?.state === 'hibernated',
       20_000,
       'hibernation',
     )
@@ -365,7 +368,7 @@ describe('native API: slash commands', () => {
   })
 })
 
-test('local command output the CLI sends on its own becomes a synthetic message of the turn', () => {
+test('local command output the CLI sends on its own becomes a synthetic message of the turn', async () => {
   const output: SDKLocalCommandOutputMessage = {
     type: 'system',
     subtype: 'local_command_output',

@@ -1,15 +1,41 @@
 /**
- * What deploy.test.ts and deploy-image.test.ts check the deployment files with: the part of kustomize the
- * manifests use, hadolint-style Dockerfile rules, the metric references of a PromQL query, Kubernetes
- * memory quantities, and the Docker build context as .dockerignore selects it.
+ * What deploy.test.ts, deploy-replicas.test.ts and deploy-image.test.ts check the deployment files with: the
+ * part of kustomize the manifests use, the Kubernetes schemas, the environment a pod gets, the gateway's
+ * configuration loader, deploy.sh with a fake kubectl, hadolint-style Dockerfile rules, the metric
+ * references of a PromQL query, Kubernetes memory quantities, and the Docker build context as .dockerignore
+ * selects it.
  */
-import { execFileSync } from 'node:child_process'
-import { existsSync, readFileSync, statSync } from 'node:fs'
+import { execFileSync, spawnSync } from 'node:child_process'
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs'
+import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { DockerfileParser } from 'dockerfile-ast'
+import { StatefulSet } from 'kubernetes-models/apps/v1'
+import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2'
+import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1'
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1'
+import {
+  ConfigMap,
+  type IContainer,
+  Namespace,
+  PersistentVolumeClaim,
+  Secret,
+  Service,
+  ServiceAccount,
+} from 'kubernetes-models/v1'
 import picomatch from 'picomatch'
 import { parse, parseAllDocuments } from 'yaml'
+import { type Config, loadConfig } from '../../src/config/index.js'
 
 export const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)))
 
@@ -79,13 +105,13 @@ function merge(base: unknown, patch: unknown): unknown {
   }
   const named = (list: unknown[]) => list.every((item) => isTree(item) && typeof item.name === 'string')
   if (Array.isArray(base) && Array.isArray(patch) && named(base) && named(patch)) {
-    const out = [...(base as Tree[])]
-    for (const item of patch as Tree[]) {
-      const i = out.findIndex((b) => b.name === item.name)
-      if (i < 0) out.push(item)
-      else out[i] = merge(out[i], item) as Tree
-    }
-    return out
+    // In kustomize's order: the patch's items first, as it lists them, then the base's other items.
+    const patched = (patch as Tree[]).map((item) => {
+      const same = (base as Tree[]).find((b) => b.name === item.name)
+      return same ? (merge(same, item) as Tree) : item
+    })
+    const names = new Set(patched.map((item) => item.name))
+    return [...patched, ...(base as Tree[]).filter((item) => !names.has(item.name))]
   }
   return patch
 }
@@ -103,6 +129,139 @@ function setImage(object: Tree, image: NonNullable<Kustomization['images']>[numb
     if (name !== image.name) continue
     const newTag = image.newTag ?? tag
     container.image = `${image.newName ?? name}${newTag ? `:${newTag}` : ''}`
+  }
+}
+
+/** The schema of every kind the manifests use, by `apiVersion/kind`. */
+export const KUBERNETES_MODELS: Record<string, new (data: never) => { validate(): void }> = {
+  'v1/Namespace': Namespace,
+  'v1/ServiceAccount': ServiceAccount,
+  'v1/ConfigMap': ConfigMap,
+  'v1/Secret': Secret,
+  'v1/Service': Service,
+  'v1/PersistentVolumeClaim': PersistentVolumeClaim,
+  'apps/v1/StatefulSet': StatefulSet,
+  'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
+  'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
+  'autoscaling/v2/HorizontalPodAutoscaler': HorizontalPodAutoscaler,
+}
+
+/** Why `object` is not a valid Kubernetes object of a kind the manifests use; undefined when it is. */
+export function kubernetesProblem(object: Tree): string | undefined {
+  const Model = KUBERNETES_MODELS[`${object.apiVersion}/${object.kind}`]
+  if (!Model) return `no model for ${object.apiVersion} ${object.kind}`
+  try {
+    new Model(object as never).validate()
+    return undefined
+  } catch (error) {
+    return `${object.kind} ${(object.metadata as Tree).name}: ${(error as Error).message}`
+  }
+}
+
+/** The one object of `kind` (among those named `name`, when given); throws when there is none or several. */
+export function findOne(objects: Tree[], kind: string, name?: string): Tree {
+  const found = objects.filter(
+    (o) => o.kind === kind && (name === undefined || (o.metadata as Tree).name === name),
+  )
+  if (found.length !== 1) throw new Error(`${found.length} objects ${kind} ${name ?? ''}, not one`)
+  return found[0]!
+}
+
+/** Whether a label selector (matchLabels, or a Service's selector) selects objects labelled `labels`. */
+export const selects = (
+  selector: Record<string, string> | undefined,
+  labels: Record<string, string> | undefined,
+) =>
+  selector !== undefined &&
+  Object.keys(selector).length > 0 &&
+  Object.entries(selector).every(([k, v]) => labels?.[k] === v)
+
+export const hasKubectl = spawnSync('kubectl', ['version', '--client'], { stdio: 'ignore' }).status === 0
+
+/** `kubectl kustomize dir`'s objects, by kind and name. */
+export function kubectlKustomize(dir: string): Map<string, Tree> {
+  const rendered = execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8' })
+  return byKindAndName(rendered.split(/^---$/m).map((doc) => parse(doc) as Tree))
+}
+
+export const byKindAndName = (objects: Tree[]) =>
+  new Map(objects.map((o) => [`${o.kind}/${(o.metadata as Tree).name}`, o]))
+
+/** The gateway's configuration as it loads `text` (a config file) with `env` on top: throws if invalid. */
+export function gatewayConfig(text: string, env: NodeJS.ProcessEnv = {}): Config {
+  const dir = mkdtempSync(join(tmpdir(), 'ccgw-deploy-config-'))
+  try {
+    writeFileSync(join(dir, 'ccgw.config.yaml'), text)
+    return loadConfig({ argv: { configFile: join(dir, 'ccgw.config.yaml') }, env, cwd: dir }).config
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** What the pod stands for in `containerEnv`: its fields (`metadata.name`, `status.podIP`) and Secrets. */
+export interface PodSources {
+  fields: Record<string, string>
+  secrets: Record<string, Record<string, string>>
+}
+
+/**
+ * The environment Kubernetes gives `container`: values with `$(NAME)` expanded from the variables before
+ * them (`$$` escaping), fieldRefs and secretKeyRefs from `sources`. A missing optional key leaves its
+ * variable unset; a missing required one, or any other source, throws.
+ */
+export function containerEnv(container: IContainer, sources: PodSources): Record<string, string> {
+  const env: Record<string, string> = {}
+  for (const variable of container.env ?? []) {
+    const { name, value, valueFrom } = variable
+    if (value !== undefined) {
+      env[name] = value.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (ref, inner?: string) =>
+        ref === '$$' ? '$' : inner !== undefined && inner in env ? env[inner]! : ref,
+      )
+    } else if (valueFrom?.fieldRef) {
+      const field = sources.fields[valueFrom.fieldRef.fieldPath]
+      if (field === undefined) throw new Error(`${name}: no field ${valueFrom.fieldRef.fieldPath} given`)
+      env[name] = field
+    } else if (valueFrom?.secretKeyRef) {
+      const { name: secret, key, optional } = valueFrom.secretKeyRef
+      const found = sources.secrets[secret ?? '']?.[key]
+      if (found !== undefined) env[name] = found
+      else if (!optional) throw new Error(`${name}: Secret ${secret} has no key ${key}`)
+    } else {
+      throw new Error(`${name}: a source this check does not resolve`)
+    }
+  }
+  return env
+}
+
+/**
+ * deploy/deploy.sh run with a PATH of what it needs and no kubectl (`run`), or with a fake kubectl
+ * (`fakeKubectl`) that logs its arguments and renders `rendered` for `kustomize`. Files go under `scratch`.
+ */
+export function deployScript(scratch: string) {
+  const script = join(ROOT, 'deploy/deploy.sh')
+  const bin = mkdtempSync(join(scratch, 'bin-'))
+  for (const tool of ['bash', 'dirname', 'ls', 'tr', 'cat', 'grep', 'sed', 'awk'])
+    symlinkSync(
+      execFileSync('bash', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).trim(),
+      join(bin, tool),
+    )
+  return {
+    run: (args: string[], env: NodeJS.ProcessEnv = {}) =>
+      spawnSync(script, args, { encoding: 'utf8', env: { PATH: bin, ...env } }),
+    fakeKubectl(rendered: string) {
+      const dir = mkdtempSync(join(scratch, 'kubectl-'))
+      writeFileSync(join(dir, 'rendered.yaml'), rendered)
+      const path = join(dir, 'kubectl')
+      writeFileSync(
+        path,
+        `#!/bin/sh\necho "$*" >> "${dir}/log"\n[ "$1" = kustomize ] && cat "${dir}/rendered.yaml"\nexit 0\n`,
+      )
+      chmodSync(path, 0o755)
+      return {
+        env: { PATH: `${dir}:${bin}` },
+        calls: () => readFileSync(join(dir, 'log'), 'utf8').trim().split('\n'),
+      }
+    },
   }
 }
 

@@ -8,8 +8,7 @@
  * deploy-image.test.ts runs the image's steps themselves.
  */
 import assert from 'node:assert/strict'
-import { execFileSync, spawnSync } from 'node:child_process'
-import { chmodSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
@@ -17,16 +16,22 @@ import { DockerfileParser } from 'dockerfile-ast'
 import { StatefulSet } from 'kubernetes-models/apps/v1'
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1'
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1'
-import { ConfigMap, Namespace, Secret, Service, ServiceAccount } from 'kubernetes-models/v1'
 import { parse } from 'yaml'
-import { loadConfig } from '../../src/config/index.js'
 import { withOwnGateway } from '../support/harness.js'
 import {
+  byKindAndName,
+  deployScript,
+  findOne,
+  gatewayConfig,
+  hasKubectl,
+  kubectlKustomize,
+  kubernetesProblem,
   kustomize,
   lintDockerfile,
   metricReferences,
   quantityBytes,
   ROOT,
+  selects,
   type Tree,
 } from './deploy-checks.js'
 
@@ -35,39 +40,8 @@ const CLI_PROCESS_BYTES = 190 * 2 ** 20
 /** The gateway itself: about 100 MB idle with a spare (docs/PERFORMANCE.md), and room to work. */
 const GATEWAY_BYTES = 128 * 2 ** 20
 
-const MODELS: Record<string, new (data: never) => { validate(): void }> = {
-  'v1/Namespace': Namespace,
-  'v1/ServiceAccount': ServiceAccount,
-  'v1/ConfigMap': ConfigMap,
-  'v1/Secret': Secret,
-  'v1/Service': Service,
-  'apps/v1/StatefulSet': StatefulSet,
-  'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
-  'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
-}
-
 const scratch = mkdtempSync(join(tmpdir(), 'ccgw-deploy-'))
 after(() => rmSync(scratch, { recursive: true, force: true }))
-
-const hasKubectl = spawnSync('kubectl', ['version', '--client'], { stdio: 'ignore' }).status === 0
-
-/** The gateway's configuration as it loads `text` (a config file) with `env` on top: throws if invalid. */
-function gatewayConfig(text: string, env: NodeJS.ProcessEnv = {}) {
-  const file = join(mkdtempSync(join(scratch, 'config-')), 'ccgw.config.yaml')
-  writeFileSync(file, text)
-  return loadConfig({ argv: { configFile: file }, env, cwd: scratch }).config
-}
-
-const find = (objects: Tree[], kind: string) => {
-  const found = objects.filter((o) => o.kind === kind)
-  assert.equal(found.length, 1, `one ${kind}`)
-  return found[0]!
-}
-
-const matches = (selector: Record<string, string> | undefined, labels: Record<string, string> | undefined) =>
-  selector !== undefined &&
-  Object.keys(selector).length > 0 &&
-  Object.entries(selector).every(([k, v]) => labels?.[k] === v)
 
 for (const overlay of ['base', 'overlays/example']) {
   describe(`deploy/k8s/${overlay}`, () => {
@@ -77,28 +51,18 @@ for (const overlay of ['base', 'overlays/example']) {
     test('every object validates against the Kubernetes schemas', () => {
       assert.ok(objects.length >= 7)
       for (const object of objects) {
-        const Model = MODELS[`${object.apiVersion}/${object.kind}`]
-        assert.ok(Model, `a model for ${object.apiVersion} ${object.kind}`)
-        assert.doesNotThrow(() => new Model(object as never).validate(), `${object.kind}`)
+        assert.equal(kubernetesProblem(object), undefined)
       }
     })
 
     test('kubectl kustomize renders the same objects', { skip: !hasKubectl && 'kubectl not on PATH' }, () => {
-      const rendered = execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8' })
-      const key = (o: Tree) => `${o.kind}/${(o.metadata as Tree).name}`
-      const theirs = new Map(
-        rendered
-          .split(/^---$/m)
-          .map((doc) => parse(doc) as Tree)
-          .map((o) => [key(o), o]),
-      )
-      assert.deepEqual(new Map(objects.map((o) => [key(o), o])), theirs)
+      assert.deepEqual(byKindAndName(objects), kubectlKustomize(dir))
     })
 
-    const sts = new StatefulSet(find(objects, 'StatefulSet') as never)
+    const sts = new StatefulSet(findOne(objects, 'StatefulSet') as never)
     const pod = sts.spec!.template.spec!
     const container = pod.containers.find((c) => c.name === 'gateway')!
-    const configMap = find(objects, 'ConfigMap') as { data: Record<string, string> }
+    const configMap = findOne(objects, 'ConfigMap') as { data: Record<string, string> }
     const configText = configMap.data['ccgw.config.yaml']!
     const envValue = (name: string) => container.env?.find((e) => e.name === name)
     // What the pod's environment gives the gateway: the secret's keys stand in as a value.
@@ -180,20 +144,20 @@ for (const overlay of ['base', 'overlays/example']) {
         spec: { selector: Record<string, string> }
       }[]
       assert.ok(services.length >= 1)
-      for (const service of services) assert.ok(matches(service.spec.selector, labels))
+      for (const service of services) assert.ok(selects(service.spec.selector, labels))
       const governing = services.find(
         (s) => (s as unknown as { metadata: { name: string } }).metadata.name === sts.spec!.serviceName,
       )
       assert.ok(governing, 'the StatefulSet names an existing Service')
-      const pdb = new PodDisruptionBudget(find(objects, 'PodDisruptionBudget') as never)
-      assert.ok(matches(pdb.spec?.selector?.matchLabels, labels))
+      const pdb = new PodDisruptionBudget(findOne(objects, 'PodDisruptionBudget') as never)
+      assert.ok(selects(pdb.spec?.selector?.matchLabels, labels))
       assert.equal(pdb.spec?.maxUnavailable, 1)
-      const policy = new NetworkPolicy(find(objects, 'NetworkPolicy') as never)
-      assert.ok(matches(policy.spec?.podSelector.matchLabels, labels))
+      const policy = new NetworkPolicy(findOne(objects, 'NetworkPolicy') as never)
+      assert.ok(selects(policy.spec?.podSelector.matchLabels, labels))
       assert.deepEqual(policy.spec?.policyTypes, ['Ingress', 'Egress'])
       assert.ok(policy.spec?.ingress?.every((rule) => rule.ports?.every((p) => p.port === 'http')))
 
-      const secret = find(objects, 'Secret') as { stringData: Record<string, string> }
+      const secret = findOne(objects, 'Secret') as { stringData: Record<string, string> }
       for (const e of container.env ?? []) {
         const ref = e.valueFrom?.secretKeyRef
         if (ref && !ref.optional) assert.ok(secret.stringData[ref.key], `Secret key ${ref.key}`)
@@ -314,6 +278,7 @@ test('the Grafana dashboard queries only metrics and labels the gateway exports'
   for (const wanted of [
     'gateway_http_request_duration_seconds_bucket',
     'gen_ai_server_time_to_first_token_seconds_bucket',
+    'gateway_added_time_seconds_bucket',
     'gateway_turns_total',
     'gateway_errors_total',
     'gateway_runners{',
@@ -348,32 +313,8 @@ test('the Grafana dashboard queries only metrics and labels the gateway exports'
 })
 
 describe('deploy/deploy.sh', () => {
-  const script = join(ROOT, 'deploy/deploy.sh')
-  const bin = mkdtempSync(join(scratch, 'bin-'))
-  // A PATH with what the script needs and no kubectl.
-  for (const tool of ['bash', 'dirname', 'ls', 'tr', 'cat', 'grep', 'sed', 'awk'])
-    symlinkSync(
-      execFileSync('bash', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).trim(),
-      join(bin, tool),
-    )
-  const run = (args: string[], env: NodeJS.ProcessEnv = {}) =>
-    spawnSync(script, args, { encoding: 'utf8', env: { PATH: bin, ...env } })
-
-  /** A kubectl that logs its arguments and renders `rendered` for `kustomize`. */
-  function fakeKubectl(rendered: string) {
-    const dir = mkdtempSync(join(scratch, 'kubectl-'))
-    writeFileSync(join(dir, 'rendered.yaml'), rendered)
-    const path = join(dir, 'kubectl')
-    writeFileSync(
-      path,
-      `#!/bin/sh\necho "$*" >> "${dir}/log"\n[ "$1" = kustomize ] && cat "${dir}/rendered.yaml"\nexit 0\n`,
-    )
-    chmodSync(path, 0o755)
-    return {
-      env: { PATH: `${dir}:${bin}` },
-      calls: () => readFileSync(join(dir, 'log'), 'utf8').trim().split('\n'),
-    }
-  }
+  // A PATH with what the script needs and no kubectl (run), or a fake kubectl that logs its arguments.
+  const { run, fakeKubectl } = deployScript(scratch)
 
   test('-h prints the usage', () => {
     const result = run(['-h'])

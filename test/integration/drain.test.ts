@@ -73,18 +73,18 @@ function streamChat(url: string, content: string): { response: Promise<Response>
 const stopped = (pids: number[]) =>
   waitUntil(() => pids.every(isGone), 5_000, `Claude Code processes ${pids.join(', ')} stopped`)
 
-function storedTurnEnds(home: TestHome): Extract<GatewayEvent, { type: 'turn.completed' }>[] {
+async function storedTurnEnds(home: TestHome): Promise<Extract<GatewayEvent, { type: 'turn.completed' }>[]> {
   const store = new SqliteStore(home.dataDir)
   try {
-    return store
-      .listSessions({ limit: 100, offset: 0 })
-      .items.flatMap((session) => store.readEvents(session.id))
+    const { items } = await store.listSessions({ limit: 100, offset: 0 })
+    return (await Promise.all(items.map((session) => store.readEvents(session.id))))
+      .flat()
       .filter(
         (event): event is Extract<GatewayEvent, { type: 'turn.completed' }> =>
           event.type === 'turn.completed',
       )
   } finally {
-    store.close()
+    await store.close()
   }
 }
 
@@ -164,7 +164,7 @@ describe('graceful drain of the command', () => {
           phase,
         )
 
-      const ends = storedTurnEnds(home)
+      const ends = await storedTurnEnds(home)
       assert.equal(ends.length, 1)
       assert.equal(ends[0]?.status, 'success')
       assert.equal(ends[0]?.result, 'finished through the drain')
@@ -199,7 +199,7 @@ describe('graceful drain of the command', () => {
       await chat.body.catch(() => '')
       await stopped(processes)
 
-      const ends = storedTurnEnds(home)
+      const ends = await storedTurnEnds(home)
       assert.equal(ends.length, 1)
       assert.equal(ends[0]?.status, 'interrupted')
     } finally {

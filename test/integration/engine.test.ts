@@ -30,7 +30,7 @@ describe('engine with the real CLI', () => {
           usage: { input_tokens: 30, output_tokens: 9 },
         }),
       )
-      const session = engine.createSession({ title: 'text' })
+      const session = await engine.createSession({ title: 'text' })
       const turn = await engine.send(session.id, 'Say hello')
       const done = await turn.done
       assert.equal(done.status, 'success')
@@ -54,7 +54,7 @@ describe('engine with the real CLI', () => {
         'sequence numbers start at 1 without gaps',
       )
       assert.equal(lastUserText(h.home.model.turns.at(-1)!.body), 'Say hello')
-      const record = engine.getSession(session.id)!
+      const record = (await engine.getSession(session.id))!
       assert.equal(record.state, 'idle')
       assert.ok(record.claudeSessionId)
       assert.equal(record.turns, 1)
@@ -73,7 +73,7 @@ describe('engine with the real CLI', () => {
         ],
         chunkSize: 6,
       })
-      const session = engine.createSession({ thinking: { type: 'enabled', budgetTokens: 2048 } })
+      const session = await engine.createSession({ thinking: { type: 'enabled', budgetTokens: 2048 } })
       const turn = await engine.send(session.id, 'What is 2 + 2?')
       const done = await turn.done
       assert.equal(done.result, 'The answer is 4.')
@@ -98,7 +98,7 @@ describe('engine with the real CLI', () => {
         toolCall('Write', { file_path: join(h.home.workspace, 'hello.py'), content: 'print("hi")\n' }),
         text('Both files are written.'),
       )
-      const session = engine.createSession({ permissionMode: 'bypassPermissions' })
+      const session = await engine.createSession({ permissionMode: 'bypassPermissions' })
       const turn = await engine.send(session.id, 'Create two files')
       const done = await turn.done
       assert.equal(done.status, 'success', JSON.stringify(done.error))
@@ -138,14 +138,14 @@ describe('engine with the real CLI', () => {
         text('x'.repeat(400), { chunkSize: 2, chunkDelayMs: 20 }),
         text('after the interrupt'),
       )
-      const session = engine.createSession({})
+      const session = await engine.createSession({})
       const turn = await engine.send(session.id, 'Write a long answer')
       await waitForEvent(events, (e) => e.type === 'text.delta' && e.turnId === turn.id)
       const pid = engine.runnerOf(session.id)!.pid
       assert.equal(await engine.interrupt(session.id), true)
       const done = await turn.done
       assert.equal(done.status, 'interrupted')
-      assert.equal(engine.getSession(session.id)!.state, 'idle')
+      assert.equal((await engine.getSession(session.id))!.state, 'idle')
 
       const next = await engine.send(session.id, 'Are you still there?')
       assert.equal((await next.done).result, 'after the interrupt')
@@ -160,7 +160,7 @@ describe('engine with the real CLI', () => {
     const { engine, events, close } = await testEngine(h.home, { idleTimeoutMs: 300 })
     try {
       h.home.model.script(text('My name is Scripty.'), text('You asked for my name.'))
-      const session = engine.createSession({})
+      const session = await engine.createSession({})
       const first = await (await engine.send(session.id, 'What is your name?')).done
       const firstPid = engine.runnerOf(session.id)!.pid!
       await waitForEvent(events, (e) => e.type === 'session.state' && e.state === 'hibernated')
@@ -172,7 +172,7 @@ describe('engine with the real CLI', () => {
       // The resumed CLI continues its saved cost total: the turn is charged only for itself.
       assert.ok(first.costUsd > 0)
       assert.ok(Math.abs(second.costUsd - first.costUsd) < 1e-9, `${second.costUsd} vs ${first.costUsd}`)
-      assert.ok(Math.abs(engine.getSession(session.id)!.costUsd - 2 * first.costUsd) < 1e-9)
+      assert.ok(Math.abs((await engine.getSession(session.id))!.costUsd - 2 * first.costUsd) < 1e-9)
       assert.notEqual(engine.runnerOf(session.id)!.pid, firstPid)
       assert.deepEqual(conversationTexts(h.home.model.turns.at(-1)!.body), [
         { role: 'user', text: 'What is your name?' },
@@ -189,7 +189,7 @@ describe('engine with the real CLI', () => {
     let sessionId: string
     try {
       h.home.model.script(text('Remember: the code word is heron.'))
-      const session = first.engine.createSession({ title: 'before restart' })
+      const session = await first.engine.createSession({ title: 'before restart' })
       sessionId = session.id
       await (await first.engine.send(session.id, 'Tell me a code word')).done
     } finally {
@@ -197,9 +197,9 @@ describe('engine with the real CLI', () => {
     }
     const second = await testEngine(h.home)
     try {
-      const listed = second.engine
-        .listSessions({ limit: 100, offset: 0 })
-        .items.find((s) => s.id === sessionId)
+      const listed = (await second.engine.listSessions({ limit: 100, offset: 0 })).items.find(
+        (s) => s.id === sessionId,
+      )
       assert.ok(listed, 'listed after the restart')
       assert.equal(listed.title, 'before restart')
       assert.equal(listed.state, 'hibernated')
@@ -208,7 +208,7 @@ describe('engine with the real CLI', () => {
       assert.equal((await turn.done).result, 'It was heron.')
       const seen = conversationTexts(h.home.model.turns.at(-1)!.body).map((t) => t.text)
       assert.deepEqual(seen, ['Tell me a code word', 'Remember: the code word is heron.', 'Which code word?'])
-      const replayed = second.bus.replay(sessionId)
+      const replayed = await second.bus.replay(sessionId)
       assert.deepEqual(
         replayed.map((e) => e.seq),
         replayed.map((_, i) => i + 1),
@@ -227,7 +227,7 @@ describe('engine with the real CLI', () => {
         text('y'.repeat(300), { chunkSize: 1, chunkDelayMs: 20 }),
         text('Back again.'),
       )
-      const session = engine.createSession({})
+      const session = await engine.createSession({})
       await (await engine.send(session.id, 'First question')).done
       const turn = await engine.send(session.id, 'Second question')
       await waitForEvent(events, (e) => e.type === 'text.delta' && e.turnId === turn.id)
@@ -236,7 +236,7 @@ describe('engine with the real CLI', () => {
       assert.equal(done.status, 'error')
       assert.equal(done.error?.code, 'process_exited')
       assert.match(done.error!.message, /exited unexpectedly \(signal SIGKILL\)/)
-      assert.equal(engine.getSession(session.id)!.state, 'hibernated')
+      assert.equal((await engine.getSession(session.id))!.state, 'hibernated')
 
       const next = await engine.send(session.id, 'Third question')
       assert.equal((await next.done).result, 'Back again.')
@@ -251,15 +251,15 @@ describe('engine with the real CLI', () => {
   test('a full pool evicts the least recently used idle runner', async () => {
     const { engine, events, close } = await testEngine(h.home, { maxRunners: 1, queueSize: 0 })
     try {
-      const a = engine.createSession({ title: 'a' })
-      const b = engine.createSession({ title: 'b' })
+      const a = await engine.createSession({ title: 'a' })
+      const b = await engine.createSession({ title: 'b' })
       await (await engine.send(a.id, 'hello a')).done
       await (await engine.send(b.id, 'hello b')).done
-      assert.equal(engine.getSession(a.id)!.state, 'hibernated')
+      assert.equal((await engine.getSession(a.id))!.state, 'hibernated')
       assert.ok(
         events.some((e) => e.sessionId === a.id && e.type === 'session.state' && e.reason === 'evicted'),
       )
-      assert.equal(engine.stats().processes.live, 1)
+      assert.equal(engine.processStats.live, 1)
     } finally {
       await close()
     }
@@ -273,13 +273,13 @@ describe('engine with the real CLI', () => {
     })
     try {
       h.home.model.script(text('z'.repeat(100), { chunkSize: 1, chunkDelayMs: 20 }))
-      const a = engine.createSession({ title: 'slow' })
-      const b = engine.createSession({ title: 'queued' })
-      const c = engine.createSession({ title: 'refused' })
+      const a = await engine.createSession({ title: 'slow' })
+      const b = await engine.createSession({ title: 'queued' })
+      const c = await engine.createSession({ title: 'refused' })
       const slow = await engine.send(a.id, 'slow one')
       await waitForEvent(events, (e) => e.type === 'text.delta' && e.turnId === slow.id)
       const queued = engine.send(b.id, 'waits for a slot')
-      await waitUntil(() => engine.stats().processes.queued === 1, 5_000, 'the request to queue')
+      await waitUntil(() => engine.processStats.queued === 1, 5_000, 'the request to queue')
       await assert.rejects(engine.send(c.id, 'no room'), (error: unknown) => {
         assert.ok(error instanceof GatewayError)
         assert.equal(error.code, 'busy')
@@ -289,7 +289,7 @@ describe('engine with the real CLI', () => {
       assert.equal((await slow.done).status, 'success')
       assert.equal((await (await queued).done).status, 'success')
       assert.equal(
-        engine.getSession(a.id)!.state,
+        (await engine.getSession(a.id))!.state,
         'hibernated',
         'the idle runner gave way to the queued request',
       )
@@ -302,7 +302,7 @@ describe('engine with the real CLI', () => {
     const { engine, events, close } = await testEngine(h.home, { sessionQueueSize: 1 })
     try {
       h.home.model.script(text('one', { delayMs: 500 }), text('two'))
-      const session = engine.createSession({})
+      const session = await engine.createSession({})
       const first = await engine.send(session.id, 'first')
       const second = engine.send(session.id, 'second')
       await assert.rejects(engine.send(session.id, 'third'), { code: 'session_busy' })
@@ -320,13 +320,13 @@ describe('engine with the real CLI', () => {
   test('a warm spare serves a new conversation without starting a process', async () => {
     const { engine, close } = await testEngine(h.home, { warmSpares: 1 })
     try {
-      await waitUntil(() => engine.stats().processes.spares === 1, 30_000, 'a warm spare')
+      await waitUntil(() => engine.processStats.spares === 1, 30_000, 'a warm spare')
       const sparePids = [...liveProcesses].map((p) => p.pid)
-      const session = engine.createSession({})
+      const session = await engine.createSession({})
       const turn = await engine.send(session.id, 'hi')
       assert.equal((await turn.done).status, 'success')
       assert.ok(sparePids.includes(engine.runnerOf(session.id)!.pid!), 'the spare process serves the session')
-      await waitUntil(() => engine.stats().processes.spares === 1, 30_000, 'the spare to be replaced')
+      await waitUntil(() => engine.processStats.spares === 1, 30_000, 'the spare to be replaced')
     } finally {
       await close()
     }
@@ -340,26 +340,30 @@ describe('engine with the real CLI', () => {
       spareReclaimIdleMs: 6_000,
     })
     try {
-      await waitUntil(() => engine.stats().processes.spares === 1, 30_000, 'a warm spare')
+      await waitUntil(() => engine.processStats.spares === 1, 30_000, 'a warm spare')
       h.home.model.script(text('first a'), text('first b'))
-      const a = engine.createSession({ title: 'a' })
+      const a = await engine.createSession({ title: 'a' })
       await (await engine.send(a.id, 'hello a')).done
-      await waitUntil(() => engine.stats().processes.spares === 1, 30_000, 'the spare to be replaced')
-      const b = engine.createSession({ title: 'b' })
+      await waitUntil(() => engine.processStats.spares === 1, 30_000, 'the spare to be replaced')
+      const b = await engine.createSession({ title: 'b' })
       await (await engine.send(b.id, 'hello b')).done
       // Both slots are a session's now: no spare until a has been idle long enough.
-      assert.equal(engine.stats().processes.spares, 0)
-      assert.equal(engine.getSession(a.id)!.state, 'idle')
-      await waitUntil(() => engine.stats().processes.spares === 1, 30_000, 'a spare in a reclaimed slot')
-      assert.equal(engine.getSession(a.id)!.state, 'hibernated')
-      assert.equal(engine.getSession(b.id)!.state, 'idle', 'only the session idle the longest gave way')
+      assert.equal(engine.processStats.spares, 0)
+      assert.equal((await engine.getSession(a.id))!.state, 'idle')
+      await waitUntil(() => engine.processStats.spares === 1, 30_000, 'a spare in a reclaimed slot')
+      assert.equal((await engine.getSession(a.id))!.state, 'hibernated')
+      assert.equal(
+        (await engine.getSession(b.id))!.state,
+        'idle',
+        'only the session idle the longest gave way',
+      )
       assert.ok(
         events.some((e) => e.sessionId === a.id && e.type === 'session.state' && e.reason === 'evicted'),
       )
-      assert.ok(engine.stats().processes.live <= 2)
+      assert.ok(engine.processStats.live <= 2)
 
       const sparePid = [...liveProcesses].find((p) => ![engine.runnerOf(b.id)?.pid].includes(p.pid))!.pid
-      const c = engine.createSession({ title: 'c' })
+      const c = await engine.createSession({ title: 'c' })
       await (await engine.send(c.id, 'hello c')).done
       assert.equal(engine.runnerOf(c.id)!.pid, sparePid, 'the new conversation got the spare')
 
@@ -375,7 +379,7 @@ describe('engine with the real CLI', () => {
     const { engine, close } = await testEngine(h.home, { turnTimeoutMs: 800 })
     try {
       h.home.model.script(text('w'.repeat(200), { chunkSize: 1, chunkDelayMs: 30 }))
-      const session = engine.createSession({})
+      const session = await engine.createSession({})
       const done = await (await engine.send(session.id, 'take your time')).done
       assert.equal(done.status, 'error')
       assert.equal(done.error?.code, 'turn_timeout')
@@ -394,7 +398,7 @@ describe('engine with the real CLI', () => {
         toolCall('Write', { file_path: refused, content: 'refused\n' }),
         text('Done.'),
       )
-      const session = engine.createSession({ permissionMode: 'default', askPermissions: true })
+      const session = await engine.createSession({ permissionMode: 'default', askPermissions: true })
       const turn = await engine.send(session.id, 'Write two files')
       const first = (await waitForEvent(
         events,
@@ -441,9 +445,9 @@ describe('engine with the real CLI', () => {
         toolCall('Write', { file_path: join(h.home.workspace, 'b.txt'), content: 'b' }),
         text('Nobody answered.'),
       )
-      const rules = engine.createSession({ permissionMode: 'default' })
+      const rules = await engine.createSession({ permissionMode: 'default' })
       await (await engine.send(rules.id, 'write a')).done
-      const asking = engine.createSession({ permissionMode: 'default', askPermissions: true })
+      const asking = await engine.createSession({ permissionMode: 'default', askPermissions: true })
       await (await engine.send(asking.id, 'write b')).done
       const resolved = events.filter(
         (e): e is EventOf<'permission.resolved'> => e.type === 'permission.resolved',
@@ -466,7 +470,7 @@ describe('engine with the real CLI', () => {
     const flaky = await flakyCli(h.home, 1)
     const { engine, close } = await testEngine(h.home, { startRetries: 1 }, flaky.path)
     try {
-      const session = engine.createSession({})
+      const session = await engine.createSession({})
       assert.equal((await (await engine.send(session.id, 'hi')).done).status, 'success')
       assert.equal(flaky.starts(), 2)
     } finally {
@@ -478,7 +482,7 @@ describe('engine with the real CLI', () => {
     const broken = await flakyCli(h.home, 100)
     const { engine, events, close } = await testEngine(h.home, { startRetries: 1 }, broken.path)
     try {
-      const session = engine.createSession({})
+      const session = await engine.createSession({})
       await assert.rejects(engine.send(session.id, 'hi'), (error: unknown) => {
         assert.ok(error instanceof GatewayError)
         assert.equal(error.code, 'start_failed')
@@ -486,9 +490,9 @@ describe('engine with the real CLI', () => {
         return true
       })
       assert.equal(broken.starts(), 2)
-      assert.equal(engine.getSession(session.id)!.state, 'new')
+      assert.equal((await engine.getSession(session.id))!.state, 'new')
       assert.ok(events.some((e) => e.type === 'error' && e.code === 'start_failed'))
-      assert.equal(engine.stats().processes.live, 0)
+      assert.equal(engine.processStats.live, 0)
     } finally {
       await close()
     }
@@ -498,7 +502,7 @@ describe('engine with the real CLI', () => {
     const { engine, close } = await testEngine(h.home, {}, join(h.home.root, 'no-such-claude'))
     try {
       assert.equal(engine.cli.usable, false)
-      const session = engine.createSession({})
+      const session = await engine.createSession({})
       await assert.rejects(engine.send(session.id, 'hi'), (error: unknown) => {
         assert.ok(error instanceof GatewayError)
         assert.equal(error.code, 'unavailable')
@@ -515,7 +519,7 @@ describe('engine with the real CLI', () => {
     own.env.CLAUDE_CODE_MAX_RETRIES = '1'
     const { engine, events, close } = await testEngine(own)
     try {
-      const session = engine.createSession({})
+      const session = await engine.createSession({})
       const tooLong = failure(
         400,
         'prompt is too long: 250000 tokens > 200000 maximum',
@@ -544,7 +548,7 @@ describe('engine with the real CLI', () => {
   test('content Claude Code cannot use is refused before the turn starts; the session stays usable', async () => {
     const { engine, events, close } = await testEngine(h.home)
     try {
-      const session = engine.createSession({})
+      const session = await engine.createSession({})
       const unusable = [
         [{ type: 'text' }],
         [{ type: 'text', text: 5 }],
@@ -563,7 +567,7 @@ describe('engine with the real CLI', () => {
       }
       const mine = events.filter((e) => e.sessionId === session.id)
       assert.equal(mine.filter((e) => e.type === 'turn.started').length, 0, 'no turn started')
-      assert.notEqual(engine.getSession(session.id)?.state, 'running')
+      assert.notEqual((await engine.getSession(session.id))?.state, 'running')
       h.home.model.script(text('fine'))
       assert.equal(
         (await (await engine.send(session.id, [{ type: 'text', text: 'hi' }])).done).result,
@@ -578,7 +582,7 @@ describe('engine with the real CLI', () => {
     const { engine, close } = await testEngine(h.home)
     const send = Runner.prototype.send
     try {
-      const session = engine.createSession({})
+      const session = await engine.createSession({})
       await (await engine.send(session.id, 'warm up')).done
       // What Claude Code does with a text block without text: it takes the message and answers nothing.
       Runner.prototype.send = function (this: Runner) {
@@ -590,7 +594,7 @@ describe('engine with the real CLI', () => {
       assert.equal(done.status, 'error')
       assert.equal(done.error?.code, 'upstream_error')
       assert.ok(Date.now() - started < 10_000, `ended after ${Date.now() - started} ms`)
-      assert.equal(engine.getSession(session.id)?.state, 'idle')
+      assert.equal((await engine.getSession(session.id))?.state, 'idle')
       h.home.model.script(text('next'))
       assert.equal((await (await engine.send(session.id, 'and this?')).done).result, 'next')
     } finally {
@@ -603,7 +607,7 @@ describe('engine with the real CLI', () => {
     const { engine, close } = await testEngine(h.home)
     const interrupt = Runner.prototype.interrupt
     try {
-      const session = engine.createSession({})
+      const session = await engine.createSession({})
       h.home.model.script(text('w'.repeat(400), { chunkSize: 1, chunkDelayMs: 25 }))
       const asked = h.home.model.turns.length
       const turn = await engine.send(session.id, 'talk slowly')
@@ -628,7 +632,7 @@ describe('engine with the real CLI', () => {
     const { engine, events, close } = await testEngine(h.home)
     h.home.model.fallback = () => failure(401, 'invalid x-api-key', 'authentication_error')
     try {
-      const session = engine.createSession({})
+      const session = await engine.createSession({})
       const asked = h.home.model.turns.length
       const started = Date.now()
       const turn = await engine.send(session.id, 'hello')
@@ -649,7 +653,7 @@ describe('engine with the real CLI', () => {
     const { engine, events, close } = await testEngine(h.home, { retryBudgetMs: 60_000 })
     h.home.model.fallback = () => failure(529, 'Overloaded', 'overloaded_error')
     try {
-      const session = engine.createSession({})
+      const session = await engine.createSession({})
       const started = Date.now()
       // A turn's own budget wins over the engine's.
       const turn = await engine.send(session.id, 'hello', { retryBudgetMs: 1_500 })
@@ -667,12 +671,12 @@ describe('engine with the real CLI', () => {
 
   test('after shutdown no CLI process is left', async () => {
     const { engine, close } = await testEngine(h.home, { warmSpares: 1 })
-    const a = engine.createSession({})
-    const b = engine.createSession({})
+    const a = await engine.createSession({})
+    const b = await engine.createSession({})
     await (await engine.send(a.id, 'one')).done
     h.home.model.script(text('v'.repeat(200), { chunkSize: 1, chunkDelayMs: 20 }))
     const running = await engine.send(b.id, 'two')
-    await waitUntil(() => engine.stats().processes.spares === 1, 30_000, 'a warm spare')
+    await waitUntil(() => engine.processStats.spares === 1, 30_000, 'a warm spare')
     const pids = [...liveProcesses].map((p) => p.pid!)
     assert.ok(pids.length >= 3, `expected two runners and a spare, got ${pids.length}`)
     await close()
@@ -704,13 +708,13 @@ describe('warm spares primed before they serve', () => {
   const converse = async (primeSpares: boolean) => {
     const { engine, events, close } = await testEngine(h.home, { warmSpares: 1, primeSpares })
     try {
-      await waitUntil(() => engine.stats().processes.spares === 1, 30_000, 'a warm spare')
+      await waitUntil(() => engine.processStats.spares === 1, 30_000, 'a warm spare')
       const primedBefore = primed()
       const requestsBefore = h.home.model.turns.length
       h.home.model.script(text('Hello from the spare', { chunkSize: 4 }), text('You said hello'))
-      const session = engine.createSession({})
+      const session = await engine.createSession({})
       const first = await (await engine.send(session.id, 'Say hello')).done
-      const claudeSessionId = engine.getSession(session.id)!.claudeSessionId!
+      const claudeSessionId = (await engine.getSession(session.id))!.claudeSessionId!
       engine.restartRunner(session.id)
       await waitForEvent(
         events,
@@ -764,7 +768,7 @@ describe('warm spares primed before they serve', () => {
   test('a primed spare that never serves leaves no transcript behind', async () => {
     const known = new Set(transcripts().keys())
     const { engine, close } = await testEngine(h.home, { warmSpares: 1 })
-    await waitUntil(() => engine.stats().processes.spares === 1, 30_000, 'a warm spare')
+    await waitUntil(() => engine.processStats.spares === 1, 30_000, 'a warm spare')
     const spare = primed().filter((id) => !known.has(id))
     assert.equal(spare.length, 1, 'the spare was primed')
     await close()

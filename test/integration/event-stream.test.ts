@@ -70,8 +70,11 @@ describe('GET /api/events', () => {
     stream.events().filter((e) => e.event.sessionId === id && e.event.type === 'turn.completed').length
 
   /** What the gateway has after `after`, as the stream must send it. */
-  const expectedAfter = (after: number, sessionIds?: string[]) =>
-    g.gateway.context.bus.readAfter(after, { sessionIds }).events.map(({ pos, event }) => ({ pos, event }))
+  const expectedAfter = async (after: number, sessionIds?: string[]) =>
+    (await g.gateway.context.bus.readAfter(after, { sessionIds })).events.map(({ pos, event }) => ({
+      pos,
+      event,
+    }))
 
   test('both sessions in order; a reconnect with Last-Event-ID gets exactly the missing events', async () => {
     const first = await open()
@@ -90,7 +93,7 @@ describe('GET /api/events', () => {
     await waitUntil(() => completed(first, a) === 1 && completed(first, b) === 1, 10_000, 'both turns')
     const seen = first.events()
     first.close()
-    assert.deepEqual(seen, expectedAfter(start))
+    assert.deepEqual(seen, await expectedAfter(start))
     assert.deepEqual(
       seen.map((e) => e.pos),
       seen.map((_, i) => start + 1 + i),
@@ -101,7 +104,7 @@ describe('GET /api/events', () => {
       assert.deepEqual([mine[0]!.type, mine[0]!.seq], ['session.created', 0], 'outside the sequence')
       assert.deepEqual(
         mine.slice(1),
-        g.gateway.context.bus.replay(id),
+        await g.gateway.context.bus.replay(id),
         'the same events as the session stream',
       )
     }
@@ -115,7 +118,11 @@ describe('GET /api/events', () => {
     await waitUntil(() => completed(again, a) === 2, 10_000, 'the live turn')
     again.close()
     assert.ok(!again.frames().some((frame) => frame.event === 'stream.position'), 'a cursor was given')
-    assert.deepEqual(again.events(), expectedAfter(last), 'exactly the missing ones, then live, once each')
+    assert.deepEqual(
+      again.events(),
+      await expectedAfter(last),
+      'exactly the missing ones, then live, once each',
+    )
     assert.ok(again.events().every((e) => e.pos > last))
   })
 
@@ -132,7 +139,7 @@ describe('GET /api/events', () => {
     onlyA.close()
     lifecycle.close()
     assert.ok(onlyA.events().every((e) => e.event.sessionId === a))
-    assert.deepEqual(onlyA.events(), expectedAfter(0, [a]))
+    assert.deepEqual(onlyA.events(), await expectedAfter(0, [a]))
     const [deleted] = lifecycle.events()
     assert.equal(deleted!.event.type, 'session.deleted')
     assert.equal(deleted!.event.sessionId, b)

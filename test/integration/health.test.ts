@@ -146,8 +146,8 @@ describe('a gateway whose Claude Code is not logged in', () => {
 
       // Nothing left behind: only the native session the client created, no process (not even a spare, which
       // may have started before the check answered), no model call.
-      assert.equal(gateway.context.engine.stats().sessions, 1)
-      await waitUntil(() => gateway.context.engine.stats().processes.live === 0, 10_000, 'no spare')
+      assert.equal((await gateway.context.engine.stats()).sessions, 1)
+      await waitUntil(() => gateway.context.engine.processStats.live === 0, 10_000, 'no spare')
       await waitUntil(() => claudeChildren().length === 0, 5_000, 'no Claude Code process')
       assert.equal(h.home.model.turns.length, 0)
 
@@ -165,7 +165,7 @@ describe('a gateway whose Claude Code is not logged in', () => {
         }),
       )
       await waitUntil(async () => (await readyz(gateway.url)).status === 200)
-      await waitUntil(() => gateway.context.engine.stats().processes.spares === 1, 30_000, 'a spare again')
+      await waitUntil(() => gateway.context.engine.processStats.spares === 1, 30_000, 'a spare again')
       const answered = await postChatCompletion(gateway, {
         model: 'claude-code',
         messages: [{ role: 'user', content: 'hello again' }],

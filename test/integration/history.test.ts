@@ -278,7 +278,7 @@ describe('native API: history, export, thinking and memory', () => {
     await put('agent', { agent: 'reviewer' })
     await put('context', {})
     await put('agent', { agent: null })
-    const events = bus.replay(session, 0, 100).filter((event) => event.type === 'settings.changed')
+    const events = (await bus.replay(session, 0, 100)).filter((event) => event.type === 'settings.changed')
     assert.deepEqual(
       events.map((event) => event.type === 'settings.changed' && event.changes),
       [
@@ -317,7 +317,7 @@ describe('native API: history, export, thinking and memory', () => {
       events.map((event) => event.seq),
     )
     // The prompt's text is in no event and no export.
-    assert.ok(!JSON.stringify(bus.replay(session, 0, 100)).includes('secret is 42'))
+    assert.ok(!JSON.stringify(await bus.replay(session, 0, 100)).includes('secret is 42'))
     const md = (await call('POST', `/api/sessions/${session}/export`, { format: 'markdown' })).raw
     assert.ok(
       md.includes(
@@ -585,7 +585,7 @@ describe('native API: history, export, thinking and memory', () => {
     )
   })
 
-  test('memory: a line is added as a bullet, several lines as a paragraph', () => {
+  test('memory: a line is added as a bullet, several lines as a paragraph', async () => {
     assert.equal(appended('', 'one'), '- one\n')
     assert.equal(appended('- one', 'two'), '- one\n- two\n')
     assert.equal(appended('# Title\n', 'one'), '# Title\n\n- one\n')

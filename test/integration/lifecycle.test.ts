@@ -116,7 +116,7 @@ describe('lifecycle: resume, pause, fork and import', () => {
     ])
 
     assert.deepEqual(
-      stateChanges(id).filter((s) => s.state === 'paused' || s.previous === 'paused'),
+      (await stateChanges(id)).filter((s) => s.state === 'paused' || s.previous === 'paused'),
       [
         { state: 'paused', previous: 'idle' },
         { state: 'hibernated', previous: 'paused' },
@@ -128,7 +128,11 @@ describe('lifecycle: resume, pause, fork and import', () => {
     const { id, turnIds } = await sessionWith(g.home.model, {}, [['Count to one.', 'One.']])
     g.home.model.script(text('Two.', { delayMs: 1500 }))
     const running = call('POST', `/api/sessions/${id}/messages`, { content: 'Count to two.' })
-    await waitUntil(() => g.gateway.context.engine.getSession(id)?.state === 'running', 10_000, 'the turn')
+    await waitUntil(
+      async () => (await g.gateway.context.engine.getSession(id))?.state === 'running',
+      10_000,
+      'the turn',
+    )
     expectError(await call('POST', `/api/sessions/${id}/pause`), 409, 'session_busy')
     expectError(await call('POST', `/api/sessions/${id}/fork`, {}), 409, 'session_busy')
     const atFirst = await call('POST', `/api/sessions/${id}/fork`, { at_message: turnIds[0] })
@@ -273,12 +277,10 @@ describe('lifecycle: resume, pause, fork and import', () => {
   })
 
   /** The session.state changes of a session, from its event log. */
-  function stateChanges(id: string) {
-    return g.gateway.context.bus
-      .replay(id)
-      .flatMap((event) =>
-        event.type === 'session.state' ? [{ state: event.state, previous: event.previous }] : [],
-      )
+  async function stateChanges(id: string) {
+    return (await g.gateway.context.bus.replay(id)).flatMap((event) =>
+      event.type === 'session.state' ? [{ state: event.state, previous: event.previous }] : [],
+    )
   }
 })
 

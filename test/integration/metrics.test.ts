@@ -1,6 +1,7 @@
 /**
  * Metrics against a real gateway, the real CLI and the scripted model: a turn shows in Prometheus' /metrics
- * and in the dashboard's /api/metrics (the same observations), an open event stream is counted, /metrics
+ * and in the dashboard's /api/metrics (the same observations), the gateway's share of a turn's request is
+ * what Claude's API did not take, an open event stream is counted, /metrics
  * wants the key when keys are set, and `metrics.port` serves it on a listener of its own.
  */
 import assert from 'node:assert/strict'
@@ -9,6 +10,7 @@ import { describe, test } from 'node:test'
 import WebSocket from 'ws'
 import { testConfig, testGateway, testHome, withGateway, withOwnGateway } from '../support/harness.js'
 import { expectError, type Json, nativeClient } from '../support/native-client.js'
+import { postChatCompletion } from '../support/openai.js'
 import { freePort } from '../support/ports.js'
 import { text } from '../support/scripted-anthropic.js'
 import { waitUntil } from '../support/wait.js'
@@ -91,6 +93,103 @@ describe('metrics', () => {
       return samples.some((sample) => (sample.turns as { latency_ms: Json }).latency_ms.p50 !== null)
     })
     expectError(await call('GET', '/api/metrics/history?seconds=0'), 400, 'validation_error')
+  })
+})
+
+describe('gateway-added time', () => {
+  const g = withGateway({ pool: { warmSpares: 0 } })
+  const { call } = nativeClient(() => g.gateway)
+
+  test("a turn's request less its API time, by API family and streamed or not", async () => {
+    // The model answers each call this late: the CLI counts the wait in its API time, so the gateway's
+    // share of a request is at most its duration less this.
+    const API_DELAY_MS = 300
+    g.home.model.script(
+      text('Timed.', { delayMs: API_DELAY_MS }),
+      text('Streamed.', { delayMs: API_DELAY_MS }),
+    )
+    const created = await call('POST', '/api/sessions', {})
+    assert.equal(created.status, 201, created.raw)
+    let started = performance.now()
+    const answer = await call('POST', `/api/sessions/${created.body.id}/messages`, { content: 'Hello' })
+    const nativeMs = performance.now() - started
+    assert.equal(answer.body.status, 'success', answer.raw)
+
+    started = performance.now()
+    const streamed = await postChatCompletion(g.gateway, {
+      model: 'claude-code',
+      stream: true,
+      messages: [{ role: 'user', content: 'Hi' }],
+    })
+    assert.equal(streamed.status, 200)
+    assert.match(await streamed.text(), /data: \[DONE\]/)
+    const openaiMs = performance.now() - started
+
+    const cases = [
+      { labels: 'api="native",streamed="false"', requestMs: nativeMs },
+      { labels: 'api="openai",streamed="true"', requestMs: openaiMs },
+    ]
+    // Observed when the server closes the response, a moment after the client has read all of it.
+    const exposition = await waitUntil(async () => {
+      const text = await (await fetch(`${g.url}/metrics`)).text()
+      return cases.every(({ labels }) => sampleOf(text, `gateway_added_time_seconds_count{${labels}}`) === 1)
+        ? text
+        : undefined
+    })
+    for (const { labels, requestMs } of cases) {
+      const addedMs = sampleOf(exposition, `gateway_added_time_seconds_sum{${labels}}`)! * 1000
+      assert.ok(addedMs > 0, `${labels}: ${addedMs} ms added`)
+      assert.ok(addedMs < requestMs - API_DELAY_MS, `${labels}: ${addedMs} ms of a ${requestMs} ms request`)
+    }
+    // The streamed completion, ended by the gateway, is a stream, not a plain response.
+    assert.equal(sampleOf(exposition, 'gateway_streams_total{kind="sse",api="openai"}'), 1, exposition)
+    assert.equal(
+      sampleOf(exposition, 'gateway_http_request_duration_seconds_count{route="/v1/chat/completions"'),
+      undefined,
+    )
+  })
+
+  test('a request that continues a turn with client function results is not observed: the turn ran before it', async () => {
+    const weather = {
+      type: 'function',
+      function: {
+        name: 'get_weather',
+        parameters: { type: 'object', properties: { city: { type: 'string' } } },
+      },
+    }
+    g.home.model.script(
+      { blocks: [{ type: 'tool_use', name: 'mcp__client__get_weather', input: { city: 'Paris' } }] },
+      text('Sunny.'),
+      text('Plain.'),
+    )
+    const messages: Json[] = [{ role: 'user', content: 'Weather in Paris?' }]
+    const calling = (await (
+      await postChatCompletion(g.gateway, { model: 'claude-code', messages, tools: [weather] })
+    ).json()) as { choices: { finish_reason: string; message: { tool_calls: { id: string }[] } }[] }
+    const [choice] = calling.choices
+    assert.equal(choice?.finish_reason, 'tool_calls')
+    messages.push(choice!.message, {
+      role: 'tool',
+      tool_call_id: choice!.message.tool_calls[0]!.id,
+      content: 'sun',
+    })
+    const continued = await postChatCompletion(g.gateway, {
+      model: 'claude-code',
+      messages,
+      tools: [weather],
+    })
+    assert.match(await continued.text(), /Sunny\./)
+    // A whole turn afterwards: once its sample is in, the continuation's would be too.
+    const plain = await postChatCompletion(g.gateway, {
+      model: 'claude-code',
+      messages: [{ role: 'user', content: 'Hi' }],
+    })
+    assert.match(await plain.text(), /Plain\./)
+    const count = await waitUntil(async () => {
+      const text = await (await fetch(`${g.url}/metrics`)).text()
+      return sampleOf(text, 'gateway_added_time_seconds_count{api="openai",streamed="false"}')
+    })
+    assert.equal(count, 1)
   })
 })
 

@@ -31,8 +31,8 @@ describe('native API: /model', () => {
     const session = (await call('GET', `/api/sessions/${id}`)).body
     assert.equal(session.model, 'sonnet')
     assert.notEqual(session.runner, null, 'the process was not restarted')
-    g.gateway.context.bus.flush()
-    const events = g.gateway.context.bus.replay(id, 0, 1_000)
+    await g.gateway.context.bus.flush()
+    const events = await g.gateway.context.bus.replay(id, 0, 1_000)
     const ready = events.find((event) => event.type === 'session.ready')
     const defaultModel = ready?.type === 'session.ready' ? ready.model : ''
     assert.doesNotMatch(defaultModel, /sonnet/, 'the CLI started with another model')
@@ -51,7 +51,7 @@ describe('native API: /model', () => {
     )
 
     await waitUntil(
-      () => g.gateway.context.engine.getSession(id)?.state === 'hibernated',
+      async () => (await g.gateway.context.engine.getSession(id))?.state === 'hibernated',
       IDLE_TIMEOUT_MS + 10_000,
       'hibernation',
     )

@@ -251,7 +251,7 @@ describe('native API: sessions and turns', () => {
     const id = (await call('POST', '/api/sessions', {})).body.id as string
     g.home.model.script(text('one two three', { chunkSize: 2 }))
     await call('POST', `/api/sessions/${id}/messages`, { content: 'hi' })
-    const all = g.gateway.context.bus.replay(id)
+    const all = await g.gateway.context.bus.replay(id)
     assert.ok(all.length > 6)
 
     const cut = all[3]!.seq
@@ -265,7 +265,7 @@ describe('native API: sessions and turns', () => {
     g.home.model.script(text('live now'))
     const live = call('POST', `/api/sessions/${id}/messages`, { content: 'again' })
     await live
-    const expected = g.gateway.context.bus.replay(id, cut)
+    const expected = await g.gateway.context.bus.replay(id, cut)
     while (parseSse(raw).filter((f) => f.id).length < expected.length)
       raw += new TextDecoder().decode((await reader.read()).value)
     controller.abort()
@@ -423,7 +423,7 @@ describe('native API: direct tools', () => {
     const timedOut = await tool('bash', { command: 'sleep 5', timeout: 200 })
     assert.equal(timedOut.body.timedOut, true)
 
-    const events = g.gateway.context.bus.replay(id)
+    const events = await g.gateway.context.bus.replay(id)
     const calls = events
       .filter((e) => e.type === 'tool.call')
       .map((e) => (e.type === 'tool.call' ? e.name : ''))

@@ -77,7 +77,8 @@ describe('OpenAI streaming at the client’s pace', () => {
     const sessionId = /\r\nx-session-id: ([^\r]+)\r\n/i.exec(head)![1]!
 
     const completed = await waitUntil(
-      () => g.gateway.context.bus.replay(sessionId).find((event) => event.type === 'turn.completed'),
+      async () =>
+        (await g.gateway.context.bus.replay(sessionId)).find((event) => event.type === 'turn.completed'),
       30_000,
       'the turn to end',
     )

@@ -150,13 +150,13 @@ describe('OpenAI provider with the openai SDK', () => {
     const first = await client.chat.completions.create({ model: 'claude-code', messages }).withResponse()
     const sessionId = first.response.headers.get('x-session-id')
     const pid = g.gateway.context.engine.runnerOf(sessionId!)!.pid
-    const sessions = g.gateway.context.engine.stats().sessions
+    const sessions = (await g.gateway.context.engine.stats()).sessions
     messages.push(first.data.choices[0]!.message, { role: 'user', content: 'What is my name?' })
     const second = await client.chat.completions.create({ model: 'claude-code', messages }).withResponse()
     assert.equal(second.data.choices[0]!.message.content, 'Your name is Ada.')
     assert.equal(second.response.headers.get('x-session-id'), sessionId)
     assert.equal(g.gateway.context.engine.runnerOf(sessionId!)!.pid, pid, 'the same process')
-    assert.equal(g.gateway.context.engine.stats().sessions, sessions, 'no new session')
+    assert.equal((await g.gateway.context.engine.stats()).sessions, sessions, 'no new session')
     const last = g.home.model.turns.at(-1)!.body
     assert.deepEqual(conversationTexts(last), [
       { role: 'user', text: 'My name is Ada.' },
@@ -306,7 +306,7 @@ describe('OpenAI provider with the openai SDK', () => {
 })
 
 describe('OpenAI provider: API keys', () => {
-  test('keys are required when configured; health stays open', () =>
+  test('keys are required when configured; health stays open', async () =>
     withOwnGateway({ server: { apiKeys: ['sk-test-1'] } }, async (gateway) => {
       const missing = await fetch(`${gateway.url}/v1/models`)
       assert.equal(missing.status, 401)
@@ -463,12 +463,12 @@ describe('OpenAI provider: thinking, structured output, stop, limits and failure
     while (received.split('data: ').length < 4)
       received += new TextDecoder().decode((await reader.read()).value)
     controller.abort()
-    const events = g.gateway.context.bus.replay(sessionId)
+    const events = await g.gateway.context.bus.replay(sessionId)
     const deadline = Date.now() + 10_000
     let completed = events.find((e) => e.type === 'turn.completed')
     while (!completed && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 50))
-      completed = g.gateway.context.bus.replay(sessionId).find((e) => e.type === 'turn.completed')
+      completed = (await g.gateway.context.bus.replay(sessionId)).find((e) => e.type === 'turn.completed')
     }
     assert.equal(completed?.type === 'turn.completed' && completed.status, 'interrupted')
 
@@ -597,7 +597,7 @@ describe('OpenAI provider: thinking, structured output, stop, limits and failure
 })
 
 describe('OpenAI provider without a usable CLI', () => {
-  test('completions answer 503 with the reason; models and health still answer', () =>
+  test('completions answer 503 with the reason; models and health still answer', async () =>
     withOwnGateway({ claude: { cliPath: '/nonexistent/claude' } }, async (gateway) => {
       const response = await postChatCompletion(gateway, {
         model: 'claude-code',
@@ -691,7 +691,7 @@ describe('OpenAI provider: client function tools', () => {
       assert.equal(second.data.choices[0]!.finish_reason, 'stop')
       assert.match(second.data.choices[0]!.message.content!, /21°C and sunny/)
       assert.equal(g.gateway.context.engine.runnerOf(sessionId)!.pid, pid)
-      const turns = g.gateway.context.bus.replay(sessionId).filter((e) => e.type === 'turn.started')
+      const turns = (await g.gateway.context.bus.replay(sessionId)).filter((e) => e.type === 'turn.started')
       assert.equal(turns.length, 1, 'one Claude turn served both requests')
     } finally {
       g.home.model.fallback = () => text('ok')
@@ -803,10 +803,13 @@ describe('OpenAI provider: client function tools', () => {
         .withResponse()
       const sessionId = first.response.headers.get('x-session-id')!
       const deadline = Date.now() + 15_000
-      while (g.gateway.context.engine.getSession(sessionId)!.state !== 'idle' && Date.now() < deadline) {
+      while (
+        (await g.gateway.context.engine.getSession(sessionId))!.state !== 'idle' &&
+        Date.now() < deadline
+      ) {
         await new Promise((resolve) => setTimeout(resolve, 100))
       }
-      const events = g.gateway.context.bus.replay(sessionId)
+      const events = await g.gateway.context.bus.replay(sessionId)
       assert.ok(events.some((e) => e.type === 'error' && e.code === 'tool_timeout'))
       const completed = events.find((e) => e.type === 'turn.completed')
       assert.equal(completed?.type === 'turn.completed' && completed.status, 'interrupted')

@@ -1,8 +1,9 @@
 /**
  * The published package: `npm pack`'s tarball holds the built gateway and its admin UI and no tests,
- * installs in a clean folder, and runs from there: `npx claude-code-gateway --help`, then the bin as a process
- * manager starts it, answering /v1/health and /admin/ and stopping on SIGTERM with exit code 0. And the dependency tree this
- * repository installs needs no newer Node than `engines` allows.
+ * installs in a clean folder without an EBADENGINE warning, and runs from there: `npx claude-code-gateway
+ * --help`, then the bin as a process manager starts it, answering /v1/health and /admin/ and stopping on
+ * SIGTERM with exit code 0. And the dependency tree this repository installs needs no newer Node than
+ * `engines` allows.
  *
  * Installed from npm's cache (`--offline`); when the cache lacks something and the registry cannot be
  * reached either, the install test is skipped, saying why (CI has the registry).
@@ -88,10 +89,9 @@ describe('npm package', () => {
       t.skip(installed.skip)
       return
     }
-    // What a user installs: @fastify/static is pinned to a release whose content-disposition supports Node 20.
-    // Fastify's own light-my-request still takes cookie@2 (engines >=22; it runs on 20): the override that
-    // avoids it applies to this repository's installs only (docs/operations.md).
-    assert.doesNotMatch(installed.output, /EBADENGINE[^\n]*\n[^\n]*content-disposition/)
+    // What a user installs needs no newer Node than engines allows: @fastify/static and light-my-request are
+    // pinned to releases whose dependencies support Node 20 (docs/operations.md, "Upgrading").
+    assert.doesNotMatch(installed.output, /EBADENGINE/, installed.output)
     const addon = 'node_modules/better-sqlite3/build/Release/better_sqlite3.node'
     mkdirSync(dirname(join(app, addon)), { recursive: true })
     copyFileSync(join(ROOT, addon), join(app, addon))
@@ -134,16 +134,17 @@ describe('npm package', () => {
     }
   })
 
-  test("npm ci installs no package that needs a newer Node than engines' >=20", async () => {
+  test('npm ci installs no package that needs a newer Node than engines, which still admits Node 20', async () => {
     const { stdout, stderr } = await run('npm', ['ci', '--dry-run', '--offline', '--ignore-scripts'], {
       cwd: ROOT,
       env: NPM_ENV,
       maxBuffer: 16 * 1024 * 1024,
     })
     assert.doesNotMatch(stdout + stderr, /EBADENGINE/)
-    assert.equal(
+    // Agreement is not reached by raising engines past Node 20 (a 20.x minimum is allowed).
+    assert.match(
       (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as PackageJson).engines.node,
-      '>=20',
+      /^>=20(\.\d+){0,2}$/,
     )
   })
 })

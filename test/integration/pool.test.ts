@@ -37,24 +37,24 @@ describe('the pool under traffic, with the real CLI', () => {
       idleTimeoutMs: 120_000,
     })
     try {
-      await waitUntil(() => engine.stats().processes.spares === 1, 30_000, 'a warm spare')
-      const burst = ['a', 'b', 'c'].map((name) => engine.createSession({ title: name }))
+      await waitUntil(() => engine.processStats.spares === 1, 30_000, 'a warm spare')
+      const burst = await Promise.all(['a', 'b', 'c'].map((name) => engine.createSession({ title: name })))
       await Promise.all(
         burst.map(async (session) => (await engine.send(session.id, `hello ${session.title}`)).done),
       )
       // Three idle sessions in three slots; within seconds (not a minute) one gives way to a new spare.
-      await waitUntil(() => engine.stats().processes.spares === 1, 30_000, 'a spare in a reclaimed slot')
+      await waitUntil(() => engine.processStats.spares === 1, 30_000, 'a spare in a reclaimed slot')
       const evicted = burst.filter((session) =>
         events.some(
           (e) => e.sessionId === session.id && e.type === 'session.state' && e.reason === 'evicted',
         ),
       )
       assert.equal(evicted.length, 1, 'one session gave its process up')
-      assert.equal(engine.getSession(evicted[0]!.id)!.state, 'hibernated')
-      assert.ok(engine.stats().processes.live <= 3)
+      assert.equal((await engine.getSession(evicted[0]!.id))!.state, 'hibernated')
+      assert.ok(engine.processStats.live <= 3)
 
       const sparePid = engine.memory().processes.find((p) => p.role === 'spare')!.pid
-      const d = engine.createSession({ title: 'd' })
+      const d = await engine.createSession({ title: 'd' })
       await (await engine.send(d.id, 'hello d')).done
       assert.equal(engine.runnerOf(d.id)!.pid, sparePid, 'the new conversation got the spare')
       assert.deepEqual(conversationTexts(home.model.turns.at(-1)!.body), [{ role: 'user', text: 'hello d' }])
@@ -78,10 +78,10 @@ describe('the pool under traffic, with the real CLI', () => {
       spareReclaimIdleMs: 200,
     })
     try {
-      await waitUntil(() => engine.stats().processes.spares === 1, 30_000, 'a warm spare')
+      await waitUntil(() => engine.processStats.spares === 1, 30_000, 'a warm spare')
       const settings = { permissionMode: 'default' as const, askPermissions: true }
-      const waiting = engine.createSession({ ...settings, title: 'waiting' })
-      const idle = engine.createSession({ ...settings, title: 'idle' })
+      const waiting = await engine.createSession({ ...settings, title: 'waiting' })
+      const idle = await engine.createSession({ ...settings, title: 'idle' })
       // The waiting session's turn asks to run a tool and waits for the answer (as a client's would).
       home.model.script({ blocks: [{ type: 'tool_use', name: 'Bash', input: { command: 'touch x' } }] })
       const turn = await engine.send(waiting.id, 'run it')
@@ -92,8 +92,8 @@ describe('the pool under traffic, with the real CLI', () => {
       const waitingPid = engine.runnerOf(waiting.id)!.pid!
       await (await engine.send(idle.id, 'hello idle')).done
       // Both slots are taken; the spare comes back in the idle session's slot, never the waiting one's.
-      await waitUntil(() => engine.stats().processes.spares === 1, 30_000, 'a spare in a reclaimed slot')
-      assert.equal(engine.getSession(idle.id)!.state, 'hibernated')
+      await waitUntil(() => engine.processStats.spares === 1, 30_000, 'a spare in a reclaimed slot')
+      assert.equal((await engine.getSession(idle.id))!.state, 'hibernated')
       assert.equal(engine.runnerOf(waiting.id)?.pid, waitingPid)
       assert.ok(!events.some((e) => e.sessionId === waiting.id && e.type === 'session.state' && e.reason))
       assert.equal(engine.pendingPermissions(waiting.id).length, 1)
@@ -129,13 +129,13 @@ describe('OpenAI conversations nobody followed up', () => {
     const pid = engine.runnerOf(sessionId)!.pid!
     await waitUntil(() => engine.runnerOf(sessionId) === null, 10_000, 'the unfollowed session to hibernate')
     await waitUntil(() => isGone(pid), 10_000, 'its process to exit')
-    assert.equal(engine.getSession(sessionId)!.state, 'hibernated')
+    assert.equal((await engine.getSession(sessionId))!.state, 'hibernated')
 
-    const sessions = engine.stats().sessions
+    const sessions = (await engine.stats()).sessions
     messages.push(first.data.choices[0]!.message, { role: 'user', content: 'Which code word?' })
     const second = await client.chat.completions.create({ model: 'claude-code', messages }).withResponse()
     assert.equal(second.response.headers.get('x-session-id'), sessionId, 'the same session resumed')
-    assert.equal(engine.stats().sessions, sessions, 'no new session')
+    assert.equal((await engine.stats()).sessions, sessions, 'no new session')
     assert.deepEqual(conversationTexts(g.home.model.turns.at(-1)!.body), [
       { role: 'user', text: 'The code word is heron.' },
       { role: 'assistant', text: 'echo: The code word is heron.' },
@@ -148,7 +148,7 @@ describe('OpenAI conversations nobody followed up', () => {
   })
 
   test('authenticated health shows every live process and its memory; the open view does not', async () => {
-    await waitUntil(() => g.gateway.context.engine.stats().processes.spares === 1, 30_000, 'a warm spare')
+    await waitUntil(() => g.gateway.context.engine.processStats.spares === 1, 30_000, 'a warm spare')
     const health = async (headers: Record<string, string>) =>
       ((await (await fetch(`${g.gateway.url}/v1/health`, { headers })).json()) as HealthBody).processes
     const open = await health({})

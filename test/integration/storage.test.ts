@@ -90,7 +90,7 @@ describe('storage errors', () => {
     const turn = await call('POST', `/api/sessions/${id}/messages`, { content: 'write a lot' })
     assert.equal(turn.status, 200, turn.raw)
     assert.equal(turn.body.status, 'success')
-    const replayed = g.gateway.context.bus.replay(id)
+    const replayed = await g.gateway.context.bus.replay(id)
     const completed = replayed.filter((event) => event.type === 'turn.completed')
     assert.equal(completed.length, 2)
     assert.deepEqual(
@@ -103,7 +103,7 @@ describe('storage errors', () => {
     setMaxSize(0)
     await waitUntil(async () => (await health()).status === 200, 20_000, 'health ok again')
     assert.deepEqual((await health()).body.store, { ok: true })
-    const stored = g.gateway.context.store.readEvents(id)
+    const stored = await g.gateway.context.store.readEvents(id)
     assert.deepEqual(
       stored.map((event) => event.seq),
       replayed.map((event) => event.seq),
@@ -125,7 +125,7 @@ describe('storage errors', () => {
     assert.equal(calls.status, 200, calls.raw)
     assert.deepEqual(calls.body.items, [])
     assert.deepEqual(
-      g.gateway.context.store.readEvents(id).filter((event) => event.type.startsWith('tool.')),
+      (await g.gateway.context.store.readEvents(id)).filter((event) => event.type.startsWith('tool.')),
       [],
     )
   })
@@ -150,7 +150,7 @@ describe('the engine over a failing store', () => {
         return typeof value === 'function' ? value.bind(target) : value
       },
     })
-    const bus = new EventBus(wrapped)
+    const bus = await EventBus.open(wrapped)
     const engine = new SessionManager({
       store: wrapped,
       bus,
@@ -160,7 +160,7 @@ describe('the engine over a failing store', () => {
       limits: testLimits(),
       defaults: { workspace: home.workspace, model: null, permissionMode: 'default' },
     })
-    engine.start()
+    await engine.start()
     return { engine, bus }
   }
 
@@ -168,15 +168,15 @@ describe('the engine over a failing store', () => {
     const store = new SqliteStore(home.dataDir)
     // The store refuses any batch holding a message that says POISON, as SQLite refuses a row it cannot take.
     const { engine, bus } = await engineOver(store, {
-      appendEvents: (batch: readonly GatewayEvent[]) => {
+      appendEvents: async (batch: readonly GatewayEvent[]) => {
         if (batch.some((e) => e.type === 'turn.started' && JSON.stringify(e.content).includes('POISON')))
           throw new Error('malformed JSON')
-        store.appendEvents(batch)
+        await store.appendEvents(batch)
       },
     })
     try {
-      const a = engine.createSession({})
-      const b = engine.createSession({})
+      const a = await engine.createSession({})
+      const b = await engine.createSession({})
       const poisoned = await engine.send(a.id, 'POISON')
       const other = await engine.send(b.id, 'hello')
       const failed = await poisoned.done
@@ -188,11 +188,11 @@ describe('the engine over a failing store', () => {
       // The session goes on; nothing of it but the refused event is missing.
       const next = await engine.send(a.id, 'hello again')
       assert.equal((await next.done).status, 'success')
-      const stored = bus.replay(a.id)
+      const stored = await bus.replay(a.id)
       assert.equal(stored.filter((e) => e.type === 'turn.started').length, 1)
       assert.equal(stored.filter((e) => e.type === 'turn.completed').length, 2)
       assert.ok(stored.some((e) => e.type === 'error' && e.turnId === poisoned.id))
-      assert.equal(store.readEvents(b.id).filter((e) => e.type === 'turn.completed').length, 1)
+      assert.equal((await store.readEvents(b.id)).filter((e) => e.type === 'turn.completed').length, 1)
 
       // A message that cannot even be serialised is refused at once, before it takes the process.
       let deep: unknown = 'leaf'
@@ -205,7 +205,7 @@ describe('the engine over a failing store', () => {
       assert.equal((await after.done).status, 'success')
     } finally {
       await engine.shutdown(0)
-      store.close()
+      await store.close()
     }
   })
 
@@ -213,26 +213,30 @@ describe('the engine over a failing store', () => {
     const store = new SqliteStore(home.dataDir)
     let full = false
     const { engine } = await engineOver(store, {
-      updateSession: (record: SessionRecord) => {
+      updateSession: async (record: SessionRecord) => {
         if (full) throw new StoreError('storage_full', 'database or disk is full', 5_000)
-        store.updateSession(record)
+        await store.updateSession(record)
       },
     })
     try {
-      const session = engine.createSession({})
+      const session = await engine.createSession({})
       assert.equal((await (await engine.send(session.id, 'hello')).done).status, 'success')
       // The turn's state changes and its end save the record from the runner's callbacks: this used to
       // throw out of them and stop the gateway.
       full = true
       assert.equal((await (await engine.send(session.id, 'again')).done).status, 'success')
-      assert.equal(engine.getSession(session.id)?.turns, 2)
-      assert.equal(store.getSession(session.id)?.turns, 1)
+      assert.equal((await engine.getSession(session.id))?.turns, 2)
+      assert.equal((await store.getSession(session.id))?.turns, 1)
       full = false
-      await waitUntil(() => store.getSession(session.id)?.turns === 2, 10_000, 'the record written')
-      assert.equal(store.getSession(session.id)?.state, engine.getSession(session.id)?.state)
+      await waitUntil(
+        async () => (await store.getSession(session.id))?.turns === 2,
+        10_000,
+        'the record written',
+      )
+      assert.equal((await store.getSession(session.id))?.state, (await engine.getSession(session.id))?.state)
     } finally {
       await engine.shutdown(0)
-      store.close()
+      await store.close()
     }
   })
 })

@@ -83,12 +83,12 @@ describe('native API: tool calls and permissions', () => {
   }
 
   /** Every event of a session so far, oldest first. */
-  const eventsOf = (id: string) => {
-    gateway.context.bus.flush()
-    return gateway.context.bus.replay(id, 0, 10_000)
+  const eventsOf = async (id: string) => {
+    await gateway.context.bus.flush()
+    return await gateway.context.bus.replay(id, 0, 10_000)
   }
-  const usagesOf = (id: string) =>
-    eventsOf(id).filter((event): event is EventOf<'usage'> => event.type === 'usage')
+  const usagesOf = async (id: string) =>
+    (await eventsOf(id)).filter((event): event is EventOf<'usage'> => event.type === 'usage')
 
   /** The first pending permission request other than `except`, once there is one. */
   const waitingOne = (id: string, except?: string) =>
@@ -375,7 +375,7 @@ describe('native API: tool calls and permissions', () => {
     assert.deepEqual(items[0]!.requested_input, { command: 'echo original > edited.txt' })
     assert.deepEqual(items[1]!.input, { file_path: refused, content: 'no\n' })
     assert.equal('requested_input' in items[1]!, false)
-    const resolved = eventsOf(id).filter((event) => event.type === 'permission.resolved')
+    const resolved = (await eventsOf(id)).filter((event) => event.type === 'permission.resolved')
     assert.deepEqual(
       resolved.map((event) => event.type === 'permission.resolved' && [event.behavior, event.updatedInput]),
       [
@@ -434,11 +434,11 @@ describe('native API: tool calls and permissions', () => {
       assert.equal(turn.result, 'Started it.')
       turnId = turn.turn_id as string
       // Claude Code answers the subagent's report by itself once it arrives: a second result.
-      await waitUntil(() => usagesOf(id).length === 2)
+      await waitUntil(async () => (await usagesOf(id)).length === 2)
     } finally {
       home.model.fallback = () => text('ok')
     }
-    const events = eventsOf(id).filter((event) => 'turnId' in event && event.turnId === turnId)
+    const events = (await eventsOf(id)).filter((event) => 'turnId' in event && event.turnId === turnId)
     const types = events.map((event) => event.type)
     assert.equal(types.filter((type) => type === 'turn.completed').length, 1, types.join(' '))
     const late = events.slice(types.indexOf('turn.completed') + 1)
@@ -451,7 +451,7 @@ describe('native API: tool calls and permissions', () => {
       'the answer to the report follows the turn',
     )
     assert.equal(late.at(-1)?.type, 'usage')
-    const [first, second] = usagesOf(id) as [EventOf<'usage'>, EventOf<'usage'>]
+    const [first, second] = (await usagesOf(id)) as [EventOf<'usage'>, EventOf<'usage'>]
     assert.equal(second.turnId, turnId)
     assert.ok(second.costUsd > 0, "the subagent's and the answer's model calls cost something")
     const session = (await call('GET', `/api/sessions/${id}`)).body

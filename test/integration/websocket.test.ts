@@ -127,7 +127,7 @@ describe('session WebSockets', () => {
       body: JSON.stringify({ content: 'hello' }),
     })
     const { socket, frames } = await open(`/api/sessions/${id}/stream?after=2`)
-    const expected = g.gateway.context.bus.replay(id, 2).map((e) => e.seq)
+    const expected = (await g.gateway.context.bus.replay(id, 2)).map((e) => e.seq)
     await waitUntil(() => frames.length >= expected.length, 5_000, 'the replay')
     assert.deepEqual(
       frames.map((f) => f.seq),

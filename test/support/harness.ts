@@ -94,7 +94,7 @@ export async function testEngine(
 ): Promise<TestEngine> {
   const cli = await detectClaudeCli(cliPath, { PATH: '' })
   const store = new SqliteStore(home.dataDir)
-  const bus = new EventBus(store)
+  const bus = await EventBus.open(store)
   const events: GatewayEvent[] = []
   bus.subscribeAll((event) => events.push(event))
   const engine = new SessionManager({
@@ -106,7 +106,7 @@ export async function testEngine(
     limits: testLimits(limits),
     defaults: { workspace: home.workspace, model: null, permissionMode: 'default' },
   })
-  engine.start()
+  await engine.start()
   return {
     engine,
     bus,
@@ -114,7 +114,7 @@ export async function testEngine(
     events,
     async close() {
       await engine.shutdown(0)
-      store.close()
+      await store.close()
     },
   }
 }

@@ -15,13 +15,15 @@ import { SqliteStore } from '../../src/store/sqlite.js'
 import { PacedSink, range } from '../support/paced-sink.js'
 import { waitUntil } from '../support/wait.js'
 
-function newBus(t: TestContext): { bus: EventBus; store: SqliteStore } {
+/** A bus on a store of its own, with the sequences of the sessions the tests publish for loaded. */
+async function newBus(t: TestContext): Promise<{ bus: EventBus; store: SqliteStore }> {
   const dir = mkdtempSync(join(tmpdir(), 'ccgw-follow-'))
   const store = new SqliteStore(dir)
-  const bus = new EventBus(store)
-  t.after(() => {
-    bus.flush()
-    store.close()
+  const bus = await EventBus.open(store)
+  for (const id of ['s', 'other']) await bus.loadSeq(id)
+  t.after(async () => {
+    await bus.flush()
+    await store.close()
     rmSync(dir, { recursive: true, force: true })
   })
   return { bus, store }
@@ -43,15 +45,15 @@ class TestSink extends PacedSink<GatewayEvent> implements EventSink {
 }
 
 test('a backlog is sent a page at a time, waiting whenever the sink is full, then live events', async (t) => {
-  const { bus } = newBus(t)
+  const { bus } = await newBus(t)
   publish(bus, 's', 25)
   publish(bus, 'other', 3)
   const sink = new TestSink(4)
   bus.follow('s', 0, sink, 10)
-  // Until the sink was full, synchronously.
-  assert.deepEqual(sink.seqs(), range(1, 4))
+  // Until the sink was full.
   await sink.settled()
   assert.deepEqual(sink.seqs(), range(1, 4))
+  assert.equal(sink.waiting, true)
   await sink.drain()
   assert.deepEqual(sink.seqs(), range(1, 8))
   // Published while the sink is full: read from the store after what came before, not delivered live.
@@ -64,7 +66,7 @@ test('a backlog is sent a page at a time, waiting whenever the sink is full, the
 })
 
 test('a sink that fills up on live events leaves the fan-out and catches up from the store', async (t) => {
-  const { bus } = newBus(t)
+  const { bus } = await newBus(t)
   publish(bus, 's', 3)
   const sink = new TestSink(5)
   bus.follow('s', 0, sink, 2)
@@ -88,10 +90,10 @@ test('a sink that fills up on live events leaves the fan-out and catches up from
   assert.deepEqual(sink.seqs(), range(1, 14))
 })
 
-test('the replay is read in pages, and live events follow it exactly when it is sent in one go', (t) => {
-  const { bus, store } = newBus(t)
+test('the replay is read in pages, and live events follow it exactly when it is sent in one go', async (t) => {
+  const { bus, store } = await newBus(t)
   publish(bus, 's', 1_000)
-  bus.flush()
+  await bus.flush()
   const reads: (number | undefined)[] = []
   const readEventPage = store.readEventPage.bind(store)
   store.readEventPage = (sessionId, query) => {
@@ -101,21 +103,22 @@ test('the replay is read in pages, and live events follow it exactly when it is 
   const sink = new TestSink(Number.POSITIVE_INFINITY)
   bus.follow('s', 0, sink, 400)
   // A whole page went out without filling the sink: the next page comes in a later turn of the loop.
+  while (sink.received.length === 0) await loopTurn()
   assert.deepEqual(sink.seqs(), range(1, 400))
   assert.deepEqual(reads, [400])
-  return (async () => {
-    while (sink.received.length < 1_000) await loopTurn()
-    assert.deepEqual(reads, [400, 400, 400])
-    publish(bus, 's', 1)
-    assert.deepEqual(sink.seqs(), range(1, 1_001))
-  })()
+  while (sink.received.length < 1_000) await loopTurn()
+  await sink.settled()
+  assert.deepEqual(reads, [400, 400, 400])
+  publish(bus, 's', 1)
+  assert.deepEqual(sink.seqs(), range(1, 1_001))
 })
 
 test('closing stops a replay that waits, and the live delivery', async (t) => {
-  const { bus } = newBus(t)
+  const { bus } = await newBus(t)
   publish(bus, 's', 10)
   const sink = new TestSink(3)
   const subscription = bus.follow('s', 0, sink)
+  await sink.settled()
   assert.deepEqual(sink.seqs(), [1, 2, 3])
   subscription.close()
   await sink.drain()
@@ -124,40 +127,42 @@ test('closing stops a replay that waits, and the live delivery', async (t) => {
 
   const live = new TestSink(100)
   const liveSubscription = bus.follow('s', 11, live)
+  await live.settled()
   publish(bus, 's', 1)
   liveSubscription.close()
   publish(bus, 's', 1)
   assert.deepEqual(live.seqs(), [12])
 })
 
-test('a follower added from inside a delivery gets each event once', (t) => {
-  const { bus } = newBus(t)
+test('a follower added from inside a delivery gets each event once', async (t) => {
+  const { bus } = await newBus(t)
   const late = new TestSink(100)
   bus.subscribe('s', (event) => {
     if (event.seq === 2) bus.follow('s', 0, late)
   })
   publish(bus, 's', 3)
-  assert.deepEqual(late.seqs(), [1, 2, 3])
+  await late.settled()
+  publish(bus, 's', 1)
+  assert.deepEqual(late.seqs(), [1, 2, 3, 4])
 })
 
 test('a replay that cannot be read fails the sink', async (t) => {
-  const { bus, store } = newBus(t)
+  const { bus, store } = await newBus(t)
   publish(bus, 's', 5)
   const sink = new TestSink(2)
   bus.follow('s', 0, sink, 2)
+  await sink.settled()
   const broken = new Error('disk I/O error')
-  store.readEventPage = () => {
-    throw broken
-  }
+  store.readEventPage = () => Promise.reject(broken)
   await sink.drain()
   assert.deepEqual(sink.failures, [broken])
   assert.deepEqual(sink.seqs(), [1, 2])
 })
 
 test('a row that cannot be read back in the middle of a page does not end the replay', async (t) => {
-  const { bus, store } = newBus(t)
+  const { bus, store } = await newBus(t)
   publish(bus, 's', 10)
-  bus.flush()
+  await bus.flush()
   const other = new Database(store.file)
   other.prepare("UPDATE events SET event = '{' WHERE session_id = 's' AND seq = 2").run()
   other.close()
@@ -165,10 +170,11 @@ test('a row that cannot be read back in the middle of a page does not end the re
   bus.follow('s', 0, sink, 4)
   // The first page holds 3 events for 4 rows: the stored events after it are read all the same.
   await waitUntil(() => sink.received.length === 9, 5_000, 'the replay past the unreadable row')
+  await sink.settled()
   publish(bus, 's', 1)
   assert.deepEqual(sink.seqs(), [1, ...range(3, 11)])
-  assert.deepEqual(bus.readPage('s', { limit: 4 }), {
-    events: bus.replay('s', 0, 4),
+  assert.deepEqual(await bus.readPage('s', { limit: 4 }), {
+    events: await bus.replay('s', 0, 4),
     last: 4,
     end: false,
   })

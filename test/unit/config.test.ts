@@ -13,6 +13,7 @@ import {
   loadConfig,
   RESTART_REQUIRED_KEYS,
 } from '../../src/config/index.js'
+import { effectiveConfigYaml, MASK } from '../../src/effective-config.js'
 import { DEFAULT_TOOL_LIMITS } from '../../src/tools/types.js'
 
 function tempDir(t: TestContext): string {
@@ -88,6 +89,19 @@ test('defaults apply when there is no file, and the result is frozen', (t) => {
       maxSizeBytes: 0,
       maxPendingEvents: 100_000,
       changeCountMaxBytes: 1024 * 1024,
+      url: null,
+      schema: 'public',
+      poolSize: 10,
+      statementTimeoutMs: 10_000,
+    },
+    cluster: {
+      redisUrl: null,
+      keyPrefix: 'ccgw:',
+      replicaId: null,
+      advertiseUrl: null,
+      secret: '',
+      leaseTtlMs: 15_000,
+      workspaces: 'shared',
     },
     openai: {
       models: {
@@ -553,4 +567,22 @@ test('watcher: creating the per-environment file is picked up', async (t) => {
   const devFile = write(cwd, 'gw.dev.yaml', 'pool:\n  queueSize: 2\n')
   assert.deepEqual((await created).changed, ['pool.queueSize'])
   assert.deepEqual(watcher.current.files, [base, devFile])
+})
+
+test("--print-config masks the database's and Redis's passwords and the replicas' secret", () => {
+  const { config } = loadConfig({
+    argv: {},
+    cwd: tmpdir(),
+    env: {
+      CCGW_STORE_URL: 'postgres://gw:db-pass-41@db.internal:5432/gateway',
+      CCGW_CLUSTER_REDIS_URL: 'redis://default:redis-pass-42@cache.internal:6379',
+      CCGW_CLUSTER_SECRET: 'replica-secret-43-long-enough',
+    },
+  })
+  const printed = effectiveConfigYaml(config, [])
+  for (const secret of ['db-pass-41', 'redis-pass-42', 'replica-secret-43'])
+    assert.ok(!printed.includes(secret), `${secret} is masked`)
+  assert.match(printed, /postgres:\/\/gw:\*+@db\.internal:5432\/gateway/)
+  assert.match(printed, /redis:\/\/default:\*+@cache\.internal:6379/)
+  assert.match(printed, new RegExp(`secret: ["']?\\${MASK.split('').join('\\')}`))
 })

@@ -17,14 +17,16 @@ import { SqliteStore } from '../../src/store/sqlite.js'
 import { PacedSink, range } from '../support/paced-sink.js'
 import { waitUntil } from '../support/wait.js'
 
-function newBus(t: TestContext, options?: BusOptions): { bus: EventBus; store: SqliteStore } {
+/** A bus on a store of its own, with the sequences of the sessions the tests publish for loaded. */
+async function newBus(t: TestContext, options?: BusOptions): Promise<{ bus: EventBus; store: SqliteStore }> {
   const dir = mkdtempSync(join(tmpdir(), 'ccgw-follow-all-'))
   const store = new SqliteStore(dir)
-  const bus = new EventBus(store, options)
-  t.after(() => {
+  const bus = await EventBus.open(store, options)
+  for (const id of ['a', 'b', 'c', 'd', 'e']) await bus.loadSeq(id)
+  t.after(async () => {
     store.setMaxSize(0)
-    bus.flush()
-    store.close()
+    await bus.flush()
+    await store.close()
     rmSync(dir, { recursive: true, force: true })
   })
   return { bus, store }
@@ -56,11 +58,12 @@ function follow(bus: EventBus, after: number, sink: TestSink, filter: EventFilte
 }
 
 test('every session in position order, a page at a time at the sink pace, then live', async (t) => {
-  const { bus } = newBus(t)
+  const { bus } = await newBus(t)
   publish(bus, ['a', 'b', 'c'], 25)
   const sink = new TestSink(4)
   follow(bus, 0, sink)
-  assert.deepEqual(sink.positions(), range(1, 4), 'until the sink was full, synchronously')
+  await sink.settled()
+  assert.deepEqual(sink.positions(), range(1, 4), 'until the sink was full')
   assert.deepEqual(
     sink.received.map((r) => r.event.sessionId),
     ['a', 'b', 'c', 'a'],
@@ -75,9 +78,9 @@ test('every session in position order, a page at a time at the sink pace, then l
 })
 
 test('resuming after a position sends exactly the events past it', async (t) => {
-  const { bus } = newBus(t)
+  const { bus } = await newBus(t)
   publish(bus, ['a', 'b'], 12)
-  bus.flush()
+  await bus.flush()
   const sink = new TestSink(Number.POSITIVE_INFINITY)
   follow(bus, 7, sink)
   await sink.settled()
@@ -95,10 +98,11 @@ test('resuming after a position sends exactly the events past it', async (t) => 
 })
 
 test('events published during a paced catch-up arrive once each, in order, without a gap', async (t) => {
-  const { bus } = newBus(t)
+  const { bus } = await newBus(t)
   publish(bus, ['a', 'b'], 30)
   const sink = new TestSink(3)
   follow(bus, 0, sink, {}, 4)
+  await sink.settled()
   let published = 30
   while (sink.waiting) {
     publish(bus, ['a', 'b', 'c'], 2) // between every drain: in the store, in pending, or live
@@ -116,7 +120,7 @@ test('events published during a paced catch-up arrive once each, in order, witho
 })
 
 test('a sink that fills up on live events leaves the fan-out and catches up from the store', async (t) => {
-  const { bus } = newBus(t)
+  const { bus } = await newBus(t)
   const sink = new TestSink(3)
   follow(bus, 0, sink, {}, 2)
   await sink.settled()
@@ -133,7 +137,7 @@ test('a sink that fills up on live events leaves the fan-out and catches up from
 })
 
 test('the session and type filters, replayed and live', async (t) => {
-  const { bus } = newBus(t)
+  const { bus } = await newBus(t)
   publish(bus, ['a', 'b', 'c'], 9)
   bus.publish('b', { type: 'session.deleted' })
   const sessions = new TestSink(Number.POSITIVE_INFINITY)
@@ -154,43 +158,47 @@ test('the session and type filters, replayed and live', async (t) => {
 })
 
 test('events still waiting to be written are read in order after the stored ones', async (t) => {
-  const { bus, store } = newBus(t, { retryDelayMs: { min: 5, max: 20 } })
+  const { bus, store } = await newBus(t, { retryDelayMs: { min: 5, max: 20 } })
   publish(bus, ['a'], 1)
-  bus.flush()
+  await bus.flush()
   // As on a full disk: the next events wait in memory.
   store.setMaxSize(1)
   publish(bus, ['a', 'b'], 20, 'y'.repeat(2_000))
   await loopTurn()
   assert.equal(store.health().ok, false)
-  assert.ok(store.lastPos() < 21, 'some events are not in the store')
+  assert.ok((await store.lastPos()) < 21, 'some events are not in the store')
   const sink = new TestSink(Number.POSITIVE_INFINITY)
   follow(bus, 0, sink, {}, 4)
   await sink.settled()
   assert.deepEqual(sink.positions(), range(1, 21))
   const onlyB = new TestSink(Number.POSITIVE_INFINITY)
   follow(bus, 5, onlyB, { sessionIds: ['b'] })
+  await onlyB.settled()
   assert.deepEqual(onlyB.positions(), [7, 9, 11, 13, 15, 17, 19, 21])
   store.setMaxSize(0)
-  await waitUntil(() => store.lastPos() === 21, 5_000, 'the waiting events written')
+  await waitUntil(async () => (await store.lastPos()) === 21, 5_000, 'the waiting events written')
   publish(bus, ['b'], 1)
   assert.deepEqual(sink.positions(), range(1, 22))
 })
 
-test('a follower added from inside a delivery gets each event once', (t) => {
-  const { bus } = newBus(t)
+test('a follower added from inside a delivery gets each event once', async (t) => {
+  const { bus } = await newBus(t)
   const late = new TestSink(100)
   bus.subscribeAll((event) => {
     if (positionOf(event) === 2) follow(bus, 0, late)
   })
   publish(bus, ['a', 'b'], 4)
-  assert.deepEqual(late.positions(), [1, 2, 3, 4])
+  await late.settled()
+  publish(bus, ['a'], 1)
+  assert.deepEqual(late.positions(), [1, 2, 3, 4, 5])
 })
 
 test('closing stops a catch-up that waits, and the live delivery; a read that fails fails the sink', async (t) => {
-  const { bus, store } = newBus(t)
+  const { bus, store } = await newBus(t)
   publish(bus, ['a'], 10)
   const sink = new TestSink(3)
   const subscription = follow(bus, 0, sink)
+  await sink.settled()
   subscription.close()
   await sink.drain()
   publish(bus, ['a'], 1)
@@ -198,17 +206,16 @@ test('closing stops a catch-up that waits, and the live delivery; a read that fa
 
   const failing = new TestSink(2)
   follow(bus, 0, failing, {}, 2)
+  await failing.settled()
   const broken = new Error('disk I/O error')
-  store.readEventsAfter = () => {
-    throw broken
-  }
+  store.readEventsAfter = () => Promise.reject(broken)
   await failing.drain()
   assert.deepEqual(failing.failures, [broken])
   assert.deepEqual(failing.positions(), [1, 2])
 })
 
 test("a session's creation and purge are in the global log (followAll, subscribeAll) only, outside the session's sequence", async (t) => {
-  const { bus, store } = newBus(t)
+  const { bus, store } = await newBus(t)
   const everything = new TestSink(Number.POSITIVE_INFINITY)
   follow(bus, 0, everything)
   const ofSession: GatewayEvent[] = []
@@ -217,17 +224,17 @@ test("a session's creation and purge are in the global log (followAll, subscribe
   bus.subscribeAll((event) => ofAll.push(event))
   bus.publish('a', { type: 'session.created', title: null, workspace: '/w', agent: null })
   publish(bus, ['a'], 2)
-  bus.flush()
+  await bus.flush()
   assert.deepEqual(
-    bus.replay('a').map((e) => e.seq),
+    (await bus.replay('a')).map((e) => e.seq),
     [1, 2],
   )
   const replayed = new TestSink(Number.POSITIVE_INFINITY)
   follow(bus, 0, replayed)
+  await replayed.settled()
   assert.deepEqual(replayed.positions(), [1, 2, 3])
   // A purge, as the engine does it: the session's events go, its tombstone stays.
-  store.deleteSession('a')
-  bus.forget('a')
+  await bus.purge('a', () => store.deleteSession('a'))
   bus.publish('a', { type: 'session.deleted' })
   assert.deepEqual(
     everything.received.map((r) => [r.pos, r.event.type, r.event.seq]),
@@ -251,18 +258,18 @@ test("a session's creation and purge are in the global log (followAll, subscribe
       ['session.deleted', 0],
     ],
   )
-  bus.flush()
+  await bus.flush()
   assert.deepEqual(
-    store.readEventsAfter(0).events.map((e) => [e.pos, e.event.type]),
+    (await store.readEventsAfter(0)).events.map((e) => [e.pos, e.event.type]),
     [[4, 'session.deleted']],
   )
-  assert.deepEqual(bus.replay('a'), [])
+  assert.deepEqual(await bus.replay('a'), [])
 })
 
 test('a row that cannot be read back in the middle of a page does not end the catch-up, filtered or not', async (t) => {
-  const { bus, store } = newBus(t)
+  const { bus, store } = await newBus(t)
   publish(bus, ['a', 'b'], 20)
-  bus.flush()
+  await bus.flush()
   const other = new Database(store.file)
   other.prepare("UPDATE events SET event = '{' WHERE pos IN (2, 7)").run()
   other.close()
@@ -276,21 +283,22 @@ test('a row that cannot be read back in the middle of a page does not end the ca
   const expected = range(1, 20).filter((pos) => pos !== 2 && pos !== 7)
   for (const sink of sinks) {
     await waitUntil(() => sink.received.length === 18, 5_000, 'the catch-up past the unreadable rows')
+    await sink.settled()
     assert.deepEqual(sink.positions(), expected)
   }
   publish(bus, ['b'], 1)
   for (const sink of sinks) assert.deepEqual(sink.positions(), [...expected, 21])
 })
 
-test('filtered reads merge the sessions (or types) named, in position order, page by page', (t) => {
-  const { bus } = newBus(t)
+test('filtered reads merge the sessions (or types) named, in position order, page by page', async (t) => {
+  const { bus } = await newBus(t)
   publish(bus, ['a', 'b', 'c'], 30)
   bus.publish('b', { type: 'session.state', state: 'idle', previous: 'running' })
-  bus.flush()
-  const pages = (filter: EventFilter, pageSize: number) => {
+  await bus.flush()
+  const pages = async (filter: EventFilter, pageSize: number) => {
     const read: number[][] = []
     for (let after = 0, end = false; !end; ) {
-      const page = bus.readAfter(after, { ...filter, limit: pageSize })
+      const page = await bus.readAfter(after, { ...filter, limit: pageSize })
       read.push(page.events.map((e) => e.pos))
       after = page.last
       end = page.end
@@ -298,8 +306,45 @@ test('filtered reads merge the sessions (or types) named, in position order, pag
     return read
   }
   const ofAOrC = range(1, 30).filter((pos) => pos % 3 !== 2)
-  assert.deepEqual(pages({ sessionIds: ['c', 'a', 'a'] }, 7).flat(), ofAOrC)
-  assert.deepEqual(pages({ sessionIds: ['a', 'c'] }, 7)[0], ofAOrC.slice(0, 7))
-  assert.deepEqual(pages({ types: ['session.state', 'text.delta'] }, 8).flat(), range(1, 31))
-  assert.deepEqual(pages({ sessionIds: ['b'], types: ['session.state'] }, 2), [[31]])
+  assert.deepEqual((await pages({ sessionIds: ['c', 'a', 'a'] }, 7)).flat(), ofAOrC)
+  assert.deepEqual((await pages({ sessionIds: ['a', 'c'] }, 7))[0], ofAOrC.slice(0, 7))
+  assert.deepEqual((await pages({ types: ['session.state', 'text.delta'] }, 8)).flat(), range(1, 31))
+  assert.deepEqual(await pages({ sessionIds: ['b'], types: ['session.state'] }, 2), [[31]])
+})
+
+test('events published and written while a read is under way reach the sink once each, in order', async (t) => {
+  const { bus, store } = await newBus(t)
+  publish(bus, ['a', 'b'], 9)
+  await bus.flush()
+  publish(bus, ['c'], 1) // waiting when the first read starts
+  const readEventsAfter = store.readEventsAfter.bind(store)
+  let during: (() => Promise<void>) | null = async () => {
+    // Published and written while the store's answer travels: not in the page it sends.
+    await bus.flush()
+    publish(bus, ['a', 'c'], 3)
+    await bus.flush()
+    publish(bus, ['b'], 2)
+  }
+  let reads = 0
+  store.readEventsAfter = async (after, query) => {
+    const page = await readEventsAfter(after, query)
+    reads++
+    // At the end of the log: the page says there is nothing more, but there is by the time it arrives.
+    const step = page.end ? during : null
+    if (step) during = null
+    if (step) await step()
+    return page
+  }
+  const sink = new TestSink(Number.POSITIVE_INFINITY)
+  // One page holds the whole log: the first read is the one that ends it.
+  follow(bus, 0, sink, {}, 100)
+  await waitUntil(() => sink.received.length >= 15, 5_000, 'the catch-up')
+  await sink.settled()
+  publish(bus, ['d'], 1) // live now
+  assert.deepEqual(sink.positions(), range(1, 16))
+  for (const id of ['a', 'b', 'c']) {
+    const seqs = sink.received.filter((r) => r.event.sessionId === id).map((r) => r.event.seq)
+    assert.deepEqual(seqs, range(1, seqs.length), `session ${id} complete and in order`)
+  }
+  assert.ok(reads >= 2, `${reads} reads: another after the page that ended while events were published`)
 })

@@ -20,7 +20,7 @@ import { TurnFigures } from '../../src/observability/turn-figures.js'
 import { CountWindow, rank, SampleWindow } from '../../src/observability/window.js'
 import type { SessionQuery, Store } from '../../src/store/types.js'
 
-test('percentiles are exact nearest-rank over the values in the window', () => {
+test('percentiles are exact nearest-rank over the values in the window', async () => {
   const window = new SampleWindow(1000, 60_000)
   const now = 1_000_000
   // 1..100 in shuffled order: p50 = 50, p95 = 95, p99 = 99.
@@ -32,7 +32,7 @@ test('percentiles are exact nearest-rank over the values in the window', () => {
   assert.equal(rank(Float64Array.of(7), 0.99), 7)
 })
 
-test('samples older than the window leave it', () => {
+test('samples older than the window leave it', async () => {
   const window = new SampleWindow(100, 60_000)
   window.add(5000, 0)
   window.add(10, 30_000)
@@ -42,14 +42,14 @@ test('samples older than the window leave it', () => {
   assert.deepEqual(window.percentiles(61_000), { p50: 10, p95: 20, p99: 20 })
 })
 
-test('the ring is bounded: past its capacity the oldest samples are overwritten', () => {
+test('the ring is bounded: past its capacity the oldest samples are overwritten', async () => {
   const window = new SampleWindow(4, 60_000)
   for (let i = 1; i <= 10; i++) window.add(i, 1000 + i)
   assert.deepEqual(window.recent(2000), [7, 8, 9, 10])
   assert.deepEqual(window.percentiles(2000), { p50: 8, p95: 10, p99: 10 })
 })
 
-test('kinds are counted within the window; a kind not seen in it is absent', () => {
+test('kinds are counted within the window; a kind not seen in it is absent', async () => {
   const kinds = new CountWindow(10_000)
   kinds.add('busy', 0)
   kinds.add('busy', 5000)
@@ -64,7 +64,7 @@ test('kinds are counted within the window; a kind not seen in it is absent', () 
   assert.equal(kinds.total(50_000), 0)
 })
 
-test('labels stay bounded: unknown tools, methods and models past the limit are "other"', () => {
+test('labels stay bounded: unknown tools, methods and models past the limit are "other"', async () => {
   assert.equal(toolLabel('Bash'), 'Bash')
   assert.equal(toolLabel('mcp__github__create_issue'), 'other')
   assert.equal(toolLabel('get_weather'), 'other')
@@ -83,7 +83,7 @@ test('labels stay bounded: unknown tools, methods and models past the limit are 
   assert.equal(models.of(''), 'unknown')
 })
 
-test('the history keeps the last samples, oldest first, and answers a time range', () => {
+test('the history keeps the last samples, oldest first, and answers a time range', async () => {
   const history = new History<{ at: number; n: number }>(3)
   for (let n = 1; n <= 5; n++) history.push({ at: n * 1000, n })
   assert.deepEqual(
@@ -186,11 +186,11 @@ test('turn figures: duration, time to first token, tokens, cost, tools and error
   assert.ok(!text.includes('sess-'), 'no session id in any label')
 })
 
-test('sessions by state: counted in the store once, then followed from events; a purge recounts', () => {
+test('sessions by state: counted in the store once, then followed from events; a purge recounts', async () => {
   const stored: Partial<Record<SessionState, number>> = { idle: 2, hibernated: 5 }
   let queries = 0
   const store = {
-    listSessions({ state }: SessionQuery) {
+    async listSessions({ state }: SessionQuery) {
       queries++
       return { items: [], total: stored[state!] ?? 0 }
     },
@@ -199,7 +199,7 @@ test('sessions by state: counted in the store once, then followed from events; a
   let seq = 0
   const emit = (body: EventBody) =>
     counts.observe({ ...body, seq: ++seq, ts: 0, sessionId: 'a' } as GatewayEvent)
-  assert.deepEqual(counts.read(0), {
+  assert.deepEqual(await counts.read(0), {
     new: 0,
     starting: 0,
     idle: 2,
@@ -211,11 +211,11 @@ test('sessions by state: counted in the store once, then followed from events; a
   const counted = queries
   emit({ type: 'session.created', title: null, workspace: '/w', agent: null })
   emit({ type: 'session.state', state: 'running', previous: 'idle' })
-  const followed = counts.read(1000)
+  const followed = await counts.read(1000)
   assert.equal(queries, counted, 'no query while events are followed')
   assert.deepEqual([followed.new, followed.idle, followed.running], [1, 1, 1])
   stored.hibernated = 4
   emit({ type: 'session.deleted' })
-  assert.equal(counts.read(2000).hibernated, 4)
+  assert.equal((await counts.read(2000)).hibernated, 4)
   assert.ok(queries > counted)
 })

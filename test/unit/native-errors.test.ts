@@ -76,10 +76,10 @@ describe('sessionOrThrow', () => {
     open: { id: 'open', state: 'idle' },
     shut: { id: 'shut', state: 'closed' },
   }
-  const engine = { getSession: (id: string) => sessions[id] } as unknown as SessionManager
-  const thrown = (run: () => unknown) => {
+  const engine = { getSession: async (id: string) => sessions[id] } as unknown as SessionManager
+  const thrown = async (run: () => Promise<unknown>) => {
     try {
-      run()
+      await run()
     } catch (error) {
       assert.ok(error instanceof ApiError)
       return { status: error.status, code: error.code, message: error.message }
@@ -87,34 +87,30 @@ describe('sessionOrThrow', () => {
     assert.fail('did not throw')
   }
 
-  test('an open session is answered, for both answers to a closed one', () => {
-    assert.equal(sessionOrThrow(engine, 'open'), sessions.open)
-    assert.equal(sessionOrThrow(engine, 'open', { closed: 'refused' }), sessions.open)
-    assert.equal(liveSession(engine, 'open'), sessions.open)
+  test('an open session is answered, for both answers to a closed one', async () => {
+    assert.equal(await sessionOrThrow(engine, 'open'), sessions.open)
+    assert.equal(await sessionOrThrow(engine, 'open', { closed: 'refused' }), sessions.open)
+    assert.equal(await liveSession(engine, 'open'), sessions.open)
   })
 
-  test('a missing session is 404, whatever the answer to a closed one', () => {
+  test('a missing session is 404, whatever the answer to a closed one', async () => {
     const missing = { status: 404, code: 'not_found', message: 'Session gone does not exist' }
-    assert.deepEqual(
-      thrown(() => sessionOrThrow(engine, 'gone')),
-      missing,
-    )
-    assert.deepEqual(
-      thrown(() => sessionOrThrow(engine, 'gone', { closed: 'refused' })),
-      missing,
-    )
+    assert.deepEqual(await thrown(() => sessionOrThrow(engine, 'gone')), missing)
+    assert.deepEqual(await thrown(() => sessionOrThrow(engine, 'gone', { closed: 'refused' })), missing)
   })
 
-  test('a closed session is missing (404) by default, session_closed (409) when refused', () => {
-    assert.equal(liveSession(engine, 'shut'), undefined)
-    assert.deepEqual(
-      thrown(() => sessionOrThrow(engine, 'shut')),
-      { status: 404, code: 'not_found', message: 'Session shut does not exist' },
-    )
-    assert.deepEqual(
-      thrown(() => sessionOrThrow(engine, 'shut', { closed: 'refused' })),
-      { status: 409, code: 'session_closed', message: 'Session shut is closed' },
-    )
+  test('a closed session is missing (404) by default, session_closed (409) when refused', async () => {
+    assert.equal(await liveSession(engine, 'shut'), undefined)
+    assert.deepEqual(await thrown(() => sessionOrThrow(engine, 'shut')), {
+      status: 404,
+      code: 'not_found',
+      message: 'Session shut does not exist',
+    })
+    assert.deepEqual(await thrown(() => sessionOrThrow(engine, 'shut', { closed: 'refused' })), {
+      status: 409,
+      code: 'session_closed',
+      message: 'Session shut is closed',
+    })
   })
 })
 

@@ -90,17 +90,17 @@ const page = (store: SqliteStore, query: Partial<ToolCallQuery> = {}) =>
   store.toolCalls({ limit: 50, offset: 0, liveSessions: [], ...query })
 
 /** Session `a` (agent reviewer): a Bash call, a Task running an explorer that reads, one turn. */
-function reviewerTurn(store: SqliteStore) {
-  store.insertSession(record('a', 'reviewer'))
+async function reviewerTurn(store: SqliteStore) {
+  await store.insertSession(record('a', 'reviewer'))
   const e = log('a')
-  store.appendEvents([
+  await store.appendEvents([
     e({ type: 'turn.started', turnId: 't1', content: 'go' }),
     e(call('t1', 'bash1', 'Bash', { command: 'ls' })),
     e(result('t1', 'bash1', 'Bash')),
     e(call('t1', 'task1', 'Task', { subagent_type: 'explorer', prompt: 'look' })),
   ])
   // A batch of its own: the subagent's call is still told apart by the `Task` of an earlier batch.
-  store.appendEvents([
+  await store.appendEvents([
     e(call('t1', 'read1', 'Read', { file_path: 'x' }, 'task1')),
     e({
       type: 'message.stop',
@@ -124,10 +124,10 @@ function reviewerTurn(store: SqliteStore) {
   ])
 }
 
-test('tool calls are indexed as they are appended, newest first, with caller, agent and status', (t) => {
+test('tool calls are indexed as they are appended, newest first, with caller, agent and status', async (t) => {
   const store = openStore(t)
-  reviewerTurn(store)
-  const all = page(store)
+  await reviewerTurn(store)
+  const all = await page(store)
   assert.equal(all.total, 3)
   assert.deepEqual(
     all.items.map((c) => [c.toolUseId, c.caller, c.agent]),
@@ -138,69 +138,69 @@ test('tool calls are indexed as they are appended, newest first, with caller, ag
     ],
   )
   assert.deepEqual(
-    page(store, { caller: 'subagent' }).items.map((c) => c.toolUseId),
+    (await page(store, { caller: 'subagent' })).items.map((c) => c.toolUseId),
     ['read1'],
   )
   assert.deepEqual(
-    page(store, { agent: 'reviewer', name: 'Bash' }).items.map((c) => c.toolUseId),
+    (await page(store, { agent: 'reviewer', name: 'Bash' })).items.map((c) => c.toolUseId),
     ['bash1'],
   )
-  assert.equal(page(store, { status: 'succeeded' }).total, 3)
-  assert.equal(page(store, { status: 'running' }).total, 0)
-  assert.equal(page(store, { since: T0 + 45 }).total, 1)
-  assert.equal(page(store, { sessionId: 'other' }).total, 0)
-  const second = page(store, { limit: 1, offset: 1 })
+  assert.equal((await page(store, { status: 'succeeded' })).total, 3)
+  assert.equal((await page(store, { status: 'running' })).total, 0)
+  assert.equal((await page(store, { since: T0 + 45 })).total, 1)
+  assert.equal((await page(store, { sessionId: 'other' })).total, 0)
+  const second = await page(store, { limit: 1, offset: 1 })
   assert.deepEqual([second.total, second.items.map((c) => c.toolUseId)], [3, ['task1']])
 })
 
-test("a call's status is decided again by later events; running only while its session has a process", (t) => {
+test("a call's status is decided again by later events; running only while its session has a process", async (t) => {
   const store = openStore(t)
-  store.insertSession(record('b', null))
+  await store.insertSession(record('b', null))
   const e = log('b')
-  store.appendEvents([
+  await store.appendEvents([
     e({ type: 'turn.started', turnId: 't1', content: 'go' }),
     e(call('t1', 'c1', 'Bash', {})),
   ])
-  assert.equal(page(store, { status: 'running', liveSessions: ['b'] }).total, 1)
+  assert.equal((await page(store, { status: 'running', liveSessions: ['b'] })).total, 1)
   // Without a process the same call counts as interrupted (events/tool-calls.ts's rule).
-  assert.equal(page(store, { status: 'running' }).total, 0)
-  assert.equal(page(store, { status: 'interrupted' }).total, 1)
-  assert.deepEqual(store.sessionsWithRunningCalls(), ['b'])
+  assert.equal((await page(store, { status: 'running' })).total, 0)
+  assert.equal((await page(store, { status: 'interrupted' })).total, 1)
+  assert.deepEqual(await store.sessionsWithRunningCalls(), ['b'])
 
-  store.appendEvents([e(result('t1', 'c1', 'Bash', true)), e(call('t1', 'c2', 'Bash', {}))])
-  assert.equal(page(store, { status: 'failed' }).total, 1)
+  await store.appendEvents([e(result('t1', 'c1', 'Bash', true)), e(call('t1', 'c2', 'Bash', {}))])
+  assert.equal((await page(store, { status: 'failed' })).total, 1)
   // The interrupt ends the running call and the failure the model never answered.
-  store.appendEvents([e(completed('t1', 'interrupted', 50))])
-  assert.equal(page(store, { status: 'interrupted', liveSessions: ['b'] }).total, 2)
-  assert.deepEqual(store.sessionsWithRunningCalls(), [])
+  await store.appendEvents([e(completed('t1', 'interrupted', 50))])
+  assert.equal((await page(store, { status: 'interrupted', liveSessions: ['b'] })).total, 2)
+  assert.deepEqual(await store.sessionsWithRunningCalls(), [])
 
   const f = log('b', 6)
-  store.appendEvents([
+  await store.appendEvents([
     f({ type: 'turn.started', turnId: 't2', content: 'again' }),
     f(call('t2', 'c3', 'Bash', {})),
   ])
-  store.appendEvents([f({ type: 'session.state', state: 'hibernated', previous: 'idle' })])
+  await store.appendEvents([f({ type: 'session.state', state: 'hibernated', previous: 'idle' })])
   assert.deepEqual(
-    page(store, { status: 'interrupted', liveSessions: ['b'] }).items.map((c) => c.toolUseId),
+    (await page(store, { status: 'interrupted', liveSessions: ['b'] })).items.map((c) => c.toolUseId),
     ['c3', 'c2', 'c1'],
   )
 })
 
-test('figures per main agent (turns) and per subagent type (runs), with latency percentiles', (t) => {
+test('figures per main agent (turns) and per subagent type (runs), with latency percentiles', async (t) => {
   const store = openStore(t)
-  reviewerTurn(store)
-  store.insertSession(record('c', null))
+  await reviewerTurn(store)
+  await store.insertSession(record('c', null))
   const e = log('c')
   const durations = [100, 200, 300, 400, 500, 600, 700, 800, 900, 1000]
-  store.appendEvents(
+  await store.appendEvents(
     durations.flatMap((ms, i) => [
       e({ type: 'turn.started', turnId: `t${i}`, content: 'go' }),
       e(completed(`t${i}`, i < 8 ? 'success' : 'error', ms), T0 + 10_000 * (i + 1)),
     ]),
   )
   // A slash command Claude Code ran itself is no turn of the agent's.
-  store.appendEvents([e({ ...completed('local', 'success', 1), localCommand: 'cost' })])
-  const { main, subagents } = store.agentFigures()
+  await store.appendEvents([e({ ...completed('local', 'success', 1), localCommand: 'cost' })])
+  const { main, subagents } = await store.agentFigures()
   assert.deepEqual(
     main.map((f) => [f.agent, f.runs, f.succeeded, f.p50Ms, f.p95Ms, f.inputTokens, f.outputTokens]),
     [
@@ -215,7 +215,7 @@ test('figures per main agent (turns) and per subagent type (runs), with latency 
   )
   // Since: only the turns that started from then on.
   assert.deepEqual(
-    store.agentFigures(T0 + 10_000 * 8).main.map((f) => [f.agent, f.runs]),
+    (await store.agentFigures(T0 + 10_000 * 8)).main.map((f) => [f.agent, f.runs]),
     [[null, 2]],
   )
 })
@@ -226,10 +226,10 @@ async function built(store: SqliteStore): Promise<void> {
 }
 
 /** Each call's status in the index, as the list filters it for a session with a process. */
-function indexedStatuses(store: SqliteStore): Map<string, string> {
+async function indexedStatuses(store: SqliteStore): Promise<Map<string, string>> {
   const statuses = new Map<string, string>()
   for (const status of ['running', 'succeeded', 'failed', 'denied', 'interrupted', 'timeout'] as const)
-    for (const ref of page(store, { status, limit: 500, liveSessions: ['r'] }).items)
+    for (const ref of (await page(store, { status, limit: 500, liveSessions: ['r'] })).items)
       statuses.set(ref.toolUseId, status)
   return statuses
 }
@@ -291,7 +291,7 @@ function recordedSession(): GatewayEvent[] {
   ]
 }
 
-test("the index decides each call's status event by event as toolCallsOf does, whatever the batches", (t) => {
+test("the index decides each call's status event by event as toolCallsOf does, whatever the batches", async (t) => {
   const events = recordedSession()
   const expected = new Map(
     toolCallsOf(events, { mainAgent: null, processAlive: true }).map((c) => [c.started.toolUseId, c.status]),
@@ -300,11 +300,11 @@ test("the index decides each call's status event by event as toolCallsOf does, w
   assert.equal(new Set(expected.values()).size, 6)
   for (const size of [1, 3, events.length]) {
     const store = openStore(t)
-    store.insertSession(record('r', null))
-    for (let at = 0; at < events.length; at += size) store.appendEvents(events.slice(at, at + size))
-    assert.deepEqual(indexedStatuses(store), expected, `batches of ${size}`)
+    await store.insertSession(record('r', null))
+    for (let at = 0; at < events.length; at += size) await store.appendEvents(events.slice(at, at + size))
+    assert.deepEqual(await indexedStatuses(store), expected, `batches of ${size}`)
     assert.deepEqual(
-      page(store, { caller: 'subagent' }).items.map((c) => [c.toolUseId, c.agent]),
+      (await page(store, { caller: 'subagent' })).items.map((c) => [c.toolUseId, c.agent]),
       [['sub', 'general-purpose']],
     )
   }
@@ -315,16 +315,16 @@ test('a row the read models cannot take keeps its events: they are told, and the
   const store = openStore(t, tempDir(t), {
     onReadModelError: (error, sessions) => failures.push([error.message, sessions]),
   })
-  store.insertSession(record('b', null))
+  await store.insertSession(record('b', null))
   const e = log('b')
   const bad = { ...call('t1', 'bad', 'Bash', {}), name: undefined } as unknown as EventBody
-  store.appendEvents([
+  await store.appendEvents([
     e({ type: 'turn.started', turnId: 't1', content: 'go' }),
     e(call('t1', 'good', 'Bash', {})),
     e(bad),
   ])
   assert.deepEqual(
-    store.readEvents('b').map((event) => event.seq),
+    (await store.readEvents('b')).map((event) => event.seq),
     [1, 2, 3],
   )
   assert.equal(failures.length, 1)
@@ -332,35 +332,35 @@ test('a row the read models cannot take keeps its events: they are told, and the
   assert.deepEqual(failures[0]![1], ['b'])
   // Its rows are rolled back, the session queued for a rebuild that leaves the bad event out.
   assert.equal(store.readModelsBuilding(), true)
-  store.appendEvents([e(result('t1', 'good', 'Bash'))])
+  await store.appendEvents([e(result('t1', 'good', 'Bash'))])
   await built(store)
   assert.deepEqual(
-    page(store).items.map((c) => [c.toolUseId, c.lastSeq]),
+    (await page(store)).items.map((c) => [c.toolUseId, c.lastSeq]),
     [['good', 4]],
   )
-  assert.equal(page(store, { status: 'succeeded' }).total, 1)
+  assert.equal((await page(store, { status: 'succeeded' })).total, 1)
   assert.equal(failures.length, 2)
 })
 
 test('an older database: no rows until the background build has read its events, chunk by chunk', async (t) => {
   const dir = tempDir(t)
   const first = new SqliteStore(dir)
-  reviewerTurn(first)
+  await reviewerTurn(first)
   // A long session: its build takes several chunks, each in a transaction of its own.
-  first.insertSession(record('long', null))
+  await first.insertSession(record('long', null))
   const e = log('long')
-  first.appendEvents([
+  await first.appendEvents([
     e({ type: 'turn.started', turnId: 't1', content: 'go' }),
     e(call('t1', 'early', 'Bash', {})),
   ])
-  first.appendEvents(
+  await first.appendEvents(
     Array.from({ length: 4_500 }, () =>
       e({ type: 'text.delta', turnId: 't1', text: 'x', parentToolUseId: null }),
     ),
   )
-  first.appendEvents([e(result('t1', 'early', 'Bash')), e(completed('t1', 'success', 5))])
+  await first.appendEvents([e(result('t1', 'early', 'Bash')), e(completed('t1', 'success', 5))])
   assert.equal(first.readModelsBuilding(), false)
-  first.close()
+  await first.close()
   // As schema step 5 leaves a database written before it: no rows, every session with events queued.
   const db = new Database(join(dir, 'gateway.sqlite'))
   db.exec(`DELETE FROM tool_calls; DELETE FROM turns; DELETE FROM file_changes;
@@ -369,7 +369,7 @@ test('an older database: no rows until the background build has read its events,
 
   const store = openStore(t, dir)
   assert.equal(store.readModelsBuilding(), true)
-  assert.equal(page(store).total, 0)
+  assert.equal((await page(store)).total, 0)
   let chunks = 0
   while (store.readModelsBuilding()) {
     await new Promise((resolve) => setImmediate(resolve))
@@ -377,7 +377,7 @@ test('an older database: no rows until the background build has read its events,
   }
   assert.ok(chunks >= 4, `${chunks} chunks`)
   assert.deepEqual(
-    page(store).items.map((c) => [c.toolUseId, c.agent]),
+    (await page(store)).items.map((c) => [c.toolUseId, c.agent]),
     [
       ['read1', 'explorer'],
       ['task1', 'reviewer'],
@@ -385,15 +385,15 @@ test('an older database: no rows until the background build has read its events,
       ['early', null],
     ],
   )
-  assert.equal(page(store, { status: 'succeeded' }).total, 4)
+  assert.equal((await page(store, { status: 'succeeded' })).total, 4)
   assert.deepEqual(
-    store.agentFigures().subagents.map((f) => [f.agent, f.inputTokens]),
+    (await store.agentFigures()).subagents.map((f) => [f.agent, f.inputTokens]),
     [['explorer', 42]],
   )
-  store.deleteSession('a')
-  store.deleteSession('long')
-  assert.equal(page(store).total, 0)
-  assert.deepEqual(store.agentFigures(), { main: [], subagents: [] })
+  await store.deleteSession('a')
+  await store.deleteSession('long')
+  assert.equal((await page(store)).total, 0)
+  assert.deepEqual(await store.agentFigures(), { main: [], subagents: [] })
 })
 
 /** A `file.changed` event of session s. */
@@ -428,18 +428,18 @@ const changes = [
   change(13, 'c.txt', 'deleted', { before: 'x\ny\nz\n' }),
 ]
 
-function changedSession(t: TestContext, changeCountMaxBytes?: number): SqliteStore {
+async function changedSession(t: TestContext, changeCountMaxBytes?: number): Promise<SqliteStore> {
   const store = openStore(t, tempDir(t), { changeCountMaxBytes })
-  store.insertSession(record('s', null))
+  await store.insertSession(record('s', null))
   // Batches of one and of several: a change completed from an earlier batch's and from its own.
-  store.appendEvents(changes.slice(0, 1))
-  store.appendEvents(changes.slice(1))
+  await store.appendEvents(changes.slice(0, 1))
+  await store.appendEvents(changes.slice(1))
   return store
 }
 
-test('file changes are counted once as they are appended: per change, per file and in all, paged', (t) => {
-  const store = changedSession(t)
-  const rollup = store.fileChanges('s', { limit: 50, offset: 0 }, 1024)
+test('file changes are counted once as they are appended: per change, per file and in all, paged', async (t) => {
+  const store = await changedSession(t)
+  const rollup = await store.fileChanges('s', { limit: 50, offset: 0 }, 1024)
   assert.deepEqual(
     rollup.changes.items.map((c) => [c.seq, c.added, c.removed, c.known]),
     [
@@ -457,22 +457,22 @@ test('file changes are counted once as they are appended: per change, per file a
     { path: 'c.txt', status: 'deleted', changes: 1, added: 0, removed: 3, lastSeq: 13 },
   ])
   assert.deepEqual(rollup.totals, { files: 3, added: 5, removed: 5 })
-  const second = store.fileChanges('s', { limit: 2, offset: 2 }, 1024).changes
+  const second = (await store.fileChanges('s', { limit: 2, offset: 2 }, 1024)).changes
   assert.deepEqual([second.total, second.items.map((c) => c.seq)], [6, [7, 9]])
   // The reader's limit leaves larger changes uncounted, in the sums too.
-  const small = store.fileChanges('s', { limit: 50, offset: 0 }, 8)
+  const small = await store.fileChanges('s', { limit: 50, offset: 0 }, 8)
   assert.deepEqual(
     small.changes.items.map((c) => c.added),
     [2, null, null, null, null, 2 - 2],
   )
   assert.deepEqual(small.totals, { files: 3, added: 2, removed: 3 })
-  store.deleteSession('s')
-  assert.equal(store.fileChanges('s', { limit: 50, offset: 0 }, 1024).changes.total, 0)
+  await store.deleteSession('s')
+  assert.equal((await store.fileChanges('s', { limit: 50, offset: 0 }, 1024)).changes.total, 0)
 })
 
-test("the store's count limit: a change with a larger side is never compared, whatever the reader's limit", (t) => {
-  const store = changedSession(t, 9)
-  const { items } = store.fileChanges('s', { limit: 50, offset: 0 }, 1024).changes
+test("the store's count limit: a change with a larger side is never compared, whatever the reader's limit", async (t) => {
+  const store = await changedSession(t, 9)
+  const { items } = (await store.fileChanges('s', { limit: 50, offset: 0 }, 1024)).changes
   assert.deepEqual(
     items.map((c) => [c.seq, c.added, c.known]),
     [
@@ -486,21 +486,21 @@ test("the store's count limit: a change with a larger side is never compared, wh
   )
 })
 
-test("a file's content as of a point, from the two changes the index names: unknown, deleted", (t) => {
-  const store = changedSession(t)
-  const at = (path: string, seq: number) => {
-    const seqs = store.fileChangeSeqs('s', path, seq)
+test("a file's content as of a point, from the two changes the index names: unknown, deleted", async (t) => {
+  const store = await changedSession(t)
+  const at = async (path: string, seq: number) => {
+    const seqs = await store.fileChangeSeqs('s', path, seq)
     if (!seqs) return undefined
     const byseq = (n: number) => changes.find((c) => c.seq === n)!
     return fileAt(byseq(seqs.first), seqs.last === null ? undefined : byseq(seqs.last), seq)
   }
-  assert.deepEqual(at('a.ts', 0), { seq: 0, content: null, exists: false, known: true })
-  assert.deepEqual(at('a.ts', 4), { seq: 4, content: 'one\ntwo\n', exists: true, known: true })
-  assert.deepEqual(at('a.ts', 99), { seq: 99, content: 'one\n2\n3\n', exists: true, known: true })
-  assert.deepEqual(at('b.md', 0), { seq: 0, content: null, exists: true, known: false })
-  assert.deepEqual(at('b.md', 10), { seq: 10, content: null, exists: true, known: false })
-  assert.deepEqual(at('b.md', 11), { seq: 11, content: '# B\n', exists: true, known: true })
-  assert.deepEqual(at('c.txt', 0), { seq: 0, content: 'x\ny\nz\n', exists: true, known: true })
-  assert.deepEqual(at('c.txt', 13), { seq: 13, content: null, exists: false, known: true })
-  assert.equal(at('never.txt', 5), undefined)
+  assert.deepEqual(await at('a.ts', 0), { seq: 0, content: null, exists: false, known: true })
+  assert.deepEqual(await at('a.ts', 4), { seq: 4, content: 'one\ntwo\n', exists: true, known: true })
+  assert.deepEqual(await at('a.ts', 99), { seq: 99, content: 'one\n2\n3\n', exists: true, known: true })
+  assert.deepEqual(await at('b.md', 0), { seq: 0, content: null, exists: true, known: false })
+  assert.deepEqual(await at('b.md', 10), { seq: 10, content: null, exists: true, known: false })
+  assert.deepEqual(await at('b.md', 11), { seq: 11, content: '# B\n', exists: true, known: true })
+  assert.deepEqual(await at('c.txt', 0), { seq: 0, content: 'x\ny\nz\n', exists: true, known: true })
+  assert.deepEqual(await at('c.txt', 13), { seq: 13, content: null, exists: false, known: true })
+  assert.equal(await at('never.txt', 5), undefined)
 })

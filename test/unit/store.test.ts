@@ -83,13 +83,13 @@ function event(sessionId: string, seq: number, body?: EventBody): GatewayEvent {
 const ids = (records: readonly SessionRecord[]) => records.map((r) => r.id)
 const seqs = (events: readonly GatewayEvent[]) => events.map((e) => e.seq)
 
-test('insert, get and update a session record', (t) => {
+test('insert, get and update a session record', async (t) => {
   const store = openStore(t)
   const original = record('s1')
-  store.insertSession(original)
-  assert.deepEqual(store.getSession('s1'), original)
-  assert.equal(store.getSession('missing'), undefined)
-  assert.throws(() => store.insertSession(record('s1')), /UNIQUE|PRIMARY KEY/)
+  await store.insertSession(original)
+  assert.deepEqual(await store.getSession('s1'), original)
+  assert.equal(await store.getSession('missing'), undefined)
+  await assert.rejects(async () => store.insertSession(record('s1')), /UNIQUE|PRIMARY KEY/)
 
   const updated: SessionRecord = {
     ...original,
@@ -108,84 +108,105 @@ test('insert, get and update a session record', (t) => {
     turns: 1,
     settings: { ...original.settings, workspace: '/work/b', agent: 'reviewer' },
   }
-  store.updateSession(updated)
-  assert.deepEqual(store.getSession('s1'), updated)
+  await store.updateSession(updated)
+  assert.deepEqual(await store.getSession('s1'), updated)
   // The indexed columns follow the record.
   assert.deepEqual(
     ids(
-      store.listSessions({ limit: 10, offset: 0, state: 'idle', workspace: '/work/b', agent: 'reviewer' })
-        .items,
+      (
+        await store.listSessions({
+          limit: 10,
+          offset: 0,
+          state: 'idle',
+          workspace: '/work/b',
+          agent: 'reviewer',
+        })
+      ).items,
     ),
     ['s1'],
   )
-  assert.equal(store.listSessions({ limit: 10, offset: 0, state: 'new' }).total, 0)
+  assert.equal((await store.listSessions({ limit: 10, offset: 0, state: 'new' })).total, 0)
 
   // Updating an unknown session changes nothing.
-  store.updateSession(record('ghost'))
-  assert.equal(store.getSession('ghost'), undefined)
-  assert.equal(store.countSessions(), 1)
+  await store.updateSession(record('ghost'))
+  assert.equal(await store.getSession('ghost'), undefined)
+  assert.equal(await store.countSessions(), 1)
 })
 
-test('listSessions: newest update first (ties by id), pagination with the total', (t) => {
+test('listSessions: newest update first (ties by id), pagination with the total', async (t) => {
   const store = openStore(t)
-  store.insertSession(record('c', { updatedAt: 3_000 }))
-  store.insertSession(record('a', { updatedAt: 1_000 }))
-  store.insertSession(record('e', { updatedAt: 5_000 }))
-  store.insertSession(record('b', { updatedAt: 3_000 }))
-  store.insertSession(record('d', { updatedAt: 4_000 }))
-  assert.equal(store.countSessions(), 5)
+  await store.insertSession(record('c', { updatedAt: 3_000 }))
+  await store.insertSession(record('a', { updatedAt: 1_000 }))
+  await store.insertSession(record('e', { updatedAt: 5_000 }))
+  await store.insertSession(record('b', { updatedAt: 3_000 }))
+  await store.insertSession(record('d', { updatedAt: 4_000 }))
+  assert.equal(await store.countSessions(), 5)
 
-  const all = store.listSessions({ limit: 100, offset: 0 })
+  const all = await store.listSessions({ limit: 100, offset: 0 })
   assert.deepEqual(ids(all.items), ['e', 'd', 'b', 'c', 'a'])
   assert.equal(all.total, 5)
-  assert.deepEqual(store.listSessions({ limit: 2, offset: 0 }), {
-    items: [store.getSession('e'), store.getSession('d')],
+  assert.deepEqual(await store.listSessions({ limit: 2, offset: 0 }), {
+    items: [await store.getSession('e'), await store.getSession('d')],
     total: 5,
   })
-  assert.deepEqual(ids(store.listSessions({ limit: 2, offset: 2 }).items), ['b', 'c'])
-  assert.deepEqual(ids(store.listSessions({ limit: 2, offset: 4 }).items), ['a'])
-  assert.deepEqual(store.listSessions({ limit: 2, offset: 10 }), { items: [], total: 5 })
+  assert.deepEqual(ids((await store.listSessions({ limit: 2, offset: 2 })).items), ['b', 'c'])
+  assert.deepEqual(ids((await store.listSessions({ limit: 2, offset: 4 })).items), ['a'])
+  assert.deepEqual(await store.listSessions({ limit: 2, offset: 10 }), { items: [], total: 5 })
 
   // An update moves a session to the front.
-  store.updateSession({ ...store.getSession('a')!, updatedAt: 9_000 })
-  assert.deepEqual(ids(store.listSessions({ limit: 100, offset: 0 }).items), ['a', 'e', 'd', 'b', 'c'])
+  await store.updateSession({ ...(await store.getSession('a'))!, updatedAt: 9_000 })
+  assert.deepEqual(ids((await store.listSessions({ limit: 100, offset: 0 })).items), [
+    'a',
+    'e',
+    'd',
+    'b',
+    'c',
+  ])
 })
 
-test('listSessions filters by state, workspace and agent, alone or together, and counts the filtered total', (t) => {
+test('listSessions filters by state, workspace and agent, alone or together, and counts the filtered total', async (t) => {
   const store = openStore(t)
-  store.insertSession(record('1', { state: 'idle', workspace: '/w/x', agent: 'reviewer', updatedAt: 1 }))
-  store.insertSession(record('2', { state: 'idle', workspace: '/w/y', agent: null, updatedAt: 2 }))
-  store.insertSession(record('3', { state: 'hibernated', workspace: '/w/x', agent: null, updatedAt: 3 }))
-  store.insertSession(record('4', { state: 'closed', workspace: '/w/x', agent: 'reviewer', updatedAt: 4 }))
-  store.insertSession(record('5', { state: 'idle', workspace: '/w/x', agent: 'reviewer', updatedAt: 5 }))
+  await store.insertSession(
+    record('1', { state: 'idle', workspace: '/w/x', agent: 'reviewer', updatedAt: 1 }),
+  )
+  await store.insertSession(record('2', { state: 'idle', workspace: '/w/y', agent: null, updatedAt: 2 }))
+  await store.insertSession(
+    record('3', { state: 'hibernated', workspace: '/w/x', agent: null, updatedAt: 3 }),
+  )
+  await store.insertSession(
+    record('4', { state: 'closed', workspace: '/w/x', agent: 'reviewer', updatedAt: 4 }),
+  )
+  await store.insertSession(
+    record('5', { state: 'idle', workspace: '/w/x', agent: 'reviewer', updatedAt: 5 }),
+  )
 
-  const list = (query: { state?: SessionState; workspace?: string; agent?: string }, limit = 100) => {
-    const page = store.listSessions({ limit, offset: 0, ...query })
+  const list = async (query: { state?: SessionState; workspace?: string; agent?: string }, limit = 100) => {
+    const page = await store.listSessions({ limit, offset: 0, ...query })
     return [ids(page.items), page.total]
   }
-  assert.deepEqual(list({ state: 'idle' }), [['5', '2', '1'], 3])
-  assert.deepEqual(list({ workspace: '/w/x' }), [['5', '4', '3', '1'], 4])
-  assert.deepEqual(list({ agent: 'reviewer' }), [['5', '4', '1'], 3])
-  assert.deepEqual(list({ state: 'idle', workspace: '/w/x', agent: 'reviewer' }), [['5', '1'], 2])
-  assert.deepEqual(list({ state: 'idle', workspace: '/w/x' }, 1), [['5'], 2])
-  assert.deepEqual(list({ state: 'running' }), [[], 0])
-  assert.deepEqual(list({ agent: 'nobody' }), [[], 0])
+  assert.deepEqual(await list({ state: 'idle' }), [['5', '2', '1'], 3])
+  assert.deepEqual(await list({ workspace: '/w/x' }), [['5', '4', '3', '1'], 4])
+  assert.deepEqual(await list({ agent: 'reviewer' }), [['5', '4', '1'], 3])
+  assert.deepEqual(await list({ state: 'idle', workspace: '/w/x', agent: 'reviewer' }), [['5', '1'], 2])
+  assert.deepEqual(await list({ state: 'idle', workspace: '/w/x' }, 1), [['5'], 2])
+  assert.deepEqual(await list({ state: 'running' }), [[], 0])
+  assert.deepEqual(await list({ agent: 'nobody' }), [[], 0])
 })
 
-test('events: append, read after a sequence number with a limit, last sequence number', (t) => {
+test('events: append, read after a sequence number with a limit, last sequence number', async (t) => {
   const store = openStore(t)
-  store.appendEvents([event('s', 1), event('s', 2), event('other', 1)])
-  store.appendEvents([event('s', 4), event('s', 3)])
-  store.appendEvents([])
-  assert.deepEqual(store.readEvents('s'), [event('s', 1), event('s', 2), event('s', 3), event('s', 4)])
-  assert.deepEqual(seqs(store.readEvents('s', { afterSeq: 2 })), [3, 4])
-  assert.deepEqual(seqs(store.readEvents('s', { limit: 3 })), [1, 2, 3])
-  assert.deepEqual(seqs(store.readEvents('s', { afterSeq: 1, limit: 2 })), [2, 3])
-  assert.deepEqual(seqs(store.readEvents('s', { afterSeq: 4 })), [])
-  assert.deepEqual(store.readEvents('nothing'), [])
-  assert.equal(store.lastSeq('s'), 4)
-  assert.equal(store.lastSeq('other'), 1)
-  assert.equal(store.lastSeq('nothing'), 0)
+  await store.appendEvents([event('s', 1), event('s', 2), event('other', 1)])
+  await store.appendEvents([event('s', 4), event('s', 3)])
+  await store.appendEvents([])
+  assert.deepEqual(await store.readEvents('s'), [event('s', 1), event('s', 2), event('s', 3), event('s', 4)])
+  assert.deepEqual(seqs(await store.readEvents('s', { afterSeq: 2 })), [3, 4])
+  assert.deepEqual(seqs(await store.readEvents('s', { limit: 3 })), [1, 2, 3])
+  assert.deepEqual(seqs(await store.readEvents('s', { afterSeq: 1, limit: 2 })), [2, 3])
+  assert.deepEqual(seqs(await store.readEvents('s', { afterSeq: 4 })), [])
+  assert.deepEqual(await store.readEvents('nothing'), [])
+  assert.equal(await store.lastSeq('s'), 4)
+  assert.equal(await store.lastSeq('other'), 1)
+  assert.equal(await store.lastSeq('nothing'), 0)
 
   // Events are kept as they were published, whatever their type.
   const ready = event('s', 5, {
@@ -196,55 +217,55 @@ test('events: append, read after a sequence number with a limit, last sequence n
     tools: ['Bash'],
     permissionMode: 'default',
   })
-  store.appendEvents([ready])
-  assert.deepEqual(store.readEvents('s', { afterSeq: 4 }), [ready])
+  await store.appendEvents([ready])
+  assert.deepEqual(await store.readEvents('s', { afterSeq: 4 }), [ready])
 })
 
-test('a batch of events is written whole or not at all', (t) => {
+test('a batch of events is written whole or not at all', async (t) => {
   const store = openStore(t)
-  store.appendEvents([event('s', 1)])
-  assert.throws(() => store.appendEvents([event('s', 2), event('s', 1)]), /UNIQUE|PRIMARY KEY/)
-  assert.deepEqual(seqs(store.readEvents('s')), [1])
+  await store.appendEvents([event('s', 1)])
+  await assert.rejects(async () => store.appendEvents([event('s', 2), event('s', 1)]), /UNIQUE|PRIMARY KEY/)
+  assert.deepEqual(seqs(await store.readEvents('s')), [1])
 })
 
-test('deleteSession removes the record and its events, nothing else', (t) => {
+test('deleteSession removes the record and its events, nothing else', async (t) => {
   const store = openStore(t)
-  store.insertSession(record('gone'))
-  store.insertSession(record('kept'))
-  store.appendEvents([event('gone', 1), event('gone', 2), event('kept', 1)])
-  store.deleteSession('gone')
-  assert.equal(store.getSession('gone'), undefined)
-  assert.deepEqual(store.readEvents('gone'), [])
-  assert.equal(store.lastSeq('gone'), 0)
-  assert.equal(store.countSessions(), 1)
-  assert.deepEqual(store.listSessions({ limit: 10, offset: 0 }).total, 1)
-  assert.deepEqual(seqs(store.readEvents('kept')), [1])
-  store.deleteSession('never-existed')
-  assert.equal(store.countSessions(), 1)
+  await store.insertSession(record('gone'))
+  await store.insertSession(record('kept'))
+  await store.appendEvents([event('gone', 1), event('gone', 2), event('kept', 1)])
+  await store.deleteSession('gone')
+  assert.equal(await store.getSession('gone'), undefined)
+  assert.deepEqual(await store.readEvents('gone'), [])
+  assert.equal(await store.lastSeq('gone'), 0)
+  assert.equal(await store.countSessions(), 1)
+  assert.deepEqual((await store.listSessions({ limit: 10, offset: 0 })).total, 1)
+  assert.deepEqual(seqs(await store.readEvents('kept')), [1])
+  await store.deleteSession('never-existed')
+  assert.equal(await store.countSessions(), 1)
 })
 
-test('reopening the same data directory keeps sessions and events', (t) => {
+test('reopening the same data directory keeps sessions and events', async (t) => {
   const dir = join(tempDir(t), 'nested', 'data')
   const first = openStore(t, dir)
   assert.ok(existsSync(join(dir, 'gateway.sqlite')))
   const s1 = record('s1', { state: 'idle', updatedAt: 2 })
   const s2 = record('s2', { state: 'hibernated', updatedAt: 1 })
-  first.insertSession(s1)
-  first.insertSession(s2)
-  first.appendEvents([event('s1', 1), event('s1', 2)])
-  first.close()
+  await first.insertSession(s1)
+  await first.insertSession(s2)
+  await first.appendEvents([event('s1', 1), event('s1', 2)])
+  await first.close()
 
   const second = openStore(t, dir)
-  assert.deepEqual(second.getSession('s1'), s1)
-  assert.deepEqual(second.listSessions({ limit: 10, offset: 0 }), { items: [s1, s2], total: 2 })
-  assert.deepEqual(second.readEvents('s1'), [event('s1', 1), event('s1', 2)])
-  assert.equal(second.lastSeq('s1'), 2)
-  second.appendEvents([event('s1', 3)])
-  second.close()
+  assert.deepEqual(await second.getSession('s1'), s1)
+  assert.deepEqual(await second.listSessions({ limit: 10, offset: 0 }), { items: [s1, s2], total: 2 })
+  assert.deepEqual(await second.readEvents('s1'), [event('s1', 1), event('s1', 2)])
+  assert.equal(await second.lastSeq('s1'), 2)
+  await second.appendEvents([event('s1', 3)])
+  await second.close()
 
   const third = openStore(t, dir)
-  assert.deepEqual(seqs(third.readEvents('s1')), [1, 2, 3])
-  assert.equal(third.countSessions(), 2)
+  assert.deepEqual(seqs(await third.readEvents('s1')), [1, 2, 3])
+  assert.equal(await third.countSessions(), 2)
 })
 
 test('the write-ahead log is copied into the database file by a thread of its own', async (t) => {
@@ -255,28 +276,28 @@ test('the write-ahead log is copied into the database file by a thread of its ow
   // About 400 pages: under SQLite's own checkpoint size, so only a checkpoint thread copies them.
   const text = 'x'.repeat(1_000)
   for (let batch = 0; batch < 30; batch++)
-    store.appendEvents(
+    await store.appendEvents(
       Array.from({ length: 50 }, (_, i) =>
         event('s', batch * 50 + i + 1, { type: 'text.delta', turnId: 't', text, parentToolUseId: null }),
       ),
     )
   assert.equal(statSync(file).size, before, 'nothing copied by the writing connection')
   await waitUntil(() => statSync(file).size > before + 1_000_000, 10_000, 'the checkpoint thread')
-  assert.equal(store.readEvents('s').length, 1_500)
+  assert.equal((await store.readEvents('s')).length, 1_500)
 })
 
-test('a full database: writes fail with storage_full naming the file, health says so until a write succeeds', (t) => {
+test('a full database: writes fail with storage_full naming the file, health says so until a write succeeds', async (t) => {
   const dir = tempDir(t)
   const store = openStore(t, dir)
-  store.insertSession(record('a'))
+  await store.insertSession(record('a'))
   // Not a page more than the file has: as on a full disk.
   store.setMaxSize(1)
   const text = 'x'.repeat(2_000)
   const before = Date.now()
-  assert.throws(
-    () => {
+  await assert.rejects(
+    async () => {
       for (let seq = 1; seq <= 100; seq++)
-        store.appendEvents([
+        await store.appendEvents([
           event('s', seq, { type: 'text.delta', turnId: 't', text, parentToolUseId: null }),
         ])
     },
@@ -291,16 +312,16 @@ test('a full database: writes fail with storage_full naming the file, health say
   assert.equal(health.error, 'storage_full')
   assert.ok(health.since >= before && health.since <= Date.now())
   // Reading goes on.
-  assert.equal(store.getSession('a')?.id, 'a')
-  assert.throws(() => store.insertSession(record('b', { agent: text })), isStoreError)
+  assert.equal((await store.getSession('a'))?.id, 'a')
+  await assert.rejects(async () => store.insertSession(record('b', { agent: text })), isStoreError)
   assert.equal(store.health().ok, false)
 
   store.setMaxSize(0)
-  store.insertSession(record('b'))
+  await store.insertSession(record('b'))
   assert.deepEqual(store.health(), { ok: true })
 })
 
-test('an event nested deeper than SQLite reads JSON does not fail reading the events by type', (t) => {
+test('an event nested deeper than SQLite reads JSON does not fail reading the events by type', async (t) => {
   const store = openStore(t)
   let input: unknown = 'leaf'
   for (let i = 0; i < 1_500; i++) input = { a: input }
@@ -312,66 +333,66 @@ test('an event nested deeper than SQLite reads JSON does not fail reading the ev
     input,
     parentToolUseId: null,
   }
-  store.appendEvents([event('s', 1), event('s', 2, call), event('s', 3)])
-  const calls = store.readEvents('s', { types: ['tool.call', 'tool.result'] })
+  await store.appendEvents([event('s', 1), event('s', 2, call), event('s', 3)])
+  const calls = await store.readEvents('s', { types: ['tool.call', 'tool.result'] })
   assert.deepEqual(seqs(calls), [2])
   // Compared as text: deepEqual recurses deeper than the stack allows.
   assert.equal(JSON.stringify(calls[0]), JSON.stringify(event('s', 2, call)))
-  assert.deepEqual(seqs(store.readEvents('s', { types: ['text.delta'] })), [1, 3])
+  assert.deepEqual(seqs(await store.readEvents('s', { types: ['text.delta'] })), [1, 3])
 })
 
-test('a stored event that cannot be read back is left out and reported, the others are read', (t) => {
+test('a stored event that cannot be read back is left out and reported, the others are read', async (t) => {
   const dir = tempDir(t)
   const unreadable: [string, number, string][] = []
   const store = new SqliteStore(dir, {
     onUnreadableEvent: (sessionId, seq, error) => unreadable.push([sessionId, seq, error.name]),
   })
   t.after(() => store.close())
-  store.appendEvents([event('s', 1), event('s', 3)])
+  await store.appendEvents([event('s', 1), event('s', 3)])
   const other = new Database(join(dir, 'gateway.sqlite'))
   other
     .prepare('INSERT INTO events (session_id, seq, event) VALUES (?, ?, ?)')
     .run('s', 2, '{"type": "text.del')
   other.close()
-  assert.deepEqual(seqs(store.readEvents('s')), [1, 3])
-  assert.deepEqual(seqs(store.readEvents('s', { types: ['text.delta'] })), [1, 3])
+  assert.deepEqual(seqs(await store.readEvents('s')), [1, 3])
+  assert.deepEqual(seqs(await store.readEvents('s', { types: ['text.delta'] })), [1, 3])
   assert.deepEqual(unreadable, [
     ['s', 2, 'SyntaxError'],
     ['s', 2, 'SyntaxError'],
   ])
 })
 
-test('a page says how far its read went: rows left out count, so a short page is not the end', (t) => {
+test('a page says how far its read went: rows left out count, so a short page is not the end', async (t) => {
   const store = openStore(t)
-  store.appendEvents([1, 2, 3, 4, 5].map((seq) => placed('s', seq, seq)))
+  await store.appendEvents([1, 2, 3, 4, 5].map((seq) => placed('s', seq, seq)))
   const other = new Database(store.file)
   other.prepare("UPDATE events SET event = '{' WHERE seq = 2").run()
   other.close()
-  const page = store.readEventPage('s', { limit: 3 })
+  const page = await store.readEventPage('s', { limit: 3 })
   assert.deepEqual([seqs(page.events), page.last, page.end], [[1, 3], 3, false])
-  const rest = store.readEventPage('s', { afterSeq: page.last, limit: 3 })
+  const rest = await store.readEventPage('s', { afterSeq: page.last, limit: 3 })
   assert.deepEqual([seqs(rest.events), rest.last, rest.end], [[4, 5], 5, true])
-  assert.deepEqual(store.readEventPage('s', { afterSeq: 5 }), { events: [], last: 5, end: true })
+  assert.deepEqual(await store.readEventPage('s', { afterSeq: 5 }), { events: [], last: 5, end: true })
   for (const query of [{}, { sessionIds: ['s'] }, { types: ['text.delta' as const] }]) {
-    const first = store.readEventsAfter(0, { ...query, limit: 3 })
+    const first = await store.readEventsAfter(0, { ...query, limit: 3 })
     assert.deepEqual([first.events.map((e) => e.pos), first.last, first.end], [[1, 3], 3, false])
-    const next = store.readEventsAfter(first.last, { ...query, limit: 3 })
+    const next = await store.readEventsAfter(first.last, { ...query, limit: 3 })
     assert.deepEqual([next.events.map((e) => e.pos), next.last, next.end], [[4, 5], 5, true])
   }
 })
 
-test('positions reserved are kept across a reopen, and only ever raised', (t) => {
+test('positions reserved are kept across a reopen, and only ever raised', async (t) => {
   const dir = tempDir(t)
   const store = openStore(t, dir)
-  assert.equal(store.reservedPos(), 0)
-  store.reservePositions(2_000)
-  store.reservePositions(1_000)
-  assert.equal(store.reservedPos(), 2_000)
-  store.close()
-  assert.equal(openStore(t, dir).reservedPos(), 2_000)
+  assert.equal(await store.reservedPos(), 0)
+  await store.reservePositions(2_000)
+  await store.reservePositions(1_000)
+  assert.equal(await store.reservedPos(), 2_000)
+  await store.close()
+  assert.equal(await openStore(t, dir).reservedPos(), 2_000)
 })
 
-test('a file that is not a database fails the start with an error naming the file and the cause', (t) => {
+test('a file that is not a database fails the start with an error naming the file and the cause', async (t) => {
   const dir = tempDir(t)
   const file = join(dir, 'gateway.sqlite')
   writeFileSync(file, 'not a database, but some text long enough to be read as one. '.repeat(100))
@@ -383,10 +404,10 @@ test('a file that is not a database fails the start with an error naming the fil
   )
 })
 
-test('a read-only database fails the start with an error naming the file, not at the first write', (t) => {
+test('a read-only database fails the start with an error naming the file, not at the first write', async (t) => {
   const dir = tempDir(t)
   const file = join(dir, 'gateway.sqlite')
-  new SqliteStore(dir).close()
+  await new SqliteStore(dir).close()
   // The test runs as root, whom file modes do not stop: an immutable file is read-only for everyone.
   try {
     execFileSync('chattr', ['+i', file], { stdio: 'ignore' })
@@ -407,7 +428,7 @@ test('a read-only database fails the start with an error naming the file, not at
   }
 })
 
-test('a data directory that cannot be created fails the start naming it and store.dataDir', (t) => {
+test('a data directory that cannot be created fails the start naming it and store.dataDir', async (t) => {
   const blocker = join(tempDir(t), 'a-file')
   writeFileSync(blocker, '')
   const dir = join(blocker, 'data')
@@ -425,9 +446,9 @@ function placed(sessionId: string, seq: number, pos: number, body?: EventBody): 
   return placedEvent
 }
 
-test('readEventsAfter: every session in position order, filtered by sessions and types, with a limit', (t) => {
+test('readEventsAfter: every session in position order, filtered by sessions and types, with a limit', async (t) => {
   const store = openStore(t)
-  assert.equal(store.lastPos(), 0)
+  assert.equal(await store.lastPos(), 0)
   const usage = {
     inputTokens: 1,
     outputTokens: 1,
@@ -435,34 +456,38 @@ test('readEventsAfter: every session in position order, filtered by sessions and
     cacheCreationInputTokens: 0,
     thinkingTokens: 0,
   }
-  store.appendEvents([
+  await store.appendEvents([
     placed('a', 1, 1),
     placed('b', 1, 2),
     placed('a', 2, 3, { type: 'usage', turnId: 't', model: 'm', usage, costUsd: 0 }),
     placed('c', 1, 4),
     placed('b', 2, 5),
   ])
-  store.appendEvents([event('a', 3)]) // published by no bus: no position
+  await store.appendEvents([event('a', 3)]) // published by no bus: no position
   const positions = (events: { pos: number }[]) => events.map((e) => e.pos)
-  assert.equal(store.lastPos(), 5)
-  assert.deepEqual(positions(store.readEventsAfter(0).events), [1, 2, 3, 4, 5])
+  assert.equal(await store.lastPos(), 5)
+  assert.deepEqual(positions((await store.readEventsAfter(0)).events), [1, 2, 3, 4, 5])
   assert.deepEqual(
-    store.readEventsAfter(1, { limit: 2 }).events.map(({ pos, event }) => [pos, event.sessionId, event.seq]),
+    (await store.readEventsAfter(1, { limit: 2 })).events.map(({ pos, event }) => [
+      pos,
+      event.sessionId,
+      event.seq,
+    ]),
     [
       [2, 'b', 1],
       [3, 'a', 2],
     ],
   )
-  assert.deepEqual(positions(store.readEventsAfter(0, { sessionIds: ['b', 'c'] }).events), [2, 4, 5])
-  assert.deepEqual(positions(store.readEventsAfter(0, { types: ['usage'] }).events), [3])
+  assert.deepEqual(positions((await store.readEventsAfter(0, { sessionIds: ['b', 'c'] })).events), [2, 4, 5])
+  assert.deepEqual(positions((await store.readEventsAfter(0, { types: ['usage'] })).events), [3])
   assert.deepEqual(
-    positions(store.readEventsAfter(2, { sessionIds: ['a'], types: ['text.delta'] }).events),
+    positions((await store.readEventsAfter(2, { sessionIds: ['a'], types: ['text.delta'] })).events),
     [],
   )
-  assert.deepEqual(seqs(store.readEvents('a')), [1, 2, 3], 'the per-session reads see every event')
+  assert.deepEqual(seqs(await store.readEvents('a')), [1, 2, 3], 'the per-session reads see every event')
 })
 
-test('a database of schema version 1 with rows is upgraded: old events keep no position, new ones get one', (t) => {
+test('a database of schema version 1 with rows is upgraded: old events keep no position, new ones get one', async (t) => {
   const dir = tempDir(t)
   const old = new Database(join(dir, 'gateway.sqlite'))
   old.exec(`
@@ -490,8 +515,8 @@ test('a database of schema version 1 with rows is upgraded: old events keep no p
       (index) => index.name === 'events_by_pos',
     ),
   )
-  assert.deepEqual(store.getSession('legacy')?.id, 'legacy')
-  assert.deepEqual(seqs(store.readEvents('legacy')), [1, 2])
+  assert.deepEqual((await store.getSession('legacy'))?.id, 'legacy')
+  assert.deepEqual(seqs(await store.readEvents('legacy')), [1, 2])
   assert.deepEqual(
     check.prepare("SELECT seq, type FROM events WHERE session_id = 'legacy' ORDER BY seq").all(),
     [
@@ -500,29 +525,30 @@ test('a database of schema version 1 with rows is upgraded: old events keep no p
     ],
     'the type column is filled for the events already stored',
   )
-  assert.equal(store.lastPos(), 0)
+  assert.equal(await store.lastPos(), 0)
   assert.deepEqual(
-    store.readEventsAfter(0).events,
+    (await store.readEventsAfter(0)).events,
     [],
     'events written before positions cannot be replayed by one',
   )
 
-  const bus = new EventBus(store)
+  const bus = await EventBus.open(store)
+  await bus.loadSeq('legacy')
   const next = bus.publish('legacy', { type: 'text.delta', turnId: 't', text: 'new', parentToolUseId: null })
-  bus.flush()
+  await bus.flush()
   assert.equal(next.seq, 3)
   assert.deepEqual(
-    store.readEventsAfter(0).events.map(({ pos, event }) => [pos, event.seq]),
+    (await store.readEventsAfter(0)).events.map(({ pos, event }) => [pos, event.seq]),
     [[1, 3]],
   )
-  store.close()
+  await store.close()
   // Reopened, numbering goes on after the positions the first bus reserved (a block, see EventBus).
   const reopened = openStore(t, dir)
-  const later = new EventBus(reopened)
+  const later = await EventBus.open(reopened)
   later.publish('other', { type: 'session.deleted' })
-  later.flush()
+  await later.flush()
   assert.deepEqual(
-    reopened.readEventsAfter(0).events.map(({ pos, event }) => [pos, event.sessionId]),
+    (await reopened.readEventsAfter(0)).events.map(({ pos, event }) => [pos, event.sessionId]),
     [
       [1, 'legacy'],
       [POSITION_BLOCK + 1, 'other'],

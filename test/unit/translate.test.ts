@@ -269,7 +269,7 @@ const ZERO_USAGE = {
   thinkingTokens: 0,
 }
 
-/** The `turn.completed` of a turn `failure()` ended: no text, 3 turns in 800 ms, nothing charged. */
+/** The `turn.completed` of a turn `failure()` ended: no text, 3 turns in 800 ms (700 in the API), nothing charged. */
 function failedTurn(status: 'error' | 'interrupted', error: { code: string; message: string }) {
   return {
     type: 'turn.completed',
@@ -279,6 +279,7 @@ function failedTurn(status: 'error' | 'interrupted', error: { code: string; mess
     structuredOutput: undefined,
     stopReason: null,
     durationMs: 800,
+    apiDurationMs: 700,
     numTurns: 3,
     usage: ZERO_USAGE,
     costUsd: 0,
@@ -333,6 +334,7 @@ test('a streamed text turn: session.ready, token deltas, the message, usage and 
       structuredOutput: undefined,
       stopReason: 'end_turn',
       durationMs: 1_250,
+      apiDurationMs: 1_100,
       numTurns: 1,
       usage: turnUsage,
       costUsd: 0.015625,
@@ -811,6 +813,7 @@ test('an API error ending a turn (is_error success): rate_limited, overloaded, c
       structuredOutput: undefined,
       stopReason: null,
       durationMs: 1_250,
+      apiDurationMs: 1_100,
       numTurns: 1,
       usage: ZERO_USAGE,
       costUsd: 0.001953125,
@@ -885,6 +888,29 @@ test('a resumed conversation starts from the cost saved before: its first turn i
   const translator = new Translator(0.25)
   const events = run(translator, [success('resumed', 0.375)])
   assert.equal(events[0]?.type === 'usage' ? events[0].costUsd : -1, 0.125)
+})
+
+test("a turn's API time is the growth of the CLI's running total; unknown for a resumed process's first turn", () => {
+  const apiTimes = (translator: Translator, totals: number[]) =>
+    totals.map((total, i) => {
+      const events = run(translator, [success(`turn ${i}`, 0, { duration_api_ms: total })], `turn-${i}`)
+      const last = events.at(-1)
+      return last?.type === 'turn.completed' ? last.apiDurationMs : 'no turn.completed'
+    })
+  // As the CLI reports it: 377 ms, then 552 more; a total below the last one started again (/clear).
+  assert.deepEqual(apiTimes(new Translator(), [377, 929, 929, 200]), [377, 552, 0, 200])
+  // A resumed CLI may go on from the total saved for the conversation, or start from 0: not known at first.
+  assert.deepEqual(apiTimes(new Translator(0.25, true), [1_255, 1_489]), [undefined, 234])
+  // A result that ends no turn (a background task's) moves the total on: the next turn is not charged for it.
+  const background = new Translator()
+  run(background, [success('own', 0, { duration_api_ms: 300 })])
+  run(background, [
+    success('background', 0, {
+      duration_api_ms: 800,
+      origin: { kind: 'task-notification' },
+    }),
+  ])
+  assert.deepEqual(apiTimes(background, [1_000]), [200])
 })
 
 test('usage names the main conversation model, not a subagent or a local command', () => {

@@ -78,7 +78,7 @@ export const agentStatsRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> =
     },
     async (request): Promise<Static<typeof AgentStatsSchema>> => {
       const { since } = request.query
-      const { main, subagents } = gateway.store.agentFigures(since)
+      const { main, subagents } = await gateway.store.agentFigures(since)
       return {
         since: since ?? null,
         building: gateway.store.readModelsBuilding(),

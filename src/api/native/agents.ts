@@ -247,10 +247,10 @@ export const agentRoutes: FastifyPluginAsync<AgentRouteOptions> = async (app, op
     },
     async (request) => {
       const { id } = request.params
-      const session = sessionOrThrow(gateway.engine, id)
+      const session = await sessionOrThrow(gateway.engine, id)
       const { agent } = request.body
       if (agent !== null) await checkUsable(agent, session.settings.workspace)
-      return sessionView(gateway.engine.updateSettings(id, { agent }), gateway.engine)
+      return sessionView(await gateway.engine.updateSettings(id, { agent }), gateway.engine)
     },
   )
 

@@ -111,8 +111,8 @@ export const changeRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = asy
     async (request): Promise<Static<typeof ChangeRollupSchema>> => {
       const { id } = request.params
       const { limit, offset } = request.query
-      sessionOrThrow(engine, id)
-      const { totals, files, changes } = store.fileChanges(
+      await sessionOrThrow(engine, id)
+      const { totals, files, changes } = await store.fileChanges(
         id,
         { limit, offset },
         gateway.config.native.changeContentMaxBytes,
@@ -164,16 +164,16 @@ export const changeRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = asy
     async (request): Promise<Static<typeof FileComparisonSchema>> => {
       const { id } = request.params
       const { path, from = 0, to } = request.query
-      sessionOrThrow(engine, id)
-      const eventAt = (seq: number) =>
-        store.readEvents(id, { afterSeq: seq - 1, limit: 1, types: ['file.changed'] })[0] as
+      await sessionOrThrow(engine, id)
+      const eventAt = async (seq: number) =>
+        (await store.readEvents(id, { afterSeq: seq - 1, limit: 1, types: ['file.changed'] }))[0] as
           | FileChangeEvent
           | undefined
-      const at = (seq: number, field: string): FileAt => {
-        const seqs = store.fileChangeSeqs(id, path, seq)
+      const at = async (seq: number, field: string): Promise<FileAt> => {
+        const seqs = await store.fileChangeSeqs(id, path, seq)
         if (!seqs) throw notFound(`A change of ${path} in session ${id}`, 'querystring.path')
-        const first = eventAt(seqs.first)
-        const last = seqs.last === null ? undefined : eventAt(seqs.last)
+        const first = await eventAt(seqs.first)
+        const last = seqs.last === null ? undefined : await eventAt(seqs.last)
         // An event that cannot be read back (see the log) leaves the content unknown.
         const file =
           first && (seqs.last === null || last)
@@ -183,8 +183,8 @@ export const changeRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = asy
       }
       return {
         path,
-        from: at(from, 'querystring.from'),
-        to: at(to ?? bus.currentSeq(id), 'querystring.to'),
+        from: await at(from, 'querystring.from'),
+        to: await at(to ?? (await bus.loadSeq(id)), 'querystring.to'),
       }
     },
   )

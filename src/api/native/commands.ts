@@ -119,7 +119,7 @@ export const commandRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
         }),
       },
     },
-    async (request) => listAnswer(sessionOrThrow(engine, request.params.id).settings.workspace),
+    async (request) => listAnswer((await sessionOrThrow(engine, request.params.id)).settings.workspace),
   )
 
   app.post<{ Params: Static<typeof RunParams>; Body: Static<typeof RunBody> }>(
@@ -165,7 +165,7 @@ export const commandRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
     async (request, reply) => {
       const { id } = request.params
       const name = request.params.name.replace(/^\//, '')
-      const session = sessionOrThrow(engine, id)
+      const session = await sessionOrThrow(engine, id)
       const args = request.body.args?.trim() ?? ''
       const entries = await commandsOf(session.settings.workspace)
       const entry = resolveCommand(entries, name)

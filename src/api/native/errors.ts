@@ -4,6 +4,7 @@
  * error table lists the same codes with the same statuses; test/unit/native-errors.test.ts keeps them in step.
  */
 import type { FastifyError } from 'fastify'
+import { CLUSTER_ERROR_STATUS, isOwnerUnreachable, type OwnerUnreachableError } from '../../cluster/errors.js'
 import { isGatewayError } from '../../engine/errors.js'
 import type { ErrorCode } from '../../events/types.js'
 import type { Refusal } from '../../lifecycle/readiness.js'
@@ -43,6 +44,8 @@ export const ERROR_STATUS = {
   already_exists: 409,
   ambiguous: 409,
   agent_unavailable: 409,
+  /** Another replica runs the session, and the request could not be sent there (a WebSocket's command). */
+  owned_elsewhere: 409,
   command_unavailable: 409,
   not_unique: 422,
   no_match: 422,
@@ -66,6 +69,10 @@ export const ERROR_STATUS = {
   start_failed: 503,
   overloaded: 503,
   shutting_down: 503,
+  /** The replica owning the session could not be reached (src/cluster/errors.ts). */
+  owner_unreachable: CLUSTER_ERROR_STATUS.owner_unreachable,
+  /** Its workspace is on another replica's disk only (`cluster.workspaces: pinned`), which does not run it. */
+  session_pinned: 503,
   storage_unavailable: 503,
   storage_full: 507,
   timeout: 504,
@@ -149,9 +156,19 @@ export function fromToolError(error: ToolError, part: 'body' | 'querystring'): A
   return new ApiError(error.code, error.message, { field })
 }
 
+/**
+ * The session's owner could not be reached. Worth trying again (Retry-After) unless the owner may have
+ * acted on the request: a message sent twice would run twice.
+ */
+export const fromOwnerUnreachable = (error: OwnerUnreachableError): ApiError =>
+  new ApiError('owner_unreachable', error.message, {
+    retryAfter: error.mayHaveArrived ? undefined : retryAfterSeconds(ERROR_STATUS.owner_unreachable),
+  })
+
 /** Any error a native route can raise, in the native shape. */
 export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error
+  if (isOwnerUnreachable(error)) return fromOwnerUnreachable(error)
   if (isGatewayError(error) || isStoreError(error))
     return fromEngineError(error.code, error.message, error.retryAfterMs)
   if (error instanceof JsonTooDeepError) return new ApiError('json_too_deep', error.message)

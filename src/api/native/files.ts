@@ -135,7 +135,7 @@ export const fileRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async
     },
     async (request, reply) => {
       const { id } = request.params
-      const record = sessionOrThrow(engine, id)
+      const record = await sessionOrThrow(engine, id)
       if (!request.isMultipart())
         throw new ApiError('unsupported_media_type', 'An upload is a multipart/form-data body')
       const limits = gateway.config.native
@@ -207,7 +207,7 @@ export const fileRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async
       },
     },
     async (request): Promise<FileListingView> => {
-      const record = sessionOrThrow(engine, request.params.id)
+      const record = await sessionOrThrow(engine, request.params.id)
       const { path, depth, flat, include_ignored } = request.query
       const listing = await fromTools(
         () =>
@@ -265,7 +265,7 @@ export const fileRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async
       },
     },
     async (request, reply) => {
-      const record = sessionOrThrow(engine, request.params.id)
+      const record = await sessionOrThrow(engine, request.params.id)
       const { path } = request.query
       const file = await fromTools(async () => {
         const root = await workspaceRoot(record.settings.workspace)

@@ -79,7 +79,7 @@ export const GATEWAY_COMMANDS: readonly GatewayCommand[] = [
     "Show the session: state, model, workspace, Claude Code's process, usage",
     '',
     async ({ gateway: { engine }, session }) => {
-      const view = sessionView(sessionOrThrow(engine, session.id), engine)
+      const view = sessionView(await sessionOrThrow(engine, session.id), engine)
       return { output: statusText(view), data: view }
     },
   ),
@@ -112,7 +112,7 @@ export const GATEWAY_COMMANDS: readonly GatewayCommand[] = [
     '[allow|deny|remove <rule>...]',
     async (context) => {
       const { gateway, session, args } = context
-      let rules = toolPermissionsOf(gateway.engine, session.id)
+      let rules = await toolPermissionsOf(gateway.engine, session.id)
       if (args) {
         const [verb = '', ...changed] = ruleList(args)
         if (!['allow', 'deny', 'remove'].includes(verb) || changed.length === 0)
@@ -122,7 +122,7 @@ export const GATEWAY_COMMANDS: readonly GatewayCommand[] = [
         const denied = without(rules.disallowed_tools)
         if (verb === 'allow') allowed.push(...changed)
         if (verb === 'deny') denied.push(...changed)
-        rules = changeToolPermissions(gateway.engine, session.id, {
+        rules = await changeToolPermissions(gateway.engine, session.id, {
           allowed_tools: allowed,
           disallowed_tools: denied,
         })
@@ -147,7 +147,7 @@ export const GATEWAY_COMMANDS: readonly GatewayCommand[] = [
       if (!args) throw invalid('/add-dir needs the path of a directory', 'body.args')
       const path = resolve(session.settings.workspace, args)
       const before = session.settings.additionalDirectories
-      const view = changeContext(gateway, session.id, { additional_directories: [...before, path] })
+      const view = await changeContext(gateway, session.id, { additional_directories: [...before, path] })
       const added = view.settings.additional_directories.at(-1)
       return { output: `Added ${added} as a working directory of this session.`, data: view }
     },
@@ -159,7 +159,7 @@ export const GATEWAY_COMMANDS: readonly GatewayCommand[] = [
     '[file]',
     async ({ gateway, session, args }) => {
       const format = args ? (EXPORT_FORMATS[extname(args).toLowerCase()] ?? 'markdown') : 'markdown'
-      const content = exportOf(gateway, session.id, format).body
+      const content = (await exportOf(gateway, session.id, format)).body
       if (!args) return { output: content, data: { format, path: null } }
       const written = (await runDirectTool(gateway, session.id, 'write', {
         file_path: args,
@@ -177,7 +177,7 @@ export const GATEWAY_COMMANDS: readonly GatewayCommand[] = [
     'List the sessions of this workspace (send a message to one to continue it)',
     '',
     async ({ gateway, session }) => {
-      const page = sessionPage(gateway.engine, {
+      const page = await sessionPage(gateway.engine, {
         workspace: session.settings.workspace,
         limit: 50,
         offset: 0,

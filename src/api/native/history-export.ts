@@ -14,11 +14,11 @@ export const EXPORT_FORMATS = ['json', 'markdown', 'html'] as const
 export type ExportFormat = (typeof EXPORT_FORMATS)[number]
 
 /** The whole conversation as one document, its media type and a file name. */
-export function exportOf(gateway: GatewayContext, id: string, format: ExportFormat) {
+export async function exportOf(gateway: GatewayContext, id: string, format: ExportFormat) {
   const { engine, bus } = gateway
-  const record = sessionOrThrow(engine, id)
+  const record = await sessionOrThrow(engine, id)
   const session = sessionView(record, engine)
-  const items = wholeHistory(bus, id)
+  const items = await wholeHistory(bus, id)
   const exportedAt = new Date().toISOString()
   const base = `session-${id.replace(/[^\w.-]/g, '_')}`
   const [body, type, extension] =

@@ -333,14 +333,19 @@ const CHUNK_MAX = 1000
 const SCAN_BUDGET = 20_000
 
 /** Up to `limit` items after `after`, reading at most SCAN_BUDGET raw events from the store. */
-export function historyPage(bus: EventBus, sessionId: string, after: number, limit: number): HistoryPage {
+export async function historyPage(
+  bus: EventBus,
+  sessionId: string,
+  after: number,
+  limit: number,
+): Promise<HistoryPage> {
   const items: HistoryItem[] = []
   const chunk = Math.min(CHUNK_MAX, Math.max(CHUNK_MIN, limit * 4))
   let cursor = after
   let scanned = 0
   scan: while (scanned < SCAN_BUDGET) {
     const want = Math.min(chunk, SCAN_BUDGET - scanned)
-    const events = bus.replay(sessionId, cursor, want)
+    const events = await bus.replay(sessionId, cursor, want)
     for (const event of events) {
       cursor = event.seq
       scanned++
@@ -352,7 +357,12 @@ export function historyPage(bus: EventBus, sessionId: string, after: number, lim
     }
     if (events.length < want) break
   }
-  return { session_id: sessionId, items, next_after: cursor, has_more: cursor < bus.currentSeq(sessionId) }
+  return {
+    session_id: sessionId,
+    items,
+    next_after: cursor,
+    has_more: cursor < (await bus.loadSeq(sessionId)),
+  }
 }
 
 /**
@@ -360,21 +370,21 @@ export function historyPage(bus: EventBus, sessionId: string, after: number, lim
  * first, reading at most SCAN_BUDGET raw events backwards: sequence numbers have no gaps, so each chunk is
  * a forward read of the range just below the last one.
  */
-export function historyPageBefore(
+export async function historyPageBefore(
   bus: EventBus,
   sessionId: string,
   before: number,
   limit: number,
-): HistoryPage {
+): Promise<HistoryPage> {
   const items: HistoryItem[] = []
   const chunk = Math.min(CHUNK_MAX, Math.max(CHUNK_MIN, limit * 4))
-  const last = Math.min(before - 1, bus.currentSeq(sessionId))
+  const last = Math.min(before - 1, await bus.loadSeq(sessionId))
   /** The first sequence number read so far. */
   let cursor = last + 1
   let scanned = 0
   scan: while (scanned < SCAN_BUDGET && cursor > 1) {
     const from = Math.max(1, cursor - Math.min(chunk, SCAN_BUDGET - scanned))
-    const events = bus.replay(sessionId, from - 1, cursor - from)
+    const events = await bus.replay(sessionId, from - 1, cursor - from)
     for (let index = events.length - 1; index >= 0; index--) {
       const event = events[index]!
       cursor = event.seq
@@ -392,11 +402,11 @@ export function historyPageBefore(
 }
 
 /** Every item of the session's history, read chunk by chunk (the raw events are not all held at once). */
-export function wholeHistory(bus: EventBus, sessionId: string): HistoryItem[] {
+export async function wholeHistory(bus: EventBus, sessionId: string): Promise<HistoryItem[]> {
   const items: HistoryItem[] = []
   let cursor = 0
   for (;;) {
-    const events = bus.replay(sessionId, cursor, CHUNK_MAX)
+    const events = await bus.replay(sessionId, cursor, CHUNK_MAX)
     for (const event of events) {
       cursor = event.seq
       const item = historyItem(event)

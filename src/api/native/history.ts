@@ -71,7 +71,7 @@ export const historyRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
     },
     async (request): Promise<HistoryPage> => {
       const { id } = request.params
-      sessionOrThrow(engine, id)
+      await sessionOrThrow(engine, id)
       const { after, before, limit } = request.query
       return before === undefined
         ? historyPage(bus, id, after, limit)
@@ -106,7 +106,7 @@ export const historyRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
       },
     },
     async (request, reply) => {
-      const { body, type, fileName } = exportOf(gateway, request.params.id, request.body.format)
+      const { body, type, fileName } = await exportOf(gateway, request.params.id, request.body.format)
       return reply
         .header('content-disposition', `attachment; filename="${fileName}"`)
         .header('x-content-type-options', 'nosniff')

@@ -7,6 +7,7 @@ import type { GatewayContext } from '../../gateway.js'
 import { hasValidKey } from '../auth.js'
 import { JSON_TYPE } from '../media-types.js'
 import { openapiRoutes } from '../openapi.js'
+import { forwardOwnedElsewhere } from '../ownership.js'
 import { agentStatsRoutes } from './agent-stats.js'
 import { agentRoutes } from './agents.js'
 import { changeRoutes } from './changes.js'
@@ -31,6 +32,8 @@ import { websocketRoutes } from './ws.js'
 export const nativeApi: FastifyPluginAsync<{ gateway: GatewayContext }> = async (app, { gateway }) => {
   for (const schema of [NativeErrorSchema, ...VIEW_SCHEMAS, TurnResultSchema]) app.addSchema(schema)
   app.setErrorHandler((error, request, reply) => {
+    const answer = (to: FastifyReply, failure: Error) => send(to, toApiError(failure))
+    if (forwardOwnedElsewhere(gateway, request, reply, error, answer)) return reply
     const apiError = toApiError(error)
     if (apiError.status >= 500) request.log.error({ err: error }, 'request failed')
     return send(reply, apiError)

@@ -128,7 +128,7 @@ export const lifecycleRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
     },
     async (request) => {
       const { id } = request.params
-      sessionOrThrow(engine, id, { closed: 'refused' })
+      await sessionOrThrow(engine, id, { closed: 'refused' })
       return sessionView(await engine.resume(id), engine)
     },
   )
@@ -156,7 +156,7 @@ export const lifecycleRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
     },
     async (request) => {
       const { id } = request.params
-      sessionOrThrow(engine, id, { closed: 'refused' })
+      await sessionOrThrow(engine, id, { closed: 'refused' })
       return sessionView(await engine.pause(id), engine)
     },
   )

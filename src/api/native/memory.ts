@@ -121,7 +121,7 @@ export const memoryRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = asy
 
 /** `GET /sessions/{id}/memory`: the session's three memory files. */
 export async function memoryOf(engine: SessionManager, id: string): Promise<Static<typeof MemoryFiles>> {
-  const record = sessionOrThrow(engine, id)
+  const record = await sessionOrThrow(engine, id)
   return { files: await Promise.all(filesOf(record, engine.claudeConfigDir).map(readMemory)) }
 }
 
@@ -131,7 +131,7 @@ export async function writeMemory(
   id: string,
   body: MemoryWrite,
 ): Promise<MemoryView> {
-  const record = sessionOrThrow(engine, id)
+  const record = await sessionOrThrow(engine, id)
   const { scope, mode, content } = body
   if (mode === 'add' && content.trim() === '')
     throw invalid('body.content must not be empty when adding to memory', 'body.content')

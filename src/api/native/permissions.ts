@@ -135,7 +135,7 @@ export const permissionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> =
     },
     async (request): Promise<Static<typeof PermissionRequestList>> => {
       const { id } = request.params
-      sessionOrThrow(engine, id)
+      await sessionOrThrow(engine, id)
       const items = engine.pendingPermissions(id).map(({ requested, expiresAt }) => ({
         request_id: requested.requestId,
         tool_use_id: requested.toolUseId,
@@ -174,7 +174,7 @@ export const permissionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> =
     },
     async (request): Promise<Static<typeof Answered>> => {
       const { id, request_id: requestId } = request.params
-      sessionOrThrow(engine, id)
+      await sessionOrThrow(engine, id)
       const answer = answerFrom(request.body)
       const waiting = engine.pendingPermissions(id).find(({ requested }) => requested.requestId === requestId)
       if (!waiting) throw notFound(`Pending permission request ${requestId}`)
@@ -190,13 +190,13 @@ export const permissionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> =
 }
 
 /** `GET /sessions/{id}/tool-permissions`: the session's permission mode, rules and approvals. */
-export const toolPermissionsOf = (engine: SessionManager, id: string) =>
-  toolPermissionsView(sessionOrThrow(engine, id))
+export const toolPermissionsOf = async (engine: SessionManager, id: string) =>
+  toolPermissionsView(await sessionOrThrow(engine, id))
 
 /** `PUT /sessions/{id}/tool-permissions`: the fields given change (from the next turn); answers them all. */
-export function changeToolPermissions(engine: SessionManager, id: string, body: ToolPermissions) {
-  sessionOrThrow(engine, id)
-  return toolPermissionsView(engine.updateSettings(id, permissionSettingsFrom(body)))
+export async function changeToolPermissions(engine: SessionManager, id: string, body: ToolPermissions) {
+  await sessionOrThrow(engine, id)
+  return toolPermissionsView(await engine.updateSettings(id, permissionSettingsFrom(body)))
 }
 
 function answerFrom(body: Static<typeof Answer>): PermissionAnswer {

@@ -69,7 +69,7 @@ export const projectRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
     },
     async (request, reply): Promise<Static<typeof ProjectInitSchema>> => {
       const { id } = request.params
-      const memory = join(sessionOrThrow(engine, id).settings.workspace, 'CLAUDE.md')
+      const memory = join((await sessionOrThrow(engine, id)).settings.workspace, 'CLAUDE.md')
       const before = await fileState(memory)
       const turn = await answeredTurn(gateway, reply, await engine.send(id, '/init'))
       const after = await fileState(memory)

@@ -9,8 +9,8 @@ import { ApiError, invalid, notFound } from './errors.js'
  * The one rule for "session missing or closed", for both APIs: a closed session is gone for every request
  * that reads it or runs something in it, exactly as if it had never existed. Undefined when it is either.
  */
-export function liveSession(engine: SessionManager, id: string): SessionRecord | undefined {
-  const record = engine.getSession(id)
+export async function liveSession(engine: SessionManager, id: string): Promise<SessionRecord | undefined> {
+  const record = await engine.getSession(id)
   return record && record.state !== 'closed' ? record : undefined
 }
 
@@ -24,14 +24,14 @@ export interface SessionLookup {
 }
 
 /** The session `id` names: else 404 `not_found` when there is none, and for a closed one see `SessionLookup`. */
-export function sessionOrThrow(
+export async function sessionOrThrow(
   engine: SessionManager,
   id: string,
   { closed = 'missing' }: SessionLookup = {},
-): SessionRecord {
-  const record = liveSession(engine, id)
+): Promise<SessionRecord> {
+  const record = await liveSession(engine, id)
   if (record) return record
-  if (closed === 'refused' && engine.getSession(id))
+  if (closed === 'refused' && (await engine.getSession(id)))
     throw new ApiError('session_closed', `Session ${id} is closed`)
   throw notFound(`Session ${id}`)
 }

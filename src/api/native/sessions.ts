@@ -166,7 +166,7 @@ export const sessionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
         'native.workspaceRoots',
         'body.workspace',
       )
-      const record = engine.createSession({ title: body.title ?? null, ...settings })
+      const record = await engine.createSession({ title: body.title ?? null, ...settings })
       return reply.code(201).send(sessionView(record, engine))
     },
   )
@@ -202,7 +202,7 @@ export const sessionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
       },
     },
     async (request) => {
-      return sessionView(sessionOrThrow(engine, request.params.id), engine)
+      return sessionView(await sessionOrThrow(engine, request.params.id), engine)
     },
   )
 
@@ -266,7 +266,7 @@ export const sessionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
       },
     },
     async (request): Promise<Static<typeof Interrupted>> => {
-      sessionOrThrow(engine, request.params.id)
+      await sessionOrThrow(engine, request.params.id)
       return { interrupted: await engine.interrupt(request.params.id) }
     },
   )
@@ -308,7 +308,7 @@ export const sessionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
     },
     async (request, reply) => {
       const { id } = request.params
-      const session = sessionOrThrow(engine, id)
+      const session = await sessionOrThrow(engine, id)
       const { content, tools_enabled } = request.body
       // The engine refuses it too; here the refusal names the request's field.
       const problem = contentProblem(content)
@@ -316,7 +316,7 @@ export const sessionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
       if (tools_enabled !== undefined) {
         const tools = tools_enabled === true ? null : tools_enabled === false ? [] : tools_enabled
         if (JSON.stringify(tools) !== JSON.stringify(session.settings.tools))
-          engine.updateSettings(id, { tools })
+          await engine.updateSettings(id, { tools })
       }
       const turn = await engine.send(id, content as string | ContentBlock[])
       noteRequest(request, { sessionId: id })
@@ -384,7 +384,7 @@ export const sessionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
     },
     async (request, reply) => {
       const { id } = request.params
-      sessionOrThrow(engine, id)
+      await sessionOrThrow(engine, id)
       const after = lastEventId(request.headers['last-event-id'], 'seq') ?? request.query.after ?? 0
       // At the client's pace: a replay of any length reaches a client that reads, see EventBus.follow.
       return followedStream(request, reply, limits(), (sink) => gateway.bus.follow(id, after, sink))
@@ -393,9 +393,12 @@ export const sessionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
 }
 
 /** `GET /sessions`: a page of the sessions the query selects, with the total of all pages. */
-export function sessionPage(engine: SessionManager, query: ListQuery): Static<typeof SessionListSchema> {
+export async function sessionPage(
+  engine: SessionManager,
+  query: ListQuery,
+): Promise<Static<typeof SessionListSchema>> {
   const { limit, offset, state, workspace, agent } = query
-  const page = engine.listSessions({
+  const page = await engine.listSessions({
     limit,
     offset,
     state: state as SessionState | undefined,
@@ -406,7 +409,11 @@ export function sessionPage(engine: SessionManager, query: ListQuery): Static<ty
 }
 
 /** `PUT /sessions/{id}/context`: the options given change (from the next turn); answers the session. */
-export function changeContext(gateway: GatewayContext, id: string, body: SessionOptions): SessionView {
+export function changeContext(
+  gateway: GatewayContext,
+  id: string,
+  body: SessionOptions,
+): Promise<SessionView> {
   return changeSettings(gateway.engine, id, () => settingsFrom(body, gateway.config.native.workspaceRoots))
 }
 
@@ -414,13 +421,13 @@ export function changeContext(gateway: GatewayContext, id: string, body: Session
  * Changes an open session's settings, from its next turn; answers the session. `settings` is worked out
  * once the session is known to be open, so that a missing session is a 404 before any field is judged.
  */
-export function changeSettings(
+export async function changeSettings(
   engine: SessionManager,
   id: string,
   settings: () => Partial<SessionSettings>,
-): SessionView {
-  sessionOrThrow(engine, id)
-  return sessionView(engine.updateSettings(id, settings()), engine)
+): Promise<SessionView> {
+  await sessionOrThrow(engine, id)
+  return sessionView(await engine.updateSettings(id, settings()), engine)
 }
 
 /** Session options of the API in engine terms; workspaces are confined to `roots`. */

@@ -165,9 +165,9 @@ export const toolCallRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = a
     async (request): Promise<Static<typeof ToolCallPageSchema>> => {
       const { id } = request.params
       const { limit, offset, order, name, status, turn_id } = request.query
-      const record = sessionOrThrow(engine, id)
+      const record = await sessionOrThrow(engine, id)
       // The bus adds the events not written yet (published in this tick, or waiting for the storage).
-      const calls = toolCallsOf(bus.read(id, { types: DECIDING_EVENTS }), {
+      const calls = toolCallsOf(await bus.read(id, { types: DECIDING_EVENTS }), {
         mainAgent: record.settings.agent,
         processAlive: engine.runnerOf(id) !== null,
       }).filter(
@@ -207,8 +207,10 @@ export const toolCallRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = a
     async (request): Promise<Static<typeof ToolCallPageSchema>> => {
       const { limit, offset, name, status, session_id, agent, caller, since } = request.query
       // The index leaves running the calls whose process went away without a word: which ones still run.
-      const liveSessions = store.sessionsWithRunningCalls().filter((id) => engine.runnerOf(id) !== null)
-      const page = store.toolCalls({
+      const liveSessions = (await store.sessionsWithRunningCalls()).filter(
+        (id) => engine.runnerOf(id) !== null,
+      )
+      const page = await store.toolCalls({
         limit,
         offset,
         name,
@@ -231,7 +233,7 @@ export const toolCallRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = a
         // has it): the read spans the listed calls' range, not the rest of the session.
         const first = Math.min(...refs.map((call) => call.seq))
         const last = Math.max(...refs.map((call) => call.lastSeq))
-        const calls = toolCallsOf(readRange(bus, sessionId, first, last), {
+        const calls = toolCallsOf(await readRange(bus, sessionId, first, last), {
           mainAgent: null,
           processAlive: engine.runnerOf(sessionId) !== null,
         })
@@ -260,11 +262,11 @@ export const toolCallRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = a
 const RANGE_PAGE = 1_000
 
 /** A session's deciding events with sequence numbers from `first` to `last`. */
-function readRange(bus: GatewayContext['bus'], sessionId: string, first: number, last: number) {
+async function readRange(bus: GatewayContext['bus'], sessionId: string, first: number, last: number) {
   const events: GatewayEvent[] = []
   let afterSeq = first - 1
   for (;;) {
-    const page = bus.readPage(sessionId, { types: DECIDING_EVENTS, afterSeq, limit: RANGE_PAGE })
+    const page = await bus.readPage(sessionId, { types: DECIDING_EVENTS, afterSeq, limit: RANGE_PAGE })
     events.push(...page.events.filter((event) => event.seq <= last))
     if (page.end || page.last >= last) return events
     afterSeq = page.last

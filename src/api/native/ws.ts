@@ -108,16 +108,23 @@ export const websocketRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
   /**
    * Follow a session on a socket: replay after `after` (default: from now), live events through `filter`,
    * at the client's pace (backpressure.ts), cut off only when it stops reading. False (and the socket closed
-   * with 4404) when there is no such session.
+   * with 4404) when there is no such session, or with 1011 when the session cannot be read.
    */
-  function follow(
+  async function follow(
     socket: WebSocket,
     sessionId: string,
     after: number | undefined,
     filter: (event: GatewayEvent) => boolean,
-  ): boolean {
-    if (!liveSession(engine, sessionId)) {
-      socket.close(4404, notFound(`Session ${sessionId}`).message)
+  ): Promise<boolean> {
+    let from: number
+    try {
+      if (!(await liveSession(engine, sessionId))) {
+        socket.close(4404, notFound(`Session ${sessionId}`).message)
+        return false
+      }
+      from = after ?? (await bus.loadSeq(sessionId))
+    } catch (error) {
+      closeFailed(socket, error)
       return false
     }
     let subscription: Subscription | undefined
@@ -138,7 +145,7 @@ export const websocketRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
         stop()
       },
     )
-    subscription = bus.follow(sessionId, after ?? bus.currentSeq(sessionId), {
+    subscription = bus.follow(sessionId, from, {
       send: (event) => {
         if (socket.readyState !== socket.OPEN) {
           stop()
@@ -148,16 +155,21 @@ export const websocketRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
       },
       drained: () => pacer.drained(),
       fail: (error) => {
-        const failure = toApiError(error)
-        if (failure.status === 500) app.log.error({ err: error }, 'replaying session events failed')
-        // The code only: a close reason is at most 123 bytes.
-        socket.close(INTERNAL_ERROR, `${failure.code}: reconnect with ?after=<last seq> to resume`)
+        closeFailed(socket, error)
         stop()
       },
     })
     if (socket.readyState === socket.OPEN) socket.on('close', stop)
     else stop()
     return true
+  }
+
+  /** The session's events could not be read: the socket closes, saying why. */
+  function closeFailed(socket: WebSocket, error: unknown): void {
+    const failure = toApiError(error)
+    if (failure.status === 500) app.log.error({ err: error }, 'replaying session events failed')
+    // The code only: a close reason is at most 123 bytes.
+    socket.close(INTERNAL_ERROR, `${failure.code}: reconnect with ?after=<last seq> to resume`)
   }
 
   /**
@@ -179,8 +191,17 @@ export const websocketRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
       },
       (socket, request) => {
         const { id } = request.params
-        if (!follow(socket, id, request.query.after, filter)) return
-        socket.on('message', (data) => onMessage(socket, id, data))
+        // Messages that come while the session is looked up wait for it, in order.
+        const early: RawData[] = []
+        let state: 'opening' | 'open' | 'refused' = 'opening'
+        socket.on('message', (data) => {
+          if (state === 'open') onMessage(socket, id, data)
+          else if (state === 'opening') early.push(data)
+        })
+        void follow(socket, id, request.query.after, filter).then((following) => {
+          state = following ? 'open' : 'refused'
+          if (following) for (const data of early.splice(0)) onMessage(socket, id, data)
+        })
       },
     )
   }

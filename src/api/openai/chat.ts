@@ -120,7 +120,12 @@ export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue
         stopWatching()
       }
       const { answer } = exchange
-      if (answer.completed) noteRequest(request, turnFigures(answer.completed))
+      if (answer.completed) {
+        const { apiDurationMs, ...figures } = turnFigures(answer.completed)
+        // Its API time is this request's only if the request ran the whole turn (gateway_added_time_seconds),
+        // not if it continued the turn with client function results.
+        noteRequest(request, plan.input.kind === 'user' ? { ...figures, apiDurationMs } : figures)
+      }
       if (answer.completed?.status === 'success' || answer.stopped || answer.handedOff) {
         conversations.remember(
           conversationKey(plan.profileKey, [...plan.conversation, assistantMessage(answer)]),
@@ -153,7 +158,7 @@ export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue
         )
       }
     }
-    const { sessionId, continued } = openSession(plan)
+    const { sessionId, continued } = await openSession(plan)
     // New user input while function calls wait: the client moved on, so the waiting turn ends first.
     if (engine.pendingClientCalls(sessionId).length > 0) await engine.interrupt(sessionId)
     try {
@@ -191,10 +196,10 @@ export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue
   }
 
   /** The session this request talks to: named, continued from a remembered history, or a new one. */
-  function openSession(plan: ChatPlan): { sessionId: string; continued: boolean } {
+  async function openSession(plan: ChatPlan): Promise<{ sessionId: string; continued: boolean }> {
     const { engine } = gateway
     if (plan.sessionId) {
-      const session = liveSession(engine, plan.sessionId)
+      const session = await liveSession(engine, plan.sessionId)
       if (!session) {
         throw new OpenAIError(
           404,
@@ -207,11 +212,11 @@ export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue
       return { sessionId: session.id, continued: false }
     }
     const continued = conversations.take(plan.historyKey)
-    if (continued && engine.getSession(continued)?.state !== 'closed')
+    if (continued && (await engine.getSession(continued))?.state !== 'closed')
       return { sessionId: continued, continued: true }
     const title = titleOf(plan)
     return {
-      sessionId: engine.createSession({ ...plan.settings, title, history: plan.history }).id,
+      sessionId: (await engine.createSession({ ...plan.settings, title, history: plan.history })).id,
       continued: false,
     }
   }

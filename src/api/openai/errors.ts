@@ -1,3 +1,4 @@
+import { CLUSTER_ERROR_STATUS, type OwnerUnreachableError } from '../../cluster/errors.js'
 import type { ErrorCode } from '../../events/types.js'
 import type { Refusal } from '../../lifecycle/readiness.js'
 import { retryAfterSeconds } from '../retry.js'
@@ -53,6 +54,8 @@ const MAPPINGS: Record<ErrorCode, Mapping> = {
   unavailable: { status: 503, type: 'server_error', code: 'service_unavailable' },
   start_failed: { status: 503, type: 'server_error', code: 'service_unavailable' },
   shutting_down: { status: 503, type: 'server_error', code: 'service_unavailable' },
+  owned_elsewhere: { status: 409, type: 'invalid_request_error', code: 'conversation_elsewhere' },
+  session_pinned: { status: 503, type: 'server_error', code: 'session_pinned' },
   overloaded: { status: 503, type: 'server_error', code: 'overloaded' },
   upstream_auth_failed: { status: 401, type: 'authentication_error', code: 'upstream_auth_failed' },
   interrupted: { status: 503, type: 'server_error', code: 'interrupted' },
@@ -68,6 +71,16 @@ const MAPPINGS: Record<ErrorCode, Mapping> = {
   storage_full: { status: 507, type: 'server_error', code: 'storage_full' },
   storage_unavailable: { status: 503, type: 'server_error', code: 'storage_unavailable' },
   internal: { status: 500, type: 'server_error', code: null },
+}
+
+/**
+ * The replica owning the conversation could not be reached: worth trying again (Retry-After) unless it may
+ * have acted on the request already.
+ */
+export function fromOwnerUnreachable(error: OwnerUnreachableError): OpenAIError {
+  const status = CLUSTER_ERROR_STATUS.owner_unreachable
+  const retryAfter = error.mayHaveArrived ? undefined : retryAfterSeconds(status)
+  return new OpenAIError(status, error.message, 'server_error', null, 'owner_unreachable', retryAfter)
 }
 
 /** An engine failure as OpenAI would report it; context-length errors get OpenAI's wording (LiteLLM reads it). */

@@ -119,12 +119,12 @@ export const healthRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = asy
       // Probes poll every few seconds: their request lines are debug lines.
       config: { requestLogLevel: 'debug' },
     },
-    (request, reply) => {
+    async (request, reply) => {
       const { engine, store } = gateway
+      const stats = await engine.stats()
       const cli = engine.cli
       const auth = gateway.readiness.claudeAuth
       const { draining } = gateway.readiness
-      const stats = engine.stats()
       const storage = store.health()
       const uptime = Math.round((Date.now() - gateway.startedAt) / 1000)
       const facts = [
@@ -157,7 +157,7 @@ export const healthRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = asy
         memory: memory?.value,
       }
       bodies[view] ??= healthBody(snapshot, view === 'full')
-      reply
+      return reply
         .code(storage.ok ? 200 : 503)
         .type(JSON_TYPE)
         .send(bodies[view])
@@ -175,7 +175,7 @@ interface HealthFacts {
   draining: boolean
   storage: StoreHealth
   uptime: number
-  stats: ReturnType<GatewayContext['engine']['stats']>
+  stats: Awaited<ReturnType<GatewayContext['engine']['stats']>>
   version: string
   memory?: ProcessesMemory
 }

@@ -3,15 +3,17 @@
  * in OpenAI's shape with OpenAI's status codes.
  */
 import type { FastifyError, FastifyPluginAsync, FastifyReply } from 'fastify'
+import { isOwnerUnreachable } from '../../cluster/errors.js'
 import { isGatewayError } from '../../engine/errors.js'
 import type { GatewayContext } from '../../gateway.js'
 import { isStoreError } from '../../store/errors.js'
 import { hasValidKey } from '../auth.js'
 import { JsonTooDeepError } from '../json-limits.js'
 import { JSON_TYPE } from '../media-types.js'
+import { forwardOwnedElsewhere } from '../ownership.js'
 import { validationPath } from '../validation.js'
 import { chatRoutes } from './chat.js'
-import { fromEngineError, OpenAIError } from './errors.js'
+import { fromEngineError, fromOwnerUnreachable, OpenAIError } from './errors.js'
 import { healthRoutes } from './health.js'
 import { ModelCatalogue, modelRoutes } from './models.js'
 import { OpenAIErrorSchema } from './responses.js'
@@ -21,6 +23,8 @@ export const openaiApi: FastifyPluginAsync<{ gateway: GatewayContext }> = async 
 
   app.addSchema(OpenAIErrorSchema)
   app.setErrorHandler((error, request, reply) => {
+    const answer = (to: FastifyReply, failure: Error) => sendError(to, toOpenAIError(failure))
+    if (forwardOwnedElsewhere(gateway, request, reply, error, answer)) return reply
     const openAIError = toOpenAIError(error as FastifyError)
     // The original error, stack included: what the answer's generic message leaves out.
     if (openAIError.status >= 500) request.log.error({ err: error }, 'request failed')
@@ -64,6 +68,7 @@ export function sendError(reply: FastifyReply, error: OpenAIError): FastifyReply
 /** Any error a /v1 route can raise, in OpenAI's terms. */
 export function toOpenAIError(error: unknown): OpenAIError {
   if (error instanceof OpenAIError) return error
+  if (isOwnerUnreachable(error)) return fromOwnerUnreachable(error)
   if (isGatewayError(error) || isStoreError(error))
     return fromEngineError(error.code, error.message, error.retryAfterMs)
   if (error instanceof JsonTooDeepError)
