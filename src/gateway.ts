@@ -5,6 +5,7 @@
 import type { SessionStore } from '@anthropic-ai/claude-agent-sdk'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
+import { type Conversations, SharedConversations } from './api/openai/conversations.js'
 import { defaultWorkspace, defaultWorkspaceUnder } from './api/workspaces.js'
 import { openSharing } from './cluster/index.js'
 import type { LeaseBook } from './cluster/leases.js'
@@ -33,7 +34,7 @@ export interface GatewayContext {
    * Several replicas share the store: this one's identity and the leases of the sessions it owns (requests
    * for another's are forwarded to it); null for a gateway alone on its store.
    */
-  cluster: { replica: Replica; leases: LeaseBook } | null
+  cluster: { replica: Replica; leases: LeaseBook; conversations: Conversations } | null
   /** Closes the bus's feed, the cluster's connections and the store: the last step of a drain. */
   closeStorage(): Promise<void>
   /** Prometheus' /metrics and the dashboard's /api/metrics (src/observability/metrics.ts). */
@@ -143,7 +144,17 @@ export async function startGateway({
       engine,
       bus,
       store,
-      cluster: sharing?.cluster ?? null,
+      cluster: sharing?.cluster
+        ? {
+            ...sharing.cluster,
+            conversations: new SharedConversations(
+              sharing.cluster.kv,
+              config.cluster.keyPrefix,
+              config.cluster.conversationTtlMs,
+              log.child({ component: 'conversations' }),
+            ),
+          }
+        : null,
       closeStorage: async () => {
         bus.close()
         await sharing?.close()

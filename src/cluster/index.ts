@@ -4,6 +4,7 @@
  * replica's identity and the leases that make it the one owner of the sessions it runs.
  */
 import type { Logger } from 'pino'
+import { createClient, type RedisClientType } from 'redis'
 import type { Config } from '../config/index.js'
 import { type Fanout, LocalFanout } from '../events/fanout.js'
 import type { LeaseBook } from './leases.js'
@@ -13,8 +14,11 @@ export interface Sharing {
   /** The name in this replica's notices and lease rows. */
   replicaId: string
   fanout: Fanout
-  /** Several replicas: who this one is, and the sessions it owns; null for a gateway alone on its log. */
-  cluster: { replica: Replica; leases: LeaseBook } | null
+  /**
+   * Several replicas: who this one is, the sessions it owns, and a Redis client for what they share besides
+   * (OpenAI conversations); null for a gateway alone on its log.
+   */
+  cluster: { replica: Replica; leases: LeaseBook; kv: RedisClientType } | null
   /** Leaves the cluster: the leases' connections, then the fanout's (release the leases first). */
   close(): Promise<void>
 }
@@ -49,6 +53,13 @@ export async function openSharing(config: Config, log: Logger, hooks: SharingHoo
     logger: log.child({ component: 'fanout' }),
     clientName: `ccgw-${replica.id}`,
   })
+  // Apart from the fanout's connections (one of them is held by its subscription): reads and writes of keys.
+  const kv: RedisClientType = createClient({ url: redisUrl, name: `ccgw-${replica.id}-kv` })
+  kv.on('error', (err: Error) => log.warn({ err }, 'Redis (shared keys): connection error'))
+  await kv.connect().catch(async (error: unknown) => {
+    await fanout.close()
+    throw error
+  })
   const leaseLog = log.child({ component: 'leases' })
   const leases = await LeaseBook.open({
     url: config.store.url!,
@@ -65,15 +76,17 @@ export async function openSharing(config: Config, log: Logger, hooks: SharingHoo
     },
     onError: (err) => leaseLog.warn({ err }, 'the leases could not be renewed; tried again at the next beat'),
   }).catch(async (error: unknown) => {
+    kv.destroy()
     await fanout.close()
     throw error
   })
   return {
     replicaId: replica.id,
     fanout,
-    cluster: { replica, leases },
+    cluster: { replica, leases, kv },
     async close() {
       await leases.close()
+      await kv.close().catch(() => kv.destroy())
       await fanout.close()
     },
   }

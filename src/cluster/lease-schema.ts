@@ -4,6 +4,7 @@
  * either order, and a store without replicas never has the table.
  */
 import type pg from 'pg'
+import { applySteps, schemaLock } from '../store/postgres/migrator.js'
 
 /** A step is never changed once released: a change is a new step. Tables are named bare (search_path). */
 const MIGRATIONS: readonly string[] = [
@@ -34,37 +35,11 @@ const MIGRATIONS: readonly string[] = [
  * database written by a newer gateway. Under the store's own advisory lock of the schema: replicas starting
  * at once, and the store's migration, run one after the other, so the schema is created once.
  */
-export async function migrateLeases(pool: pg.Pool, schema: string, where: string): Promise<void> {
-  const client = await pool.connect()
-  let failure: unknown
-  try {
-    await client.query('BEGIN')
-    await client.query('SET LOCAL statement_timeout = 0')
-    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`claude-code-gateway ${schema}`])
-    await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`)
-    await client.query(
-      'CREATE TABLE IF NOT EXISTS cluster_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
-    )
-    const { rows } = await client.query<{ version: number }>(
-      'SELECT coalesce(max(version), 0) AS version FROM cluster_migrations',
-    )
-    const current = rows[0]!.version
-    if (current > MIGRATIONS.length)
-      throw new Error(
-        `${where} (schema ${schema}) has lease table version ${current}, newer than this gateway's ` +
-          `${MIGRATIONS.length}: upgrade the gateway`,
-      )
-    for (let version = current + 1; version <= MIGRATIONS.length; version++) {
-      await client.query(MIGRATIONS[version - 1]!)
-      await client.query('INSERT INTO cluster_migrations (version) VALUES ($1)', [version])
-    }
-    await client.query('COMMIT')
-  } catch (error) {
-    failure = error
-    await client.query('ROLLBACK').catch(() => {})
-    throw error
-  } finally {
-    // A connection that failed is not handed out again.
-    client.release(failure instanceof Error ? failure : undefined)
-  }
+export function migrateLeases(pool: pg.Pool, schema: string, where: string): Promise<void> {
+  return applySteps(pool, schema, {
+    steps: MIGRATIONS,
+    table: 'cluster_migrations',
+    lock: schemaLock(schema),
+    refused: `${where} (schema ${schema}) has lease table version`,
+  })
 }

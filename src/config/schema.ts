@@ -19,6 +19,11 @@ function Section<T extends Parameters<typeof Type.Object>[0]>(properties: T) {
   return Type.Object(properties, { additionalProperties: false, default: {} })
 }
 
+/** A string matching `pattern`, or null (the default): a URL or a name that may be left unset. */
+function NullableMatching(pattern: string, description: string) {
+  return Type.Unsafe<string | null>({ type: ['string', 'null'], pattern, default: null, description })
+}
+
 function NullableModel() {
   return Type.Unsafe<string | null>({ type: ['string', 'null'], minLength: 1 })
 }
@@ -101,13 +106,10 @@ export const ConfigSchema = Type.Object(
       maxSizeBytes: Type.Integer({ minimum: 0, default: 0 }),
       maxPendingEvents: Type.Integer({ minimum: 1, default: 100_000 }),
       changeCountMaxBytes: Type.Integer({ minimum: 1, default: 1024 * 1024 }),
-      url: Type.Unsafe<string | null>({
-        type: ['string', 'null'],
-        pattern: '^postgres(ql)?://',
-        default: null,
-        description:
-          'null: SQLite in store.dataDir. A postgres:// URL: sessions, events and Claude transcripts in PostgreSQL, which several replicas share (docs/scaling.md).',
-      }),
+      url: NullableMatching(
+        '^postgres(ql)?://',
+        'null: SQLite in store.dataDir. A postgres:// URL: sessions, events and Claude transcripts in PostgreSQL, which several replicas share (docs/scaling.md).',
+      ),
       schema: Type.String({
         pattern: '^[a-z_][a-z0-9_]{0,62}$',
         default: 'public',
@@ -117,32 +119,26 @@ export const ConfigSchema = Type.Object(
       statementTimeoutMs: Type.Integer({ minimum: 100, default: 10_000 }),
     }),
     cluster: Section({
-      redisUrl: Type.Unsafe<string | null>({
-        type: ['string', 'null'],
-        pattern: '^rediss?://',
-        default: null,
-        description:
-          'With store.url: Redis that wakes every replica when another stored events (live streams across replicas). null: one gateway.',
-      }),
+      redisUrl: NullableMatching(
+        '^rediss?://',
+        'With store.url: Redis that wakes every replica when another stored events (live streams across replicas). null: one gateway.',
+      ),
       keyPrefix: Type.String({ minLength: 1, maxLength: 100, default: 'ccgw:' }),
-      replicaId: Type.Unsafe<string | null>({
-        type: ['string', 'null'],
-        pattern: '^[A-Za-z0-9._-]{1,100}$',
-        default: null,
-        description: "This replica's name (null: the host name and process id).",
-      }),
-      advertiseUrl: Type.Unsafe<string | null>({
-        type: ['string', 'null'],
-        pattern: '^https?://',
-        default: null,
-        description:
-          'Where the other replicas reach this one to forward requests for its sessions (a pod address, say).',
-      }),
+      replicaId: NullableMatching(
+        '^[A-Za-z0-9._-]{1,100}$',
+        "This replica's name (null: the host name and process id).",
+      ),
+      advertiseUrl: NullableMatching(
+        '^https?://',
+        'Where the other replicas reach this one to forward requests for its sessions (a pod address, say).',
+      ),
       secret: Type.String({
         default: '',
         description: 'Shared by the replicas: authenticates the requests they forward to each other.',
       }),
       leaseTtlMs: Type.Integer({ minimum: 1_000, maximum: 600_000, default: 15_000 }),
+      // src/api/openai/conversations.ts: how long an OpenAI conversation's next request finds its session.
+      conversationTtlMs: Type.Integer({ minimum: 1_000, maximum: 30 * 86_400_000, default: 86_400_000 }),
       workspaces: StringEnum(['shared', 'pinned'] as const, {
         default: 'shared',
         description:
@@ -259,6 +255,7 @@ export const RESTART_REQUIRED_KEYS: readonly string[] = [
   'cluster.replicaId',
   'cluster.advertiseUrl',
   'cluster.secret',
+  'cluster.conversationTtlMs',
   'cluster.workspaces',
   'log.pretty',
   'metrics.enabled',

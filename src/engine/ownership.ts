@@ -15,7 +15,7 @@ import type { Acquisition, LeaseBook } from '../cluster/leases.js'
 import type { EventBus } from '../events/bus.js'
 import { GatewayError } from './errors.js'
 import type { RecordSaver } from './records.js'
-import { EMPTY_USAGE } from './types.js'
+import { unfinishedTurn } from './types.js'
 
 /** What the engine uses of the lease book (`EngineOptions.ownership`). */
 export type SessionLeases = Pick<
@@ -152,21 +152,13 @@ export class SessionOwnership {
     const last = turns.at(-1)
     if (last?.type === 'turn.started') {
       log.warn({ session: sessionId, turn: last.turnId, replica: replicaId }, 'turn lost with its replica')
-      bus.publish(sessionId, {
-        type: 'turn.completed',
-        turnId: last.turnId,
-        status: 'interrupted',
-        result: '',
-        stopReason: null,
-        durationMs: 0,
-        numTurns: 0,
-        usage: { ...EMPTY_USAGE },
-        costUsd: 0,
-        error: {
+      bus.publish(
+        sessionId,
+        unfinishedTurn(last.turnId, {
           code: 'interrupted',
           message: `Replica ${replicaId}, which ran this turn, stopped before it ended; the session continues on another replica`,
-        },
-      })
+        }),
+      )
     }
     const record = await records.read(sessionId)
     if (!record || !RUNNING_STATES.has(record.state)) return

@@ -16,7 +16,7 @@ import type { PermissionRequest, Runner, RunnerExit } from './runner.js'
 import type { RunnerBinding, RunnerListener } from './runners.js'
 import { after } from './timers.js'
 import { isAuthFailure } from './translate.js'
-import { EMPTY_USAGE, type SendOptions, type Turn, type TurnCompleted } from './types.js'
+import { type SendOptions, type Turn, type TurnCompleted, unfinishedTurn } from './types.js'
 
 /** How long Claude Code has to stop after an interrupt before its process is stopped. */
 export const INTERRUPT_GRACE_MS = 5_000
@@ -278,16 +278,7 @@ export class TurnLine implements RunnerListener {
     live.active = null
     live.clientCalls.releaseAll(message)
     active.resolve({
-      type: 'turn.completed',
-      turnId: active.id,
-      status: 'interrupted',
-      result: '',
-      stopReason: null,
-      durationMs: 0,
-      numTurns: 0,
-      usage: { ...EMPTY_USAGE },
-      costUsd: 0,
-      error: { code: 'interrupted', message },
+      ...unfinishedTurn(active.id, { code: 'interrupted', message }),
       // Never published: it has no place in the session's sequence.
       seq: 0,
       ts: Date.now(),
@@ -360,18 +351,7 @@ export class TurnLine implements RunnerListener {
   private end(live: LiveSession, { code, message }: TurnFailure): void {
     const active = live.active
     if (!active) return
-    this.complete(live, {
-      type: 'turn.completed',
-      turnId: active.id,
-      status: code === 'interrupted' ? 'interrupted' : 'error',
-      result: '',
-      stopReason: null,
-      durationMs: 0,
-      numTurns: 0,
-      usage: { ...EMPTY_USAGE },
-      costUsd: 0,
-      error: { code, message },
-    })
+    this.complete(live, unfinishedTurn(active.id, { code, message }))
   }
 
   private timeOut(live: LiveSession, runner: Runner): void {

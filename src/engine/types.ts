@@ -5,7 +5,7 @@
 import type { Options } from '@anthropic-ai/claude-agent-sdk'
 import type { Logger } from 'pino'
 import type { EventBus } from '../events/bus.js'
-import type { EventOf, TokenUsage } from '../events/types.js'
+import type { ErrorCode, EventBody, EventOf, TokenUsage } from '../events/types.js'
 import type { ClientToolSpec, SessionSettings, Store } from '../store/types.js'
 import type { ToolLimits } from '../tools/index.js'
 import type { ClaudeCliInfo } from './claude-cli.js'
@@ -111,6 +111,28 @@ export const EMPTY_USAGE: TokenUsage = {
   cacheReadInputTokens: 0,
   cacheCreationInputTokens: 0,
   thinkingTokens: 0,
+}
+
+/**
+ * The end of a turn Claude Code never finished (it failed, was interrupted, or was lost with its process):
+ * no result and no figures, only why. Interrupted when that is the reason, failed otherwise.
+ */
+export function unfinishedTurn(
+  turnId: string,
+  error: { code: ErrorCode; message: string },
+): Extract<EventBody, { type: 'turn.completed' }> {
+  return {
+    type: 'turn.completed',
+    turnId,
+    status: error.code === 'interrupted' ? 'interrupted' : 'error',
+    result: '',
+    stopReason: null,
+    durationMs: 0,
+    numTurns: 0,
+    usage: { ...EMPTY_USAGE },
+    costUsd: 0,
+    error,
+  }
 }
 
 // ---- The process pool's (pool.ts) -----------------------------------------------------------------------

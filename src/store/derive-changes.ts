@@ -5,7 +5,7 @@
  */
 import { diffLines } from 'diff'
 import type { EventOf } from '../events/types.js'
-import { afterOf } from './file-changes.js'
+import type { FileChangeRef } from './types.js'
 
 type FileChangeEvent = EventOf<'file.changed'>
 
@@ -25,6 +25,23 @@ export interface ChangeCounts {
   known: boolean
   /** The larger side's length in bytes, when both are known. */
   size: number | null
+}
+
+/** A row of `file_changes` as both stores write it (flags as booleans). */
+export interface ChangeRow extends ChangeCounts {
+  session_id: string
+  seq: number
+  ts: number
+  turn_id: string
+  tool_use_id: string
+  tool: string
+  path: string
+  kind: FileChangeRef['kind']
+}
+
+/** A change's resulting content: null for a deletion, undefined when the tool did not report it. */
+export function afterOf(event: FileChangeEvent): string | null | undefined {
+  return event.kind === 'deleted' ? null : event.after
 }
 
 /** Whether a change's counts need its file's previous change: its tool reported the content after only. */
@@ -51,6 +68,25 @@ export function changeCounts(
     removed: counts?.removed ?? null,
     known,
     size,
+  }
+}
+
+/** A change's row: its event's fields and its counts (`changeCounts`). */
+export function changeRow(
+  event: FileChangeEvent,
+  previous: FileChangeEvent | undefined,
+  maxBytes: number,
+): ChangeRow {
+  return {
+    session_id: event.sessionId,
+    seq: event.seq,
+    ts: event.ts,
+    turn_id: event.turnId,
+    tool_use_id: event.toolUseId,
+    tool: event.tool,
+    path: event.path,
+    kind: event.kind,
+    ...changeCounts(event, previous, maxBytes),
   }
 }
 

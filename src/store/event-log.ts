@@ -2,17 +2,14 @@ import type Database from 'better-sqlite3'
 import { eventJson } from '../events/json.js'
 import { type PositionedEvent, positionOf } from '../events/positions.js'
 import type { GatewayEvent } from '../events/types.js'
+import {
+  type EventRow,
+  type PositionedRow,
+  positionPage,
+  sessionPage,
+  type UnreadableEvent,
+} from './event-page.js'
 import type { EventPage, EventQuery, PositionQuery } from './types.js'
-
-interface EventRow {
-  seq: number
-  event: string
-}
-
-interface PositionedRow extends EventRow {
-  pos: number
-  session_id: string
-}
 
 /**
  * The parameters of the statements that find the positions of a filtered `readAfter`: `key` is the
@@ -39,8 +36,7 @@ export class EventLog {
 
   constructor(
     private readonly db: Database.Database,
-    /** Told about a stored event that cannot be read back (it is left out of what is read). */
-    private readonly onUnreadableEvent: (sessionId: string, seq: number, error: Error) => void,
+    private readonly onUnreadableEvent: UnreadableEvent,
   ) {
     this.statements = {
       append: db.prepare('INSERT INTO events (session_id, seq, event, pos, type) VALUES (?, ?, ?, ?, ?)'),
@@ -99,12 +95,7 @@ export class EventLog {
     const rows = types
       ? this.statements.readEventsOfTypes.all(sessionId, afterSeq, JSON.stringify(types), limit)
       : this.statements.readEvents.all(sessionId, afterSeq, limit)
-    const events: GatewayEvent[] = []
-    for (const { seq, event } of rows) {
-      const parsed = this.parse(sessionId, seq, event, types)
-      if (parsed) events.push(parsed)
-    }
-    return { events, last: rows.at(-1)?.seq ?? afterSeq, end: limit < 0 || rows.length < limit }
+    return sessionPage(sessionId, rows, query, this.onUnreadableEvent)
   }
 
   lastSeq(sessionId: string): number {
@@ -112,17 +103,11 @@ export class EventLog {
   }
 
   readAfter(afterPos: number, query: PositionQuery): EventPage<PositionedEvent> {
-    const { types, limit = -1 } = query
     const rows =
-      query.sessionIds || types
+      query.sessionIds || query.types
         ? this.filteredRowsAfter(afterPos, query)
-        : this.statements.readEventsAfter.all(afterPos, limit)
-    const events: PositionedEvent[] = []
-    for (const row of rows) {
-      const event = this.parse(row.session_id, row.seq, row.event, types)
-      if (event) events.push({ pos: row.pos, event })
-    }
-    return { events, last: rows.at(-1)?.pos ?? afterPos, end: limit < 0 || rows.length < limit }
+        : this.statements.readEventsAfter.all(afterPos, query.limit ?? -1)
+    return positionPage(afterPos, rows, query, this.onUnreadableEvent)
   }
 
   /**
@@ -170,24 +155,5 @@ export class EventLog {
     } finally {
       this.db.pragma('synchronous = NORMAL')
     }
-  }
-
-  /** A stored event, or undefined for a row left out: unreadable, or not of `types`. */
-  private parse(
-    sessionId: string,
-    seq: number,
-    text: string,
-    types: readonly string[] | undefined,
-  ): GatewayEvent | undefined {
-    let parsed: GatewayEvent
-    try {
-      parsed = JSON.parse(text) as GatewayEvent
-    } catch (error) {
-      // One unreadable row must not make the session's whole history unreadable: it is left out.
-      this.onUnreadableEvent(sessionId, seq, error as Error)
-      return undefined
-    }
-    // A row SQLite could not read was passed on whatever its type (see readEventsOfTypes).
-    return types && !types.includes(parsed.type) ? undefined : parsed
   }
 }

@@ -6,16 +6,11 @@
  * limit, or too different to compare within the bounded diff.
  */
 import type Database from 'better-sqlite3'
-import { diffLines } from 'diff'
 import type { EventOf } from '../events/types.js'
+import { changeRow, needsPrevious } from './derive-changes.js'
 import type { ChangedFile, FileChangeRef, FileChanges } from './types.js'
 
 type FileChangeEvent = EventOf<'file.changed'>
-
-/** The most line edits a count is worth: past it the diff gives up (its work is bounded by this). */
-const MAX_EDIT_LENGTH = 10_000
-/** And the longest it may take, whatever the edit length. */
-const DIFF_TIMEOUT_MS = 200
 
 /** A count, null past the reader's limit on contents (`@max`): those changes are not compared. */
 const COUNTED = (column: 'added' | 'removed') => `CASE WHEN size <= @max THEN ${column} END`
@@ -25,18 +20,8 @@ interface Bounds {
   max: number
 }
 
-interface ChangeRow {
-  seq: number
-  ts: number
-  turn_id: string
-  tool_use_id: string
-  tool: string
-  path: string
-  kind: FileChangeRef['kind']
-  added: number | null
-  removed: number | null
-  known: number
-}
+/** A change as its page reads it, its flag as SQLite keeps it (0/1). */
+type ChangeOfPage = Omit<FileChangeRef, 'known'> & { known: number }
 
 export class FileChangeModel {
   private readonly statements
@@ -53,10 +38,10 @@ export class FileChangeModel {
       ),
       insert: db.prepare(
         `INSERT OR REPLACE INTO file_changes (session_id, seq, ts, turn_id, tool_use_id, tool, path, kind, creates, added, removed, known, size)
-         VALUES (@sessionId, @seq, @ts, @turnId, @toolUseId, @tool, @path, @kind, @creates, @added, @removed, @known, @size)`,
+         VALUES (@session_id, @seq, @ts, @turn_id, @tool_use_id, @tool, @path, @kind, @creates, @added, @removed, @known, @size)`,
       ),
-      page: db.prepare<Bounds & { limit: number; offset: number }, ChangeRow>(
-        `SELECT seq, ts, turn_id, tool_use_id, tool, path, kind, ${COUNTED('added')} AS added,
+      page: db.prepare<Bounds & { limit: number; offset: number }, ChangeOfPage>(
+        `SELECT seq, ts, turn_id AS turnId, tool_use_id AS toolUseId, tool, path, kind, ${COUNTED('added')} AS added,
            ${COUNTED('removed')} AS removed, known FROM file_changes
          WHERE session_id = @session ORDER BY seq LIMIT @limit OFFSET @offset`,
       ),
@@ -87,27 +72,8 @@ export class FileChangeModel {
 
   /** Derives a change's row; its event (and the file's earlier ones) are already written. */
   apply(event: FileChangeEvent): void {
-    const after = afterOf(event)
-    const before =
-      event.before !== undefined || after === undefined ? event.before : this.previousAfter(event)
-    const known = before !== undefined && after !== undefined
-    const size = known ? Math.max(Buffer.byteLength(before ?? ''), Buffer.byteLength(after ?? '')) : null
-    const counts = size !== null && size <= this.maxBytes ? lineCounts(before ?? '', after ?? '') : undefined
-    this.statements.insert.run({
-      sessionId: event.sessionId,
-      seq: event.seq,
-      ts: event.ts,
-      turnId: event.turnId,
-      toolUseId: event.toolUseId,
-      tool: event.tool,
-      path: event.path,
-      kind: event.kind,
-      creates: Number(event.kind === 'created' || event.before === null),
-      added: counts?.added ?? null,
-      removed: counts?.removed ?? null,
-      known: Number(known),
-      size,
-    })
+    const row = changeRow(event, needsPrevious(event) ? this.previous(event) : undefined, this.maxBytes)
+    this.statements.insert.run({ ...row, creates: Number(row.creates), known: Number(row.known) })
   }
 
   forget(sessionId: string): void {
@@ -118,20 +84,9 @@ export class FileChangeModel {
   changes(sessionId: string, page: { limit: number; offset: number }, maxBytes: number): FileChanges {
     const bounds = { session: sessionId, max: maxBytes }
     const files = this.statements.files.all(bounds).map(({ first, ...file }) => file)
-    const changes = this.statements.page.all({ ...bounds, ...page }).map(
-      (row): FileChangeRef => ({
-        seq: row.seq,
-        ts: row.ts,
-        turnId: row.turn_id,
-        toolUseId: row.tool_use_id,
-        tool: row.tool,
-        path: row.path,
-        kind: row.kind,
-        added: row.added,
-        removed: row.removed,
-        known: row.known === 1,
-      }),
-    )
+    const changes = this.statements.page
+      .all({ ...bounds, ...page })
+      .map((row): FileChangeRef => ({ ...row, known: row.known === 1 }))
     return {
       totals: {
         files: files.length,
@@ -149,27 +104,9 @@ export class FileChangeModel {
     return { first, last: this.statements.lastAt.get(sessionId, path, seq)!.seq }
   }
 
-  /** The file's content after its previous change: undefined when unknown (or there is none). */
-  private previousAfter(event: FileChangeEvent): string | null | undefined {
+  /** The file's previous change in the session, if any. */
+  private previous(event: FileChangeEvent): FileChangeEvent | undefined {
     const row = this.statements.previous.get(event.sessionId, event.path, event.seq)
-    return row ? afterOf(JSON.parse(row.event) as FileChangeEvent) : undefined
+    return row ? (JSON.parse(row.event) as FileChangeEvent) : undefined
   }
-}
-
-/** A change's resulting content: null for a deletion, undefined when the tool did not report it. */
-export function afterOf(event: FileChangeEvent): string | null | undefined {
-  return event.kind === 'deleted' ? null : event.after
-}
-
-/** Lines added and removed; undefined when the diff gives up. */
-function lineCounts(before: string, after: string) {
-  const parts = diffLines(before, after, { maxEditLength: MAX_EDIT_LENGTH, timeout: DIFF_TIMEOUT_MS })
-  if (!parts) return undefined
-  let added = 0
-  let removed = 0
-  for (const part of parts) {
-    if (part.added) added += part.count
-    else if (part.removed) removed += part.count
-  }
-  return { added, removed }
 }

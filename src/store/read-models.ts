@@ -8,6 +8,7 @@
 import type Database from 'better-sqlite3'
 import { DECIDING_EVENTS, decide } from '../events/tool-calls.js'
 import type { EventOf, EventType, GatewayEvent } from '../events/types.js'
+import { turnRow } from './derive-turns.js'
 import { STORE_RETRY_AFTER_MS, storeErrorOf } from './errors.js'
 import { FileChangeModel } from './file-changes.js'
 import { IndexedCalls, type IndexStatements, prepareIndex } from './tool-call-index.js'
@@ -73,7 +74,7 @@ export class ReadModels {
       ),
       upsertTurn: db.prepare(
         `INSERT OR REPLACE INTO turns (session_id, turn_id, seq, agent, model, status, started_at, duration_ms, input_tokens, output_tokens, cost_usd)
-         VALUES (@sessionId, @turnId, @seq, @agent, @model, @status, @startedAt, @durationMs, @inputTokens, @outputTokens, @costUsd)`,
+         VALUES (@session_id, @turn_id, @seq, @agent, @model, @status, @started_at, @duration_ms, @input_tokens, @output_tokens, @cost_usd)`,
       ),
       deleteCalls: db.prepare('DELETE FROM tool_calls WHERE session_id = ?'),
       deleteTurns: db.prepare('DELETE FROM turns WHERE session_id = ?'),
@@ -337,25 +338,14 @@ export class ReadModels {
 
   private addTurn(event: EventOf<'turn.completed'>, usage: EventOf<'usage'> | undefined): void {
     // Claude Code reports the turn's model in the `usage` event just before it (translate.ts).
-    let model = usage?.model ?? null
+    let turnUsage = usage
     if (!usage) {
       const before = this.statements.usageBefore.get(event.sessionId, event.seq - 1)
       const previous = before ? (JSON.parse(before.event) as GatewayEvent) : undefined
-      if (previous?.type === 'usage' && previous.turnId === event.turnId) model = previous.model
+      if (previous?.type === 'usage' && previous.turnId === event.turnId) turnUsage = previous
     }
-    this.statements.upsertTurn.run({
-      sessionId: event.sessionId,
-      turnId: event.turnId,
-      seq: event.seq,
-      agent: this.statements.sessionAgent.get(event.sessionId)?.agent ?? null,
-      model: model || null,
-      status: event.status,
-      startedAt: event.ts - event.durationMs,
-      durationMs: event.durationMs,
-      inputTokens: event.usage.inputTokens,
-      outputTokens: event.usage.outputTokens,
-      costUsd: event.costUsd,
-    })
+    const agent = this.statements.sessionAgent.get(event.sessionId)?.agent ?? null
+    this.statements.upsertTurn.run(turnRow(event, agent, turnUsage))
   }
 }
 

@@ -4,42 +4,9 @@
  * names (a call by id, the open calls of a turn, the open calls of the session), never re-reading the log.
  */
 import type Database from 'better-sqlite3'
-import { type CallBook, type CallFacts, statusOf } from '../events/tool-calls.js'
+import type { CallBook, CallFacts } from '../events/tool-calls.js'
 import type { EventOf, GatewayEvent } from '../events/types.js'
-
-/** A row of `tool_calls` as the decider sees it, with the figures the row derives from its events. */
-interface IndexedCall extends CallFacts {
-  finishedAt: number | null
-  durationMs: number | null
-  inputTokens: number
-  outputTokens: number
-  /** The last event that changed it: its view is read from its `tool.call` up to there. */
-  lastSeq: number
-}
-
-interface CallRow {
-  tool_use_id: string
-  seq: number
-  ts: number
-  name: string
-  turn_id: string
-  caller: CallFacts['caller']
-  agent: string | null
-  subagent: string | null
-  finished_at: number | null
-  duration_ms: number | null
-  input_tokens: number
-  output_tokens: number
-  request_id: string | null
-  result_error: number | null
-  result_denied: number | null
-  resolved_behavior: 'allow' | 'deny' | null
-  resolved_by: NonNullable<CallFacts['resolved']>['by'] | null
-  ended: 'interrupted' | 'timeout' | null
-  ended_at: number | null
-  unanswered: string | null
-  last_seq: number
-}
+import { type CallRow, callOf, callRow, type IndexedCall, recordChange, startedCall } from './derive-calls.js'
 
 const COLUMNS = `tool_use_id, seq, ts, name, turn_id, caller, agent, subagent, finished_at, duration_ms, input_tokens,
   output_tokens, request_id, result_error, result_denied, resolved_behavior, resolved_by, ended, ended_at, unanswered, last_seq`
@@ -64,14 +31,14 @@ export function prepareIndex(db: Database.Database) {
     insert: db.prepare(
       `INSERT OR REPLACE INTO tool_calls (session_id, tool_use_id, seq, ts, name, turn_id, caller, agent, subagent,
          status, input_tokens, output_tokens, last_seq)
-       VALUES (@session, @toolUseId, @seq, @ts, @name, @turnId, @caller, @agent, @subagent, 'running', 0, 0, @seq)`,
+       VALUES (@session_id, @tool_use_id, @seq, @ts, @name, @turn_id, @caller, @agent, @subagent, 'running', 0, 0, @seq)`,
     ),
     update: db.prepare(
-      `UPDATE tool_calls SET status = @status, finished_at = @finishedAt, duration_ms = @durationMs,
-         input_tokens = @inputTokens, output_tokens = @outputTokens, request_id = @requestId,
-         result_error = @resultError, result_denied = @resultDenied, resolved_behavior = @resolvedBehavior,
-         resolved_by = @resolvedBy, ended = @ended, ended_at = @endedAt, unanswered = @unanswered, last_seq = @lastSeq
-       WHERE session_id = @session AND tool_use_id = @toolUseId`,
+      `UPDATE tool_calls SET status = @status, finished_at = @finished_at, duration_ms = @duration_ms,
+         input_tokens = @input_tokens, output_tokens = @output_tokens, request_id = @request_id,
+         result_error = @result_error, result_denied = @result_denied, resolved_behavior = @resolved_behavior,
+         resolved_by = @resolved_by, ended = @ended, ended_at = @ended_at, unanswered = @unanswered, last_seq = @last_seq
+       WHERE session_id = @session_id AND tool_use_id = @tool_use_id`,
     ),
   }
 }
@@ -89,15 +56,7 @@ export class IndexedCalls implements CallBook<IndexedCall> {
   ) {}
 
   add(event: EventOf<'tool.call'>, who: Pick<CallFacts, 'caller' | 'agent' | 'subagent'>): void {
-    this.statements.insert.run({
-      session: this.session,
-      toolUseId: event.toolUseId,
-      seq: event.seq,
-      ts: event.ts,
-      name: event.name,
-      turnId: event.turnId,
-      ...who,
-    })
+    this.statements.insert.run(callRow(this.session, startedCall(event, who)))
   }
 
   get(toolUseId: string): IndexedCall | undefined {
@@ -121,72 +80,12 @@ export class IndexedCalls implements CallBook<IndexedCall> {
   }
 
   changed(call: IndexedCall, cause: GatewayEvent): void {
-    if (cause.type === 'tool.result') {
-      call.finishedAt = cause.ts
-      call.durationMs = cause.durationMs ?? cause.ts - call.started.ts
-      // A subagent's run reports the tokens it spent in its result (Claude Code's AgentOutput `usage`).
-      const spent =
-        call.subagent === null
-          ? undefined
-          : (cause.structured as { usage?: { input_tokens?: unknown; output_tokens?: unknown } } | undefined)
-              ?.usage
-      call.inputTokens = typeof spent?.input_tokens === 'number' ? spent.input_tokens : 0
-      call.outputTokens = typeof spent?.output_tokens === 'number' ? spent.output_tokens : 0
-    } else if (call.ended && !call.result) {
-      call.finishedAt = call.ended.ts
-      call.durationMs = call.ended.ts - call.started.ts
-    }
-    call.lastSeq = Math.max(call.lastSeq, cause.seq)
-    this.statements.update.run({
-      session: this.session,
-      toolUseId: call.started.toolUseId,
-      status: statusOf(call, true),
-      finishedAt: call.finishedAt,
-      durationMs: call.durationMs,
-      inputTokens: call.inputTokens,
-      outputTokens: call.outputTokens,
-      requestId: call.requested?.requestId ?? null,
-      resultError: call.result ? Number(call.result.isError) : null,
-      resultDenied: call.result?.denied ? 1 : null,
-      resolvedBehavior: call.resolved?.behavior ?? null,
-      resolvedBy: call.resolved?.by ?? null,
-      ended: call.ended?.status ?? null,
-      endedAt: call.ended?.ts ?? null,
-      unanswered: call.unanswered ?? null,
-      lastSeq: call.lastSeq,
-    })
+    recordChange(call, cause)
+    this.statements.update.run(callRow(this.session, call))
   }
 
   private one(statement: Database.Statement<Record<string, string>, CallRow>, id: string) {
     const row = statement.get({ session: this.session, id })
     return row ? callOf(row) : undefined
-  }
-}
-
-function callOf(row: CallRow): IndexedCall {
-  return {
-    started: { toolUseId: row.tool_use_id, turnId: row.turn_id, name: row.name, ts: row.ts, seq: row.seq },
-    caller: row.caller,
-    agent: row.agent,
-    subagent: row.subagent,
-    ...(row.result_error === null
-      ? {}
-      : {
-          result: {
-            isError: row.result_error === 1,
-            ...(row.result_denied ? { denied: true as const } : {}),
-          },
-        }),
-    ...(row.request_id === null ? {} : { requested: { requestId: row.request_id } }),
-    ...(row.resolved_behavior === null || row.resolved_by === null
-      ? {}
-      : { resolved: { behavior: row.resolved_behavior, by: row.resolved_by } }),
-    ...(row.ended === null ? {} : { ended: { status: row.ended, ts: row.ended_at ?? row.ts } }),
-    ...(row.unanswered === null ? {} : { unanswered: row.unanswered }),
-    finishedAt: row.finished_at,
-    durationMs: row.duration_ms,
-    inputTokens: row.input_tokens,
-    outputTokens: row.output_tokens,
-    lastSeq: row.last_seq,
   }
 }

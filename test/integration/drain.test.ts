@@ -5,51 +5,18 @@
  * Claude Code process is left; a second SIGTERM interrupts the turn still running instead of waiting for it.
  */
 import assert from 'node:assert/strict'
-import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { once } from 'node:events'
 import { describe, test } from 'node:test'
 import WebSocket from 'ws'
 import type { GatewayEvent } from '../../src/events/types.js'
 import { SqliteStore } from '../../src/store/sqlite.js'
+import { type GatewayProcess, startGateway } from '../support/gateway-process.js'
 import { type TestHome, testHome } from '../support/harness.js'
 import { text } from '../support/scripted-anthropic.js'
 import { isGone, waitUntil } from '../support/wait.js'
 
-const ROOT = new URL('../..', import.meta.url).pathname
-
-interface Gateway {
-  child: ChildProcessWithoutNullStreams
-  url: string
-  /** Log lines as they come (JSON: stdout is not a TTY). */
-  log: Record<string, unknown>[]
-}
-
-async function startCommand(home: TestHome, env: NodeJS.ProcessEnv): Promise<Gateway> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', '--port', '0'], {
-    cwd: ROOT,
-    env: {
-      ...home.env,
-      CCGW_STORE_DATA_DIR: home.dataDir,
-      CCGW_CLAUDE_DEFAULT_WORKSPACE: home.workspace,
-      CCGW_NATIVE_WORKSPACE_ROOTS: home.root,
-      CCGW_CLAUDE_SETTING_SOURCES: '',
-      CCGW_POOL_WARM_SPARES: '0',
-      CCGW_LOG_PRETTY: 'never',
-      ...env,
-    },
-  })
-  const log: Record<string, unknown>[] = []
-  let rest = ''
-  child.stdout.on('data', (chunk: Buffer) => {
-    const parts = (rest + chunk.toString()).split('\n')
-    rest = parts.pop() ?? ''
-    for (const part of parts) if (part.startsWith('{')) log.push(JSON.parse(part))
-  })
-  const ready = await waitUntil(() => log.find((l) => String(l.msg).includes('ready at')), 60_000, 'ready')
-  return { child, log, url: /(http:\/\/[^\s]+)/.exec(String(ready.msg))![1]! }
-}
-
-const logged = (gateway: Gateway, prefix: string) =>
+const logged = (gateway: GatewayProcess, prefix: string) =>
   waitUntil(() => gateway.log.find((l) => String(l.msg).startsWith(prefix)), 30_000, prefix)
 
 /** The gateway's Claude Code processes: its children. */
@@ -91,7 +58,7 @@ async function storedTurnEnds(home: TestHome): Promise<Extract<GatewayEvent, { t
 describe('graceful drain of the command', () => {
   test('SIGTERM: the running turn finishes and is stored, new turns 503, streams closed, exit 0', async () => {
     const home = await testHome()
-    const gateway = await startCommand(home, { CCGW_SERVER_DRAIN_TIMEOUT_MS: '30000' })
+    const gateway = await startGateway(home, { CCGW_SERVER_DRAIN_TIMEOUT_MS: '30000' })
     try {
       const { url } = gateway
       assert.equal((await fetch(`${url}/readyz`)).status, 200)
@@ -176,7 +143,7 @@ describe('graceful drain of the command', () => {
 
   test('a second SIGTERM interrupts the running turn instead of waiting for it', async () => {
     const home = await testHome()
-    const gateway = await startCommand(home, { CCGW_SERVER_DRAIN_TIMEOUT_MS: '120000' })
+    const gateway = await startGateway(home, { CCGW_SERVER_DRAIN_TIMEOUT_MS: '120000' })
     try {
       // Far longer than the drain takes once hurried (a turn that ended by itself would fail the test below),
       // short enough that the scripted model's wait does not hold the test process long after it.

@@ -3,7 +3,7 @@
  * hot reload, refusing an open bind, and a clean stop with no Claude Code process left behind.
  */
 import assert from 'node:assert/strict'
-import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -14,6 +14,7 @@ import WebSocket from 'ws'
 import { createLogger } from '../../src/observability/logger.js'
 import { buildServer } from '../../src/server.js'
 import { VERSION } from '../../src/version.js'
+import { logLines, readyUrl } from '../support/gateway-process.js'
 import { testConfig, testGateway, withHome } from '../support/harness.js'
 import { isGone, waitUntil } from '../support/wait.js'
 
@@ -198,31 +199,13 @@ describe('claude-code-gateway command', () => {
       cwd: h.home.workspace,
     })
 
-  /** The address the gateway's "ready at" log line gives, once it is there. */
-  async function readyUrl(log: Record<string, unknown>[]): Promise<string> {
-    const ready = await waitUntil(() => log.find((l) => String(l.msg).includes('ready at')), 15_000, 'ready')
-    return /(http:\/\/[^\s]+)/.exec(String(ready.msg))![1]!
-  }
-
-  /** Log lines as they come (JSON: stdout is not a TTY). */
-  function logOf(child: ChildProcessWithoutNullStreams): Record<string, unknown>[] {
-    const lines: Record<string, unknown>[] = []
-    let rest = ''
-    child.stdout.on('data', (chunk: Buffer) => {
-      const parts = (rest + chunk.toString()).split('\n')
-      rest = parts.pop() ?? ''
-      for (const part of parts) if (part.startsWith('{')) lines.push(JSON.parse(part))
-    })
-    return lines
-  }
-
   test('starts, reloads its config on change and SIGHUP, and stops with no Claude process left', async () => {
     const configFile = join(h.home.root, 'gateway.yaml')
     writeFileSync(configFile, 'pool:\n  maxRunners: 4\n  warmSpares: 1\n')
     const child = run(['--port', '0', '--host', '127.0.0.1', '--config', configFile])
-    const log = logOf(child)
+    const log = logLines(child)
     try {
-      const url = await readyUrl(log)
+      const url = await readyUrl(child, log, 15_000)
       assert.equal((await fetch(`${url}/v1/health`)).status, 200)
 
       writeFileSync(configFile, 'pool:\n  maxRunners: 3\n  warmSpares: 1\n')
@@ -263,9 +246,9 @@ describe('claude-code-gateway command', () => {
 
   test('every log line is written, the last ones at exit too', async () => {
     const child = run(['--port', '0'], { CCGW_POOL_WARM_SPARES: '0' })
-    const log = logOf(child)
+    const log = logLines(child)
     try {
-      const url = await readyUrl(log)
+      const url = await readyUrl(child, log, 15_000)
       const ids = Array.from({ length: 200 }, (_, i) => `burst-${i}`)
       await Promise.all(
         ids.map(async (id) => (await fetch(`${url}/v1/models`, { headers: { 'x-request-id': id } })).text()),
@@ -298,9 +281,9 @@ describe('claude-code-gateway command', () => {
       CCGW_POOL_WARM_SPARES: '0',
       CCGW_NATIVE_WORKSPACE_ROOTS: h.home.root,
     })
-    const log = logOf(child)
+    const log = logLines(child)
     try {
-      const url = await readyUrl(log)
+      const url = await readyUrl(child, log, 15_000)
       const health = (await (await fetch(`${url}/v1/health`)).json()) as { version: string }
       assert.equal(health.version, VERSION)
       const created = await fetch(`${url}/api/sessions`, {

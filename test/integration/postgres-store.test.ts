@@ -16,7 +16,7 @@ import Database from 'better-sqlite3'
 import pg from 'pg'
 import { positionOf } from '../../src/events/positions.js'
 import { TOOL_CALL_STATUSES } from '../../src/events/tool-calls.js'
-import type { EventBody, GatewayEvent, SessionState, TokenUsage } from '../../src/events/types.js'
+import type { EventBody, GatewayEvent } from '../../src/events/types.js'
 import { isStoreError } from '../../src/store/errors.js'
 import { storeErrorOf } from '../../src/store/postgres/errors.js'
 import { SCHEMA_VERSION } from '../../src/store/postgres/migrations.js'
@@ -26,11 +26,22 @@ import {
   type PostgresStoreOptions,
 } from '../../src/store/postgres/store.js'
 import { SqliteStore } from '../../src/store/sqlite.js'
-import type { AgentFigure, AgentFigures, SessionRecord, Store, ToolCallQuery } from '../../src/store/types.js'
+import type { AgentFigure, AgentFigures, Store, ToolCallQuery } from '../../src/store/types.js'
 import { POSTGRES_URL, servicesSkip } from '../support/services.js'
-import { sessionRecord } from '../support/session-record.js'
-
-const T0 = 1_700_000_000_000
+import {
+  callBody,
+  checkListFilters,
+  checkRecordUpdates,
+  completedBody,
+  storedEvent as event,
+  ids,
+  readyBody,
+  listedRecord as record,
+  resultBody,
+  seqs,
+  T0,
+  usage,
+} from '../support/store-fixtures.js'
 
 const skip = await servicesSkip('PostgresStore tests', { postgres: true })
 
@@ -76,34 +87,6 @@ function openSqlite(t: TestContext): SqliteStore {
   })
   return store
 }
-
-function record(
-  id: string,
-  options: { state?: SessionState; workspace?: string; agent?: string | null; updatedAt?: number } = {},
-): SessionRecord {
-  const updatedAt = options.updatedAt ?? 1_000
-  return sessionRecord(
-    id,
-    { title: `Session ${id}`, state: options.state ?? 'new', createdAt: updatedAt - 500, updatedAt },
-    {
-      workspace: options.workspace ?? '/work/a',
-      agent: options.agent ?? null,
-      appendSystemPrompt: 'Be brief.',
-    },
-  )
-}
-
-function event(sessionId: string, seq: number, body?: EventBody): GatewayEvent {
-  return {
-    ...(body ?? { type: 'text.delta', turnId: 't', text: `#${seq}`, parentToolUseId: null }),
-    seq,
-    ts: T0 + seq,
-    sessionId,
-  } as GatewayEvent
-}
-
-const ids = (records: readonly SessionRecord[]) => records.map((r) => r.id)
-const seqs = (events: readonly GatewayEvent[]) => events.map((e) => e.seq)
 
 describe('PostgresStore', { skip }, () => {
   test('migrations: a fresh schema is created, opening again changes nothing, a newer one is refused', async (t) => {
@@ -157,38 +140,8 @@ describe('PostgresStore', { skip }, () => {
 
   test('sessions: insert, get, update, delete, count', async (t) => {
     const store = await open(t)
-    const original = record('s1')
-    await store.insertSession(original)
-    assert.deepEqual(await store.getSession('s1'), original)
-    assert.equal(await store.getSession('missing'), undefined)
+    await checkRecordUpdates(store)
     await assert.rejects(store.insertSession(record('s1')), (error: Error) => !isStoreError(error))
-
-    const updated: SessionRecord = {
-      ...original,
-      title: 'Renamed',
-      state: 'idle',
-      claudeSessionId: '9b6f1d2e-4c3a-4f8e-9d71-2a5b6c7d8e90',
-      updatedAt: 2_000,
-      costUsd: 0.25,
-      turns: 1,
-      settings: { ...original.settings, workspace: '/work/b', agent: 'reviewer' },
-    }
-    await store.updateSession(updated)
-    assert.deepEqual(await store.getSession('s1'), updated)
-    const filtered = await store.listSessions({
-      limit: 10,
-      offset: 0,
-      state: 'idle',
-      workspace: '/work/b',
-      agent: 'reviewer',
-    })
-    assert.deepEqual(ids(filtered.items), ['s1'], 'the indexed columns follow the record')
-    assert.equal((await store.listSessions({ limit: 10, offset: 0, state: 'new' })).total, 0)
-
-    // Updating an unknown session changes nothing.
-    await store.updateSession(record('ghost'))
-    assert.equal(await store.getSession('ghost'), undefined)
-    assert.equal(await store.countSessions(), 1)
     await store.deleteSession('s1')
     assert.equal(await store.getSession('s1'), undefined)
     assert.equal(await store.countSessions(), 0)
@@ -215,35 +168,7 @@ describe('PostgresStore', { skip }, () => {
     assert.deepEqual(ids((await store.listSessions({ limit: 2, offset: 4 })).items), ['c', 'a'])
     assert.deepEqual(await store.listSessions({ limit: 2, offset: 10 }), { items: [], total: 6 })
 
-    const filtered = await open(t)
-    await filtered.insertSession(
-      record('1', { state: 'idle', workspace: '/w/x', agent: 'reviewer', updatedAt: 1 }),
-    )
-    await filtered.insertSession(record('2', { state: 'idle', workspace: '/w/y', agent: null, updatedAt: 2 }))
-    await filtered.insertSession(
-      record('3', { state: 'hibernated', workspace: '/w/x', agent: null, updatedAt: 3 }),
-    )
-    await filtered.insertSession(
-      record('4', { state: 'closed', workspace: '/w/x', agent: 'reviewer', updatedAt: 4 }),
-    )
-    await filtered.insertSession(
-      record('5', { state: 'idle', workspace: '/w/x', agent: 'reviewer', updatedAt: 5 }),
-    )
-    const list = async (query: { state?: SessionState; workspace?: string; agent?: string }, limit = 100) => {
-      const page = await filtered.listSessions({ limit, offset: 0, ...query })
-      return [ids(page.items), page.total]
-    }
-    assert.deepEqual(await list({ state: 'idle' }), [['5', '2', '1'], 3])
-    assert.deepEqual(await list({ workspace: '/w/x' }), [['5', '4', '3', '1'], 4])
-    assert.deepEqual(await list({ agent: 'reviewer' }), [['5', '4', '1'], 3])
-    assert.deepEqual(await list({ state: 'idle', workspace: '/w/x', agent: 'reviewer' }), [['5', '1'], 2])
-    assert.deepEqual(await list({ state: 'idle', workspace: '/w/x' }, 1), [['5'], 2])
-    assert.deepEqual(await list({ state: 'running' }), [[], 0])
-    assert.deepEqual(
-      await filtered.listSessions({ limit: 1, offset: 5, agent: 'reviewer' }),
-      { items: [], total: 3 },
-      'a page past the end still has the filtered total',
-    )
+    await checkListFilters(await open(t))
   })
 
   test('events: append, pages by sequence number with types and limits, last sequence number', async (t) => {
@@ -278,14 +203,7 @@ describe('PostgresStore', { skip }, () => {
     })
 
     // Kept as the bus serialised it: the same text, key order and all.
-    const ready = event('s', 5, {
-      type: 'session.ready',
-      claudeSessionId: 'c',
-      model: 'm',
-      cwd: '/w',
-      tools: ['Bash'],
-      permissionMode: 'default',
-    })
+    const ready = event('s', 5, readyBody)
     const call = event('s', 6, {
       type: 'tool.call',
       turnId: 't',
@@ -674,53 +592,6 @@ test('PostgreSQL failures that are the storage’s, and those about the data', (
   )
   assert.equal(storeErrorOf(new TypeError('x is undefined'), 'db'), undefined)
 })
-
-const usage = (input: number, output: number): TokenUsage => ({
-  inputTokens: input,
-  outputTokens: output,
-  cacheReadInputTokens: 0,
-  cacheCreationInputTokens: 0,
-  thinkingTokens: 0,
-})
-
-const callBody = (
-  turnId: string,
-  toolUseId: string,
-  name: string,
-  input: unknown,
-  parent: string | null = null,
-) => ({ type: 'tool.call', turnId, toolUseId, name, input, parentToolUseId: parent }) as const
-
-const resultBody = (
-  turnId: string,
-  toolUseId: string,
-  name: string,
-  isError = false,
-  parent: string | null = null,
-) =>
-  ({
-    type: 'tool.result',
-    turnId,
-    toolUseId,
-    name,
-    isError,
-    content: isError ? 'failed' : 'ok',
-    durationMs: 5,
-    parentToolUseId: parent,
-  }) as const
-
-const completedBody = (turnId: string, status: 'success' | 'error' | 'interrupted', durationMs: number) =>
-  ({
-    type: 'turn.completed',
-    turnId,
-    status,
-    result: '',
-    stopReason: null,
-    durationMs,
-    numTurns: 1,
-    usage: usage(100, 20),
-    costUsd: 0.01,
-  }) as const
 
 /**
  * Three sessions' events, interleaved, with every way a call ends (succeeded, failed, denied by a rule and

@@ -8,7 +8,7 @@
  * sees an event twice or misses one, live or replayed.
  */
 import assert from 'node:assert/strict'
-import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
@@ -16,20 +16,17 @@ import { after, before, describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
 import type { GatewayEvent } from '../../src/events/types.js'
+import { type GatewayProcess, startGateway } from '../support/gateway-process.js'
 import { type TestHome, testHome } from '../support/harness.js'
-import { conversationTexts, text } from '../support/scripted-anthropic.js'
+import { conversationTexts, lastUserText, text } from '../support/scripted-anthropic.js'
 import { POSTGRES_URL, REDIS_URL, servicesSkip } from '../support/services.js'
 import { parseSse } from '../support/sse.js'
 import { isGone, waitUntil } from '../support/wait.js'
 
-const ROOT = new URL('../..', import.meta.url).pathname
 const LEASE_TTL_MS = 3_000
 
-interface Replica {
+interface Replica extends GatewayProcess {
   name: string
-  child: ChildProcessWithoutNullStreams
-  url: string
-  log: Record<string, unknown>[]
 }
 
 /** A live SSE stream read in the background: its frames as they arrive. */
@@ -53,43 +50,26 @@ describe('replicas on PostgreSQL and Redis', { skip }, () => {
   async function startReplica(name: string): Promise<Replica> {
     const own = join(home.root, `replica-${name}`)
     mkdirSync(join(own, 'home'), { recursive: true })
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', '--port', '0'], {
-      cwd: ROOT,
-      env: {
-        ...home.env,
-        // Each replica has its own disk for Claude's config and its data folder: only the database is shared.
-        CLAUDE_CONFIG_DIR: join(own, 'claude-config'),
-        HOME: join(own, 'home'),
-        CCGW_STORE_DATA_DIR: join(own, 'data'),
-        CCGW_STORE_URL: POSTGRES_URL,
-        CCGW_STORE_SCHEMA: schema,
-        CCGW_CLUSTER_REDIS_URL: REDIS_URL,
-        CCGW_CLUSTER_KEY_PREFIX: prefix,
-        CCGW_CLUSTER_REPLICA_ID: name,
-        CCGW_CLUSTER_SECRET: secret,
-        CCGW_CLUSTER_LEASE_TTL_MS: String(LEASE_TTL_MS),
-        CCGW_CLAUDE_DEFAULT_WORKSPACE: home.workspace,
-        CCGW_NATIVE_WORKSPACE_ROOTS: home.root,
-        CCGW_CLAUDE_SETTING_SOURCES: '',
-        CCGW_POOL_WARM_SPARES: '0',
-        CCGW_LOG_PRETTY: 'never',
-      },
-    })
-    const log: Record<string, unknown>[] = []
-    let rest = ''
-    child.stdout.on('data', (chunk: Buffer) => {
-      const parts = (rest + chunk.toString()).split('\n')
-      rest = parts.pop() ?? ''
-      for (const part of parts) if (part.startsWith('{')) log.push(JSON.parse(part))
-    })
-    child.stderr.on('data', (chunk: Buffer) => log.push({ stderr: chunk.toString() }))
-    const ready = await waitUntil(
-      () => log.find((l) => String(l.msg).includes('ready at')) ?? (child.exitCode !== null && log),
-      60_000,
-      `replica ${name} ready`,
-    )
-    if (Array.isArray(ready)) throw new Error(`replica ${name} exited: ${JSON.stringify(ready)}`)
-    const replica = { name, child, log, url: /(http:\/\/[^\s]+)/.exec(String(ready.msg))![1]! }
+    const replica = {
+      name,
+      ...(await startGateway(
+        home,
+        {
+          // Each replica has its own disk for Claude's config and its data folder: only the database is shared.
+          CLAUDE_CONFIG_DIR: join(own, 'claude-config'),
+          HOME: join(own, 'home'),
+          CCGW_STORE_DATA_DIR: join(own, 'data'),
+          CCGW_STORE_URL: POSTGRES_URL,
+          CCGW_STORE_SCHEMA: schema,
+          CCGW_CLUSTER_REDIS_URL: REDIS_URL,
+          CCGW_CLUSTER_KEY_PREFIX: prefix,
+          CCGW_CLUSTER_REPLICA_ID: name,
+          CCGW_CLUSTER_SECRET: secret,
+          CCGW_CLUSTER_LEASE_TTL_MS: String(LEASE_TTL_MS),
+        },
+        `replica ${name}`,
+      )),
+    }
     replicas.set(name, replica)
     return replica
   }
@@ -128,11 +108,13 @@ describe('replicas on PostgreSQL and Redis', { skip }, () => {
     return followed
   }
 
-  /** The replica running a Claude Code process: the owner of the one session these tests drive. */
-  function owner(): Replica | undefined {
-    return [...replicas.values()].find(
-      ({ child }) => child.exitCode === null && childPids(child.pid!).length > 0,
+  /** The replica holding the session's live lease (its owner), as the shared database says. */
+  async function owner(sessionId: string): Promise<Replica | undefined> {
+    const { rows } = await admin.query<{ replica_id: string }>(
+      `SELECT replica_id FROM ${schema}.session_leases WHERE session_id = $1 AND NOT released AND expires_at > now()`,
+      [sessionId],
     )
+    return rows[0] && replicas.get(rows[0].replica_id)
   }
 
   /** Every seq from 1 up, each once, in order: nothing missed, nothing twice. */
@@ -184,7 +166,7 @@ describe('replicas on PostgreSQL and Redis', { skip }, () => {
     const first = await call(b!, 'POST', `/api/sessions/${sessionId}/messages`, { content: 'hello one' })
     assert.equal(first.status, 200, first.raw)
     assert.equal(first.body.status, 'success', first.raw)
-    const holder = owner()
+    const holder = await owner(sessionId)
     assert.ok(holder, 'one replica runs the session')
 
     // Through a replica that does not own it: forwarded to the owner, whose process keeps the context.
@@ -193,7 +175,7 @@ describe('replicas on PostgreSQL and Redis', { skip }, () => {
     const second = await call(other, 'POST', `/api/sessions/${sessionId}/messages`, { content: 'hello two' })
     assert.equal(second.status, 200, second.raw)
     assert.equal(second.body.status, 'success', second.raw)
-    assert.equal(owner(), holder, 'the session stays with its owner')
+    assert.equal(await owner(sessionId), holder, 'the session stays with its owner')
     const seen = conversationTexts(home.model.turns.at(-1)!.body).map((turn) => turn.text)
     assert.ok(seen.some((t) => t.includes('hello one')) && seen.some((t) => t.includes('first answer')))
 
@@ -218,8 +200,59 @@ describe('replicas on PostgreSQL and Redis', { skip }, () => {
     assert.equal(new Set(positions).size, positions.length, 'no position twice')
   })
 
+  test('an OpenAI conversation continues through any replica: function results and follow-ups reach the process that asked', async () => {
+    const [a, b, c] = ['a', 'b', 'c'].map((name) => replicas.get(name)!) as [Replica, Replica, Replica]
+    const weather = {
+      type: 'function',
+      function: {
+        name: 'get_weather',
+        parameters: { type: 'object', properties: { city: { type: 'string' } } },
+      },
+    }
+    const fallback = home.model.fallback
+    home.model.fallback = (request) => {
+      const last = request.body.messages?.findLast((m) => m.role === 'user')
+      const results = Array.isArray(last?.content) ? last.content.filter((b) => b.type === 'tool_result') : []
+      if (results.length === 0 && lastUserText(request.body).includes('Weather'))
+        return { blocks: [{ type: 'tool_use', name: 'mcp__client__get_weather', input: { city: 'Paris' } }] }
+      return text(results.length > 0 ? `Results: ${JSON.stringify(results[0]!.content)}` : 'you are welcome')
+    }
+    try {
+      const messages: unknown[] = [{ role: 'user', content: 'Weather in Paris?' }]
+      const chat = (replica: Replica) =>
+        call(replica, 'POST', '/v1/chat/completions', { model: 'claude-code', messages, tools: [weather] })
+      const first = await chat(a)
+      assert.equal(first.status, 200, first.raw)
+      const choice = first.body.choices[0]
+      assert.equal(choice.finish_reason, 'tool_calls')
+      const sessionId = first.headers.get('x-session-id')
+      const asked = childPids(a.child.pid!)
+      assert.ok(asked.length > 0, 'A runs the conversation')
+
+      // The function's result, sent to another replica: forwarded to A, whose turn waits for it.
+      messages.push(choice.message, {
+        role: 'tool',
+        tool_call_id: choice.message.tool_calls[0].id,
+        content: '21°C and sunny',
+      })
+      const second = await chat(b)
+      assert.equal(second.status, 200, second.raw)
+      assert.equal(second.headers.get('x-session-id'), sessionId)
+      assert.match(second.body.choices[0].message.content, /21°C and sunny/)
+
+      // A follow-up through the third replica: the same session, on A's process still.
+      messages.push(second.body.choices[0].message, { role: 'user', content: 'Thanks!' })
+      const third = await chat(c)
+      assert.equal(third.status, 200, third.raw)
+      assert.equal(third.headers.get('x-session-id'), sessionId)
+      assert.deepEqual(childPids(a.child.pid!), asked, "A's process served all three")
+    } finally {
+      home.model.fallback = fallback
+    }
+  })
+
   test('the owner killed mid-turn: the turn is recorded interrupted and the session goes on on a survivor with its context', async () => {
-    const holder = owner()
+    const holder = await owner(sessionId)
     assert.ok(holder, 'the session has an owner')
     const survivors = [...replicas.values()].filter((replica) => replica !== holder)
     const [sender, other] = survivors as [Replica, Replica]

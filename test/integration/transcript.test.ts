@@ -15,9 +15,10 @@ import {
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { getSessionMessages, type Options, query, type SDKMessage } from '@anthropic-ai/claude-agent-sdk'
+import { getSessionMessages, type Options } from '@anthropic-ai/claude-agent-sdk'
 import { claudeConfigDir, projectSlug, type SeedTurn, seedTranscript } from '../../src/engine/claude-home.js'
 import type { ContentBlock } from '../../src/events/types.js'
+import { runTurn, sessionIdOf } from '../support/cli-turn.js'
 import { type TestHome, testHome } from '../support/harness.js'
 import { conversationTexts, type MessagesRequestBody, text } from '../support/scripted-anthropic.js'
 
@@ -53,20 +54,7 @@ describe('seeded transcripts with the real CLI', () => {
   let home: TestHome
   let configDir: string
 
-  /** Run one turn with the real CLI (string prompt, so it exits after the turn). */
-  async function run(prompt: string, options: Options = {}): Promise<SDKMessage[]> {
-    const messages: SDKMessage[] = []
-    for await (const message of query({
-      prompt,
-      options: { cwd: home.workspace, env: home.env, settingSources: [], tools: [], ...options },
-    })) {
-      messages.push(message)
-    }
-    return messages
-  }
-
-  const sessionIdOf = (messages: SDKMessage[]) =>
-    messages.find((m) => m.type === 'system' && m.subtype === 'init')?.session_id
+  const run = (prompt: string, options: Options = {}) => runTurn(home, prompt, options)
 
   before(async () => {
     home = await testHome()

@@ -21,8 +21,6 @@ import {
   importSessionToStore,
   listSessions,
   type Options,
-  query,
-  type SDKMessage,
   type SessionKey,
   type SessionStore,
   type SessionStoreEntry,
@@ -30,6 +28,7 @@ import {
 import pg from 'pg'
 import { projectSlug } from '../../src/engine/claude-home.js'
 import { PostgresTranscriptStore, TRANSCRIPT_SCHEMA_VERSION } from '../../src/store/transcripts/postgres.js'
+import { runTurn, sessionIdOf } from '../support/cli-turn.js'
 import { type TestHome, testHome } from '../support/harness.js'
 import { conversationTexts, text } from '../support/scripted-anthropic.js'
 import { POSTGRES_URL, servicesSkip } from '../support/services.js'
@@ -378,19 +377,7 @@ describe('PostgresTranscriptStore with the real CLI', { skip }, () => {
     await home.close()
   })
 
-  /** Run one turn with the real CLI (a string prompt: it exits after the turn). */
-  async function run(prompt: string, options: Options): Promise<SDKMessage[]> {
-    const messages: SDKMessage[] = []
-    for await (const message of query({
-      prompt,
-      options: { cwd: home.workspace, env: home.env, settingSources: [], tools: [], ...options },
-    }))
-      messages.push(message)
-    return messages
-  }
-
-  const sessionIdOf = (messages: SDKMessage[]) =>
-    messages.find((m) => m.type === 'system' && m.subtype === 'init')?.session_id
+  const run = (prompt: string, options: Options = {}) => runTurn(home, prompt, options)
 
   const readJsonl = (path: string): SessionStoreEntry[] =>
     readFileSync(path, 'utf8')

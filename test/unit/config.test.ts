@@ -101,6 +101,7 @@ test('defaults apply when there is no file, and the result is frozen', (t) => {
       advertiseUrl: null,
       secret: '',
       leaseTtlMs: 15_000,
+      conversationTtlMs: 86_400_000,
       workspaces: 'shared',
     },
     openai: {

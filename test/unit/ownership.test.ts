@@ -12,6 +12,7 @@ import type { Acquisition } from '../../src/cluster/leases.js'
 import { isGatewayError } from '../../src/engine/errors.js'
 import { isOwnedElsewhere, type SessionLeases, SessionOwnership } from '../../src/engine/ownership.js'
 import { RecordSaver } from '../../src/engine/records.js'
+import { EMPTY_USAGE } from '../../src/engine/types.js'
 import { EventBus } from '../../src/events/bus.js'
 import { SqliteStore } from '../../src/store/sqlite.js'
 import { sessionRecord } from '../support/session-record.js'
@@ -165,13 +166,7 @@ function completed(turnId: string) {
     stopReason: null,
     durationMs: 0,
     numTurns: 1,
-    usage: {
-      inputTokens: 0,
-      outputTokens: 0,
-      cacheReadInputTokens: 0,
-      cacheCreationInputTokens: 0,
-      thinkingTokens: 0,
-    },
+    usage: { ...EMPTY_USAGE },
     costUsd: 0,
   }
 }

@@ -12,12 +12,17 @@ import { type TestContext, test } from 'node:test'
 import Database from 'better-sqlite3'
 import { type FileChangeEvent, fileAt } from '../../src/api/native/change-log.js'
 import { toolCallsOf } from '../../src/events/tool-calls.js'
-import type { EventBody, GatewayEvent, TokenUsage } from '../../src/events/types.js'
+import type { EventBody, GatewayEvent } from '../../src/events/types.js'
 import { SqliteStore, type SqliteStoreOptions } from '../../src/store/sqlite.js'
 import type { SessionRecord, ToolCallQuery } from '../../src/store/types.js'
 import { sessionRecord } from '../support/session-record.js'
-
-const T0 = 1_700_000_000_000
+import {
+  callBody as call,
+  completedBody as completed,
+  resultBody as result,
+  T0,
+  usage,
+} from '../support/store-fixtures.js'
 
 function tempDir(t: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), 'ccgw-read-models-'))
@@ -31,14 +36,6 @@ function openStore(t: TestContext, dir = tempDir(t), options: SqliteStoreOptions
   return store
 }
 
-const usage = (input: number, output: number): TokenUsage => ({
-  inputTokens: input,
-  outputTokens: output,
-  cacheReadInputTokens: 0,
-  cacheCreationInputTokens: 0,
-  thinkingTokens: 0,
-})
-
 const record = (id: string, agent: string | null): SessionRecord =>
   sessionRecord(id, { state: 'idle', createdAt: T0, updatedAt: T0 }, { workspace: '/work/a', agent })
 
@@ -48,43 +45,6 @@ function log(sessionId: string, start = 1, at = T0) {
   return (body: EventBody, ts = at + (seq + 1) * 10): GatewayEvent =>
     ({ ...body, seq: ++seq, ts, sessionId }) as GatewayEvent
 }
-
-const call = (
-  turnId: string,
-  toolUseId: string,
-  name: string,
-  input: unknown,
-  parent: string | null = null,
-) => ({ type: 'tool.call', turnId, toolUseId, name, input, parentToolUseId: parent }) as const
-const result = (
-  turnId: string,
-  toolUseId: string,
-  name: string,
-  isError = false,
-  parent: string | null = null,
-) =>
-  ({
-    type: 'tool.result',
-    turnId,
-    toolUseId,
-    name,
-    isError,
-    content: isError ? 'failed' : 'ok',
-    durationMs: 5,
-    parentToolUseId: parent,
-  }) as const
-const completed = (turnId: string, status: 'success' | 'error' | 'interrupted', durationMs: number) =>
-  ({
-    type: 'turn.completed',
-    turnId,
-    status,
-    result: '',
-    stopReason: null,
-    durationMs,
-    numTurns: 1,
-    usage: usage(100, 20),
-    costUsd: 0.01,
-  }) as const
 
 const page = (store: SqliteStore, query: Partial<ToolCallQuery> = {}) =>
   store.toolCalls({ limit: 50, offset: 0, liveSessions: [], ...query })

@@ -8,11 +8,19 @@ import { type TestContext, test } from 'node:test'
 import Database from 'better-sqlite3'
 import { EventBus } from '../../src/events/bus.js'
 import { POSITION_BLOCK, setPosition } from '../../src/events/positions.js'
-import type { EventBody, GatewayEvent, SessionState } from '../../src/events/types.js'
+import type { EventBody, GatewayEvent } from '../../src/events/types.js'
 import { isStoreError } from '../../src/store/errors.js'
 import { SCHEMA_VERSION } from '../../src/store/migrations.js'
 import { SqliteStore } from '../../src/store/sqlite.js'
-import type { SessionRecord } from '../../src/store/types.js'
+import {
+  checkListFilters,
+  checkRecordUpdates,
+  storedEvent as event,
+  ids,
+  readyBody,
+  listedRecord as record,
+  seqs,
+} from '../support/store-fixtures.js'
 import { waitUntil } from '../support/wait.js'
 
 function tempDir(t: TestContext): string {
@@ -28,109 +36,10 @@ function openStore(t: TestContext, dir = tempDir(t)): SqliteStore {
   return store
 }
 
-function record(
-  id: string,
-  options: { state?: SessionState; workspace?: string; agent?: string | null; updatedAt?: number } = {},
-): SessionRecord {
-  const updatedAt = options.updatedAt ?? 1_000
-  return {
-    id,
-    title: `Session ${id}`,
-    settings: {
-      workspace: options.workspace ?? '/work/a',
-      model: 'claude-sonnet-4-5',
-      agent: options.agent ?? null,
-      permissionMode: 'acceptEdits',
-      tools: null,
-      allowedTools: ['Read'],
-      disallowedTools: [],
-      systemPrompt: null,
-      appendSystemPrompt: 'Be brief.',
-      thinking: { type: 'enabled', budgetTokens: 2048 },
-      effort: 'high',
-      outputSchema: null,
-      maxOutputTokens: null,
-      maxTurns: 10,
-      clientTools: null,
-      additionalDirectories: [],
-      askPermissions: false,
-    },
-    claudeSessionId: null,
-    state: options.state ?? 'new',
-    createdAt: updatedAt - 500,
-    updatedAt,
-    usage: {
-      inputTokens: 0,
-      outputTokens: 0,
-      cacheReadInputTokens: 0,
-      cacheCreationInputTokens: 0,
-      thinkingTokens: 0,
-    },
-    costUsd: 0,
-    turns: 0,
-  }
-}
-
-function event(sessionId: string, seq: number, body?: EventBody): GatewayEvent {
-  return {
-    ...(body ?? { type: 'text.delta', turnId: 't', text: `#${seq}`, parentToolUseId: null }),
-    seq,
-    ts: 1_700_000_000_000 + seq,
-    sessionId,
-  }
-}
-
-const ids = (records: readonly SessionRecord[]) => records.map((r) => r.id)
-const seqs = (events: readonly GatewayEvent[]) => events.map((e) => e.seq)
-
 test('insert, get and update a session record', async (t) => {
   const store = openStore(t)
-  const original = record('s1')
-  await store.insertSession(original)
-  assert.deepEqual(await store.getSession('s1'), original)
-  assert.equal(await store.getSession('missing'), undefined)
+  await checkRecordUpdates(store)
   await assert.rejects(async () => store.insertSession(record('s1')), /UNIQUE|PRIMARY KEY/)
-
-  const updated: SessionRecord = {
-    ...original,
-    title: 'Renamed',
-    state: 'idle',
-    claudeSessionId: '9b6f1d2e-4c3a-4f8e-9d71-2a5b6c7d8e90',
-    updatedAt: 2_000,
-    usage: {
-      inputTokens: 10,
-      outputTokens: 5,
-      cacheReadInputTokens: 3,
-      cacheCreationInputTokens: 2,
-      thinkingTokens: 1,
-    },
-    costUsd: 0.25,
-    turns: 1,
-    settings: { ...original.settings, workspace: '/work/b', agent: 'reviewer' },
-  }
-  await store.updateSession(updated)
-  assert.deepEqual(await store.getSession('s1'), updated)
-  // The indexed columns follow the record.
-  assert.deepEqual(
-    ids(
-      (
-        await store.listSessions({
-          limit: 10,
-          offset: 0,
-          state: 'idle',
-          workspace: '/work/b',
-          agent: 'reviewer',
-        })
-      ).items,
-    ),
-    ['s1'],
-  )
-  assert.equal((await store.listSessions({ limit: 10, offset: 0, state: 'new' })).total, 0)
-
-  // Updating an unknown session changes nothing.
-  await store.updateSession(record('ghost'))
-  assert.equal(await store.getSession('ghost'), undefined)
-  assert.equal(await store.countSessions(), 1)
 })
 
 test('listSessions: newest update first (ties by id), pagination with the total', async (t) => {
@@ -165,32 +74,7 @@ test('listSessions: newest update first (ties by id), pagination with the total'
 })
 
 test('listSessions filters by state, workspace and agent, alone or together, and counts the filtered total', async (t) => {
-  const store = openStore(t)
-  await store.insertSession(
-    record('1', { state: 'idle', workspace: '/w/x', agent: 'reviewer', updatedAt: 1 }),
-  )
-  await store.insertSession(record('2', { state: 'idle', workspace: '/w/y', agent: null, updatedAt: 2 }))
-  await store.insertSession(
-    record('3', { state: 'hibernated', workspace: '/w/x', agent: null, updatedAt: 3 }),
-  )
-  await store.insertSession(
-    record('4', { state: 'closed', workspace: '/w/x', agent: 'reviewer', updatedAt: 4 }),
-  )
-  await store.insertSession(
-    record('5', { state: 'idle', workspace: '/w/x', agent: 'reviewer', updatedAt: 5 }),
-  )
-
-  const list = async (query: { state?: SessionState; workspace?: string; agent?: string }, limit = 100) => {
-    const page = await store.listSessions({ limit, offset: 0, ...query })
-    return [ids(page.items), page.total]
-  }
-  assert.deepEqual(await list({ state: 'idle' }), [['5', '2', '1'], 3])
-  assert.deepEqual(await list({ workspace: '/w/x' }), [['5', '4', '3', '1'], 4])
-  assert.deepEqual(await list({ agent: 'reviewer' }), [['5', '4', '1'], 3])
-  assert.deepEqual(await list({ state: 'idle', workspace: '/w/x', agent: 'reviewer' }), [['5', '1'], 2])
-  assert.deepEqual(await list({ state: 'idle', workspace: '/w/x' }, 1), [['5'], 2])
-  assert.deepEqual(await list({ state: 'running' }), [[], 0])
-  assert.deepEqual(await list({ agent: 'nobody' }), [[], 0])
+  await checkListFilters(openStore(t))
 })
 
 test('events: append, read after a sequence number with a limit, last sequence number', async (t) => {
@@ -209,14 +93,7 @@ test('events: append, read after a sequence number with a limit, last sequence n
   assert.equal(await store.lastSeq('nothing'), 0)
 
   // Events are kept as they were published, whatever their type.
-  const ready = event('s', 5, {
-    type: 'session.ready',
-    claudeSessionId: 'c',
-    model: 'm',
-    cwd: '/w',
-    tools: ['Bash'],
-    permissionMode: 'default',
-  })
+  const ready = event('s', 5, readyBody)
   await store.appendEvents([ready])
   assert.deepEqual(await store.readEvents('s', { afterSeq: 4 }), [ready])
 })

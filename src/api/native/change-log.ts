@@ -4,7 +4,7 @@
  * events those are (store/file-changes.ts), so only they are read.
  */
 import type { EventOf } from '../../events/types.js'
-import { afterOf } from '../../store/file-changes.js'
+import { afterOf } from '../../store/derive-changes.js'
 
 export type FileChangeEvent = EventOf<'file.changed'>
 

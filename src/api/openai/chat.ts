@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto'
 import type { FastifyPluginAsync, FastifyReply } from 'fastify'
 import { GatewayError } from '../../engine/errors.js'
+import { OwnedElsewhereError } from '../../engine/ownership.js'
 import { clientFunctionName } from '../../events/client-tool-names.js'
 import { TurnFollower } from '../../events/follow.js'
 import type { ErrorCode, GatewayEvent } from '../../events/types.js'
@@ -18,7 +19,7 @@ import { ref } from '../responses.js'
 import { SseWriter } from '../sse.js'
 import { Answer, type AnswerOptions, type Delta } from './answer.js'
 import { ChatCompletionSchema, completionView } from './completion-view.js'
-import { ConversationIndex } from './conversations.js'
+import { ConversationIndex, type Conversations } from './conversations.js'
 import { fromEngineError, invalidRequest, OpenAIError } from './errors.js'
 import type { ModelCatalogue } from './models.js'
 import { type ChatPlan, conversationKey, planRequest } from './request.js'
@@ -44,7 +45,8 @@ export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue
   app,
   { gateway, catalogue },
 ) => {
-  const conversations = new ConversationIndex(CONVERSATIONS_REMEMBERED)
+  const conversations: Conversations =
+    gateway.cluster?.conversations ?? new ConversationIndex(CONVERSATIONS_REMEMBERED)
   app.addSchema(ChatCompletionSchema)
 
   app.post<{ Body: ChatCompletionRequest }>(
@@ -127,7 +129,7 @@ export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue
         noteRequest(request, plan.input.kind === 'user' ? { ...figures, apiDurationMs } : figures)
       }
       if (answer.completed?.status === 'success' || answer.stopped || answer.handedOff) {
-        conversations.remember(
+        await conversations.remember(
           conversationKey(plan.profileKey, [...plan.conversation, assistantMessage(answer)]),
           sessionId,
         )
@@ -143,7 +145,7 @@ export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue
   async function dispatch(plan: ChatPlan): Promise<{ sessionId: string; turnId: string; startSeq: number }> {
     const { engine } = gateway
     if (plan.input.kind === 'tool_results') {
-      const sessionId = plan.sessionId ?? conversations.take(plan.historyKey)
+      const sessionId = plan.sessionId ?? (await continuation(plan.historyKey))
       const results = plan.input.results.map((r) => ({ toolUseId: r.toolCallId, content: r.content }))
       try {
         if (!sessionId) throw new GatewayError('invalid_request', 'no waiting turn')
@@ -170,7 +172,7 @@ export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue
       return { sessionId, turnId: turn.id, startSeq: turn.startSeq }
     } catch (error) {
       // Not started (busy, say): the conversation can still be continued by a retry.
-      if (continued) conversations.remember(plan.historyKey, sessionId)
+      if (continued) await conversations.remember(plan.historyKey, sessionId)
       throw error
     }
   }
@@ -195,6 +197,23 @@ export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue
     interruptTurn(gateway, exchange.sessionId)
   }
 
+  /**
+   * The session a remembered history continues, taken here; unless another replica runs it: the request
+   * goes there whole then (the error handler forwards an OwnedElsewhereError), and that replica takes it.
+   */
+  async function continuation(key: string): Promise<string | undefined> {
+    const { cluster, engine } = gateway
+    if (cluster) {
+      const sessionId = await conversations.peek(key)
+      if (sessionId === undefined) return undefined
+      if (!engine.holds(sessionId)) {
+        const lease = await cluster.leases.owner(sessionId)
+        if (lease?.live && !lease.self) throw new OwnedElsewhereError(sessionId, lease)
+      }
+    }
+    return conversations.take(key)
+  }
+
   /** The session this request talks to: named, continued from a remembered history, or a new one. */
   async function openSession(plan: ChatPlan): Promise<{ sessionId: string; continued: boolean }> {
     const { engine } = gateway
@@ -211,7 +230,7 @@ export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue
       }
       return { sessionId: session.id, continued: false }
     }
-    const continued = conversations.take(plan.historyKey)
+    const continued = await continuation(plan.historyKey)
     if (continued && (await engine.getSession(continued))?.state !== 'closed')
       return { sessionId: continued, continued: true }
     const title = titleOf(plan)

@@ -1,18 +1,15 @@
 import { eventJson } from '../../events/json.js'
 import type { PositionedEvent } from '../../events/positions.js'
 import type { GatewayEvent } from '../../events/types.js'
+import {
+  type EventRow,
+  type PositionedRow,
+  positionPage,
+  sessionPage,
+  type UnreadableEvent,
+} from '../event-page.js'
 import type { EventPage, EventQuery, PositionQuery } from '../types.js'
 import type { Queryable } from './pool.js'
-
-interface EventRow {
-  seq: number
-  event: string
-}
-
-interface PositionedRow extends EventRow {
-  pos: number
-  session_id: string
-}
 
 /** The statements of `readAfter`, by the filters it has: each has the plan of its own indexes. */
 const AFTER = {
@@ -30,10 +27,7 @@ const AFTER = {
  * transaction that writes the read models too.
  */
 export class EventLog {
-  constructor(
-    /** Told about a stored event that cannot be read back (it is left out of what is read). */
-    private readonly onUnreadableEvent: (sessionId: string, seq: number, error: Error) => void,
-  ) {}
+  constructor(private readonly onUnreadableEvent: UnreadableEvent) {}
 
   /**
    * Writes the events with the positions after the last one handed out, and returns the first. The counter's
@@ -91,12 +85,7 @@ export class EventLog {
             values: [sessionId, afterSeq, limitOf(limit)],
           },
     )
-    const events: GatewayEvent[] = []
-    for (const { seq, event } of rows) {
-      const parsed = this.parse(sessionId, seq, event, types)
-      if (parsed) events.push(parsed)
-    }
-    return { events, last: rows.at(-1)?.seq ?? afterSeq, end: limit < 0 || rows.length < limit }
+    return sessionPage(sessionId, rows, query, this.onUnreadableEvent)
   }
 
   async lastSeq(db: Queryable, sessionId: string): Promise<number> {
@@ -120,12 +109,7 @@ export class EventLog {
       text: AFTER[filters],
       values: [afterPos, limitOf(limit), ...(sessionIds ? [sessionIds] : []), ...(types ? [types] : [])],
     })
-    const events: PositionedEvent[] = []
-    for (const row of rows) {
-      const event = this.parse(row.session_id, row.seq, row.event, types)
-      if (event) events.push({ pos: row.pos, event })
-    }
-    return { events, last: rows.at(-1)?.pos ?? afterPos, end: limit < 0 || rows.length < limit }
+    return positionPage(afterPos, rows, query, this.onUnreadableEvent)
   }
 
   async lastPos(db: Queryable): Promise<number> {
@@ -143,24 +127,6 @@ export class EventLog {
       text: 'SELECT last FROM positions',
     })
     return rows[0]!.last
-  }
-
-  /** A stored event, or undefined for a row left out: unreadable, or not of `types`. */
-  private parse(
-    sessionId: string,
-    seq: number,
-    text: string,
-    types: readonly string[] | undefined,
-  ): GatewayEvent | undefined {
-    let parsed: GatewayEvent
-    try {
-      parsed = JSON.parse(text) as GatewayEvent
-    } catch (error) {
-      // One unreadable row must not make the session's whole history unreadable: it is left out.
-      this.onUnreadableEvent(sessionId, seq, error as Error)
-      return undefined
-    }
-    return types && !types.includes(parsed.type) ? undefined : parsed
   }
 }
 

@@ -3,28 +3,11 @@
  * as it is appended (../derive-changes.ts), read as SQLite's (../file-changes.ts) reads it.
  */
 import type { EventOf } from '../../events/types.js'
-import { changeCounts, needsPrevious } from '../derive-changes.js'
+import { type ChangeRow, changeRow, needsPrevious } from '../derive-changes.js'
 import type { ChangedFile, FileChangeRef, FileChanges } from '../types.js'
 import type { Queryable } from './pool.js'
 
 type FileChangeEvent = EventOf<'file.changed'>
-
-/** A row of `file_changes` as it is written. */
-export interface ChangeRow {
-  session_id: string
-  seq: number
-  ts: number
-  turn_id: string
-  tool_use_id: string
-  tool: string
-  path: string
-  kind: FileChangeRef['kind']
-  creates: boolean
-  added: number | null
-  removed: number | null
-  known: boolean
-  size: number | null
-}
 
 /** A count, null past the reader's limit on contents ($2): those changes are not compared. */
 const COUNTED = (column: 'added' | 'removed') => `CASE WHEN size <= $2 THEN ${column} END`
@@ -51,20 +34,9 @@ export async function changeRows(
       for (const candidate of earlier.get(key) ?? [])
         if (candidate.seq < event.seq && (!previous || candidate.seq > previous.seq)) previous = candidate
     }
-    const counts = changeCounts(event, previous, maxBytes)
     earlier.set(key, [...(earlier.get(key) ?? []), event])
     // A change written twice keeps its last row, as SQLite's INSERT OR REPLACE does.
-    rows.set(`${event.sessionId}\0${event.seq}`, {
-      session_id: event.sessionId,
-      seq: event.seq,
-      ts: event.ts,
-      turn_id: event.turnId,
-      tool_use_id: event.toolUseId,
-      tool: event.tool,
-      path: event.path,
-      kind: event.kind,
-      ...counts,
-    })
+    rows.set(`${event.sessionId}\0${event.seq}`, changeRow(event, previous, maxBytes))
   }
   return [...rows.values()]
 }

@@ -1,4 +1,5 @@
 import type pg from 'pg'
+import { applySteps, schemaLock } from './migrator.js'
 
 /**
  * The PostgreSQL schema as numbered steps, applied in order when a store opens; `schema_migrations` records
@@ -111,54 +112,15 @@ const MIGRATIONS: readonly string[] = [
 
 export const SCHEMA_VERSION = MIGRATIONS.length
 
-/** The longest wait a timer allows (about 24 days): no timeout, as node-postgres takes no 0 for one. */
-const NO_TIMEOUT_MS = 2 ** 31 - 1
-
 /**
- * Brings `schema` (created when missing) to SCHEMA_VERSION, in one transaction that holds an advisory lock
- * of the schema's: replicas starting at once migrate one after the other, so the first migrates and the
- * others find it done. `where` names the database in messages.
+ * Brings `schema` (created when missing) to SCHEMA_VERSION, under the schema's advisory lock (migrator.ts).
+ * `where` names the database in messages.
  */
-export async function migrate(pool: pg.Pool, schema: string, where: string): Promise<void> {
-  const client = await pool.connect()
-  // A step may take longer than a statement may, and a replica waits for another's steps as long: neither
-  // the server's statement timeout nor the client's wait for an answer applies here.
-  const run = (text: string, values: unknown[] = []) =>
-    client.query({ text, values, query_timeout: NO_TIMEOUT_MS } as pg.QueryConfig)
-  let failure: unknown
-  // A connection lost between statements is told to the statement after, not thrown at the process.
-  const lost = (error: Error) => {
-    failure = error
-  }
-  client.on('error', lost)
-  try {
-    await run('BEGIN')
-    await run('SET LOCAL statement_timeout = 0')
-    await run('SELECT pg_advisory_xact_lock(hashtext($1))', [`claude-code-gateway ${schema}`])
-    const exists = await run('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema])
-    // The name is checked (pool.ts): bare in SQL, it needs no quoting.
-    if (exists.rowCount === 0) await run(`CREATE SCHEMA ${schema}`)
-    await run(
-      'CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
-    )
-    const { rows } = await run('SELECT coalesce(max(version), 0) AS version FROM schema_migrations')
-    const current = (rows[0] as { version: number }).version
-    if (current > SCHEMA_VERSION)
-      throw new Error(
-        `${where} (schema ${schema}) has schema version ${current}, newer than this gateway's ${SCHEMA_VERSION}: upgrade the gateway`,
-      )
-    for (let version = current + 1; version <= SCHEMA_VERSION; version++) {
-      await run(MIGRATIONS[version - 1]!)
-      await run('INSERT INTO schema_migrations (version) VALUES ($1)', [version])
-    }
-    await run('COMMIT')
-  } catch (error) {
-    failure = error
-    await client.query('ROLLBACK').catch(() => {})
-    throw error
-  } finally {
-    client.off('error', lost)
-    // A connection that failed is not handed out again.
-    client.release(failure instanceof Error ? failure : undefined)
-  }
+export function migrate(pool: pg.Pool, schema: string, where: string): Promise<void> {
+  return applySteps(pool, schema, {
+    steps: MIGRATIONS,
+    table: 'schema_migrations',
+    lock: schemaLock(schema),
+    refused: `${where} (schema ${schema}) has schema version`,
+  })
 }

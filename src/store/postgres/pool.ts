@@ -65,5 +65,34 @@ export function describeUrl(url: string): string {
   }
 }
 
+/**
+ * Runs `work` in a transaction on one of the pool's connections. A connection that failed (the transaction
+ * or the connection itself) is not handed out again.
+ */
+export async function transaction(
+  pool: pg.Pool,
+  work: (client: pg.PoolClient) => Promise<void>,
+): Promise<void> {
+  const client = await pool.connect()
+  let failure: unknown
+  // A connection lost between statements is told to the statement after, not thrown at the process.
+  const lost = (error: Error) => {
+    failure = error
+  }
+  client.on('error', lost)
+  try {
+    await client.query('BEGIN')
+    await work(client)
+    await client.query('COMMIT')
+  } catch (error) {
+    failure = error
+    await client.query('ROLLBACK').catch(() => {})
+    throw error
+  } finally {
+    client.off('error', lost)
+    client.release(failure instanceof Error ? failure : undefined)
+  }
+}
+
 /** A pool, or one of its connections: what a statement runs on. */
 export type Queryable = pg.Pool | pg.PoolClient

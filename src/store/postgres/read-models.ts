@@ -8,8 +8,10 @@
 import { DECIDING_EVENTS, decide } from '../../events/tool-calls.js'
 import type { EventOf, EventType, GatewayEvent } from '../../events/types.js'
 import { type CallRow, callRow, LoadedCalls, type StoredCallRow } from '../derive-calls.js'
+import type { ChangeRow } from '../derive-changes.js'
+import { type TurnRow, turnRow } from '../derive-turns.js'
 import type { AgentFigure, AgentFigures, Page, ToolCallQuery, ToolCallRef } from '../types.js'
-import { type ChangeRow, changeRows } from './file-changes.js'
+import { changeRows } from './file-changes.js'
 import { readPage } from './page.js'
 import type { Queryable } from './pool.js'
 
@@ -20,21 +22,6 @@ export const READ_MODEL_EVENTS: ReadonlySet<EventType> = new Set([
   'file.changed',
 ])
 const DECIDING = new Set<EventType>(DECIDING_EVENTS)
-
-/** A row of `turns` as it is written. */
-interface TurnRow {
-  session_id: string
-  turn_id: string
-  seq: number
-  agent: string | null
-  model: string | null
-  status: string
-  started_at: number
-  duration_ms: number
-  input_tokens: number
-  output_tokens: number
-  cost_usd: number
-}
 
 /** The rows a batch of events derives. */
 export interface DerivedRows {
@@ -105,19 +92,10 @@ export async function deriveRows(
     else if (event.type === 'turn.completed' && event.localCommand === undefined) {
       // Claude Code reports the turn's model in the `usage` event just before it (translate.ts).
       const usage = usages.get(`${event.sessionId} ${event.turnId}`) ?? usagesBefore.get(event)
-      turns.set(`${event.sessionId} ${event.turnId}`, {
-        session_id: event.sessionId,
-        turn_id: event.turnId,
-        seq: event.seq,
-        agent: agents.get(event.sessionId) ?? null,
-        model: usage?.model || null,
-        status: event.status,
-        started_at: event.ts - event.durationMs,
-        duration_ms: event.durationMs,
-        input_tokens: event.usage.inputTokens,
-        output_tokens: event.usage.outputTokens,
-        cost_usd: event.costUsd,
-      })
+      turns.set(
+        `${event.sessionId} ${event.turnId}`,
+        turnRow(event, agents.get(event.sessionId) ?? null, usage),
+      )
     }
   }
   for (const [sessionId, book] of books)

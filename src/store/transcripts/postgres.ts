@@ -45,6 +45,8 @@ import {
   type SessionSummaryEntry,
 } from '@anthropic-ai/claude-agent-sdk'
 import pg from 'pg'
+import { applySteps } from '../postgres/migrator.js'
+import { transaction } from '../postgres/pool.js'
 
 export type PostgresTranscriptStoreOptions = (
   | {
@@ -296,57 +298,15 @@ function keptEntries(entries: SessionStoreEntry[], inserted: { uuid: string | nu
 const uuidOf = (entry: SessionStoreEntry): string | null =>
   typeof entry.uuid === 'string' ? entry.uuid : null
 
-/** Runs `work` in a transaction on one connection; a connection that failed is not handed out again. */
-async function transaction(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<void>): Promise<void> {
-  const client = await pool.connect()
-  let failure: unknown
-  // A connection lost between statements is told to the statement after, not thrown at the process.
-  const lost = (error: Error) => {
-    failure = error
-  }
-  client.on('error', lost)
-  try {
-    await client.query('BEGIN')
-    await work(client)
-    await client.query('COMMIT')
-  } catch (error) {
-    failure = error
-    await client.query('ROLLBACK').catch(() => {})
-    throw error
-  } finally {
-    client.off('error', lost)
-    client.release(failure instanceof Error ? failure : undefined)
-  }
-}
-
 /**
- * Brings `schema` (created when missing) to TRANSCRIPT_SCHEMA_VERSION in one transaction holding an
- * advisory lock of its own: replicas opening at once migrate one after the other, the first doing the work.
+ * Brings `schema` (created when missing) to TRANSCRIPT_SCHEMA_VERSION under an advisory lock of its own
+ * (../postgres/migrator.ts): replicas opening at once migrate one after the other, the first doing the work.
  */
-async function migrate(pool: pg.Pool, schema: string): Promise<void> {
-  await transaction(pool, async (client) => {
-    // A replica may wait for another's steps longer than a statement may run.
-    await client.query('SET LOCAL statement_timeout = 0')
-    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [
-      `claude-code-gateway transcripts ${schema}`,
-    ])
-    // Created only when missing: a role allowed its tables need not be allowed to create schemas.
-    const exists = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema])
-    if (exists.rowCount === 0) await client.query(`CREATE SCHEMA ${schema}`)
-    await client.query(
-      `CREATE TABLE IF NOT EXISTS ${schema}.transcript_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
-    )
-    const { rows } = await client.query<{ version: number }>(
-      `SELECT coalesce(max(version), 0) AS version FROM ${schema}.transcript_migrations`,
-    )
-    const current = rows[0]!.version
-    if (current > TRANSCRIPT_SCHEMA_VERSION)
-      throw new Error(
-        `The transcripts in schema ${schema} have schema version ${current}, newer than this gateway's ${TRANSCRIPT_SCHEMA_VERSION}: upgrade the gateway`,
-      )
-    for (let version = current + 1; version <= TRANSCRIPT_SCHEMA_VERSION; version++) {
-      await client.query(MIGRATIONS[version - 1]!(schema))
-      await client.query(`INSERT INTO ${schema}.transcript_migrations (version) VALUES ($1)`, [version])
-    }
+function migrate(pool: pg.Pool, schema: string): Promise<void> {
+  return applySteps(pool, schema, {
+    steps: MIGRATIONS.map((step) => step(schema)),
+    table: `${schema}.transcript_migrations`,
+    lock: `claude-code-gateway transcripts ${schema}`,
+    refused: `The transcripts in schema ${schema} have schema version`,
   })
 }
