@@ -71,7 +71,7 @@ const READY_TIMEOUT_MS = 30_000
 const PATHS = ['/v1/models', '/v1/health'] as const
 
 /** stats.ts knows 'ms' and 'MB'; its renderer prints any unit as given and formats it like 'ms'. */
-const REQ_PER_S = 'req/s' as string as Row['unit']
+export const REQ_PER_S = 'req/s' as string as Row['unit']
 export const MICROS = 'µs' as string as Row['unit']
 
 export interface Target {

@@ -8,6 +8,7 @@
  *   node --import tsx bench/run.ts --only admin-ui
  *   node --import tsx bench/run.ts --only idle-streams   (10,000 idle SSE connections, about 2 minutes)
  *   node --import tsx bench/run.ts --only soak           (BENCH_SOAK_MINUTES of mixed traffic, 30 by default)
+ *   node --import tsx bench/run.ts --only replicas       (1-3 replicas on PostgreSQL and Redis, about 7 minutes)
  *
  * `native`, `native-scale`, `sustained` and `admin-ui` run only when named in --only: they take minutes
  * (native-scale tens of minutes for its default 1000 sessions, sustained about a quarter of an hour) or, for
@@ -23,6 +24,7 @@ import { runIdleStreams } from './idle-streams.js'
 import { runImports } from './imports.js'
 import { runNative } from './native.js'
 import { defaultScaleOptions, runNativeScale } from './native-scale.js'
+import { runReplicas } from './replicas.js'
 import { runSoak } from './soak.js'
 import { runStartup } from './startup.js'
 import { type BenchResult, render, summarize } from './stats.js'
@@ -49,6 +51,7 @@ const ON_REQUEST: Record<string, () => Promise<BenchResult>> = {
   'admin-ui': () => runAdminUi(),
   'idle-streams': () => runIdleStreams(),
   soak: () => runSoak(),
+  replicas: () => runReplicas(),
 }
 const known = { ...BENCHES, ...ON_REQUEST }
 

@@ -7,8 +7,25 @@ import type { Logger } from 'pino'
 import { createClient, type RedisClientType } from 'redis'
 import type { Config } from '../config/index.js'
 import { type Fanout, LocalFanout } from '../events/fanout.js'
+import { TRANSCRIPT_POOL_SIZE } from '../store/open.js'
 import type { LeaseBook } from './leases.js'
 import { defaultReplicaId, type Replica } from './replica.js'
+
+/**
+ * Connections of the lease book's own pool: a heartbeat (one statement for every lease) a third of the TTL
+ * apart, and a claim when a session goes live here; never behind the store's queries.
+ */
+const LEASE_POOL_SIZE = 2
+
+/**
+ * The most PostgreSQL connections one gateway opens: the store's pool, the transcripts' and, with several
+ * replicas, the leases'. Every replica's together must fit in the server's `max_connections`.
+ */
+export function postgresConnectionsOf(config: Config): number {
+  if (config.store.url === null) return 0
+  const { poolSize } = config.store
+  return poolSize + Math.min(poolSize, TRANSCRIPT_POOL_SIZE) + (config.cluster.redisUrl ? LEASE_POOL_SIZE : 0)
+}
 
 export interface Sharing {
   /** The name in this replica's notices and lease rows. */
@@ -67,6 +84,7 @@ export async function openSharing(config: Config, log: Logger, hooks: SharingHoo
     replica,
     ttlMs: leaseTtlMs,
     workspaces,
+    poolSize: LEASE_POOL_SIZE,
     onLost: (session) => {
       leaseLog.warn(
         { session },

@@ -19,7 +19,7 @@ export interface OpenedStore {
 }
 
 /** Connections of the transcripts' own pool: the SDK sends one append at a time per session. */
-const TRANSCRIPT_POOL_SIZE = 4
+export const TRANSCRIPT_POOL_SIZE = 4
 
 export async function openStore(config: Config, log: Logger): Promise<OpenedStore> {
   const onUnreadableEvent = (session: string, seq: number, err: Error) =>

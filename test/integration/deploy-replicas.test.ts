@@ -18,6 +18,7 @@ import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1'
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1'
 import { PersistentVolumeClaim, Service } from 'kubernetes-models/v1'
 import { parse, stringify } from 'yaml'
+import { postgresConnectionsOf } from '../../src/cluster/index.js'
 import { CONFIG_KEYS } from '../../src/config/schema.js'
 import { withOwnGateway } from '../support/harness.js'
 import {
@@ -36,8 +37,10 @@ import {
   type Tree,
 } from './deploy-checks.js'
 
-/** PostgreSQL's default max_connections: every replica's pool together must fit in it. */
+/** PostgreSQL's default max_connections: every replica's pools together must fit in it. */
 const POSTGRES_MAX_CONNECTIONS = 100
+/** Its default superuser_reserved_connections: those are not for the gateway. */
+const POSTGRES_RESERVED_CONNECTIONS = 3
 /** The store's keys for PostgreSQL, which docs/scaling.md describes with the cluster's. */
 const REPLICA_STORE_KEYS = ['store.url', 'store.schema', 'store.poolSize', 'store.statementTimeoutMs']
 /** Labels Prometheus adds to every series it scrapes from a pod (the adapter maps namespace and pod). */
@@ -208,9 +211,10 @@ describe('deploy/k8s/overlays/replicas', () => {
     assert.equal(metric.pods?.target.type, 'AverageValue')
     const target = Number(metric.pods?.target.averageValue)
     assert.ok(target > 0 && target < config.pool.maxRunners, `${target}: before every process is busy`)
+    const perReplica = postgresConnectionsOf(config)
     assert.ok(
-      config.store.poolSize * spec.maxReplicas <= POSTGRES_MAX_CONNECTIONS,
-      `${spec.maxReplicas} replicas × store.poolSize ${config.store.poolSize} connections`,
+      perReplica * spec.maxReplicas <= POSTGRES_MAX_CONNECTIONS - POSTGRES_RESERVED_CONNECTIONS,
+      `${spec.maxReplicas} replicas × ${perReplica} connections (store, transcripts, leases)`,
     )
     // Down one replica at a time, each given its grace period to drain before the next leaves.
     const down = spec.behavior?.scaleDown?.policies ?? []
