@@ -6,9 +6,11 @@
  */
 import type { EventBus } from '../events/bus.js'
 import type { SessionRecord } from '../store/types.js'
+import { transcriptPath } from './claude-home.js'
 import { findClaudeSession, forkClaudeSession } from './claude-sessions.js'
 import { GatewayError } from './errors.js'
 import type { NewSession, SessionManager } from './sessions.js'
+import { pullTranscript, pushTranscript } from './transcript-mirror.js'
 
 export interface ForkOptions {
   /**
@@ -49,15 +51,16 @@ export async function forkSession(
   }
   let resume: string | undefined
   if (source.claudeSessionId) {
-    const outcome = await forkClaudeSession(
-      engine.claudeConfigDir,
-      source.settings.workspace,
-      source.claudeSessionId,
-      {
-        upTo: at === undefined ? undefined : await lastMessageOfTurn(bus, sessionId, at),
-        title: title ?? undefined,
-      },
-    )
+    const configDir = engine.claudeConfigDir
+    const { workspace } = source.settings
+    const { transcripts } = engine
+    // The store has the whole conversation (turns after a resume, or run on another replica): forked from it.
+    if (transcripts)
+      await pullTranscript(transcripts, { configDir, cwd: workspace, sessionId: source.claudeSessionId })
+    const outcome = await forkClaudeSession(configDir, workspace, source.claudeSessionId, {
+      upTo: at === undefined ? undefined : await lastMessageOfTurn(bus, sessionId, at),
+      title: title ?? undefined,
+    })
     if ('missing' in outcome) {
       throw new GatewayError(
         'not_found',
@@ -67,6 +70,10 @@ export async function forkSession(
       )
     }
     resume = outcome.sessionId
+    if (transcripts) {
+      const path = await transcriptPath({ configDir, cwd: workspace, sessionId: resume })
+      await pushTranscript(transcripts, path, resume)
+    }
   } else if (at !== undefined) {
     throw new GatewayError('not_found', `Session ${sessionId} has no conversation yet to fork at '${at}'`)
   }

@@ -3,12 +3,11 @@
  * Code's own to resume, a history written as a transcript that its first process resumes, or none.
  */
 import { randomUUID } from 'node:crypto'
-import { readFile } from 'node:fs/promises'
-import { basename, dirname } from 'node:path'
 import type { SessionStore } from '@anthropic-ai/claude-agent-sdk'
 import type { SessionRecord } from '../store/types.js'
 import { type SeededTranscript, seedTranscript } from './claude-home.js'
 import { settingsOf } from './session-settings.js'
+import { pushTranscript } from './transcript-mirror.js'
 import { EMPTY_USAGE, type EngineDefaults, type NewSession } from './types.js'
 
 /**
@@ -27,7 +26,7 @@ export async function newSessionRecord(
   let seeded: SeededTranscript | null = null
   if (!input.resume && input.history?.length) {
     seeded = seedTranscript({ configDir, cwd, turns: input.history })
-    if (transcripts) await mirrorSeeded(seeded, transcripts)
+    if (transcripts) await pushTranscript(transcripts, seeded.path, seeded.sessionId)
   }
   return {
     id: randomUUID(),
@@ -41,17 +40,4 @@ export async function newSessionRecord(
     costUsd: 0,
     turns: 0,
   }
-}
-
-/**
- * The CLI mirrors to the transcript store only the lines it writes itself: a transcript the gateway wrote
- * (a seeded history) is copied there whole, so a replica without this one's disk resumes it too. Keyed as
- * the SDK keys it: the project folder's name (the workspace's slug) and Claude's session id.
- */
-async function mirrorSeeded(seeded: SeededTranscript, transcripts: SessionStore): Promise<void> {
-  const lines = (await readFile(seeded.path, 'utf8')).split('\n').filter((line) => line !== '')
-  await transcripts.append(
-    { projectKey: basename(dirname(seeded.path)), sessionId: seeded.sessionId },
-    lines.map((line) => JSON.parse(line)),
-  )
 }

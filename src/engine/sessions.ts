@@ -10,7 +10,7 @@
  * processes' log and counts (process-log.ts), direct calls (direct-calls.ts), the sessions in memory and
  * what they share (live-session.ts).
  */
-import type { AgentInfo, ModelInfo } from '@anthropic-ai/claude-agent-sdk'
+import type { AgentInfo, ModelInfo, SessionStore } from '@anthropic-ai/claude-agent-sdk'
 import type { ReportedCommand } from '../commands/index.js'
 import type { ContentBlock } from '../events/types.js'
 import type { Page, SessionQuery, SessionRecord, SessionSettings } from '../store/types.js'
@@ -461,6 +461,11 @@ export class SessionManager {
   /** Whether the session is in this engine's memory: its turns run here, if any run. */
   holds(sessionId: string): boolean {
     return this.sessions.live.has(sessionId)
+  }
+
+  /** Where Claude Code's transcripts are mirrored (replicas); undefined: the config folder alone. */
+  get transcripts(): SessionStore | undefined {
+    return this.options.host.transcripts
   }
 
   /** Claude Code's config folder as the CLI processes see it (their environment's CLAUDE_CONFIG_DIR). */

@@ -593,7 +593,7 @@ describe('engine with the real CLI', () => {
       const done = await (await engine.send(session.id, 'this one goes astray')).done
       assert.equal(done.status, 'error')
       assert.equal(done.error?.code, 'upstream_error')
-      assert.ok(Date.now() - started < 10_000, `ended after ${Date.now() - started} ms`)
+      assert.ok(Date.now() - started < 20_000, `ended after ${Date.now() - started} ms`)
       assert.equal((await engine.getSession(session.id))?.state, 'idle')
       h.home.model.script(text('next'))
       assert.equal((await (await engine.send(session.id, 'and this?')).done).result, 'next')
@@ -639,7 +639,7 @@ describe('engine with the real CLI', () => {
       const done = await turn.done
       assert.equal(done.status, 'error')
       assert.equal(done.error?.code, 'upstream_auth_failed')
-      assert.ok(Date.now() - started < 10_000, `ended after ${Date.now() - started} ms`)
+      assert.ok(Date.now() - started < 20_000, `ended after ${Date.now() - started} ms`)
       assert.equal(h.home.model.turns.length - asked, 1, 'not retried')
       const error = ofTurn(events, turn.id).find((e) => e.type === 'error')
       assert.equal(error?.type === 'error' && error.code, 'upstream_auth_failed')

@@ -589,7 +589,9 @@ describe('OpenAI provider: thinking, structured output, stop, limits and failure
       assert.equal(error.code, 'upstream_auth_failed')
       assert.match(error.message, /credentials/)
       assert.equal(g.home.model.turns.length - asked, 1, 'not retried')
-      assert.ok(Date.now() - started < 5_000, `answered after ${Date.now() - started} ms`)
+      // One model request proves it; the bound catches a wait on Claude Code's backoff (minutes), with room
+      // for a process start on a loaded machine.
+      assert.ok(Date.now() - started < 20_000, `answered after ${Date.now() - started} ms`)
     } finally {
       g.home.model.fallback = () => text('ok')
     }

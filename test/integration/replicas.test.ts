@@ -307,6 +307,22 @@ describe('replicas on PostgreSQL and Redis', { skip }, () => {
       1,
     )
 
+    // A fork, on the survivor: its config folder never had the conversation (resumed from PostgreSQL into a
+    // temporary copy), so the branch is taken from the store, every turn of it.
+    const fork = await call(sender, 'POST', `/api/sessions/${sessionId}/fork`, {})
+    assert.equal(fork.status, 201, fork.raw)
+    home.model.script(text('on a branch'))
+    const branched = await call(sender, 'POST', `/api/sessions/${fork.body.id}/messages`, {
+      content: 'the branch goes on',
+    })
+    assert.equal(branched.status, 200, branched.raw)
+    const branch = conversationTexts(home.model.turns.at(-1)!.body).map((turn) => turn.text)
+    for (const said of ['hello one', 'second answer', 'after the crash', 'recovered'])
+      assert.ok(
+        branch.some((t) => t.includes(said)),
+        `the fork has "${said}": ${JSON.stringify(branch)}`,
+      )
+
     // Its turn is recorded as interrupted, in every reader's log: live on C (when C survived), and replayed
     // from the start through a survivor.
     const replayed = follow(other, `/api/sessions/${sessionId}/events`)
