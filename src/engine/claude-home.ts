@@ -202,12 +202,17 @@ export async function clearTranscriptAgent(options: TranscriptLocation): Promise
     const path = await transcriptPath(options)
     const text = await readFile(path, 'utf8')
     if (!lastAgentSetting(text)) return false
-    const record = JSON.stringify({ type: 'agent-setting', agentSetting: '', sessionId: options.sessionId })
+    const record = JSON.stringify(agentClearedRecord(options.sessionId))
     await appendFile(path, `${text.endsWith('\n') ? '' : '\n'}${record}\n`)
     return true
   } catch {
     return false
   }
+}
+
+/** The transcript record that leaves the main agent unset (the last `agent-setting` record wins). */
+export function agentClearedRecord(sessionId: string) {
+  return { type: 'agent-setting', agentSetting: '', sessionId }
 }
 
 function lastAgentSetting(text: string): string | null {

@@ -6,7 +6,7 @@
 import type { PermissionResult } from '@anthropic-ai/claude-agent-sdk'
 import type { EventBody, SessionState } from '../events/types.js'
 import type { SessionSettings } from '../store/types.js'
-import { adoptTranscript, clearTranscriptAgent } from './claude-home.js'
+import { adoptTranscript } from './claude-home.js'
 import type { ClientToolCall, ClientToolResult } from './client-tools.js'
 import type { GatewayError } from './errors.js'
 import type { LiveSession, SessionContext } from './live-session.js'
@@ -14,6 +14,7 @@ import { runnerProfile } from './options.js'
 import { logLifecycle } from './process-log.js'
 import { finishedCommand, type PermissionRequest, type Runner, type RunnerExit } from './runner.js'
 import { after } from './timers.js'
+import { clearAgentEverywhere } from './transcript-mirror.js'
 import { Translator } from './translate.js'
 import type { RunnerProfile } from './types.js'
 
@@ -70,7 +71,7 @@ export class RunnerBinding {
       )
     }
     if (resume && record.clearAgentOnResume) {
-      await clearTranscriptAgent({
+      await clearAgentEverywhere(context.options.host.transcripts, {
         configDir: context.claudeConfigDir,
         cwd: record.settings.workspace,
         sessionId: resume,

@@ -9,7 +9,12 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { basename, dirname } from 'node:path'
 import type { SessionStore } from '@anthropic-ai/claude-agent-sdk'
-import { type TranscriptLocation, transcriptPath } from './claude-home.js'
+import {
+  agentClearedRecord,
+  clearTranscriptAgent,
+  type TranscriptLocation,
+  transcriptPath,
+} from './claude-home.js'
 
 const keyOf = (path: string, sessionId: string) => ({ projectKey: basename(dirname(path)), sessionId })
 
@@ -35,4 +40,18 @@ export async function pullTranscript(store: SessionStore, location: TranscriptLo
   if (!entries?.length) return
   await mkdir(dirname(path), { recursive: true, mode: 0o700 })
   await writeFile(path, entries.map((entry) => `${JSON.stringify(entry)}\n`).join(''), { mode: 0o600 })
+}
+
+/**
+ * `clearTranscriptAgent` on the whole conversation: the store's copy first written here, the record that
+ * clears the agent then appended to both, so that a resume from either runs without the agent.
+ */
+export async function clearAgentEverywhere(
+  store: SessionStore | undefined,
+  location: TranscriptLocation,
+): Promise<void> {
+  if (store) await pullTranscript(store, location)
+  if (!(await clearTranscriptAgent(location)) || !store) return
+  const path = await transcriptPath(location)
+  await store.append(keyOf(path, location.sessionId), [agentClearedRecord(location.sessionId)])
 }
