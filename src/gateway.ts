@@ -210,6 +210,7 @@ function running({ context, app, url, storage, env, cli, log, config, startedAt 
     claudeEnv: { ...env, ...config.claude.env },
     url,
     startMs: Date.now() - startedAt,
+    replicaId: context.cluster?.replica.id,
   })
 
   const drain = new Drain(app, context)

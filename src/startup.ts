@@ -79,6 +79,8 @@ export interface StartupFacts {
   /** Where the main port listens, e.g. http://127.0.0.1:8080 */
   url: string
   startMs: number
+  /** With several replicas: this one's name (`cluster.replicaId`, or the host name and process id). */
+  replicaId?: string
 }
 
 /** The start-up block: one record, its message the line saying the gateway is ready. */
@@ -97,6 +99,19 @@ export function logStartup(log: Logger, facts: StartupFacts): void {
     auth: claudeAuth(claudeEnv),
     ...(baseUrl ? { anthropicBaseUrl: loggableUrl(baseUrl) } : {}),
     dataDir: config.store.dataDir,
+    // Where the store is when it is not in dataDir, and the replicas it is shared with (no credentials).
+    ...(config.store.url
+      ? { database: { url: loggableUrl(config.store.url), schema: config.store.schema } }
+      : {}),
+    ...(config.cluster.redisUrl
+      ? {
+          cluster: {
+            replicaId: facts.replicaId,
+            redis: loggableUrl(config.cluster.redisUrl),
+            workspaces: config.cluster.workspaces,
+          },
+        }
+      : {}),
     apiKeys: { enabled: server.apiKeys.length > 0, count: server.apiKeys.length },
     defaultWorkspace: defaultWorkspace(config),
     pool: {

@@ -149,6 +149,15 @@ describe('replicas on PostgreSQL and Redis', { skip }, () => {
 
   test('a session created on one replica, messaged through another, is followed live through the third', async () => {
     const [a, b, c] = ['a', 'b', 'c'].map((name) => replicas.get(name)!)
+    // Each says at start which database and replicas it joined, without their credentials.
+    const ready = a!.log.find((line) => String(line.msg).includes('ready at'))!
+    const redis = new URL(REDIS_URL)
+    assert.deepEqual(ready.cluster, {
+      replicaId: 'a',
+      redis: `${redis.protocol}//${redis.host}`,
+      workspaces: 'shared',
+    })
+    assert.equal((ready.database as { schema: string }).schema, schema)
     const created = await call(a!, 'POST', '/api/sessions', { title: 'across replicas' })
     assert.equal(created.status, 201, created.raw)
     sessionId = created.body.id
