@@ -19,7 +19,7 @@ import { startGateway } from '../../src/gateway.js'
 import { type ConfigOverrides, quietLog, testConfig, withHome } from '../support/harness.js'
 import { type Json, nativeClient } from '../support/native-client.js'
 import { conversationTexts, lastUserText, type ScriptedMessage, text } from '../support/scripted-anthropic.js'
-import { POSTGRES_URL, REDIS_URL, servicesSkip } from '../support/services.js'
+import { dropRedisKeys, POSTGRES_URL, REDIS_URL, servicesSkip } from '../support/services.js'
 import { isGone, waitUntil } from '../support/wait.js'
 
 const SECRET = 'ownership-test-shared-secret'
@@ -42,6 +42,7 @@ describe('one owner per live session', {
     await Promise.all(running.splice(0).map((gateway) => gateway.close()))
     fixture.home.model.reset()
     if (schema) await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
+    if (keyPrefix) await dropRedisKeys(keyPrefix)
   })
 
   /** A new deployment for the test: its schema and key prefix. */
@@ -270,7 +271,7 @@ describe('one owner per live session', {
     })
     assert.equal(refused.status, 503, refused.raw)
     const error = refused.body.error as Json
-    assert.equal(error.code, 'session_pinned')
+    assert.equal(error.code, 'session_pinned', refused.raw)
     assert.match(error.message as string, /replica a\b.*pinned/)
     assert.equal(model.turns.length, before, 'no process ran it')
     assert.equal(b.context.engine.runnerOf(sessionId), null)

@@ -19,7 +19,7 @@ import type { GatewayEvent } from '../../src/events/types.js'
 import { type GatewayProcess, startGateway } from '../support/gateway-process.js'
 import { type TestHome, testHome } from '../support/harness.js'
 import { conversationTexts, lastUserText, text } from '../support/scripted-anthropic.js'
-import { POSTGRES_URL, REDIS_URL, servicesSkip } from '../support/services.js'
+import { dropRedisKeys, POSTGRES_URL, REDIS_URL, servicesSkip } from '../support/services.js'
 import { parseSse } from '../support/sse.js'
 import { isGone, waitUntil } from '../support/wait.js'
 
@@ -139,6 +139,7 @@ describe('replicas on PostgreSQL and Redis', { skip }, () => {
       child.kill('SIGKILL')
     }
     await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => {})
+    await dropRedisKeys(prefix)
     await admin.end()
     await home?.close()
   })

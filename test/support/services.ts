@@ -57,3 +57,16 @@ export async function servicesSkip(
   console.log(`# ${suite} skipped: ${reason}`)
   return reason
 }
+
+/** Deletes the keys a test's deployment left in Redis under `prefix` (OpenAI conversations, say). */
+export async function dropRedisKeys(prefix: string): Promise<void> {
+  const client = createClient({ url: REDIS_URL, socket: { reconnectStrategy: false } })
+  client.on('error', () => {})
+  await client.connect()
+  try {
+    for await (const keys of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 500 }))
+      if (keys.length > 0) await client.del(keys)
+  } finally {
+    await client.close()
+  }
+}
