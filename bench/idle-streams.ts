@@ -23,9 +23,10 @@ import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { bundledClaudeCli, testHome } from '../test/support/harness.js'
 import { text } from '../test/support/scripted-anthropic.js'
-import { ANSWER, PROMPT, TURN_TIMEOUT_MS } from './cli-baseline.js'
+import { ANSWER, PROMPT } from './cli-baseline.js'
 import { CLI, gatewayChild } from './http.js'
 import type { Held, HolderReply, HolderRequest } from './idle-holder.js'
+import { jsonCall } from './json-call.js'
 import { type BenchResult, envInt, main, type Row, rssMb, sleep, spread } from './stats.js'
 
 export interface IdleStreamsOptions {
@@ -83,23 +84,6 @@ class Holder {
   }
 }
 
-async function call(
-  url: string,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<Record<string, unknown>> {
-  const response = await fetch(`${url}${path}`, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(TURN_TIMEOUT_MS),
-  })
-  const raw = await response.text()
-  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${raw.slice(0, 200)}`)
-  return JSON.parse(raw) as Record<string, unknown>
-}
-
 /** `GET /livez` round trips, one every 100 ms, until `stop()`. */
 function probeLivez(url: string): { stop: () => Promise<number[]> } {
   const samples: number[] = []
@@ -147,7 +131,7 @@ export async function runIdleStreams(
   const pid = gateway.child.pid!
   const holders = Array.from({ length: options.holders }, () => new Holder())
   const memory = async (): Promise<Memory> => {
-    const metrics = await call(url, 'GET', '/api/metrics')
+    const metrics = await jsonCall(url, 'GET', '/api/metrics')
     const { memory: used, connections } = metrics as {
       memory: { gateway_heap_used_bytes: number }
       connections: { streams: { sse: number } }
@@ -168,7 +152,7 @@ export async function runIdleStreams(
       )
     const sessions: string[] = []
     for (let i = 0; i < options.sessions; i++)
-      sessions.push(String((await call(url, 'POST', '/api/sessions', { title: `idle ${i}` })).id))
+      sessions.push(String((await jsonCall(url, 'POST', '/api/sessions', { title: `idle ${i}` })).id))
     // Interleaved, so every holder has both kinds.
     const paths = Array.from({ length: options.streams }, (_, i) =>
       i % 2 === 0 ? '/api/events' : `/api/sessions/${sessions[((i - 1) / 2) % options.sessions]}/events`,
@@ -199,7 +183,7 @@ export async function runIdleStreams(
 
     const published = performance.now()
     const turns = await Promise.all(
-      sessions.map((id) => call(url, 'POST', `/api/sessions/${id}/messages`, { content: PROMPT })),
+      sessions.map((id) => jsonCall(url, 'POST', `/api/sessions/${id}/messages`, { content: PROMPT })),
     )
     const turnFailures = turns.filter((turn) => turn.status !== 'success').length
     // Every follower has the turns' events once the last turn.completed reached each of them (or 30 s).

@@ -27,6 +27,7 @@ import { bundledClaudeCli, testHome } from '../test/support/harness.js'
 import { text } from '../test/support/scripted-anthropic.js'
 import { ANSWER, FOLLOW_UP, PROMPT, TURN_TIMEOUT_MS } from './cli-baseline.js'
 import { CLI, gatewayChild } from './http.js'
+import { jsonCall } from './json-call.js'
 import { type ChatMessage, MODEL, type Streamed, SYSTEM, streamCompletion } from './openai.js'
 import {
   type BenchResult,
@@ -91,16 +92,8 @@ function slopePer10Min(times: number[], values: number[]): number {
 class Client {
   constructor(readonly url: string) {}
 
-  async json(method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
-    const response = await fetch(`${this.url}${path}`, {
-      method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(TURN_TIMEOUT_MS),
-    })
-    const raw = await response.text()
-    if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${raw.slice(0, 200)}`)
-    return raw ? (JSON.parse(raw) as Record<string, unknown>) : {}
+  json(method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
+    return jsonCall(this.url, method, path, body)
   }
 
   /** A non-streamed completion: its answer and session. */
