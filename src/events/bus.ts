@@ -5,6 +5,7 @@ import type { Fanout } from './fanout.js'
 import { eventJson } from './json.js'
 import { PositionCounter, type PositionedEvent, positionOf, setPosition } from './positions.js'
 import { RemoteFeed } from './remote-feed.js'
+import { SeqCounter } from './seq-counter.js'
 import type { EventBody, EventType, GatewayEvent } from './types.js'
 import { WriteQueue, type WriteQueueOptions, withWaiting } from './write-queue.js'
 
@@ -60,20 +61,6 @@ export interface BusOptions extends WriteQueueOptions {
  */
 const OUTSIDE_SEQUENCE = new Set<EventType>(['session.created', 'session.deleted'])
 
-/**
- * A publish for a session whose sequence the bus has not loaded (`loadSeq`): a mistake of the caller, which
- * would otherwise number the session's events from 1 again.
- */
-export class SeqNotLoadedError extends Error {
-  override readonly name = 'SeqNotLoadedError'
-
-  constructor(sessionId: string) {
-    super(
-      `The event bus has not loaded the sequence of session ${sessionId}: await loadSeq() before publishing for it`,
-    )
-  }
-}
-
 /** An event that cannot be serialised (nested too deeply, a cycle, a BigInt): it is not published at all. */
 export class EventRejectedError extends Error {
   override readonly name = 'EventRejectedError'
@@ -108,11 +95,11 @@ interface Follower {
  * read-only, ...) nothing is dropped: the events wait in memory, are read from there, and are written again
  * with a growing delay until the storage works, up to `maxPendingEvents` (write-queue.ts).
  */
+export { SeqNotLoadedError } from './seq-counter.js'
+
 export class EventBus {
   /** Each session's last seq: loaded from the store once (`loadSeq`), then counted here. */
-  private readonly lastSeq = new Map<string, number>()
-  /** Loads of `lastSeq` under way, so that two callers share one read. */
-  private readonly loading = new Map<string, Promise<number>>()
+  private readonly lastSeq: SeqCounter
   private readonly followers = new Map<string, Set<Follower>>()
   private readonly everyListeners = new Set<Listener>()
   private readonly rejectionHandlers = new Set<RejectionHandler>()
@@ -144,6 +131,7 @@ export class EventBus {
     private readonly options: BusOptions,
   ) {
     this.knownPos = lastPos
+    this.lastSeq = new SeqCounter(store)
     const { shared } = options
     let onWritten = options.onWritten
     if (!positions) {
@@ -340,9 +328,7 @@ export class EventBus {
    * loaded: await `loadSeq` instead where that may be.
    */
   currentSeq(sessionId: string): number {
-    const seq = this.lastSeq.get(sessionId)
-    if (seq === undefined) throw new SeqNotLoadedError(sessionId)
-    return seq
+    return this.lastSeq.current(sessionId)
   }
 
   /**
@@ -351,28 +337,7 @@ export class EventBus {
    * sequence with its record).
    */
   loadSeq(sessionId: string): Promise<number> {
-    const known = this.lastSeq.get(sessionId)
-    if (known !== undefined) return Promise.resolve(known)
-    let loading = this.loading.get(sessionId)
-    if (!loading) {
-      const load: Promise<number> = this.store.lastSeq(sessionId).then(
-        (stored) => {
-          // A load a reload or a purge superseded (`loading` forgotten) counts for nothing any more.
-          if (this.loading.get(sessionId) !== load) return this.loadSeq(sessionId)
-          this.loading.delete(sessionId)
-          // Nothing is published for the session before its load ends: the store's last seq is the last.
-          this.lastSeq.set(sessionId, stored)
-          return stored
-        },
-        (error: unknown) => {
-          if (this.loading.get(sessionId) === load) this.loading.delete(sessionId)
-          throw error
-        },
-      )
-      loading = load
-      this.loading.set(sessionId, loading)
-    }
-    return loading
+    return this.lastSeq.load(sessionId)
   }
 
   /**
@@ -382,9 +347,8 @@ export class EventBus {
    */
   async reloadSeq(sessionId: string): Promise<number> {
     await this.flush()
-    this.lastSeq.delete(sessionId)
     // A load under way may have read the store before the other replica's last events: not this one's.
-    this.loading.delete(sessionId)
+    this.lastSeq.forget(sessionId)
     return this.loadSeq(sessionId)
   }
 
@@ -397,8 +361,7 @@ export class EventBus {
     await this.queue.exclusive(async () => {
       await deleteStored()
       this.queue.forget(sessionId)
-      this.lastSeq.delete(sessionId)
-      this.loading.delete(sessionId)
+      this.lastSeq.forget(sessionId)
     })
   }
 
@@ -409,8 +372,7 @@ export class EventBus {
    */
   disown(sessionId: string): void {
     this.queue.forget(sessionId)
-    this.lastSeq.delete(sessionId)
-    this.loading.delete(sessionId)
+    this.lastSeq.forget(sessionId)
   }
 
   /**
@@ -445,37 +407,13 @@ export class EventBus {
 
   /** Live events from now on: those published so far have been read (or were not asked for). */
   private addFollower(sessionId: string, listener: Listener): Subscription {
-    let set = this.followers.get(sessionId)
-    if (!set) {
-      set = new Set()
-      this.followers.set(sessionId, set)
-    }
     // Not loaded: nothing was published for the session here, and whatever will be comes after its load.
-    const follower = { listener, after: this.lastSeq.get(sessionId) ?? 0 }
-    set.add(follower)
-    return {
-      close: () => {
-        set.delete(follower)
-        if (set.size === 0 && this.followers.get(sessionId) === set) this.followers.delete(sessionId)
-      },
-    }
+    return member(this.followers, sessionId, { listener, after: this.lastSeq.get(sessionId) ?? 0 })
   }
 
   /** A follow told the session's events the feed delivers. */
   private addStoredFollower(sessionId: string, listener: Listener): Subscription {
-    let set = this.storedFollowers.get(sessionId)
-    if (!set) {
-      set = new Set()
-      this.storedFollowers.set(sessionId, set)
-    }
-    set.add(listener)
-    return {
-      close: () => {
-        set.delete(listener)
-        if (set.size === 0 && this.storedFollowers.get(sessionId) === set)
-          this.storedFollowers.delete(sessionId)
-      },
-    }
+    return member(this.storedFollowers, sessionId, listener)
   }
 
   /** An event the feed delivered: committed to the shared log by this replica or another. */
@@ -503,5 +441,21 @@ export class EventBus {
     } catch (error) {
       this.options.onListenerError?.(error, event)
     }
+  }
+}
+
+/** Adds `value` to the set of `key` (made when missing); closing removes it, and the set once empty. */
+function member<V>(sets: Map<string, Set<V>>, key: string, value: V): Subscription {
+  let set = sets.get(key)
+  if (!set) {
+    set = new Set()
+    sets.set(key, set)
+  }
+  set.add(value)
+  return {
+    close: () => {
+      set.delete(value)
+      if (set.size === 0 && sets.get(key) === set) sets.delete(key)
+    },
   }
 }
