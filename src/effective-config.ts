@@ -25,6 +25,7 @@ export function maskedConfig(config: Config): Config {
   return {
     ...config,
     server: { ...config.server, apiKeys: config.server.apiKeys.map(() => MASK) },
+    users: { ...config.users, ...maskedUsers(config.users) },
     claude: { ...config.claude, env },
     metrics: { ...config.metrics, token: config.metrics.token ? MASK : '' },
     store: { ...config.store, url: config.store.url && maskUrlPassword(config.store.url) },
@@ -51,4 +52,34 @@ export function maskUrlPassword(value: string): string {
 export function effectiveConfigYaml(config: Config, files: readonly string[]): string {
   const from = files.length > 0 ? files.map((file) => `#   ${file}`).join('\n') : '#   (no file: defaults)'
   return `# Effective configuration (secrets masked), from:\n${from}\n# and the CCGW_* environment and flags.\n${stringify(maskedConfig(config))}`
+}
+
+/** Users' keys, Claude and MCP credentials, approved servers' secrets and the secrets key, masked. */
+function maskedUsers(users: Config['users']): Pick<Config['users'], 'list' | 'mcpServers' | 'secretsKey'> {
+  const values = (record: Record<string, string> | undefined) =>
+    record && Object.fromEntries(Object.keys(record).map((name) => [name, MASK]))
+  return {
+    list: users.list.map((user) => ({
+      ...user,
+      keys: user.keys.map(() => MASK),
+      ...(user.claude ? { claude: { ...user.claude, env: values(user.claude.env) } } : {}),
+      ...(user.mcpServers
+        ? {
+            mcpServers: Object.fromEntries(
+              Object.entries(user.mcpServers).map(([name, { env, headers }]) => [
+                name,
+                { env: values(env), headers: values(headers) },
+              ]),
+            ),
+          }
+        : {}),
+    })),
+    mcpServers: Object.fromEntries(
+      Object.entries(users.mcpServers).map(([name, server]) => [
+        name,
+        { ...server, env: values(server.env), headers: values(server.headers) },
+      ]),
+    ),
+    secretsKey: users.secretsKey ? MASK : '',
+  }
 }

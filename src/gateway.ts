@@ -22,6 +22,9 @@ import { GatewayMetrics } from './observability/metrics.js'
 import { logStartup } from './startup.js'
 import { openStore } from './store/open.js'
 import type { Store } from './store/types.js'
+import { claudeAccounts } from './users/credentials.js'
+import { openUsers, type Users } from './users/index.js'
+import { keysConfigured } from './users/keys.js'
 import { VERSION } from './version.js'
 
 export interface GatewayContext {
@@ -30,6 +33,8 @@ export interface GatewayContext {
   engine: SessionManager
   bus: EventBus
   store: Store
+  /** Users, their keys, roles, quotas and the audit trail (src/users/). */
+  users: Users
   /**
    * Several replicas share the store: this one's identity and the leases of the sessions it owns (requests
    * for another's are forwarded to it); null for a gateway alone on its store.
@@ -116,12 +121,23 @@ export async function startGateway({
         : undefined,
     })
     opened.push({ what: 'event feed', close: () => bus.close() })
+    // Before the engine: a session's process starts with its owner's Claude account (src/users/credentials.ts).
+    // Quotas ask the engine (made next) which sessions run a turn; through engineRef, once it exists.
+    const users = openUsers(config, store, log.child({ component: 'users' }), bus, {
+      sessions: {
+        getSession: (id) => (engineRef ? engineRef.getSession(id) : store.getSession(id)),
+        runnerOf: (id) => engineRef?.runnerOf(id) ?? null,
+      },
+      kv: sharing?.cluster?.kv ?? null,
+    })
+    opened.push({ what: 'users', close: () => users.close() })
     const engine = new SessionManager({
       store,
       bus,
       log: log.child({ component: 'engine' }),
       cli,
       ownership: sharing?.cluster?.leases,
+      account: claudeAccounts(() => context.config, users.directory),
       ...engineSettings(config, env, cli.path, storage.transcripts),
     })
     engineRef = engine
@@ -144,6 +160,7 @@ export async function startGateway({
       engine,
       bus,
       store,
+      users,
       cluster: sharing?.cluster
         ? {
             ...sharing.cluster,
@@ -156,6 +173,7 @@ export async function startGateway({
           }
         : null,
       closeStorage: async () => {
+        await users.close()
         bus.close()
         await sharing?.close()
         await storage.close()
@@ -230,6 +248,7 @@ function running({ context, app, url, storage, env, cli, log, config, startedAt 
         return false
       }
       context.config = change.config
+      context.users.reconfigure(change.config)
       log.level = change.config.log.level
       storage.setMaxSize(change.config.store.maxSizeBytes)
       bus.setMaxPendingEvents(change.config.store.maxPendingEvents)
@@ -248,6 +267,14 @@ function running({ context, app, url, storage, env, cli, log, config, startedAt 
   }
 }
 
+/**
+ * The environment less the gateway's own settings (`CCGW_*`: API keys, the secrets key, the database URL):
+ * Claude Code's processes run what users ask, and `env` would show them. `claude.env` still sets anything.
+ */
+function withoutGatewaySettings(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !name.toUpperCase().startsWith('CCGW_')))
+}
+
 /** What the engine takes from the configuration; all of it applies live (to processes started later). */
 function engineSettings(
   config: Config,
@@ -259,7 +286,7 @@ function engineSettings(
     limits: { ...config.pool, clientToolTimeoutMs: config.openai.toolCallTimeoutMs, tools: config.tools },
     host: {
       cliPath: cliPath ?? undefined,
-      env: { ...env, ...config.claude.env },
+      env: { ...withoutGatewaySettings(env), ...config.claude.env },
       settingSources: [...config.claude.settingSources],
       niceness: config.claude.niceness,
       transcripts: transcripts ?? undefined,
@@ -293,7 +320,7 @@ function warnOnDefaultWorkspace(config: Config, log: Logger): void {
  */
 function checkExposure(config: Config, log: Logger, host = config.server.host): string | undefined {
   const problem = exposureProblem(config, host)
-  if (problem === undefined && !isLoopbackHost(host) && config.server.apiKeys.length === 0) {
+  if (problem === undefined && !isLoopbackHost(host) && !keysConfigured(config)) {
     log.warn(
       { host },
       'LISTENING ON A NON-LOOPBACK ADDRESS WITHOUT API KEYS: anyone who can reach it can run Claude Code',

@@ -19,6 +19,7 @@ import { originGuard } from './api/origin.js'
 import { ownedRoutes } from './api/ownership.js'
 import type { GatewayContext } from './gateway.js'
 import { logWhenClosed, requestLogging } from './observability/request-log.js'
+import type { Principal } from './users/principal.js'
 
 /** The HTTP application: Fastify with the gateway's API plugins, each encapsulated under its prefix. */
 export async function buildServer(gateway: GatewayContext): Promise<FastifyInstance> {
@@ -61,6 +62,7 @@ export async function buildServer(gateway: GatewayContext): Promise<FastifyInsta
   // What the routes note for the request's line (src/observability/request-log.ts): declared up front, so
   // every request object has the same shape.
   app.decorateRequest('ccgw', null)
+  app.decorateRequest('principal', null as unknown as Principal)
   // A callback, not an async function: every request runs it, and a promise per request is measurable.
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id)

@@ -4,6 +4,7 @@
  * without a secret in it. Logged at `info` whatever `log.level` is (`silent` excepted): with `warn`, the one
  * line saying the gateway is ready is still there.
  */
+
 import { existsSync, readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
@@ -12,6 +13,7 @@ import { defaultWorkspace } from './api/workspaces.js'
 import type { Config } from './config/index.js'
 import type { ClaudeCliInfo } from './engine/claude-cli.js'
 import { ASSUMED_PROCESS_MB, ProcessSizes } from './engine/process-memory.js'
+import { keysConfigured } from './users/keys.js'
 
 /**
  * How Claude Code will authenticate, in its own order of precedence: a cloud provider, a bearer token, an API
@@ -112,7 +114,8 @@ export function logStartup(log: Logger, facts: StartupFacts): void {
           },
         }
       : {}),
-    apiKeys: { enabled: server.apiKeys.length > 0, count: server.apiKeys.length },
+    apiKeys: { enabled: keysConfigured(config), count: server.apiKeys.length },
+    users: config.users.list.length,
     defaultWorkspace: defaultWorkspace(config),
     pool: {
       maxRunners: pool.maxRunners,

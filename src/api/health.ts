@@ -11,9 +11,9 @@
  */
 import { constants } from 'node:fs'
 import { access } from 'node:fs/promises'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import type { GatewayContext } from '../gateway.js'
-import { hasValidKey } from './auth.js'
+import { isStaffWithKey } from './auth.js'
 import { JSON_TYPE } from './media-types.js'
 import { STORAGE_REASONS } from './openai/health.js'
 
@@ -42,7 +42,7 @@ export async function healthProbes(app: FastifyInstance, gateway: GatewayContext
   app.get('/readyz', { config }, async (request, reply) => {
     const checks = await readinessChecks(gateway, dataDir)
     const ready = Object.values(checks).every((check) => check.ok)
-    const full = withKey(request, gateway.config.server.apiKeys)
+    const full = await isStaffWithKey(gateway, request)
     const shown = Object.fromEntries(
       Object.entries(checks).map(([name, { detail, ...check }]) => [
         name,
@@ -55,10 +55,6 @@ export async function healthProbes(app: FastifyInstance, gateway: GatewayContext
       .send(JSON.stringify({ status: ready ? 'ready' : 'not_ready', checks: shown }))
   })
 }
-
-/** Whether the caller presented one of the configured keys: with none configured, nobody did. */
-const withKey = (request: FastifyRequest, keys: readonly string[]) =>
-  keys.length > 0 && hasValidKey(request, keys)
 
 async function readinessChecks(gateway: GatewayContext, dataDir: string): Promise<Record<CheckName, Check>> {
   return {

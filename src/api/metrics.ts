@@ -14,7 +14,7 @@ import Fastify, {
 } from 'fastify'
 import type { GatewayContext } from '../gateway.js'
 import { trackHttp } from '../observability/http.js'
-import { hasValidKey } from './auth.js'
+import { hasSecret, presentedKey, principalOf } from './auth.js'
 import { ApiError, unauthorized } from './native/errors.js'
 import { sendNativeError } from './native/index.js'
 import { originGuard } from './origin.js'
@@ -59,10 +59,13 @@ function metricsServer(gateway: GatewayContext): FastifyInstance {
 async function scrape(gateway: GatewayContext, request: FastifyRequest, reply: FastifyReply) {
   // The scrape token lets Prometheus read metrics without holding a key that can run turns and tools; set,
   // it is required even when no API keys are.
-  const { apiKeys } = gateway.config.server
   const { token } = gateway.config.metrics
-  if (!hasValidKey(request, token ? [...apiKeys, token] : apiKeys))
-    return sendNativeError(reply, unauthorized())
+  if (!(token && hasSecret(request, [token]))) {
+    const principal =
+      token && presentedKey(request) === undefined ? null : await principalOf(gateway, request)
+    // Metrics count every user's work: admins and viewers only.
+    if (!principal || principal.role === 'user') return sendNativeError(reply, unauthorized())
+  }
   const { contentType, body } = await gateway.metrics.exposition()
   return reply.type(contentType).send(body)
 }

@@ -37,6 +37,12 @@ const TAGS = [
   { name: 'files', description: "A session's workspace as files: upload, list, download." },
   { name: 'project', description: "Claude Code's /init, and moving a session to another workspace." },
   { name: 'agents', description: "Claude Code's agent files, and a session's main agent." },
+  {
+    name: 'users',
+    description:
+      'Users, their keys, quotas and usage (docs/users.md): admins manage; everyone reads their own.',
+  },
+  { name: 'audit', description: 'Who did what and when: the audit trail, filtered and exported.' },
   { name: 'openai', description: 'The OpenAI-compatible API (/v1); reference: docs/openai.md.' },
   { name: 'health', description: "The gateway's health, and this description of its API." },
 ]
@@ -46,7 +52,7 @@ const SECURITY_SCHEMES = {
     type: 'http',
     scheme: 'bearer',
     description:
-      'One of server.apiKeys, as `Authorization: Bearer KEY`. Not needed when no keys are configured.',
+      "A user's key, or one of server.apiKeys, as `Authorization: Bearer KEY`. Not needed when no keys are configured.",
   },
   apiKeyHeader: {
     type: 'apiKey',

@@ -29,6 +29,7 @@ import { BlockList, isIP } from 'node:net'
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
 import type { Config } from '../config/index.js'
 import type { GatewayContext } from '../gateway.js'
+import { keysConfigured } from '../users/keys.js'
 import { JSON_TYPE } from './media-types.js'
 import { ApiError } from './native/errors.js'
 import { OpenAIError } from './openai/errors.js'
@@ -152,8 +153,13 @@ export class OriginPolicy {
   readonly #hostVerdicts = new Map<string, boolean>()
 
   /** `boundHost`: the address the server listens on (server.host only changes on restart). */
-  constructor(server: Pick<ServerConfig, 'apiKeys' | 'allowedHosts' | 'allowedOrigins'>, boundHost: string) {
-    const keyless = server.apiKeys.length === 0
+  /** `keyed`: keys are configured (src/users/keys.ts); by default, when `server.apiKeys` has one. */
+  constructor(
+    server: Pick<ServerConfig, 'apiKeys' | 'allowedHosts' | 'allowedOrigins'>,
+    boundHost: string,
+    keyed = server.apiKeys.length > 0,
+  ) {
+    const keyless = !keyed
     this.checksHost = keyless || server.allowedHosts.length > 0
     this.checksOrigin = keyless || server.allowedOrigins.length > 0
     this.#anyHost = server.allowedHosts.includes('*')
@@ -251,7 +257,7 @@ export function originGuard(gateway: GatewayContext): onRequestHookHandler {
     const server = gateway.config.server
     let policy = policies.get(server)
     if (policy === undefined) {
-      policy = new OriginPolicy(server, boundHost)
+      policy = new OriginPolicy(server, boundHost, keysConfigured(gateway.config))
       policies.set(server, policy)
     }
     const { headers } = request

@@ -4,6 +4,7 @@ import { basename, dirname, extname, join, resolve } from 'node:path'
 import type { TSchema } from '@sinclair/typebox'
 import { Ajv, type DefinedError } from 'ajv'
 import { parseDocument } from 'yaml'
+import { keysConfigured } from '../users/keys.js'
 import { CONFIG_KEYS, type Config, ConfigSchema, PATH_KEYS } from './schema.js'
 
 export interface CliArgs {
@@ -182,9 +183,9 @@ export function isLoopbackHost(host: string): boolean {
 
 /** Why `config` must not serve on `host` (by default its own server.host), if it must not. */
 export function exposureProblem(config: Config, host = config.server.host): string | undefined {
-  const { apiKeys, allowUnauthenticatedRemote } = config.server
-  if (apiKeys.length > 0 || allowUnauthenticatedRemote || isLoopbackHost(host)) return undefined
-  return `${host} is not a loopback address and server.apiKeys is empty; add an API key or set server.allowUnauthenticatedRemote to true`
+  const { allowUnauthenticatedRemote } = config.server
+  if (keysConfigured(config) || allowUnauthenticatedRemote || isLoopbackHost(host)) return undefined
+  return `${host} is not a loopback address and no API key is configured (server.apiKeys, users.list); add one or set server.allowUnauthenticatedRemote to true`
 }
 
 /** `config.yaml` + `production` → `config.production.yaml` */
@@ -268,6 +269,14 @@ function coerce(raw: string, schema: TSchema): unknown {
   }
   if (types.includes('boolean')) return BOOLEANS[trimmed.toLowerCase()] ?? raw
   if (types.includes('array')) {
+    // A list of objects (users.list) is only sayable as JSON; a list of words also as `a, b, c`.
+    if (trimmed.startsWith('[')) {
+      try {
+        return JSON.parse(trimmed)
+      } catch (err) {
+        throw new Error(`must be a JSON array or a comma-separated list (${(err as Error).message})`)
+      }
+    }
     const items = trimmed.split(',').map((item) => item.trim())
     return items.filter((item) => item !== '').map((item) => coerce(item, schema.items))
   }

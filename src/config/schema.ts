@@ -1,6 +1,7 @@
 import { type Static, type TInteger, type TSchema, Type } from '@sinclair/typebox'
 import { PERMISSION_MODES } from '../store/types.js'
 import { DEFAULT_TOOL_LIMITS, type ToolLimits } from '../tools/types.js'
+import { usersSection } from './users-schema.js'
 
 // Plain `enum`/`type: [..., 'null']` instead of TypeBox unions: ajv reports one readable error
 // ("must be one of: ...") rather than one per anyOf branch.
@@ -192,6 +193,7 @@ export const ConfigSchema = Type.Object(
       filesListMaxEntries: Type.Integer({ minimum: 1, default: 5000 }),
       changeContentMaxBytes: Type.Integer({ minimum: 1, default: 1024 * 1024 }),
     }),
+    users: Section(usersSection),
     admin: Section({
       enabled: Type.Boolean({
         default: true,
@@ -269,6 +271,7 @@ export const PATH_KEYS: readonly string[] = [
   'claude.cliPath',
   'claude.defaultWorkspace',
   'store.dataDir',
+  'users.workspacesDir',
   'openai.workspaceRoots',
   'native.workspaceRoots',
 ]

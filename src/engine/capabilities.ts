@@ -11,7 +11,7 @@ import type { Runner } from './runner.js'
 export type CapabilitySource = Pick<
   Runner,
   'cwd' | 'supportedAgents' | 'supportedCommands' | 'supportedModels'
->
+> & { generic?: boolean }
 
 export class CliCapabilities {
   private asked = false
@@ -39,7 +39,8 @@ export class CliCapabilities {
    * models are asked again of the next process when theirs failed (agents and commands are extras).
    */
   learnFrom(runner: CapabilitySource): void {
-    if (this.asked) return
+    // A user's own account or MCP servers would show their commands and agents to everyone.
+    if (this.asked || runner.generic === false) return
     this.asked = true
     const location = { configDir: this.configDir(), workspace: runner.cwd }
     // Agents and commands are extras: a failed answer keeps what was known.

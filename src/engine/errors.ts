@@ -11,6 +11,8 @@ export class GatewayError extends Error {
     readonly code: ErrorCode,
     message: string,
     readonly retryAfterMs?: number,
+    /** The request field at fault (`body.mcp_servers`), when one is: the API names it in its answer. */
+    readonly field?: string,
   ) {
     super(message)
   }

@@ -4,8 +4,11 @@
  * copy of Claude's transcript with fresh ids (claude-sessions.ts), so that each side goes on without the
  * other; an import resumes the CLI's own transcript.
  */
+import { constants } from 'node:fs'
+import { chmod, copyFile, mkdir, rm } from 'node:fs/promises'
+import { dirname } from 'node:path'
 import type { EventBus } from '../events/bus.js'
-import type { SessionRecord } from '../store/types.js'
+import type { SessionRecord, SessionSettings } from '../store/types.js'
 import { transcriptPath } from './claude-home.js'
 import { findClaudeSession, forkClaudeSession } from './claude-sessions.js'
 import { GatewayError } from './errors.js'
@@ -21,6 +24,13 @@ export interface ForkOptions {
   at?: string
   /** Absent: the source's title with " (fork)". */
   title?: string | null
+  /**
+   * Who the fork belongs to; absent: the source's owner. With a Claude config folder other than the
+   * source's, the copy of the conversation is written to theirs, where their processes resume it.
+   */
+  owner?: string | null
+  /** Settings of the fork other than the source's (what the new owner's policy made of them). */
+  settings?: Partial<SessionSettings>
 }
 
 /** The longest title the API takes: an imported conversation's summary (its first prompt) is cut to it. */
@@ -49,9 +59,10 @@ export async function forkSession(
       1_000,
     )
   }
+  const owner = options.owner !== undefined ? options.owner : (source.owner ?? null)
   let resume: string | undefined
   if (source.claudeSessionId) {
-    const configDir = engine.claudeConfigDir
+    const configDir = await engine.configDirOf(source.owner ?? null)
     const { workspace } = source.settings
     const { transcripts } = engine
     // The store has the whole conversation (turns after a resume, or run on another replica): forked from it.
@@ -70,41 +81,64 @@ export async function forkSession(
       )
     }
     resume = outcome.sessionId
-    if (transcripts) {
-      const path = await transcriptPath({ configDir, cwd: workspace, sessionId: resume })
-      await pushTranscript(transcripts, path, resume)
-    }
+    let path = await transcriptPath({ configDir, cwd: workspace, sessionId: resume })
+    const ownConfigDir = await engine.configDirOf(owner)
+    if (ownConfigDir !== configDir) path = await moveTranscript(path, ownConfigDir, workspace, resume)
+    if (transcripts) await pushTranscript(transcripts, path, resume)
   } else if (at !== undefined) {
     throw new GatewayError('not_found', `Session ${sessionId} has no conversation yet to fork at '${at}'`)
   }
   // The copy has the conversation only, no agent record: the fork's agent is its `agent` setting.
-  return engine.createSession({ ...source.settings, title, resume })
+  return engine.createSession({ ...source.settings, ...options.settings, title, resume, owner })
 }
 
 /**
  * A gateway session that continues a conversation the CLI had in `input.workspace`; or, when a session of
  * the gateway (not closed) continues it already, that one and no new session: two processes would write
- * one transcript.
+ * one transcript. `sees` tells which owners' sessions the importer may know of (all when absent): a
+ * conversation that a session of any other owner has, closed or not, is answered as missing, so that
+ * neither its id nor its transcript reaches them.
  */
 export async function importSession(
   engine: SessionManager,
   claudeSessionId: string,
   input: NewSession & { workspace: string },
+  sees: (owner: string | null) => boolean = () => true,
 ): Promise<{ created: SessionRecord } | { heldBy: SessionRecord }> {
-  const found = await findClaudeSession(engine.claudeConfigDir, input.workspace, claudeSessionId)
-  if (!found) {
-    throw new GatewayError(
+  const configDir = await engine.configDirOf(input.owner ?? null)
+  const missing = () =>
+    new GatewayError(
       'not_found',
       `Claude Code has no session ${claudeSessionId} in workspace ${input.workspace}`,
     )
-  }
-  const heldBy = (
-    await engine.listSessions({ workspace: input.workspace, limit: Number.MAX_SAFE_INTEGER, offset: 0 })
-  ).items.find((record) => record.claudeSessionId === claudeSessionId && record.state !== 'closed')
+  const found = await findClaudeSession(configDir, input.workspace, claudeSessionId)
+  if (!found) throw missing()
+  // Every workspace is searched: two folders can share one transcript folder (its name is the path with
+  // every other character than a letter or digit made '-').
+  const holders = (await engine.listSessions({ limit: Number.MAX_SAFE_INTEGER, offset: 0 })).items.filter(
+    (record) => record.claudeSessionId === claudeSessionId,
+  )
+  if (holders.some((record) => !sees(record.owner ?? null))) throw missing()
+  const heldBy = holders.find((record) => record.state !== 'closed')
   if (heldBy) return { heldBy }
   const title =
     input.title !== undefined ? input.title : (found.customTitle ?? found.summary).slice(0, TITLE_MAX)
   return { created: await engine.createSession({ ...input, title, resume: claudeSessionId }) }
+}
+
+/** The fork's transcript, moved to its owner's config folder (0600 in a 0700 folder, as Claude Code's own). */
+async function moveTranscript(
+  from: string,
+  configDir: string,
+  cwd: string,
+  sessionId: string,
+): Promise<string> {
+  const to = await transcriptPath({ configDir, cwd, sessionId })
+  await mkdir(dirname(to), { recursive: true, mode: 0o700 })
+  await copyFile(from, to, constants.COPYFILE_EXCL)
+  await chmod(to, 0o600)
+  await rm(from, { force: true })
+  return to
 }
 
 /**

@@ -9,11 +9,12 @@ import { isStoreError } from '../store/errors.js'
 import type { SessionRecord } from '../store/types.js'
 import { claudeConfigDir } from './claude-home.js'
 import { ClientCallMailbox } from './client-calls.js'
+import { accountConfigDir } from './options.js'
 import { PermissionBroker } from './permissions.js'
 import type { ProcessPool } from './pool.js'
 import type { RecordSaver } from './records.js'
 import type { Runner } from './runner.js'
-import type { EngineLimits, EngineOptions, TurnCompleted } from './types.js'
+import type { ClaudeAccount, EngineLimits, EngineOptions, TurnCompleted } from './types.js'
 
 export interface LiveSession {
   record: SessionRecord
@@ -81,6 +82,10 @@ export interface SessionContext {
   readonly closing: boolean
   /** Claude Code's config folder as the CLI processes see it. */
   readonly claudeConfigDir: string
+  /** The credential set an owner's sessions run with (null: the host's). */
+  account(owner: string | null): Promise<ClaudeAccount | null>
+  /** Claude Code's config folder as an account's processes see it: where their sessions' transcripts are. */
+  configDirOf(account: ClaudeAccount | null): string
   /** Publish an event of the session's own doing; null when it could not be kept (its turn fails then). */
   publish(live: LiveSession, body: EventBody): GatewayEvent | null
   setState(live: LiveSession, state: SessionState, reason?: string): void
@@ -119,6 +124,14 @@ export class LiveSessions implements SessionContext {
 
   get claudeConfigDir(): string {
     return claudeConfigDir(this.options.host.env)
+  }
+
+  async account(owner: string | null): Promise<ClaudeAccount | null> {
+    return (await this.options.account?.(owner)) ?? null
+  }
+
+  configDirOf(account: ClaudeAccount | null): string {
+    return accountConfigDir(this.options.host, account)
   }
 
   /** A session's live state, made from its record (not registered: `live` holds the sessions in use). */

@@ -31,6 +31,7 @@ export async function newSessionRecord(
   return {
     id: randomUUID(),
     title: input.title ?? null,
+    owner: input.owner ?? null,
     settings,
     claudeSessionId: input.resume ?? seeded?.sessionId ?? null,
     state: 'new',

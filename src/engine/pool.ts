@@ -1,7 +1,8 @@
 /**
  * The process pool: how many Claude Code processes may live at once, which of them are warm spares (as many
- * as recent new conversations ask for, see spare-demand.ts), which idle one gives way (least recently used)
- * when a new one or a spare is needed, and who waits when none can.
+ * as recent new conversations ask for, see spare-demand.ts, for each account they came from, see
+ * spare-profiles.ts), which idle one gives way (least recently used) when a new one or a spare is needed,
+ * and who waits when none can.
  */
 import type { Logger } from 'pino'
 import { GatewayError } from './errors.js'
@@ -9,6 +10,7 @@ import { PrimingUnsupportedError } from './priming.js'
 import { type ProcessMemory, ProcessSizes } from './process-memory.js'
 import { Runner } from './runner.js'
 import { SpareDemand } from './spare-demand.js'
+import { firstShort, SpareProfiles, type SpareTarget, surplus } from './spare-profiles.js'
 import { reclaimOne } from './spare-reclaim.js'
 import { StartingSpares } from './starting-spares.js'
 import { Backoff, Later } from './timers.js'
@@ -34,7 +36,7 @@ export class ProcessPool {
    */
   private readonly handedOut = new WeakSet<Runner>()
   private readonly waiters = new WaitQueue()
-  private spareProfile: RunnerProfile | null = null
+  private readonly profiles: SpareProfiles
   private sparesHeld = false
   /** Starts spares again after a failed start, backing off. */
   private readonly spareRetry = new Backoff(() => this.fillSpares(), SPARE_RETRY_MIN_MS, SPARE_RETRY_MAX_MS)
@@ -57,6 +59,7 @@ export class ProcessPool {
       Runner.start(profile, timeoutMs, prime, log),
   ) {
     this.demand = new SpareDemand(limits.spareDemandWindowMs)
+    this.profiles = new SpareProfiles(this.demand)
   }
 
   get stats() {
@@ -87,16 +90,18 @@ export class ProcessPool {
 
   /**
    * How many spares the pool keeps now: `warmSpares`, raised up to `maxSpares` by recent bursts of new
-   * conversations (see spare-demand.ts), never more than the slots.
+   * conversations (see spare-demand.ts) and by other accounts' (spare-profiles.ts), never more than the slots.
    */
   get spareTarget(): number {
     if (this.sparesHeld) return 0
-    const { warmSpares, maxSpares } = this.limits
-    // A ceiling below the floor is the floor (see SpareDemand.target).
-    const target = this.spareProfile
-      ? this.demand.target(this.spareProfile.key, warmSpares, maxSpares ?? warmSpares)
-      : warmSpares
-    return Math.min(this.slots, target)
+    if (!this.profiles.latest) return Math.min(this.slots, this.limits.warmSpares)
+    return this.spareTargets().reduce((sum, { target }) => sum + target, 0)
+  }
+
+  /** The spares wanted per profile now (none while held). */
+  private spareTargets(): SpareTarget[] {
+    if (this.sparesHeld) return []
+    return this.profiles.targets(this.limits.warmSpares, this.limits.maxSpares, this.slots)
   }
 
   /** Every live process of a session or spare, with its resident memory (read now). */
@@ -122,11 +127,17 @@ export class ProcessPool {
     else this.fillSpares()
   }
 
-  /** Which profile spares are started with: the one new conversations asked for last. */
+  /**
+   * Which profile spares of its account are started with: the one a new conversation asks for now. Spares
+   * of the account's previous profile go.
+   */
   setSpareProfile(profile: RunnerProfile): void {
-    if (this.spareProfile?.key === profile.key) return
-    this.spareProfile = profile
-    for (const spare of this.spares.splice(0)) this.discard(spare)
+    if (this.profiles.set(profile)) this.fillSpares()
+  }
+
+  /** Spares of this profile only (the host options changed: every other profile is stale). */
+  resetSpareProfiles(profile: RunnerProfile): void {
+    this.profiles.reset(profile)
     this.fillSpares()
   }
 
@@ -288,10 +299,11 @@ export class ProcessPool {
   }
 
   private fillSpares(): void {
-    if (this.closed || !this.spareProfile) return
-    const target = this.spareTarget
-    this.followDemand(target)
+    if (this.closed || !this.profiles.latest) return
+    const targets = this.spareTargets()
+    this.followDemand(targets)
     if (this.spareRetry.pending) return
+    const target = targets.reduce((sum, { target }) => sum + target, 0)
     const wanted = target - this.spares.length - this.starting.unclaimed - this.reclaiming
     // Requests waiting for a slot come first: a spare would only make one of them wait longer.
     if (wanted <= 0 || this.waiters.length > 0) return
@@ -299,7 +311,8 @@ export class ProcessPool {
       this.scheduleReclaim(0)
       return
     }
-    const profile = this.spareProfile
+    const profile = firstShort(targets, (key) => this.sparesOf(key))
+    if (!profile) return
     const prime = this.limits.primeSpares !== false && !this.primingUnsupported
     this.hooks.lifecycle('spawn', null, { spare: true, prime })
     const starting = this.starting.add(profile.key)
@@ -318,7 +331,7 @@ export class ProcessPool {
           this.starting.settle(starting, runner)
           return
         }
-        if (profile !== this.spareProfile) {
+        if (!this.profiles.has(profile.key)) {
           void runner.close()
           return
         }
@@ -355,10 +368,12 @@ export class ProcessPool {
    * Keep the spares at the target as it moves: surplus spares go (a burst's memory returns once its window
    * has passed), and while the target is above the floor it is looked at again when it can fall.
    */
-  private followDemand(target: number): void {
-    while (this.spares.length > target) this.discard(this.spares.shift()!)
-    if (target <= this.limits.warmSpares || !this.spareProfile) return
-    const next = this.demand.nextChange(this.spareProfile.key)
+  private followDemand(targets: readonly SpareTarget[]): void {
+    for (const spare of surplus(this.spares, targets)) {
+      this.spares.splice(this.spares.indexOf(spare), 1)
+      this.discard(spare)
+    }
+    const next = this.profiles.nextChange(targets, this.limits.warmSpares)
     if (next !== null) this.demandRecheck.in(Math.max(DEMAND_RECHECK_MIN_MS, next))
   }
 
@@ -376,7 +391,7 @@ export class ProcessPool {
    * spare-reclaim.ts), one at a time until the spares on their way make the target.
    */
   private reclaimForSpare(): void {
-    if (this.closed || !this.spareProfile || this.waiters.length > 0) return
+    if (this.closed || !this.profiles.latest || this.waiters.length > 0) return
     const wanted = this.spareTarget - this.spares.length - this.starting.unclaimed - this.reclaiming
     if (wanted <= 0) return
     if (this.occupied < this.slots) {
@@ -407,6 +422,11 @@ export class ProcessPool {
   private watch(runner: Runner, event: 'ready' | 'spare'): void {
     this.hooks.lifecycle(event, runner)
     void runner.exited.then(({ code, signal }) => this.hooks.lifecycle('exit', runner, { code, signal }))
+  }
+
+  /** Spares of a profile, up or on their way. */
+  private sparesOf(key: string): number {
+    return this.spares.filter((spare) => spare.key === key).length + this.starting.unclaimedOf(key)
   }
 
   private discard(spare: Runner): void {

@@ -110,6 +110,11 @@ export class Runner {
   readonly exited: Promise<RunnerExit>
   /** The working directory the process was started in. */
   readonly cwd: string
+  /**
+   * Started with the host's Claude account and no MCP server: what its CLI reports (commands, agents) is
+   * everyone's, not one user's (capabilities.ts learns only from such a process).
+   */
+  readonly generic: boolean
   private hooks: RunnerHooks | null = null
   /** Messages that arrived before anyone attached (a spare's start-up chatter). */
   private backlog: SDKMessage[] = []
@@ -124,8 +129,10 @@ export class Runner {
     start: (input: AsyncIterable<SDKUserMessage>) => Query,
     /** Set for a spare primed at start: its priming turn's messages go nowhere. */
     private readonly priming: Priming | null,
+    generic = true,
   ) {
     this.cwd = cwd
+    this.generic = generic
     this.query = start(this.input)
     this.exited = this.pump()
   }
@@ -188,7 +195,8 @@ export class Runner {
       child.kill()
       throw new Error(child.describeFailure(error.message))
     })
-    runner = new Runner(key, cwd, child, (input) => warm.query(input), priming)
+    const generic = !profile.account && Object.keys(options.mcpServers ?? {}).length === 0
+    runner = new Runner(key, cwd, child, (input) => warm.query(input), priming, generic)
     if (priming) {
       runner.send(PRIMING_PROMPT)
       await priming.finished(runner.exited, timeoutMs).catch(async (error: Error) => {

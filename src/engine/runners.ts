@@ -16,7 +16,7 @@ import { finishedCommand, type PermissionRequest, type Runner, type RunnerExit }
 import { after } from './timers.js'
 import { clearAgentEverywhere } from './transcript-mirror.js'
 import { Translator } from './translate.js'
-import type { RunnerProfile } from './types.js'
+import type { ClaudeAccount, RunnerProfile } from './types.js'
 
 /** Who hears what a session's process says and does (the turn line). */
 export interface RunnerListener {
@@ -39,9 +39,12 @@ export class RunnerBinding {
 
   constructor(private readonly context: SessionContext) {}
 
-  /** Start-up options of a process for these settings (`resume`: the conversation it resumes). */
-  profile(settings: SessionSettings, resume: string | null): RunnerProfile {
-    return runnerProfile(settings, resume, this.context.options.host, this.hostGeneration)
+  /**
+   * Start-up options of a process for these settings (`resume`: the conversation it resumes), with the
+   * credential set of the session's owner.
+   */
+  profile(settings: SessionSettings, resume: string | null, account: ClaudeAccount | null): RunnerProfile {
+    return runnerProfile(settings, resume, this.context.options.host, this.hostGeneration, account)
   }
 
   /** The host options changed: processes started from now on differ from those before. */
@@ -56,10 +59,13 @@ export class RunnerBinding {
     const resume = record.claudeSessionId
     // The previous process must be gone before its transcript is touched or resumed.
     await this.retiring.get(record.id)
+    // Read at each start: credentials changed meanwhile apply to the session's next process.
+    const account = await context.account(record.owner ?? null)
+    const configDir = context.configDirOf(account)
     // Claude Code keeps transcripts by working directory: a session that moved takes its transcript along.
     if (resume) {
       const location = {
-        configDir: context.claudeConfigDir,
+        configDir,
         cwd: record.settings.workspace,
         sessionId: resume,
       }
@@ -72,14 +78,14 @@ export class RunnerBinding {
     }
     if (resume && record.clearAgentOnResume) {
       await clearAgentEverywhere(context.options.host.transcripts, {
-        configDir: context.claudeConfigDir,
+        configDir,
         cwd: record.settings.workspace,
         sessionId: resume,
       })
       record.clearAgentOnResume = false
       context.save(live)
     }
-    const profile = this.profile(record.settings, resume)
+    const profile = this.profile(record.settings, resume, account)
     if (!resume) context.pool.setSpareProfile(profile)
     const before = record.state
     context.setState(live, 'starting')

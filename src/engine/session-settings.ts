@@ -26,6 +26,7 @@ export function settingsOf(input: NewSession, defaults: EngineDefaults): Session
     maxTurns: input.maxTurns ?? null,
     clientTools: input.clientTools ?? null,
     additionalDirectories: input.additionalDirectories ?? [],
+    mcpServers: input.mcpServers ?? [],
     askPermissions: input.askPermissions ?? false,
   }
 }
@@ -65,6 +66,7 @@ const REPORTED: Record<keyof SessionSettings, 'values' | 'changed'> = {
   maxTurns: 'values',
   clientTools: 'changed',
   additionalDirectories: 'values',
+  mcpServers: 'values',
   askPermissions: 'values',
 }
 

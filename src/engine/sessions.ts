@@ -29,6 +29,7 @@ import { fileChangesOf, recordDirectCall } from './direct-calls.js'
 import { GatewayError } from './errors.js'
 import { type LiveSession, LiveSessions } from './live-session.js'
 import { newSessionRecord } from './new-session.js'
+import { mcpServersOf } from './options.js'
 import { SessionOwnership } from './ownership.js'
 import { ProcessPool } from './pool.js'
 import { ProcessLog } from './process-log.js'
@@ -134,8 +135,7 @@ export class SessionManager {
         this.records.save(record)
       }
     }
-    if (this.options.cli.usable)
-      this.pool.setSpareProfile(this.runners.profile(settingsOf({}, this.options.defaults), null))
+    await this.defaultSpares()
   }
 
   /** Apply reloaded settings: limits now, host options and defaults to processes started from now on. */
@@ -145,8 +145,19 @@ export class SessionManager {
     this.options.defaults = update.defaults
     this.runners.hostChanged()
     this.pool.updateLimits(update.limits)
-    if (this.options.cli.usable)
-      this.pool.setSpareProfile(this.runners.profile(settingsOf({}, this.options.defaults), null))
+    this.defaultSpares().catch((err: unknown) =>
+      this.options.log.warn({ err }, 'warm spares not restarted with the new settings'),
+    )
+  }
+
+  /**
+   * Spares for the operator's new conversations with the default settings; those kept for other accounts
+   * are dropped (after a reload they were started with the old host options).
+   */
+  private async defaultSpares(): Promise<void> {
+    if (!this.options.cli.usable) return
+    const account = await this.sessions.account(null)
+    this.pool.resetSpareProfiles(this.runners.profile(settingsOf({}, this.options.defaults), null, account))
   }
 
   /** No warm spare while Claude Code cannot serve a turn (not logged in); see ProcessPool.holdSpares. */
@@ -182,10 +193,13 @@ export class SessionManager {
   }
 
   async createSession(input: NewSession): Promise<SessionRecord> {
+    const account = await this.sessions.account(input.owner ?? null)
+    // Refused now rather than at its first message: an MCP server its owner may not start.
+    if (input.mcpServers?.length) mcpServersOf(input.mcpServers, account)
     const record = await newSessionRecord(
       input,
       this.options.defaults,
-      this.claudeConfigDir,
+      this.sessions.configDirOf(account),
       this.options.host.transcripts,
     )
     await this.options.store.insertSession(record)
@@ -219,6 +233,8 @@ export class SessionManager {
 
   private async changeSettings(sessionId: string, patch: Partial<SessionSettings>): Promise<SessionRecord> {
     const { record } = await this.found(sessionId)
+    if (patch.mcpServers?.length)
+      mcpServersOf(patch.mcpServers, await this.sessions.account(record.owner ?? null))
     const updated = patchedRecord(record, patch)
     // Stored first: a change the store refuses (507, 503) is not made either, nor published.
     await this.options.store.updateSession(updated)
@@ -468,9 +484,20 @@ export class SessionManager {
     return this.options.host.transcripts
   }
 
-  /** Claude Code's config folder as the CLI processes see it (their environment's CLAUDE_CONFIG_DIR). */
+  /**
+   * Claude Code's config folder as the host's CLI processes see it (their environment's CLAUDE_CONFIG_DIR):
+   * the operator's sessions' and those of users without an account of their own (see `configDirOf`).
+   */
   get claudeConfigDir(): string {
     return claudeConfigDir(this.options.host.env)
+  }
+
+  /**
+   * Claude Code's config folder of an owner's sessions (null: the operator's): their own when their Claude
+   * account names one. Their transcripts, user-scope agents, commands and memory are there.
+   */
+  async configDirOf(owner: string | null): Promise<string> {
+    return this.sessions.configDirOf(await this.sessions.account(owner))
   }
 
   /** Let a session's process go so that its next turn starts fresh (files it read at start changed). */

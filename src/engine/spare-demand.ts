@@ -24,10 +24,10 @@ const MAX_PROFILES = 64
 
 /**
  * Arrivals are counted per start-up profile: spares serve only new conversations with their options, and
- * the pool keeps spares of one profile (the last asked for). A different request now and then (a router's
- * health check with its own options) switches the spares to its profile, whose own demand is usually the
- * floor: it does not start a burst's worth of spares nobody will take, and switching back finds the main
- * traffic's history intact.
+ * the pool keeps spares of one profile per account (the last each asked for, see spare-profiles.ts). A
+ * different request now and then (a router's health check with its own options) switches its account's
+ * spares to its profile, whose own demand is usually the floor: it does not start a burst's worth of spares
+ * nobody will take, and switching back finds the main traffic's history intact.
  */
 export class SpareDemand {
   /** When new conversations of each profile arrived, oldest first. */

@@ -22,6 +22,11 @@ export class StartingSpares {
     return this.starting.filter((spare) => !spare.claimed).length
   }
 
+  /** Those of one profile no conversation has claimed. */
+  unclaimedOf(key: string): number {
+    return this.starting.filter((spare) => spare.key === key && !spare.claimed).length
+  }
+
   /** A spare of this profile starts. */
   add(key: string): StartingSpare {
     let settle!: (runner: Runner | null) => void

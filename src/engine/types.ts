@@ -2,7 +2,7 @@
  * The engine's vocabulary: what the session manager takes and gives. The api layer imports these from
  * `sessions.ts`, which re-exports them; the parts of the manager import them from here.
  */
-import type { Options } from '@anthropic-ai/claude-agent-sdk'
+import type { McpServerConfig, Options } from '@anthropic-ai/claude-agent-sdk'
 import type { Logger } from 'pino'
 import type { EventBus } from '../events/bus.js'
 import type { ErrorCode, EventBody, EventOf, TokenUsage } from '../events/types.js'
@@ -82,10 +82,35 @@ export interface EngineOptions {
    * at a time (src/engine/ownership.ts). Absent for a single gateway.
    */
   ownership?: SessionLeases
+  /**
+   * The Claude Code a session's owner runs with (src/users/credentials.ts): their config folder, environment
+   * and MCP servers. Absent, or null for an owner: the host's Claude Code, without MCP servers.
+   */
+  account?: (owner: string | null) => Promise<ClaudeAccount | null>
+}
+
+/**
+ * A credential set: what a session's CLI processes start with besides the host's options. Secrets: only
+ * `key` may be logged or compared, never the rest.
+ */
+export interface ClaudeAccount {
+  /**
+   * A digest of everything below, stable while it does not change: processes (warm spares among them) are
+   * handed only to sessions of the same key, so never from one credential set to another.
+   */
+  key: string
+  /** Their own Claude Code config folder (CLAUDE_CONFIG_DIR); null: the host's. */
+  configDir: string | null
+  /** Set over the host's environment (`claude.env` included). */
+  env: Record<string, string>
+  /** The approved MCP servers as this owner starts them (their credentials merged in), by name. */
+  mcpServers: Record<string, McpServerConfig>
 }
 
 export type NewSession = Partial<SessionSettings> & {
   title?: string | null
+  /** The user it belongs to (src/users/); null or absent: the operator's. */
+  owner?: string | null
   /** Earlier turns of the conversation: Claude sees them as real turns when the session starts. */
   history?: SeedTurn[]
   /** A Claude Code session (its transcript in the workspace) that the session's first runner resumes. */
@@ -168,6 +193,8 @@ export interface PoolLimits {
 /** Start-up options of a process, with the key that says which sessions it can serve. */
 export interface RunnerProfile {
   key: string
+  /** The credential set's key (`ClaudeAccount.key`; '' the host's): spares are kept per account. */
+  account?: string
   options: Options
   /** Functions the API client executes, served to this process by the gateway. */
   clientTools: ClientToolSpec[] | null

@@ -124,6 +124,59 @@ const MIGRATIONS: readonly string[] = [
   INSERT INTO read_model_builds (session_id, next_seq)
     SELECT id, 0 FROM sessions WHERE EXISTS (SELECT 1 FROM events WHERE session_id = sessions.id);
   `,
+  // 6: people (src/users/, store/access-sqlite.ts): each session's owner as a column (NULL: the operator's,
+  // which no owner filter matches; the records written before this step name none); the users kept through the admin API, their keys
+  // (only hashes), the audit trail and each user's usage per UTC day. Keys belong to a user (deleted with
+  // them); sessions, audit entries and usage do not, so that history outlives the account.
+  `
+  ALTER TABLE sessions ADD COLUMN owner TEXT;
+  CREATE INDEX sessions_by_owner ON sessions (owner, updated_at DESC);
+  CREATE TABLE users (
+    name TEXT PRIMARY KEY,
+    record TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE TABLE api_keys (
+    id TEXT PRIMARY KEY,
+    user_name TEXT NOT NULL,
+    label TEXT,
+    prefix TEXT NOT NULL,
+    hash TEXT NOT NULL UNIQUE, -- SHA-256 of the key, hex
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER,
+    revoked_at INTEGER,
+    last_used_at INTEGER,
+    parent_id TEXT -- the key it was made with, when its user made it (revoked with it)
+  );
+  CREATE INDEX api_keys_by_user ON api_keys (user_name, created_at DESC);
+  CREATE TABLE audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused, even after a prune: the cursor of a paged read
+    ts INTEGER NOT NULL,
+    actor TEXT,
+    role TEXT,
+    action TEXT NOT NULL,
+    session_id TEXT,
+    target TEXT,
+    status INTEGER NOT NULL,
+    request_id TEXT,
+    ip TEXT,
+    detail TEXT NOT NULL
+  );
+  CREATE INDEX audit_by_ts ON audit (ts);
+  CREATE INDEX audit_by_actor ON audit (actor, id DESC);
+  CREATE INDEX audit_by_action ON audit (action, id DESC);
+  CREATE INDEX audit_by_session ON audit (session_id, id DESC) WHERE session_id IS NOT NULL;
+  CREATE TABLE usage (
+    user_name TEXT NOT NULL,
+    day TEXT NOT NULL, -- YYYY-MM-DD, UTC
+    input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    cost_usd REAL NOT NULL,
+    turns INTEGER NOT NULL,
+    PRIMARY KEY (user_name, day)
+  ) WITHOUT ROWID;
+  `,
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS.length

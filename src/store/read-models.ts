@@ -185,6 +185,10 @@ export class ReadModels {
       where.push(`${column} = @${column}`)
       params[column] = value
     }
+    if (query.owner !== undefined) {
+      where.push('session_id IN (SELECT id FROM sessions WHERE owner = @owner)')
+      params.owner = query.owner
+    }
     if (query.since !== undefined) {
       where.push('ts >= @since')
       params.since = query.since

@@ -24,14 +24,17 @@ export class SessionTable {
   constructor(private readonly db: Database.Database) {
     this.statements = {
       insert: db.prepare(
-        'INSERT INTO sessions (id, state, workspace, agent, created_at, updated_at, record) VALUES (@id, @state, @workspace, @agent, @createdAt, @updatedAt, @record)',
+        'INSERT INTO sessions (id, owner, state, workspace, agent, created_at, updated_at, record) VALUES (@id, @owner, @state, @workspace, @agent, @createdAt, @updatedAt, @record)',
       ),
       update: db.prepare(
-        'UPDATE sessions SET state = @state, workspace = @workspace, agent = @agent, updated_at = @updatedAt, record = @record WHERE id = @id',
+        'UPDATE sessions SET owner = @owner, state = @state, workspace = @workspace, agent = @agent, updated_at = @updatedAt, record = @record WHERE id = @id',
       ),
       get: db.prepare<[string], SessionRow>('SELECT record FROM sessions WHERE id = ?'),
       delete: db.prepare('DELETE FROM sessions WHERE id = ?'),
       count: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM sessions'),
+      countLive: db.prepare<[string], { n: number }>(
+        "SELECT count(*) AS n FROM sessions WHERE owner = ? AND state != 'closed'",
+      ),
     }
   }
 
@@ -52,13 +55,18 @@ export class SessionTable {
     this.statements.delete.run(id)
   }
 
-  count(): number {
-    return this.statements.count.get()!.n
+  /** Every session; with `owner`, that user's that are not closed. */
+  count(owner?: string): number {
+    return (owner === undefined ? this.statements.count.get() : this.statements.countLive.get(owner))!.n
   }
 
   list(query: SessionQuery): Page<SessionRecord> {
     const where: string[] = []
     const params: ListParams = { limit: query.limit, offset: query.offset }
+    if (query.owner !== undefined) {
+      where.push('owner = @owner')
+      params.owner = query.owner
+    }
     if (query.state) {
       where.push('state = @state')
       params.state = query.state
@@ -79,7 +87,7 @@ export class SessionTable {
     return { items: rows.map((r) => JSON.parse(r.record) as SessionRecord), total: n }
   }
 
-  /** The two statements of a filtered list, prepared once per filter (there are eight filters at most). */
+  /** The two statements of a filtered list, prepared once per filter (there are sixteen filters at most). */
   private listStatements(filter: string) {
     let statements = this.listCache.get(filter)
     if (!statements) {
@@ -99,6 +107,7 @@ export class SessionTable {
 function row(record: SessionRecord) {
   return {
     id: record.id,
+    owner: record.owner ?? null,
     state: record.state,
     workspace: record.settings.workspace,
     agent: record.settings.agent,

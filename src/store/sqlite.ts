@@ -2,6 +2,7 @@ import { join } from 'node:path'
 import type Database from 'better-sqlite3'
 import type { PositionedEvent } from '../events/positions.js'
 import type { GatewayEvent } from '../events/types.js'
+import { SqliteAccess } from './access-sqlite.js'
 import { Checkpointer } from './checkpointer.js'
 import { openDatabase } from './database.js'
 import {
@@ -72,6 +73,8 @@ export class SqliteStore implements Store {
   private readonly log: EventLog
   /** The tables derived from the log, written with its events (read-models.ts). */
   private readonly readModels: ReadModels
+  /** Users, keys, the audit trail and usage (access-sqlite.ts), through the same guards as the rest. */
+  readonly access: SqliteAccess
 
   /** Opens (or creates) the database in `dataDir`; throws when it cannot be used (database.ts). */
   constructor(dataDir: string, options: SqliteStoreOptions = {}) {
@@ -86,6 +89,10 @@ export class SqliteStore implements Store {
     })
     this.sessions = new SessionTable(this.db)
     this.log = new EventLog(this.db, options.onUnreadableEvent ?? (() => {}))
+    this.access = new SqliteAccess(this.db, {
+      read: (run) => this.guard(run),
+      write: (run) => this.guardWrite(run),
+    })
   }
 
   async insertSession(record: SessionRecord): Promise<void> {
@@ -114,8 +121,8 @@ export class SqliteStore implements Store {
     )
   }
 
-  async countSessions(): Promise<number> {
-    return this.guard(() => this.sessions.count())
+  async countSessions(query?: { owner: string }): Promise<number> {
+    return this.guard(() => this.sessions.count(query?.owner))
   }
 
   async appendEvents(events: readonly GatewayEvent[]): Promise<void> {

@@ -1,6 +1,7 @@
 import type { PositionedEvent } from '../events/positions.js'
 import type { ToolCallStatus } from '../events/tool-calls.js'
 import type { EventType, GatewayEvent, SessionState, TokenUsage } from '../events/types.js'
+import type { AccessStore } from './access.js'
 import type { StoreHealth } from './errors.js'
 
 /** Claude Code's permission modes, as sessions, the configuration and both APIs name them. */
@@ -47,6 +48,8 @@ export interface SessionSettings {
   /** Functions the API client runs (OpenAI `tools`); null: none. */
   clientTools: ClientToolSpec[] | null
   additionalDirectories: string[]
+  /** Approved MCP servers (`users.mcpServers`) the session's process starts with, by name; [] none. */
+  mcpServers?: string[]
   /**
    * When Claude Code would ask before running a tool: true publishes a `permission.requested` event and
    * waits for an answer through the API (deny after the permission timeout); false denies at once, so only
@@ -57,6 +60,8 @@ export interface SessionSettings {
 
 export interface SessionRecord {
   id: string
+  /** The user who created it (src/users/); null: the operator's, from a gateway without users. */
+  owner?: string | null
   title: string | null
   settings: SessionSettings
   /** Claude Code's own session id: what a runner resumes. Changes on /clear. */
@@ -77,6 +82,8 @@ export interface SessionRecord {
 export interface SessionQuery {
   limit: number
   offset: number
+  /** Only this user's sessions. */
+  owner?: string
   state?: SessionState
   workspace?: string
   agent?: string
@@ -122,6 +129,8 @@ export interface ToolCallQuery {
   name?: string
   status?: ToolCallStatus
   sessionId?: string
+  /** Only calls in this user's sessions. */
+  owner?: string
   agent?: string
   caller?: 'main' | 'subagent' | 'direct'
   /** Only calls started at or after this time (ms since the epoch). */
@@ -210,12 +219,15 @@ export interface Store {
    * bus hands out none of its own. False: the bus numbers them as it publishes (`reservePositions`).
    */
   readonly assignsPositions: boolean
+  /** Users, keys, the audit trail and usage (access.ts), in the same database. */
+  readonly access: AccessStore
   insertSession(record: SessionRecord): Promise<void>
   updateSession(record: SessionRecord): Promise<void>
   getSession(id: string): Promise<SessionRecord | undefined>
   listSessions(query: SessionQuery): Promise<Page<SessionRecord>>
   deleteSession(id: string): Promise<void>
-  countSessions(): Promise<number>
+  /** Sessions stored; with `owner`, that user's that are not closed (their live-sessions quota). */
+  countSessions(query?: { owner: string }): Promise<number>
   /**
    * Keeps the events, in one transaction, each with its global position: the one the bus gave it
    * (`positionOf`), or, when `assignsPositions`, one the store gives it here (`setPosition`).

@@ -131,6 +131,8 @@ describe('OpenAPI document', () => {
         'files',
         'project',
         'agents',
+        'users',
+        'audit',
         'openai',
         'health',
       ],

@@ -548,7 +548,11 @@ describe('PostgresStore', { skip }, () => {
     // The write waits for a lock held here, so that its connection is ended in the middle of it.
     await holder.query('BEGIN')
     await holder.query(`SELECT last FROM ${schema}.positions FOR UPDATE`)
-    const writing = store.appendEvents([event('s', 1)])
+    // Its outcome taken at once: the write may fail before the terminating statement below answers.
+    const writing = store.appendEvents([event('s', 1)]).then(
+      () => new Error('wrote on an ended connection'),
+      (failure: unknown) => failure,
+    )
     const waiting = async () =>
       (
         await admin.query(
@@ -563,10 +567,7 @@ describe('PostgresStore', { skip }, () => {
     }
     assert.equal(blocked.length, 1)
     await admin.query('SELECT pg_terminate_backend($1)', [blocked[0].pid])
-    const error = await writing.then(
-      () => assert.fail('wrote on an ended connection'),
-      (failure: unknown) => failure,
-    )
+    const error = await writing
     assert.ok(isStoreError(error) && error.code === 'storage_unavailable', String(error))
     await holder.query('ROLLBACK')
     // Every other connection of the pool ended too, idle: the pool opens new ones.

@@ -103,6 +103,13 @@ describe('storage errors', () => {
     setMaxSize(0)
     await waitUntil(async () => (await health()).status === 200, 20_000, 'health ok again')
     assert.deepEqual((await health()).body.store, { ok: true })
+    // Health says the storage works again (any write may tell, the audit trail's too); the events that
+    // waited are written at the bus's next retry.
+    await waitUntil(
+      async () => (await g.gateway.context.store.readEvents(id)).length === replayed.length,
+      20_000,
+      'the waiting events written',
+    )
     const stored = await g.gateway.context.store.readEvents(id)
     assert.deepEqual(
       stored.map((event) => event.seq),

@@ -212,6 +212,77 @@ describe('process pool policy', () => {
   })
 })
 
+describe('spares per account', () => {
+  const alice: RunnerProfile = {
+    key: 'pa',
+    account: 'alice-digest',
+    options: {},
+    clientTools: null,
+    niceness: 0,
+  }
+  const bob: RunnerProfile = { key: 'pb', account: 'bob-digest', options: {}, clientTools: null, niceness: 0 }
+  const spareKeys = (pool: ProcessPool) =>
+    (pool as unknown as { spares: StandIn[] }).spares.map((spare) => spare.key).sort()
+
+  /** A new conversation of `p`'s account, as the engine asks for it: its profile first, then a process. */
+  async function converseAs(pool: ProcessPool, p: RunnerProfile): Promise<Runner> {
+    pool.setSpareProfile(p)
+    const runner = await pool.acquire(p, true)
+    pool.touch(runner)
+    pool.idle(runner)
+    return runner
+  }
+
+  test('accounts with recent conversations keep a spare each within maxSpares; one leaves after its window', async () => {
+    const { pool } = harness({ maxRunners: 8, warmSpares: 1, maxSpares: 2, spareDemandWindowMs: 600 })
+    try {
+      pool.setSpareProfile(alice)
+      await waitUntil(() => spareKeys(pool).join() === 'pa', 2_000, "alice's spare")
+      assert.equal((await converseAs(pool, alice)).key, 'pa')
+      const bobs = await converseAs(pool, bob)
+      assert.equal(bobs.key, 'pb', "bob's conversation never gets alice's process")
+      await waitUntil(() => spareKeys(pool).join() === 'pa,pb', 2_000, 'a spare for each account')
+      assert.equal(pool.stats.spareTarget, 2)
+      // Alice's arrival leaves the window: only the account heard of last keeps its floor.
+      await waitUntil(() => spareKeys(pool).join() === 'pb', 3_000, "alice's spare gone")
+      assert.equal(pool.stats.spareTarget, 1)
+      assert.equal((await converseAs(pool, alice)).key, 'pa', 'a process of her own, started for her')
+    } finally {
+      await pool.close()
+    }
+  })
+
+  test("without maxSpares the spares are the last account's only, as with a single profile", async () => {
+    const { pool, started } = harness({ maxRunners: 8, warmSpares: 1 })
+    try {
+      pool.setSpareProfile(alice)
+      await waitUntil(() => spareKeys(pool).join() === 'pa', 2_000, "alice's spare")
+      pool.setSpareProfile(bob)
+      await waitUntil(() => spareKeys(pool).join() === 'pb', 2_000, "bob's spare instead")
+      assert.equal(started.find((runner) => runner.key === 'pa')?.state, 'closed', "alice's spare stopped")
+      assert.equal(pool.stats.spareTarget, 1)
+    } finally {
+      await pool.close()
+    }
+  })
+
+  test("an account's new profile replaces its old one; a reset keeps only the given profile", async () => {
+    const { pool } = harness({ maxRunners: 8, warmSpares: 1, maxSpares: 3, spareDemandWindowMs: 60_000 })
+    const alice2: RunnerProfile = { ...alice, key: 'pa2' }
+    try {
+      await converseAs(pool, alice)
+      await converseAs(pool, bob)
+      await waitUntil(() => spareKeys(pool).join() === 'pa,pb', 2_000, 'a spare for each account')
+      await converseAs(pool, alice2)
+      await waitUntil(() => spareKeys(pool).join() === 'pa2,pb', 2_000, "alice's new profile's spare")
+      pool.resetSpareProfiles(profile)
+      await waitUntil(() => spareKeys(pool).join() === 'p', 2_000, 'only the reset profile')
+    } finally {
+      await pool.close()
+    }
+  })
+})
+
 describe('a spare on its way', () => {
   test('a new conversation takes over a spare still starting instead of starting a process of its own', async () => {
     const launched: StandIn[] = []

@@ -159,6 +159,8 @@ function engine(t: TestContext, overrides: Partial<EngineLimits> = {}) {
     live,
     closing: false,
     claudeConfigDir: '/tmp/no-claude-config',
+    account: async () => null,
+    configDirOf: () => '/tmp/no-claude-config',
     publish: (_session, body) => publish(body),
     setState(session, state, reason) {
       const previous = session.record.state

@@ -1,8 +1,11 @@
 /**
- * The shell every view renders in: the sidebar (views of routes.ts), the header (connection to the
- * gateway, key prompt, theme toggle) and the current route's view.
+ * The shell every view renders in: the sidebar (views of routes.ts, the staff's only for admins and
+ * viewers), the header (connection to the gateway, who is signed in, key prompt, theme toggle) and the
+ * current route's view.
  */
-import { Suspense, useEffect } from 'react'
+import { Suspense, useEffect, useSyncExternalStore } from 'react'
+import { credentials } from './api/credentials.js'
+import { isStaff, useMe } from './api/me.js'
 import { KeyPrompt } from './key-prompt.js'
 import { live, useConnectionStatus } from './live/live.js'
 import type { ConnectionStatus } from './live/stream.js'
@@ -12,10 +15,12 @@ import { useShortcuts } from './shortcuts.js'
 import { toggleTheme, useTheme } from './theme.js'
 import { Button } from './ui/button.js'
 import { EmptyState } from './ui/empty-state.js'
+import { RoleBadge } from './ui/role-badge.js'
 import { Spinner } from './ui/spinner.js'
 
 export function App() {
   const { path } = useLocation()
+  const staff = isStaff(useMe())
   useShortcuts()
   useEffect(() => {
     live.start()
@@ -41,7 +46,7 @@ export function App() {
           Claude Code Gateway
         </div>
         <ul>
-          {ROUTES.filter((route) => route.nav).map((route) => (
+          {ROUTES.filter((route) => route.nav && (staff || !route.staff)).map((route) => (
             <li key={route.path}>
               <Link
                 to={route.path}
@@ -57,6 +62,7 @@ export function App() {
       <header className="header">
         <Connection />
         <div className="header-actions">
+          <SignedIn />
           <KeyPrompt />
           <ThemeToggle />
         </div>
@@ -96,6 +102,26 @@ function Connection() {
       {status === 'reconnecting' && (
         <Button variant="ghost" onClick={() => live.reconnect()}>
           Retry now
+        </Button>
+      )}
+    </div>
+  )
+}
+
+/** Who the tab's key belongs to, their role, and signing out (only with a key: without, there is no one to sign out). */
+function SignedIn() {
+  const me = useMe()
+  const { key } = useSyncExternalStore(credentials.subscribe, credentials.get)
+  if (!me) return null
+  return (
+    <div className="signed-in" data-signed-in={me.user ?? 'operator'}>
+      <Link to="/account" title="Your account and usage">
+        {me.user ?? 'Operator'}
+      </Link>
+      <RoleBadge role={me.role} />
+      {key !== null && (
+        <Button variant="ghost" onClick={credentials.signOut}>
+          Sign out
         </Button>
       )}
     </div>

@@ -1,11 +1,12 @@
-import { type FormEvent, useState, useSyncExternalStore } from 'react'
+import { type FormEvent, useEffect, useState, useSyncExternalStore } from 'react'
 import { credentials } from './api/credentials.js'
 import { Button } from './ui/button.js'
 import { Dialog } from './ui/dialog.js'
 
 /**
- * Asks for an API key when the gateway answered 401. The key is checked by the next request (a wrong one
- * brings the prompt back, saying so); it stays in this tab only (sessionStorage).
+ * Signs in: asks for an API key when the gateway answered 401 (or after signing out). The key is checked by
+ * the next request (a wrong one brings the prompt back, saying so); it stays in this tab only
+ * (sessionStorage). Whose key it is decides what the UI shows (api/me.ts).
  */
 export function KeyPrompt() {
   const state = useSyncExternalStore(credentials.subscribe, credentials.get)
@@ -13,6 +14,13 @@ export function KeyPrompt() {
   const [value, setValue] = useState('')
   const [tried, setTried] = useState(false)
   const open = state.required && !dismissed
+
+  // Signed out on purpose: the prompt opens for the next person, with no refusal to report.
+  useEffect(() => {
+    if (!state.signedOut) return
+    setDismissed(false)
+    setTried(false)
+  }, [state.signedOut])
 
   const submit = (event: FormEvent) => {
     event.preventDefault()
@@ -26,16 +34,17 @@ export function KeyPrompt() {
     <>
       {state.required && dismissed && (
         <Button variant="primary" onClick={() => setDismissed(false)}>
-          Enter API key
+          Sign in
         </Button>
       )}
       <Dialog open={open} onClose={() => setDismissed(true)} title="API key needed">
         <form onSubmit={submit} className="key-form">
           <p>
-            This gateway has API keys configured (<code>server.apiKeys</code>). Enter one to see and steer its
-            sessions; it is kept for this tab only.
+            Sign in with your API key: one an admin made for you, or one of the gateway's{' '}
+            <code>server.apiKeys</code>. What you see and may do follows from it. It is kept for this tab
+            only.
           </p>
-          {tried && (
+          {tried && !state.signedOut && (
             <p className="form-error" role="alert">
               That key was refused. Check it and try again.
             </p>

@@ -10,6 +10,8 @@ export interface Route {
   view: ComponentType<{ params: Record<string, string> }>
   /** The sidebar entry and its shortcut (`g` then this key). */
   nav?: { label: string; key: string }
+  /** Only for admins and viewers (the gateway refuses the others): out of the sidebar for anyone else. */
+  staff?: true
 }
 
 // One view for its tabs (/tools/permissions...): switching tabs keeps what the others loaded.
@@ -27,6 +29,7 @@ export const ROUTES: Route[] = [
     path: '/dashboard',
     view: lazy(() => import('./views/dashboard/dashboard-view.js')),
     nav: { label: 'Dashboard', key: 'd' },
+    staff: true,
   },
   {
     path: '/agents',
@@ -37,6 +40,24 @@ export const ROUTES: Route[] = [
   { path: '/agents/:scope/:name', view: lazy(() => import('./views/agents/agent-editor.js')) },
   { path: '/tools', view: toolsView, nav: { label: 'Tools', key: 't' } },
   { path: '/tools/:tab', view: toolsView },
+  {
+    path: '/users',
+    view: lazy(() => import('./views/users/users-view.js')),
+    nav: { label: 'Users', key: 'u' },
+    staff: true,
+  },
+  { path: '/users/:name', view: lazy(() => import('./views/users/user-view.js')) },
+  {
+    path: '/audit',
+    view: lazy(() => import('./views/audit/audit-view.js')),
+    nav: { label: 'Audit', key: 'l' },
+    staff: true,
+  },
+  {
+    path: '/account',
+    view: lazy(() => import('./views/account/account-view.js')),
+    nav: { label: 'Your account', key: 'y' },
+  },
 ]
 
 /** Where /admin/ itself leads. */

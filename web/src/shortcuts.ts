@@ -3,6 +3,7 @@
  * search box (any element with `data-search`). Ignored while typing in a field.
  */
 import { useEffect } from 'react'
+import { isStaff, signedIn } from './api/me.js'
 import { navigate } from './router.js'
 import { ROUTES } from './routes.js'
 
@@ -26,7 +27,9 @@ export function useShortcuts(): void {
         return
       }
       if (leader && event.timeStamp - leader < SEQUENCE_MS) {
-        const route = ROUTES.find((each) => each.nav?.key === event.key)
+        const route = ROUTES.find(
+          (each) => each.nav?.key === event.key && (!each.staff || isStaff(signedIn.get())),
+        )
         if (route) navigate(route.path)
       }
       leader = 0

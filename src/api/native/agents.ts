@@ -20,11 +20,20 @@ import {
   updateAgent,
 } from '../../agents/index.js'
 import type { GatewayContext } from '../../gateway.js'
+import type { SessionRecord } from '../../store/types.js'
+import type { Principal } from '../../users/principal.js'
 import { json, ref } from '../responses.js'
 import { apiName, settingsFrom, settingsSchema } from './agent-fields.js'
 import { AGENT_VIEW_SCHEMAS, type AgentListItem, configView, summaryView } from './agent-view.js'
 import { ApiError, invalid, notFound } from './errors.js'
-import { confinedWorkspace, sessionOrThrow } from './resolve.js'
+import {
+  checkHomeWritable,
+  claudeHome,
+  confinedWorkspace,
+  nativeWorkspaces,
+  permittedPatch,
+  sessionOrThrow,
+} from './resolve.js'
 import { AGENT_FILE_ERRORS, BODY_ERRORS, NATIVE_COMMON, nativeErrors, sessionResponses } from './responses.js'
 import { SessionParams } from './schemas.js'
 import { sessionView } from './views.js'
@@ -89,9 +98,6 @@ const AGENT_FILE_RESPONSES = nativeErrors(AGENT_FILE_ERRORS)
 export const agentRoutes: FastifyPluginAsync<AgentRouteOptions> = async (app, options) => {
   const { gateway } = options
   const builtins = options.builtinAgents ?? (() => [])
-  // The user scope is in Claude Code's config folder as the CLI processes see it: the engine's, from their
-  // environment (`claude.env` over the gateway's), never the gateway's own process.env.
-  const configDir = () => gateway.engine.claudeConfigDir
   /** Which scopes Claude Code loads agents from, under the configured setting sources. */
   const loads = (scope: AgentScope) => loadsScope(gateway, scope)
 
@@ -118,7 +124,14 @@ export const agentRoutes: FastifyPluginAsync<AgentRouteOptions> = async (app, op
         },
       },
     },
-    async (request) => agentList(gateway, builtins(), request.query.workspace),
+    async (request) => {
+      const { principal, query } = request
+      const folder =
+        query.workspace === undefined
+          ? null
+          : await confined(principal, query.workspace, 'querystring.workspace')
+      return agentList(gateway, principal.id, builtins(), folder)
+    },
   )
 
   app.post<{ Body: CreateBody }>(
@@ -143,7 +156,7 @@ export const agentRoutes: FastifyPluginAsync<AgentRouteOptions> = async (app, op
     },
     async (request, reply) => {
       const { name, description, prompt, scope, workspace, overwrite, ...rest } = request.body
-      const locations = locationsFor(scope, workspace, 'body.workspace')
+      const locations = await locationsFor(request.principal, scope, workspace, 'body.workspace', true)
       const input = { name, description, prompt, ...settingsFrom(rest) } as AgentInput
       const created = await run(() => createAgent(input, scope, locations, { overwrite }), 'body')
       return reply.code(201).send(configView(created))
@@ -166,7 +179,7 @@ export const agentRoutes: FastifyPluginAsync<AgentRouteOptions> = async (app, op
     },
     async (request) => {
       const { scope, workspace } = request.query
-      const locations = locationsFor(scope, workspace, 'querystring.workspace')
+      const locations = await locationsFor(request.principal, scope, workspace, 'querystring.workspace')
       return configView(await run(() => readAgent(request.params.name, locations, scope)))
     },
   )
@@ -195,7 +208,7 @@ export const agentRoutes: FastifyPluginAsync<AgentRouteOptions> = async (app, op
     },
     async (request) => {
       const { scope, workspace } = request.query
-      const locations = locationsFor(scope, workspace, 'querystring.workspace')
+      const locations = await locationsFor(request.principal, scope, workspace, 'querystring.workspace', true)
       const { description, prompt, ...rest } = request.body
       const patch: AgentPatch = settingsFrom(rest)
       if (description !== undefined) patch.description = description as string
@@ -218,7 +231,7 @@ export const agentRoutes: FastifyPluginAsync<AgentRouteOptions> = async (app, op
     },
     async (request, reply) => {
       const { scope, workspace } = request.query
-      const locations = locationsFor(scope, workspace, 'querystring.workspace')
+      const locations = await locationsFor(request.principal, scope, workspace, 'querystring.workspace', true)
       await run(() => deleteAgent(request.params.name, locations, scope))
       return reply.code(204).send()
     },
@@ -249,8 +262,9 @@ export const agentRoutes: FastifyPluginAsync<AgentRouteOptions> = async (app, op
       const { id } = request.params
       const session = await sessionOrThrow(gateway.engine, id)
       const { agent } = request.body
-      if (agent !== null) await checkUsable(agent, session.settings.workspace)
-      return sessionView(await gateway.engine.updateSettings(id, { agent }), gateway.engine)
+      if (agent !== null) await checkUsable(agent, session)
+      const allowed = await permittedPatch(gateway, request.principal, { agent })
+      return sessionView(await gateway.engine.updateSettings(id, allowed), gateway.engine)
     },
   )
 
@@ -258,8 +272,10 @@ export const agentRoutes: FastifyPluginAsync<AgentRouteOptions> = async (app, op
    * An agent Claude Code will find for a session in `workspace`: defined by a file it loads, or one of its
    * own. Before a process has reported its own agents, names no file defines are let through.
    */
-  async function checkUsable(name: string, workspace: string): Promise<void> {
-    const files = (await run(() => listAgents({ configDir: configDir(), workspace }))).filter(
+  async function checkUsable(name: string, session: SessionRecord): Promise<void> {
+    const { dir } = await claudeHome(gateway, session.owner)
+    const workspace = session.settings.workspace
+    const files = (await run(() => listAgents({ configDir: dir, workspace }))).filter(
       (file) => file.name === name,
     )
     if (files.some((file) => loads(file.scope) && !file.error)) return
@@ -275,37 +291,49 @@ export const agentRoutes: FastifyPluginAsync<AgentRouteOptions> = async (app, op
     if (own.length > 0) throw notFound(`Agent ${name}`, 'body.agent')
   }
 
-  function confined(workspace: string | undefined, field: string): string | null {
-    if (workspace === undefined) return null
-    return confinedWorkspace(workspace, gateway.config.native.workspaceRoots, field)
+  /** A workspace the request names, under the caller's roots. */
+  async function confined(principal: Principal, workspace: string, field: string): Promise<string> {
+    return confinedWorkspace(workspace, (await nativeWorkspaces(gateway, principal)).roots, field)
   }
 
-  function locationsFor(
+  /**
+   * Where the request's agent files are: the caller's user scope (their own Claude Code folder, else the
+   * shared one) and the workspace it names. A `change` to the shared user scope is for admins only, so a
+   * change names `scope=project` unless the caller has a folder of their own.
+   */
+  async function locationsFor(
+    principal: Principal,
     scope: AgentScope | undefined,
     workspace: string | undefined,
     field: string,
-  ): AgentLocations {
+    change = false,
+  ): Promise<AgentLocations> {
     if (scope === 'project' && workspace === undefined)
       throw invalid('workspace is required for the project scope', field)
-    return { configDir: configDir(), workspace: confined(workspace, field) }
+    const home = await claudeHome(gateway, principal.id)
+    if (change && scope !== 'project')
+      checkHomeWritable(home, principal, scope ? 'querystring.scope' : undefined)
+    return {
+      configDir: home.dir,
+      workspace: workspace === undefined ? null : await confined(principal, workspace, field),
+    }
   }
 }
 
 /**
- * `GET /agents`: the user's agents, those of `workspace` (under the workspace roots) and Claude Code's own
- * (`builtins`), each saying whether Claude Code loads it and whether another of the same name wins.
+ * `GET /agents`: the agents of `user`'s scope (their own Claude Code folder, else the shared one), those of
+ * `folder` (a workspace already confined) and Claude Code's own (`builtins`), each saying whether Claude
+ * Code loads it and whether another of the same name wins.
  */
 export async function agentList(
   gateway: GatewayContext,
+  user: string | null | undefined,
   builtins: readonly AgentInfo[],
-  workspace: string | undefined,
+  folder: string | null,
 ): Promise<{ agents: AgentListItem[] }> {
   const loads = (scope: AgentScope) => loadsScope(gateway, scope)
-  const folder =
-    workspace === undefined
-      ? null
-      : confinedWorkspace(workspace, gateway.config.native.workspaceRoots, 'querystring.workspace')
-  const files = await run(() => listAgents({ configDir: gateway.engine.claudeConfigDir, workspace: folder }))
+  const { dir } = await claudeHome(gateway, user)
+  const files = await run(() => listAgents({ configDir: dir, workspace: folder }))
   const loadedNames = new Set(files.filter((a) => loads(a.scope) && !a.error).map((a) => a.name))
   const projectNames = new Set(
     files.filter((a) => a.scope === 'project' && loads('project') && !a.error).map((a) => a.name),

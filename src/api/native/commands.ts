@@ -22,7 +22,7 @@ import { json, ref } from '../responses.js'
 import { COMMAND_SCHEMAS, type CommandList, commandView } from './command-views.js'
 import { ApiError, invalid } from './errors.js'
 import { GATEWAY_COMMANDS } from './gateway-commands.js'
-import { confinedWorkspace, sessionOrThrow } from './resolve.js'
+import { claudeHome, confinedWorkspace, nativeWorkspaces, sessionOrThrow } from './resolve.js'
 import { BODY_ERRORS, NATIVE_COMMON, nativeErrors, sessionResponses, TURN_START_ERRORS } from './responses.js'
 import { SessionParams } from './schemas.js'
 import { answeredTurn } from './turn-answer.js'
@@ -32,7 +32,8 @@ const ListQuery = Type.Object(
     workspace: Type.Optional(
       Type.String({
         minLength: 1,
-        description: 'A workspace (under native.workspaceRoots) whose project commands and skills to list.',
+        description:
+          "A workspace (under the caller's workspace roots) whose project commands and skills to list.",
       }),
     ),
   },
@@ -62,17 +63,20 @@ export const commandRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
   const { engine } = gateway
   for (const schema of COMMAND_SCHEMAS) app.addSchema(schema)
 
-  /** Every command of a workspace (none of a project without one), as the API shows it. */
-  const commandsOf = async (workspace: string | null): Promise<CommandEntry[]> =>
+  /**
+   * Every command of a workspace (none of a project without one), as the API shows it, with the user
+   * scope of `user` (their own Claude Code folder, or the shared one).
+   */
+  const commandsOf = async (workspace: string | null, user: string | null): Promise<CommandEntry[]> =>
     catalog({
-      files: await commandFiles({ configDir: engine.claudeConfigDir, workspace }),
+      files: await commandFiles({ configDir: (await claudeHome(gateway, user)).dir, workspace }),
       gateway: GATEWAY_COMMANDS,
       reported: engine.cliCommands ?? [],
       settingSources: gateway.config.claude.settingSources,
     })
-  const listAnswer = async (workspace: string | null): Promise<CommandList> => ({
+  const listAnswer = async (workspace: string | null, user: string | null): Promise<CommandList> => ({
     workspace,
-    commands: (await commandsOf(workspace)).map(commandView),
+    commands: (await commandsOf(workspace, user)).map(commandView),
     builtins_reported: engine.cliCommands !== null,
   })
 
@@ -98,10 +102,10 @@ export const commandRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
     },
     async (request) => {
       const { workspace } = request.query
-      if (workspace === undefined) return listAnswer(null)
-      return listAnswer(
-        confinedWorkspace(workspace, gateway.config.native.workspaceRoots, 'querystring.workspace'),
-      )
+      const user = request.principal.id
+      if (workspace === undefined) return listAnswer(null, user)
+      const { roots } = await nativeWorkspaces(gateway, request.principal)
+      return listAnswer(confinedWorkspace(workspace, roots, 'querystring.workspace'), user)
     },
   )
 
@@ -119,7 +123,10 @@ export const commandRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
         }),
       },
     },
-    async (request) => listAnswer((await sessionOrThrow(engine, request.params.id)).settings.workspace),
+    async (request) => {
+      const session = await sessionOrThrow(engine, request.params.id)
+      return listAnswer(session.settings.workspace, session.owner ?? null)
+    },
   )
 
   app.post<{ Params: Static<typeof RunParams>; Body: Static<typeof RunBody> }>(
@@ -167,16 +174,18 @@ export const commandRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
       const name = request.params.name.replace(/^\//, '')
       const session = await sessionOrThrow(engine, id)
       const args = request.body.args?.trim() ?? ''
-      const entries = await commandsOf(session.settings.workspace)
+      const owner = session.owner ?? null
+      const entries = await commandsOf(session.settings.workspace, owner)
       const entry = resolveCommand(entries, name)
       const own = entry?.source === 'gateway' && GATEWAY_COMMANDS.find((each) => each.name === entry.name)
       if (own) {
         if (args && !own.argumentHint) throw invalid(`/${own.name} takes no arguments`, 'body.args')
         const result = await own.run({
           gateway,
+          principal: request.principal,
           session,
           args,
-          commands: async () => (await listAnswer(session.settings.workspace)).commands,
+          commands: async () => (await listAnswer(session.settings.workspace, owner)).commands,
         })
         return { command: own.name, source: 'gateway', ...result }
       }

@@ -10,6 +10,7 @@ import type { ErrorCode } from '../../events/types.js'
 import type { Refusal } from '../../lifecycle/readiness.js'
 import { isStoreError } from '../../store/errors.js'
 import type { TOOL_ERROR_STATUS, ToolError } from '../../tools/confinement.js'
+import { type AccessErrorCode, isAccessError } from '../../users/errors.js'
 import { JsonTooDeepError } from '../json-limits.js'
 import { retryAfterSeconds } from '../retry.js'
 import { mainIssue, validationPath } from '../validation.js'
@@ -33,6 +34,8 @@ export const ERROR_STATUS = {
   path_outside_workspace: 403,
   path_outside_scope: 403,
   permission_denied: 403,
+  /** The caller's role or their user's policy does not allow it (src/users/errors.ts). */
+  forbidden: 403,
   host_not_allowed: 403,
   origin_not_allowed: 403,
   not_found: 404,
@@ -62,6 +65,14 @@ export const ERROR_STATUS = {
   // Capacity, upstream and the gateway itself
   busy: 429,
   rate_limited: 429,
+  // Each of a user's quotas (src/users/quotas.ts), named by its own code
+  requests_per_minute_exceeded: 429,
+  concurrent_turns_exceeded: 429,
+  live_sessions_exceeded: 429,
+  tokens_per_day_exceeded: 429,
+  tokens_per_month_exceeded: 429,
+  usd_per_day_exceeded: 429,
+  usd_per_month_exceeded: 429,
   upstream_auth_failed: 401,
   /** Claude Code is not logged in on the gateway's host (src/lifecycle/readiness.ts): an operator must act. */
   claude_not_authenticated: 503,
@@ -85,8 +96,10 @@ export type ApiErrorCode = keyof typeof ERROR_STATUS
 // the direct tools' codes, with the tools' own statuses, are all declared above.
 const engineCodes: Record<Exclude<ErrorCode, 'invalid_request'>, number> = ERROR_STATUS
 const toolCodes: typeof TOOL_ERROR_STATUS = ERROR_STATUS
+const accessCodes: Record<AccessErrorCode, number> = ERROR_STATUS
 void engineCodes
 void toolCodes
+void accessCodes
 
 /**
  * Codes that exist only inside streams, never as an HTTP status (docs/api.md, "Errors"): `slow_consumer` ends
@@ -137,10 +150,15 @@ export const unauthorized = () =>
 export const invalid = (message: string, field?: string) =>
   new ApiError('validation_error', message, { field })
 
-export function fromEngineError(code: ErrorCode, message: string, retryAfterMs?: number): ApiError {
+export function fromEngineError(
+  code: ErrorCode,
+  message: string,
+  retryAfterMs?: number,
+  field?: string,
+): ApiError {
   const apiCode = code === 'invalid_request' ? 'validation_error' : code
   const retryAfter = retryAfterSeconds(ERROR_STATUS[apiCode], retryAfterMs)
-  return new ApiError(apiCode, message, { retryAfter })
+  return new ApiError(apiCode, message, { retryAfter, field })
 }
 
 /** Why a turn may not start now (draining, not logged in), in the native shape: src/api/admission.ts. */
@@ -169,8 +187,14 @@ export const fromOwnerUnreachable = (error: OwnerUnreachableError): ApiError =>
 export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error
   if (isOwnerUnreachable(error)) return fromOwnerUnreachable(error)
-  if (isGatewayError(error) || isStoreError(error))
-    return fromEngineError(error.code, error.message, error.retryAfterMs)
+  if (isGatewayError(error))
+    return fromEngineError(error.code, error.message, error.retryAfterMs, error.field)
+  if (isStoreError(error)) return fromEngineError(error.code, error.message, error.retryAfterMs)
+  if (isAccessError(error))
+    return new ApiError(error.code, error.message, {
+      field: error.field,
+      retryAfter: retryAfterSeconds(ERROR_STATUS[error.code], error.retryAfterMs),
+    })
   if (error instanceof JsonTooDeepError) return new ApiError('json_too_deep', error.message)
   const fastify = error as FastifyError
   if (fastify.validation) {

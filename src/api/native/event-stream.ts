@@ -4,9 +4,10 @@
  */
 import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyPluginAsync } from 'fastify'
-import { type EventFilter, followAll } from '../../events/follow-all.js'
+import { type EventFilter, followAll, type PositionedSink } from '../../events/follow-all.js'
 import { EVENT_TYPES, type EventType } from '../../events/types.js'
 import type { GatewayContext } from '../../gateway.js'
+import { ownerFilter } from '../../users/principal.js'
 import { MAX_INTEGER } from '../validation.js'
 import { invalid } from './errors.js'
 import { NATIVE_COMMON, nativeErrors, QUERY_ERRORS } from './responses.js'
@@ -71,6 +72,43 @@ function filterOf(query: Static<typeof StreamQuery>, maxSessions: number): Event
   return filter
 }
 
+/** Sessions whose owner an `ownedBy` stream remembers; past it, it starts over (asking the store again). */
+const OWNERS_REMEMBERED = 10_000
+
+/**
+ * `sink` given only the events of `owner`'s sessions. Events do not name their session's owner: the first
+ * event of a session is held (the consumer reads as full) while its record is read, then sent or dropped,
+ * and the answer is remembered (an owner never changes). A session named in the query's `sessions` that is
+ * someone else's is thus followed as one that does not exist: nothing comes.
+ */
+function ownedBy(gateway: GatewayContext, owner: string, sink: PositionedSink): PositionedSink {
+  const mine = new Map<string, boolean>()
+  let held: Promise<void> | undefined
+  return {
+    send(event, pos) {
+      const known = mine.get(event.sessionId)
+      if (known !== undefined) return known ? sink.send(event, pos) : true
+      held = gateway.engine.getSession(event.sessionId).then(
+        (record) => {
+          if (mine.size >= OWNERS_REMEMBERED) mine.clear()
+          const owned = (record?.owner ?? null) === owner
+          // A session purged before its owner was read: its events are not known to be theirs.
+          if (record) mine.set(event.sessionId, owned)
+          if (owned) sink.send(event, pos)
+        },
+        (error: unknown) => sink.fail(error),
+      )
+      return false
+    },
+    async drained() {
+      if (held) await held
+      held = undefined
+      return sink.drained()
+    },
+    fail: (error) => sink.fail(error),
+  }
+}
+
 export const eventStreamRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async (
   app,
   { gateway },
@@ -88,7 +126,9 @@ export const eventStreamRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> 
           'replays the stored events past it, then the live ones, with no gap and no duplicate. Without ' +
           'either, it starts with an `event: stream.position` frame holding the current position. Paced, ' +
           'heartbeats and `slow_consumer` as `GET /sessions/{id}/events`. Sessions appear with ' +
-          '`session.created` and, when purged, end with `session.deleted` (docs/events.md).',
+          '`session.created` and, when purged, end with `session.deleted` (docs/events.md). A user gets ' +
+          "their own sessions' events only; a session of someone else's named in `sessions` is as one that " +
+          'does not exist.',
         querystring: StreamQuery,
         response: {
           200: {
@@ -114,12 +154,13 @@ export const eventStreamRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> 
       const filter = filterOf(request.query, native.eventStreamMaxSessions)
       const resumeAt = lastEventId(request.headers['last-event-id'], 'pos') ?? request.query.after
       const { bus } = gateway
+      const owner = ownerFilter(request.principal)
       return followedStream(request, reply, { ...native, ids: 'pos' }, (sink, stream) => {
         const after = resumeAt ?? bus.lastPos
         // A fresh client gets its cursor at once, before any event: what to send as Last-Event-ID later.
         if (resumeAt === undefined)
           stream.write(`id: ${after}\nevent: stream.position\ndata: {"pos":${after}}\n\n`)
-        return followAll(bus, after, filter, sink)
+        return followAll(bus, after, filter, owner === undefined ? sink : ownedBy(gateway, owner, sink))
       })
     },
   )

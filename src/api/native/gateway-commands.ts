@@ -14,19 +14,23 @@ import type { Static } from '@sinclair/typebox'
 import { type CommandInfo, type SettingsFile, settingsFiles } from '../../commands/index.js'
 import type { GatewayContext } from '../../gateway.js'
 import type { SessionRecord } from '../../store/types.js'
+import type { Principal } from '../../users/principal.js'
 import { agentList } from './agents.js'
 import type { CommandView, GatewayCommandResultSchema } from './command-views.js'
 import { ApiError, invalid } from './errors.js'
 import { exportOf } from './history-export.js'
 import { type MemoryView, memoryOf, writeMemory } from './memory.js'
 import { changeToolPermissions, toolPermissionsOf } from './permissions.js'
-import { sessionOrThrow } from './resolve.js'
-import { changeContext, sessionPage } from './sessions.js'
+import { claudeHome, sessionOrThrow } from './resolve.js'
+import { changeContext } from './session-options.js'
+import { sessionPage } from './sessions.js'
 import { runDirectTool } from './tools.js'
 import { sessionView, type toolPermissionsView } from './views.js'
 
 export interface GatewayCommandContext {
   gateway: GatewayContext
+  /** Who runs the command: what the routes it calls check (their settings policy, scopes, lists). */
+  principal: Principal
   session: SessionRecord
   /** What follows the command's name, trimmed. */
   args: string
@@ -88,16 +92,16 @@ export const GATEWAY_COMMANDS: readonly GatewayCommand[] = [
     'memory',
     'Show the memory files (CLAUDE.md); with text, add it to one (project by default)',
     '[project|local|user] [text]',
-    async ({ gateway: { engine }, session, args }) => {
+    async ({ gateway, principal, session, args }) => {
       if (!args) {
-        const answer = await memoryOf(engine, session.id)
+        const answer = await memoryOf(gateway, session.id)
         return { output: answer.files.map(memoryText).join('\n\n'), data: answer }
       }
       const named = MEMORY_SCOPE.exec(args)
       const scope = named?.[1] ?? 'project'
       const content = named ? (named[2] ?? '') : args
       if (!content) throw invalid(`/memory ${scope} needs the text to add`, 'body.args')
-      const file = await writeMemory(engine, session.id, {
+      const file = await writeMemory(gateway, principal, session.id, {
         scope: scope as MemoryView['scope'],
         mode: 'add',
         content,
@@ -111,7 +115,7 @@ export const GATEWAY_COMMANDS: readonly GatewayCommand[] = [
     "Show the permission rules; allow, deny or remove rules for this session's tools",
     '[allow|deny|remove <rule>...]',
     async (context) => {
-      const { gateway, session, args } = context
+      const { gateway, principal, session, args } = context
       let rules = await toolPermissionsOf(gateway.engine, session.id)
       if (args) {
         const [verb = '', ...changed] = ruleList(args)
@@ -122,12 +126,12 @@ export const GATEWAY_COMMANDS: readonly GatewayCommand[] = [
         const denied = without(rules.disallowed_tools)
         if (verb === 'allow') allowed.push(...changed)
         if (verb === 'deny') denied.push(...changed)
-        rules = await changeToolPermissions(gateway.engine, session.id, {
+        rules = await changeToolPermissions(gateway, principal, session.id, {
           allowed_tools: allowed,
           disallowed_tools: denied,
         })
       }
-      const files = await settingsFiles(locationsOf(context), settingSourcesOf(context))
+      const files = await settingsFiles(await locationsOf(context), settingSourcesOf(context))
       const data = {
         ...rules,
         settings_files: files.map((file) => ({
@@ -143,11 +147,13 @@ export const GATEWAY_COMMANDS: readonly GatewayCommand[] = [
     'add-dir',
     'Add a working directory for this session (under the allowed workspace roots)',
     '<path>',
-    async ({ gateway, session, args }) => {
+    async ({ gateway, principal, session, args }) => {
       if (!args) throw invalid('/add-dir needs the path of a directory', 'body.args')
       const path = resolve(session.settings.workspace, args)
       const before = session.settings.additionalDirectories
-      const view = await changeContext(gateway, session.id, { additional_directories: [...before, path] })
+      const view = await changeContext(gateway, principal, session.id, {
+        additional_directories: [...before, path],
+      })
       const added = view.settings.additional_directories.at(-1)
       return { output: `Added ${added} as a working directory of this session.`, data: view }
     },
@@ -176,12 +182,12 @@ export const GATEWAY_COMMANDS: readonly GatewayCommand[] = [
     'resume',
     'List the sessions of this workspace (send a message to one to continue it)',
     '',
-    async ({ gateway, session }) => {
-      const page = await sessionPage(gateway.engine, {
-        workspace: session.settings.workspace,
-        limit: 50,
-        offset: 0,
-      })
+    async ({ gateway, principal, session }) => {
+      const page = await sessionPage(
+        gateway.engine,
+        { workspace: session.settings.workspace, limit: 50, offset: 0 },
+        principal,
+      )
       const sessions = page.items.filter((item) => item.state !== 'closed')
       const text = sessions.map(
         (item) =>
@@ -193,7 +199,7 @@ export const GATEWAY_COMMANDS: readonly GatewayCommand[] = [
   ),
 
   command('hooks', "Show the hooks of Claude Code's settings files", '', async (context) => {
-    const files = await settingsFiles(locationsOf(context), settingSourcesOf(context))
+    const files = await settingsFiles(await locationsOf(context), settingSourcesOf(context))
     const withHooks = files.map((file) => ({ ...fileView(file), hooks: file.settings?.hooks ?? null }))
     const text = withHooks.flatMap(({ scope, path, loaded, hooks }) =>
       hooks ? [`${scope} settings (${path})${loaded ? '' : ' — not loaded'}:`, ...hookLines(hooks)] : [],
@@ -216,7 +222,13 @@ export const GATEWAY_COMMANDS: readonly GatewayCommand[] = [
     "List the agents of this workspace, with Claude Code's own",
     '',
     async ({ gateway, session }) => {
-      const answer = await agentList(gateway, gateway.engine.builtinAgents, session.settings.workspace)
+      // The session's agents: its owner's user scope, its workspace.
+      const answer = await agentList(
+        gateway,
+        session.owner,
+        gateway.engine.builtinAgents,
+        session.settings.workspace,
+      )
       const text = answer.agents.map(
         (agent) =>
           `${agent.name} (${agent.scope}${agent.loaded ? '' : ', not loaded'}${agent.overridden ? ', overridden' : ''})` +
@@ -330,8 +342,9 @@ function fileView(file: SettingsFile) {
   }
 }
 
-const locationsOf = ({ gateway, session }: GatewayCommandContext) => ({
-  configDir: gateway.engine.claudeConfigDir,
+/** The settings files of the session: its workspace's, and its owner's Claude Code folder's. */
+const locationsOf = async ({ gateway, session }: GatewayCommandContext) => ({
+  configDir: (await claudeHome(gateway, session.owner)).dir,
   workspace: session.settings.workspace,
 })
 

@@ -20,7 +20,7 @@ import {
 import { sessionOrThrow } from './resolve.js'
 import { BODY_ERRORS, QUERY_ERRORS, sessionResponses } from './responses.js'
 import { SessionParams, ThinkingSchema, thinkingSetting } from './schemas.js'
-import { changeSettings } from './sessions.js'
+import { changeSettings } from './session-options.js'
 
 const HistoryQuery = Type.Object(
   {
@@ -132,6 +132,8 @@ export const historyRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
       },
     },
     async (request) =>
-      changeSettings(engine, request.params.id, () => ({ thinking: thinkingSetting(request.body) })),
+      changeSettings(gateway, request.principal, request.params.id, () => ({
+        thinking: thinkingSetting(request.body),
+      })),
   )
 }

@@ -4,12 +4,14 @@
  */
 import type { FastifyPluginAsync, FastifyReply } from 'fastify'
 import type { GatewayContext } from '../../gateway.js'
-import { hasValidKey } from '../auth.js'
+import { auditRequests } from '../audit.js'
+import { principalOf } from '../auth.js'
 import { JSON_TYPE } from '../media-types.js'
 import { openapiRoutes } from '../openapi.js'
 import { forwardOwnedElsewhere } from '../ownership.js'
 import { agentStatsRoutes } from './agent-stats.js'
 import { agentRoutes } from './agents.js'
+import { auditRoutes } from './audit.js'
 import { changeRoutes } from './changes.js'
 import { commandRoutes } from './commands.js'
 import { ApiError, toApiError, unauthorized } from './errors.js'
@@ -26,7 +28,10 @@ import { sessionRoutes } from './sessions.js'
 import { toolCallRoutes } from './tool-calls.js'
 import { toolRoutes } from './tools.js'
 import { TurnResultSchema } from './turn-answer.js'
+import { usageRoutes } from './usage.js'
+import { userRoutes } from './users.js'
 import { VIEW_SCHEMAS } from './views.js'
+import { visibility } from './visibility.js'
 import { websocketRoutes } from './ws.js'
 
 export const nativeApi: FastifyPluginAsync<{ gateway: GatewayContext }> = async (app, { gateway }) => {
@@ -41,10 +46,17 @@ export const nativeApi: FastifyPluginAsync<{ gateway: GatewayContext }> = async 
   app.setNotFoundHandler((request, reply) =>
     send(reply, new ApiError('not_found', `No route ${request.method} ${request.url}`)),
   )
+  // Before the key check: the requests that change something are recorded once answered (../audit.ts).
+  auditRequests(app, gateway)
   app.addHook('onRequest', async (request, reply) => {
-    if (hasValidKey(request, gateway.config.server.apiKeys)) return
-    return send(reply, unauthorized())
+    const principal = await principalOf(gateway, request)
+    if (!principal) return send(reply, unauthorized())
+    request.principal = principal
+    // Streams opened with a store key end when it is revoked (src/users/stream-watch.ts).
+    gateway.users.streams.track(request, reply)
   })
+  // Before the routes: it guards each as it is registered (who may see which session, and do what).
+  visibility(app, gateway)
   await app.register(sessionRoutes, { gateway })
   await app.register(eventStreamRoutes, { gateway })
   await app.register(lifecycleRoutes, { gateway })
@@ -60,6 +72,9 @@ export const nativeApi: FastifyPluginAsync<{ gateway: GatewayContext }> = async 
   await app.register(commandRoutes, { gateway })
   await app.register(fileRoutes, { gateway })
   await app.register(projectRoutes, { gateway })
+  await app.register(userRoutes, { gateway })
+  await app.register(usageRoutes, { gateway })
+  await app.register(auditRoutes, { gateway })
   await app.register(openapiRoutes, { gateway })
   await app.register(websocketRoutes, { gateway })
 }

@@ -7,9 +7,16 @@ import type { FastifyPluginAsync } from 'fastify'
 import { type ClaudeSessionInfo, listClaudeSessions } from '../../engine/claude-sessions.js'
 import { forkSession, importSession } from '../../engine/fork.js'
 import type { GatewayContext } from '../../gateway.js'
+import { canWrite, type Principal } from '../../users/principal.js'
 import { json, Nullable, ref } from '../responses.js'
 import { ApiError } from './errors.js'
-import { confinedWorkspace, sessionOrThrow } from './resolve.js'
+import {
+  claudeHome,
+  confinedWorkspace,
+  nativeWorkspaces,
+  permittedSettings,
+  sessionOrThrow,
+} from './resolve.js'
 import { BODY_ERRORS, NATIVE_COMMON, nativeErrors, sessionResponses, TURN_START_ERRORS } from './responses.js'
 import { pageQuery, SessionParams } from './schemas.js'
 import { sessionView } from './views.js'
@@ -47,7 +54,7 @@ const ImportBody = Type.Object(
       minLength: 1,
       description:
         'The folder Claude Code ran that session in (its transcripts are kept per folder); it becomes the ' +
-        "session's workspace and must be under `native.workspaceRoots`.",
+        "session's workspace and must be under the caller's workspace roots (`native.workspaceRoots`, or a user's own).",
     }),
     title: Title("Absent: the conversation's title or first prompt in Claude Code."),
   },
@@ -58,7 +65,8 @@ const ClaudeSessionsQuery = Type.Object(
   {
     workspace: Type.String({
       minLength: 1,
-      description: 'The folder whose Claude Code sessions are listed; under `native.workspaceRoots`.',
+      description:
+        "The folder whose Claude Code sessions are listed; under the caller's workspace roots (`native.workspaceRoots`, or a user's own).",
     }),
     ...pageQuery('Sessions'),
   },
@@ -193,7 +201,16 @@ export const lifecycleRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
     async (request, reply) => {
       const { id } = request.params
       const { at_message, title } = request.body
-      const fork = await forkSession(engine, bus, id, { at: at_message, title })
+      // The fork is the caller's, with the source's settings as far as their policy allows them.
+      // (A closed session can be forked; a missing one is the engine's 404.)
+      const source = await engine.getSession(id)
+      const settings = source && (await permittedSettings(gateway, request.principal, source.settings))
+      const fork = await forkSession(engine, bus, id, {
+        at: at_message,
+        title,
+        owner: request.principal.id,
+        ...(settings ? { settings } : {}),
+      })
       return reply.code(201).send(sessionView(fork, engine))
     },
   )
@@ -215,7 +232,7 @@ export const lifecycleRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
           201: json('The new session (`new`), continuing the conversation.', ref('Session')),
           ...nativeErrors({
             ...BODY_ERRORS,
-            404: 'not_found: Claude Code has no such conversation in that workspace.',
+            404: "not_found: Claude Code has no such conversation in that workspace (to a user: or another user's session, even closed, has it).",
             409: 'conflict: a session of the gateway already continues that conversation.',
             ...NATIVE_COMMON,
           }),
@@ -224,11 +241,16 @@ export const lifecycleRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
     },
     async (request, reply) => {
       const { claude_session_id, title } = request.body
-      const workspace = confined(request.body.workspace, 'body.workspace')
-      const outcome = await importSession(engine, claude_session_id, {
-        workspace,
-        ...(title !== undefined ? { title } : {}),
-      })
+      const { principal } = request
+      const workspace = await confined(principal, request.body.workspace, 'body.workspace')
+      const settings = await permittedSettings(gateway, principal, { workspace })
+      // A conversation another's session has (even closed) is theirs: answered as missing to a user.
+      const outcome = await importSession(
+        engine,
+        claude_session_id,
+        { ...settings, workspace, owner: principal.id, ...(title !== undefined ? { title } : {}) },
+        (owner) => canWrite(principal, owner),
+      )
       if ('heldBy' in outcome) {
         throw new ApiError(
           'conflict',
@@ -265,9 +287,12 @@ export const lifecycleRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
     },
     async (request): Promise<Static<typeof ClaudeSessionPageSchema>> => {
       const { limit, offset } = request.query
-      const workspace = confined(request.query.workspace, 'querystring.workspace')
+      const { principal } = request
+      const workspace = await confined(principal, request.query.workspace, 'querystring.workspace')
+      // The caller's conversations: their own Claude Code folder's, else the shared one's.
+      const { dir } = await claudeHome(gateway, principal.id)
       // One more than the page tells whether another page follows.
-      const found = await listClaudeSessions(engine.claudeConfigDir, workspace, { limit: limit + 1, offset })
+      const found = await listClaudeSessions(dir, workspace, { limit: limit + 1, offset })
       return {
         workspace,
         items: found.slice(0, limit).map(claudeSessionView),
@@ -278,8 +303,8 @@ export const lifecycleRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
     },
   )
 
-  function confined(path: string, field: string): string {
-    return confinedWorkspace(path, gateway.config.native.workspaceRoots, field)
+  async function confined(principal: Principal, path: string, field: string): Promise<string> {
+    return confinedWorkspace(path, (await nativeWorkspaces(gateway, principal)).roots, field)
   }
 }
 

@@ -4,7 +4,8 @@
  *
  * - project: `<workspace>/CLAUDE.md`, shared with the team (the `project` setting source loads it);
  * - local: `<workspace>/CLAUDE.local.md`, personal to this checkout (`local`);
- * - user: `<Claude config dir>/CLAUDE.md`, every project of this user (`user`).
+ * - user: `<Claude config dir>/CLAUDE.md`, every project of this user (`user`): the session owner's own
+ *   folder (`claude.configDir`), else the gateway's, which everyone shares and only admins change.
  *
  * Claude Code reads them when a conversation starts, so after a write the session's process is let go
  * (now if idle, else when its turn ends) and its next turn resumes with the new memory.
@@ -13,14 +14,14 @@ import { type FileHandle, mkdir, realpath } from 'node:fs/promises'
 import { join } from 'node:path'
 import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyPluginAsync } from 'fastify'
-import type { SessionManager } from '../../engine/sessions.js'
 import type { GatewayContext } from '../../gateway.js'
 import type { SessionRecord } from '../../store/types.js'
 import { openForReading, readUpTo, writeAtomically } from '../../tools/confined-files.js'
 import { confineTo, isToolError, ToolError } from '../../tools/confinement.js'
+import type { Principal } from '../../users/principal.js'
 import { Enum, json, Nullable, ref } from '../responses.js'
 import { ApiError, invalid } from './errors.js'
-import { sessionOrThrow } from './resolve.js'
+import { checkHomeWritable, claudeHome, sessionOrThrow } from './resolve.js'
 import { BODY_ERRORS, sessionResponses } from './responses.js'
 import { SessionParams } from './schemas.js'
 
@@ -76,7 +77,6 @@ export type MemoryView = Static<typeof MemoryFileSchema>
 const MemoryFiles = Type.Object({ files: Type.Array(ref<MemoryView>('MemoryFile')) })
 
 export const memoryRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async (app, { gateway }) => {
-  const { engine } = gateway
   app.addSchema(MemoryFileSchema)
 
   app.get<{ Params: Static<typeof SessionParams> }>(
@@ -90,7 +90,7 @@ export const memoryRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = asy
         response: sessionResponses({ 200: json('The project, local and user memory files.', MemoryFiles) }),
       },
     },
-    async (request) => memoryOf(engine, request.params.id),
+    async (request) => memoryOf(gateway, request.params.id),
   )
 
   app.post<{ Params: Static<typeof SessionParams>; Body: MemoryWrite }>(
@@ -115,28 +115,33 @@ export const memoryRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = asy
         ),
       },
     },
-    async (request) => writeMemory(engine, request.params.id, request.body),
+    async (request) => writeMemory(gateway, request.principal, request.params.id, request.body),
   )
 }
 
 /** `GET /sessions/{id}/memory`: the session's three memory files. */
-export async function memoryOf(engine: SessionManager, id: string): Promise<Static<typeof MemoryFiles>> {
-  const record = await sessionOrThrow(engine, id)
-  return { files: await Promise.all(filesOf(record, engine.claudeConfigDir).map(readMemory)) }
+export async function memoryOf(gateway: GatewayContext, id: string): Promise<Static<typeof MemoryFiles>> {
+  const record = await sessionOrThrow(gateway.engine, id)
+  const home = await claudeHome(gateway, record.owner)
+  return { files: await Promise.all(filesOf(record, home.dir).map(readMemory)) }
 }
 
 /** `POST /sessions/{id}/memory`: add to one memory file, or replace it; answers the file as written. */
 export async function writeMemory(
-  engine: SessionManager,
+  gateway: GatewayContext,
+  principal: Principal,
   id: string,
   body: MemoryWrite,
 ): Promise<MemoryView> {
+  const { engine } = gateway
   const record = await sessionOrThrow(engine, id)
   const { scope, mode, content } = body
+  const home = await claudeHome(gateway, record.owner)
+  if (scope === 'user') checkHomeWritable(home, principal, 'body.scope')
   if (mode === 'add' && content.trim() === '')
     throw invalid('body.content must not be empty when adding to memory', 'body.content')
   if (Buffer.byteLength(content) > MEMORY_MAX_BYTES) throw tooLarge()
-  const file = filesOf(record, engine.claudeConfigDir).find((f) => f.scope === scope)!
+  const file = filesOf(record, home.dir).find((f) => f.scope === scope)!
   const view = await exclusive(file.path, async () => {
     const target = await writableTarget(file)
     const current = mode === 'add' ? await memoryWrite(file, () => readIfExists(target)) : null

@@ -12,10 +12,11 @@ import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyPluginAsync } from 'fastify'
 import type { PermissionAnswer, SessionManager } from '../../engine/sessions.js'
 import type { GatewayContext } from '../../gateway.js'
+import type { Principal } from '../../users/principal.js'
 import { Enum, json, Nullable, ref } from '../responses.js'
 import { invalid, notFound } from './errors.js'
 import { PermissionFields, permissionSettingsFrom } from './permission-settings.js'
-import { sessionOrThrow } from './resolve.js'
+import { permittedPatch, sessionOrThrow } from './resolve.js'
 import { BODY_ERRORS, sessionResponses } from './responses.js'
 import { SessionParams } from './schemas.js'
 import { toolPermissionsView } from './views.js'
@@ -114,7 +115,7 @@ export const permissionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> =
         ),
       },
     },
-    async (request) => changeToolPermissions(engine, request.params.id, request.body),
+    async (request) => changeToolPermissions(gateway, request.principal, request.params.id, request.body),
   )
 
   app.get<{ Params: Static<typeof SessionParams> }>(
@@ -194,9 +195,16 @@ export const toolPermissionsOf = async (engine: SessionManager, id: string) =>
   toolPermissionsView(await sessionOrThrow(engine, id))
 
 /** `PUT /sessions/{id}/tool-permissions`: the fields given change (from the next turn); answers them all. */
-export async function changeToolPermissions(engine: SessionManager, id: string, body: ToolPermissions) {
+export async function changeToolPermissions(
+  gateway: GatewayContext,
+  principal: Principal,
+  id: string,
+  body: ToolPermissions,
+) {
+  const { engine } = gateway
   await sessionOrThrow(engine, id)
-  return toolPermissionsView(await engine.updateSettings(id, permissionSettingsFrom(body)))
+  const allowed = await permittedPatch(gateway, principal, permissionSettingsFrom(body))
+  return toolPermissionsView(await engine.updateSettings(id, allowed))
 }
 
 function answerFrom(body: Static<typeof Answer>): PermissionAnswer {

@@ -9,17 +9,18 @@ import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyPluginAsync } from 'fastify'
 import type { GatewayContext } from '../../gateway.js'
 import { json, ref } from '../responses.js'
-import { confinedWorkspace, sessionOrThrow } from './resolve.js'
+import { confinedWorkspace, nativeWorkspaces, sessionOrThrow } from './resolve.js'
 import { BODY_ERRORS, sessionResponses, TURN_START_ERRORS } from './responses.js'
 import { SessionParams } from './schemas.js'
-import { changeSettings } from './sessions.js'
+import { changeSettings } from './session-options.js'
 import { answeredTurn, type TurnResultSchema } from './turn-answer.js'
 
 const WorkspaceMove = Type.Object(
   {
     workspace: Type.String({
       minLength: 1,
-      description: 'The folder the session works in from now on; under `native.workspaceRoots`.',
+      description:
+        "The folder the session works in from now on; under the caller's workspace roots (`native.workspaceRoots`, or a user's own).",
     }),
   },
   { additionalProperties: false },
@@ -109,14 +110,12 @@ export const projectRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
         ),
       },
     },
-    async (request) =>
-      changeSettings(engine, request.params.id, () => ({
-        workspace: confinedWorkspace(
-          request.body.workspace,
-          gateway.config.native.workspaceRoots,
-          'body.workspace',
-        ),
-      })),
+    async (request) => {
+      const { roots } = await nativeWorkspaces(gateway, request.principal)
+      return changeSettings(gateway, request.principal, request.params.id, () => ({
+        workspace: confinedWorkspace(request.body.workspace, roots, 'body.workspace'),
+      }))
+    },
   )
 }
 

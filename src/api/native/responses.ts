@@ -30,6 +30,10 @@ export const nativeErrors = (statuses: Record<number, string>) =>
     (status, codes) => status === 429 || status === 503 || status === 507 || codes.startsWith('session_busy'),
   )
 
+/** Who asks may not (src/api/native/visibility.ts, src/users/policy.ts): documented on every session route. */
+const FORBIDDEN =
+  "forbidden: a viewer's request that changes something, a user on a route for admins and viewers, or a setting the user's policy does not allow."
+
 /** Every /api route can answer these. */
 export const NATIVE_COMMON = {
   401: 'unauthorized: API keys are configured and the request has none of them.',
@@ -51,7 +55,13 @@ export const QUERY_ERRORS = { 400: 'validation_error: a query parameter is inval
  */
 export const sessionResponses = (answers: Record<number, object>, errors: Record<number, string> = {}) => ({
   ...answers,
-  ...nativeErrors({ ...SESSION_NOT_FOUND, ...NATIVE_COMMON, ...errors }),
+  ...nativeErrors({
+    ...SESSION_NOT_FOUND,
+    ...NATIVE_COMMON,
+    ...errors,
+    // A route's own 403s come on top of the one every session route has.
+    403: errors[403] ? `${errors[403]} ${FORBIDDEN}` : FORBIDDEN,
+  }),
 })
 
 /** Why a turn cannot start (once it has, its failures are in its answer). */

@@ -10,14 +10,18 @@ import { TurnFollower } from '../../events/follow.js'
 import { type ContentBlock, SESSION_STATES, type SessionState } from '../../events/types.js'
 import type { GatewayContext } from '../../gateway.js'
 import { noteRequest, noteTurnEvent } from '../../observability/request-log.js'
-import type { SessionSettings } from '../../store/types.js'
+import { ownerFilter, type Principal } from '../../users/principal.js'
 import { interruptUnlessDone } from '../hang-up.js'
 import { json, ref } from '../responses.js'
-import { MAX_INTEGER } from '../validation.js'
 import { MessageContent } from './content.js'
 import { invalid, notFound } from './errors.js'
-import { PermissionFields, permissionSettingsFrom } from './permission-settings.js'
-import { confinedDefaultWorkspace, confinedWorkspace, sessionOrThrow } from './resolve.js'
+import {
+  homeWorkspace,
+  nativeWorkspaces,
+  permittedPatch,
+  permittedSettings,
+  sessionOrThrow,
+} from './resolve.js'
 import {
   BODY_ERRORS,
   NATIVE_COMMON,
@@ -26,37 +30,11 @@ import {
   sessionResponses,
   TURN_START_ERRORS,
 } from './responses.js'
-import {
-  lastEventId,
-  pageQuery,
-  ReplayQuery,
-  SessionParams,
-  ThinkingSchema,
-  thinkingSetting,
-} from './schemas.js'
+import { lastEventId, pageQuery, ReplayQuery, SessionParams } from './schemas.js'
+import { changeContext, Names, SessionOptions, settingsFrom } from './session-options.js'
 import { EventSchema, EventStream, eventStreamContent, followedStream } from './sse.js'
 import { answeredTurn } from './turn-answer.js'
 import { type SessionView, sessionView } from './views.js'
-
-const Names = Type.Array(Type.String({ minLength: 1 }))
-
-/** What a session asks of Claude Code; every key optional (the configured defaults apply). */
-const SessionOptions = Type.Object(
-  {
-    workspace: Type.Optional(Type.String({ minLength: 1 })),
-    agent: Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Null()])),
-    model: Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Null()])),
-    ...PermissionFields,
-    tools: Type.Optional(Type.Union([Names, Type.Null()])),
-    system_prompt: Type.Optional(Type.Union([Type.String(), Type.Null()])),
-    append_system_prompt: Type.Optional(Type.Union([Type.String(), Type.Null()])),
-    thinking: Type.Optional(Type.Union([ThinkingSchema, Type.Null()])),
-    max_turns: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: MAX_INTEGER }), Type.Null()])),
-    additional_directories: Type.Optional(Names),
-  },
-  { additionalProperties: false },
-)
-export type SessionOptions = Static<typeof SessionOptions>
 
 const CreateSession = Type.Object(
   {
@@ -147,8 +125,10 @@ export const sessionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
         description:
           'Creates the session record; no Claude Code process starts until its first message. Every field ' +
           'is optional: the configured defaults apply. `workspace` and `additional_directories` must be ' +
-          'under `native.workspaceRoots`; so must the default workspace (`claude.defaultWorkspace`, else ' +
-          "the gateway's working folder) when `workspace` is not given, else 400 naming it.",
+          "under the caller's workspace roots (`native.workspaceRoots`, or a user's own: docs/users.md); so " +
+          "must the default workspace (a user's own folder, else `claude.defaultWorkspace`, else the " +
+          "gateway's working folder) when `workspace` is not given, else 400 naming it. The session " +
+          'belongs to the caller (`owner`); settings their policy does not allow are refused (403).',
         body: CreateSession,
         response: {
           201: json('The session.', ref('Session')),
@@ -157,16 +137,17 @@ export const sessionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
       },
     },
     async (request, reply) => {
-      const body = request.body
-      const settings = settingsFrom(body, limits().workspaceRoots)
+      const { body, principal } = request
+      const workspaces = await nativeWorkspaces(gateway, principal)
+      const settings = settingsFrom(body, workspaces.roots)
       // A session that names no workspace gets the default one, which must be under the roots too.
-      settings.workspace ??= confinedDefaultWorkspace(
-        gateway.config,
-        limits().workspaceRoots,
-        'native.workspaceRoots',
-        'body.workspace',
-      )
-      const record = await engine.createSession({ title: body.title ?? null, ...settings })
+      settings.workspace ??= homeWorkspace(gateway.config, workspaces, 'body.workspace')
+      const allowed = await permittedSettings(gateway, principal, settings)
+      const record = await engine.createSession({
+        title: body.title ?? null,
+        owner: principal.id,
+        ...allowed,
+      })
       return reply.code(201).send(sessionView(record, engine))
     },
   )
@@ -179,7 +160,8 @@ export const sessionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
         tags: ['sessions'],
         summary: 'List sessions',
         description:
-          'Most recently updated first; closed sessions are included unless filtered out with `state`.',
+          'Most recently updated first; closed sessions are included unless filtered out with `state`. A ' +
+          "user sees their own sessions only; admins and viewers see everyone's, each with its `owner`.",
         querystring: ListQuery,
         response: {
           200: json('A page of sessions.', ref('SessionList')),
@@ -187,7 +169,7 @@ export const sessionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
         },
       },
     },
-    async (request) => sessionPage(engine, request.query),
+    async (request) => sessionPage(engine, request.query, request.principal),
   )
 
   app.get<{ Params: Static<typeof SessionParams> }>(
@@ -225,7 +207,9 @@ export const sessionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
       },
     },
     async (request, reply) => {
-      if (!(await engine.deleteSession(request.params.id, request.query.purge))) throw notFound('Session')
+      const { id } = request.params
+      // Worded as every route on a session words it, so that the answer tells nothing more (visibility.ts).
+      if (!(await engine.deleteSession(id, request.query.purge))) throw notFound(`Session ${id}`)
       return reply.code(204).send()
     },
   )
@@ -248,7 +232,7 @@ export const sessionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
         ),
       },
     },
-    async (request) => changeContext(gateway, request.params.id, request.body),
+    async (request) => changeContext(gateway, request.principal, request.params.id, request.body),
   )
 
   app.post<{ Params: Static<typeof SessionParams> }>(
@@ -316,7 +300,7 @@ export const sessionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
       if (tools_enabled !== undefined) {
         const tools = tools_enabled === true ? null : tools_enabled === false ? [] : tools_enabled
         if (JSON.stringify(tools) !== JSON.stringify(session.settings.tools))
-          await engine.updateSettings(id, { tools })
+          await engine.updateSettings(id, await permittedPatch(gateway, request.principal, { tools }))
       }
       const turn = await engine.send(id, content as string | ContentBlock[])
       noteRequest(request, { sessionId: id })
@@ -392,63 +376,22 @@ export const sessionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
   )
 }
 
-/** `GET /sessions`: a page of the sessions the query selects, with the total of all pages. */
+/** `GET /sessions`: a page of the sessions the query selects that `principal` may see, with the total. */
 export async function sessionPage(
   engine: SessionManager,
   query: ListQuery,
+  principal: Principal,
 ): Promise<Static<typeof SessionListSchema>> {
   const { limit, offset, state, workspace, agent } = query
   const page = await engine.listSessions({
     limit,
     offset,
+    owner: ownerFilter(principal),
     state: state as SessionState | undefined,
     workspace,
     agent,
   })
   return { items: page.items.map((record) => sessionView(record, engine)), total: page.total, limit, offset }
-}
-
-/** `PUT /sessions/{id}/context`: the options given change (from the next turn); answers the session. */
-export function changeContext(
-  gateway: GatewayContext,
-  id: string,
-  body: SessionOptions,
-): Promise<SessionView> {
-  return changeSettings(gateway.engine, id, () => settingsFrom(body, gateway.config.native.workspaceRoots))
-}
-
-/**
- * Changes an open session's settings, from its next turn; answers the session. `settings` is worked out
- * once the session is known to be open, so that a missing session is a 404 before any field is judged.
- */
-export async function changeSettings(
-  engine: SessionManager,
-  id: string,
-  settings: () => Partial<SessionSettings>,
-): Promise<SessionView> {
-  await sessionOrThrow(engine, id)
-  return sessionView(await engine.updateSettings(id, settings()), engine)
-}
-
-/** Session options of the API in engine terms; workspaces are confined to `roots`. */
-function settingsFrom(body: SessionOptions, roots: readonly string[]): Partial<SessionSettings> {
-  const settings = permissionSettingsFrom(body)
-  if (body.workspace !== undefined)
-    settings.workspace = confinedWorkspace(body.workspace, roots, 'body.workspace')
-  if (body.additional_directories !== undefined) {
-    settings.additionalDirectories = body.additional_directories.map((dir, i) =>
-      confinedWorkspace(dir, roots, `body.additional_directories[${i}]`),
-    )
-  }
-  if (body.agent !== undefined) settings.agent = body.agent
-  if (body.model !== undefined) settings.model = body.model
-  if (body.tools !== undefined) settings.tools = body.tools
-  if (body.system_prompt !== undefined) settings.systemPrompt = body.system_prompt
-  if (body.append_system_prompt !== undefined) settings.appendSystemPrompt = body.append_system_prompt
-  if (body.thinking !== undefined)
-    settings.thinking = body.thinking === null ? null : thinkingSetting(body.thinking)
-  if (body.max_turns !== undefined) settings.maxTurns = body.max_turns
-  return settings
 }
 
 /** `Prefer: respond-async` (RFC 7240), among other preferences or alone, in one header or several. */

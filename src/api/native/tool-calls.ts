@@ -15,6 +15,7 @@ import {
 import type { GatewayEvent } from '../../events/types.js'
 import type { GatewayContext } from '../../gateway.js'
 import type { ToolCallRef } from '../../store/types.js'
+import { ownerFilter } from '../../users/principal.js'
 import { Enum, json, Nullable, NullableEnum, ref } from '../responses.js'
 import { MAX_INTEGER } from '../validation.js'
 import { sessionOrThrow } from './resolve.js'
@@ -196,7 +197,7 @@ export const toolCallRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = a
         description:
           "The tool calls of every session, newest first, in the same shape as a session's; filtered by " +
           '`name`, `status`, `session_id`, `agent` (the main agent or subagent type that made them, as it ' +
-          'was then), `caller` and `since`, then paged.',
+          "was then), `caller` and `since`, then paged. A user sees their own sessions' calls only.",
         querystring: AllToolCallsQuery,
         response: {
           200: json('A page of tool calls.', ref('ToolCallPage')),
@@ -216,6 +217,8 @@ export const toolCallRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = a
         name,
         status,
         sessionId: session_id,
+        // A user's own sessions' calls only; admins and viewers see every session's.
+        owner: ownerFilter(request.principal),
         agent,
         caller,
         since,

@@ -5,7 +5,8 @@
 import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyPluginAsync } from 'fastify'
 import type { GatewayContext } from '../../gateway.js'
-import { describeTools, isToolName, TOOL_NAMES, ToolError } from '../../tools/index.js'
+import { describeTools, isToolName, TOOL_NAMES, TOOLS, ToolError } from '../../tools/index.js'
+import { allowedDirectTool } from '../../users/policy.js'
 import { JSON_TYPE } from '../media-types.js'
 import { Enum, json, ref } from '../responses.js'
 import { fromToolError, notFound } from './errors.js'
@@ -80,7 +81,7 @@ export const toolRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async
           { 200: toolResultResponse },
           {
             400: 'invalid_input: the input does not match the tool (`field` names it), or a path is a folder or binary; invalid_json.',
-            403: 'path_outside_workspace, permission_denied.',
+            403: 'path_outside_workspace, permission_denied; forbidden: the tool is not among those the session (or, for a user, their allowedTools) may use.',
             404: 'not_found: no such session (or closed), no such tool, or no such file.',
             413: 'too_large: a file (or write content) over its limit; payload_too_large: body over server.bodyLimitBytes.',
             415: 'unsupported_media_type.',
@@ -108,6 +109,14 @@ export const toolRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async
     },
     async (request, reply) => {
       const { id, name } = request.params
+      const session = await gateway.engine.getSession(id)
+      if (session && isToolName(name))
+        await allowedDirectTool(
+          gateway.users.directory,
+          request.principal,
+          session.settings,
+          TOOLS[name].claudeCodeName,
+        )
       // A caller that hangs up does not want the result: the tool stops (bash kills its process group).
       const abort = new AbortController()
       const onClose = () => {

@@ -33,6 +33,9 @@ const SessionSchema = Type.Object(
   {
     id: Type.String({ description: "The gateway's session id (a UUID)." }),
     title: Nullable(Type.String()),
+    owner: Nullable(
+      Type.String({ description: "The user it belongs to; null: the operator's (a gateway without users)." }),
+    ),
     state: Enum(SESSION_STATES),
     workspace: Type.String({ description: 'The real path of the folder Claude Code works in.' }),
     model: Nullable(Type.String({ description: "null: the CLI's default model." })),
@@ -87,6 +90,7 @@ export function sessionView(record: SessionRecord, engine: SessionManager): Sess
   return {
     id: record.id,
     title: record.title,
+    owner: record.owner ?? null,
     state: record.state,
     workspace: settings.workspace,
     model: settings.model,

@@ -7,13 +7,16 @@
 import websocket from '@fastify/websocket'
 import { type Static, Type } from '@sinclair/typebox'
 import { Ajv, type ValidateFunction } from 'ajv'
-import type { FastifyInstance, FastifyPluginAsync, onRequestAsyncHookHandler } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest, onRequestAsyncHookHandler } from 'fastify'
 import type { RawData, WebSocket } from 'ws'
 import { contentProblem } from '../../engine/content.js'
 import type { Subscription } from '../../events/bus.js'
 import { eventJson } from '../../events/json.js'
 import type { GatewayEvent } from '../../events/types.js'
 import type { GatewayContext } from '../../gateway.js'
+import { forbidden } from '../../users/errors.js'
+import { auditCommand } from '../audit.js'
+import { principalOf } from '../auth.js'
 import { Pacer } from '../backpressure.js'
 import { JsonTooDeepError, parseLimitedJson } from '../json-limits.js'
 import { mainIssue, validationPath } from '../validation.js'
@@ -30,6 +33,7 @@ import {
 import { liveSession } from './resolve.js'
 import { SOCKET_RESPONSES } from './responses.js'
 import { ReplayQuery, SessionParams } from './schemas.js'
+import { isHidden, sessionVisible } from './visibility.js'
 
 /** What a client may send on `/stream`; `request_id` comes back on the answer. */
 const MessageFrame = Type.Object({
@@ -78,6 +82,8 @@ const TOOL_EVENTS = new Set([
   'permission.resolved',
 ])
 const SLOW_CONSUMER = 1008
+/** The upgrade request of each session socket: who sends its commands, as the audit trail names them. */
+const upgrades = new WeakMap<WebSocket, FastifyRequest>()
 
 /**
  * A plain HTTP request to a WebSocket route (no `Upgrade: websocket`) is told so, in the native shape:
@@ -112,13 +118,15 @@ export const websocketRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
    */
   async function follow(
     socket: WebSocket,
+    request: FastifyRequest,
     sessionId: string,
     after: number | undefined,
     filter: (event: GatewayEvent) => boolean,
   ): Promise<boolean> {
     let from: number
     try {
-      if (!(await liveSession(engine, sessionId))) {
+      // Another user's session is told exactly as a missing one (src/api/native/visibility.ts).
+      if (isHidden(request) || !(await liveSession(engine, sessionId))) {
         socket.close(4404, notFound(`Session ${sessionId}`).message)
         return false
       }
@@ -180,7 +188,7 @@ export const websocketRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
     path: string,
     doc: { operationId: string; tags: string[]; summary: string; description: string },
     filter: (event: GatewayEvent) => boolean,
-    onMessage: (socket: WebSocket, sessionId: string, data: RawData) => void,
+    onMessage: (socket: WebSocket, sessionId: string, data: RawData, writable: boolean) => void,
   ): void {
     app.get<{ Params: Static<typeof SessionParams>; Querystring: Static<typeof ReplayQuery> }>(
       path,
@@ -191,17 +199,23 @@ export const websocketRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
       },
       (socket, request) => {
         const { id } = request.params
+        upgrades.set(socket, request)
         // Messages that come while the session is looked up wait for it, in order.
         const early: RawData[] = []
         let state: 'opening' | 'open' | 'refused' = 'opening'
+        // Whether the caller may change the session (a viewer may only follow it): known once, as it opens.
+        let writable = false
         socket.on('message', (data) => {
-          if (state === 'open') onMessage(socket, id, data)
+          if (state === 'open') onMessage(socket, id, data, writable)
           else if (state === 'opening') early.push(data)
         })
-        void follow(socket, id, request.query.after, filter).then((following) => {
-          state = following ? 'open' : 'refused'
-          if (following) for (const data of early.splice(0)) onMessage(socket, id, data)
-        })
+        void follow(socket, request, id, request.query.after, filter)
+          .then(async (following) => {
+            writable = following && (await sessionVisible(gateway, request.principal, id, false))
+            state = following ? 'open' : 'refused'
+            if (following) for (const data of early.splice(0)) onMessage(socket, id, data, writable)
+          })
+          .catch((error: unknown) => closeFailed(socket, error))
       },
     )
   }
@@ -224,7 +238,7 @@ export const websocketRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
         'could not be read, 1012 the gateway is shutting down (reconnect with `after`).',
     },
     () => true,
-    (socket, id, data) => {
+    (socket, id, data, writable) => {
       let parsed: unknown
       try {
         // A message is a request body: the same nesting limit applies (src/api/json-limits.ts).
@@ -246,7 +260,9 @@ export const websocketRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
         )
         return
       }
-      void handle(socket, id, parsed)
+      if (writable) void handle(socket, id, parsed)
+      else
+        replyError(socket, 'forbidden', 'A viewer may follow this session, not change it', parsed.request_id)
     },
   )
 
@@ -265,9 +281,24 @@ export const websocketRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
     (socket) => replyError(socket, 'read_only', 'This stream only reports tool calls'),
   )
 
+  /**
+   * The socket's key, asked again at each command (as a request's is at each request): revoked, its user
+   * removed or made a viewer, here or on another replica (within users.keyCacheMs), the socket changes
+   * nothing more, even before it is closed.
+   */
+  async function stillAllowed(socket: WebSocket): Promise<void> {
+    const request = upgrades.get(socket)
+    if (!request) return
+    const current = await principalOf(gateway, request)
+    if (!current || current.id !== request.principal.id || current.role === 'viewer')
+      throw forbidden('The key this socket was opened with no longer allows changes')
+  }
+
   async function handle(socket: WebSocket, sessionId: string, message: ClientMessage): Promise<void> {
     const requestId = message.request_id
+    let failure: ApiError | undefined
     try {
+      await stillAllowed(socket)
       switch (message.type) {
         case 'message': {
           const problem = contentProblem(message.content)
@@ -275,7 +306,12 @@ export const websocketRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
           // As the turn routes refuse it (src/api/admission.ts): while draining, or not logged in.
           const refusal = gateway.readiness.refusal()
           if (refusal) throw fromRefusal(refusal)
-          const turn = await engine.send(sessionId, message.content as Parameters<typeof engine.send>[1])
+          // The sender's quotas, as for the message route; the turn's place is held until it has started.
+          const principal = upgrades.get(socket)?.principal
+          const ticket = principal ? await gateway.users.quotas.admitTurn(principal, sessionId) : undefined
+          const turn = await engine
+            .send(sessionId, message.content as Parameters<typeof engine.send>[1])
+            .finally(() => ticket?.release())
           reply(socket, { type: 'ack', request_id: requestId, turn_id: turn.id })
           return
         }
@@ -300,8 +336,11 @@ export const websocketRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = 
         }
       }
     } catch (error) {
-      const { code, message: text } = toApiError(error)
-      replyError(socket, code, text, requestId)
+      failure = toApiError(error)
+      replyError(socket, failure.code, failure.message, requestId)
+    } finally {
+      const request = upgrades.get(socket)
+      if (request) auditCommand(gateway, request, sessionId, message, failure?.status ?? 200, failure?.code)
     }
   }
 }

@@ -12,9 +12,13 @@ import { TurnFollower } from '../../events/follow.js'
 import type { ErrorCode, GatewayEvent } from '../../events/types.js'
 import type { GatewayContext } from '../../gateway.js'
 import { noteRequest, turnFigures } from '../../observability/request-log.js'
+import { allowedSettings } from '../../users/policy.js'
+import type { Principal } from '../../users/principal.js'
+import { workspacesFor } from '../../users/workspaces.js'
 import { interruptOnHangUp, interruptTurn } from '../hang-up.js'
 import { JSON_TYPE } from '../media-types.js'
 import { liveSession } from '../native/resolve.js'
+import { sessionVisible } from '../native/visibility.js'
 import { ref } from '../responses.js'
 import { SseWriter } from '../sse.js'
 import { Answer, type AnswerOptions, type Delta } from './answer.js'
@@ -95,9 +99,15 @@ export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue
     },
     async (request, reply) => {
       const received = performance.now()
-      const body = request.body
-      const plan = planRequest(body, gateway.config, catalogue.resolve(body.model))
-      const { sessionId, turnId, startSeq } = await dispatch(plan)
+      const { body, principal } = request
+      const workspaces = await workspacesFor(gateway, principal, 'openai')
+      const plan = planRequest(body, gateway.config, catalogue.resolve(body.model), {
+        workspaces,
+        owner: principal.id,
+      })
+      // What the caller's policy does not allow is refused (403) before any session is touched.
+      plan.settings = await allowedSettings(gateway.config, gateway.users.directory, principal, plan.settings)
+      const { sessionId, turnId, startSeq } = await dispatch(plan, principal)
       noteRequest(request, { sessionId, model: body.model })
       const exchange: Exchange = {
         id: `chatcmpl-${randomBytes(18).toString('base64url')}`,
@@ -142,10 +152,16 @@ export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue
    * Hand the request's new input to the engine: tool results continue the turn that waits for them, a user
    * message starts a turn. Returns where to follow the turn's events from.
    */
-  async function dispatch(plan: ChatPlan): Promise<{ sessionId: string; turnId: string; startSeq: number }> {
+  async function dispatch(
+    plan: ChatPlan,
+    principal: Principal,
+  ): Promise<{ sessionId: string; turnId: string; startSeq: number }> {
     const { engine } = gateway
     if (plan.input.kind === 'tool_results') {
-      const sessionId = plan.sessionId ?? (await continuation(plan.historyKey))
+      const named = plan.sessionId ?? (await continuation(plan.historyKey))
+      // Another user's session waits for no results of this caller's: as if none waited.
+      const sessionId =
+        named !== undefined && (await sessionVisible(gateway, principal, named, false)) ? named : undefined
       const results = plan.input.results.map((r) => ({ toolUseId: r.toolCallId, content: r.content }))
       try {
         if (!sessionId) throw new GatewayError('invalid_request', 'no waiting turn')
@@ -160,7 +176,7 @@ export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue
         )
       }
     }
-    const { sessionId, continued } = await openSession(plan)
+    const { sessionId, continued } = await openSession(plan, principal)
     // New user input while function calls wait: the client moved on, so the waiting turn ends first.
     if (engine.pendingClientCalls(sessionId).length > 0) await engine.interrupt(sessionId)
     try {
@@ -215,11 +231,15 @@ export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue
   }
 
   /** The session this request talks to: named, continued from a remembered history, or a new one. */
-  async function openSession(plan: ChatPlan): Promise<{ sessionId: string; continued: boolean }> {
+  async function openSession(
+    plan: ChatPlan,
+    principal: Principal,
+  ): Promise<{ sessionId: string; continued: boolean }> {
     const { engine } = gateway
     if (plan.sessionId) {
       const session = await liveSession(engine, plan.sessionId)
-      if (!session) {
+      // Another user's session is answered exactly as a missing one (src/api/native/visibility.ts).
+      if (!session || !(await sessionVisible(gateway, principal, session.id, false))) {
         throw new OpenAIError(
           404,
           `Session '${plan.sessionId}' does not exist.`,
@@ -231,12 +251,19 @@ export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue
       return { sessionId: session.id, continued: false }
     }
     const continued = await continuation(plan.historyKey)
-    if (continued && (await engine.getSession(continued))?.state !== 'closed')
-      return { sessionId: continued, continued: true }
+    const found = continued === undefined ? undefined : await engine.getSession(continued)
+    // The key names the owner already; the record is asked too, so that no key can lead into another's.
+    if (found && found.state !== 'closed' && (found.owner ?? null) === principal.id)
+      return { sessionId: found.id, continued: true }
     const title = titleOf(plan)
-    return {
-      sessionId: (await engine.createSession({ ...plan.settings, title, history: plan.history })).id,
-      continued: false,
+    const owner = principal.id
+    // Only a request that makes a session counts against the live-sessions quota (src/users/quotas.ts).
+    const place = await gateway.users.quotas.admitSession(principal)
+    try {
+      const created = await engine.createSession({ ...plan.settings, title, owner, history: plan.history })
+      return { sessionId: created.id, continued: false }
+    } finally {
+      place.release()
     }
   }
 

@@ -1,6 +1,7 @@
 import { CLUSTER_ERROR_STATUS, type OwnerUnreachableError } from '../../cluster/errors.js'
 import type { ErrorCode } from '../../events/types.js'
 import type { Refusal } from '../../lifecycle/readiness.js'
+import type { AccessError } from '../../users/errors.js'
 import { retryAfterSeconds } from '../retry.js'
 
 /** OpenAI's error body: `{"error": {"message", "type", "param", "code"}}`. */
@@ -84,10 +85,15 @@ export function fromOwnerUnreachable(error: OwnerUnreachableError): OpenAIError 
 }
 
 /** An engine failure as OpenAI would report it; context-length errors get OpenAI's wording (LiteLLM reads it). */
-export function fromEngineError(code: ErrorCode, message: string, retryAfterMs?: number): OpenAIError {
+export function fromEngineError(
+  code: ErrorCode,
+  message: string,
+  retryAfterMs?: number,
+  param: string | null = null,
+): OpenAIError {
   const { status, type, code: openAICode } = MAPPINGS[code]
   const text = code === 'context_length_exceeded' ? contextLengthMessage(message) : message
-  return new OpenAIError(status, text, type, null, openAICode, retryAfterSeconds(status, retryAfterMs))
+  return new OpenAIError(status, text, type, param, openAICode, retryAfterSeconds(status, retryAfterMs))
 }
 
 function contextLengthMessage(message: string): string {
@@ -99,4 +105,23 @@ function contextLengthMessage(message: string): string {
     return `This model's maximum context length is ${limit} tokens. However, your messages resulted in ${used} tokens. Please reduce the length of the messages.`
   }
   return `This model's maximum context length is exceeded by your messages. Please reduce the length of the messages. (${message})`
+}
+
+/**
+ * A refusal about who asks, as OpenAI words its own: 403 `permission_error`; a rate limit (requests per
+ * minute, concurrent turns, live sessions) 429 `rate_limit_error`; a spending limit (tokens, USD) 429
+ * `insufficient_quota`. The code names the limit either way.
+ */
+export function fromAccessError(error: AccessError): OpenAIError {
+  if (error.code === 'forbidden')
+    return new OpenAIError(403, error.message, 'permission_error', error.field ?? null, 'forbidden')
+  const spending = /^(tokens|usd)_/.test(error.code)
+  return new OpenAIError(
+    429,
+    error.message,
+    spending ? 'insufficient_quota' : 'rate_limit_error',
+    null,
+    error.code,
+    retryAfterSeconds(429, error.retryAfterMs),
+  )
 }

@@ -10,13 +10,13 @@
  * nobody presents one, so nobody sees them here.
  */
 import { type Static, Type } from '@sinclair/typebox'
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
+import type { FastifyPluginAsync } from 'fastify'
 import type { ClaudeAuth } from '../../engine/claude-auth.js'
 import type { ClaudeCliInfo } from '../../engine/claude-cli.js'
 import { knownTotal } from '../../engine/process-memory.js'
 import type { GatewayContext } from '../../gateway.js'
 import type { StoreErrorCode, StoreHealth } from '../../store/errors.js'
-import { hasValidKey } from '../auth.js'
+import { isStaffWithKey } from '../auth.js'
 import { JSON_TYPE } from '../media-types.js'
 import { Enum, json, Nullable, NullableEnum, ref } from '../responses.js'
 
@@ -141,7 +141,7 @@ export const healthRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = asy
         shown = facts
         bodies = {}
       }
-      const view = withKey(request, gateway.config.server.apiKeys) ? 'full' : 'open'
+      const view = (await isStaffWithKey(gateway, request)) ? 'full' : 'open'
       if (view === 'full' && (!memory || Date.now() - memory.at >= 1_000)) {
         memory = { at: Date.now(), value: engine.memory() }
         bodies.full = undefined
@@ -164,10 +164,6 @@ export const healthRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = asy
     },
   )
 }
-
-/** Whether the caller presented one of the configured keys: with none configured, nobody did. */
-const withKey = (request: FastifyRequest, keys: readonly string[]) =>
-  keys.length > 0 && hasValidKey(request, keys)
 
 interface HealthFacts {
   cli: ClaudeCliInfo

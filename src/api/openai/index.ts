@@ -7,13 +7,16 @@ import { isOwnerUnreachable } from '../../cluster/errors.js'
 import { isGatewayError } from '../../engine/errors.js'
 import type { GatewayContext } from '../../gateway.js'
 import { isStoreError } from '../../store/errors.js'
-import { hasValidKey } from '../auth.js'
+import { isAccessError } from '../../users/errors.js'
+import { auditRequests } from '../audit.js'
+import { principalOf } from '../auth.js'
 import { JsonTooDeepError } from '../json-limits.js'
 import { JSON_TYPE } from '../media-types.js'
+import { visibility } from '../native/visibility.js'
 import { forwardOwnedElsewhere } from '../ownership.js'
 import { validationPath } from '../validation.js'
 import { chatRoutes } from './chat.js'
-import { fromEngineError, fromOwnerUnreachable, OpenAIError } from './errors.js'
+import { fromAccessError, fromEngineError, fromOwnerUnreachable, OpenAIError } from './errors.js'
 import { healthRoutes } from './health.js'
 import { ModelCatalogue, modelRoutes } from './models.js'
 import { OpenAIErrorSchema } from './responses.js'
@@ -46,15 +49,24 @@ export const openaiApi: FastifyPluginAsync<{ gateway: GatewayContext }> = async 
   // Health stays open: load balancers and liveness probes carry no key.
   await app.register(healthRoutes, { gateway })
   await app.register(async (authenticated) => {
-    // Callback style: an async hook costs a promise per request on the hottest routes.
-    authenticated.addHook('onRequest', (request, reply, done) => {
-      if (hasValidKey(request, gateway.config.server.apiKeys)) return done()
+    // Before the key check: the requests that change something are recorded once answered.
+    auditRequests(authenticated, gateway)
+    authenticated.addHook('onRequest', async (request, reply) => {
+      const principal = await principalOf(gateway, request)
+      if (principal) {
+        request.principal = principal
+        // A streamed completion opened with a store key ends when it is revoked (src/users/stream-watch.ts).
+        gateway.users.streams.track(request, reply)
+        return
+      }
       const message =
         request.headers.authorization || request.headers['x-api-key']
           ? 'Incorrect API key provided.'
           : "You didn't provide an API key. Provide it as 'Authorization: Bearer YOUR_KEY'."
-      sendError(reply, new OpenAIError(401, message, 'invalid_request_error', null, 'invalid_api_key'))
+      return sendError(reply, new OpenAIError(401, message, 'invalid_request_error', null, 'invalid_api_key'))
     })
+    // Before the routes: a viewer's requests that change something are refused (src/api/native/visibility.ts).
+    visibility(authenticated, gateway)
     await authenticated.register(modelRoutes, { catalogue })
     await authenticated.register(chatRoutes, { gateway, catalogue })
   })
@@ -69,8 +81,15 @@ export function sendError(reply: FastifyReply, error: OpenAIError): FastifyReply
 export function toOpenAIError(error: unknown): OpenAIError {
   if (error instanceof OpenAIError) return error
   if (isOwnerUnreachable(error)) return fromOwnerUnreachable(error)
-  if (isGatewayError(error) || isStoreError(error))
-    return fromEngineError(error.code, error.message, error.retryAfterMs)
+  if (isGatewayError(error))
+    return fromEngineError(
+      error.code,
+      error.message,
+      error.retryAfterMs,
+      error.field?.replace(/^body\./, '') ?? null,
+    )
+  if (isStoreError(error)) return fromEngineError(error.code, error.message, error.retryAfterMs)
+  if (isAccessError(error)) return fromAccessError(error)
   if (error instanceof JsonTooDeepError)
     return new OpenAIError(400, `${error.message}.`, 'invalid_request_error', null, 'json_too_deep')
   const fastify = error as FastifyError

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto'
 import type { Config } from '../../config/index.js'
 import type { NewSession } from '../../engine/sessions.js'
+import type { UserWorkspaces } from '../../users/workspaces.js'
 import { invalidRequest } from './errors.js'
 import {
   mergeTurns,
@@ -42,7 +43,18 @@ export interface ChatPlan {
   maxTokens: number | null
 }
 
-export function planRequest(body: ChatCompletionRequest, config: Config, model: CatalogueEntry): ChatPlan {
+/** Who sends the request: their workspaces (absent: the configured ones) and their name (null: the operator). */
+export interface Caller {
+  workspaces?: UserWorkspaces
+  owner?: string | null
+}
+
+export function planRequest(
+  body: ChatCompletionRequest,
+  config: Config,
+  model: CatalogueEntry,
+  caller: Caller = {},
+): ChatPlan {
   rejectUnsupported(body as ChatCompletionRequest & Record<string, unknown>)
   checkToolChoice(body)
   const options: GatewayOptions = { ...pickOptions(body), ...body.extra_body }
@@ -73,8 +85,12 @@ export function planRequest(body: ChatCompletionRequest, config: Config, model: 
     conversation.slice(0, lastAssistant + 1).map(({ message, index }) => toTurn(message, index, parts)),
   )
 
-  const settings = sessionSettings(body, options, config, model, system)
-  const profileKey = clientJson([model.id, settings, body.tools ?? [], body.tool_choice ?? null], 'tools')
+  const settings = sessionSettings(body, options, config, model, system, caller.workspaces)
+  // The owner is part of every key: a conversation is continued only by the user who had it.
+  const profileKey = clientJson(
+    [caller.owner ?? null, model.id, settings, body.tools ?? [], body.tool_choice ?? null],
+    'tools',
+  )
   return {
     settings,
     history,

@@ -89,6 +89,8 @@ export const GatewayOptions = Type.Object({
   append_system_prompt: Type.Optional(Type.String()),
   session_id: Type.Optional(Type.String({ minLength: 1 })),
   thinking: Type.Optional(Thinking),
+  /** Approved MCP servers (`users.mcpServers`) the session starts with; the user's policy decides which. */
+  mcp_servers: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
 })
 
 export const ChatCompletionRequest = Type.Intersect([

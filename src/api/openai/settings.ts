@@ -6,6 +6,7 @@
 import type { Config } from '../../config/index.js'
 import type { NewSession } from '../../engine/sessions.js'
 import type { Effort, PermissionMode, ThinkingSetting } from '../../store/types.js'
+import type { UserWorkspaces } from '../../users/workspaces.js'
 import { defaultWorkspaceUnder, workspaceUnder } from '../workspaces.js'
 import { invalidRequest } from './errors.js'
 import type { CatalogueEntry } from './models.js'
@@ -29,6 +30,11 @@ export function sessionSettings(
   config: Config,
   model: CatalogueEntry,
   system: string[],
+  workspaces: UserWorkspaces = {
+    roots: config.openai.workspaceRoots,
+    rootsKey: 'openai.workspaceRoots',
+    home: null,
+  },
 ): NewSession {
   const { openai } = config
   const requested = options.allowed_tools ?? []
@@ -61,8 +67,8 @@ export function sessionSettings(
     .join('\n\n')
   return {
     workspace: options.workspace
-      ? confinedWorkspace(options.workspace, openai.workspaceRoots)
-      : confinedDefaultWorkspace(config, openai.workspaceRoots),
+      ? confinedWorkspace(options.workspace, workspaces)
+      : confinedDefaultWorkspace(config, workspaces),
     model: model.claudeModel,
     agent: options.agent ?? null,
     permissionMode,
@@ -78,6 +84,7 @@ export function sessionSettings(
     maxTurns: options.max_turns ?? null,
     clientTools: clientTools(body),
     additionalDirectories: [],
+    ...(options.mcp_servers !== undefined ? { mcpServers: options.mcp_servers } : {}),
     askPermissions: false,
   }
 }
@@ -114,11 +121,11 @@ function outputSchema(body: ChatCompletionRequest): Record<string, unknown> | nu
   return null
 }
 
-/** A requested workspace must resolve (symlinks included) to a folder under one of the configured roots. */
-function confinedWorkspace(requested: string, roots: readonly string[]): string {
+/** A requested workspace must resolve (symlinks included) to a folder under one of the caller's roots. */
+function confinedWorkspace(requested: string, { roots, rootsKey }: UserWorkspaces): string {
   if (roots.length === 0) {
     throw invalidRequest(
-      'This gateway does not let requests choose a workspace (openai.workspaceRoots is empty).',
+      `This gateway does not let requests choose a workspace (${rootsKey} is empty).`,
       'workspace',
     )
   }
@@ -126,13 +133,17 @@ function confinedWorkspace(requested: string, roots: readonly string[]): string 
 }
 
 /**
- * The default workspace of a request that names none. Where requests may choose workspaces it must be under
- * the same roots; where they may not (no roots), the default is the only one /v1 uses, the operator's
- * choice (undefined: the engine applies it).
+ * The default workspace of a request that names none: a user's own folder when they have one. Else, where
+ * requests may choose workspaces it must be under the same roots; where they may not (no roots), the
+ * default is the only one /v1 uses, the operator's choice (undefined: the engine applies it).
  */
-function confinedDefaultWorkspace(config: Config, roots: readonly string[]): string | undefined {
+function confinedDefaultWorkspace(
+  config: Config,
+  { roots, rootsKey, home }: UserWorkspaces,
+): string | undefined {
+  if (home !== null) return workspacePath(workspaceUnder(home, roots))
   if (roots.length === 0) return undefined
-  return workspacePath(defaultWorkspaceUnder(config, roots, 'openai.workspaceRoots'))
+  return workspacePath(defaultWorkspaceUnder(config, roots, rootsKey))
 }
 
 /** The folder a workspace lookup found, or its problem as the request's 400. */

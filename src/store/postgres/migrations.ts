@@ -108,6 +108,60 @@ const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX file_changes_by_path ON file_changes (session_id, path, seq);
   `,
+  // 2: people, as SQLite's step 6 keeps them (access.ts): each session's owner (NULL: the operator's; the
+  // records written before this step name none), the users kept through the admin API, their keys (only
+  // hashes), the audit trail and usage per user and UTC day. Keys go with their user; sessions, audit
+  // entries and usage stay. `user` is reserved in PostgreSQL: the columns are `user_name` in both stores.
+  `
+  ALTER TABLE sessions ADD COLUMN owner text;
+  CREATE INDEX sessions_by_owner ON sessions (owner, updated_at DESC, id COLLATE "C");
+  CREATE TABLE users (
+    name text PRIMARY KEY,
+    record text NOT NULL,
+    created_at bigint NOT NULL,
+    updated_at bigint NOT NULL
+  );
+  CREATE TABLE api_keys (
+    id text PRIMARY KEY,
+    user_name text NOT NULL,
+    label text,
+    prefix text NOT NULL,
+    hash text NOT NULL UNIQUE,
+    created_at bigint NOT NULL,
+    expires_at bigint,
+    revoked_at bigint,
+    last_used_at bigint,
+    parent_id text
+  );
+  CREATE INDEX api_keys_by_user ON api_keys (user_name, created_at DESC);
+  -- detail is kept as the text written, as events are: read back exactly as it was given.
+  CREATE TABLE audit (
+    id bigserial PRIMARY KEY,
+    ts bigint NOT NULL,
+    actor text,
+    role text,
+    action text NOT NULL,
+    session_id text,
+    target text,
+    status integer NOT NULL,
+    request_id text,
+    ip text,
+    detail text NOT NULL
+  );
+  CREATE INDEX audit_by_ts ON audit (ts);
+  CREATE INDEX audit_by_actor ON audit (actor, id DESC);
+  CREATE INDEX audit_by_action ON audit (action, id DESC);
+  CREATE INDEX audit_by_session ON audit (session_id, id DESC) WHERE session_id IS NOT NULL;
+  CREATE TABLE usage (
+    user_name text NOT NULL,
+    day text NOT NULL,
+    input_tokens bigint NOT NULL,
+    output_tokens bigint NOT NULL,
+    cost_usd double precision NOT NULL,
+    turns bigint NOT NULL,
+    PRIMARY KEY (user_name, day)
+  );
+  `,
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS.length

@@ -245,6 +245,10 @@ export async function toolCalls(db: Queryable, query: ToolCallQuery): Promise<Pa
     where.push(`${column} = ${bind(value)}`)
     name += letter
   }
+  if (query.owner !== undefined) {
+    where.push(`session_id IN (SELECT id FROM sessions WHERE owner = ${bind(query.owner)})`)
+    name += 'o'
+  }
   if (query.since !== undefined) {
     where.push(`ts >= ${bind(query.since)}`)
     name += 't'

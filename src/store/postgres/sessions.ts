@@ -8,6 +8,7 @@ interface SessionRow {
 
 /** The filters of a list, as columns of `sessions`. */
 const FILTERS = [
+  ['owner', (query: SessionQuery) => query.owner],
   ['state', (query: SessionQuery) => query.state],
   ['workspace', (query: SessionQuery) => query.workspace],
   ['agent', (query: SessionQuery) => query.agent],
@@ -21,7 +22,7 @@ export class SessionTable {
   insert(db: Queryable, record: SessionRecord): Promise<unknown> {
     return db.query({
       name: 'sessions-insert',
-      text: 'INSERT INTO sessions (id, state, workspace, agent, created_at, updated_at, record) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+      text: 'INSERT INTO sessions (id, state, workspace, agent, owner, created_at, updated_at, record) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
       values: [...columns(record), record.createdAt, record.updatedAt, JSON.stringify(record)],
     })
   }
@@ -29,12 +30,14 @@ export class SessionTable {
   update(db: Queryable, record: SessionRecord): Promise<unknown> {
     return db.query({
       name: 'sessions-update',
-      text: 'UPDATE sessions SET state = $2, workspace = $3, agent = $4, updated_at = $5, record = $6 WHERE id = $1',
+      text: 'UPDATE sessions SET state = $2, workspace = $3, agent = $4, owner = $5, updated_at = $6, record = $7 WHERE id = $1',
       values: [...columns(record), record.updatedAt, JSON.stringify(record)],
     })
   }
 
   async get(db: Queryable, id: string): Promise<SessionRecord | undefined> {
+    // PostgreSQL's text holds no NUL, and no id has one: a request naming one names no session.
+    if (id.includes('\u0000')) return undefined
     const { rows } = await db.query<SessionRow>({
       name: 'sessions-get',
       text: 'SELECT record FROM sessions WHERE id = $1',
@@ -47,11 +50,17 @@ export class SessionTable {
     return db.query({ name: 'sessions-delete', text: 'DELETE FROM sessions WHERE id = $1', values: [id] })
   }
 
-  async count(db: Queryable): Promise<number> {
-    const { rows } = await db.query<{ n: number }>({
-      name: 'sessions-count',
-      text: 'SELECT count(*) AS n FROM sessions',
-    })
+  /** Every session; with `owner`, that user's that are not closed. */
+  async count(db: Queryable, owner?: string): Promise<number> {
+    const { rows } = await db.query<{ n: number }>(
+      owner === undefined
+        ? { name: 'sessions-count', text: 'SELECT count(*) AS n FROM sessions' }
+        : {
+            name: 'sessions-count-live',
+            text: "SELECT count(*) AS n FROM sessions WHERE owner = $1 AND state <> 'closed'",
+            values: [owner],
+          },
+    )
     return rows[0]!.n
   }
 
@@ -61,7 +70,7 @@ export class SessionTable {
     const values: string[] = []
     for (const [column, filterOf] of FILTERS) {
       const value = filterOf(query)
-      if (!value) continue
+      if (value === undefined || (value === '' && column !== 'owner')) continue
       columns.push(column)
       values.push(value)
     }
@@ -81,7 +90,7 @@ export class SessionTable {
   }
 }
 
-/** The id and the columns a record is listed by, as the statements take them ($1 to $4). */
-function columns(record: SessionRecord): [string, string, string, string | null] {
-  return [record.id, record.state, record.settings.workspace, record.settings.agent]
+/** The id and the columns a record is listed by, as the statements take them ($1 to $5). */
+function columns(record: SessionRecord): [string, string, string, string | null, string | null] {
+  return [record.id, record.state, record.settings.workspace, record.settings.agent, record.owner ?? null]
 }

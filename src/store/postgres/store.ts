@@ -15,6 +15,7 @@ import type {
   ToolCallQuery,
   ToolCallRef,
 } from '../types.js'
+import { PostgresAccess } from './access.js'
 import { storeErrorOf } from './errors.js'
 import { EventLog } from './events.js'
 import { changeSeqs, readChanges } from './file-changes.js'
@@ -97,6 +98,8 @@ export class PostgresStore implements Store {
   private readonly onReadModelError: (error: Error, sessionIds: readonly string[]) => void
   private failure: { error: StoreErrorCode; message: string; since: number } | null = null
   private closed = false
+  /** Users, keys, the audit trail and usage (access.ts), through the same guards as the rest. */
+  readonly access: PostgresAccess
 
   constructor(
     private readonly pool: pg.Pool,
@@ -107,6 +110,11 @@ export class PostgresStore implements Store {
     this.log = new EventLog(options.onUnreadableEvent ?? (() => {}))
     this.diffMaxBytes = options.changeCountMaxBytes ?? 1024 * 1024
     this.onReadModelError = options.onReadModelError ?? (() => {})
+    this.access = new PostgresAccess(pool, {
+      read: (run) => this.guard(run),
+      write: (run) => this.guardWrite(run),
+      transaction: (run) => this.transaction(run),
+    })
   }
 
   insertSession(record: SessionRecord): Promise<void> {
@@ -139,8 +147,8 @@ export class PostgresStore implements Store {
     )
   }
 
-  countSessions(): Promise<number> {
-    return this.guard(() => this.sessions.count(this.pool))
+  countSessions(query?: { owner: string }): Promise<number> {
+    return this.guard(() => this.sessions.count(this.pool, query?.owner))
   }
 
   async appendEvents(events: readonly GatewayEvent[]): Promise<void> {

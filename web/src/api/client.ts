@@ -89,13 +89,17 @@ export function createApiClient({
       request<T>('PATCH', path, { ...options, body }),
     delete: <T>(path: string, options?: RequestOptions) => request<T>('DELETE', path, options),
     /** POSTs `body` and takes the answer as a file (an export), whatever its type. */
-    async download(path: string, body?: unknown, options?: RequestOptions): Promise<Download> {
-      const response = await send('POST', path, { ...options, body, headers: { accept: '*/*' } })
-      return {
-        blob: await response.blob(),
-        fileName: fileNameOf(response.headers.get('content-disposition')),
-      }
-    },
+    download: (path: string, body?: unknown, options?: RequestOptions) =>
+      file('POST', path, { ...options, body }),
+    /** GETs a file (the audit trail's export): with the key in a header, which a plain link cannot send. */
+    downloadGet: (path: string, options?: Omit<RequestOptions, 'body'>) => file('GET', path, options),
+  }
+  async function file(method: string, path: string, options?: RequestOptions): Promise<Download> {
+    const response = await send(method, path, { ...options, headers: { accept: '*/*' } })
+    return {
+      blob: await response.blob(),
+      fileName: fileNameOf(response.headers.get('content-disposition')),
+    }
   }
 }
 

@@ -11,10 +11,19 @@ export interface CredentialsState {
   key: string | null
   /** The gateway refused the request for want of a (valid) key. */
   required: boolean
+  /** The key was forgotten on purpose (sign out), not refused. */
+  signedOut?: boolean
+}
+
+/** What is used of sessionStorage, spelled out so that node:test (no DOM types) compiles this module too. */
+interface KeyStorage {
+  getItem(name: string): string | null
+  setItem(name: string, value: string): void
+  removeItem(name: string): void
 }
 
 /** sessionStorage when there is one (a page), nothing otherwise (node:test). */
-const storage: Pick<Storage, 'getItem' | 'setItem' | 'removeItem'> | undefined = globalThis.sessionStorage
+const storage = (globalThis as { sessionStorage?: KeyStorage }).sessionStorage
 
 let state: CredentialsState = { key: storage?.getItem(STORAGE_KEY) ?? null, required: false }
 const listeners = new Set<Listener>()
@@ -37,7 +46,13 @@ export const credentials = {
   /** A 401: the key (if any) is wrong; it is forgotten and the user asked for another. */
   refused(): void {
     storage?.removeItem(STORAGE_KEY)
-    if (!state.required || state.key !== null) update({ key: null, required: true })
+    if (!state.required || state.key !== null)
+      update({ key: null, required: true, signedOut: state.signedOut })
+  },
+  /** Forgets the key on purpose: the prompt asks for one (another person's, or the same again). */
+  signOut(): void {
+    storage?.removeItem(STORAGE_KEY)
+    update({ key: null, required: true, signedOut: true })
   },
   subscribe(listener: Listener): () => void {
     listeners.add(listener)

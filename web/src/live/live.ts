@@ -11,9 +11,16 @@ import { type ConnectionStatus, LiveStream } from './stream.js'
 
 export const live = new LiveStream({ headers: credentials.headers, onUnauthorized: credentials.refused })
 
-// A key given after a 401 reconnects the stream at once, from where it was.
+// A key given after a 401 reconnects the stream at once, from where it was; so does another key (signed out,
+// or someone else signed in): what the stream may carry is the new key holder's.
+let streamKey = credentials.get().key
 credentials.subscribe(() => {
-  if (credentials.get().key !== null && live.status === 'unauthorized') live.reconnect()
+  const { key } = credentials.get()
+  const changed = key !== streamKey
+  streamKey = key
+  if (live.status === 'stopped') return
+  if ((key !== null && live.status === 'unauthorized') || (changed && live.status !== 'unauthorized'))
+    live.reconnect()
 })
 
 const nextFrame = (run: () => void) => void requestAnimationFrame(run)

@@ -29,8 +29,9 @@ function describe(error: unknown, what: string): { title: string; hint: string }
   if (error instanceof ApiError) {
     if (error.code === 'network')
       return { title: 'The gateway cannot be reached', hint: 'Check that it is running, then retry.' }
-    if (error.status === 401)
-      return { title: 'An API key is needed', hint: 'Enter one of the gateway’s server.apiKeys.' }
+    if (error.status === 401) return { title: 'An API key is needed', hint: 'Sign in with your API key.' }
+    if (error.status === 403)
+      return { title: 'Not allowed', hint: `${error.message} (${error.code}): ask an admin for access.` }
     return { title: `${what} could not be loaded`, hint: `${error.message} (${error.code})` }
   }
   return {

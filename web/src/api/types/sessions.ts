@@ -30,6 +30,8 @@ export interface Session {
   turns: number
   created_at: string
   updated_at: string
+  /** The user it belongs to; null: the operator's. Absent from gateways without users. */
+  owner?: string | null
 }
 
 /** `POST /api/sessions/{id}/messages` with `Prefer: respond-async`: the turn has started. */

@@ -5,6 +5,7 @@
  */
 import { useCallback, useEffect, useState } from 'react'
 import { ApiError, api } from '../../api/client.js'
+import { useCanChange } from '../../api/me.js'
 import type { AgentConfig, AgentScope } from '../../api/types/agents.js'
 import { Link, navigate, useLocation } from '../../router.js'
 import { Badge } from '../../ui/badge.js'
@@ -35,6 +36,8 @@ export default function AgentEditor({ params }: { params: Record<string, string>
   const editing = name !== undefined && scope !== undefined
   const list = `/agents${workspace ? `?workspace=${encodeURIComponent(workspace)}` : ''}`
   const agentQuery = { scope, workspace: scope === 'project' ? workspace : undefined }
+  // A viewer reads the agent file; saving and deleting are not offered.
+  const editable = useCanChange()
 
   const [config, setConfig] = useState<AgentConfig>()
   const [loadError, setLoadError] = useState<unknown>()
@@ -238,9 +241,11 @@ export default function AgentEditor({ params }: { params: Record<string, string>
           </div>
         )}
         <div className="editor-actions">
-          <Button type="submit" variant="primary" disabled={busy}>
-            {editing ? 'Save' : 'Create agent'}
-          </Button>
+          {editable && (
+            <Button type="submit" variant="primary" disabled={busy}>
+              {editing ? 'Save' : 'Create agent'}
+            </Button>
+          )}
           <Link className="btn btn-ghost" to={list}>
             Cancel
           </Link>
@@ -250,7 +255,7 @@ export default function AgentEditor({ params }: { params: Record<string, string>
               Saved
             </span>
           )}
-          {editing && (
+          {editing && editable && (
             <Button variant="danger" className="push-end" onClick={() => setDeleting(true)}>
               Delete…
             </Button>

@@ -5,6 +5,7 @@
  */
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react'
 import { api } from '../../api/client.js'
+import { isStaff, useCanChange, useMe } from '../../api/me.js'
 import type { AgentFigure, AgentListItem, AgentStats } from '../../api/types/agents.js'
 import { useLiveEvents } from '../../live/live.js'
 import { Link, navigate, useLocation } from '../../router.js'
@@ -38,6 +39,9 @@ export default function AgentsView() {
   const [search, setSearch] = useState('')
   const [since, setSince] = useState('')
   const [folder, setFolder] = useState(workspace)
+  const editable = useCanChange()
+  // The figures count everyone's turns: admins and viewers only (the gateway refuses users).
+  const staff = isStaff(useMe())
 
   const loadAgents = useCallback(async () => {
     try {
@@ -50,13 +54,14 @@ export default function AgentsView() {
   }, [workspace])
 
   const loadStats = useCallback(async () => {
+    if (!staff) return
     try {
       setStats(await api.get<AgentStats>('/agent-stats', { query: { since: sinceOf(since, Date.now()) } }))
       setStatsError(undefined)
     } catch (failure) {
       setStatsError(failure)
     }
-  }, [since])
+  }, [since, staff])
 
   useLoad(loadAgents)
   useLoad(loadStats)
@@ -80,11 +85,13 @@ export default function AgentsView() {
       <div className="view-header">
         <h1 id="agents-title">Agents</h1>
         {agents && <span className="muted">{count(agents.length, 'agent')}</span>}
-        <span className="view-header-end">
-          <Link className="btn btn-primary" to={`/agents/new${suffix}`}>
-            New agent
-          </Link>
-        </span>
+        {editable && (
+          <span className="view-header-end">
+            <Link className="btn btn-primary" to={`/agents/new${suffix}`}>
+              New agent
+            </Link>
+          </span>
+        )}
       </div>
       <div className="toolbar">
         <SearchBox
@@ -140,9 +147,11 @@ export default function AgentsView() {
           <EmptyState
             title="No agents yet"
             action={
-              <Link className="btn btn-primary" to={`/agents/new${suffix}`}>
-                Create an agent
-              </Link>
+              editable && (
+                <Link className="btn btn-primary" to={`/agents/new${suffix}`}>
+                  Create an agent
+                </Link>
+              )
             }
           >
             <p>

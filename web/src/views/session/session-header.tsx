@@ -5,6 +5,7 @@
  */
 import { type ReactNode, useCallback, useEffect, useRef, useState } from 'react'
 import { api } from '../../api/client.js'
+import { isStaff, useMe } from '../../api/me.js'
 import type { Session } from '../../api/types/sessions.js'
 import { useLiveEvents } from '../../live/live.js'
 import { Link } from '../../router.js'
@@ -93,6 +94,8 @@ export function SessionHeader({
   const { usage } = session
   const tokens = totalTokens(usage)
   const base = `/sessions/${encodeURIComponent(session.id)}`
+  // Admins and viewers see everyone's sessions: whose this is shows.
+  const showOwner = isStaff(useMe())
   return (
     <header className="session-header">
       <div className="session-title-line">
@@ -106,6 +109,7 @@ export function SessionHeader({
         {status}
       </div>
       <dl className="session-facts">
+        {showOwner && <Fact name="Owner">{session.owner ?? <span className="muted">operator</span>}</Fact>}
         <Fact name="Model">{session.model ?? <span className="muted">default</span>}</Fact>
         <Fact name="Agent">{session.agent ?? <span className="muted">none</span>}</Fact>
         <Fact name="Workspace">

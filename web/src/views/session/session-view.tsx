@@ -5,6 +5,7 @@
  */
 import { useCallback, useMemo, useSyncExternalStore } from 'react'
 import { credentials } from '../../api/credentials.js'
+import { useCanChange } from '../../api/me.js'
 import {
   Composer,
   ForkButton,
@@ -31,19 +32,21 @@ function SessionPage({ id }: { id: string }) {
   const record = useSessionRecord(id, key)
   const timeline = useTimeline(id, key)
   const { session, error, deleted } = record
+  // A viewer reads the session; nothing that steers it is offered.
+  const editable = useCanChange()
 
   // Stable, so that the timeline's memoised rows do not re-render for it.
   const forkable = useMemo(() => ({ id }), [id])
   const messageActions = useCallback(
     (entry: EntryOf<'user'> | EntryOf<'text'>) =>
-      entry.kind === 'text' && entry.synthetic ? null : (
+      !editable || (entry.kind === 'text' && entry.synthetic) ? null : (
         <ForkButton
           session={forkable}
           seq={entry.seq}
           {...(entry.kind === 'text' && entry.messageId ? { at: entry.messageId } : {})}
         />
       ),
-    [forkable],
+    [forkable, editable],
   )
 
   if (deleted || !session)
@@ -63,11 +66,11 @@ function SessionPage({ id }: { id: string }) {
         session={session}
         tab="conversation"
         status={<PendingPermissionsBadge sessionId={id} running={session.state === 'running'} />}
-        controls={<SessionControls session={session} onChange={record.replace} />}
+        controls={editable ? <SessionControls session={session} onChange={record.replace} /> : undefined}
       />
       <Timeline sessionId={id} timeline={timeline} messageActions={messageActions} />
-      <PendingPermissions session={session} />
-      <Composer session={session} />
+      {editable && <PendingPermissions session={session} />}
+      {editable && <Composer session={session} />}
     </section>
   )
 }

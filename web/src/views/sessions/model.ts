@@ -103,8 +103,8 @@ export function visibleSessions(state: SessionsState, { search, state: wanted, a
 }
 
 function matches(session: Session, needle: string): boolean {
-  return [session.title, session.id, session.model, session.agent, session.workspace].some((field) =>
-    field?.toLowerCase().includes(needle),
+  return [session.title, session.id, session.model, session.agent, session.workspace, session.owner].some(
+    (field) => field?.toLowerCase().includes(needle),
   )
 }
 

@@ -10,10 +10,12 @@ export const SessionRow = memo(function SessionRow({
   session,
   top,
   height,
+  showOwner = false,
 }: {
   session: Session
   top: number
   height: number
+  showOwner?: boolean
 }) {
   const { usage } = session
   const tokens = totalTokens(usage)
@@ -21,7 +23,7 @@ export const SessionRow = memo(function SessionRow({
     <li className="table-row" style={{ transform: `translateY(${top}px)`, height }}>
       <Link
         to={`/sessions/${encodeURIComponent(session.id)}`}
-        className="session-grid"
+        className={showOwner ? 'session-grid session-grid-owner' : 'session-grid'}
         data-session-id={session.id}
       >
         <span>
@@ -31,6 +33,11 @@ export const SessionRow = memo(function SessionRow({
           <span className="truncate">{session.title ?? 'Untitled'}</span>
           <span className="muted mono truncate">{session.id.slice(0, 8)}</span>
         </span>
+        {showOwner && (
+          <span className="truncate" data-owner={session.owner ?? ''}>
+            {session.owner ?? <span className="muted">operator</span>}
+          </span>
+        )}
         <span className="truncate">{session.model ?? <span className="muted">default</span>}</span>
         <span className="truncate">{session.agent ?? <span className="muted">none</span>}</span>
         <span className="truncate mono" title={session.workspace}>

@@ -7,6 +7,7 @@ import { useVirtualizer } from '@tanstack/react-virtual'
 import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react'
 import { api } from '../../api/client.js'
 import { credentials } from '../../api/credentials.js'
+import { isStaff, useMe } from '../../api/me.js'
 import type { Page } from '../../api/types/page.js'
 import { SESSION_STATES, type Session } from '../../api/types/sessions.js'
 import { useLiveEvents } from '../../live/live.js'
@@ -36,6 +37,7 @@ const ROW_HEIGHT = 56
 const COLUMNS: [name: string, className?: string][] = [
   ['State'],
   ['Title'],
+  ['Owner'],
   ['Model'],
   ['Agent'],
   ['Workspace'],
@@ -44,7 +46,12 @@ const COLUMNS: [name: string, className?: string][] = [
   ['Last activity'],
 ]
 
+/** Without the owner: a user sees only their own sessions. */
+const OWN_COLUMNS = COLUMNS.filter(([name]) => name !== 'Owner')
+
 export default function SessionsView() {
+  // Admins and viewers see everyone's sessions: whose each is shows.
+  const showOwner = isStaff(useMe())
   const [sessions, setSessions] = useState<SessionsState>(EMPTY)
   const [filters, setFilters] = useState<Filters>(NO_FILTERS)
   const [error, setError] = useState<unknown>()
@@ -129,7 +136,7 @@ export default function SessionsView() {
       <div className="toolbar">
         <SearchBox
           label="Search sessions"
-          placeholder="Search title, id, model, agent, workspace"
+          placeholder={`Search title, id, model, agent, workspace${showOwner ? ', owner' : ''}`}
           value={filters.search}
           onChange={(search) => update({ search })}
         />
@@ -172,7 +179,10 @@ export default function SessionsView() {
         )
       ) : (
         <div className="table">
-          <TableHead columns={COLUMNS} grid="session-grid" />
+          <TableHead
+            columns={showOwner ? COLUMNS : OWN_COLUMNS}
+            grid={showOwner ? 'session-grid session-grid-owner' : 'session-grid'}
+          />
           <div className="table-body" ref={scroller}>
             <ul aria-label="Sessions" style={{ height: virtualizer.getTotalSize() }}>
               {virtualizer.getVirtualItems().map((item) => (
@@ -181,6 +191,7 @@ export default function SessionsView() {
                   session={rows[item.index]!}
                   top={item.start}
                   height={ROW_HEIGHT}
+                  showOwner={showOwner}
                 />
               ))}
             </ul>

@@ -5,6 +5,7 @@
  */
 import { useCallback, useEffect, useId, useState } from 'react'
 import { ApiError, api } from '../../api/client.js'
+import { useCanChange } from '../../api/me.js'
 import { PERMISSION_MODES, type PermissionMode, type ToolPermissions } from '../../api/types/permissions.js'
 import { Badge } from '../../ui/badge.js'
 import { Button } from '../../ui/button.js'
@@ -54,13 +55,22 @@ function SessionPermissions({ sessionId }: { sessionId: string }) {
   const [error, setError] = useState<{ message: string; list?: RuleList; index?: number }>()
   const [busy, setBusy] = useState(false)
   const [saved, setSaved] = useState(false)
+  // A viewer reads the rules; saving is not offered.
+  const editable = useCanChange()
 
   const load = useCallback(async () => {
     try {
       const [permissions, command] = await Promise.all([
         api.get<ToolPermissions>(`${base}/tool-permissions`),
         // The gateway's /permissions command reads the settings files; without arguments it changes nothing.
-        api.post<{ data: { settings_files: SettingsFileView[] } }>(`${base}/commands/permissions`, {}),
+        // It is a POST, which a viewer may not send: for them the rules show without the files.
+        api
+          .post<{ data: { settings_files: SettingsFileView[] } }>(`${base}/commands/permissions`, {})
+          .catch((failure: unknown) => {
+            if (failure instanceof ApiError && failure.code === 'forbidden')
+              return { data: { settings_files: [] } }
+            throw failure
+          }),
       ])
       setLoaded({ saved: permissions, files: command.data.settings_files })
       setEdited(permissions)
@@ -144,12 +154,16 @@ function SessionPermissions({ sessionId }: { sessionId: string }) {
           </p>
         )}
         <div className="editor-actions">
-          <Button type="submit" variant="primary" disabled={busy || !changed(loaded.saved, edited)}>
-            Save
-          </Button>
-          <Button variant="ghost" disabled={busy} onClick={() => update(loaded.saved)}>
-            Undo changes
-          </Button>
+          {editable && (
+            <>
+              <Button type="submit" variant="primary" disabled={busy || !changed(loaded.saved, edited)}>
+                Save
+              </Button>
+              <Button variant="ghost" disabled={busy} onClick={() => update(loaded.saved)}>
+                Undo changes
+              </Button>
+            </>
+          )}
           {saved && (
             <span className="saved" role="status">
               Saved: applies from the next turn

@@ -4,6 +4,7 @@
  * is: going back to one finds it as it was left.
  */
 import { useState } from 'react'
+import { useCanChange } from '../../api/me.js'
 import { Link, useLocation } from '../../router.js'
 import { EmptyState } from '../../ui/empty-state.js'
 import { CallsPanel } from './calls-panel.js'
@@ -20,7 +21,10 @@ type Tab = (typeof TABS)[number]['tab']
 
 export default function ToolsView({ params }: { params: Record<string, string> }) {
   const { query } = useLocation()
-  const active = TABS.find((each) => each.tab === (params.tab ?? 'calls'))
+  // Running a tool changes things: not a viewer's tab.
+  const editable = useCanChange()
+  const tabs = editable ? TABS : TABS.filter((each) => each.tab !== 'run')
+  const active = tabs.find((each) => each.tab === (params.tab ?? 'calls'))
   const [opened, setOpened] = useState<ReadonlySet<Tab>>(new Set())
   if (active && !opened.has(active.tab)) setOpened(new Set([...opened, active.tab]))
   // The chosen session goes with the tabs that act on one.
@@ -33,7 +37,7 @@ export default function ToolsView({ params }: { params: Record<string, string> }
         <h1 id="tools-title">Tools</h1>
       </div>
       <nav className="tabs" aria-label="Tools">
-        {TABS.map((each) => (
+        {tabs.map((each) => (
           <Link
             key={each.tab}
             className="tab"

@@ -4,6 +4,7 @@
  */
 import { useRef } from 'react'
 import { api } from '../../../api/client.js'
+import { saveFile } from '../../../ui/save-file.js'
 import { ActionError, useAction } from './action.js'
 
 const FORMATS = [
@@ -18,7 +19,7 @@ export function ExportMenu({ sessionId }: { sessionId: string }) {
     const { blob, fileName } = await api.download(`/sessions/${encodeURIComponent(sessionId)}/export`, {
       format,
     })
-    save(blob, fileName ?? `session-${sessionId}.${format}`)
+    saveFile(blob, fileName ?? `session-${sessionId}.${format}`)
     if (menu.current) menu.current.open = false
     return true
   })
@@ -43,17 +44,4 @@ export function ExportMenu({ sessionId }: { sessionId: string }) {
       <ActionError error={download.error} onDismiss={download.clear} />
     </div>
   )
-}
-
-/** Hands `blob` to the browser as a download named `fileName`. */
-function save(blob: Blob, fileName: string): void {
-  const url = URL.createObjectURL(blob)
-  const link = document.createElement('a')
-  link.href = url
-  link.download = fileName
-  document.body.append(link)
-  link.click()
-  link.remove()
-  // After the click has been handled: the download has the bytes by then.
-  setTimeout(() => URL.revokeObjectURL(url), 0)
 }

@@ -1,0 +1,157 @@
+/**
+ * The SQLite store's access tables (src/store/access-sqlite.ts): users, keys, the audit trail, usage, the
+ * owner filters of sessions and tool calls, the schema step that adds them to an older database, and
+ * storage failures as StoreErrors. integration/postgres-access runs the same checks on PostgreSQL.
+ */
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { type TestContext, test } from 'node:test'
+import Database from 'better-sqlite3'
+import { isStoreError } from '../../src/store/errors.js'
+import { SCHEMA_VERSION } from '../../src/store/migrations.js'
+import { SqliteStore } from '../../src/store/sqlite.js'
+import {
+  auditEntry,
+  checkAudit,
+  checkKeys,
+  checkOwnerFilters,
+  checkUsage,
+  checkUsers,
+  checkUserWrites,
+  keyRecord,
+  userRecord,
+} from '../support/access-fixtures.js'
+import { listedRecord } from '../support/store-fixtures.js'
+
+function tempDir(t: TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'ccgw-access-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+function openStore(t: TestContext, dir = tempDir(t)): SqliteStore {
+  const store = new SqliteStore(dir)
+  t.after(() => store.close())
+  return store
+}
+
+test('users: put, replace, get, list in byte order, delete with their keys', async (t) => {
+  await checkUsers(openStore(t))
+})
+
+test('users as the admin API writes them: inserted once, leftover keys dropped, updated only if there', async (t) => {
+  await checkUserWrites(openStore(t))
+})
+
+test('keys: newest first, exact hash lookup, unique hashes, revoked once, last use', async (t) => {
+  await checkKeys(openStore(t))
+})
+
+test('audit: newest first, filters, pages by id, prune by time, ids never reused', async (t) => {
+  await checkAudit(openStore(t))
+})
+
+test('usage: added per user and UTC day, summed over inclusive ranges, zeros when none', async (t) => {
+  await checkUsage(openStore(t))
+})
+
+test('owner filters: sessions, live-session count, tool calls; unowned sessions match no owner', async (t) => {
+  await checkOwnerFilters(openStore(t))
+})
+
+test('everything written is there after reopening', async (t) => {
+  const dir = tempDir(t)
+  const first = new SqliteStore(dir)
+  await first.access.insertUser(userRecord('alice'))
+  await first.access.insertKey(keyRecord('k1', 'alice', 1))
+  await first.access.appendAudit([auditEntry(1)])
+  await first.access.addUsage('alice', '2026-01-01', {
+    inputTokens: 1,
+    outputTokens: 2,
+    costUsd: 3,
+    turns: 1,
+  })
+  await first.insertSession({ ...listedRecord('s'), owner: 'alice' })
+  await first.close()
+
+  const store = openStore(t, dir)
+  assert.deepEqual(await store.access.getUser('alice'), userRecord('alice'))
+  assert.deepEqual(await store.access.listKeys(), [keyRecord('k1', 'alice', 1)])
+  assert.equal((await store.access.readAudit({ limit: 5 })).length, 1)
+  assert.equal((await store.access.usage('alice', '2026-01-01', '2026-01-01')).costUsd, 3)
+  assert.equal(await store.countSessions({ owner: 'alice' }), 1)
+})
+
+test('a database of schema version 5 gains the access tables; its sessions have no owner', async (t) => {
+  const dir = tempDir(t)
+  const seed = new SqliteStore(dir)
+  await seed.insertSession(listedRecord('legacy'))
+  await seed.close()
+  // Back to version 5 as an older gateway left it: no owner column, no access tables.
+  const old = new Database(join(dir, 'gateway.sqlite'))
+  old.exec(`
+    DROP INDEX sessions_by_owner;
+    ALTER TABLE sessions DROP COLUMN owner;
+    DROP TABLE users; DROP TABLE api_keys; DROP TABLE audit; DROP TABLE usage;
+  `)
+  old.pragma('user_version = 5')
+  old.close()
+
+  const store = openStore(t, dir)
+  const check = new Database(store.file, { readonly: true })
+  t.after(() => check.close())
+  assert.equal(check.pragma('user_version', { simple: true }), SCHEMA_VERSION)
+  assert.deepEqual(check.prepare('SELECT id, owner FROM sessions').all(), [{ id: 'legacy', owner: null }])
+  assert.equal((await store.listSessions({ limit: 10, offset: 0 })).total, 1)
+  assert.equal((await store.listSessions({ limit: 10, offset: 0, owner: 'alice' })).total, 0)
+  await checkUsers(store)
+})
+
+test('a closed database: every access call rejects with a StoreError and health() tells', async (t) => {
+  const store = openStore(t)
+  await store.close()
+  const calls: (() => Promise<unknown>)[] = [
+    () => store.access.listUsers(),
+    () => store.access.getUser('a'),
+    () => store.access.insertUser(userRecord('a')),
+    () => store.access.updateUser(userRecord('a')),
+    () => store.access.deleteUser('a'),
+    () => store.access.insertKey(keyRecord('k', 'a', 1)),
+    () => store.access.listKeys(),
+    () => store.access.keyByHash('h'),
+    () => store.access.revokeKey('k', 1),
+    () => store.access.touchKey('k', 1),
+    () => store.access.appendAudit([auditEntry(1)]),
+    () => store.access.readAudit({ limit: 1 }),
+    () => store.access.pruneAudit(1),
+    () => store.access.addUsage('a', '2026-01-01', { inputTokens: 0, outputTokens: 0, costUsd: 0, turns: 0 }),
+    () => store.access.usage('a', '2026-01-01', '2026-01-01'),
+    () => store.countSessions({ owner: 'a' }),
+  ]
+  for (const call of calls)
+    await assert.rejects(
+      call(),
+      (error: Error) => isStoreError(error) && error.code === 'storage_unavailable',
+    )
+  const health = store.health()
+  assert.equal(health.ok, false)
+})
+
+test('a full database: access writes fail with storage_full until there is room again', async (t) => {
+  const store = openStore(t)
+  await store.access.insertUser(userRecord('alice'))
+  store.setMaxSize(1)
+  const big = Array.from({ length: 200 }, (_, i) => auditEntry(i, { detail: { pad: 'x'.repeat(2_000) } }))
+  await assert.rejects(
+    store.access.appendAudit(big),
+    (error: Error) => isStoreError(error) && error.code === 'storage_full',
+  )
+  assert.equal(store.health().ok, false)
+  assert.deepEqual(await store.access.readAudit({ limit: 1 }), [], 'the batch is written whole or not at all')
+  store.setMaxSize(0)
+  await store.access.appendAudit(big)
+  assert.deepEqual(store.health(), { ok: true })
+  assert.equal((await store.access.readAudit({ limit: 500 })).length, 200)
+})
