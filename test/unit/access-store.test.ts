@@ -4,8 +4,6 @@
  * storage failures as StoreErrors. integration/postgres-access runs the same checks on PostgreSQL.
  */
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type TestContext, test } from 'node:test'
 import Database from 'better-sqlite3'
@@ -23,19 +21,9 @@ import {
   keyRecord,
   userRecord,
 } from '../support/access-fixtures.js'
-import { listedRecord } from '../support/store-fixtures.js'
+import { listedRecord, openTempStore, tempDir } from '../support/store-fixtures.js'
 
-function tempDir(t: TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'ccgw-access-'))
-  t.after(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
-
-function openStore(t: TestContext, dir = tempDir(t)): SqliteStore {
-  const store = new SqliteStore(dir)
-  t.after(() => store.close())
-  return store
-}
+const openStore = (t: TestContext, dir?: string) => openTempStore(t, dir ?? tempDir(t, 'ccgw-access-'))
 
 test('users: put, replace, get, list in byte order, delete with their keys', async (t) => {
   await checkUsers(openStore(t))

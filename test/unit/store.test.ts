@@ -1,8 +1,7 @@
 /** SqliteStore: session records with paginated, filtered listing, and the per-session event log. */
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { type TestContext, test } from 'node:test'
 import Database from 'better-sqlite3'
@@ -17,24 +16,15 @@ import {
   checkRecordUpdates,
   storedEvent as event,
   ids,
+  openTempStore,
   readyBody,
   listedRecord as record,
   seqs,
+  tempDir,
 } from '../support/store-fixtures.js'
 import { waitUntil } from '../support/wait.js'
 
-function tempDir(t: TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'ccgw-store-'))
-  t.after(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
-
-/** A store closed at the end of the test (closing twice is harmless). */
-function openStore(t: TestContext, dir = tempDir(t)): SqliteStore {
-  const store = new SqliteStore(dir)
-  t.after(() => store.close())
-  return store
-}
+const openStore = (t: TestContext, dir?: string) => openTempStore(t, dir ?? tempDir(t, 'ccgw-store-'))
 
 test('insert, get and update a session record', async (t) => {
   const store = openStore(t)

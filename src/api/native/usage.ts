@@ -6,28 +6,17 @@
 import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyPluginAsync } from 'fastify'
 import type { GatewayContext } from '../../gateway.js'
-import type { QuotaName } from '../../users/errors.js'
 import type { Principal } from '../../users/principal.js'
 import type { QuotaLimits, QuotaReport } from '../../users/quotas.js'
 import { json, Nullable } from '../responses.js'
 import { notFound } from './errors.js'
 import { NATIVE_COMMON, nativeErrors } from './responses.js'
-
-/** Each quota by its name in the API. */
-const LIMIT_FIELDS = {
-  requests_per_minute: 'requestsPerMinute',
-  concurrent_turns: 'concurrentTurns',
-  live_sessions: 'liveSessions',
-  tokens_per_day: 'tokensPerDay',
-  tokens_per_month: 'tokensPerMonth',
-  usd_per_day: 'usdPerDay',
-  usd_per_month: 'usdPerMonth',
-} as const satisfies Record<string, QuotaName>
+import { QUOTA_FIELDS } from './user-views.js'
 
 const Limits = (description: string, each: string) =>
   Type.Object(
     Object.fromEntries(
-      Object.keys(LIMIT_FIELDS).map((field) => [field, Nullable(Type.Number({ minimum: 0 }))]),
+      Object.keys(QUOTA_FIELDS).map((field) => [field, Nullable(Type.Number({ minimum: 0 }))]),
     ),
     { additionalProperties: false, description: `${description} By limit; null: ${each}.` },
   )
@@ -146,4 +135,4 @@ export function usageView(report: QuotaReport): UsageView {
 }
 
 const limitsView = (limits: QuotaLimits): Record<string, number | null> =>
-  Object.fromEntries(Object.entries(LIMIT_FIELDS).map(([field, name]) => [field, limits[name]]))
+  Object.fromEntries(Object.entries(QUOTA_FIELDS).map(([field, name]) => [field, limits[name]]))

@@ -16,7 +16,7 @@ import { Enum, Nullable } from '../responses.js'
 import { invalid } from './errors.js'
 
 /** Each quota's name in the API, and in the configuration (src/store/access.ts `Quotas`). */
-const QUOTA_FIELDS = {
+export const QUOTA_FIELDS = {
   requests_per_minute: 'requestsPerMinute',
   concurrent_turns: 'concurrentTurns',
   live_sessions: 'liveSessions',
