@@ -357,3 +357,16 @@ test('client data that cannot be serialised is a 400 naming it, never an excepti
     'response_format.json_schema.schema',
   )
 })
+
+test("the gateway's default tools a user may not have are left out; the tools the request names are kept", () => {
+  const configured = { ...config, openai: { ...config.openai, defaultTools: ['Read', 'WebSearch'] } }
+  const request = {
+    model: 'claude-code',
+    messages: [{ role: 'user', content: 'hi' }],
+    allowed_tools: ['Grep'],
+  } as unknown as ChatCompletionRequest
+  const limited = planRequest(request, configured, model, { allowedTools: ['Read', 'Grep'] })
+  assert.deepEqual(limited.settings.tools, ['Read', 'Grep'])
+  const anyTools = planRequest(request, configured, model)
+  assert.deepEqual(anyTools.settings.tools, ['Read', 'WebSearch', 'Grep'])
+})

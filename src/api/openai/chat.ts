@@ -101,9 +101,11 @@ export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue
       const received = performance.now()
       const { body, principal } = request
       const workspaces = await workspacesFor(gateway, principal, 'openai')
+      const user = principal.id === null ? undefined : await gateway.users.directory.user(principal.id)
       const plan = planRequest(body, gateway.config, catalogue.resolve(body.model), {
         workspaces,
         owner: principal.id,
+        allowedTools: user?.allowedTools,
       })
       // What the caller's policy does not allow is refused (403) before any session is touched.
       plan.settings = await allowedSettings(gateway.config, gateway.users.directory, principal, plan.settings)

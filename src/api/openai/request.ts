@@ -47,6 +47,8 @@ export interface ChatPlan {
 export interface Caller {
   workspaces?: UserWorkspaces
   owner?: string | null
+  /** The built-in tools their user may have (absent: any): `openai.defaultTools` beyond them are left out. */
+  allowedTools?: readonly string[]
 }
 
 export function planRequest(
@@ -85,7 +87,15 @@ export function planRequest(
     conversation.slice(0, lastAssistant + 1).map(({ message, index }) => toTurn(message, index, parts)),
   )
 
-  const settings = sessionSettings(body, options, config, model, system, caller.workspaces)
+  const settings = sessionSettings(
+    body,
+    options,
+    config,
+    model,
+    system,
+    caller.workspaces,
+    caller.allowedTools,
+  )
   // The owner is part of every key: a conversation is continued only by the user who had it.
   const profileKey = clientJson(
     [caller.owner ?? null, model.id, settings, body.tools ?? [], body.tool_choice ?? null],

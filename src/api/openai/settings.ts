@@ -35,6 +35,7 @@ export function sessionSettings(
     rootsKey: 'openai.workspaceRoots',
     home: null,
   },
+  allowedTools?: readonly string[],
 ): NewSession {
   const { openai } = config
   const requested = options.allowed_tools ?? []
@@ -61,7 +62,12 @@ export function sessionSettings(
       'agent',
     )
   }
-  const tools = [...new Set([...openai.defaultTools, ...requested])]
+  // The gateway's defaults are not the caller's asking: those their user may not have are left out, not
+  // refused (src/users/policy.ts judges what the request itself names).
+  const defaults = allowedTools
+    ? openai.defaultTools.filter((tool) => allowedTools.includes(tool))
+    : openai.defaultTools
+  const tools = [...new Set([...defaults, ...requested])]
   const append = [...system, ...instructionsFor(body), options.append_system_prompt ?? '']
     .filter(Boolean)
     .join('\n\n')
