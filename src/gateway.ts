@@ -150,7 +150,7 @@ export async function startGateway({
     opened.push({ what: 'metrics', close: () => metrics.close() })
     // Asked with the environment the sessions get, which a reload may change (claude.env).
     const readiness = new Readiness(
-      () => readClaudeAuth(cli.path, { ...env, ...context.config.claude.env }),
+      (signal) => readClaudeAuth(cli.path, { ...env, ...context.config.claude.env }, signal),
       log.child({ component: 'readiness' }),
       (auth) => engine.holdSpares(auth.state === 'not_authenticated'),
     )

@@ -27,9 +27,13 @@ export const LOGIN_HINT =
   'run `claude auth login` as the user the gateway runs as (same CLAUDE_CONFIG_DIR), or give it ANTHROPIC_API_KEY (environment or claude.env)'
 
 /** Asks the CLI at `cliPath` whether it is logged in, with the environment its sessions get. */
-export async function readClaudeAuth(cliPath: string | null, env: NodeJS.ProcessEnv): Promise<ClaudeAuth> {
+export async function readClaudeAuth(
+  cliPath: string | null,
+  env: NodeJS.ProcessEnv,
+  signal?: AbortSignal,
+): Promise<ClaudeAuth> {
   if (cliPath === null) return unknown('no Claude Code CLI was found')
-  const answer = await run(cliPath, ['auth', 'status', '--json'], env)
+  const answer = await run(cliPath, ['auth', 'status', '--json'], env, signal)
   const status = parseStatus(answer.stdout)
   if (!status) {
     // `auth status` came with CLI 2.x; an older or wrapped CLI answers with usage text or an error.
@@ -81,9 +85,11 @@ function run(
   path: string,
   args: string[],
   env: NodeJS.ProcessEnv,
+  signal?: AbortSignal,
 ): Promise<{ stdout: string; stderr: string; error: string | null }> {
   return new Promise((resolve) => {
-    execFile(path, args, { env, timeout: STATUS_TIMEOUT_MS }, (error, stdout, stderr) => {
+    // `signal`: the gateway stops; a check under way must not outlive it (it writes in Claude's folder).
+    execFile(path, args, { env, timeout: STATUS_TIMEOUT_MS, signal }, (error, stdout, stderr) => {
       let failure: string | null = null
       if (error?.killed) failure = `no answer within ${STATUS_TIMEOUT_MS / 1000} s`
       else if (error && error.code !== 1) failure = `exit ${error.code}`

@@ -25,11 +25,13 @@ export class Readiness {
   private timer: NodeJS.Timeout | null = null
   private intervalMs = 0
   private stopped = false
+  /** Ends a check under way when the gateway stops. */
+  private readonly abort = new AbortController()
   draining = false
 
   constructor(
     /** Asks the CLI (src/engine/claude-auth.ts), with the environment the sessions get now. */
-    private readonly probe: () => Promise<ClaudeAuth>,
+    private readonly probe: (signal: AbortSignal) => Promise<ClaudeAuth>,
     private readonly log: Logger,
     /** Told when the answer changes (the pool keeps no spare while Claude Code is not logged in). */
     private readonly onChange: (auth: ClaudeAuth) => void = () => {},
@@ -42,7 +44,7 @@ export class Readiness {
 
   /** Checks Claude's authentication now (one check at a time: a caller during one gets its answer). */
   checkAuth(): Promise<ClaudeAuth> {
-    this.checking ??= this.probe()
+    this.checking ??= this.probe(this.abort.signal)
       .then((auth) => {
         if (!this.stopped) this.report(auth)
         return auth
@@ -82,6 +84,7 @@ export class Readiness {
 
   stop(): void {
     this.stopped = true
+    this.abort.abort()
     if (this.timer) clearInterval(this.timer)
     this.timer = null
   }

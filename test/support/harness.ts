@@ -54,7 +54,8 @@ export async function testHome(): Promise<TestHome> {
     model,
     async close() {
       await model.stop()
-      rmSync(root, { recursive: true, force: true })
+      // A Claude Code process killed as the gateway closed may still be writing in its folder for a moment.
+      rmSync(root, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 })
     },
   }
 }
