@@ -448,7 +448,10 @@ export class SessionManager {
     }
     this.processes.close()
     await this.pool.close()
+    // Gone before the gateway says it stopped (bounded): a process still dying may write in Claude's folder.
+    const gone = [...liveProcesses].map((child) => new Promise((resolve) => child.once('exit', resolve)))
     for (const child of liveProcesses) child.kill('SIGKILL')
+    await Promise.race([Promise.all(gone), new Promise((resolve) => setTimeout(resolve, 2_000).unref())])
     await this.options.bus.flush()
     // The store closes next: what it could not take by now is lost with the process.
     await this.records.stop()

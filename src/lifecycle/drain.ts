@@ -84,7 +84,7 @@ export class Drain {
     })
     await Promise.all([closed, engine.shutdown(0)])
     log.info('draining: sessions hibernated, Claude Code processes stopped, events written')
-    readiness.stop()
+    await readiness.stop()
     metrics.close()
     await this.gateway.closeStorage()
     log.info({ durationMs: Date.now() - started }, 'stopped')

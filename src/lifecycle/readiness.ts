@@ -82,11 +82,14 @@ export class Readiness {
     return null
   }
 
-  stop(): void {
+  /** Stops the checks; resolves once a check under way has ended (its process is gone). */
+  async stop(): Promise<void> {
     this.stopped = true
     this.abort.abort()
     if (this.timer) clearInterval(this.timer)
     this.timer = null
+    const ended = this.checking?.catch(() => undefined)
+    if (ended) await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, 2_000).unref())])
   }
 
   /** Logged at the first answer and whenever the answer changes: a warning while turns cannot run. */
