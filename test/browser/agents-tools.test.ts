@@ -113,7 +113,7 @@ describe('admin UI: agents and tools', { skip }, () => {
     await page.getByRole('button', { name: 'Delete…' }).click()
     const dialog = page.getByRole('dialog', { name: 'Delete reviewer-bot?' })
     await dialog.getByRole('button', { name: 'Delete', exact: true }).click()
-    await page.getByRole('heading', { name: 'Agents' }).waitFor()
+    await page.getByRole('heading', { name: 'Agents', exact: true }).waitFor()
     // Its figures stay, under its name, with no file to open.
     await row.getByText('figures only').waitFor()
     assert.equal(await row.getByRole('link').count(), 0)

@@ -195,7 +195,7 @@ describe('admin UI: users, keys, audit, roles', { skip }, () => {
     assert.equal(await page.getByLabel('Message to Claude').count(), 0)
     assert.equal(await page.getByRole('toolbar', { name: 'Session actions' }).count(), 0)
     await nav(page).getByRole('link', { name: 'Agents' }).click()
-    await page.getByRole('heading', { name: 'Agents' }).waitFor()
+    await page.getByRole('heading', { name: 'Agents', exact: true }).waitFor()
     assert.equal(await page.getByRole('link', { name: 'New agent' }).count(), 0)
     assert.deepEqual(errors, [])
     await page.close()
