@@ -150,8 +150,22 @@ describe('admin UI: the session page', { skip }, () => {
     // Scrolling up pages the older history in, until the first turn.
     const first = page.getByText('Question number 1: what changed?')
     const scroller = page.locator('[data-timeline]')
+    // In the scroller's own box, not only in the page: while older rows come in above, the top rows are
+    // in the page for the moment between the anchor's new scroll position and the list's next render.
+    const firstInView = () =>
+      scroller.evaluate((element) => {
+        const view = element.getBoundingClientRect()
+        return [...element.querySelectorAll('.tl-row')].some((row) => {
+          const box = row.getBoundingClientRect()
+          return (
+            row.textContent?.includes('Question number 1: what changed?') &&
+            box.bottom > view.top &&
+            box.top < view.bottom
+          )
+        })
+      })
     await scroller.hover()
-    for (let attempt = 0; attempt < 200 && !(await first.isVisible()); attempt++) {
+    for (let attempt = 0; attempt < 200 && !(await firstInView()); attempt++) {
       await page.mouse.wheel(0, -6_000)
       await new Promise((resolve) => setTimeout(resolve, 50))
     }
