@@ -6,8 +6,38 @@ import { randomUUID } from 'node:crypto'
 import { type EventBus, EventRejectedError } from '../events/bus.js'
 import type { EventBody } from '../events/types.js'
 import type { SessionRecord } from '../store/types.js'
+import {
+  isToolName,
+  type RunToolOptions,
+  runTool,
+  type ToolLimits,
+  validateToolInput,
+} from '../tools/index.js'
 import { GatewayError } from './errors.js'
 import type { FileChange } from './types.js'
+
+/** A direct call's work in the session's workspace, and the file changes read from its result. */
+export interface DirectCall<R> {
+  work: (workspace: string) => Promise<R>
+  changes: (result: R) => FileChange[]
+}
+
+/**
+ * One of the gateway's direct tools as a direct call, run with the limits `limits` returns then. Its input
+ * is checked now: a call refused for its input is not a call, refused before anything is recorded.
+ */
+export function directToolCall(
+  name: string,
+  input: unknown,
+  limits: () => Partial<ToolLimits>,
+  options: RunToolOptions,
+): DirectCall<unknown> {
+  if (isToolName(name)) validateToolInput(name, input)
+  return {
+    work: (workspace) => runTool(name, workspace, input, limits(), options),
+    changes: (result) => fileChangesOf(name, result),
+  }
+}
 
 /**
  * Do `work` in the session's workspace: the call and its result go into the session's events, with a

@@ -1,11 +1,13 @@
 /**
  * A session's settings: a new one's (what it asked for, the engine's defaults for the rest), and a change to
- * them. The workspace is always made real.
+ * them, stored and published. The workspace is always made real.
  */
 import { realpathSync, statSync } from 'node:fs'
 import type { SettingChange } from '../events/types.js'
 import type { SessionRecord, SessionSettings } from '../store/types.js'
 import { GatewayError } from './errors.js'
+import type { LiveSessions } from './live-session.js'
+import { mcpServersOf } from './options.js'
 import type { EngineDefaults, NewSession } from './types.js'
 
 export function settingsOf(input: NewSession, defaults: EngineDefaults): SessionSettings {
@@ -43,6 +45,25 @@ export function patchedRecord(record: SessionRecord, patch: Partial<SessionSetti
     updatedAt: Date.now(),
     ...(patch.agent === null && record.settings.agent ? { clearAgentOnResume: true } : {}),
   }
+}
+
+/**
+ * Apply `patch` to a session's record (the one in memory when it is live) and publish what changed. Its
+ * runner is the caller's to let go: Claude Code takes most settings only at start.
+ */
+export async function changeSettings(
+  sessions: LiveSessions,
+  record: SessionRecord,
+  patch: Partial<SessionSettings>,
+): Promise<void> {
+  if (patch.mcpServers?.length) mcpServersOf(patch.mcpServers, await sessions.account(record.owner ?? null))
+  const updated = patchedRecord(record, patch)
+  // Stored first: a change the store refuses (507, 503) is not made either, nor published.
+  await sessions.options.store.updateSession(updated)
+  const changes = settingsChanges(record.settings, updated.settings)
+  Object.assign(record, updated)
+  if (Object.keys(changes).length > 0)
+    sessions.options.bus.publish(record.id, { type: 'settings.changed', changes })
 }
 
 /**

@@ -3,41 +3,36 @@
  * runner from the pool for as long as it is in use, hibernates when idle and resumes with Claude's own
  * session id. Turns of one session never interleave: a second message waits for the first (bounded).
  *
- * This is the front door (sessions' CRUD, pause and resume, shutdown); its parts do the work: the turn line
+ * This is the front door (sessions' CRUD, sending, the engine's facts); its parts do the work: a session's
+ * creation, finding, opening, warm-up, pause, deletion and loss (session-lifecycle.ts), the turn line
  * (turns.ts), runner binding (runners.ts), the client's replies to a turn (client-replies.ts), the permission
- * broker (permissions.ts), the client-call mailbox (client-calls.ts), new records and settings
+ * broker (permissions.ts), the client-call mailbox (client-calls.ts), new records and settings changes
  * (new-session.ts, session-settings.ts), record saving (records.ts), CLI capabilities (capabilities.ts), the
  * processes' log and counts (process-log.ts), direct calls (direct-calls.ts), the sessions in memory and
- * what they share (live-session.ts).
+ * what they share (live-session.ts), shutdown (shutdown.ts).
  */
 import type { AgentInfo, ModelInfo, SessionStore } from '@anthropic-ai/claude-agent-sdk'
 import type { ReportedCommand } from '../commands/index.js'
 import type { ContentBlock } from '../events/types.js'
 import type { Page, SessionQuery, SessionRecord, SessionSettings } from '../store/types.js'
-import {
-  isToolName,
-  type RunToolOptions,
-  runTool as runDirectTool,
-  validateToolInput,
-} from '../tools/index.js'
+import type { RunToolOptions } from '../tools/index.js'
 import { CliCapabilities } from './capabilities.js'
 import type { ClaudeCliInfo } from './claude-cli.js'
 import { claudeConfigDir } from './claude-home.js'
 import { ClientReplies } from './client-replies.js'
 import { contentProblem } from './content.js'
-import { fileChangesOf, recordDirectCall } from './direct-calls.js'
+import { directToolCall, recordDirectCall } from './direct-calls.js'
 import { GatewayError } from './errors.js'
-import { type LiveSession, LiveSessions } from './live-session.js'
-import { newSessionRecord } from './new-session.js'
-import { mcpServersOf } from './options.js'
+import { LiveSessions } from './live-session.js'
 import { SessionOwnership } from './ownership.js'
 import { ProcessPool } from './pool.js'
 import { ProcessLog } from './process-log.js'
 import type { ProcessMemory } from './process-memory.js'
 import { RecordSaver } from './records.js'
-import { liveProcesses } from './runner.js'
 import { RunnerBinding } from './runners.js'
-import { patchedRecord, settingsChanges, settingsOf } from './session-settings.js'
+import { SessionLifecycle } from './session-lifecycle.js'
+import { changeSettings, settingsOf } from './session-settings.js'
+import { shutDown } from './shutdown.js'
 import { TurnLine } from './turns.js'
 import type {
   EngineOptions,
@@ -70,14 +65,13 @@ export class SessionManager {
   /** Each process's life logged, and counted for the metrics. */
   private readonly processes: ProcessLog
   private readonly options: EngineOptions
-  /** Sessions in the store, counted once and then kept up to date (health is polled often). */
-  private sessionCount: number | undefined
   private readonly records: RecordSaver
   private readonly sessions: LiveSessions
   private readonly capabilities: CliCapabilities
   private readonly runners: RunnerBinding
   private readonly turns: TurnLine
   private readonly replies: ClientReplies
+  private readonly lifecycle: SessionLifecycle
   /** With replicas: which sessions this one runs (ownership.ts); null for a single gateway. */
   private readonly ownership: SessionOwnership | null
 
@@ -116,6 +110,13 @@ export class SessionManager {
           inUse: (sessionId) => this.sessions.live.has(sessionId),
         })
       : null
+    this.lifecycle = new SessionLifecycle(
+      this.sessions,
+      this.records,
+      this.runners,
+      this.turns,
+      this.ownership,
+    )
   }
 
   get cli(): ClaudeCliInfo {
@@ -166,9 +167,8 @@ export class SessionManager {
   }
 
   async stats() {
-    this.sessionCount ??= await this.options.store.countSessions()
     return {
-      sessions: this.sessionCount,
+      sessions: await this.lifecycle.count(),
       activeSessions: this.sessions.live.size,
       processes: this.processStats,
     }
@@ -192,31 +192,12 @@ export class SessionManager {
     return { gatewayRssBytes: process.memoryUsage.rss(), processes: this.pool.memory() }
   }
 
-  async createSession(input: NewSession): Promise<SessionRecord> {
-    const account = await this.sessions.account(input.owner ?? null)
-    // Refused now rather than at its first message: an MCP server its owner may not start.
-    if (input.mcpServers?.length) mcpServersOf(input.mcpServers, account)
-    const record = await newSessionRecord(
-      input,
-      this.options.defaults,
-      this.sessions.configDirOf(account),
-      this.options.host.transcripts,
-    )
-    await this.options.store.insertSession(record)
-    if (this.sessionCount !== undefined) this.sessionCount++
-    return this.owned(record.id, async () => {
-      // With replicas, its first lease names this one: in pinned mode, the one whose disk has the workspace.
-      await this.ownership?.claim(record.id)
-      // A new session has no events: its sequence starts at 0, read now for the events that follow.
-      await this.options.bus.loadSeq(record.id)
-      const { workspace, agent } = record.settings
-      this.options.bus.publish(record.id, { type: 'session.created', title: record.title, workspace, agent })
-      return record
-    })
+  createSession(input: NewSession): Promise<SessionRecord> {
+    return this.lifecycle.create(input)
   }
 
-  async getSession(id: string): Promise<SessionRecord | undefined> {
-    return this.sessions.live.get(id)?.record ?? (await this.records.read(id))
+  getSession(id: string): Promise<SessionRecord | undefined> {
+    return this.lifecycle.record(id)
   }
 
   listSessions(query: SessionQuery): Promise<Page<SessionRecord>> {
@@ -228,22 +209,12 @@ export class SessionManager {
    * (now if idle, else when its turn ends) and the next message resumes the conversation with them.
    */
   updateSettings(sessionId: string, patch: Partial<SessionSettings>): Promise<SessionRecord> {
-    return this.owned(sessionId, () => this.changeSettings(sessionId, patch))
-  }
-
-  private async changeSettings(sessionId: string, patch: Partial<SessionSettings>): Promise<SessionRecord> {
-    const { record } = await this.found(sessionId)
-    if (patch.mcpServers?.length)
-      mcpServersOf(patch.mcpServers, await this.sessions.account(record.owner ?? null))
-    const updated = patchedRecord(record, patch)
-    // Stored first: a change the store refuses (507, 503) is not made either, nor published.
-    await this.options.store.updateSession(updated)
-    const changes = settingsChanges(record.settings, updated.settings)
-    Object.assign(record, updated)
-    if (Object.keys(changes).length > 0)
-      this.options.bus.publish(sessionId, { type: 'settings.changed', changes })
-    this.restartRunner(sessionId)
-    return record
+    return this.owned(sessionId, async () => {
+      const { record } = await this.lifecycle.found(sessionId)
+      await changeSettings(this.sessions, record, patch)
+      this.restartRunner(sessionId)
+      return record
+    })
   }
 
   /**
@@ -256,15 +227,9 @@ export class SessionManager {
     input: unknown,
     options: RunToolOptions = {},
   ): Promise<unknown> {
-    // A call refused for its input is not a call: it is refused before anything is recorded.
-    if (isToolName(name)) validateToolInput(name, input)
-    return this.recordDirectCall(
-      sessionId,
-      name,
-      input,
-      (workspace) => runDirectTool(name, workspace, input, this.sessions.limits.tools, options),
-      (result) => fileChangesOf(name, result),
-    )
+    // Its input is checked first: a call refused for it is not recorded (see direct-calls.ts).
+    const { work, changes } = directToolCall(name, input, () => this.sessions.limits.tools, options)
+    return this.recordDirectCall(sessionId, name, input, work, changes)
   }
 
   /**
@@ -280,7 +245,7 @@ export class SessionManager {
     changes: (result: R) => FileChange[],
   ): Promise<R> {
     return this.owned(sessionId, async () => {
-      const { record } = await this.found(sessionId)
+      const { record } = await this.lifecycle.found(sessionId)
       return recordDirectCall(this.options.bus, record, name, input, work, changes)
     })
   }
@@ -305,7 +270,7 @@ export class SessionManager {
       )
     this.checkCanStart()
     return this.owned(sessionId, async () => {
-      const live = await this.open(sessionId)
+      const live = await this.lifecycle.open(sessionId)
       if (live.pending > this.sessions.limits.sessionQueueSize) {
         throw new GatewayError(
           'session_busy',
@@ -335,20 +300,7 @@ export class SessionManager {
    */
   resume(sessionId: string): Promise<SessionRecord> {
     this.checkCanStart()
-    return this.owned(sessionId, () => this.warmUp(sessionId))
-  }
-
-  private async warmUp(sessionId: string): Promise<SessionRecord> {
-    const stored = await this.found(sessionId)
-    if (stored.record.state === 'paused')
-      this.sessions.setState(
-        stored.live ?? this.sessions.wrap(stored.record),
-        stored.record.claudeSessionId ? 'hibernated' : 'new',
-      )
-    const live = await this.open(sessionId)
-    if (live.runner || live.pending > 0) return live.record
-    await this.turns.warmUp(live)
-    return live.record
+    return this.owned(sessionId, () => this.lifecycle.warmUp(sessionId))
   }
 
   /**
@@ -356,22 +308,7 @@ export class SessionManager {
    * runs or waits (interrupt it first). The state is stored: a paused session stays paused across restarts.
    */
   pause(sessionId: string): Promise<SessionRecord> {
-    return this.owned(sessionId, () => this.pauseNow(sessionId))
-  }
-
-  private async pauseNow(sessionId: string): Promise<SessionRecord> {
-    const { live, record } = await this.found(sessionId)
-    if (record.state === 'paused') return record
-    if (live && live.pending > 0) {
-      throw new GatewayError(
-        'session_busy',
-        `Session ${sessionId} has a turn under way; interrupt it first`,
-        1_000,
-      )
-    }
-    if (live) await this.runners.release(live, 'paused')
-    else this.sessions.setState(this.sessions.wrap(record), 'paused')
-    return record
+    return this.owned(sessionId, () => this.lifecycle.pause(sessionId))
   }
 
   /** Results of client functions for the running turn, which goes on with them (see client-replies.ts). */
@@ -399,64 +336,13 @@ export class SessionManager {
 
   /** Stop a session's runner; the record (and transcript) is kept unless `purge`. */
   deleteSession(sessionId: string, purge: boolean): Promise<boolean> {
-    return this.owned(sessionId, () => this.deleteNow(sessionId, purge))
+    return this.owned(sessionId, () => this.lifecycle.delete(sessionId, purge))
   }
 
-  private async deleteNow(sessionId: string, purge: boolean): Promise<boolean> {
-    let record = await this.getSession(sessionId)
-    if (!record) return false
-    if (this.ownership) {
-      await this.ownership.claim(sessionId)
-      record = (await this.getSession(sessionId)) ?? record
-    }
-    await this.options.bus.loadSeq(sessionId)
-    const live = this.sessions.live.get(sessionId)
-    if (live) {
-      if (live.active) this.turns.fail(live, 'interrupted', 'The session was deleted')
-      await this.runners.release(live, 'closed')
-      this.sessions.live.delete(sessionId)
-    }
-    if (purge) {
-      // The store first: when it refuses, the session's events are still there to purge next time. None is
-      // written after it (the bus runs it between its writes and then drops those still waiting).
-      await this.options.bus.purge(sessionId, () => this.options.store.deleteSession(sessionId))
-      // Kept after its session's other events: how a client replaying every session learns of the purge.
-      this.options.bus.publish(sessionId, { type: 'session.deleted' })
-      this.records.forget(sessionId)
-      await this.ownership?.forget(sessionId)
-      if (this.sessionCount !== undefined) this.sessionCount--
-    } else if (record.state !== 'closed') {
-      this.sessions.setState(live ?? this.sessions.wrap(record), 'closed')
-    }
-    return true
-  }
-
-  /** Finish running turns (up to `graceMs`), then stop every process. */
-  async shutdown(graceMs: number): Promise<void> {
-    this.sessions.closing = true
-    const running = [...this.sessions.live.values()].filter((live) => live.active)
-    const drained = Promise.all(running.map((live) => live.tail))
-    let timer: NodeJS.Timeout | undefined
-    await Promise.race([drained, new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))])
-    clearTimeout(timer)
-    for (const live of this.sessions.live.values()) {
-      live.permissions.settleAll('The gateway is shutting down')
-      if (live.active) this.turns.fail(live, 'shutting_down', 'The gateway is shutting down')
-      live.runner = null
-      this.runners.clearIdle(live)
-      this.sessions.setState(live, live.record.claudeSessionId ? 'hibernated' : 'new')
-    }
-    this.processes.close()
-    await this.pool.close()
-    // Gone before the gateway says it stopped (bounded): a process still dying may write in Claude's folder.
-    const gone = [...liveProcesses].map((child) => new Promise((resolve) => child.once('exit', resolve)))
-    for (const child of liveProcesses) child.kill('SIGKILL')
-    await Promise.race([Promise.all(gone), new Promise((resolve) => setTimeout(resolve, 2_000).unref())])
-    await this.options.bus.flush()
-    // The store closes next: what it could not take by now is lost with the process.
-    await this.records.stop()
-    // Written: the other replicas may take the sessions at once.
-    await this.ownership?.releaseAll()
+  /** Finish running turns (up to `graceMs`), then stop every process (see shutdown.ts). */
+  shutdown(graceMs: number): Promise<void> {
+    const { sessions, turns, runners, processes, pool, records, ownership } = this
+    return shutDown({ sessions, turns, runners, processes, pool, records, ownership }, graceMs)
   }
 
   /**
@@ -465,16 +351,7 @@ export class SessionManager {
    * a word (the log is the new owner's), and its state here is dropped; nothing more of it is written.
    */
   ownershipLost(sessionId: string): void {
-    const live = this.sessions.live.get(sessionId)
-    if (!live) return
-    this.options.log.warn({ session: sessionId }, 'session lease lost: its process stops here')
-    live.disowned = true
-    this.turns.drop(live, 'The session moved to another replica')
-    const runner = live.runner
-    void this.runners.release(live, 'hibernated')
-    runner?.kill()
-    this.sessions.live.delete(sessionId)
-    this.options.bus.disown(sessionId)
+    this.lifecycle.lost(sessionId)
   }
 
   /** Whether the session is in this engine's memory: its turns run here, if any run. */
@@ -527,46 +404,9 @@ export class SessionManager {
     return this.capabilities.cliCommands
   }
 
-  /** A session about to run: its live state, created from the store when it has none. */
-  private async open(sessionId: string): Promise<LiveSession> {
-    const { live: existing, record } = await this.found(sessionId)
-    if (record.state === 'paused')
-      throw new GatewayError('session_paused', `Session ${sessionId} is paused; resume it first`)
-    if (existing) return existing
-    // Another caller may have opened it while this one read the store.
-    const opened = this.sessions.live.get(sessionId)
-    if (opened) return opened
-    const live = this.sessions.wrap(record)
-    this.sessions.live.set(sessionId, live)
-    return live
-  }
-
-  /**
-   * A session that is not closed: its record, and its live state when it has one. Its sequence is loaded
-   * too (`EventBus.loadSeq`): whatever the caller does next may publish for it.
-   */
-  private async found(sessionId: string): Promise<{ live: LiveSession | undefined; record: SessionRecord }> {
-    const inMemory = this.sessions.live.get(sessionId)
-    let record = inMemory?.record ?? (await this.records.read(sessionId))
-    if (record && record.state !== 'closed' && this.ownership) {
-      await this.ownership.claim(sessionId)
-      // Read again once owned: its previous owner (or a takeover) may have changed it meanwhile.
-      if (!this.sessions.live.has(sessionId)) record = await this.records.read(sessionId)
-    }
-    if (!record || record.state === 'closed')
-      throw new GatewayError('not_found', `Session ${sessionId} does not exist`)
-    await this.options.bus.loadSeq(sessionId)
-    // Read after the awaits: the session may have come into memory meanwhile (the one to act on then).
-    const live = this.sessions.live.get(sessionId)
-    return { live, record: live?.record ?? record }
-  }
-
-  /**
-   * Run work that may start the session's process or write its events: with replicas, as a user of the
-   * session's lease (taken by `found`), which stays until the work is done and the session left memory.
-   */
+  /** Work that may start the session's process or write its events: see SessionLifecycle.owned. */
   private owned<T>(sessionId: string, work: () => Promise<T>): Promise<T> {
-    return this.ownership ? this.ownership.use(sessionId, work) : work()
+    return this.lifecycle.owned(sessionId, work)
   }
 
   /** Refuse work that would need a Claude Code process the gateway cannot start. */
