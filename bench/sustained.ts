@@ -225,15 +225,26 @@ class GatewaySide {
     return answer
   }
 
-  /** The follow-up of a streamed conversation, carrying its history; whether its session answered it. */
-  async followUp(tag: string, first: Streamed): Promise<{ ttftMs: number; sameSession: boolean }> {
+  /**
+   * The follow-up of a streamed conversation, carrying its history; whether its session answered it, and
+   * whether that session still had its process when the follow-up came (`GET /api/sessions/{id}` just
+   * before: `idle`), or had given it up after `openai.unfollowedIdleMs` and resumes from Claude's transcript.
+   */
+  async followUp(
+    tag: string,
+    first: Streamed,
+  ): Promise<{ ttftMs: number; sameSession: boolean; live: boolean }> {
+    const session = await fetch(`${this.url}/api/sessions/${first.sessionId}`, {
+      signal: AbortSignal.timeout(10_000),
+    })
+    const live = session.ok && ((await session.json()) as { state?: string }).state === 'idle'
     const run = await streamCompletion(this.url, [
       ...this.history(tag),
       { role: 'assistant', content: first.content },
       { role: 'user', content: this.conversations.followUp(tag) },
     ])
     this.conversations.expect(tag, run.content)
-    return { ttftMs: run.ttftMs, sameSession: run.sessionId === first.sessionId }
+    return { ttftMs: run.ttftMs, sameSession: run.sessionId === first.sessionId, live }
   }
 }
 
@@ -311,9 +322,15 @@ class Sampler {
 }
 
 /** CPU seconds used so far by the gateway's tree, and by the CLI processes this process spawned and reaped. */
-async function cpuNow(gatewayPid: number): Promise<{ gatewayS: number; spawnedS: number }> {
-  const [gateway, self] = await Promise.all([treeUsage(gatewayPid), processCpu(process.pid)])
-  return { gatewayS: gateway.cpuS, spawnedS: self.reapedS }
+async function cpuNow(
+  gatewayPid: number,
+): Promise<{ gatewayS: number; gatewayNodeS: number; spawnedS: number }> {
+  const [gateway, node, self] = await Promise.all([
+    treeUsage(gatewayPid),
+    processCpu(gatewayPid),
+    processCpu(process.pid),
+  ])
+  return { gatewayS: gateway.cpuS, gatewayNodeS: node.ownS, spawnedS: self.reapedS }
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -343,6 +360,8 @@ function arrivals(options: SustainedOptions, durationMs: number): Arrival[] {
 interface StreamRun {
   fresh: number[]
   followUps: number[]
+  /** Of `followUps`, those whose session still had its process (the gateway only). */
+  liveFollowUps: number[]
   /** New conversations (measured) that found a ready spare; null when the side has none. */
   warm: number | null
   /** Measured follow-ups answered by their conversation's session. */
@@ -351,14 +370,17 @@ interface StreamRun {
   /** Requests sent from the start of the measurement, and CPU seconds from then until the last one ended. */
   requests: number
   cpuS: number
+  /** Of `cpuS`, the gateway's own node process (0 for the baseline). */
+  nodeCpuS: number
   durationS: number
 }
 
 /** One side of a conversation in the stream: its first message and its follow-up. */
 interface StreamSide<T> {
   fresh(tag: string): Promise<{ ttftMs: number; state: T; warm?: boolean }>
-  followUp(tag: string, state: T): Promise<{ ttftMs: number; sameSession?: boolean }>
-  cpuS(): Promise<number>
+  followUp(tag: string, state: T): Promise<{ ttftMs: number; sameSession?: boolean; live?: boolean }>
+  /** CPU seconds so far: all of the side's processes, and the gateway's own node process among them. */
+  cpuS(): Promise<{ totalS: number; nodeS: number }>
 }
 
 /**
@@ -375,16 +397,18 @@ async function arrivalStream<T>(
   const run: StreamRun = {
     fresh: [],
     followUps: [],
+    liveFollowUps: [],
     warm: null,
     sameSession: null,
     failures: [],
     requests: 0,
     cpuS: 0,
+    nodeCpuS: 0,
     durationS: 0,
   }
   const began = performance.now()
   let measuring = false
-  let cpuAtStart = 0
+  let cpuAtStart = { totalS: 0, nodeS: 0 }
   const startMeasuring = async () => {
     measuring = true
     onMeasuring()
@@ -409,6 +433,7 @@ async function arrivalStream<T>(
       const next = await side.followUp(tag, first.state)
       if (measured) {
         run.followUps.push(next.ttftMs)
+        if (next.live) run.liveFollowUps.push(next.ttftMs)
         if (next.sameSession !== undefined)
           run.sameSession = (run.sameSession ?? 0) + (next.sameSession ? 1 : 0)
       }
@@ -428,7 +453,9 @@ async function arrivalStream<T>(
   if (!measuring) await startMeasuring()
   const measuredSince = performance.now()
   await Promise.all(started)
-  run.cpuS = (await side.cpuS()) - cpuAtStart
+  const cpuAtEnd = await side.cpuS()
+  run.cpuS = cpuAtEnd.totalS - cpuAtStart.totalS
+  run.nodeCpuS = cpuAtEnd.nodeS - cpuAtStart.nodeS
   run.durationS = (performance.now() - measuredSince) / 1000
   return run
 }
@@ -442,6 +469,7 @@ const WORKLOADS = {
   d: (burst: number) => `(d) ${burst} new conversations at once: wall time`,
   streamFresh: 'stream: new conversation, first text',
   streamFollowUp: 'stream: follow-up, first text',
+  streamLiveFollowUp: 'stream: follow-up to a session still live, first text',
   cpu: 'CPU per request (ms of CPU)',
 }
 const GATEWAY = 'gateway'
@@ -625,7 +653,10 @@ export async function runSustained(
             return { ttftMs: run.ttftMs, state: run, warm }
           },
           followUp: (tag, first) => client.followUp(tag, first),
-          cpuS: async () => (await cpuNow(gatewayPid)).gatewayS,
+          cpuS: async () => {
+            const cpu = await cpuNow(gatewayPid)
+            return { totalS: cpu.gatewayS, nodeS: cpu.gatewayNodeS }
+          },
         },
         gatewaySchedule,
         warmupMs,
@@ -655,7 +686,7 @@ export async function runSustained(
             return { ttftMs: run.ttftMs, state: run.sessionId }
           },
           followUp: (tag, sessionId) => spawner.followUp(tag, sessionId),
-          cpuS: async () => (await cpuNow(gatewayPid)).spawnedS,
+          cpuS: async () => ({ totalS: (await cpuNow(gatewayPid)).spawnedS, nodeS: 0 }),
         },
         spawnSchedule,
         0,
@@ -670,6 +701,8 @@ export async function runSustained(
     const cpuPerRequestMs = (seconds: number, requests: number) =>
       requests > 0 ? (seconds / requests) * 1000 : Number.NaN
     const gatewayCpuS = cpuAfterRounds.gatewayS - cpuBeforeRounds.gatewayS + (gatewayStream?.cpuS ?? 0)
+    const gatewayNodeCpuS =
+      cpuAfterRounds.gatewayNodeS - cpuBeforeRounds.gatewayNodeS + (gatewayStream?.nodeCpuS ?? 0)
     const spawnCpuS = cpuAfterRounds.spawnedS - cpuBeforeRounds.spawnedS + (spawnStream?.cpuS ?? 0)
     const gatewayRequests = roundRequests + (gatewayStream?.requests ?? 0)
     const spawnRequests = roundRequests + (spawnStream?.requests ?? 0)
@@ -700,8 +733,13 @@ export async function runSustained(
           `${spawnStream.failures.length} failed`,
         ]),
         ...sides(WORKLOADS.streamFollowUp, gatewayStream.followUps, spawnStream.followUps, [
-          `answered by the same session: ${gatewayStream.sameSession ?? 0}`,
+          `answered by the same session: ${gatewayStream.sameSession ?? 0}; the others resumed after openai.unfollowedIdleMs`,
           '--resume',
+        ]),
+        // The baseline has no live process to reach: each of its follow-ups is a --resume, compared as is.
+        ...sides(WORKLOADS.streamLiveFollowUp, gatewayStream.liveFollowUps, spawnStream.followUps, [
+          `${gatewayStream.liveFollowUps.length} of ${gatewayStream.followUps.length} came within the session's life`,
+          'all of its follow-ups (--resume)',
         ]),
       )
     }
@@ -710,7 +748,7 @@ export async function runSustained(
         name: of(WORKLOADS.cpu, 'gateway and its CLI processes'),
         unit: 'ms',
         samples: [cpuPerRequestMs(gatewayCpuS, gatewayRequests)],
-        note: `${gatewayCpuS.toFixed(1)} s for ${gatewayRequests} requests`,
+        note: `${gatewayCpuS.toFixed(1)} s for ${gatewayRequests} requests, ${gatewayNodeCpuS.toFixed(1)} s of it the gateway's node process`,
       },
       {
         name: of(WORKLOADS.cpu, 'spawned CLI processes'),
@@ -760,7 +798,8 @@ export async function runSustained(
         ? [
             ratio('stream: new conversation', WORKLOADS.streamFresh, 3, 90),
             ratio('stream: new conversation', WORKLOADS.streamFresh),
-            ratio('stream: follow-up', WORKLOADS.streamFollowUp, 10),
+            ratio('stream: follow-up', WORKLOADS.streamFollowUp),
+            ratio('stream: follow-up to a live session', WORKLOADS.streamLiveFollowUp, 10),
           ]
         : []),
       {

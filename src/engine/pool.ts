@@ -104,6 +104,11 @@ export class ProcessPool {
     return this.profiles.targets(this.limits.warmSpares, this.limits.maxSpares, this.slots)
   }
 
+  /** How many spares may be starting at once (0: as many as are missing). */
+  private get spareStarts(): number {
+    return this.limits.spareStarts || Number.POSITIVE_INFINITY
+  }
+
   /** Every live process of a session or spare, with its resident memory (read now). */
   memory(): ProcessMemory[] {
     return this.sizes.measure(this.spares, this.serving.keys())
@@ -307,6 +312,8 @@ export class ProcessPool {
     const wanted = target - this.spares.length - this.starting.unclaimed - this.reclaiming
     // Requests waiting for a slot come first: a spare would only make one of them wait longer.
     if (wanted <= 0 || this.waiters.length > 0) return
+    // The next one starts when one of these is up (`.finally` below).
+    if (this.starting.size >= this.spareStarts) return
     if (this.occupied >= this.slots) {
       this.scheduleReclaim(0)
       return

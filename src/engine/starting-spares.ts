@@ -17,6 +17,11 @@ export interface StartingSpare {
 export class StartingSpares {
   private readonly starting: StartingSpare[] = []
 
+  /** Every spare being started, claimed or not: each is taking its share of the CPU. */
+  get size(): number {
+    return this.starting.length
+  }
+
   /** Those no conversation has claimed: the spares on their way. */
   get unclaimed(): number {
     return this.starting.filter((spare) => !spare.claimed).length

@@ -181,6 +181,12 @@ export interface PoolLimits {
    * `warmSpares` up to this (absent or below `warmSpares`: always `warmSpares`).
    */
   maxSpares?: number
+  /**
+   * Most spares started at once (0 or absent: every missing one at once). Started together, spares share
+   * the CPU with each other and with the turns running: on a small machine fewer at a time have the first
+   * ready sooner, the last later (docs/PERFORMANCE.md, session 11).
+   */
+  spareStarts?: number
   /** How far back arrivals of new conversations count for the spare target (absent: two minutes). */
   spareDemandWindowMs?: number
   /**

@@ -80,6 +80,7 @@ test('defaults apply when there is no file, and the result is frozen', (t) => {
       startRetries: 1,
       primeSpares: true,
       spareReclaimIdleMs: 2_000,
+      spareStarts: 0,
       maxSpares: 5,
       spareDemandWindowMs: 120_000,
       memoryBudgetMb: 0,

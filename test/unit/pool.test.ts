@@ -283,16 +283,23 @@ describe('spares per account', () => {
   })
 })
 
+/** A launcher whose processes are up only when their gate is opened (`gates`, oldest first). */
+function gated() {
+  const launched: StandIn[] = []
+  const gates: Array<() => void> = []
+  const launch = async (p: RunnerProfile) => {
+    const runner = new StandIn(p.key, `r${launched.length + 1}`)
+    launched.push(runner)
+    await new Promise<void>((resolve) => gates.push(resolve))
+    return runner
+  }
+  return { launched, gates, launch }
+}
+
 describe('a spare on its way', () => {
   test('a new conversation takes over a spare still starting instead of starting a process of its own', async () => {
-    const launched: StandIn[] = []
-    const gates: Array<() => void> = []
-    const { pool } = harness({ warmSpares: 1 }, async (p) => {
-      const runner = new StandIn(p.key, `r${launched.length + 1}`)
-      launched.push(runner)
-      await new Promise<void>((resolve) => gates.push(resolve))
-      return runner
-    })
+    const { launched, gates, launch } = gated()
+    const { pool } = harness({ warmSpares: 1 }, launch)
     try {
       pool.setSpareProfile(profile)
       await waitUntil(() => launched.length === 1, 2_000, 'the spare starting')
@@ -306,6 +313,31 @@ describe('a spare on its way', () => {
       assert.ok(got, 'the conversation got a process once the spare was up')
       assert.equal(nameOf(got), 'r1', 'the conversation got the spare that was starting')
       assert.equal(pool.stats.serving, 1)
+    } finally {
+      for (const open of gates) open()
+      await pool.close()
+    }
+  })
+
+  test('spares start pool.spareStarts at a time: the next once one is up', async () => {
+    const { launched, gates, launch } = gated()
+    const { pool } = harness({ maxRunners: 6, warmSpares: 3, spareStarts: 1 }, launch)
+    try {
+      pool.setSpareProfile(profile)
+      await waitUntil(() => launched.length === 1, 2_000, 'the first spare starting')
+      // Each of these looks at the spares again (as a burst's conversations and idle sessions do).
+      pool.updateLimits(limitsOf(pool))
+      pool.updateLimits(limitsOf(pool))
+      await sleep(50)
+      assert.equal(launched.length, 1, 'one at a time')
+      gates.shift()!()
+      await waitUntil(() => launched.length === 2, 2_000, 'the second once the first is up')
+      assert.equal(pool.stats.spares, 1)
+      pool.updateLimits({ ...limitsOf(pool), spareStarts: 2 })
+      await waitUntil(() => launched.length === 3, 2_000, 'two at a time once allowed')
+      for (const open of gates.splice(0)) open()
+      await waitUntil(() => pool.stats.spares === 3, 2_000, 'all three up')
+      assert.equal(launched.length, 3)
     } finally {
       for (const open of gates) open()
       await pool.close()
