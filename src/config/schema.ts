@@ -99,7 +99,7 @@ export const ConfigSchema = Type.Object(
       // 190 MB each while it lasts) for spareDemandWindowMs; never more than maxRunners.
       maxSpares: Type.Integer({ minimum: 0, maximum: 1_000, default: 5 }),
       spareDemandWindowMs: Type.Integer({ minimum: 1_000, maximum: 3_600_000, default: 120_000 }),
-      // src/engine/pool.ts: spares started at once; 0: every missing one at once.
+      // src/engine/pool.ts: spares started at once; 0: half the CPUs (at least one).
       spareStarts: Type.Integer({ minimum: 0, maximum: 64, default: 0 }),
       // src/engine/pool.ts: a cap in memory instead of (below) the count; 0: the count alone.
       memoryBudgetMb: Type.Integer({ minimum: 0, maximum: 1_048_576, default: 0 }),

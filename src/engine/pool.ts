@@ -4,6 +4,7 @@
  * spare-profiles.ts), which idle one gives way (least recently used) when a new one or a spare is needed,
  * and who waits when none can.
  */
+import { availableParallelism } from 'node:os'
 import type { Logger } from 'pino'
 import { GatewayError } from './errors.js'
 import { PrimingUnsupportedError } from './priming.js'
@@ -104,9 +105,9 @@ export class ProcessPool {
     return this.profiles.targets(this.limits.warmSpares, this.limits.maxSpares, this.slots)
   }
 
-  /** How many spares may be starting at once (0: as many as are missing). */
+  /** How many spares may be starting at once (0: half the CPUs, at least one). */
   private get spareStarts(): number {
-    return this.limits.spareStarts || Number.POSITIVE_INFINITY
+    return this.limits.spareStarts || Math.max(1, Math.floor(availableParallelism() / 2))
   }
 
   /** Every live process of a session or spare, with its resident memory (read now). */

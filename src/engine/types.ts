@@ -182,9 +182,9 @@ export interface PoolLimits {
    */
   maxSpares?: number
   /**
-   * Most spares started at once (0 or absent: every missing one at once). Started together, spares share
-   * the CPU with each other and with the turns running: on a small machine fewer at a time have the first
-   * ready sooner, the last later (docs/PERFORMANCE.md, session 11).
+   * Most spares started at once (0 or absent: half the CPUs, at least one). Started together, spares share
+   * the CPU with each other and with the turns running: fewer at a time have the first ready sooner and
+   * leave the turns their CPU (docs/PERFORMANCE.md, session 11).
    */
   spareStarts?: number
   /** How far back arrivals of new conversations count for the spare target (absent: two minutes). */
