@@ -119,36 +119,34 @@ describe('audit trail', () => {
     await audit.close()
   })
 
-  test('past maxPending waiting entries the oldest are dropped', async () => {
+  /** Five entries recorded while the store fails, then written once it works: the actions it got. */
+  async function writtenAfterOutage(
+    options: Parameters<typeof trail>[1],
+    detail?: Record<string, unknown>,
+  ): Promise<string[]> {
     const memory = new MemoryAudit()
-    const audit = trail(memory, { flushMs: 5, retryMs: 10, maxPending: 3, batchSize: 2 })
+    const audit = trail(memory, options)
     memory.failing = true
-    for (const action of ['1', '2', '3', '4', '5']) audit.record({ action })
+    for (const action of ['1', '2', '3', '4', '5']) audit.record({ action, ...(detail ? { detail } : {}) })
     await waitUntil(() => memory.appends >= 1, 2_000, 'a failed write')
     memory.failing = false
     await audit.flush()
-    assert.deepEqual(
-      memory.entries.map((entry) => entry.action),
-      ['3', '4', '5'],
-    )
     await audit.close()
+    return memory.entries.map((entry) => entry.action)
+  }
+
+  test('past maxPending waiting entries the oldest are dropped', async () => {
+    const written = await writtenAfterOutage({ flushMs: 5, retryMs: 10, maxPending: 3, batchSize: 2 })
+    assert.deepEqual(written, ['3', '4', '5'])
   })
 
   test('past maxPendingBytes the oldest are dropped too: entries may carry whole prompts', async () => {
-    const memory = new MemoryAudit()
     // An entry of one action character and a 10,000 character prompt: about 20 KB; three fit, not four.
-    const audit = trail(memory, { flushMs: 5, retryMs: 10_000, maxPendingBytes: 61_000 })
-    memory.failing = true
-    for (const action of ['1', '2', '3', '4', '5'])
-      audit.record({ action, detail: { prompt: 'x'.repeat(10_000) } })
-    await waitUntil(() => memory.appends >= 1, 2_000, 'a failed write')
-    memory.failing = false
-    await audit.flush()
-    assert.deepEqual(
-      memory.entries.map((entry) => entry.action),
-      ['3', '4', '5'],
+    const written = await writtenAfterOutage(
+      { flushMs: 5, retryMs: 10_000, maxPendingBytes: 61_000 },
+      { prompt: 'x'.repeat(10_000) },
     )
-    await audit.close()
+    assert.deepEqual(written, ['3', '4', '5'])
   })
 
   test('an entry the store refuses for its data is dropped alone; the batch and what follows are written', async () => {

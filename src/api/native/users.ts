@@ -45,6 +45,8 @@ const DAY_MS = 86_400_000
 const USER_NOT_FOUND = { 404: 'not_found: no such user (for a user: any other user).' }
 const STAFF_ONLY = { 403: 'forbidden: for admins (and, to read, viewers) only.' }
 const ADMIN_ONLY = { 403: 'forbidden: for admins only (a viewer changes nothing).' }
+/** A user's body (created or changed) refused for what it holds. */
+const USER_BODY_400 = `${BODY_ERRORS[400]} Also: credentials without users.secretsKey, an MCP server not in users.mcpServers, a workspace root that is not absolute.`
 
 export const userRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async (app, { gateway }) => {
   const directory = () => gateway.users.directory
@@ -103,7 +105,7 @@ export const userRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async
           201: json('The user.', ref('User')),
           ...nativeErrors({
             ...BODY_ERRORS,
-            400: `${BODY_ERRORS[400]} Also: credentials without users.secretsKey, an MCP server not in users.mcpServers, a workspace root that is not absolute.`,
+            400: USER_BODY_400,
             ...ADMIN_ONLY,
             409:
               'already_exists: a user of that name exists (declared or kept). conflict: no key is configured ' +
@@ -165,7 +167,7 @@ export const userRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = async
           200: json('The user.', ref('User')),
           ...nativeErrors({
             ...BODY_ERRORS,
-            400: `${BODY_ERRORS[400]} Also: credentials without users.secretsKey, an MCP server not in users.mcpServers, a workspace root that is not absolute.`,
+            400: USER_BODY_400,
             ...ADMIN_ONLY,
             ...USER_NOT_FOUND,
             409: 'conflict: the user is declared in the configuration.',

@@ -44,6 +44,31 @@ export function SearchBox({
   )
 }
 
+/** A list filter typed in: `label` names it for screen readers, `placeholder` shows what it takes. */
+export function FilterInput({
+  label,
+  placeholder,
+  value,
+  onChange,
+  className,
+}: {
+  label: string
+  placeholder: string
+  value: string
+  onChange: (value: string) => void
+  className?: string
+}) {
+  return (
+    <input
+      aria-label={label}
+      placeholder={placeholder}
+      className={className}
+      value={value}
+      onChange={(event) => onChange(event.target.value)}
+    />
+  )
+}
+
 /** A list filter: one of `options`, or '' for all of them (`all` names that choice). */
 export function FilterSelect<T extends string>({
   label,

@@ -11,7 +11,7 @@ import { Badge } from '../../ui/badge.js'
 import { Button } from '../../ui/button.js'
 import { EmptyState } from '../../ui/empty-state.js'
 import { ErrorState } from '../../ui/error-state.js'
-import { TableHead, useLoad } from '../../ui/list-view.js'
+import { FilterInput, TableHead, useLoad } from '../../ui/list-view.js'
 import { RelativeTime } from '../../ui/relative-time.js'
 import { RoleBadge } from '../../ui/role-badge.js'
 import { saveFile } from '../../ui/save-file.js'
@@ -109,23 +109,23 @@ export default function AuditView() {
         </span>
       </div>
       <form className="toolbar audit-filters" onSubmit={apply} aria-label="Filters">
-        <input
-          aria-label="Actor"
+        <FilterInput
+          label="Actor"
           placeholder="Actor (user name)"
           value={form.actor}
-          onChange={(event) => update({ actor: event.target.value })}
+          onChange={(actor) => update({ actor })}
         />
-        <input
-          aria-label="Action"
+        <FilterInput
+          label="Action"
           placeholder="Action (createSession…)"
           value={form.action}
-          onChange={(event) => update({ action: event.target.value })}
+          onChange={(action) => update({ action })}
         />
-        <input
-          aria-label="Session"
+        <FilterInput
+          label="Session"
           placeholder="Session id"
           value={form.session_id}
-          onChange={(event) => update({ session_id: event.target.value })}
+          onChange={(session_id) => update({ session_id })}
         />
         <label className="time-filter">
           From

@@ -16,7 +16,7 @@ import { Button } from '../../ui/button.js'
 import { EmptyState } from '../../ui/empty-state.js'
 import { ErrorState } from '../../ui/error-state.js'
 import { formatDuration } from '../../ui/format.js'
-import { FilterSelect, TableHead } from '../../ui/list-view.js'
+import { FilterInput, FilterSelect, TableHead } from '../../ui/list-view.js'
 import { RelativeTime } from '../../ui/relative-time.js'
 import { Spinner } from '../../ui/spinner.js'
 import { callStatusTone } from '../../ui/status-pill.js'
@@ -136,11 +136,11 @@ export function CallsPanel({ hidden }: { hidden: boolean }) {
   return (
     <div className="tab-panel calls-panel" hidden={hidden}>
       <div className="toolbar">
-        <input
-          aria-label="Tool name"
+        <FilterInput
+          label="Tool name"
           placeholder="Tool (Bash, read…)"
           value={typed.name}
-          onChange={(event) => update({ name: event.target.value })}
+          onChange={(name) => update({ name })}
         />
         <FilterSelect
           label="Status"
@@ -156,18 +156,18 @@ export function CallsPanel({ hidden }: { hidden: boolean }) {
           value={typed.caller}
           onChange={(caller) => choose({ caller })}
         />
-        <input
-          aria-label="Agent"
+        <FilterInput
+          label="Agent"
           placeholder="Agent"
           value={typed.agent}
-          onChange={(event) => update({ agent: event.target.value })}
+          onChange={(agent) => update({ agent })}
         />
-        <input
-          aria-label="Session id"
+        <FilterInput
+          label="Session id"
           placeholder="Session id"
           className="mono"
           value={typed.session}
-          onChange={(event) => update({ session: event.target.value })}
+          onChange={(session) => update({ session })}
         />
         <span className="muted" aria-live="polite">
           {loaded && `${calls.total} call${calls.total === 1 ? '' : 's'}`}
