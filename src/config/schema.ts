@@ -101,6 +101,9 @@ export const ConfigSchema = Type.Object(
       spareDemandWindowMs: Type.Integer({ minimum: 1_000, maximum: 3_600_000, default: 120_000 }),
       // src/engine/pool.ts: spares started at once; 0: half the CPUs (at least one).
       spareStarts: Type.Integer({ minimum: 0, maximum: 64, default: 0 }),
+      // src/engine/process-reuse.ts: a process its session gives back becomes a missing spare after `/clear`
+      // (~50 ms) instead of stopping, when it only talked; false: processes given back always stop.
+      reuseProcesses: Type.Boolean({ default: true }),
       // src/engine/pool.ts: a cap in memory instead of (below) the count; 0: the count alone.
       memoryBudgetMb: Type.Integer({ minimum: 0, maximum: 1_048_576, default: 0 }),
     }),

@@ -2,13 +2,16 @@
  * The process pool: how many Claude Code processes may live at once, which of them are warm spares (as many
  * as recent new conversations ask for, see spare-demand.ts, for each account they came from, see
  * spare-profiles.ts), which idle one gives way (least recently used) when a new one or a spare is needed,
- * and who waits when none can.
+ * which process a session gives back becomes a missing spare instead of stopping (process-reuse.ts), and who
+ * waits when none can.
  */
 import { availableParallelism } from 'node:os'
 import type { Logger } from 'pino'
 import { GatewayError } from './errors.js'
 import { PrimingUnsupportedError } from './priming.js'
 import { type ProcessMemory, ProcessSizes } from './process-memory.js'
+import { Clearings } from './process-reuse.js'
+import { startForSession } from './process-start.js'
 import { Runner } from './runner.js'
 import { SpareDemand } from './spare-demand.js'
 import { firstShort, SpareProfiles, type SpareTarget, surplus } from './spare-profiles.js'
@@ -44,6 +47,7 @@ export class ProcessPool {
   private readonly reclaim = new Later(() => this.reclaimForSpare())
   /** Slots being freed for spares (their sessions' processes exiting): counted as spares on their way. */
   private reclaiming = 0
+  private readonly clearings = new Clearings()
   private readonly demand: SpareDemand
   /** Looks at the spare target again when arrivals leave its window, so surplus spares go. */
   private readonly demandRecheck = new Later(() => this.fillSpares())
@@ -169,7 +173,12 @@ export class ProcessPool {
     }
     await this.reserveSlot()
     try {
-      const runner = await this.startWithRetry(profile)
+      const runner = await startForSession(this.launch, profile, this.limits, {
+        hooks: this.hooks,
+        log: this.log,
+        closed: () => this.closed,
+      })
+      this.watch(runner, 'ready')
       this.serve(runner)
       return runner
     } finally {
@@ -211,17 +220,13 @@ export class ProcessPool {
     this.fillSpares()
   }
 
-  /** Stop a serving runner and free its slot once the process is gone. */
+  /**
+   * A session gives its runner back: it becomes a missing spare of its profile when it can (see `reuse`),
+   * else it stops and its slot is free once the process is gone. Resolves once the process no longer
+   * writes the session's conversation.
+   */
   async retire(runner: Runner): Promise<void> {
-    if (!this.serving.delete(runner)) return
-    this.transient++
-    try {
-      await runner.close()
-    } finally {
-      this.transient--
-      this.serveWaiters()
-      this.fillSpares()
-    }
+    if (this.serving.delete(runner)) await this.letGo(runner)
   }
 
   /** A serving runner's process ended by itself (crash, kill): its slot is free. `detail`: for the log. */
@@ -282,35 +287,13 @@ export class ProcessPool {
     }
   }
 
-  private async startWithRetry(profile: RunnerProfile): Promise<Runner> {
-    let lastError: Error | undefined
-    for (let attempt = 0; attempt <= this.limits.startRetries; attempt++) {
-      if (this.closed) break
-      this.hooks.lifecycle('spawn', null, { attempt })
-      try {
-        // Priming would only delay a turn that is waiting for this process.
-        const runner = await this.launch(profile, this.limits.startTimeoutMs, false)
-        this.watch(runner, 'ready')
-        return runner
-      } catch (error) {
-        lastError = error as Error
-        this.hooks.lifecycle('fail', null, { attempt })
-        this.log.warn({ attempt, err: lastError.message }, 'Claude Code failed to start')
-      }
-    }
-    throw new GatewayError(
-      'start_failed',
-      `Claude Code failed to start: ${lastError?.message ?? 'shutting down'}`,
-    )
-  }
-
   private fillSpares(): void {
     if (this.closed || !this.profiles.latest) return
     const targets = this.spareTargets()
     this.followDemand(targets)
     if (this.spareRetry.pending) return
     const target = targets.reduce((sum, { target }) => sum + target, 0)
-    const wanted = target - this.spares.length - this.starting.unclaimed - this.reclaiming
+    const wanted = target - this.sparesOnTheirWay
     // Requests waiting for a slot come first: a spare would only make one of them wait longer.
     if (wanted <= 0 || this.waiters.length > 0) return
     // The next one starts when one of these is up (`.finally` below).
@@ -343,14 +326,8 @@ export class ProcessPool {
           void runner.close()
           return
         }
-        this.spares.push(runner)
         this.watch(runner, 'spare')
-        void runner.exited.then(() => {
-          const index = this.spares.indexOf(runner)
-          if (index < 0) return
-          this.spares.splice(index, 1)
-          this.fillSpares()
-        })
+        this.park(runner)
       })
       .catch((error: Error) => {
         if (error instanceof PrimingUnsupportedError) {
@@ -400,7 +377,7 @@ export class ProcessPool {
    */
   private reclaimForSpare(): void {
     if (this.closed || !this.profiles.latest || this.waiters.length > 0) return
-    const wanted = this.spareTarget - this.spares.length - this.starting.unclaimed - this.reclaiming
+    const wanted = this.spareTarget - this.sparesOnTheirWay
     if (wanted <= 0) return
     if (this.occupied < this.slots) {
       this.fillSpares()
@@ -416,15 +393,59 @@ export class ProcessPool {
       return
     }
     this.serving.delete(reclaimed.runner)
-    this.reclaiming++
-    void this.handOver(reclaimed.runner).then(() => {
-      this.transient--
-      this.reclaiming--
-      this.serveWaiters()
+    if (wanted > 1) this.scheduleReclaim(0)
+    void this.letGo(reclaimed.runner, true)
+  }
+
+  /** Spares up, starting, or on their way in a slot being freed or a process being cleared. */
+  private get sparesOnTheirWay(): number {
+    return this.spares.length + this.starting.unclaimed + this.reclaiming + this.clearings.size
+  }
+
+  /**
+   * Whether a runner given back becomes a spare (process-reuse.ts): reuse is on, its process only talked,
+   * and its profile is short of spares; requests waiting for a slot come first.
+   */
+  private reusable(runner: Runner): boolean {
+    if (this.closed || this.limits.reuseProcesses === false || !runner.reusable || this.waiters.length > 0)
+      return false
+    const target = this.spareTargets().find((candidate) => candidate.profile.key === runner.key)?.target ?? 0
+    return this.sparesOf(runner.key) + this.clearings.of(runner.key) < target
+  }
+
+  /**
+   * A runner no session serves any more: cleared (`/clear`) and parked as a missing spare when it can be,
+   * else (or when clearing fails) stopped, its slot free once the process is gone. `forSpare`: its slot was
+   * reclaimed for a spare, which counts as on its way meanwhile.
+   */
+  private async letGo(runner: Runner, forSpare = false): Promise<void> {
+    this.transient++
+    const cleared =
+      this.reusable(runner) && (await this.clearings.clear(runner, this.limits.startTimeoutMs, this.log))
+    if (!cleared) {
+      if (forSpare) this.reclaiming++
+      await runner.close()
+      if (forSpare) this.reclaiming--
+    }
+    this.transient--
+    if (cleared && this.closed) void runner.close()
+    else if (cleared) {
+      this.hooks.lifecycle('reuse', runner)
+      this.park(runner)
+    }
+    this.serveWaiters()
+    this.fillSpares()
+  }
+
+  /** A spare is up: new conversations of its profile take it; if its process ends first, it is replaced. */
+  private park(runner: Runner): void {
+    this.spares.push(runner)
+    void runner.exited.then(() => {
+      const index = this.spares.indexOf(runner)
+      if (index < 0) return
+      this.spares.splice(index, 1)
       this.fillSpares()
     })
-    // More spares missing: the next one, once this one's state change is out.
-    if (wanted > 1) this.scheduleReclaim(0)
   }
 
   private watch(runner: Runner, event: 'ready' | 'spare'): void {

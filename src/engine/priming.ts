@@ -9,11 +9,9 @@
  *
  * What the blocked prompt leaves is a short transcript record (`system`/`informational`) that neither the
  * model nor the SDK's session views (`listSessions`, `getSessionMessages`) show; a spare that is never used
- * would leave a transcript holding only that record, so its transcript is removed when it stops.
+ * would leave a transcript holding only that record, so its transcript is removed when it stops (runner.ts).
  */
-import { rm } from 'node:fs/promises'
 import type { HookCallback, Options, SDKMessage, SDKResultMessage } from '@anthropic-ai/claude-agent-sdk'
-import { transcriptPath } from './claude-home.js'
 import { after } from './timers.js'
 
 /** Worded for whoever reads a raw transcript: it says what it is. */
@@ -28,18 +26,13 @@ export class PrimingUnsupportedError extends Error {
 /** One spare's priming: the hook that blocks its prompt, the turn's messages, and its outcome. */
 export class Priming {
   /** Claude Code's session id of the primed process, from the priming turn's `system/init`. */
-  private claudeSessionId: string | null = null
+  claudeSessionId: string | null = null
   private blocked = false
   private result: SDKResultMessage | null = null
   private settle!: () => void
   private readonly ended = new Promise<void>((resolve) => {
     this.settle = resolve
   })
-
-  constructor(
-    private readonly configDir: string,
-    private readonly cwd: string,
-  ) {}
 
   /** The process's start-up hooks with the one that blocks the priming prompt added. */
   withHook(hooks: Options['hooks']): NonNullable<Options['hooks']> {
@@ -83,16 +76,5 @@ export class Priming {
         'Claude Code did not block the warm-up prompt with the gateway hook; spares are no longer primed',
       )
     }
-  }
-
-  /** Remove the transcript of a primed process that never served a session (it holds only the priming). */
-  async discardTranscript(): Promise<void> {
-    if (!this.claudeSessionId) return
-    const path = await transcriptPath({
-      configDir: this.configDir,
-      cwd: this.cwd,
-      sessionId: this.claudeSessionId,
-    })
-    await rm(path, { force: true }).catch(() => undefined)
   }
 }

@@ -23,7 +23,13 @@ export function logLifecycle(
 }
 
 export class ProcessLog {
-  private readonly totals: ProcessCounts = { starts: 0, startFailures: 0, startRetries: 0, crashes: 0 }
+  private readonly totals: ProcessCounts = {
+    starts: 0,
+    startFailures: 0,
+    startRetries: 0,
+    crashes: 0,
+    reuses: 0,
+  }
   /** Changes of the pool within a second make one log line of what it holds. */
   private readonly summary = new Later(() => this.logSummary())
   private closed = false
@@ -51,6 +57,10 @@ export class ProcessLog {
         return
       case 'crash':
         this.totals.crashes++
+        break
+      case 'reuse':
+        this.totals.reuses++
+        this.changed()
         break
       case 'ready':
       case 'spare':

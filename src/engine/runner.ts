@@ -4,6 +4,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
+import { rm } from 'node:fs/promises'
 import { setPriority } from 'node:os'
 import { setImmediate as nextLoopTurn } from 'node:timers/promises'
 import type {
@@ -21,10 +22,11 @@ import type {
 import type { Logger } from 'pino'
 import { CLIENT_SERVER, clientFunctionName } from '../events/client-tool-names.js'
 import type { ContentBlock } from '../events/types.js'
-import { claudeConfigDir } from './claude-home.js'
+import { claudeConfigDir, transcriptPath } from './claude-home.js'
 import { CliStderr, SecretMask } from './cli-stderr.js'
 import { type ClientToolCall, type ClientToolResult, clientToolServer } from './client-tools.js'
 import { PRIMING_PROMPT, Priming } from './priming.js'
+import { CLEAR_COMMAND, Clearing, changesProcess, isCommand } from './process-reuse.js'
 import type { RunnerProfile } from './types.js'
 
 export type RunnerState = 'ready' | 'busy' | 'closed'
@@ -115,24 +117,42 @@ export class Runner {
    * everyone's, not one user's (capabilities.ts learns only from such a process).
    */
   readonly generic: boolean
+  /**
+   * Settles when the process no longer writes its current conversation's transcript: it exited, or it
+   * cleared the conversation for another session (`clear`). A session's next process waits for it.
+   */
+  conversationEnded: Promise<void>
+  private endConversation!: () => void
   private hooks: RunnerHooks | null = null
   /** Messages that arrived before anyone attached (a spare's start-up chatter). */
   private backlog: SDKMessage[] = []
   private readonly input = new InputStream()
   private readonly query: Query
+  /** A turn of the gateway's own whose messages go nowhere: the spare's priming, a `/clear` for reuse. */
+  private hidden: Pick<Clearing, 'takes'> | null
+  /**
+   * False once the process may keep more than its conversation (a tool of Claude Code's ran, a slash
+   * command): it is not reused for another (process-reuse.ts).
+   */
+  private onlyTalked = true
+  /** Claude Code's id of a conversation holding nothing of a session's (priming, `/clear`): removed at exit. */
+  private blankConversation: string | null = null
 
   private constructor(
     /** Which start-up options this process was started with: a spare serves only a session that matches. */
     readonly key: string,
     cwd: string,
+    private readonly configDir: string,
     private readonly child: TrackedChild,
     start: (input: AsyncIterable<SDKUserMessage>) => Query,
     /** Set for a spare primed at start: its priming turn's messages go nowhere. */
-    private readonly priming: Priming | null,
+    priming: Priming | null,
     generic = true,
   ) {
     this.cwd = cwd
     this.generic = generic
+    this.hidden = priming
+    this.conversationEnded = this.nextConversation()
     this.query = start(this.input)
     this.exited = this.pump()
   }
@@ -158,7 +178,8 @@ export class Runner {
       session: runner?.hooks?.sessionId,
     }))
     const cwd = options.cwd ?? process.cwd()
-    const priming = prime ? new Priming(claudeConfigDir(options.env ?? process.env), cwd) : null
+    const configDir = claudeConfigDir(options.env ?? process.env)
+    const priming = prime ? new Priming() : null
     // The callback is fixed at start-up, before any session owns the process: it asks whoever is attached.
     const canUseTool: CanUseTool = async (toolName, input, context) =>
       // The client's own functions need no approval: the client runs them itself.
@@ -196,14 +217,15 @@ export class Runner {
       throw new Error(child.describeFailure(error.message))
     })
     const generic = !profile.account && Object.keys(options.mcpServers ?? {}).length === 0
-    runner = new Runner(key, cwd, child, (input) => warm.query(input), priming, generic)
+    runner = new Runner(key, cwd, configDir, child, (input) => warm.query(input), priming, generic)
     if (priming) {
-      runner.send(PRIMING_PROMPT)
+      runner.send(PRIMING_PROMPT, false)
       await priming.finished(runner.exited, timeoutMs).catch(async (error: Error) => {
         child.kill()
         await runner?.exited
         throw error
       })
+      runner.blankConversation = priming.claudeSessionId
     }
     return runner
   }
@@ -212,16 +234,41 @@ export class Runner {
     return this.child.pid
   }
 
+  /** Whether a new conversation may start in this process (process-reuse.ts): it is idle and only talked. */
+  get reusable(): boolean {
+    return this.state === 'ready' && this.onlyTalked
+  }
+
   /** Route this process's messages and exit to the session it now serves. */
   attach(hooks: RunnerHooks): void {
     this.hooks = hooks
+    this.blankConversation = null
     const backlog = this.backlog
     this.backlog = []
     for (const message of backlog) hooks.onMessage(message)
   }
 
-  /** Queue a user message; Claude Code runs it as the next turn. */
-  send(content: string | ContentBlock[]): string {
+  /**
+   * Leave the session it served and start a new, empty conversation for the next (process-reuse.ts): the
+   * `/clear` and what it says go nowhere. Rejects when the process exits or the time runs out first (the
+   * caller stops it); on success `conversationEnded` of the session it served settles.
+   */
+  async clear(timeoutMs: number): Promise<void> {
+    this.hooks = null
+    this.backlog = []
+    const clearing = new Clearing(this.send(CLEAR_COMMAND, false))
+    this.hidden = clearing
+    await clearing.finished(this.exited, timeoutMs)
+    this.blankConversation = clearing.conversationId
+    this.idleSince = Date.now()
+    const ended = this.endConversation
+    this.conversationEnded = this.nextConversation()
+    ended()
+  }
+
+  /** Queue a user message; Claude Code runs it as the next turn. `fromSession`: a session's, not the gateway's. */
+  send(content: string | ContentBlock[], fromSession = true): string {
+    if (fromSession && isCommand(content)) this.onlyTalked = false
     const uuid = randomUUID()
     this.input.push({
       type: 'user',
@@ -277,7 +324,8 @@ export class Runner {
     let error: Error | undefined
     try {
       for await (const message of this.query) {
-        if (this.priming?.takes(message)) continue
+        if (this.hidden?.takes(message)) continue
+        if (this.onlyTalked && changesProcess(message)) this.onlyTalked = false
         if (this.hooks) this.hooks.onMessage(message)
         else this.backlog.push(message)
       }
@@ -287,10 +335,23 @@ export class Runner {
     this.state = 'closed'
     this.input.end()
     const { code, signal } = await this.child.exit
-    if (this.priming && !this.hooks) await this.priming.discardTranscript()
+    this.endConversation()
+    if (this.blankConversation) await this.removeTranscript(this.blankConversation)
     const exit = { code, signal, error, stderr: this.child.stderrTail() }
     this.hooks?.onExit(exit)
     return exit
+  }
+
+  private nextConversation(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.endConversation = resolve
+    })
+  }
+
+  /** Best effort: a leftover transcript holding no conversation only clutters Claude's session list. */
+  private async removeTranscript(sessionId: string): Promise<void> {
+    const location = { configDir: this.configDir, cwd: this.cwd, sessionId }
+    await rm(await transcriptPath(location), { force: true }).catch(() => undefined)
   }
 }
 

@@ -172,8 +172,9 @@ export class RunnerBinding {
     this.byRunner.delete(runner)
     live.runner = null
     this.clearIdle(live)
-    // The pool stops the process; the session's next turn must not resume before it is gone.
-    void this.retire(live.record.id, runner.exited)
+    // The pool stops or clears the process; the session's next turn must not resume before it has left
+    // the conversation.
+    void this.retire(live.record.id, runner.conversationEnded)
     logLifecycle(context.options.log, 'hibernate', runner, { session: live.record.id, reason: 'evicted' })
     context.setState(live, live.record.claudeSessionId ? 'hibernated' : 'new', 'evicted')
     context.live.delete(live.record.id)

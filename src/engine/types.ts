@@ -187,6 +187,11 @@ export interface PoolLimits {
    * leave the turns their CPU (docs/PERFORMANCE.md, session 11).
    */
   spareStarts?: number
+  /**
+   * A process its session gives back becomes a missing spare of its profile after `/clear`, instead of
+   * stopping, when it only talked (process-reuse.ts); on unless false.
+   */
+  reuseProcesses?: boolean
   /** How far back arrivals of new conversations count for the spare target (absent: two minutes). */
   spareDemandWindowMs?: number
   /**
@@ -221,7 +226,7 @@ export interface PoolHooks {
  * The life of a CLI process: started, failed to start, initialised, parked as a spare, given up by its
  * session, ended by itself while serving one, gone.
  */
-export type ProcessLifecycle = 'spawn' | 'fail' | 'ready' | 'spare' | 'hibernate' | 'crash' | 'exit'
+export type ProcessLifecycle = 'spawn' | 'fail' | 'ready' | 'spare' | 'reuse' | 'hibernate' | 'crash' | 'exit'
 
 /** What a lifecycle line says besides the event (`attempt`: a session's start, 0 the first). */
 export type ProcessDetail = { attempt?: number } & Record<string, unknown>
@@ -235,6 +240,8 @@ export interface ProcessCounts {
   startRetries: number
   /** Processes that ended by themselves while serving a session. */
   crashes: number
+  /** Processes a session gave back that became spares for new conversations (process-reuse.ts). */
+  reuses: number
 }
 
 export type RunnerLauncher = (profile: RunnerProfile, timeoutMs: number, prime: boolean) => Promise<Runner>

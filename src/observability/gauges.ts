@@ -103,6 +103,13 @@ export function scrapedGauges(registry: Registry, read: GaugeReadings): void {
     read,
     'crashes',
   )
+  processTotal(
+    registry,
+    'gateway_cli_reuses_total',
+    'Claude Code processes a session gave back that became spares for new conversations (pool.reuseProcesses).',
+    read,
+    'reuses',
+  )
 }
 
 /** A counter following one of the pool's running totals: it is moved on by what was added since. */

@@ -2,16 +2,19 @@
  * The pool under traffic, with the real CLI and the scripted model: after a burst a spare comes back
  * without waiting for a session to idle a minute; a session a request waits on is never evicted; an OpenAI
  * conversation nobody followed up lets its process go after `openai.unfollowedIdleMs`, and a late follow-up
- * still has its context; health shows the processes' memory. What each conversation's model request holds
- * is checked: nothing of one conversation reaches another.
+ * still has its context; a process given back serves a new conversation after `/clear` when only talk ran in
+ * it; health shows the processes' memory. What each conversation's model request holds is checked: nothing
+ * of one conversation reaches another.
  */
 import assert from 'node:assert/strict'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import OpenAI from 'openai'
 import { liveProcesses } from '../../src/engine/runner.js'
 import type { EventOf } from '../../src/events/types.js'
 import { type TestHome, testEngine, testHome, withGateway } from '../support/harness.js'
-import { conversationTexts, lastUserText, text } from '../support/scripted-anthropic.js'
+import { conversationTexts, lastUserText, text, toolCall } from '../support/scripted-anthropic.js'
 import { isGone, waitForEvent, waitUntil } from '../support/wait.js'
 
 /** The scripted model answers each message with its own words: who heard what stays visible. */
@@ -30,11 +33,13 @@ describe('the pool under traffic, with the real CLI', () => {
   })
 
   test('after a burst fills every slot, a spare comes back without waiting a minute', async () => {
+    // The process given back stops here and the spare is a new one (reuse: the next suite).
     const { engine, events, close } = await testEngine(home, {
       maxRunners: 3,
       warmSpares: 1,
       spareReclaimIdleMs: 300,
       idleTimeoutMs: 120_000,
+      reuseProcesses: false,
     })
     try {
       await waitUntil(() => engine.processStats.spares === 1, 30_000, 'a warm spare')
@@ -100,6 +105,104 @@ describe('the pool under traffic, with the real CLI', () => {
       engine.answerPermission(waiting.id, asked.requestId, { behavior: 'deny', message: 'not now' })
       assert.equal((await turn.done).status, 'success')
       assert.ok(!isGone(waitingPid), 'the waiting session kept its process throughout')
+    } finally {
+      await close()
+    }
+  })
+})
+
+describe('a process given back, reused for a new conversation', () => {
+  let home: TestHome
+  before(async () => {
+    home = await testHome()
+    echo(home)
+  })
+  after(async () => {
+    await home.close()
+  })
+  const limits = { maxRunners: 2, warmSpares: 1, spareReclaimIdleMs: 300, idleTimeoutMs: 120_000 }
+  /** What `/clear` leaves before the new conversation's first message (process-reuse.ts). */
+  const clearTrace = (value: string) =>
+    /^<local-command-caveat>|^<command-name>\/clear<\/command-name>|^<local-command-stdout><\/local-command-stdout>/.test(
+      value,
+    )
+
+  test('shows the model nothing of the earlier conversation, which still resumes with its context', async () => {
+    const { engine, events, close } = await testEngine(home, limits)
+    try {
+      await waitUntil(() => engine.processStats.spares === 1, 30_000, 'a warm spare')
+      const earlier = await engine.createSession({ title: 'earlier' })
+      await (await engine.send(earlier.id, 'The code word is heron.')).done
+      const reusedPid = engine.runnerOf(earlier.id)!.pid!
+      await waitUntil(() => engine.processStats.spares === 1, 30_000, 'the spare replaced')
+      const other = await engine.createSession({ title: 'other' })
+      await (await engine.send(other.id, 'hello other')).done
+      // Both slots are taken and the spare is missing: the earlier session, idle the longest, gives its
+      // process up, which clears its conversation and is the spare.
+      await waitUntil(() => engine.processStats.spares === 1, 30_000, 'a spare again')
+      assert.equal(engine.memory().processes.find((p) => p.role === 'spare')?.pid, reusedPid)
+      assert.equal((await engine.getSession(earlier.id))!.state, 'hibernated')
+      assert.equal(engine.processCounts.reuses, 1)
+
+      const next = await engine.createSession({ title: 'next' })
+      await (await engine.send(next.id, 'hello next')).done
+      assert.equal(engine.runnerOf(next.id)?.pid, reusedPid, 'the new conversation got the reused process')
+      const seen = home.model.turns.at(-1)!.body
+      assert.ok(!JSON.stringify(seen).includes('heron'), 'nothing of the earlier conversation, anywhere')
+      const texts = conversationTexts(seen)
+      assert.deepEqual(texts.at(-1), { role: 'user', text: 'hello next' })
+      assert.ok(
+        texts.slice(0, -1).every((t) => t.role === 'user' && clearTrace(t.text)),
+        JSON.stringify(texts),
+      )
+      assert.notEqual(
+        (await engine.getSession(next.id))!.claudeSessionId,
+        (await engine.getSession(earlier.id))!.claudeSessionId,
+        'a conversation of its own',
+      )
+      assert.ok(
+        !events.some((e) => e.sessionId === earlier.id && e.type === 'conversation.reset'),
+        "the /clear is no event of the earlier session's",
+      )
+
+      await (await engine.send(earlier.id, 'Which code word?')).done
+      assert.deepEqual(conversationTexts(home.model.turns.at(-1)!.body), [
+        { role: 'user', text: 'The code word is heron.' },
+        { role: 'assistant', text: 'echo: The code word is heron.' },
+        { role: 'user', text: 'Which code word?' },
+      ])
+      // The reused conversation resumes too, from its own transcript.
+      engine.restartRunner(next.id)
+      await waitUntil(() => engine.runnerOf(next.id) === null, 10_000, 'the next session to let go')
+      await (await engine.send(next.id, 'and now?')).done
+      const resumed = home.model.turns.at(-1)!.body
+      assert.ok(!JSON.stringify(resumed).includes('heron'))
+      const said = conversationTexts(resumed).filter((t) => t.role === 'user' && !clearTrace(t.text))
+      assert.deepEqual(
+        said.map((t) => t.text),
+        ['hello next', 'and now?'],
+      )
+    } finally {
+      await close()
+    }
+  })
+
+  test('is not reused when a tool of Claude Code ran in it', async () => {
+    const { engine, close } = await testEngine(home, limits)
+    try {
+      await waitUntil(() => engine.processStats.spares === 1, 30_000, 'a warm spare')
+      writeFileSync(join(home.workspace, 'notes.txt'), 'kept in the process?')
+      const reader = await engine.createSession({ title: 'reader' })
+      home.model.script(toolCall('Read', { file_path: join(home.workspace, 'notes.txt') }))
+      await (await engine.send(reader.id, 'read the notes')).done
+      const readerPid = engine.runnerOf(reader.id)!.pid!
+      await waitUntil(() => engine.processStats.spares === 1, 30_000, 'the spare replaced')
+      const other = await engine.createSession({ title: 'other' })
+      await (await engine.send(other.id, 'hello other')).done
+      await waitUntil(() => isGone(readerPid), 30_000, 'the reader session to give its process up')
+      await waitUntil(() => engine.processStats.spares === 1, 30_000, 'a new spare')
+      assert.notEqual(engine.memory().processes.find((p) => p.role === 'spare')?.pid, readerPid)
+      assert.equal(engine.processCounts.reuses, 0)
     } finally {
       await close()
     }

@@ -83,6 +83,7 @@ test('defaults apply when there is no file, and the result is frozen', (t) => {
       spareStarts: 0,
       maxSpares: 5,
       spareDemandWindowMs: 120_000,
+      reuseProcesses: true,
       memoryBudgetMb: 0,
     },
     store: {

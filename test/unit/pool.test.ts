@@ -13,12 +13,16 @@ import { SpareDemand } from '../../src/engine/spare-demand.js'
 import type { PoolLimits, RunnerProfile } from '../../src/engine/types.js'
 import { waitUntil } from '../support/wait.js'
 
-/** What the pool uses of a runner: its state, key, idle time, pid and life. */
+/** What the pool uses of a runner: its state, key, idle time, pid and life, and whether it can be reused. */
 class StandIn {
   state: Runner['state'] = 'ready'
   idleSince = Date.now()
   readonly pid = null
   readonly exited: Promise<RunnerExit>
+  /** Whether only talk ran in it (process-reuse.ts): the pool may clear it for a new conversation. */
+  reusable = false
+  /** `/clear`s it was sent. */
+  clears = 0
   private exit!: (exit: RunnerExit) => void
   constructor(
     readonly key: string,
@@ -27,6 +31,9 @@ class StandIn {
     this.exited = new Promise((resolve) => {
       this.exit = resolve
     })
+  }
+  async clear(): Promise<void> {
+    this.clears++
   }
   close(): Promise<RunnerExit> {
     this.state = 'closed'
@@ -361,6 +368,108 @@ describe('a spare on its way', () => {
       const runner = await acquired
       assert.notEqual(nameOf(runner), 'r1')
       assert.equal(pool.stats.serving, 1)
+    } finally {
+      await pool.close()
+    }
+  })
+})
+
+describe('a process given back', () => {
+  const standIn = (runner: Runner) => runner as unknown as StandIn
+
+  test('becomes the spare a reclaimed slot was freed for, after /clear, without a start', async () => {
+    const { pool, evicted, started } = harness({ spareReclaimIdleMs: 20 })
+    try {
+      pool.setSpareProfile(profile)
+      await waitUntil(() => pool.stats.spares === 1, 2_000, 'a spare')
+      for (const runner of started) runner.reusable = true
+      const a = await converse(pool)
+      standIn(a).reusable = true
+      await sleep(5)
+      const [b, c] = [await converse(pool), await converse(pool)]
+      for (const runner of [b, c]) standIn(runner).reusable = true
+      await waitUntil(() => pool.stats.spares === 1, 2_000, 'a spare in a reclaimed slot')
+      assert.deepEqual(evicted, [nameOf(a)], 'the session idle the longest gave its process up')
+      assert.equal(standIn(a).clears, 1, 'its conversation was cleared')
+      assert.equal(standIn(a).state, 'ready', 'and the process kept')
+      assert.equal(started.length, 3, 'no process started for the spare')
+      assert.equal(await pool.acquire(profile, true), a, 'the next new conversation gets it')
+      assert.equal(pool.stats.live, 3)
+    } finally {
+      await pool.close()
+    }
+  })
+
+  test('by its session becomes a missing spare; stops when none is missing, ran a tool, or reuse is off', async () => {
+    const { pool, started } = harness({ maxRunners: 4, warmSpares: 1, maxSpares: 4 })
+    try {
+      pool.setSpareProfile(profile)
+      await waitUntil(() => pool.stats.spares === 1, 2_000, 'a spare')
+      // A burst of three raises the target to four; with three sessions in four slots, one spare is all there is.
+      const burst = [await converse(pool), await converse(pool), await converse(pool)] as [
+        Runner,
+        Runner,
+        Runner,
+      ]
+      for (const runner of burst) standIn(runner).reusable = true
+      await waitUntil(() => pool.stats.spares === 1, 2_000, 'the burst replaced')
+      assert.equal(pool.stats.spareTarget, 4)
+      const [first, second, third] = burst
+      const starts = started.length
+      await pool.retire(first)
+      assert.equal(standIn(first).clears, 1)
+      assert.equal(standIn(first).state, 'ready', 'cleared and kept')
+      assert.equal(pool.stats.spares, 2, 'as a spare')
+      assert.equal(started.length, starts, 'no process started for it')
+      standIn(second).reusable = false
+      await pool.retire(second)
+      assert.equal(standIn(second).state, 'closed', 'a process that ran a tool stops')
+      assert.equal(standIn(second).clears, 0)
+      pool.updateLimits({ ...limitsOf(pool), reuseProcesses: false })
+      await pool.retire(third)
+      assert.equal(standIn(third).state, 'closed', 'reuse off: it stops')
+      assert.equal(standIn(third).clears, 0)
+      await waitUntil(() => pool.stats.spares === 4, 2_000, 'the freed slots filled by starts')
+      assert.equal(started.length, starts + 2)
+    } finally {
+      await pool.close()
+    }
+  })
+
+  test('by its session stops when the spares are all there', async () => {
+    const { pool } = harness({ maxRunners: 4, warmSpares: 1 })
+    try {
+      pool.setSpareProfile(profile)
+      await waitUntil(() => pool.stats.spares === 1, 2_000, 'a spare')
+      const runner = await converse(pool)
+      standIn(runner).reusable = true
+      await waitUntil(() => pool.stats.spares === 1, 2_000, 'the spare replaced')
+      await pool.retire(runner)
+      assert.equal(standIn(runner).state, 'closed')
+      assert.equal(standIn(runner).clears, 0)
+    } finally {
+      await pool.close()
+    }
+  })
+
+  test('that fails to clear stops, and its slot is free again', async () => {
+    const { pool, started } = harness({ maxRunners: 2, warmSpares: 2 })
+    try {
+      pool.setSpareProfile(profile)
+      await waitUntil(() => pool.stats.spares === 2, 2_000, 'two spares')
+      const runner = await converse(pool)
+      standIn(runner).reusable = true
+      standIn(runner).clear = async () => {
+        throw new Error('Claude Code exited while clearing its conversation')
+      }
+      await pool.retire(runner)
+      assert.equal(standIn(runner).state, 'closed')
+      await waitUntil(
+        () => pool.stats.spares === 2 && pool.stats.live === 2,
+        2_000,
+        'a new spare in its slot',
+      )
+      assert.equal(started.length, 3)
     } finally {
       await pool.close()
     }
