@@ -208,6 +208,14 @@ class GatewaySide {
     return (await response.json()) as Record<string, unknown>
   }
 
+  /** Process starts and reuses since the gateway started (its /metrics counters). */
+  async processCounts(): Promise<{ starts: number; reuses: number }> {
+    const response = await fetch(`${this.url}/metrics`, { signal: AbortSignal.timeout(10_000) })
+    const text = await response.text()
+    const counter = (name: string) => Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1] ?? Number.NaN)
+    return { starts: counter('gateway_cli_starts_total'), reuses: counter('gateway_cli_reuses_total') }
+  }
+
   history = (tag: string): ChatMessage[] => [
     { role: 'system', content: SYSTEM },
     { role: 'user', content: this.conversations.prompt(tag) },
@@ -674,6 +682,7 @@ export async function runSustained(
     const settled = await treeUsage(gatewayPid)
     const idleCpuS = (await cpuNow(gatewayPid)).gatewayS - cpuBeforeSettle.gatewayS
     const settledHealth = await client.health()
+    const processCounts = await client.processCounts()
     if (streaming) {
       log(
         `arrival stream spawning per request: ${spawnSchedule.length} conversations over ${options.baselineSeconds} s`,
@@ -832,6 +841,7 @@ export async function runSustained(
           ? `stream: Poisson arrivals at ${options.rate}/s (seed ${options.seed}), ${Math.round(options.followUpShare * 100)}% get one follow-up after an exponential think time of mean ${options.thinkMs} ms; gateway: ${gatewaySchedule.length} conversations over ${options.warmupS} s warm-up (unmeasured) + ${options.seconds} s (measured: ${gatewayStream?.fresh.length} new, ${gatewayStream?.followUps.length} follow-ups, done in ${gatewayStream?.durationS.toFixed(0)} s); spawn per request, after the gateway's settling: the measured arrivals of the first ${options.baselineSeconds} s (${spawnSchedule.length} conversations, done in ${spawnStream?.durationS.toFixed(0)} s)`
           : 'stream: not run (BENCH_SUSTAINED_RATE or BENCH_SUSTAINED_SECONDS is 0)',
         `CPU: gateway = utime+stime of its node process and every descendant (with what they reaped), over the rounds (${(cpuAfterRounds.gatewayS - cpuBeforeRounds.gatewayS).toFixed(1)} s, idling while the baseline ran included) and the measured stream; spawn per request = cutime+cstime of this process (the CLIs it spawned and reaped) over its rounds and stream; idle gateway while settling: ${((idleCpuS / Math.max(options.settleMs, 1)) * 1e5).toFixed(1)}% of a CPU`,
+        `Claude Code processes over the whole run (warm-up and settling included): ${processCounts.starts} started, ${processCounts.reuses} given back and reused after /clear, for ${roundRequests + gatewaySchedule.length} conversations and follow-ups sent`,
         `idle after ${options.settleMs} ms: ${settled.rssMb.toFixed(0)} MB in ${settled.processes} processes (the gateway and ${settled.processes - 1} descendants); GET /v1/health processes ${JSON.stringify(settledHealth.processes)}`,
         ...series.map(
           (sample) =>

@@ -104,6 +104,8 @@ export const ConfigSchema = Type.Object(
       // src/engine/process-reuse.ts: a process its session gives back becomes a missing spare after `/clear`
       // (~50 ms) instead of stopping, when it only talked; false: processes given back always stop.
       reuseProcesses: Type.Boolean({ default: true }),
+      // A process grown past this (a long conversation's leftovers) stops instead, returning its memory.
+      reuseMaxRssMb: Type.Integer({ minimum: 1, maximum: 1_048_576, default: 400 }),
       // src/engine/pool.ts: a cap in memory instead of (below) the count; 0: the count alone.
       memoryBudgetMb: Type.Integer({ minimum: 0, maximum: 1_048_576, default: 0 }),
     }),

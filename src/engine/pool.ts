@@ -9,7 +9,7 @@ import { availableParallelism } from 'node:os'
 import type { Logger } from 'pino'
 import { GatewayError } from './errors.js'
 import { PrimingUnsupportedError } from './priming.js'
-import { type ProcessMemory, ProcessSizes } from './process-memory.js'
+import { type ProcessMemory, ProcessSizes, residentBytes } from './process-memory.js'
 import { Clearings } from './process-reuse.js'
 import { startForSession } from './process-start.js'
 import { Runner } from './runner.js'
@@ -133,7 +133,7 @@ export class ProcessPool {
   holdSpares(held: boolean): void {
     if (held === this.sparesHeld) return
     this.sparesHeld = held
-    if (held) for (const spare of this.spares.splice(0)) this.discard(spare)
+    if (held) for (const spare of this.spares.splice(0)) void this.letGo(spare)
     else this.fillSpares()
   }
 
@@ -264,19 +264,20 @@ export class ProcessPool {
       this.transient++
       return Promise.resolve()
     }
-    const spare = this.spares.pop()
-    if (spare) return this.handOver(spare)
+    const freed = this.spares.pop() ?? this.evictOne()
+    if (!freed) return null
+    this.transient++
+    return freed.close().then(() => undefined)
+  }
+
+  /** The least recently used idle runner whose session lets it go now, taken out of `serving`. */
+  private evictOne(): Runner | undefined {
     for (const runner of this.serving.keys()) {
       if (!this.evictable(runner) || !this.hooks.evict(runner)) continue
       this.serving.delete(runner)
-      return this.handOver(runner)
+      return runner
     }
-    return null
-  }
-
-  private handOver(runner: Runner): Promise<void> {
-    this.transient++
-    return runner.close().then(() => undefined)
+    return undefined
   }
 
   private serveWaiters(): void {
@@ -356,7 +357,7 @@ export class ProcessPool {
   private followDemand(targets: readonly SpareTarget[]): void {
     for (const spare of surplus(this.spares, targets)) {
       this.spares.splice(this.spares.indexOf(spare), 1)
-      this.discard(spare)
+      void this.letGo(spare)
     }
     const next = this.profiles.nextChange(targets, this.limits.warmSpares)
     if (next !== null) this.demandRecheck.in(Math.max(DEMAND_RECHECK_MIN_MS, next))
@@ -403,20 +404,22 @@ export class ProcessPool {
   }
 
   /**
-   * Whether a runner given back becomes a spare (process-reuse.ts): reuse is on, its process only talked,
-   * and its profile is short of spares; requests waiting for a slot come first.
+   * Whether a runner given back becomes a spare (process-reuse.ts): reuse is on, its process only talked and
+   * has not grown past `reuseMaxRssMb`, and its profile is short of spares; requests waiting come first.
    */
   private reusable(runner: Runner): boolean {
     if (this.closed || this.limits.reuseProcesses === false || !runner.reusable || this.waiters.length > 0)
       return false
+    const rss = residentBytes(runner.pid)
+    if (rss !== null && rss > (this.limits.reuseMaxRssMb ?? Number.POSITIVE_INFINITY) * 2 ** 20) return false
     const target = this.spareTargets().find((candidate) => candidate.profile.key === runner.key)?.target ?? 0
     return this.sparesOf(runner.key) + this.clearings.of(runner.key) < target
   }
 
   /**
-   * A runner no session serves any more: cleared (`/clear`) and parked as a missing spare when it can be,
-   * else (or when clearing fails) stopped, its slot free once the process is gone. `forSpare`: its slot was
-   * reclaimed for a spare, which counts as on its way meanwhile.
+   * A runner leaving its place (given back by its session, reclaimed for a spare, a spare no longer wanted):
+   * cleared (`/clear`) and parked as a missing spare when it can be, else (or when clearing fails) stopped,
+   * its slot free once the process is gone. `forSpare`: a spare counts as on its way meanwhile.
    */
   private async letGo(runner: Runner, forSpare = false): Promise<void> {
     this.transient++
@@ -456,13 +459,5 @@ export class ProcessPool {
   /** Spares of a profile, up or on their way. */
   private sparesOf(key: string): number {
     return this.spares.filter((spare) => spare.key === key).length + this.starting.unclaimedOf(key)
-  }
-
-  private discard(spare: Runner): void {
-    this.transient++
-    void spare.close().finally(() => {
-      this.transient--
-      this.serveWaiters()
-    })
   }
 }

@@ -135,6 +135,8 @@ export class Runner {
    * command): it is not reused for another (process-reuse.ts).
    */
   private onlyTalked = true
+  /** The process's running total of model API time (ms), as its last result said (the gateway's own too). */
+  apiMs = 0
   /** Claude Code's id of a conversation holding nothing of a session's (priming, `/clear`): removed at exit. */
   private blankConversation: string | null = null
 
@@ -324,6 +326,8 @@ export class Runner {
     let error: Error | undefined
     try {
       for await (const message of this.query) {
+        if (message.type === 'result' && Number.isFinite(message.duration_api_ms))
+          this.apiMs = message.duration_api_ms
         if (this.hidden?.takes(message)) continue
         if (this.onlyTalked && changesProcess(message)) this.onlyTalked = false
         if (this.hooks) this.hooks.onMessage(message)

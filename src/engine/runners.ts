@@ -103,7 +103,7 @@ export class RunnerBinding {
       })
       throw error
     }
-    const translator = new Translator(resume ? record.costUsd : 0, resume !== null)
+    const translator = new Translator(resume ? record.costUsd : 0, resume !== null, runner.apiMs)
     live.runner = runner
     this.byRunner.set(runner, live)
     runner.attach({

@@ -37,12 +37,15 @@ export class Translator {
    * @param costSoFar the running cost total the CLI starts from: a resumed conversation continues the total
    *   saved in its transcript, so the first turn after a resume must not be charged for the earlier ones.
    * @param resumed the process resumed a conversation: its first turn's API time is not known.
+   * @param apiMsBefore the process's running API time when the session got it, as its last result said (0
+   *   for a new process; `/clear` restarts it too, its own result says 0), so a turn counts only its own.
    */
   constructor(
     private costSoFar = 0,
     resumed = false,
+    apiMsBefore = 0,
   ) {
-    this.apiMsSoFar = resumed ? null : 0
+    this.apiMsSoFar = resumed ? null : apiMsBefore
   }
 
   /** Events for one SDK message, in the order they happened. `turnId` is the turn the runner is serving. */

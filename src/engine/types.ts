@@ -192,6 +192,8 @@ export interface PoolLimits {
    * stopping, when it only talked (process-reuse.ts); on unless false.
    */
   reuseProcesses?: boolean
+  /** A process holding more resident memory than this (MB) is not reused (absent: no bound). */
+  reuseMaxRssMb?: number
   /** How far back arrivals of new conversations count for the spare target (absent: two minutes). */
   spareDemandWindowMs?: number
   /**

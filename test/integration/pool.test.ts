@@ -132,6 +132,12 @@ describe('a process given back, reused for a new conversation', () => {
     try {
       await waitUntil(() => engine.processStats.spares === 1, 30_000, 'a warm spare')
       const earlier = await engine.createSession({ title: 'earlier' })
+      // A slow model answer (a second of API time) that the reused process's next turn must not count.
+      const echoing = home.model.fallback
+      home.model.fallback = (request) =>
+        lastUserText(request.body).includes('heron')
+          ? text(`echo: ${lastUserText(request.body)}`, { delayMs: 1_000 })
+          : echoing(request)
       await (await engine.send(earlier.id, 'The code word is heron.')).done
       const reusedPid = engine.runnerOf(earlier.id)!.pid!
       await waitUntil(() => engine.processStats.spares === 1, 30_000, 'the spare replaced')
@@ -145,7 +151,11 @@ describe('a process given back, reused for a new conversation', () => {
       assert.equal(engine.processCounts.reuses, 1)
 
       const next = await engine.createSession({ title: 'next' })
-      await (await engine.send(next.id, 'hello next')).done
+      const answered = await (await engine.send(next.id, 'hello next')).done
+      assert.ok(
+        (answered.apiDurationMs ?? 0) <= answered.durationMs,
+        `the turn's API time (${answered.apiDurationMs} ms) is its own, not the earlier conversation's too`,
+      )
       assert.equal(engine.runnerOf(next.id)?.pid, reusedPid, 'the new conversation got the reused process')
       const seen = home.model.turns.at(-1)!.body
       assert.ok(!JSON.stringify(seen).includes('heron'), 'nothing of the earlier conversation, anywhere')

@@ -84,6 +84,7 @@ test('defaults apply when there is no file, and the result is frozen', (t) => {
       maxSpares: 5,
       spareDemandWindowMs: 120_000,
       reuseProcesses: true,
+      reuseMaxRssMb: 400,
       memoryBudgetMb: 0,
     },
     store: {

@@ -17,7 +17,7 @@ import { waitUntil } from '../support/wait.js'
 class StandIn {
   state: Runner['state'] = 'ready'
   idleSince = Date.now()
-  readonly pid = null
+  pid: number | null = null
   readonly exited: Promise<RunnerExit>
   /** Whether only talk ran in it (process-reuse.ts): the pool may clear it for a new conversation. */
   reusable = false
@@ -431,6 +431,26 @@ describe('a process given back', () => {
       assert.equal(standIn(third).clears, 0)
       await waitUntil(() => pool.stats.spares === 4, 2_000, 'the freed slots filled by starts')
       assert.equal(started.length, starts + 2)
+    } finally {
+      await pool.close()
+    }
+  })
+
+  test('by its session stops when it holds more memory than pool.reuseMaxRssMb', async () => {
+    const { pool } = harness({ maxRunners: 4, warmSpares: 1, maxSpares: 4, reuseMaxRssMb: 1 })
+    try {
+      pool.setSpareProfile(profile)
+      await waitUntil(() => pool.stats.spares === 1, 2_000, 'a spare')
+      const burst = [await converse(pool), await converse(pool), await converse(pool)]
+      await waitUntil(() => pool.stats.spares === 1, 2_000, 'the burst replaced')
+      const [big, small] = burst.map(standIn) as [StandIn, StandIn]
+      // This test's own process stands in for a Claude Code process of its size (more than 1 MB).
+      big.pid = process.pid
+      big.reusable = small.reusable = true
+      await pool.retire(burst[0]!)
+      assert.equal(big.state, 'closed', 'grown past the bound: it stops')
+      await pool.retire(burst[1]!)
+      assert.equal(small.clears, 1, 'its size unknown (no pid): reused')
     } finally {
       await pool.close()
     }

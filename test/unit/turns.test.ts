@@ -25,18 +25,22 @@ class FakeRunner {
   idleSince = Date.now()
   readonly cwd = '/tmp'
   readonly pid = 4242
+  readonly apiMs = 0
   readonly sent: string[] = []
   interrupts = 0
   /** What an interrupt does: by default Claude Code stops the turn at once. */
   onInterrupt: () => void = () => this.result({ interrupted: true })
   hooks: RunnerHooks | null = null
   readonly exited: Promise<RunnerExit>
+  /** The process leaves its conversation only by exiting here (no reuse). */
+  readonly conversationEnded: Promise<void>
   private exit!: (exit: RunnerExit) => void
 
   constructor(readonly key: string) {
     this.exited = new Promise((resolve) => {
       this.exit = resolve
     })
+    this.conversationEnded = this.exited.then(() => undefined)
   }
 
   attach(hooks: RunnerHooks): void {
