@@ -1,7 +1,8 @@
 /**
  * The turn line: a session's turns run one at a time, in order. Here a turn starts, follows Claude Code's
  * events to its end, and ends otherwise when it must: interrupted, timed out, its model API failing past its
- * retry budget, its process gone, or one of its events not kept. A turn ends once, with `turn.completed`.
+ * retry budget (retry-budget.ts), its process gone, or one of its events not kept. A turn ends once, with
+ * `turn.completed`.
  */
 import { randomUUID } from 'node:crypto'
 import type { PermissionResult } from '@anthropic-ai/claude-agent-sdk'
@@ -12,10 +13,10 @@ import type { ClientToolCall, ClientToolResult } from './client-tools.js'
 import { clientInput } from './direct-calls.js'
 import { GatewayError } from './errors.js'
 import type { ActiveTurn, LiveSession, SessionContext, TurnFailure } from './live-session.js'
+import { watchRetries } from './retry-budget.js'
 import type { PermissionRequest, Runner, RunnerExit } from './runner.js'
 import type { RunnerBinding, RunnerListener } from './runners.js'
 import { after } from './timers.js'
-import { isAuthFailure } from './translate.js'
 import { type SendOptions, type Turn, type TurnCompleted, unfinishedTurn } from './types.js'
 
 /** How long Claude Code has to stop after an interrupt before its process is stopped. */
@@ -180,7 +181,8 @@ export class TurnLine implements RunnerListener {
       live.clientCalls.open(body.toolUseId)
     if (body.type === 'tool.result') live.clientCalls.close(body.toolUseId)
     const active = live.active
-    if (active && 'turnId' in body && body.turnId === active.id) this.watchRetries(live, active, body)
+    if (active && 'turnId' in body && body.turnId === active.id)
+      watchRetries(live, active, body, (runner, failure) => this.abandon(live, runner, failure))
     if (body.type !== 'turn.completed') {
       this.context.publish(live, body)
       return
@@ -378,48 +380,6 @@ export class TurnLine implements RunnerListener {
     setTimeout(() => {
       if (live.active === active) runner.kill()
     }, INTERRUPT_GRACE_MS).unref()
-  }
-
-  /**
-   * Follow Claude Code's retries of the model API for the turn. Claude's API refusing the credentials
-   * cannot be fixed by retrying: the turn ends at the first such retry. Other failures (overload, rate
-   * limits, 5xx) are retried by Claude Code for minutes; the turn gives them its retry budget, counted from
-   * its start or its last progress, and is abandoned past it. Any other event of the turn is progress.
-   */
-  private watchRetries(live: LiveSession, active: ActiveTurn, body: EventBody): void {
-    if (body.type !== 'api.retry') {
-      if (active.retryTimer) clearTimeout(active.retryTimer)
-      active.retryTimer = null
-      active.lastRetry = null
-      active.waitingSince = Date.now()
-      return
-    }
-    active.lastRetry = body
-    const runner = live.runner
-    if (!runner || active.failure) return
-    if (isAuthFailure(body.status)) {
-      this.abandon(live, runner, {
-        code: 'upstream_auth_failed',
-        message: `Claude's API refused the credentials Claude Code runs with (HTTP ${body.status}): check the API key or login of the gateway's Claude Code`,
-      })
-      return
-    }
-    if (active.retryBudgetMs <= 0 || active.retryTimer) return
-    const budget = active.retryBudgetMs
-    active.retryTimer = setTimeout(
-      () => {
-        active.retryTimer = null
-        const last = active.lastRetry
-        if (live.active !== active || live.runner !== runner || !last) return
-        const limited = last.status === 429
-        this.abandon(live, runner, {
-          code: limited ? 'rate_limited' : 'overloaded',
-          message: `Claude's API is ${limited ? 'rate limited' : 'overloaded'} (HTTP ${last.status ?? 'error'}); Claude Code's retries did not succeed within ${budget} ms`,
-          retryAfterMs: last.delayMs,
-        })
-      },
-      Math.max(0, active.waitingSince + budget - Date.now()),
-    )
   }
 }
 

@@ -1,11 +1,10 @@
-import type { Logger } from 'pino'
 import type { EventPage, EventQuery, PositionQuery, Store } from '../store/types.js'
 import { CatchUp } from './catch-up.js'
-import type { Fanout } from './fanout.js'
 import { eventJson } from './json.js'
+import { member } from './membership.js'
 import { PositionCounter, type PositionedEvent, positionOf, setPosition } from './positions.js'
-import { RemoteFeed } from './remote-feed.js'
 import { SeqCounter } from './seq-counter.js'
+import { SharedLog, type SharedLogOptions } from './shared-log.js'
 import type { EventBody, EventType, GatewayEvent } from './types.js'
 import { WriteQueue, type WriteQueueOptions, withWaiting } from './write-queue.js'
 
@@ -46,12 +45,8 @@ export type RejectionHandler = (event: GatewayEvent, error: Error) => void
 export interface BusOptions extends WriteQueueOptions {
   /** Called when a listener throws; the bus itself never lets one listener break another. */
   onListenerError?: (error: unknown, event: GatewayEvent) => void
-  /**
-   * Required when the store numbers the positions itself (a log several replicas share, PostgreSQL): what
-   * tells every replica that events were committed (fanout.ts), this replica's name in its notices, and how
-   * often the log is read without a notice (remote-feed.ts).
-   */
-  shared?: { fanout: Fanout; replica: string; logger: Logger; pollMs?: number }
+  /** Required when the store numbers the positions itself (a log several replicas share, shared-log.ts). */
+  shared?: SharedLogOptions
 }
 
 /**
@@ -81,6 +76,8 @@ interface Follower {
   after: number
 }
 
+export { SeqNotLoadedError } from './seq-counter.js'
+
 /**
  * Numbers every event per session, keeps it (through the store) and hands it to whoever follows the session.
  * Writes are batched into one transaction per tick: a streaming turn produces an event per token.
@@ -95,8 +92,6 @@ interface Follower {
  * read-only, ...) nothing is dropped: the events wait in memory, are read from there, and are written again
  * with a growing delay until the storage works, up to `maxPendingEvents` (write-queue.ts).
  */
-export { SeqNotLoadedError } from './seq-counter.js'
-
 export class EventBus {
   /** Each session's last seq: loaded from the store once (`loadSeq`), then counted here. */
   private readonly lastSeq: SeqCounter
@@ -111,14 +106,10 @@ export class EventBus {
    */
   private knownPos: number
   /**
-   * The shared log's events as they are committed, by any replica (remote-feed.ts); null when this bus
-   * alone writes the log (the positions are its own then).
+   * The log several replicas share, its events as any of them commits them (shared-log.ts); null when this
+   * bus alone writes the log (the positions are its own then).
    */
-  private readonly feed: RemoteFeed | null = null
-  /** Each session's last seq the feed delivered: how far it is published, whoever published it. */
-  private readonly storedSeq = new Map<string, number>()
-  /** `follow`s of a session, told its events as the feed delivers them (those of other replicas). */
-  private readonly storedFollowers = new Map<string, Set<Listener>>()
+  private readonly shared: SharedLog | null = null
 
   private constructor(
     private readonly store: Store,
@@ -136,20 +127,13 @@ export class EventBus {
     let onWritten = options.onWritten
     if (!positions) {
       if (!shared) throw new Error('A store that numbers the positions itself needs the `shared` bus options')
-      const { fanout, replica, logger, pollMs } = shared
-      this.feed = new RemoteFeed({
-        read: (after, limit) => store.readEventsAfter(after, { limit }),
-        fanout,
-        after: lastPos,
-        logger,
-        pollMs,
-      })
-      this.feed.listen((item) => this.onStored(item))
+      const log = new SharedLog(store, lastPos, shared, this.lastSeq, (listener, event) =>
+        this.deliver(listener, event),
+      )
+      this.shared = log
       onWritten = (events) => {
         options.onWritten?.(events)
-        let pos = 0
-        for (const event of events) pos = Math.max(pos, positionOf(event) ?? 0)
-        if (pos > 0) void fanout.announce({ pos, replica })
+        log.written(events)
       }
     }
     this.queue = new WriteQueue(store, positions, (event, error) => this.reject(event, error), {
@@ -211,13 +195,13 @@ export class EventBus {
    */
   follow(sessionId: string, afterSeq: number, sink: EventSink, pageSize = REPLAY_PAGE_SIZE): Subscription {
     const catchUp: CatchUp<GatewayEvent> = new CatchUp(afterSeq, sink, {
-      published: () => Math.max(this.lastSeq.get(sessionId) ?? 0, this.storedSeq.get(sessionId) ?? 0),
+      published: () => Math.max(this.lastSeq.get(sessionId) ?? 0, this.shared?.publishedSeq(sessionId) ?? 0),
       read: (after) => this.readPage(sessionId, { afterSeq: after, limit: pageSize }),
       placeOf: (event) => event.seq,
       send: (event) => sink.send(event),
       goLive: () => {
         const local = this.addFollower(sessionId, onLive)
-        const stored = this.feed && this.addStoredFollower(sessionId, onLive)
+        const stored = this.shared?.follow(sessionId, onLive)
         return {
           close: () => {
             local.close()
@@ -255,7 +239,7 @@ export class EventBus {
    * feed; `after` below the feed's position reads the events in between first).
    */
   subscribeStored(listener: PositionedListener, after: number): Subscription {
-    if (this.feed) return this.feed.listen(listener, after)
+    if (this.shared) return this.shared.listen(listener, after)
     return this.subscribeAll((event) => {
       const pos = positionOf(event)!
       if (pos > after) listener({ pos, event })
@@ -314,7 +298,7 @@ export class EventBus {
    * delivered (committed by any replica).
    */
   get lastPos(): number {
-    return this.feed ? this.feed.last : this.knownPos
+    return this.shared ? this.shared.last : this.knownPos
   }
 
   /** Be told about events the store refused (they were delivered, but are not kept). */
@@ -411,28 +395,9 @@ export class EventBus {
     return member(this.followers, sessionId, { listener, after: this.lastSeq.get(sessionId) ?? 0 })
   }
 
-  /** A follow told the session's events the feed delivers. */
-  private addStoredFollower(sessionId: string, listener: Listener): Subscription {
-    return member(this.storedFollowers, sessionId, listener)
-  }
-
-  /** An event the feed delivered: committed to the shared log by this replica or another. */
-  private onStored({ event }: PositionedEvent): void {
-    const { sessionId } = event
-    if (event.type === 'session.deleted') this.storedSeq.delete(sessionId)
-    if (event.seq === 0) return
-    if (event.seq > (this.storedSeq.get(sessionId) ?? 0)) this.storedSeq.set(sessionId, event.seq)
-    // Another replica's event, of a session this one has loaded (to read it): the count follows the log,
-    // so that reads asking how far the session goes (history pages, changes) see the owner's events too.
-    const loaded = this.lastSeq.get(sessionId)
-    if (loaded !== undefined && event.seq > loaded) this.lastSeq.set(sessionId, event.seq)
-    const followers = this.storedFollowers.get(sessionId)
-    if (followers) for (const listener of followers) this.deliver(listener, event)
-  }
-
   /** Stops reading the shared log (the gateway closes). */
   close(): void {
-    this.feed?.close()
+    this.shared?.close()
   }
 
   private deliver(listener: Listener, event: GatewayEvent): void {
@@ -441,21 +406,5 @@ export class EventBus {
     } catch (error) {
       this.options.onListenerError?.(error, event)
     }
-  }
-}
-
-/** Adds `value` to the set of `key` (made when missing); closing removes it, and the set once empty. */
-function member<V>(sets: Map<string, Set<V>>, key: string, value: V): Subscription {
-  let set = sets.get(key)
-  if (!set) {
-    set = new Set()
-    sets.set(key, set)
-  }
-  set.add(value)
-  return {
-    close: () => {
-      set.delete(value)
-      if (set.size === 0 && sets.get(key) === set) sets.delete(key)
-    },
   }
 }

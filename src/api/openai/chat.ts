@@ -4,25 +4,24 @@
  * and upstream failures are real HTTP errors; after the first byte an error travels as an SSE event.
  */
 import { randomBytes } from 'node:crypto'
-import type { FastifyPluginAsync, FastifyReply } from 'fastify'
+import type { FastifyPluginAsync } from 'fastify'
 import { GatewayError } from '../../engine/errors.js'
 import { OwnedElsewhereError } from '../../engine/ownership.js'
 import { clientFunctionName } from '../../events/client-tool-names.js'
 import { TurnFollower } from '../../events/follow.js'
-import type { ErrorCode, GatewayEvent } from '../../events/types.js'
+import type { GatewayEvent } from '../../events/types.js'
 import type { GatewayContext } from '../../gateway.js'
 import { noteRequest, turnFigures } from '../../observability/request-log.js'
 import { allowedSettings } from '../../users/policy.js'
 import type { Principal } from '../../users/principal.js'
 import { workspacesFor } from '../../users/workspaces.js'
-import { interruptOnHangUp, interruptTurn } from '../hang-up.js'
-import { JSON_TYPE } from '../media-types.js'
+import { interruptOnHangUp } from '../hang-up.js'
 import { liveSession } from '../native/resolve.js'
 import { sessionVisible } from '../native/visibility.js'
 import { ref } from '../responses.js'
-import { SseWriter } from '../sse.js'
-import { Answer, type AnswerOptions, type Delta } from './answer.js'
-import { ChatCompletionSchema, completionView } from './completion-view.js'
+import { Answer, type AnswerOptions } from './answer.js'
+import { type Exchange, respond, stream } from './chat-reply.js'
+import { ChatCompletionSchema } from './completion-view.js'
 import { ConversationIndex, type Conversations } from './conversations.js'
 import { fromEngineError, invalidRequest, OpenAIError } from './errors.js'
 import type { ModelCatalogue } from './models.js'
@@ -31,19 +30,6 @@ import { openaiErrors } from './responses.js'
 import { ChatCompletionRequest } from './schema.js'
 
 const CONVERSATIONS_REMEMBERED = 10_000
-
-interface Exchange {
-  id: string
-  created: number
-  model: string
-  plan: ChatPlan
-  sessionId: string
-  follower: TurnFollower
-  answer: Answer
-  /** The turn was interrupted because the answer was cut. */
-  cut: boolean
-  timing: { received: number; dispatched: number; firstEvent: number }
-}
 
 export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue: ModelCatalogue }> = async (
   app,
@@ -127,8 +113,8 @@ export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue
       try {
         const first = await firstProgress(exchange)
         exchange.timing.firstEvent = performance.now()
-        if (plan.stream) await stream(exchange, first, reply)
-        else await respond(exchange, first, reply)
+        if (plan.stream) await stream(gateway, exchange, first, reply)
+        else await respond(gateway, exchange, first, reply)
       } finally {
         exchange.follower.close()
         stopWatching()
@@ -206,13 +192,6 @@ export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue
     const usual = gateway.config.pool.idleTimeoutMs
     if (continued || plan.sessionId || ms <= 0) return {}
     return { idleTimeoutMs: usual > 0 ? Math.min(ms, usual) : ms }
-  }
-
-  /** The answer was cut (stop sequence, max_tokens): the rest of the turn is not wanted. Once. */
-  function stopIfCut(exchange: Exchange): void {
-    if (!exchange.answer.stopped || exchange.answer.completed || exchange.cut) return
-    exchange.cut = true
-    interruptTurn(gateway, exchange.sessionId)
   }
 
   /**
@@ -315,117 +294,10 @@ export const chatRoutes: FastifyPluginAsync<{ gateway: GatewayContext; catalogue
       },
     }
   }
-
-  async function respond(exchange: Exchange, first: GatewayEvent[], reply: FastifyReply): Promise<void> {
-    const { answer } = exchange
-    for (const event of first) answer.apply(event)
-    while (!answer.done) {
-      const next = await exchange.follower.next()
-      if (next.done) break
-      answer.apply(next.value)
-      stopIfCut(exchange)
-    }
-    const failure = failureOf(answer)
-    if (failure && !answer.content && !answer.toolCalls.length)
-      throw fromEngineError(failure.code, failure.message)
-    reply
-      .header('x-session-id', exchange.sessionId)
-      .header('server-timing', serverTiming(exchange, performance.now()))
-      .type(JSON_TYPE)
-      .send(completionView(exchange, answer))
-  }
-
-  async function stream(exchange: Exchange, first: GatewayEvent[], reply: FastifyReply): Promise<void> {
-    const { answer, plan } = exchange
-    const { maxBufferedBytes, stallTimeoutMs } = gateway.config.native
-    const writer = new SseWriter(reply, {
-      maxBufferedBytes,
-      stallTimeoutMs,
-      headers: {
-        'x-session-id': exchange.sessionId,
-        'server-timing': serverTiming(exchange, performance.now()),
-      },
-      keepAlive: { everyMs: gateway.config.openai.keepAliveMs, comment: ': keep-alive\n\n', whenIdle: true },
-      stalledFrame: () =>
-        data(
-          new OpenAIError(
-            503,
-            `This client took no data for ${stallTimeoutMs} ms while more than ${maxBufferedBytes} bytes of the answer waited for it.`,
-            'server_error',
-            null,
-            'slow_consumer',
-          ).body,
-        ),
-      // A hang-up is interruptOnHangUp's (the request's); a client cut off for a stall is still connected.
-      onClose: (stalled) => {
-        if (stalled && !answer.done) interruptTurn(gateway, exchange.sessionId)
-      },
-    })
-    const base = {
-      id: exchange.id,
-      object: 'chat.completion.chunk',
-      created: exchange.created,
-      model: exchange.model,
-      system_fingerprint: null,
-    }
-    const usageField = plan.includeUsage ? { usage: null } : {}
-    const chunk = (delta: object, finishReason: string | null = null) =>
-      writer.write(
-        data({
-          ...base,
-          choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
-          ...usageField,
-        }),
-      )
-    try {
-      let sentRole = false
-      /** Writes the deltas; false when the client's socket is full (wait for `drained()`). */
-      const send = (deltas: Delta[]): boolean => {
-        let room = true
-        for (const delta of deltas) {
-          room = chunk(sentRole ? delta : { role: 'assistant', content: '', ...delta }) && room
-          sentRole = true
-        }
-        return room
-      }
-      // At the client's pace: what it has not taken yet waits in the follower, not in its socket.
-      for (const event of first) if (!send(answer.apply(event))) await writer.drained()
-      while (!answer.done && !writer.closed) {
-        const next = await exchange.follower.next()
-        if (next.done) break
-        if (!send(answer.apply(next.value))) await writer.drained()
-        stopIfCut(exchange)
-      }
-      if (writer.closed) return
-      if (!sentRole) send([{ content: '' }])
-      const failure = failureOf(answer)
-      if (failure) {
-        writer.write(data(fromEngineError(failure.code, failure.message).body))
-      } else {
-        chunk({}, answer.finishReason ?? 'stop')
-        if (plan.includeUsage) writer.write(data({ ...base, choices: [], usage: answer.usage }))
-      }
-      writer.write('data: [DONE]\n\n')
-    } finally {
-      writer.end()
-    }
-  }
 }
-
-/** One SSE `data:` frame of a JSON value. */
-const data = (value: unknown) => `data: ${JSON.stringify(value)}\n\n`
 
 function hasAnswer(events: GatewayEvent[], options: Pick<AnswerOptions, 'json' | 'clientFunction'>): boolean {
   return events.some((event) => event.type !== 'turn.completed' && Answer.isProgress(event, options))
-}
-
-/** Errors that end an answer; running out of turns or budget only makes it incomplete ('length'). */
-function failureOf(answer: Answer): { code: ErrorCode; message: string } | undefined {
-  const completed = answer.completed
-  if (completed?.status !== 'error' || !completed.error || answer.stopped) return undefined
-  return completed.error.code === 'max_turns' || completed.error.code === 'max_budget'
-    ? undefined
-    : completed.error
 }
 
 /** A session's title for the admin views: the start of its first user message. */
@@ -442,11 +314,4 @@ function assistantMessage(answer: Answer): ChatPlan['conversation'][number] {
     content: answer.content || null,
     ...(answer.toolCalls.length ? { tool_calls: answer.toolCalls } : {}),
   }
-}
-
-/** What the gateway itself added (validation, planning, dispatch) and how long Claude took to answer. */
-function serverTiming(exchange: Exchange, now: number): string {
-  const { received, dispatched, firstEvent } = exchange.timing
-  const round = (ms: number) => Math.max(0, Math.round(ms * 100) / 100)
-  return `gateway;dur=${round(dispatched - received)};desc="gateway", claude;dur=${round((firstEvent || now) - dispatched)};desc="first token"`
 }
