@@ -8,6 +8,7 @@
  * `open` (paths, batch size) → `opened`; `report` → `report` (one entry per connection); `close` → exit.
  */
 import { connect, type Socket } from 'node:net'
+import { ResponseHead } from './response-head.js'
 
 export type HolderRequest =
   | { type: 'open'; url: string; paths: string[]; batch: number }
@@ -27,7 +28,6 @@ export type HolderReply =
   | { type: 'report'; held: Held[]; failures: string[] }
 
 const MARK = 'event: turn.completed\n'
-const HEADERS_END = '\r\n\r\n'
 
 const sockets: Socket[] = []
 const held: Held[] = []
@@ -40,18 +40,18 @@ function hold(base: URL, path: string): Promise<void> {
   return new Promise((opened, fail) => {
     const state: Held = { path, bytes: 0, completed: 0, dropped: false }
     const socket = connect(Number(base.port), base.hostname)
-    let head: string | null = ''
+    const head = new ResponseHead(`GET ${path}`)
     // The end of the previous chunk: a frame's name may be split across two chunks.
     let carry = ''
     socket.on('error', (error) => {
-      if (head !== null) fail(error)
+      if (!head.complete) fail(error)
       else if (!closing) {
         state.dropped = true
         failures.push(`${path}: ${error.message}`)
       }
     })
     socket.on('close', () => {
-      if (head === null && !closing) state.dropped = true
+      if (head.complete && !closing) state.dropped = true
     })
     socket.on('connect', () =>
       socket.write(
@@ -60,18 +60,15 @@ function hold(base: URL, path: string): Promise<void> {
     )
     socket.on('data', (chunk: Buffer) => {
       state.bytes += chunk.length
-      let piece = chunk.toString('latin1')
-      if (head !== null) {
-        head += piece
-        const end = head.indexOf(HEADERS_END)
-        if (end < 0) return
-        if (!head.startsWith('HTTP/1.1 200')) {
-          socket.destroy()
-          fail(new Error(`GET ${path}: ${head.slice(0, head.indexOf('\r\n'))}`))
-          return
-        }
-        piece = head.slice(end + HEADERS_END.length)
-        head = null
+      const opening = !head.complete
+      const piece = head.read(chunk.toString('latin1'))
+      if (piece === null) return
+      if (piece instanceof Error) {
+        socket.destroy()
+        fail(piece)
+        return
+      }
+      if (opening) {
         sockets.push(socket)
         held.push(state)
         opened()

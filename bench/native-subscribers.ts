@@ -12,6 +12,7 @@
  */
 import { connect, type Socket } from 'node:net'
 import { parentPort, workerData } from 'node:worker_threads'
+import { ResponseHead } from './response-head.js'
 import { type Followed, recordPiece, SseParser } from './streaming.js'
 
 export interface SubscribersInput {
@@ -26,7 +27,6 @@ export type SubscribersMessage =
   | { type: 'failed'; message: string }
 
 const DELIVERY_TIMEOUT_MS = 30_000
-const HEADERS_END = '\r\n\r\n'
 
 const { url, sessionId, subscribers } = workerData as SubscribersInput
 const port = parentPort!
@@ -39,26 +39,23 @@ function subscribe(base: URL, path: string): Promise<{ socket: Socket; followed:
     socket.setNoDelay(true)
     const followed: Followed = { sessionId, openedAt: 0, arrivals: [] }
     const parser = new SseParser()
-    let head: string | null = ''
+    const head = new ResponseHead(`GET ${path}`)
     socket.on('error', fail)
     socket.on('connect', () =>
       socket.write(`GET ${path} HTTP/1.1\r\nHost: ${base.host}\r\nAccept: text/event-stream\r\n\r\n`),
     )
     socket.on('data', (chunk: Buffer) => {
       const at = performance.now()
+      const opening = !head.complete
       // latin1 keeps every byte as one character: the ids and event names read are ASCII.
-      let piece = chunk.toString('latin1')
-      if (head !== null) {
-        head += piece
-        const end = head.indexOf(HEADERS_END)
-        if (end < 0) return
-        if (!head.startsWith('HTTP/1.1 200')) {
-          fail(new Error(`GET ${path}: ${head.slice(0, head.indexOf('\r\n'))}`))
-          socket.destroy()
-          return
-        }
-        piece = head.slice(end + HEADERS_END.length)
-        head = null
+      const piece = head.read(chunk.toString('latin1'))
+      if (piece === null) return
+      if (piece instanceof Error) {
+        fail(piece)
+        socket.destroy()
+        return
+      }
+      if (opening) {
         followed.openedAt = at
         opened({ socket, followed })
       }

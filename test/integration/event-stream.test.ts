@@ -9,7 +9,7 @@ import type { GatewayEvent } from '../../src/events/types.js'
 import { withGateway } from '../support/harness.js'
 import { expectInvalid, type Json, nativeClient } from '../support/native-client.js'
 import { text } from '../support/scripted-anthropic.js'
-import { parseSse, type SseFrame } from '../support/sse.js'
+import { parseSse, readEventStream, type SseFrame } from '../support/sse.js'
 import { waitUntil } from '../support/wait.js'
 
 /** An open GET /api/events, read as it arrives. */
@@ -28,25 +28,10 @@ describe('GET /api/events', () => {
   async function open(query = '', headers: Record<string, string> = {}): Promise<OpenStream> {
     const controller = new AbortController()
     const response = await fetch(`${g.url}/api/events${query}`, { headers, signal: controller.signal })
-    assert.equal(response.status, 200)
-    assert.match(response.headers.get('content-type') ?? '', /^text\/event-stream/)
-    const reader = response.body!.getReader()
-    const decoder = new TextDecoder()
-    let raw = ''
-    void (async () => {
-      try {
-        for (;;) {
-          const { value, done } = await reader.read()
-          if (done) return
-          raw += decoder.decode(value, { stream: true })
-        }
-      } catch {
-        // Aborted by close().
-      }
-    })()
-    const frames = () => parseSse(raw)
+    const { received } = readEventStream(response)
+    const frames = () => parseSse(received())
     return {
-      raw: () => raw,
+      raw: received,
       frames,
       events: () =>
         frames()

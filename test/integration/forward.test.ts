@@ -42,6 +42,10 @@ interface Node {
 
 const sessionOf = (request: FastifyRequest) => (request.params as { id: string }).id
 
+/** A POST of `body` as JSON. */
+const postJson = (url: string, body: object) =>
+  fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+
 /** A JSON answer's fields. */
 const fieldsOf = async (response: Response) => (await response.json()) as Record<string, unknown>
 
@@ -160,26 +164,30 @@ async function deadAddress(): Promise<string> {
   return url
 }
 
-describe('forwarding to the owner', () => {
-  let a: Node
-  let b: Node
-
+/** Replicas `a` and `b`, started before the tests of the suite that calls it and closed after them. */
+function replicaPair(): { a: Node; b: Node } {
+  const nodes = {} as { a: Node; b: Node }
   before(async () => {
-    a = await startNode('a')
-    b = await startNode('b')
+    nodes.a = await startNode('a')
+    nodes.b = await startNode('b')
   })
   after(async () => {
-    await Promise.all([a.app.close(), b.app.close()])
+    await Promise.all([nodes.a.app.close(), nodes.b.app.close()])
   })
+  return nodes
+}
+
+describe('forwarding to the owner', () => {
+  const nodes = replicaPair()
 
   test('a POST with a JSON body arrives intact at the owner, with the secret and x-forwarded-*', async () => {
-    a.owners.set('s1', b.url)
+    nodes.a.owners.set('s1', nodes.b.url)
     const body = {
       content: [{ type: 'text', text: 'héllo ✓ "quoted"\nline' }],
       n: 1.5,
       nested: { deep: [1, null] },
     }
-    const response = await fetch(`${a.url}/api/sessions/s1/messages?after=3`, {
+    const response = await fetch(`${nodes.a.url}/api/sessions/s1/messages?after=3`, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
@@ -195,10 +203,10 @@ describe('forwarding to the owner', () => {
       body,
       query: { after: '3' },
       // The Host the client sent, so that the owner judges it as the first replica did.
-      host: new URL(a.url).host,
+      host: new URL(nodes.a.url).host,
       forwardedBy: 'a',
       forwardedFor: '10.1.1.1, 127.0.0.1',
-      forwardedHost: new URL(a.url).host,
+      forwardedHost: new URL(nodes.a.url).host,
       forwardedProto: 'http',
       requestId: 'req-42',
     })
@@ -206,8 +214,8 @@ describe('forwarding to the owner', () => {
   })
 
   test('a forged marker is not believed: the secret must match', async () => {
-    a.owners.delete('s1')
-    const response = await fetch(`${a.url}/api/sessions/s1/messages`, {
+    nodes.a.owners.delete('s1')
+    const response = await fetch(`${nodes.a.url}/api/sessions/s1/messages`, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
@@ -224,13 +232,13 @@ describe('forwarding to the owner', () => {
   })
 
   test('an SSE answer is streamed: the first event arrives before the owner ends the stream', async () => {
-    a.owners.set('s2', b.url)
+    nodes.a.owners.set('s2', nodes.b.url)
     const abort = new AbortController()
     const decoder = new TextDecoder()
     let text = ''
     // Buffered by the forwarding replica, the answer would come only once the owner ends it: never.
     const held = setTimeout(() => abort.abort(new Error('the first event was held back')), 5_000)
-    const response = await fetch(`${a.url}/api/sessions/s2/events`, { signal: abort.signal })
+    const response = await fetch(`${nodes.a.url}/api/sessions/s2/events`, { signal: abort.signal })
     assert.equal(response.status, 200)
     assert.equal(response.headers.get('content-type'), 'text/event-stream')
     const reader = response.body!.getReader()
@@ -238,7 +246,7 @@ describe('forwarding to the owner', () => {
     clearTimeout(held)
     assert.deepEqual(parseSse(text), [{ id: '1', data: { servedBy: 'b', n: 1 } }])
 
-    b.releaseStream()
+    nodes.b.releaseStream()
     for (;;) {
       const { done, value } = await reader.read()
       if (done) break
@@ -254,62 +262,46 @@ describe('forwarding to the owner', () => {
   })
 
   test('a client hanging up on a forwarded stream hangs up on the owner too', async () => {
-    a.owners.set('s3', b.url)
-    const closedBefore = b.closedStreams
+    nodes.a.owners.set('s3', nodes.b.url)
+    const closedBefore = nodes.b.closedStreams
     const abort = new AbortController()
-    const response = await fetch(`${a.url}/api/sessions/s3/events`, { signal: abort.signal })
+    const response = await fetch(`${nodes.a.url}/api/sessions/s3/events`, { signal: abort.signal })
     const reader = response.body!.getReader()
     await reader.read()
     abort.abort()
-    await waitUntil(() => b.closedStreams > closedBefore, 5_000, "the owner's stream to close")
+    await waitUntil(() => nodes.b.closedStreams > closedBefore, 5_000, "the owner's stream to close")
   })
 
   test('replicas disagreeing about the owner: 503 owner_unreachable, never a loop', async () => {
-    a.owners.set('s4', b.url)
-    b.owners.set('s4', a.url)
-    const response = await fetch(`${a.url}/api/sessions/s4/messages`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: '{}',
-    })
+    nodes.a.owners.set('s4', nodes.b.url)
+    nodes.b.owners.set('s4', nodes.a.url)
+    const response = await postJson(`${nodes.a.url}/api/sessions/s4/messages`, {})
     assert.equal(response.status, 503)
     const answer = await fieldsOf(response)
     assert.equal(answer.code, 'owner_unreachable')
     assert.match(String(answer.message), /sent the request back/)
-    assert.equal(b.unreachable.at(-1)?.reason, 'loop')
+    assert.equal(nodes.b.unreachable.at(-1)?.reason, 'loop')
 
     // A lease naming this replica's own address (its previous process) is not forwarded either.
-    b.owners.set('s5', b.url)
-    const own = await fetch(`${b.url}/api/sessions/s5/messages`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: '{}',
-    })
+    nodes.b.owners.set('s5', nodes.b.url)
+    const own = await postJson(`${nodes.b.url}/api/sessions/s5/messages`, {})
     assert.equal(own.status, 503)
     assert.equal((await fieldsOf(own)).code, 'owner_unreachable')
   })
 
   test('a dead owner: owner_unreachable, not received, so it may be served here once taken over', async () => {
     const dead = await deadAddress()
-    a.owners.set('s6', dead)
-    const refused = await fetch(`${a.url}/api/sessions/s6/messages`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ text: 'first' }),
-    })
+    nodes.a.owners.set('s6', dead)
+    const refused = await postJson(`${nodes.a.url}/api/sessions/s6/messages`, { text: 'first' })
     assert.equal(refused.status, 503)
     const answer = await fieldsOf(refused)
     assert.equal(answer.code, 'owner_unreachable')
     assert.match(String(answer.message), /is not running/)
-    const error = a.unreachable.at(-1)!
+    const error = nodes.a.unreachable.at(-1)!
     assert.deepEqual([error.reason, error.mayHaveArrived, error.address], ['refused', false, dead])
 
-    a.takeable.add('s6')
-    const served = await fetch(`${a.url}/api/sessions/s6/messages`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ text: 'second' }),
-    })
+    nodes.a.takeable.add('s6')
+    const served = await postJson(`${nodes.a.url}/api/sessions/s6/messages`, { text: 'second' })
     assert.equal(served.status, 200)
     assert.deepEqual(await fieldsOf(served).then((body) => [body.servedBy, body.body]), [
       'a',
@@ -318,9 +310,9 @@ describe('forwarding to the owner', () => {
   })
 
   test('a body forwarded before parsing goes as sent; a dead owner still gets the client its 503', async () => {
-    a.owners.set('s7', b.url)
+    nodes.a.owners.set('s7', nodes.b.url)
     const bytes = new Uint8Array(256 * 1024).map((_, i) => i % 251)
-    const upload = await fetch(`${a.url}/api/sessions/s7/uploads`, {
+    const upload = await fetch(`${nodes.a.url}/api/sessions/s7/uploads`, {
       method: 'POST',
       headers: { 'content-type': 'application/octet-stream' },
       body: bytes,
@@ -328,8 +320,8 @@ describe('forwarding to the owner', () => {
     assert.equal(upload.status, 200)
     assert.deepEqual(await upload.json(), { servedBy: 'b', bytes: bytes.length, forwardedBy: 'a' })
 
-    a.owners.set('s7', await deadAddress())
-    const refused = await fetch(`${a.url}/api/sessions/s7/uploads`, {
+    nodes.a.owners.set('s7', await deadAddress())
+    const refused = await fetch(`${nodes.a.url}/api/sessions/s7/uploads`, {
       method: 'POST',
       headers: { 'content-type': 'application/octet-stream' },
       body: bytes,
@@ -404,11 +396,7 @@ describe('an owner that received the request and then failed', () => {
         node.owners.set(session, owner.url)
         // Were it served here, the turn would run twice.
         node.takeable.add(session)
-        const response = await fetch(`${node.url}/api/sessions/${session}/messages`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: '{"text":"once"}',
-        })
+        const response = await postJson(`${node.url}/api/sessions/${session}/messages`, { text: 'once' })
         assert.equal(response.status, 503)
         const answer = await fieldsOf(response)
         assert.equal(answer.code, 'owner_unreachable')
@@ -425,20 +413,11 @@ describe('an owner that received the request and then failed', () => {
 })
 
 describe('forwarding WebSockets to the owner', () => {
-  let a: Node
-  let b: Node
-
-  before(async () => {
-    a = await startNode('a')
-    b = await startNode('b')
-  })
-  after(async () => {
-    await Promise.all([a.app.close(), b.app.close()])
-  })
+  const nodes = replicaPair()
 
   test('the upgrade reaches the owner; frames and close codes pass both ways', async () => {
-    a.owners.set('w1', b.url)
-    const { socket, first } = await connect(`${a.url.replace('http', 'ws')}/api/sessions/w1/stream`)
+    nodes.a.owners.set('w1', nodes.b.url)
+    const { socket, first } = await connect(`${nodes.a.url.replace('http', 'ws')}/api/sessions/w1/stream`)
     assert.deepEqual(first, { servedBy: 'b', forwardedBy: 'a' })
 
     socket.send('hello')
@@ -450,11 +429,15 @@ describe('forwarding WebSockets to the owner', () => {
     const closed = new Promise((resolve) => socket.once('close', resolve))
     socket.close(4001, 'client leaves')
     await closed
-    await waitUntil(() => b.socketCloses.some(([code]) => code === 4001), 5_000, 'the owner to see the close')
-    assert.deepEqual(b.socketCloses.at(-1), [4001, 'client leaves'])
+    await waitUntil(
+      () => nodes.b.socketCloses.some(([code]) => code === 4001),
+      5_000,
+      'the owner to see the close',
+    )
+    assert.deepEqual(nodes.b.socketCloses.at(-1), [4001, 'client leaves'])
 
     // The owner closing: the client gets its code and reason.
-    const second = await connect(`${a.url.replace('http', 'ws')}/api/sessions/w1/stream`)
+    const second = await connect(`${nodes.a.url.replace('http', 'ws')}/api/sessions/w1/stream`)
     const byOwner = new Promise<[number, string]>((resolve) =>
       second.socket.once('close', (code, reason) => resolve([code, reason.toString()])),
     )
@@ -463,33 +446,33 @@ describe('forwarding WebSockets to the owner', () => {
   })
 
   test("the owner's refusal of the upgrade is the client's answer", async () => {
-    a.owners.set('w2', b.url)
-    const { first } = await connect(`${a.url.replace('http', 'ws')}/api/sessions/w2/stream?deny`)
+    nodes.a.owners.set('w2', nodes.b.url)
+    const { first } = await connect(`${nodes.a.url.replace('http', 'ws')}/api/sessions/w2/stream?deny`)
     assert.deepEqual(first, { status: 401, servedBy: 'b', body: { error: 'denied' } })
   })
 
   test('a dead owner: 503 owner_unreachable, or the session served here once taken over', async () => {
-    a.owners.set('w3', await deadAddress())
-    const { first } = await connect(`${a.url.replace('http', 'ws')}/api/sessions/w3/stream`)
+    nodes.a.owners.set('w3', await deadAddress())
+    const { first } = await connect(`${nodes.a.url.replace('http', 'ws')}/api/sessions/w3/stream`)
     assert.equal(first.status, 503)
     assert.equal((first.body as Record<string, unknown>).code, 'owner_unreachable')
 
-    a.takeable.add('w3')
-    const served = await connect(`${a.url.replace('http', 'ws')}/api/sessions/w3/stream`)
+    nodes.a.takeable.add('w3')
+    const served = await connect(`${nodes.a.url.replace('http', 'ws')}/api/sessions/w3/stream`)
     assert.deepEqual(served.first, { servedBy: 'a', forwardedBy: null })
     served.socket.close()
   })
 
   test('replicas disagreeing about the owner: 503, never a loop', async () => {
-    a.owners.set('w4', b.url)
-    b.owners.set('w4', a.url)
-    const { first } = await connect(`${a.url.replace('http', 'ws')}/api/sessions/w4/stream`)
+    nodes.a.owners.set('w4', nodes.b.url)
+    nodes.b.owners.set('w4', nodes.a.url)
+    const { first } = await connect(`${nodes.a.url.replace('http', 'ws')}/api/sessions/w4/stream`)
     assert.equal(first.status, 503)
   })
 
   test('closing the forwarding replica cuts the WebSockets it forwards, so that it can close', async () => {
     const c = await startNode('c')
-    c.owners.set('w5', b.url)
+    c.owners.set('w5', nodes.b.url)
     const { socket } = await connect(`${c.url.replace('http', 'ws')}/api/sessions/w5/stream`)
     const closed = new Promise<number>((resolve) => socket.once('close', resolve))
     await c.app.close()

@@ -15,6 +15,7 @@ import { type GatewayFixture, withGateway } from '../support/harness.js'
 import type { Json } from '../support/native-client.js'
 import { routesOf } from '../support/routes.js'
 import { text, toolCall } from '../support/scripted-anthropic.js'
+import { readBody } from '../support/sse.js'
 
 const KEYS = {
   alice: 'alice-key-0000000000000001',
@@ -93,20 +94,12 @@ describe('isolation between users', () => {
     const type = response.headers.get('content-type') ?? ''
     let raw = ''
     if (type.startsWith('text/event-stream') && response.body) {
-      const reader = response.body!.getReader()
-      const decoder = new TextDecoder()
+      const stream = readBody(response.body)
+      // Let go after half a second: a stream does not end by itself.
       const timer = setTimeout(() => abort.abort(), 500)
-      try {
-        for (;;) {
-          const { value, done } = await reader.read()
-          if (done) break
-          raw += decoder.decode(value, { stream: true })
-        }
-      } catch {
-        // Let go after half a second: a stream does not end by itself.
-      } finally {
-        clearTimeout(timer)
-      }
+      await stream.ended
+      clearTimeout(timer)
+      raw = stream.received()
     } else raw = await response.text()
     const body_ = type.startsWith('application/json') && raw ? (JSON.parse(raw) as Json) : null
     return { status: response.status, raw, body: body_ }

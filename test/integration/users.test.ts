@@ -10,6 +10,7 @@ import WebSocket from 'ws'
 import { withGateway } from '../support/harness.js'
 import { expectError, type Json, nativeClient } from '../support/native-client.js'
 import { text } from '../support/scripted-anthropic.js'
+import { readEventStream } from '../support/sse.js'
 import { waitUntil } from '../support/wait.js'
 
 const ADMIN = 'admin-key-for-the-users-test-0001'
@@ -17,27 +18,6 @@ const ALICE = 'alice-key-for-the-users-test-0001'
 const VIEWER = 'viewer-key-for-the-users-test-001'
 
 const bearer = (key: string) => ({ authorization: `Bearer ${key}` })
-
-/** An open text/event-stream: what arrived, and whether (and how soon) it ended. */
-async function openStream(response: Response): Promise<{ received(): string; ended: Promise<void> }> {
-  assert.equal(response.status, 200)
-  assert.match(response.headers.get('content-type') ?? '', /^text\/event-stream/)
-  const reader = response.body!.getReader()
-  const decoder = new TextDecoder()
-  let raw = ''
-  const ended = (async () => {
-    try {
-      for (;;) {
-        const { value, done } = await reader.read()
-        if (done) return
-        raw += decoder.decode(value, { stream: true })
-      }
-    } catch {
-      // Cut off: ended too.
-    }
-  })()
-  return { received: () => raw, ended }
-}
 
 /** Resolves when `ended` does, fails the test if it has not after `ms`. */
 async function endsWithin(ended: Promise<unknown>, ms: number, what: string): Promise<void> {
@@ -267,7 +247,7 @@ describe('users and keys', () => {
     const pat = as(key)
     const session = await pat('POST', '/api/sessions', {})
     assert.equal(session.status, 201, session.raw)
-    const events = await openStream(await fetch(`${g.url}/api/events`, { headers: bearer(key) }))
+    const events = readEventStream(await fetch(`${g.url}/api/events`, { headers: bearer(key) }))
     const socket = new WebSocket(`${g.url.replace('http', 'ws')}/api/sessions/${session.body.id}/stream`, {
       headers: bearer(key),
     })
@@ -281,7 +261,7 @@ describe('users and keys', () => {
 
     // Another replica changes rex's role in the store: the periodic check ends her stream.
     const rex = await storeUser('rex')
-    const all = await openStream(await fetch(`${g.url}/api/events`, { headers: bearer(rex.key) }))
+    const all = readEventStream(await fetch(`${g.url}/api/events`, { headers: bearer(rex.key) }))
     await waitUntil(() => all.received().length > 0, 5_000, 'the stream to open')
     const { access } = g.gateway.context.store
     const record = (await access.getUser('rex'))!
@@ -333,10 +313,10 @@ describe('users and keys', () => {
     assert.equal(session.status, 201, session.raw)
     const sessionId = session.body.id as string
 
-    const events = await openStream(
+    const events = readEventStream(
       await fetch(`${g.url}/api/sessions/${sessionId}/events`, { headers: bearer(key) }),
     )
-    const all = await openStream(await fetch(`${g.url}/api/events`, { headers: bearer(key) }))
+    const all = readEventStream(await fetch(`${g.url}/api/events`, { headers: bearer(key) }))
     const socket = new WebSocket(`${g.url.replace('http', 'ws')}/api/sessions/${sessionId}/stream`, {
       headers: bearer(key),
     })
@@ -352,7 +332,7 @@ describe('users and keys', () => {
         messages: [{ role: 'user', content: 'go' }],
       }),
     })
-    const chat = await openStream(completion)
+    const chat = readEventStream(completion)
     await waitUntil(() => chat.received().includes('"content"'), 30_000, 'the first chunk of the completion')
     assert.ok(g.gateway.context.users.streams.size >= 4)
 
@@ -369,7 +349,7 @@ describe('users and keys', () => {
 
   test('a key revoked by another replica (in the store) ends its streams within users.keyCacheMs', async () => {
     const { key, id } = await storeUser('rita')
-    const all = await openStream(await fetch(`${g.url}/api/events`, { headers: bearer(key) }))
+    const all = readEventStream(await fetch(`${g.url}/api/events`, { headers: bearer(key) }))
     await waitUntil(() => all.received().length > 0, 5_000, 'the stream to open')
     // Not through this gateway: as another replica sharing the store would.
     assert.equal(await g.gateway.context.store.access.revokeKey(id, Date.now()), true)

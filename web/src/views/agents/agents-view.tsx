@@ -185,7 +185,7 @@ function AgentTable({ rows, suffix }: { rows: AgentRow[]; suffix: string }) {
       <TableHead columns={COLUMNS} grid="agents-grid" />
       <ul className="table-body agents-list" aria-label="Agents">
         {rows.map((row) => (
-          <li key={row.key} className="agents-grid agents-row" data-agent={row.name}>
+          <li key={row.key} className="agents-grid agents-row list-row" data-agent={row.name}>
             <span className="cell-title">
               {row.agent && row.agent.scope !== 'builtin' ? (
                 <Link

@@ -170,7 +170,7 @@ export default function AuditView() {
               {state.items.map((entry) => (
                 <li
                   key={entry.id}
-                  className="audit-grid audit-row"
+                  className="audit-grid audit-row list-row"
                   data-audit-action={entry.action}
                   data-actor={entry.actor ?? ''}
                 >

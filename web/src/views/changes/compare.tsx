@@ -50,26 +50,8 @@ export function Compare({
             </option>
           ))}
         </select>
-        <span className="changes-pick">
-          <span className="muted">from</span>
-          <PointPicker
-            label="From point"
-            groups={groups}
-            value={pointValue(from)}
-            onChange={(value) => onChange({ ...selection, from: pointOf(value) ?? 0 })}
-            allowNow={false}
-          />
-        </span>
-        <span className="changes-pick">
-          <span className="muted">to</span>
-          <PointPicker
-            label="To point"
-            groups={groups}
-            value={pointValue(to)}
-            onChange={(value) => onChange({ ...selection, to: pointOf(value) })}
-            allowNow
-          />
-        </span>
+        <PointPicker end="from" groups={groups} selection={selection} onChange={onChange} />
+        <PointPicker end="to" groups={groups} selection={selection} onChange={onChange} />
         <Button variant="ghost" onClick={swap} disabled={to === undefined} title="Swap the two points">
           ⇄ Swap
         </Button>
@@ -86,36 +68,41 @@ export function Compare({
   )
 }
 
+/** One end of the comparison: `from` is always a point of the conversation, only `to` may be now. */
 function PointPicker({
-  label,
+  end,
   groups,
-  value,
+  selection,
   onChange,
-  allowNow,
 }: {
-  label: string
+  end: 'from' | 'to'
   groups: PointGroup[]
-  value: string
-  onChange: (value: string) => void
-  allowNow: boolean
+  selection: Selection
+  onChange: (selection: Selection) => void
 }) {
+  const allowNow = end === 'to'
+  const choose = (value: string) =>
+    onChange(allowNow ? { ...selection, to: pointOf(value) } : { ...selection, from: pointOf(value) ?? 0 })
   return (
-    <select
-      className="changes-point"
-      aria-label={label}
-      value={value}
-      onChange={(event) => onChange(event.target.value)}
-    >
-      {groups.map((group, index) => (
-        // biome-ignore lint/suspicious/noArrayIndexKey: two turns can start in the same second.
-        <optgroup key={index} label={group.label}>
-          {group.options.map((option) => (
-            <option key={option.value} value={option.value} disabled={!allowNow && option.value === 'now'}>
-              {option.label}
-            </option>
-          ))}
-        </optgroup>
-      ))}
-    </select>
+    <span className="changes-pick">
+      <span className="muted">{end}</span>
+      <select
+        className="changes-point"
+        aria-label={allowNow ? 'To point' : 'From point'}
+        value={pointValue(selection[end])}
+        onChange={(event) => choose(event.target.value)}
+      >
+        {groups.map((group, index) => (
+          // biome-ignore lint/suspicious/noArrayIndexKey: two turns can start in the same second.
+          <optgroup key={index} label={group.label}>
+            {group.options.map((option) => (
+              <option key={option.value} value={option.value} disabled={!allowNow && option.value === 'now'}>
+                {option.label}
+              </option>
+            ))}
+          </optgroup>
+        ))}
+      </select>
+    </span>
   )
 }

@@ -3,7 +3,7 @@
  * localStorage) and the alerts they raise. Pure: no React, no DOM (storage is passed in), so node:test
  * checks it.
  */
-import type { MetricsSnapshot } from '../../api/types/metrics.js'
+import type { MetricsSnapshot, Percentiles } from '../../api/types/metrics.js'
 import { formatBytes, formatCost, formatDuration } from '../../ui/format.js'
 
 export type Unit = 'ms' | 'mb' | 'percent' | 'count' | 'usd'
@@ -23,58 +23,33 @@ export interface Figure {
 
 const sumOf = (counts: Record<string, number>) => Object.values(counts).reduce((sum, n) => sum + n, 0)
 
+/**
+ * Figures of one latency's percentiles, in the order given, each with its threshold: `turn` and
+ * `{ p95: 120_000 }` make `turn_p95`, "Turn latency p95".
+ */
+const latencies = (
+  name: string,
+  label: string,
+  read: (snapshot: MetricsSnapshot) => Percentiles,
+  thresholds: Partial<Record<keyof Percentiles, number | null>>,
+): Figure[] =>
+  Object.entries(thresholds).map(([percentile, threshold]) => ({
+    id: `${name}_${percentile}`,
+    label: `${label} ${percentile}`,
+    unit: 'ms',
+    read: (s) => read(s)[percentile as keyof Percentiles],
+    threshold,
+  }))
+
 /** In the order the thresholds dialog and the alerts list show them. */
 export const FIGURES: readonly Figure[] = [
-  {
-    id: 'request_p95',
-    label: 'Request latency p95',
-    unit: 'ms',
-    read: (s) => s.requests.latency_ms.p95,
-    // Plain requests include non-streamed turns, which last as long as the turn.
-    threshold: 5_000,
-  },
-  {
-    id: 'request_p99',
-    label: 'Request latency p99',
-    unit: 'ms',
-    read: (s) => s.requests.latency_ms.p99,
-    threshold: null,
-  },
-  {
-    id: 'turn_p50',
-    label: 'Turn latency p50',
-    unit: 'ms',
-    read: (s) => s.turns.latency_ms.p50,
-    threshold: null,
-  },
-  {
-    id: 'turn_p95',
-    label: 'Turn latency p95',
-    unit: 'ms',
-    read: (s) => s.turns.latency_ms.p95,
-    threshold: 120_000,
-  },
-  {
-    id: 'turn_p99',
-    label: 'Turn latency p99',
-    unit: 'ms',
-    read: (s) => s.turns.latency_ms.p99,
-    threshold: null,
-  },
-  {
-    id: 'first_token_p95',
-    label: 'Time to first token p95',
-    unit: 'ms',
-    read: (s) => s.turns.first_token_ms.p95,
-    threshold: 10_000,
-  },
-  {
-    id: 'first_token_p99',
-    label: 'Time to first token p99',
-    unit: 'ms',
-    read: (s) => s.turns.first_token_ms.p99,
-    threshold: null,
-  },
+  // Plain requests include non-streamed turns, which last as long as the turn.
+  ...latencies('request', 'Request latency', (s) => s.requests.latency_ms, { p95: 5_000, p99: null }),
+  ...latencies('turn', 'Turn latency', (s) => s.turns.latency_ms, { p50: null, p95: 120_000, p99: null }),
+  ...latencies('first_token', 'Time to first token', (s) => s.turns.first_token_ms, {
+    p95: 10_000,
+    p99: null,
+  }),
   // Any request waiting for a process means the pool is short.
   { id: 'queue_depth', label: 'Queue depth', unit: 'count', read: (s) => s.queue_depth, threshold: 0 },
   {

@@ -113,7 +113,7 @@ export default function UsersView() {
 function UserRow({ user, usage }: { user: User; usage: UsageReport | undefined }) {
   const quotas = quotaSummary(user.quotas)
   return (
-    <li className="users-grid users-row" data-user={user.name}>
+    <li className="users-grid users-row list-row" data-user={user.name}>
       <span className="cell-title">
         <Link to={`/users/${encodeURIComponent(user.name)}`} className="truncate user-name">
           {user.name}

@@ -36,22 +36,14 @@ export function SettingsFields({
     <div className="settings-fields">
       <ModelField model={session.model} disabled={busy} onApply={(model) => void change.run({ model })} />
       <AgentField session={session} disabled={busy} onApply={(agent) => void changeAgent.run(agent)} />
-      <label className="control-field">
-        <span>Mode</span>
-        <select
-          aria-label="Permission mode"
-          className="control-input"
-          value={session.permission_mode}
-          disabled={busy}
-          onChange={(event) => void change.run({ permission_mode: event.target.value })}
-        >
-          {PERMISSION_MODES.map((mode) => (
-            <option key={mode} value={mode}>
-              {mode}
-            </option>
-          ))}
-        </select>
-      </label>
+      <SettingSelect
+        label="Mode"
+        ariaLabel="Permission mode"
+        value={session.permission_mode}
+        options={PERMISSION_MODES}
+        disabled={busy}
+        onChange={(mode) => void change.run({ permission_mode: mode })}
+      />
       <ActionError
         error={change.error ?? changeAgent.error}
         onDismiss={() => {
@@ -132,19 +124,53 @@ function AgentField({
   }, [session.workspace])
   const names = [...new Set([...(session.agent ? [session.agent] : []), ...(agents ?? [])])].sort()
   return (
+    <SettingSelect
+      label="Agent"
+      ariaLabel="Agent"
+      value={session.agent ?? ''}
+      options={names}
+      none="none"
+      disabled={disabled}
+      onChange={(agent) => onApply(agent || null)}
+    />
+  )
+}
+
+/**
+ * A setting picked from a list, labelled `label` on screen and `ariaLabel` for screen readers; `none` names
+ * the choice of no value ('').
+ */
+function SettingSelect({
+  label,
+  ariaLabel,
+  value,
+  options,
+  none,
+  disabled,
+  onChange,
+}: {
+  label: string
+  ariaLabel: string
+  value: string
+  options: readonly string[]
+  none?: string
+  disabled: boolean
+  onChange: (value: string) => void
+}) {
+  return (
     <label className="control-field">
-      <span>Agent</span>
+      <span>{label}</span>
       <select
-        aria-label="Agent"
+        aria-label={ariaLabel}
         className="control-input"
-        value={session.agent ?? ''}
+        value={value}
         disabled={disabled}
-        onChange={(event) => onApply(event.target.value || null)}
+        onChange={(event) => onChange(event.target.value)}
       >
-        <option value="">none</option>
-        {names.map((name) => (
-          <option key={name} value={name}>
-            {name}
+        {none !== undefined && <option value="">{none}</option>}
+        {options.map((option) => (
+          <option key={option} value={option}>
+            {option}
           </option>
         ))}
       </select>
