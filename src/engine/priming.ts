@@ -12,7 +12,7 @@
  * would leave a transcript holding only that record, so its transcript is removed when it stops (runner.ts).
  */
 import type { HookCallback, Options, SDKMessage, SDKResultMessage } from '@anthropic-ai/claude-agent-sdk'
-import { after } from './timers.js'
+import { turnEnded } from './timers.js'
 
 /** Worded for whoever reads a raw transcript: it says what it is. */
 export const PRIMING_PROMPT =
@@ -61,16 +61,7 @@ export class Priming {
    * out first, and with PrimingUnsupportedError when the prompt was not blocked before any model call.
    */
   async finished(exited: Promise<unknown>, timeoutMs: number): Promise<void> {
-    let timer: NodeJS.Timeout | null = null
-    const failed = new Promise<never>((_, reject) => {
-      void exited.then(() => reject(new Error('Claude Code exited while warming up')))
-      timer = after(timeoutMs, () => reject(new Error(`Claude Code did not warm up within ${timeoutMs} ms`)))
-    })
-    try {
-      await Promise.race([this.ended, failed])
-    } finally {
-      if (timer) clearTimeout(timer)
-    }
+    await turnEnded(this.ended, exited, timeoutMs, 'warming up')
     if (!this.blocked || this.result?.num_turns !== 0) {
       throw new PrimingUnsupportedError(
         'Claude Code did not block the warm-up prompt with the gateway hook; spares are no longer primed',

@@ -19,7 +19,7 @@ import type { Logger } from 'pino'
 import { clientFunctionName } from '../events/client-tool-names.js'
 import type { ContentBlock } from '../events/types.js'
 import type { Runner } from './runner.js'
-import { after } from './timers.js'
+import { turnEnded } from './timers.js'
 
 /** What is sent to start a new conversation in a live process. */
 export const CLEAR_COMMAND = '/clear'
@@ -77,18 +77,7 @@ export class Clearing {
 
   /** Wait for the `/clear` to end; rejects when the process exits, the time runs out, or no new conversation began. */
   async finished(exited: Promise<unknown>, timeoutMs: number): Promise<void> {
-    let timer: NodeJS.Timeout | null = null
-    const failed = new Promise<never>((_, reject) => {
-      void exited.then(() => reject(new Error('Claude Code exited while clearing its conversation')))
-      timer = after(timeoutMs, () =>
-        reject(new Error(`Claude Code did not clear its conversation within ${timeoutMs} ms`)),
-      )
-    })
-    try {
-      await Promise.race([this.ended, failed])
-    } finally {
-      if (timer) clearTimeout(timer)
-    }
+    await turnEnded(this.ended, exited, timeoutMs, 'clearing its conversation')
     if (!this.conversationId) throw new Error('Claude Code did not start a new conversation on /clear')
   }
 }

@@ -60,3 +60,25 @@ export class Backoff extends Later {
     this.delayMs = 0
   }
 }
+
+/**
+ * Wait for a turn of the gateway's own in a process (priming, `/clear`) to end: rejects when the process
+ * exits first (`Claude Code exited while <doing>`) or `timeoutMs` passes (0: no limit).
+ */
+export async function turnEnded(
+  ended: Promise<void>,
+  exited: Promise<unknown>,
+  timeoutMs: number,
+  doing: string,
+): Promise<void> {
+  let timer: NodeJS.Timeout | null = null
+  const failed = new Promise<never>((_, reject) => {
+    void exited.then(() => reject(new Error(`Claude Code exited while ${doing}`)))
+    timer = after(timeoutMs, () => reject(new Error(`Claude Code was still ${doing} after ${timeoutMs} ms`)))
+  })
+  try {
+    await Promise.race([ended, failed])
+  } finally {
+    if (timer) clearTimeout(timer)
+  }
+}

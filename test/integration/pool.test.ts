@@ -17,6 +17,14 @@ import { type TestHome, testEngine, testHome, withGateway } from '../support/har
 import { conversationTexts, lastUserText, text, toolCall } from '../support/scripted-anthropic.js'
 import { isGone, waitForEvent, waitUntil } from '../support/wait.js'
 
+/** Two slots, one spare, a session idle 300 ms gives its process up for a missing spare. */
+const reuseLimits = { maxRunners: 2, warmSpares: 1, spareReclaimIdleMs: 300, idleTimeoutMs: 120_000 }
+/** What `/clear` leaves before the new conversation's first message (process-reuse.ts). */
+const clearTrace = (value: string) =>
+  /^<local-command-caveat>|^<command-name>\/clear<\/command-name>|^<local-command-stdout><\/local-command-stdout>/.test(
+    value,
+  )
+
 /** The scripted model answers each message with its own words: who heard what stays visible. */
 const echo = (home: TestHome) => {
   home.model.fallback = (request) => text(`echo: ${lastUserText(request.body)}`)
@@ -109,31 +117,14 @@ describe('the pool under traffic, with the real CLI', () => {
       await close()
     }
   })
-})
 
-describe('a process given back, reused for a new conversation', () => {
-  let home: TestHome
-  before(async () => {
-    home = await testHome()
-    echo(home)
-  })
-  after(async () => {
-    await home.close()
-  })
-  const limits = { maxRunners: 2, warmSpares: 1, spareReclaimIdleMs: 300, idleTimeoutMs: 120_000 }
-  /** What `/clear` leaves before the new conversation's first message (process-reuse.ts). */
-  const clearTrace = (value: string) =>
-    /^<local-command-caveat>|^<command-name>\/clear<\/command-name>|^<local-command-stdout><\/local-command-stdout>/.test(
-      value,
-    )
-
-  test('shows the model nothing of the earlier conversation, which still resumes with its context', async () => {
-    const { engine, events, close } = await testEngine(home, limits)
+  test('a process given back shows the model nothing of the earlier conversation, which still resumes with its context', async () => {
+    const { engine, events, close } = await testEngine(home, reuseLimits)
+    const echoing = home.model.fallback
     try {
       await waitUntil(() => engine.processStats.spares === 1, 30_000, 'a warm spare')
       const earlier = await engine.createSession({ title: 'earlier' })
       // A slow model answer (a second of API time) that the reused process's next turn must not count.
-      const echoing = home.model.fallback
       home.model.fallback = (request) =>
         lastUserText(request.body).includes('heron')
           ? text(`echo: ${lastUserText(request.body)}`, { delayMs: 1_000 })
@@ -193,12 +184,13 @@ describe('a process given back, reused for a new conversation', () => {
         ['hello next', 'and now?'],
       )
     } finally {
+      home.model.fallback = echoing
       await close()
     }
   })
 
-  test('is not reused when a tool of Claude Code ran in it', async () => {
-    const { engine, close } = await testEngine(home, limits)
+  test('a process given back is not reused when a tool of Claude Code ran in it', async () => {
+    const { engine, close } = await testEngine(home, reuseLimits)
     try {
       await waitUntil(() => engine.processStats.spares === 1, 30_000, 'a warm spare')
       writeFileSync(join(home.workspace, 'notes.txt'), 'kept in the process?')
