@@ -221,7 +221,7 @@ export class ProcessPool {
   }
 
   /**
-   * A session gives its runner back: it becomes a missing spare of its profile when it can (see `reuse`),
+   * A session gives its runner back: it becomes a missing spare of its profile when it can (`reusable`, `letGo`),
    * else it stops and its slot is free once the process is gone. Resolves once the process no longer
    * writes the session's conversation.
    */
@@ -413,7 +413,7 @@ export class ProcessPool {
     const rss = residentBytes(runner.pid)
     if (rss !== null && rss > (this.limits.reuseMaxRssMb ?? Number.POSITIVE_INFINITY) * 2 ** 20) return false
     const target = this.spareTargets().find((candidate) => candidate.profile.key === runner.key)?.target ?? 0
-    return this.sparesOf(runner.key) + this.clearings.of(runner.key) < target
+    return this.sparesOf(runner.key) < target
   }
 
   /**
@@ -456,8 +456,9 @@ export class ProcessPool {
     void runner.exited.then(({ code, signal }) => this.hooks.lifecycle('exit', runner, { code, signal }))
   }
 
-  /** Spares of a profile, up or on their way. */
+  /** Spares of a profile, up or on their way (starting, or a process given back being cleared). */
   private sparesOf(key: string): number {
-    return this.spares.filter((spare) => spare.key === key).length + this.starting.unclaimedOf(key)
+    const up = this.spares.filter((spare) => spare.key === key).length
+    return up + this.starting.unclaimedOf(key) + this.clearings.of(key)
   }
 }

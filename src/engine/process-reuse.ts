@@ -23,6 +23,11 @@ import { turnEnded } from './timers.js'
 
 /** What is sent to start a new conversation in a live process. */
 export const CLEAR_COMMAND = '/clear'
+/**
+ * Longest wait for a `/clear` (or `pool.startTimeoutMs` if shorter): it answers in ~50 ms, and a process that
+ * has not by then is stuck or still busy; it is stopped, and the session it served waits no longer.
+ */
+export const CLEAR_TIMEOUT_MS = 5_000
 
 const TOOL_BLOCKS = new Set(['tool_use', 'server_tool_use', 'mcp_tool_use'])
 
@@ -48,6 +53,38 @@ export function changesProcess(message: SDKMessage): boolean {
 export function isCommand(content: string | readonly ContentBlock[]): boolean {
   const first = typeof content === 'string' ? content : content.find((block) => block.type === 'text')?.text
   return typeof first === 'string' && first.trimStart().startsWith('/')
+}
+
+/**
+ * What a process did beside talking, from the messages sent to it and those it sent: whether it may be
+ * reused. Not while a session's message is still in flight (a turn the gateway ended, deleted or timed out,
+ * that Claude Code has not finished), nor once it ran a tool or a command.
+ */
+export class ProcessUse {
+  private changed = false
+  /** Session messages Claude Code has not said it finished (`command_lifecycle`). */
+  private readonly inFlight = new Set<string>()
+
+  get onlyTalked(): boolean {
+    return !this.changed && this.inFlight.size === 0
+  }
+
+  /** A session's message was sent. */
+  sent(uuid: string, content: string | readonly ContentBlock[]): void {
+    this.inFlight.add(uuid)
+    if (isCommand(content)) this.changed = true
+  }
+
+  /**
+   * A message of the process. `hidden`: of a turn of the gateway's own (its result says nothing of a
+   * session's); `finished`: the message whose turn Claude Code says it is done with, if any.
+   */
+  saw(message: SDKMessage, hidden: boolean, finished: string | undefined): void {
+    if (finished !== undefined) this.inFlight.delete(finished)
+    // A result without a model turn answered a command the CLI ran itself, whatever its text looked like.
+    const ranLocally = !hidden && message.type === 'result' && message.num_turns === 0
+    if (ranLocally || changesProcess(message)) this.changed = true
+  }
 }
 
 /** One `/clear` in a live process: its messages go nowhere, and it says when the new conversation is there. */
@@ -96,10 +133,10 @@ export class Clearings {
   }
 
   /** Clear the runner's conversation for another (`/clear`); false (logged) when it could not: stop it. */
-  async clear(runner: Runner, timeoutMs: number, log: Logger): Promise<boolean> {
+  async clear(runner: Runner, startTimeoutMs: number, log: Logger): Promise<boolean> {
     this.runners.add(runner)
     try {
-      await runner.clear(timeoutMs)
+      await runner.clear(Math.min(startTimeoutMs || CLEAR_TIMEOUT_MS, CLEAR_TIMEOUT_MS))
       return true
     } catch (error) {
       log.warn({ err: (error as Error).message, runner: runner.id }, 'a process could not be reused')

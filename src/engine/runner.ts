@@ -26,7 +26,7 @@ import { claudeConfigDir, transcriptPath } from './claude-home.js'
 import { CliStderr, SecretMask } from './cli-stderr.js'
 import { type ClientToolCall, type ClientToolResult, clientToolServer } from './client-tools.js'
 import { PRIMING_PROMPT, Priming } from './priming.js'
-import { CLEAR_COMMAND, Clearing, changesProcess, isCommand } from './process-reuse.js'
+import { CLEAR_COMMAND, Clearing, ProcessUse } from './process-reuse.js'
 import type { RunnerProfile } from './types.js'
 
 export type RunnerState = 'ready' | 'busy' | 'closed'
@@ -130,14 +130,16 @@ export class Runner {
   private readonly query: Query
   /** A turn of the gateway's own whose messages go nowhere: the spare's priming, a `/clear` for reuse. */
   private hidden: Pick<Clearing, 'takes'> | null
-  /**
-   * False once the process may keep more than its conversation (a tool of Claude Code's ran, a slash
-   * command): it is not reused for another (process-reuse.ts).
-   */
-  private onlyTalked = true
+  /** Whether the process did more than talk, or is still busy with a session's message (process-reuse.ts). */
+  private readonly use = new ProcessUse()
+  /** Cleared for the next session: what it says before one attaches is nobody's (no backlog). */
+  private cleared = false
   /** The process's running total of model API time (ms), as its last result said (the gateway's own too). */
   apiMs = 0
-  /** Claude Code's id of a conversation holding nothing of a session's (priming, `/clear`): removed at exit. */
+  /**
+   * Claude Code's id of a conversation holding nothing of a session's (priming, `/clear`) until a session
+   * sends its first message: removed at exit or at the next `/clear`.
+   */
   private blankConversation: string | null = null
 
   private constructor(
@@ -238,13 +240,13 @@ export class Runner {
 
   /** Whether a new conversation may start in this process (process-reuse.ts): it is idle and only talked. */
   get reusable(): boolean {
-    return this.state === 'ready' && this.onlyTalked
+    return this.state === 'ready' && this.use.onlyTalked
   }
 
   /** Route this process's messages and exit to the session it now serves. */
   attach(hooks: RunnerHooks): void {
     this.hooks = hooks
-    this.blankConversation = null
+    this.cleared = false
     const backlog = this.backlog
     this.backlog = []
     for (const message of backlog) hooks.onMessage(message)
@@ -261,7 +263,10 @@ export class Runner {
     const clearing = new Clearing(this.send(CLEAR_COMMAND, false))
     this.hidden = clearing
     await clearing.finished(this.exited, timeoutMs)
+    // An earlier blank conversation (attached, then given back before a word) goes with this one at exit.
+    if (this.blankConversation) void this.removeTranscript(this.blankConversation)
     this.blankConversation = clearing.conversationId
+    this.cleared = true
     this.idleSince = Date.now()
     const ended = this.endConversation
     this.conversationEnded = this.nextConversation()
@@ -270,8 +275,11 @@ export class Runner {
 
   /** Queue a user message; Claude Code runs it as the next turn. `fromSession`: a session's, not the gateway's. */
   send(content: string | ContentBlock[], fromSession = true): string {
-    if (fromSession && isCommand(content)) this.onlyTalked = false
     const uuid = randomUUID()
+    if (fromSession) {
+      this.use.sent(uuid, content)
+      this.blankConversation = null
+    }
     this.input.push({
       type: 'user',
       message: { role: 'user', content: content as SDKUserMessage['message']['content'] },
@@ -328,10 +336,11 @@ export class Runner {
       for await (const message of this.query) {
         if (message.type === 'result' && Number.isFinite(message.duration_api_ms))
           this.apiMs = message.duration_api_ms
-        if (this.hidden?.takes(message)) continue
-        if (this.onlyTalked && changesProcess(message)) this.onlyTalked = false
+        const hidden = this.hidden?.takes(message) ?? false
+        this.use.saw(message, hidden, finishedCommand(message))
+        if (hidden) continue
         if (this.hooks) this.hooks.onMessage(message)
-        else this.backlog.push(message)
+        else if (!this.cleared) this.backlog.push(message)
       }
     } catch (thrown) {
       error = thrown as Error

@@ -225,8 +225,9 @@ export interface PoolHooks {
 }
 
 /**
- * The life of a CLI process: started, failed to start, initialised, parked as a spare, given up by its
- * session, ended by itself while serving one, gone.
+ * The life of a CLI process: started, failed to start, initialised, parked as a spare, given back by its
+ * session and parked as a spare after `/clear` (process-reuse.ts), given up by its session, ended by itself
+ * while serving one, gone.
  */
 export type ProcessLifecycle = 'spawn' | 'fail' | 'ready' | 'spare' | 'reuse' | 'hibernate' | 'crash' | 'exit'
 

@@ -189,6 +189,35 @@ describe('the pool under traffic, with the real CLI', () => {
     }
   })
 
+  test('a process whose turn its deleted session left unfinished is stopped, not reused', async () => {
+    // One slot: the spare is missing as soon as the session takes it, so reuse would be wanted.
+    const { engine, close } = await testEngine(home, { ...reuseLimits, maxRunners: 1 })
+    const echoing = home.model.fallback
+    try {
+      await waitUntil(() => engine.processStats.spares === 1, 30_000, 'a warm spare')
+      home.model.fallback = (request) =>
+        lastUserText(request.body).includes('slowly')
+          ? text('too late', { delayMs: 20_000 })
+          : echoing(request)
+      const doomed = await engine.createSession({ title: 'doomed' })
+      void (await engine.send(doomed.id, 'answer slowly')).done.catch(() => undefined)
+      await waitUntil(
+        () => home.model.requests.some((r) => lastUserText(r.body).includes('slowly')),
+        30_000,
+        'the model asked',
+      )
+      const pid = engine.runnerOf(doomed.id)!.pid!
+      await engine.deleteSession(doomed.id, false)
+      // A /clear queued behind the unfinished turn would hold the process for the turn's 20 s (or its own
+      // time limit), and the turn would go on for a session that is gone.
+      await waitUntil(() => isGone(pid), 4_000, 'the process stopped at once')
+      assert.equal(engine.processCounts.reuses, 0)
+    } finally {
+      home.model.fallback = echoing
+      await close()
+    }
+  })
+
   test('a process given back is not reused when a tool of Claude Code ran in it', async () => {
     const { engine, close } = await testEngine(home, reuseLimits)
     try {
