@@ -103,11 +103,17 @@ export function CallsPanel({ hidden }: { hidden: boolean }) {
 
   const timer = useRef<ReturnType<typeof setTimeout>>(undefined)
   useEffect(() => () => clearTimeout(timer.current), [])
+  // The refresh asks with the filters shown when it fires: one scheduled before they changed would merge
+  // calls they leave out into the filtered list.
+  const currentFetch = useRef(fetchPage)
+  useEffect(() => {
+    currentFetch.current = fetchPage
+  }, [fetchPage])
   useLiveEvents((events) => {
     if (!callsChanged(events) || timer.current !== undefined) return
     timer.current = setTimeout(() => {
       timer.current = undefined
-      void fetchPage(0, mergeHead, { background: true })
+      void currentFetch.current(0, mergeHead, { background: true })
     }, REFRESH_MS)
   })
 
