@@ -20,6 +20,7 @@ import { clientFunctionName } from '../events/client-tool-names.js'
 import type { ContentBlock } from '../events/types.js'
 import type { Runner } from './runner.js'
 import { turnEnded } from './timers.js'
+import { isToolCall } from './translate.js'
 
 /** What is sent to start a new conversation in a live process. */
 export const CLEAR_COMMAND = '/clear'
@@ -29,11 +30,9 @@ export const CLEAR_COMMAND = '/clear'
  */
 export const CLEAR_TIMEOUT_MS = 5_000
 
-const TOOL_BLOCKS = new Set(['tool_use', 'server_tool_use', 'mcp_tool_use'])
-
 /** A tool call of Claude Code's own (not a function the API client runs itself: the client keeps its state). */
 const ownTool = (block: { type: string; name?: string }) =>
-  TOOL_BLOCKS.has(block.type) && clientFunctionName(block.name ?? '') === undefined
+  isToolCall(block) && clientFunctionName(block.name ?? '') === undefined
 
 /**
  * Whether this message shows the process doing more than talking: after it, the process may keep state

@@ -137,8 +137,7 @@ export class Translator {
     const switchedTo = synthetic ? modelSwitch(message) : undefined
     if (switchedTo !== undefined) events.push({ type: 'model.changed', turnId, model: switchedTo })
     for (const block of content) {
-      if (block.type !== 'tool_use' && block.type !== 'server_tool_use' && block.type !== 'mcp_tool_use')
-        continue
+      if (!isToolCall(block)) continue
       const toolUseId = String(block.id)
       const name = String(block.name)
       this.openCalls.set(toolUseId, { name, input: block.input, startedAt: Date.now() })
@@ -433,4 +432,9 @@ function fileChange(
 
 function applyEdit(before: string, oldString: string, newString: string, all: boolean): string {
   return all ? before.split(oldString).join(newString) : before.replace(oldString, () => newString)
+}
+
+/** Whether an assistant content block calls a tool: Claude Code's, a server tool, or an MCP server's. */
+export function isToolCall(block: { type: string }): boolean {
+  return block.type === 'tool_use' || block.type === 'server_tool_use' || block.type === 'mcp_tool_use'
 }
