@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { USER_NAME_PATTERN } from '../../src/config/users-schema.js'
+import { type ApiError, createApiClient } from '../../web/src/api/client.js'
 import { credentials } from '../../web/src/api/credentials.js'
 import type { AuditEntry, UsageReport, User } from '../../web/src/api/types/users.js'
 import {
@@ -267,5 +268,30 @@ describe('signing out', () => {
     assert.deepEqual(credentials.get(), { key: null, required: true, signedOut: undefined })
     assert.deepEqual(seen, [false, true, false, true])
     stop()
+  })
+})
+
+describe('a 401 to an earlier key', () => {
+  test('a refusal of the requests sent before the key was typed keeps the key; one to the key forgets it', async () => {
+    credentials.signOut()
+    const answers: Array<(response: Response) => void> = []
+    const client = createApiClient({
+      fetch: () => new Promise<Response>((resolve) => answers.push(resolve)),
+      headers: credentials.headers,
+      onUnauthorized: credentials.refused,
+    })
+    const refusal = () =>
+      new Response('{"error":{"code":"unauthorized","message":"no key"}}', { status: 401 })
+    // The page's first request goes out without a key; the user types one before its 401 comes back.
+    const early = client.get('/me').catch((error: unknown) => error)
+    credentials.set('ccgw_right')
+    answers.shift()?.(refusal())
+    assert.equal(((await early) as ApiError).status, 401)
+    assert.deepEqual(credentials.get(), { key: 'ccgw_right', required: false })
+    // A 401 to the key itself is a refusal.
+    const late = client.get('/me').catch((error: unknown) => error)
+    answers.shift()?.(refusal())
+    await late
+    assert.deepEqual(credentials.get(), { key: null, required: true, signedOut: undefined })
   })
 })

@@ -41,7 +41,8 @@ export interface ClientOptions {
   base?: string
   fetch?: typeof fetch
   headers?: () => Record<string, string>
-  onUnauthorized?: () => void
+  /** A 401, with the headers the refused request carried (its key). */
+  onUnauthorized?: (sent: Record<string, string>) => void
 }
 
 export type ApiClient = ReturnType<typeof createApiClient>
@@ -54,14 +55,15 @@ export function createApiClient({
 }: ClientOptions = {}) {
   async function send(method: string, path: string, options: RequestOptions = {}): Promise<Response> {
     const { query, body, signal } = options
+    const sent: Record<string, string> = { accept: 'application/json', ...options.headers, ...headers() }
     const init: RequestInit = {
       method,
-      headers: { accept: 'application/json', ...options.headers, ...headers() },
+      headers: sent,
       ...(signal ? { signal } : {}),
     }
     if (body !== undefined) {
       init.body = JSON.stringify(body)
-      ;(init.headers as Record<string, string>)['content-type'] = 'application/json'
+      sent['content-type'] = 'application/json'
     }
     let response: Response
     try {
@@ -70,7 +72,7 @@ export function createApiClient({
       if (signal?.aborted) throw error
       throw new ApiError(0, 'network', 'The gateway cannot be reached: is it running?')
     }
-    if (response.status === 401) onUnauthorized()
+    if (response.status === 401) onUnauthorized(sent)
     if (!response.ok) throw await errorOf(response)
     return response
   }

@@ -43,8 +43,13 @@ export const credentials = {
     storage?.setItem(STORAGE_KEY, key)
     update({ key, required: false })
   },
-  /** A 401: the key (if any) is wrong; it is forgotten and the user asked for another. */
-  refused(): void {
+  /**
+   * A 401 to a request that carried `sent` (its headers): the key is wrong; it is forgotten and the user asked
+   * for another. A 401 to a request sent with an earlier key (the page's first requests, still on their way
+   * when the user typed a key) says nothing about the key now in use, and is ignored.
+   */
+  refused(sent?: Record<string, string>): void {
+    if (sent && sent.authorization !== credentials.headers().authorization) return
     storage?.removeItem(STORAGE_KEY)
     if (!state.required || state.key !== null)
       update({ key: null, required: true, signedOut: state.signedOut })

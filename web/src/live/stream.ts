@@ -22,8 +22,8 @@ export interface StreamOptions {
   types?: readonly string[]
   fetch?: typeof fetch
   headers?: () => Record<string, string>
-  /** The gateway answered 401: the stream waits for `reconnect()` (after a new key). */
-  onUnauthorized?: () => void
+  /** The gateway answered 401 to a request with these headers: the stream waits for `reconnect()` (after a new key). */
+  onUnauthorized?: (sent: Record<string, string>) => void
   initialDelayMs?: number
   maxDelayMs?: number
   /** Nothing received, not even a heartbeat (every 15 s by default), for this long: the connection is dead. */
@@ -125,7 +125,7 @@ export class LiveStream {
       if (response.status === 401) {
         this.#controller = undefined
         this.#setStatus('unauthorized')
-        this.#options.onUnauthorized()
+        this.#options.onUnauthorized(headers)
         return
       }
       if (!response.ok || !response.body) throw new Error(`GET /api/events answered ${response.status}`)
