@@ -2,15 +2,15 @@
  * The process pool: how many Claude Code processes may live at once, which of them are warm spares (as many
  * as recent new conversations ask for, see spare-demand.ts, for each account they came from, see
  * spare-profiles.ts), which idle one gives way (least recently used) when a new one or a spare is needed,
- * which process a session gives back becomes a missing spare instead of stopping (process-reuse.ts), and who
+ * when a process leaves its place (whether it then becomes a spare or stops: process-release.ts), and who
  * waits when none can.
  */
 import { availableParallelism } from 'node:os'
 import type { Logger } from 'pino'
 import { GatewayError } from './errors.js'
 import { PrimingUnsupportedError } from './priming.js'
-import { type ProcessMemory, ProcessSizes, residentBytes } from './process-memory.js'
-import { Clearings } from './process-reuse.js'
+import { type ProcessMemory, ProcessSizes } from './process-memory.js'
+import { ProcessRelease } from './process-release.js'
 import { startForSession } from './process-start.js'
 import { Runner } from './runner.js'
 import { SpareDemand } from './spare-demand.js'
@@ -30,7 +30,7 @@ export class ProcessPool {
   /** Runners serving sessions, least recently used first. */
   private readonly serving = new Map<Runner, true>()
   private readonly spares: Runner[] = []
-  /** Processes being started or stopped: they hold a slot until they are up or gone. */
+  /** Processes being started (and slots reserved for one): they hold a slot until they are up. */
   private transient = 0
   private readonly starting = new StartingSpares()
   /**
@@ -45,9 +45,8 @@ export class ProcessPool {
   /** Starts spares again after a failed start, backing off. */
   private readonly spareRetry = new Backoff(() => this.fillSpares(), SPARE_RETRY_MIN_MS, SPARE_RETRY_MAX_MS)
   private readonly reclaim = new Later(() => this.reclaimForSpare())
-  /** Slots being freed for spares (their sessions' processes exiting): counted as spares on their way. */
-  private reclaiming = 0
-  private readonly clearings = new Clearings()
+  /** Processes leaving their place, on their way to being spares or gone: they hold a slot meanwhile. */
+  private readonly release: ProcessRelease
   private readonly demand: SpareDemand
   /** Looks at the spare target again when arrivals leave its window, so surplus spares go. */
   private readonly demandRecheck = new Later(() => this.fillSpares())
@@ -65,6 +64,18 @@ export class ProcessPool {
   ) {
     this.demand = new SpareDemand(limits.spareDemandWindowMs)
     this.profiles = new SpareProfiles(this.demand)
+    this.release = new ProcessRelease({
+      hooks,
+      log,
+      limits: () => this.limits,
+      closed: () => this.closed,
+      spareWanted: (key) => this.waiters.length === 0 && this.sparesOf(key) < this.spareTargetOf(key),
+      park: (runner) => this.park(runner),
+      left: () => {
+        this.serveWaiters()
+        this.fillSpares()
+      },
+    })
   }
 
   get stats() {
@@ -74,7 +85,7 @@ export class ProcessPool {
       busy: [...this.serving.keys()].filter((r) => r.state === 'busy').length,
       spares: this.spares.length,
       spareTarget: this.spareTarget,
-      starting: this.transient,
+      starting: this.transient + this.release.size,
       queued: this.waiters.length,
       max: this.slots,
     }
@@ -85,7 +96,7 @@ export class ProcessPool {
   }
 
   private get occupied(): number {
-    return this.serving.size + this.spares.length + this.transient
+    return this.serving.size + this.spares.length + this.transient + this.release.size
   }
 
   /** How many processes may live at once (`maxRunners`, or fewer under `memoryBudgetMb`). */
@@ -107,6 +118,10 @@ export class ProcessPool {
   private spareTargets(): SpareTarget[] {
     if (this.sparesHeld) return []
     return this.profiles.targets(this.limits.warmSpares, this.limits.maxSpares, this.slots)
+  }
+
+  private spareTargetOf(key: string): number {
+    return this.spareTargets().find((candidate) => candidate.profile.key === key)?.target ?? 0
   }
 
   /** How many spares may be starting at once (0: half the CPUs, at least one). */
@@ -133,7 +148,7 @@ export class ProcessPool {
   holdSpares(held: boolean): void {
     if (held === this.sparesHeld) return
     this.sparesHeld = held
-    if (held) for (const spare of this.spares.splice(0)) void this.letGo(spare)
+    if (held) for (const spare of this.spares.splice(0)) void this.release.letGo(spare)
     else this.fillSpares()
   }
 
@@ -221,12 +236,12 @@ export class ProcessPool {
   }
 
   /**
-   * A session gives its runner back: it becomes a missing spare of its profile when it can (`reusable`, `letGo`),
+   * A session gives its runner back: it becomes a missing spare of its profile when it can (process-release.ts),
    * else it stops and its slot is free once the process is gone. Resolves once the process no longer
    * writes the session's conversation.
    */
   async retire(runner: Runner): Promise<void> {
-    if (this.serving.delete(runner)) await this.letGo(runner)
+    if (this.serving.delete(runner)) await this.release.letGo(runner)
   }
 
   /** A serving runner's process ended by itself (crash, kill): its slot is free. `detail`: for the log. */
@@ -357,7 +372,7 @@ export class ProcessPool {
   private followDemand(targets: readonly SpareTarget[]): void {
     for (const spare of surplus(this.spares, targets)) {
       this.spares.splice(this.spares.indexOf(spare), 1)
-      void this.letGo(spare)
+      void this.release.letGo(spare)
     }
     const next = this.profiles.nextChange(targets, this.limits.warmSpares)
     if (next !== null) this.demandRecheck.in(Math.max(DEMAND_RECHECK_MIN_MS, next))
@@ -395,49 +410,12 @@ export class ProcessPool {
     }
     this.serving.delete(reclaimed.runner)
     if (wanted > 1) this.scheduleReclaim(0)
-    void this.letGo(reclaimed.runner, true)
+    void this.release.letGo(reclaimed.runner, true)
   }
 
   /** Spares up, starting, or on their way in a slot being freed or a process being cleared. */
   private get sparesOnTheirWay(): number {
-    return this.spares.length + this.starting.unclaimed + this.reclaiming + this.clearings.size
-  }
-
-  /**
-   * Whether a runner given back becomes a spare (process-reuse.ts): reuse is on, its process only talked and
-   * has not grown past `reuseMaxRssMb`, and its profile is short of spares; requests waiting come first.
-   */
-  private reusable(runner: Runner): boolean {
-    if (this.closed || this.limits.reuseProcesses === false || !runner.reusable || this.waiters.length > 0)
-      return false
-    const rss = residentBytes(runner.pid)
-    if (rss !== null && rss > (this.limits.reuseMaxRssMb ?? Number.POSITIVE_INFINITY) * 2 ** 20) return false
-    const target = this.spareTargets().find((candidate) => candidate.profile.key === runner.key)?.target ?? 0
-    return this.sparesOf(runner.key) < target
-  }
-
-  /**
-   * A runner leaving its place (given back by its session, reclaimed for a spare, a spare no longer wanted):
-   * cleared (`/clear`) and parked as a missing spare when it can be, else (or when clearing fails) stopped,
-   * its slot free once the process is gone. `forSpare`: a spare counts as on its way meanwhile.
-   */
-  private async letGo(runner: Runner, forSpare = false): Promise<void> {
-    this.transient++
-    const cleared =
-      this.reusable(runner) && (await this.clearings.clear(runner, this.limits.startTimeoutMs, this.log))
-    if (!cleared) {
-      if (forSpare) this.reclaiming++
-      await runner.close()
-      if (forSpare) this.reclaiming--
-    }
-    this.transient--
-    if (cleared && this.closed) void runner.close()
-    else if (cleared) {
-      this.hooks.lifecycle('reuse', runner)
-      this.park(runner)
-    }
-    this.serveWaiters()
-    this.fillSpares()
+    return this.spares.length + this.starting.unclaimed + this.release.sparesOnTheirWay
   }
 
   /** A spare is up: new conversations of its profile take it; if its process ends first, it is replaced. */
@@ -459,6 +437,6 @@ export class ProcessPool {
   /** Spares of a profile, up or on their way (starting, or a process given back being cleared). */
   private sparesOf(key: string): number {
     const up = this.spares.filter((spare) => spare.key === key).length
-    return up + this.starting.unclaimedOf(key) + this.clearings.of(key)
+    return up + this.starting.unclaimedOf(key) + this.release.sparesOf(key)
   }
 }
