@@ -5,14 +5,9 @@ import type { GatewayEvent } from '../events/types.js'
 import { SqliteAccess } from './access-sqlite.js'
 import { Checkpointer } from './checkpointer.js'
 import { openDatabase } from './database.js'
-import {
-  STORE_RETRY_AFTER_MS,
-  StoreError,
-  type StoreErrorCode,
-  type StoreHealth,
-  storeErrorOf,
-} from './errors.js'
+import { STORE_RETRY_AFTER_MS, StoreError, type StoreHealth, storeErrorOf } from './errors.js'
 import { EventLog } from './event-log.js'
+import { HealthRecord } from './health.js'
 import { ReadModels } from './read-models.js'
 import { SessionTable } from './session-table.js'
 import type {
@@ -65,7 +60,7 @@ export class SqliteStore implements Store {
   private readonly onCheckpointThreadFailure: (error: Error) => void
   /** SQLite's own page limit of this build, restored when the size limit is lifted. */
   private readonly defaultMaxPages: number
-  private failure: { error: StoreErrorCode; message: string; since: number } | null = null
+  private readonly healthRecord = new HealthRecord()
   /** Started with the first events: a gateway that only idles needs no thread. */
   private checkpointer: Checkpointer | null = null
   private checkpointsOnThread = true
@@ -194,7 +189,7 @@ export class SqliteStore implements Store {
   }
 
   health(): StoreHealth {
-    return this.failure ? { ok: false, ...this.failure } : { ok: true }
+    return this.healthRecord.report()
   }
 
   /**
@@ -216,7 +211,7 @@ export class SqliteStore implements Store {
   /** A write: the storage works again once one succeeds. */
   private guardWrite<T>(run: () => T): T {
     const result = this.guard(run)
-    this.failure = null
+    this.healthRecord.succeeded()
     return result
   }
 
@@ -233,12 +228,7 @@ export class SqliteStore implements Store {
             STORE_RETRY_AFTER_MS,
           )
       if (!failure) throw error
-      this.failure = {
-        error: failure.code,
-        message: failure.message,
-        since: this.failure?.since ?? Date.now(),
-      }
-      throw failure
+      throw this.healthRecord.failed(failure)
     }
   }
 

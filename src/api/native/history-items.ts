@@ -332,6 +332,30 @@ const CHUNK_MAX = 1000
  */
 const SCAN_BUDGET = 20_000
 
+/**
+ * The items of one page as its events are read, either way: each event read counts against SCAN_BUDGET,
+ * and the page is full at `limit` items.
+ */
+function pageReader(limit: number) {
+  const items: HistoryItem[] = []
+  const chunk = Math.min(CHUNK_MAX, Math.max(CHUNK_MIN, limit * 4))
+  let scanned = 0
+  return {
+    items,
+    /** Raw events to ask the store for next: a chunk sized to the page, within what is left of the budget. */
+    want: () => Math.min(chunk, SCAN_BUDGET - scanned),
+    budgetLeft: () => scanned < SCAN_BUDGET,
+    /** Takes the event's item, if it has one; true once the page is full. */
+    read(event: GatewayEvent): boolean {
+      scanned++
+      const item = historyItem(event)
+      if (!item) return false
+      items.push(item)
+      return items.length >= limit
+    },
+  }
+}
+
 /** Up to `limit` items after `after`, reading at most SCAN_BUDGET raw events from the store. */
 export async function historyPage(
   bus: EventBus,
@@ -339,27 +363,20 @@ export async function historyPage(
   after: number,
   limit: number,
 ): Promise<HistoryPage> {
-  const items: HistoryItem[] = []
-  const chunk = Math.min(CHUNK_MAX, Math.max(CHUNK_MIN, limit * 4))
+  const page = pageReader(limit)
   let cursor = after
-  let scanned = 0
-  scan: while (scanned < SCAN_BUDGET) {
-    const want = Math.min(chunk, SCAN_BUDGET - scanned)
+  scan: while (page.budgetLeft()) {
+    const want = page.want()
     const events = await bus.replay(sessionId, cursor, want)
     for (const event of events) {
       cursor = event.seq
-      scanned++
-      const item = historyItem(event)
-      if (item) {
-        items.push(item)
-        if (items.length >= limit) break scan
-      }
+      if (page.read(event)) break scan
     }
     if (events.length < want) break
   }
   return {
     session_id: sessionId,
-    items,
+    items: page.items,
     next_after: cursor,
     has_more: cursor < (await bus.loadSeq(sessionId)),
   }
@@ -376,28 +393,21 @@ export async function historyPageBefore(
   before: number,
   limit: number,
 ): Promise<HistoryPage> {
-  const items: HistoryItem[] = []
-  const chunk = Math.min(CHUNK_MAX, Math.max(CHUNK_MIN, limit * 4))
+  const page = pageReader(limit)
   const last = Math.min(before - 1, await bus.loadSeq(sessionId))
   /** The first sequence number read so far. */
   let cursor = last + 1
-  let scanned = 0
-  scan: while (scanned < SCAN_BUDGET && cursor > 1) {
-    const from = Math.max(1, cursor - Math.min(chunk, SCAN_BUDGET - scanned))
+  scan: while (page.budgetLeft() && cursor > 1) {
+    const from = Math.max(1, cursor - page.want())
     const events = await bus.replay(sessionId, from - 1, cursor - from)
     for (let index = events.length - 1; index >= 0; index--) {
       const event = events[index]!
       cursor = event.seq
-      scanned++
-      const item = historyItem(event)
-      if (item) {
-        items.push(item)
-        if (items.length >= limit) break scan
-      }
+      if (page.read(event)) break scan
     }
     cursor = from
   }
-  items.reverse()
+  const items = page.items.reverse()
   return { session_id: sessionId, items, next_after: last, has_more: cursor > 1, next_before: cursor }
 }
 

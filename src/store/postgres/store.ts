@@ -1,7 +1,8 @@
 import type pg from 'pg'
 import { type PositionedEvent, setPosition } from '../../events/positions.js'
 import type { GatewayEvent } from '../../events/types.js'
-import { STORE_RETRY_AFTER_MS, StoreError, type StoreErrorCode, type StoreHealth } from '../errors.js'
+import { STORE_RETRY_AFTER_MS, StoreError, type StoreHealth } from '../errors.js'
+import { HealthRecord } from '../health.js'
 import type {
   AgentFigures,
   EventPage,
@@ -96,7 +97,7 @@ export class PostgresStore implements Store {
   private readonly log: EventLog
   private readonly diffMaxBytes: number
   private readonly onReadModelError: (error: Error, sessionIds: readonly string[]) => void
-  private failure: { error: StoreErrorCode; message: string; since: number } | null = null
+  private readonly healthRecord = new HealthRecord()
   private closed = false
   /** Users, keys, the audit trail and usage (access.ts), through the same guards as the rest. */
   readonly access: PostgresAccess
@@ -228,7 +229,7 @@ export class PostgresStore implements Store {
   }
 
   health(): StoreHealth {
-    return this.failure ? { ok: false, ...this.failure } : { ok: true }
+    return this.healthRecord.report()
   }
 
   async close(): Promise<void> {
@@ -286,7 +287,7 @@ export class PostgresStore implements Store {
   /** A write: the storage works again once one succeeds. */
   private async guardWrite<T>(run: () => Promise<T>): Promise<T> {
     const result = await this.guard(run)
-    this.failure = null
+    this.healthRecord.succeeded()
     return result
   }
 
@@ -303,12 +304,7 @@ export class PostgresStore implements Store {
     } catch (error) {
       const failure = storeErrorOf(error, this.where)
       if (!failure) throw error
-      this.failure = {
-        error: failure.code,
-        message: failure.message,
-        since: this.failure?.since ?? Date.now(),
-      }
-      throw failure
+      throw this.healthRecord.failed(failure)
     }
   }
 }
