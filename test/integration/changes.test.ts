@@ -11,7 +11,7 @@ import type { Gateway } from '../../src/gateway.js'
 import type { AgentStats } from '../../web/src/api/types/agents.js'
 import { type TestHome, testConfig, testGateway, testHome } from '../support/harness.js'
 import { expectError, type Json, nativeClient } from '../support/native-client.js'
-import { type ReplyFactory, type ScriptedReply, text, toolCall } from '../support/scripted-anthropic.js'
+import { mainAndSubagentReplies, text, toolCall } from '../support/scripted-anthropic.js'
 
 const MAX_CONTENT_BYTES = 1024
 
@@ -30,14 +30,6 @@ interface Page {
   items: Json[]
   total: number
 }
-
-/** Replies for the main thread and for its subagents, each list in order (as tool-calls.test.ts tells them apart). */
-const mainAndSubagentReplies =
-  (main: ScriptedReply[], subagent: ScriptedReply[]): ReplyFactory =>
-  (request) => {
-    const isSubagent = JSON.stringify(request.body.system ?? '').includes('cc_is_subagent=true')
-    return (isSubagent ? subagent : main).shift() ?? text('ok')
-  }
 
 describe('native API: code changes, tool calls across sessions, figures per agent', () => {
   let home: TestHome

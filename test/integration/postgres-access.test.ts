@@ -7,15 +7,10 @@
  * TEST_POSTGRES_URL, but in CI (CI=true).
  */
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { after, describe, type TestContext, test } from 'node:test'
-import pg from 'pg'
+import { describe, type TestContext, test } from 'node:test'
 import { isStoreError } from '../../src/store/errors.js'
 import { SCHEMA_VERSION } from '../../src/store/postgres/migrations.js'
 import { openPostgresStore, type PostgresStore } from '../../src/store/postgres/store.js'
-import { SqliteStore } from '../../src/store/sqlite.js'
 import type { Store } from '../../src/store/types.js'
 import {
   auditEntry,
@@ -28,21 +23,13 @@ import {
   keyRecord,
   userRecord,
 } from '../support/access-fixtures.js'
+import { postgresSchemas } from '../support/postgres-schemas.js'
 import { POSTGRES_URL, servicesSkip } from '../support/services.js'
-import { listedRecord } from '../support/store-fixtures.js'
+import { listedRecord, openTempStore } from '../support/store-fixtures.js'
 
 const skip = await servicesSkip('PostgreSQL access store tests', { postgres: true })
 
-const admin = new pg.Pool({ connectionString: POSTGRES_URL, max: 2 })
-admin.on('error', () => {})
-after(() => admin.end())
-
-let schemas = 0
-function schemaFor(t: TestContext): string {
-  const schema = `ccgw_access_${process.pid}_${++schemas}`
-  t.after(() => admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`))
-  return schema
-}
+const { admin, schemaFor } = postgresSchemas('ccgw_access')
 
 async function open(t: TestContext, schema = schemaFor(t)): Promise<PostgresStore> {
   const store = await openPostgresStore(POSTGRES_URL, { schema })
@@ -50,19 +37,9 @@ async function open(t: TestContext, schema = schemaFor(t)): Promise<PostgresStor
   return store
 }
 
-function openSqlite(t: TestContext): SqliteStore {
-  const dir = mkdtempSync(join(tmpdir(), 'ccgw-access-parity-'))
-  const store = new SqliteStore(dir)
-  t.after(async () => {
-    await store.close()
-    rmSync(dir, { recursive: true, force: true })
-  })
-  return store
-}
-
 /** The same check on an empty SQLite store and an empty PostgreSQL store. */
 async function onBoth(t: TestContext, check: (store: Store) => Promise<void>): Promise<void> {
-  await check(openSqlite(t))
+  await check(openTempStore(t))
   await check(await open(t))
 }
 

@@ -7,13 +7,10 @@
  * answers at TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test), but in CI (CI=true).
  */
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer, type Server, Socket } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { after, describe, type TestContext, test } from 'node:test'
+import { describe, type TestContext, test } from 'node:test'
 import Database from 'better-sqlite3'
-import pg from 'pg'
+import type pg from 'pg'
 import { positionOf } from '../../src/events/positions.js'
 import { TOOL_CALL_STATUSES } from '../../src/events/tool-calls.js'
 import type { EventBody, GatewayEvent } from '../../src/events/types.js'
@@ -25,8 +22,9 @@ import {
   type PostgresStore,
   type PostgresStoreOptions,
 } from '../../src/store/postgres/store.js'
-import { SqliteStore } from '../../src/store/sqlite.js'
+import type { SqliteStore } from '../../src/store/sqlite.js'
 import type { AgentFigure, AgentFigures, Store, ToolCallQuery } from '../../src/store/types.js'
+import { postgresSchemas } from '../support/postgres-schemas.js'
 import { POSTGRES_URL, servicesSkip } from '../support/services.js'
 import {
   callBody,
@@ -35,6 +33,7 @@ import {
   completedBody,
   storedEvent as event,
   ids,
+  openTempStore,
   readyBody,
   listedRecord as record,
   resultBody,
@@ -45,17 +44,7 @@ import {
 
 const skip = await servicesSkip('PostgresStore tests', { postgres: true })
 
-/** Statements outside any store: creating and dropping schemas, looking at the tables. */
-const admin = new pg.Pool({ connectionString: POSTGRES_URL, max: 2 })
-admin.on('error', () => {})
-
-let schemas = 0
-/** A schema for this test only, dropped after it. */
-function schemaFor(t: TestContext): string {
-  const schema = `ccgw_test_${process.pid}_${++schemas}`
-  t.after(() => admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`))
-  return schema
-}
+const { admin, schemaFor } = postgresSchemas('ccgw_test')
 
 /** A connection to hold locks with, its transaction ended after the test, before its schema is dropped. */
 async function lockHolder(t: TestContext): Promise<pg.PoolClient> {
@@ -75,16 +64,6 @@ async function open(
 ): Promise<PostgresStore> {
   const store = await openPostgresStore(url, { schema, ...options })
   t.after(() => store.close())
-  return store
-}
-
-function openSqlite(t: TestContext): SqliteStore {
-  const dir = mkdtempSync(join(tmpdir(), 'ccgw-pg-parity-'))
-  const store = new SqliteStore(dir)
-  t.after(async () => {
-    await store.close()
-    rmSync(dir, { recursive: true, force: true })
-  })
   return store
 }
 
@@ -409,7 +388,7 @@ describe('PostgresStore', { skip }, () => {
 
   test('the read models answer as SQLite’s on the same events, whatever the batches', async (t) => {
     for (const size of [1, 4, 1_000]) {
-      const sqlite = openSqlite(t)
+      const sqlite = openTempStore(t)
       const schema = schemaFor(t)
       const postgres = await open(t, schema)
       const both = async (run: (store: Store) => Promise<unknown> | unknown) => {
@@ -915,5 +894,3 @@ async function closedPort(): Promise<number> {
   await new Promise((resolve) => server.close(resolve))
   return port
 }
-
-after(() => admin.end())

@@ -12,21 +12,10 @@ import type { Gateway } from '../../src/gateway.js'
 import { type TestHome, testConfig, testGateway, testHome } from '../support/harness.js'
 import { expectError, type Json, nativeClient } from '../support/native-client.js'
 import { postChatCompletion } from '../support/openai.js'
-import { type ReplyFactory, type ScriptedReply, text, toolCall } from '../support/scripted-anthropic.js'
+import { mainAndSubagentReplies, type ScriptedReply, text, toolCall } from '../support/scripted-anthropic.js'
 import { waitUntil } from '../support/wait.js'
 
 const PERMISSION_TIMEOUT_MS = 3_000
-
-/**
- * Replies for the main thread and for its subagents, each list in order (then 'ok'). A subagent's requests
- * are told apart by Claude Code's own marker in their system prompt.
- */
-const mainAndSubagentReplies =
-  (main: ScriptedReply[], subagent: ScriptedReply[]): ReplyFactory =>
-  (request) => {
-    const isSubagent = JSON.stringify(request.body.system ?? '').includes('cc_is_subagent=true')
-    return (isSubagent ? subagent : main).shift() ?? text('ok')
-  }
 
 describe('native API: tool calls and permissions', () => {
   let home: TestHome

@@ -30,23 +30,13 @@ import { projectSlug } from '../../src/engine/claude-home.js'
 import { PostgresTranscriptStore, TRANSCRIPT_SCHEMA_VERSION } from '../../src/store/transcripts/postgres.js'
 import { runTurn, sessionIdOf } from '../support/cli-turn.js'
 import { type TestHome, testHome } from '../support/harness.js'
+import { postgresSchemas } from '../support/postgres-schemas.js'
 import { conversationTexts, text } from '../support/scripted-anthropic.js'
 import { POSTGRES_URL, servicesSkip } from '../support/services.js'
 
 const skip = await servicesSkip('transcript store tests', { postgres: true })
 
-/** Statements outside any store: dropping schemas, holding locks, looking at the tables. */
-const admin = new pg.Pool({ connectionString: POSTGRES_URL, max: 4 })
-admin.on('error', () => {})
-after(() => admin.end())
-
-let schemas = 0
-/** A schema for this test only, dropped after it. */
-function schemaFor(t: TestContext): string {
-  const schema = `ccgw_transcripts_${process.pid}_${++schemas}`
-  t.after(() => admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`))
-  return schema
-}
+const { admin, schemaFor } = postgresSchemas('ccgw_transcripts', { connections: 4 })
 
 /** A store with a pool of its own, closed after the test (before its schema is dropped). */
 async function open(

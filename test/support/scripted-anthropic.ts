@@ -93,6 +93,17 @@ export const failure = (
   error: { status, type, message },
 })
 
+/**
+ * Replies for the main thread and for its subagents, each list in order (then 'ok'). A subagent's requests
+ * are told apart by Claude Code's own marker in their system prompt.
+ */
+export const mainAndSubagentReplies =
+  (main: ScriptedReply[], subagent: ScriptedReply[]): ReplyFactory =>
+  (request) => {
+    const isSubagent = JSON.stringify(request.body.system ?? '').includes('cc_is_subagent=true')
+    return (isSubagent ? subagent : main).shift() ?? text('ok')
+  }
+
 /** The text of every block of the last user turn, with the CLI's own <system-reminder> blocks left out. */
 export function lastUserText(body: MessagesRequestBody): string {
   const messages = body.messages ?? []

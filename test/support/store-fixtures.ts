@@ -4,14 +4,12 @@
  * numbered in a session, and the bodies of the calls and turns the read models derive their rows from.
  */
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import type { TestContext } from 'node:test'
 import type { EventBody, GatewayEvent, SessionState, TokenUsage } from '../../src/events/types.js'
-import { SqliteStore } from '../../src/store/sqlite.js'
+import { SqliteStore, type SqliteStoreOptions } from '../../src/store/sqlite.js'
 import type { SessionRecord, Store } from '../../src/store/types.js'
 import { sessionRecord } from './session-record.js'
+import { tempDir } from './temp-dir.js'
 
 /** The time the fixtures' events are stamped from. */
 export const T0 = 1_700_000_000_000
@@ -190,16 +188,13 @@ export const completedBody = (
     costUsd: 0.01,
   }) as const
 
-/** A folder of its own for the test, removed after it. */
-export function tempDir(t: TestContext, prefix = 'ccgw-store-'): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix))
-  t.after(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
-
 /** A SQLite store in `dir` (a new folder by default), closed at the end of the test (closing twice is harmless). */
-export function openTempStore(t: TestContext, dir = tempDir(t)): SqliteStore {
-  const store = new SqliteStore(dir)
+export function openTempStore(
+  t: TestContext,
+  dir = tempDir(t, 'ccgw-store-'),
+  options: SqliteStoreOptions = {},
+): SqliteStore {
+  const store = new SqliteStore(dir, options)
   t.after(() => store.close())
   return store
 }

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { type TestContext, test } from 'node:test'
+import { test } from 'node:test'
 import Database from 'better-sqlite3'
 import { isStoreError } from '../../src/store/errors.js'
 import { SCHEMA_VERSION } from '../../src/store/migrations.js'
@@ -21,9 +21,8 @@ import {
   keyRecord,
   userRecord,
 } from '../support/access-fixtures.js'
-import { listedRecord, openTempStore, tempDir } from '../support/store-fixtures.js'
-
-const openStore = (t: TestContext, dir?: string) => openTempStore(t, dir ?? tempDir(t, 'ccgw-access-'))
+import { listedRecord, openTempStore as openStore } from '../support/store-fixtures.js'
+import { tempDir } from '../support/temp-dir.js'
 
 test('users: put, replace, get, list in byte order, delete with their keys', async (t) => {
   await checkUsers(openStore(t))

@@ -3,31 +3,17 @@
  * falling behind the live events and catching up from the store, each event exactly once and in order.
  */
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { type TestContext, test } from 'node:test'
 import { setImmediate as loopTurn } from 'node:timers/promises'
 import Database from 'better-sqlite3'
-import { EventBus, type EventSink } from '../../src/events/bus.js'
+import type { EventBus, EventSink } from '../../src/events/bus.js'
 import type { GatewayEvent } from '../../src/events/types.js'
-import { SqliteStore } from '../../src/store/sqlite.js'
 import { PacedSink, range } from '../support/paced-sink.js'
+import { tempBus } from '../support/temp-bus.js'
 import { waitUntil } from '../support/wait.js'
 
 /** A bus on a store of its own, with the sequences of the sessions the tests publish for loaded. */
-async function newBus(t: TestContext): Promise<{ bus: EventBus; store: SqliteStore }> {
-  const dir = mkdtempSync(join(tmpdir(), 'ccgw-follow-'))
-  const store = new SqliteStore(dir)
-  const bus = await EventBus.open(store)
-  for (const id of ['s', 'other']) await bus.loadSeq(id)
-  t.after(async () => {
-    await bus.flush()
-    await store.close()
-    rmSync(dir, { recursive: true, force: true })
-  })
-  return { bus, store }
-}
+const newBus = (t: TestContext) => tempBus(t, ['s', 'other'])
 
 function publish(bus: EventBus, sessionId: string, count: number): void {
   for (let i = 0; i < count; i++)

@@ -3,9 +3,6 @@
  * what an asynchronous store asks of it (writes in flight, reads racing writes, sequences loaded first).
  */
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { type TestContext, test } from 'node:test'
 import { setImmediate as nextTick } from 'node:timers/promises'
 import {
@@ -21,13 +18,8 @@ import { isStoreError, StoreError } from '../../src/store/errors.js'
 import { SqliteStore } from '../../src/store/sqlite.js'
 import type { Store } from '../../src/store/types.js'
 import { PacedSink } from '../support/paced-sink.js'
+import { tempDir } from '../support/temp-dir.js'
 import { waitUntil } from '../support/wait.js'
-
-function tempDir(t: TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'ccgw-bus-'))
-  t.after(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
 
 /** The sessions the tests publish for: a bus of the fixture has their sequences loaded. */
 const SESSIONS = ['a', 'b', 's', 'other', 'gone', 'kept']

@@ -1,18 +1,10 @@
 /** CliCapabilities: models, agents and commands learned once from the first process, asked again only on failure. */
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { type TestContext, test } from 'node:test'
+import { test } from 'node:test'
 import type { AgentInfo, ModelInfo, SlashCommand } from '@anthropic-ai/claude-agent-sdk'
 import { type CapabilitySource, CliCapabilities } from '../../src/engine/capabilities.js'
+import { tempDir } from '../support/temp-dir.js'
 import { waitUntil } from '../support/wait.js'
-
-function tempDir(t: TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'ccgw-capabilities-'))
-  t.after(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
 
 /** A process that reports what it is given; `models: null` fails to report them. */
 function fakeRunner(cwd: string, models: ModelInfo[] | null) {

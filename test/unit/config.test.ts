@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { homedir, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type TestContext, test } from 'node:test'
@@ -15,12 +15,7 @@ import {
 } from '../../src/config/index.js'
 import { effectiveConfigYaml, MASK } from '../../src/effective-config.js'
 import { DEFAULT_TOOL_LIMITS } from '../../src/tools/types.js'
-
-function tempDir(t: TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'ccgw-config-'))
-  t.after(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
+import { tempDir } from '../support/temp-dir.js'
 
 function write(dir: string, name: string, text: string): string {
   const file = join(dir, name)

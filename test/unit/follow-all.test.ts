@@ -3,34 +3,19 @@
  * the switch to live events and back, filters, and the events that still wait to be written.
  */
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { type TestContext, test } from 'node:test'
 import { setImmediate as loopTurn } from 'node:timers/promises'
 import Database from 'better-sqlite3'
-import { type BusOptions, EventBus } from '../../src/events/bus.js'
+import type { BusOptions, EventBus } from '../../src/events/bus.js'
 import { type EventFilter, followAll, type PositionedSink } from '../../src/events/follow-all.js'
 import { positionOf } from '../../src/events/positions.js'
 import type { GatewayEvent } from '../../src/events/types.js'
-import { SqliteStore } from '../../src/store/sqlite.js'
 import { PacedSink, range } from '../support/paced-sink.js'
+import { tempBus } from '../support/temp-bus.js'
 import { waitUntil } from '../support/wait.js'
 
 /** A bus on a store of its own, with the sequences of the sessions the tests publish for loaded. */
-async function newBus(t: TestContext, options?: BusOptions): Promise<{ bus: EventBus; store: SqliteStore }> {
-  const dir = mkdtempSync(join(tmpdir(), 'ccgw-follow-all-'))
-  const store = new SqliteStore(dir)
-  const bus = await EventBus.open(store, options)
-  for (const id of ['a', 'b', 'c', 'd', 'e']) await bus.loadSeq(id)
-  t.after(async () => {
-    store.setMaxSize(0)
-    await bus.flush()
-    await store.close()
-    rmSync(dir, { recursive: true, force: true })
-  })
-  return { bus, store }
-}
+const newBus = (t: TestContext, options?: BusOptions) => tempBus(t, ['a', 'b', 'c', 'd', 'e'], options)
 
 /** Publishes `count` events, alternating over `sessions`. */
 function publish(bus: EventBus, sessions: string[], count: number, text = 'x'): void {

@@ -5,36 +5,24 @@
  * code changes (store/file-changes.ts): line counts counted once, their limits, and a file at a point.
  */
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type TestContext, test } from 'node:test'
 import Database from 'better-sqlite3'
 import { type FileChangeEvent, fileAt } from '../../src/api/native/change-log.js'
 import { toolCallsOf } from '../../src/events/tool-calls.js'
 import type { EventBody, GatewayEvent } from '../../src/events/types.js'
-import { SqliteStore, type SqliteStoreOptions } from '../../src/store/sqlite.js'
+import { SqliteStore } from '../../src/store/sqlite.js'
 import type { SessionRecord, ToolCallQuery } from '../../src/store/types.js'
 import { sessionRecord } from '../support/session-record.js'
 import {
   callBody as call,
   completedBody as completed,
+  openTempStore as openStore,
   resultBody as result,
   T0,
   usage,
 } from '../support/store-fixtures.js'
-
-function tempDir(t: TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'ccgw-read-models-'))
-  t.after(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
-
-function openStore(t: TestContext, dir = tempDir(t), options: SqliteStoreOptions = {}): SqliteStore {
-  const store = new SqliteStore(dir, options)
-  t.after(() => store.close())
-  return store
-}
+import { tempDir } from '../support/temp-dir.js'
 
 const record = (id: string, agent: string | null): SessionRecord =>
   sessionRecord(id, { state: 'idle', createdAt: T0, updatedAt: T0 }, { workspace: '/work/a', agent })

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { existsSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { type TestContext, test } from 'node:test'
+import { test } from 'node:test'
 import Database from 'better-sqlite3'
 import { EventBus } from '../../src/events/bus.js'
 import { POSITION_BLOCK, setPosition } from '../../src/events/positions.js'
@@ -16,15 +16,13 @@ import {
   checkRecordUpdates,
   storedEvent as event,
   ids,
-  openTempStore,
+  openTempStore as openStore,
   readyBody,
   listedRecord as record,
   seqs,
-  tempDir,
 } from '../support/store-fixtures.js'
+import { tempDir } from '../support/temp-dir.js'
 import { waitUntil } from '../support/wait.js'
-
-const openStore = (t: TestContext, dir?: string) => openTempStore(t, dir ?? tempDir(t, 'ccgw-store-'))
 
 test('insert, get and update a session record', async (t) => {
   const store = openStore(t)

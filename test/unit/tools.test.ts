@@ -3,16 +3,13 @@ import assert from 'node:assert/strict'
 import {
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readdirSync,
   readFileSync,
   realpathSync,
-  rmSync,
   symlinkSync,
   utimesSync,
   writeFileSync,
 } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { Readable } from 'node:stream'
 import { type TestContext, test } from 'node:test'
@@ -31,14 +28,14 @@ import type { SearchInputType } from '../../src/tools/search.js'
 import { searchWorkspace } from '../../src/tools/search-core.js'
 import { Upload } from '../../src/tools/upload.js'
 import { raceFolderWithSymlink, raceOutcomes, treeOf } from '../support/symlink-race.js'
+import { tempDir as newTempDir } from '../support/temp-dir.js'
 import { waitUntil } from '../support/wait.js'
 
 // ---------------------------------------------------------------------------------------------- helpers
 
+/** A folder of the test's own, by its real path: confinement resolves the workspace, so paths it reports are real. */
 function tempDir(t: TestContext, prefix = 'ccgw-tools-'): string {
-  const dir = realpathSync(mkdtempSync(join(tmpdir(), prefix)))
-  t.after(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
+  return realpathSync(newTempDir(t, prefix))
 }
 
 /** Writes `files` (path → content) under `dir`, creating folders. */

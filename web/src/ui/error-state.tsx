@@ -25,6 +25,18 @@ export function ErrorState({
   )
 }
 
+/** A part of a page that failed to load, said in a line where it would be (the page around it stands). */
+export function InlineError({ what, error, onRetry }: { what: string; error: unknown; onRetry: () => void }) {
+  return (
+    <p className="form-error" role="alert">
+      {what} could not be loaded: {error instanceof Error ? error.message : String(error)}{' '}
+      <Button variant="ghost" onClick={onRetry}>
+        Retry
+      </Button>
+    </p>
+  )
+}
+
 function describe(error: unknown, what: string): { title: string; hint: string } {
   if (error instanceof ApiError) {
     if (error.code === 'network')

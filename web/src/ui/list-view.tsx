@@ -1,8 +1,9 @@
 /**
- * What the list views (sessions, tool calls, agents, tools) are made of: their load, their search and
- * filters, and their table's head.
+ * What the list views (sessions, tool calls, agents, tools, users) are made of: their load, their search
+ * and filters, and their table's head.
  */
-import { type KeyboardEvent, useEffect, useSyncExternalStore } from 'react'
+import { type KeyboardEvent, useCallback, useEffect, useState, useSyncExternalStore } from 'react'
+import { api } from '../api/client.js'
 import { credentials } from '../api/credentials.js'
 
 /**
@@ -15,6 +16,29 @@ export function useLoad(load: () => Promise<void>): void {
   useEffect(() => {
     void load()
   }, [load, key])
+}
+
+/**
+ * The answer to `GET path`, loaded as useLoad loads and again by `load`. `error`: the last load failed (the
+ * answer before stays); the next answer clears it.
+ */
+export function useFetched<T>(path: string): {
+  value: T | undefined
+  error: unknown
+  load: () => Promise<void>
+} {
+  const [value, setValue] = useState<T>()
+  const [error, setError] = useState<unknown>()
+  const load = useCallback(async () => {
+    try {
+      setValue(await api.get<T>(path))
+      setError(undefined)
+    } catch (failure) {
+      setError(failure)
+    }
+  }, [path])
+  useLoad(load)
+  return { value, error, load }
 }
 
 /** The view's search box: the one `/` focuses (shortcuts.ts), as its placeholder says. */

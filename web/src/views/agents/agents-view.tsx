@@ -12,7 +12,7 @@ import { Link, navigate, useLocation } from '../../router.js'
 import { Badge } from '../../ui/badge.js'
 import { Button } from '../../ui/button.js'
 import { EmptyState } from '../../ui/empty-state.js'
-import { ErrorState } from '../../ui/error-state.js'
+import { ErrorState, InlineError } from '../../ui/error-state.js'
 import { formatCost, formatDuration, formatTokens } from '../../ui/format.js'
 import { SearchBox, TableHead, useLoad } from '../../ui/list-view.js'
 import { Spinner } from '../../ui/spinner.js'
@@ -125,13 +125,7 @@ export default function AgentsView() {
         </select>
       </div>
       {statsError !== undefined && (
-        <p className="form-error" role="alert">
-          The figures could not be loaded:{' '}
-          {statsError instanceof Error ? statsError.message : String(statsError)}{' '}
-          <Button variant="ghost" onClick={() => void loadStats()}>
-            Retry
-          </Button>
-        </p>
+        <InlineError what="The figures" error={statsError} onRetry={() => void loadStats()} />
       )}
       {error !== undefined ? (
         <ErrorState error={error} what="The agents" onRetry={() => void loadAgents()} />

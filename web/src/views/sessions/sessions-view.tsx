@@ -3,10 +3,8 @@
  * while filtering, since filters apply to what is loaded), virtualised so that thousands of rows stay
  * fast, and kept current by the live stream (model.ts says how).
  */
-import { useVirtualizer } from '@tanstack/react-virtual'
-import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react'
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react'
 import { api } from '../../api/client.js'
-import { credentials } from '../../api/credentials.js'
 import { isStaff, useMe } from '../../api/me.js'
 import type { Page } from '../../api/types/page.js'
 import { SESSION_STATES, type Session } from '../../api/types/sessions.js'
@@ -14,8 +12,9 @@ import { useLiveEvents } from '../../live/live.js'
 import { Button } from '../../ui/button.js'
 import { EmptyState } from '../../ui/empty-state.js'
 import { ErrorState } from '../../ui/error-state.js'
-import { FilterSelect, SearchBox, TableHead } from '../../ui/list-view.js'
+import { FilterSelect, SearchBox, useLoad } from '../../ui/list-view.js'
 import { Spinner } from '../../ui/spinner.js'
+import { useVirtualRows, VirtualTable } from '../../ui/virtual-table.js'
 import {
   addPage,
   agentsOf,
@@ -90,12 +89,7 @@ export default function SessionsView() {
     if (fresh.length > 0) setSessions((state) => upsert(state, fresh))
   }, [])
 
-  // Again with a new key: the first answer may have been a 401.
-  const { key } = useSyncExternalStore(credentials.subscribe, credentials.get)
-  // biome-ignore lint/correctness/useExhaustiveDependencies: `key` is the reason to load again.
-  useEffect(() => {
-    void loadPage(0)
-  }, [loadPage, key])
+  useLoad(useCallback(() => loadPage(0), [loadPage]))
 
   useLiveEvents((events) => {
     const stale = staleIds(current.current, events)
@@ -107,14 +101,8 @@ export default function SessionsView() {
   const agents = useMemo(() => agentsOf(sessions), [sessions])
   const filtered = isFiltered(filters)
 
-  const scroller = useRef<HTMLDivElement>(null)
-  const virtualizer = useVirtualizer({
-    count: rows.length,
-    getScrollElement: () => scroller.current,
-    estimateSize: () => ROW_HEIGHT,
-    overscan: 12,
-  })
-  const lastVisible = virtualizer.getVirtualItems().at(-1)?.index ?? 0
+  const table = useVirtualRows(rows.length, ROW_HEIGHT, 12)
+  const { lastVisible } = table
 
   // The next page when the end of what is loaded comes into view, or at once while filtering.
   useEffect(() => {
@@ -178,25 +166,22 @@ export default function SessionsView() {
           </EmptyState>
         )
       ) : (
-        <div className="table">
-          <TableHead
-            columns={showOwner ? COLUMNS : OWN_COLUMNS}
-            grid={showOwner ? 'session-grid session-grid-owner' : 'session-grid'}
-          />
-          <div className="table-body" ref={scroller}>
-            <ul aria-label="Sessions" style={{ height: virtualizer.getTotalSize() }}>
-              {virtualizer.getVirtualItems().map((item) => (
-                <SessionRow
-                  key={rows[item.index]!.id}
-                  session={rows[item.index]!}
-                  top={item.start}
-                  height={ROW_HEIGHT}
-                  showOwner={showOwner}
-                />
-              ))}
-            </ul>
-          </div>
-        </div>
+        <VirtualTable
+          rows={table}
+          columns={showOwner ? COLUMNS : OWN_COLUMNS}
+          grid={showOwner ? 'session-grid session-grid-owner' : 'session-grid'}
+          label="Sessions"
+        >
+          {table.visible.map((item) => (
+            <SessionRow
+              key={rows[item.index]!.id}
+              session={rows[item.index]!}
+              top={item.start}
+              height={ROW_HEIGHT}
+              showOwner={showOwner}
+            />
+          ))}
+        </VirtualTable>
       )}
     </section>
   )

@@ -3,10 +3,8 @@
  * list scrolls, virtualised, and fetched again from the top when the live stream says calls started or
  * ended. A row opens the call's input and result; its session is a link.
  */
-import { useVirtualizer } from '@tanstack/react-virtual'
-import { memo, useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react'
+import { memo, useCallback, useEffect, useRef, useState } from 'react'
 import { api } from '../../api/client.js'
-import { credentials } from '../../api/credentials.js'
 import type { Page } from '../../api/types/page.js'
 import { TOOL_CALL_STATUSES, TOOL_CALLERS, type ToolCall } from '../../api/types/tools.js'
 import { useLiveEvents } from '../../live/live.js'
@@ -16,10 +14,11 @@ import { Button } from '../../ui/button.js'
 import { EmptyState } from '../../ui/empty-state.js'
 import { ErrorState } from '../../ui/error-state.js'
 import { formatDuration } from '../../ui/format.js'
-import { FilterInput, FilterSelect, TableHead } from '../../ui/list-view.js'
+import { FilterInput, FilterSelect, useLoad } from '../../ui/list-view.js'
 import { RelativeTime } from '../../ui/relative-time.js'
 import { Spinner } from '../../ui/spinner.js'
 import { callStatusTone } from '../../ui/status-pill.js'
+import { useVirtualRows, VirtualTable } from '../../ui/virtual-table.js'
 import { CallDetails } from './call-details.js'
 import {
   addPage,
@@ -57,7 +56,6 @@ export function CallsPanel({ hidden }: { hidden: boolean }) {
   const [loading, setLoading] = useState(false)
   const [error, setError] = useState<unknown>()
   const [open, setOpen] = useState<ToolCall>()
-  const { key } = useSyncExternalStore(credentials.subscribe, credentials.get)
 
   // Text filters apply once typing pauses; the lists at once.
   useEffect(() => {
@@ -93,13 +91,15 @@ export function CallsPanel({ hidden }: { hidden: boolean }) {
     [filters],
   )
 
-  // biome-ignore lint/correctness/useExhaustiveDependencies: `key` is the reason to load again.
-  useEffect(() => {
-    generation.current += 1
-    setCalls(EMPTY)
-    setLoaded(false)
-    void fetchPage(0, addPage)
-  }, [fetchPage, key])
+  // From the first page again with other filters (and with a new key).
+  useLoad(
+    useCallback(async () => {
+      generation.current += 1
+      setCalls(EMPTY)
+      setLoaded(false)
+      await fetchPage(0, addPage)
+    }, [fetchPage]),
+  )
 
   const timer = useRef<ReturnType<typeof setTimeout>>(undefined)
   useEffect(() => () => clearTimeout(timer.current), [])
@@ -117,15 +117,8 @@ export function CallsPanel({ hidden }: { hidden: boolean }) {
     }, REFRESH_MS)
   })
 
-  const scroller = useRef<HTMLDivElement>(null)
-  const virtualizer = useVirtualizer({
-    count: calls.items.length,
-    getScrollElement: () => scroller.current,
-    estimateSize: () => ROW_HEIGHT,
-    overscan: 10,
-  })
-  const visible = virtualizer.getVirtualItems()
-  const lastVisible = visible.at(-1)?.index ?? 0
+  const table = useVirtualRows(calls.items.length, ROW_HEIGHT, 10)
+  const { visible, lastVisible } = table
   const titles = useSessionTitles([...new Set(visible.map((item) => calls.items[item.index]!.session_id))])
   useEffect(() => {
     if (!loaded || loading || error || calls.complete) return
@@ -202,25 +195,20 @@ export function CallsPanel({ hidden }: { hidden: boolean }) {
           </EmptyState>
         )
       ) : (
-        <div className="table">
-          <TableHead columns={COLUMNS} grid="calls-grid" />
-          <div className="table-body" ref={scroller}>
-            <ul aria-label="Tool calls" style={{ height: virtualizer.getTotalSize() }}>
-              {visible.map((item) => {
-                const call = calls.items[item.index]!
-                return (
-                  <CallRow
-                    key={callKey(call)}
-                    call={call}
-                    title={titles.get(call.session_id)}
-                    top={item.start}
-                    onOpen={setOpen}
-                  />
-                )
-              })}
-            </ul>
-          </div>
-        </div>
+        <VirtualTable rows={table} columns={COLUMNS} grid="calls-grid" label="Tool calls">
+          {visible.map((item) => {
+            const call = calls.items[item.index]!
+            return (
+              <CallRow
+                key={callKey(call)}
+                call={call}
+                title={titles.get(call.session_id)}
+                top={item.start}
+                onOpen={setOpen}
+              />
+            )
+          })}
+        </VirtualTable>
       )}
       {open && <CallDetails call={open} onClose={() => setOpen(undefined)} />}
     </div>

@@ -2,16 +2,17 @@
  * A user's API keys: listed with their state (never the key), a new one made and shown once, an active one
  * revoked after a confirmation (its open streams end at once on the gateway's side).
  */
-import { type FormEvent, useCallback, useState } from 'react'
+import { type FormEvent, useState } from 'react'
 import { ApiError, api } from '../../api/client.js'
 import type { ApiKey, KeyState, NewKey } from '../../api/types/users.js'
 import { Badge, type Tone } from '../../ui/badge.js'
 import { Button } from '../../ui/button.js'
 import { Dialog } from '../../ui/dialog.js'
-import { TableHead, useLoad } from '../../ui/list-view.js'
+import { InlineError } from '../../ui/error-state.js'
+import { TableHead, useFetched } from '../../ui/list-view.js'
 import { RelativeTime } from '../../ui/relative-time.js'
 import { Spinner } from '../../ui/spinner.js'
-import { messageOf, useAction } from '../session/actions/action.js'
+import { useAction } from '../session/actions/action.js'
 import { keyBody } from './model.js'
 import './panels.css'
 
@@ -30,21 +31,11 @@ export function KeysPanel({
   declared?: boolean
 }) {
   const base = `/users/${encodeURIComponent(name)}/keys`
-  const [keys, setKeys] = useState<ApiKey[]>()
-  const [error, setError] = useState<unknown>()
+  const { value: page, error, load } = useFetched<{ items: ApiKey[] }>(base)
+  const keys = page?.items
   const [creating, setCreating] = useState(false)
   const [shown, setShown] = useState<NewKey>()
   const [revoking, setRevoking] = useState<ApiKey>()
-
-  const load = useCallback(async () => {
-    try {
-      setKeys((await api.get<{ items: ApiKey[] }>(base)).items)
-      setError(undefined)
-    } catch (failure) {
-      setError(failure)
-    }
-  }, [base])
-  useLoad(load)
 
   return (
     <section className="card keys-panel" aria-labelledby="keys-title">
@@ -57,12 +48,7 @@ export function KeysPanel({
         )}
       </div>
       {error !== undefined ? (
-        <p className="form-error" role="alert">
-          The keys could not be loaded: {messageOf(error)}{' '}
-          <Button variant="ghost" onClick={() => void load()}>
-            Retry
-          </Button>
-        </p>
+        <InlineError what="The keys" error={error} onRetry={() => void load()} />
       ) : keys === undefined ? (
         <Spinner label="Loading the keys" />
       ) : keys.length === 0 ? (

@@ -2,12 +2,11 @@
  * A user's quotas and what they used of them (`GET /api/me/usage` or `/api/users/{name}/usage`): each
  * limit with its use, what remains and when it resets, fetched again after their turns end.
  */
-import { useCallback, useEffect, useRef, useState } from 'react'
-import { api } from '../../api/client.js'
+import { useEffect, useRef } from 'react'
 import type { UsageReport } from '../../api/types/users.js'
 import { useLiveEvents } from '../../live/live.js'
-import { Button } from '../../ui/button.js'
-import { useLoad } from '../../ui/list-view.js'
+import { InlineError } from '../../ui/error-state.js'
+import { useFetched } from '../../ui/list-view.js'
 import { Spinner } from '../../ui/spinner.js'
 import { formatAmount, formatUtc, shareTone, type UsageLine, usageLines } from './model.js'
 import './panels.css'
@@ -16,17 +15,7 @@ const REFRESH_MS = 1000
 
 /** The usage of `path`'s user, kept current: a turn's end (of anyone this tab sees) fetches it again. */
 export function useUsage(path: string) {
-  const [report, setReport] = useState<UsageReport>()
-  const [error, setError] = useState<unknown>()
-  const load = useCallback(async () => {
-    try {
-      setReport(await api.get<UsageReport>(path))
-      setError(undefined)
-    } catch (failure) {
-      setError(failure)
-    }
-  }, [path])
-  useLoad(load)
+  const { value: report, error, load } = useFetched<UsageReport>(path)
   const timer = useRef<ReturnType<typeof setTimeout>>(undefined)
   useEffect(() => () => clearTimeout(timer.current), [])
   useLiveEvents((events) => {
@@ -47,12 +36,7 @@ export function UsagePanel({ path, title = 'Usage' }: { path: string; title?: st
       {report ? (
         <UsageTable lines={usageLines(report)} />
       ) : error !== undefined ? (
-        <p className="form-error" role="alert">
-          The usage could not be loaded: {error instanceof Error ? error.message : String(error)}{' '}
-          <Button variant="ghost" onClick={() => void reload()}>
-            Retry
-          </Button>
-        </p>
+        <InlineError what="The usage" error={error} onRetry={() => void reload()} />
       ) : (
         <Spinner label="Loading the usage" />
       )}

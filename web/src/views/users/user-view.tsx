@@ -3,7 +3,7 @@
  * which names are set, never their values), their usage against their quotas, and their API keys. Admins
  * manage the keys and delete users the store keeps; a user opens their own page from their account.
  */
-import { type ReactNode, useCallback, useState } from 'react'
+import { type ReactNode, useState } from 'react'
 import { api } from '../../api/client.js'
 import { useMe } from '../../api/me.js'
 import type { User } from '../../api/types/users.js'
@@ -12,7 +12,7 @@ import { Badge } from '../../ui/badge.js'
 import { Button } from '../../ui/button.js'
 import { Dialog } from '../../ui/dialog.js'
 import { ErrorState } from '../../ui/error-state.js'
-import { useLoad } from '../../ui/list-view.js'
+import { useFetched } from '../../ui/list-view.js'
 import { RelativeTime } from '../../ui/relative-time.js'
 import { RoleBadge } from '../../ui/role-badge.js'
 import { Spinner } from '../../ui/spinner.js'
@@ -24,20 +24,9 @@ import './users.css'
 export default function UserView({ params }: { params: Record<string, string> }) {
   const name = params.name!
   const me = useMe()
-  const [user, setUser] = useState<User>()
-  const [error, setError] = useState<unknown>()
   const [deleting, setDeleting] = useState(false)
   const path = `/users/${encodeURIComponent(name)}`
-
-  const load = useCallback(async () => {
-    try {
-      setUser(await api.get<User>(path))
-      setError(undefined)
-    } catch (failure) {
-      setError(failure)
-    }
-  }, [path])
-  useLoad(load)
+  const { value: user, error, load } = useFetched<User>(path)
 
   const admin = me?.role === 'admin'
   const own = me?.user === name
