@@ -12,7 +12,8 @@
  * - a bare `node:http` server that answers each path with the body the info gateway returned (fetched first,
  *   served byte for byte) and the same `content-type`;
  * - for reference, a bare Fastify app (one route per path, no logger, no hook) answering the same bytes: the
- *   part of the gateway's cost that is the framework's.
+ *   part of the gateway's cost that is the framework's; and the same app writing one pino line a request
+ *   (pino's asynchronous destination to a file, as the gateway's): what a logged request costs any Fastify app.
  * Same autocannon settings for all; runs alternate between the servers (the order rotating every round) so
  * a noisy phase of the shared machine does not land on one server only. Reported: median req/s and the
  * median of the runs' p50 and p99 latencies.
@@ -253,7 +254,18 @@ for (const [path, body] of Object.entries(given))
   bodies[path] = { contentType: body.contentType, bytes: Buffer.from(body.base64, 'base64') }
 const ready = (port) => console.log('port ' + port)
 if (process.env.REFERENCE_FASTIFY) {
-  const app = require(process.env.REFERENCE_FASTIFY)({ logger: false })
+  // With REFERENCE_LOG_FILE: pino's asynchronous destination, as the gateway's, and one line a request
+  // from an onResponse hook, as the gateway writes it.
+  const logFile = process.env.REFERENCE_LOG_FILE
+  const logger = logFile
+    ? require(process.env.REFERENCE_PINO)({ level: 'info' }, require(process.env.REFERENCE_PINO).destination({ dest: logFile, sync: false }))
+    : false
+  const app = require(process.env.REFERENCE_FASTIFY)({ loggerInstance: logger || undefined, logger: logger ? undefined : false, disableRequestLogging: true })
+  if (logger)
+    app.addHook('onResponse', (request, reply, done) => {
+      request.log.info({ method: request.method, route: request.routeOptions.url, status: reply.statusCode, durationMs: reply.elapsedTime }, 'request')
+      done()
+    })
   for (const [path, body] of Object.entries(bodies))
     app.get(path, (request, reply) => { reply.type(body.contentType).send(body.bytes) })
   app.listen({ port: 0, host: '127.0.0.1' }).then(() => ready(app.server.address().port))
@@ -274,7 +286,12 @@ if (process.env.REFERENCE_FASTIFY) {
  * A bare node:http server (or, with `framework`, a bare Fastify app) in its own process, answering each path
  * of `bodies` with its exact bytes.
  */
-export async function referenceChild(bodies: Record<string, Body>, framework?: 'fastify'): Promise<Target> {
+export async function referenceChild(
+  bodies: Record<string, Body>,
+  framework?: 'fastify',
+  /** With `framework`: its log goes to this file, one info line a request (pino, as the gateway's). */
+  logFile?: string,
+): Promise<Target> {
   const encoded = Object.fromEntries(
     Object.entries(bodies).map(([path, body]) => [
       path,
@@ -286,6 +303,9 @@ export async function referenceChild(bodies: Record<string, Body>, framework?: '
       PATH: process.env.PATH,
       REFERENCE_BODIES: JSON.stringify(encoded),
       ...(framework ? { REFERENCE_FASTIFY: createRequire(import.meta.url).resolve('fastify') } : {}),
+      ...(framework && logFile
+        ? { REFERENCE_LOG_FILE: logFile, REFERENCE_PINO: createRequire(import.meta.url).resolve('pino') }
+        : {}),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
@@ -308,7 +328,7 @@ export async function referenceChild(bodies: Record<string, Body>, framework?: '
     child.once('exit', (code) => fail(new Error(`reference server exited with ${code}: ${output}`)))
   })
   return {
-    label: framework ? 'bare Fastify' : 'raw node:http',
+    label: framework ? (logFile ? 'Fastify + pino line' : 'bare Fastify') : 'raw node:http',
     url: `http://127.0.0.1:${port}`,
     pid: child.pid,
     stop: () => stopChild(child),
@@ -510,7 +530,13 @@ export async function runHttp(options: HttpOptions = defaultHttpOptions()): Prom
     // The framework alone, for reference (its own process; not in process mode).
     const fastify = options.mode === 'child' ? await referenceChild(bodies, 'fastify') : null
     if (fastify) targets.push(fastify)
-    const references = fastify ? [raw, fastify] : [raw]
+    // The framework with a request line through pino, as the gateway writes it: what logging costs anyone.
+    const logged =
+      options.mode === 'child'
+        ? await referenceChild(bodies, 'fastify', join(home.root, 'fastify-info.log'))
+        : null
+    if (logged) targets.push(logged)
+    const references = [raw, fastify, logged].filter((target): target is Target => target !== null)
     for (const reference of references) await checkServes(reference, bodies)
 
     const configs = [...references, info, warn]
@@ -563,6 +589,19 @@ export async function runHttp(options: HttpOptions = defaultHttpOptions()): Prom
             denominator: `${runKey(fastify, path)}: throughput`,
           },
         )
+      if (logged)
+        ratios.push(
+          {
+            name: `${path} Fastify + pino line / raw, req/s`,
+            numerator: `${runKey(logged, path)}: throughput`,
+            denominator: `${runKey(raw, path)}: throughput`,
+          },
+          {
+            name: `${path} gateway (log info) / Fastify + pino line, req/s`,
+            numerator: `${runKey(info, path)}: throughput`,
+            denominator: `${runKey(logged, path)}: throughput`,
+          },
+        )
       if (options.mode === 'child')
         ratios.push(
           {
@@ -579,7 +618,7 @@ export async function runHttp(options: HttpOptions = defaultHttpOptions()): Prom
     }
     const where =
       options.mode === 'child'
-        ? 'each server in its own child process (gateway: node dist/cli.js --port N, CCGW_POOL_WARM_SPARES=0, CCGW_LOG_LEVEL info or warn, stdout to a file; raw: node -e with a node:http server; bare Fastify: node -e with one Fastify route per path, no logger, no hook); autocannon in the parent'
+        ? 'each server in its own child process (gateway: node dist/cli.js --port N, CCGW_POOL_WARM_SPARES=0, CCGW_LOG_LEVEL info or warn, stdout to a file; raw: node -e with a node:http server; bare Fastify: node -e with one Fastify route per path, no logger, no hook; Fastify + pino line: the same with pino asynchronously to a file, and one info line a request from an onResponse hook); autocannon in the parent'
         : 'every server and autocannon in this one process (startGateway with testConfig, pino to a file): they share one event loop'
     return {
       title: 'HTTP throughput: GET /v1/models and /v1/health, gateway vs a bare node:http server',
