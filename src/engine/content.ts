@@ -46,45 +46,61 @@ function blockProblem(block: unknown, field: string): ContentProblem | undefined
         ? undefined
         : fault(`${field}.text`, 'must be a non-empty string')
     case 'image':
-      return imageSourceProblem(block.source, `${field}.source`)
+      return sourceProblem(block.source, `${field}.source`, IMAGE_SOURCES)
     case 'document':
-      return documentSourceProblem(block.source, `${field}.source`)
+      return sourceProblem(block.source, `${field}.source`, DOCUMENT_SOURCES)
     default:
       return fault(`${field}.type`, `must be one of ${USER_BLOCK_TYPES.join(', ')}`)
   }
 }
 
-function imageSourceProblem(source: unknown, field: string): ContentProblem | undefined {
-  if (!isObject(source)) return fault(field, 'must be an object')
-  switch (source.type) {
-    case 'base64':
-      if (!IMAGE_MEDIA_TYPES.includes(source.media_type as (typeof IMAGE_MEDIA_TYPES)[number]))
-        return fault(`${field}.media_type`, `must be one of ${IMAGE_MEDIA_TYPES.join(', ')}`)
-      return base64Problem(source.data, `${field}.data`)
-    case 'url':
-      return urlProblem(source.url, `${field}.url`)
-    default:
-      return fault(`${field}.type`, 'must be base64 or url')
+/** Checks a block's source of one type (`source.type` chose it) for the fields that type needs. */
+type SourceCheck = (source: Record<string, unknown>, field: string) => ContentProblem | undefined
+
+/** A source whose `media_type` is one of `mediaTypes` and whose `data` `dataProblem` checks. */
+function typedData(
+  mediaTypes: readonly string[],
+  dataProblem: (data: unknown, field: string) => ContentProblem | undefined,
+): SourceCheck {
+  return (source, field) => {
+    if (!mediaTypes.includes(source.media_type as string))
+      return fault(
+        `${field}.media_type`,
+        mediaTypes.length === 1 ? `must be ${mediaTypes[0]}` : `must be one of ${mediaTypes.join(', ')}`,
+      )
+    return dataProblem(source.data, `${field}.data`)
   }
 }
 
-function documentSourceProblem(source: unknown, field: string): ContentProblem | undefined {
+const urlSource: SourceCheck = (source, field) => urlProblem(source.url, `${field}.url`)
+
+/** The sources an image block may have, by `source.type`. */
+const IMAGE_SOURCES: Record<string, SourceCheck> = {
+  base64: typedData(IMAGE_MEDIA_TYPES, base64Problem),
+  url: urlSource,
+}
+
+/** The sources a document block may have, by `source.type`. */
+const DOCUMENT_SOURCES: Record<string, SourceCheck> = {
+  base64: typedData(['application/pdf'], base64Problem),
+  text: typedData(['text/plain'], (data, field) =>
+    typeof data === 'string' ? undefined : fault(field, 'must be a string'),
+  ),
+  url: urlSource,
+  content: (source, field) => documentContentProblem(source.content, `${field}.content`),
+}
+
+/** Why a block's source cannot be sent: its `type` must be one of `checks`, and that type's check must pass. */
+function sourceProblem(
+  source: unknown,
+  field: string,
+  checks: Record<string, SourceCheck>,
+): ContentProblem | undefined {
   if (!isObject(source)) return fault(field, 'must be an object')
-  switch (source.type) {
-    case 'base64':
-      if (source.media_type !== 'application/pdf')
-        return fault(`${field}.media_type`, 'must be application/pdf')
-      return base64Problem(source.data, `${field}.data`)
-    case 'text':
-      if (source.media_type !== 'text/plain') return fault(`${field}.media_type`, 'must be text/plain')
-      return typeof source.data === 'string' ? undefined : fault(`${field}.data`, 'must be a string')
-    case 'url':
-      return urlProblem(source.url, `${field}.url`)
-    case 'content':
-      return documentContentProblem(source.content, `${field}.content`)
-    default:
-      return fault(`${field}.type`, 'must be base64, text, url or content')
-  }
+  if (typeof source.type === 'string' && Object.hasOwn(checks, source.type))
+    return checks[source.type]!(source, field)
+  const types = Object.keys(checks)
+  return fault(`${field}.type`, `must be ${types.slice(0, -1).join(', ')} or ${types.at(-1)}`)
 }
 
 /** A document made of blocks: text and images only, as Claude's API allows. */

@@ -23,6 +23,17 @@ export interface DirectCall<R> {
 }
 
 /**
+ * A direct call as it is recorded: its name and input (those of its `tool.call` event), then its work and the
+ * changes read from its result.
+ */
+export type DirectCallArgs<R> = [
+  name: string,
+  input: unknown,
+  work: DirectCall<R>['work'],
+  changes: DirectCall<R>['changes'],
+]
+
+/**
  * One of the gateway's direct tools as a direct call, run with the limits `limits` returns then. Its input
  * is checked now: a call refused for its input is not a call, refused before anything is recorded.
  */
@@ -47,10 +58,7 @@ export function directToolCall(
 export async function recordDirectCall<R>(
   bus: EventBus,
   record: SessionRecord,
-  name: string,
-  input: unknown,
-  work: (workspace: string) => Promise<R>,
-  changes: (result: R) => FileChange[],
+  ...[name, input, work, changes]: DirectCallArgs<R>
 ): Promise<R> {
   const turnId = `direct-${randomUUID()}`
   const toolUseId = `direct_${randomUUID()}`

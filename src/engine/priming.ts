@@ -11,8 +11,8 @@
  * model nor the SDK's session views (`listSessions`, `getSessionMessages`) show; a spare that is never used
  * would leave a transcript holding only that record, so its transcript is removed when it stops (runner.ts).
  */
-import type { HookCallback, Options, SDKMessage, SDKResultMessage } from '@anthropic-ai/claude-agent-sdk'
-import { turnEnded } from './timers.js'
+import type { HookCallback, Options, SDKMessage } from '@anthropic-ai/claude-agent-sdk'
+import { OwnTurn } from './own-turn.js'
 
 /** Worded for whoever reads a raw transcript: it says what it is. */
 export const PRIMING_PROMPT =
@@ -24,15 +24,14 @@ export class PrimingUnsupportedError extends Error {
 }
 
 /** One spare's priming: the hook that blocks its prompt, the turn's messages, and its outcome. */
-export class Priming {
+export class Priming extends OwnTurn {
   /** Claude Code's session id of the primed process, from the priming turn's `system/init`. */
   claudeSessionId: string | null = null
   private blocked = false
-  private result: SDKResultMessage | null = null
-  private settle!: () => void
-  private readonly ended = new Promise<void>((resolve) => {
-    this.settle = resolve
-  })
+
+  constructor() {
+    super('warming up')
+  }
 
   /** The process's start-up hooks with the one that blocks the priming prompt added. */
   withHook(hooks: Options['hooks']): NonNullable<Options['hooks']> {
@@ -45,23 +44,12 @@ export class Priming {
     return { ...hooks, UserPromptSubmit: [...(hooks?.UserPromptSubmit ?? []), { hooks: [block] }] }
   }
 
-  /** Whether this message belongs to the priming turn (it goes no further); false from its end on. */
-  takes(message: SDKMessage): boolean {
-    if (this.result) return false
+  protected note(message: SDKMessage): void {
     if (message.type === 'system' && message.subtype === 'init') this.claudeSessionId = message.session_id
-    if (message.type === 'result') {
-      this.result = message
-      this.settle()
-    }
-    return true
   }
 
-  /**
-   * Wait for the priming turn to end (0: no time limit). Rejects when the process exits or the time runs
-   * out first, and with PrimingUnsupportedError when the prompt was not blocked before any model call.
-   */
-  async finished(exited: Promise<unknown>, timeoutMs: number): Promise<void> {
-    await turnEnded(this.ended, exited, timeoutMs, 'warming up')
+  /** PrimingUnsupportedError when the prompt was not blocked before any model call. */
+  protected check(): void {
     if (!this.blocked || this.result?.num_turns !== 0) {
       throw new PrimingUnsupportedError(
         'Claude Code did not block the warm-up prompt with the gateway hook; spares are no longer primed',

@@ -18,8 +18,8 @@ import type { SDKMessage } from '@anthropic-ai/claude-agent-sdk'
 import type { Logger } from 'pino'
 import { clientFunctionName } from '../events/client-tool-names.js'
 import type { ContentBlock } from '../events/types.js'
+import { OwnTurn } from './own-turn.js'
 import type { Runner } from './runner.js'
-import { turnEnded } from './timers.js'
 import { isToolCall } from './translate.js'
 
 /** What is sent to start a new conversation in a live process. */
@@ -87,34 +87,26 @@ export class ProcessUse {
 }
 
 /** One `/clear` in a live process: its messages go nowhere, and it says when the new conversation is there. */
-export class Clearing {
+export class Clearing extends OwnTurn {
   /** Claude Code's id of the new conversation (from `conversation_reset`). */
   conversationId: string | null = null
-  private done = false
-  private settle!: () => void
-  private readonly ended = new Promise<void>((resolve) => {
-    this.settle = resolve
-  })
 
   /** @param commandUuid the uuid of the `/clear` message: its lifecycle notice after the result is taken too. */
-  constructor(private readonly commandUuid: string) {}
-
-  /** Whether this message belongs to the clearing (it goes no further). */
-  takes(message: SDKMessage): boolean {
-    const notice = message as { type: string; command_uuid?: unknown }
-    if (this.done) return notice.type === 'command_lifecycle' && notice.command_uuid === this.commandUuid
-    if (message.type === 'conversation_reset') this.conversationId = message.new_conversation_id
-    if (message.type === 'result') {
-      this.done = true
-      this.settle()
-    }
-    return true
+  constructor(private readonly commandUuid: string) {
+    super('clearing its conversation')
   }
 
-  /** Wait for the `/clear` to end; rejects when the process exits, the time runs out, or no new conversation began. */
-  async finished(exited: Promise<unknown>, timeoutMs: number): Promise<void> {
-    await turnEnded(this.ended, exited, timeoutMs, 'clearing its conversation')
+  protected note(message: SDKMessage): void {
+    if (message.type === 'conversation_reset') this.conversationId = message.new_conversation_id
+  }
+
+  protected check(): void {
     if (!this.conversationId) throw new Error('Claude Code did not start a new conversation on /clear')
+  }
+
+  protected override takesAfterEnd(message: SDKMessage): boolean {
+    const notice = message as { type: string; command_uuid?: unknown }
+    return notice.type === 'command_lifecycle' && notice.command_uuid === this.commandUuid
   }
 }
 

@@ -8,6 +8,7 @@
 import type { Logger } from 'pino'
 import { isStoreError } from '../store/errors.js'
 import type { SessionRecord, Store } from '../store/types.js'
+import { SerialWriter } from './serial-writer.js'
 
 /** How soon records the store refused are written again (SQLite answers at once either way). */
 export const UNSAVED_RETRY_MS = 1_000
@@ -16,11 +17,11 @@ export class RecordSaver {
   /** Records waiting to be written, each with the number of the save that left it here. */
   private readonly unsaved = new Map<string, { record: SessionRecord; save: number }>()
   private saves = 0
-  /** The write under way: one at a time, so that an older version never lands after a newer one. */
-  private writing: Promise<void> | null = null
-  /** Saved while a write was under way: written by the next one. */
-  private again = false
-  private timer: NodeJS.Timeout | null = null
+  /**
+   * Writes the unsaved records. What the storage cannot take now stays and is written again with the next
+   * save, or after the retry delay, so the store catches up by itself once it works again.
+   */
+  private readonly writes = new SerialWriter(() => this.writeUnsaved())
   /** Stopped: what fails is not tried again. */
   private stopped = false
 
@@ -37,7 +38,7 @@ export class RecordSaver {
 
   save(record: SessionRecord): void {
     this.unsaved.set(record.id, { record, save: ++this.saves })
-    this.flush()
+    this.writes.flush()
   }
 
   /** The session is gone from the store: nothing of it is to be written any more. */
@@ -51,9 +52,8 @@ export class RecordSaver {
    */
   async stop(): Promise<void> {
     this.stopped = true
-    if (this.timer) clearTimeout(this.timer)
-    this.timer = null
-    await this.written()
+    this.writes.cancelRetry()
+    await this.writes.settled()
   }
 
   /**
@@ -61,24 +61,7 @@ export class RecordSaver {
    * before another replica may read them (src/engine/ownership.ts).
    */
   async written(): Promise<void> {
-    while (this.writing) await this.writing
-  }
-
-  /**
-   * Write the unsaved records. What the storage cannot take now stays and is written again with the next
-   * save, or after the retry delay, so the store catches up by itself once it works again.
-   */
-  private flush(): void {
-    if (this.writing) {
-      this.again = true
-      return
-    }
-    this.writing = this.writeUnsaved().finally(() => {
-      this.writing = null
-      if (!this.again) return
-      this.again = false
-      this.flush()
-    })
+    await this.writes.settled()
   }
 
   /** Never rejects: a failure is logged, and the record stays in memory. */
@@ -88,16 +71,12 @@ export class RecordSaver {
         await this.store.updateSession(record)
       } catch (error) {
         if (isStoreError(error)) {
-          if (!this.timer && !this.stopped) {
+          if (!this.writes.retrying && !this.stopped) {
             this.log.error(
               { err: error, session: id },
               'session records cannot be saved; they are kept in memory',
             )
-            this.timer = setTimeout(() => {
-              this.timer = null
-              this.flush()
-            }, this.retryMs)
-            this.timer.unref()
+            this.writes.retryIn(this.retryMs)
           }
           return
         }

@@ -21,7 +21,7 @@ import type { ClaudeCliInfo } from './claude-cli.js'
 import { claudeConfigDir } from './claude-home.js'
 import { ClientReplies } from './client-replies.js'
 import { contentProblem } from './content.js'
-import { directToolCall, recordDirectCall } from './direct-calls.js'
+import { type DirectCallArgs, directToolCall, recordDirectCall } from './direct-calls.js'
 import { GatewayError } from './errors.js'
 import { LiveSessions } from './live-session.js'
 import { SessionOwnership } from './ownership.js'
@@ -36,7 +36,6 @@ import { shutDown } from './shutdown.js'
 import { TurnLine } from './turns.js'
 import type {
   EngineOptions,
-  FileChange,
   NewSession,
   PermissionAnswer,
   ProcessCounts,
@@ -237,16 +236,10 @@ export class SessionManager {
    * session's events like Claude's own tool calls, with a `file.changed` for each change `changes` reads
    * from the result; a failed call is recorded too and then thrown.
    */
-  async recordDirectCall<R>(
-    sessionId: string,
-    name: string,
-    input: unknown,
-    work: (workspace: string) => Promise<R>,
-    changes: (result: R) => FileChange[],
-  ): Promise<R> {
+  async recordDirectCall<R>(sessionId: string, ...call: DirectCallArgs<R>): Promise<R> {
     return this.owned(sessionId, async () => {
       const { record } = await this.lifecycle.found(sessionId)
-      return recordDirectCall(this.options.bus, record, name, input, work, changes)
+      return recordDirectCall(this.options.bus, record, ...call)
     })
   }
 

@@ -24,6 +24,10 @@ export const TOOL_CALL_STATUSES = [
 ] as const
 export type ToolCallStatus = (typeof TOOL_CALL_STATUSES)[number]
 
+/** Who makes a call: Claude in the main conversation, a subagent, or an API client (CallFacts.caller). */
+export const TOOL_CALLERS = ['main', 'subagent', 'direct'] as const
+export type ToolCaller = (typeof TOOL_CALLERS)[number]
+
 /** Every event that can decide a call's status; the store can skip the rest (token deltas above all). */
 export const DECIDING_EVENTS = [
   'tool.call',
@@ -61,7 +65,7 @@ export interface CallFacts {
    * Who made it: the main conversation (`agent`: the session's main agent, null for Claude Code's default),
    * a subagent (`agent`: the `subagent_type` of the `Task` call that started it), or an API client.
    */
-  caller: 'main' | 'subagent' | 'direct'
+  caller: ToolCaller
   agent: string | null
   /** The subagent type it runs (subagentOf). */
   subagent: string | null
@@ -103,43 +107,44 @@ export interface CallBook<C extends CallFacts> {
 
 /** What `event` changes of the calls in `book`: the one rule of a call's status over time. */
 export function decide<C extends CallFacts>(event: GatewayEvent, book: CallBook<C>): void {
-  const end = (call: C, status: 'interrupted' | 'timeout') => {
-    call.ended ??= { status, ts: event.ts }
+  /** Records on `call` (when the book has it) what the event tells of it, and tells the book. */
+  const update = (call: C | undefined, record: (call: C) => void) => {
+    if (!call) return
+    record(call)
     book.changed(call, event)
   }
+  const end = (call: C, status: 'interrupted' | 'timeout') =>
+    update(call, () => {
+      call.ended ??= { status, ts: event.ts }
+    })
   switch (event.type) {
     case 'tool.call':
       book.add(event, { ...callerOf(event, book), subagent: subagentOf(event) })
       break
-    case 'tool.result': {
-      const call = book.get(event.toolUseId)
-      if (!call) break
-      call.result = event
-      if (event.isError) call.unanswered = event.parentToolUseId ?? ''
-      book.changed(call, event)
+    case 'tool.result':
+      update(book.get(event.toolUseId), (call) => {
+        call.result = event
+        if (event.isError) call.unanswered = event.parentToolUseId ?? ''
+      })
       break
-    }
-    case 'permission.requested': {
-      const call = book.get(event.toolUseId)
-      if (!call) break
-      call.requested = event
-      book.changed(call, event)
+    case 'permission.requested':
+      update(book.get(event.toolUseId), (call) => {
+        call.requested = event
+      })
       break
-    }
-    case 'permission.resolved': {
-      const call = book.byRequest(event.requestId)
-      if (!call) break
-      call.resolved = event
-      if (event.by === 'interrupt') end(call, 'interrupted')
-      else book.changed(call, event)
+    case 'permission.resolved':
+      update(book.byRequest(event.requestId), (call) => {
+        call.resolved = event
+        // A prompt answered by an interrupt: the call was cut off, not denied (statusOf).
+        if (event.by === 'interrupt') call.ended ??= { status: 'interrupted', ts: event.ts }
+      })
       break
-    }
     case 'message.stop':
       // The model went on after the failures of its thread: they were failures, not the interrupt's doing.
-      for (const call of book.unanswered({ thread: event.parentToolUseId ?? '' })) {
-        call.unanswered = undefined
-        book.changed(call, event)
-      }
+      for (const call of book.unanswered({ thread: event.parentToolUseId ?? '' }))
+        update(call, () => {
+          call.unanswered = undefined
+        })
       break
     case 'turn.completed': {
       if (event.status === 'success') break

@@ -9,108 +9,89 @@ import type { GaugeReadings } from './metrics.js'
 
 export function scrapedGauges(registry: Registry, read: GaugeReadings): void {
   const registers = [registry]
-  new Gauge({
-    name: 'gateway_runners',
-    help: 'Claude Code processes by state: busy (in a turn), idle (a session holds it), spare, starting.',
-    labelNames: ['state'] as const,
-    registers,
-    collect() {
-      const runners = read.runners()
-      for (const state of ['busy', 'idle', 'spare', 'starting'] as const) this.set({ state }, runners[state])
+  /** A gauge of one figure, absent from the scrape while `value` is null. */
+  const figure = (name: string, help: string, value: () => number | null) =>
+    new Gauge({
+      name,
+      help,
+      registers,
+      collect() {
+        const current = value()
+        if (current === null) this.reset()
+        else this.set(current)
+      },
+    })
+  /** A gauge of figures by one label (`state`, `kind`): `figures` gives the figure of each of its values. */
+  const byLabel = (
+    name: string,
+    help: string,
+    label: string,
+    figures: () => Record<string, number> | Promise<Record<string, number>>,
+  ) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: [label],
+      registers,
+      async collect() {
+        for (const [value, n] of Object.entries(await figures())) this.set({ [label]: value }, n)
+      },
+    })
+  byLabel(
+    'gateway_runners',
+    'Claude Code processes by state: busy (in a turn), idle (a session holds it), spare, starting.',
+    'state',
+    () => {
+      const { busy, idle, spare, starting } = read.runners()
+      return { busy, idle, spare, starting }
     },
-  })
-  new Gauge({
-    name: 'gateway_runners_max',
-    help: 'How many Claude Code processes may live at once (pool.maxRunners, or fewer under the memory budget).',
-    registers,
-    collect() {
-      this.set(read.runners().max)
-    },
-  })
-  new Gauge({
-    name: 'gateway_spare_target',
-    help: 'How many warm spares the pool keeps now.',
-    registers,
-    collect() {
-      this.set(read.runners().spare_target)
-    },
-  })
-  new Gauge({
-    name: 'gateway_queue_depth',
-    help: 'Requests waiting for a Claude Code process.',
-    registers,
-    collect() {
-      this.set(read.queueDepth())
-    },
-  })
-  new Gauge({
-    name: 'gateway_sessions',
-    help: 'Sessions in the store by state.',
-    labelNames: ['state'] as const,
-    registers,
-    async collect() {
-      for (const [state, n] of Object.entries(await read.sessions())) this.set({ state }, n)
-    },
-  })
-  new Gauge({
-    name: 'gateway_open_connections',
-    help: 'Open TCP connections to the HTTP server.',
-    registers,
-    collect() {
-      this.set(read.openConnections())
-    },
-  })
-  new Gauge({
-    name: 'gateway_open_streams',
-    help: 'Open streams: server-sent event responses (sse) and WebSocket connections (websocket).',
-    labelNames: ['kind'] as const,
-    registers,
-    collect() {
-      const streams = read.streams()
-      this.set({ kind: 'sse' }, streams.sse)
-      this.set({ kind: 'websocket' }, streams.websocket)
-    },
-  })
-  new Gauge({
-    name: 'gateway_cli_resident_memory_bytes',
-    help: 'Resident memory of every live Claude Code process together (Linux /proc; absent elsewhere).',
-    registers,
-    collect() {
-      const bytes = read.cliMemoryBytes()
-      if (bytes === null) this.reset()
-      else this.set(bytes)
-    },
-  })
-  processTotal(registry, 'gateway_cli_starts_total', 'Claude Code processes launched.', read, 'starts')
-  processTotal(
-    registry,
-    'gateway_cli_start_failures_total',
-    'Claude Code processes that failed to start.',
-    read,
-    'startFailures',
   )
-  processTotal(
-    registry,
-    'gateway_cli_restarts_total',
-    'Starts retried after a failed start (pool.startRetries).',
-    read,
-    'startRetries',
+  figure(
+    'gateway_runners_max',
+    'How many Claude Code processes may live at once (pool.maxRunners, or fewer under the memory budget).',
+    () => read.runners().max,
   )
-  processTotal(
-    registry,
+  figure(
+    'gateway_spare_target',
+    'How many warm spares the pool keeps now.',
+    () => read.runners().spare_target,
+  )
+  figure('gateway_queue_depth', 'Requests waiting for a Claude Code process.', () => read.queueDepth())
+  byLabel('gateway_sessions', 'Sessions in the store by state.', 'state', () => read.sessions())
+  figure('gateway_open_connections', 'Open TCP connections to the HTTP server.', () => read.openConnections())
+  byLabel(
+    'gateway_open_streams',
+    'Open streams: server-sent event responses (sse) and WebSocket connections (websocket).',
+    'kind',
+    () => {
+      const { sse, websocket } = read.streams()
+      return { sse, websocket }
+    },
+  )
+  figure(
+    'gateway_cli_resident_memory_bytes',
+    'Resident memory of every live Claude Code process together (Linux /proc; absent elsewhere).',
+    () => read.cliMemoryBytes(),
+  )
+  for (const [key, name, help] of PROCESS_TOTALS) processTotal(registry, name, help, read, key)
+}
+
+/** The pool's running totals, each exported as a counter: the total, its counter's name and help. */
+const PROCESS_TOTALS: readonly [keyof ProcessCounts, string, string][] = [
+  ['starts', 'gateway_cli_starts_total', 'Claude Code processes launched.'],
+  ['startFailures', 'gateway_cli_start_failures_total', 'Claude Code processes that failed to start.'],
+  ['startRetries', 'gateway_cli_restarts_total', 'Starts retried after a failed start (pool.startRetries).'],
+  [
+    'crashes',
     'gateway_cli_crashes_total',
     'Claude Code processes that ended by themselves while serving a session.',
-    read,
-    'crashes',
-  )
-  processTotal(
-    registry,
+  ],
+  [
+    'reuses',
     'gateway_cli_reuses_total',
     'Claude Code processes a session gave back that became spares for new conversations (pool.reuseProcesses).',
-    read,
-    'reuses',
-  )
-}
+  ],
+]
 
 /** A counter following one of the pool's running totals: it is moved on by what was added since. */
 function processTotal(

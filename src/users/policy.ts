@@ -17,18 +17,23 @@ import type { Principal } from './principal.js'
 const USER_MODES: readonly PermissionMode[] = PERMISSION_MODES.filter((mode) => mode !== 'bypassPermissions')
 
 /**
- * The settings of a new session `principal` asked for, limited to what they may have; throws AccessError
- * `forbidden` naming the field when they asked for something they may not, GatewayError `invalid_request`
- * for an MCP server that is not approved. Absent `tools` become the user's `allowedTools` when those are
- * set; an absent permission mode becomes one they may use when the gateway's default is not
- * (`claude.permissionMode`).
+ * Runs the settings `principal` asked for through what they may have: throws AccessError `forbidden` naming
+ * the field when they asked for something they may not, GatewayError `invalid_request` for an MCP server
+ * that is not approved.
  */
-export async function allowedSettings(
+type SettingsCheck = (
   config: Config,
   directory: Pick<UserDirectory, 'user'>,
   principal: Principal,
   requested: Partial<SessionSettings>,
-): Promise<Partial<SessionSettings>> {
+) => Promise<Partial<SessionSettings>>
+
+/**
+ * The settings of a new session, limited to what its user may have. Absent `tools` become the user's
+ * `allowedTools` when those are set; an absent permission mode becomes one they may use when the gateway's
+ * default is not (`claude.permissionMode`).
+ */
+export const allowedSettings: SettingsCheck = async (config, directory, principal, requested) => {
   const user = await userOf(directory, principal)
   const allowed = checked(config, principal, user, requested)
   const modes = permissionModes(principal, user)
@@ -43,14 +48,8 @@ export async function allowedSettings(
  * fields it has only: a change of the model alone must leave the session's tools and permission mode as
  * they are, not put the defaults of a new session back (which could give back tools taken away).
  */
-export async function allowedPatch(
-  config: Config,
-  directory: Pick<UserDirectory, 'user'>,
-  principal: Principal,
-  patch: Partial<SessionSettings>,
-): Promise<Partial<SessionSettings>> {
-  return checked(config, principal, await userOf(directory, principal), patch)
-}
+export const allowedPatch: SettingsCheck = async (config, directory, principal, patch) =>
+  checked(config, principal, await userOf(directory, principal), patch)
 
 const userOf = async (directory: Pick<UserDirectory, 'user'>, principal: Principal) =>
   principal.id === null ? undefined : await directory.user(principal.id)

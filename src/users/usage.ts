@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { RedisClientType } from 'redis'
+import { SerialWriter } from '../engine/serial-writer.js'
 import type { EventBus } from '../events/bus.js'
 import type { GatewayEvent } from '../events/types.js'
 import type { AccessStore, UsageDelta } from '../store/access.js'
@@ -58,9 +59,8 @@ export class UsageMeter {
   private readonly running = new Set<string>()
   /** Usage not written yet, by `<user>\n<day>`: added to what the store says until it is. */
   private readonly unwritten = new Map<string, UsageDelta>()
-  private writing: Promise<void> | null = null
-  private again = false
-  private timer: NodeJS.Timeout | null = null
+  /** Writes what waits, one write at a time; while the store fails, again after RETRY_MS. */
+  private readonly writes = new SerialWriter(() => this.write())
   private failing = false
   private readonly subscription: { close(): void }
 
@@ -118,9 +118,8 @@ export class UsageMeter {
   /** Stops listening and writes what waits (once more, if the store takes it). */
   async close(): Promise<void> {
     this.subscription.close()
-    if (this.timer) clearTimeout(this.timer)
-    this.timer = null
-    while (this.writing) await this.writing
+    this.writes.cancelRetry()
+    await this.writes.settled()
     if (this.unwritten.size > 0) await this.write()
     if (this.unwritten.size > 0)
       this.log.error({ users: [...this.unwritten.keys()].map((key) => key.split('\n')[0]) }, 'usage lost')
@@ -159,7 +158,7 @@ export class UsageMeter {
           turns: 1,
         })
         this.unwritten.set(key, delta)
-        this.flush()
+        this.writes.flush()
       },
       (err: unknown) =>
         this.log.error(
@@ -167,20 +166,6 @@ export class UsageMeter {
           "a turn's usage is not counted: its session's owner cannot be read",
         ),
     )
-  }
-
-  /** Writes what waits, one write at a time; while the store fails, again after RETRY_MS. */
-  private flush(): void {
-    if (this.writing) {
-      this.again = true
-      return
-    }
-    this.writing = this.write().finally(() => {
-      this.writing = null
-      if (!this.again) return
-      this.again = false
-      this.flush()
-    })
   }
 
   /** Never rejects: a failure is logged once per run of failures, and the usage waits in memory. */
@@ -196,13 +181,8 @@ export class UsageMeter {
         this.unwritten.set(key, waiting ? add(waiting, delta) : delta)
         if (!this.failing) this.log.error({ err, user, day }, 'usage cannot be written; it is tried again')
         this.failing = true
-        if (!this.timer && !this.again) {
-          this.timer = setTimeout(() => {
-            this.timer = null
-            this.flush()
-          }, RETRY_MS)
-          this.timer.unref()
-        }
+        // A write asked for meanwhile tries again anyway.
+        if (!this.writes.queued) this.writes.retryIn(RETRY_MS)
         return
       }
       if (this.failing) this.log.info('usage is written again')

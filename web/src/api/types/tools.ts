@@ -1,14 +1,16 @@
 /**
  * Tool calls (src/api/native/tool-calls.ts) and direct tools (src/api/native/tools.ts), mirrored by hand;
- * the statuses are the server's own (src/events/tool-calls.ts).
+ * the statuses and callers are the server's own (src/events/tool-calls.ts).
  */
-import type { ToolCallStatus } from '../../../../src/events/tool-calls.js'
+import type { ToolCaller, ToolCallStatus } from '../../../../src/events/tool-calls.js'
 import type { ContentBlock, EventOf } from './events.js'
 
-export { TOOL_CALL_STATUSES, type ToolCallStatus } from '../../../../src/events/tool-calls.js'
-
-export const TOOL_CALLERS = ['main', 'subagent', 'direct'] as const
-export type ToolCaller = (typeof TOOL_CALLERS)[number]
+export {
+  TOOL_CALL_STATUSES,
+  TOOL_CALLERS,
+  type ToolCaller,
+  type ToolCallStatus,
+} from '../../../../src/events/tool-calls.js'
 
 /** `ToolCall` of src/api/native/tool-calls.ts. */
 export interface ToolCall {
