@@ -11,6 +11,7 @@ import type { EventOf, EventType, GatewayEvent } from '../events/types.js'
 import { turnRow } from './derive-turns.js'
 import { STORE_RETRY_AFTER_MS, storeErrorOf } from './errors.js'
 import { FileChangeModel } from './file-changes.js'
+import { FilteredList, type ListParams } from './filtered-list.js'
 import { IndexedCalls, type IndexStatements, prepareIndex } from './tool-call-index.js'
 import type { AgentFigure, AgentFigures, FileChanges, Page, ToolCallQuery, ToolCallRef } from './types.js'
 
@@ -48,14 +49,7 @@ export class ReadModels {
   private readonly statements
   private readonly index: IndexStatements
   private readonly files: FileChangeModel
-  /** The two statements of a filtered list of calls, prepared once per combination of filters. */
-  private readonly listCache = new Map<
-    string,
-    {
-      rows: Database.Statement<Record<string, string | number>, IndexRow>
-      count: Database.Statement<Record<string, string | number>, { n: number }>
-    }
-  >()
+  private readonly calls: FilteredList<IndexRow>
   /** Sessions queued for a build, as `read_model_builds` has them. */
   private readonly queued: Set<string>
   private timer: NodeJS.Immediate | NodeJS.Timeout | null = null
@@ -67,6 +61,12 @@ export class ReadModels {
   ) {
     this.index = prepareIndex(db)
     this.files = new FileChangeModel(db, options.diffMaxBytes)
+    this.calls = new FilteredList(
+      db,
+      'tool_calls',
+      'session_id, tool_use_id, seq, caller, agent, last_seq',
+      'ts DESC, seq DESC',
+    )
     this.statements = {
       sessionAgent: db.prepare<[string], { agent: string | null }>('SELECT agent FROM sessions WHERE id = ?'),
       usageBefore: db.prepare<[string, number], { event: string }>(
@@ -170,7 +170,7 @@ export class ReadModels {
 
   toolCalls(query: ToolCallQuery): Page<ToolCallRef> {
     const where: string[] = []
-    const params: Record<string, string | number> = {
+    const params: ListParams = {
       limit: query.limit,
       offset: query.offset,
       live: JSON.stringify(query.liveSessions),
@@ -202,11 +202,7 @@ export class ReadModels {
       where.push('status = @status')
       params.status = query.status
     }
-    const { rows: pageOf, count } = this.listStatements(
-      where.length > 0 ? `WHERE ${where.join(' AND ')}` : '',
-    )
-    const rows = pageOf.all(params)
-    const { n } = count.get(params)!
+    const { rows, total } = this.calls.page(where, params)
     return {
       items: rows.map((row) => ({
         sessionId: row.session_id,
@@ -216,7 +212,7 @@ export class ReadModels {
         agent: row.agent,
         lastSeq: Math.max(row.seq, row.last_seq),
       })),
-      total: n,
+      total,
     }
   }
 
@@ -226,23 +222,6 @@ export class ReadModels {
 
   fileChangeSeqs(sessionId: string, path: string, seq: number) {
     return this.files.seqs(sessionId, path, seq)
-  }
-
-  /** Built from a fixed set of clauses (the values are bound): there are a few hundred combinations at most. */
-  private listStatements(filter: string) {
-    let statements = this.listCache.get(filter)
-    if (!statements) {
-      statements = {
-        rows: this.db.prepare<Record<string, string | number>, IndexRow>(
-          `SELECT session_id, tool_use_id, seq, caller, agent, last_seq FROM tool_calls ${filter} ORDER BY ts DESC, seq DESC LIMIT @limit OFFSET @offset`,
-        ),
-        count: this.db.prepare<Record<string, string | number>, { n: number }>(
-          `SELECT count(*) AS n FROM tool_calls ${filter}`,
-        ),
-      }
-      this.listCache.set(filter, statements)
-    }
-    return statements
   }
 
   agentFigures(since = 0): AgentFigures {

@@ -1,11 +1,10 @@
 import type Database from 'better-sqlite3'
+import { FilteredList, type ListParams } from './filtered-list.js'
 import type { Page, SessionQuery, SessionRecord } from './types.js'
 
 interface SessionRow {
   record: string
 }
-
-type ListParams = Record<string, string | number>
 
 /**
  * The `sessions` table: each record kept as JSON beside the columns it is listed by. Storage failures and
@@ -13,15 +12,10 @@ type ListParams = Record<string, string | number>
  */
 export class SessionTable {
   private readonly statements
-  private readonly listCache = new Map<
-    string,
-    {
-      rows: Database.Statement<ListParams, SessionRow>
-      count: Database.Statement<ListParams, { n: number }>
-    }
-  >()
+  private readonly lists
 
-  constructor(private readonly db: Database.Database) {
+  constructor(db: Database.Database) {
+    this.lists = new FilteredList<SessionRow>(db, 'sessions', 'record', 'updated_at DESC, id')
     this.statements = {
       insert: db.prepare(
         'INSERT INTO sessions (id, owner, state, workspace, agent, created_at, updated_at, record) VALUES (@id, @owner, @state, @workspace, @agent, @createdAt, @updatedAt, @record)',
@@ -79,27 +73,8 @@ export class SessionTable {
       where.push('agent = @agent')
       params.agent = query.agent
     }
-    const { rows: pageOf, count } = this.listStatements(
-      where.length > 0 ? `WHERE ${where.join(' AND ')}` : '',
-    )
-    const rows = pageOf.all(params)
-    const { n } = count.get(params)!
-    return { items: rows.map((r) => JSON.parse(r.record) as SessionRecord), total: n }
-  }
-
-  /** The two statements of a filtered list, prepared once per filter (there are sixteen filters at most). */
-  private listStatements(filter: string) {
-    let statements = this.listCache.get(filter)
-    if (!statements) {
-      statements = {
-        rows: this.db.prepare<ListParams, SessionRow>(
-          `SELECT record FROM sessions ${filter} ORDER BY updated_at DESC, id LIMIT @limit OFFSET @offset`,
-        ),
-        count: this.db.prepare<ListParams, { n: number }>(`SELECT count(*) AS n FROM sessions ${filter}`),
-      }
-      this.listCache.set(filter, statements)
-    }
-    return statements
+    const { rows, total } = this.lists.page(where, params)
+    return { items: rows.map((r) => JSON.parse(r.record) as SessionRecord), total }
   }
 }
 

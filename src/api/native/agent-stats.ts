@@ -9,7 +9,7 @@ import type { GatewayContext } from '../../gateway.js'
 import type { AgentFigure } from '../../store/types.js'
 import { json, Nullable } from '../responses.js'
 import { MAX_INTEGER } from '../validation.js'
-import { NATIVE_COMMON, nativeErrors, QUERY_ERRORS } from './responses.js'
+import { QUERY_RESPONSES } from './responses.js'
 
 const StatsQuery = Type.Object(
   {
@@ -72,7 +72,7 @@ export const agentStatsRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> =
         querystring: StatsQuery,
         response: {
           200: json('The figures.', { $ref: 'AgentStats#' }),
-          ...nativeErrors({ ...QUERY_ERRORS, ...NATIVE_COMMON }),
+          ...QUERY_RESPONSES,
         },
       },
     },

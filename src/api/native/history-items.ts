@@ -2,13 +2,15 @@
  * A session's conversation as history items, read from its event log: what happened, not what streamed.
  * Token deltas are left out (each block comes whole in its `message`), so are process state and usage
  * (repeated by the turn's outcome); the decision points (permissions, retries, model and settings changes)
- * stay. Each item type is a schema (the routes answer with it) beside the mapper that fills it.
+ * stay. Each item type is a schema (the routes answer with it); the fields it copies from its event are
+ * listed in history-fields.ts.
  */
 import { type Static, type TProperties, Type } from '@sinclair/typebox'
 import type { EventBus } from '../../events/bus.js'
 import { isDirectCall } from '../../events/tool-calls.js'
 import type { ContentBlock, GatewayEvent } from '../../events/types.js'
 import { Enum, Nullable, ref } from '../responses.js'
+import { HISTORY_ITEM_EVENTS, itemFieldsOf, renamed, snakeCase } from './history-fields.js'
 import { ToolResultContent, UsageSchema, usageView } from './views.js'
 
 /** An Anthropic content block as the CLI reported it: `text`, `thinking`, `tool_use`, ... */
@@ -161,7 +163,6 @@ export const HistoryItemSchema = Type.Union(
   { $id: 'HistoryItem', description: 'One item of the history; its fields depend on `type` (docs/api.md).' },
 )
 export type HistoryItem = Static<typeof HistoryItemSchema>
-type ItemBase = Pick<HistoryItem, 'seq' | 'ts' | 'turn_id'>
 
 export const HistoryPageSchema = Type.Object(
   {
@@ -185,143 +186,45 @@ export const HistoryPageSchema = Type.Object(
 )
 export type HistoryPage = Static<typeof HistoryPageSchema>
 
+// The compiler finds an item type of the schema that the table has no row for.
+HISTORY_ITEM_EVENTS satisfies Record<HistoryItem['type'], unknown>
+
+/** Each event type that has a history item: the item's type and the event fields it copies. */
+const ITEM_OF_EVENT = new Map(
+  Object.entries(HISTORY_ITEM_EVENTS).map(([type, { event, fields }]) => [event as string, { type, fields }]),
+)
+
 /** The history item an event stands for, or null for what the history leaves out. */
 export function historyItem(event: GatewayEvent): HistoryItem | null {
-  const base = (turnId: string | null | undefined): ItemBase => ({
+  const read = ITEM_OF_EVENT.get(event.type)
+  if (!read) return null
+  // Claude's calls are already in their `message`; only the API's direct calls have none.
+  if (event.type === 'tool.call' && !isDirectCall(event)) return null
+  return {
     seq: event.seq,
     ts: new Date(event.ts).toISOString(),
-    turn_id: turnId ?? null,
-  })
-  switch (event.type) {
-    case 'turn.started':
-      return { ...base(event.turnId), type: 'user', content: event.content }
-    case 'message':
-      return {
-        ...base(event.turnId),
-        type: 'assistant',
-        message_id: event.messageId,
-        model: event.model,
-        content: event.content,
-        parent_tool_use_id: event.parentToolUseId,
-        synthetic: event.synthetic,
-      }
-    case 'tool.call':
-      // Claude's calls are already in their `message`; only the API's direct calls have none.
-      if (!isDirectCall(event)) return null
-      return {
-        ...base(event.turnId),
-        type: 'tool_call',
-        tool_use_id: event.toolUseId,
-        name: event.name,
-        input: event.input,
-        direct: true,
-      }
-    case 'tool.result':
-      return {
-        ...base(event.turnId),
-        type: 'tool_result',
-        tool_use_id: event.toolUseId,
-        name: event.name,
-        is_error: event.isError,
-        content: event.content,
-        ...(event.structured !== undefined ? { structured: event.structured } : {}),
-        duration_ms: event.durationMs,
-        parent_tool_use_id: event.parentToolUseId,
-        ...(event.denied ? { denied: true as const } : {}),
-      }
-    case 'file.changed':
-      return {
-        ...base(event.turnId),
-        type: 'file_change',
-        tool_use_id: event.toolUseId,
-        tool: event.tool,
-        path: event.path,
-        kind: event.kind,
-        ...(event.before !== undefined ? { before: event.before } : {}),
-        ...(event.after !== undefined ? { after: event.after } : {}),
-      }
-    case 'permission.requested':
-      return {
-        ...base(event.turnId),
-        type: 'permission_request',
-        request_id: event.requestId,
-        tool_use_id: event.toolUseId,
-        tool_name: event.toolName,
-        input: event.input,
-        ...(event.reason !== undefined ? { reason: event.reason } : {}),
-      }
-    case 'permission.resolved':
-      return {
-        ...base(event.turnId),
-        type: 'permission_answer',
-        request_id: event.requestId,
-        behavior: event.behavior,
-        ...(event.message !== undefined ? { message: event.message } : {}),
-        by: event.by,
-      }
-    case 'api.retry':
-      return {
-        ...base(event.turnId),
-        type: 'api_retry',
-        attempt: event.attempt,
-        max_retries: event.maxRetries,
-        delay_ms: event.delayMs,
-        status: event.status,
-      }
-    case 'model.changed':
-      return { ...base(event.turnId), type: 'model_change', model: event.model }
-    case 'settings.changed':
-      return {
-        ...base(null),
-        type: 'settings_change',
-        changes: Object.fromEntries(
-          Object.entries(event.changes).map(([key, change]) => [snakeCase(key), change]),
-        ),
-      }
-    case 'compacted':
-      return {
-        ...base(event.turnId),
-        type: 'compaction',
-        trigger: event.trigger,
-        pre_tokens: event.preTokens,
-        post_tokens: event.postTokens ?? null,
-      }
-    case 'conversation.reset':
-      return {
-        ...base(null),
-        type: 'conversation_reset',
-        claude_session_id: event.claudeSessionId,
-        trigger: event.trigger,
-      }
-    case 'error':
-      return {
-        ...base(event.turnId),
-        type: 'error',
-        code: event.code,
-        message: event.message,
-        ...(event.retryAfterMs !== undefined ? { retry_after_ms: event.retryAfterMs } : {}),
-      }
-    case 'turn.completed':
-      return {
-        ...base(event.turnId),
-        type: 'turn_completed',
-        status: event.status,
-        result: event.result,
-        stop_reason: event.stopReason,
-        duration_ms: event.durationMs,
-        num_turns: event.numTurns,
-        usage: usageView(event.usage),
-        cost_usd: event.costUsd,
-        ...(event.structuredOutput !== undefined ? { structured_output: event.structuredOutput } : {}),
-        ...(event.error ? { error: event.error } : {}),
-      }
-    default:
-      return null
-  }
+    turn_id: ('turnId' in event ? event.turnId : undefined) ?? null,
+    type: read.type,
+    ...itemFieldsOf(event, read.fields),
+    ...valuesOfItem(event),
+  } as HistoryItem
 }
 
-/** A setting's name as the API's views spell it: `permissionMode` → `permission_mode`. */
-const snakeCase = (name: string) => name.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`)
+/** What an item holds otherwise than its event does: another shape, a default, a constant. */
+function valuesOfItem(event: GatewayEvent): Partial<Record<string, unknown>> {
+  switch (event.type) {
+    case 'tool.call':
+      return { direct: true }
+    case 'settings.changed':
+      return { changes: renamed(event.changes, snakeCase) }
+    case 'compacted':
+      return { post_tokens: event.postTokens ?? null }
+    case 'turn.completed':
+      return { usage: usageView(event.usage) }
+    default:
+      return {}
+  }
+}
 
 /** Raw events read per store query while building a page. */
 const CHUNK_MIN = 100

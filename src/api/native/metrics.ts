@@ -8,7 +8,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import { SESSION_STATES } from '../../events/types.js'
 import type { GatewayContext } from '../../gateway.js'
 import { json, Nullable, ref } from '../responses.js'
-import { NATIVE_COMMON, nativeErrors, QUERY_ERRORS } from './responses.js'
+import { NATIVE_COMMON, nativeErrors, QUERY_RESPONSES } from './responses.js'
 
 const Millis = (description: string) => Nullable(Type.Number({ description }))
 
@@ -134,7 +134,7 @@ export const metricsRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
         querystring: HistoryQuery,
         response: {
           200: json('The samples.', MetricsHistory),
-          ...nativeErrors({ ...QUERY_ERRORS, ...NATIVE_COMMON }),
+          ...QUERY_RESPONSES,
         },
       },
     },

@@ -15,6 +15,7 @@ import type { GatewayContext } from '../../gateway.js'
 import type { Principal } from '../../users/principal.js'
 import { Enum, json, Nullable, ref } from '../responses.js'
 import { invalid, notFound } from './errors.js'
+import { permissionRequestView } from './permission-request-view.js'
 import { PermissionFields, permissionSettingsFrom } from './permission-settings.js'
 import { permittedPatch, sessionOrThrow } from './resolve.js'
 import { BODY_ERRORS, sessionResponses } from './responses.js'
@@ -137,16 +138,9 @@ export const permissionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> =
     async (request): Promise<Static<typeof PermissionRequestList>> => {
       const { id } = request.params
       await sessionOrThrow(engine, id)
-      const items = engine.pendingPermissions(id).map(({ requested, expiresAt }) => ({
-        request_id: requested.requestId,
-        tool_use_id: requested.toolUseId,
-        tool_name: requested.toolName,
-        input: requested.input,
-        ...(requested.reason !== undefined ? { reason: requested.reason } : {}),
-        turn_id: requested.turnId,
-        requested_at: new Date(requested.ts).toISOString(),
-        expires_at: expiresAt === null ? null : new Date(expiresAt).toISOString(),
-      }))
+      const items = engine
+        .pendingPermissions(id)
+        .map(({ requested, expiresAt }) => permissionRequestView(requested, expiresAt))
       return { items }
     },
   )

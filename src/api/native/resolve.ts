@@ -75,27 +75,27 @@ export function homeWorkspace(config: Config, workspaces: UserWorkspaces, field:
     : confinedWorkspace(home, roots, field)
 }
 
+/** A check of src/users/policy.ts, run with the gateway's configuration and user directory. */
+const heldToPolicy =
+  (check: typeof allowedSettings) =>
+  (
+    gateway: GatewayContext,
+    principal: Principal,
+    settings: Partial<SessionSettings>,
+  ): Promise<Partial<SessionSettings>> =>
+    check(gateway.config, gateway.users.directory, principal, settings)
+
 /**
  * The settings `principal` asked a new session for, held to their user's policy (src/users/policy.ts): what
  * they may not have is a 403 `forbidden` naming the field.
  */
-export const permittedSettings = (
-  gateway: GatewayContext,
-  principal: Principal,
-  settings: Partial<SessionSettings>,
-): Promise<Partial<SessionSettings>> =>
-  allowedSettings(gateway.config, gateway.users.directory, principal, settings)
+export const permittedSettings = heldToPolicy(allowedSettings)
 
 /**
  * A change to a session's settings, held to its user's policy for the fields it has only (no new-session
  * defaults are added: a change of the model keeps the session's tools and permission mode).
  */
-export const permittedPatch = (
-  gateway: GatewayContext,
-  principal: Principal,
-  patch: Partial<SessionSettings>,
-): Promise<Partial<SessionSettings>> =>
-  allowedPatch(gateway.config, gateway.users.directory, principal, patch)
+export const permittedPatch = heldToPolicy(allowedPatch)
 
 /** Claude Code's config folder (user scope: agents, commands, memory) as `user`'s sessions see it. */
 export interface ClaudeHome {

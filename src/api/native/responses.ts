@@ -48,6 +48,9 @@ export const BODY_ERRORS = {
 export const SESSION_NOT_FOUND = { 404: 'not_found: no such session, or it is closed.' }
 export const QUERY_ERRORS = { 400: 'validation_error: a query parameter is invalid or unknown.' }
 
+/** The errors of a route that reads a query and nothing else that can fail (no session, no body). */
+export const QUERY_RESPONSES = nativeErrors({ ...QUERY_ERRORS, ...NATIVE_COMMON })
+
 /**
  * The responses of a route on one session (`/sessions/{id}/…`): its answers, then the errors every such
  * route has (no such session, NATIVE_COMMON) with its own; its own win on the same status (a 404 that

@@ -27,6 +27,7 @@ import {
   NATIVE_COMMON,
   nativeErrors,
   QUERY_ERRORS,
+  QUERY_RESPONSES,
   sessionResponses,
   TURN_START_ERRORS,
 } from './responses.js'
@@ -165,7 +166,7 @@ export const sessionRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = as
         querystring: ListQuery,
         response: {
           200: json('A page of sessions.', ref('SessionList')),
-          ...nativeErrors({ ...QUERY_ERRORS, ...NATIVE_COMMON }),
+          ...QUERY_RESPONSES,
         },
       },
     },

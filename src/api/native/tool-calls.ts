@@ -19,7 +19,7 @@ import { ownerFilter } from '../../users/principal.js'
 import { Enum, json, Nullable, NullableEnum, ref } from '../responses.js'
 import { MAX_INTEGER } from '../validation.js'
 import { sessionOrThrow } from './resolve.js'
-import { NATIVE_COMMON, nativeErrors, QUERY_ERRORS, sessionResponses } from './responses.js'
+import { QUERY_ERRORS, QUERY_RESPONSES, sessionResponses } from './responses.js'
 import { pageQuery, SessionParams } from './schemas.js'
 import { ToolResultContent } from './views.js'
 
@@ -201,7 +201,7 @@ export const toolCallRoutes: FastifyPluginAsync<{ gateway: GatewayContext }> = a
         querystring: AllToolCallsQuery,
         response: {
           200: json('A page of tool calls.', ref('ToolCallPage')),
-          ...nativeErrors({ ...QUERY_ERRORS, ...NATIVE_COMMON }),
+          ...QUERY_RESPONSES,
         },
       },
     },

@@ -3,6 +3,7 @@
  * checks them: which actions a session's state allows and why not, the composer's keys and slash menu, the
  * pending permission requests folded from a first list and the live events, and where a fork ends.
  */
+import { permissionRequestView } from '../../../../../src/api/native/permission-request-view.js'
 import type { Command } from '../../../api/types/commands.js'
 import type { LiveEvent } from '../../../api/types/events.js'
 import type { HistoryItem } from '../../../api/types/history.js'
@@ -157,18 +158,9 @@ export function applyPermissionEvents(
   }
 }
 
-function requestOf(event: Extract<LiveEvent, { type: 'permission.requested' }>): PermissionRequest {
-  return {
-    request_id: event.requestId,
-    tool_use_id: event.toolUseId,
-    tool_name: event.toolName,
-    input: event.input,
-    ...(event.reason !== undefined ? { reason: event.reason } : {}),
-    turn_id: event.turnId,
-    requested_at: new Date(event.ts).toISOString(),
-    expires_at: null,
-  }
-}
+/** A request from the live stream, which does not say when it expires. */
+const requestOf = (event: Extract<LiveEvent, { type: 'permission.requested' }>): PermissionRequest =>
+  permissionRequestView(event, null)
 
 const oldestFirst = (requests: PermissionRequest[]) =>
   requests.sort((a, b) => Date.parse(a.requested_at) - Date.parse(b.requested_at))

@@ -3,6 +3,12 @@
  * the live stream; and where the paging stands: the range of sequence numbers read so far, which the live
  * events extend, and what is still to fetch before it (older pages) or in a gap after it.
  */
+import {
+  camelCase,
+  eventFieldsOf,
+  HISTORY_ITEM_EVENTS,
+  renamed,
+} from '../../../../../src/api/native/history-fields.js'
 import type { GatewayEvent, TokenUsage } from '../../../api/types/events.js'
 import type { HistoryItem, HistoryPage } from '../../../api/types/history.js'
 import type { Usage } from '../../../api/types/sessions.js'
@@ -15,142 +21,35 @@ const usageOf = (usage: Usage): TokenUsage => ({
   thinkingTokens: usage.thinking_tokens,
 })
 
-/** A settings change's names as the event has them: the history's `permission_mode` is `permissionMode`. */
-const camelCased = <T>(changes: Record<string, T>): Record<string, T> =>
-  Object.fromEntries(
-    Object.entries(changes).map(([name, change]) => [
-      name.replace(/_([a-z])/g, (_, letter: string) => letter.toUpperCase()),
-      change,
-    ]),
-  )
-
 /** The event a history item was read from (history-items.ts `historyItem`, the other way round). */
 export function eventOf(item: HistoryItem, sessionId: string): GatewayEvent {
-  const envelope = { seq: item.seq, ts: Date.parse(item.ts), sessionId }
-  const turnId = item.turn_id ?? ''
+  const { event: type, fields } = HISTORY_ITEM_EVENTS[item.type]
+  const event: Record<string, unknown> = {
+    seq: item.seq,
+    ts: Date.parse(item.ts),
+    sessionId,
+    type,
+    // A null turn: an event that has none (a settings change, a reset, an error between turns).
+    ...(item.turn_id !== null ? { turnId: item.turn_id } : {}),
+    ...eventFieldsOf(item, fields),
+    ...valuesOfEvent(item),
+  }
+  // The item's null is the event's absent count (a compaction that did not report it).
+  if (item.type === 'compaction' && item.post_tokens === null) delete event.postTokens
+  return event as GatewayEvent
+}
+
+/** What an event holds otherwise than its item does: another shape, a constant. */
+function valuesOfEvent(item: HistoryItem): Partial<Record<string, unknown>> {
   switch (item.type) {
-    case 'user':
-      return { ...envelope, type: 'turn.started', turnId, content: item.content }
-    case 'assistant':
-      return {
-        ...envelope,
-        type: 'message',
-        turnId,
-        messageId: item.message_id,
-        model: item.model,
-        content: item.content,
-        parentToolUseId: item.parent_tool_use_id,
-        synthetic: item.synthetic,
-      }
     case 'tool_call':
-      return {
-        ...envelope,
-        type: 'tool.call',
-        turnId,
-        toolUseId: item.tool_use_id,
-        name: item.name,
-        input: item.input,
-        parentToolUseId: null,
-        direct: true,
-      }
-    case 'tool_result':
-      return {
-        ...envelope,
-        type: 'tool.result',
-        turnId,
-        toolUseId: item.tool_use_id,
-        name: item.name,
-        isError: item.is_error,
-        content: item.content,
-        durationMs: item.duration_ms,
-        parentToolUseId: item.parent_tool_use_id,
-        ...(item.denied ? { denied: true as const } : {}),
-      }
-    case 'file_change':
-      return {
-        ...envelope,
-        type: 'file.changed',
-        turnId,
-        toolUseId: item.tool_use_id,
-        tool: item.tool,
-        path: item.path,
-        kind: item.kind,
-        ...(item.before !== undefined ? { before: item.before } : {}),
-        ...(item.after !== undefined ? { after: item.after } : {}),
-      }
-    case 'permission_request':
-      return {
-        ...envelope,
-        type: 'permission.requested',
-        turnId,
-        requestId: item.request_id,
-        toolUseId: item.tool_use_id,
-        toolName: item.tool_name,
-        input: item.input,
-        ...(item.reason !== undefined ? { reason: item.reason } : {}),
-      }
-    case 'permission_answer':
-      return {
-        ...envelope,
-        type: 'permission.resolved',
-        turnId,
-        requestId: item.request_id,
-        behavior: item.behavior,
-        by: item.by,
-        ...(item.message !== undefined ? { message: item.message } : {}),
-      }
-    case 'api_retry':
-      return {
-        ...envelope,
-        type: 'api.retry',
-        turnId,
-        attempt: item.attempt,
-        maxRetries: item.max_retries,
-        delayMs: item.delay_ms,
-        status: item.status,
-      }
-    case 'model_change':
-      return { ...envelope, type: 'model.changed', turnId, model: item.model }
+      return { parentToolUseId: null, direct: true }
     case 'settings_change':
-      return { ...envelope, type: 'settings.changed', changes: camelCased(item.changes) }
-    case 'compaction':
-      return {
-        ...envelope,
-        type: 'compacted',
-        turnId,
-        trigger: item.trigger,
-        preTokens: item.pre_tokens,
-        ...(item.post_tokens !== null ? { postTokens: item.post_tokens } : {}),
-      }
-    case 'conversation_reset':
-      return {
-        ...envelope,
-        type: 'conversation.reset',
-        claudeSessionId: item.claude_session_id,
-        trigger: item.trigger,
-      }
-    case 'error':
-      return {
-        ...envelope,
-        type: 'error',
-        ...(item.turn_id ? { turnId: item.turn_id } : {}),
-        code: item.code,
-        message: item.message,
-      }
+      return { changes: renamed(item.changes, camelCase) }
     case 'turn_completed':
-      return {
-        ...envelope,
-        type: 'turn.completed',
-        turnId,
-        status: item.status,
-        result: item.result,
-        stopReason: item.stop_reason,
-        durationMs: item.duration_ms,
-        numTurns: item.num_turns,
-        usage: usageOf(item.usage),
-        costUsd: item.cost_usd,
-        ...(item.error ? { error: item.error } : {}),
-      }
+      return { usage: usageOf(item.usage) }
+    default:
+      return {}
   }
 }
 
