@@ -13,6 +13,7 @@ import { Link, matchPath, navigate, useLocation } from './router.js'
 import { HOME, ROUTES } from './routes.js'
 import { useShortcuts } from './shortcuts.js'
 import { toggleTheme, useTheme } from './theme.js'
+import { type Tone, toneStyle } from './ui/badge.js'
 import { Button } from './ui/button.js'
 import { EmptyState } from './ui/empty-state.js'
 import { RoleBadge } from './ui/role-badge.js'
@@ -93,11 +94,19 @@ const STATUS_TEXT: Record<ConnectionStatus, string> = {
   stopped: 'Offline',
 }
 
+const STATUS_TONES: Record<ConnectionStatus, Tone> = {
+  connecting: 'warning',
+  open: 'success',
+  reconnecting: 'warning',
+  unauthorized: 'danger',
+  stopped: 'neutral',
+}
+
 function Connection() {
   const status = useConnectionStatus()
   return (
     <div className="connection" data-status={status} role="status" aria-live="polite">
-      <span className="connection-dot" aria-hidden="true" />
+      <span className="dot" style={toneStyle(STATUS_TONES[status])} aria-hidden="true" />
       {STATUS_TEXT[status]}
       {status === 'reconnecting' && (
         <Button variant="ghost" onClick={() => live.reconnect()}>

@@ -2,6 +2,7 @@ import { type FormEvent, useEffect, useState, useSyncExternalStore } from 'react
 import { credentials } from './api/credentials.js'
 import { Button } from './ui/button.js'
 import { Dialog } from './ui/dialog.js'
+import { FormError } from './ui/form-error.js'
 
 /**
  * Signs in: asks for an API key when the gateway answered 401 (or after signing out). The key is checked by
@@ -44,11 +45,7 @@ export function KeyPrompt() {
             <code>server.apiKeys</code>. What you see and may do follows from it. It is kept for this tab
             only.
           </p>
-          {tried && !state.signedOut && (
-            <p className="form-error" role="alert">
-              That key was refused. Check it and try again.
-            </p>
-          )}
+          {tried && !state.signedOut && <FormError>That key was refused. Check it and try again.</FormError>}
           <label htmlFor="api-key">API key</label>
           <input
             id="api-key"

@@ -1,4 +1,5 @@
 import { type ReactNode, useEffect, useId, useRef } from 'react'
+import { Button } from './button.js'
 
 /**
  * A modal on the native <dialog>: focus moves into it and is trapped there, Esc closes it (`onClose`), and
@@ -41,5 +42,15 @@ export function Dialog({
       <h2 id={titleId}>{title}</h2>
       {children}
     </dialog>
+  )
+}
+
+/** A dialog's last row: Cancel (`onCancel`), then the buttons that go ahead. */
+export function DialogActions({ onCancel, children }: { onCancel: () => void; children: ReactNode }) {
+  return (
+    <div className="dialog-actions">
+      <Button onClick={onCancel}>Cancel</Button>
+      {children}
+    </div>
   )
 }

@@ -68,55 +68,60 @@ export function SearchBox({
   )
 }
 
-/** A list filter typed in: `label` names it for screen readers, `placeholder` shows what it takes. */
-export function FilterInput({
-  label,
-  placeholder,
-  value,
-  onChange,
-  className,
-}: {
-  label: string
-  placeholder: string
-  value: string
-  onChange: (value: string) => void
-  className?: string
-}) {
-  return (
-    <input
-      aria-label={label}
-      placeholder={placeholder}
-      className={className}
-      value={value}
-      onChange={(event) => onChange(event.target.value)}
-    />
-  )
-}
+/**
+ * One filter of a list's toolbar, over the field `name` of the list's filters: typed in (`placeholder`
+ * shows what it takes), or chosen among `options` (`all` names the choice of every one).
+ */
+export type FilterField<F> = {
+  [K in keyof F & string]:
+    | { name: K; label: string; placeholder: string; className?: string }
+    | { name: K; label: string; all: string; options: readonly F[K][] }
+}[keyof F & string]
 
-/** A list filter: one of `options`, or '' for all of them (`all` names that choice). */
-export function FilterSelect<T extends string>({
-  label,
-  all,
-  options,
-  value,
+/**
+ * A toolbar's filters, in the order of `fields`, each showing its value in `values` and reporting a change
+ * as `{ [name]: value }`: to `onChoose` for a chosen one when given (a list may apply those at once and typed
+ * ones once typing pauses), else to `onChange`. A chosen filter's '' is all of its options.
+ */
+export function FilterFields<F extends Record<keyof F, string>>({
+  fields,
+  values,
   onChange,
+  onChoose = onChange,
 }: {
-  label: string
-  all: string
-  options: readonly T[]
-  value: T | ''
-  onChange: (value: T | '') => void
+  fields: readonly FilterField<F>[]
+  values: F
+  onChange: (change: Partial<F>) => void
+  onChoose?: (change: Partial<F>) => void
 }) {
-  return (
-    <select aria-label={label} value={value} onChange={(event) => onChange(event.target.value as T | '')}>
-      <option value="">{all}</option>
-      {options.map((option) => (
-        <option key={option} value={option}>
-          {option}
-        </option>
-      ))}
-    </select>
-  )
+  return fields.map((field) => {
+    const report = (value: string) =>
+      ('options' in field ? onChoose : onChange)({ [field.name]: value } as Partial<F>)
+    return 'options' in field ? (
+      <select
+        key={field.name}
+        aria-label={field.label}
+        value={values[field.name]}
+        onChange={(event) => report(event.target.value)}
+      >
+        <option value="">{field.all}</option>
+        {field.options.map((option) => (
+          <option key={option} value={option}>
+            {option}
+          </option>
+        ))}
+      </select>
+    ) : (
+      <input
+        key={field.name}
+        aria-label={field.label}
+        placeholder={field.placeholder}
+        className={field.className}
+        value={values[field.name]}
+        onChange={(event) => report(event.target.value)}
+      />
+    )
+  })
 }
 
 /** A table's column headings, on the rows' own grid (`grid`, a class) so that they line up; hidden from screen readers, which read each row's cells. */

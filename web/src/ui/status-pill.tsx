@@ -1,7 +1,7 @@
 /** How a session's state and a tool call's status read, wherever they show. */
 import type { SessionState } from '../api/types/sessions.js'
 import type { ToolCallStatus } from '../api/types/tools.js'
-import type { Tone } from './badge.js'
+import { type Tone, toneStyle } from './badge.js'
 
 // Badge and StatusPill are used together: either module gives both.
 export { Badge, type Tone } from './badge.js'
@@ -19,8 +19,8 @@ const STATE_TONES: Record<SessionState, Tone> = {
 /** A session's state; `running` pulses. */
 export function StatusPill({ state }: { state: SessionState }) {
   return (
-    <span className={`pill pill-${STATE_TONES[state]}`} data-state={state}>
-      <span className="pill-dot" aria-hidden="true" />
+    <span className="pill" style={toneStyle(STATE_TONES[state])} data-state={state}>
+      <span className="dot" aria-hidden="true" />
       {state}
     </span>
   )

@@ -12,6 +12,7 @@ import { Badge } from '../../ui/badge.js'
 import { Button } from '../../ui/button.js'
 import { Dialog } from '../../ui/dialog.js'
 import { ErrorState } from '../../ui/error-state.js'
+import { FormError } from '../../ui/form-error.js'
 import { Spinner } from '../../ui/spinner.js'
 import {
   type AgentDraft,
@@ -177,11 +178,7 @@ export default function AgentEditor({ params }: { params: Record<string, string>
           <Link to={list}>All agents</Link>
         </span>
       </div>
-      {config?.error && (
-        <p className="form-error" role="alert">
-          Claude Code does not load this file: {config.error}
-        </p>
-      )}
+      {config?.error && <FormError>Claude Code does not load this file: {config.error}</FormError>}
       <div className="tabs" role="tablist" aria-label="Edit with">
         {(['form', 'file'] as const).map((tab) => (
           <button

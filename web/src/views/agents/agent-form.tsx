@@ -2,8 +2,9 @@
  * The agent editor's form: name and scope (new agents only), description, model, tools and prompt. The
  * other settings an agent file can hold are kept as they are, and edited in the raw file.
  */
-import { type ReactNode, useId, useState } from 'react'
+import { useId, useState } from 'react'
 import type { AgentScope } from '../../api/types/agents.js'
+import { Field } from '../../ui/field.js'
 import { AGENT_SETTINGS, type AgentDraft, type FieldErrors, nameList } from './agent-file.js'
 
 /** Claude Code's built-in tools, offered as boxes to tick; any other name (MCP tools) goes in the text. */
@@ -149,28 +150,6 @@ export function AgentForm({
           Also set in the file, kept as they are: {kept.join(', ')}. Change them in the File tab.
         </p>
       )}
-    </div>
-  )
-}
-
-function Field({
-  id,
-  label,
-  hint,
-  error,
-  children,
-}: {
-  id: string
-  label: string
-  hint?: string
-  error: string | undefined
-  children: ReactNode
-}) {
-  return (
-    <div className="field" data-invalid={error ? true : undefined}>
-      <label htmlFor={id}>{label}</label>
-      {children}
-      {error ? <p className="field-error">{error}</p> : hint && <p className="field-hint">{hint}</p>}
     </div>
   )
 }

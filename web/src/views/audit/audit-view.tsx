@@ -11,7 +11,8 @@ import { Badge } from '../../ui/badge.js'
 import { Button } from '../../ui/button.js'
 import { EmptyState } from '../../ui/empty-state.js'
 import { ErrorState } from '../../ui/error-state.js'
-import { FilterInput, TableHead, useLoad } from '../../ui/list-view.js'
+import { FormError } from '../../ui/form-error.js'
+import { type FilterField, FilterFields, TableHead, useLoad } from '../../ui/list-view.js'
 import { RelativeTime } from '../../ui/relative-time.js'
 import { RoleBadge } from '../../ui/role-badge.js'
 import { saveFile } from '../../ui/save-file.js'
@@ -39,6 +40,16 @@ const COLUMNS: [string, string?][] = [
   ['Session · target'],
   ['Detail'],
 ]
+const FILTERS: FilterField<AuditFilters>[] = [
+  { name: 'actor', label: 'Actor', placeholder: 'Actor (user name)' },
+  { name: 'action', label: 'Action', placeholder: 'Action (createSession…)' },
+  { name: 'session_id', label: 'Session', placeholder: 'Session id' },
+]
+/** The time bounds, picked rather than typed. */
+const TIME_FILTERS = [
+  { name: 'since', label: 'From' },
+  { name: 'until', label: 'To' },
+] as const
 const FORMATS = [
   { format: 'csv', label: 'CSV' },
   { format: 'ndjson', label: 'NDJSON' },
@@ -109,51 +120,24 @@ export default function AuditView() {
         </span>
       </div>
       <form className="toolbar audit-filters" onSubmit={apply} aria-label="Filters">
-        <FilterInput
-          label="Actor"
-          placeholder="Actor (user name)"
-          value={form.actor}
-          onChange={(actor) => update({ actor })}
-        />
-        <FilterInput
-          label="Action"
-          placeholder="Action (createSession…)"
-          value={form.action}
-          onChange={(action) => update({ action })}
-        />
-        <FilterInput
-          label="Session"
-          placeholder="Session id"
-          value={form.session_id}
-          onChange={(session_id) => update({ session_id })}
-        />
-        <label className="time-filter">
-          From
-          <input
-            type="datetime-local"
-            value={form.since}
-            onChange={(event) => update({ since: event.target.value })}
-          />
-        </label>
-        <label className="time-filter">
-          To
-          <input
-            type="datetime-local"
-            value={form.until}
-            onChange={(event) => update({ until: event.target.value })}
-          />
-        </label>
+        <FilterFields fields={FILTERS} values={form} onChange={update} />
+        {TIME_FILTERS.map(({ name, label }) => (
+          <label key={name} className="time-filter">
+            {label}
+            <input
+              type="datetime-local"
+              value={form[name]}
+              onChange={(event) => update({ [name]: event.target.value })}
+            />
+          </label>
+        ))}
         <Button type="submit" variant="primary">
           Filter
         </Button>
         {isFiltered(form) && <Button onClick={clear}>Clear</Button>}
         {loading && <Spinner label="Loading entries" />}
       </form>
-      {exporting.error && (
-        <p className="form-error" role="alert">
-          The export failed: {exporting.error}
-        </p>
-      )}
+      {exporting.error && <FormError>The export failed: {exporting.error}</FormError>}
       {error !== undefined && !state?.items.length ? (
         <ErrorState error={error} what="The audit trail" onRetry={() => void loadPage(filters, state)} />
       ) : !state ? (

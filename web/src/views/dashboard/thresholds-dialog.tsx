@@ -1,6 +1,7 @@
 import { type FormEvent, useState } from 'react'
 import { Button } from '../../ui/button.js'
 import { Dialog } from '../../ui/dialog.js'
+import { FormError } from '../../ui/form-error.js'
 import { DEFAULT_THRESHOLDS, FIGURES, type Thresholds, thresholdOf, UNIT_NAMES } from './figures.js'
 
 type Inputs = Record<string, string>
@@ -75,11 +76,7 @@ function ThresholdsForm({
           </label>
         ))}
       </div>
-      {invalid.length > 0 && (
-        <p className="form-error" role="alert">
-          A threshold is a number of 0 or more, or empty for none.
-        </p>
-      )}
+      {invalid.length > 0 && <FormError>A threshold is a number of 0 or more, or empty for none.</FormError>}
       <div className="dialog-actions">
         <Button variant="ghost" onClick={() => setInputs(inputsOf(DEFAULT_THRESHOLDS))}>
           Reset to defaults

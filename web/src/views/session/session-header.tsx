@@ -9,6 +9,7 @@ import { isStaff, useMe } from '../../api/me.js'
 import type { Session } from '../../api/types/sessions.js'
 import { useLiveEvents } from '../../live/live.js'
 import { Link } from '../../router.js'
+import { Fact } from '../../ui/fact.js'
 import { baseName, formatCost, formatTokens, totalTokens } from '../../ui/format.js'
 import { RelativeTime } from '../../ui/relative-time.js'
 import { StatusPill } from '../../ui/status-pill.js'
@@ -109,25 +110,37 @@ export function SessionHeader({
         {status}
       </div>
       <dl className="session-facts">
-        {showOwner && <Fact name="Owner">{session.owner ?? <span className="muted">operator</span>}</Fact>}
-        <Fact name="Model">{session.model ?? <span className="muted">default</span>}</Fact>
-        <Fact name="Agent">{session.agent ?? <span className="muted">none</span>}</Fact>
-        <Fact name="Workspace">
+        {showOwner && (
+          <Fact className="fact" name="Owner">
+            {session.owner ?? <span className="muted">operator</span>}
+          </Fact>
+        )}
+        <Fact className="fact" name="Model">
+          {session.model ?? <span className="muted">default</span>}
+        </Fact>
+        <Fact className="fact" name="Agent">
+          {session.agent ?? <span className="muted">none</span>}
+        </Fact>
+        <Fact className="fact" name="Workspace">
           <span className="mono" title={session.workspace}>
             {baseName(session.workspace)}
           </span>
         </Fact>
-        <Fact name="Tokens">
+        <Fact className="fact" name="Tokens">
           <span title={`${tokens} tokens: ${usage.input_tokens} in, ${usage.output_tokens} out`}>
             {formatTokens(tokens)}
           </span>
         </Fact>
-        <Fact name="Cost">{formatCost(session.cost_usd)}</Fact>
-        <Fact name="Turns">{session.turns}</Fact>
-        <Fact name="Active">
+        <Fact className="fact" name="Cost">
+          {formatCost(session.cost_usd)}
+        </Fact>
+        <Fact className="fact" name="Turns">
+          {session.turns}
+        </Fact>
+        <Fact className="fact" name="Active">
           <RelativeTime time={session.updated_at} />
         </Fact>
-        <Fact name="Id">
+        <Fact className="fact" name="Id">
           <span className="mono" title={session.id}>
             {session.id.slice(0, 8)}
           </span>
@@ -145,14 +158,5 @@ export function SessionHeader({
         {controls && <div className="session-controls-slot">{controls}</div>}
       </div>
     </header>
-  )
-}
-
-function Fact({ name, children }: { name: string; children: ReactNode }) {
-  return (
-    <div className="fact">
-      <dt>{name}</dt>
-      <dd>{children}</dd>
-    </div>
   )
 }

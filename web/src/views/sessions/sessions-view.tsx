@@ -12,7 +12,7 @@ import { useLiveEvents } from '../../live/live.js'
 import { Button } from '../../ui/button.js'
 import { EmptyState } from '../../ui/empty-state.js'
 import { ErrorState } from '../../ui/error-state.js'
-import { FilterSelect, SearchBox, useLoad } from '../../ui/list-view.js'
+import { FilterFields, SearchBox, useLoad } from '../../ui/list-view.js'
 import { Spinner } from '../../ui/spinner.js'
 import { useVirtualRows, VirtualTable } from '../../ui/virtual-table.js'
 import {
@@ -128,19 +128,13 @@ export default function SessionsView() {
           value={filters.search}
           onChange={(search) => update({ search })}
         />
-        <FilterSelect
-          label="State"
-          all="All states"
-          options={SESSION_STATES}
-          value={filters.state}
-          onChange={(state) => update({ state })}
-        />
-        <FilterSelect
-          label="Agent"
-          all="All agents"
-          options={agents}
-          value={filters.agent}
-          onChange={(agent) => update({ agent })}
+        <FilterFields
+          fields={[
+            { name: 'state', label: 'State', all: 'All states', options: SESSION_STATES },
+            { name: 'agent', label: 'Agent', all: 'All agents', options: agents },
+          ]}
+          values={filters}
+          onChange={update}
         />
         {loading && <Spinner label="Loading sessions" />}
       </div>

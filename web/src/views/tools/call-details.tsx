@@ -1,10 +1,10 @@
 /** One tool call in full: who made it, when, the permission decision, its input and its result. */
-import type { ReactNode } from 'react'
 import type { ToolCall } from '../../api/types/tools.js'
 import { Link } from '../../router.js'
 import { Badge } from '../../ui/badge.js'
 import { Button } from '../../ui/button.js'
 import { Dialog } from '../../ui/dialog.js'
+import { Fact } from '../../ui/fact.js'
 import { formatDuration } from '../../ui/format.js'
 import { callStatusTone } from '../../ui/status-pill.js'
 import { resultText } from './calls-model.js'
@@ -14,29 +14,29 @@ export function CallDetails({ call, onClose }: { call: ToolCall; onClose: () => 
   return (
     <Dialog open onClose={onClose} title={`${call.name} · ${call.id}`} wide>
       <dl className="facts">
-        <Fact term="Status">
+        <Fact name="Status">
           <Badge tone={callStatusTone(call.status)}>{call.status}</Badge>
         </Fact>
-        <Fact term="Session">
+        <Fact name="Session">
           <Link to={`/sessions/${encodeURIComponent(call.session_id)}`} className="mono">
             {call.session_id}
           </Link>
         </Fact>
-        <Fact term="Made by">{`${call.caller}${call.agent ? ` (${call.agent})` : ''}`}</Fact>
-        <Fact term="Turn">
+        <Fact name="Made by">{`${call.caller}${call.agent ? ` (${call.agent})` : ''}`}</Fact>
+        <Fact name="Turn">
           <span className="mono">{call.turn_id}</span>
         </Fact>
         {call.parent_tool_use_id && (
-          <Fact term="Inside">
+          <Fact name="Inside">
             <span className="mono">{call.parent_tool_use_id}</span>
           </Fact>
         )}
-        <Fact term="Started">{new Date(call.started_at).toLocaleString()}</Fact>
-        <Fact term="Duration">
+        <Fact name="Started">{new Date(call.started_at).toLocaleString()}</Fact>
+        <Fact name="Duration">
           {call.duration_ms === null ? 'still running' : formatDuration(call.duration_ms)}
         </Fact>
         {permission && (
-          <Fact term="Permission">
+          <Fact name="Permission">
             {permission.behavior === null
               ? `waiting${permission.reason ? `: ${permission.reason}` : ''}`
               : `${permission.behavior === 'allow' ? 'allowed' : 'denied'} by ${permission.by}` +
@@ -64,14 +64,5 @@ export function CallDetails({ call, onClose }: { call: ToolCall; onClose: () => 
         <Button onClick={onClose}>Close</Button>
       </div>
     </Dialog>
-  )
-}
-
-function Fact({ term, children }: { term: string; children: ReactNode }) {
-  return (
-    <div>
-      <dt>{term}</dt>
-      <dd>{children}</dd>
-    </div>
   )
 }

@@ -14,7 +14,7 @@ import { Button } from '../../ui/button.js'
 import { EmptyState } from '../../ui/empty-state.js'
 import { ErrorState } from '../../ui/error-state.js'
 import { formatDuration } from '../../ui/format.js'
-import { FilterInput, FilterSelect, useLoad } from '../../ui/list-view.js'
+import { type FilterField, FilterFields, useLoad } from '../../ui/list-view.js'
 import { RelativeTime } from '../../ui/relative-time.js'
 import { Spinner } from '../../ui/spinner.js'
 import { callStatusTone } from '../../ui/status-pill.js'
@@ -46,6 +46,13 @@ const COLUMNS: [string, string?][] = [
   ['Made by'],
   ['Started'],
   ['Duration', 'num'],
+]
+const FILTERS: FilterField<CallFilters>[] = [
+  { name: 'name', label: 'Tool name', placeholder: 'Tool (Bash, read…)' },
+  { name: 'status', label: 'Status', all: 'All statuses', options: TOOL_CALL_STATUSES },
+  { name: 'caller', label: 'Caller', all: 'Any caller', options: TOOL_CALLERS },
+  { name: 'agent', label: 'Agent', placeholder: 'Agent' },
+  { name: 'session', label: 'Session id', placeholder: 'Session id', className: 'mono' },
 ]
 
 export function CallsPanel({ hidden }: { hidden: boolean }) {
@@ -135,39 +142,7 @@ export function CallsPanel({ hidden }: { hidden: boolean }) {
   return (
     <div className="tab-panel calls-panel" hidden={hidden}>
       <div className="toolbar">
-        <FilterInput
-          label="Tool name"
-          placeholder="Tool (Bash, read…)"
-          value={typed.name}
-          onChange={(name) => update({ name })}
-        />
-        <FilterSelect
-          label="Status"
-          all="All statuses"
-          options={TOOL_CALL_STATUSES}
-          value={typed.status}
-          onChange={(status) => choose({ status })}
-        />
-        <FilterSelect
-          label="Caller"
-          all="Any caller"
-          options={TOOL_CALLERS}
-          value={typed.caller}
-          onChange={(caller) => choose({ caller })}
-        />
-        <FilterInput
-          label="Agent"
-          placeholder="Agent"
-          value={typed.agent}
-          onChange={(agent) => update({ agent })}
-        />
-        <FilterInput
-          label="Session id"
-          placeholder="Session id"
-          className="mono"
-          value={typed.session}
-          onChange={(session) => update({ session })}
-        />
+        <FilterFields fields={FILTERS} values={typed} onChange={update} onChoose={choose} />
         <span className="muted" aria-live="polite">
           {loaded && `${calls.total} call${calls.total === 1 ? '' : 's'}`}
         </span>

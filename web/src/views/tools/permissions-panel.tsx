@@ -11,6 +11,7 @@ import { Badge } from '../../ui/badge.js'
 import { Button } from '../../ui/button.js'
 import { EmptyState } from '../../ui/empty-state.js'
 import { ErrorState } from '../../ui/error-state.js'
+import { FormError } from '../../ui/form-error.js'
 import { Spinner } from '../../ui/spinner.js'
 import {
   addRule,
@@ -148,11 +149,7 @@ function SessionPermissions({ sessionId }: { sessionId: string }) {
             invalid={error?.list === list ? error.index : undefined}
           />
         ))}
-        {error && (
-          <p className="form-error" role="alert">
-            {error.message}
-          </p>
-        )}
+        {error && <FormError>{error.message}</FormError>}
         <div className="editor-actions">
           {editable && (
             <>

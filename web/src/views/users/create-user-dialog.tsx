@@ -3,11 +3,13 @@
  * MCP credentials are secrets and go through the API (docs/users.md), not a browser form. A refusal of the
  * gateway lands on the field it names.
  */
-import { type FormEvent, type ReactNode, useState } from 'react'
+import { type FormEvent, useState } from 'react'
 import { ApiError, api } from '../../api/client.js'
 import { ROLES, type Role, type User } from '../../api/types/users.js'
 import { Button } from '../../ui/button.js'
-import { Dialog } from '../../ui/dialog.js'
+import { Dialog, DialogActions } from '../../ui/dialog.js'
+import { Field } from '../../ui/field.js'
+import { FormError } from '../../ui/form-error.js'
 import { EMPTY_USER_FORM, fieldOf, QUOTAS, type UserForm, userBody } from './model.js'
 
 export function CreateUserDialog({
@@ -57,7 +59,12 @@ function CreateUserForm({ onClose, onCreated }: { onClose: () => void; onCreated
     <form onSubmit={(event) => void submit(event)} noValidate className="user-form">
       <div className="user-form-columns">
         <div>
-          <Field id="name" label="Name" error={errors.name} hint="Owns their sessions; cannot change later.">
+          <Field
+            id="user-name"
+            label="Name"
+            error={errors.name}
+            hint="Owns their sessions; cannot change later."
+          >
             <input
               id="user-name"
               value={form.name}
@@ -66,7 +73,7 @@ function CreateUserForm({ onClose, onCreated }: { onClose: () => void; onCreated
               onChange={(event) => update({ name: event.target.value })}
             />
           </Field>
-          <Field id="role" label="Role" error={errors.role}>
+          <Field id="user-role" label="Role" error={errors.role}>
             <select
               id="user-role"
               value={form.role}
@@ -80,7 +87,7 @@ function CreateUserForm({ onClose, onCreated }: { onClose: () => void; onCreated
             </select>
           </Field>
           <Field
-            id="workspace_roots"
+            id="user-workspace_roots"
             label="Workspace folders"
             error={errors.workspace_roots}
             hint="One absolute folder per line. Empty: a folder of their own under users.workspacesDir."
@@ -93,7 +100,7 @@ function CreateUserForm({ onClose, onCreated }: { onClose: () => void; onCreated
             />
           </Field>
           <Field
-            id="allowed_tools"
+            id="user-allowed_tools"
             label="Allowed tools"
             error={errors.allowed_tools}
             hint="Comma-separated (Read, Grep…). Empty: any."
@@ -111,7 +118,7 @@ function CreateUserForm({ onClose, onCreated }: { onClose: () => void; onCreated
           {QUOTAS.map((quota) => (
             <Field
               key={quota.name}
-              id={`quotas.${quota.name}`}
+              id={`user-quotas.${quota.name}`}
               label={quota.label}
               error={errors[`quotas.${quota.name}`]}
             >
@@ -126,17 +133,12 @@ function CreateUserForm({ onClose, onCreated }: { onClose: () => void; onCreated
           ))}
         </fieldset>
       </div>
-      {failure && (
-        <p className="form-error" role="alert">
-          {failure}
-        </p>
-      )}
-      <div className="dialog-actions">
-        <Button onClick={onClose}>Cancel</Button>
+      <FormError>{failure}</FormError>
+      <DialogActions onCancel={onClose}>
         <Button type="submit" variant="primary" disabled={pending}>
           Create user
         </Button>
-      </div>
+      </DialogActions>
     </form>
   )
 }
@@ -153,25 +155,3 @@ const FIELDS: Record<string, true> = Object.fromEntries(
     (name) => [name, true],
   ),
 )
-
-function Field({
-  id,
-  label,
-  error,
-  hint,
-  children,
-}: {
-  id: string
-  label: string
-  error?: string | undefined
-  hint?: string
-  children: ReactNode
-}) {
-  return (
-    <div className="field" data-invalid={error ? 'true' : undefined}>
-      <label htmlFor={`user-${id}`}>{label}</label>
-      {children}
-      {error ? <p className="field-error">{error}</p> : hint ? <p className="field-hint">{hint}</p> : null}
-    </div>
-  )
-}

@@ -7,8 +7,9 @@ import { ApiError, api } from '../../api/client.js'
 import type { ApiKey, KeyState, NewKey } from '../../api/types/users.js'
 import { Badge, type Tone } from '../../ui/badge.js'
 import { Button } from '../../ui/button.js'
-import { Dialog } from '../../ui/dialog.js'
+import { Dialog, DialogActions } from '../../ui/dialog.js'
 import { InlineError } from '../../ui/error-state.js'
+import { FormError } from '../../ui/form-error.js'
 import { TableHead, useFetched } from '../../ui/list-view.js'
 import { RelativeTime } from '../../ui/relative-time.js'
 import { Spinner } from '../../ui/spinner.js'
@@ -198,17 +199,12 @@ function NewKeyForm({
         />
         {invalid && <p className="field-error">{invalid}</p>}
       </div>
-      {create.error && (
-        <p className="form-error" role="alert">
-          {create.error}
-        </p>
-      )}
-      <div className="dialog-actions">
-        <Button onClick={onClose}>Cancel</Button>
+      <FormError>{create.error}</FormError>
+      <DialogActions onCancel={onClose}>
         <Button type="submit" variant="primary" disabled={create.pending}>
           Create key
         </Button>
-      </div>
+      </DialogActions>
     </form>
   )
 }
@@ -305,13 +301,8 @@ function RevokeDialog({
         Requests with this key are refused from now on, and its open streams end. This cannot be undone: a new
         key can be made instead.
       </p>
-      {revoke.error && (
-        <p className="form-error" role="alert">
-          {revoke.error}
-        </p>
-      )}
-      <div className="dialog-actions">
-        <Button onClick={onClose}>Cancel</Button>
+      <FormError>{revoke.error}</FormError>
+      <DialogActions onCancel={onClose}>
         <Button
           variant="danger"
           disabled={revoke.pending || !apiKey}
@@ -319,7 +310,7 @@ function RevokeDialog({
         >
           Revoke key
         </Button>
-      </div>
+      </DialogActions>
     </Dialog>
   )
 }

@@ -3,15 +3,17 @@
  * which names are set, never their values), their usage against their quotas, and their API keys. Admins
  * manage the keys and delete users the store keeps; a user opens their own page from their account.
  */
-import { type ReactNode, useState } from 'react'
+import { useState } from 'react'
 import { api } from '../../api/client.js'
 import { useMe } from '../../api/me.js'
 import type { User } from '../../api/types/users.js'
 import { Link, navigate } from '../../router.js'
 import { Badge } from '../../ui/badge.js'
 import { Button } from '../../ui/button.js'
-import { Dialog } from '../../ui/dialog.js'
+import { Dialog, DialogActions } from '../../ui/dialog.js'
 import { ErrorState } from '../../ui/error-state.js'
+import { Fact } from '../../ui/fact.js'
+import { FormError } from '../../ui/form-error.js'
 import { useFetched } from '../../ui/list-view.js'
 import { RelativeTime } from '../../ui/relative-time.js'
 import { RoleBadge } from '../../ui/role-badge.js'
@@ -120,15 +122,6 @@ export function UserFacts({ user }: { user: User }) {
 const list = (items: readonly string[] | null | undefined, none: string) =>
   items?.length ? items.join(', ') : <span className="muted">{none}</span>
 
-function Fact({ name, children }: { name: string; children: ReactNode }) {
-  return (
-    <div>
-      <dt>{name}</dt>
-      <dd>{children}</dd>
-    </div>
-  )
-}
-
 function DeleteUserDialog({ name, open, onClose }: { name: string; open: boolean; onClose: () => void }) {
   const remove = useAction(async () => {
     await api.delete(`/users/${encodeURIComponent(name)}`)
@@ -141,17 +134,12 @@ function DeleteUserDialog({ name, open, onClose }: { name: string; open: boolean
       <p className="muted">
         Their keys stop working at once and their open streams end. Their sessions and the audit trail stay.
       </p>
-      {remove.error && (
-        <p className="form-error" role="alert">
-          {remove.error}
-        </p>
-      )}
-      <div className="dialog-actions">
-        <Button onClick={onClose}>Cancel</Button>
+      <FormError>{remove.error}</FormError>
+      <DialogActions onCancel={onClose}>
         <Button variant="danger" disabled={remove.pending} onClick={() => void remove.run()}>
           Delete user
         </Button>
-      </div>
+      </DialogActions>
     </Dialog>
   )
 }

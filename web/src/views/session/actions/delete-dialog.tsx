@@ -8,7 +8,7 @@ import { api } from '../../../api/client.js'
 import type { Session } from '../../../api/types/sessions.js'
 import { navigate } from '../../../router.js'
 import { Button } from '../../../ui/button.js'
-import { Dialog } from '../../../ui/dialog.js'
+import { Dialog, DialogActions } from '../../../ui/dialog.js'
 import { ActionError, useAction } from './action.js'
 import { sessionLabel } from './model.js'
 
@@ -51,12 +51,11 @@ export function DeleteButton({ session }: { session: Session }) {
           Also erase its record and history (cannot be undone)
         </label>
         <ActionError error={remove.error} />
-        <div className="dialog-actions">
-          <Button onClick={() => setOpen(false)}>Cancel</Button>
+        <DialogActions onCancel={() => setOpen(false)}>
           <Button variant="danger" disabled={remove.pending} onClick={() => void remove.run()}>
             {erase ? 'Erase session' : 'Close session'}
           </Button>
-        </div>
+        </DialogActions>
       </Dialog>
     </>
   )

@@ -106,21 +106,13 @@ class Draft {
         const key = draftKey(event.turnId, event.parentToolUseId, kind)
         const draft = this.entries.get(key) as EntryOf<'text'> | EntryOf<'thinking'> | undefined
         if (draft) this.put({ ...draft, text: draft.text + event.text })
-        else if (kind === 'text')
-          this.put({
-            ...base(key, event.turnId, event.parentToolUseId),
-            kind,
-            text: event.text,
-            streaming: true,
-            synthetic: false,
-          })
         else
           this.put({
             ...base(key, event.turnId, event.parentToolUseId),
-            kind,
+            // A streamed draft is neither a synthetic text nor a redacted thinking.
+            ...(kind === 'text' ? { kind, synthetic: false } : { kind, redacted: false }),
             text: event.text,
             streaming: true,
-            redacted: false,
           })
         break
       }
