@@ -13,6 +13,7 @@ import { expectError, type Json, nativeClient } from '../support/native-client.j
 import { postChatCompletion } from '../support/openai.js'
 import { freePort } from '../support/ports.js'
 import { text } from '../support/scripted-anthropic.js'
+import { WEATHER_FUNCTION } from '../support/unit-weather-function.js'
 import { waitUntil } from '../support/wait.js'
 
 /** The value of the first exposition line starting with `prefix` (name and labels), or undefined. */
@@ -150,13 +151,6 @@ describe('gateway-added time', () => {
   })
 
   test('a request that continues a turn with client function results is not observed: the turn ran before it', async () => {
-    const weather = {
-      type: 'function',
-      function: {
-        name: 'get_weather',
-        parameters: { type: 'object', properties: { city: { type: 'string' } } },
-      },
-    }
     g.home.model.script(
       { blocks: [{ type: 'tool_use', name: 'mcp__client__get_weather', input: { city: 'Paris' } }] },
       text('Sunny.'),
@@ -164,7 +158,7 @@ describe('gateway-added time', () => {
     )
     const messages: Json[] = [{ role: 'user', content: 'Weather in Paris?' }]
     const calling = (await (
-      await postChatCompletion(g.gateway, { model: 'claude-code', messages, tools: [weather] })
+      await postChatCompletion(g.gateway, { model: 'claude-code', messages, tools: [WEATHER_FUNCTION] })
     ).json()) as { choices: { finish_reason: string; message: { tool_calls: { id: string }[] } }[] }
     const [choice] = calling.choices
     assert.equal(choice?.finish_reason, 'tool_calls')
@@ -176,7 +170,7 @@ describe('gateway-added time', () => {
     const continued = await postChatCompletion(g.gateway, {
       model: 'claude-code',
       messages,
-      tools: [weather],
+      tools: [WEATHER_FUNCTION],
     })
     assert.match(await continued.text(), /Sunny\./)
     // A whole turn afterwards: once its sample is in, the continuation's would be too.

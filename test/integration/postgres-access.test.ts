@@ -10,32 +10,17 @@ import assert from 'node:assert/strict'
 import { describe, type TestContext, test } from 'node:test'
 import { isStoreError } from '../../src/store/errors.js'
 import { SCHEMA_VERSION } from '../../src/store/postgres/migrations.js'
-import { openPostgresStore, type PostgresStore } from '../../src/store/postgres/store.js'
+import { openPostgresStore } from '../../src/store/postgres/store.js'
 import type { Store } from '../../src/store/types.js'
-import {
-  auditEntry,
-  checkAudit,
-  checkKeys,
-  checkOwnerFilters,
-  checkUsage,
-  checkUsers,
-  checkUserWrites,
-  keyRecord,
-  userRecord,
-} from '../support/access-fixtures.js'
+import { auditEntry, checkKeys, keyRecord, userRecord } from '../support/access-fixtures.js'
 import { postgresSchemas } from '../support/postgres-schemas.js'
 import { POSTGRES_URL, servicesSkip } from '../support/services.js'
 import { listedRecord, openTempStore } from '../support/store-fixtures.js'
+import { ACCESS_CHECKS } from '../support/unit-access-checks.js'
 
 const skip = await servicesSkip('PostgreSQL access store tests', { postgres: true })
 
-const { admin, schemaFor } = postgresSchemas('ccgw_access')
-
-async function open(t: TestContext, schema = schemaFor(t)): Promise<PostgresStore> {
-  const store = await openPostgresStore(POSTGRES_URL, { schema })
-  t.after(() => store.close())
-  return store
-}
+const { admin, schemaFor, openStore: open } = postgresSchemas('ccgw_access')
 
 /** The same check on an empty SQLite store and an empty PostgreSQL store. */
 async function onBoth(t: TestContext, check: (store: Store) => Promise<void>): Promise<void> {
@@ -44,12 +29,7 @@ async function onBoth(t: TestContext, check: (store: Store) => Promise<void>): P
 }
 
 describe('PostgreSQL access store', { skip }, () => {
-  test('users as SQLite keeps them', (t) => onBoth(t, checkUsers))
-  test('user inserts and updates as SQLite does them', (t) => onBoth(t, checkUserWrites))
-  test('keys as SQLite keeps them', (t) => onBoth(t, checkKeys))
-  test('the audit trail as SQLite keeps it', (t) => onBoth(t, checkAudit))
-  test('usage as SQLite keeps it', (t) => onBoth(t, checkUsage))
-  test('owner filters as SQLite answers them', (t) => onBoth(t, checkOwnerFilters))
+  for (const { covers, check } of ACCESS_CHECKS) test(`as SQLite: ${covers}`, (t) => onBoth(t, check))
 
   test('replicas adding usage and audit entries at once: every addition counts', async (t) => {
     const schema = schemaFor(t)

@@ -17,11 +17,7 @@ import type { EventBody, GatewayEvent } from '../../src/events/types.js'
 import { isStoreError } from '../../src/store/errors.js'
 import { storeErrorOf } from '../../src/store/postgres/errors.js'
 import { SCHEMA_VERSION } from '../../src/store/postgres/migrations.js'
-import {
-  openPostgresStore,
-  type PostgresStore,
-  type PostgresStoreOptions,
-} from '../../src/store/postgres/store.js'
+import { openPostgresStore, type PostgresStore } from '../../src/store/postgres/store.js'
 import type { SqliteStore } from '../../src/store/sqlite.js'
 import type { AgentFigure, AgentFigures, Store, ToolCallQuery } from '../../src/store/types.js'
 import { postgresSchemas } from '../support/postgres-schemas.js'
@@ -44,7 +40,7 @@ import {
 
 const skip = await servicesSkip('PostgresStore tests', { postgres: true })
 
-const { admin, schemaFor } = postgresSchemas('ccgw_test')
+const { admin, schemaFor, openStore: open } = postgresSchemas('ccgw_test')
 
 /** A connection to hold locks with, its transaction ended after the test, before its schema is dropped. */
 async function lockHolder(t: TestContext): Promise<pg.PoolClient> {
@@ -54,17 +50,6 @@ async function lockHolder(t: TestContext): Promise<pg.PoolClient> {
     holder.release()
   })
   return holder
-}
-
-async function open(
-  t: TestContext,
-  schema = schemaFor(t),
-  options: PostgresStoreOptions = {},
-  url = POSTGRES_URL,
-): Promise<PostgresStore> {
-  const store = await openPostgresStore(url, { schema, ...options })
-  t.after(() => store.close())
-  return store
 }
 
 describe('PostgresStore', { skip }, () => {

@@ -13,6 +13,7 @@ import { type TestHome, testConfig, testGateway, testHome } from '../support/har
 import { expectError, type Json, nativeClient } from '../support/native-client.js'
 import { postChatCompletion } from '../support/openai.js'
 import { mainAndSubagentReplies, type ScriptedReply, text, toolCall } from '../support/scripted-anthropic.js'
+import { WEATHER_FUNCTION } from '../support/unit-weather-function.js'
 import { waitUntil } from '../support/wait.js'
 
 const PERMISSION_TIMEOUT_MS = 3_000
@@ -489,18 +490,11 @@ describe('native API: tool calls and permissions', () => {
   })
 
   test('an OpenAI client function the client never answers is listed as timed out', async () => {
-    const weather = {
-      type: 'function',
-      function: {
-        name: 'get_weather',
-        parameters: { type: 'object', properties: { city: { type: 'string' } } },
-      },
-    }
     home.model.script(toolCall('mcp__client__get_weather', { city: 'Oslo' }), text('unused'))
     const response = await postChatCompletion(gateway, {
       model: 'claude-code',
       messages: [{ role: 'user', content: 'Oslo?' }],
-      tools: [weather],
+      tools: [WEATHER_FUNCTION],
     })
     assert.equal(response.status, 200)
     const answer = (await response.json()) as { choices: { finish_reason: string }[] }

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import type { TestContext } from 'node:test'
 import { type BusOptions, EventBus } from '../../src/events/bus.js'
 import { SqliteStore } from '../../src/store/sqlite.js'
+import type { PacedSink } from './paced-sink.js'
 
 /**
  * A bus with the sequences of `sessions` loaded (as a bus has them before it publishes for them). After the
@@ -28,4 +29,21 @@ export async function tempBus(
     rmSync(dir, { recursive: true, force: true })
   })
   return { bus, store }
+}
+
+/**
+ * Once `sink` is full, the store's `read` fails from then on, as on a broken disk, and the sink is drained so
+ * that its follower reads again. Returns the error the follower is to fail the sink with.
+ */
+export async function breakReadsOnceFull(
+  sink: PacedSink<unknown>,
+  store: SqliteStore,
+  read: 'readEventPage' | 'readEventsAfter',
+): Promise<Error> {
+  await sink.settled()
+  const broken = new Error('disk I/O error')
+  const failed = (): Promise<never> => Promise.reject(broken)
+  store[read] = failed
+  await sink.drain()
+  return broken
 }

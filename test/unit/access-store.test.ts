@@ -4,49 +4,16 @@
  * storage failures as StoreErrors. integration/postgres-access runs the same checks on PostgreSQL.
  */
 import assert from 'node:assert/strict'
-import { join } from 'node:path'
 import { test } from 'node:test'
-import Database from 'better-sqlite3'
 import { isStoreError } from '../../src/store/errors.js'
-import { SCHEMA_VERSION } from '../../src/store/migrations.js'
 import { SqliteStore } from '../../src/store/sqlite.js'
-import {
-  auditEntry,
-  checkAudit,
-  checkKeys,
-  checkOwnerFilters,
-  checkUsage,
-  checkUsers,
-  checkUserWrites,
-  keyRecord,
-  userRecord,
-} from '../support/access-fixtures.js'
+import { auditEntry, checkUsers, keyRecord, userRecord } from '../support/access-fixtures.js'
 import { listedRecord, openTempStore as openStore } from '../support/store-fixtures.js'
 import { tempDir } from '../support/temp-dir.js'
+import { ACCESS_CHECKS } from '../support/unit-access-checks.js'
+import { openUpgraded, writeOldDatabase } from '../support/unit-old-sqlite.js'
 
-test('users: put, replace, get, list in byte order, delete with their keys', async (t) => {
-  await checkUsers(openStore(t))
-})
-
-test('users as the admin API writes them: inserted once, leftover keys dropped, updated only if there', async (t) => {
-  await checkUserWrites(openStore(t))
-})
-
-test('keys: newest first, exact hash lookup, unique hashes, revoked once, last use', async (t) => {
-  await checkKeys(openStore(t))
-})
-
-test('audit: newest first, filters, pages by id, prune by time, ids never reused', async (t) => {
-  await checkAudit(openStore(t))
-})
-
-test('usage: added per user and UTC day, summed over inclusive ranges, zeros when none', async (t) => {
-  await checkUsage(openStore(t))
-})
-
-test('owner filters: sessions, live-session count, tool calls; unowned sessions match no owner', async (t) => {
-  await checkOwnerFilters(openStore(t))
-})
+for (const { covers, check } of ACCESS_CHECKS) test(covers, (t) => check(openStore(t)))
 
 test('everything written is there after reopening', async (t) => {
   const dir = tempDir(t)
@@ -77,20 +44,16 @@ test('a database of schema version 5 gains the access tables; its sessions have 
   await seed.insertSession(listedRecord('legacy'))
   await seed.close()
   // Back to version 5 as an older gateway left it: no owner column, no access tables.
-  const old = new Database(join(dir, 'gateway.sqlite'))
-  old.exec(`
-    DROP INDEX sessions_by_owner;
-    ALTER TABLE sessions DROP COLUMN owner;
-    DROP TABLE users; DROP TABLE api_keys; DROP TABLE audit; DROP TABLE usage;
-  `)
-  old.pragma('user_version = 5')
-  old.close()
+  writeOldDatabase(dir, 5, (old) =>
+    old.exec(`
+      DROP INDEX sessions_by_owner;
+      ALTER TABLE sessions DROP COLUMN owner;
+      DROP TABLE users; DROP TABLE api_keys; DROP TABLE audit; DROP TABLE usage;
+    `),
+  )
 
-  const store = openStore(t, dir)
-  const check = new Database(store.file, { readonly: true })
-  t.after(() => check.close())
-  assert.equal(check.pragma('user_version', { simple: true }), SCHEMA_VERSION)
-  assert.deepEqual(check.prepare('SELECT id, owner FROM sessions').all(), [{ id: 'legacy', owner: null }])
+  const { store, file } = openUpgraded(t, dir)
+  assert.deepEqual(file.prepare('SELECT id, owner FROM sessions').all(), [{ id: 'legacy', owner: null }])
   assert.equal((await store.listSessions({ limit: 10, offset: 0 })).total, 1)
   assert.equal((await store.listSessions({ limit: 10, offset: 0, owner: 'alice' })).total, 0)
   await checkUsers(store)

@@ -9,7 +9,7 @@ import Database from 'better-sqlite3'
 import type { EventBus, EventSink } from '../../src/events/bus.js'
 import type { GatewayEvent } from '../../src/events/types.js'
 import { PacedSink, range } from '../support/paced-sink.js'
-import { tempBus } from '../support/temp-bus.js'
+import { breakReadsOnceFull, tempBus } from '../support/temp-bus.js'
 import { waitUntil } from '../support/wait.js'
 
 /** A bus on a store of its own, with the sequences of the sessions the tests publish for loaded. */
@@ -137,10 +137,7 @@ test('a replay that cannot be read fails the sink', async (t) => {
   publish(bus, 's', 5)
   const sink = new TestSink(2)
   bus.follow('s', 0, sink, 2)
-  await sink.settled()
-  const broken = new Error('disk I/O error')
-  store.readEventPage = () => Promise.reject(broken)
-  await sink.drain()
+  const broken = await breakReadsOnceFull(sink, store, 'readEventPage')
   assert.deepEqual(sink.failures, [broken])
   assert.deepEqual(sink.seqs(), [1, 2])
 })

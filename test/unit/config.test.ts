@@ -23,6 +23,16 @@ function write(dir: string, name: string, text: string): string {
   return file
 }
 
+/** A folder of its own for the test, to load from, holding one config file (`name`) with `text` in it. */
+function dirWithConfig(
+  t: TestContext,
+  text: string,
+  name = 'ccgw.config.yaml',
+): { cwd: string; file: string } {
+  const cwd = tempDir(t)
+  return { cwd, file: write(cwd, name, text) }
+}
+
 function loadError(options: LoadOptions): ConfigError {
   try {
     loadConfig(options)
@@ -155,12 +165,7 @@ test('defaults apply when there is no file, and the result is frozen', (t) => {
 })
 
 test('reads ccgw.config.yaml from cwd', (t) => {
-  const cwd = tempDir(t)
-  const file = write(
-    cwd,
-    'ccgw.config.yaml',
-    'server:\n  port: 9000\n  apiKeys: [k1]\npool:\n  maxRunners: 2\n',
-  )
+  const { cwd, file } = dirWithConfig(t, 'server:\n  port: 9000\n  apiKeys: [k1]\npool:\n  maxRunners: 2\n')
   const { config, files } = loadConfig({ cwd, env: {} })
   assert.deepEqual(files, [file])
   assert.equal(config.server.port, 9000)
@@ -170,8 +175,11 @@ test('reads ccgw.config.yaml from cwd', (t) => {
 })
 
 test('reads a JSON file given by --config or CCGW_CONFIG, relative to cwd', (t) => {
-  const cwd = tempDir(t)
-  const file = write(cwd, 'gw.json', JSON.stringify({ log: { level: 'debug' }, claude: { env: { A: 'b' } } }))
+  const { cwd, file } = dirWithConfig(
+    t,
+    JSON.stringify({ log: { level: 'debug' }, claude: { env: { A: 'b' } } }),
+    'gw.json',
+  )
   for (const options of [{ argv: { configFile: 'gw.json' }, env: {} }, { env: { CCGW_CONFIG: 'gw.json' } }]) {
     const { config, files } = loadConfig({ cwd, ...options })
     assert.deepEqual(files, [file])
@@ -201,11 +209,10 @@ test('two discovered config files are ambiguous', (t) => {
 })
 
 test('CCGW_ENV merges the per-environment file over the base file', (t) => {
-  const cwd = tempDir(t)
-  const base = write(
-    cwd,
-    'gw.yaml',
+  const { cwd, file: base } = dirWithConfig(
+    t,
     'server:\n  port: 9000\n  apiKeys: [a, b]\nclaude:\n  env: {A: "1", B: "2"}\n',
+    'gw.yaml',
   )
   const prod = write(cwd, 'gw.production.yaml', 'server:\n  apiKeys: [c]\nclaude:\n  env: {B: "3"}\n')
   const { config, files } = loadConfig({ cwd, argv: { configFile: base }, env: { CCGW_ENV: 'production' } })
@@ -281,8 +288,7 @@ test('flags beat environment variables', (t) => {
 })
 
 test('unknown keys in a file are errors naming the file and key', (t) => {
-  const cwd = tempDir(t)
-  const file = write(cwd, 'ccgw.config.yaml', 'pool:\n  maxRunner: 3\npools: {}\n')
+  const { cwd, file } = dirWithConfig(t, 'pool:\n  maxRunner: 3\npools: {}\n')
   const err = loadError({ cwd, env: {} })
   assert.deepEqual(err.issues, [
     { source: file, key: 'pools', problem: 'unknown key (did you mean pool?)' },
@@ -292,8 +298,7 @@ test('unknown keys in a file are errors naming the file and key', (t) => {
 })
 
 test('a renamed key is an error naming its new name', (t) => {
-  const cwd = tempDir(t)
-  const file = write(cwd, 'ccgw.config.yaml', 'server:\n  shutdownGraceMs: 5000\n')
+  const { cwd, file } = dirWithConfig(t, 'server:\n  shutdownGraceMs: 5000\n')
   assert.deepEqual(loadError({ cwd, env: {} }).issues, [
     { source: file, key: 'server.shutdownGraceMs', problem: 'renamed to server.drainTimeoutMs' },
   ])
@@ -314,10 +319,8 @@ test('unknown CCGW_ variables are errors naming the variable', (t) => {
 })
 
 test('bad values name the source, the key and the problem, all of them', (t) => {
-  const cwd = tempDir(t)
-  const file = write(
-    cwd,
-    'ccgw.config.yaml',
+  const { cwd, file } = dirWithConfig(
+    t,
     'pool:\n  maxRunners: 0\nserver:\n  port: "80"\nlog:\n  level: loud\nclaude:\n  env: {A: 1}\n',
   )
   const err = loadError({
@@ -489,8 +492,7 @@ function nextEvent<K extends keyof ConfigWatcherEvents>(
 }
 
 test('watcher: an edited file emits change with the changed keys', async (t) => {
-  const cwd = tempDir(t)
-  const file = write(cwd, 'ccgw.config.yaml', 'pool:\n  maxRunners: 2\n')
+  const { cwd, file } = dirWithConfig(t, 'pool:\n  maxRunners: 2\n')
   const { watcher, errors } = watcherFor(t, { cwd, env: {} })
   watcher.start()
 
@@ -516,8 +518,7 @@ test('watcher: an edited file emits change with the changed keys', async (t) => 
 })
 
 test('watcher: an invalid edit emits error and keeps the running config', async (t) => {
-  const cwd = tempDir(t)
-  const file = write(cwd, 'ccgw.config.yaml', 'pool:\n  maxRunners: 2\n')
+  const { cwd, file } = dirWithConfig(t, 'pool:\n  maxRunners: 2\n')
   const { watcher, changes } = watcherFor(t, { cwd, env: {} })
   const before = watcher.current
   watcher.start()
@@ -536,8 +537,7 @@ test('watcher: an invalid edit emits error and keeps the running config', async 
 })
 
 test('watcher: reload() applies changes, and a vanished file is an error', (t) => {
-  const cwd = tempDir(t)
-  const file = write(cwd, 'ccgw.config.yaml', 'log:\n  level: info\n')
+  const { cwd, file } = dirWithConfig(t, 'log:\n  level: info\n')
   const { watcher, changes, errors } = watcherFor(t, { cwd, env: {} })
 
   assert.equal(watcher.reload(), true)
@@ -555,8 +555,7 @@ test('watcher: reload() applies changes, and a vanished file is an error', (t) =
 })
 
 test('watcher: removing API keys is refused while bound to a non-loopback host', (t) => {
-  const cwd = tempDir(t)
-  const file = write(cwd, 'ccgw.config.yaml', 'server:\n  host: 0.0.0.0\n  apiKeys: [k]\n')
+  const { cwd, file } = dirWithConfig(t, 'server:\n  host: 0.0.0.0\n  apiKeys: [k]\n')
   const { watcher, errors } = watcherFor(t, { cwd, env: {} })
   // The host change only applies on restart, so the running server would be left open.
   writeFileSync(file, 'server:\n  host: 127.0.0.1\n')
@@ -568,8 +567,7 @@ test('watcher: removing API keys is refused while bound to a non-loopback host',
 })
 
 test('watcher: creating the per-environment file is picked up', async (t) => {
-  const cwd = tempDir(t)
-  const base = write(cwd, 'gw.yaml', 'pool:\n  queueSize: 1\n')
+  const { cwd, file: base } = dirWithConfig(t, 'pool:\n  queueSize: 1\n', 'gw.yaml')
   const { watcher } = watcherFor(t, { cwd, argv: { configFile: base }, env: { CCGW_ENV: 'dev' } })
   watcher.start()
   const created = nextEvent(watcher, 'change')

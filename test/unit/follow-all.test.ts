@@ -11,7 +11,7 @@ import { type EventFilter, followAll, type PositionedSink } from '../../src/even
 import { positionOf } from '../../src/events/positions.js'
 import type { GatewayEvent } from '../../src/events/types.js'
 import { PacedSink, range } from '../support/paced-sink.js'
-import { tempBus } from '../support/temp-bus.js'
+import { breakReadsOnceFull, tempBus } from '../support/temp-bus.js'
 import { waitUntil } from '../support/wait.js'
 
 /** A bus on a store of its own, with the sequences of the sessions the tests publish for loaded. */
@@ -191,10 +191,7 @@ test('closing stops a catch-up that waits, and the live delivery; a read that fa
 
   const failing = new TestSink(2)
   follow(bus, 0, failing, {}, 2)
-  await failing.settled()
-  const broken = new Error('disk I/O error')
-  store.readEventsAfter = () => Promise.reject(broken)
-  await failing.drain()
+  const broken = await breakReadsOnceFull(failing, store, 'readEventsAfter')
   assert.deepEqual(failing.failures, [broken])
   assert.deepEqual(failing.positions(), [1, 2])
 })

@@ -7,6 +7,7 @@ import { conversationKey, planRequest } from '../../src/api/openai/request.js'
 import type { ChatCompletionRequest, ChatMessage } from '../../src/api/openai/schema.js'
 import { type Config, loadConfig } from '../../src/config/index.js'
 import type { GatewayEvent, TokenUsage } from '../../src/events/types.js'
+import { chatUsage } from '../support/unit-openai-usage.js'
 
 const config: Config = loadConfig({ env: {} }).config
 const model = { id: 'claude-code', claudeModel: null }
@@ -16,6 +17,15 @@ const plan = (body: Partial<ChatCompletionRequest>) =>
     config,
     model,
   )
+
+/** An assistant message calling function `f` (call `id`, with `args`), with `content` beside the call. */
+function assistantCallingF(id: string, args: string, content: unknown = null): ChatMessage {
+  return {
+    role: 'assistant',
+    content,
+    tool_calls: [{ id, type: 'function', function: { name: 'f', arguments: args } }],
+  }
+}
 
 function rejects(body: Partial<ChatCompletionRequest>, param: string | null): void {
   assert.throws(
@@ -30,11 +40,7 @@ test('history becomes alternating turns; the trailing user messages are the new 
     messages: [
       { role: 'system', content: 'Be brief.' },
       { role: 'user', content: 'a' },
-      {
-        role: 'assistant',
-        content: 'b',
-        tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{"x":1}' } }],
-      },
+      assistantCallingF('c1', '{"x":1}', 'b'),
       { role: 'tool', tool_call_id: 'c1', content: 'r' },
       { role: 'assistant', content: [{ type: 'text', text: 'd' }] },
       { role: 'user', content: 'e' },
@@ -68,11 +74,7 @@ test('trailing tool messages are results for waiting calls', () => {
   const result = plan({
     messages: [
       { role: 'user', content: 'a' },
-      {
-        role: 'assistant',
-        content: null,
-        tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{}' } }],
-      },
+      assistantCallingF('c1', '{}'),
       { role: 'tool', tool_call_id: 'c1', content: [{ type: 'text', text: 'done' }] },
     ] as ChatMessage[],
   })
@@ -80,14 +82,7 @@ test('trailing tool messages are results for waiting calls', () => {
 })
 
 test('the history key ignores how text is split and how arguments are spaced, but not the content', () => {
-  const a: ChatMessage[] = [
-    { role: 'user', content: 'hello' },
-    {
-      role: 'assistant',
-      content: 'x',
-      tool_calls: [{ id: '1', type: 'function', function: { name: 'f', arguments: '{"a": 1}' } }],
-    },
-  ]
+  const a: ChatMessage[] = [{ role: 'user', content: 'hello' }, assistantCallingF('1', '{"a": 1}', 'x')]
   const b: ChatMessage[] = [
     {
       role: 'user',
@@ -96,11 +91,7 @@ test('the history key ignores how text is split and how arguments are spaced, bu
         { type: 'text', text: 'lo' },
       ],
     },
-    {
-      role: 'assistant',
-      content: 'x',
-      tool_calls: [{ id: '1', type: 'function', function: { name: 'f', arguments: '{"a":1}' } }],
-    },
+    assistantCallingF('1', '{"a":1}', 'x'),
   ]
   assert.equal(conversationKey('p', a), conversationKey('p', b))
   assert.notEqual(
@@ -211,18 +202,7 @@ test('text after a tool use starts a new paragraph; subagent text is not part of
   answer.apply(event({ type: 'text.delta', text: 'Found it.' }))
   answer.apply(completed())
   assert.equal(answer.content, 'Looking.\n\nFound it.')
-  assert.deepEqual(answer.usage, {
-    prompt_tokens: 17,
-    completion_tokens: 4,
-    total_tokens: 21,
-    prompt_tokens_details: { cached_tokens: 5, audio_tokens: 0 },
-    completion_tokens_details: {
-      reasoning_tokens: 0,
-      audio_tokens: 0,
-      accepted_prediction_tokens: 0,
-      rejected_prediction_tokens: 0,
-    },
-  })
+  assert.deepEqual(answer.usage, chatUsage({ prompt: 17, completion: 4, total: 21, cached: 5 }))
 })
 
 test('client calls end the answer when the model response ends; usage is that response’s', () => {
@@ -324,11 +304,7 @@ test('function-call arguments nested deeper than server.maxJsonDepth are refused
     ({
       messages: [
         { role: 'user', content: 'a' },
-        {
-          role: 'assistant',
-          content: null,
-          tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: args } }],
-        },
+        assistantCallingF('c1', args),
         { role: 'tool', tool_call_id: 'c1', content: 'r' },
       ],
     }) as Partial<ChatCompletionRequest>

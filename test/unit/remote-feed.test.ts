@@ -100,6 +100,16 @@ function positions(feed: RemoteFeed, after?: number): number[] {
   return got
 }
 
+/** A feed with a listener from the start (`all`) that got the first 10 events, announced at once. */
+async function feedPastTen(t: TestContext) {
+  const log = new FakeLog()
+  const { feed, announce } = newFeed(t, log)
+  const all = positions(feed)
+  await announce(log.commit(10))
+  await waitUntil(() => all.length === 10, 5_000, 'the first events')
+  return { log, feed, announce, all }
+}
+
 test('every event after the start, in position order, a page at a time, then each announced one', async (t) => {
   const log = new FakeLog()
   log.commit(25)
@@ -228,11 +238,7 @@ test('failed reads are retried with a growing delay, notices do not hurry them, 
 })
 
 test('a listener gets nothing at or below its start, whether ahead of the feed or behind it', async (t) => {
-  const log = new FakeLog()
-  const { feed, announce } = newFeed(t, log)
-  const all = positions(feed)
-  await announce(log.commit(10))
-  await waitUntil(() => all.length === 10, 5_000, 'the first events')
+  const { log, feed, announce, all } = await feedPastTen(t)
 
   const ahead = positions(feed, 15)
   const behind = positions(feed, 4)
@@ -247,11 +253,7 @@ test('a listener gets nothing at or below its start, whether ahead of the feed o
 })
 
 test('a listener joining behind the feed during a read gets the events in between from the next one', async (t) => {
-  const log = new FakeLog()
-  const { feed, announce } = newFeed(t, log)
-  const all = positions(feed)
-  await announce(log.commit(10))
-  await waitUntil(() => all.length === 10, 5_000, 'the first events')
+  const { log, feed, announce, all } = await feedPastTen(t)
 
   log.holding = true
   await announce(log.commit(10))

@@ -9,7 +9,6 @@ import { EventBus } from '../../src/events/bus.js'
 import { POSITION_BLOCK, setPosition } from '../../src/events/positions.js'
 import type { EventBody, GatewayEvent } from '../../src/events/types.js'
 import { isStoreError } from '../../src/store/errors.js'
-import { SCHEMA_VERSION } from '../../src/store/migrations.js'
 import { SqliteStore } from '../../src/store/sqlite.js'
 import {
   checkListFilters,
@@ -22,6 +21,7 @@ import {
   seqs,
 } from '../support/store-fixtures.js'
 import { tempDir } from '../support/temp-dir.js'
+import { openUpgraded, writeOldDatabase } from '../support/unit-old-sqlite.js'
 import { waitUntil } from '../support/wait.js'
 
 test('insert, get and update a session record', async (t) => {
@@ -354,27 +354,23 @@ test('readEventsAfter: every session in position order, filtered by sessions and
 
 test('a database of schema version 1 with rows is upgraded: old events keep no position, new ones get one', async (t) => {
   const dir = tempDir(t)
-  const old = new Database(join(dir, 'gateway.sqlite'))
-  old.exec(`
-    CREATE TABLE sessions (id TEXT PRIMARY KEY, state TEXT NOT NULL, workspace TEXT NOT NULL, agent TEXT,
-      created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, record TEXT NOT NULL);
-    CREATE INDEX sessions_by_update ON sessions (updated_at DESC);
-    CREATE TABLE events (session_id TEXT NOT NULL, seq INTEGER NOT NULL, event TEXT NOT NULL,
-      PRIMARY KEY (session_id, seq)) WITHOUT ROWID;
-  `)
-  const legacy = record('legacy')
-  old
-    .prepare('INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?)')
-    .run(legacy.id, legacy.state, legacy.settings.workspace, null, 1, 1, JSON.stringify(legacy))
-  const insert = old.prepare('INSERT INTO events VALUES (?, ?, ?)')
-  for (const seq of [1, 2]) insert.run('legacy', seq, JSON.stringify(event('legacy', seq)))
-  old.pragma('user_version = 1')
-  old.close()
+  writeOldDatabase(dir, 1, (old) => {
+    old.exec(`
+      CREATE TABLE sessions (id TEXT PRIMARY KEY, state TEXT NOT NULL, workspace TEXT NOT NULL, agent TEXT,
+        created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, record TEXT NOT NULL);
+      CREATE INDEX sessions_by_update ON sessions (updated_at DESC);
+      CREATE TABLE events (session_id TEXT NOT NULL, seq INTEGER NOT NULL, event TEXT NOT NULL,
+        PRIMARY KEY (session_id, seq)) WITHOUT ROWID;
+    `)
+    const legacy = record('legacy')
+    old
+      .prepare('INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(legacy.id, legacy.state, legacy.settings.workspace, null, 1, 1, JSON.stringify(legacy))
+    const insert = old.prepare('INSERT INTO events VALUES (?, ?, ?)')
+    for (const seq of [1, 2]) insert.run('legacy', seq, JSON.stringify(event('legacy', seq)))
+  })
 
-  const store = openStore(t, dir)
-  const check = new Database(store.file, { readonly: true })
-  t.after(() => check.close())
-  assert.equal(check.pragma('user_version', { simple: true }), SCHEMA_VERSION)
+  const { store, file: check } = openUpgraded(t, dir)
   assert.ok(
     (check.prepare("SELECT name FROM pragma_index_list('events')").all() as { name: string }[]).some(
       (index) => index.name === 'events_by_pos',

@@ -46,6 +46,11 @@ function put(dir: string, files: Record<string, string | Buffer>): void {
   }
 }
 
+/** Empty files at `paths`, for the tests that look only at which files there are. */
+function touch(dir: string, ...paths: string[]): void {
+  put(dir, Object.fromEntries(paths.map((path) => [path, ''])))
+}
+
 /** Sets a file's mtime to `secondsAgo` before now. */
 function age(path: string, secondsAgo: number): void {
   const when = new Date(Date.now() - secondsAgo * 1000)
@@ -439,13 +444,7 @@ test('edit keeps CRLF line breaks, and deleting a line deletes its line break', 
 
 test('glob returns workspace-relative paths, most recently modified first', async (t) => {
   const ws = tempDir(t)
-  put(ws, {
-    'old.ts': '',
-    'src/mid.ts': '',
-    'src/deep/new.ts': '',
-    'src/readme.md': '',
-    'src/.hidden.ts': '',
-  })
+  touch(ws, 'old.ts', 'src/mid.ts', 'src/deep/new.ts', 'src/readme.md', 'src/.hidden.ts')
   age(join(ws, 'old.ts'), 300)
   age(join(ws, 'src/mid.ts'), 200)
   age(join(ws, 'src/.hidden.ts'), 150)
@@ -475,15 +474,8 @@ test('glob returns workspace-relative paths, most recently modified first', asyn
 
 test('glob skips .git, keeps gitignored files, caps its results and checks its path', async (t) => {
   const ws = tempDir(t)
-  put(ws, {
-    '.gitignore': 'node_modules/\n',
-    '.git/config': '',
-    '.git/hooks/pre-commit.js': '',
-    'node_modules/pkg/index.js': '',
-    'a.js': '',
-    'b.js': '',
-    'c.js': '',
-  })
+  put(ws, { '.gitignore': 'node_modules/\n' })
+  touch(ws, '.git/config', '.git/hooks/pre-commit.js', 'node_modules/pkg/index.js', 'a.js', 'b.js', 'c.js')
   const found = await runTool('glob', ws, { pattern: '**/*.js' })
   assert.deepEqual(found.filenames.sort(), ['a.js', 'b.js', 'c.js', 'node_modules/pkg/index.js'])
   const capped = await runTool('glob', ws, { pattern: '**/*.js' }, { globMaxResults: 2 })

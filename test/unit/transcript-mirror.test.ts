@@ -4,22 +4,30 @@
  * conversation, and what the gateway writes reaches the store.
  */
 import assert from 'node:assert/strict'
-import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { test } from 'node:test'
+import { type TestContext, test } from 'node:test'
 import { InMemorySessionStore } from '@anthropic-ai/claude-agent-sdk'
 import { projectSlug, transcriptAgent, transcriptPath } from '../../src/engine/claude-home.js'
 import { clearAgentEverywhere, pullTranscript, pushTranscript } from '../../src/engine/transcript-mirror.js'
+import { tempDir } from '../support/temp-dir.js'
 
 const user = (content: string, uuid: string) => ({ type: 'user', uuid, message: { role: 'user', content } })
 
-test("the store's copy replaces the stale local file; the gateway's own transcript is pushed whole", async (t) => {
-  const root = realpathSync(mkdtempSync(join(tmpdir(), 'ccgw-mirror-')))
-  t.after(() => rmSync(root, { recursive: true, force: true }))
+/**
+ * Session `abc` in a workspace of its own (`root`, removed after the test): where this replica keeps its
+ * transcript (`location`), and the store every replica reads with its key there.
+ */
+function mirrorOf(t: TestContext) {
+  const root = realpathSync(tempDir(t, 'ccgw-mirror-'))
   const store = new InMemorySessionStore()
   const location = { configDir: join(root, 'config'), cwd: root, sessionId: 'abc' }
   const key = { projectKey: projectSlug(root), sessionId: 'abc' }
+  return { root, store, location, key }
+}
+
+test("the store's copy replaces the stale local file; the gateway's own transcript is pushed whole", async (t) => {
+  const { root, store, location, key } = mirrorOf(t)
   await store.append(key, [user('one', 'u1'), user('two', 'u2')])
 
   const path = await transcriptPath(location)
@@ -45,11 +53,7 @@ test("the store's copy replaces the stale local file; the gateway's own transcri
 })
 
 test('an agent removed on a resumed session is cleared in the store too', async (t) => {
-  const root = realpathSync(mkdtempSync(join(tmpdir(), 'ccgw-mirror-')))
-  t.after(() => rmSync(root, { recursive: true, force: true }))
-  const store = new InMemorySessionStore()
-  const location = { configDir: join(root, 'config'), cwd: root, sessionId: 'abc' }
-  const key = { projectKey: projectSlug(root), sessionId: 'abc' }
+  const { store, location, key } = mirrorOf(t)
   // The agent was set in a turn that ran after a resume: only the store has it.
   await store.append(key, [
     user('one', 'u1'),
