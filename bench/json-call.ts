@@ -1,5 +1,25 @@
 import { TURN_TIMEOUT_MS } from './cli-baseline.js'
 
+/**
+ * A call to a gateway the benches drive, its body (when there is one) sent as JSON, given up after
+ * `timeoutMs`: the response and its text, read in full. What a non-2xx answer means is the caller's.
+ */
+export async function fetchJson(
+  url: string,
+  method: string,
+  path: string,
+  body: unknown,
+  timeoutMs: number,
+): Promise<{ response: Response; raw: string }> {
+  const response = await fetch(`${url}${path}`, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(timeoutMs),
+  })
+  return { response, raw: await response.text() }
+}
+
 /** A JSON call to a gateway the benches drive; a non-2xx answer throws, naming the call. An empty body is `{}`. */
 export async function jsonCall(
   url: string,
@@ -7,13 +27,7 @@ export async function jsonCall(
   path: string,
   body?: unknown,
 ): Promise<Record<string, unknown>> {
-  const response = await fetch(`${url}${path}`, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(TURN_TIMEOUT_MS),
-  })
-  const raw = await response.text()
+  const { response, raw } = await fetchJson(url, method, path, body, TURN_TIMEOUT_MS)
   if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${raw.slice(0, 200)}`)
   return raw ? (JSON.parse(raw) as Record<string, unknown>) : {}
 }

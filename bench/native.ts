@@ -53,6 +53,7 @@ import {
   runKey,
   type Target,
 } from './http.js'
+import { fetchJson } from './json-call.js'
 import type { SubscribersInput, SubscribersMessage } from './native-subscribers.js'
 import type { ProbeAnswer, ProbeMark, ProbeRequest } from './publish-probe.js'
 import {
@@ -147,13 +148,7 @@ export async function callJson(
   body?: unknown,
   timeoutMs = TURN_TIMEOUT_MS * 2,
 ): Promise<Json> {
-  const response = await fetch(url + path, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(timeoutMs),
-  })
-  const raw = await response.text()
+  const { response, raw } = await fetchJson(url, method, path, body, timeoutMs)
   if (!response.ok) throw new Error(`${method} ${path}: status ${response.status}: ${raw.slice(0, 300)}`)
   return (raw ? JSON.parse(raw) : {}) as Json
 }

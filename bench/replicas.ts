@@ -52,6 +52,7 @@ import {
 } from '../test/support/scripted-anthropic.js'
 import { POSTGRES_URL, REDIS_URL, servicesSkip } from '../test/support/services.js'
 import { gatewayChild, REQ_PER_S } from './http.js'
+import { fetchJson } from './json-call.js'
 import {
   type BenchResult,
   descendants,
@@ -160,13 +161,7 @@ interface Answer {
 }
 
 async function send(url: string, method: string, path: string, body?: unknown): Promise<Answer> {
-  const response = await fetch(url + path, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-  })
-  const raw = await response.text()
+  const { response, raw } = await fetchJson(url, method, path, body, REQUEST_TIMEOUT_MS)
   const retryAfter = response.headers.get('retry-after')
   let parsed: Record<string, unknown> | null = null
   try {

@@ -9,9 +9,8 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import type { Locator, Page } from 'playwright-core'
-import { browserSkip, pageErrors, withBrowser } from '../support/browser.js'
-import { withGateway } from '../support/harness.js'
-import { nativeClient } from '../support/native-client.js'
+import { browserSkip, pageErrors } from '../support/browser.js'
+import { lightPage, screenshotBothThemes, withAdminUi } from '../support/browser-suite.js'
 import { text, toolCall } from '../support/scripted-anthropic.js'
 
 const skip = browserSkip()
@@ -31,9 +30,7 @@ const figure = (page: Page, label: string) =>
 const rowTexts = async (rows: Locator) => (await rows.allTextContents()).map((each) => each.trim())
 
 describe('admin UI: code changes', { skip }, () => {
-  const browser = withBrowser()
-  const fixture = withGateway({ pool: { warmSpares: 0 } })
-  const { call, createSession } = nativeClient(() => fixture.gateway)
+  const { browser, fixture, call, createSession } = withAdminUi({ pool: { warmSpares: 0 } })
 
   test('a file written then edited: rollup, the edit as a diff, split and unified, start → now', async () => {
     const id = await createSession({
@@ -43,9 +40,7 @@ describe('admin UI: code changes', { skip }, () => {
     const greeting = join(fixture.home.workspace, 'src', 'greeting.ts')
     const readme = join(fixture.home.workspace, 'README.md')
 
-    const page = await browser.page()
-    const errors = pageErrors(page)
-    await page.emulateMedia({ colorScheme: 'light' })
+    const { page, errors } = await lightPage(browser)
     await page.goto(`${fixture.url}/admin/sessions/${id}/changes`)
     await page.getByRole('heading', { name: 'No code changes yet' }).waitFor()
     await page.getByText('Live', { exact: true }).waitFor()
@@ -139,10 +134,7 @@ describe('admin UI: code changes', { skip }, () => {
     assert.equal(await compare.locator('tr.diff-added').count(), 2)
 
     await page.locator('.changes-main').evaluate((element) => element.scrollTo(0, 0))
-    await browser.screenshot(page, 'changes')
-    await page.getByRole('button', { name: 'Switch to the dark theme' }).click()
-    await browser.screenshot(page, 'changes-dark')
-    await page.getByRole('button', { name: 'Switch to the light theme' }).click()
+    await screenshotBothThemes(browser, page, 'changes')
     assert.deepEqual(errors, [])
     await page.close()
   })

@@ -12,9 +12,8 @@ import type { Socket } from 'node:net'
 import { describe, test } from 'node:test'
 import type { Page, Request } from 'playwright-core'
 import { SseWriter } from '../../src/api/sse.js'
-import { browserSkip, withBrowser } from '../support/browser.js'
-import { withGateway } from '../support/harness.js'
-import { nativeClient } from '../support/native-client.js'
+import { browserSkip } from '../support/browser.js'
+import { withKeyedAdminUi } from '../support/browser-suite.js'
 
 const skip = browserSkip()
 
@@ -52,20 +51,10 @@ async function recordStatus(page: Page) {
 }
 
 describe('admin UI: the live stream cut mid-stream', { skip }, () => {
-  // First: after hooks run in order, and the page's stream must be gone before the gateway closes.
-  const browser = withBrowser()
-  const fixture = withGateway({ server: { apiKeys: [KEY] } })
-  const { call } = nativeClient(() => fixture.gateway)
+  const { browser, fixture, createSession } = withKeyedAdminUi(KEY)
 
   test('reconnects after each cut with Last-Event-ID; every item shows once, in order', async () => {
-    const created = await call(
-      'POST',
-      '/api/sessions',
-      { title: 'Count' },
-      { authorization: `Bearer ${KEY}` },
-    )
-    assert.equal(created.status, 201, created.raw)
-    const id = created.body.id as string
+    const id = await createSession({ title: 'Count' })
     const { bus } = fixture.gateway.context
     const turnId = 'counting-1'
     bus.publish(id, { type: 'turn.started', turnId, content: 'Count, one item a line' })

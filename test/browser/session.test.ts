@@ -9,18 +9,15 @@ import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import type { EventBody } from '../../src/events/types.js'
-import { browserSkip, pageErrors, withBrowser } from '../support/browser.js'
-import { withGateway } from '../support/harness.js'
-import { nativeClient } from '../support/native-client.js'
+import { browserSkip, pageErrors } from '../support/browser.js'
+import { lightPage, screenshotBothThemes, withAdminUi } from '../support/browser-suite.js'
 import { text } from '../support/scripted-anthropic.js'
 import { message, result, seededTurn, USAGE } from '../support/seeded-turns.js'
 
 const skip = browserSkip()
 
 describe('admin UI: the session page', { skip }, () => {
-  const browser = withBrowser()
-  const fixture = withGateway({ pool: { warmSpares: 0 } })
-  const { call, createSession } = nativeClient(() => fixture.gateway)
+  const { browser, fixture, call, createSession } = withAdminUi({ pool: { warmSpares: 0 } })
 
   test('a real turn: thinking, text streaming in, a Write card with its code and result', async () => {
     const id = await createSession({
@@ -32,9 +29,7 @@ describe('admin UI: the session page', { skip }, () => {
       200,
     )
 
-    const page = await browser.page()
-    const errors = pageErrors(page)
-    await page.emulateMedia({ colorScheme: 'light' })
+    const { page, errors } = await lightPage(browser)
     await page.goto(`${fixture.url}/admin/sessions/${id}`)
     await page.getByRole('heading', { name: 'Write the answer' }).waitFor()
     // No conversation yet: the one entry is the thinking turned on, marked.
@@ -119,10 +114,7 @@ describe('admin UI: the session page', { skip }, () => {
 
     // A roomier window than the tests' own, as the README shows it.
     await page.setViewportSize({ width: 1440, height: 900 })
-    await browser.screenshot(page, 'session')
-    await page.getByRole('button', { name: 'Switch to the dark theme' }).click()
-    await browser.screenshot(page, 'session-dark')
-    await page.getByRole('button', { name: 'Switch to the light theme' }).click()
+    await screenshotBothThemes(browser, page, 'session')
     assert.deepEqual(errors, [])
     await page.close()
   })

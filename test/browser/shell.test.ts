@@ -7,9 +7,8 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import type { Page, Request } from 'playwright-core'
-import { browserSkip, pageErrors, withBrowser } from '../support/browser.js'
-import { withGateway } from '../support/harness.js'
-import { nativeClient } from '../support/native-client.js'
+import { browserSkip, pageErrors } from '../support/browser.js'
+import { withAdminUi, withKeyedAdminUi } from '../support/browser-suite.js'
 import { text } from '../support/scripted-anthropic.js'
 
 const skip = browserSkip()
@@ -17,10 +16,7 @@ const skip = browserSkip()
 const row = (page: Page, id: string) => page.locator(`[data-session-id="${id}"]`)
 
 describe('admin UI without keys', { skip }, () => {
-  // First: after hooks run in order, and the pages' streams must be gone before the gateway closes.
-  const browser = withBrowser()
-  const fixture = withGateway()
-  const { call, createSession } = nativeClient(() => fixture.gateway)
+  const { browser, fixture, call, createSession } = withAdminUi()
   const create = (title: string) => createSession({ title })
 
   test('/admin shows the sessions list; new sessions and turns appear live', async () => {
@@ -116,18 +112,10 @@ describe('admin UI without keys', { skip }, () => {
 
 describe('admin UI with API keys', { skip }, () => {
   const KEY = 'admin-ui-test-key-5f2c'
-  const browser = withBrowser()
-  const fixture = withGateway({ server: { apiKeys: [KEY] } })
-  const { call } = nativeClient(() => fixture.gateway)
+  const { browser, fixture, createSession } = withKeyedAdminUi(KEY)
 
   test('the key prompt refuses a wrong key, takes the right one, and no URL carries it', async () => {
-    const created = await call(
-      'POST',
-      '/api/sessions',
-      { title: 'Behind a key' },
-      { authorization: `Bearer ${KEY}` },
-    )
-    assert.equal(created.status, 201, created.raw)
+    const created = await createSession({ title: 'Behind a key' })
     const page = await browser.page()
     const requests: Request[] = []
     page.on('request', (request) => requests.push(request))
@@ -141,18 +129,13 @@ describe('admin UI with API keys', { skip }, () => {
 
     await prompt.getByLabel('API key').fill(KEY)
     await prompt.getByRole('button', { name: 'Use this key' }).click()
-    await row(page, created.body.id as string).waitFor()
+    await row(page, created).waitFor()
     await page.getByText('Live', { exact: true }).waitFor()
     assert.equal(await prompt.isVisible(), false)
 
     // Live behind the key too.
-    const later = await call(
-      'POST',
-      '/api/sessions',
-      { title: 'Also behind it' },
-      { authorization: `Bearer ${KEY}` },
-    )
-    await row(page, later.body.id as string).waitFor({ timeout: 10_000 })
+    const later = await createSession({ title: 'Also behind it' })
+    await row(page, later).waitFor({ timeout: 10_000 })
 
     for (const request of requests) assert.ok(!request.url().includes(KEY), request.url())
     const stream = requests.filter((request) => new URL(request.url()).pathname === '/api/events')

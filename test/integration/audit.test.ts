@@ -45,6 +45,9 @@ function as(current: () => Gateway, who: keyof typeof KEYS) {
     call(method, path, body, { authorization: `Bearer ${KEYS[who]}` })
 }
 
+/** A chat completion of one user message, as an OpenAI client sends it. */
+const chatRequest = (content: string) => ({ model: 'claude-code', messages: [{ role: 'user', content }] })
+
 type Entry = Json & { action: string; actor: string | null; status: number; detail: Json }
 
 describe('audit trail', () => {
@@ -159,11 +162,7 @@ describe('audit trail', () => {
     socket.close()
 
     g.home.model.script(text('chatted'))
-    const chat = await fetch(`${g.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${KEYS.bob}` },
-      body: JSON.stringify({ model: 'claude-code', messages: [{ role: 'user', content: 'hello bob' }] }),
-    })
+    const chat = await bob('POST', '/v1/chat/completions', chatRequest('hello bob'))
     assert.equal(chat.status, 200)
     const chatSession = chat.headers.get('x-session-id')
 
@@ -262,11 +261,7 @@ describe('audit trail with users.auditPrompts', () => {
       200,
     )
     g.home.model.script(text('chatted'))
-    const chat = await fetch(`${g.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${KEYS.alice}` },
-      body: JSON.stringify({ model: 'claude-code', messages: [{ role: 'user', content: 'hello' }] }),
-    })
+    const chat = await alice('POST', '/v1/chat/completions', chatRequest('hello'))
     assert.equal(chat.status, 200)
 
     const read = await alice('GET', '/api/audit?limit=500')

@@ -5,6 +5,7 @@
  * references of a PromQL query, Kubernetes memory quantities, and the Docker build context as .dockerignore
  * selects it.
  */
+import assert from 'node:assert/strict'
 import { execFileSync, spawnSync } from 'node:child_process'
 import {
   chmodSync,
@@ -18,6 +19,7 @@ import {
 } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
+import { after, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { DockerfileParser } from 'dockerfile-ast'
 import { StatefulSet } from 'kubernetes-models/apps/v1'
@@ -176,16 +178,26 @@ export const selects = (
   Object.keys(selector).length > 0 &&
   Object.entries(selector).every(([k, v]) => labels?.[k] === v)
 
-export const hasKubectl = spawnSync('kubectl', ['version', '--client'], { stdio: 'ignore' }).status === 0
+const hasKubectl = spawnSync('kubectl', ['version', '--client'], { stdio: 'ignore' }).status === 0
 
 /** `kubectl kustomize dir`'s objects, by kind and name. */
-export function kubectlKustomize(dir: string): Map<string, Tree> {
+function kubectlKustomize(dir: string): Map<string, Tree> {
   const rendered = execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8' })
   return byKindAndName(rendered.split(/^---$/m).map((doc) => parse(doc) as Tree))
 }
 
-export const byKindAndName = (objects: Tree[]) =>
+const byKindAndName = (objects: Tree[]) =>
   new Map(objects.map((o) => [`${o.kind}/${(o.metadata as Tree).name}`, o]))
+
+/**
+ * The test that `kubectl kustomize dir` renders what `kustomize` here did (`objects`): the check that this
+ * part of kustomize is kustomize's. Skipped, saying why, where kubectl is not installed.
+ */
+export function testKubectlAgrees(dir: string, objects: Tree[]): void {
+  test('kubectl kustomize renders the same objects', { skip: !hasKubectl && 'kubectl not on PATH' }, () => {
+    assert.deepEqual(byKindAndName(objects), kubectlKustomize(dir))
+  })
+}
 
 /** The gateway's configuration as it loads `text` (a config file) with `env` on top: throws if invalid. */
 export function gatewayConfig(text: string, env: NodeJS.ProcessEnv = {}): Config {
@@ -235,9 +247,12 @@ export function containerEnv(container: IContainer, sources: PodSources): Record
 
 /**
  * deploy/deploy.sh run with a PATH of what it needs and no kubectl (`run`), or with a fake kubectl
- * (`fakeKubectl`) that logs its arguments and renders `rendered` for `kustomize`. Files go under `scratch`.
+ * (`fakeKubectl`) that logs its arguments and renders `rendered` for `kustomize`. Their files go in a
+ * scratch folder removed after the enclosing suite.
  */
-export function deployScript(scratch: string) {
+export function deployScript() {
+  const scratch = mkdtempSync(join(tmpdir(), 'ccgw-deploy-sh-'))
+  after(() => rmSync(scratch, { recursive: true, force: true }))
   const script = join(ROOT, 'deploy/deploy.sh')
   const bin = mkdtempSync(join(scratch, 'bin-'))
   for (const tool of ['bash', 'dirname', 'ls', 'tr', 'cat', 'grep', 'sed', 'awk'])

@@ -8,10 +8,9 @@
  * StatefulSet on a metric a running gateway exports; deploy.sh refuses the overlay while a placeholder is left.
  */
 import assert from 'node:assert/strict'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { after, describe, test } from 'node:test'
+import { describe, test } from 'node:test'
 import { StatefulSet } from 'kubernetes-models/apps/v1'
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2'
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1'
@@ -22,19 +21,17 @@ import { postgresConnectionsOf } from '../../src/cluster/index.js'
 import { CONFIG_KEYS } from '../../src/config/schema.js'
 import { withOwnGateway } from '../support/harness.js'
 import {
-  byKindAndName,
   containerEnv,
   deployScript,
   findOne,
   gatewayConfig,
-  hasKubectl,
-  kubectlKustomize,
   kubernetesProblem,
   kustomize,
   metricReferences,
   ROOT,
   selects,
   type Tree,
+  testKubectlAgrees,
 } from './deploy-checks.js'
 
 /** PostgreSQL's default max_connections: every replica's pools together must fit in it. */
@@ -89,9 +86,6 @@ function replicaConfig(ordinal: number, ip: string) {
 const config = replicaConfig(0, '10.42.0.7')
 const gatewayPort = container.ports?.find((p) => p.name === 'http')
 
-const scratch = mkdtempSync(join(tmpdir(), 'ccgw-deploy-replicas-'))
-after(() => rmSync(scratch, { recursive: true, force: true }))
-
 describe('deploy/k8s/overlays/replicas', () => {
   test('every object validates against the Kubernetes schemas, in the overlay namespace', () => {
     for (const object of objects) {
@@ -106,9 +100,7 @@ describe('deploy/k8s/overlays/replicas', () => {
       )
   })
 
-  test('kubectl kustomize renders the same objects', { skip: !hasKubectl && 'kubectl not on PATH' }, () => {
-    assert.deepEqual(byKindAndName(objects), kubectlKustomize(dir))
-  })
+  testKubectlAgrees(dir, objects)
 
   test("each pod's environment loads into cluster mode: the Secret's URLs, the pod's name and address", () => {
     const secretValues = filled(secret.stringData)
@@ -333,7 +325,7 @@ test('docs/scaling.md names every store and cluster key a replica uses, with its
 })
 
 describe('deploy/deploy.sh with the replicas overlay', () => {
-  const deploy = deployScript(scratch)
+  const deploy = deployScript()
   const rendered = (list: Tree[]) => list.map((o) => stringify(o)).join('---\n')
 
   test('refuses while a placeholder is left, naming the keys and never the values', () => {

@@ -8,10 +8,9 @@
  * deploy-image.test.ts runs the image's steps themselves.
  */
 import assert from 'node:assert/strict'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { after, describe, test } from 'node:test'
+import { describe, test } from 'node:test'
 import { DockerfileParser } from 'dockerfile-ast'
 import { StatefulSet } from 'kubernetes-models/apps/v1'
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1'
@@ -19,12 +18,9 @@ import { PodDisruptionBudget } from 'kubernetes-models/policy/v1'
 import { parse } from 'yaml'
 import { withOwnGateway } from '../support/harness.js'
 import {
-  byKindAndName,
   deployScript,
   findOne,
   gatewayConfig,
-  hasKubectl,
-  kubectlKustomize,
   kubernetesProblem,
   kustomize,
   lintDockerfile,
@@ -33,15 +29,13 @@ import {
   ROOT,
   selects,
   type Tree,
+  testKubectlAgrees,
 } from './deploy-checks.js'
 
 /** A Claude Code process holds about 190 MB (173 idle in docs/PERFORMANCE.md, more in turns). */
 const CLI_PROCESS_BYTES = 190 * 2 ** 20
 /** The gateway itself: about 100 MB idle with a spare (docs/PERFORMANCE.md), and room to work. */
 const GATEWAY_BYTES = 128 * 2 ** 20
-
-const scratch = mkdtempSync(join(tmpdir(), 'ccgw-deploy-'))
-after(() => rmSync(scratch, { recursive: true, force: true }))
 
 for (const overlay of ['base', 'overlays/example']) {
   describe(`deploy/k8s/${overlay}`, () => {
@@ -55,9 +49,7 @@ for (const overlay of ['base', 'overlays/example']) {
       }
     })
 
-    test('kubectl kustomize renders the same objects', { skip: !hasKubectl && 'kubectl not on PATH' }, () => {
-      assert.deepEqual(byKindAndName(objects), kubectlKustomize(dir))
-    })
+    testKubectlAgrees(dir, objects)
 
     const sts = new StatefulSet(findOne(objects, 'StatefulSet') as never)
     const pod = sts.spec!.template.spec!
@@ -314,7 +306,7 @@ test('the Grafana dashboard queries only metrics and labels the gateway exports'
 
 describe('deploy/deploy.sh', () => {
   // A PATH with what the script needs and no kubectl (run), or a fake kubectl that logs its arguments.
-  const { run, fakeKubectl } = deployScript(scratch)
+  const { run, fakeKubectl } = deployScript()
 
   test('-h prints the usage', () => {
     const result = run(['-h'])

@@ -5,15 +5,22 @@
 import assert from 'node:assert/strict'
 import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs'
 import { join } from 'node:path'
-import { describe, test } from 'node:test'
+import { describe, type TestContext, test } from 'node:test'
 import { projectSlug } from '../../src/engine/claude-home.js'
 import { GatewayError } from '../../src/engine/errors.js'
 import { PRIMING_PROMPT } from '../../src/engine/priming.js'
 import { liveProcesses, Runner } from '../../src/engine/runner.js'
 import type { ContentBlock, EventOf, GatewayEvent } from '../../src/events/types.js'
-import { flakyCli, testEngine, testHome, withHome } from '../support/harness.js'
+import { flakyCli, type TestEngine, testEngine, testHome, withHome } from '../support/harness.js'
 import { conversationTexts, failure, lastUserText, text, toolCall } from '../support/scripted-anthropic.js'
 import { isGone, waitForEvent, waitUntil } from '../support/wait.js'
+
+/** An engine of the test's own (`testEngine`'s arguments), closed after the test whatever its outcome. */
+async function testEngineFor(t: TestContext, ...args: Parameters<typeof testEngine>): Promise<TestEngine> {
+  const own = await testEngine(...args)
+  t.after(() => own.close())
+  return own
+}
 
 const ofTurn = (events: GatewayEvent[], turnId: string) =>
   events.filter((e) => 'turnId' in e && e.turnId === turnId)
@@ -21,167 +28,147 @@ const ofTurn = (events: GatewayEvent[], turnId: string) =>
 describe('engine with the real CLI', () => {
   const h = withHome()
 
-  test('a text turn streams token by token and completes with usage', async () => {
-    const { engine, events, close } = await testEngine(h.home)
-    try {
-      h.home.model.script(
-        text('Hello from the scripted model', {
-          chunkSize: 5,
-          usage: { input_tokens: 30, output_tokens: 9 },
-        }),
-      )
-      const session = await engine.createSession({ title: 'text' })
-      const turn = await engine.send(session.id, 'Say hello')
-      const done = await turn.done
-      assert.equal(done.status, 'success')
-      assert.equal(done.result, 'Hello from the scripted model')
-      assert.equal(done.usage.inputTokens, 30)
-      assert.equal(done.usage.outputTokens, 9)
+  test('a text turn streams token by token and completes with usage', async (t) => {
+    const { engine, events } = await testEngineFor(t, h.home)
+    h.home.model.script(
+      text('Hello from the scripted model', {
+        chunkSize: 5,
+        usage: { input_tokens: 30, output_tokens: 9 },
+      }),
+    )
+    const session = await engine.createSession({ title: 'text' })
+    const turn = await engine.send(session.id, 'Say hello')
+    const done = await turn.done
+    assert.equal(done.status, 'success')
+    assert.equal(done.result, 'Hello from the scripted model')
+    assert.equal(done.usage.inputTokens, 30)
+    assert.equal(done.usage.outputTokens, 9)
 
-      const mine = ofTurn(events, turn.id)
-      const deltas = mine.filter((e): e is EventOf<'text.delta'> => e.type === 'text.delta')
-      assert.ok(deltas.length >= 5, `expected token deltas, got ${deltas.length}`)
-      assert.equal(deltas.map((d) => d.text).join(''), 'Hello from the scripted model')
-      assert.deepEqual(
-        [...new Set(mine.map((e) => e.type))],
-        ['turn.started', 'text.delta', 'message', 'message.stop', 'usage', 'turn.completed'],
-      )
-      // session.created is about the session, outside its sequence (seq 0).
-      const forSession = events.filter((e) => e.sessionId === session.id && e.seq > 0)
-      assert.deepEqual(
-        forSession.map((e) => e.seq),
-        forSession.map((_, i) => i + 1),
-        'sequence numbers start at 1 without gaps',
-      )
-      assert.equal(lastUserText(h.home.model.turns.at(-1)!.body), 'Say hello')
-      const record = (await engine.getSession(session.id))!
-      assert.equal(record.state, 'idle')
-      assert.ok(record.claudeSessionId)
-      assert.equal(record.turns, 1)
-    } finally {
-      await close()
-    }
+    const mine = ofTurn(events, turn.id)
+    const deltas = mine.filter((e): e is EventOf<'text.delta'> => e.type === 'text.delta')
+    assert.ok(deltas.length >= 5, `expected token deltas, got ${deltas.length}`)
+    assert.equal(deltas.map((d) => d.text).join(''), 'Hello from the scripted model')
+    assert.deepEqual(
+      [...new Set(mine.map((e) => e.type))],
+      ['turn.started', 'text.delta', 'message', 'message.stop', 'usage', 'turn.completed'],
+    )
+    // session.created is about the session, outside its sequence (seq 0).
+    const forSession = events.filter((e) => e.sessionId === session.id && e.seq > 0)
+    assert.deepEqual(
+      forSession.map((e) => e.seq),
+      forSession.map((_, i) => i + 1),
+      'sequence numbers start at 1 without gaps',
+    )
+    assert.equal(lastUserText(h.home.model.turns.at(-1)!.body), 'Say hello')
+    const record = (await engine.getSession(session.id))!
+    assert.equal(record.state, 'idle')
+    assert.ok(record.claudeSessionId)
+    assert.equal(record.turns, 1)
   })
 
-  test('a thinking turn streams thinking deltas before the text', async () => {
-    const { engine, events, close } = await testEngine(h.home)
-    try {
-      h.home.model.script({
-        blocks: [
-          { type: 'thinking', thinking: 'Let me think about this carefully.' },
-          { type: 'text', text: 'The answer is 4.' },
-        ],
-        chunkSize: 6,
-      })
-      const session = await engine.createSession({ thinking: { type: 'enabled', budgetTokens: 2048 } })
-      const turn = await engine.send(session.id, 'What is 2 + 2?')
-      const done = await turn.done
-      assert.equal(done.result, 'The answer is 4.')
-      const mine = ofTurn(events, turn.id)
-      const thinking = mine.filter((e): e is EventOf<'thinking.delta'> => e.type === 'thinking.delta')
-      assert.ok(thinking.length > 1)
-      assert.equal(thinking.map((t) => t.text).join(''), 'Let me think about this carefully.')
-      const firstText = mine.findIndex((e) => e.type === 'text.delta')
-      assert.ok(mine.findIndex((e) => e.type === 'thinking.delta') < firstText)
-      // Claude Code turns a budget into adaptive thinking on models that support it; either way it is on.
-      assert.ok(['enabled', 'adaptive'].includes(h.home.model.turns.at(-1)!.body.thinking?.type ?? 'none'))
-    } finally {
-      await close()
-    }
+  test('a thinking turn streams thinking deltas before the text', async (t) => {
+    const { engine, events } = await testEngineFor(t, h.home)
+    h.home.model.script({
+      blocks: [
+        { type: 'thinking', thinking: 'Let me think about this carefully.' },
+        { type: 'text', text: 'The answer is 4.' },
+      ],
+      chunkSize: 6,
+    })
+    const session = await engine.createSession({ thinking: { type: 'enabled', budgetTokens: 2048 } })
+    const turn = await engine.send(session.id, 'What is 2 + 2?')
+    const done = await turn.done
+    assert.equal(done.result, 'The answer is 4.')
+    const mine = ofTurn(events, turn.id)
+    const thinking = mine.filter((e): e is EventOf<'thinking.delta'> => e.type === 'thinking.delta')
+    assert.ok(thinking.length > 1)
+    assert.equal(thinking.map((t) => t.text).join(''), 'Let me think about this carefully.')
+    const firstText = mine.findIndex((e) => e.type === 'text.delta')
+    assert.ok(mine.findIndex((e) => e.type === 'thinking.delta') < firstText)
+    // Claude Code turns a budget into adaptive thinking on models that support it; either way it is on.
+    assert.ok(['enabled', 'adaptive'].includes(h.home.model.turns.at(-1)!.body.thinking?.type ?? 'none'))
   })
 
-  test('Claude runs Bash and Write in the workspace; the files exist and the changes are events', async () => {
-    const { engine, events, close } = await testEngine(h.home)
-    try {
-      h.home.model.script(
-        toolCall('Bash', { command: 'echo from-bash > bash.txt', description: 'write a file' }),
-        toolCall('Write', { file_path: join(h.home.workspace, 'hello.py'), content: 'print("hi")\n' }),
-        text('Both files are written.'),
-      )
-      const session = await engine.createSession({ permissionMode: 'bypassPermissions' })
-      const turn = await engine.send(session.id, 'Create two files')
-      const done = await turn.done
-      assert.equal(done.status, 'success', JSON.stringify(done.error))
-      assert.equal(readFileSync(join(h.home.workspace, 'bash.txt'), 'utf8'), 'from-bash\n')
-      assert.equal(readFileSync(join(h.home.workspace, 'hello.py'), 'utf8'), 'print("hi")\n')
+  test('Claude runs Bash and Write in the workspace; the files exist and the changes are events', async (t) => {
+    const { engine, events } = await testEngineFor(t, h.home)
+    h.home.model.script(
+      toolCall('Bash', { command: 'echo from-bash > bash.txt', description: 'write a file' }),
+      toolCall('Write', { file_path: join(h.home.workspace, 'hello.py'), content: 'print("hi")\n' }),
+      text('Both files are written.'),
+    )
+    const session = await engine.createSession({ permissionMode: 'bypassPermissions' })
+    const turn = await engine.send(session.id, 'Create two files')
+    const done = await turn.done
+    assert.equal(done.status, 'success', JSON.stringify(done.error))
+    assert.equal(readFileSync(join(h.home.workspace, 'bash.txt'), 'utf8'), 'from-bash\n')
+    assert.equal(readFileSync(join(h.home.workspace, 'hello.py'), 'utf8'), 'print("hi")\n')
 
-      const mine = ofTurn(events, turn.id)
-      const calls = mine.filter((e): e is EventOf<'tool.call'> => e.type === 'tool.call')
-      assert.deepEqual(
-        calls.map((c) => c.name),
-        ['Bash', 'Write'],
-      )
-      const results = mine.filter((e): e is EventOf<'tool.result'> => e.type === 'tool.result')
-      assert.deepEqual(
-        results.map((r) => [r.name, r.isError]),
-        [
-          ['Bash', false],
-          ['Write', false],
-        ],
-      )
-      assert.equal(results[0]!.toolUseId, calls[0]!.toolUseId)
-      const change = mine.find((e): e is EventOf<'file.changed'> => e.type === 'file.changed')
-      assert.ok(change)
-      assert.equal(change.path, join(h.home.workspace, 'hello.py'))
-      assert.equal(change.kind, 'created')
-      assert.equal(change.after, 'print("hi")\n')
-      assert.equal(change.before, null)
-    } finally {
-      await close()
-    }
+    const mine = ofTurn(events, turn.id)
+    const calls = mine.filter((e): e is EventOf<'tool.call'> => e.type === 'tool.call')
+    assert.deepEqual(
+      calls.map((c) => c.name),
+      ['Bash', 'Write'],
+    )
+    const results = mine.filter((e): e is EventOf<'tool.result'> => e.type === 'tool.result')
+    assert.deepEqual(
+      results.map((r) => [r.name, r.isError]),
+      [
+        ['Bash', false],
+        ['Write', false],
+      ],
+    )
+    assert.equal(results[0]!.toolUseId, calls[0]!.toolUseId)
+    const change = mine.find((e): e is EventOf<'file.changed'> => e.type === 'file.changed')
+    assert.ok(change)
+    assert.equal(change.path, join(h.home.workspace, 'hello.py'))
+    assert.equal(change.kind, 'created')
+    assert.equal(change.after, 'print("hi")\n')
+    assert.equal(change.before, null)
   })
 
-  test('interrupt stops a streaming turn; the same process serves the next message', async () => {
-    const { engine, events, close } = await testEngine(h.home)
-    try {
-      h.home.model.script(
-        text('x'.repeat(400), { chunkSize: 2, chunkDelayMs: 20 }),
-        text('after the interrupt'),
-      )
-      const session = await engine.createSession({})
-      const turn = await engine.send(session.id, 'Write a long answer')
-      await waitForEvent(events, (e) => e.type === 'text.delta' && e.turnId === turn.id)
-      const pid = engine.runnerOf(session.id)!.pid
-      assert.equal(await engine.interrupt(session.id), true)
-      const done = await turn.done
-      assert.equal(done.status, 'interrupted')
-      assert.equal((await engine.getSession(session.id))!.state, 'idle')
+  test('interrupt stops a streaming turn; the same process serves the next message', async (t) => {
+    const { engine, events } = await testEngineFor(t, h.home)
+    h.home.model.script(
+      text('x'.repeat(400), { chunkSize: 2, chunkDelayMs: 20 }),
+      text('after the interrupt'),
+    )
+    const session = await engine.createSession({})
+    const turn = await engine.send(session.id, 'Write a long answer')
+    await waitForEvent(events, (e) => e.type === 'text.delta' && e.turnId === turn.id)
+    const pid = engine.runnerOf(session.id)!.pid
+    assert.equal(await engine.interrupt(session.id), true)
+    const done = await turn.done
+    assert.equal(done.status, 'interrupted')
+    assert.equal((await engine.getSession(session.id))!.state, 'idle')
 
-      const next = await engine.send(session.id, 'Are you still there?')
-      assert.equal((await next.done).result, 'after the interrupt')
-      assert.equal(engine.runnerOf(session.id)!.pid, pid, 'no new process')
-      assert.equal(await engine.interrupt(session.id), false, 'nothing to interrupt')
-    } finally {
-      await close()
-    }
+    const next = await engine.send(session.id, 'Are you still there?')
+    assert.equal((await next.done).result, 'after the interrupt')
+    assert.equal(engine.runnerOf(session.id)!.pid, pid, 'no new process')
+    assert.equal(await engine.interrupt(session.id), false, 'nothing to interrupt')
   })
 
-  test('an idle session hibernates and resumes with its context', async () => {
-    const { engine, events, close } = await testEngine(h.home, { idleTimeoutMs: 300 })
-    try {
-      h.home.model.script(text('My name is Scripty.'), text('You asked for my name.'))
-      const session = await engine.createSession({})
-      const first = await (await engine.send(session.id, 'What is your name?')).done
-      const firstPid = engine.runnerOf(session.id)!.pid!
-      await waitForEvent(events, (e) => e.type === 'session.state' && e.state === 'hibernated')
-      assert.equal(engine.runnerOf(session.id), null)
-      await waitUntil(() => isGone(firstPid), 10_000, 'the hibernated process to exit')
+  test('an idle session hibernates and resumes with its context', async (t) => {
+    const { engine, events } = await testEngineFor(t, h.home, { idleTimeoutMs: 300 })
+    h.home.model.script(text('My name is Scripty.'), text('You asked for my name.'))
+    const session = await engine.createSession({})
+    const first = await (await engine.send(session.id, 'What is your name?')).done
+    const firstPid = engine.runnerOf(session.id)!.pid!
+    await waitForEvent(events, (e) => e.type === 'session.state' && e.state === 'hibernated')
+    assert.equal(engine.runnerOf(session.id), null)
+    await waitUntil(() => isGone(firstPid), 10_000, 'the hibernated process to exit')
 
-      const second = await (await engine.send(session.id, 'What did I ask?')).done
-      assert.equal(second.result, 'You asked for my name.')
-      // The resumed CLI continues its saved cost total: the turn is charged only for itself.
-      assert.ok(first.costUsd > 0)
-      assert.ok(Math.abs(second.costUsd - first.costUsd) < 1e-9, `${second.costUsd} vs ${first.costUsd}`)
-      assert.ok(Math.abs((await engine.getSession(session.id))!.costUsd - 2 * first.costUsd) < 1e-9)
-      assert.notEqual(engine.runnerOf(session.id)!.pid, firstPid)
-      assert.deepEqual(conversationTexts(h.home.model.turns.at(-1)!.body), [
-        { role: 'user', text: 'What is your name?' },
-        { role: 'assistant', text: 'My name is Scripty.' },
-        { role: 'user', text: 'What did I ask?' },
-      ])
-    } finally {
-      await close()
-    }
+    const second = await (await engine.send(session.id, 'What did I ask?')).done
+    assert.equal(second.result, 'You asked for my name.')
+    // The resumed CLI continues its saved cost total: the turn is charged only for itself.
+    assert.ok(first.costUsd > 0)
+    assert.ok(Math.abs(second.costUsd - first.costUsd) < 1e-9, `${second.costUsd} vs ${first.costUsd}`)
+    assert.ok(Math.abs((await engine.getSession(session.id))!.costUsd - 2 * first.costUsd) < 1e-9)
+    assert.notEqual(engine.runnerOf(session.id)!.pid, firstPid)
+    assert.deepEqual(conversationTexts(h.home.model.turns.at(-1)!.body), [
+      { role: 'user', text: 'What is your name?' },
+      { role: 'assistant', text: 'My name is Scripty.' },
+      { role: 'user', text: 'What did I ask?' },
+    ])
   })
 
   test('sessions survive a gateway restart and continue with their context', async () => {
@@ -219,367 +206,305 @@ describe('engine with the real CLI', () => {
     }
   })
 
-  test('a CLI killed mid-turn fails that turn clearly and the next message resumes', async () => {
-    const { engine, events, close } = await testEngine(h.home)
-    try {
-      h.home.model.script(
-        text('First answer.'),
-        text('y'.repeat(300), { chunkSize: 1, chunkDelayMs: 20 }),
-        text('Back again.'),
-      )
-      const session = await engine.createSession({})
-      await (await engine.send(session.id, 'First question')).done
-      const turn = await engine.send(session.id, 'Second question')
-      await waitForEvent(events, (e) => e.type === 'text.delta' && e.turnId === turn.id)
-      process.kill(engine.runnerOf(session.id)!.pid!, 'SIGKILL')
-      const done = await turn.done
-      assert.equal(done.status, 'error')
-      assert.equal(done.error?.code, 'process_exited')
-      assert.match(done.error!.message, /exited unexpectedly \(signal SIGKILL\)/)
-      assert.equal((await engine.getSession(session.id))!.state, 'hibernated')
+  test('a CLI killed mid-turn fails that turn clearly and the next message resumes', async (t) => {
+    const { engine, events } = await testEngineFor(t, h.home)
+    h.home.model.script(
+      text('First answer.'),
+      text('y'.repeat(300), { chunkSize: 1, chunkDelayMs: 20 }),
+      text('Back again.'),
+    )
+    const session = await engine.createSession({})
+    await (await engine.send(session.id, 'First question')).done
+    const turn = await engine.send(session.id, 'Second question')
+    await waitForEvent(events, (e) => e.type === 'text.delta' && e.turnId === turn.id)
+    process.kill(engine.runnerOf(session.id)!.pid!, 'SIGKILL')
+    const done = await turn.done
+    assert.equal(done.status, 'error')
+    assert.equal(done.error?.code, 'process_exited')
+    assert.match(done.error!.message, /exited unexpectedly \(signal SIGKILL\)/)
+    assert.equal((await engine.getSession(session.id))!.state, 'hibernated')
 
-      const next = await engine.send(session.id, 'Third question')
-      assert.equal((await next.done).result, 'Back again.')
-      const seen = conversationTexts(h.home.model.turns.at(-1)!.body).map((t) => t.text)
-      assert.deepEqual(seen.slice(0, 2), ['First question', 'First answer.'])
-      assert.equal(seen.at(-1), 'Third question')
-    } finally {
-      await close()
-    }
+    const next = await engine.send(session.id, 'Third question')
+    assert.equal((await next.done).result, 'Back again.')
+    const seen = conversationTexts(h.home.model.turns.at(-1)!.body).map((t) => t.text)
+    assert.deepEqual(seen.slice(0, 2), ['First question', 'First answer.'])
+    assert.equal(seen.at(-1), 'Third question')
   })
 
-  test('a full pool evicts the least recently used idle runner', async () => {
-    const { engine, events, close } = await testEngine(h.home, { maxRunners: 1, queueSize: 0 })
-    try {
-      const a = await engine.createSession({ title: 'a' })
-      const b = await engine.createSession({ title: 'b' })
-      await (await engine.send(a.id, 'hello a')).done
-      await (await engine.send(b.id, 'hello b')).done
-      assert.equal((await engine.getSession(a.id))!.state, 'hibernated')
-      assert.ok(
-        events.some((e) => e.sessionId === a.id && e.type === 'session.state' && e.reason === 'evicted'),
-      )
-      assert.equal(engine.processStats.live, 1)
-    } finally {
-      await close()
-    }
+  test('a full pool evicts the least recently used idle runner', async (t) => {
+    const { engine, events } = await testEngineFor(t, h.home, { maxRunners: 1, queueSize: 0 })
+    const a = await engine.createSession({ title: 'a' })
+    const b = await engine.createSession({ title: 'b' })
+    await (await engine.send(a.id, 'hello a')).done
+    await (await engine.send(b.id, 'hello b')).done
+    assert.equal((await engine.getSession(a.id))!.state, 'hibernated')
+    assert.ok(
+      events.some((e) => e.sessionId === a.id && e.type === 'session.state' && e.reason === 'evicted'),
+    )
+    assert.equal(engine.processStats.live, 1)
   })
 
-  test('a full pool and a full queue give the busy error; a queued request waits its turn', async () => {
-    const { engine, events, close } = await testEngine(h.home, {
+  test('a full pool and a full queue give the busy error; a queued request waits its turn', async (t) => {
+    const { engine, events } = await testEngineFor(t, h.home, {
       maxRunners: 1,
       queueSize: 1,
       queueTimeoutMs: 20_000,
     })
-    try {
-      h.home.model.script(text('z'.repeat(100), { chunkSize: 1, chunkDelayMs: 20 }))
-      const a = await engine.createSession({ title: 'slow' })
-      const b = await engine.createSession({ title: 'queued' })
-      const c = await engine.createSession({ title: 'refused' })
-      const slow = await engine.send(a.id, 'slow one')
-      await waitForEvent(events, (e) => e.type === 'text.delta' && e.turnId === slow.id)
-      const queued = engine.send(b.id, 'waits for a slot')
-      await waitUntil(() => engine.processStats.queued === 1, 5_000, 'the request to queue')
-      await assert.rejects(engine.send(c.id, 'no room'), (error: unknown) => {
-        assert.ok(error instanceof GatewayError)
-        assert.equal(error.code, 'busy')
-        assert.ok(error.retryAfterMs && error.retryAfterMs > 0)
-        return true
-      })
-      assert.equal((await slow.done).status, 'success')
-      assert.equal((await (await queued).done).status, 'success')
-      assert.equal(
-        (await engine.getSession(a.id))!.state,
-        'hibernated',
-        'the idle runner gave way to the queued request',
-      )
-    } finally {
-      await close()
-    }
+    h.home.model.script(text('z'.repeat(100), { chunkSize: 1, chunkDelayMs: 20 }))
+    const a = await engine.createSession({ title: 'slow' })
+    const b = await engine.createSession({ title: 'queued' })
+    const c = await engine.createSession({ title: 'refused' })
+    const slow = await engine.send(a.id, 'slow one')
+    await waitForEvent(events, (e) => e.type === 'text.delta' && e.turnId === slow.id)
+    const queued = engine.send(b.id, 'waits for a slot')
+    await waitUntil(() => engine.processStats.queued === 1, 5_000, 'the request to queue')
+    await assert.rejects(engine.send(c.id, 'no room'), (error: unknown) => {
+      assert.ok(error instanceof GatewayError)
+      assert.equal(error.code, 'busy')
+      assert.ok(error.retryAfterMs && error.retryAfterMs > 0)
+      return true
+    })
+    assert.equal((await slow.done).status, 'success')
+    assert.equal((await (await queued).done).status, 'success')
+    assert.equal(
+      (await engine.getSession(a.id))!.state,
+      'hibernated',
+      'the idle runner gave way to the queued request',
+    )
   })
 
-  test('a second message to a busy session waits; beyond the session queue it is refused', async () => {
-    const { engine, events, close } = await testEngine(h.home, { sessionQueueSize: 1 })
-    try {
-      h.home.model.script(text('one', { delayMs: 500 }), text('two'))
-      const session = await engine.createSession({})
-      const first = await engine.send(session.id, 'first')
-      const second = engine.send(session.id, 'second')
-      await assert.rejects(engine.send(session.id, 'third'), { code: 'session_busy' })
-      assert.equal((await first.done).result, 'one')
-      const secondTurn = await second
-      assert.equal((await secondTurn.done).result, 'two')
-      const starts = events.filter((e) => e.type === 'turn.started').map((e) => e.turnId)
-      const ends = events.filter((e) => e.type === 'turn.completed').map((e) => e.turnId)
-      assert.deepEqual(starts, ends, 'turns never interleave')
-    } finally {
-      await close()
-    }
+  test('a second message to a busy session waits; beyond the session queue it is refused', async (t) => {
+    const { engine, events } = await testEngineFor(t, h.home, { sessionQueueSize: 1 })
+    h.home.model.script(text('one', { delayMs: 500 }), text('two'))
+    const session = await engine.createSession({})
+    const first = await engine.send(session.id, 'first')
+    const second = engine.send(session.id, 'second')
+    await assert.rejects(engine.send(session.id, 'third'), { code: 'session_busy' })
+    assert.equal((await first.done).result, 'one')
+    const secondTurn = await second
+    assert.equal((await secondTurn.done).result, 'two')
+    const starts = events.filter((e) => e.type === 'turn.started').map((e) => e.turnId)
+    const ends = events.filter((e) => e.type === 'turn.completed').map((e) => e.turnId)
+    assert.deepEqual(starts, ends, 'turns never interleave')
   })
 
-  test('a warm spare serves a new conversation without starting a process', async () => {
-    const { engine, close } = await testEngine(h.home, { warmSpares: 1 })
-    try {
-      await waitUntil(() => engine.processStats.spares === 1, 30_000, 'a warm spare')
-      const sparePids = [...liveProcesses].map((p) => p.pid)
-      const session = await engine.createSession({})
-      const turn = await engine.send(session.id, 'hi')
-      assert.equal((await turn.done).status, 'success')
-      assert.ok(sparePids.includes(engine.runnerOf(session.id)!.pid!), 'the spare process serves the session')
-      await waitUntil(() => engine.processStats.spares === 1, 30_000, 'the spare to be replaced')
-    } finally {
-      await close()
-    }
+  test('a warm spare serves a new conversation without starting a process', async (t) => {
+    const { engine } = await testEngineFor(t, h.home, { warmSpares: 1 })
+    await waitUntil(() => engine.processStats.spares === 1, 30_000, 'a warm spare')
+    const sparePids = [...liveProcesses].map((p) => p.pid)
+    const session = await engine.createSession({})
+    const turn = await engine.send(session.id, 'hi')
+    assert.equal((await turn.done).status, 'success')
+    assert.ok(sparePids.includes(engine.runnerOf(session.id)!.pid!), 'the spare process serves the session')
+    await waitUntil(() => engine.processStats.spares === 1, 30_000, 'the spare to be replaced')
   })
 
-  test('with every slot held by idle sessions, the one idle longest gives its process to a new spare', async () => {
-    const { engine, events, close } = await testEngine(h.home, {
+  test('with every slot held by idle sessions, the one idle longest gives its process to a new spare', async (t) => {
+    const { engine, events } = await testEngineFor(t, h.home, {
       maxRunners: 2,
       warmSpares: 1,
       // Long enough for b's turn to end before a may give way, on a loaded machine too (1.5 s was not in CI).
       spareReclaimIdleMs: 6_000,
     })
-    try {
-      await waitUntil(() => engine.processStats.spares === 1, 30_000, 'a warm spare')
-      h.home.model.script(text('first a'), text('first b'))
-      const a = await engine.createSession({ title: 'a' })
-      await (await engine.send(a.id, 'hello a')).done
-      await waitUntil(() => engine.processStats.spares === 1, 30_000, 'the spare to be replaced')
-      const b = await engine.createSession({ title: 'b' })
-      await (await engine.send(b.id, 'hello b')).done
-      // Both slots are a session's now: no spare until a has been idle long enough.
-      assert.equal(engine.processStats.spares, 0)
-      assert.equal((await engine.getSession(a.id))!.state, 'idle')
-      await waitUntil(() => engine.processStats.spares === 1, 30_000, 'a spare in a reclaimed slot')
-      assert.equal((await engine.getSession(a.id))!.state, 'hibernated')
-      assert.equal(
-        (await engine.getSession(b.id))!.state,
-        'idle',
-        'only the session idle the longest gave way',
-      )
-      assert.ok(
-        events.some((e) => e.sessionId === a.id && e.type === 'session.state' && e.reason === 'evicted'),
-      )
-      assert.ok(engine.processStats.live <= 2)
+    await waitUntil(() => engine.processStats.spares === 1, 30_000, 'a warm spare')
+    h.home.model.script(text('first a'), text('first b'))
+    const a = await engine.createSession({ title: 'a' })
+    await (await engine.send(a.id, 'hello a')).done
+    await waitUntil(() => engine.processStats.spares === 1, 30_000, 'the spare to be replaced')
+    const b = await engine.createSession({ title: 'b' })
+    await (await engine.send(b.id, 'hello b')).done
+    // Both slots are a session's now: no spare until a has been idle long enough.
+    assert.equal(engine.processStats.spares, 0)
+    assert.equal((await engine.getSession(a.id))!.state, 'idle')
+    await waitUntil(() => engine.processStats.spares === 1, 30_000, 'a spare in a reclaimed slot')
+    assert.equal((await engine.getSession(a.id))!.state, 'hibernated')
+    assert.equal((await engine.getSession(b.id))!.state, 'idle', 'only the session idle the longest gave way')
+    assert.ok(
+      events.some((e) => e.sessionId === a.id && e.type === 'session.state' && e.reason === 'evicted'),
+    )
+    assert.ok(engine.processStats.live <= 2)
 
-      const sparePid = [...liveProcesses].find((p) => ![engine.runnerOf(b.id)?.pid].includes(p.pid))!.pid
-      const c = await engine.createSession({ title: 'c' })
-      await (await engine.send(c.id, 'hello c')).done
-      assert.equal(engine.runnerOf(c.id)!.pid, sparePid, 'the new conversation got the spare')
+    const sparePid = [...liveProcesses].find((p) => ![engine.runnerOf(b.id)?.pid].includes(p.pid))!.pid
+    const c = await engine.createSession({ title: 'c' })
+    await (await engine.send(c.id, 'hello c')).done
+    assert.equal(engine.runnerOf(c.id)!.pid, sparePid, 'the new conversation got the spare')
 
-      h.home.model.script(text('a again'))
-      await (await engine.send(a.id, 'back to a')).done
-      assert.ok(conversationTexts(h.home.model.turns.at(-1)!.body).some((t) => t.text === 'first a'))
-    } finally {
-      await close()
-    }
+    h.home.model.script(text('a again'))
+    await (await engine.send(a.id, 'back to a')).done
+    assert.ok(conversationTexts(h.home.model.turns.at(-1)!.body).some((t) => t.text === 'first a'))
   })
 
-  test('a turn that runs too long fails with turn_timeout', async () => {
-    const { engine, close } = await testEngine(h.home, { turnTimeoutMs: 800 })
-    try {
-      h.home.model.script(text('w'.repeat(200), { chunkSize: 1, chunkDelayMs: 30 }))
-      const session = await engine.createSession({})
-      const done = await (await engine.send(session.id, 'take your time')).done
-      assert.equal(done.status, 'error')
-      assert.equal(done.error?.code, 'turn_timeout')
-    } finally {
-      await close()
-    }
+  test('a turn that runs too long fails with turn_timeout', async (t) => {
+    const { engine } = await testEngineFor(t, h.home, { turnTimeoutMs: 800 })
+    h.home.model.script(text('w'.repeat(200), { chunkSize: 1, chunkDelayMs: 30 }))
+    const session = await engine.createSession({})
+    const done = await (await engine.send(session.id, 'take your time')).done
+    assert.equal(done.status, 'error')
+    assert.equal(done.error?.code, 'turn_timeout')
   })
 
-  test('a permission request is published and answered through the engine', async () => {
-    const { engine, events, close } = await testEngine(h.home)
-    try {
-      const target = join(h.home.workspace, 'approved.txt')
-      const refused = join(h.home.workspace, 'refused.txt')
-      h.home.model.script(
-        toolCall('Write', { file_path: target, content: 'approved\n' }),
-        toolCall('Write', { file_path: refused, content: 'refused\n' }),
-        text('Done.'),
-      )
-      const session = await engine.createSession({ permissionMode: 'default', askPermissions: true })
-      const turn = await engine.send(session.id, 'Write two files')
-      const first = (await waitForEvent(
-        events,
-        (e) => e.type === 'permission.requested',
-      )) as EventOf<'permission.requested'>
-      assert.equal(first.toolName, 'Write')
-      assert.deepEqual(first.input, { file_path: target, content: 'approved\n' })
-      assert.equal(engine.answerPermission(session.id, 'no-such-request', { behavior: 'allow' }), false)
-      assert.equal(engine.answerPermission(session.id, first.requestId, { behavior: 'allow' }), true)
-      const second = (await waitForEvent(
-        events,
-        (e) => e.type === 'permission.requested' && e.requestId !== first.requestId,
-      )) as EventOf<'permission.requested'>
-      engine.answerPermission(session.id, second.requestId, { behavior: 'deny', message: 'Not that one' })
-      assert.equal((await turn.done).status, 'success')
-      assert.equal(readFileSync(target, 'utf8'), 'approved\n')
-      assert.equal(existsSync(refused), false)
-      const resolved = events.filter(
-        (e): e is EventOf<'permission.resolved'> => e.type === 'permission.resolved',
-      )
-      assert.deepEqual(
-        resolved.map((r) => [r.behavior, r.by]),
-        [
-          ['allow', 'client'],
-          ['deny', 'client'],
-        ],
-      )
-      const denied = events.find(
-        (e): e is EventOf<'tool.result'> => e.type === 'tool.result' && e.toolUseId === second.toolUseId,
-      )
-      assert.equal(denied?.isError, true)
-      assert.match(JSON.stringify(denied?.content), /Not that one/)
-    } finally {
-      await close()
-    }
+  test('a permission request is published and answered through the engine', async (t) => {
+    const { engine, events } = await testEngineFor(t, h.home)
+    const target = join(h.home.workspace, 'approved.txt')
+    const refused = join(h.home.workspace, 'refused.txt')
+    h.home.model.script(
+      toolCall('Write', { file_path: target, content: 'approved\n' }),
+      toolCall('Write', { file_path: refused, content: 'refused\n' }),
+      text('Done.'),
+    )
+    const session = await engine.createSession({ permissionMode: 'default', askPermissions: true })
+    const turn = await engine.send(session.id, 'Write two files')
+    const first = (await waitForEvent(
+      events,
+      (e) => e.type === 'permission.requested',
+    )) as EventOf<'permission.requested'>
+    assert.equal(first.toolName, 'Write')
+    assert.deepEqual(first.input, { file_path: target, content: 'approved\n' })
+    assert.equal(engine.answerPermission(session.id, 'no-such-request', { behavior: 'allow' }), false)
+    assert.equal(engine.answerPermission(session.id, first.requestId, { behavior: 'allow' }), true)
+    const second = (await waitForEvent(
+      events,
+      (e) => e.type === 'permission.requested' && e.requestId !== first.requestId,
+    )) as EventOf<'permission.requested'>
+    engine.answerPermission(session.id, second.requestId, { behavior: 'deny', message: 'Not that one' })
+    assert.equal((await turn.done).status, 'success')
+    assert.equal(readFileSync(target, 'utf8'), 'approved\n')
+    assert.equal(existsSync(refused), false)
+    const resolved = events.filter(
+      (e): e is EventOf<'permission.resolved'> => e.type === 'permission.resolved',
+    )
+    assert.deepEqual(
+      resolved.map((r) => [r.behavior, r.by]),
+      [
+        ['allow', 'client'],
+        ['deny', 'client'],
+      ],
+    )
+    const denied = events.find(
+      (e): e is EventOf<'tool.result'> => e.type === 'tool.result' && e.toolUseId === second.toolUseId,
+    )
+    assert.equal(denied?.isError, true)
+    assert.match(JSON.stringify(denied?.content), /Not that one/)
   })
 
-  test('without interactive approvals, or without an answer in time, a permission request is denied', async () => {
-    const { engine, events, close } = await testEngine(h.home, { permissionTimeoutMs: 300 })
-    try {
-      h.home.model.script(
-        toolCall('Write', { file_path: join(h.home.workspace, 'a.txt'), content: 'a' }),
-        text('Could not write.'),
-        toolCall('Write', { file_path: join(h.home.workspace, 'b.txt'), content: 'b' }),
-        text('Nobody answered.'),
-      )
-      const rules = await engine.createSession({ permissionMode: 'default' })
-      await (await engine.send(rules.id, 'write a')).done
-      const asking = await engine.createSession({ permissionMode: 'default', askPermissions: true })
-      await (await engine.send(asking.id, 'write b')).done
-      const resolved = events.filter(
-        (e): e is EventOf<'permission.resolved'> => e.type === 'permission.resolved',
-      )
-      assert.deepEqual(
-        resolved.map((r) => [r.sessionId, r.behavior, r.by]),
-        [
-          [rules.id, 'deny', 'rule'],
-          [asking.id, 'deny', 'timeout'],
-        ],
-      )
-      assert.equal(existsSync(join(h.home.workspace, 'a.txt')), false)
-      assert.equal(existsSync(join(h.home.workspace, 'b.txt')), false)
-    } finally {
-      await close()
-    }
+  test('without interactive approvals, or without an answer in time, a permission request is denied', async (t) => {
+    const { engine, events } = await testEngineFor(t, h.home, { permissionTimeoutMs: 300 })
+    h.home.model.script(
+      toolCall('Write', { file_path: join(h.home.workspace, 'a.txt'), content: 'a' }),
+      text('Could not write.'),
+      toolCall('Write', { file_path: join(h.home.workspace, 'b.txt'), content: 'b' }),
+      text('Nobody answered.'),
+    )
+    const rules = await engine.createSession({ permissionMode: 'default' })
+    await (await engine.send(rules.id, 'write a')).done
+    const asking = await engine.createSession({ permissionMode: 'default', askPermissions: true })
+    await (await engine.send(asking.id, 'write b')).done
+    const resolved = events.filter(
+      (e): e is EventOf<'permission.resolved'> => e.type === 'permission.resolved',
+    )
+    assert.deepEqual(
+      resolved.map((r) => [r.sessionId, r.behavior, r.by]),
+      [
+        [rules.id, 'deny', 'rule'],
+        [asking.id, 'deny', 'timeout'],
+      ],
+    )
+    assert.equal(existsSync(join(h.home.workspace, 'a.txt')), false)
+    assert.equal(existsSync(join(h.home.workspace, 'b.txt')), false)
   })
 
-  test('a CLI that fails to start is retried once', async () => {
+  test('a CLI that fails to start is retried once', async (t) => {
     const flaky = await flakyCli(h.home, 1)
-    const { engine, close } = await testEngine(h.home, { startRetries: 1 }, flaky.path)
-    try {
-      const session = await engine.createSession({})
-      assert.equal((await (await engine.send(session.id, 'hi')).done).status, 'success')
-      assert.equal(flaky.starts(), 2)
-    } finally {
-      await close()
-    }
+    const { engine } = await testEngineFor(t, h.home, { startRetries: 1 }, flaky.path)
+    const session = await engine.createSession({})
+    assert.equal((await (await engine.send(session.id, 'hi')).done).status, 'success')
+    assert.equal(flaky.starts(), 2)
   })
 
-  test('a CLI that keeps failing to start gives start_failed with its reason', async () => {
+  test('a CLI that keeps failing to start gives start_failed with its reason', async (t) => {
     const broken = await flakyCli(h.home, 100)
-    const { engine, events, close } = await testEngine(h.home, { startRetries: 1 }, broken.path)
-    try {
-      const session = await engine.createSession({})
-      await assert.rejects(engine.send(session.id, 'hi'), (error: unknown) => {
-        assert.ok(error instanceof GatewayError)
-        assert.equal(error.code, 'start_failed')
-        assert.match(error.message, /simulated start failure/)
-        return true
-      })
-      assert.equal(broken.starts(), 2)
-      assert.equal((await engine.getSession(session.id))!.state, 'new')
-      assert.ok(events.some((e) => e.type === 'error' && e.code === 'start_failed'))
-      assert.equal(engine.processStats.live, 0)
-    } finally {
-      await close()
-    }
+    const { engine, events } = await testEngineFor(t, h.home, { startRetries: 1 }, broken.path)
+    const session = await engine.createSession({})
+    await assert.rejects(engine.send(session.id, 'hi'), (error: unknown) => {
+      assert.ok(error instanceof GatewayError)
+      assert.equal(error.code, 'start_failed')
+      assert.match(error.message, /simulated start failure/)
+      return true
+    })
+    assert.equal(broken.starts(), 2)
+    assert.equal((await engine.getSession(session.id))!.state, 'new')
+    assert.ok(events.some((e) => e.type === 'error' && e.code === 'start_failed'))
+    assert.equal(engine.processStats.live, 0)
   })
 
-  test('without a usable CLI, turns are refused as unavailable with the reason', async () => {
-    const { engine, close } = await testEngine(h.home, {}, join(h.home.root, 'no-such-claude'))
-    try {
-      assert.equal(engine.cli.usable, false)
-      const session = await engine.createSession({})
-      await assert.rejects(engine.send(session.id, 'hi'), (error: unknown) => {
-        assert.ok(error instanceof GatewayError)
-        assert.equal(error.code, 'unavailable')
-        assert.match(error.message, /no-such-claude/)
-        return true
-      })
-    } finally {
-      await close()
-    }
+  test('without a usable CLI, turns are refused as unavailable with the reason', async (t) => {
+    const { engine } = await testEngineFor(t, h.home, {}, join(h.home.root, 'no-such-claude'))
+    assert.equal(engine.cli.usable, false)
+    const session = await engine.createSession({})
+    await assert.rejects(engine.send(session.id, 'hi'), (error: unknown) => {
+      assert.ok(error instanceof GatewayError)
+      assert.equal(error.code, 'unavailable')
+      assert.match(error.message, /no-such-claude/)
+      return true
+    })
   })
 
-  test('upstream failures end the turn with a classified error; retries are events', async () => {
+  test('upstream failures end the turn with a classified error; retries are events', async (t) => {
     const own = await testHome()
     own.env.CLAUDE_CODE_MAX_RETRIES = '1'
-    const { engine, events, close } = await testEngine(own)
-    try {
-      const session = await engine.createSession({})
-      const tooLong = failure(
-        400,
-        'prompt is too long: 250000 tokens > 200000 maximum',
-        'invalid_request_error',
-      )
-      own.model.script(tooLong)
-      const first = await (await engine.send(session.id, 'a very long prompt')).done
-      assert.equal(first.status, 'error')
-      assert.equal(first.error?.code, 'context_length_exceeded')
+    const { engine, events } = await testEngineFor(t, own)
+    // Registered after the engine's close: the home outlives the engine.
+    t.after(() => own.close())
+    const session = await engine.createSession({})
+    const tooLong = failure(
+      400,
+      'prompt is too long: 250000 tokens > 200000 maximum',
+      'invalid_request_error',
+    )
+    own.model.script(tooLong)
+    const first = await (await engine.send(session.id, 'a very long prompt')).done
+    assert.equal(first.status, 'error')
+    assert.equal(first.error?.code, 'context_length_exceeded')
 
-      const overloaded = failure(529, 'Overloaded', 'overloaded_error')
-      own.model.script(overloaded, overloaded)
-      const turn = await engine.send(session.id, 'again')
-      const second = await turn.done
-      assert.equal(second.error?.code, 'overloaded')
-      const retry = ofTurn(events, turn.id).find((e): e is EventOf<'api.retry'> => e.type === 'api.retry')
-      assert.ok(retry)
-      assert.equal(retry.status, 529)
-      assert.equal(retry.maxRetries, 1)
-    } finally {
-      await close()
-      await own.close()
-    }
+    const overloaded = failure(529, 'Overloaded', 'overloaded_error')
+    own.model.script(overloaded, overloaded)
+    const turn = await engine.send(session.id, 'again')
+    const second = await turn.done
+    assert.equal(second.error?.code, 'overloaded')
+    const retry = ofTurn(events, turn.id).find((e): e is EventOf<'api.retry'> => e.type === 'api.retry')
+    assert.ok(retry)
+    assert.equal(retry.status, 529)
+    assert.equal(retry.maxRetries, 1)
   })
 
-  test('content Claude Code cannot use is refused before the turn starts; the session stays usable', async () => {
-    const { engine, events, close } = await testEngine(h.home)
-    try {
-      const session = await engine.createSession({})
-      const unusable = [
-        [{ type: 'text' }],
-        [{ type: 'text', text: 5 }],
-        [],
-        [{ type: 'foo' }],
-        [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: '' } }],
-        [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'not*base64' } }],
-      ]
-      for (const content of unusable) {
-        await assert.rejects(engine.send(session.id, content as ContentBlock[]), (error: unknown) => {
-          assert.ok(error instanceof GatewayError)
-          assert.equal(error.code, 'invalid_request')
-          assert.match(error.message, /^The message cannot be sent: content/)
-          return true
-        })
-      }
-      const mine = events.filter((e) => e.sessionId === session.id)
-      assert.equal(mine.filter((e) => e.type === 'turn.started').length, 0, 'no turn started')
-      assert.notEqual((await engine.getSession(session.id))?.state, 'running')
-      h.home.model.script(text('fine'))
-      assert.equal(
-        (await (await engine.send(session.id, [{ type: 'text', text: 'hi' }])).done).result,
-        'fine',
-      )
-    } finally {
-      await close()
+  test('content Claude Code cannot use is refused before the turn starts; the session stays usable', async (t) => {
+    const { engine, events } = await testEngineFor(t, h.home)
+    const session = await engine.createSession({})
+    const unusable = [
+      [{ type: 'text' }],
+      [{ type: 'text', text: 5 }],
+      [],
+      [{ type: 'foo' }],
+      [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: '' } }],
+      [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'not*base64' } }],
+    ]
+    for (const content of unusable) {
+      await assert.rejects(engine.send(session.id, content as ContentBlock[]), (error: unknown) => {
+        assert.ok(error instanceof GatewayError)
+        assert.equal(error.code, 'invalid_request')
+        assert.match(error.message, /^The message cannot be sent: content/)
+        return true
+      })
     }
+    const mine = events.filter((e) => e.sessionId === session.id)
+    assert.equal(mine.filter((e) => e.type === 'turn.started').length, 0, 'no turn started')
+    assert.notEqual((await engine.getSession(session.id))?.state, 'running')
+    h.home.model.script(text('fine'))
+    assert.equal((await (await engine.send(session.id, [{ type: 'text', text: 'hi' }])).done).result, 'fine')
   })
 
-  test('a message Claude Code drops without answering ends its turn at once, not at the timeout', async () => {
-    const { engine, close } = await testEngine(h.home)
+  test('a message Claude Code drops without answering ends its turn at once, not at the timeout', async (t) => {
+    const { engine } = await testEngineFor(t, h.home)
     const send = Runner.prototype.send
     try {
       const session = await engine.createSession({})
@@ -599,12 +524,11 @@ describe('engine with the real CLI', () => {
       assert.equal((await (await engine.send(session.id, 'and this?')).done).result, 'next')
     } finally {
       Runner.prototype.send = send
-      await close()
     }
   })
 
-  test('interrupt tells the truth: a Claude Code that ignores it is stopped, the session goes on', async () => {
-    const { engine, close } = await testEngine(h.home)
+  test('interrupt tells the truth: a Claude Code that ignores it is stopped, the session goes on', async (t) => {
+    const { engine } = await testEngineFor(t, h.home)
     const interrupt = Runner.prototype.interrupt
     try {
       const session = await engine.createSession({})
@@ -624,12 +548,11 @@ describe('engine with the real CLI', () => {
       assert.equal((await (await waiting).done).status, 'success')
     } finally {
       Runner.prototype.interrupt = interrupt
-      await close()
     }
   })
 
-  test("Claude's API refusing the credentials ends the turn at its first retry", async () => {
-    const { engine, events, close } = await testEngine(h.home)
+  test("Claude's API refusing the credentials ends the turn at its first retry", async (t) => {
+    const { engine, events } = await testEngineFor(t, h.home)
     h.home.model.fallback = () => failure(401, 'invalid x-api-key', 'authentication_error')
     try {
       const session = await engine.createSession({})
@@ -645,12 +568,11 @@ describe('engine with the real CLI', () => {
       assert.equal(error?.type === 'error' && error.code, 'upstream_auth_failed')
     } finally {
       h.home.model.fallback = () => text('ok')
-      await close()
     }
   })
 
-  test("Claude Code's retries of an overloaded model API get the retry budget, then the turn fails", async () => {
-    const { engine, events, close } = await testEngine(h.home, { retryBudgetMs: 60_000 })
+  test("Claude Code's retries of an overloaded model API get the retry budget, then the turn fails", async (t) => {
+    const { engine, events } = await testEngineFor(t, h.home, { retryBudgetMs: 60_000 })
     h.home.model.fallback = () => failure(529, 'Overloaded', 'overloaded_error')
     try {
       const session = await engine.createSession({})
@@ -667,7 +589,6 @@ describe('engine with the real CLI', () => {
       assert.ok((error?.retryAfterMs ?? 0) > 0, 'the error says when to retry')
     } finally {
       h.home.model.fallback = () => text('ok')
-      await close()
     }
   })
 

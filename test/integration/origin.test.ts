@@ -9,13 +9,12 @@ import { once } from 'node:events'
 import { existsSync } from 'node:fs'
 import { request as httpRequest, type IncomingMessage } from 'node:http'
 import { join } from 'node:path'
-import { PassThrough } from 'node:stream'
 import { before, describe, test } from 'node:test'
 import WebSocket from 'ws'
 import type { Config } from '../../src/config/index.js'
 import type { Gateway } from '../../src/gateway.js'
-import { createLogger } from '../../src/observability/logger.js'
-import { type ConfigOverrides, testConfig, withGateway, withHome } from '../support/harness.js'
+import { withGateway, withHome } from '../support/harness.js'
+import { gatewayWithLog } from '../support/int-gateway-log.js'
 import { openaiClient } from '../support/openai.js'
 
 type Json = Record<string, unknown>
@@ -294,20 +293,12 @@ describe('reloads that would open the gateway', () => {
   const h = withHome()
 
   test('an open configuration logs the warning; one refused at start is refused and not applied', async () => {
-    const stream = new PassThrough()
-    const lines: Json[] = []
-    stream.on('data', (chunk: Buffer) => {
-      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Json)
-    })
-    const log = createLogger({ level: 'info', pretty: 'never', destination: stream })
-    const overrides: ConfigOverrides = {
+    const { gateway, lines } = await gatewayWithLog<Json>(h.home, {
       pool: { warmSpares: 0 },
       server: { host: '0.0.0.0', apiKeys: ['k'] },
       // The reloaded configurations keep it: reconfigure applies log.level.
       log: { level: 'info' },
-    }
-    const { startGateway } = await import('../../src/gateway.js')
-    const gateway = await startGateway({ config: testConfig(h.home, overrides), log, env: h.home.env })
+    })
     const warning = (line: Json) => String(line.msg).startsWith('LISTENING ON A NON-LOOPBACK ADDRESS')
     const settle = () => new Promise((resolve) => setImmediate(resolve))
     try {

@@ -71,6 +71,15 @@ describe('one owner per live session', {
   }
 
   const client = (gateway: Gateway) => nativeClient(() => gateway)
+
+  /** A new deployment of replicas A and B (`cluster`: their settings), and a session created through A. */
+  async function twoReplicas(cluster: ConfigOverrides['cluster'] = {}) {
+    deployment()
+    const a = await replica('a', cluster)
+    const b = await replica('b', cluster)
+    const sessionId = await client(a).createSession()
+    return { a, b, sessionId }
+  }
   const leases = (gateway: Gateway) => gateway.context.cluster!.leases
 
   /** A message through `gateway`, answered once its turn has ended. */
@@ -85,11 +94,8 @@ describe('one owner per live session', {
     gateway.context.bus.read(sessionId)
 
   test('a session live on A, messaged through B: forwarded, answered by the process A runs', async () => {
-    deployment()
     const { model } = fixture.home
-    const a = await replica('a')
-    const b = await replica('b')
-    const sessionId = await client(a).createSession()
+    const { a, b, sessionId } = await twoReplicas()
     const resumed = await client(a).call('POST', `/api/sessions/${sessionId}/resume`)
     assert.equal(resumed.status, 200, resumed.raw)
     const pid = a.context.engine.runnerOf(sessionId)?.pid
@@ -153,12 +159,9 @@ describe('one owner per live session', {
   })
 
   test("A's lease expires mid-turn: B takes over, the lost turn is recorded interrupted, A's process stops", async () => {
-    deployment()
     const { model } = fixture.home
     // A long lease: it expires when the test says so, and A's heartbeat runs when the test calls it.
-    const a = await replica('a', { leaseTtlMs: 60_000 })
-    const b = await replica('b', { leaseTtlMs: 60_000 })
-    const sessionId = await client(a).createSession()
+    const { a, b, sessionId } = await twoReplicas({ leaseTtlMs: 60_000 })
     model.script(text('Noted: the password is kiwi.'))
     await say(a, sessionId, 'Remember: the password is kiwi.')
 
@@ -228,11 +231,8 @@ describe('one owner per live session', {
   })
 
   test('a socket opened on B before A took the session: its commands are refused with owned_elsewhere', async () => {
-    deployment()
     const { model } = fixture.home
-    const a = await replica('a')
-    const b = await replica('b')
-    const sessionId = await client(a).createSession()
+    const { a, b, sessionId } = await twoReplicas()
     // No replica runs the session (A let its lease go once the session was created): B serves the socket.
     await waitUntil(async () => (await leases(b).owner(sessionId))?.live === false, 10_000, 'the release')
     const socket = new WebSocket(`${b.url.replace('http', 'ws')}/api/sessions/${sessionId}/stream`)
@@ -258,11 +258,8 @@ describe('one owner per live session', {
   })
 
   test('pinned workspaces: a session whose replica is gone is refused, not run elsewhere', async () => {
-    deployment()
     const { model } = fixture.home
-    const a = await replica('a', { workspaces: 'pinned' })
-    const b = await replica('b', { workspaces: 'pinned' })
-    const sessionId = await client(a).createSession()
+    const { a, b, sessionId } = await twoReplicas({ workspaces: 'pinned' })
     await stop(a)
 
     const before = model.turns.length

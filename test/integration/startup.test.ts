@@ -8,12 +8,11 @@ import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { PassThrough } from 'node:stream'
 import { describe, test } from 'node:test'
 import { parse } from 'yaml'
-import { createLogger } from '../../src/observability/logger.js'
 import { VERSION } from '../../src/version.js'
-import { testConfig, withHome } from '../support/harness.js'
+import { withHome } from '../support/harness.js'
+import { gatewayWithLog } from '../support/int-gateway-log.js'
 import { text } from '../support/scripted-anthropic.js'
 import { waitUntil } from '../support/wait.js'
 
@@ -160,50 +159,40 @@ describe('start-up', () => {
   })
 
   test("request lines carry the turn's session, model, tokens and cost", async () => {
-    const stream = new PassThrough()
-    const lines: Line[] = []
-    stream.on('data', (chunk: Buffer) => {
-      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Line)
-    })
-    const log = createLogger({ level: 'info', pretty: 'never', destination: stream })
-    const { startGateway } = await import('../../src/gateway.js')
-    const gateway = await startGateway({ config: testConfig(h.home), log, env: h.home.env })
+    const { gateway, lines } = await gatewayWithLog<Line>(h.home)
+    /** A JSON POST to the gateway, as a client without a key sends it. */
+    const post = (path: string, body: unknown) =>
+      fetch(`${gateway.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      })
+    /** The first request line `matches` picks, once written: a line is written when its response closes. */
+    const requestLine = (what: string, matches: (line: Line) => boolean) =>
+      waitUntil(() => lines.find(matches), 5_000, `the ${what} request line`)
     try {
       h.home.model.script(
         text('hello', { usage: { input_tokens: 21, output_tokens: 5 } }),
         text('again', { usage: { input_tokens: 30, output_tokens: 4, cache_read_input_tokens: 8 } }),
       )
-      const chat = await fetch(`${gateway.url}/v1/chat/completions`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ model: 'claude-code', messages: [{ role: 'user', content: 'hi' }] }),
+      const chat = await post('/v1/chat/completions', {
+        model: 'claude-code',
+        messages: [{ role: 'user', content: 'hi' }],
       })
       assert.equal(chat.status, 200)
       const sessionId = chat.headers.get('x-session-id')
       await chat.text()
-      const chatLine = await waitUntil(
-        () => lines.find((line) => line.route === '/v1/chat/completions'),
-        5_000,
-        'the chat request line',
-      )
+      const chatLine = await requestLine('chat', (line) => line.route === '/v1/chat/completions')
       assert.equal(chatLine.sessionId, sessionId)
       assert.equal(chatLine.model, 'claude-code')
       assert.equal(chatLine.inputTokens, 21)
       assert.equal(chatLine.outputTokens, 5)
       assert.equal(typeof chatLine.costUsd, 'number')
 
-      const native = await fetch(`${gateway.url}/api/sessions/${sessionId}/messages`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ content: 'again' }),
-      })
+      const native = await post(`/api/sessions/${sessionId}/messages`, { content: 'again' })
       assert.equal(native.status, 200, await native.clone().text())
       await native.text()
-      const nativeLine = await waitUntil(
-        () => lines.find((line) => line.route === '/api/sessions/:id/messages'),
-        5_000,
-        'the native request line',
-      )
+      const nativeLine = await requestLine('native', (line) => line.route === '/api/sessions/:id/messages')
       assert.equal(nativeLine.sessionId, sessionId)
       assert.equal(typeof nativeLine.model, 'string', 'the model that answered')
       assert.equal(nativeLine.inputTokens, 30)
@@ -213,23 +202,17 @@ describe('start-up', () => {
 
       // Streamed: the line is written when the stream's response closes, with the figures of its turn.
       h.home.model.script(text('streamed', { usage: { input_tokens: 17, output_tokens: 3 } }))
-      const streamed = await fetch(`${gateway.url}/v1/chat/completions`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          model: 'claude-code',
-          stream: true,
-          messages: [{ role: 'user', content: 'stream it' }],
-        }),
+      const streamed = await post('/v1/chat/completions', {
+        model: 'claude-code',
+        stream: true,
+        messages: [{ role: 'user', content: 'stream it' }],
       })
       assert.equal(streamed.status, 200)
       const streamedSession = streamed.headers.get('x-session-id')
       await streamed.text()
-      const streamLine = await waitUntil(
-        () =>
-          lines.find((line) => line.route === '/v1/chat/completions' && line.sessionId === streamedSession),
-        5_000,
-        'the streamed request line',
+      const streamLine = await requestLine(
+        'streamed',
+        (line) => line.route === '/v1/chat/completions' && line.sessionId === streamedSession,
       )
       assert.equal(streamLine.inputTokens, 17)
       assert.equal(streamLine.outputTokens, 3)
