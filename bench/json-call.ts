@@ -20,14 +20,18 @@ export async function fetchJson(
   return { response, raw: await response.text() }
 }
 
-/** A JSON call to a gateway the benches drive; a non-2xx answer throws, naming the call. An empty body is `{}`. */
+/**
+ * A JSON call to a gateway the benches drive, given up after `timeoutMs` (a turn's by default); a non-2xx
+ * answer throws, naming the call, its status and the start of the error body. An empty body is `{}`.
+ */
 export async function jsonCall(
   url: string,
   method: string,
   path: string,
   body?: unknown,
+  timeoutMs = TURN_TIMEOUT_MS,
 ): Promise<Record<string, unknown>> {
-  const { response, raw } = await fetchJson(url, method, path, body, TURN_TIMEOUT_MS)
-  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${raw.slice(0, 200)}`)
+  const { response, raw } = await fetchJson(url, method, path, body, timeoutMs)
+  if (!response.ok) throw new Error(`${method} ${path}: status ${response.status}: ${raw.slice(0, 300)}`)
   return raw ? (JSON.parse(raw) as Record<string, unknown>) : {}
 }

@@ -53,7 +53,7 @@ import {
   runKey,
   type Target,
 } from './http.js'
-import { fetchJson } from './json-call.js'
+import { jsonCall } from './json-call.js'
 import type { SubscribersInput, SubscribersMessage } from './native-subscribers.js'
 import type { ProbeAnswer, ProbeMark, ProbeRequest } from './publish-probe.js'
 import {
@@ -138,20 +138,16 @@ export interface Json {
 }
 
 /**
- * A JSON call with fetch (set-up, and turns whose answer is not timed per event); throws on a non-2xx
- * status, with the start of the error body.
+ * `jsonCall` for set-up, and turns whose answer is not timed per event: by default it waits twice the turn
+ * timeout the fan-out gateway is given, so the gateway's own answer to a stuck turn comes first.
  */
-export async function callJson(
+export const callJson = (
   url: string,
   method: string,
   path: string,
   body?: unknown,
   timeoutMs = TURN_TIMEOUT_MS * 2,
-): Promise<Json> {
-  const { response, raw } = await fetchJson(url, method, path, body, timeoutMs)
-  if (!response.ok) throw new Error(`${method} ${path}: status ${response.status}: ${raw.slice(0, 300)}`)
-  return (raw ? JSON.parse(raw) : {}) as Json
-}
+): Promise<Json> => jsonCall(url, method, path, body, timeoutMs)
 
 const createSession = async (url: string, title: string) =>
   String((await callJson(url, 'POST', '/api/sessions', { title })).id)

@@ -9,24 +9,19 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { describe, test } from 'node:test'
 import type { Page } from 'playwright-core'
-import { browserSkip, pageErrors, withBrowser } from '../support/browser.js'
-import { withGateway } from '../support/harness.js'
-import { type Json, nativeClient } from '../support/native-client.js'
+import { browserSkip } from '../support/browser.js'
+import { lightPage, withAdminUi } from '../support/browser-suite.js'
+import type { Json } from '../support/native-client.js'
 import { conversationTexts, text, toolCall } from '../support/scripted-anthropic.js'
 import { waitUntil } from '../support/wait.js'
 
 const skip = browserSkip()
 
 describe('session actions in the admin UI', { skip }, () => {
-  // First: after hooks run in order, and the pages' streams must be gone before the gateway closes.
-  const browser = withBrowser()
-  const fixture = withGateway()
-  const { call, createSession: create } = nativeClient(() => fixture.gateway)
+  const { browser, fixture, call, createSession: create } = withAdminUi()
   const session = async (id: string) => (await call('GET', `/api/sessions/${id}`)).body
   const open = async (id: string) => {
-    const page = await browser.page()
-    await page.emulateMedia({ colorScheme: 'light' })
-    const errors = pageErrors(page, { refusals: true })
+    const { page, errors } = await lightPage(browser, { refusals: true })
     await page.goto(`${fixture.url}/admin/sessions/${id}`)
     await composer(page).waitFor()
     await page.getByText('Live', { exact: true }).waitFor()

@@ -9,30 +9,27 @@ import assert from 'node:assert/strict'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
-import { browserSkip, pageErrors, withBrowser } from '../support/browser.js'
-import { withGateway } from '../support/harness.js'
-import { nativeClient } from '../support/native-client.js'
+import { browserSkip } from '../support/browser.js'
+import { inDarkTheme, lightPage, withAdminUi } from '../support/browser-suite.js'
 import { text, toolCall } from '../support/scripted-anthropic.js'
 
 const skip = browserSkip()
 
 describe('admin UI: agents and tools', { skip }, () => {
-  // First: after hooks run in order, and the pages' streams must be gone before the gateway closes.
-  const browser = withBrowser()
-  const fixture = withGateway({ claude: { settingSources: ['user'] }, pool: { warmSpares: 0 } }, (home) => {
-    // A rule of the user's settings file: shown read-only beside the session's own.
-    const configDir = home.env.CLAUDE_CONFIG_DIR!
-    mkdirSync(configDir, { recursive: true })
-    writeFileSync(join(configDir, 'settings.json'), JSON.stringify({ permissions: { deny: ['WebFetch'] } }))
-    writeFileSync(join(home.workspace, 'notes.txt'), 'first line\nsecond line\n')
-  })
-  const { call, createSession } = nativeClient(() => fixture.gateway)
+  const { browser, fixture, call, createSession } = withAdminUi(
+    { claude: { settingSources: ['user'] }, pool: { warmSpares: 0 } },
+    (home) => {
+      // A rule of the user's settings file: shown read-only beside the session's own.
+      const configDir = home.env.CLAUDE_CONFIG_DIR!
+      mkdirSync(configDir, { recursive: true })
+      writeFileSync(join(configDir, 'settings.json'), JSON.stringify({ permissions: { deny: ['WebFetch'] } }))
+      writeFileSync(join(home.workspace, 'notes.txt'), 'first line\nsecond line\n')
+    },
+  )
   const agentConfig = async (name: string) => (await call('GET', `/api/agents/${name}/config`)).body
 
   test('an agent: created with the form, listed, edited as a file, its figures after a turn, deleted', async () => {
-    const page = await browser.page()
-    const errors = pageErrors(page, { refusals: true })
-    await page.emulateMedia({ colorScheme: 'light' })
+    const { page, errors } = await lightPage(browser, { refusals: true })
     await page.goto(`${fixture.url}/admin/agents`)
     await page.getByRole('link', { name: 'New agent' }).click()
 
@@ -92,9 +89,7 @@ describe('admin UI: agents and tools', { skip }, () => {
     await page.getByRole('tab', { name: 'Form' }).click()
     assert.equal(await page.getByLabel('Model').inputValue(), 'sonnet')
     await page.getByText('Also set in the file, kept as they are: maxTurns').waitFor()
-    await page.getByRole('button', { name: 'Switch to the dark theme' }).click()
-    await browser.screenshot(page, 'agent-editor-dark')
-    await page.getByRole('button', { name: 'Switch to the light theme' }).click()
+    await inDarkTheme(page, () => browser.screenshot(page, 'agent-editor-dark'))
 
     // A turn run as the agent: the list's figures follow, live.
     await page.getByRole('link', { name: 'All agents' }).click()
@@ -127,9 +122,7 @@ describe('admin UI: agents and tools', { skip }, () => {
       title: 'Tool user',
       permission_mode: 'bypassPermissions',
     })
-    const page = await browser.page()
-    const errors = pageErrors(page, { refusals: true })
-    await page.emulateMedia({ colorScheme: 'light' })
+    const { page, errors } = await lightPage(browser, { refusals: true })
     await page.goto(`${fixture.url}/admin/tools`)
     await page.getByRole('heading', { name: 'Tools' }).waitFor()
     await page.getByText('Live', { exact: true }).waitFor()

@@ -8,9 +8,8 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Page } from 'playwright-core'
-import { browserSkip, pageErrors, withBrowser } from '../support/browser.js'
-import { withGateway } from '../support/harness.js'
-import { nativeClient } from '../support/native-client.js'
+import { browserSkip } from '../support/browser.js'
+import { inDarkTheme, lightPage, withAdminUi } from '../support/browser-suite.js'
 import { text } from '../support/scripted-anthropic.js'
 
 const skip = browserSkip()
@@ -34,15 +33,10 @@ async function until<T>(read: () => Promise<T>, accept: (value: T) => boolean, t
 }
 
 describe('admin UI dashboard', { skip }, () => {
-  // First: after hooks run in order, and the pages' streams must be gone before the gateway closes.
-  const browser = withBrowser()
-  const fixture = withGateway()
-  const { call } = nativeClient(() => fixture.gateway)
+  const { browser, fixture, call } = withAdminUi()
 
   test('the figures show, and a real turn moves them without a reload', async () => {
-    const page = await browser.page()
-    const errors = pageErrors(page)
-    await page.emulateMedia({ colorScheme: 'light' })
+    const { page, errors } = await lightPage(browser)
     await page.goto(`${fixture.url}/admin/dashboard`)
     await page.getByRole('heading', { name: 'Dashboard' }).waitFor()
     await figure(page, 'turn_p50').waitFor()
@@ -77,9 +71,7 @@ describe('admin UI dashboard', { skip }, () => {
   })
 
   test('a threshold set low turns the figure red and lists an alert; it is kept after a reload', async () => {
-    const page = await browser.page()
-    const errors = pageErrors(page)
-    await page.emulateMedia({ colorScheme: 'light' })
+    const { page, errors } = await lightPage(browser)
     await page.goto(`${fixture.url}/admin/dashboard`)
     const memory = page.locator('[data-figure="gateway_memory"]')
     await memory.waitFor()
@@ -113,12 +105,12 @@ describe('admin UI dashboard', { skip }, () => {
     await red.waitFor()
     await alert.waitFor()
 
-    await page.getByRole('button', { name: 'Switch to the dark theme' }).click()
-    await page.locator('[data-chart="memory"] canvas').first().waitFor()
-    await page.setViewportSize({ width: 1280, height: 1700 })
-    await sleep(1_500)
-    await browser.screenshot(page, 'dashboard-dark')
-    await page.getByRole('button', { name: 'Switch to the light theme' }).click()
+    await inDarkTheme(page, async () => {
+      await page.locator('[data-chart="memory"] canvas').first().waitFor()
+      await page.setViewportSize({ width: 1280, height: 1700 })
+      await sleep(1_500)
+      await browser.screenshot(page, 'dashboard-dark')
+    })
 
     // Back to the defaults for the next test.
     await page.getByRole('button', { name: 'Edit thresholds' }).click()

@@ -9,9 +9,8 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { describe, test } from 'node:test'
 import type { Page } from 'playwright-core'
-import { browserSkip, pageErrors, withBrowser } from '../support/browser.js'
-import { withGateway } from '../support/harness.js'
-import { nativeClient } from '../support/native-client.js'
+import { browserSkip, pageErrors } from '../support/browser.js'
+import { lightPage, withAdminUi } from '../support/browser-suite.js'
 import { text } from '../support/scripted-anthropic.js'
 
 const skip = browserSkip()
@@ -33,9 +32,7 @@ async function signIn(page: Page, url: string, key: string, name: string): Promi
 const nav = (page: Page) => page.getByRole('navigation', { name: 'Views' })
 
 describe('admin UI: users, keys, audit, roles', { skip }, () => {
-  // First: after hooks run in order, and the pages' streams must be gone before the gateway closes.
-  const browser = withBrowser()
-  const fixture = withGateway((home) => ({
+  const { browser, fixture, call } = withAdminUi((home) => ({
     pool: { warmSpares: 0 },
     users: {
       ...testUsersDefaults,
@@ -52,13 +49,10 @@ describe('admin UI: users, keys, audit, roles', { skip }, () => {
       ],
     },
   }))
-  const { call } = nativeClient(() => fixture.gateway)
   let umaSession = ''
 
   test('an admin creates a user, makes a key shown once, revokes it; the audit trail lists it all', async () => {
-    const page = await browser.page()
-    const errors = pageErrors(page, { refusals: true })
-    await page.emulateMedia({ colorScheme: 'light' })
+    const { page, errors } = await lightPage(browser, { refusals: true })
     await signIn(page, fixture.url, ADMIN, 'root')
     await page.locator('[data-signed-in="root"]').getByText('admin').waitFor()
     await nav(page).getByRole('link', { name: 'Users' }).waitFor()
@@ -213,9 +207,7 @@ describe('admin UI: users, keys, audit, roles', { skip }, () => {
     const elsewhere = await call('POST', '/api/sessions', { title: 'Root’s own' }, bearer(ADMIN))
     assert.equal(elsewhere.status, 201, elsewhere.raw)
 
-    const page = await browser.page()
-    const errors = pageErrors(page, { refusals: true })
-    await page.emulateMedia({ colorScheme: 'light' })
+    const { page, errors } = await lightPage(browser, { refusals: true })
     await signIn(page, fixture.url, USER, 'uma')
     await page.locator(`[data-session-id="${umaSession}"]`).waitFor()
     assert.equal(await page.locator(`[data-session-id="${elsewhere.body.id}"]`).count(), 0)

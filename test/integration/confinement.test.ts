@@ -6,11 +6,9 @@
 import assert from 'node:assert/strict'
 import { mkdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { PassThrough } from 'node:stream'
 import { describe, test } from 'node:test'
-import { startGateway } from '../../src/gateway.js'
-import { createLogger } from '../../src/observability/logger.js'
-import { testConfig, withGateway, withHome } from '../support/harness.js'
+import { gatewayWithLog } from '../support/gateway-log.js'
+import { withGateway, withHome } from '../support/harness.js'
 import { expectError, type Json, nativeClient } from '../support/native-client.js'
 
 /** `POST /api/sessions {}` refused because the default workspace is outside the roots: the error. */
@@ -21,18 +19,6 @@ async function defaultWorkspaceRefused(call: ReturnType<typeof nativeClient>['ca
 describe('the default workspace obeys the roots', () => {
   const h = withHome()
 
-  /** A gateway started with `overrides`, its log lines collected. */
-  async function gatewayWithLog(overrides: Parameters<typeof testConfig>[1]) {
-    const stream = new PassThrough()
-    const lines: Record<string, unknown>[] = []
-    stream.on('data', (chunk: Buffer) => {
-      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line))
-    })
-    const log = createLogger({ level: 'info', pretty: 'never', destination: stream })
-    const gateway = await startGateway({ config: testConfig(h.home, overrides), log, env: h.home.env })
-    return { gateway, lines }
-  }
-
   test('started from / with no default workspace: POST /api/sessions {} is 400 naming the key, and a warning at start', async (t) => {
     const roots = join(h.home.root, 'roots')
     mkdirSync(join(roots, 'ws'), { recursive: true })
@@ -40,7 +26,7 @@ describe('the default workspace obeys the roots', () => {
     // As systemd starts a service: in /, with claude.defaultWorkspace unset.
     process.chdir('/')
     t.after(() => process.chdir(cwd))
-    const { gateway, lines } = await gatewayWithLog({
+    const { gateway, lines } = await gatewayWithLog(h.home, {
       pool: { warmSpares: 0 },
       claude: { defaultWorkspace: null },
       native: { workspaceRoots: [roots] },
@@ -78,7 +64,7 @@ describe('the default workspace obeys the roots', () => {
   test('a configured default workspace outside the roots is refused on /api and /v1 (openai.workspaceRoots)', async () => {
     const roots = join(h.home.root, 'other-roots')
     mkdirSync(roots, { recursive: true })
-    const { gateway, lines } = await gatewayWithLog({
+    const { gateway, lines } = await gatewayWithLog(h.home, {
       pool: { warmSpares: 0 },
       native: { workspaceRoots: [roots] },
       openai: { workspaceRoots: [roots] },

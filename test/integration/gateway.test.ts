@@ -7,13 +7,12 @@ import { execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { PassThrough } from 'node:stream'
 import { before, describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import WebSocket from 'ws'
-import { createLogger } from '../../src/observability/logger.js'
 import { buildServer } from '../../src/server.js'
 import { VERSION } from '../../src/version.js'
+import { gatewayWithLog } from '../support/gateway-log.js'
 import { logLines, readyUrl } from '../support/gateway-process.js'
 import { testConfig, testGateway, withHome } from '../support/harness.js'
 import { isGone, waitUntil } from '../support/wait.js'
@@ -125,14 +124,7 @@ describe('gateway server', () => {
   })
 
   test('one JSON log line per request, without credentials', async () => {
-    const stream = new PassThrough()
-    const lines: Record<string, unknown>[] = []
-    stream.on('data', (chunk: Buffer) => {
-      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line))
-    })
-    const log = createLogger({ level: 'info', pretty: 'never', destination: stream })
-    const { startGateway } = await import('../../src/gateway.js')
-    const gateway = await startGateway({ config: testConfig(h.home), log, env: h.home.env })
+    const { gateway, lines, log } = await gatewayWithLog(h.home)
     try {
       // Health probes poll every few seconds: their lines are debug lines.
       await fetch(`${gateway.url}/v1/health`)

@@ -13,8 +13,8 @@ import { expectError, type Json, nativeClient } from '../support/native-client.j
 import { postChatCompletion } from '../support/openai.js'
 import { freePort } from '../support/ports.js'
 import { text } from '../support/scripted-anthropic.js'
-import { WEATHER_FUNCTION } from '../support/unit-weather-function.js'
 import { waitUntil } from '../support/wait.js'
+import { WEATHER_FUNCTION } from '../support/weather-function.js'
 
 /** The value of the first exposition line starting with `prefix` (name and labels), or undefined. */
 function sampleOf(exposition: string, prefix: string): number | undefined {

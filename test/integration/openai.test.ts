@@ -7,6 +7,7 @@ import { before, describe, test } from 'node:test'
 import type OpenAI from 'openai'
 import { withGateway, withOwnGateway } from '../support/harness.js'
 import { openaiClient, postChatCompletion } from '../support/openai.js'
+import { chatUsage } from '../support/openai-usage.js'
 import {
   conversationTexts,
   failure,
@@ -14,7 +15,6 @@ import {
   type RecordedRequest,
   text,
 } from '../support/scripted-anthropic.js'
-import { chatUsage } from '../support/unit-openai-usage.js'
 
 const PNG_1PX =
   'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=='

@@ -13,8 +13,8 @@ import { before, describe, test } from 'node:test'
 import WebSocket from 'ws'
 import type { Config } from '../../src/config/index.js'
 import type { Gateway } from '../../src/gateway.js'
+import { gatewayWithLog } from '../support/gateway-log.js'
 import { withGateway, withHome } from '../support/harness.js'
-import { gatewayWithLog } from '../support/int-gateway-log.js'
 import { openaiClient } from '../support/openai.js'
 
 type Json = Record<string, unknown>

@@ -12,11 +12,11 @@ import { isStoreError } from '../../src/store/errors.js'
 import { SCHEMA_VERSION } from '../../src/store/postgres/migrations.js'
 import { openPostgresStore } from '../../src/store/postgres/store.js'
 import type { Store } from '../../src/store/types.js'
+import { ACCESS_CHECKS } from '../support/access-checks.js'
 import { auditEntry, checkKeys, keyRecord, userRecord } from '../support/access-fixtures.js'
 import { postgresSchemas } from '../support/postgres-schemas.js'
 import { POSTGRES_URL, servicesSkip } from '../support/services.js'
 import { listedRecord, openTempStore } from '../support/store-fixtures.js'
-import { ACCESS_CHECKS } from '../support/unit-access-checks.js'
 
 const skip = await servicesSkip('PostgreSQL access store tests', { postgres: true })
 

@@ -22,6 +22,7 @@ import { conversationTexts, lastUserText, text } from '../support/scripted-anthr
 import { dropRedisKeys, POSTGRES_URL, REDIS_URL, servicesSkip } from '../support/services.js'
 import { parseSse } from '../support/sse.js'
 import { isGone, waitUntil } from '../support/wait.js'
+import { WEATHER_FUNCTION } from '../support/weather-function.js'
 
 const LEASE_TTL_MS = 3_000
 
@@ -212,13 +213,6 @@ describe('replicas on PostgreSQL and Redis', { skip }, () => {
 
   test('an OpenAI conversation continues through any replica: function results and follow-ups reach the process that asked', async () => {
     const [a, b, c] = ['a', 'b', 'c'].map((name) => replicas.get(name)!) as [Replica, Replica, Replica]
-    const weather = {
-      type: 'function',
-      function: {
-        name: 'get_weather',
-        parameters: { type: 'object', properties: { city: { type: 'string' } } },
-      },
-    }
     const fallback = home.model.fallback
     home.model.fallback = (request) => {
       const last = request.body.messages?.findLast((m) => m.role === 'user')
@@ -230,7 +224,11 @@ describe('replicas on PostgreSQL and Redis', { skip }, () => {
     try {
       const messages: unknown[] = [{ role: 'user', content: 'Weather in Paris?' }]
       const chat = (replica: Replica) =>
-        call(replica, 'POST', '/v1/chat/completions', { model: 'claude-code', messages, tools: [weather] })
+        call(replica, 'POST', '/v1/chat/completions', {
+          model: 'claude-code',
+          messages,
+          tools: [WEATHER_FUNCTION],
+        })
       const first = await chat(a)
       assert.equal(first.status, 200, first.raw)
       const choice = first.body.choices[0]

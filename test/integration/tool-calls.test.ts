@@ -13,8 +13,8 @@ import { type TestHome, testConfig, testGateway, testHome } from '../support/har
 import { expectError, type Json, nativeClient } from '../support/native-client.js'
 import { postChatCompletion } from '../support/openai.js'
 import { mainAndSubagentReplies, type ScriptedReply, text, toolCall } from '../support/scripted-anthropic.js'
-import { WEATHER_FUNCTION } from '../support/unit-weather-function.js'
 import { waitUntil } from '../support/wait.js'
+import { WEATHER_FUNCTION } from '../support/weather-function.js'
 
 const PERMISSION_TIMEOUT_MS = 3_000
 

@@ -29,21 +29,29 @@ export function withKeyedAdminUi(key: string) {
   return { ...suite, call, createSession }
 }
 
-/** A new tab in the light colour scheme (what the screenshots show), and the errors it logs (`pageErrors`). */
-export async function lightPage(browser: BrowserFixture) {
+/**
+ * A new tab in the light colour scheme (what the screenshots show), and the errors it logs (`pageErrors`,
+ * with its options: `refusals` where the test provokes them).
+ */
+export async function lightPage(browser: BrowserFixture, errorOptions?: Parameters<typeof pageErrors>[1]) {
   const page = await browser.page()
-  const errors = pageErrors(page)
+  const errors = pageErrors(page, errorOptions)
   await page.emulateMedia({ colorScheme: 'light' })
   return { page, errors }
 }
 
 /**
- * Saves the page as docs/screenshots/<name>.png and, in the dark theme, <name>-dark.png; then switches back
- * to the light theme, which the page remembers for the rest of the suite.
+ * Runs `look` in the dark theme, then switches back to the light one: the page remembers the theme for the
+ * rest of the suite, and the other screenshots show the light one.
  */
+export async function inDarkTheme(page: Page, look: () => Promise<void>) {
+  await page.getByRole('button', { name: 'Switch to the dark theme' }).click()
+  await look()
+  await page.getByRole('button', { name: 'Switch to the light theme' }).click()
+}
+
+/** Saves the page as docs/screenshots/<name>.png and, in the dark theme, <name>-dark.png. */
 export async function screenshotBothThemes(browser: BrowserFixture, page: Page, name: string) {
   await browser.screenshot(page, name)
-  await page.getByRole('button', { name: 'Switch to the dark theme' }).click()
-  await browser.screenshot(page, `${name}-dark`)
-  await page.getByRole('button', { name: 'Switch to the light theme' }).click()
+  await inDarkTheme(page, () => browser.screenshot(page, `${name}-dark`))
 }

@@ -7,11 +7,11 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { isStoreError } from '../../src/store/errors.js'
 import { SqliteStore } from '../../src/store/sqlite.js'
+import { ACCESS_CHECKS } from '../support/access-checks.js'
 import { auditEntry, checkUsers, keyRecord, userRecord } from '../support/access-fixtures.js'
+import { openUpgraded, writeOldDatabase } from '../support/old-sqlite.js'
 import { listedRecord, openTempStore as openStore } from '../support/store-fixtures.js'
 import { tempDir } from '../support/temp-dir.js'
-import { ACCESS_CHECKS } from '../support/unit-access-checks.js'
-import { openUpgraded, writeOldDatabase } from '../support/unit-old-sqlite.js'
 
 for (const { covers, check } of ACCESS_CHECKS) test(covers, (t) => check(openStore(t)))
 

@@ -4,25 +4,13 @@
  */
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { after, test } from 'node:test'
+import { type TestContext, test } from 'node:test'
 import { promisify } from 'node:util'
+import { tempDir } from '../support/temp-dir.js'
 
 const SCRIPT = new URL('../../scripts/build-if-stale.mjs', import.meta.url).pathname
-const root = mkdtempSync(join(tmpdir(), 'ccgw-stale-'))
-after(() => rmSync(root, { recursive: true, force: true }))
-
-async function script(...args: string[]): Promise<{ code: number; out: string }> {
-  try {
-    const { stdout } = await promisify(execFile)(process.execPath, [SCRIPT, '--root', root, ...args])
-    return { code: 0, out: stdout.trim() }
-  } catch (error) {
-    const failed = error as { code: number; stdout: string }
-    return { code: failed.code, out: failed.stdout.trim() }
-  }
-}
 
 /** Sets a file's (or folder's) modification time `secondsAgo` in the past. */
 function age(path: string, secondsAgo: number): void {
@@ -30,7 +18,12 @@ function age(path: string, secondsAgo: number): void {
   utimesSync(path, time, time)
 }
 
-test('stale until a build completes, current after, stale again when an input changes', async () => {
+/**
+ * A package of its own for the test, never built, its inputs (and a dependency) a minute old so that a build
+ * started now is newer than all of them; `script` runs the check against it.
+ */
+function stalePackage(t: TestContext) {
+  const root = tempDir(t, 'ccgw-stale-')
   mkdirSync(join(root, 'src/api'), { recursive: true })
   mkdirSync(join(root, 'web/src'), { recursive: true })
   mkdirSync(join(root, 'web/node_modules'), { recursive: true })
@@ -40,6 +33,20 @@ test('stale until a build completes, current after, stale again when an input ch
   }
   for (const dir of ['src', 'src/api', 'web', 'web/src', 'web/node_modules']) age(join(root, dir), 60)
 
+  async function script(...args: string[]): Promise<{ code: number; out: string }> {
+    try {
+      const { stdout } = await promisify(execFile)(process.execPath, [SCRIPT, '--root', root, ...args])
+      return { code: 0, out: stdout.trim() }
+    } catch (error) {
+      const failed = error as { code: number; stdout: string }
+      return { code: failed.code, out: failed.stdout.trim() }
+    }
+  }
+  return { root, script }
+}
+
+test('stale until a build completes, current after, stale again when an input changes', async (t) => {
+  const { root, script } = stalePackage(t)
   assert.deepEqual(await script('--check'), { code: 1, out: 'stale: no completed build in dist/' })
 
   // A build that started but did not complete (tsc failed) is no build.
@@ -59,7 +66,8 @@ test('stale until a build completes, current after, stale again when an input ch
   })
 })
 
-test('package.json, a new web file and a removed source file each make it stale', async () => {
+test('package.json, a new web file and a removed source file each make it stale', async (t) => {
+  const { root, script } = stalePackage(t)
   const rebuilt = async () => {
     await script('--started')
     await script('--built')
@@ -85,7 +93,8 @@ test('package.json, a new web file and a removed source file each make it stale'
   assert.deepEqual(await script('--check'), { code: 1, out: 'stale: src/api/ changed since the last build' })
 })
 
-test('an input edited while the build ran makes that build stale', async () => {
+test('an input edited while the build ran makes that build stale', async (t) => {
+  const { root, script } = stalePackage(t)
   await script('--started')
   await new Promise((resolve) => setTimeout(resolve, 20))
   writeFileSync(join(root, 'web/src/b.tsx'), 'edited during the build')

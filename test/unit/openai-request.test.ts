@@ -7,7 +7,7 @@ import { conversationKey, planRequest } from '../../src/api/openai/request.js'
 import type { ChatCompletionRequest, ChatMessage } from '../../src/api/openai/schema.js'
 import { type Config, loadConfig } from '../../src/config/index.js'
 import type { GatewayEvent, TokenUsage } from '../../src/events/types.js'
-import { chatUsage } from '../support/unit-openai-usage.js'
+import { chatUsage } from '../support/openai-usage.js'
 
 const config: Config = loadConfig({ env: {} }).config
 const model = { id: 'claude-code', claudeModel: null }

@@ -10,6 +10,7 @@ import { POSITION_BLOCK, setPosition } from '../../src/events/positions.js'
 import type { EventBody, GatewayEvent } from '../../src/events/types.js'
 import { isStoreError } from '../../src/store/errors.js'
 import { SqliteStore } from '../../src/store/sqlite.js'
+import { openUpgraded, writeOldDatabase } from '../support/old-sqlite.js'
 import {
   checkListFilters,
   checkRecordUpdates,
@@ -21,7 +22,6 @@ import {
   seqs,
 } from '../support/store-fixtures.js'
 import { tempDir } from '../support/temp-dir.js'
-import { openUpgraded, writeOldDatabase } from '../support/unit-old-sqlite.js'
 import { waitUntil } from '../support/wait.js'
 
 test('insert, get and update a session record', async (t) => {

@@ -1,4 +1,4 @@
-/** A client function for the Chat Completions tests that only need one to be there (metrics, tool-calls). */
+/** A client function for the Chat Completions tests that only need one to be there (metrics, tool calls, replicas). */
 
 /**
  * `get_weather(city)`, as an OpenAI client declares it in `tools`; the model sees it as

@@ -1,17 +1,19 @@
 /** A gateway whose log the test reads: the suites that check what the gateway itself writes (request lines, warnings). */
 import { PassThrough } from 'node:stream'
+import type { Logger } from 'pino'
 import { type Gateway, startGateway } from '../../src/gateway.js'
 import { createLogger } from '../../src/observability/logger.js'
 import { type ConfigOverrides, type TestHome, testConfig } from './harness.js'
 
 /**
  * A gateway started on `home` with `overrides`, logging through the gateway's own logger (its serializers,
- * JSON lines at info) into `lines`, each parsed as it is written. The caller closes the gateway.
+ * JSON lines at info) into `lines`, each parsed as it is written. `log` is that logger, for a test that changes
+ * its level while the gateway runs. The caller closes the gateway.
  */
 export async function gatewayWithLog<Line = Record<string, unknown>>(
   home: TestHome,
   overrides: ConfigOverrides = {},
-): Promise<{ gateway: Gateway; lines: Line[] }> {
+): Promise<{ gateway: Gateway; lines: Line[]; log: Logger }> {
   const stream = new PassThrough()
   const lines: Line[] = []
   stream.on('data', (chunk: Buffer) => {
@@ -19,5 +21,5 @@ export async function gatewayWithLog<Line = Record<string, unknown>>(
   })
   const log = createLogger({ level: 'info', pretty: 'never', destination: stream })
   const gateway = await startGateway({ config: testConfig(home, overrides), log, env: home.env })
-  return { gateway, lines }
+  return { gateway, lines, log }
 }
