@@ -7,10 +7,20 @@
  */
 import type { EventOf, EventType } from '../../events/types.js'
 
+/** A name as the API's views spell it: `permissionMode` → `permission_mode`. */
+export const snakeCase = (name: string) => name.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`)
+
+/** A field's name in its event and in its history item. */
+export interface FieldNames {
+  event: string
+  item: string
+}
+
 /** An item read from events of type `event`: the fields it copies, checked against the event's own. */
 const readFrom = <E extends EventType>(event: E, ...fields: (keyof EventOf<E> & string)[]) => ({
   event,
-  fields: fields as readonly string[],
+  // Both spellings once, here, rather than renaming every field of every event a history page reads.
+  fields: fields.map((name): FieldNames => ({ event: name, item: snakeCase(name) })),
 })
 
 export const HISTORY_ITEM_EVENTS = {
@@ -58,9 +68,6 @@ export const HISTORY_ITEM_EVENTS = {
   ),
 }
 
-/** A name as the API's views spell it: `permissionMode` → `permission_mode`. */
-export const snakeCase = (name: string) => name.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`)
-
 /** A name as the events spell it: `permission_mode` → `permissionMode`. */
 export const camelCase = (name: string) =>
   name.replace(/_([a-z])/g, (_, letter: string) => letter.toUpperCase())
@@ -70,24 +77,24 @@ export const renamed = <T>(record: Record<string, T>, rename: (name: string) => 
   Object.fromEntries(Object.entries(record).map(([name, value]) => [rename(name), value]))
 
 /** The fields an event has of those listed, as its history item names them. */
-export const itemFieldsOf = (event: object, fields: readonly string[]) =>
-  copied(event, fields, (field) => field, snakeCase)
+export const itemFieldsOf = (event: object, fields: readonly FieldNames[]) =>
+  copied(event, fields, 'event', 'item')
 
 /** The fields a history item has of those listed, as its event names them. */
-export const eventFieldsOf = (item: object, fields: readonly string[]) =>
-  copied(item, fields, snakeCase, (field) => field)
+export const eventFieldsOf = (item: object, fields: readonly FieldNames[]) =>
+  copied(item, fields, 'item', 'event')
 
 /** The listed fields `from` has (absent or undefined ones are left out), in the list's order. */
 function copied(
   from: object,
-  fields: readonly string[],
-  nameIn: (field: string) => string,
-  nameOut: (field: string) => string,
+  fields: readonly FieldNames[],
+  nameIn: keyof FieldNames,
+  nameOut: keyof FieldNames,
 ): Record<string, unknown> {
   const to: Record<string, unknown> = {}
-  for (const field of fields) {
-    const value = (from as Record<string, unknown>)[nameIn(field)]
-    if (value !== undefined) to[nameOut(field)] = value
+  for (const names of fields) {
+    const value = (from as Record<string, unknown>)[names[nameIn]]
+    if (value !== undefined) to[names[nameOut]] = value
   }
   return to
 }
