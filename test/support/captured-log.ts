@@ -8,17 +8,18 @@ export interface LogLine {
   [field: string]: unknown
 }
 
+/** A stream a logger writes JSON lines to, each parsed into `lines` as it is written. */
+export function parsedLines<Line = LogLine>(lines: Line[]): Writable {
+  return new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Line)
+      done()
+    },
+  })
+}
+
 /** A logger whose lines (at `level` and above) the test reads back, parsed, as they are written. */
 export function capturedLog(level: Level = 'debug'): { log: Logger; lines: LogLine[] } {
   const lines: LogLine[] = []
-  const log = pino(
-    { level },
-    new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line))
-        done()
-      },
-    }),
-  )
-  return { log, lines }
+  return { log: pino({ level }, parsedLines(lines)), lines }
 }

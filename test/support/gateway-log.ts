@@ -1,8 +1,8 @@
 /** A gateway whose log the test reads: the suites that check what the gateway itself writes (request lines, warnings). */
-import { PassThrough } from 'node:stream'
 import type { Logger } from 'pino'
 import { type Gateway, startGateway } from '../../src/gateway.js'
 import { createLogger } from '../../src/observability/logger.js'
+import { parsedLines } from './captured-log.js'
 import { type ConfigOverrides, type TestHome, testConfig } from './harness.js'
 
 /**
@@ -14,12 +14,8 @@ export async function gatewayWithLog<Line = Record<string, unknown>>(
   home: TestHome,
   overrides: ConfigOverrides = {},
 ): Promise<{ gateway: Gateway; lines: Line[]; log: Logger }> {
-  const stream = new PassThrough()
   const lines: Line[] = []
-  stream.on('data', (chunk: Buffer) => {
-    for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Line)
-  })
-  const log = createLogger({ level: 'info', pretty: 'never', destination: stream })
+  const log = createLogger({ level: 'info', pretty: 'never', destination: parsedLines(lines) })
   const gateway = await startGateway({ config: testConfig(home, overrides), log, env: home.env })
   return { gateway, lines, log }
 }
