@@ -10,6 +10,7 @@ import {
   DECIDING_EVENTS,
   type LoggedToolCall,
   TOOL_CALL_STATUSES,
+  TOOL_CALLERS,
   toolCallsOf,
 } from '../../events/tool-calls.js'
 import type { GatewayEvent } from '../../events/types.js'
@@ -22,8 +23,6 @@ import { sessionOrThrow } from './resolve.js'
 import { QUERY_ERRORS, QUERY_RESPONSES, sessionResponses } from './responses.js'
 import { pageQuery, SessionParams } from './schemas.js'
 import { ToolResultContent } from './views.js'
-
-const CALLERS = ['main', 'subagent', 'direct'] as const
 
 const Status = Type.Optional(
   Type.Union(
@@ -57,7 +56,7 @@ const AllToolCallsQuery = Type.Object(
     agent: Type.Optional(
       Type.String({ minLength: 1, description: 'Only calls made by this main agent or subagent type.' }),
     ),
-    caller: Type.Optional(Type.Union(CALLERS.map((caller) => Type.Literal(caller)))),
+    caller: Type.Optional(Type.Union(TOOL_CALLERS.map((caller) => Type.Literal(caller)))),
     since: Type.Optional(
       Type.Integer({
         minimum: 0,
@@ -80,7 +79,7 @@ const ToolCallSchema = Type.Object(
       Type.Unknown({ description: "Claude's own input, when the client that allowed the call replaced it." }),
     ),
     status: Enum(TOOL_CALL_STATUSES),
-    caller: Enum(CALLERS, {
+    caller: Enum(TOOL_CALLERS, {
       description: "Claude's main conversation, a subagent, or an API client (a direct tool).",
     }),
     agent: Nullable(
